@@ -1,0 +1,20 @@
+// ESM project: jest runs under --experimental-vm-modules (see package.json "test") and @swc/jest strips types.
+const swc = ['@swc/jest', { jsc: { target: 'es2024', parser: { syntax: 'typescript' } }, module: { type: 'es6' } }];
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': swc },
+  testEnvironment: 'node',
+};
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      // Integration tests share one machine's namespaces, sshd ports and Redis: run them one file at a time.
+      maxWorkers: 1,
+    },
+  ],
+  testTimeout: 60_000,
+};
