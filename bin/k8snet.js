@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// Entry point for `npx k8snet`. The sources are TypeScript run by Node's built-in type stripping, which
+// needs Node >= 24 here; say so plainly instead of failing on the first `.ts` import.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  console.error(`k8snet needs Node.js 24 or newer (this is ${process.version}). Run: source scripts/ensure-node.sh`);
+  process.exit(1);
+}
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,304 @@
+/**
+ * The lab plan: every address, name and id the lab uses, derived deterministically from a topology and the
+ * node subnet chosen at `lab up`. Pure, so the network builder and the lab API server agree by construction
+ * and tests can check the derivations without building anything.
+ */
+import { createHash } from 'node:crypto';
+import { InvalidInputError } from '../errors.ts';
+import { formatIpv4Cidr, nthAddress, nthBlock, parseIpv4Cidr, cidrSize, cidrsOverlap } from '../net/ipv4.ts';
+import type { EncapsulationMode, PortProtocol, ServiceType, Topology, TopologyIpPool } from './topology.ts';
+
+/** Lab names prefix namespaces and interfaces; interface names are limited to 15 characters (IFNAMSIZ - 1). */
+const LAB_NAME = /^[a-z][a-z0-9]{0,5}$/;
+export const DEFAULT_LAB_NAME = 'lab';
+/** Calico's VXLAN defaults (Felix: VXLANVNI 4096, VXLANPort 4789, device vxlan.calico). */
+export const CALICO_VXLAN = { device: 'vxlan.calico', vni: 4096, port: 4789 } as const;
+/** Calico's IP-in-IP device. */
+export const CALICO_IPIP_DEVICE = 'tunl0';
+/** Ethernet MTU of the lab links, and what each overlay costs (VXLAN: 50 bytes, IP-in-IP: 20). */
+export const LAB_LINK_MTU = 1500;
+export const OVERLAY_OVERHEAD = { vxlan: 50, ipip: 20, none: 0 } as const;
+/** Calico answers pods' ARP for this gateway by proxy ARP on the host side of the veth. */
+export const CALICO_POD_GATEWAY = '169.254.1.1';
+/** Offsets inside the node subnet: .1 is the host's link into the lab, nodes start at .11. */
+const HOST_OFFSET = 1;
+const FIRST_NODE_OFFSET = 11;
+/** ClusterIPs start here inside the service CIDR (.1 is the `kubernetes` service on a real cluster). */
+const FIRST_CLUSTER_IP_OFFSET = 100;
+
+export type OverlayMode = 'vxlan' | 'ipip' | 'none';
+
+export interface PlannedIpPool extends TopologyIpPool {
+  overlay: OverlayMode;
+}
+
+export interface PlannedNode {
+  name: string;
+  uid: string;
+  /** Network namespace that plays the node (`ip netns` name). */
+  netns: string;
+  ip: string;
+  mac: string;
+  /** The node's Calico IPAM block, also published as spec.podCIDR. */
+  block: string;
+  /** Calico's per-node tunnel address (annotation projectcalico.org/IPv4VXLANTunnelAddr or IPv4IPIPTunnelAddr). */
+  tunnelIP: string;
+  tunnelMac: string;
+}
+
+export interface PlannedContainer {
+  name: string;
+  /** containerd id: 64 lower-case hex digits. */
+  id: string;
+  image: string;
+  ports: number[];
+}
+
+export interface PlannedPod {
+  name: string;
+  namespace: string;
+  uid: string;
+  node: string;
+  ip: string;
+  labels: Record<string, string>;
+  /** Host side of the pod's veth, named as Calico names it. */
+  caliInterface: string;
+  /** Network namespace name as containerd's CNI names it (`cni-<uuid>`), under /var/run/netns. */
+  netnsName: string;
+  sandboxId: string;
+  containers: PlannedContainer[];
+}
+
+export interface PlannedEndpoint {
+  pod: string;
+  namespace: string;
+  ip: string;
+  node: string;
+  port: number;
+  /** kube-proxy's KUBE-SEP-* chain for this endpoint. */
+  sepChain: string;
+}
+
+export interface PlannedServicePort {
+  name: string;
+  port: number;
+  targetPort: number;
+  nodePort?: number;
+  protocol: PortProtocol;
+  /** kube-proxy's KUBE-SVC-* chain, and KUBE-EXT-* for NodePorts. */
+  svcChain: string;
+  extChain?: string;
+  endpoints: PlannedEndpoint[];
+}
+
+export interface PlannedService {
+  name: string;
+  namespace: string;
+  uid: string;
+  type: ServiceType;
+  clusterIP: string;
+  selector: Record<string, string>;
+  ports: PlannedServicePort[];
+}
+
+export interface LabPlan {
+  lab: string;
+  nodeSubnet: string;
+  /** The host's only address in the lab: its end of the single link to the lab switch. */
+  hostIP: string;
+  switchNetns: string;
+  serviceCIDR: string;
+  overlay: OverlayMode;
+  overlayDevice: string | null;
+  /** MTU of pod interfaces and the tunnel device: the link MTU less the overlay's headers. */
+  podMtu: number;
+  ipPool: PlannedIpPool;
+  nodes: PlannedNode[];
+  pods: PlannedPod[];
+  services: PlannedService[];
+}
+
+export interface PlanInput {
+  lab: string;
+  nodeSubnet: string;
+}
+
+export function validateLabName(value: unknown): string {
+  if (typeof value !== 'string' || !LAB_NAME.test(value)) {
+    throw new InvalidInputError('lab name', `${JSON.stringify(value)} must be 1–6 lower-case letters or digits, starting with a letter`);
+  }
+  return value;
+}
+
+function sha(algorithm: 'sha1' | 'sha256', text: string): Buffer {
+  return createHash(algorithm).update(text).digest();
+}
+
+/** A UUID (version-4 layout) derived from a seed, so a rebuilt lab keeps its ids. */
+export function deterministicUuid(seed: string): string {
+  const b = sha('sha256', seed).subarray(0, 16);
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+function deterministicMac(firstOctet: number, seed: string): string {
+  const b = sha('sha256', seed);
+  return [firstOctet, b[0]!, b[1]!, b[2]!, b[3]!, b[4]!].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/** Calico's host-side veth name: "cali" + the first 11 hex digits of sha1("<namespace>.<pod>") (libcalico-go VethNameForWorkload). */
+export function caliInterfaceName(namespace: string, pod: string): string {
+  return `cali${sha('sha1', `${namespace}.${pod}`).toString('hex').slice(0, 11)}`;
+}
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+function base32(buf: Buffer): string {
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of buf) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
+  return out;
+}
+
+/** kube-proxy's chain hash: base32(sha256(servicePortName + protocol))[:16] (pkg/proxy/iptables/proxier.go portProtoHash). */
+function kubeProxyHash(text: string): string {
+  return base32(sha('sha256', text)).slice(0, 16);
+}
+
+/** servicePortName is "<namespace>/<service>:<port name>", protocol lower-case ("tcp"). */
+export function kubeProxyChains(servicePortName: string, protocol: string) {
+  const proto = protocol.toLowerCase();
+  return {
+    svcChain: `KUBE-SVC-${kubeProxyHash(servicePortName + proto)}`,
+    extChain: `KUBE-EXT-${kubeProxyHash(servicePortName + proto)}`,
+    sepChain: (endpoint: string) => `KUBE-SEP-${kubeProxyHash(servicePortName + proto + endpoint)}`,
+  };
+}
+
+function overlayOf(pool: TopologyIpPool): OverlayMode {
+  if (pool.vxlanMode !== 'Never') return 'vxlan';
+  if (pool.ipipMode !== 'Never') return 'ipip';
+  return 'none';
+}
+
+function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  const entries = Object.entries(selector);
+  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
+}
+
+export function planLab(topology: Topology, input: PlanInput): LabPlan {
+  const lab = validateLabName(input.lab);
+  const subnet = parseIpv4Cidr(input.nodeSubnet);
+  if (cidrSize(subnet) < FIRST_NODE_OFFSET + topology.nodes.length + 1) {
+    throw new InvalidInputError('nodeSubnet', `${input.nodeSubnet} is too small for ${topology.nodes.length} nodes`);
+  }
+  const poolSpec = topology.ipPools[0];
+  if (!poolSpec) throw new InvalidInputError('ipPools', 'the lab needs one IP pool');
+  const pool = parseIpv4Cidr(poolSpec.cidr);
+  for (const [field, cidr] of [['IP pool', poolSpec.cidr], ['serviceCIDR', topology.serviceCIDR]] as const) {
+    if (cidrsOverlap(subnet, parseIpv4Cidr(cidr))) throw new InvalidInputError('nodeSubnet', `${input.nodeSubnet} overlaps the ${field} ${cidr}`);
+  }
+  const overlay = overlayOf(poolSpec);
+  const ipPool: PlannedIpPool = { ...poolSpec, overlay };
+
+  const nodes: PlannedNode[] = topology.nodes.map((n, i) => {
+    const block = nthBlock(pool, poolSpec.blockSize, i);
+    return {
+      name: n.name,
+      uid: deterministicUuid(`${lab}/node/${n.name}`),
+      netns: `k8snet-${lab}-${n.name}`,
+      ip: nthAddress(subnet, FIRST_NODE_OFFSET + i),
+      mac: deterministicMac(0x02, `${lab}/node-mac/${n.name}`),
+      block: formatIpv4Cidr(block),
+      tunnelIP: nthAddress(block, 0),
+      tunnelMac: deterministicMac(0x66, `${lab}/tunnel-mac/${n.name}`),
+    };
+  });
+  const nodeByName = new Map(nodes.map((n) => [n.name, n]));
+
+  const podsOnNode = new Map<string, number>();
+  const pods: PlannedPod[] = topology.pods.map((p) => {
+    const node = nodeByName.get(p.node)!;
+    const k = (podsOnNode.get(p.node) ?? 0) + 1; // offset 0 is the node's tunnel address
+    podsOnNode.set(p.node, k);
+    const block = parseIpv4Cidr(node.block);
+    if (k >= cidrSize(block)) throw new InvalidInputError('pods', `node ${p.node} has more pods than its /${poolSpec.blockSize} block holds`);
+    const seed = `${lab}/pod/${p.namespace}/${p.name}`;
+    return {
+      name: p.name,
+      namespace: p.namespace,
+      uid: deterministicUuid(seed),
+      node: p.node,
+      ip: nthAddress(block, k),
+      labels: p.labels,
+      caliInterface: caliInterfaceName(p.namespace, p.name),
+      netnsName: `cni-${deterministicUuid(`${seed}/netns`)}`,
+      sandboxId: sha('sha256', `${seed}/sandbox`).toString('hex'),
+      containers: p.containers.map((c) => ({
+        name: c.name,
+        id: sha('sha256', `${seed}/container/${c.name}`).toString('hex'),
+        image: 'registry.k8s.io/k8snet-lab/listener:1',
+        ports: c.ports,
+      })),
+    };
+  });
+
+  const serviceCidr = parseIpv4Cidr(topology.serviceCIDR);
+  const services: PlannedService[] = topology.services.map((s, i) => ({
+    name: s.name,
+    namespace: s.namespace,
+    uid: deterministicUuid(`${lab}/service/${s.namespace}/${s.name}`),
+    type: s.type,
+    clusterIP: nthAddress(serviceCidr, FIRST_CLUSTER_IP_OFFSET + i),
+    selector: s.selector,
+    ports: s.ports.map((p) => {
+      const chains = kubeProxyChains(`${s.namespace}/${s.name}:${p.name}`, p.protocol);
+      const endpoints = pods
+        .filter((pod) => pod.namespace === s.namespace && selects(s.selector, pod.labels))
+        .map((pod) => ({
+          pod: pod.name,
+          namespace: pod.namespace,
+          ip: pod.ip,
+          node: pod.node,
+          port: p.targetPort,
+          sepChain: chains.sepChain(`${pod.ip}:${p.targetPort}`),
+        }));
+      return {
+        name: p.name,
+        port: p.port,
+        targetPort: p.targetPort,
+        ...(p.nodePort === undefined ? {} : { nodePort: p.nodePort, extChain: chains.extChain }),
+        protocol: p.protocol,
+        svcChain: chains.svcChain,
+        endpoints,
+      };
+    }),
+  }));
+
+  return {
+    lab,
+    nodeSubnet: formatIpv4Cidr(subnet),
+    hostIP: nthAddress(subnet, HOST_OFFSET),
+    switchNetns: `k8snet-${lab}-switch`,
+    serviceCIDR: topology.serviceCIDR,
+    overlay,
+    overlayDevice: overlay === 'vxlan' ? CALICO_VXLAN.device : overlay === 'ipip' ? CALICO_IPIP_DEVICE : null,
+    podMtu: LAB_LINK_MTU - OVERLAY_OVERHEAD[overlay],
+    ipPool,
+    nodes,
+    pods,
+    services,
+  };
+}
+
+export type { EncapsulationMode };

@@ -1,0 +1,234 @@
+/**
+ * The lab's topology file: which nodes, pods, services and Calico IP pools the lab builds.
+ * Loading validates everything up front, with messages that name the offending field, so `lab up`
+ * never half-builds a lab from a bad file.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { InvalidInputError } from '../errors.ts';
+import { validateCidr, validateDnsLabel, validateIntegerInRange, validateIp, validateNodeName, validatePodName, validatePort, validateServiceName } from '../validate.ts';
+import { cidrsOverlap, parseIpv4Cidr } from '../net/ipv4.ts';
+
+export const DEFAULT_TOPOLOGY_PATH = fileURLToPath(new URL('./topologies/default.yaml', import.meta.url));
+
+export type EncapsulationMode = 'Always' | 'CrossSubnet' | 'Never';
+export type ServiceType = 'ClusterIP' | 'NodePort';
+export type PortProtocol = 'TCP' | 'UDP';
+
+export interface TopologyNode {
+  name: string;
+}
+
+export interface TopologyIpPool {
+  name: string;
+  cidr: string;
+  /** Prefix length of the per-node IPAM blocks (Calico's default is 26). */
+  blockSize: number;
+  vxlanMode: EncapsulationMode;
+  ipipMode: EncapsulationMode;
+  natOutgoing: boolean;
+}
+
+export interface TopologyContainer {
+  name: string;
+  /** TCP ports the container listens on inside the pod's network namespace. */
+  ports: number[];
+}
+
+export interface TopologyPod {
+  name: string;
+  namespace: string;
+  node: string;
+  labels: Record<string, string>;
+  containers: TopologyContainer[];
+}
+
+export interface TopologyServicePort {
+  name: string;
+  port: number;
+  targetPort: number;
+  nodePort?: number;
+  protocol: PortProtocol;
+}
+
+export interface TopologyService {
+  name: string;
+  namespace: string;
+  type: ServiceType;
+  selector: Record<string, string>;
+  ports: TopologyServicePort[];
+}
+
+export interface Topology {
+  /** Lab node subnet; when absent, `lab up` picks one that no host route overlaps. */
+  nodeSubnet?: string;
+  serviceCIDR: string;
+  ipPools: TopologyIpPool[];
+  nodes: TopologyNode[];
+  pods: TopologyPod[];
+  services: TopologyService[];
+}
+
+/** Kubernetes' default --service-node-port-range. */
+export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
+/** Label keys and values as Kubernetes allows them (value: at most 63 characters, may be empty). */
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+type Raw = Record<string, unknown>;
+
+function asObject(field: string, value: unknown): Raw {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidInputError(field, 'must be a mapping');
+  return value as Raw;
+}
+
+function asArray(field: string, value: unknown, required = true): unknown[] {
+  if (value === undefined && !required) return [];
+  if (!Array.isArray(value)) throw new InvalidInputError(field, 'must be a list');
+  return value;
+}
+
+function asLabels(field: string, value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(asObject(field, value))) {
+    const text = String(v);
+    if (!LABEL_KEY.test(k)) throw new InvalidInputError(`${field}.${k}`, 'is not a valid label key');
+    if (!LABEL_VALUE.test(text)) throw new InvalidInputError(`${field}.${k}`, `${JSON.stringify(text)} is not a valid label value`);
+    labels[k] = text;
+  }
+  return labels;
+}
+
+function asMode(field: string, value: unknown, fallback: EncapsulationMode): EncapsulationMode {
+  if (value === undefined) return fallback;
+  if (value === 'Always' || value === 'CrossSubnet' || value === 'Never') return value;
+  throw new InvalidInputError(field, `${JSON.stringify(value)} must be Always, CrossSubnet or Never`);
+}
+
+function unique(field: string, names: string[]): void {
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (seen.has(n)) throw new InvalidInputError(field, `${JSON.stringify(n)} appears twice`);
+    seen.add(n);
+  }
+}
+
+function parsePool(raw: unknown, i: number): TopologyIpPool {
+  const field = `ipPools[${i}]`;
+  const o = asObject(field, raw);
+  const cidr = validateCidr(o.cidr, `${field}.cidr`);
+  parseIpv4Cidr(cidr); // the lab builds IPv4 pools only
+  const pool: TopologyIpPool = {
+    name: validateDnsLabel(`${field}.name`, o.name),
+    cidr,
+    blockSize: o.blockSize === undefined ? 26 : validateIntegerInRange(`${field}.blockSize`, o.blockSize, 20, 32),
+    vxlanMode: asMode(`${field}.vxlanMode`, o.vxlanMode, 'Always'),
+    ipipMode: asMode(`${field}.ipipMode`, o.ipipMode, 'Never'),
+    natOutgoing: o.natOutgoing === undefined ? true : Boolean(o.natOutgoing),
+  };
+  if (pool.vxlanMode !== 'Never' && pool.ipipMode !== 'Never') {
+    throw new InvalidInputError(field, 'vxlanMode and ipipMode cannot both be enabled (Calico refuses such a pool)');
+  }
+  return pool;
+}
+
+function parsePod(raw: unknown, i: number, nodeNames: Set<string>): TopologyPod {
+  const field = `pods[${i}]`;
+  const o = asObject(field, raw);
+  const node = validateNodeName(o.node, `${field}.node`);
+  if (!nodeNames.has(node)) throw new InvalidInputError(`${field}.node`, `${JSON.stringify(node)} is not a node of this topology`);
+  const containers = asArray(`${field}.containers`, o.containers).map((c, j) => {
+    const co = asObject(`${field}.containers[${j}]`, c);
+    return {
+      name: validateDnsLabel(`${field}.containers[${j}].name`, co.name),
+      ports: asArray(`${field}.containers[${j}].ports`, co.ports, false).map((p, k) => validatePort(p, `${field}.containers[${j}].ports[${k}]`)),
+    };
+  });
+  if (containers.length === 0) throw new InvalidInputError(`${field}.containers`, 'needs at least one container');
+  unique(`${field}.containers`, containers.map((c) => c.name));
+  unique(`${field} ports`, containers.flatMap((c) => c.ports.map(String)));
+  return {
+    name: validatePodName(o.name, `${field}.name`),
+    namespace: o.namespace === undefined ? 'default' : validateDnsLabel(`${field}.namespace`, o.namespace),
+    node,
+    labels: asLabels(`${field}.labels`, o.labels),
+    containers,
+  };
+}
+
+function parseService(raw: unknown, i: number): TopologyService {
+  const field = `services[${i}]`;
+  const o = asObject(field, raw);
+  const type = o.type ?? 'ClusterIP';
+  if (type !== 'ClusterIP' && type !== 'NodePort') throw new InvalidInputError(`${field}.type`, 'must be ClusterIP or NodePort');
+  const ports = asArray(`${field}.ports`, o.ports).map((p, j): TopologyServicePort => {
+    const f = `${field}.ports[${j}]`;
+    const po = asObject(f, p);
+    const port = validatePort(po.port, `${f}.port`);
+    const protocol = po.protocol ?? 'TCP';
+    if (protocol !== 'TCP' && protocol !== 'UDP') throw new InvalidInputError(`${f}.protocol`, 'must be TCP or UDP');
+    const nodePort =
+      po.nodePort === undefined ? undefined : validateIntegerInRange(`${f}.nodePort`, po.nodePort, NODE_PORT_RANGE.min, NODE_PORT_RANGE.max);
+    if (type === 'NodePort' && nodePort === undefined) throw new InvalidInputError(`${f}.nodePort`, 'is required for a NodePort service in the lab');
+    return {
+      name: po.name === undefined ? `p${port}` : validateDnsLabel(`${f}.name`, po.name),
+      port,
+      targetPort: po.targetPort === undefined ? port : validatePort(po.targetPort, `${f}.targetPort`),
+      ...(nodePort === undefined ? {} : { nodePort }),
+      protocol,
+    };
+  });
+  if (ports.length === 0) throw new InvalidInputError(`${field}.ports`, 'needs at least one port');
+  return {
+    name: validateServiceName(o.name, `${field}.name`),
+    namespace: o.namespace === undefined ? 'default' : validateDnsLabel(`${field}.namespace`, o.namespace),
+    type,
+    selector: asLabels(`${field}.selector`, o.selector),
+    ports,
+  };
+}
+
+/** Validates a parsed YAML document into a Topology. */
+export function parseTopology(doc: unknown): Topology {
+  const o = asObject('topology', doc);
+  const nodes = asArray('nodes', o.nodes).map((n, i) => ({ name: validateNodeName(asObject(`nodes[${i}]`, n).name, `nodes[${i}].name`) }));
+  if (nodes.length === 0) throw new InvalidInputError('nodes', 'needs at least one node');
+  unique('nodes', nodes.map((n) => n.name));
+  const nodeNames = new Set(nodes.map((n) => n.name));
+
+  const ipPools = asArray('ipPools', o.ipPools).map(parsePool);
+  if (ipPools.length !== 1) throw new InvalidInputError('ipPools', 'the lab supports exactly one IP pool');
+  const serviceCIDR = o.serviceCIDR === undefined ? '10.96.0.0/16' : validateCidr(o.serviceCIDR, 'serviceCIDR');
+  if (cidrsOverlap(parseIpv4Cidr(serviceCIDR), parseIpv4Cidr(ipPools[0]!.cidr))) throw new InvalidInputError('serviceCIDR', 'overlaps the IP pool');
+
+  const pods = asArray('pods', o.pods, false).map((p, i) => parsePod(p, i, nodeNames));
+  unique('pods', pods.map((p) => `${p.namespace}/${p.name}`));
+  const services = asArray('services', o.services, false).map(parseService);
+  unique('services', services.map((s) => `${s.namespace}/${s.name}`));
+  unique('nodePorts', services.flatMap((s) => s.ports.flatMap((p) => (p.nodePort === undefined ? [] : [String(p.nodePort)]))));
+
+  let nodeSubnet: string | undefined;
+  if (o.nodeSubnet !== undefined) {
+    nodeSubnet = validateCidr(o.nodeSubnet, 'nodeSubnet');
+    validateIp(nodeSubnet.split('/')[0], 'nodeSubnet');
+  }
+  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), serviceCIDR, ipPools, nodes, pods, services };
+}
+
+export async function loadTopology(path: string = DEFAULT_TOPOLOGY_PATH): Promise<Topology> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new InvalidInputError('topology', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new InvalidInputError('topology', `${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  return parseTopology(doc);
+}
