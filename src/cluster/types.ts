@@ -1,0 +1,104 @@
+/**
+ * What operations know of the cluster: our own types, filled by the Kubernetes adapter (the only importer of
+ * @kubernetes/client-node). Operations depend on ClusterReader, never on the client library.
+ */
+export interface NodeInfo {
+  name: string;
+  /** status.addresses InternalIP: the SSH address unless overridden. */
+  internalIP: string | null;
+  addresses: { type: string; address: string }[];
+  podCIDRs: string[];
+  /** Calico's tunnel addresses from node annotations (projectcalico.org/IPv4VXLANTunnelAddr, IPv4IPIPTunnelAddr). */
+  vxlanTunnelIP: string | null;
+  ipipTunnelIP: string | null;
+  ready: boolean;
+  labels: Record<string, string>;
+}
+
+export interface ContainerInfo {
+  name: string;
+  /** containerd://<64 hex> as the API reports it, or null before the container started. */
+  containerID: string | null;
+  image: string;
+  ready: boolean;
+  restartCount: number;
+  ports: { containerPort: number; protocol: string; name?: string }[];
+}
+
+export interface PodInfo {
+  name: string;
+  namespace: string;
+  uid: string;
+  nodeName: string | null;
+  podIP: string | null;
+  podIPs: string[];
+  hostIP: string | null;
+  phase: string;
+  ready: boolean;
+  hostNetwork: boolean;
+  labels: Record<string, string>;
+  containers: ContainerInfo[];
+}
+
+export interface ServicePortInfo {
+  name: string | null;
+  protocol: string;
+  port: number;
+  targetPort: number | string;
+  nodePort: number | null;
+}
+
+export interface ServiceInfo {
+  name: string;
+  namespace: string;
+  type: string;
+  clusterIP: string | null;
+  clusterIPs: string[];
+  selector: Record<string, string>;
+  ports: ServicePortInfo[];
+  externalTrafficPolicy: string | null;
+}
+
+export interface EndpointInfo {
+  ip: string;
+  ready: boolean;
+  nodeName: string | null;
+  /** targetRef when it is a Pod. */
+  pod: { name: string; namespace: string } | null;
+  ports: { name: string | null; port: number; protocol: string }[];
+}
+
+export type EncapsulationSetting = 'Always' | 'CrossSubnet' | 'Never';
+
+export interface IpPoolInfo {
+  name: string;
+  cidr: string;
+  blockSize: number;
+  ipipMode: EncapsulationSetting;
+  vxlanMode: EncapsulationSetting;
+  natOutgoing: boolean;
+  disabled: boolean;
+  /** Which API served it: crd.projectcalico.org/v1 or projectcalico.org/v3. */
+  apiVersion: string;
+}
+
+export interface PodListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+export interface ClusterReader {
+  /** Throws K8snetError code `not_found` (with a user-safe message) when the pod does not exist. */
+  getPod(namespace: string, name: string): Promise<PodInfo>;
+  listPods(options?: PodListOptions): Promise<PodInfo[]>;
+  getNode(name: string): Promise<NodeInfo>;
+  listNodes(): Promise<NodeInfo[]>;
+  getService(namespace: string, name: string): Promise<ServiceInfo>;
+  /** All namespaces when namespace is undefined. */
+  listServices(namespace?: string): Promise<ServiceInfo[]>;
+  /** From EndpointSlices (label kubernetes.io/service-name), falling back to v1 Endpoints. */
+  listEndpoints(namespace: string, service: string): Promise<EndpointInfo[]>;
+  /** crd.projectcalico.org/v1 IPPools, or projectcalico.org/v3 where served; [] when Calico's CRDs are absent. */
+  listIpPools(): Promise<IpPoolInfo[]>;
+}
