@@ -12,9 +12,10 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      // Integration tests share one machine's namespaces, sshd ports and Redis: run them one file at a time.
-      maxWorkers: 1,
     },
   ],
   testTimeout: 60_000,
+  // Integration tests share one machine's namespaces, sshd ports and Redis, and the machine has two cores:
+  // one test file at a time (jest has no per-project worker count).
+  maxWorkers: 1,
 };

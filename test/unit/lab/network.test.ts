@@ -1,0 +1,83 @@
+import { describe, expect, it } from '@jest/globals';
+import { DEFAULT_TOPOLOGY_PATH, loadTopology } from '../../../src/lab/topology.ts';
+import { planLab } from '../../../src/lab/plan.ts';
+import { hostLinkLines, nodeFdbLines, nodeLines, podHostLines, podLines, switchGateway } from '../../../src/lab/network.ts';
+import { kubeProxyNatRules } from '../../../src/lab/kube-proxy-rules.ts';
+import { hostCidrsFromIpJson, pickNodeSubnet } from '../../../src/lab/node-subnet.ts';
+
+const plan = planLab(await loadTopology(DEFAULT_TOPOLOGY_PATH), { lab: 'lab', nodeSubnet: '10.254.7.0/24' });
+const [node1, node2] = plan.nodes;
+
+describe('lab network lines', () => {
+  it('routes each remote block through vxlan.calico onlink via the remote tunnel address, as Felix does', () => {
+    const lines = nodeLines(plan, node1!, 0);
+    expect(lines).toContain(`route add ${node2!.block} via ${node2!.tunnelIP} dev vxlan.calico onlink proto 80`);
+    expect(lines).toContain(`neigh add ${node2!.tunnelIP} lladdr ${node2!.tunnelMac} dev vxlan.calico nud permanent`);
+    expect(lines).toContain('link add vxlan.calico type vxlan id 4096 dstport 4789 local 10.254.7.11 dev eth0 nolearning');
+    expect(lines).toContain(`route add blackhole ${node1!.block} proto 80`);
+    expect(nodeFdbLines(plan, node1!)).toEqual([`fdb add ${node2!.tunnelMac} dev vxlan.calico dst ${node2!.ip} self permanent`]);
+  });
+
+  it('sends nodes\' default route to the switch, which never forwards, and gives the host one link', () => {
+    expect(switchGateway(plan)).toBe('10.254.7.254');
+    expect(nodeLines(plan, node1!, 0)).toContain('route add default via 10.254.7.254 dev eth0');
+    expect(hostLinkLines(plan)).toEqual([
+      'link add k8snet-lab mtu 1500 type veth peer name host netns k8snet-lab-switch',
+      'addr add 10.254.7.1/24 dev k8snet-lab',
+      'link set k8snet-lab up',
+    ]);
+  });
+
+  it('gives a pod a /32, the 169.254.1.1 gateway and a host route to its cali interface', () => {
+    const pod = plan.pods.find((p) => p.name === 'pod-dest')!;
+    expect(podLines(pod)).toEqual([
+      'link set lo up',
+      `addr add ${pod.ip}/32 dev eth0`,
+      'link set eth0 up',
+      'route add 169.254.1.1 dev eth0 scope link',
+      'route add default via 169.254.1.1 dev eth0',
+    ]);
+    expect(podHostLines(plan, pod)).toContain(`route add ${pod.ip} dev ${pod.caliInterface} scope link`);
+    expect(podHostLines(plan, pod)[0]).toBe(`link add ${pod.caliInterface} mtu 1450 type veth peer name eth0 netns ${pod.netnsName}`);
+  });
+});
+
+describe('kube-proxy nat rules', () => {
+  const rules = kubeProxyNatRules(plan);
+  const nodePort = plan.services.find((s) => s.name === 'svc-nodeport')!.ports[0]!;
+
+  it('sends NodePort 31080 through KUBE-NODEPORTS → KUBE-EXT → KUBE-SVC → KUBE-SEP → DNAT to the pod', () => {
+    const ep = nodePort.endpoints[0]!;
+    expect(rules).toContain(`-A KUBE-NODEPORTS -p tcp -m comment --comment "default/svc-nodeport:http" -m tcp --dport 31080 -j ${nodePort.extChain}`);
+    expect(rules).toContain(`-A ${nodePort.extChain} -j ${nodePort.svcChain}`);
+    expect(rules).toContain(`-A ${nodePort.svcChain} -m comment --comment "default/svc-nodeport:http -> ${ep.ip}:8080" -j ${ep.sepChain}`);
+    expect(rules).toContain(`-A ${ep.sepChain} -p tcp -m comment --comment "default/svc-nodeport:http" -m tcp -j DNAT --to-destination ${ep.ip}:8080`);
+  });
+
+  it('keeps the NodePort jump last in KUBE-SERVICES and masquerades marked traffic', () => {
+    const services = rules.split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES'));
+    expect(services.at(-1)).toContain('-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS');
+    expect(rules).toContain('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully');
+  });
+
+  it('declares every chain it jumps to', () => {
+    const declared = new Set([...rules.matchAll(/^:(\S+)/gm)].map((m) => m[1]));
+    const targets = [...rules.matchAll(/-j (KUBE-\S+)/g)].map((m) => m[1]);
+    for (const t of targets) expect(declared).toContain(t);
+  });
+});
+
+describe('node subnet choice', () => {
+  it('skips /24s the host already routes or addresses', () => {
+    const host = hostCidrsFromIpJson(
+      JSON.stringify([{ dst: 'default' }, { dst: '10.254.0.0/23' }, { dst: '172.17.0.0/16' }]),
+      JSON.stringify([{ addr_info: [{ family: 'inet', local: '10.254.2.5', prefixlen: 24 }, { family: 'inet6', local: 'fe80::1', prefixlen: 64 }] }]),
+    );
+    expect(host).toEqual(['10.254.0.0/23', '172.17.0.0/16', '10.254.2.5/24']);
+    expect(pickNodeSubnet(host, ['10.244.0.0/16'])).toBe('10.254.3.0/24');
+  });
+
+  it('ignores a host default route (0.0.0.0/0 would overlap everything)', () => {
+    expect(pickNodeSubnet(['0.0.0.0/0'], [])).toBe('10.254.0.0/24');
+  });
+});
