@@ -1,0 +1,81 @@
+/**
+ * What `trace` gathers before it judges: plain data, filled from the cluster and the nodes by trace.ts and read
+ * by the pure diagnosis in trace-diagnosis.ts (so every finding is unit-testable from hand-written facts).
+ */
+import type { IpPoolInfo, PodInfo } from '../cluster/types.ts';
+
+export type OverlayMode = 'vxlan' | 'ipip' | 'none';
+
+export interface RouteLine {
+  /** The route as the node printed it (`ip route` text), used as evidence. */
+  raw: string;
+  destination: string;
+  gateway: string | null;
+  device: string | null;
+  /** unicast, blackhole, unreachable, prohibit … */
+  type: string;
+}
+
+export interface LinkFacts {
+  name: string;
+  up: boolean;
+  mtu: number | null;
+}
+
+export interface NodeFacts {
+  name: string;
+  ip: string;
+  /** null when the node could not be inspected; `error` says why. */
+  routes: RouteLine[] | null;
+  links: LinkFacts[] | null;
+  /** The full route table as printed, for the report. */
+  routeTableText: string | null;
+  ipForward: boolean | null;
+  /** net.ipv4.conf.all.rp_filter and per-interface values (1 = strict). */
+  rpFilter: Record<string, number>;
+  error: string | null;
+}
+
+export interface PodEnd {
+  pod: PodInfo;
+  caliInterface: string;
+  /** The node the pod runs on; null for an unscheduled pod. */
+  node: NodeFacts | null;
+  /** TCP ports something listens on inside the pod's netns (null: not checked). */
+  listeningPorts: number[] | null;
+  netns: string | null;
+}
+
+/** One flow as a capture point saw it (inner addresses; the tunnel's outer ones when it was encapsulated). */
+export interface ObservedFlow {
+  src: string;
+  dst: string;
+  proto: string;
+  sport: number | null;
+  dport: number | null;
+  packets: number;
+  tunnel: { type: 'vxlan' | 'ipip'; outerSrc: string; outerDst: string; vni: number | null } | null;
+  tcpFlags: string[];
+  handshake: string;
+  resets: number;
+}
+
+export interface CapturePointFacts {
+  node: string;
+  interface: string;
+  /** What this point stands for on the path. */
+  role: 'src-pod' | 'src-tunnel' | 'src-uplink' | 'dst-tunnel' | 'dst-pod';
+  packets: number;
+  flows: ObservedFlow[];
+  error: string | null;
+}
+
+export interface TraceFacts {
+  src: PodEnd;
+  dst: PodEnd;
+  pool: IpPoolInfo | null;
+  overlay: { mode: OverlayMode; device: string | null };
+  /** Port the test connection used (dst's first declared TCP port), null when none was made. */
+  testPort: number | null;
+  capture: { seconds: number; points: CapturePointFacts[] } | null;
+}
