@@ -1,0 +1,192 @@
+/**
+ * The one reader of process.env. Each process reads only the sections it needs (the CLI needs no Slack token),
+ * validates them at start-up, and a bad or missing variable stops it with a message naming the variable.
+ * Secrets may come from a mounted file instead: NAME_FILE=/path wins over NAME (Kubernetes Secret volumes).
+ */
+import { readFileSync } from 'node:fs';
+import { K8snetError } from './errors.ts';
+import { validateDnsSubdomain, validateIntegerInRange, validatePort } from './validate.ts';
+
+export type Env = Record<string, string | undefined>;
+
+export class ConfigError extends K8snetError {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super('config', `${variable}: ${message}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+function raw(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v === '' ? undefined : v;
+}
+
+export function required(env: Env, name: string): string {
+  const v = raw(env, name);
+  if (v === undefined) throw new ConfigError(name, 'is required but not set (see .env.example)');
+  return v;
+}
+
+/** A secret: NAME_FILE (a mounted file) or NAME. The value is never echoed in errors. */
+export function secret(env: Env, name: string, options: { optional: true }): string | undefined;
+export function secret(env: Env, name: string, options?: { optional?: false }): string;
+export function secret(env: Env, name: string, options: { optional?: boolean } = {}): string | undefined {
+  const file = raw(env, `${name}_FILE`);
+  if (file !== undefined) {
+    try {
+      const value = readFileSync(file, 'utf8').trim();
+      if (value) return value;
+    } catch (err) {
+      throw new ConfigError(`${name}_FILE`, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    throw new ConfigError(`${name}_FILE`, `${file} is empty`);
+  }
+  const value = raw(env, name);
+  if (value === undefined && !options.optional) throw new ConfigError(name, `is required but not set (or set ${name}_FILE to a file holding it)`);
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  try {
+    return validateIntegerInRange(name, v, min, max);
+  } catch (err) {
+    throw new ConfigError(name, (err as Error).message.replace(`${name}: `, ''));
+  }
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const v = raw(env, name)?.toLowerCase();
+  if (v === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(name, `${JSON.stringify(v)} is not a boolean (true/false)`);
+}
+
+/** Comma- or space-separated list; empty means "not set". */
+export function list(env: Env, name: string): string[] {
+  return (raw(env, name) ?? '').split(/[\s,]+/).filter(Boolean);
+}
+
+// ---- Kubernetes ----
+
+export interface KubeSettings {
+  /** null: in-cluster when running in a pod, else the default kubeconfig (~/.kube/config). */
+  kubeconfigPath: string | null;
+  inCluster: boolean;
+  context: string | null;
+}
+
+export function kubeSettings(env: Env): KubeSettings {
+  return {
+    kubeconfigPath: raw(env, 'KUBECONFIG') ?? null,
+    inCluster: raw(env, 'KUBECONFIG') === undefined && raw(env, 'KUBERNETES_SERVICE_HOST') !== undefined,
+    context: raw(env, 'K8SNET_KUBE_CONTEXT') ?? null,
+  };
+}
+
+// ---- SSH to nodes ----
+
+export interface NodeSshOverride {
+  host?: string;
+  port?: number;
+  user?: string;
+  privateKeyPath?: string;
+}
+
+export interface SshEnvSettings {
+  user: string;
+  privateKeyPath: string;
+  passphrase: string | undefined;
+  knownHostsPath: string;
+  port: number;
+  connectTimeoutMs: number;
+  commandTimeoutSeconds: number;
+  keepaliveIntervalMs: number;
+  strictHostKeys: boolean;
+  jumpHost: { host: string; port: number; user: string; privateKeyPath: string } | null;
+  perNode: Record<string, NodeSshOverride>;
+}
+
+function parseJumpHost(env: Env, fallbackUser: string, fallbackKey: string): SshEnvSettings['jumpHost'] {
+  const v = raw(env, 'K8SNET_SSH_JUMP_HOST');
+  if (v === undefined) return null;
+  const m = /^(?:(?<user>[a-z_][a-z0-9_-]{0,31})@)?(?<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(?<port>\d{1,5}))?$/.exec(v);
+  if (!m?.groups) throw new ConfigError('K8SNET_SSH_JUMP_HOST', `${JSON.stringify(v)} is not [user@]host[:port]`);
+  return {
+    host: m.groups.host!.replace(/^\[|\]$/g, ''),
+    port: m.groups.port ? validatePort(m.groups.port, 'K8SNET_SSH_JUMP_HOST port') : 22,
+    user: m.groups.user ?? fallbackUser,
+    privateKeyPath: raw(env, 'K8SNET_SSH_JUMP_KEY') ?? fallbackKey,
+  };
+}
+
+function parseOverrides(env: Env): Record<string, NodeSshOverride> {
+  const v = raw(env, 'K8SNET_SSH_NODE_OVERRIDES');
+  if (v === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    throw new ConfigError('K8SNET_SSH_NODE_OVERRIDES', 'is not valid JSON (expected {"node-name": {"host": "…", "port": 22, "user": "…", "privateKeyPath": "…"}})');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError('K8SNET_SSH_NODE_OVERRIDES', 'must be a JSON object keyed by node name');
+  const out: Record<string, NodeSshOverride> = {};
+  for (const [node, o] of Object.entries(parsed as Record<string, Record<string, unknown>>)) {
+    const field = `K8SNET_SSH_NODE_OVERRIDES[${JSON.stringify(node)}]`;
+    try {
+      validateDnsSubdomain(field, node);
+      const entry: NodeSshOverride = {};
+      if (o.host !== undefined) entry.host = String(o.host);
+      if (o.port !== undefined) entry.port = validatePort(o.port, `${field}.port`);
+      if (o.user !== undefined) entry.user = String(o.user);
+      if (o.privateKeyPath !== undefined) entry.privateKeyPath = String(o.privateKeyPath);
+      out[node] = entry;
+    } catch (err) {
+      throw new ConfigError('K8SNET_SSH_NODE_OVERRIDES', (err as Error).message);
+    }
+  }
+  return out;
+}
+
+export function sshEnvSettings(env: Env): SshEnvSettings {
+  const user = raw(env, 'K8SNET_SSH_USER') ?? 'root';
+  const privateKeyPath = required(env, 'K8SNET_SSH_KEY');
+  return {
+    user,
+    privateKeyPath,
+    passphrase: secret(env, 'K8SNET_SSH_KEY_PASSPHRASE', { optional: true }),
+    knownHostsPath: required(env, 'K8SNET_SSH_KNOWN_HOSTS'),
+    port: integer(env, 'K8SNET_SSH_PORT', 22, 1, 65535),
+    connectTimeoutMs: integer(env, 'K8SNET_SSH_CONNECT_TIMEOUT_MS', 10_000, 500, 120_000),
+    commandTimeoutSeconds: integer(env, 'K8SNET_SSH_COMMAND_TIMEOUT_SECONDS', 20, 1, 600),
+    keepaliveIntervalMs: integer(env, 'K8SNET_SSH_KEEPALIVE_MS', 15_000, 0, 600_000),
+    strictHostKeys: bool(env, 'K8SNET_SSH_STRICT_HOST_KEYS', true),
+    jumpHost: parseJumpHost(env, user, privateKeyPath),
+    perNode: parseOverrides(env),
+  };
+}
+
+// ---- Captures ----
+
+/** Bounds every capture: a user may ask for fewer seconds, never more. */
+export interface CaptureSettings {
+  defaultSeconds: number;
+  maxSeconds: number;
+  maxPackets: number;
+  /** 128 bytes keeps Ethernet + outer IP/UDP + VXLAN + inner IP/TCP headers and drops payloads. */
+  snapLength: number;
+}
+
+export function captureSettings(env: Env): CaptureSettings {
+  const maxSeconds = integer(env, 'K8SNET_CAPTURE_MAX_SECONDS', 30, 1, 300);
+  return {
+    defaultSeconds: integer(env, 'K8SNET_CAPTURE_SECONDS', 5, 1, maxSeconds),
+    maxSeconds,
+    maxPackets: integer(env, 'K8SNET_CAPTURE_MAX_PACKETS', 2000, 10, 1_000_000),
+    snapLength: integer(env, 'K8SNET_CAPTURE_SNAPLEN', 128, 96, 262_144),
+  };
+}
