@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureSettings, ConfigError, kubeSettings, secret, sshEnvSettings } from '../../src/config.ts';
@@ -32,6 +32,7 @@ describe('configuration from the environment', () => {
     writeFileSync(join(dir, 'token'), 'xoxb-from-file\n');
     expect(secret({ SLACK_BOT_TOKEN: 'xoxb-env', SLACK_BOT_TOKEN_FILE: join(dir, 'token') }, 'SLACK_BOT_TOKEN')).toBe('xoxb-from-file');
     expect(() => secret({ SLACK_BOT_TOKEN_FILE: join(dir, 'missing') }, 'SLACK_BOT_TOKEN')).toThrow(/SLACK_BOT_TOKEN_FILE: cannot read .*ENOENT/);
+    rmSync(dir, { recursive: true });
     try {
       secret({}, 'SLACK_BOT_TOKEN');
     } catch (err) {

@@ -1,0 +1,49 @@
+import { describe, expect, it } from '@jest/globals';
+import { diagnoseService, type NodeRuleFacts, type ServiceFacts } from '../../../src/ops/service-diagnosis.ts';
+
+const rules = [
+  '-A KUBE-NODEPORTS -p tcp -m comment --comment "default/svc-nodeport:http" -m tcp --dport 31080 -j KUBE-EXT-AAAA',
+  '-A KUBE-EXT-AAAA -j KUBE-SVC-AAAA',
+  '-A KUBE-SVC-AAAA -m comment --comment "default/svc-nodeport:http -> 10.244.0.2:8080" -j KUBE-SEP-BBBB',
+  '-A KUBE-SEP-BBBB -p tcp -m comment --comment "default/svc-nodeport:http" -m tcp -j DNAT --to-destination 10.244.0.2:8080',
+];
+const node = (name: string, ip: string, over: Partial<NodeRuleFacts> = {}): NodeRuleFacts => ({ name, ip, rules, dnatTargets: ['10.244.0.2:8080'], entryRule: true, listeners: [], error: null, ...over });
+
+function facts(): ServiceFacts {
+  return {
+    kind: 'nodeport',
+    port: 31080,
+    service: { name: 'svc-nodeport', namespace: 'default', type: 'NodePort', clusterIP: '10.96.0.101', clusterIPs: ['10.96.0.101'], selector: { type: 'dest' }, ports: [{ name: 'http', protocol: 'TCP', port: 8080, targetPort: 8080, nodePort: 31080 }], externalTrafficPolicy: 'Cluster' },
+    endpoints: [{ ip: '10.244.0.2', ready: true, nodeName: 'k8s-node1', pod: { name: 'pod-dest', namespace: 'default' }, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }],
+    nodes: [node('k8s-node1', '10.254.0.11'), node('k8s-node2', '10.254.0.12')],
+  };
+}
+const codes = (f: ServiceFacts) => diagnoseService(f).map((x) => `${x.severity}:${x.code}`);
+
+describe('NodePort and ClusterIP diagnosis', () => {
+  it('is satisfied when every node forwards the port to the ready endpoints', () => {
+    expect(codes(facts())).toEqual(['info:rules_present']);
+  });
+
+  it('reports the node that is missing the KUBE-NODEPORTS rule', () => {
+    const f = facts();
+    f.nodes[1] = node('k8s-node2', '10.254.0.12', { rules: [], dnatTargets: [], entryRule: false });
+    const found = diagnoseService(f);
+    expect(found.map((x) => x.code)).toEqual(['nodeport_rule_missing']);
+    expect(found[0]!.message).toBe('k8s-node2 has no KUBE-NODEPORTS rule for 31080: connections to 10.254.0.12:31080 are not forwarded');
+  });
+
+  it('reports a Service without ready endpoints, and a port no Service owns', () => {
+    const f = facts();
+    f.endpoints = [];
+    f.nodes = f.nodes.map((n) => ({ ...n, dnatTargets: [], rules: [] }));
+    expect(codes(f)).toContain('error:no_endpoints');
+    expect(codes({ ...facts(), service: null })).toEqual(['error:no_service']);
+  });
+
+  it('warns about rules that still point at a gone endpoint', () => {
+    const f = facts();
+    f.nodes[0] = node('k8s-node1', '10.254.0.11', { dnatTargets: ['10.244.0.9:8080'], rules: [...rules.slice(0, 3), rules[3]!.replace('10.244.0.2', '10.244.0.9')] });
+    expect(codes(f)).toEqual(expect.arrayContaining(['warning:stale_endpoint_rule', 'warning:endpoint_rule_missing']));
+  });
+});
