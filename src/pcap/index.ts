@@ -1,0 +1,16 @@
+/** Public API of the pcap decoder and flow summarizer. */
+export {
+  DEFAULT_SAMPLE_SIZE,
+  DEFAULT_VXLAN_PORTS,
+  MAX_SAMPLE_SIZE,
+  MAX_WARNINGS,
+  formatTimestamp,
+  linkTypeName,
+  summarizeCapture,
+  summarizeCaptureFile,
+  summaryToJson,
+} from './summarize-capture.ts';
+export type { CaptureSummary, FlowProto, FlowSummary, Handshake, SamplePacket, SummarizeOptions } from './summarize-capture.ts';
+export { MAX_FLOWS } from './flow-table.ts';
+export type { FlowTunnel } from './flow-table.ts';
+export { MAX_CAPTURED_LENGTH, MAX_PCAPNG_BLOCK_BYTES } from './capture-reader.ts';
