@@ -1,0 +1,79 @@
+import { describe, expect, it } from '@jest/globals';
+import { PassThrough, type Readable } from 'node:stream';
+import { runCaptures } from '../../../src/ops/capture-session.ts';
+import type { CaptureSpec, CaptureStream, NodeShell, NodeTarget } from '../../../src/node/types.ts';
+import { K8snetError } from '../../../src/errors.ts';
+
+const spec = (iface: string, maxPackets = 10): CaptureSpec => ({ interface: iface, hosts: [], ports: [], includeTunnel: true, maxPackets, maxSeconds: 1, snapLength: 96 });
+const header = Buffer.alloc(24, 1);
+
+/** A NodeShell whose captures emit a pcap header at once, then whatever the test pushes, then end. */
+function fakeShell(events: string[]): NodeShell & { streams: Map<string, PassThrough> } {
+  const streams = new Map<string, PassThrough>();
+  return {
+    streams,
+    async run() {
+      throw new Error('not used');
+    },
+    async capture(node: NodeTarget, s: CaptureSpec): Promise<CaptureStream> {
+      if (s.interface === 'missing0') throw new K8snetError('ssh_command', 'tcpdump: missing0: No such device exists');
+      const pcap = new PassThrough();
+      streams.set(`${node.name}/${s.interface}`, pcap);
+      setTimeout(() => {
+        events.push(`listening ${s.interface}`);
+        pcap.write(header);
+      }, 20);
+      const done = new Promise<{ exitCode: number | null; stderr: string }>((resolve) => pcap.once('end', () => resolve({ exitCode: 0, stderr: '2 packets captured' })));
+      return { pcap, done };
+    },
+    async close() {},
+  };
+}
+
+async function countBytes(stream: Readable): Promise<number> {
+  let n = 0;
+  for await (const chunk of stream) n += (chunk as Buffer).length;
+  return n;
+}
+
+describe('simultaneous captures', () => {
+  it('sends test traffic only once every capture is listening, and summarizes each point', async () => {
+    const events: string[] = [];
+    const shell = fakeShell(events);
+    const node = { name: 'k8s-node2', address: '10.254.0.12' };
+    const { points, traffic } = await runCaptures(shell, [{ node, role: 'src-pod', spec: spec('cali1') }, { node, role: 'src-uplink', spec: spec('eth0') }], countBytes, {
+      signal: new AbortController().signal,
+      whileCapturing: async () => {
+        events.push('traffic');
+        for (const s of shell.streams.values()) s.end(Buffer.alloc(40, 2));
+        return 'connected';
+      },
+    });
+    expect(events).toEqual(['listening cali1', 'listening eth0', 'traffic']);
+    expect(traffic).toBe('connected');
+    expect(points.map((p) => [p.interface, p.summary, p.pcap?.length, p.error])).toEqual([
+      ['cali1', 64, 64, null],
+      ['eth0', 64, 64, null],
+    ]);
+  });
+
+  it('reports a capture point that could not start without losing the others', async () => {
+    const shell = fakeShell([]);
+    const node = { name: 'k8s-node1', address: '10.254.0.11' };
+    const run = runCaptures(shell, [{ node, role: 'dst-tunnel', spec: spec('missing0') }, { node, role: 'dst-pod', spec: spec('cali2') }], countBytes, { signal: new AbortController().signal });
+    setTimeout(() => shell.streams.get('k8s-node1/cali2')?.end(), 100);
+    const { points } = await run;
+    expect(points[0]).toMatchObject({ interface: 'missing0', summary: null, error: 'tcpdump: missing0: No such device exists' });
+    expect(points[1]).toMatchObject({ interface: 'cali2', summary: 24, error: null });
+  });
+
+  it('keeps at most packet cap × (record header + snap length) bytes for the attachment', async () => {
+    const shell = fakeShell([]);
+    const node = { name: 'n', address: '10.0.0.1' };
+    const run = runCaptures(shell, [{ node, role: 'x', spec: spec('eth0', 1) }], countBytes, { signal: new AbortController().signal });
+    setTimeout(() => shell.streams.get('n/eth0')?.end(Buffer.alloc(10_000)), 50);
+    const { points } = await run;
+    expect(points[0]!.summary).toBe(10_024);
+    expect(points[0]!.pcap!.length).toBe(24 + 16 + 96);
+  });
+});
