@@ -133,6 +133,7 @@ export class CaptureReader {
       if (pos < 0) return;
     }
     const len = chunk.length;
+    if (this.#format === 'pcap' && this.#headerDone) pos = this.#pcapRecords(chunk, pos);
     while (this.#error === null) {
       if (len - pos < PEEK_BYTES) break;
       const unit = this.#unitLength(chunk, pos);
@@ -143,6 +144,33 @@ export class CaptureReader {
       pos += unit;
     }
     if (this.#error === null && pos < len) this.#startCarry(chunk, pos);
+  }
+
+  /**
+   * The hot loop for classic pcap: every complete record in `chunk` from `pos`, straight to the sink; returns where
+   * the first incomplete record starts (or where a bad record header was found, after failing).
+   */
+  #pcapRecords(chunk: Buffer, pos: number): number {
+    const len = chunk.length;
+    const le = this.#le;
+    const sink = this.#sink;
+    const linkType = this.#pcapLinkType;
+    const fracToNs = this.#nanoPcap ? 1 : 1000;
+    let records = this.#records;
+    let offset = this.#offset;
+    while (len - pos >= PCAP_RECORD_HEADER_BYTES) {
+      const caplen = readU32(chunk, pos + 8, le);
+      if (caplen > MAX_CAPTURED_LENGTH) break; // #unitLength reports it with the record number and offset
+      const unit = PCAP_RECORD_HEADER_BYTES + caplen;
+      if (len - pos < unit) break;
+      records++;
+      sink.onPacket(chunk, pos + PCAP_RECORD_HEADER_BYTES, caplen, readU32(chunk, pos + 12, le), linkType, readU32(chunk, pos, le), readU32(chunk, pos + 4, le) * fracToNs);
+      offset += unit;
+      pos += unit;
+    }
+    this.#records = records;
+    this.#offset = offset;
+    return pos;
   }
 
   /** Input is over: a partial unit left over is a truncated file. */

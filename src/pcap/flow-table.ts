@@ -166,8 +166,12 @@ export class FlowTable {
   /** The flow for `key`, created if new and room is left; -1 when the table is full. */
   lookup(): number {
     const k = this.key;
-    let h = 0;
-    for (let i = 0; i < KEY_WORDS; i++) h = mix(h, k[i]!);
+    let h = mix(mix(mix(mix(0, k[0]!), k[1]!), k[2]!), k[6]!);
+    // IPv4 keys have zeros in the other address words: hashing them would only cost time.
+    if (k[0]! >>> 8 === 6) {
+      h = mix(mix(mix(h, k[3]!), k[4]!), k[5]!);
+      h = mix(mix(mix(h, k[7]!), k[8]!), k[9]!);
+    }
     h ^= h >>> 16;
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;

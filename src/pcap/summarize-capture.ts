@@ -3,7 +3,7 @@
  * inner 5-tuple (with the outer tunnel endpoints), a tcpdump-style sample of the first packets, and the errors met.
  * A broken capture never throws away what was decoded before the break: the problem goes into `errors`.
  */
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { describeError } from '../errors.ts';
 import { CaptureReader, type PacketSink } from './capture-reader.ts';
 import { FlowTable, MAX_FLOWS, countTcp, handshakeState, tcpFlagNames, type FlowRecord, type FlowTunnel } from './flow-table.ts';
@@ -30,8 +30,8 @@ export const DEFAULT_SAMPLE_SIZE = 20;
 export const MAX_SAMPLE_SIZE = 1000;
 /** Per-packet problems (truncated headers, bad lengths) listed one by one; the rest are only counted. */
 export const MAX_WARNINGS = 50;
-/** Read size for files: large reads keep syscall overhead small; only one chunk is held at a time. */
-export const FILE_READ_CHUNK_BYTES = 1024 * 1024;
+/** Read size for files: large reads keep syscall and promise overhead small; two buffers of it are held. */
+export const FILE_READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 export type FlowProto = 'tcp' | 'udp' | 'icmp' | 'icmp6' | string;
 export type Handshake = 'complete' | 'syn-only' | 'syn-ack-seen' | 'none';
@@ -354,9 +354,32 @@ export async function summarizeCapture(
   return finish(s, reader, errors);
 }
 
-/** Summarizes a capture file, read in large chunks (one held at a time). */
+/**
+ * Chunks of a file through two reused buffers: the next read runs while the caller decodes the current chunk.
+ * A chunk is only valid until the caller asks for the next one (summarizeCapture copies what it keeps).
+ */
+async function* readFileChunks(path: string): AsyncGenerator<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const buffers = [Buffer.allocUnsafe(FILE_READ_CHUNK_BYTES), Buffer.allocUnsafe(FILE_READ_CHUNK_BYTES)];
+    let current = 0;
+    let pending = file.read(buffers[0]!, 0, FILE_READ_CHUNK_BYTES, null);
+    for (;;) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) return;
+      const chunk = buffers[current]!.subarray(0, bytesRead);
+      current ^= 1;
+      pending = file.read(buffers[current]!, 0, FILE_READ_CHUNK_BYTES, null);
+      yield chunk;
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/** Summarizes a capture file, read in large chunks with read-ahead (two buffers held, whatever the file size). */
 export function summarizeCaptureFile(path: string, options: SummarizeOptions = {}): Promise<CaptureSummary> {
-  return summarizeCapture(createReadStream(path, { highWaterMark: FILE_READ_CHUNK_BYTES }), options);
+  return summarizeCapture(readFileChunks(path), options);
 }
 
 /** The `pcap` JSON contract (README): the required fields first, then the rest of the summary. */
