@@ -335,15 +335,15 @@ export async function summarizeCapture(
   let stopped = false;
   try {
     for await (const chunk of source) {
-      const buf = toBuffer(chunk);
-      bytesRead += buf.length;
-      reader.write(buf);
-      if (reader.error !== null) break;
       if (options.signal?.aborted) {
         errors.push(`stopped after ${bytesRead} bytes (${s.packets} packets): aborted`);
         stopped = true;
         break;
       }
+      const buf = toBuffer(chunk);
+      bytesRead += buf.length;
+      reader.write(buf);
+      if (reader.error !== null) break;
     }
   } catch (err) {
     errors.push(`reading the capture failed after ${bytesRead} bytes (${s.packets} packets): ${describeError(err)}`);
