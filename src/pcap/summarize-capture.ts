@@ -208,27 +208,18 @@ class Summarizer implements PacketSink {
     else if (p.src3 !== p.dst3) side = p.src3 > p.dst3 ? 1 : 0;
     else side = sport > dport ? 1 : 0;
     k[0] = (p.ipVersion << 8) | p.proto;
-    if (side === 0) {
-      k[1] = ((sport << 16) | dport) >>> 0;
-      k[2] = p.src0;
-      k[3] = p.src1;
-      k[4] = p.src2;
-      k[5] = p.src3;
-      k[6] = p.dst0;
-      k[7] = p.dst1;
-      k[8] = p.dst2;
-      k[9] = p.dst3;
-    } else {
-      k[1] = ((dport << 16) | sport) >>> 0;
-      k[2] = p.dst0;
-      k[3] = p.dst1;
-      k[4] = p.dst2;
-      k[5] = p.dst3;
-      k[6] = p.src0;
-      k[7] = p.src1;
-      k[8] = p.src2;
-      k[9] = p.src3;
-    }
+    k[1] = side === 0 ? ((sport << 16) | dport) >>> 0 : ((dport << 16) | sport) >>> 0;
+    // Side 0's address goes to words 2–5, side 1's to words 6–9.
+    const s = side === 0 ? 2 : 6;
+    const d = 8 - s;
+    k[s] = p.src0;
+    k[s + 1] = p.src1;
+    k[s + 2] = p.src2;
+    k[s + 3] = p.src3;
+    k[d] = p.dst0;
+    k[d + 1] = p.dst1;
+    k[d + 2] = p.dst2;
+    k[d + 3] = p.dst3;
     const id = table.lookup();
     if (id < 0) {
       this.otherPackets++;
