@@ -2,7 +2,7 @@
  * Writes large synthetic captures for the throughput bench: a few thousand packet templates (VXLAN-tunnelled TCP,
  * plain TCP, UDP, ICMP over FLOWS flows) cycled with advancing timestamps and TCP sequence numbers.
  */
-import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, statSync, writeSync } from 'node:fs';
 import { ethernetIpv4, icmpEcho, ipv4Packet, pcapHeader, tcpSegment, udpDatagram, vxlanFrame } from '../src/pcap/capture-builder.ts';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_PSH } from '../src/pcap/packet-decoder.ts';
 
@@ -78,6 +78,8 @@ export function generate(path: string, packets: number, tpl: Template[]): number
       used += t.record.length;
     }
     writeSync(fd, buf, 0, used);
+    // Flush now: write-back of hundreds of MB running during the timed reads would skew every contender.
+    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -154,6 +154,11 @@ async function main(): Promise<void> {
       console.log(`\ngenerated ${(packets * 10).toLocaleString('en')} packets, ${(largeSize / 1e6).toFixed(0)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       const big = runChild(large, cache);
       console.log(`k8snet summarizeCapture (10×)     ${fmt(big.wallMs, packets * 10)}  (peak RSS ${(big.result.maxRssKiB / 1024).toFixed(0)} MiB vs ${(res.maxRssKiB / 1024).toFixed(0)} MiB on the 1× file; ${big.result.flows} flows)`);
+      const tcpdumpLarge = hasTool('tcpdump') ? timeTool('tcpdump', ['-r', large, '-w', '/dev/null']) : null;
+      if (tcpdumpLarge !== null) {
+        const ratio = tcpdumpLarge / big.wallMs;
+        console.log(`tcpdump -r FILE -w /dev/null (10×)${fmt(tcpdumpLarge, packets * 10)}  → k8snet is ${ratio.toFixed(1)}× ${ratio >= 1 ? 'faster' : 'slower'}`);
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
