@@ -333,7 +333,14 @@ export async function summarizeCapture(
       }
       const buf = toBuffer(chunk);
       bytesRead += buf.length;
-      reader.write(buf);
+      try {
+        reader.write(buf);
+      } catch (err) {
+        // A decoder bug must not cost the user the summary so far; it is reported like a broken file.
+        errors.push(`internal error decoding packet ${s.packets}: ${describeError(err)}`);
+        stopped = true;
+        break;
+      }
       if (reader.error !== null) break;
     }
   } catch (err) {

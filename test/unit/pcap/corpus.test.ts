@@ -279,3 +279,36 @@ describe('broken capture files give an error and the summary decoded before it',
     expect(s.errors).toEqual([expect.stringMatching(/^reading the capture failed after 600 bytes \(\d+ packets\): Error: connection reset by node$/)]);
   });
 });
+
+describe('hostile input never throws', () => {
+  /** Small deterministic PRNG (mulberry32) so a failure can be replayed. */
+  function prng(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  it.each(['vxlan.pcap', 'dns_tcp.pcap', 'zeek-linux_dlt_sll2.pcap', 'icmp-length-zero.pcapng', 'zeek-4in6.pcap'])(
+    '%s with random bytes flipped and random cuts: always a summary, problems only as errors or warnings',
+    async (name) => {
+      const original = readFileSync(fixture(name));
+      const random = prng(name.length * 7919);
+      for (let round = 0; round < 300; round++) {
+        const copy = Buffer.from(original);
+        const flips = 1 + Math.floor(random() * 8);
+        for (let i = 0; i < flips; i++) copy[Math.floor(random() * copy.length)] = Math.floor(random() * 256);
+        const cut = copy.subarray(0, random() < 0.3 ? Math.floor(random() * copy.length) : copy.length);
+        const s = await summarizeCapture([cut]);
+        expect(s.packets).toBeGreaterThanOrEqual(0);
+        expect(s.flows.length).toBeLessThanOrEqual(s.packets);
+        for (const line of s.sample) expect(typeof line.line).toBe('string');
+        expect(s.errors.filter((e) => e.startsWith('internal error'))).toEqual([]);
+      }
+    },
+  );
+});
