@@ -18,6 +18,7 @@ import {
 } from '../../../src/pcap/capture-builder.ts';
 import { PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/pcap/packet-decoder.ts';
 import { MAX_FLOWS, summarizeCapture, summaryToJson, type CaptureSummary } from '../../../src/pcap/index.ts';
+import type { ObservedFlow } from '../../../src/ops/trace-facts.ts';
 
 const CLIENT = '10.244.1.2';
 const SERVER = '10.244.0.3';
@@ -260,5 +261,11 @@ describe('bounds and errors', () => {
     expect(Object.keys(json).slice(0, 4)).toEqual(['packets', 'bytes', 'flows', 'errors']);
     expect((json.flows as Record<string, unknown>[])[0]).toMatchObject({ src: CLIENT, dst: SERVER, proto: 'tcp', sport: 45678, dport: 80, packets: 3, tunnel: null });
     expect(JSON.parse(JSON.stringify(json))).toEqual(json);
+  });
+
+  it('a flow summary is what the trace diagnosis consumes as an observed flow', async () => {
+    const s = await summarize(conversation(HANDSHAKE));
+    const observed: ObservedFlow = s.flows[0]!; // compile-time check that the shapes stay compatible
+    expect(observed).toMatchObject({ handshake: 'complete', resets: 0, tcpFlags: ['SYN', 'SYN-ACK', 'ACK'] });
   });
 });
