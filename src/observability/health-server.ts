@@ -1,0 +1,64 @@
+/**
+ * /healthz (the process is alive), /readyz (its dependencies answer: Redis, Slack…) and /metrics, on their own
+ * port so probes and scrapes never compete with Slack's requests.
+ */
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+
+/** A dependency check: resolves when the dependency answers, rejects (or times out) when it does not. */
+export type ReadinessCheck = () => Promise<void>;
+
+/** Probes must answer quickly; a dependency slower than this counts as down. */
+export const READINESS_TIMEOUT_MS = 2000;
+
+export interface HealthServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+async function runCheck(check: ReadinessCheck): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${READINESS_TIMEOUT_MS} ms`)), READINESS_TIMEOUT_MS)))]);
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function startHealthServer(options: { port: number; host?: string; registry: Registry; checks: Record<string, ReadinessCheck>; isShuttingDown?: () => boolean }): Promise<HealthServer> {
+  const server: Server = createServer((req, res) => {
+    const url = req.url?.split('?')[0];
+    if (url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (url === '/readyz') {
+      void (async () => {
+        const results = await Promise.all(Object.entries(options.checks).map(async ([name, check]) => [name, await runCheck(check)] as const));
+        const failed = results.filter(([, e]) => e !== null);
+        const shuttingDown = options.isShuttingDown?.() ?? false;
+        const ok = failed.length === 0 && !shuttingDown;
+        const body = { ready: ok, shuttingDown, checks: Object.fromEntries(results.map(([n, e]) => [n, e ?? 'ok'])) };
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+      })();
+    } else if (url === '/metrics') {
+      options.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': options.registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '0.0.0.0', () => {
+      const address = server.address();
+      resolve({
+        port: typeof address === 'object' && address ? address.port : options.port,
+        close: () => new Promise<void>((r) => server.close(() => r())),
+      });
+    });
+  });
+}
