@@ -114,7 +114,9 @@ export function countTcp(flow: FlowRecord, p: DecodedPacket, side: number): void
   }
   const maxEnd = side === 0 ? flow.maxEnd0 : flow.maxEnd1;
   if (seqAtMost(end, maxEnd)) {
-    if (p.payloadLength > 0 || syn) flow.retransmissions++;
+    // A keep-alive probe (RFC 9293 §3.8.4: seq = next − 1 with 0 or 1 garbage byte) is not a retransmission.
+    const keepAlive = p.payloadLength <= 1 && !syn && ((p.seq + 1) >>> 0) === maxEnd;
+    if ((p.payloadLength > 0 || syn) && !keepAlive) flow.retransmissions++;
   } else if (side === 0) flow.maxEnd0 = end;
   else flow.maxEnd1 = end;
 }

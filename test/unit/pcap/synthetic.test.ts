@@ -107,6 +107,18 @@ describe('TCP classification', () => {
     expect(s.flows[0]).toMatchObject({ retransmissions: 1, handshake: 'complete' });
   });
 
+  it('a keep-alive probe (one byte before the next sequence number) is not a retransmission', async () => {
+    const s = await summarize(
+      conversation([
+        ...HANDSHAKE,
+        ['c', { flags: TCP_PSH | TCP_ACK, seq: 101, ack: 501, payload: 10 }],
+        ['c', { flags: TCP_ACK, seq: 110, ack: 501, payload: 1 }],
+        ['c', { flags: TCP_ACK, seq: 110, ack: 501, payload: 1 }],
+      ]),
+    );
+    expect(s.flows[0]!.retransmissions).toBe(0);
+  });
+
   it('a SYN sent again without an answer is syn-only with one retransmission', async () => {
     const s = await summarize(conversation([['c', { flags: TCP_SYN, seq: 100 }], ['c', { flags: TCP_SYN, seq: 100 }]]));
     expect(s.flows[0]).toMatchObject({ handshake: 'syn-only', retransmissions: 1, packetsFromSrc: 2, packetsFromDst: 0 });
