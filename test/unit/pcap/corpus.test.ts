@@ -13,6 +13,16 @@ function tcpdumpPacketCount(out: string): number {
   return out.split('\n').filter((l) => /^\s+(?<n>\d+)\s{2}/.test(l)).length;
 }
 
+/** tcpdump -# output split per packet (a packet's continuation lines, as with -v or -e VXLAN, stay with it). */
+function tcpdumpPackets(out: string): string[] {
+  const packets: string[] = [];
+  for (const line of out.split('\n')) {
+    if (/^\s+\d+\s{2}/.test(line)) packets.push(line);
+    else if (packets.length > 0 && line !== '') packets[packets.length - 1] += `\n${line}`;
+  }
+  return packets;
+}
+
 /** Seconds since the epoch of an ISO timestamp with 6 or 9 fraction digits (Date.parse stops at milliseconds). */
 function seconds(iso: string): number {
   const { whole, frac } = /^(?<whole>[^.]+)\.(?<frac>\d+)Z$/.exec(iso)!.groups!;
@@ -52,6 +62,30 @@ describe('summaries of the corpus agree with tcpdump', () => {
     for (const f of s.flows) {
       expect(decode).toContain(f.sport === null ? `${f.src} > ${f.dst}` : `${f.src}.${f.sport} > ${f.dst}.${f.dport}`);
     }
+  });
+
+  it.each([
+    ['dns_tcp.pcap', 'dns_tcp.out'],
+    ['dns_udp.pcap', 'dns_udp.out'],
+    ['tcp-handshake-nano.pcap', 'tcp-handshake-nano.out'],
+    ['vxlan.pcap', 'vxlan.out'],
+    ['vxlan_port_8472.pcap', 'vxlan_port_8472.out'],
+    ['gso-ipv4-vxlan-ipv4.pcap', 'gso-ipv4-vxlan-ipv4.out'],
+    ['various_gre.pcap', 'various_gre.out'],
+    ['zeek-vxlan.pcap', 'local-tcpdump-4.99.3/zeek-vxlan.tcpdump-ntttte.txt'],
+    ['zeek-4in4.pcap', 'local-tcpdump-4.99.3/zeek-4in4.tcpdump-ntttte.txt'],
+    ['zeek-4in6.pcap', 'local-tcpdump-4.99.3/zeek-4in6.tcpdump-ntttte.txt'],
+  ])('%s: packet by packet, every "address.port > address.port" we print (outer and inner) is in tcpdump\'s line', async (pcap, out) => {
+    const packets = tcpdumpPackets(text(out));
+    const s = await summarizeCaptureFile(fixture(pcap), { sampleSize: packets.length });
+    expect(s.sample).toHaveLength(packets.length);
+    let checked = 0;
+    for (const [i, sample] of s.sample.entries()) {
+      const pairs = [...sample.line.matchAll(/(?<src>[0-9a-f.:]+) > (?<dst>[0-9a-f.:]+):/g)].map((m) => `${m.groups!.src} > ${m.groups!.dst}:`);
+      for (const pair of pairs) expect(packets[i]).toContain(pair);
+      checked += pairs.length;
+    }
+    expect(checked).toBeGreaterThan(0);
   });
 
   it('dns_tcp: one TCP flow, initiated by the client, complete handshake, FIN, no resets or retransmissions', async () => {
