@@ -13,6 +13,7 @@ type CommandLoader = () => Promise<CliCommand>;
 
 const COMMANDS: Record<string, CommandLoader> = {
   lab: async () => (await import('./lab-command.ts')).labCommand,
+  pcap: async () => (await import('./pcap-command.ts')).pcapCommand,
 };
 
 export function usage(): string {
@@ -23,6 +24,7 @@ export function usage(): string {
     '',
     'Commands:',
     '  lab       build, inspect and tear down the local lab cluster (k8snet lab --help)',
+    '  pcap      summarize a capture file: flows, tunnels, handshakes (k8snet pcap --help)',
     '',
     'Run `k8snet <command> --help` for a command\'s options.',
   ].join('\n');
