@@ -1,0 +1,71 @@
+/**
+ * Walks kube-proxy's nat rules (iptables mode) the way an engineer reads `iptables-save -t nat`: from the
+ * KUBE-NODEPORTS rule for a port (or the KUBE-SERVICES rule for a ClusterIP:port) through KUBE-EXT / KUBE-SVC to
+ * each KUBE-SEP and its DNAT. Pure. Works for old kube-proxy (KUBE-NODEPORTS → KUBE-SVC directly) and new
+ * (→ KUBE-EXT → KUBE-SVC), and keeps every rule line it followed as evidence.
+ */
+
+export interface KubeProxyWalk {
+  entryRule: boolean;
+  /** Rule lines in the order followed: the entry rule, then each chain's rules. */
+  rules: string[];
+  /** ip:port of every DNAT reached. */
+  dnatTargets: string[];
+}
+
+/** Splits a rule line into arguments, honouring iptables-save's double quotes. */
+export function ruleArgs(line: string): string[] {
+  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\"/g, '"') : m[2]!));
+}
+
+function option(args: readonly string[], name: string): string | null {
+  const i = args.indexOf(name);
+  return i >= 0 ? (args[i + 1] ?? null) : null;
+}
+
+/** Chains kube-proxy jumps through on the way to an endpoint (not the marking and masquerading helpers). */
+const FOLLOWED = /^KUBE-(EXT|SVC|SVL|SEP|FW|XLB)-/;
+
+export function natRulesByChain(save: string): Map<string, string[]> {
+  const chains = new Map<string, string[]>();
+  for (const line of save.split('\n')) {
+    const m = /^-A (?<chain>\S+) /.exec(line.trim());
+    if (!m?.groups) continue;
+    const list = chains.get(m.groups.chain!) ?? [];
+    list.push(line.trim());
+    chains.set(m.groups.chain!, list);
+  }
+  return chains;
+}
+
+export function kubeProxyWalk(save: string, entry: { nodePort: number } | { clusterIP: string; port: number }): KubeProxyWalk {
+  const chains = natRulesByChain(save);
+  const entryRules =
+    'nodePort' in entry
+      ? (chains.get('KUBE-NODEPORTS') ?? []).filter((l) => option(ruleArgs(l), '--dport') === String(entry.nodePort))
+      : (chains.get('KUBE-SERVICES') ?? []).filter((l) => {
+          const a = ruleArgs(l);
+          return (option(a, '-d') === `${entry.clusterIP}/32` || option(a, '-d') === entry.clusterIP) && option(a, '--dport') === String(entry.port);
+        });
+  const rules: string[] = [...entryRules];
+  const dnatTargets: string[] = [];
+  const seen = new Set<string>();
+  const queue = entryRules.map((l) => option(ruleArgs(l), '-j') ?? option(ruleArgs(l), '-g')).filter((c): c is string => c !== null && FOLLOWED.test(c));
+  while (queue.length > 0) {
+    const chain = queue.shift()!;
+    if (seen.has(chain)) continue;
+    seen.add(chain);
+    for (const line of chains.get(chain) ?? []) {
+      rules.push(line);
+      const a = ruleArgs(line);
+      const target = option(a, '-j') ?? option(a, '-g');
+      if (target === 'DNAT') {
+        const to = option(a, '--to-destination');
+        if (to) dnatTargets.push(to);
+      } else if (target && FOLLOWED.test(target)) {
+        queue.push(target);
+      }
+    }
+  }
+  return { entryRule: entryRules.length > 0, rules, dnatTargets: [...new Set(dnatTargets)] };
+}

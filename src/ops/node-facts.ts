@@ -1,0 +1,210 @@
+/**
+ * The node side of the operations: runs commands from a small fixed set through a NodeShell and turns their output
+ * into the facts the diagnoses read. Every value that reaches an argv (netns names, IPs, ports) is validated first;
+ * argv only, never a shell line. Machine-readable `ip -j` output is preferred; `ip route` text is kept as evidence.
+ */
+import type { PodInfo, ServiceInfo } from '../cluster/types.ts';
+import type { NodeCommand, NodeShell, NodeTarget } from '../node/types.ts';
+import { K8snetError, describeError } from '../errors.ts';
+import { validateIp, validateNetnsName, validatePort } from '../validate.ts';
+import type { LinkFacts, NodeFacts, RouteLine } from './trace-facts.ts';
+import type { NodeRuleFacts, ServiceFacts } from './service-diagnosis.ts';
+import { kubeProxyWalk } from './kube-proxy-walk.ts';
+
+/** Output caps: a route table or nat table of a big node is well under these. */
+const SMALL_OUTPUT = 1024 * 1024;
+const LARGE_OUTPUT = 8 * 1024 * 1024;
+const QUICK_SECONDS = 10;
+/** The bounded test connection waits at most this long for the handshake. */
+export const TEST_CONNECT_SECONDS = 3;
+
+function cmd(argv: string[], options: { privileged?: boolean; maxOutputBytes?: number; timeoutSeconds?: number } = {}): NodeCommand {
+  return { argv, timeoutSeconds: options.timeoutSeconds ?? QUICK_SECONDS, maxOutputBytes: options.maxOutputBytes ?? SMALL_OUTPUT, ...(options.privileged ? { privileged: true } : {}) };
+}
+
+function inNetns(netns: string, argv: string[]): string[] {
+  return ['ip', 'netns', 'exec', validateNetnsName(netns), ...argv];
+}
+
+async function runOk(shell: NodeShell, node: NodeTarget, command: NodeCommand, signal: AbortSignal): Promise<string> {
+  const r = await shell.run(node, command, signal);
+  if (r.timedOut) throw new K8snetError('timeout', `${command.argv.join(' ')} on ${node.name} took longer than ${command.timeoutSeconds} s`);
+  if (r.exitCode !== 0) throw new K8snetError('ssh_command', `${command.argv.join(' ')} on ${node.name} exited ${r.exitCode}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`);
+  return r.stdout;
+}
+
+// ---- ip -j output → facts (JSON, so no text parsing) ----
+
+interface IpJsonRoute {
+  type?: string;
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  scope?: string;
+  prefsrc?: string;
+  metric?: number;
+  flags?: string[];
+}
+
+/** The route as `ip route` prints it, so evidence reads like what an engineer would see by hand. */
+export function routeText(r: IpJsonRoute): string {
+  const parts = [r.type && r.type !== 'unicast' ? `${r.type} ${r.dst}` : r.dst];
+  if (r.gateway) parts.push(`via ${r.gateway}`);
+  if (r.dev) parts.push(`dev ${r.dev}`);
+  if (r.protocol) parts.push(`proto ${r.protocol}`);
+  if (r.scope) parts.push(`scope ${r.scope}`);
+  if (r.prefsrc) parts.push(`src ${r.prefsrc}`);
+  if (r.metric !== undefined) parts.push(`metric ${r.metric}`);
+  for (const f of r.flags ?? []) parts.push(f);
+  return parts.join(' ');
+}
+
+export function routesFromIpJson(json: string): RouteLine[] {
+  return (JSON.parse(json || '[]') as IpJsonRoute[]).map((r) => ({ raw: routeText(r), destination: r.dst, gateway: r.gateway ?? null, device: r.dev ?? null, type: r.type ?? 'unicast' }));
+}
+
+interface IpJsonLink {
+  ifname: string;
+  flags?: string[];
+  mtu?: number;
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+export function linksFromIpJson(json: string): LinkFacts[] {
+  return (JSON.parse(json || '[]') as IpJsonLink[]).map((l) => ({ name: l.ifname, up: (l.flags ?? []).includes('UP'), mtu: l.mtu ?? null }));
+}
+
+/** IPv4 addresses per interface, from `ip -j addr`. */
+export function addressesFromIpJson(json: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const l of JSON.parse(json || '[]') as IpJsonLink[]) out[l.ifname] = (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+  return out;
+}
+
+/** `sysctl key …` lines ("net.ipv4.ip_forward = 1"). */
+export function sysctlValues(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/^(?<key>[a-z0-9_.-]+)\s*=\s*(?<value>.*)$/gim)) out[m.groups!.key!] = m.groups!.value!.trim();
+  return out;
+}
+
+/** Listening TCP ports from `ss -H -lnt` ("LISTEN 0 511 0.0.0.0:80 0.0.0.0:*"). */
+export function listeningPortsFromSs(text: string): number[] {
+  const ports = new Set<number>();
+  for (const line of text.split('\n')) {
+    const local = line.trim().split(/\s+/)[3];
+    const m = local ? /:(?<port>\d+)$/.exec(local) : null;
+    if (m?.groups) ports.add(Number(m.groups.port));
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+// ---- node inspection ----
+
+const SYSCTL_KEYS = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter'];
+
+export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<NodeFacts> {
+  try {
+    const [routesJson, routeTable, linksJson, sysctl] = await Promise.all([
+      runOk(shell, node, cmd(['ip', '-j', '-4', 'route', 'show', 'table', 'main']), signal),
+      runOk(shell, node, cmd(['ip', '-4', 'route', 'show', 'table', 'main']), signal),
+      runOk(shell, node, cmd(['ip', '-j', 'link', 'show']), signal),
+      runOk(shell, node, cmd(['sysctl', ...SYSCTL_KEYS]), signal).catch(() => ''),
+    ]);
+    const values = sysctlValues(sysctl);
+    const rpFilter: Record<string, number> = {};
+    if (values['net.ipv4.conf.all.rp_filter'] !== undefined) rpFilter.all = Number(values['net.ipv4.conf.all.rp_filter']);
+    return {
+      name: node.name,
+      ip: node.address,
+      routes: routesFromIpJson(routesJson),
+      links: linksFromIpJson(linksJson),
+      routeTableText: routeTable,
+      ipForward: values['net.ipv4.ip_forward'] === undefined ? null : values['net.ipv4.ip_forward'] === '1',
+      rpFilter,
+      error: null,
+    };
+  } catch (err) {
+    return { name: node.name, ip: node.address, routes: null, links: null, routeTableText: null, ipForward: null, rpFilter: {}, error: describeError(err) };
+  }
+}
+
+/** The interface holding the node's own address (eth0, ens5, bond0 …). */
+export async function uplinkInterfaceOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<string> {
+  const addrs = addressesFromIpJson(await runOk(shell, node, cmd(['ip', '-j', '-4', 'addr', 'show']), signal));
+  return Object.entries(addrs).find(([, cidrs]) => cidrs.some((c) => c.split('/')[0] === node.address))?.[0] ?? 'eth0';
+}
+
+export function uplinkInterface(node: NodeFacts): string | null {
+  return node.links?.find((l) => l.name === 'eth0')?.name ?? null;
+}
+
+// ---- pods' network namespaces ----
+
+export interface PodNetns {
+  netns: string;
+  foundBy: 'crictl' | 'docker' | 'scan';
+  sandboxId: string | null;
+}
+
+/** Named network namespaces on the node (`ip -j netns list`). */
+async function listNetns(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<string[]> {
+  const out = await runOk(shell, node, cmd(['ip', '-j', 'netns', 'list'], { privileged: true }), signal).catch(() => '[]');
+  return (JSON.parse(out || '[]') as { name: string }[]).map((n) => n.name).filter((n) => /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(n));
+}
+
+/**
+ * Finds the pod's sandbox network namespace: by asking containerd (crictl) when it is there, else by looking
+ * in every named namespace for the pod IP.
+ */
+export async function findPodNetns(shell: NodeShell, node: NodeTarget, pod: PodInfo, signal: AbortSignal): Promise<PodNetns | null> {
+  if (!pod.podIP) return null;
+  const podIP = validateIp(pod.podIP, 'pod IP');
+  for (const name of await listNetns(shell, node, signal)) {
+    const json = await runOk(shell, node, cmd(['ip', '-n', name, '-j', '-4', 'addr', 'show'], { privileged: true }), signal).catch(() => '[]');
+    if (Object.values(addressesFromIpJson(json)).some((cidrs) => cidrs.some((c) => c.split('/')[0] === podIP))) return { netns: name, foundBy: 'scan', sandboxId: null };
+  }
+  return null;
+}
+
+export async function listeningPorts(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<number[] | null> {
+  const out = await runOk(shell, node, cmd(inNetns(netns, ['ss', '-H', '-lnt']), { privileged: true }), signal).catch(() => null);
+  return out === null ? null : listeningPortsFromSs(out);
+}
+
+export async function podNetworkInside(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal) {
+  const [addrJson, addrText, routesJson, routeText] = await Promise.all([
+    runOk(shell, node, cmd(inNetns(netns, ['ip', '-j', 'addr', 'show']), { privileged: true }), signal),
+    runOk(shell, node, cmd(inNetns(netns, ['ip', 'addr', 'show']), { privileged: true }), signal),
+    runOk(shell, node, cmd(inNetns(netns, ['ip', '-j', '-4', 'route', 'show']), { privileged: true }), signal),
+    runOk(shell, node, cmd(inNetns(netns, ['ip', '-4', 'route', 'show']), { privileged: true }), signal),
+  ]);
+  return { addresses: addressesFromIpJson(addrJson), addrText, routes: routesFromIpJson(routesJson), routeText };
+}
+
+/**
+ * A bounded TCP connect from inside `netns` (or the node itself): a constant script, the address and port passed
+ * as positional parameters, never interpolated.
+ */
+const CONNECT_SCRIPT = 'exec 3<>"/dev/tcp/$1/$2" && echo connected';
+
+export async function testConnect(shell: NodeShell, node: NodeTarget, netns: string | null, ip: string, port: number, signal: AbortSignal): Promise<{ ok: boolean; detail: string }> {
+  const argv = ['timeout', String(TEST_CONNECT_SECONDS), 'bash', '-c', CONNECT_SCRIPT, 'k8snet-connect', validateIp(ip), String(validatePort(port))];
+  const r = await shell.run(node, cmd(netns ? inNetns(netns, argv) : argv, { privileged: netns !== null, timeoutSeconds: TEST_CONNECT_SECONDS + 2 }), signal);
+  if (r.stdout.includes('connected')) return { ok: true, detail: 'connected' };
+  if (r.exitCode === 124 || r.timedOut) return { ok: false, detail: `no answer within ${TEST_CONNECT_SECONDS} s` };
+  return { ok: false, detail: r.stderr.trim().split('\n').at(-1)?.replace(/^.*: /, '') || `exit ${r.exitCode}` };
+}
+
+// ---- kube-proxy rules ----
+
+export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, signal: AbortSignal): Promise<NodeRuleFacts> {
+  const [save, ss] = await Promise.all([
+    runOk(shell, node, cmd(['iptables-save', '-t', 'nat'], { privileged: true, maxOutputBytes: LARGE_OUTPUT }), signal),
+    kind === 'nodeport' ? runOk(shell, node, cmd(['ss', '-H', '-lnt'], { privileged: true }), signal).catch(() => null) : Promise.resolve(null),
+  ]);
+  const walk = kubeProxyWalk(save, kind === 'nodeport' ? { nodePort: port } : { clusterIP: svc.clusterIP ?? '', port });
+  const listeners = ss === null ? null : listeningPortsFromSs(ss).includes(port) ? [`*:${port}`] : [];
+  return { name: node.name, ip: node.address, rules: walk.rules, dnatTargets: walk.dnatTargets, entryRule: walk.entryRule, listeners, error: null };
+}

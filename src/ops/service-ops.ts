@@ -1,0 +1,147 @@
+/**
+ * `nodeport PORT` and `svc NAME`: the Service behind a NodePort or name, its endpoints, and on every node the
+ * kube-proxy rules (KUBE-NODEPORTS / KUBE-SERVICES → KUBE-SVC → KUBE-SEP → DNAT) and listeners; optionally a short
+ * capture while a bounded test connection runs. Judged by service-diagnosis.ts.
+ */
+import type { Readable } from 'node:stream';
+import type { EndpointInfo, NodeInfo, ServiceInfo } from '../cluster/types.ts';
+import type { NodeTarget } from '../node/types.ts';
+import { K8snetError, describeError } from '../errors.ts';
+import { summarizeCapture, type CaptureSummary } from '../pcap/index.ts';
+import { headlineFor, sortFindings, type Finding, type ReportAttachment, type ReportSection } from '../render/report.ts';
+import { diagnoseService, type NodeRuleFacts, type ServiceFacts } from './service-diagnosis.ts';
+import { captureSections } from './capture-report.ts';
+import { runCaptures, type CapturePointRequest } from './capture-session.ts';
+import { nodeTarget, type OperationDeps } from './deps.ts';
+import { inspectServiceRules, testConnect, uplinkInterfaceOn } from './node-facts.ts';
+import { mapLimit } from './concurrency.ts';
+import type { OperationContext, OperationOutcome } from './types.ts';
+
+export interface NodePortCommand {
+  port: number;
+  capture: { enabled: boolean; seconds: number };
+}
+
+export interface ServiceCommand {
+  namespace: string;
+  name: string;
+  capture: { enabled: boolean; seconds: number };
+}
+
+/** Nodes inspected at once: SSH sessions are cheap, but a 100-node cluster should not open 100 at a time. */
+export const NODE_CONCURRENCY = 8;
+
+export interface ServiceNodeResult {
+  name: string;
+  ip: string;
+  /** NodePort: a socket listens on the port (kube-proxy before v1.26 held it). */
+  listening: boolean | null;
+  /** The entry rule exists in the nat table. */
+  iptables: boolean;
+  rules: string[];
+  dnatTargets: string[];
+  error: string | null;
+}
+
+export interface ServiceOpResult {
+  port: number;
+  service: { namespace: string; name: string; type: string; clusterIP: string | null } | null;
+  endpoints: { ip: string; port: number; node: string | null; pod: string | null; ready: boolean }[];
+  nodes: ServiceNodeResult[];
+  capture: null | { seconds: number; points: { node: string; interface: string; packets: number; error: string | null }[] };
+  findings: Finding[];
+}
+
+function endpointRows(endpoints: readonly EndpointInfo[], portName: string | null): ServiceOpResult['endpoints'] {
+  return endpoints.flatMap((e) => {
+    const p = e.ports.find((x) => portName === null || x.name === portName) ?? e.ports[0];
+    return p ? [{ ip: e.ip, port: p.port, node: e.nodeName, pod: e.pod ? `${e.pod.namespace}/${e.pod.name}` : null, ready: e.ready }] : [];
+  });
+}
+
+async function inspectAllNodes(deps: OperationDeps, nodes: readonly NodeInfo[], kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, ctx: OperationContext): Promise<{ target: NodeTarget | null; facts: NodeRuleFacts }[]> {
+  return mapLimit(nodes, NODE_CONCURRENCY, async (node) => {
+    let target: NodeTarget | null = null;
+    try {
+      target = nodeTarget(deps, node);
+      ctx.onStep(`reading kube-proxy rules on ${node.name}`);
+      return { target, facts: await inspectServiceRules(deps.shell, target, kind, svc, port, ctx.signal) };
+    } catch (err) {
+      return { target, facts: { name: node.name, ip: node.internalIP ?? '?', rules: [], dnatTargets: [], entryRule: false, listeners: null, error: describeError(err) } };
+    }
+  });
+}
+
+async function runServiceCheck(deps: OperationDeps, kind: ServiceFacts['kind'], svc: ServiceInfo | null, port: number, capture: NodePortCommand['capture'], ctx: OperationContext, title: string): Promise<OperationOutcome<ServiceOpResult>> {
+  const svcPort = svc?.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port)) ?? null;
+  ctx.onStep('reading endpoints and nodes');
+  const [endpoints, nodes] = await Promise.all([svc ? deps.cluster.listEndpoints(svc.namespace, svc.name) : Promise.resolve([]), deps.cluster.listNodes()]);
+  const inspected = svc ? await inspectAllNodes(deps, nodes, kind, svc, port, ctx) : [];
+  const facts: ServiceFacts = { kind, port, service: svc, endpoints, nodes: inspected.map((i) => i.facts) };
+  const sections: ReportSection[] = [];
+  const attachments: ReportAttachment[] = [];
+  let captureResult: ServiceOpResult['capture'] = null;
+
+  const reachable = inspected.filter((i): i is { target: NodeTarget; facts: NodeRuleFacts } => i.target !== null && i.facts.error === null);
+  if (capture.enabled && svc && reachable.length > 0) {
+    const seconds = Math.min(capture.seconds, deps.capture.maxSeconds);
+    const endpointIps = endpoints.map((e) => e.ip);
+    const ports = [kind === 'nodeport' ? port : (svcPort?.port ?? port), ...(typeof svcPort?.targetPort === 'number' ? [svcPort.targetPort] : [])];
+    const points: CapturePointRequest<string>[] = await Promise.all(
+      reachable.map(async (r) => ({ node: r.target, role: 'node', spec: { interface: await uplinkInterfaceOn(deps.shell, r.target, ctx.signal), hosts: kind === 'clusterip' ? endpointIps : [], ports, includeTunnel: true, maxPackets: deps.capture.maxPackets, maxSeconds: seconds, snapLength: deps.capture.snapLength } })),
+    );
+    ctx.onStep(`capturing for ${seconds} s on ${points.map((p) => `${p.node.name}/${p.spec.interface}`).join(', ')}`);
+    const { points: results } = await runCaptures(deps.shell, points, (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }), {
+      signal: ctx.signal,
+      // A bounded test connection per node: NodePorts from the next node to this node's IP; ClusterIPs from the node itself.
+      whileCapturing: async () => {
+        await Promise.all(
+          reachable.map(async (r, i) => {
+            const from = kind === 'nodeport' ? reachable[(i + 1) % reachable.length]!.target : r.target;
+            const to = kind === 'nodeport' ? r.target.address : svc.clusterIP;
+            if (!to) return;
+            await testConnect(deps.shell, from, null, to, kind === 'nodeport' ? port : (svcPort?.port ?? port), ctx.signal).catch(() => undefined);
+          }),
+        );
+        return null;
+      },
+    });
+    captureResult = { seconds, points: results.map((r) => ({ node: r.node, interface: r.interface, packets: r.summary?.packets ?? 0, error: r.error })) };
+    for (const r of results) {
+      if (r.summary) sections.push(...captureSections(`capture ${r.node}/${r.interface}`, r.summary as CaptureSummary));
+      if (r.pcap && r.pcap.length > 24) attachments.push({ filename: `${kind}-${port}-${r.node}.pcap`, title: `capture on ${r.node}/${r.interface}`, contentType: 'application/vnd.tcpdump.pcap', data: r.pcap });
+    }
+  }
+
+  const findings = sortFindings(diagnoseService(facts));
+  const result: ServiceOpResult = {
+    port,
+    service: svc ? { namespace: svc.namespace, name: svc.name, type: svc.type, clusterIP: svc.clusterIP } : null,
+    endpoints: endpointRows(endpoints, svcPort?.name ?? null),
+    nodes: facts.nodes.map((n) => ({ name: n.name, ip: n.ip, listening: n.listeners === null ? null : n.listeners.length > 0, iptables: n.entryRule, rules: n.rules, dnatTargets: n.dnatTargets, error: n.error })),
+    capture: captureResult,
+    findings,
+  };
+  sections.unshift(
+    { kind: 'table', title: 'Endpoints', columns: ['IP', 'PORT', 'NODE', 'POD', 'READY'], rows: result.endpoints.map((e) => [e.ip, String(e.port), e.node ?? '-', e.pod ?? '-', e.ready ? 'yes' : 'no']) },
+    { kind: 'table', title: 'Nodes', columns: ['NODE', 'IP', 'RULE', 'DNAT TO', 'LISTENING'], rows: result.nodes.map((n) => [n.name, n.ip, n.error ? `error: ${n.error}` : n.iptables ? 'yes' : 'MISSING', n.dnatTargets.join(', ') || '-', n.listening === null ? '?' : n.listening ? 'yes' : 'no']) },
+    ...facts.nodes.filter((n) => n.rules.length > 0).map((n) => ({ kind: 'preformatted' as const, title: `${n.name}: iptables-save -t nat (${kind === 'nodeport' ? `NodePort ${port}` : `${svc?.clusterIP}:${port}`})`, text: n.rules.join('\n') })),
+  );
+  return { result, report: { title, headline: headlineFor(findings), findings, sections, attachments } };
+}
+
+export async function runNodePort(deps: OperationDeps, cmd: NodePortCommand, ctx: OperationContext): Promise<OperationOutcome<ServiceOpResult>> {
+  ctx.onStep(`finding the Service that owns NodePort ${cmd.port}`);
+  const services = await deps.cluster.listServices();
+  const svc = services.find((s) => s.ports.some((p) => p.nodePort === cmd.port)) ?? null;
+  return runServiceCheck(deps, 'nodeport', svc, cmd.port, cmd.capture, ctx, `nodeport ${cmd.port}${svc ? ` (${svc.namespace}/${svc.name})` : ''}`);
+}
+
+export async function runService(deps: OperationDeps, cmd: ServiceCommand, ctx: OperationContext): Promise<OperationOutcome<ServiceOpResult>> {
+  ctx.onStep(`reading Service ${cmd.namespace}/${cmd.name}`);
+  const svc = await deps.cluster.getService(cmd.namespace, cmd.name);
+  const port = svc.ports[0];
+  if (!port) throw new K8snetError('not_found', `Service ${cmd.namespace}/${cmd.name} has no ports`);
+  if (!svc.clusterIP || svc.clusterIP === 'None') throw new K8snetError('invalid_input', `Service ${cmd.namespace}/${cmd.name} is headless (no ClusterIP): there are no kube-proxy rules to check; try \`pod\` on one of its pods`);
+  return runServiceCheck(deps, 'clusterip', svc, port.port, cmd.capture, ctx, `svc ${svc.namespace}/${svc.name} (${svc.clusterIP}:${port.port})`);
+}

@@ -1,0 +1,207 @@
+/**
+ * `trace SRC DST`: the by-hand walk from one pod to another, done by software. Resolves both pods, their nodes
+ * and the IP pool; inspects both nodes (routes, links, forwarding); looks inside the destination pod for a
+ * listener; captures at the same moment on the source cali, the source node's tunnel and uplink and the
+ * destination node's tunnel (or cali) while a bounded test connection runs; then judges (trace-diagnosis.ts).
+ */
+import type { Readable } from 'node:stream';
+import type { NodeInfo, PodInfo } from '../cluster/types.ts';
+import type { CaptureSpec, NodeTarget } from '../node/types.ts';
+import { summarizeCapture, type CaptureSummary } from '../pcap/index.ts';
+import { caliInterfaceName } from '../lab/plan.ts';
+import { headlineFor, sortFindings, type Finding, type ReportAttachment, type ReportSection } from '../render/report.ts';
+import { describeError } from '../errors.ts';
+import { diagnoseTrace, lookupRoute, overlayBetween, poolFor } from './trace-diagnosis.ts';
+import type { CapturePointFacts, NodeFacts, PodEnd, TraceFacts } from './trace-facts.ts';
+import { runCaptures, type CapturePointRequest } from './capture-session.ts';
+import { captureSections } from './capture-report.ts';
+import { nodeTarget, type OperationDeps } from './deps.ts';
+import { findPodNetns, inspectNode, listeningPorts, testConnect, uplinkInterface } from './node-facts.ts';
+import type { OperationContext, OperationOutcome } from './types.ts';
+
+export interface TraceCommand {
+  namespace: string;
+  src: string;
+  dst: string;
+  /** Namespace of DST when it differs (`ns/pod`). */
+  dstNamespace?: string;
+  capture: { enabled: boolean; seconds: number };
+}
+
+export interface TraceEndResult {
+  name: string;
+  namespace: string;
+  ip: string | null;
+  node: string | null;
+  nodeIP: string | null;
+  caliInterface: string;
+  caliExists: boolean | null;
+  phase: string;
+}
+
+export interface TraceResult {
+  src: TraceEndResult;
+  dst: TraceEndResult;
+  overlay: { mode: string; device: string | null };
+  pool: { name: string; cidr: string; vxlanMode: string; ipipMode: string } | null;
+  /** The source node's route that carries the packet, as the node printed it. */
+  routeToDst: string | null;
+  /** The destination node's route to the pod. */
+  routeToPod: string | null;
+  testConnection: { port: number; ok: boolean; detail: string } | null;
+  capture: null | { seconds: number; points: { node: string; interface: string; role: string; packets: number; flows: ReturnType<typeof flowJson>[]; error: string | null }[] };
+  findings: Finding[];
+}
+
+type Role = CapturePointFacts['role'];
+
+function flowJson(f: CaptureSummary['flows'][number]) {
+  return { src: f.src, dst: f.dst, proto: f.proto, sport: f.sport, dport: f.dport, packets: f.packets, bytes: f.bytes, tunnel: f.tunnel, tcpFlags: f.tcpFlags, handshake: f.handshake, resets: f.resets, retransmissions: f.retransmissions };
+}
+
+function firstTcpPort(pod: PodInfo): number | null {
+  for (const c of pod.containers) for (const p of c.ports) if (p.protocol.toUpperCase() === 'TCP') return p.containerPort;
+  return null;
+}
+
+async function nodeOf(deps: OperationDeps, pod: PodInfo): Promise<NodeInfo | null> {
+  return pod.nodeName ? deps.cluster.getNode(pod.nodeName) : null;
+}
+
+function endResult(end: PodEnd): TraceEndResult {
+  return {
+    name: end.pod.name,
+    namespace: end.pod.namespace,
+    ip: end.pod.podIP,
+    node: end.pod.nodeName,
+    nodeIP: end.node?.ip ?? null,
+    caliInterface: end.caliInterface,
+    caliExists: end.node?.links ? end.node.links.some((l) => l.name === end.caliInterface) : null,
+    phase: end.pod.phase,
+  };
+}
+
+function captureSpec(deps: OperationDeps, iface: string, hosts: string[], seconds: number, includeTunnel: boolean, netns?: string): CaptureSpec {
+  return { interface: iface, hosts, ports: [], includeTunnel, maxPackets: deps.capture.maxPackets, maxSeconds: seconds, snapLength: deps.capture.snapLength, ...(netns ? { netns } : {}) };
+}
+
+function capturePoints(deps: OperationDeps, facts: TraceFacts, targets: { src: NodeTarget; dst: NodeTarget }, seconds: number, uplink: string): CapturePointRequest<Role>[] {
+  const srcIp = facts.src.pod.podIP!;
+  const dstIp = facts.dst.pod.podIP!;
+  const pods = [srcIp, dstIp];
+  const points: CapturePointRequest<Role>[] = [{ node: targets.src, role: 'src-pod', spec: captureSpec(deps, facts.src.caliInterface, pods, seconds, false) }];
+  const sameNode = targets.src.name === targets.dst.name;
+  if (sameNode) {
+    points.push({ node: targets.dst, role: 'dst-pod', spec: captureSpec(deps, facts.dst.caliInterface, pods, seconds, false) });
+    return points;
+  }
+  if (facts.overlay.device) points.push({ node: targets.src, role: 'src-tunnel', spec: captureSpec(deps, facts.overlay.device, pods, seconds, false) });
+  // On the uplink the pods' packets are inside the tunnel: keep the tunnel between the two nodes too.
+  points.push({ node: targets.src, role: 'src-uplink', spec: captureSpec(deps, uplink, [...pods], seconds, true) });
+  if (facts.overlay.device) points.push({ node: targets.dst, role: 'dst-tunnel', spec: captureSpec(deps, facts.overlay.device, pods, seconds, false) });
+  else points.push({ node: targets.dst, role: 'dst-pod', spec: captureSpec(deps, facts.dst.caliInterface, pods, seconds, false) });
+  return points;
+}
+
+function toPointFacts(p: { node: string; interface: string; role: Role; summary: CaptureSummary | null; error: string | null }): CapturePointFacts {
+  return { node: p.node, interface: p.interface, role: p.role, packets: p.summary?.packets ?? 0, flows: p.summary?.flows ?? [], error: p.error ?? p.summary?.errors[0] ?? null };
+}
+
+export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: OperationContext): Promise<OperationOutcome<TraceResult>> {
+  ctx.onStep('resolving pods');
+  const [srcPod, dstPod] = await Promise.all([deps.cluster.getPod(cmd.namespace, cmd.src), deps.cluster.getPod(cmd.dstNamespace ?? cmd.namespace, cmd.dst)]);
+  const [srcNodeInfo, dstNodeInfo, pools] = await Promise.all([nodeOf(deps, srcPod), nodeOf(deps, dstPod), deps.cluster.listIpPools()]);
+  const srcTarget = srcNodeInfo ? nodeTarget(deps, srcNodeInfo) : null;
+  const dstTarget = dstNodeInfo ? nodeTarget(deps, dstNodeInfo) : null;
+
+  ctx.onStep('inspecting nodes');
+  const inspect = (t: NodeTarget | null): Promise<NodeFacts | null> => (t ? inspectNode(deps.shell, t, ctx.signal) : Promise.resolve(null));
+  const [srcNode, dstNodeMaybe] = await Promise.all([inspect(srcTarget), srcTarget?.name === dstTarget?.name ? Promise.resolve(null) : inspect(dstTarget)]);
+  const dstNode = dstNodeMaybe ?? (srcTarget?.name === dstTarget?.name ? srcNode : null);
+
+  const sameNode = srcTarget !== null && srcTarget.name === dstTarget?.name;
+  const pool = dstPod.podIP ? poolFor(pools, dstPod.podIP) : null;
+  const toDstNode = srcNode?.routes && dstNode ? lookupRoute(srcNode.routes, dstNode.ip) : null;
+  const sameSubnet = toDstNode !== null && toDstNode.gateway === null && toDstNode.type === 'unicast' && toDstNode.destination !== 'default';
+  const overlay = overlayBetween(pool, sameNode, sameSubnet);
+
+  const src: PodEnd = { pod: srcPod, caliInterface: caliInterfaceName(srcPod.namespace, srcPod.name), node: srcNode, listeningPorts: null, netns: null };
+  const dst: PodEnd = { pod: dstPod, caliInterface: caliInterfaceName(dstPod.namespace, dstPod.name), node: dstNode, listeningPorts: null, netns: null };
+  const testPort = firstTcpPort(dstPod);
+
+  ctx.onStep('looking inside the pods');
+  const [srcNs, dstNs] = await Promise.all([
+    srcTarget && srcNode && !srcNode.error ? findPodNetns(deps.shell, srcTarget, srcPod, ctx.signal) : null,
+    dstTarget && dstNode && !dstNode.error ? findPodNetns(deps.shell, dstTarget, dstPod, ctx.signal) : null,
+  ]);
+  src.netns = srcNs?.netns ?? null;
+  dst.netns = dstNs?.netns ?? null;
+  if (dstTarget && dst.netns) dst.listeningPorts = await listeningPorts(deps.shell, dstTarget, dst.netns, ctx.signal);
+
+  const facts: TraceFacts = { src, dst, pool, overlay, testPort: null, capture: null };
+  let testConnection: TraceResult['testConnection'] = null;
+  const sections: ReportSection[] = [];
+  const attachments: ReportAttachment[] = [];
+
+  const canCapture = cmd.capture.enabled && srcTarget && dstTarget && srcPod.podIP && dstPod.podIP && !srcNode?.error && !dstNode?.error;
+  if (canCapture) {
+    const seconds = Math.min(cmd.capture.seconds, deps.capture.maxSeconds);
+    const uplink = (srcNode && uplinkInterface(srcNode)) ?? 'eth0';
+    const points = capturePoints(deps, facts, { src: srcTarget, dst: dstTarget }, seconds, uplink);
+    ctx.onStep(`capturing for ${seconds} s on ${points.map((p) => `${p.node.name}/${p.spec.interface}`).join(', ')}`);
+    const { points: results, traffic } = await runCaptures(deps.shell, points, (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }), {
+      signal: ctx.signal,
+      whileCapturing: async () => {
+        if (testPort === null || !src.netns) return null;
+        try {
+          return await testConnect(deps.shell, srcTarget, src.netns, dstPod.podIP!, testPort, ctx.signal);
+        } catch (err) {
+          return { ok: false, detail: describeError(err) };
+        }
+      },
+    });
+    if (traffic) {
+      facts.testPort = testPort;
+      testConnection = { port: testPort!, ...traffic };
+    }
+    facts.capture = { seconds, points: results.map(toPointFacts) };
+    for (const r of results) {
+      if (r.summary) sections.push(...captureSections(`capture ${r.node}/${r.interface} (${r.role})`, r.summary));
+      if (r.pcap && r.pcap.length > 24) attachments.push({ filename: `trace-${r.node}-${r.interface}.pcap`, title: `capture on ${r.node}/${r.interface}`, contentType: 'application/vnd.tcpdump.pcap', data: r.pcap });
+    }
+  }
+
+  const findings = sortFindings(diagnoseTrace(facts));
+  const routeToDst = srcNode?.routes && dstPod.podIP ? (lookupRoute(srcNode.routes, dstPod.podIP)?.raw ?? null) : null;
+  const routeToPod = dstNode?.routes && dstPod.podIP ? (lookupRoute(dstNode.routes, dstPod.podIP)?.raw ?? null) : null;
+  const result: TraceResult = {
+    src: endResult(src),
+    dst: endResult(dst),
+    overlay,
+    pool: pool ? { name: pool.name, cidr: pool.cidr, vxlanMode: pool.vxlanMode, ipipMode: pool.ipipMode } : null,
+    routeToDst,
+    routeToPod,
+    testConnection,
+    capture: facts.capture
+      ? { seconds: facts.capture.seconds, points: facts.capture.points.map((p) => ({ node: p.node, interface: p.interface, role: p.role, packets: p.packets, flows: (p.flows as CaptureSummary['flows']).map(flowJson), error: p.error })) }
+      : null,
+    findings,
+  };
+
+  const endRow = (label: string, e: TraceEndResult) => [label, `${e.namespace}/${e.name}`, e.ip ?? '-', e.node ?? '-', e.nodeIP ?? '-', e.caliInterface, e.caliExists === null ? '?' : e.caliExists ? 'yes' : 'MISSING', e.phase];
+  const pathText = [
+    `overlay: ${overlay.mode}${overlay.device ? ` (${overlay.device})` : ''}${pool ? `, IPPool ${pool.name} ${pool.cidr} vxlanMode=${pool.vxlanMode} ipipMode=${pool.ipipMode}` : ''}`,
+    `${srcNode?.name ?? '?'} → ${dstPod.podIP ?? '?'}: ${routeToDst ?? 'no route'}`,
+    ...(sameNode ? [] : [`${dstNode?.name ?? '?'} → ${dstPod.podIP ?? '?'}: ${routeToPod ?? 'no route'}`]),
+    ...(testConnection ? [`test connection ${src.pod.name} → ${dstPod.podIP}:${testConnection.port}: ${testConnection.ok ? 'connected' : `failed (${testConnection.detail})`}`] : []),
+  ].join('\n');
+  sections.unshift(
+    { kind: 'table', title: 'Pods', columns: ['', 'POD', 'IP', 'NODE', 'NODE IP', 'CALI', 'CALI EXISTS', 'PHASE'], rows: [endRow('src', result.src), endRow('dst', result.dst)] },
+    { kind: 'preformatted', title: 'Path', text: pathText },
+    ...[srcNode, sameNode ? null : dstNode].filter((n): n is NodeFacts => n !== null && n.routeTableText !== null).map((n) => ({ kind: 'preformatted' as const, title: `${n.name}: ip route`, text: n.routeTableText! })),
+  );
+  return {
+    result,
+    report: { title: `trace ${srcPod.namespace}/${srcPod.name} → ${dstPod.namespace}/${dstPod.name}`, headline: headlineFor(findings), findings, sections, attachments },
+  };
+}

@@ -1,0 +1,68 @@
+import { describe, expect, it } from '@jest/globals';
+import { addressesFromIpJson, linksFromIpJson, listeningPortsFromSs, routesFromIpJson, sysctlValues, testConnect } from '../../../src/ops/node-facts.ts';
+import type { CommandResult, NodeCommand, NodeShell } from '../../../src/node/types.ts';
+
+// `ip -j -4 route show table main` on a lab node (iproute2 6.1).
+const routes = '[{"dst":"default","gateway":"10.254.0.254","dev":"eth0","flags":[]},{"type":"blackhole","dst":"10.244.0.0/26","protocol":"80","flags":[]},{"dst":"10.244.0.1","dev":"calid73126c1689","scope":"link","flags":[]},{"dst":"10.244.0.64/26","gateway":"10.244.0.64","dev":"vxlan.calico","protocol":"80","flags":["onlink"]},{"dst":"10.254.0.0/24","dev":"eth0","protocol":"kernel","scope":"link","prefsrc":"10.254.0.11","flags":[]}]';
+
+describe('node output to facts', () => {
+  it('prints routes from ip -j exactly as `ip route` does', () => {
+    expect(routesFromIpJson(routes).map((r) => r.raw)).toEqual([
+      'default via 10.254.0.254 dev eth0',
+      'blackhole 10.244.0.0/26 proto 80',
+      '10.244.0.1 dev calid73126c1689 scope link',
+      '10.244.0.64/26 via 10.244.0.64 dev vxlan.calico proto 80 onlink',
+      '10.254.0.0/24 dev eth0 proto kernel scope link src 10.254.0.11',
+    ]);
+    expect(routesFromIpJson(routes)[1]).toMatchObject({ type: 'blackhole', destination: '10.244.0.0/26', device: null });
+  });
+
+  it('reads link state from the UP flag (a VXLAN device reports operstate UNKNOWN while up)', () => {
+    const links = linksFromIpJson('[{"ifname":"vxlan.calico","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"mtu":1450,"operstate":"UNKNOWN"},{"ifname":"eth1","flags":["BROADCAST","MULTICAST"],"mtu":1500,"operstate":"DOWN"}]');
+    expect(links).toEqual([{ name: 'vxlan.calico', up: true, mtu: 1450 }, { name: 'eth1', up: false, mtu: 1500 }]);
+  });
+
+  it('collects IPv4 addresses per interface', () => {
+    expect(addressesFromIpJson('[{"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8},{"family":"inet6","local":"::1","prefixlen":128}]},{"ifname":"eth0","addr_info":[{"family":"inet","local":"10.244.0.1","prefixlen":32}]}]')).toEqual({ lo: ['127.0.0.1/8'], eth0: ['10.244.0.1/32'] });
+  });
+
+  it('reads listening ports from ss and values from sysctl', () => {
+    expect(listeningPortsFromSs('LISTEN 0      511        0.0.0.0:10256 0.0.0.0:*\nLISTEN 0      511              [::]:31080    [::]:*\nLISTEN 0      128    10.254.0.11:22    0.0.0.0:*\n')).toEqual([22, 10256, 31080]);
+    expect(sysctlValues('net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.rp_filter = 2\n')).toEqual({ 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.rp_filter': '2' });
+  });
+});
+
+describe('test connection', () => {
+  function shellAnswering(result: Partial<CommandResult>, seen: NodeCommand[]): NodeShell {
+    return {
+      async run(node, command) {
+        seen.push(command);
+        return { node: node.name, argv: command.argv, stdout: '', stderr: '', exitCode: 0, timedOut: false, truncated: false, durationMs: 1, ...result };
+      },
+      async capture() {
+        throw new Error('unused');
+      },
+      async close() {},
+    };
+  }
+  const node = { name: 'k8s-node2', address: '10.254.0.12' };
+
+  it('passes the address and port as positional arguments to a constant script, never inside it', async () => {
+    const seen: NodeCommand[] = [];
+    const r = await testConnect(shellAnswering({ stdout: 'connected\n' }, seen), node, 'cni-1234', '10.244.0.2', 80, AbortSignal.timeout(1000));
+    expect(r).toEqual({ ok: true, detail: 'connected' });
+    expect(seen[0]!.argv).toEqual(['ip', 'netns', 'exec', 'cni-1234', 'timeout', '3', 'bash', '-c', 'exec 3<>"/dev/tcp/$1/$2" && echo connected', 'k8snet-connect', '10.244.0.2', '80']);
+  });
+
+  it('refuses a hostile address or netns before anything runs', async () => {
+    const seen: NodeCommand[] = [];
+    await expect(testConnect(shellAnswering({}, seen), node, 'cni-1;reboot', '10.244.0.2', 80, AbortSignal.timeout(1000))).rejects.toThrow(/not a network namespace name/);
+    await expect(testConnect(shellAnswering({}, seen), node, null, '$(id)', 80, AbortSignal.timeout(1000))).rejects.toThrow(/not an IP address/);
+    expect(seen).toEqual([]);
+  });
+
+  it('says connection refused or no answer', async () => {
+    expect(await testConnect(shellAnswering({ exitCode: 1, stderr: 'bash: connect: Connection refused\nbash: line 1: /dev/tcp/10.244.0.2/80: Connection refused\n' }, []), node, null, '10.244.0.2', 80, AbortSignal.timeout(1000))).toEqual({ ok: false, detail: 'Connection refused' });
+    expect(await testConnect(shellAnswering({ exitCode: 124 }, []), node, null, '10.244.0.2', 80, AbortSignal.timeout(1000))).toEqual({ ok: false, detail: 'no answer within 3 s' });
+  });
+});
