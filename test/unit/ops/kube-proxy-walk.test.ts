@@ -50,3 +50,12 @@ describe('kube-proxy rule walk', () => {
     expect(ruleArgs('-A X -m comment --comment "a b: c" -j Y')).toEqual(['-A', 'X', '-m', 'comment', '--comment', 'a b: c', '-j', 'Y']);
   });
 });
+
+describe('NodePorts a node handles', () => {
+  it('lists every --dport in KUBE-NODEPORTS once', async () => {
+    const { nodePortsInSave } = await import('../../../src/ops/health-report.ts');
+    expect(nodePortsInSave(lab)).toEqual([31080]);
+    expect(nodePortsInSave(old)).toEqual([30080]);
+    expect(nodePortsInSave('')).toEqual([]);
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * `report`: the cluster's network health on demand or on a schedule. Reads nodes, pods, Services, endpoints and
+ * IP pools from the API, inspects every node in parallel under a concurrency limit (an unreachable node is a
+ * finding, not a failure), judges (health-diagnosis.ts) and, given the previous report's memory, says what changed.
+ */
+import { caliInterfaceName } from '../lab/plan.ts';
+import { describeError } from '../errors.ts';
+import { headlineFor, sortFindings, type Finding, type ReportSection } from '../render/report.ts';
+import { compareWithPrevious, diagnoseHealth, type HealthChanges, type HealthNodeFacts, type ProblemMemory } from './health-diagnosis.ts';
+import { natRulesByChain, ruleArgs } from './kube-proxy-walk.ts';
+import { mapLimit } from './concurrency.ts';
+import { NODE_CONCURRENCY } from './service-ops.ts';
+import { nodeTarget, type OperationDeps } from './deps.ts';
+import { inspectNode } from './node-facts.ts';
+import type { OperationContext, OperationOutcome } from './types.ts';
+
+export interface HealthReportResult {
+  generatedAt: string;
+  nodes: { name: string; ip: string; reachable: boolean; tunnel: string | null; routes: number; error: string | null }[];
+  pools: { name: string; cidr: string; vxlanMode: string; ipipMode: string; natOutgoing: boolean; disabled: boolean }[];
+  changes: { appeared: string[]; resolved: string[]; ongoing: { message: string; since: string }[] } | null;
+  findings: Finding[];
+}
+
+/** NodePorts a node's KUBE-NODEPORTS chain handles (from iptables-save -t nat). */
+export function nodePortsInSave(save: string): number[] {
+  const ports = new Set<number>();
+  for (const line of natRulesByChain(save).get('KUBE-NODEPORTS') ?? []) {
+    const args = ruleArgs(line);
+    const i = args.indexOf('--dport');
+    if (i >= 0 && /^\d+$/.test(args[i + 1] ?? '')) ports.add(Number(args[i + 1]));
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+export async function runHealthReport(deps: OperationDeps, ctx: OperationContext, previous: ProblemMemory | null = null, now = new Date()): Promise<OperationOutcome<HealthReportResult> & { memory: ProblemMemory }> {
+  ctx.onStep('reading the cluster');
+  const [nodes, pods, services, pools] = await Promise.all([deps.cluster.listNodes(), deps.cluster.listPods(), deps.cluster.listServices(), deps.cluster.listIpPools()]);
+  const withEndpoints = await mapLimit(services, NODE_CONCURRENCY, async (s) => ({ ...s, readyEndpoints: Object.keys(s.selector).length === 0 ? 0 : (await deps.cluster.listEndpoints(s.namespace, s.name)).filter((e) => e.ready).length }));
+
+  ctx.onStep(`inspecting ${nodes.length} nodes`);
+  const nodeFacts = await mapLimit(nodes, NODE_CONCURRENCY, async (node): Promise<HealthNodeFacts> => {
+    const base = { name: node.name, ip: node.internalIP ?? '?', blocks: node.podCIDRs.filter((c) => !c.includes(':')) };
+    try {
+      const target = nodeTarget(deps, node);
+      const facts = await inspectNode(deps.shell, target, ctx.signal);
+      if (facts.error) return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: facts.error };
+      const save = await deps.shell.run(target, { argv: ['iptables-save', '-t', 'nat'], timeoutSeconds: 10, maxOutputBytes: 8 * 1024 * 1024, privileged: true }, ctx.signal);
+      return { ...base, routes: facts.routes, links: facts.links, ipForward: facts.ipForward, nodePorts: save.exitCode === 0 ? nodePortsInSave(save.stdout) : null, error: null };
+    } catch (err) {
+      return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: describeError(err) };
+    }
+  });
+
+  const findings = sortFindings(
+    diagnoseHealth({
+      nodes: nodeFacts,
+      pools,
+      pods: pods.map((p) => ({ ...p, caliInterface: caliInterfaceName(p.namespace, p.name) })),
+      services: withEndpoints,
+    }),
+  );
+  const stamp = now.toISOString().slice(0, 16).replace('T', ' ');
+  const changes: HealthChanges = compareWithPrevious(findings, previous, stamp);
+  const tunnel = (n: HealthNodeFacts) => n.links?.find((l) => l.name === 'vxlan.calico' || l.name === 'tunl0') ?? null;
+  const result: HealthReportResult = {
+    generatedAt: now.toISOString(),
+    nodes: nodeFacts.map((n) => ({ name: n.name, ip: n.ip, reachable: n.error === null, tunnel: tunnel(n) ? `${tunnel(n)!.name} ${tunnel(n)!.up ? 'up' : 'DOWN'}` : null, routes: n.routes?.length ?? 0, error: n.error })),
+    pools: pools.map((p) => ({ name: p.name, cidr: p.cidr, vxlanMode: p.vxlanMode, ipipMode: p.ipipMode, natOutgoing: p.natOutgoing, disabled: p.disabled })),
+    changes: previous === null ? null : { appeared: changes.appeared.map((f) => f.message), resolved: changes.resolved.map((r) => r.message), ongoing: changes.ongoing.map((o) => ({ message: o.finding.message, since: o.since })) },
+    findings,
+  };
+  const sections: ReportSection[] = [
+    { kind: 'table', title: 'Nodes', columns: ['NODE', 'IP', 'REACHABLE', 'TUNNEL', 'ROUTES'], rows: result.nodes.map((n) => [n.name, n.ip, n.reachable ? 'yes' : `NO: ${n.error}`, n.tunnel ?? '-', String(n.routes)]) },
+    { kind: 'table', title: 'IP pools', columns: ['POOL', 'CIDR', 'VXLAN', 'IPIP', 'NAT OUT', 'DISABLED'], rows: result.pools.map((p) => [p.name, p.cidr, p.vxlanMode, p.ipipMode, String(p.natOutgoing), String(p.disabled)]) },
+  ];
+  if (result.changes) {
+    const lines = [...result.changes.appeared.map((m) => `NEW       ${m}`), ...result.changes.resolved.map((m) => `RESOLVED  ${m}`), ...result.changes.ongoing.map((o) => `ONGOING   ${o.message} since ${o.since}`)];
+    sections.unshift({ kind: 'preformatted', title: 'Changes since the previous report', text: lines.join('\n') || 'nothing changed' });
+  }
+  const changed = result.changes && (result.changes.appeared.length > 0 || result.changes.resolved.length > 0) ? ` (${result.changes.appeared.length} new, ${result.changes.resolved.length} resolved)` : '';
+  return {
+    memory: changes.memory,
+    result,
+    report: { title: `network health — ${nodes.length} nodes`, headline: `${findings.some((f) => f.severity !== 'info') ? headlineFor(findings) : 'all good'}${changed}`, findings, sections, attachments: [] },
+  };
+}
