@@ -1,0 +1,405 @@
+/**
+ * The lab's Kubernetes objects, built from a LabPlan as a real cluster running Calico (VXLAN or IP-in-IP) and
+ * containerd would serve them: Nodes with Calico's address annotations, Pods with containerd ids, Services,
+ * Endpoints, EndpointSlices, Namespaces, crd.projectcalico.org/v1 IPPools and the IPPool CRD. Pure: the same plan,
+ * time and overrides always give the same objects.
+ */
+import { createHash } from 'node:crypto';
+import type { LabPlan, PlannedNode, PlannedPod, PlannedService } from '../plan.ts';
+
+/** A Kubernetes object as JSON. */
+export type KubeObject = Record<string, unknown> & { metadata: ObjectMeta };
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid: string;
+  resourceVersion: string;
+  creationTimestamp: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  generateName?: string;
+  generation?: number;
+  ownerReferences?: Record<string, unknown>[];
+}
+
+/** What the lab may change at run time without rebuilding (read from `<stateDir>/overrides.json`). */
+export interface PodOverride {
+  phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+  ready?: boolean;
+}
+
+export interface LabOverrides {
+  /** Keyed "namespace/name". */
+  pods?: Record<string, PodOverride>;
+}
+
+export interface ObjectContext {
+  plan: LabPlan;
+  /** When the lab came up: creationTimestamp of every object, startedAt of every container. */
+  createdAt: Date;
+  /** The machine's kernel (nodes share it): status.nodeInfo.kernelVersion. */
+  kernelVersion: string;
+  overrides?: LabOverrides;
+}
+
+/** Versions a current kubeadm cluster reports; nothing in k8snet depends on them. */
+export const LAB_KUBELET_VERSION = 'v1.32.4';
+export const LAB_CONTAINERD_VERSION = 'containerd://1.7.24';
+export const LAB_OS_IMAGE = 'Ubuntu 24.04.2 LTS';
+export const NAMESPACES_OF_A_CLUSTER = ['default', 'kube-node-lease', 'kube-public', 'kube-system'];
+export const CALICO_GROUP = 'crd.projectcalico.org';
+
+function hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** A stable resourceVersion per object (etcd revisions are opaque integers to clients). */
+function resourceVersion(seed: string): string {
+  return String(1000 + (parseInt(hex(seed).slice(0, 6), 16) % 900_000));
+}
+
+function meta(ctx: ObjectContext, kind: string, fields: Omit<ObjectMeta, 'resourceVersion' | 'creationTimestamp' | 'uid'> & { uid?: string }): ObjectMeta {
+  const seed = `${ctx.plan.lab}/${kind}/${fields.namespace ?? ''}/${fields.name}`;
+  return {
+    ...fields,
+    uid: fields.uid ?? uuidFrom(seed),
+    resourceVersion: resourceVersion(seed),
+    creationTimestamp: timestamp(ctx.createdAt),
+  };
+}
+
+function uuidFrom(seed: string): string {
+  const h = hex(seed);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** RFC 3339 at second precision, as Kubernetes serialises metav1.Time. */
+export function timestamp(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function condition(type: string, status: boolean, at: string, reason?: string, message?: string) {
+  return { type, status: status ? 'True' : 'False', lastTransitionTime: at, ...(reason ? { reason } : {}), ...(message ? { message } : {}) };
+}
+
+export function buildNode(ctx: ObjectContext, node: PlannedNode): KubeObject {
+  const { plan } = ctx;
+  const at = timestamp(ctx.createdAt);
+  const prefix = plan.nodeSubnet.split('/')[1];
+  const tunnelAnnotation = plan.overlay === 'ipip' ? 'projectcalico.org/IPv4IPIPTunnelAddr' : 'projectcalico.org/IPv4VXLANTunnelAddr';
+  const heartbeat = (c: ReturnType<typeof condition>) => ({ ...c, lastHeartbeatTime: at });
+  return {
+    metadata: meta(ctx, 'node', {
+      name: node.name,
+      uid: node.uid,
+      labels: {
+        'beta.kubernetes.io/arch': 'amd64',
+        'beta.kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'kubernetes.io/hostname': node.name,
+        'kubernetes.io/os': 'linux',
+      },
+      annotations: {
+        'node.alpha.kubernetes.io/ttl': '0',
+        'projectcalico.org/IPv4Address': `${node.ip}/${prefix}`,
+        ...(plan.overlay === 'none' ? {} : { [tunnelAnnotation]: node.tunnelIP }),
+        'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
+      },
+    }),
+    spec: { podCIDR: node.block, podCIDRs: [node.block] },
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: node.ip },
+        { type: 'Hostname', address: node.name },
+      ],
+      conditions: [
+        condition('NetworkUnavailable', false, at, 'CalicoIsUp', 'Calico is running on this node'),
+        heartbeat(condition('MemoryPressure', false, at, 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available')),
+        heartbeat(condition('DiskPressure', false, at, 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure')),
+        heartbeat(condition('PIDPressure', false, at, 'KubeletHasSufficientPID', 'kubelet has sufficient PID available')),
+        heartbeat(condition('Ready', true, at, 'KubeletReady', 'kubelet is posting ready status')),
+      ],
+      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      nodeInfo: {
+        architecture: 'amd64',
+        bootID: uuidFrom(`${plan.lab}/boot/${node.name}`),
+        containerRuntimeVersion: LAB_CONTAINERD_VERSION,
+        kernelVersion: ctx.kernelVersion,
+        kubeProxyVersion: LAB_KUBELET_VERSION,
+        kubeletVersion: LAB_KUBELET_VERSION,
+        machineID: hex(`${plan.lab}/machine/${node.name}`).slice(0, 32),
+        operatingSystem: 'linux',
+        osImage: LAB_OS_IMAGE,
+        systemUUID: uuidFrom(`${plan.lab}/system/${node.name}`),
+      },
+    },
+  };
+}
+
+function podOverride(ctx: ObjectContext, pod: PlannedPod): Required<PodOverride> {
+  const o = ctx.overrides?.pods?.[`${pod.namespace}/${pod.name}`] ?? {};
+  const phase = o.phase ?? 'Running';
+  return { phase, ready: o.ready ?? phase === 'Running' };
+}
+
+export function podIsReady(ctx: ObjectContext, pod: PlannedPod): boolean {
+  return podOverride(ctx, pod).ready;
+}
+
+export function buildPod(ctx: ObjectContext, pod: PlannedPod): KubeObject {
+  const node = ctx.plan.nodes.find((n) => n.name === pod.node);
+  const at = timestamp(ctx.createdAt);
+  const { phase, ready } = podOverride(ctx, pod);
+  const running = phase === 'Running';
+  const notReady = ready ? undefined : 'ContainersNotReady';
+  const notReadyMessage = ready ? undefined : `containers with unready status: [${pod.containers.map((c) => c.name).join(' ')}]`;
+  return {
+    metadata: meta(ctx, 'pod', {
+      name: pod.name,
+      namespace: pod.namespace,
+      uid: pod.uid,
+      labels: pod.labels,
+      annotations: {
+        'cni.projectcalico.org/containerID': pod.sandboxId,
+        'cni.projectcalico.org/podIP': `${pod.ip}/32`,
+        'cni.projectcalico.org/podIPs': `${pod.ip}/32`,
+      },
+    }),
+    spec: {
+      containers: pod.containers.map((c) => ({
+        name: c.name,
+        image: c.image,
+        imagePullPolicy: 'IfNotPresent',
+        ports: c.ports.map((p) => ({ containerPort: p, protocol: 'TCP' })),
+        resources: {},
+        terminationMessagePath: '/dev/termination-log',
+        terminationMessagePolicy: 'File',
+      })),
+      dnsPolicy: 'ClusterFirst',
+      enableServiceLinks: true,
+      nodeName: pod.node,
+      preemptionPolicy: 'PreemptLowerPriority',
+      priority: 0,
+      restartPolicy: 'Always',
+      schedulerName: 'default-scheduler',
+      securityContext: {},
+      serviceAccount: 'default',
+      serviceAccountName: 'default',
+      terminationGracePeriodSeconds: 30,
+      tolerations: [
+        { effect: 'NoExecute', key: 'node.kubernetes.io/not-ready', operator: 'Exists', tolerationSeconds: 300 },
+        { effect: 'NoExecute', key: 'node.kubernetes.io/unreachable', operator: 'Exists', tolerationSeconds: 300 },
+      ],
+    },
+    status: {
+      conditions: [
+        condition('PodReadyToStartContainers', running, at),
+        condition('Initialized', true, at),
+        condition('Ready', ready, at, notReady, notReadyMessage),
+        condition('ContainersReady', ready, at, notReady, notReadyMessage),
+        condition('PodScheduled', true, at),
+      ].map((c) => ({ ...c, lastProbeTime: null })),
+      containerStatuses: pod.containers.map((c) => ({
+        containerID: `containerd://${c.id}`,
+        image: c.image,
+        imageID: `${c.image.split(':')[0]}@sha256:${hex(c.image)}`,
+        lastState: {},
+        name: c.name,
+        ready,
+        restartCount: 0,
+        started: running,
+        state: running ? { running: { startedAt: at } } : { terminated: { exitCode: phase === 'Succeeded' ? 0 : 1, reason: phase === 'Succeeded' ? 'Completed' : 'Error', startedAt: at, finishedAt: at } },
+      })),
+      hostIP: node?.ip,
+      hostIPs: node ? [{ ip: node.ip }] : [],
+      phase,
+      podIP: pod.ip,
+      podIPs: [{ ip: pod.ip }],
+      qosClass: 'BestEffort',
+      startTime: at,
+    },
+  };
+}
+
+export function buildService(ctx: ObjectContext, svc: PlannedService): KubeObject {
+  return {
+    metadata: meta(ctx, 'service', { name: svc.name, namespace: svc.namespace, uid: svc.uid }),
+    spec: {
+      clusterIP: svc.clusterIP,
+      clusterIPs: [svc.clusterIP],
+      ...(svc.type === 'NodePort' ? { externalTrafficPolicy: 'Cluster' } : {}),
+      internalTrafficPolicy: 'Cluster',
+      ipFamilies: ['IPv4'],
+      ipFamilyPolicy: 'SingleStack',
+      ports: svc.ports.map((p) => ({
+        name: p.name,
+        ...(p.nodePort === undefined ? {} : { nodePort: p.nodePort }),
+        port: p.port,
+        protocol: p.protocol,
+        targetPort: p.targetPort,
+      })),
+      selector: svc.selector,
+      sessionAffinity: 'None',
+      type: svc.type,
+    },
+    status: { loadBalancer: {} },
+  };
+}
+
+interface ServiceBackend {
+  pod: PlannedPod;
+  ready: boolean;
+}
+
+/** The pods behind a Service, in plan order (every port of a lab Service selects the same pods). */
+function backends(ctx: ObjectContext, svc: PlannedService): ServiceBackend[] {
+  const names = new Set((svc.ports[0]?.endpoints ?? []).map((e) => `${e.namespace}/${e.pod}`));
+  return ctx.plan.pods
+    .filter((p) => names.has(`${p.namespace}/${p.name}`))
+    .filter((p) => podOverride(ctx, p).phase === 'Running')
+    .map((pod) => ({ pod, ready: podIsReady(ctx, pod) }));
+}
+
+function targetRef(pod: PlannedPod) {
+  return { kind: 'Pod', name: pod.name, namespace: pod.namespace, uid: pod.uid };
+}
+
+export function buildEndpoints(ctx: ObjectContext, svc: PlannedService): KubeObject {
+  const all = backends(ctx, svc);
+  const address = (b: ServiceBackend) => ({ ip: b.pod.ip, nodeName: b.pod.node, targetRef: targetRef(b.pod) });
+  const ready = all.filter((b) => b.ready).map(address);
+  const notReady = all.filter((b) => !b.ready).map(address);
+  const subsets =
+    all.length === 0
+      ? []
+      : [
+          {
+            ...(ready.length > 0 ? { addresses: ready } : {}),
+            ...(notReady.length > 0 ? { notReadyAddresses: notReady } : {}),
+            ports: svc.ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: p.protocol })),
+          },
+        ];
+  return {
+    metadata: meta(ctx, 'endpoints', {
+      name: svc.name,
+      namespace: svc.namespace,
+      labels: { 'endpoints.kubernetes.io/managed-by': 'endpoint-controller' },
+      annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': timestamp(ctx.createdAt) },
+    }),
+    subsets,
+  };
+}
+
+/** The endpointslice controller names slices `<service>-<5 random characters>` (generateName). */
+export function endpointSliceName(ctx: ObjectContext, svc: PlannedService): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789'; // apimachinery's rand.String alphabet
+  const h = hex(`${ctx.plan.lab}/slice/${svc.namespace}/${svc.name}`);
+  const suffix = [0, 1, 2, 3, 4].map((i) => alphabet[parseInt(h.slice(i * 2, i * 2 + 2), 16) % alphabet.length]).join('');
+  return `${svc.name}-${suffix}`;
+}
+
+export function buildEndpointSlice(ctx: ObjectContext, svc: PlannedService): KubeObject {
+  return {
+    metadata: meta(ctx, 'endpointslice', {
+      name: endpointSliceName(ctx, svc),
+      namespace: svc.namespace,
+      generateName: `${svc.name}-`,
+      labels: {
+        'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io',
+        'kubernetes.io/service-name': svc.name,
+      },
+      annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': timestamp(ctx.createdAt) },
+      ownerReferences: [{ apiVersion: 'v1', blockOwnerDeletion: true, controller: true, kind: 'Service', name: svc.name, uid: svc.uid }],
+    }),
+    addressType: 'IPv4',
+    endpoints: backends(ctx, svc).map((b) => ({
+      addresses: [b.pod.ip],
+      conditions: { ready: b.ready, serving: b.ready, terminating: false },
+      nodeName: b.pod.node,
+      targetRef: targetRef(b.pod),
+    })),
+    ports: svc.ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: p.protocol })),
+  };
+}
+
+export function buildNamespaces(ctx: ObjectContext): KubeObject[] {
+  const names = new Set([...NAMESPACES_OF_A_CLUSTER, ...ctx.plan.pods.map((p) => p.namespace), ...ctx.plan.services.map((s) => s.namespace)]);
+  return [...names].sort().map((name) => ({
+    metadata: meta(ctx, 'namespace', { name, labels: { 'kubernetes.io/metadata.name': name } }),
+    spec: { finalizers: ['kubernetes'] },
+    status: { phase: 'Active' },
+  }));
+}
+
+export function buildIpPool(ctx: ObjectContext): KubeObject {
+  const pool = ctx.plan.ipPool;
+  return {
+    apiVersion: `${CALICO_GROUP}/v1`,
+    kind: 'IPPool',
+    metadata: { ...meta(ctx, 'ippool', { name: pool.name }), generation: 1 },
+    spec: {
+      allowedUses: ['Workload', 'Tunnel'],
+      blockSize: pool.blockSize,
+      cidr: pool.cidr,
+      ipipMode: pool.ipipMode,
+      natOutgoing: pool.natOutgoing,
+      nodeSelector: 'all()',
+      vxlanMode: pool.vxlanMode,
+    },
+  };
+}
+
+/** The IPPool CRD as Calico's manifests install it (schema trimmed to the fields the lab serves). */
+export function buildIpPoolCrd(ctx: ObjectContext): KubeObject {
+  const name = `ippools.${CALICO_GROUP}`;
+  const encap = { type: 'string', enum: ['Always', 'CrossSubnet', 'Never'] };
+  return {
+    metadata: { ...meta(ctx, 'crd', { name }), generation: 1 },
+    spec: {
+      conversion: { strategy: 'None' },
+      group: CALICO_GROUP,
+      names: { kind: 'IPPool', listKind: 'IPPoolList', plural: 'ippools', singular: 'ippool' },
+      scope: 'Cluster',
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: {
+                  type: 'object',
+                  required: ['cidr'],
+                  properties: {
+                    allowedUses: { type: 'array', items: { type: 'string' } },
+                    blockSize: { type: 'integer' },
+                    cidr: { type: 'string' },
+                    disabled: { type: 'boolean' },
+                    ipipMode: encap,
+                    natOutgoing: { type: 'boolean' },
+                    nodeSelector: { type: 'string' },
+                    vxlanMode: encap,
+                  },
+                },
+              },
+            },
+          },
+        },
+      ],
+    },
+    status: {
+      acceptedNames: { kind: 'IPPool', listKind: 'IPPoolList', plural: 'ippools', singular: 'ippool' },
+      conditions: [
+        { type: 'NamesAccepted', status: 'True', reason: 'NoConflicts', message: 'no conflicts found', lastTransitionTime: timestamp(ctx.createdAt) },
+        { type: 'Established', status: 'True', reason: 'InitialNamesAccepted', message: 'the initial names have been accepted', lastTransitionTime: timestamp(ctx.createdAt) },
+      ],
+      storedVersions: ['v1'],
+    },
+  };
+}

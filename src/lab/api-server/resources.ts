@@ -1,0 +1,206 @@
+/**
+ * The resources the lab API server serves and the discovery documents that announce them (/api, /apis,
+ * /api/v1, /apis/<group>/<version>), so kubectl's discovery, `kubectl api-resources` and client libraries find them.
+ * Read-only: every resource supports get and list.
+ */
+import {
+  CALICO_GROUP,
+  buildEndpointSlice,
+  buildEndpoints,
+  buildIpPool,
+  buildIpPoolCrd,
+  buildNamespaces,
+  buildNode,
+  buildPod,
+  buildService,
+  type KubeObject,
+  type ObjectContext,
+} from './objects.ts';
+import { TABLE_PRINTERS, type TablePrinter } from './table.ts';
+
+export interface LabResource {
+  /** '' for the core group. */
+  group: string;
+  version: string;
+  /** Plural, as in the URL. */
+  name: string;
+  singularName: string;
+  kind: string;
+  namespaced: boolean;
+  shortNames: string[];
+  categories: string[];
+  /** Field labels a fieldSelector may use (pkg/registry/*\/strategy.go GetAttrs / AddFieldLabelConversionFunc). */
+  fieldLabels: readonly string[];
+  printer: TablePrinter;
+  build(ctx: ObjectContext): KubeObject[];
+}
+
+const READ_VERBS = ['get', 'list'];
+const META_FIELDS = ['metadata.name', 'metadata.namespace'] as const;
+
+export const LAB_RESOURCES: readonly LabResource[] = [
+  {
+    group: '',
+    version: 'v1',
+    name: 'namespaces',
+    singularName: 'namespace',
+    kind: 'Namespace',
+    namespaced: false,
+    shortNames: ['ns'],
+    categories: [],
+    fieldLabels: [...META_FIELDS, 'status.phase'],
+    printer: TABLE_PRINTERS.namespaces,
+    build: buildNamespaces,
+  },
+  {
+    group: '',
+    version: 'v1',
+    name: 'nodes',
+    singularName: 'node',
+    kind: 'Node',
+    namespaced: false,
+    shortNames: ['no'],
+    categories: [],
+    fieldLabels: [...META_FIELDS, 'spec.unschedulable'],
+    printer: TABLE_PRINTERS.nodes,
+    build: (ctx) => ctx.plan.nodes.map((n) => buildNode(ctx, n)),
+  },
+  {
+    group: '',
+    version: 'v1',
+    name: 'pods',
+    singularName: 'pod',
+    kind: 'Pod',
+    namespaced: true,
+    shortNames: ['po'],
+    categories: ['all'],
+    fieldLabels: [...META_FIELDS, 'spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
+    printer: TABLE_PRINTERS.pods,
+    build: (ctx) => ctx.plan.pods.map((p) => buildPod(ctx, p)),
+  },
+  {
+    group: '',
+    version: 'v1',
+    name: 'services',
+    singularName: 'service',
+    kind: 'Service',
+    namespaced: true,
+    shortNames: ['svc'],
+    categories: ['all'],
+    fieldLabels: [...META_FIELDS, 'spec.clusterIP', 'spec.type'],
+    printer: TABLE_PRINTERS.services,
+    build: (ctx) => ctx.plan.services.map((s) => buildService(ctx, s)),
+  },
+  {
+    group: '',
+    version: 'v1',
+    name: 'endpoints',
+    singularName: 'endpoints',
+    kind: 'Endpoints',
+    namespaced: true,
+    shortNames: ['ep'],
+    categories: [],
+    fieldLabels: META_FIELDS,
+    printer: TABLE_PRINTERS.endpoints,
+    build: (ctx) => ctx.plan.services.map((s) => buildEndpoints(ctx, s)),
+  },
+  {
+    group: 'discovery.k8s.io',
+    version: 'v1',
+    name: 'endpointslices',
+    singularName: 'endpointslice',
+    kind: 'EndpointSlice',
+    namespaced: true,
+    shortNames: [],
+    categories: [],
+    fieldLabels: [...META_FIELDS, 'addressType'],
+    printer: TABLE_PRINTERS.endpointslices,
+    build: (ctx) => ctx.plan.services.map((s) => buildEndpointSlice(ctx, s)),
+  },
+  {
+    group: 'apiextensions.k8s.io',
+    version: 'v1',
+    name: 'customresourcedefinitions',
+    singularName: 'customresourcedefinition',
+    kind: 'CustomResourceDefinition',
+    namespaced: false,
+    shortNames: ['crd', 'crds'],
+    categories: ['api-extensions'],
+    fieldLabels: META_FIELDS,
+    printer: TABLE_PRINTERS.default,
+    build: (ctx) => [buildIpPoolCrd(ctx)],
+  },
+  {
+    group: CALICO_GROUP,
+    version: 'v1',
+    name: 'ippools',
+    singularName: 'ippool',
+    kind: 'IPPool',
+    namespaced: false,
+    shortNames: [],
+    categories: [],
+    fieldLabels: META_FIELDS,
+    printer: TABLE_PRINTERS.default,
+    build: (ctx) => [buildIpPool(ctx)],
+  },
+];
+
+export function groupVersionOf(r: Pick<LabResource, 'group' | 'version'>): string {
+  return r.group === '' ? r.version : `${r.group}/${r.version}`;
+}
+
+export function findResource(group: string, version: string, name: string): LabResource | undefined {
+  return LAB_RESOURCES.find((r) => r.group === group && r.version === version && r.name === name);
+}
+
+/** GET /api */
+export function apiVersions(serverAddress: string) {
+  return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
+}
+
+function groups(): Map<string, string[]> {
+  const byGroup = new Map<string, string[]>();
+  for (const r of LAB_RESOURCES) {
+    if (r.group === '') continue;
+    const versions = byGroup.get(r.group) ?? [];
+    if (!versions.includes(r.version)) versions.push(r.version);
+    byGroup.set(r.group, versions);
+  }
+  return byGroup;
+}
+
+function apiGroup(name: string, versions: string[]) {
+  const list = versions.map((version) => ({ groupVersion: `${name}/${version}`, version }));
+  return { name, versions: list, preferredVersion: list[0] };
+}
+
+/** GET /apis */
+export function apiGroupList() {
+  return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...groups()].map(([name, versions]) => apiGroup(name, versions)) };
+}
+
+/** GET /apis/<group> */
+export function apiGroupDocument(group: string) {
+  const versions = groups().get(group);
+  return versions ? { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(group, versions) } : undefined;
+}
+
+/** GET /api/v1 or /apis/<group>/<version> */
+export function apiResourceList(group: string, version: string) {
+  const resources = LAB_RESOURCES.filter((r) => r.group === group && r.version === version);
+  if (resources.length === 0) return undefined;
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: groupVersionOf({ group, version }),
+    resources: resources.map((r) => ({
+      name: r.name,
+      singularName: r.singularName,
+      namespaced: r.namespaced,
+      kind: r.kind,
+      verbs: READ_VERBS,
+      ...(r.shortNames.length > 0 ? { shortNames: r.shortNames } : {}),
+      ...(r.categories.length > 0 ? { categories: r.categories } : {}),
+    })),
+  };
+}
