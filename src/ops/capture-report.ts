@@ -44,6 +44,25 @@ export function flowRows(flows: readonly FlowSummary[], limit = MAX_FLOW_ROWS): 
   return rows;
 }
 
+/** Several capture points side by side: the same flow as each point saw it (inner addresses, outer tunnel, TCP). */
+export function capturePointsTable(title: string, points: readonly { label: string; summary: CaptureSummary | null; error: string | null }[], flowsPerPoint = 3): ReportSection {
+  const rows: string[][] = [];
+  for (const p of points) {
+    if (!p.summary) {
+      rows.push([p.label, '-', `capture failed: ${p.error ?? 'unknown'}`, '', '', '']);
+      continue;
+    }
+    if (p.summary.flows.length === 0) rows.push([p.label, String(p.summary.packets), 'no IP flows', '', '', '']);
+    for (const f of p.summary.flows.slice(0, flowsPerPoint)) rows.push([p.label, String(p.summary.packets), flowLabel(f), tunnelLabel(f), String(f.packets), flowState(f)]);
+  }
+  return { kind: 'table', title, columns: ['POINT', 'PACKETS', 'FLOW (inner)', 'OUTER (tunnel)', 'FLOW PKTS', 'TCP'], rows };
+}
+
+export function sampleSection(title: string, summary: CaptureSummary, lines = MAX_SAMPLE_LINES): ReportSection | null {
+  if (summary.sample.length === 0) return null;
+  return { kind: 'preformatted', title, text: summary.sample.slice(0, lines).map((s) => `${s.time.slice(11)} ${s.line}`).join('\n') };
+}
+
 export function captureSections(title: string, summary: CaptureSummary): ReportSection[] {
   const sections: ReportSection[] = [{ kind: 'table', title: `${title}: ${summary.packets} packets, ${summary.flows.length} flows`, columns: FLOW_COLUMNS, rows: flowRows(summary.flows) }];
   if (summary.sample.length > 0) {

@@ -82,6 +82,10 @@ export function addressesFromIpJson(json: string): Record<string, string[]> {
   return out;
 }
 
+export function neighboursFromIpJson(json: string): NonNullable<NodeFacts['neighbours']> {
+  return (JSON.parse(json || '[]') as { dst: string; dev?: string; lladdr?: string; state?: string[] }[]).map((n) => ({ ip: n.dst, device: n.dev ?? null, lladdr: n.lladdr ?? null, state: n.state ?? [] }));
+}
+
 /** `sysctl key …` lines ("net.ipv4.ip_forward = 1"). */
 export function sysctlValues(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -106,11 +110,13 @@ const SYSCTL_KEYS = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter'];
 
 export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<NodeFacts> {
   try {
-    const [routesJson, routeTable, linksJson, sysctl] = await Promise.all([
+    const [routesJson, routeTable, linksJson, sysctl, neighJson, fdbJson] = await Promise.all([
       runOk(shell, node, cmd(['ip', '-j', '-4', 'route', 'show', 'table', 'main']), signal),
       runOk(shell, node, cmd(['ip', '-4', 'route', 'show', 'table', 'main']), signal),
       runOk(shell, node, cmd(['ip', '-j', 'link', 'show']), signal),
       runOk(shell, node, cmd(['sysctl', ...SYSCTL_KEYS]), signal).catch(() => ''),
+      runOk(shell, node, cmd(['ip', '-j', '-4', 'neigh', 'show']), signal).catch(() => null),
+      runOk(shell, node, cmd(['bridge', '-j', 'fdb', 'show', 'dev', 'vxlan.calico']), signal).catch(() => null),
     ]);
     const values = sysctlValues(sysctl);
     const rpFilter: Record<string, number> = {};
@@ -120,13 +126,16 @@ export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: Ab
       ip: node.address,
       routes: routesFromIpJson(routesJson),
       links: linksFromIpJson(linksJson),
-      routeTableText: routeTable,
+      // iproute2 ends some lines with a blank; keep the table as printed otherwise.
+      routeTableText: routeTable.replace(/ +$/gm, ''),
       ipForward: values['net.ipv4.ip_forward'] === undefined ? null : values['net.ipv4.ip_forward'] === '1',
       rpFilter,
+      neighbours: neighJson === null ? null : neighboursFromIpJson(neighJson),
+      fdb: fdbJson === null ? null : (JSON.parse(fdbJson || '[]') as { mac: string; dst?: string }[]).map((e) => ({ mac: e.mac, dst: e.dst ?? null })),
       error: null,
     };
   } catch (err) {
-    return { name: node.name, ip: node.address, routes: null, links: null, routeTableText: null, ipForward: null, rpFilter: {}, error: describeError(err) };
+    return { name: node.name, ip: node.address, routes: null, links: null, routeTableText: null, ipForward: null, rpFilter: {}, neighbours: null, fdb: null, error: describeError(err) };
   }
 }
 

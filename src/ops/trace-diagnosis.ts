@@ -141,6 +141,26 @@ function tunnelFindings(facts: TraceFacts, nodes: NodeFacts[]): Finding[] {
   return out;
 }
 
+const USABLE_NEIGHBOUR = new Set(['PERMANENT', 'REACHABLE', 'STALE', 'DELAY', 'PROBE', 'NOARP']);
+
+/**
+ * VXLAN needs, on the sending node, a neighbour entry for the remote tunnel address (its VTEP MAC) and an FDB entry
+ * sending that MAC to the remote node — both programmed by Felix. Checked in both directions (the reply too).
+ */
+function vxlanPeerFindings(facts: TraceFacts, from: NodeFacts, to: NodeFacts, towardsIp: string): Finding[] {
+  if (facts.overlay.mode !== 'vxlan' || !from.routes || !from.neighbours) return [];
+  const route = lookupRoute(from.routes, towardsIp);
+  if (!route?.gateway || route.device !== facts.overlay.device) return [];
+  const neigh = from.neighbours.find((n) => n.ip === route.gateway && n.device === facts.overlay.device);
+  if (!neigh?.lladdr || !neigh.state.some((s) => USABLE_NEIGHBOUR.has(s))) {
+    return [err('tunnel_neighbour_missing', `${from.name} has no usable ARP entry for ${to.name}'s VXLAN tunnel address ${route.gateway}: it cannot encapsulate packets for ${towardsIp}`, neigh ? `${neigh.ip} dev ${neigh.device} ${neigh.lladdr ?? ''} ${neigh.state.join(' ')}`.replace(/ +/g, ' ') : `no neighbour entry for ${route.gateway} on ${facts.overlay.device}`)];
+  }
+  if (from.fdb && !from.fdb.some((e) => e.mac === neigh.lladdr && e.dst === to.ip)) {
+    return [err('tunnel_fdb_missing', `${from.name} has no VXLAN forwarding entry sending ${neigh.lladdr} to ${to.name} (${to.ip})`, `bridge fdb on ${from.name}: ${from.fdb.map((e) => `${e.mac} dst ${e.dst}`).join(', ') || 'empty'}`)];
+  }
+  return [];
+}
+
 function listenerFindings(facts: TraceFacts): Finding[] {
   if (facts.testPort === null || facts.dst.listeningPorts === null) return [];
   if (facts.dst.listeningPorts.includes(facts.testPort)) return [];
@@ -169,8 +189,12 @@ function captureFindings(facts: TraceFacts): Finding[] {
   const leftPod = srcPod.some((x) => x.flow);
   const leftNode = egress.some((x) => x.flow);
   const arrived = ingress.some((x) => x.flow);
+  const throughTunnel = seen('src-tunnel').some((x) => x.flow);
+  const bareOnUplink = seen('src-uplink').find((x) => x.flow && !x.flow.tunnel);
   if (srcPod.length > 0 && !leftPod && facts.testPort !== null) {
     out.push(err('no_packets_from_pod', `no packets from ${podLabel(facts.src)} to ${dstIp} were seen on ${facts.src.caliInterface}`, counts(srcPod)));
+  } else if (facts.overlay.device && bareOnUplink && !throughTunnel) {
+    out.push(err('not_encapsulated', `packets from ${podLabel(facts.src)} leave ${facts.src.node?.name} on ${bareOnUplink.p.interface} without ${facts.overlay.mode.toUpperCase()} encapsulation, so the network between the nodes sees pod addresses it cannot route`, counts([...srcPod, ...egress])));
   } else if (leftPod && egress.length > 0 && !leftNode && facts.overlay.device) {
     out.push(err('dropped_on_src_node', `packets from ${podLabel(facts.src)} reach ${facts.src.node?.name} but never leave it through ${facts.overlay.device}`, counts([...srcPod, ...egress])));
   } else if (leftNode && ingress.length > 0 && !arrived) {
@@ -207,7 +231,11 @@ export function diagnoseTrace(facts: TraceFacts): Finding[] {
   if (srcNode && dstNode) {
     const sameNode = srcNode.name === dstNode.name;
     findings.push(...routeFindings(facts, srcNode, dstNode, sameNode));
-    if (!sameNode) findings.push(...tunnelFindings(facts, nodes));
+    if (!sameNode) {
+      findings.push(...tunnelFindings(facts, nodes));
+      if (facts.dst.pod.podIP) findings.push(...vxlanPeerFindings(facts, srcNode, dstNode, facts.dst.pod.podIP));
+      if (facts.src.pod.podIP) findings.push(...vxlanPeerFindings(facts, dstNode, srcNode, facts.src.pod.podIP));
+    }
   }
   findings.push(...listenerFindings(facts), ...captureFindings(facts));
   if (facts.overlay.mode !== 'none') {

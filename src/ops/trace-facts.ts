@@ -31,6 +31,10 @@ export interface NodeFacts {
   /** The full route table as printed, for the report. */
   routeTableText: string | null;
   ipForward: boolean | null;
+  /** Neighbour (ARP) entries, `ip -j neigh`; Felix pins one per remote VXLAN tunnel address. */
+  neighbours: { ip: string; device: string | null; lladdr: string | null; state: string[] }[] | null;
+  /** VXLAN forwarding entries (`bridge fdb show dev vxlan.calico`): remote VTEP MAC → node IP. */
+  fdb: { mac: string; dst: string | null }[] | null;
   /** net.ipv4.conf.all.rp_filter and per-interface values (1 = strict). */
   rpFilter: Record<string, number>;
   error: string | null;

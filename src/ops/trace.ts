@@ -14,7 +14,7 @@ import { describeError } from '../errors.ts';
 import { diagnoseTrace, lookupRoute, overlayBetween, poolFor } from './trace-diagnosis.ts';
 import type { CapturePointFacts, NodeFacts, PodEnd, TraceFacts } from './trace-facts.ts';
 import { runCaptures, type CapturePointRequest } from './capture-session.ts';
-import { captureSections } from './capture-report.ts';
+import { capturePointsTable, sampleSection } from './capture-report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
 import { findPodNetns, inspectNode, listeningPorts, testConnect, uplinkInterface } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
@@ -54,6 +54,10 @@ export interface TraceResult {
 }
 
 type Role = CapturePointFacts['role'];
+
+const ROLE_TEXT: Record<Role, string> = { 'src-pod': 'source pod', 'src-tunnel': 'source tunnel', 'src-uplink': 'source uplink', 'dst-tunnel': 'destination tunnel', 'dst-pod': 'destination pod' };
+/** Sample lines per shown capture point: enough for a handshake and its close. */
+const TRACE_SAMPLE_LINES = 8;
 
 function flowJson(f: CaptureSummary['flows'][number]) {
   return { src: f.src, dst: f.dst, proto: f.proto, sport: f.sport, dport: f.dport, packets: f.packets, bytes: f.bytes, tunnel: f.tunnel, tcpFlags: f.tcpFlags, handshake: f.handshake, resets: f.resets, retransmissions: f.retransmissions };
@@ -165,8 +169,13 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
       testConnection = { port: testPort!, ...traffic };
     }
     facts.capture = { seconds, points: results.map(toPointFacts) };
+    sections.push(capturePointsTable(`Capture (${seconds} s): what each point saw`, results.map((r) => ({ label: `${r.node}/${r.interface} (${ROLE_TEXT[r.role]})`, summary: r.summary, error: r.error }))));
+    // The first packets where the tunnel shows best: bare at the pod, then outer vs inner on the uplink.
+    for (const r of results.filter((x) => x.role === 'src-pod' || x.role === 'src-uplink')) {
+      const sample = r.summary ? sampleSection(`${r.node}/${r.interface}: first packets`, r.summary, TRACE_SAMPLE_LINES) : null;
+      if (sample) sections.push(sample);
+    }
     for (const r of results) {
-      if (r.summary) sections.push(...captureSections(`capture ${r.node}/${r.interface} (${r.role})`, r.summary));
       if (r.pcap && r.pcap.length > 24) attachments.push({ filename: `trace-${r.node}-${r.interface}.pcap`, title: `capture on ${r.node}/${r.interface}`, contentType: 'application/vnd.tcpdump.pcap', data: r.pcap });
     }
   }

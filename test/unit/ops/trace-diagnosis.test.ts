@@ -25,6 +25,8 @@ function node1(): NodeFacts {
     routeTableText: '',
     ipForward: true,
     rpFilter: {},
+    neighbours: [{ ip: '10.244.0.64', device: 'vxlan.calico', lladdr: '66:fe:2c:6b:3a:3e', state: ['PERMANENT'] }],
+    fdb: [{ mac: '66:fe:2c:6b:3a:3e', dst: '10.254.0.12' }],
     error: null,
   };
 }
@@ -37,6 +39,8 @@ function node2(): NodeFacts {
     routeTableText: '',
     ipForward: true,
     rpFilter: {},
+    neighbours: [{ ip: '10.244.0.0', device: 'vxlan.calico', lladdr: '66:39:f0:0e:fa:d5', state: ['PERMANENT'] }],
+    fdb: [{ mac: '66:39:f0:0e:fa:d5', dst: '10.254.0.11' }],
     error: null,
   };
 }
@@ -148,5 +152,36 @@ describe('route lookup and overlay choice', () => {
     expect(overlayBetween(cross, false, true)).toEqual({ mode: 'none', device: null });
     expect(overlayBetween(cross, false, false)).toEqual({ mode: 'ipip', device: 'tunl0' });
     expect(overlayBetween(pool, true, true).mode).toBe('none');
+  });
+});
+
+describe('trace diagnosis of what left the node', () => {
+  it('reports pod packets leaving the uplink bare when they should be inside the tunnel', () => {
+    const facts = healthy();
+    facts.capture!.points = [
+      point('src-pod', 'k8s-node2', 'calia5814ebbae9', [flow({ handshake: 'syn-only', tcpFlags: ['SYN'] })]),
+      point('src-tunnel', 'k8s-node2', 'vxlan.calico', []),
+      point('src-uplink', 'k8s-node2', 'eth0', [flow({ handshake: 'syn-only', tcpFlags: ['SYN'], packets: 1 })]),
+      point('dst-tunnel', 'k8s-node1', 'vxlan.calico', []),
+    ];
+    const f = diagnoseTrace(facts).find((x) => x.code === 'not_encapsulated')!;
+    expect(f.message).toBe('packets from default/pod-src leave k8s-node2 on eth0 without VXLAN encapsulation, so the network between the nodes sees pod addresses it cannot route');
+    expect(codes(facts, 'error')).not.toContain('lost_between_nodes');
+  });
+});
+
+describe('trace diagnosis of the VXLAN peers', () => {
+  it('reports a flushed neighbour entry on the reply path (the device was bounced)', () => {
+    const facts = healthy();
+    facts.dst.node!.neighbours = [{ ip: '10.244.0.64', device: 'vxlan.calico', lladdr: null, state: ['FAILED'] }];
+    const f = diagnoseTrace(facts).find((x) => x.code === 'tunnel_neighbour_missing')!;
+    expect(f.message).toBe("k8s-node1 has no usable ARP entry for k8s-node2's VXLAN tunnel address 10.244.0.64: it cannot encapsulate packets for 10.244.0.65");
+    expect(f.evidence).toBe('10.244.0.64 dev vxlan.calico FAILED');
+  });
+
+  it('reports a missing FDB entry for the remote VTEP', () => {
+    const facts = healthy();
+    facts.src.node!.fdb = [];
+    expect(codes(facts, 'error')).toEqual(['tunnel_fdb_missing']);
   });
 });
