@@ -113,7 +113,7 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
     await recordCreated(paths, { kind: 'netns', name: pod.netnsName });
     await runTool(['ip', 'netns', 'add', pod.netnsName]);
     await ipBatch(node.netns, podHostLines(plan, pod));
-    await ipBatch(pod.netnsName, podLines(pod));
+    await ipBatch(pod.netnsName, podLines(plan, pod));
   }
   for (const node of plan.nodes) {
     await runTool(inNetns(node.netns, ['sysctl', '-q', '-w', ...nodeSysctls(plan, node)]));

@@ -114,11 +114,12 @@ export function podHostLines(plan: LabPlan, pod: PlannedPod): string[] {
 }
 
 /** Inside the pod: its /32 and the default route via Calico's link-local gateway, answered by proxy ARP. */
-export function podLines(pod: PlannedPod): string[] {
+export function podLines(plan: LabPlan, pod: PlannedPod): string[] {
   return [
     'link set lo up',
     `addr add ${pod.ip}/32 dev eth0`,
-    'link set eth0 up',
+    // The peer end of a veth is created with the default MTU; Calico gives both ends the pod MTU.
+    `link set eth0 mtu ${plan.podMtu} up`,
     `route add ${CALICO_POD_GATEWAY} dev eth0 scope link`,
     `route add default via ${CALICO_POD_GATEWAY} dev eth0`,
   ];

@@ -30,10 +30,10 @@ describe('lab network lines', () => {
 
   it('gives a pod a /32, the 169.254.1.1 gateway and a host route to its cali interface', () => {
     const pod = plan.pods.find((p) => p.name === 'pod-dest')!;
-    expect(podLines(pod)).toEqual([
+    expect(podLines(plan, pod)).toEqual([
       'link set lo up',
       `addr add ${pod.ip}/32 dev eth0`,
-      'link set eth0 up',
+      'link set eth0 mtu 1450 up',
       'route add 169.254.1.1 dev eth0 scope link',
       'route add default via 169.254.1.1 dev eth0',
     ]);
