@@ -65,7 +65,9 @@ export function translateKubeError(err: unknown, target: KubeTarget, server: str
     const retryable = code >= 500 || code === 429;
     return new K8snetError('cluster_api', `the Kubernetes API at ${server} answered ${code} reading ${what}${detail ? `: ${detail}` : ''}`, { retryable, cause: err });
   }
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+  // By name, not instanceof: AbortSignal.timeout() rejects with a DOMException, which may come from another realm.
+  const name = err !== null && typeof err === 'object' ? (err as { name?: unknown }).name : undefined;
+  if (name === 'TimeoutError' || name === 'AbortError') {
     return new K8snetError('timeout', `the Kubernetes API at ${server} did not answer in time reading ${what}`, { retryable: true, cause: err });
   }
   const code = systemCode(err);
