@@ -35,8 +35,7 @@ export function statusMessage(body: unknown): string | null {
   }
   const message = value !== null && typeof value === 'object' ? (value as { message?: unknown }).message : undefined;
   if (typeof message !== 'string' || message === '') return null;
-  const oneLine = message.replace(/\s+/g, ' ');
-  return oneLine.length > MAX_STATUS_MESSAGE ? `${oneLine.slice(0, MAX_STATUS_MESSAGE)}…` : oneLine;
+  return shorten(message);
 }
 
 function systemCode(err: unknown): string | null {
@@ -74,5 +73,26 @@ export function translateKubeError(err: unknown, target: KubeTarget, server: str
   if (code !== null && TLS_ERROR.test(code)) {
     return new K8snetError('cluster_api', `TLS verification of the Kubernetes API at ${server} failed (${code}): check the kubeconfig's certificate-authority`, { cause: err });
   }
-  return new K8snetError('cluster_api', `cannot reach the Kubernetes API at ${server} reading ${what}${code ? ` (${code})` : ''}`, { retryable: true, cause: err });
+  if (code === null && err instanceof Error && !(err instanceof TypeError)) {
+    // client-node's own refusals ("HTTP protocol is not allowed when skipTLSVerify is not set"): a setup problem.
+    return new K8snetError('cluster_api', `the Kubernetes client cannot read ${what} from ${server}: ${shorten(err.message)}`, { cause: err });
+  }
+  const detail = code ?? innermostMessage(err);
+  return new K8snetError('cluster_api', `cannot reach the Kubernetes API at ${server} reading ${what}${detail ? ` (${detail})` : ''}`, { retryable: true, cause: err });
+}
+
+function shorten(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ');
+  return oneLine.length > MAX_STATUS_MESSAGE ? `${oneLine.slice(0, MAX_STATUS_MESSAGE)}…` : oneLine;
+}
+
+/** undici wraps the real reason ("bad port", "other side closed") as the cause of "fetch failed". */
+function innermostMessage(err: unknown): string | null {
+  let e: unknown = err;
+  let message: string | null = null;
+  for (let depth = 0; depth < 5 && e instanceof Error; depth += 1) {
+    message = e.message;
+    e = e.cause;
+  }
+  return message === null || message === 'fetch failed' ? null : shorten(message);
 }
