@@ -17,7 +17,8 @@ async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { 'state-dir': { type: 'string' }, port: { type: 'string' } } });
   const stateDir = values['state-dir'];
   if (!stateDir) throw new Error('--state-dir DIR is required');
-  const port = values.port === undefined ? 0 : validatePort(Number(values.port), '--port');
+  // 0 (the default): an ephemeral port, published in api-server.json.
+  const port = values.port === undefined || values.port === '0' ? 0 : validatePort(Number(values.port), '--port');
   const planPath = `${stateDir}/plan.json`;
   const plan = JSON.parse(await readFile(planPath, 'utf8')) as LabPlan;
   // Objects were "created" when lab up wrote the plan, so AGE counts from then across server restarts.
