@@ -29,6 +29,23 @@ const NODE_SSHD_SCRIPT = [
   'exec "$SSHD" -D -e -f "$config"',
 ].join('\n');
 
+/**
+ * Every SSH command a lab node runs is appended to its commands.log before it runs (sshd ForceCommand), so tests can
+ * prove what reached a node — and that hostile input never did. The command runs unchanged afterwards.
+ */
+const AUDIT_COMMAND_SCRIPT = [
+  '#!/bin/sh',
+  '# k8snet lab: log the command, then run it as sshd would have.',
+  'printf \'%s %s\\n\' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SSH_ORIGINAL_COMMAND" >> "$1"',
+  '[ -n "$SSH_ORIGINAL_COMMAND" ] || exec /bin/bash -l',
+  'exec "${SHELL:-/bin/sh}" -c "$SSH_ORIGINAL_COMMAND"',
+  '',
+].join('\n');
+
+export function nodeCommandLog(paths: LabPaths, node: string): string {
+  return join(paths.node(node), 'commands.log');
+}
+
 export function sshdConfig(node: PlannedNode, paths: LabPaths): string {
   const dir = paths.node(node.name);
   return [
@@ -52,6 +69,7 @@ export function sshdConfig(node: PlannedNode, paths: LabPaths): string {
     'MaxSessions 32',
     'MaxStartups 64:30:128',
     'LogLevel INFO',
+    `ForceCommand ${join(dir, 'audit-command.sh')} ${nodeCommandLog(paths, node.name)}`,
     '',
   ].join('\n');
 }
@@ -74,6 +92,8 @@ export async function writeSshMaterial(plan: LabPlan, paths: LabPaths): Promise<
     const [type, key] = hostPub.split(' ');
     known.push(`${node.name},${node.ip} ${type} ${key}`);
     await writeFile(join(dir, 'sshd_config'), sshdConfig(node, paths));
+    await writeFile(join(dir, 'audit-command.sh'), AUDIT_COMMAND_SCRIPT, { mode: 0o755 });
+    await writeFile(nodeCommandLog(paths, node.name), '', { mode: 0o644 });
   }
   await writeFile(paths.knownHosts, `${known.join('\n')}\n`, { mode: 0o644 });
 }

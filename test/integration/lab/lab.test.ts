@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
-import { readlink } from 'node:fs/promises';
+import { readFile, readlink } from 'node:fs/promises';
+import { nodeCommandLog } from '../../../src/lab/sshd.ts';
 import type { LabState } from '../../../src/lab/state.ts';
 import { labPaths } from '../../../src/lab/state.ts';
 import { labUp } from '../../../src/lab/lab-up.ts';
@@ -54,6 +55,8 @@ describe('the default lab', () => {
     expect(ssh.stdout).toContain('k8s-node1\n');
     expect(ssh.stdout).toContain(`${pod('pod-dest').ip} dev ${pod('pod-dest').caliInterface} scope link`);
     expect(ssh.stdout).toContain(`${node('k8s-node2').block} via ${node('k8s-node2').tunnelIP} dev vxlan.calico proto 80 onlink`);
+    // The node logged the command before running it (tests use this to prove what reached a node).
+    expect(await readFile(nodeCommandLog(labPaths(LAB), 'k8s-node1'), 'utf8')).toContain('hostname; ip route; ip netns list');
     // The node sees only its own pods' namespaces, as a real node does.
     expect(ssh.stdout).toContain(pod('pod-dest').netnsName);
     expect(ssh.stdout).not.toContain(pod('pod-src').netnsName);
