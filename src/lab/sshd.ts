@@ -70,6 +70,9 @@ export function sshdConfig(node: PlannedNode, paths: LabPaths): string {
     'MaxStartups 64:30:128',
     'LogLevel INFO',
     `ForceCommand ${join(dir, 'audit-command.sh')} ${nodeCommandLog(paths, node.name)}`,
+    // bash run by sshd sources ~/.bashrc; the machine's root may have a slow one (pyenv init takes a second),
+    // which a node's root would not. Each node gets its own home.
+    `SetEnv HOME=${join(dir, 'home')}`,
     '',
   ].join('\n');
 }
@@ -94,6 +97,8 @@ export async function writeSshMaterial(plan: LabPlan, paths: LabPaths): Promise<
     await writeFile(join(dir, 'sshd_config'), sshdConfig(node, paths));
     await writeFile(join(dir, 'audit-command.sh'), AUDIT_COMMAND_SCRIPT, { mode: 0o755 });
     await writeFile(nodeCommandLog(paths, node.name), '', { mode: 0o644 });
+    await mkdir(join(dir, 'home'), { recursive: true, mode: 0o700 });
+    await writeFile(join(dir, 'home', '.bashrc'), '# k8snet lab node\n');
   }
   await writeFile(paths.knownHosts, `${known.join('\n')}\n`, { mode: 0o644 });
 }

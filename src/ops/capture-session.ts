@@ -25,6 +25,13 @@ export interface CapturePointResult<Role extends string, Summary> {
   error: string | null;
 }
 
+/**
+ * tcpdump's time cap starts when the node starts it, but test traffic starts only once every capture is listening
+ * and the test command's own SSH session is open (about half a second each here): each capture gets this much
+ * on top of the window the user asked for, so a one-second window still sees the traffic.
+ */
+export const CAPTURE_SETUP_SECONDS = 2;
+
 /** tcpdump -U writes the 24-byte pcap file header as soon as it is listening: our "capture ready" signal. */
 const PCAP_HEADER_BYTES = 24;
 /** How long to wait for every tcpdump to start listening before sending test traffic anyway. */

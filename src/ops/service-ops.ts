@@ -11,7 +11,7 @@ import { summarizeCapture, type CaptureSummary } from '../pcap/index.ts';
 import { headlineFor, sortFindings, type Finding, type ReportAttachment, type ReportSection } from '../render/report.ts';
 import { diagnoseService, type NodeRuleFacts, type ServiceFacts } from './service-diagnosis.ts';
 import { captureSections } from './capture-report.ts';
-import { runCaptures, type CapturePointRequest } from './capture-session.ts';
+import { CAPTURE_SETUP_SECONDS, runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
 import { inspectServiceRules, testConnect, uplinkInterfaceOn } from './node-facts.ts';
 import { mapLimit } from './concurrency.ts';
@@ -88,7 +88,7 @@ async function runServiceCheck(deps: OperationDeps, kind: ServiceFacts['kind'], 
     const endpointIps = endpoints.map((e) => e.ip);
     const ports = [kind === 'nodeport' ? port : (svcPort?.port ?? port), ...(typeof svcPort?.targetPort === 'number' ? [svcPort.targetPort] : [])];
     const points: CapturePointRequest<string>[] = await Promise.all(
-      reachable.map(async (r) => ({ node: r.target, role: 'node', spec: { interface: await uplinkInterfaceOn(deps.shell, r.target, ctx.signal), hosts: kind === 'clusterip' ? endpointIps : [], ports, includeTunnel: true, maxPackets: deps.capture.maxPackets, maxSeconds: seconds, snapLength: deps.capture.snapLength } })),
+      reachable.map(async (r) => ({ node: r.target, role: 'node', spec: { interface: await uplinkInterfaceOn(deps.shell, r.target, ctx.signal), hosts: kind === 'clusterip' ? endpointIps : [], ports, includeTunnel: true, maxPackets: deps.capture.maxPackets, maxSeconds: seconds + CAPTURE_SETUP_SECONDS, snapLength: deps.capture.snapLength } })),
     );
     ctx.onStep(`capturing for ${seconds} s on ${points.map((p) => `${p.node.name}/${p.spec.interface}`).join(', ')}`);
     const { points: results } = await runCaptures(deps.shell, points, (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }), {

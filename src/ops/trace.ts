@@ -13,7 +13,7 @@ import { headlineFor, sortFindings, type Finding, type ReportAttachment, type Re
 import { describeError } from '../errors.ts';
 import { diagnoseTrace, lookupRoute, overlayBetween, poolFor } from './trace-diagnosis.ts';
 import type { CapturePointFacts, NodeFacts, PodEnd, TraceFacts } from './trace-facts.ts';
-import { runCaptures, type CapturePointRequest } from './capture-session.ts';
+import { CAPTURE_SETUP_SECONDS, runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { capturePointsTable, sampleSection } from './capture-report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
 import { findPodNetns, inspectNode, listeningPorts, testConnect, uplinkInterface } from './node-facts.ts';
@@ -86,7 +86,7 @@ function endResult(end: PodEnd): TraceEndResult {
 }
 
 function captureSpec(deps: OperationDeps, iface: string, hosts: string[], seconds: number, includeTunnel: boolean, netns?: string): CaptureSpec {
-  return { interface: iface, hosts, ports: [], includeTunnel, maxPackets: deps.capture.maxPackets, maxSeconds: seconds, snapLength: deps.capture.snapLength, ...(netns ? { netns } : {}) };
+  return { interface: iface, hosts, ports: [], includeTunnel, maxPackets: deps.capture.maxPackets, maxSeconds: seconds + CAPTURE_SETUP_SECONDS, snapLength: deps.capture.snapLength, ...(netns ? { netns } : {}) };
 }
 
 function capturePoints(deps: OperationDeps, facts: TraceFacts, targets: { src: NodeTarget; dst: NodeTarget }, seconds: number, uplink: string): CapturePointRequest<Role>[] {

@@ -1,0 +1,23 @@
+/**
+ * Builds the operations' dependencies for the CLI and the worker from the environment: the Kubernetes adapter,
+ * the SSH node shell and the capture bounds. `--lab NAME` points all of it at a local lab (its kubeconfig, key
+ * and known_hosts) without the user exporting anything.
+ */
+import { KubeCluster } from '../cluster/kube-cluster.ts';
+import { NodeSshShell } from '../node/node-ssh-shell.ts';
+import { captureSettings, kubeSettings, sshEnvSettings, type Env } from '../config.ts';
+import { labClientEnv } from '../lab/lab-up.ts';
+import type { OperationDeps } from '../ops/deps.ts';
+
+export async function envForLab(lab: string | undefined, env: Env = process.env): Promise<Env> {
+  if (lab === undefined) return env;
+  return { ...env, ...(await labClientEnv(lab)) };
+}
+
+export function depsFromEnv(env: Env): OperationDeps & { close(): Promise<void> } {
+  const kube = kubeSettings(env);
+  const ssh = sshEnvSettings(env);
+  const cluster = KubeCluster.fromConfig({ path: kube.kubeconfigPath, inCluster: kube.inCluster, context: kube.context });
+  const shell = new NodeSshShell(ssh);
+  return { cluster, shell, capture: captureSettings(env), close: () => shell.close() };
+}
