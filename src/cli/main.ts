@@ -14,6 +14,12 @@ type CommandLoader = () => Promise<CliCommand>;
 const COMMANDS: Record<string, CommandLoader> = {
   lab: async () => (await import('./lab-command.ts')).labCommand,
   pcap: async () => (await import('./pcap-command.ts')).pcapCommand,
+  trace: async () => (await import('./inspect-command.ts')).inspectCommand('trace', 'why pod A cannot talk to pod B'),
+  nodeport: async () => (await import('./inspect-command.ts')).inspectCommand('nodeport', 'a NodePort on every node'),
+  svc: async () => (await import('./inspect-command.ts')).inspectCommand('svc', 'a ClusterIP Service'),
+  pod: async () => (await import('./inspect-command.ts')).inspectCommand('pod', "a pod's sandbox network namespace"),
+  routes: async () => (await import('./inspect-command.ts')).inspectCommand('routes', "a node's routes, labelled"),
+  report: async () => (await import('./inspect-command.ts')).inspectCommand('report', "the cluster's network health"),
 };
 
 export function usage(): string {
@@ -23,8 +29,14 @@ export function usage(): string {
     'Usage: k8snet <command> [options]',
     '',
     'Commands:',
-    '  lab       build, inspect and tear down the local lab cluster (k8snet lab --help)',
-    '  pcap      summarize a capture file: flows, tunnels, handshakes (k8snet pcap --help)',
+    '  trace     SRC-POD DST-POD: the pod-to-pod path with route lines, tunnels and a capture at four points',
+    '  nodeport  PORT: the Service behind a NodePort and its kube-proxy rules and listener on every node',
+    '  svc       NAME: a ClusterIP Service: KUBE-SVC → KUBE-SEP → endpoints, with a capture',
+    '  pod       NAME: the pod\'s sandbox netns, the containers sharing it, ip addr / ip route inside, cali and route',
+    '  routes    NODE: the node\'s route table, every route labelled',
+    '  report    the cluster\'s network health: routes to every block, tunnels, NodePort rules, endpoints',
+    '  pcap      FILE: summarize a capture file: flows, tunnels, handshakes',
+    '  lab       build, inspect and tear down the local lab cluster',
     '',
     'Run `k8snet <command> --help` for a command\'s options.',
   ].join('\n');
