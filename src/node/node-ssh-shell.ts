@@ -29,10 +29,18 @@ export function shellQuote(argv: readonly string[]): string {
   return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
 
-export function remoteCommandLine(command: NodeCommand, user: string): string {
+/**
+ * Without a pty, sshd does not signal a command when its channel closes: a capture with a quiet filter would live
+ * until its time cap. This constant wrapper (arguments as "$@", never interpolated) watches the channel's stdin and
+ * stops the command the moment we close the channel.
+ */
+const KILL_ON_CLOSE = 'exec 3<&0; "$@" & p=$!; (cat <&3 >/dev/null; kill $p) >/dev/null 2>&1 & wait $p';
+
+export function remoteCommandLine(command: NodeCommand, user: string, options: { killOnClose?: boolean } = {}): string {
   const timeout = ['timeout', `--kill-after=${KILL_AFTER_SECONDS}`, String(command.timeoutSeconds)];
   const sudo = command.privileged && user !== 'root' ? ['sudo', '-n'] : [];
-  return shellQuote([...sudo, ...timeout, ...command.argv]);
+  const argv = [...sudo, ...timeout, ...command.argv];
+  return shellQuote(options.killOnClose ? ['sh', '-c', KILL_ON_CLOSE, 'k8snet-watch', ...argv] : argv);
 }
 
 /** tcpdump's filter from validated parts only: hosts and ports (any direction), plus the tunnels when asked. */
@@ -195,14 +203,12 @@ export class NodeSshShell implements NodeShell {
     const command = captureCommand(spec);
     const user = this.endpoint(node).user;
     const started = Date.now();
-    const ch = await this.channel(node, remoteCommandLine(command, user));
+    const ch = await this.channel(node, remoteCommandLine(command, user, { killOnClose: true }));
     const pcap = new PassThrough();
     let stderr = '';
     let bytes = 0;
-    const onAbort = () => {
-      ch.signal('KILL');
-      ch.close();
-    };
+    // Closing our end of the channel is what stops the remote capture (see KILL_ON_CLOSE).
+    const onAbort = () => ch.end();
     signal?.addEventListener('abort', onAbort, { once: true });
     ch.on('data', (d: Buffer) => {
       // Bytes stay Buffers end to end; past the bound (packets × snap length) nothing more is passed on.

@@ -20,6 +20,8 @@ describe('commands as argument vectors, quoted in one place', () => {
     expect(remoteCommandLine(cmd, 'root')).toBe('timeout --kill-after=2 10 iptables-save -t nat');
     expect(remoteCommandLine(cmd, 'ops')).toBe('sudo -n timeout --kill-after=2 10 iptables-save -t nat');
     expect(remoteCommandLine({ ...cmd, privileged: false }, 'ops')).toBe('timeout --kill-after=2 10 iptables-save -t nat');
+    // Captures stop when we close the channel: a constant watchdog script, the command passed as "$@".
+    expect(remoteCommandLine(cmd, 'root', { killOnClose: true })).toBe(`sh -c 'exec 3<&0; "$@" & p=$!; (cat <&3 >/dev/null; kill $p) >/dev/null 2>&1 & wait $p' k8snet-watch timeout --kill-after=2 10 iptables-save -t nat`);
   });
 
   it('builds a bounded tcpdump that streams pcap, with a filter made of validated parts', () => {
