@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
-import { readFile, readlink } from 'node:fs/promises';
+import { readFile, readlink, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { nodeCommandLog } from '../../../src/lab/sshd.ts';
 import type { LabState } from '../../../src/lab/state.ts';
 import { labPaths } from '../../../src/lab/state.ts';
@@ -129,7 +130,41 @@ describe('other topologies', () => {
   });
 });
 
+describe('lab exec, env and status from the CLI', () => {
+  const cli = (args: string[]) => run([process.execPath, fileURLToPath(new URL('../../../bin/k8snet.js', import.meta.url)), ...args]);
+
+  it('runs a command on a node as its sshd sees it, and inside a pod', async () => {
+    const onNode = await cli(['lab', 'exec', '--lab', LAB, 'k8s-node1', '--', 'ip', 'route']);
+    expect(onNode.stdout).toContain('dev vxlan.calico');
+    const inPod = await cli(['lab', 'exec', '--lab', LAB, 'default/pod-src', '--', 'ip', '-4', 'addr', 'show', 'eth0']);
+    expect(inPod.stdout).toContain(`inet ${pod('pod-src').ip}/32`);
+    const unknown = await cli(['lab', 'exec', '--lab', LAB, 'nope', '--', 'true']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('"nope" is not a lab node or pod');
+  });
+
+  it('prints the client settings as shell exports and the status as JSON', async () => {
+    const env = await cli(['lab', 'env', '--lab', LAB]);
+    expect(env.stdout).toContain(`export KUBECONFIG='${labPaths(LAB).kubeconfig}'`);
+    expect(env.stdout).toContain("export K8SNET_SSH_USER='root'");
+    const status = JSON.parse((await cli(['lab', 'status', '--lab', LAB, '--json'])).stdout) as { up: boolean; nodes: { sshd: boolean }[]; apiServer: { running: boolean } };
+    expect(status.up).toBe(true);
+    expect(status.nodes.every((n) => n.sshd)).toBe(true);
+    expect(status.apiServer.running).toBe(true);
+  });
+});
+
 describe('lab down', () => {
+  it('cleans up after a lab whose state file was lost in a crash (the record of what was made suffices)', async () => {
+    const crashed = await startLab('itcrsh');
+    await rm(labPaths('itcrsh').state);
+    await labDown({ lab: 'itcrsh' });
+    const netns = (await run(['ip', 'netns', 'list'])).stdout;
+    for (const name of ['k8snet-itcrsh-', ...crashed.plan.pods.map((p) => p.netnsName)]) expect(netns).not.toContain(name);
+    for (const p of crashed.processes) expect(existsSync(`/proc/${p.pid}`)).toBe(false);
+    expect((await run(['iptables', '-S', 'FORWARD'])).stdout).not.toContain(crashed.hostLink);
+  }, 120_000);
+
   it('leaves nothing behind: namespaces, host link, host rules, processes and state', async () => {
     const extra = await startLab('itdown');
     const pids = extra.processes.map((p) => p.pid);
