@@ -10,6 +10,8 @@ import { validateIp, validateNetnsName, validatePort } from '../validate.ts';
 import type { LinkFacts, NodeFacts, RouteLine } from './trace-facts.ts';
 import type { NodeRuleFacts, ServiceFacts } from './service-diagnosis.ts';
 import { kubeProxyWalk } from './kube-proxy-walk.ts';
+import { parseIpRouteText, parseRouteN } from '../parse/route-text.ts';
+import { parseIpLinkText } from '../parse/link-text.ts';
 
 /** Output caps: a route table or nat table of a big node is well under these. */
 const SMALL_OUTPUT = 1024 * 1024;
@@ -93,7 +95,7 @@ export function sysctlValues(text: string): Record<string, string> {
   return out;
 }
 
-/** Listening TCP ports from `ss -H -lnt` ("LISTEN 0 511 0.0.0.0:80 0.0.0.0:*"). */
+/** Listening TCP ports from `ss -H -lnt` ("LISTEN 0 511 0.0.0.0:80 0.0.0.0:*") or `netstat -lnt` ("tcp 0 0 0.0.0.0:80 0.0.0.0:* LISTEN"): the local address is the fourth column in both. */
 export function listeningPortsFromSs(text: string): number[] {
   const ports = new Set<number>();
   for (const line of text.split('\n')) {
@@ -108,12 +110,33 @@ export function listeningPortsFromSs(text: string): number[] {
 
 const SYSCTL_KEYS = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter'];
 
+/**
+ * The main route table: `ip -j` where iproute2 has it (4.13+), else `ip route` text, else `route -n` (net-tools);
+ * the text as printed is kept for the report either way.
+ */
+async function readRoutes(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<{ routes: RouteLine[]; text: string }> {
+  const [json, text] = await Promise.all([
+    runOk(shell, node, cmd(['ip', '-j', '-4', 'route', 'show', 'table', 'main']), signal).catch(() => null),
+    runOk(shell, node, cmd(['ip', '-4', 'route', 'show', 'table', 'main']), signal).catch(() => null),
+  ]);
+  if (json !== null && text !== null) return { routes: routesFromIpJson(json), text };
+  if (text !== null) return { routes: parseIpRouteText(text).routes, text };
+  const table = await runOk(shell, node, cmd(['route', '-n']), signal);
+  return { routes: parseRouteN(table).routes, text: table };
+}
+
+async function readLinks(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<LinkFacts[]> {
+  const json = await runOk(shell, node, cmd(['ip', '-j', 'link', 'show']), signal).catch(() => null);
+  if (json !== null) return linksFromIpJson(json);
+  return parseIpLinkText(await runOk(shell, node, cmd(['ip', '-o', 'link', 'show']), signal)).links;
+}
+
 export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<NodeFacts> {
   try {
-    const [routesJson, routeTable, linksJson, sysctl, neighJson, fdbJson] = await Promise.all([
-      runOk(shell, node, cmd(['ip', '-j', '-4', 'route', 'show', 'table', 'main']), signal),
-      runOk(shell, node, cmd(['ip', '-4', 'route', 'show', 'table', 'main']), signal),
-      runOk(shell, node, cmd(['ip', '-j', 'link', 'show']), signal),
+    const [routes, links, sysctl, neighJson, fdbJson] = await Promise.all([
+      readRoutes(shell, node, signal),
+      // A node without any ip command still has a route table worth judging: its links are then unknown.
+      readLinks(shell, node, signal).catch(() => null),
       runOk(shell, node, cmd(['sysctl', ...SYSCTL_KEYS]), signal).catch(() => ''),
       runOk(shell, node, cmd(['ip', '-j', '-4', 'neigh', 'show']), signal).catch(() => null),
       runOk(shell, node, cmd(['bridge', '-j', 'fdb', 'show', 'dev', 'vxlan.calico']), signal).catch(() => null),
@@ -124,10 +147,10 @@ export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: Ab
     return {
       name: node.name,
       ip: node.address,
-      routes: routesFromIpJson(routesJson),
-      links: linksFromIpJson(linksJson),
+      routes: routes.routes,
+      links,
       // iproute2 ends some lines with a blank; keep the table as printed otherwise.
-      routeTableText: routeTable.replace(/ +$/gm, ''),
+      routeTableText: routes.text.replace(/ +$/gm, ''),
       ipForward: values['net.ipv4.ip_forward'] === undefined ? null : values['net.ipv4.ip_forward'] === '1',
       rpFilter,
       neighbours: neighJson === null ? null : neighboursFromIpJson(neighJson),
@@ -178,7 +201,7 @@ export async function findPodNetns(shell: NodeShell, node: NodeTarget, pod: PodI
 }
 
 export async function listeningPorts(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<number[] | null> {
-  const out = await runOk(shell, node, cmd(inNetns(netns, ['ss', '-H', '-lnt']), { privileged: true }), signal).catch(() => null);
+  const out = await runOk(shell, node, cmd(inNetns(netns, ['ss', '-H', '-lnt']), { privileged: true }), signal).catch(() => runOk(shell, node, cmd(inNetns(netns, ['netstat', '-lnt']), { privileged: true }), signal).catch(() => null));
   return out === null ? null : listeningPortsFromSs(out);
 }
 

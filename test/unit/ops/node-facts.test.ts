@@ -66,3 +66,46 @@ describe('test connection', () => {
     expect(await testConnect(shellAnswering({ exitCode: 124 }, []), node, null, '10.244.0.2', 80, AbortSignal.timeout(1000))).toEqual({ ok: false, detail: 'no answer within 3 s' });
   });
 });
+
+describe('nodes with older tools', () => {
+  const node = { name: 'old-node', address: '10.30.0.206' };
+  // What an iproute2 older than 4.13 and a net-tools-only node answer.
+  function oldShell(options: { ip: boolean }): NodeShell {
+    return {
+      async run(n, command) {
+        const line = command.argv.join(' ');
+        const result = (stdout: string, exitCode = 0, stderr = '') => ({ node: n.name, argv: command.argv, stdout, stderr, exitCode, timedOut: false, truncated: false, durationMs: 1 });
+        if (command.argv[0] === 'ip' && !options.ip) return result('', 127, 'bash: ip: command not found');
+        if (line.startsWith('ip -j')) return result('', 255, 'Option "-j" is unknown, try "ip -help".');
+        if (line === 'ip -4 route show table main') return result('default via 10.30.0.1 dev ens5 proto dhcp metric 100\nblackhole 192.168.226.64/26 proto bird\n192.168.133.192/26 via 10.30.0.56 dev tunl0 proto bird onlink\n');
+        if (line === 'ip -o link show') return result('3: tunl0@NONE: <NOARP,UP,LOWER_UP> mtu 1480 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/ipip 0.0.0.0 brd 0.0.0.0\n');
+        if (line === 'route -n') return result('Kernel IP routing table\nDestination     Gateway         Genmask         Flags Metric Ref    Use Iface\n0.0.0.0         10.30.0.1       0.0.0.0         UG    100    0        0 ens5\n');
+        return result('', 1, 'not available');
+      },
+      async capture() {
+        throw new Error('unused');
+      },
+      async close() {},
+    };
+  }
+
+  it('falls back to `ip route` text and `ip -o link` when ip has no -j', async () => {
+    const { inspectNode } = await import('../../../src/ops/node-facts.ts');
+    const facts = await inspectNode(oldShell({ ip: true }), node, AbortSignal.timeout(1000));
+    expect(facts.error).toBeNull();
+    expect(facts.routes!.map((r) => r.raw)).toEqual(['default via 10.30.0.1 dev ens5 proto dhcp metric 100', 'blackhole 192.168.226.64/26 proto bird', '192.168.133.192/26 via 10.30.0.56 dev tunl0 proto bird onlink']);
+    expect(facts.links).toEqual([{ name: 'tunl0', up: true, mtu: 1480 }]);
+  });
+
+  it('falls back to `route -n` when there is no ip command at all', async () => {
+    const { inspectNode } = await import('../../../src/ops/node-facts.ts');
+    const facts = await inspectNode(oldShell({ ip: false }), node, AbortSignal.timeout(1000));
+    expect(facts.routes!.map((r) => r.raw)).toEqual(['default via 10.30.0.1 dev ens5 metric 100']);
+    expect(facts.error).toBeNull();
+    expect(facts.links).toBeNull();
+  });
+
+  it('reads netstat listings like ss ones', () => {
+    expect(listeningPortsFromSs('Active Internet connections (only servers)\nProto Recv-Q Send-Q Local Address           Foreign Address         State\ntcp        0      0 0.0.0.0:31080           0.0.0.0:*               LISTEN\ntcp6       0      0 :::10256                :::*                    LISTEN\n')).toEqual([10256, 31080]);
+  });
+});
