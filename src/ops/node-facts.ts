@@ -6,7 +6,7 @@
 import type { PodInfo, ServiceInfo } from '../cluster/types.ts';
 import type { NodeCommand, NodeShell, NodeTarget } from '../node/types.ts';
 import { K8snetError, describeError } from '../errors.ts';
-import { validateIp, validateNetnsName, validatePort } from '../validate.ts';
+import { validateContainerId, validateIp, validateNamespace, validateNetnsName, validatePodName, validatePort } from '../validate.ts';
 import type { LinkFacts, NodeFacts, RouteLine } from './trace-facts.ts';
 import type { NodeRuleFacts, ServiceFacts } from './service-diagnosis.ts';
 import { kubeProxyWalk } from './kube-proxy-walk.ts';
@@ -24,8 +24,65 @@ function cmd(argv: string[], options: { privileged?: boolean; maxOutputBytes?: n
   return { argv, timeoutSeconds: options.timeoutSeconds ?? QUICK_SECONDS, maxOutputBytes: options.maxOutputBytes ?? SMALL_OUTPUT, ...(options.privileged ? { privileged: true } : {}) };
 }
 
-function inNetns(netns: string, argv: string[]): string[] {
+/** Where runtimes keep network namespaces: containerd's CNI (`/var/run/netns/cni-…`) and docker's sandboxes. */
+const NETNS_PATH = /^\/(?:var\/)?run\/(?:docker\/)?netns\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** Runs argv inside a network namespace given by `ip netns` name, or by path for docker's (not under /var/run/netns). */
+export function inNetns(netns: string, argv: string[]): string[] {
+  if (netns.startsWith('/')) {
+    if (!NETNS_PATH.test(netns)) throw new K8snetError('invalid_input', `netns: ${JSON.stringify(netns)} is not a network namespace path`);
+    return ['nsenter', `--net=${netns}`, '--', ...argv];
+  }
   return ['ip', 'netns', 'exec', validateNetnsName(netns), ...argv];
+}
+
+/** A runtime's namespace path as k8snet addresses it: an `ip netns` name when it lives in /var/run/netns. */
+export function netnsFromPath(path: string): string | null {
+  const m = /^\/(?:var\/)?run\/netns\/(?<name>[A-Za-z0-9][A-Za-z0-9_.-]*)$/.exec(path);
+  if (m?.groups) return m.groups.name!;
+  return NETNS_PATH.test(path) ? path : null;
+}
+
+interface CrictlInspectp {
+  status?: { id?: string; network?: { ip?: string } };
+  info?: { runtimeSpec?: { linux?: { namespaces?: { type: string; path?: string }[] } } };
+}
+
+/** The sandbox's network namespace from `crictl inspectp -o json` (containerd / CRI-O). */
+export function netnsFromCrictl(json: string): { netns: string; sandboxId: string | null } | null {
+  let parsed: CrictlInspectp;
+  try {
+    parsed = JSON.parse(json) as CrictlInspectp;
+  } catch {
+    return null;
+  }
+  const path = parsed.info?.runtimeSpec?.linux?.namespaces?.find((n) => n.type === 'network')?.path;
+  const netns = path ? netnsFromPath(path) : null;
+  return netns ? { netns, sandboxId: parsed.status?.id ?? null } : null;
+}
+
+async function viaCrictl(shell: NodeShell, node: NodeTarget, pod: PodInfo, signal: AbortSignal): Promise<PodNetns | null> {
+  const ids = await runOk(shell, node, cmd(['crictl', 'pods', '-q', '--name', validatePodName(pod.name), '--namespace', validateNamespace(pod.namespace), '--state', 'ready'], { privileged: true }), signal).catch(() => null);
+  const id = ids?.split('\n').map((s) => s.trim()).find((s) => /^[0-9a-f]{12,64}$/.test(s));
+  if (!id) return null;
+  const found = netnsFromCrictl(await runOk(shell, node, cmd(['crictl', 'inspectp', '-o', 'json', id], { privileged: true }), signal).catch(() => ''));
+  return found ? { ...found, foundBy: 'crictl' } : null;
+}
+
+/** dockershim-era nodes: the app container joins the pause container's namespace (NetworkMode container:<id>). */
+async function viaDocker(shell: NodeShell, node: NodeTarget, pod: PodInfo, signal: AbortSignal): Promise<PodNetns | null> {
+  const id = pod.containers.map((c) => c.containerID).find((c) => c?.startsWith('docker://'))?.slice('docker://'.length);
+  if (!id) return null;
+  const inspect = async (ref: string) => JSON.parse(await runOk(shell, node, cmd(['docker', 'inspect', validateContainerId(ref)], { privileged: true }), signal)) as { Id: string; HostConfig?: { NetworkMode?: string }; NetworkSettings?: { SandboxKey?: string } }[];
+  try {
+    let [c] = await inspect(id);
+    const mode = c?.HostConfig?.NetworkMode ?? '';
+    if (mode.startsWith('container:')) [c] = await inspect(mode.slice('container:'.length));
+    const netns = c?.NetworkSettings?.SandboxKey ? netnsFromPath(c.NetworkSettings.SandboxKey) : null;
+    return netns ? { netns, foundBy: 'docker', sandboxId: c!.Id } : null;
+  } catch {
+    return null;
+  }
 }
 
 async function runOk(shell: NodeShell, node: NodeTarget, command: NodeCommand, signal: AbortSignal): Promise<string> {
@@ -187,10 +244,12 @@ async function listNetns(shell: NodeShell, node: NodeTarget, signal: AbortSignal
 }
 
 /**
- * Finds the pod's sandbox network namespace: by asking containerd (crictl) when it is there, else by looking
- * in every named namespace for the pod IP.
+ * Finds the pod's sandbox network namespace: by asking the runtime (crictl for containerd/CRI-O, docker inspect for
+ * docker) when it is there, else by looking in every named namespace for the pod IP.
  */
 export async function findPodNetns(shell: NodeShell, node: NodeTarget, pod: PodInfo, signal: AbortSignal): Promise<PodNetns | null> {
+  const runtime = pod.containers.some((c) => c.containerID?.startsWith('docker://')) ? await viaDocker(shell, node, pod, signal) : await viaCrictl(shell, node, pod, signal);
+  if (runtime) return runtime;
   if (!pod.podIP) return null;
   const podIP = validateIp(pod.podIP, 'pod IP');
   for (const name of await listNetns(shell, node, signal)) {

@@ -109,3 +109,41 @@ describe('nodes with older tools', () => {
     expect(listeningPortsFromSs('Active Internet connections (only servers)\nProto Recv-Q Send-Q Local Address           Foreign Address         State\ntcp        0      0 0.0.0.0:31080           0.0.0.0:*               LISTEN\ntcp6       0      0 :::10256                :::*                    LISTEN\n')).toEqual([10256, 31080]);
   });
 });
+
+describe('finding a pod\'s network namespace through the runtime', () => {
+  // Trimmed `crictl inspectp -o json` of a containerd 1.7 sandbox (fields as crictl prints them).
+  const inspectp = JSON.stringify({
+    status: { id: '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a', metadata: { name: 'pod-dest', namespace: 'default' }, state: 'SANDBOX_READY', network: { ip: '10.244.0.2' } },
+    info: { pid: 4242, runtimeSpec: { linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network', path: '/var/run/netns/cni-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901' }] } } },
+  });
+
+  it('reads the network namespace path from crictl inspectp and names it as ip netns does', async () => {
+    const { netnsFromCrictl, netnsFromPath, inNetns } = await import('../../../src/ops/node-facts.ts');
+    expect(netnsFromCrictl(inspectp)).toEqual({ netns: 'cni-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901', sandboxId: '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a' });
+    expect(netnsFromCrictl('not json')).toBeNull();
+    expect(netnsFromPath('/var/run/docker/netns/4c1f0e2a9b3d')).toBe('/var/run/docker/netns/4c1f0e2a9b3d');
+    expect(netnsFromPath('/proc/1/ns/net')).toBeNull();
+    expect(inNetns('/var/run/docker/netns/4c1f0e2a9b3d', ['ip', 'addr'])).toEqual(['nsenter', '--net=/var/run/docker/netns/4c1f0e2a9b3d', '--', 'ip', 'addr']);
+    expect(() => inNetns('/var/run/docker/netns/../../etc', ['ip'])).toThrow(/not a network namespace path/);
+  });
+
+  it('asks crictl first, by validated pod name and namespace', async () => {
+    const { findPodNetns } = await import('../../../src/ops/node-facts.ts');
+    const seen: string[][] = [];
+    const shell: NodeShell = {
+      async run(n, command) {
+        seen.push(command.argv);
+        const stdout = command.argv[1] === 'pods' ? '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a\n' : inspectp;
+        return { node: n.name, argv: command.argv, stdout, stderr: '', exitCode: 0, timedOut: false, truncated: false, durationMs: 1 };
+      },
+      async capture() {
+        throw new Error('unused');
+      },
+      async close() {},
+    };
+    const pod = { name: 'pod-dest', namespace: 'default', uid: 'u', nodeName: 'k8s-node1', podIP: '10.244.0.2', podIPs: [], hostIP: null, phase: 'Running', ready: true, hostNetwork: false, labels: {}, containers: [{ name: 'web', containerID: 'containerd://8a7b', image: 'x', ready: true, restartCount: 0, ports: [] }] };
+    expect(await findPodNetns(shell, { name: 'k8s-node1', address: '10.254.0.11' }, pod, AbortSignal.timeout(1000))).toEqual({ netns: 'cni-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901', sandboxId: '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a', foundBy: 'crictl' });
+    expect(seen[0]).toEqual(['crictl', 'pods', '-q', '--name', 'pod-dest', '--namespace', 'default', '--state', 'ready']);
+    expect(seen[1]).toEqual(['crictl', 'inspectp', '-o', 'json', '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a']);
+  });
+});
