@@ -62,7 +62,8 @@ export function sshdConfig(node: PlannedNode, paths: LabPaths): string {
     // The state dir lives under /run (root-owned, but the lab's files are not checked for it).
     'StrictModes no',
     'X11Forwarding no',
-    'AllowTcpForwarding no',
+    // Allowed, as on most real nodes: k8snet can reach nodes through one of them (K8SNET_SSH_JUMP_HOST).
+    'AllowTcpForwarding yes',
     'PermitTunnel no',
     'PrintMotd no',
     // A trace opens several channels at once (captures on cali, tunnel and eth0 plus commands).

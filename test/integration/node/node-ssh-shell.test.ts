@@ -66,3 +66,24 @@ describe('SSH node shell on a lab node', () => {
     await strict.close();
   });
 });
+
+describe('SSH through a jump host, with per-node overrides', () => {
+  it('reaches k8s-node2 through k8s-node1 and uses a per-node address override', async () => {
+    const env = await labClientEnv(LAB);
+    const [n1, n2] = lab.plan.nodes;
+    const jumped = new NodeSshShell(
+      sshEnvSettings({ ...env, K8SNET_SSH_JUMP_HOST: `root@${n1!.ip}`, K8SNET_SSH_NODE_OVERRIDES: JSON.stringify({ 'renamed-node': { host: n2!.ip } }) }),
+    );
+    try {
+      const r = await jumped.run({ name: 'renamed-node', address: '192.0.2.1' }, { argv: ['sh', '-c', 'hostname; echo "$SSH_CLIENT"'], timeoutSeconds: 5, maxOutputBytes: 1000 }).catch((err: Error) => err);
+      // The override names an address known_hosts files under k8s-node2's IP, so strict checking accepts it.
+      expect(r).not.toBeInstanceOf(Error);
+      const [hostname, client] = (r as { stdout: string }).stdout.trim().split('\n');
+      expect(hostname).toBe('k8s-node2');
+      // The connection arrived from node1 (the jump host), not from the host's link into the lab.
+      expect(client!.split(' ')[0]).toBe(n1!.ip);
+    } finally {
+      await jumped.close();
+    }
+  });
+});
