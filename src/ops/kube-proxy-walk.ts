@@ -11,6 +11,10 @@ export interface KubeProxyWalk {
   rules: string[];
   /** ip:port of every DNAT reached. */
   dnatTargets: string[];
+  /** kube-proxy's REJECT for a Service without endpoints (KUBE-EXTERNAL-SERVICES / KUBE-SERVICES "has no endpoints"). */
+  rejects: string[];
+  /** Rules that drop the traffic (externalTrafficPolicy: Local on a node with no local endpoint → KUBE-MARK-DROP). */
+  drops: string[];
 }
 
 /** Splits a rule line into arguments, honouring iptables-save's double quotes. */
@@ -49,6 +53,14 @@ export function kubeProxyWalk(save: string, entry: { nodePort: number } | { clus
         });
   const rules: string[] = [...entryRules];
   const dnatTargets: string[] = [];
+  const drops: string[] = [];
+  const rejects = ['KUBE-EXTERNAL-SERVICES', 'KUBE-SERVICES', 'KUBE-NODEPORTS'].flatMap((chain) =>
+    (chains.get(chain) ?? []).filter((l) => {
+      const a = ruleArgs(l);
+      if (option(a, '-j') !== 'REJECT' || option(a, '--dport') !== String('nodePort' in entry ? entry.nodePort : entry.port)) return false;
+      return 'nodePort' in entry ? chain !== 'KUBE-SERVICES' : option(a, '-d')?.split('/')[0] === entry.clusterIP;
+    }),
+  );
   const seen = new Set<string>();
   const queue = entryRules.map((l) => option(ruleArgs(l), '-j') ?? option(ruleArgs(l), '-g')).filter((c): c is string => c !== null && FOLLOWED.test(c));
   while (queue.length > 0) {
@@ -59,6 +71,7 @@ export function kubeProxyWalk(save: string, entry: { nodePort: number } | { clus
       rules.push(line);
       const a = ruleArgs(line);
       const target = option(a, '-j') ?? option(a, '-g');
+      if (target === 'KUBE-MARK-DROP') drops.push(line);
       if (target === 'DNAT') {
         const to = option(a, '--to-destination');
         if (to) dnatTargets.push(to);
@@ -67,5 +80,5 @@ export function kubeProxyWalk(save: string, entry: { nodePort: number } | { clus
       }
     }
   }
-  return { entryRule: entryRules.length > 0, rules, dnatTargets: [...new Set(dnatTargets)] };
+  return { entryRule: entryRules.length > 0, rules, dnatTargets: [...new Set(dnatTargets)], rejects, drops };
 }

@@ -297,5 +297,5 @@ export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, ki
   ]);
   const walk = kubeProxyWalk(save, kind === 'nodeport' ? { nodePort: port } : { clusterIP: svc.clusterIP ?? '', port });
   const listeners = ss === null ? null : listeningPortsFromSs(ss).includes(port) ? [`*:${port}`] : [];
-  return { name: node.name, ip: node.address, rules: walk.rules, dnatTargets: walk.dnatTargets, entryRule: walk.entryRule, listeners, error: null };
+  return { name: node.name, ip: node.address, rules: walk.rules, dnatTargets: walk.dnatTargets, entryRule: walk.entryRule, rejects: walk.rejects, drops: walk.drops, listeners, error: null };
 }

@@ -15,6 +15,10 @@ export interface NodeRuleFacts {
   dnatTargets: string[];
   /** Whether the entry rule (KUBE-NODEPORTS --dport / KUBE-SERVICES -d clusterIP) exists. */
   entryRule: boolean;
+  /** kube-proxy's REJECT rules for the port (the Service has no endpoints). */
+  rejects: string[];
+  /** Rules reached that drop the traffic (externalTrafficPolicy: Local, no local endpoint). */
+  drops: string[];
   /** Sockets listening on the port on the node (kube-proxy before v1.26 held NodePorts open); null: not checked. */
   listeners: string[] | null;
   error: string | null;
@@ -58,6 +62,13 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
     if (node.error) {
       out.push(err('node_unreachable', `could not inspect ${node.name} (${node.ip}): ${node.error}`, node.error));
       continue;
+    }
+    if (!node.entryRule && node.rejects.length > 0) {
+      out.push(err('rejected_no_endpoints', `${node.name} rejects ${what}: kube-proxy installed a REJECT because the Service has no endpoints`, node.rejects.join('\n')));
+      continue;
+    }
+    if (node.drops.length > 0) {
+      out.push(warn('dropped_no_local_endpoint', `${node.name} drops ${what} from outside the cluster: externalTrafficPolicy is Local and no endpoint runs on ${node.name}`, node.drops.join('\n')));
     }
     if (!node.entryRule) {
       out.push(

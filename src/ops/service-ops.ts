@@ -67,7 +67,7 @@ async function inspectAllNodes(deps: OperationDeps, nodes: readonly NodeInfo[], 
       ctx.onStep(`reading kube-proxy rules on ${node.name}`);
       return { target, facts: await inspectServiceRules(deps.shell, target, kind, svc, port, ctx.signal) };
     } catch (err) {
-      return { target, facts: { name: node.name, ip: node.internalIP ?? '?', rules: [], dnatTargets: [], entryRule: false, listeners: null, error: describeError(err) } };
+      return { target, facts: { name: node.name, ip: node.internalIP ?? '?', rules: [], dnatTargets: [], entryRule: false, rejects: [], drops: [], listeners: null, error: describeError(err) } };
     }
   });
 }

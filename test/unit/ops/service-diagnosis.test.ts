@@ -7,7 +7,7 @@ const rules = [
   '-A KUBE-SVC-AAAA -m comment --comment "default/svc-nodeport:http -> 10.244.0.2:8080" -j KUBE-SEP-BBBB',
   '-A KUBE-SEP-BBBB -p tcp -m comment --comment "default/svc-nodeport:http" -m tcp -j DNAT --to-destination 10.244.0.2:8080',
 ];
-const node = (name: string, ip: string, over: Partial<NodeRuleFacts> = {}): NodeRuleFacts => ({ name, ip, rules, dnatTargets: ['10.244.0.2:8080'], entryRule: true, listeners: [], error: null, ...over });
+const node = (name: string, ip: string, over: Partial<NodeRuleFacts> = {}): NodeRuleFacts => ({ name, ip, rules, dnatTargets: ['10.244.0.2:8080'], entryRule: true, rejects: [], drops: [], listeners: [], error: null, ...over });
 
 function facts(): ServiceFacts {
   return {
@@ -45,5 +45,16 @@ describe('NodePort and ClusterIP diagnosis', () => {
     const f = facts();
     f.nodes[0] = node('k8s-node1', '10.254.0.11', { dnatTargets: ['10.244.0.9:8080'], rules: [...rules.slice(0, 3), rules[3]!.replace('10.244.0.2', '10.244.0.9')] });
     expect(codes(f)).toEqual(expect.arrayContaining(['warning:stale_endpoint_rule', 'warning:endpoint_rule_missing']));
+  });
+
+  it('says a node rejects the port because the Service has no endpoints, and warns about Local-policy drops', () => {
+    const f = facts();
+    f.endpoints = [];
+    const reject = '-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/svc-nodeport:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31080 -j REJECT --reject-with icmp-port-unreachable';
+    f.nodes = [node('k8s-node1', '10.254.0.11', { entryRule: false, rules: [], dnatTargets: [], rejects: [reject] })];
+    expect(codes(f)).toEqual(['error:no_endpoints', 'error:rejected_no_endpoints']);
+    const g = facts();
+    g.nodes[1] = node('k8s-node2', '10.254.0.12', { drops: ['-A KUBE-XLB-X -m comment --comment "default/svc-nodeport:http has no local endpoints" -j KUBE-MARK-DROP'] });
+    expect(codes(g)).toContain('warning:dropped_no_local_endpoint');
   });
 });
