@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseInspectArgs } from '../../../src/cli/inspect-command.ts';
+import { parseInspectArgs } from '../../../src/command/grammar.ts';
 
 describe('inspection command arguments', () => {
   it('parses each command with its defaults', () => {
@@ -25,5 +25,29 @@ describe('inspection command arguments', () => {
     ['routes', ['k8s-node1', '--lab', '../x'], /lab name/],
   ] as const)('refuses %s %j with a message that says what was wrong', (op, argv, message) => {
     expect(() => parseInspectArgs(op, argv)).toThrow(message);
+  });
+});
+
+describe('the same grammar from Slack', () => {
+  it('reads /k8snet text into the same commands the CLI builds', async () => {
+    const { parseSlackCommand } = await import('../../../src/command/grammar.ts');
+    expect(parseSlackCommand('trace pod-src pod-dest')).toEqual({ kind: 'operation', command: { op: 'trace', namespace: 'default', src: 'pod-src', dst: 'pod-dest', capture: { enabled: true, seconds: 5 } } });
+    expect(parseSlackCommand('  nodeport   31080  --no-capture ')).toEqual({ kind: 'operation', command: { op: 'nodeport', port: 31080, capture: { enabled: false, seconds: 5 } } });
+    expect(parseSlackCommand('')).toEqual({ kind: 'help' });
+    expect(parseSlackCommand('help')).toEqual({ kind: 'help' });
+  });
+
+  it('refuses unknown verbs, terminal-only flags and hostile text with a message', async () => {
+    const { parseSlackCommand } = await import('../../../src/command/grammar.ts');
+    expect(() => parseSlackCommand('rm -rf /')).toThrow('command: unknown command "rm"; try one of trace, nodeport, svc, pod, routes, report');
+    expect(() => parseSlackCommand('trace a b --lab lab')).toThrow('--lab is a terminal option, not available in Slack');
+    expect(() => parseSlackCommand('trace "pod-src; reboot" pod-dest')).toThrow(/SRC-POD: "pod-src; reboot" is not a valid name/);
+    expect(() => parseSlackCommand('pod “$(id)”')).toThrow(/NAME: "\$\(id\)" is not a valid name/);
+  });
+
+  it('splits words on blanks and keeps quoted ones together, Slack smart quotes included', async () => {
+    const { tokenize } = await import('../../../src/command/grammar.ts');
+    expect(tokenize('schedule add "*/5 * * * *" report')).toEqual(['schedule', 'add', '*/5 * * * *', 'report']);
+    expect(tokenize('a “b c” ‘d e’')).toEqual(['a', 'b c', 'd e']);
   });
 });

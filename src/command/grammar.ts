@@ -1,0 +1,133 @@
+/**
+ * The one command grammar, shared by the CLI (`k8snet trace pod-src pod-dest --json`) and Slack
+ * (`/k8snet trace pod-src pod-dest`). Every argument is validated (Kubernetes name rules, port range, capture bounds)
+ * before anything connects anywhere; bad input throws InvalidInputError saying what was wrong. Pure.
+ */
+import { parseArgs } from 'node:util';
+import { InvalidInputError } from '../errors.ts';
+import { validateIntegerInRange, validateNamespace, validateNodeName, validateNodePort, validatePodName, validateServiceName } from '../validate.ts';
+import { captureSettings } from '../config.ts';
+import { validateLabName } from '../lab/plan.ts';
+import type { OperationCommand } from '../ops/run-operation.ts';
+
+export const OPERATIONS = ['trace', 'nodeport', 'svc', 'pod', 'routes', 'report'] as const;
+export type Op = (typeof OPERATIONS)[number];
+
+export const SYNOPSIS: Record<Op, string> = {
+  trace: 'k8snet trace SRC-POD DST-POD [-n NS] [--capture-seconds N | --no-capture]',
+  nodeport: 'k8snet nodeport PORT [--capture-seconds N | --no-capture]',
+  svc: 'k8snet svc NAME [-n NS] [--capture-seconds N | --no-capture]',
+  pod: 'k8snet pod NAME [-n NS]',
+  routes: 'k8snet routes NODE',
+  report: 'k8snet report',
+};
+
+const COMMON = `Options:
+  -n, --namespace NS       namespace of the pods or Service (default: default); DST may also be NS/POD
+  --capture-seconds N      capture window in seconds (default $K8SNET_CAPTURE_SECONDS or 5, at most $K8SNET_CAPTURE_MAX_SECONDS)
+  --no-capture             skip the packet capture
+  --json                   print the structured result as JSON (fields documented in the README)
+  --lab NAME               use a local lab's kubeconfig and SSH settings (see \`k8snet lab env\`)
+  -q, --quiet              no progress lines on stderr
+  -h, --help               show this help
+
+Kubeconfig, SSH user/key/known_hosts and capture bounds come from the environment (see .env.example).`;
+
+export function usage(op: Op): string {
+  return `Usage: ${SYNOPSIS[op]}\n\n${COMMON}`;
+}
+
+function arity(op: Op, positionals: string[], expected: number): void {
+  if (positionals.length !== expected) throw new InvalidInputError('arguments', `\`${op}\` takes ${expected === 0 ? 'no arguments' : `${expected} argument${expected > 1 ? 's' : ''}`}, got ${positionals.length}: ${SYNOPSIS[op]}`);
+}
+
+/** argv → a validated operation command, or an InvalidInputError saying what was wrong. Pure. */
+export function parseInspectArgs(op: Op, argv: readonly string[], env: Record<string, string | undefined> = {}): { command: OperationCommand; json: boolean; quiet: boolean; lab: string | undefined; help: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        namespace: { type: 'string', short: 'n' },
+        'capture-seconds': { type: 'string' },
+        'no-capture': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        lab: { type: 'string' },
+        quiet: { type: 'boolean', short: 'q', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    throw new InvalidInputError('arguments', (err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const { values, positionals } = parsed;
+  const flags = { json: values.json, quiet: values.quiet, help: values.help, lab: values.lab === undefined ? undefined : validateLabName(values.lab) };
+  if (values.help) return { ...flags, command: { op: 'report' } };
+  const bounds = captureSettings(env);
+  const seconds = values['capture-seconds'] === undefined ? bounds.defaultSeconds : validateIntegerInRange('--capture-seconds', values['capture-seconds'], 1, bounds.maxSeconds);
+  const capture = { enabled: !values['no-capture'], seconds };
+  const namespace = validateNamespace(values.namespace ?? 'default', '--namespace');
+  let command: OperationCommand;
+  switch (op) {
+    case 'trace': {
+      arity(op, positionals, 2);
+      const [src, dstArg] = positionals as [string, string];
+      const [dstNamespace, dst] = dstArg.includes('/') ? (dstArg.split('/', 2) as [string, string]) : [undefined, dstArg];
+      command = { op, namespace, src: validatePodName(src, 'SRC-POD'), dst: validatePodName(dst, 'DST-POD'), ...(dstNamespace ? { dstNamespace: validateNamespace(dstNamespace, 'DST-POD namespace') } : {}), capture };
+      break;
+    }
+    case 'nodeport':
+      arity(op, positionals, 1);
+      command = { op, port: validateNodePort(positionals[0], 'PORT'), capture };
+      break;
+    case 'svc':
+      arity(op, positionals, 1);
+      command = { op, namespace, name: validateServiceName(positionals[0], 'NAME'), capture };
+      break;
+    case 'pod':
+      arity(op, positionals, 1);
+      command = { op, namespace, name: validatePodName(positionals[0], 'NAME') };
+      break;
+    case 'routes':
+      arity(op, positionals, 1);
+      command = { op, node: validateNodeName(positionals[0], 'NODE') };
+      break;
+    case 'report':
+      arity(op, positionals, 0);
+      command = { op };
+      break;
+  }
+  return { ...flags, command };
+}
+
+
+/** Splits a Slack command's text into words; "double" or 'single' quotes keep spaces, Slack's smart quotes too. */
+export function tokenize(text: string): string[] {
+  const normalized = text.replace(/[\u201c\u201d]/g, '"').replace(/[\u2018\u2019]/g, "'");
+  const tokens: string[] = [];
+  for (const m of normalized.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)) tokens.push(m[1] ?? m[2] ?? m[3]!);
+  return tokens;
+}
+
+export const SLACK_HELP = [
+  '*k8snet* — why can\'t pod A talk to pod B?',
+  ...OPERATIONS.map((op) => `• \`/${SYNOPSIS[op].replace(/^k8snet /, 'k8snet ')}\``),
+  '• `/k8snet help`',
+].join('\n');
+
+export type ParsedSlackCommand = { kind: 'help' } | { kind: 'operation'; command: OperationCommand };
+
+/** `/k8snet …` text → a validated command. CLI-only flags (--json, --lab) are refused here. */
+export function parseSlackCommand(text: string, env: Record<string, string | undefined> = {}): ParsedSlackCommand {
+  const [verb, ...rest] = tokenize(text.trim());
+  if (verb === undefined || verb === 'help') return { kind: 'help' };
+  if (!(OPERATIONS as readonly string[]).includes(verb)) {
+    throw new InvalidInputError('command', `unknown command ${JSON.stringify(verb.length > 40 ? `${verb.slice(0, 40)}…` : verb)}; try one of ${OPERATIONS.join(', ')}`);
+  }
+  for (const flag of ['--json', '--lab', '-q', '--quiet', '-h', '--help']) {
+    if (rest.some((r) => r === flag || r.startsWith(`${flag}=`))) throw new InvalidInputError('arguments', `${flag} is a terminal option, not available in Slack`);
+  }
+  return { kind: 'operation', command: parseInspectArgs(verb as Op, rest, env).command };
+}
