@@ -1,0 +1,123 @@
+/**
+ * Report → Slack messages (Block Kit), within Slack's limits: the parent message carries the title, the headline
+ * and the findings; the thread carries each section as its own reply (route tables and netns dumps as monospace
+ * blocks, tables aligned). Whatever does not fit goes up as a file. Pure.
+ */
+import { sortFindings, type Finding, type Report, type ReportSection } from './report.ts';
+import { alignTable } from './terminal.ts';
+
+/** Slack: a section block's text is at most 3000 characters (Block Kit reference, "section"). */
+export const SECTION_TEXT_LIMIT = 3000;
+/** Slack: at most 50 blocks per message (chat.postMessage). */
+export const BLOCKS_PER_MESSAGE = 50;
+/** A section longer than this many blocks' worth goes up as a file instead of flooding the thread. */
+export const MAX_BLOCKS_PER_SECTION = 6;
+/** Findings shown on the parent message; the rest are in the thread. */
+export const PARENT_FINDINGS = 8;
+
+export type SlackBlock =
+  | { type: 'header'; text: { type: 'plain_text'; text: string } }
+  | { type: 'section'; text: { type: 'mrkdwn'; text: string } }
+  | { type: 'context'; elements: { type: 'mrkdwn'; text: string }[] }
+  | { type: 'divider' };
+
+export interface SlackMessage {
+  /** Fallback text for notifications and screen readers. */
+  text: string;
+  blocks: SlackBlock[];
+}
+
+export interface SlackFile {
+  filename: string;
+  title: string;
+  content: Buffer;
+}
+
+export interface SlackThread {
+  parent: SlackMessage;
+  replies: SlackMessage[];
+  files: SlackFile[];
+}
+
+const EMOJI: Record<Finding['severity'], string> = { error: ':red_circle:', warning: ':large_orange_circle:', info: ':large_blue_circle:' };
+
+/** Slack mrkdwn needs &, < and > escaped (formatting reference). */
+export function escapeMrkdwn(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
+const section = (text: string): SlackBlock => ({ type: 'section', text: { type: 'mrkdwn', text } });
+
+/** Monospace text split into code blocks that each fit a section, on line boundaries. */
+export function codeBlocks(text: string): SlackBlock[] {
+  const budget = SECTION_TEXT_LIMIT - 8; // the ``` fences and newlines
+  const blocks: SlackBlock[] = [];
+  let chunk = '';
+  for (const rawLine of escapeMrkdwn(text.replace(/\n+$/, '')).split('\n')) {
+    const line = rawLine.length > budget ? `${rawLine.slice(0, budget - 1)}…` : rawLine;
+    if (chunk.length + line.length + 1 > budget) {
+      blocks.push(section(`\`\`\`${chunk}\`\`\``));
+      chunk = '';
+    }
+    chunk = chunk ? `${chunk}\n${line}` : line;
+  }
+  if (chunk) blocks.push(section(`\`\`\`${chunk}\`\`\``));
+  return blocks;
+}
+
+export function findingLines(findings: readonly Finding[]): string[] {
+  return sortFindings(findings).map((f) => `${EMOJI[f.severity]} ${escapeMrkdwn(f.message)}${f.evidence ? `\n      \`${escapeMrkdwn(f.evidence.split('\n')[0]!.slice(0, 300))}\`` : ''}`);
+}
+
+function sectionText(s: ReportSection): string {
+  switch (s.kind) {
+    case 'text':
+    case 'preformatted':
+      return s.text;
+    case 'table':
+      return s.rows.length === 0 ? '(none)' : alignTable(s.columns, s.rows).join('\n');
+    case 'findings':
+      return sortFindings(s.findings).map((f) => `${f.severity.toUpperCase()}: ${f.message}${f.evidence ? `\n  ${f.evidence}` : ''}`).join('\n');
+  }
+}
+
+function fileName(title: string): string {
+  return `${title.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'section'}.txt`;
+}
+
+/** The parent message for a job in a given state (queued, running: step, done, failed). */
+export function statusMessage(title: string, status: string, detail?: { headline: string; findings: Finding[] }): SlackMessage {
+  const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } }, { type: 'context', elements: [{ type: 'mrkdwn', text: escapeMrkdwn(status) }] }];
+  if (detail) {
+    blocks.push(section(`*${escapeMrkdwn(detail.headline)}*`));
+    const lines = findingLines(detail.findings.filter((f) => f.severity !== 'info')).slice(0, PARENT_FINDINGS);
+    let text = '';
+    for (const line of lines) {
+      if (text.length + line.length + 1 > SECTION_TEXT_LIMIT) break;
+      text = text ? `${text}\n${line}` : line;
+    }
+    if (text) blocks.push(section(text));
+  }
+  return { text: `${title}: ${detail?.headline ?? status}`, blocks };
+}
+
+export function renderSlackThread(report: Report): SlackThread {
+  const parent = statusMessage(report.title, 'done', { headline: report.headline, findings: report.findings });
+  const replies: SlackMessage[] = [];
+  const files: SlackFile[] = report.attachments.map((a) => ({ filename: a.filename, title: a.title, content: a.data }));
+  if (report.findings.length > 0) {
+    const blocks = [section('*Findings*'), ...findingLines(report.findings).map((l) => section(l.slice(0, SECTION_TEXT_LIMIT)))].slice(0, BLOCKS_PER_MESSAGE);
+    replies.push({ text: 'Findings', blocks });
+  }
+  for (const s of report.sections) {
+    const body = sectionText(s);
+    const blocks = s.kind === 'text' ? [section(escapeMrkdwn(body).slice(0, SECTION_TEXT_LIMIT))] : codeBlocks(body);
+    if (blocks.length > MAX_BLOCKS_PER_SECTION) {
+      files.push({ filename: fileName(s.title), title: s.title, content: Buffer.from(body) });
+      replies.push({ text: s.title, blocks: [section(`*${escapeMrkdwn(s.title)}*: ${body.split('\n').length} lines, attached as ${fileName(s.title)}`)] });
+    } else {
+      replies.push({ text: s.title, blocks: [section(`*${escapeMrkdwn(s.title)}*`), ...blocks] });
+    }
+  }
+  return { parent, replies, files };
+}
