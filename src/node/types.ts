@@ -27,6 +27,8 @@ export interface CommandResult {
   stdout: string;
   stderr: string;
   exitCode: number | null;
+  /** The signal that ended the remote command, when sshd reported one (exit-signal). */
+  signal?: string | null;
   timedOut: boolean;
   truncated: boolean;
   durationMs: number;

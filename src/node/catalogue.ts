@@ -1,0 +1,286 @@
+/**
+ * The fixed catalogue of what k8snet may run on a node. Each entry validates every argument (src/validate.ts) and
+ * returns a NodeCommand: an argument vector with its own time bound and output cap, never a shell line. Values
+ * reach the node only as separate arguments (remote-command.ts quotes them in one place); the few scripts here are
+ * constants that read their values as positional parameters ("$1"), never by interpolation.
+ */
+import { InvalidInputError } from '../errors.ts';
+import {
+  validateContainerId,
+  validateIntegerInRange,
+  validateInterfaceName,
+  validateIp,
+  validateNamespace,
+  validateNetnsName,
+  validatePodName,
+  validatePort,
+} from '../validate.ts';
+import type { CaptureSpec, NodeCommand } from './types.ts';
+
+/** A route table, an address list or a container's JSON is far below this on any node we have seen. */
+export const SMALL_OUTPUT_BYTES = 1024 * 1024;
+/** `iptables-save -t nat` on a node with thousands of Services runs to several MB (kube-proxy: ~10 rules per endpoint). */
+export const LARGE_OUTPUT_BYTES = 16 * 1024 * 1024;
+/** Reading kernel state is quick; anything slower than this is a node in trouble. */
+export const QUICK_SECONDS = 10;
+/** `iptables-save` takes the xtables lock and can wait for kube-proxy's own sync. */
+export const IPTABLES_SECONDS = 30;
+
+/** Captures: whatever a caller asks, never more than these. */
+export const CAPTURE_LIMITS = {
+  maxPackets: 100_000,
+  maxSeconds: 300,
+  /** 68: IPv4 + TCP headers with options (tcpdump's historical default); 262144: tcpdump's maximum. */
+  snapLength: { min: 68, max: 262_144 },
+} as const;
+/** pcap file header and per-record header (libpcap's savefile format). */
+export const PCAP_FILE_HEADER_BYTES = 24;
+export const PCAP_RECORD_HEADER_BYTES = 16;
+/** VXLAN (IANA 4789, Calico's default), Linux's legacy VXLAN port 8472 (flannel), and IP-in-IP (protocol 4). */
+export const TUNNEL_BPF = 'udp port 4789 or udp port 8472 or ip proto 4';
+
+/** The test connection's own bound (seconds), so an idle or dropped path answers quickly. */
+export const TEST_CONNECT_MAX_SECONDS = 30;
+
+function command(argv: string[], options: { privileged?: boolean; maxOutputBytes?: number; timeoutSeconds?: number } = {}): NodeCommand {
+  return {
+    argv,
+    timeoutSeconds: options.timeoutSeconds ?? QUICK_SECONDS,
+    maxOutputBytes: options.maxOutputBytes ?? SMALL_OUTPUT_BYTES,
+    ...(options.privileged ? { privileged: true } : {}),
+  };
+}
+
+// ---- network namespaces ----
+
+/** Where runtimes keep network namespaces: `ip netns` (containerd's CNI), docker's sandboxes, a process's own. */
+const NETNS_NAMED_PATH = /^\/(?:var\/)?run\/netns\/(?<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,254})$/;
+const NETNS_OTHER_PATH = /^(?:\/(?:var\/)?run\/docker\/netns\/[A-Za-z0-9][A-Za-z0-9_.-]{0,254}|\/proc\/[1-9][0-9]{0,9}\/ns\/net)$/;
+
+/**
+ * A network namespace as k8snet addresses it: an `ip netns` name (`cni-1b2c…`), or a path for namespaces `ip netns`
+ * does not list (docker's `/var/run/docker/netns/…`, `/proc/PID/ns/net`). `/var/run/netns/NAME` becomes NAME.
+ */
+export function validateNetnsRef(value: unknown, field = 'netns'): string {
+  if (typeof value === 'string' && value.startsWith('/')) {
+    const named = NETNS_NAMED_PATH.exec(value);
+    if (named?.groups) return named.groups.name!;
+    if (NETNS_OTHER_PATH.test(value)) return value;
+    throw new InvalidInputError(field, `${JSON.stringify(value.slice(0, 60))} is not a network namespace path k8snet knows (/var/run/netns, /var/run/docker/netns, /proc/PID/ns/net)`);
+  }
+  return validateNetnsName(value, field);
+}
+
+/** argv run inside a network namespace: `ip netns exec NAME …`, or `nsenter --net=PATH -- …` for a path. */
+export function inNetns(netns: string, argv: string[]): string[] {
+  const ref = validateNetnsRef(netns);
+  return ref.startsWith('/') ? ['nsenter', `--net=${ref}`, '--', ...argv] : ['ip', 'netns', 'exec', ref, ...argv];
+}
+
+/** A catalogue command run inside a pod's network namespace (entering one needs root). */
+export function netnsExec(netns: string, inner: NodeCommand): NodeCommand {
+  return { ...inner, argv: inNetns(netns, inner.argv), privileged: true };
+}
+
+/** `ip netns list`: the named namespaces (`-j` on iproute2 4.13+ with JSON support). */
+export function ipNetnsList(options: { json?: boolean } = {}): NodeCommand {
+  return command(['ip', ...(options.json ? ['-j'] : []), 'netns', 'list'], { privileged: true });
+}
+
+/** Every namespace file where runtimes put them, one path a line (a missing directory is reported on stderr only). */
+export function listNetnsDir(): NodeCommand {
+  return command(['find', '/var/run/netns', '/var/run/docker/netns', '-mindepth', '1', '-maxdepth', '1'], { privileged: true });
+}
+
+// ---- routes, addresses, links, neighbours ----
+
+type Family = 4 | 6;
+
+function familyFlag(family: Family | undefined): string[] {
+  if (family === undefined) return [];
+  if (family !== 4 && family !== 6) throw new InvalidInputError('family', `${JSON.stringify(family)} is not 4 or 6`);
+  return [`-${family}`];
+}
+
+/** The main route table: `ip [-j] [-4|-6] route show table main`. */
+export function ipRoute(options: { json?: boolean; family?: Family } = {}): NodeCommand {
+  return command(['ip', ...(options.json ? ['-j'] : []), ...familyFlag(options.family), 'route', 'show', 'table', 'main']);
+}
+
+/** net-tools' route table, for nodes whose iproute2 is too old for -j. */
+export function routeN(): NodeCommand {
+  return command(['route', '-n']);
+}
+
+/** Addresses: `ip [-j|-o] [-4|-6] addr show`, inside a namespace when given. Without json, one line per address (-o). */
+export function ipAddr(options: { netns?: string; json?: boolean; family?: Family } = {}): NodeCommand {
+  const argv = ['ip', options.json ? '-j' : '-o', ...familyFlag(options.family), 'addr', 'show'];
+  return options.netns === undefined ? command(argv) : netnsExec(options.netns, command(argv));
+}
+
+/** Every link: `ip -j link show` or one line per link (`ip -o link show`). */
+export function ipLinks(options: { json?: boolean } = {}): NodeCommand {
+  return command(['ip', options.json ? '-j' : '-o', 'link', 'show']);
+}
+
+/** One link with its details (VXLAN id, local address and port, IP-in-IP endpoints, MTU): `ip -d [-j] link show dev IF`. */
+export function ipLinkDetails(ifname: string, options: { json?: boolean } = { json: true }): NodeCommand {
+  return command(['ip', '-d', ...(options.json ? ['-j'] : []), 'link', 'show', 'dev', validateInterfaceName(ifname)]);
+}
+
+/** Neighbour (ARP) entries on a device, as Felix programs them for VXLAN peers. */
+export function ipNeigh(dev: string, options: { json?: boolean } = { json: true }): NodeCommand {
+  return command(['ip', ...(options.json ? ['-j'] : []), 'neigh', 'show', 'dev', validateInterfaceName(dev, 'dev')]);
+}
+
+/** Bridge forwarding entries on a device (VXLAN: the peer VTEP MAC → node IP). */
+export function bridgeFdb(dev: string, options: { json?: boolean } = { json: true }): NodeCommand {
+  return command(['bridge', ...(options.json ? ['-j'] : []), 'fdb', 'show', 'dev', validateInterfaceName(dev, 'dev')]);
+}
+
+// ---- packet filter, listeners, kernel settings ----
+
+/** The iptables tables (iptables-save -t). */
+export const IPTABLES_TABLES = ['filter', 'nat', 'mangle', 'raw', 'security'] as const;
+export type IptablesTable = (typeof IPTABLES_TABLES)[number];
+
+export function iptablesSave(table: IptablesTable): NodeCommand {
+  if (!(IPTABLES_TABLES as readonly string[]).includes(table)) throw new InvalidInputError('table', `${JSON.stringify(String(table).slice(0, 40))} is not one of ${IPTABLES_TABLES.join(', ')}`);
+  return command(['iptables-save', '-t', table], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
+}
+
+/** Listening TCP sockets with their processes (`-p` needs root to see other users' processes). */
+export function ssListeners(): NodeCommand {
+  return command(['ss', '-H', '-lntp'], { privileged: true });
+}
+
+/** net-tools' listener table, for nodes without ss. */
+export function netstatListeners(): NodeCommand {
+  return command(['netstat', '-lntp'], { privileged: true });
+}
+
+/** The per-interface settings under net.ipv4.conf.IF that matter to forwarding. */
+const SYSCTL_PER_INTERFACE = ['rp_filter', 'forwarding', 'proxy_arp'] as const;
+const SYSCTL_GLOBAL = new Set([
+  'net.ipv4.ip_forward',
+  'net.ipv6.conf.all.forwarding',
+  'net.ipv4.tcp_mtu_probing',
+  'net.bridge.bridge-nf-call-iptables',
+  'net.netfilter.nf_conntrack_max',
+  'net.netfilter.nf_conntrack_count',
+]);
+
+/**
+ * A sysctl key for one interface. sysctl writes dots inside a name as '/' (vxlan.calico → vxlan/calico) because
+ * '.' separates the key's parts.
+ */
+export function interfaceSysctlKey(ifname: string, setting: (typeof SYSCTL_PER_INTERFACE)[number]): string {
+  if (!SYSCTL_PER_INTERFACE.includes(setting)) throw new InvalidInputError('sysctl setting', `${JSON.stringify(String(setting).slice(0, 40))} is not allowed`);
+  const name = ifname === 'all' || ifname === 'default' ? ifname : validateInterfaceName(ifname).replaceAll('.', '/');
+  return `net.ipv4.conf.${name}.${setting}`;
+}
+
+const SYSCTL_INTERFACE_KEY = new RegExp(`^net\\.ipv4\\.conf\\.(?<ifname>[A-Za-z0-9][A-Za-z0-9_/@-]{0,14})\\.(?:${SYSCTL_PER_INTERFACE.join('|')})$`);
+
+/** Reads allow-listed kernel network settings (`sysctl -e`: a key the kernel lacks is skipped, not an error). */
+export function sysctlNet(keys: readonly string[]): NodeCommand {
+  if (keys.length === 0) throw new InvalidInputError('sysctl keys', 'at least one key is required');
+  for (const key of keys) {
+    if (typeof key !== 'string' || !(SYSCTL_GLOBAL.has(key) || SYSCTL_INTERFACE_KEY.test(key))) {
+      throw new InvalidInputError('sysctl key', `${JSON.stringify(String(key).slice(0, 60))} is not a setting k8snet reads`);
+    }
+  }
+  return command(['sysctl', '-e', ...keys]);
+}
+
+// ---- container runtimes ----
+
+/** A pod sandbox with its network namespace path (containerd / CRI-O). */
+export function crictlInspectp(id: string): NodeCommand {
+  return command(['crictl', 'inspectp', '-o', 'json', validateContainerId(id, 'sandbox id')], { privileged: true });
+}
+
+/** Pod sandboxes by namespace and name. crictl's --name is a regular expression: callers match the name exactly in the JSON. */
+export function crictlPods(pod: { namespace: string; name: string }): NodeCommand {
+  return command(['crictl', 'pods', '--namespace', validateNamespace(pod.namespace), '--name', validatePodName(pod.name), '-o', 'json'], { privileged: true });
+}
+
+/** Containers of one sandbox (running or not). */
+export function crictlPs(options: { podId: string }): NodeCommand {
+  return command(['crictl', 'ps', '-a', '--pod', validateContainerId(options.podId, 'sandbox id'), '-o', 'json'], { privileged: true });
+}
+
+/** A docker container (SandboxKey, and NetworkMode container:<pause> for app containers). */
+export function dockerInspect(id: string): NodeCommand {
+  return command(['docker', 'inspect', validateContainerId(id)], { privileged: true });
+}
+
+// ---- tools present ----
+
+const TOOL_NAME = /^[a-z][a-z0-9_+-]{0,31}$/;
+/** Prints "NAME PATH" for each tool found on the node's PATH; the names arrive as positional parameters. */
+export const WHICH_SCRIPT = 'for t do p=$(command -v "$t") && printf \'%s %s\\n\' "$t" "$p"; done; exit 0';
+
+export function which(tools: readonly string[]): NodeCommand {
+  if (tools.length === 0) throw new InvalidInputError('tools', 'at least one tool is required');
+  for (const t of tools) if (typeof t !== 'string' || !TOOL_NAME.test(t)) throw new InvalidInputError('tool', `${JSON.stringify(String(t).slice(0, 40))} is not a tool name`);
+  return command(['sh', '-c', WHICH_SCRIPT, 'k8snet-which', ...tools]);
+}
+
+// ---- captures ----
+
+/** tcpdump's filter from validated parts only: hosts and ports (any direction), and the tunnels when asked. */
+export function captureFilter(spec: Pick<CaptureSpec, 'hosts' | 'ports' | 'includeTunnel'>): string | null {
+  const hosts = spec.hosts.map((h) => `host ${validateIp(h, 'capture host')}`);
+  const ports = spec.ports.map((p) => `port ${validatePort(p, 'capture port')}`);
+  const parts: string[] = [];
+  if (hosts.length > 0) parts.push(`(${hosts.join(' or ')})`);
+  if (ports.length > 0) parts.push(`(${ports.join(' or ')})`);
+  const selection = parts.join(' and ');
+  if (!spec.includeTunnel) return selection || null;
+  return selection ? `(${selection}) or (${TUNNEL_BPF})` : `(${TUNNEL_BPF})`;
+}
+
+/** The most bytes a capture can write: the file header and, per packet, a record header and at most snap bytes. */
+export function captureByteBound(maxPackets: number, snapLength: number): number {
+  return PCAP_FILE_HEADER_BYTES + maxPackets * (PCAP_RECORD_HEADER_BYTES + snapLength);
+}
+
+/**
+ * A bounded capture writing pcap to stdout: `-U` flushes each packet (the file header first, which tells the
+ * caller tcpdump is listening), `-c` stops at the packet cap, the command's timeout at the time cap, `-s` keeps
+ * headers and drops payloads.
+ */
+export function tcpdump(spec: CaptureSpec): NodeCommand {
+  const iface = validateInterfaceName(spec.interface);
+  const packets = validateIntegerInRange('capture packets', spec.maxPackets, 1, CAPTURE_LIMITS.maxPackets);
+  const seconds = validateIntegerInRange('capture seconds', spec.maxSeconds, 1, CAPTURE_LIMITS.maxSeconds);
+  const snap = validateIntegerInRange('snap length', spec.snapLength, CAPTURE_LIMITS.snapLength.min, CAPTURE_LIMITS.snapLength.max);
+  const filter = captureFilter(spec);
+  const argv = ['tcpdump', '-i', iface, '-nn', '-U', '-w', '-', '-s', String(snap), '-c', String(packets), ...(filter ? [filter] : [])];
+  const cmd: NodeCommand = { argv, timeoutSeconds: seconds, maxOutputBytes: captureByteBound(packets, snap), privileged: true };
+  return spec.netns === undefined ? cmd : netnsExec(spec.netns, cmd);
+}
+
+// ---- test traffic ----
+
+/** bash's /dev/tcp connect; the address and port are "$1" and "$2". */
+export const BASH_CONNECT_SCRIPT = 'exec 3<>"/dev/tcp/$1/$2" && echo connected';
+/** The same with python3, for nodes or images without bash. */
+export const PYTHON_CONNECT_SCRIPT = 'import socket,sys\nsocket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()\nprint("connected")';
+
+/**
+ * One bounded TCP connect to ip:port, from inside a pod's network namespace (or the node itself when netns is
+ * null), so an idle pod pair still shows packets. Prints "connected" on success.
+ */
+export function testConnect(netns: string | null, ip: string, port: number, timeoutSeconds: number, options: { tool?: 'bash' | 'python3' } = {}): NodeCommand {
+  const address = validateIp(ip, 'destination ip');
+  const p = String(validatePort(port, 'destination port'));
+  const seconds = validateIntegerInRange('connect seconds', timeoutSeconds, 1, TEST_CONNECT_MAX_SECONDS);
+  const argv =
+    options.tool === 'python3'
+      ? ['python3', '-c', PYTHON_CONNECT_SCRIPT, address, p, String(seconds)]
+      : ['timeout', String(seconds), 'bash', '-c', BASH_CONNECT_SCRIPT, 'k8snet-connect', address, p];
+  const cmd = command(argv, { timeoutSeconds: seconds + 1, maxOutputBytes: 1024 });
+  return netns === null ? cmd : netnsExec(netns, cmd);
+}

@@ -1,0 +1,144 @@
+import { describe, expect, it } from '@jest/globals';
+import * as c from '../../../src/node/catalogue.ts';
+import { KILL_ON_CLOSE_SCRIPT, remoteArgv, remoteCommandLine, shellQuote } from '../../../src/node/remote-command.ts';
+import type { CaptureSpec, NodeCommand } from '../../../src/node/types.ts';
+
+const spec: CaptureSpec = { interface: 'vxlan.calico', hosts: ['10.244.0.65', '10.244.0.2'], ports: [8080], includeTunnel: true, maxPackets: 2000, maxSeconds: 7, snapLength: 128 };
+const argv = (cmd: NodeCommand) => cmd.argv;
+
+describe('the node command catalogue builds exact argument vectors (renovate-style snapshots)', () => {
+  it('routes, addresses, links, neighbours and FDB', () => {
+    expect(argv(c.ipRoute({ json: true, family: 4 }))).toEqual(['ip', '-j', '-4', 'route', 'show', 'table', 'main']);
+    expect(argv(c.ipRoute())).toEqual(['ip', 'route', 'show', 'table', 'main']);
+    expect(argv(c.routeN())).toEqual(['route', '-n']);
+    expect(argv(c.ipAddr({ json: true }))).toEqual(['ip', '-j', 'addr', 'show']);
+    expect(c.ipAddr({ netns: 'cni-0c2d8e51-7c4e-2d8c-5e6f-0a1b2c3d4e5f', family: 4 })).toEqual({
+      argv: ['ip', 'netns', 'exec', 'cni-0c2d8e51-7c4e-2d8c-5e6f-0a1b2c3d4e5f', 'ip', '-o', '-4', 'addr', 'show'],
+      timeoutSeconds: 10,
+      maxOutputBytes: 1048576,
+      privileged: true,
+    });
+    expect(argv(c.ipAddr({ netns: '/var/run/docker/netns/5c1b2a3d4e5f' }))).toEqual(['nsenter', '--net=/var/run/docker/netns/5c1b2a3d4e5f', '--', 'ip', '-o', 'addr', 'show']);
+    expect(argv(c.ipAddr({ netns: '/var/run/netns/cni-1234' }))).toEqual(['ip', 'netns', 'exec', 'cni-1234', 'ip', '-o', 'addr', 'show']);
+    expect(argv(c.ipLinks({ json: true }))).toEqual(['ip', '-j', 'link', 'show']);
+    expect(argv(c.ipLinkDetails('vxlan.calico'))).toEqual(['ip', '-d', '-j', 'link', 'show', 'dev', 'vxlan.calico']);
+    expect(argv(c.ipNeigh('vxlan.calico'))).toEqual(['ip', '-j', 'neigh', 'show', 'dev', 'vxlan.calico']);
+    expect(argv(c.bridgeFdb('vxlan.calico'))).toEqual(['bridge', '-j', 'fdb', 'show', 'dev', 'vxlan.calico']);
+  });
+
+  it('packet filter, listeners and allow-listed kernel settings', () => {
+    expect(c.iptablesSave('nat')).toEqual({ argv: ['iptables-save', '-t', 'nat'], timeoutSeconds: 30, maxOutputBytes: 16777216, privileged: true });
+    expect(argv(c.ssListeners())).toEqual(['ss', '-H', '-lntp']);
+    expect(argv(c.netstatListeners())).toEqual(['netstat', '-lntp']);
+    const tunnelRpFilter = c.interfaceSysctlKey('vxlan.calico', 'rp_filter');
+    expect(tunnelRpFilter).toBe('net.ipv4.conf.vxlan/calico.rp_filter');
+    expect(argv(c.sysctlNet(['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', tunnelRpFilter]))).toEqual(['sysctl', '-e', 'net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.vxlan/calico.rp_filter']);
+  });
+
+  it('namespaces and container runtimes', () => {
+    expect(argv(c.ipNetnsList())).toEqual(['ip', 'netns', 'list']);
+    expect(argv(c.listNetnsDir())).toEqual(['find', '/var/run/netns', '/var/run/docker/netns', '-mindepth', '1', '-maxdepth', '1']);
+    expect(argv(c.netnsExec('cni-1234', c.ssListeners()))).toEqual(['ip', 'netns', 'exec', 'cni-1234', 'ss', '-H', '-lntp']);
+    const id = '3f1c0b2a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a';
+    expect(argv(c.crictlInspectp(`containerd://${id}`))).toEqual(['crictl', 'inspectp', '-o', 'json', id]);
+    expect(argv(c.crictlPods({ namespace: 'default', name: 'pod-src' }))).toEqual(['crictl', 'pods', '--namespace', 'default', '--name', 'pod-src', '-o', 'json']);
+    expect(argv(c.crictlPs({ podId: id }))).toEqual(['crictl', 'ps', '-a', '--pod', id, '-o', 'json']);
+    expect(argv(c.dockerInspect(`docker://${id.slice(0, 12)}`))).toEqual(['docker', 'inspect', id.slice(0, 12)]);
+    expect(argv(c.which(['tcpdump', 'crictl']))).toEqual(['sh', '-c', c.WHICH_SCRIPT, 'k8snet-which', 'tcpdump', 'crictl']);
+  });
+
+  it('a bounded tcpdump streaming pcap, with a filter made of validated parts', () => {
+    expect(c.tcpdump(spec)).toEqual({
+      argv: ['tcpdump', '-i', 'vxlan.calico', '-nn', '-U', '-w', '-', '-s', '128', '-c', '2000', '((host 10.244.0.65 or host 10.244.0.2) and (port 8080)) or (udp port 4789 or udp port 8472 or ip proto 4)'],
+      timeoutSeconds: 7,
+      maxOutputBytes: 24 + 2000 * (16 + 128),
+      privileged: true,
+    });
+    expect(argv(c.tcpdump({ ...spec, interface: 'lo', netns: 'cni-1234', hosts: [], ports: [], includeTunnel: false }))).toEqual(['ip', 'netns', 'exec', 'cni-1234', 'tcpdump', '-i', 'lo', '-nn', '-U', '-w', '-', '-s', '128', '-c', '2000']);
+    expect(c.captureFilter({ hosts: [], ports: [31080], includeTunnel: true })).toBe('((port 31080)) or (udp port 4789 or udp port 8472 or ip proto 4)');
+    expect(c.captureFilter({ hosts: ['fd00::5'], ports: [], includeTunnel: false })).toBe('(host fd00::5)');
+  });
+
+  it('a test connection from a pod namespace: constant scripts, the address and port as positional parameters', () => {
+    expect(c.testConnect('cni-1234', '10.244.1.5', 8080, 3)).toEqual({
+      argv: ['ip', 'netns', 'exec', 'cni-1234', 'timeout', '3', 'bash', '-c', 'exec 3<>"/dev/tcp/$1/$2" && echo connected', 'k8snet-connect', '10.244.1.5', '8080'],
+      timeoutSeconds: 4,
+      maxOutputBytes: 1024,
+      privileged: true,
+    });
+    expect(argv(c.testConnect(null, '10.96.0.10', 53, 2, { tool: 'python3' }))).toEqual(['python3', '-c', c.PYTHON_CONNECT_SCRIPT, '10.96.0.10', '53', '2']);
+  });
+});
+
+describe('one quoting function turns argv into the line SSH carries', () => {
+  it('quotes only what needs quoting, and single quotes safely', () => {
+    expect(shellQuote(['ip', '-j', 'route', 'show'])).toBe('ip -j route show');
+    expect(shellQuote(['echo', "it's", '$(id)', 'a b', '`x`', 'x;y\nz', ''])).toBe(`echo 'it'\\''s' '$(id)' 'a b' '\`x\`' 'x;y\nz' ''`);
+    expect(() => shellQuote(['a\0b'])).toThrow(/NUL/);
+  });
+
+  it('wraps every command in the watchdog and coreutils timeout, with sudo -n only for privileged commands of other users', () => {
+    const cmd = c.iptablesSave('nat');
+    const watch = `sh -c '${KILL_ON_CLOSE_SCRIPT}' k8snet-watch`;
+    expect(remoteCommandLine(cmd, 'root')).toBe(`${watch} timeout --kill-after=2 30 iptables-save -t nat`);
+    expect(remoteCommandLine(cmd, 'ops')).toBe(`${watch} sudo -n timeout --kill-after=2 30 iptables-save -t nat`);
+    expect(remoteCommandLine(c.routeN(), 'ops')).toBe(`${watch} timeout --kill-after=2 10 route -n`);
+    expect(remoteCommandLine(c.tcpdump(spec), 'root')).toBe(
+      `${watch} timeout --kill-after=2 7 tcpdump -i vxlan.calico -nn -U -w - -s 128 -c 2000 '((host 10.244.0.65 or host 10.244.0.2) and (port 8080)) or (udp port 4789 or udp port 8472 or ip proto 4)'`,
+    );
+    expect(remoteCommandLine(c.testConnect('cni-1234', '10.244.1.5', 8080, 3), 'root')).toBe(
+      `${watch} timeout --kill-after=2 4 ip netns exec cni-1234 timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && echo connected' k8snet-connect 10.244.1.5 8080`,
+    );
+  });
+
+  it('a quoted line is read back by a POSIX shell as exactly the argv it came from', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const hostile = ["it's", '$(id)', '`id`', 'a;b', 'x\ny', '"q"', '\\', '*', '-oProxyCommand=x'];
+    const line = shellQuote(['printf', '%s\\0', ...hostile]);
+    const out = execFileSync('sh', ['-c', line], { encoding: 'utf8' });
+    expect(out.split('\0').slice(0, -1)).toEqual(hostile);
+    expect(remoteArgv(c.routeN(), 'root').slice(0, 4)).toEqual(['sh', '-c', KILL_ON_CLOSE_SCRIPT, 'k8snet-watch']);
+  });
+});
+
+describe('hostile values are refused by validation before any command is built', () => {
+  const hostile = ['; rm -rf /', '$(id)', '`id`', 'eth0\nreboot', '-oProxyCommand=x', 'p'.repeat(300), 'pоd', '', 'eth0 ', '../../etc/passwd'];
+
+  const cases = hostile.map((v) => [v.length > 40 ? `${v.slice(0, 8)}… (${v.length} characters)` : JSON.stringify(v), v] as const);
+  it.each(cases)('refuses %s everywhere a value is taken', (_label, bad) => {
+    const builders: (() => NodeCommand)[] = [
+      () => c.ipLinkDetails(bad),
+      () => c.ipNeigh(bad),
+      () => c.bridgeFdb(bad),
+      () => c.ipAddr({ netns: bad }),
+      () => c.netnsExec(bad, c.routeN()),
+      () => c.crictlInspectp(bad),
+      () => c.crictlPods({ namespace: bad, name: 'pod-src' }),
+      () => c.crictlPods({ namespace: 'default', name: bad }),
+      () => c.crictlPs({ podId: bad }),
+      () => c.dockerInspect(bad),
+      () => c.which([bad]),
+      () => c.sysctlNet([bad]),
+      () => c.iptablesSave(bad as 'nat'),
+      () => c.tcpdump({ ...spec, interface: bad }),
+      () => c.tcpdump({ ...spec, netns: bad }),
+      () => c.tcpdump({ ...spec, hosts: [bad] }),
+      () => c.testConnect(bad, '10.0.0.1', 80, 3),
+      () => c.testConnect(null, bad, 80, 3),
+    ];
+    for (const build of builders) expect(build).toThrow(expect.objectContaining({ code: 'invalid_input' }));
+  });
+
+  it('refuses filters that try to widen a capture, and bounds outside the limits', () => {
+    expect(() => c.tcpdump({ ...spec, hosts: ['10.0.0.1 or net 0.0.0.0/0'] })).toThrow(/not an IP address/);
+    expect(() => c.tcpdump({ ...spec, ports: [0] })).toThrow(/capture port/);
+    expect(() => c.tcpdump({ ...spec, maxPackets: 10_000_000 })).toThrow(/capture packets/);
+    expect(() => c.tcpdump({ ...spec, maxSeconds: 0 })).toThrow(/capture seconds/);
+    expect(() => c.tcpdump({ ...spec, snapLength: 10 })).toThrow(/snap length/);
+    expect(() => c.testConnect(null, '10.0.0.1', 80, 600)).toThrow(/connect seconds/);
+    expect(() => c.sysctlNet(['kernel.core_pattern'])).toThrow(/not a setting k8snet reads/);
+    expect(() => c.sysctlNet(['net.ipv4.conf.eth0.rp_filter;id'])).toThrow(/not a setting/);
+    expect(() => c.which(['-v'])).toThrow(/not a tool name/);
+    expect(() => c.ipAddr({ netns: '/proc/self/ns/net' })).toThrow(/not a network namespace path/);
+  });
+});
