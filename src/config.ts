@@ -190,3 +190,104 @@ export function captureSettings(env: Env): CaptureSettings {
     snapLength: integer(env, 'K8SNET_CAPTURE_SNAPLEN', 128, 96, 262_144),
   };
 }
+
+// ---- Slack (the bot) ----
+
+export interface SlackSettings {
+  botToken: string;
+  signingSecret: string;
+  /** Set: Socket Mode instead of the HTTP receiver. */
+  appToken: string | undefined;
+  /** Base URL of the Web API ending in /api/ (a local stand-in); undefined: Slack's. */
+  apiUrl: string | undefined;
+  /** HTTP receiver port; slash commands arrive at /slack/events. */
+  port: number;
+}
+
+const SLACK_ID = /^[A-Z][A-Z0-9]{2,}$/;
+
+function slackIds(env: Env, name: string): string[] {
+  const ids = list(env, name);
+  for (const id of ids) if (!SLACK_ID.test(id)) throw new ConfigError(name, `${JSON.stringify(id)} is not a Slack ID (C…, G…, U…, W… or S… for a user group)`);
+  return ids;
+}
+
+/** What a worker needs to answer in Slack: the bot token and where the Web API is. */
+export function slackClientSettings(env: Env): Pick<SlackSettings, 'botToken' | 'apiUrl'> {
+  const botToken = secret(env, 'SLACK_BOT_TOKEN');
+  if (!botToken.startsWith('xoxb-')) throw new ConfigError('SLACK_BOT_TOKEN', 'is not a bot token (xoxb-…)');
+  const apiUrl = raw(env, 'SLACK_API_URL');
+  if (apiUrl !== undefined && !/^https?:\/\/[^\s]+\/api\/$/.test(apiUrl)) throw new ConfigError('SLACK_API_URL', `${JSON.stringify(apiUrl)} must be an http(s) URL ending in /api/`);
+  return { botToken, apiUrl };
+}
+
+export function slackSettings(env: Env): SlackSettings {
+  const appToken = secret(env, 'SLACK_APP_TOKEN', { optional: true });
+  if (appToken !== undefined && !appToken.startsWith('xapp-')) throw new ConfigError('SLACK_APP_TOKEN', 'is not an app-level token (xapp-…)');
+  return { ...slackClientSettings(env), signingSecret: secret(env, 'SLACK_SIGNING_SECRET'), appToken, port: integer(env, 'PORT', 3000, 0, 65535) };
+}
+
+/** Who may do what from Slack. Empty channel/user lists: everyone; captures need an explicit list. */
+export interface AccessSettings {
+  allowedChannels: string[];
+  /** User IDs (U…, W…) and user group IDs (S…). */
+  allowedUsers: string[];
+  captureUsers: string[];
+  /** Channel the audit trail is also posted to. */
+  auditChannel: string | undefined;
+}
+
+export function accessSettings(env: Env): AccessSettings {
+  const audit = slackIds(env, 'K8SNET_AUDIT_CHANNEL');
+  if (audit.length > 1) throw new ConfigError('K8SNET_AUDIT_CHANNEL', 'takes one channel ID');
+  return { allowedChannels: slackIds(env, 'K8SNET_ALLOWED_CHANNELS'), allowedUsers: slackIds(env, 'K8SNET_ALLOWED_USERS'), captureUsers: slackIds(env, 'K8SNET_CAPTURE_USERS'), auditChannel: audit[0] };
+}
+
+// ---- Queue and processes ----
+
+export interface QueueSettings {
+  redisUrl: string;
+  /** Key prefix of every queue key in Redis. */
+  prefix: string;
+}
+
+export function queueSettings(env: Env): QueueSettings {
+  const prefix = raw(env, 'K8SNET_QUEUE_PREFIX') ?? 'k8snet';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new ConfigError('K8SNET_QUEUE_PREFIX', `${JSON.stringify(prefix)} may hold only letters, digits, _ . -`);
+  return { redisUrl: raw(env, 'REDIS_URL') ?? 'redis://127.0.0.1:6379', prefix };
+}
+
+export interface WorkerSettings {
+  /** Jobs one worker runs at once. */
+  concurrency: number;
+  /** A job running longer is cancelled and says so in its thread. */
+  jobTimeoutMs: number;
+  /** Without a heartbeat for this long, a job counts as stalled and another worker takes it. */
+  lockDurationMs: number;
+  /** How often workers look for stalled jobs. */
+  stalledIntervalMs: number;
+  /** On SIGTERM, how long running jobs get to finish before they are handed back to the queue. */
+  shutdownGraceMs: number;
+}
+
+export function workerSettings(env: Env): WorkerSettings {
+  return {
+    concurrency: integer(env, 'K8SNET_WORKER_CONCURRENCY', 2, 1, 64),
+    jobTimeoutMs: integer(env, 'K8SNET_JOB_TIMEOUT_SECONDS', 180, 10, 3600) * 1000,
+    lockDurationMs: integer(env, 'K8SNET_JOB_LOCK_SECONDS', 30, 2, 600) * 1000,
+    stalledIntervalMs: integer(env, 'K8SNET_STALLED_CHECK_SECONDS', 30, 1, 600) * 1000,
+    shutdownGraceMs: integer(env, 'K8SNET_SHUTDOWN_GRACE_SECONDS', 25, 0, 600) * 1000,
+  };
+}
+
+export interface ProcessSettings {
+  /** Port of /healthz, /readyz and /metrics; 0 picks a free one. */
+  healthPort: number;
+  logLevel: string;
+}
+
+export function processSettings(env: Env): ProcessSettings {
+  const logLevel = raw(env, 'LOG_LEVEL') ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError('LOG_LEVEL', `${JSON.stringify(logLevel)} is not one of fatal, error, warn, info, debug, trace, silent`);
+  return { healthPort: integer(env, 'K8SNET_HEALTH_PORT', 9464, 0, 65535), logLevel };
+}

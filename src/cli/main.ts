@@ -20,6 +20,9 @@ const COMMANDS: Record<string, CommandLoader> = {
   pod: async () => (await import('./inspect-command.ts')).inspectCommand('pod', "a pod's sandbox network namespace"),
   routes: async () => (await import('./inspect-command.ts')).inspectCommand('routes', "a node's routes, labelled"),
   report: async () => (await import('./inspect-command.ts')).inspectCommand('report', "the cluster's network health"),
+  bot: async () => (await import('./service-command.ts')).botCommand,
+  worker: async () => (await import('./service-command.ts')).workerCommand,
+  audit: async () => (await import('./service-command.ts')).auditCommand,
 };
 
 export function usage(): string {
@@ -37,6 +40,9 @@ export function usage(): string {
     '  report    the cluster\'s network health: routes to every block, tunnels, NodePort rules, endpoints',
     '  pcap      FILE: summarize a capture file: flows, tunnels, handshakes',
     '  lab       build, inspect and tear down the local lab cluster',
+    '  bot       the Slack bot process (/k8snet over HTTP or Socket Mode → the queue)',
+    '  worker    a queue worker process (runs the inspections, answers in the thread)',
+    '  audit     the audit trail: who asked what, and every command run on a node',
     '',
     'Run `k8snet <command> --help` for a command\'s options.',
   ].join('\n');

@@ -114,17 +114,28 @@ export function tokenize(text: string): string[] {
 export const SLACK_HELP = [
   '*k8snet* — why can\'t pod A talk to pod B?',
   ...OPERATIONS.map((op) => `• \`/${SYNOPSIS[op].replace(/^k8snet /, 'k8snet ')}\``),
+  '• `/k8snet cancel JOB` — stop a queued or running job (its number is on the job\'s message)',
   '• `/k8snet help`',
 ].join('\n');
 
-export type ParsedSlackCommand = { kind: 'help' } | { kind: 'operation'; command: OperationCommand };
+export type ParsedSlackCommand = { kind: 'help' } | { kind: 'operation'; command: OperationCommand } | { kind: 'cancel'; jobId: string };
+
+/** Job ids: `j42` for commands (shown to users as 42), `repeat:…` for scheduled runs. A bare number means `j<number>`. */
+export function validateJobId(value: unknown, field = 'JOB'): string {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9:_-]{1,100}$/.test(value)) throw new InvalidInputError(field, `${JSON.stringify(String(value).slice(0, 40))} is not a job number`);
+  return /^\d+$/.test(value) ? `j${value}` : value;
+}
 
 /** `/k8snet …` text → a validated command. CLI-only flags (--json, --lab) are refused here. */
 export function parseSlackCommand(text: string, env: Record<string, string | undefined> = {}): ParsedSlackCommand {
   const [verb, ...rest] = tokenize(text.trim());
   if (verb === undefined || verb === 'help') return { kind: 'help' };
+  if (verb === 'cancel') {
+    if (rest.length !== 1) throw new InvalidInputError('arguments', `\`cancel\` takes 1 argument (the job number), got ${rest.length}`);
+    return { kind: 'cancel', jobId: validateJobId(rest[0]) };
+  }
   if (!(OPERATIONS as readonly string[]).includes(verb)) {
-    throw new InvalidInputError('command', `unknown command ${JSON.stringify(verb.length > 40 ? `${verb.slice(0, 40)}…` : verb)}; try one of ${OPERATIONS.join(', ')}`);
+    throw new InvalidInputError('command', `unknown command ${JSON.stringify(verb.length > 40 ? `${verb.slice(0, 40)}…` : verb)}; try one of ${[...OPERATIONS, 'cancel', 'help'].join(', ')}`);
   }
   for (const flag of ['--json', '--lab', '-q', '--quiet', '-h', '--help']) {
     if (rest.some((r) => r === flag || r.startsWith(`${flag}=`))) throw new InvalidInputError('arguments', `${flag} is a terminal option, not available in Slack`);

@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import { K8snetError, describeError } from '../errors.ts';
 import type { CaptureSpec, NodeShell, NodeTarget } from '../node/types.ts';
+import type { CaptureLocks } from './deps.ts';
 
 export interface CapturePointRequest<Role extends string = string> {
   node: NodeTarget;
@@ -113,11 +114,39 @@ export async function runCaptures<Role extends string, Summary, Traffic>(
   shell: NodeShell,
   points: readonly CapturePointRequest<Role>[],
   summarize: (pcap: Readable) => Promise<Summary>,
-  options: { signal: AbortSignal; whileCapturing?: () => Promise<Traffic> },
+  options: { signal: AbortSignal; whileCapturing?: () => Promise<Traffic>; locks?: CaptureLocks | undefined },
 ): Promise<{ points: CapturePointResult<Role, Summary>[]; traffic: Traffic | null }> {
-  const started = await Promise.all(points.map((p) => startPoint(shell, p, summarize, options.signal)));
-  await Promise.all(started.map((s) => (s.ok ? s.ready : undefined)));
-  const traffic = options.whileCapturing ? await options.whileCapturing() : null;
-  if (options.signal.aborted) throw new K8snetError('timeout', 'cancelled while capturing');
-  return { points: await Promise.all(started.map((s) => finishPoint(s))), traffic };
+  const release = options.locks ? await lockCapturePoints(options.locks, points) : async () => undefined;
+  try {
+    const started = await Promise.all(points.map((p) => startPoint(shell, p, summarize, options.signal)));
+    await Promise.all(started.map((s) => (s.ok ? s.ready : undefined)));
+    const traffic = options.whileCapturing ? await options.whileCapturing() : null;
+    if (options.signal.aborted) throw new K8snetError('timeout', 'cancelled while capturing');
+    return { points: await Promise.all(started.map((s) => finishPoint(s))), traffic };
+  } finally {
+    await release();
+  }
+}
+
+/** The lock key of a capture point: one capture at a time per node interface (per netns for pod interfaces). */
+export function captureLockKey(p: { node: NodeTarget; spec: { interface: string; netns?: string } }): string {
+  return [p.node.name, p.spec.netns ?? '', p.spec.interface].join('/');
+}
+
+/** Takes every point's lock in one sorted order (two jobs wanting the same pair never deadlock); all or none. */
+async function lockCapturePoints(locks: CaptureLocks, points: readonly CapturePointRequest<string>[]): Promise<() => Promise<void>> {
+  const keys = [...new Set(points.map(captureLockKey))].sort();
+  // Held for the longest capture plus setup and tcpdump's kill grace; a crashed holder's lock expires by itself.
+  const ttlMs = (Math.max(0, ...points.map((p) => p.spec.maxSeconds)) + CAPTURE_SETUP_SECONDS + 15) * 1000;
+  const releases: (() => Promise<void>)[] = [];
+  const releaseAll = async () => {
+    await Promise.all(releases.splice(0).map((r) => r().catch(() => undefined)));
+  };
+  try {
+    for (const key of keys) releases.push(await locks.acquire(key, ttlMs));
+  } catch (err) {
+    await releaseAll();
+    throw err;
+  }
+  return releaseAll;
 }

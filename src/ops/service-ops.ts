@@ -93,6 +93,7 @@ async function runServiceCheck(deps: OperationDeps, kind: ServiceFacts['kind'], 
     ctx.onStep(`capturing for ${seconds} s on ${points.map((p) => `${p.node.name}/${p.spec.interface}`).join(', ')}`);
     const { points: results } = await runCaptures(deps.shell, points, (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }), {
       signal: ctx.signal,
+      locks: deps.captureLocks,
       // A bounded test connection per node: NodePorts from the next node to this node's IP; ClusterIPs from the node itself.
       whileCapturing: async () => {
         await Promise.all(

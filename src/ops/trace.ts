@@ -155,6 +155,7 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
     ctx.onStep(`capturing for ${seconds} s on ${points.map((p) => `${p.node.name}/${p.spec.interface}`).join(', ')}`);
     const { points: results, traffic } = await runCaptures(deps.shell, points, (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }), {
       signal: ctx.signal,
+      locks: deps.captureLocks,
       whileCapturing: async () => {
         if (testPort === null || !src.netns) return null;
         try {

@@ -85,9 +85,23 @@ function fileName(title: string): string {
   return `${title.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'section'}.txt`;
 }
 
+/** A user mention; only a well-formed Slack user ID becomes one (anything else would be text injected as mrkdwn). */
+export function mention(user: string | undefined): string {
+  return user !== undefined && /^[UW][A-Z0-9]{1,20}$/.test(user) ? `<@${user}>` : '';
+}
+
+export interface StatusOptions {
+  detail?: { headline: string; findings: Finding[] };
+  /** Who asked (a Slack user ID), shown as a mention after the status. */
+  user?: string;
+}
+
 /** The parent message for a job in a given state (queued, running: step, done, failed). */
-export function statusMessage(title: string, status: string, detail?: { headline: string; findings: Finding[] }): SlackMessage {
-  const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } }, { type: 'context', elements: [{ type: 'mrkdwn', text: escapeMrkdwn(status) }] }];
+export function statusMessage(title: string, status: string, options: StatusOptions = {}): SlackMessage {
+  const { detail } = options;
+  const who = mention(options.user);
+  const context = `${escapeMrkdwn(status)}${who ? ` — asked by ${who}` : ''}`;
+  const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } }, { type: 'context', elements: [{ type: 'mrkdwn', text: context }] }];
   if (detail) {
     blocks.push(section(`*${escapeMrkdwn(detail.headline)}*`));
     const lines = findingLines(detail.findings.filter((f) => f.severity !== 'info')).slice(0, PARENT_FINDINGS);
@@ -101,8 +115,8 @@ export function statusMessage(title: string, status: string, detail?: { headline
   return { text: `${title}: ${detail?.headline ?? status}`, blocks };
 }
 
-export function renderSlackThread(report: Report): SlackThread {
-  const parent = statusMessage(report.title, 'done', { headline: report.headline, findings: report.findings });
+export function renderSlackThread(report: Report, parentStatus = 'done', user?: string): SlackThread {
+  const parent = statusMessage(report.title, parentStatus, { detail: { headline: report.headline, findings: report.findings }, ...(user ? { user } : {}) });
   const replies: SlackMessage[] = [];
   const files: SlackFile[] = report.attachments.map((a) => ({ filename: a.filename, title: a.title, content: a.data }));
   if (report.findings.length > 0) {

@@ -1,0 +1,82 @@
+/**
+ * `k8snet bot`, `k8snet worker` and `k8snet audit`: the long-running processes (the image runs these same commands)
+ * and the audit trail reader. Settings come from the environment (.env.example); `--lab NAME` points a worker at a
+ * local lab's kubeconfig and SSH settings.
+ */
+import { parseArgs } from 'node:util';
+import { InvalidInputError } from '../errors.ts';
+import { validateLabName } from '../lab/plan.ts';
+import { validateIntegerInRange } from '../validate.ts';
+import { queueSettings } from '../config.ts';
+import { envForLab } from './deps.ts';
+import type { CliCommand } from './main.ts';
+
+function options(argv: string[], extra: Record<string, { type: 'string' | 'boolean' }>) {
+  try {
+    return parseArgs({ args: argv, strict: true, allowPositionals: false, options: { help: { type: 'boolean', short: 'h' }, ...extra } }).values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    throw new InvalidInputError('arguments', (err as Error).message);
+  }
+}
+
+const BOT_USAGE = `Usage: k8snet bot
+
+The Slack side: serves /k8snet (HTTP receiver on $PORT at /slack/events, or Socket Mode when SLACK_APP_TOKEN is
+set), checks who may run what, posts the parent message and queues the job in Redis. Health and metrics on
+$K8SNET_HEALTH_PORT (/healthz, /readyz, /metrics). Stops cleanly on SIGTERM. Settings: .env.example.`;
+
+const WORKER_USAGE = `Usage: k8snet worker [--lab NAME]
+
+Runs inspection jobs from the queue (any number of workers may share one Redis) and answers in the Slack thread.
+Needs the Kubernetes API, SSH to the nodes and Slack's Web API. On SIGTERM: stops taking jobs, gives running ones
+$K8SNET_SHUTDOWN_GRACE_SECONDS, then hands them back to the queue.
+
+  --lab NAME   use a local lab's kubeconfig and SSH settings`;
+
+const AUDIT_USAGE = `Usage: k8snet audit [--limit N] [--json]
+
+The audit trail kept in Redis, oldest first: who asked for what from which channel, refusals, every command run on
+a node with its exit status, and how each job ended.`;
+
+export const botCommand: CliCommand = {
+  summary: 'the Slack bot process',
+  async run(argv) {
+    if (options(argv, {}).help) return console.log(BOT_USAGE), 0;
+    const { runBotProcess } = await import('../service/bot-process.ts');
+    await runBotProcess(process.env);
+    return new Promise<number>(() => undefined); // runs until SIGTERM
+  },
+};
+
+export const workerCommand: CliCommand = {
+  summary: 'a queue worker process',
+  async run(argv) {
+    const values = options(argv, { lab: { type: 'string' } });
+    if (values.help) return console.log(WORKER_USAGE), 0;
+    const env = await envForLab(typeof values.lab === 'string' ? validateLabName(values.lab) : undefined);
+    const { runWorkerProcess } = await import('../service/worker-process.ts');
+    await runWorkerProcess(env);
+    return new Promise<number>(() => undefined);
+  },
+};
+
+export const auditCommand: CliCommand = {
+  summary: 'print the audit trail',
+  async run(argv) {
+    const values = options(argv, { limit: { type: 'string' }, json: { type: 'boolean' } });
+    if (values.help) return console.log(AUDIT_USAGE), 0;
+    const limit = values.limit === undefined ? 100 : validateIntegerInRange('--limit', values.limit, 1, 100_000);
+    const { connectRedis } = await import('../queue/redis-url.ts');
+    const { AuditTrail } = await import('../audit/audit-trail.ts');
+    const { formatAuditRecord } = await import('../audit/audit-format.ts');
+    const config = queueSettings(process.env);
+    const redis = connectRedis(config.redisUrl, { blocking: false, name: 'k8snet-audit' });
+    try {
+      const records = await new AuditTrail(redis, config.prefix).recent(limit);
+      for (const r of records) console.log(values.json ? JSON.stringify(r) : formatAuditRecord(r));
+      return 0;
+    } finally {
+      await redis.quit();
+    }
+  },
+};

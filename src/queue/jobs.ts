@@ -1,0 +1,62 @@
+/**
+ * The inspection job queue (BullMQ on Redis). The queue name carries a {hash tag} so every key of the queue lands in
+ * one slot and BullMQ works on a Redis Cluster too. Jobs carry where to answer (channel, parent message) and who
+ * asked, with the parsed, validated command.
+ */
+import { Queue } from 'bullmq';
+import type { RedisConnection } from './redis-url.ts';
+import type { OperationCommand } from '../ops/run-operation.ts';
+
+export const QUEUE_NAME = '{k8snet}-inspections';
+export type JobName = 'inspect';
+
+export interface InspectionJobData {
+  channel: string;
+  /** ts of the parent message the bot posted; replies go into its thread. Absent (scheduled runs): the worker posts it. */
+  parentTs?: string;
+  /** Slack user ID of who asked (or who created the schedule). */
+  user: string;
+  title: string;
+  command: OperationCommand;
+  requestedAt: string;
+  /** Reports: where the previous report's problems are kept, to say what changed (a schedule's id, or the channel). */
+  memoryKey?: string;
+}
+
+/** A job retried after a crash or a retryable error; never more (captures are not free). */
+export const JOB_ATTEMPTS = 2;
+
+export function createInspectionQueue(connection: RedisConnection, prefix: string): Queue<InspectionJobData, unknown, JobName> {
+  return new Queue<InspectionJobData, unknown, JobName>(QUEUE_NAME, {
+    connection,
+    prefix,
+    defaultJobOptions: { attempts: JOB_ATTEMPTS, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } },
+  });
+}
+
+/** What a command is called in messages: "trace default/pod-src → default/pod-dest". */
+export function commandTitle(c: OperationCommand): string {
+  switch (c.op) {
+    case 'trace':
+      return `trace ${c.namespace}/${c.src} → ${c.dstNamespace ?? c.namespace}/${c.dst}`;
+    case 'nodeport':
+      return `nodeport ${c.port}`;
+    case 'svc':
+      return `svc ${c.namespace}/${c.name}`;
+    case 'pod':
+      return `pod ${c.namespace}/${c.name}`;
+    case 'routes':
+      return `routes ${c.node}`;
+    case 'report':
+      return 'network health report';
+  }
+}
+
+export function capturesPackets(c: OperationCommand): boolean {
+  return 'capture' in c && c.capture.enabled;
+}
+
+/** Command jobs are `j<number>`; people see and type the number. */
+export function displayJobId(jobId: string): string {
+  return /^j\d+$/.test(jobId) ? jobId.slice(1) : jobId;
+}

@@ -1,0 +1,207 @@
+/**
+ * Runs inspection jobs: shows progress on the parent message (running: step → done / failed with the headline
+ * findings), posts the report into the thread through the delivery ledger (a retried job never posts twice), and
+ * uploads long sections and the raw pcap as files. Every node command a job runs goes to the audit trail.
+ *
+ * Delivery: a worker that dies mid-job stops renewing the job's lock; another worker's stalled-job check takes the
+ * job over and the ledger skips what was already posted. A job past its time limit, or cancelled, is aborted and
+ * says so in its thread. On shutdown, running jobs get a grace period, then are handed back to the queue.
+ */
+import { Worker, WaitingError, type Job } from 'bullmq';
+import type { WebClient } from '@slack/web-api';
+import { describeError, isK8snetError } from '../errors.ts';
+import type { OperationRunner } from '../ops/run-operation.ts';
+import { escapeMrkdwn, mention, renderSlackThread, statusMessage, type SlackMessage } from '../render/slack-blocks.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { K8snetMetrics } from '../observability/metrics.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import type { NodeCommandRecord } from '../audit/audited-shell.ts';
+import { auditMessage } from '../audit/audit-message.ts';
+import type { WorkerSettings } from '../config.ts';
+import { DeliveryLedger } from './delivery-ledger.ts';
+import { QUEUE_NAME, type InspectionJobData, type JobName } from './jobs.ts';
+import type { RedisConnection } from './redis-url.ts';
+import { ReportMemoryStore } from './report-memory.ts';
+import { subscribeCancels } from './cancellation.ts';
+
+/** Progress updates on the parent message at most this often (chat.update is rate limited, ~1/s per channel). */
+const PROGRESS_INTERVAL_MS = 1000;
+
+export interface WorkerHostOptions {
+  /** BullMQ's connection (maxRetriesPerRequest: null); also used for the ledger, memory and audit. */
+  connection: RedisConnection;
+  /** A second connection for the cancel channel (a subscribed connection can do nothing else). */
+  subscriber?: RedisConnection;
+  prefix: string;
+  /** Builds the runner for one job; `onCommand` receives every node command that job runs. */
+  runnerFor(onCommand: (record: NodeCommandRecord) => void): OperationRunner;
+  slack: WebClient;
+  settings: Pick<WorkerSettings, 'concurrency' | 'jobTimeoutMs' | 'lockDurationMs' | 'stalledIntervalMs' | 'shutdownGraceMs'>;
+  audit?: AuditTrail;
+  /** Channel the audit summary of every job is also posted to. */
+  auditChannel?: string | undefined;
+  metrics?: K8snetMetrics;
+  log: Logger;
+}
+
+export interface WorkerHost {
+  worker: Worker<InspectionJobData, unknown, JobName>;
+  /** Stop taking jobs; running ones get the grace period, then go back to the queue for another worker. */
+  close(): Promise<void>;
+}
+
+type Outcome = 'done' | 'failed' | 'cancelled' | 'timed_out' | 'handed_back' | 'retrying';
+
+async function post(slack: WebClient, channel: string, threadTs: string | undefined, message: SlackMessage): Promise<string> {
+  const r = await slack.chat.postMessage({ channel, ...(threadTs ? { thread_ts: threadTs } : {}), text: message.text, blocks: message.blocks });
+  return String(r.ts);
+}
+
+/** Step texts carry node and interface names; metrics get the verb only (bounded label values). */
+function stepLabel(step: string): string {
+  return /^[a-z]+/i.exec(step)?.[0]?.toLowerCase() ?? 'other';
+}
+
+export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
+  const { slack, settings, metrics } = options;
+  const shutdown = new AbortController();
+  const memory = new ReportMemoryStore(options.connection, options.prefix);
+  const cancelledBy = new Map<string, string>();
+
+  async function processInspection(job: Job<InspectionJobData, unknown, JobName>, token: string | undefined, cancelSignal: AbortSignal | undefined): Promise<void> {
+    const { channel, title, user } = job.data;
+    const jobId = String(job.id);
+    const log = options.log.child({ jobId, command: job.data.command.op, user, channel });
+    const ledger = new DeliveryLedger(options.connection, options.prefix, jobId);
+    const started = Date.now();
+    const parentTs = job.data.parentTs ?? (await ledger.once('parent', () => post(slack, channel, undefined, statusMessage(title, 'running', { user }))));
+    const setStatus = (status: string) =>
+      slack.chat.update({ channel, ts: parentTs, ...statusMessage(title, status, { user }) }).catch((err: unknown) => log.warn({ err: describeError(err) }, 'progress update failed'));
+    const timeout = AbortSignal.timeout(settings.jobTimeoutMs);
+    const signal = AbortSignal.any([timeout, shutdown.signal, ...(cancelSignal ? [cancelSignal] : [])]);
+    const commands: NodeCommandRecord[] = [];
+    const runner = options.runnerFor((record) => {
+      commands.push(record);
+      options.audit?.record({ type: 'node_command', jobId, ...record }).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
+    });
+    let lastProgress = 0;
+    let step = 'starting';
+    let stepStarted = Date.now();
+    const endStep = () => metrics?.stepSeconds.observe({ command: job.data.command.op, step: stepLabel(step) }, (Date.now() - stepStarted) / 1000);
+
+    log.info({ attempt: job.attemptsMade + 1 }, 'job started');
+    await setStatus(job.attemptsStarted > 1 ? 'running again (the first attempt did not finish)' : 'running');
+    let outcome: Outcome = 'failed';
+    let detail = '';
+    try {
+      const command = job.data.command.op === 'report' && job.data.memoryKey ? { ...job.data.command, previous: await memory.load(job.data.memoryKey) } : job.data.command;
+      const result = await runner(command, {
+        signal,
+        onStep: (next) => {
+          endStep();
+          step = next;
+          stepStarted = Date.now();
+          log.info({ step: next }, 'step');
+          if (Date.now() - lastProgress < PROGRESS_INTERVAL_MS) return;
+          lastProgress = Date.now();
+          void setStatus(`running: ${next}`);
+        },
+      });
+      endStep();
+      // An operation that finished as the job was being cancelled still delivers: the work is done.
+      const thread = renderSlackThread(result.report, `done in ${((Date.now() - started) / 1000).toFixed(1)} s`, user);
+      for (const [i, reply] of thread.replies.entries()) await ledger.once(`reply:${i}`, () => post(slack, channel, parentTs, reply));
+      for (const [i, file] of thread.files.entries()) {
+        await ledger.once(`file:${i}`, async () => {
+          await slack.filesUploadV2({ channel_id: channel, thread_ts: parentTs, file: file.content, filename: file.filename, title: file.title });
+          return file.filename;
+        });
+      }
+      if (job.data.memoryKey && result.memory) await memory.save(job.data.memoryKey, result.memory);
+      await slack.chat.update({ channel, ts: parentTs, ...thread.parent });
+      outcome = 'done';
+      detail = result.report.headline;
+    } catch (err) {
+      endStep();
+      if (shutdown.signal.aborted && !timeout.aborted && !cancelSignal?.aborted && token) {
+        // Shutting down: hand the job back (not a failed attempt); another worker runs it, the ledger skips what
+        // this one already posted.
+        outcome = 'handed_back';
+        await setStatus('queued again (a worker shut down while running it)');
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      let by = '';
+      if (cancelSignal?.aborted) {
+        outcome = 'cancelled';
+        by = cancelledBy.get(jobId) ?? '';
+        detail = `cancelled while ${step}`;
+      } else if (timeout.aborted) {
+        outcome = 'timed_out';
+        detail = `stopped: the job took longer than ${Math.round(settings.jobTimeoutMs / 1000)} s (while ${step}) and was cancelled`;
+      } else {
+        detail = `failed: ${describeError(err)}`;
+        if (isK8snetError(err) && err.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) {
+          outcome = 'retrying';
+          await setStatus(`retrying: ${describeError(err)}`);
+          throw err;
+        }
+      }
+      log.warn({ outcome, err: describeError(err), ...(by ? { cancelledBy: by } : {}) }, 'job did not complete');
+      const byText = mention(by) ? ` by ${mention(by)}` : '';
+      await ledger.once('outcome:failed', () => post(slack, channel, parentTs, { text: detail, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${escapeMrkdwn(detail)}${byText}` } }] }));
+      await setStatus(detail);
+      if (by) detail = `${detail} (by ${by})`;
+    } finally {
+      cancelledBy.delete(jobId);
+      if (outcome !== 'handed_back' && outcome !== 'retrying') {
+        metrics?.jobSeconds.observe({ command: job.data.command.op, result: outcome }, (Date.now() - started) / 1000);
+        log.info({ outcome, ms: Date.now() - started, nodeCommands: commands.length }, 'job finished');
+        const summary = { jobId, user, channel, command: title, result: outcome === 'done' ? 'done' : outcome === 'failed' ? 'failed' : 'cancelled', detail } as const;
+        await options.audit?.record({ type: 'outcome', ...summary }).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
+        if (options.auditChannel) {
+          const message = auditMessage({ ...summary, commands });
+          await ledger.once('audit', () => post(slack, options.auditChannel!, undefined, message)).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit post failed'));
+        }
+      }
+    }
+  }
+
+  const worker = new Worker<InspectionJobData, unknown, JobName>(QUEUE_NAME, processInspection, {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: settings.concurrency,
+    lockDuration: settings.lockDurationMs,
+    stalledInterval: settings.stalledIntervalMs,
+    // A job whose worker died is taken over once by another worker, then reported failed.
+    maxStalledCount: 1,
+  });
+  worker.on('failed', (job, err) => {
+    if (!(err instanceof WaitingError)) options.log.warn({ jobId: job?.id, err: describeError(err) }, 'job failed');
+  });
+  worker.on('error', (err) => options.log.error({ err: describeError(err) }, 'worker error'));
+  if (options.subscriber) {
+    void subscribeCancels(options.subscriber, options.prefix, ({ jobId, by }) => {
+      cancelledBy.set(jobId, by);
+      if (worker.cancelJob(jobId, `cancelled by ${by}`)) options.log.info({ jobId, by }, 'job cancelled');
+      else cancelledBy.delete(jobId);
+    }).catch((err: unknown) => options.log.error({ err: describeError(err) }, 'cannot listen for cancel requests'));
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    worker,
+    close() {
+      closing ??= (async () => {
+        const finished = worker.close();
+        const grace = new Promise<'grace'>((resolve) => setTimeout(() => resolve('grace'), settings.shutdownGraceMs).unref());
+        if ((await Promise.race([finished.then(() => 'closed' as const), grace])) === 'grace') {
+          options.log.info('grace period over: handing running jobs back to the queue');
+          shutdown.abort();
+          await finished;
+        }
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * `k8snet bot`: the Slack side as a process — Bolt (HTTP receiver or Socket Mode), the queue it feeds, /healthz
+ * /readyz /metrics, JSON logs, and a clean stop on SIGTERM (stop taking commands, close Redis).
+ */
+import { accessSettings, captureSettings, processSettings, queueSettings, slackSettings, type Env } from '../config.ts';
+import { createLogger } from '../observability/logger.ts';
+import { createMetrics } from '../observability/metrics.ts';
+import { startHealthServer } from '../observability/health-server.ts';
+import { connectRedis } from '../queue/redis-url.ts';
+import { createInspectionQueue } from '../queue/jobs.ts';
+import { AuditTrail } from '../audit/audit-trail.ts';
+import { startBot } from '../slack/bot.ts';
+import { slackReachable } from './slack-client.ts';
+import { onTermination } from './lifecycle.ts';
+
+export async function runBotProcess(env: Env): Promise<void> {
+  const slack = slackSettings(env);
+  const access = accessSettings(env);
+  const capture = captureSettings(env);
+  const queueConfig = queueSettings(env);
+  const proc = processSettings(env);
+  const log = createLogger({ level: proc.logLevel, name: 'k8snet-bot' });
+  const redis = connectRedis(queueConfig.redisUrl, { blocking: false, name: 'k8snet-bot' });
+  redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  const queue = createInspectionQueue(redis, queueConfig.prefix);
+  const metrics = createMetrics({ queueDepth: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed') });
+  const bot = await startBot({ slack, access, capture, queue, redis, prefix: queueConfig.prefix, audit: new AuditTrail(redis, queueConfig.prefix), metrics, log });
+  const shutdown = onTermination(log, [() => bot.close(), () => queue.close(), async () => redis.quit(), () => health.close()]);
+  const health = await startHealthServer({
+    port: proc.healthPort,
+    registry: metrics.registry,
+    checks: { redis: async () => void (await redis.ping()), slack: slackReachable(bot.client) },
+    isShuttingDown: () => shutdown.requested,
+  });
+  log.info({ mode: slack.appToken ? 'socket' : 'http', port: bot.port, healthPort: health.port, prefix: queueConfig.prefix }, 'bot ready');
+}

@@ -1,0 +1,58 @@
+/**
+ * `k8snet worker`: runs inspection jobs from the queue — any number of them, on any number of machines, sharing
+ * one Redis. Each needs to reach the Kubernetes API, the nodes' sshd and Slack's Web API. On SIGTERM it stops taking
+ * jobs, gives running ones the grace period, hands the rest back to the queue, then closes SSH and Redis.
+ */
+import { captureSettings, processSettings, queueSettings, slackClientSettings, workerSettings, accessSettings, type Env } from '../config.ts';
+import { createLogger } from '../observability/logger.ts';
+import { createMetrics } from '../observability/metrics.ts';
+import { startHealthServer } from '../observability/health-server.ts';
+import { connectRedis } from '../queue/redis-url.ts';
+import { createInspectionQueue } from '../queue/jobs.ts';
+import { RedisCaptureLocks } from '../queue/capture-locks.ts';
+import { startWorkerHost } from '../queue/worker-host.ts';
+import { AuditTrail } from '../audit/audit-trail.ts';
+import { auditedShell } from '../audit/audited-shell.ts';
+import { createOperationRunner } from '../ops/run-operation.ts';
+import { CAPTURE_SETUP_SECONDS } from '../ops/capture-session.ts';
+import { depsFromEnv } from '../cli/deps.ts';
+import { createSlackClient, slackReachable } from './slack-client.ts';
+import { onTermination } from './lifecycle.ts';
+
+export async function runWorkerProcess(env: Env): Promise<void> {
+  const queueConfig = queueSettings(env);
+  const settings = workerSettings(env);
+  const proc = processSettings(env);
+  const { auditChannel } = accessSettings(env);
+  const log = createLogger({ level: proc.logLevel, name: 'k8snet-worker' });
+  const deps = depsFromEnv(env);
+  const slack = createSlackClient(slackClientSettings(env));
+  const redis = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker' });
+  const subscriber = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker-cancel' });
+  for (const c of [redis, subscriber]) c.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  const queue = createInspectionQueue(redis, queueConfig.prefix);
+  const metrics = createMetrics({ queueDepth: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed') });
+  // A capture waits at most one full capture of another job for its interface.
+  const captureLocks = new RedisCaptureLocks(redis, queueConfig.prefix, (captureSettings(env).maxSeconds + CAPTURE_SETUP_SECONDS + 10) * 1000);
+  const host = startWorkerHost({
+    connection: redis,
+    subscriber,
+    prefix: queueConfig.prefix,
+    runnerFor: (onCommand) => createOperationRunner({ ...deps, shell: auditedShell(deps.shell, onCommand, metrics), captureLocks }),
+    slack,
+    settings,
+    audit: new AuditTrail(redis, queueConfig.prefix),
+    auditChannel,
+    metrics,
+    log,
+  });
+  const shutdown = onTermination(log, [() => host.close(), () => deps.close(), () => queue.close(), async () => subscriber.quit(), async () => redis.quit(), () => health.close()]);
+  const health = await startHealthServer({
+    port: proc.healthPort,
+    registry: metrics.registry,
+    checks: { redis: async () => void (await redis.ping()), slack: slackReachable(slack) },
+    isShuttingDown: () => shutdown.requested,
+  });
+  await host.worker.waitUntilReady();
+  log.info({ concurrency: settings.concurrency, healthPort: health.port, prefix: queueConfig.prefix }, 'worker ready');
+}

@@ -1,0 +1,53 @@
+/**
+ * Who may run what from Slack: allow-lists of channels and of users or user groups (S…), and a stricter list for
+ * commands that capture packets. User group members are looked up with usergroups.users.list and cached briefly.
+ * The decision itself is pure (`decideAccess`); only group expansion does I/O.
+ */
+import type { AccessSettings } from '../config.ts';
+
+export type AccessDecision = { ok: true } | { ok: false; reason: string };
+
+/** Members of a user group; cached this long so a busy channel does not hit Slack's rate limits. */
+const GROUP_CACHE_MS = 5 * 60 * 1000;
+
+const isGroup = (id: string) => id.startsWith('S');
+
+/** Pure: `listed` is whether the user is on each list after group expansion. */
+export function decideAccess(settings: AccessSettings, channel: string, listed: { allowed: boolean; capture: boolean }, captures: boolean): AccessDecision {
+  if (settings.allowedChannels.length > 0 && !settings.allowedChannels.includes(channel)) return { ok: false, reason: 'k8snet is not enabled in this channel.' };
+  if (settings.allowedUsers.length > 0 && !listed.allowed) return { ok: false, reason: 'you are not on the list of users allowed to run k8snet.' };
+  if (captures && !listed.capture) return { ok: false, reason: 'you may not capture packets; add `--no-capture` to run the command without a capture.' };
+  return { ok: true };
+}
+
+export class AccessPolicy {
+  private readonly settings: AccessSettings;
+  private readonly groupMembers: (group: string) => Promise<string[]>;
+  private readonly cache = new Map<string, { members: Set<string>; until: number }>();
+
+  constructor(settings: AccessSettings, groupMembers: (group: string) => Promise<string[]>) {
+    this.settings = settings;
+    this.groupMembers = groupMembers;
+  }
+
+  private async onList(list: readonly string[], user: string): Promise<boolean> {
+    if (list.includes(user)) return true;
+    for (const group of list.filter(isGroup)) {
+      let entry = this.cache.get(group);
+      if (!entry || entry.until < Date.now()) {
+        entry = { members: new Set(await this.groupMembers(group)), until: Date.now() + GROUP_CACHE_MS };
+        this.cache.set(group, entry);
+      }
+      if (entry.members.has(user)) return true;
+    }
+    return false;
+  }
+
+  async check(user: string, channel: string, captures: boolean): Promise<AccessDecision> {
+    const listed = {
+      allowed: this.settings.allowedUsers.length === 0 || (await this.onList(this.settings.allowedUsers, user)),
+      capture: captures ? await this.onList(this.settings.captureUsers, user) : false,
+    };
+    return decideAccess(this.settings, channel, listed, captures);
+  }
+}

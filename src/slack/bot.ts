@@ -1,0 +1,138 @@
+/**
+ * The Slack side: a Bolt app serving `/k8snet` over HTTP (signature and timestamp checked by Bolt's receiver) or
+ * Socket Mode. The listener acknowledges first, then validates, authorizes, posts the parent message and enqueues —
+ * all real work happens in a worker — so the acknowledgement beats Slack's 3-second deadline under load. Refusals
+ * are sent privately through the acknowledgement itself (an ephemeral response) and nothing is queued.
+ */
+import bolt from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import type { Queue } from 'bullmq';
+import { describeError } from '../errors.ts';
+import { parseSlackCommand, SLACK_HELP } from '../command/grammar.ts';
+import { statusMessage } from '../render/slack-blocks.ts';
+import { capturesPackets, commandTitle, displayJobId, type InspectionJobData, type JobName } from '../queue/jobs.ts';
+import { publishCancel } from '../queue/cancellation.ts';
+import type { RedisConnection } from '../queue/redis-url.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import type { AccessSettings, CaptureSettings, SlackSettings } from '../config.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { K8snetMetrics } from '../observability/metrics.ts';
+import { AccessPolicy } from './access.ts';
+
+const { App, HTTPReceiver, LogLevel } = bolt;
+
+export interface BotOptions {
+  slack: SlackSettings;
+  access: AccessSettings;
+  capture: Pick<CaptureSettings, 'defaultSeconds' | 'maxSeconds'>;
+  queue: Queue<InspectionJobData, unknown, JobName>;
+  /** For job numbers and cancel requests. */
+  redis: RedisConnection;
+  prefix: string;
+  audit?: AuditTrail;
+  metrics?: K8snetMetrics;
+  log: Logger;
+}
+
+export interface BotHandle {
+  /** The HTTP receiver's port (0 in Socket Mode). */
+  port: number;
+  client: WebClient;
+  close(): Promise<void>;
+}
+
+type Respond = (message: { response_type: 'ephemeral'; text: string }) => Promise<unknown>;
+
+export async function startBot(options: BotOptions): Promise<BotHandle> {
+  const { slack, queue, log, metrics } = options;
+  const socketMode = slack.appToken !== undefined;
+  const clientOptions = slack.apiUrl ? { slackApiUrl: slack.apiUrl } : {};
+  const receiver = socketMode ? undefined : new HTTPReceiver({ signingSecret: slack.signingSecret, endpoints: '/slack/events', port: slack.port, logLevel: LogLevel.ERROR });
+  const app = new App({
+    token: slack.botToken,
+    ...(socketMode ? { appToken: slack.appToken!, socketMode: true } : { receiver: receiver! }),
+    clientOptions,
+    logLevel: LogLevel.ERROR,
+  });
+  const client = app.client;
+  const access = new AccessPolicy(options.access, async (usergroup) => (await client.usergroups.users.list({ usergroup })).users ?? []);
+  const grammarEnv = { K8SNET_CAPTURE_SECONDS: String(options.capture.defaultSeconds), K8SNET_CAPTURE_MAX_SECONDS: String(options.capture.maxSeconds) };
+  const jobSeq = `${options.prefix}:{k8snet}-job-seq`;
+  const audit = (event: Parameters<AuditTrail['record']>[0]) => options.audit?.record(event).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
+
+  async function refuse(respond: Respond, user: string, channel: string, command: string, result: 'invalid' | 'denied', reason: string): Promise<void> {
+    // The answer first (for bad input it is the acknowledgement itself), the records after.
+    await respond({ response_type: 'ephemeral', text: result === 'invalid' ? `:no_entry: ${reason}\n\n${SLACK_HELP}` : `:no_entry: Not allowed: ${reason}` });
+    metrics?.commands.inc({ command, result });
+    log.info({ user, channel, command, result, reason }, 'command refused');
+    await audit({ type: 'refused', user, channel, reason });
+  }
+
+  async function cancel(respond: Respond, user: string, channel: string, jobId: string): Promise<void> {
+    const shown = displayJobId(jobId);
+    const job = await queue.getJob(jobId);
+    if (!job || job.data.channel !== channel) {
+      await respond({ response_type: 'ephemeral', text: `No job ${shown} in this channel.` });
+      return;
+    }
+    const state = await job.getState();
+    if (['waiting', 'delayed', 'prioritized'].includes(state)) {
+      await job.remove();
+      if (job.data.parentTs) await client.chat.update({ channel, ts: job.data.parentTs, ...statusMessage(job.data.title, 'cancelled before it started', { user: job.data.user }) });
+      await respond({ response_type: 'ephemeral', text: `Job ${shown} was cancelled before it started.` });
+    } else if (state === 'active') {
+      const workers = await publishCancel(options.redis, options.prefix, { jobId, by: user });
+      await respond({ response_type: 'ephemeral', text: workers > 0 ? `Asked the worker running job ${shown} to stop; the thread will say when it has.` : `No worker is listening for job ${shown}; it ends at its time limit.` });
+    } else {
+      await respond({ response_type: 'ephemeral', text: `Job ${shown} has already ${state === 'failed' ? 'ended' : 'finished'}.` });
+    }
+    metrics?.commands.inc({ command: 'cancel', result: state });
+    await audit({ type: 'request', jobId, user, channel, command: `cancel ${jobId}` });
+  }
+
+  app.command('/k8snet', async ({ command, ack, respond }) => {
+    const user = command.user_id;
+    const channel = command.channel_id;
+    let parsed;
+    try {
+      parsed = parseSlackCommand(command.text, grammarEnv);
+    } catch (err) {
+      await refuse(ack, user, channel, 'invalid', 'invalid', describeError(err));
+      return;
+    }
+    if (parsed.kind === 'help') {
+      await ack({ response_type: 'ephemeral', text: SLACK_HELP });
+      metrics?.commands.inc({ command: 'help', result: 'answered' });
+      return;
+    }
+    await ack();
+    const verb = parsed.kind === 'cancel' ? 'cancel' : parsed.command.op;
+    try {
+      const verdict = await access.check(user, channel, parsed.kind === 'operation' && capturesPackets(parsed.command));
+      if (!verdict.ok) return await refuse(respond, user, channel, verb, 'denied', verdict.reason);
+      if (parsed.kind === 'cancel') return await cancel(respond, user, channel, parsed.jobId);
+
+      const title = commandTitle(parsed.command);
+      // Our own job ids (j1, j2…): the number is on the parent message before the job exists, for `cancel`.
+      const jobId = `j${await options.redis.incr(jobSeq)}`;
+      const parent = await client.chat.postMessage({ channel, ...statusMessage(title, `queued as job ${displayJobId(jobId)}`, { user }) });
+      await queue.add('inspect', { channel, parentTs: String(parent.ts), user, title, command: parsed.command, requestedAt: new Date().toISOString(), ...(parsed.command.op === 'report' ? { memoryKey: `channel:${channel}` } : {}) }, { jobId });
+      metrics?.commands.inc({ command: verb, result: 'queued' });
+      log.info({ jobId, user, channel, command: verb }, 'command queued');
+      await audit({ type: 'request', jobId, user, channel, command: title });
+    } catch (err) {
+      metrics?.commands.inc({ command: verb, result: 'error' });
+      log.error({ user, channel, command: verb, err: describeError(err) }, 'could not queue the command');
+      await respond({ response_type: 'ephemeral', text: `:warning: could not queue the command: ${describeError(err)}` }).catch(() => undefined);
+    }
+  });
+
+  await app.start(slack.port);
+  return {
+    port: socketMode ? 0 : slack.port,
+    client,
+    close: async () => {
+      await app.stop();
+    },
+  };
+}
