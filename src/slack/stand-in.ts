@@ -17,6 +17,8 @@ export interface SlackStandIn {
   /** A response_url for slash commands. */
   responseUrl: string;
   calls: RecordedCall[];
+  /** Web API method names in the order their requests arrived (before any delay), answered or not. */
+  arrivals: string[];
   /** Messages by channel and ts, as last posted or updated. */
   messages: Map<string, { channel: string; ts: string; thread_ts?: string; text?: string; blocks?: unknown }>;
   uploads: Map<string, { filename: string; bytes: Buffer; title?: string }>;
@@ -57,6 +59,7 @@ async function uploadedBytes(req: IncomingMessage, body: Buffer): Promise<Buffer
 
 export async function startSlackStandIn(options: { botToken: string; port?: number }): Promise<SlackStandIn> {
   const calls: RecordedCall[] = [];
+  const arrivals: string[] = [];
   const messages: SlackStandIn['messages'] = new Map();
   const uploads: SlackStandIn['uploads'] = new Map();
   const limits = new Map<string, { count: number; retryAfter: number }>();
@@ -84,6 +87,7 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
         return res.writeHead(200).end('ok');
       }
       const method = url.pathname.replace(/^\/api\//, '');
+      arrivals.push(method);
       const args = parseArgs(req, body);
       const limit = limits.get(method);
       if (limit && limit.count > 0) {
@@ -143,6 +147,7 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
     apiUrl: `${base}/api/`,
     responseUrl: `${base}/response`,
     calls,
+    arrivals,
     messages,
     uploads,
     rateLimit(method, count, retryAfterSeconds) {
