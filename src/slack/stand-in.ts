@@ -2,8 +2,17 @@
  * A local stand-in for the Slack Web API that speaks Slack's wire format: `ok`/`error` JSON, the bot token checked
  * on every call (invalid_auth otherwise), form or JSON bodies, and the external file upload flow. It records every
  * call and can answer 429 with Retry-After, so tests and `k8snet demo` exercise the real SDK end to end.
+ *
+ * Started with an app-level token (`xapp-…`) it also serves Socket Mode as Slack does: `apps.connections.open`
+ * (app token in the Authorization header) hands out a single-use `ws://…/link/?ticket=…` URL on the same port; the
+ * socket gets Slack's `hello`, server pings, envelopes (`deliverSlashCommand`) and `disconnect` messages, and every
+ * acknowledgement (`{envelope_id, payload?}`) the client sends back is recorded.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket } from 'ws';
+import type { SlashCommandFields } from './signing.ts';
 
 export interface RecordedCall {
   method: string;
@@ -28,8 +37,36 @@ export interface SlackStandIn {
   setUserGroup(id: string, members: string[]): void;
   /** Every later call to `method` is answered this many ms late (slow Slack). */
   delay(method: string, ms: number): void;
+  /** Socket Mode acknowledgements received, in order (started with `appToken` only). */
+  socketAcks: SocketAck[];
+  /** Resolves once `count` Socket Mode clients are connected and have been sent `hello`. */
+  socketConnected(count?: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Sends a `slash_commands` envelope (the payload carries the same fields as the HTTP form) to a connected Socket
+   * Mode client and resolves with its acknowledgement; rejects when none comes within `timeoutMs` (Slack's 3 s).
+   */
+  deliverSlashCommand(fields: SlashCommandFields, options?: { timeoutMs?: number }): Promise<SocketAck>;
+  /** Sends Slack's `disconnect` message to every Socket Mode client (Slack then expects them to reconnect). */
+  disconnectSockets(reason?: 'refresh_requested' | 'warning' | 'link_disabled'): void;
   close(): Promise<void>;
 }
+
+export interface SocketAck {
+  envelope_id: string;
+  payload?: Record<string, unknown>;
+  /** Milliseconds from sending the envelope to receiving this acknowledgement. */
+  ms: number;
+}
+
+/**
+ * The SDK's SocketModeClient drops a connection that hears no server ping for 30 s (serverPingTimeout); Slack pings
+ * well inside that, and so does the stand-in.
+ */
+export const SOCKET_PING_INTERVAL_MS = 10_000;
+/** Slack shows the user a timeout when a slash command is not acknowledged within 3 seconds. */
+export const SLACK_ACK_DEADLINE_MS = 3000;
+/** The app id the stand-in reports (`connection_info.app_id`, `api_app_id` in payloads). */
+const STAND_IN_APP_ID = 'A0STANDIN';
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -57,7 +94,115 @@ async function uploadedBytes(req: IncomingMessage, body: Buffer): Promise<Buffer
   return Buffer.alloc(0);
 }
 
-export async function startSlackStandIn(options: { botToken: string; port?: number }): Promise<SlackStandIn> {
+interface SocketModeServer {
+  /** Answers apps.connections.open for a request carrying `token` in its Authorization header. */
+  open(authorization: string | undefined): { ok: true; url: string } | { ok: false; error: string };
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  acks: SocketAck[];
+  connected(count: number, timeoutMs: number): Promise<void>;
+  deliver(type: 'slash_commands', payload: Record<string, unknown>, timeoutMs: number): Promise<SocketAck>;
+  disconnect(reason: string): void;
+  close(): void;
+}
+
+/** Socket Mode as Slack serves it: single-use tickets, `hello`, envelopes out, acknowledgements in. */
+function socketModeServer(appToken: string, baseUrl: () => string): SocketModeServer {
+  const wss = new WebSocketServer({ noServer: true });
+  const tickets = new Set<string>();
+  const ready = new Set<WebSocket>();
+  const acks: SocketAck[] = [];
+  const pending = new Map<string, (ack: SocketAck) => void>();
+  const pinger = setInterval(() => {
+    for (const ws of ready) ws.ping();
+  }, SOCKET_PING_INTERVAL_MS).unref();
+
+  wss.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      let msg: { envelope_id?: unknown; payload?: unknown };
+      try {
+        msg = JSON.parse(data.toString()) as typeof msg;
+      } catch {
+        return; // Slack ignores what it cannot parse; so does the stand-in.
+      }
+      if (typeof msg.envelope_id !== 'string') return;
+      const resolve = pending.get(msg.envelope_id);
+      if (!resolve) return; // an ack for an envelope we never sent or already timed out
+      pending.delete(msg.envelope_id);
+      resolve({ envelope_id: msg.envelope_id, ...(msg.payload && typeof msg.payload === 'object' ? { payload: msg.payload as Record<string, unknown> } : {}), ms: 0 });
+    });
+    ws.on('close', () => ready.delete(ws));
+    ready.add(ws);
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: ready.size,
+        debug_info: { host: 'applink-stand-in', build_number: 1, approximate_connection_time: 3600 },
+        connection_info: { app_id: STAND_IN_APP_ID },
+      }),
+    );
+  });
+
+  return {
+    open(authorization) {
+      // Slack takes the app-level token from the Authorization header only; a bot token is the wrong type.
+      const token = (authorization ?? '').replace(/^Bearer /, '');
+      if (token === '') return { ok: false, error: 'not_authed' };
+      if (!token.startsWith('xapp-')) return { ok: false, error: 'not_allowed_token_type' };
+      if (token !== appToken) return { ok: false, error: 'invalid_auth' };
+      const ticket = randomUUID();
+      tickets.add(ticket);
+      return { ok: true, url: `${baseUrl().replace(/^http:/, 'ws:')}/link/?ticket=${ticket}&app_id=${STAND_IN_APP_ID}` };
+    },
+    upgrade(req, socket, head) {
+      const url = new URL(req.url ?? '/', 'http://stand-in');
+      const ticket = url.searchParams.get('ticket') ?? '';
+      if (url.pathname !== '/link/' || !tickets.delete(ticket)) {
+        socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    },
+    acks,
+    async connected(count, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (ready.size < count) {
+        if (Date.now() > deadline) throw new Error(`no ${count} Socket Mode connection(s) within ${timeoutMs} ms (have ${ready.size})`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    deliver(type, payload, timeoutMs) {
+      // The newest open connection (an older one may be on its way out after a `disconnect`).
+      const ws = [...ready].reverse().find((w) => w.readyState === WebSocket.OPEN);
+      if (!ws) return Promise.reject(new Error('no Socket Mode client is connected'));
+      const envelope_id = randomUUID();
+      const sent = performance.now();
+      return new Promise<SocketAck>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(envelope_id);
+          reject(new Error(`envelope ${envelope_id} (${type}) was not acknowledged within ${timeoutMs} ms`));
+        }, timeoutMs);
+        pending.set(envelope_id, (ack) => {
+          clearTimeout(timer);
+          const recorded = { ...ack, ms: performance.now() - sent };
+          acks.push(recorded);
+          resolve(recorded);
+        });
+        ws.send(JSON.stringify({ envelope_id, type, payload, accepts_response_payload: type === 'slash_commands' }));
+      });
+    },
+    disconnect(reason) {
+      for (const ws of ready) ws.send(JSON.stringify({ type: 'disconnect', reason, debug_info: { host: 'applink-stand-in' } }));
+    },
+    close() {
+      clearInterval(pinger);
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    },
+  };
+}
+
+export async function startSlackStandIn(options: { botToken: string; port?: number; appToken?: string }): Promise<SlackStandIn> {
   const calls: RecordedCall[] = [];
   const arrivals: string[] = [];
   const messages: SlackStandIn['messages'] = new Map();
@@ -68,6 +213,11 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
   let seq = 0;
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
   let base = '';
+  const socketMode = options.appToken === undefined ? null : socketModeServer(options.appToken, () => base);
+  const needSocketMode = (): SocketModeServer => {
+    if (!socketMode) throw new Error('the stand-in was started without appToken: no Socket Mode');
+    return socketMode;
+  };
 
   const server: Server = createServer((req, res) => {
     void (async () => {
@@ -97,6 +247,11 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
       }
       const late = delays.get(method);
       if (late) await new Promise((r) => setTimeout(r, late));
+      if (socketMode && method === 'apps.connections.open') {
+        const answer = socketMode.open(req.headers.authorization);
+        if (answer.ok) calls.push({ method, args, at: Date.now() });
+        return json(200, answer);
+      }
       const token = (req.headers.authorization ?? '').replace(/^Bearer /, '') || String(args.token ?? '');
       if (token !== options.botToken) return json(200, { ok: false, error: 'invalid_auth' });
       calls.push({ method, args, at: Date.now() });
@@ -140,6 +295,7 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
       }
     })().catch((err: Error) => res.writeHead(500).end(err.message));
   });
+  if (socketMode) server.on('upgrade', (req, socket, head) => socketMode.upgrade(req, socket, head));
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const address = server.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -159,6 +315,18 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
     delay(method, ms) {
       delays.set(method, ms);
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    socketAcks: socketMode?.acks ?? [],
+    socketConnected: async (count = 1, timeoutMs = 10_000) => needSocketMode().connected(count, timeoutMs),
+    async deliverSlashCommand(fields, o = {}) {
+      const payload = { token: 'deprecated-verification-token', api_app_id: STAND_IN_APP_ID, is_enterprise_install: 'false', trigger_id: `${Math.floor(Date.now() / 1000)}.1.${randomUUID().slice(0, 8)}`, ...fields };
+      return needSocketMode().deliver('slash_commands', payload, o.timeoutMs ?? SLACK_ACK_DEADLINE_MS);
+    },
+    disconnectSockets(reason = 'refresh_requested') {
+      needSocketMode().disconnect(reason);
+    },
+    close: () => {
+      socketMode?.close();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
   };
 }
