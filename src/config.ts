@@ -204,7 +204,7 @@ export interface SlackSettings {
   port: number;
 }
 
-const SLACK_ID = /^[A-Z][A-Z0-9]{2,}$/;
+const SLACK_ID = /^[A-Z][A-Z0-9]{1,20}$/;
 
 function slackIds(env: Env, name: string): string[] {
   const ids = list(env, name);

@@ -122,7 +122,10 @@ export async function runCaptures<Role extends string, Summary, Traffic>(
     await Promise.all(started.map((s) => (s.ok ? s.ready : undefined)));
     const traffic = options.whileCapturing ? await options.whileCapturing() : null;
     if (options.signal.aborted) throw new K8snetError('timeout', 'cancelled while capturing');
-    return { points: await Promise.all(started.map((s) => finishPoint(s))), traffic };
+    const results = await Promise.all(started.map((s) => finishPoint(s)));
+    // Captures cut short by a cancel saw too little to judge by: no result rather than a wrong one.
+    if (options.signal.aborted) throw new K8snetError('timeout', 'cancelled while capturing');
+    return { points: results, traffic };
   } finally {
     await release();
   }

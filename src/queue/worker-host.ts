@@ -108,7 +108,8 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
         },
       });
       endStep();
-      // An operation that finished as the job was being cancelled still delivers: the work is done.
+      // An operation that returned while being aborted may hold partial facts (captures cut short): not posted.
+      if (signal.aborted) throw new Error('aborted');
       const thread = renderSlackThread(result.report, `done in ${((Date.now() - started) / 1000).toFixed(1)} s`, user);
       for (const [i, reply] of thread.replies.entries()) await ledger.once(`reply:${i}`, () => post(slack, channel, parentTs, reply));
       for (const [i, file] of thread.files.entries()) {

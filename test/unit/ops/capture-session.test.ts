@@ -76,4 +76,65 @@ describe('simultaneous captures', () => {
     expect(points[0]!.summary).toBe(10_024);
     expect(points[0]!.pcap!.length).toBe(24 + 16 + 96);
   });
+
+  it('gives no result when cancelled while the captures finish (a cut-short capture would read as "no packets")', async () => {
+    const shell = fakeShell([]);
+    const node = { name: 'k8s-node2', address: '10.254.0.12' };
+    const abort = new AbortController();
+    const run = runCaptures(shell, [{ node, role: 'src-pod', spec: spec('cali1') }], countBytes, {
+      signal: abort.signal,
+      whileCapturing: async () => {
+        setTimeout(() => {
+          abort.abort();
+          for (const s of shell.streams.values()) s.end();
+        }, 10);
+        return null;
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'timeout', message: 'cancelled while capturing' });
+  });
+
+  it('holds one lock per node interface for the whole capture, taken in sorted order and always released', async () => {
+    const held: string[] = [];
+    const log: string[] = [];
+    const locks = {
+      async acquire(key: string, ttlMs: number) {
+        log.push(`acquire ${key} ${ttlMs}`);
+        held.push(key);
+        return async () => {
+          log.push(`release ${key}`);
+          held.splice(held.indexOf(key), 1);
+        };
+      },
+    };
+    const shell = fakeShell([]);
+    const n1 = { name: 'k8s-node1', address: '10.254.0.11' };
+    const n2 = { name: 'k8s-node2', address: '10.254.0.12' };
+    await runCaptures(shell, [{ node: n2, role: 'a', spec: spec('eth0') }, { node: n1, role: 'b', spec: { ...spec('cali1'), netns: 'cni-1' } }], countBytes, {
+      signal: new AbortController().signal,
+      locks,
+      whileCapturing: async () => {
+        expect(held).toEqual(['k8s-node1/cni-1/cali1', 'k8s-node2//eth0']);
+        for (const s of shell.streams.values()) s.end();
+        return null;
+      },
+    });
+    expect(log).toEqual(['acquire k8s-node1/cni-1/cali1 18000', 'acquire k8s-node2//eth0 18000', 'release k8s-node1/cni-1/cali1', 'release k8s-node2//eth0']);
+    expect(held).toEqual([]);
+  });
+
+  it('does not capture when an interface stays busy, and gives back the locks it already took', async () => {
+    const released: string[] = [];
+    const locks = {
+      async acquire(key: string) {
+        if (key.startsWith('k8s-node2')) throw new K8snetError('timeout', `${key} is busy with another capture`, { retryable: true });
+        return async () => void released.push(key);
+      },
+    };
+    const shell = fakeShell([]);
+    const run = runCaptures(shell, [{ node: { name: 'k8s-node1', address: '10.254.0.11' }, role: 'a', spec: spec('eth0') }, { node: { name: 'k8s-node2', address: '10.254.0.12' }, role: 'b', spec: spec('eth0') }], countBytes, { signal: new AbortController().signal, locks });
+    await expect(run).rejects.toMatchObject({ retryable: true });
+    expect(released).toEqual(['k8s-node1//eth0']);
+    expect(shell.streams.size).toBe(0);
+  });
 });
