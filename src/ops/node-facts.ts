@@ -104,9 +104,11 @@ interface IpJsonRoute {
   prefsrc?: string;
   metric?: number;
   flags?: string[];
+  /** A multipath route's next hops (its own gateway and dev are then absent). */
+  nexthops?: { gateway?: string; dev?: string; weight?: number; flags?: string[] }[];
 }
 
-/** The route as `ip route` prints it, so evidence reads like what an engineer would see by hand. */
+/** The route as `ip route` prints it, so evidence reads like what an engineer would see by hand (next hops on one line). */
 export function routeText(r: IpJsonRoute): string {
   const parts = [r.type && r.type !== 'unicast' ? `${r.type} ${r.dst}` : r.dst];
   if (r.gateway) parts.push(`via ${r.gateway}`);
@@ -116,11 +118,19 @@ export function routeText(r: IpJsonRoute): string {
   if (r.prefsrc) parts.push(`src ${r.prefsrc}`);
   if (r.metric !== undefined) parts.push(`metric ${r.metric}`);
   for (const f of r.flags ?? []) parts.push(f);
+  for (const nh of r.nexthops ?? []) {
+    parts.push('nexthop');
+    if (nh.gateway) parts.push(`via ${nh.gateway}`);
+    if (nh.dev) parts.push(`dev ${nh.dev}`);
+    if (nh.weight !== undefined) parts.push(`weight ${nh.weight}`);
+    for (const f of nh.flags ?? []) parts.push(f);
+  }
   return parts.join(' ');
 }
 
+/** A multipath route's gateway and device are its first next hop's, as `route -n` shows it. */
 export function routesFromIpJson(json: string): RouteLine[] {
-  return (JSON.parse(json || '[]') as IpJsonRoute[]).map((r) => ({ raw: routeText(r), destination: r.dst, gateway: r.gateway ?? null, device: r.dev ?? null, type: r.type ?? 'unicast' }));
+  return (JSON.parse(json || '[]') as IpJsonRoute[]).map((r) => ({ raw: routeText(r), destination: r.dst, gateway: r.gateway ?? r.nexthops?.[0]?.gateway ?? null, device: r.dev ?? r.nexthops?.[0]?.dev ?? null, type: r.type ?? 'unicast' }));
 }
 
 interface IpJsonLink {
@@ -145,19 +155,27 @@ export function neighboursFromIpJson(json: string): NonNullable<NodeFacts['neigh
   return (JSON.parse(json || '[]') as { dst: string; dev?: string; lladdr?: string; state?: string[] }[]).map((n) => ({ ip: n.dst, device: n.dev ?? null, lladdr: n.lladdr ?? null, state: n.state ?? [] }));
 }
 
-/** `sysctl key …` lines ("net.ipv4.ip_forward = 1"). */
+/** `sysctl key …` lines ("net.ipv4.ip_forward = 1"; an interface name's dots print as `/`: "net.ipv4.conf.vxlan/calico.rp_filter"). */
 export function sysctlValues(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of text.matchAll(/^(?<key>[a-z0-9_.-]+)\s*=\s*(?<value>.*)$/gim)) out[m.groups!.key!] = m.groups!.value!.trim();
+  for (const m of text.matchAll(/^(?<key>[a-z0-9_./-]+)\s*=\s*(?<value>.*)$/gim)) out[m.groups!.key!] = m.groups!.value!.trim();
   return out;
 }
 
-/** Listening TCP ports from `ss -H -lnt` ("LISTEN 0 511 0.0.0.0:80 0.0.0.0:*") or `netstat -lnt` ("tcp 0 0 0.0.0.0:80 0.0.0.0:* LISTEN"): the local address is the fourth column in both. */
+/**
+ * Listening TCP ports from `ss -H -lnt` ("LISTEN 0 511 0.0.0.0:80 0.0.0.0:*") or `netstat -lnt` ("tcp 0 0 0.0.0.0:80
+ * 0.0.0.0:* LISTEN"). `ss` with -u or -a puts a Netid column first, and netstat a Proto one: only tcp lines count there.
+ * A line counts when its state is LISTEN.
+ */
 export function listeningPortsFromSs(text: string): number[] {
   const ports = new Set<number>();
   for (const line of text.split('\n')) {
-    const local = line.trim().split(/\s+/)[3];
-    const m = local ? /:(?<port>\d+)$/.exec(local) : null;
+    const cols = line.trim().split(/\s+/);
+    // Netid/Proto is a lowercase word (tcp, tcp6, udp, u_str, unix …); a state is uppercase (LISTEN, UNCONN).
+    if (/^[a-z][a-z0-9_]*$/.test(cols[0]!) && !cols.shift()!.startsWith('tcp')) continue;
+    // Left: ss's State Recv-Q Send-Q Local …, or netstat's Recv-Q Send-Q Local Foreign State.
+    const [state, local] = /^\d+$/.test(cols[0] ?? '') ? [cols[4], cols[2]] : [cols[0], cols[3]];
+    const m = state === 'LISTEN' && local ? /:(?<port>\d+)$/.exec(local) : null;
     if (m?.groups) ports.add(Number(m.groups.port));
   }
   return [...ports].sort((a, b) => a - b);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { addressesFromIpJson, linksFromIpJson, listeningPortsFromSs, routesFromIpJson, sysctlValues, testConnect } from '../../../src/ops/node-facts.ts';
+import { addressesFromIpJson, inspectNode, linksFromIpJson, listeningPortsFromSs, neighboursFromIpJson, netnsFromCrictl, routesFromIpJson, sysctlValues, testConnect } from '../../../src/ops/node-facts.ts';
 import type { CommandResult, NodeCommand, NodeShell } from '../../../src/node/types.ts';
+import { publishedFixture } from '../parse/published-fixture.ts';
 
 // `ip -j -4 route show table main` on a lab node (iproute2 6.1).
 const routes = '[{"dst":"default","gateway":"10.254.0.254","dev":"eth0","flags":[]},{"type":"blackhole","dst":"10.244.0.0/26","protocol":"80","flags":[]},{"dst":"10.244.0.1","dev":"calid73126c1689","scope":"link","flags":[]},{"dst":"10.244.0.64/26","gateway":"10.244.0.64","dev":"vxlan.calico","protocol":"80","flags":["onlink"]},{"dst":"10.254.0.0/24","dev":"eth0","protocol":"kernel","scope":"link","prefsrc":"10.254.0.11","flags":[]}]';
@@ -145,5 +146,97 @@ describe('finding a pod\'s network namespace through the runtime', () => {
     expect(await findPodNetns(shell, { name: 'k8s-node1', address: '10.254.0.11' }, pod, AbortSignal.timeout(1000))).toEqual({ netns: 'cni-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901', sandboxId: '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a', foundBy: 'crictl' });
     expect(seen[0]).toEqual(['crictl', 'pods', '-q', '--name', 'pod-dest', '--namespace', 'default', '--state', 'ready']);
     expect(seen[1]).toEqual(['crictl', 'inspectp', '-o', 'json', '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a']);
+  });
+});
+
+// Outputs of a lab node (scratch netns: eth0 10.254.0.11, vxlan.calico, one pod veth) and published nodes, kept in
+// test/unit/parse/fixtures and read without their `# Source:` line and shell prompts.
+describe('a lab node\'s ip -j, bridge -j and sysctl output', () => {
+  it('reads ip -j route: two defaults, the multipath route by its first hop, unreachable, blackhole and vxlan.calico onlink', () => {
+    const routes = routesFromIpJson(publishedFixture('lab-ip-j-route.json'));
+    expect(routes.map((r) => r.raw)).toEqual([
+      'default via 10.254.0.254 dev eth0 metric 100',
+      'default via 10.254.0.253 dev eth0 metric 200',
+      '10.96.0.0/12 nexthop via 10.254.0.1 dev eth0 weight 1 nexthop via 10.254.0.2 dev eth0 weight 2',
+      'unreachable 10.99.0.0/16',
+      'blackhole 10.244.0.0/26 proto 80',
+      '10.244.0.5 dev cali1234abcd567 scope link',
+      '10.244.1.0/26 via 10.244.1.0 dev vxlan.calico proto 80 onlink',
+      '10.254.0.0/24 dev eth0 proto kernel scope link src 10.254.0.11',
+    ]);
+    expect(routes[2]).toMatchObject({ destination: '10.96.0.0/12', gateway: '10.254.0.1', device: 'eth0', type: 'unicast' });
+    expect(routes[3]).toMatchObject({ destination: '10.99.0.0/16', gateway: null, device: null, type: 'unreachable' });
+  });
+
+  it('gives the same facts from ip -j -d route (explicit unicast type, proto boot, scope global)', () => {
+    const plain = routesFromIpJson(publishedFixture('lab-ip-j-route.json'));
+    const detailed = routesFromIpJson(publishedFixture('lab-ip-j-d-route.json'));
+    expect(detailed.map(({ raw: _raw, ...facts }) => facts)).toEqual(plain.map(({ raw: _raw, ...facts }) => facts));
+    expect(detailed[0]!.raw).toBe('default via 10.254.0.254 dev eth0 proto boot scope global metric 100');
+  });
+
+  it('reads links from ip -j -d link, addresses from ip -j addr and the VTEP neighbour from ip -j neigh', () => {
+    expect(linksFromIpJson(publishedFixture('lab-ip-j-d-link.json'))).toEqual([
+      { name: 'lo', up: true, mtu: 65536 },
+      { name: 'eth0', up: true, mtu: 1500 },
+      { name: 'vxlan.calico', up: true, mtu: 1450 },
+      { name: 'cali1234abcd567', up: true, mtu: 1500 },
+    ]);
+    // IPv4 only: the cali veth has just its fe80:: address, so none.
+    expect(addressesFromIpJson(publishedFixture('lab-ip-j-addr.json'))).toEqual({ lo: ['127.0.0.1/8'], eth0: ['10.254.0.11/24'], 'vxlan.calico': ['10.244.0.0/32'], cali1234abcd567: [] });
+    expect(neighboursFromIpJson(publishedFixture('lab-ip-j-neigh.json'))).toEqual([{ ip: '10.244.1.0', device: 'vxlan.calico', lladdr: '66:ab:cd:00:00:01', state: ['PERMANENT'] }]);
+  });
+
+  it('reads sysctl lines, including a per-interface key where vxlan.calico\'s dot prints as a slash', () => {
+    expect(sysctlValues(publishedFixture('lab-sysctl.txt'))).toEqual({ 'net.ipv4.ip_forward': '0', 'net.ipv4.conf.all.rp_filter': '0', 'net.ipv4.conf.vxlan/calico.rp_filter': '0' });
+  });
+
+  it('inspects the whole node: routes, links, the VXLAN fdb entry to node2 and forwarding off', async () => {
+    const answers: Record<string, string> = {
+      'ip -j -4 route show table main': 'lab-ip-j-route.json',
+      'ip -4 route show table main': 'lab-ip-route-multipath.txt',
+      'ip -j link show': 'lab-ip-j-d-link.json',
+      'sysctl net.ipv4.ip_forward net.ipv4.conf.all.rp_filter': 'lab-sysctl.txt',
+      'ip -j -4 neigh show': 'lab-ip-j-neigh.json',
+      'bridge -j fdb show dev vxlan.calico': 'lab-bridge-j-fdb.json',
+    };
+    const shell: NodeShell = {
+      async run(n, command) {
+        const name = answers[command.argv.join(' ')];
+        return { node: n.name, argv: command.argv, stdout: name ? publishedFixture(name) : '', stderr: name ? '' : 'unexpected', exitCode: name ? 0 : 1, timedOut: false, truncated: false, durationMs: 1 };
+      },
+      async capture() {
+        throw new Error('unused');
+      },
+      async close() {},
+    };
+    const facts = await inspectNode(shell, { name: 'lab-node', address: '10.254.0.11' }, AbortSignal.timeout(1000));
+    expect(facts).toMatchObject({ error: null, ipForward: false, rpFilter: { all: 0 }, fdb: [{ mac: '66:ab:cd:00:00:01', dst: '10.254.0.12' }] });
+    expect(facts.routes).toHaveLength(8);
+    expect(facts.links!.map((l) => l.name)).toEqual(['lo', 'eth0', 'vxlan.calico', 'cali1234abcd567']);
+    expect(facts.routeTableText).toContain('10.96.0.0/12\n\tnexthop via 10.254.0.1 dev eth0 weight 1\n');
+    expect(facts.routeTableText).not.toMatch(/ $/m);
+  });
+});
+
+describe('listening ports from ss and netstat as printed on real nodes', () => {
+  it.each([
+    ['lab-ss-lntp.txt', 'ss -lntp: header, users:(("python3",…)) and [::]', [31080]],
+    ['lab-ss-H-lntup.txt', 'ss -H -lntup: a Netid column first; the UDP sockets (VXLAN 4789, 5353) are not TCP listeners', [31080]],
+    ['lab-netstat-lntp.txt', 'netstat -lntp: tcp and tcp6 with PID/Program name', [31080]],
+    ['lab-netstat-anp.txt', 'netstat -anp: the udp lines and the UNIX socket header do not count', [31080]],
+    ['netstat-kube-proxy-4-tcp6.txt', 'netstat: kube-proxy holding NodePort 8000 on tcp6 :::8000', [8000]],
+    ['ss-lntp-kube-proxy-1.txt', 'ss -ltpn on a kubeadm control plane: *:10250, 127.0.0.53%lo:53, a [sudo] prompt line', [22, 53, 2379, 2380, 2381, 6443, 10248, 10249, 10250, 10256, 10257, 10259, 33025]],
+    ['ss-lntp-nonroot-1.txt', 'ss without root: no process column', [2379]],
+  ])('%s (%s)', (name, _what, ports) => {
+    expect(listeningPortsFromSs(publishedFixture(name))).toEqual(ports);
+  });
+});
+
+describe('crictl inspectp of a containerd sandbox (published PodSandboxStatus info)', () => {
+  it('finds the network namespace path in the runtime spec and names it as ip netns does', () => {
+    // The fixture is the "info" object crictl prints under "info"; this one has no "status".
+    const inspectp = JSON.stringify({ info: JSON.parse(publishedFixture('crictl-inspectp-info-containerd.json')) });
+    expect(netnsFromCrictl(inspectp)).toEqual({ netns: 'cni-5ddce098-32ee-e39c-19c2-d6db782f6d20', sandboxId: null });
   });
 });
