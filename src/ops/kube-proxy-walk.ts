@@ -30,13 +30,15 @@ function option(args: readonly string[], name: string): string | null {
 /** Chains kube-proxy jumps through on the way to an endpoint (not the marking and masquerading helpers). */
 const FOLLOWED = /^KUBE-(EXT|SVC|SVL|SEP|FW|XLB)-/;
 
+/** Rule lines by chain; `iptables-save -c` puts the rule's counters first ("[0:0] -A …"), kept off the line here. */
 export function natRulesByChain(save: string): Map<string, string[]> {
   const chains = new Map<string, string[]>();
-  for (const line of save.split('\n')) {
-    const m = /^-A (?<chain>\S+) /.exec(line.trim());
+  for (const raw of save.split('\n')) {
+    const line = raw.trim().replace(/^\[\d+:\d+\]\s+/, '');
+    const m = /^-A (?<chain>\S+) /.exec(line);
     if (!m?.groups) continue;
     const list = chains.get(m.groups.chain!) ?? [];
-    list.push(line.trim());
+    list.push(line);
     chains.set(m.groups.chain!, list);
   }
   return chains;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { kubeProxyWalk, ruleArgs } from '../../../src/ops/kube-proxy-walk.ts';
+import { nodePortsInSave } from '../../../src/ops/health-report.ts';
+import { publishedFixture } from '../parse/published-fixture.ts';
 
 // iptables-save -t nat from a lab node (kube-proxy ≥ 1.28 layout, written by iptables-restore 1.8.9 nf_tables).
 const lab = readFileSync(new URL('./fixtures/lab-iptables-save-nat.txt', import.meta.url), 'utf8');
@@ -56,5 +58,75 @@ describe('NodePorts a node handles', () => {
     expect(nodePortsInSave(lab)).toEqual([31080]);
     expect(nodePortsInSave(old)).toEqual([30001, 30002]);
     expect(nodePortsInSave('')).toEqual([]);
+  });
+});
+
+// More published and lab outputs, kept in test/unit/parse/fixtures and read without their `# Source:` line and
+// prompts. Grepped excerpts hold only some chains: the walk follows what is there.
+describe('kube-proxy rule walk on published and lab outputs', () => {
+  it('follows a ClusterIP from grepped excerpts (xczhw/CloudLabDeployer): both entry rules, three endpoints, the one KUBE-SEP shown', () => {
+    const w = kubeProxyWalk(publishedFixture('iptables-clusterip-grep.txt'), { clusterIP: '10.106.224.41', port: 8080 });
+    expect(w.entryRule).toBe(true);
+    expect(w.rules.slice(0, 2)).toEqual([
+      '-A KUBE-SERVICES ! -s 10.244.0.0/16 -d 10.106.224.41/32 -p tcp -m comment --comment "default/kubernetes-bootcamp-v1: cluster IP" -m tcp --dport 8080 -j KUBE-MARK-MASQ',
+      '-A KUBE-SERVICES -d 10.106.224.41/32 -p tcp -m comment --comment "default/kubernetes-bootcamp-v1: cluster IP" -m tcp --dport 8080 -j KUBE-SVC-RPP7DHNHMGOIIFDC',
+    ]);
+    expect(w.rules.filter((r) => r.startsWith('-A KUBE-SVC-RPP7DHNHMGOIIFDC '))).toHaveLength(3);
+    expect(w.dnatTargets).toEqual(['10.244.1.2:8080']);
+    expect(w).toMatchObject({ rejects: [], drops: [] });
+  });
+
+  it('old layout on kind (ishswar/katacoda-scenarios): NodePort 32070 → KUBE-XLB, which drops traffic without a local endpoint', () => {
+    const w = kubeProxyWalk(publishedFixture('iptables-kind-xlb-grep.txt'), { nodePort: 32070 });
+    expect(w.entryRule).toBe(true);
+    expect(w.rules[1]).toBe('-A KUBE-NODEPORTS -p tcp -m comment --comment "default/test-svc" -m tcp --dport 32070 -j KUBE-XLB-QKNQQNIN727HO3XU');
+    expect(w.drops).toEqual(['-A KUBE-XLB-QKNQQNIN727HO3XU -m comment --comment "default/test-svc has no local endpoints" -j KUBE-MARK-DROP']);
+    // Local traffic still reaches the Service chain, so its endpoints are listed too.
+    expect(w.dnatTargets).toEqual(['10.244.1.3:80', '10.244.2.3:80']);
+    expect(kubeProxyWalk(publishedFixture('iptables-kind-xlb-grep.txt'), { clusterIP: '10.96.115.88', port: 80 })).toMatchObject({ dnatTargets: ['10.244.1.3:80', '10.244.2.3:80'], drops: [] });
+  });
+
+  it('old layout on kubernetes 1.15 (xusxlinux/Document): NodePort 8000 jumps straight to KUBE-SVC, whose rules the grep left out', () => {
+    const save = publishedFixture('iptables-nat-nodeport-3-grep.txt');
+    const w = kubeProxyWalk(save, { nodePort: 8000 });
+    expect(w.entryRule).toBe(true);
+    expect(w.rules).toEqual([
+      '-A KUBE-NODEPORTS -p tcp -m comment --comment "default/nginx-ds:" -m tcp --dport 8000 -j KUBE-MARK-MASQ',
+      '-A KUBE-NODEPORTS -p tcp -m comment --comment "default/nginx-ds:" -m tcp --dport 8000 -j KUBE-SVC-T4RQBNWQFKKBCRET',
+    ]);
+    expect(w.dnatTargets).toEqual([]);
+    // The KUBE-MARK-DROP line matched `grep 8000` by its mark (0x8000), not by a port.
+    expect(nodePortsInSave(save)).toEqual([8000]);
+  });
+
+  it('new layout in a full iptables-save (kubeadm + flannel, iptables 1.4.21): NodePort → KUBE-EXT → KUBE-SVC → KUBE-SEP', () => {
+    const save = publishedFixture('iptables-save-kube-ext-flannel.txt');
+    expect(nodePortsInSave(save)).toEqual([31306, 31674, 32117]);
+    const w = kubeProxyWalk(save, { nodePort: 32117 });
+    expect(w.rules.map((r) => r.split(' ')[1])).toEqual(['KUBE-NODEPORTS', 'KUBE-EXT-KLKESZFIHQ5XX6FZ', 'KUBE-EXT-KLKESZFIHQ5XX6FZ', 'KUBE-SVC-KLKESZFIHQ5XX6FZ', 'KUBE-SVC-KLKESZFIHQ5XX6FZ', 'KUBE-SEP-PM7R7IIC56RV32VC', 'KUBE-SEP-PM7R7IIC56RV32VC']);
+    expect(w.dnatTargets).toEqual(['10.1.0.63:8080']);
+    expect(kubeProxyWalk(save, { nodePort: 31674 }).dnatTargets).toEqual(['10.1.0.66:80']);
+    expect(kubeProxyWalk(save, { clusterIP: '10.2.0.10', port: 9153 }).dnatTargets).toEqual(['10.1.0.64:9153', '10.1.0.67:9153']);
+    expect(kubeProxyWalk(save, { clusterIP: '10.2.0.1', port: 443 }).dnatTargets).toEqual(['192.168.1.5:6443']);
+  });
+
+  it('finds the NodePort DNAT in the nat table and the REJECT for a Service without endpoints in the filter table (lab iptables-save)', () => {
+    const save = publishedFixture('lab-iptables-save.txt');
+    expect(kubeProxyWalk(save, { nodePort: 31080 })).toMatchObject({ entryRule: true, dnatTargets: ['10.244.0.5:8080'], rejects: [], drops: [] });
+    expect(kubeProxyWalk(save, { nodePort: 31081 })).toEqual({
+      entryRule: false,
+      rules: [],
+      dnatTargets: [],
+      rejects: ['-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/svc-empty:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31081 -j REJECT --reject-with icmp-port-unreachable'],
+      drops: [],
+    });
+    expect(kubeProxyWalk(save, { clusterIP: '10.96.0.80', port: 80 }).dnatTargets).toEqual(['10.244.0.5:8080']);
+  });
+
+  it('reads iptables-save -c, whose rules start with their [packets:bytes] counters, like the plain output', () => {
+    const plain = publishedFixture('lab-iptables-save.txt');
+    const counted = publishedFixture('lab-iptables-save-c.txt');
+    for (const entry of [{ nodePort: 31080 }, { nodePort: 31081 }, { clusterIP: '10.96.0.80', port: 80 }]) expect(kubeProxyWalk(counted, entry)).toEqual(kubeProxyWalk(plain, entry));
+    expect(nodePortsInSave(counted)).toEqual([31080]);
   });
 });
