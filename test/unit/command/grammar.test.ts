@@ -51,3 +51,35 @@ describe('the same grammar from Slack', () => {
     expect(tokenize('a “b c” ‘d e’')).toEqual(['a', 'b c', 'd e']);
   });
 });
+
+describe('cancelling a job from Slack', () => {
+  it('reads the job number people see on the message into the job id', async () => {
+    const { parseSlackCommand } = await import('../../../src/command/grammar.ts');
+    expect(parseSlackCommand('cancel 42')).toEqual({ kind: 'cancel', jobId: 'j42' });
+    expect(parseSlackCommand('  cancel   7 ')).toEqual({ kind: 'cancel', jobId: 'j7' });
+    expect(parseSlackCommand('cancel j42')).toEqual({ kind: 'cancel', jobId: 'j42' });
+    expect(parseSlackCommand('cancel repeat:nightly-report:1740819600000')).toEqual({ kind: 'cancel', jobId: 'repeat:nightly-report:1740819600000' });
+  });
+
+  it.each([
+    ['cancel', /`cancel` takes 1 argument \(the job number\), got 0/],
+    ['cancel 42 43', /`cancel` takes 1 argument \(the job number\), got 2/],
+    ['cancel 42;reboot', /^JOB: "42;reboot" is not a job number$/],
+    ['cancel ../../etc/passwd', /^JOB: "..\/..\/etc\/passwd" is not a job number$/],
+    ['cancel <#C0NETOPS|netops>', /^JOB: "<#C0NETOPS\|netops>" is not a job number$/],
+    ['cancel "4 2"', /^JOB: "4 2" is not a job number$/],
+  ])('refuses %j with a message', async (text, message) => {
+    const { parseSlackCommand } = await import('../../../src/command/grammar.ts');
+    expect(() => parseSlackCommand(text)).toThrow(message);
+  });
+
+  it('validates job ids on their own, and shows at most 40 characters of a bad one', async () => {
+    const { validateJobId } = await import('../../../src/command/grammar.ts');
+    expect(validateJobId('j1')).toBe('j1');
+    expect(() => validateJobId(42)).toThrow('JOB: "42" is not a job number');
+    expect(() => validateJobId(undefined, 'jobId')).toThrow('jobId: "undefined" is not a job number');
+    expect(() => validateJobId('')).toThrow('JOB: "" is not a job number');
+    expect(() => validateJobId('x'.repeat(101))).toThrow(`JOB: "${'x'.repeat(40)}" is not a job number`);
+    expect(validateJobId('x'.repeat(100))).toBe('x'.repeat(100));
+  });
+});

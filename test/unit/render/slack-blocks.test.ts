@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { codeBlocks, renderSlackThread, SECTION_TEXT_LIMIT, statusMessage } from '../../../src/render/slack-blocks.ts';
+import { codeBlocks, mention, PARENT_FINDINGS, renderSlackThread, SECTION_TEXT_LIMIT, statusMessage } from '../../../src/render/slack-blocks.ts';
+import type { Finding } from '../../../src/render/report.ts';
 import type { Report } from '../../../src/render/report.ts';
 
 const report: Report = {
@@ -46,5 +47,49 @@ describe('Slack rendering', () => {
 
   it('shows progress on the parent message', () => {
     expect(statusMessage('nodeport 31080', 'running: reading kube-proxy rules on k8s-node1').blocks[1]).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: 'running: reading kube-proxy rules on k8s-node1' }] });
+  });
+});
+
+describe('mentions and the parent message\'s status', () => {
+  it('mentions only well-formed user IDs', () => {
+    expect(mention('U024BE7LH')).toBe('<@U024BE7LH>');
+    expect(mention('W0ENTERPRISE1')).toBe('<@W0ENTERPRISE1>');
+    for (const notAUser of [undefined, '', 'C0NETOPS', 'S0NETENG', 'B0BOT', 'u024be7lh', '<!channel>', 'U024BE7LH> <!here', `U${'1'.repeat(21)}`]) expect(mention(notAUser)).toBe('');
+  });
+
+  it('says who asked after the status, escaped, and no one when the user is not a user ID', () => {
+    const m = statusMessage('trace default/pod-src → default/pod-dest', 'queued as job 42', { user: 'U024BE7LH' });
+    expect(m.blocks).toEqual([
+      { type: 'header', text: { type: 'plain_text', text: 'trace default/pod-src → default/pod-dest' } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: 'queued as job 42 — asked by <@U024BE7LH>' }] },
+    ]);
+    expect(m.text).toBe('trace default/pod-src → default/pod-dest: queued as job 42');
+    expect(statusMessage('report', 'failed: <b> & co', { user: '<!channel>' }).blocks[1]).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: 'failed: &lt;b&gt; &amp; co' }] });
+  });
+
+  it('cuts the title to a header\'s 150 characters', () => {
+    const header = statusMessage(`svc ${'a'.repeat(63)}/${'b'.repeat(200)}`, 'done').blocks[0]!;
+    expect(header.type === 'header' && header.text.text.length).toBe(150);
+  });
+
+  it('shows the headline and at most a few problems and warnings, no information, within one section', () => {
+    const findings: Finding[] = [
+      { severity: 'info', code: 'overlay', message: 'VXLAN over vxlan.calico', evidence: '' },
+      ...Array.from({ length: 20 }, (_, i): Finding => ({ severity: i % 2 ? 'warning' : 'error', code: `f${i}`, message: `finding ${i} ${'z'.repeat(400)}`, evidence: `line ${i}` })),
+    ];
+    const m = statusMessage('network health report', 'done', { user: 'U024BE7LH', detail: { headline: '10 problems, 10 warnings', findings } });
+    expect(m.text).toBe('network health report: 10 problems, 10 warnings');
+    expect(m.blocks[2]).toEqual({ type: 'section', text: { type: 'mrkdwn', text: '*10 problems, 10 warnings*' } });
+    const body = m.blocks[3]!;
+    expect(body.type).toBe('section');
+    const text = body.type === 'section' ? body.text.text : '';
+    expect(text.length).toBeLessThanOrEqual(SECTION_TEXT_LIMIT);
+    const shown = text.match(/finding \d+/g) ?? [];
+    expect(shown.length).toBeGreaterThan(0);
+    expect(shown.length).toBeLessThanOrEqual(PARENT_FINDINGS);
+    // Problems first.
+    expect(text.indexOf(':red_circle:')).toBe(0);
+    expect(text).not.toContain('VXLAN');
+    expect(m.blocks).toHaveLength(4);
   });
 });
