@@ -9,6 +9,7 @@ import { validateIntegerInRange, validateNamespace, validateNodeName, validateNo
 import { captureSettings } from '../config.ts';
 import { validateLabName } from '../lab/plan.ts';
 import type { OperationCommand } from '../ops/run-operation.ts';
+import { DEFAULT_TIME_ZONE, parseChannelReference, validateCron, validateScheduleId, validateTimeZone } from '../schedule/schedule-spec.ts';
 
 export const OPERATIONS = ['trace', 'nodeport', 'svc', 'pod', 'routes', 'report'] as const;
 export type Op = (typeof OPERATIONS)[number];
@@ -111,14 +112,60 @@ export function tokenize(text: string): string[] {
   return tokens;
 }
 
+export const SCHEDULE_SYNOPSIS = 'k8snet schedule add "CRON" report [#channel] [--tz Area/City] [--id ID]';
+
+/** `schedule add "CRON" report [#channel] [--tz Area/City] [--id ID]`, `schedule list`, `schedule remove ID`. */
+function parseScheduleCommand(args: readonly string[]): ScheduleCommand {
+  const [action, ...rest] = args;
+  const takes = (n: number, what: string) => {
+    if (rest.length !== n) throw new InvalidInputError('arguments', `\`schedule ${action}\` takes ${what}, got ${rest.length} argument${rest.length === 1 ? '' : 's'}`);
+  };
+  switch (action) {
+    case 'list':
+      takes(0, 'no arguments');
+      return { action };
+    case 'remove':
+      takes(1, '1 argument (the schedule id, see `schedule list`)');
+      return { action, id: validateScheduleId(rest[0]) };
+    case 'add':
+      break;
+    default:
+      throw new InvalidInputError('arguments', `\`schedule\` takes add, list or remove: \`/${SCHEDULE_SYNOPSIS}\``);
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...rest], allowPositionals: true, strict: true, options: { tz: { type: 'string' }, id: { type: 'string' } } });
+  } catch (err) {
+    throw new InvalidInputError('arguments', `${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}: \`/${SCHEDULE_SYNOPSIS}\``);
+  }
+  const { positionals, values } = parsed;
+  if (positionals.length > 3 && positionals.indexOf('report') > 1) throw new InvalidInputError('CRON', `put the cron pattern in quotes: \`/k8snet schedule add "${positionals.slice(0, positionals.indexOf('report')).join(' ')}" report\``);
+  if (positionals[1] !== 'report') throw new InvalidInputError('arguments', `only \`report\` can be scheduled: \`/${SCHEDULE_SYNOPSIS}\``);
+  if (positionals.length > 3) throw new InvalidInputError('arguments', `too many arguments: \`/${SCHEDULE_SYNOPSIS}\``);
+  return {
+    action: 'add',
+    cron: validateCron(positionals[0]),
+    tz: values.tz === undefined ? DEFAULT_TIME_ZONE : validateTimeZone(values.tz),
+    channel: positionals[2] === undefined ? null : parseChannelReference(positionals[2]),
+    id: values.id === undefined ? null : validateScheduleId(values.id, '--id'),
+  };
+}
+
 export const SLACK_HELP = [
   '*k8snet* — why can\'t pod A talk to pod B?',
   ...OPERATIONS.map((op) => `• \`/${SYNOPSIS[op].replace(/^k8snet /, 'k8snet ')}\``),
   '• `/k8snet cancel JOB` — stop a queued or running job (its number is on the job\'s message)',
+  `• \`/${SCHEDULE_SYNOPSIS}\` — post a report on a schedule (cron in quotes; default: this channel, ${DEFAULT_TIME_ZONE}); \`/k8snet schedule list\`, \`/k8snet schedule remove ID\``,
   '• `/k8snet help`',
 ].join('\n');
 
-export type ParsedSlackCommand = { kind: 'help' } | { kind: 'operation'; command: OperationCommand } | { kind: 'cancel'; jobId: string };
+export type ScheduleCommand =
+  /** channel null: the channel the command was typed in; id null: the bot picks one. */
+  | { action: 'add'; cron: string; tz: string; channel: string | null; id: string | null }
+  | { action: 'list' }
+  | { action: 'remove'; id: string };
+
+export type ParsedSlackCommand = { kind: 'help' } | { kind: 'operation'; command: OperationCommand } | { kind: 'cancel'; jobId: string } | ({ kind: 'schedule' } & ScheduleCommand);
 
 /** Job ids: `j42` for commands (shown to users as 42), `repeat:…` for scheduled runs. A bare number means `j<number>`. */
 export function validateJobId(value: unknown, field = 'JOB'): string {
@@ -134,8 +181,9 @@ export function parseSlackCommand(text: string, env: Record<string, string | und
     if (rest.length !== 1) throw new InvalidInputError('arguments', `\`cancel\` takes 1 argument (the job number), got ${rest.length}`);
     return { kind: 'cancel', jobId: validateJobId(rest[0]) };
   }
+  if (verb === 'schedule') return { kind: 'schedule', ...parseScheduleCommand(rest) };
   if (!(OPERATIONS as readonly string[]).includes(verb)) {
-    throw new InvalidInputError('command', `unknown command ${JSON.stringify(verb.length > 40 ? `${verb.slice(0, 40)}…` : verb)}; try one of ${[...OPERATIONS, 'cancel', 'help'].join(', ')}`);
+    throw new InvalidInputError('command', `unknown command ${JSON.stringify(verb.length > 40 ? `${verb.slice(0, 40)}…` : verb)}; try one of ${[...OPERATIONS, 'cancel', 'schedule', 'help'].join(', ')}`);
   }
   for (const flag of ['--json', '--lab', '-q', '--quiet', '-h', '--help']) {
     if (rest.some((r) => r === flag || r.startsWith(`${flag}=`))) throw new InvalidInputError('arguments', `${flag} is a terminal option, not available in Slack`);

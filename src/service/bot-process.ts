@@ -12,6 +12,9 @@ import { AuditTrail } from '../audit/audit-trail.ts';
 import { startBot } from '../slack/bot.ts';
 import { slackReachable } from './slack-client.ts';
 import { onTermination } from './lifecycle.ts';
+import { scheduleSettings } from '../schedule/schedule-settings.ts';
+import { ReportSchedules } from '../schedule/report-schedules.ts';
+import { applyScheduleFile, readScheduleFile } from '../schedule/schedule-file.ts';
 
 export async function runBotProcess(env: Env): Promise<void> {
   const slack = slackSettings(env);
@@ -19,12 +22,16 @@ export async function runBotProcess(env: Env): Promise<void> {
   const capture = captureSettings(env);
   const queueConfig = queueSettings(env);
   const proc = processSettings(env);
+  const schedules = scheduleSettings(env);
+  // A bad schedules file stops start-up before anything connects.
+  const declared = schedules.file ? await readScheduleFile(schedules.file) : null;
   const log = createLogger({ level: proc.logLevel, name: 'k8snet-bot' });
   const redis = connectRedis(queueConfig.redisUrl, { blocking: false, name: 'k8snet-bot' });
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const queue = createInspectionQueue(redis, queueConfig.prefix);
+  if (declared) log.info({ file: schedules.file, ...(await applyScheduleFile(new ReportSchedules({ queue, redis, prefix: queueConfig.prefix }), declared)) }, 'schedules file applied');
   const metrics = createMetrics({ queueDepth: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed') });
-  const bot = await startBot({ slack, access, capture, queue, redis, prefix: queueConfig.prefix, audit: new AuditTrail(redis, queueConfig.prefix), metrics, log });
+  const bot = await startBot({ slack, access, capture, queue, redis, prefix: queueConfig.prefix, audit: new AuditTrail(redis, queueConfig.prefix), metrics, log, schedules });
   const shutdown = onTermination(log, [() => bot.close(), () => queue.close(), async () => redis.quit(), () => health.close()]);
   const health = await startHealthServer({
     port: proc.healthPort,

@@ -18,6 +18,9 @@ import type { AccessSettings, CaptureSettings, SlackSettings } from '../config.t
 import type { Logger } from '../observability/logger.ts';
 import type { K8snetMetrics } from '../observability/metrics.ts';
 import { AccessPolicy } from './access.ts';
+import { ReportSchedules } from '../schedule/report-schedules.ts';
+import { runScheduleCommand } from '../schedule/schedule-command.ts';
+import { DEFAULT_MIN_INTERVAL_SECONDS, type ScheduleSettings } from '../schedule/schedule-settings.ts';
 
 const { App, HTTPReceiver, LogLevel } = bolt;
 
@@ -32,6 +35,8 @@ export interface BotOptions {
   audit?: AuditTrail;
   metrics?: K8snetMetrics;
   log: Logger;
+  /** `/k8snet schedule`: how often a schedule added from Slack may fire (default once a minute). */
+  schedules?: Pick<ScheduleSettings, 'minIntervalSeconds'>;
 }
 
 export interface BotHandle {
@@ -106,11 +111,19 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
       return;
     }
     await ack();
-    const verb = parsed.kind === 'cancel' ? 'cancel' : parsed.command.op;
+    const verb = parsed.kind === 'operation' ? parsed.command.op : parsed.kind;
     try {
       const verdict = await access.check(user, channel, parsed.kind === 'operation' && capturesPackets(parsed.command));
       if (!verdict.ok) return await refuse(respond, user, channel, verb, 'denied', verdict.reason);
       if (parsed.kind === 'cancel') return await cancel(respond, user, channel, parsed.jobId);
+      if (parsed.kind === 'schedule') {
+        const answer = await runScheduleCommand(parsed, { schedules: new ReportSchedules({ queue, redis: options.redis, prefix: options.prefix }), user, channel, minIntervalSeconds: options.schedules?.minIntervalSeconds ?? DEFAULT_MIN_INTERVAL_SECONDS, authorize: (target) => access.check(user, target, false) });
+        await respond({ response_type: 'ephemeral', text: answer.text });
+        for (const note of answer.notes) await client.chat.postMessage({ channel: note.channel, text: note.text });
+        metrics?.commands.inc({ command: verb, result: answer.result });
+        log.info({ user, channel, command: answer.audit, result: answer.result }, 'schedule command');
+        return await audit({ type: 'request', jobId: '-', user, channel, command: answer.audit });
+      }
 
       const title = commandTitle(parsed.command);
       // Our own job ids (j1, j2…): the number is on the parent message before the job exists, for `cancel`.

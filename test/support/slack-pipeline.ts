@@ -4,11 +4,10 @@
  * starts is closed and every key it made is deleted by `close()`.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { startSlackStandIn, type SlackStandIn } from '../../src/slack/stand-in.ts';
 import { signedSlashCommand } from '../../src/slack/signing.ts';
-import { startBot, type BotHandle } from '../../src/slack/bot.ts';
+import { startBot, type BotHandle, type BotOptions } from '../../src/slack/bot.ts';
 import { createInspectionQueue } from '../../src/queue/jobs.ts';
 import { startWorkerHost, type WorkerHost, type WorkerHostOptions } from '../../src/queue/worker-host.ts';
 import { AuditTrail } from '../../src/audit/audit-trail.ts';
@@ -16,29 +15,13 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, type K8snetMetrics } from '../../src/observability/metrics.ts';
 import { createSlackClient } from '../../src/service/slack-client.ts';
 import type { AccessSettings } from '../../src/config.ts';
+import { freePort } from '../../src/demo/wait.ts';
+
+export { freePort, until } from '../../src/demo/wait.ts';
 
 export const BOT_TOKEN = 'xoxb-test-token';
 export const SIGNING_SECRET = 'test-signing-secret';
 export const REDIS_URL = process.env.K8SNET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-export async function until<T>(probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms = 20_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 export interface SendOptions {
   user?: string;
@@ -66,7 +49,7 @@ export interface TestPipeline {
 
 export const OPEN_ACCESS: AccessSettings = { allowedChannels: [], allowedUsers: [], captureUsers: ['U1'], auditChannel: undefined };
 
-export async function startTestPipeline(options: { access?: AccessSettings; standIn?: SlackStandIn; prefix?: string } = {}): Promise<TestPipeline> {
+export async function startTestPipeline(options: { access?: AccessSettings; standIn?: SlackStandIn; prefix?: string; schedules?: BotOptions['schedules'] } = {}): Promise<TestPipeline> {
   const prefix = options.prefix ?? `k8snet-test-${randomBytes(4).toString('hex')}`;
   const standIn = options.standIn ?? (await startSlackStandIn({ botToken: BOT_TOKEN }));
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -86,6 +69,7 @@ export async function startTestPipeline(options: { access?: AccessSettings; stan
     audit,
     metrics,
     log,
+    ...(options.schedules ? { schedules: options.schedules } : {}),
   });
   const workers: WorkerHost[] = [];
   return {

@@ -1,0 +1,125 @@
+/**
+ * Scheduled reports, kept in Redis as BullMQ job schedulers on the inspection queue: they outlive any process,
+ * and BullMQ adds exactly one job per tick however many workers run (the tick's job id is derived from the
+ * scheduler id and its time). Each tick's job is an ordinary `report` job without a parent message (the worker posts
+ * it) whose memoryKey `schedule:<id>` lets the report say what changed since the schedule's previous one.
+ */
+import type { Queue } from 'bullmq';
+import { InvalidInputError } from '../errors.ts';
+import type { InspectionJobData, JobName } from '../queue/jobs.ts';
+import type { RedisConnection } from '../queue/redis-url.ts';
+import { ReportMemoryStore } from '../queue/report-memory.ts';
+import { checkMinimumInterval, validateChannelId, validateCron, validateScheduleId, validateTimeZone, type ScheduleSpec } from './schedule-spec.ts';
+
+/** Who made a schedule declared in the schedules file (not a Slack user: no mention, and the file owns it). */
+export const SCHEDULES_FILE_USER = 'schedules-file';
+/** An add claims its id in Redis first (bots may run as several replicas); long enough for a list and an upsert. */
+const CLAIM_MS = 5000;
+
+/** At most this many schedules: each one is a report job per tick; `list` must fit a message. */
+export const MAX_SCHEDULES = 50;
+
+export interface ScheduleEntry extends ScheduleSpec {
+  /** Slack user ID of who added it, or SCHEDULES_FILE_USER. */
+  createdBy: string;
+  createdAt: string;
+  /** Epoch ms of the next tick, as BullMQ has it. */
+  next: number | null;
+}
+
+export type InspectionQueue = Queue<InspectionJobData, unknown, JobName>;
+
+export function scheduleMemoryKey(id: string): string {
+  return `schedule:${id}`;
+}
+
+export function scheduleTitle(id: string): string {
+  return `network health report (schedule ${id})`;
+}
+
+/** The job every tick of a schedule adds: a report into the schedule's channel, remembering its previous findings. */
+export function scheduledJobData(spec: ScheduleSpec, createdBy: string, createdAt: string): InspectionJobData {
+  return { channel: spec.channel, user: createdBy, title: scheduleTitle(spec.id), command: { op: 'report' }, requestedAt: createdAt, memoryKey: scheduleMemoryKey(spec.id) };
+}
+
+/** Every field checked again here, whatever the caller already did: this is the last stop before Redis. */
+export function validateSpec(spec: ScheduleSpec): ScheduleSpec {
+  return { id: validateScheduleId(spec.id, 'id'), cron: validateCron(spec.cron, 'cron'), tz: validateTimeZone(spec.tz, 'tz'), channel: validateChannelId(spec.channel, 'channel') };
+}
+
+/** The inspection queue the schedulers live on, and Redis with the key prefix for claims and report memory. */
+export interface ScheduleStore {
+  queue: InspectionQueue;
+  redis: RedisConnection;
+  prefix: string;
+}
+
+export class ReportSchedules {
+  private readonly store: ScheduleStore;
+
+  constructor(store: ScheduleStore) {
+    this.store = store;
+  }
+
+  async list(): Promise<ScheduleEntry[]> {
+    const schedulers = await this.store.queue.getJobSchedulers(0, -1, true);
+    const out: ScheduleEntry[] = [];
+    for (const s of schedulers) {
+      const data = s.template?.data;
+      // BullMQ 6 returns a scheduler's id as its `key`.
+      const id = s.id ?? s.key;
+      if (!id || !s.pattern || !data || data.command?.op !== 'report') continue;
+      out.push({ id, cron: s.pattern, tz: s.tz ?? 'UTC', channel: data.channel, createdBy: data.user, createdAt: data.requestedAt, next: s.next ?? null });
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async get(id: string): Promise<ScheduleEntry | null> {
+    return (await this.list()).find((s) => s.id === id) ?? null;
+  }
+
+  /**
+   * A new schedule (id null: the next free `report-N`); refuses an id in use, too many schedules, or (from Slack) a
+   * pattern firing too often.
+   */
+  async add(spec: Omit<ScheduleSpec, 'id'> & { id: string | null }, createdBy: string, options: { minIntervalSeconds?: number } = {}): Promise<ScheduleEntry> {
+    validateSpec({ ...spec, id: spec.id ?? 'unnamed' });
+    if (options.minIntervalSeconds !== undefined) checkMinimumInterval(validateCron(spec.cron), spec.tz, options.minIntervalSeconds);
+    const existing = await this.list();
+    if (existing.length >= MAX_SCHEDULES) throw new InvalidInputError('schedule', `there are already ${MAX_SCHEDULES} schedules; remove one first`);
+    const id = spec.id ?? (await this.claimFreeId(existing));
+    if (spec.id !== null && (existing.some((s) => s.id === id) || !(await this.claim(id)))) throw new InvalidInputError('ID', `a schedule called ${id} exists already; remove it first or pick another --id`);
+    await this.upsert({ ...spec, id }, createdBy, new Date().toISOString());
+    return (await this.get(id))!;
+  }
+
+  /** Two adds of one id at once: only the first claim succeeds (the claim expires by itself). */
+  private async claim(id: string): Promise<boolean> {
+    return (await this.store.redis.set(this.claimKey(id), '1', 'PX', CLAIM_MS, 'NX')) === 'OK';
+  }
+
+  private claimKey(id: string): string {
+    return `${this.store.prefix}:{k8snet}-schedule-claim:${id}`;
+  }
+
+  /** The first `report-N` nobody uses or is adding right now. */
+  private async claimFreeId(existing: readonly ScheduleEntry[]): Promise<string> {
+    const taken = new Set(existing.map((s) => s.id));
+    for (let i = 1; ; i++) if (!taken.has(`report-${i}`) && (await this.claim(`report-${i}`))) return `report-${i}`;
+  }
+
+  /** Creates or replaces the scheduler; its next tick is recomputed from the pattern. */
+  async upsert(spec: ScheduleSpec, createdBy: string, createdAt: string): Promise<void> {
+    const checked = validateSpec(spec);
+    // BullMQ types the scheduler id as the queue's job-name union; at run time it is any string.
+    await this.store.queue.upsertJobScheduler(checked.id as JobName, { pattern: checked.cron, tz: checked.tz }, { name: 'inspect', data: scheduledJobData(checked, createdBy, createdAt) });
+  }
+
+  /** Removes the scheduler, the tick already waiting for it, and the memory of its previous report. False: no such schedule. */
+  async remove(id: string): Promise<boolean> {
+    const checked = validateScheduleId(id);
+    const removed = await this.store.queue.removeJobScheduler(checked);
+    if (removed) await Promise.all([new ReportMemoryStore(this.store.redis, this.store.prefix).remove(scheduleMemoryKey(checked)), this.store.redis.del(this.claimKey(checked))]);
+    return removed;
+  }
+}
