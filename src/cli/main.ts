@@ -23,6 +23,7 @@ const COMMANDS: Record<string, CommandLoader> = {
   bot: async () => (await import('./service-command.ts')).botCommand,
   worker: async () => (await import('./service-command.ts')).workerCommand,
   audit: async () => (await import('./service-command.ts')).auditCommand,
+  demo: async () => (await import('./demo-command.ts')).demoCommand,
 };
 
 export function usage(): string {
@@ -43,6 +44,7 @@ export function usage(): string {
     '  bot       the Slack bot process (/k8snet over HTTP or Socket Mode → the queue)',
     '  worker    a queue worker process (runs the inspections, answers in the thread)',
     '  audit     the audit trail: who asked what, and every command run on a node',
+    '  demo      the whole pipeline here, without Slack: lab, Redis, stand-in, bot, worker, a signed trace',
     '',
     'Run `k8snet <command> --help` for a command\'s options.',
   ].join('\n');

@@ -11,7 +11,7 @@ import { startSlackStandIn, type SlackStandIn } from '../../../src/slack/stand-i
 import { signedSlashCommand } from '../../../src/slack/signing.ts';
 import { startLab, stopLab } from '../../support/lab.ts';
 import { BOT_TOKEN, REDIS_URL, SIGNING_SECRET, freePort, until } from '../../support/slack-pipeline.ts';
-import { startK8snet, type K8snetProcess } from '../../support/k8snet-process.ts';
+import { startK8snet, type K8snetProcess } from '../../../src/demo/k8snet-process.ts';
 
 const LAB = 'ite2e';
 let lab: LabState;
@@ -163,7 +163,7 @@ describe('k8snet bot + k8snet worker on the lab', () => {
   }, 150_000);
 
   it('a job waiting while Redis restarts (AOF) still runs, and the bot keeps queueing after the restart', async () => {
-    const { startPrivateRedis } = await import('../../support/private-redis.ts');
+    const { startPrivateRedis } = await import('../../../src/demo/private-redis.ts');
     const privateRedis = await startPrivateRedis();
     try {
       const url = privateRedis.url;

@@ -1,6 +1,7 @@
 /**
  * Starts `k8snet bot` / `k8snet worker` as real child processes — the same commands the image runs — and reads
- * their JSON log lines, so tests can wait for "ready", kill them (SIGKILL, SIGTERM) and see how they ended.
+ * their JSON log lines, so the demo and tests can wait for "ready", stop them (SIGTERM, SIGKILL) and see how they
+ * ended.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';

@@ -1,13 +1,14 @@
 /**
- * A Redis of the test's own (random port, AOF on, data in a temporary directory) that the test can restart, to
- * prove queued jobs survive a Redis restart. Never touches the machine's Redis.
+ * A Redis of our own (random port on 127.0.0.1, AOF on, data in a temporary directory): `k8snet demo` uses one when
+ * the machine runs none, and tests restart one to prove queued jobs survive a Redis restart. Never touches the
+ * machine's Redis.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, until } from './slack-pipeline.ts';
+import { freePort, until } from './wait.ts';
 
 export interface PrivateRedis {
   url: string;
