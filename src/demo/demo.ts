@@ -14,7 +14,7 @@ import { DEFAULT_TOPOLOGY_PATH } from '../lab/topology.ts';
 import { startSlackStandIn, type SlackStandIn } from '../slack/stand-in.ts';
 import { signedSlashCommand } from '../slack/signing.ts';
 import { startK8snet, type K8snetProcess } from './k8snet-process.ts';
-import { startPrivateRedis, type PrivateRedis } from './private-redis.ts';
+import { redisAnswers, startPrivateRedis, type PrivateRedis } from './private-redis.ts';
 import { renderTranscript } from './slack-transcript.ts';
 import { freePort, until } from './wait.ts';
 
@@ -34,18 +34,6 @@ export interface DemoOptions {
 const USER = 'U0DEMO0001';
 const CHANNEL = 'C0DEMO0001';
 const THREAD_TIMEOUT_MS = 120_000;
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 function statusOf(standIn: SlackStandIn, ts: string): string {
   const blocks = standIn.messages.get(`${CHANNEL}/${ts}`)?.blocks as { type: string; elements?: { text: string }[] }[] | undefined;

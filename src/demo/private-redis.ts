@@ -17,6 +17,19 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
+/** Whether a Redis answers PING at `url` (one try, no reconnects). */
+export async function redisAnswers(url: string): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'k8snet-redis-'));
   const port = await freePort();
@@ -24,17 +37,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   let child: ChildProcess;
   const start = async () => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-    await until(async () => {
-      const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        probe.disconnect();
-      }
-    }, 10_000, `redis-server on ${port}`);
+    await until(() => redisAnswers(url), 10_000, `redis-server on ${port}`);
   };
   const stopServer = async () => {
     const exited = new Promise((resolve) => child.once('exit', resolve));
