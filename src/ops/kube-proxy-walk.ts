@@ -1,5 +1,5 @@
 /**
- * Walks kube-proxy's nat rules (iptables mode) the way an engineer reads `iptables-save -t nat`: from the
+ * Walks kube-proxy's rules (iptables mode) the way an engineer reads `iptables-save`: in the nat table, from the
  * KUBE-NODEPORTS rule for a port (or the KUBE-SERVICES rule for a ClusterIP:port) through KUBE-EXT / KUBE-SVC to
  * each KUBE-SEP and its DNAT. Pure. Works for old kube-proxy (KUBE-NODEPORTS → KUBE-SVC directly) and new
  * (→ KUBE-EXT → KUBE-SVC), and keeps every rule line it followed as evidence.
@@ -30,11 +30,20 @@ function option(args: readonly string[], name: string): string | null {
 /** Chains kube-proxy jumps through on the way to an endpoint (not the marking and masquerading helpers). */
 const FOLLOWED = /^KUBE-(EXT|SVC|SVL|SEP|FW|XLB)-/;
 
-/** Rule lines by chain; `iptables-save -c` puts the rule's counters first ("[0:0] -A …"), kept off the line here. */
-export function natRulesByChain(save: string): Map<string, string[]> {
+/**
+ * Rule lines by chain, from one table of an iptables-save (`*nat` … `COMMIT`): KUBE-SERVICES and KUBE-NODEPORTS
+ * exist in both nat (the DNAT path) and filter (kube-proxy's REJECTs), and must not be mixed. A bare excerpt without
+ * table headers (`iptables-save | grep …`) counts as any table. `iptables-save -c` puts the rule's counters first
+ * ("[0:0] -A …"), kept off the line here.
+ */
+export function rulesByChain(save: string, table: 'nat' | 'filter'): Map<string, string[]> {
   const chains = new Map<string, string[]>();
+  let current: string | null = null;
   for (const raw of save.split('\n')) {
     const line = raw.trim().replace(/^\[\d+:\d+\]\s+/, '');
+    const header = /^\*(\S+)$/.exec(line);
+    if (header) current = header[1]!;
+    if (current !== null && current !== table) continue;
     const m = /^-A (?<chain>\S+) /.exec(line);
     if (!m?.groups) continue;
     const list = chains.get(m.groups.chain!) ?? [];
@@ -44,8 +53,12 @@ export function natRulesByChain(save: string): Map<string, string[]> {
   return chains;
 }
 
+export const natRulesByChain = (save: string): Map<string, string[]> => rulesByChain(save, 'nat');
+
+/** `save`: iptables-save of the nat table and, for the REJECTs of Services without endpoints, the filter table. */
 export function kubeProxyWalk(save: string, entry: { nodePort: number } | { clusterIP: string; port: number }): KubeProxyWalk {
   const chains = natRulesByChain(save);
+  const filter = rulesByChain(save, 'filter');
   const entryRules =
     'nodePort' in entry
       ? (chains.get('KUBE-NODEPORTS') ?? []).filter((l) => option(ruleArgs(l), '--dport') === String(entry.nodePort))
@@ -57,7 +70,7 @@ export function kubeProxyWalk(save: string, entry: { nodePort: number } | { clus
   const dnatTargets: string[] = [];
   const drops: string[] = [];
   const rejects = ['KUBE-EXTERNAL-SERVICES', 'KUBE-SERVICES', 'KUBE-NODEPORTS'].flatMap((chain) =>
-    (chains.get(chain) ?? []).filter((l) => {
+    (filter.get(chain) ?? []).filter((l) => {
       const a = ruleArgs(l);
       if (option(a, '-j') !== 'REJECT' || option(a, '--dport') !== String('nodePort' in entry ? entry.nodePort : entry.port)) return false;
       return 'nodePort' in entry ? chain !== 'KUBE-SERVICES' : option(a, '-d')?.split('/')[0] === entry.clusterIP;

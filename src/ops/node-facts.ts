@@ -309,11 +309,13 @@ export async function testConnect(shell: NodeShell, node: NodeTarget, netns: str
 // ---- kube-proxy rules ----
 
 export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, signal: AbortSignal): Promise<NodeRuleFacts> {
-  const [save, ss] = await Promise.all([
+  // nat holds the DNAT path; filter holds kube-proxy's REJECT for a Service without endpoints.
+  const [nat, filter, ss] = await Promise.all([
     runOk(shell, node, cmd(['iptables-save', '-t', 'nat'], { privileged: true, maxOutputBytes: LARGE_OUTPUT }), signal),
+    runOk(shell, node, cmd(['iptables-save', '-t', 'filter'], { privileged: true, maxOutputBytes: LARGE_OUTPUT }), signal),
     kind === 'nodeport' ? runOk(shell, node, cmd(['ss', '-H', '-lnt'], { privileged: true }), signal).catch(() => null) : Promise.resolve(null),
   ]);
-  const walk = kubeProxyWalk(save, kind === 'nodeport' ? { nodePort: port } : { clusterIP: svc.clusterIP ?? '', port });
+  const walk = kubeProxyWalk(`${nat}\n${filter}`, kind === 'nodeport' ? { nodePort: port } : { clusterIP: svc.clusterIP ?? '', port });
   const listeners = ss === null ? null : listeningPortsFromSs(ss).includes(port) ? [`*:${port}`] : [];
   return { name: node.name, ip: node.address, rules: walk.rules, dnatTargets: walk.dnatTargets, entryRule: walk.entryRule, rejects: walk.rejects, drops: walk.drops, listeners, error: null };
 }
