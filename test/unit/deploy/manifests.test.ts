@@ -1,28 +1,20 @@
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import Ajv2019 from 'ajv/dist/2019.js';
 import addFormats from 'ajv-formats';
 import * as core from 'kubernetes-models/v1';
 import * as apps from 'kubernetes-models/apps/v1';
 import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { envExample as readEnvExample, manifestDocs, read, root } from './deploy-files.ts';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const read = (p: string) => readFileSync(`${root}${p}`, 'utf8');
 const require = createRequire(import.meta.url);
 
 type Model = new (data: object) => { validate(): void };
 const MODELS: Record<string, Record<string, unknown>> = { v1: core, 'apps/v1': apps, 'rbac.authorization.k8s.io/v1': rbac };
 
-function manifestDocs(): { file: string; doc: { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown } }[] {
-  return readdirSync(`${root}manifests`)
-    .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
-    .flatMap((file) => parseAllDocuments(read(`manifests/${file}`)).map((d) => ({ file, doc: d.toJS() })));
-}
-
-const envExample = new Set([...read('.env.example').matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]));
+const envExample = new Set(readEnvExample().keys());
 
 describe('Kubernetes manifests', () => {
   it('validate offline against the Kubernetes API schemas', () => {
