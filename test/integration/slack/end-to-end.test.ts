@@ -137,6 +137,21 @@ describe('k8snet bot + k8snet worker on the lab', () => {
     expect(workerMetrics).toContain('k8snet_job_duration_seconds_count{command="nodeport",result="done"} 1');
     expect(workerMetrics).toMatch(/k8snet_capture_bytes_total\{node="k8s-node\d",interface="[^"]+"\} [1-9]/);
     expect(workerMetrics).toMatch(/k8snet_queue_jobs\{state="completed"\} 2/);
+
+    // Probes: alive, and ready because Redis and Slack answer.
+    for (const [p, log] of [[bot, 'bot ready'], [worker, 'worker ready']] as const) {
+      const port = String((await p.waitForLog(log)).healthPort);
+      expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text()).toBe('ok\n');
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect([ready.status, await ready.json()]).toEqual([200, { ready: true, shuttingDown: false, checks: { redis: 'ok', slack: 'ok' } }]);
+    }
+    // JSON logs: every line of a job names the job, the command and the user; no line holds a secret.
+    const jobLines = worker.logs.filter((l) => l.jobId !== undefined);
+    expect(jobLines.length).toBeGreaterThan(4);
+    for (const l of jobLines) expect(l).toMatchObject({ jobId: expect.stringMatching(/^j\d+$/), command: expect.stringMatching(/^(trace|nodeport)$/), user: 'U1' });
+    const everything = JSON.stringify([...bot.logs, ...worker.logs, bot.stderr, worker.stderr]);
+    expect(everything).not.toContain(BOT_TOKEN);
+    expect(everything).not.toContain(SIGNING_SECRET);
   }, 120_000);
 
   it('survives a SIGKILLed worker: another worker finishes the job and every reply appears exactly once', async () => {
