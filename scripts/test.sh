@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 missing=()
 [ "$(id -u)" -eq 0 ] || missing+=("root (the lab creates network namespaces): run with sudo")
-for tool in ip bridge tcpdump iptables-save nsenter openssl curl kubectl ssh ssh-keygen redis-server; do
+for tool in ip bridge tcpdump iptables-save nsenter openssl curl kubectl ssh ssh-keygen redis-server redis-cli; do
   command -v "$tool" >/dev/null || missing+=("the $tool command")
 done
 [ -x /usr/sbin/sshd ] || missing+=("/usr/sbin/sshd (openssh-server)")
