@@ -68,7 +68,7 @@ describe('the Slack app manifest', () => {
     expect(command!.should_escape).toBe(true);
     expect(new URL(command!.url!).pathname).toBe('/slack/events');
     expect(read('src/slack/bot.ts')).toContain("endpoints: '/slack/events'");
-    expect(command!.usage_hint).toContain('cancel JOB');
+    for (const verb of ['trace', 'nodeport', 'svc', 'pod', 'routes', 'report', 'cancel', 'schedule', 'help']) expect(command!.usage_hint).toContain(verb);
   });
 
   it('starts with the HTTP receiver, documents Socket Mode, and subscribes to nothing it does not handle', () => {
