@@ -204,11 +204,14 @@ export interface SlackSettings {
   port: number;
 }
 
-const SLACK_ID = /^[A-Z][A-Z0-9]{1,20}$/;
+/** Slack ID kinds: channels (C public, G private, D direct messages) and people (U, W users; S user groups). */
+const CHANNEL_ID = { pattern: /^[CGD][A-Z0-9]{1,20}$/, what: 'a channel ID (C…, G… or D…)' };
+const USER_ID = { pattern: /^[UWS][A-Z0-9]{1,20}$/, what: 'a user ID (U…, W…) or a user group ID (S…)' };
 
-function slackIds(env: Env, name: string): string[] {
+/** A list of one kind of Slack ID: a channel ID in a user list would otherwise silently refuse everyone. */
+function slackIds(env: Env, name: string, kind: { pattern: RegExp; what: string }): string[] {
   const ids = list(env, name);
-  for (const id of ids) if (!SLACK_ID.test(id)) throw new ConfigError(name, `${JSON.stringify(id)} is not a Slack ID (C…, G…, U…, W… or S… for a user group)`);
+  for (const id of ids) if (!kind.pattern.test(id)) throw new ConfigError(name, `${JSON.stringify(id)} is not ${kind.what}`);
   return ids;
 }
 
@@ -224,7 +227,9 @@ export function slackClientSettings(env: Env): Pick<SlackSettings, 'botToken' | 
 export function slackSettings(env: Env): SlackSettings {
   const appToken = secret(env, 'SLACK_APP_TOKEN', { optional: true });
   if (appToken !== undefined && !appToken.startsWith('xapp-')) throw new ConfigError('SLACK_APP_TOKEN', 'is not an app-level token (xapp-…)');
-  return { ...slackClientSettings(env), signingSecret: secret(env, 'SLACK_SIGNING_SECRET'), appToken, port: integer(env, 'PORT', 3000, 0, 65535) };
+  // Socket Mode has no HTTP requests to verify: the signing secret is needed only for the HTTP receiver.
+  const signingSecret = appToken === undefined ? secret(env, 'SLACK_SIGNING_SECRET') : (secret(env, 'SLACK_SIGNING_SECRET', { optional: true }) ?? '');
+  return { ...slackClientSettings(env), signingSecret, appToken, port: integer(env, 'PORT', 3000, 0, 65535) };
 }
 
 /** Who may do what from Slack. Empty channel/user lists: everyone; captures need an explicit list. */
@@ -238,9 +243,9 @@ export interface AccessSettings {
 }
 
 export function accessSettings(env: Env): AccessSettings {
-  const audit = slackIds(env, 'K8SNET_AUDIT_CHANNEL');
+  const audit = slackIds(env, 'K8SNET_AUDIT_CHANNEL', CHANNEL_ID);
   if (audit.length > 1) throw new ConfigError('K8SNET_AUDIT_CHANNEL', 'takes one channel ID');
-  return { allowedChannels: slackIds(env, 'K8SNET_ALLOWED_CHANNELS'), allowedUsers: slackIds(env, 'K8SNET_ALLOWED_USERS'), captureUsers: slackIds(env, 'K8SNET_CAPTURE_USERS'), auditChannel: audit[0] };
+  return { allowedChannels: slackIds(env, 'K8SNET_ALLOWED_CHANNELS', CHANNEL_ID), allowedUsers: slackIds(env, 'K8SNET_ALLOWED_USERS', USER_ID), captureUsers: slackIds(env, 'K8SNET_CAPTURE_USERS', USER_ID), auditChannel: audit[0] };
 }
 
 // ---- Queue and processes ----

@@ -170,7 +170,7 @@ export type ParsedSlackCommand = { kind: 'help' } | { kind: 'operation'; command
 /** Job ids: `j42` for commands (shown to users as 42), `repeat:…` for scheduled runs. A bare number means `j<number>`. */
 export function validateJobId(value: unknown, field = 'JOB'): string {
   if (typeof value !== 'string' || !/^[A-Za-z0-9:_-]{1,100}$/.test(value)) throw new InvalidInputError(field, `${JSON.stringify(String(value).slice(0, 40))} is not a job number`);
-  return /^\d+$/.test(value) ? `j${value}` : value;
+  return /^\d{1,15}$/.test(value) ? `j${Number(value)}` : value;
 }
 
 /** `/k8snet …` text → a validated command. CLI-only flags (--json, --lab) are refused here. */

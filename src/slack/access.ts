@@ -23,7 +23,8 @@ export function decideAccess(settings: AccessSettings, channel: string, listed: 
 export class AccessPolicy {
   private readonly settings: AccessSettings;
   private readonly groupMembers: (group: string) => Promise<string[]>;
-  private readonly cache = new Map<string, { members: Set<string>; until: number }>();
+  /** Promises, so concurrent commands share one lookup of a group; a failed lookup is not kept. */
+  private readonly cache = new Map<string, { members: Promise<Set<string>>; until: number }>();
 
   constructor(settings: AccessSettings, groupMembers: (group: string) => Promise<string[]>) {
     this.settings = settings;
@@ -35,15 +36,20 @@ export class AccessPolicy {
     for (const group of list.filter(isGroup)) {
       let entry = this.cache.get(group);
       if (!entry || entry.until < Date.now()) {
-        entry = { members: new Set(await this.groupMembers(group)), until: Date.now() + GROUP_CACHE_MS };
+        const members = this.groupMembers(group).then((m) => new Set(m));
+        entry = { members, until: Date.now() + GROUP_CACHE_MS };
         this.cache.set(group, entry);
+        members.catch(() => this.cache.delete(group));
       }
-      if (entry.members.has(user)) return true;
+      if ((await entry.members).has(user)) return true;
     }
     return false;
   }
 
   async check(user: string, channel: string, captures: boolean): Promise<AccessDecision> {
+    // A refused channel needs no group lookups (usergroups.users.list is rate limited).
+    const channelOnly = decideAccess(this.settings, channel, { allowed: true, capture: true }, false);
+    if (!channelOnly.ok) return channelOnly;
     const listed = {
       allowed: this.settings.allowedUsers.length === 0 || (await this.onList(this.settings.allowedUsers, user)),
       capture: captures ? await this.onList(this.settings.captureUsers, user) : false,

@@ -70,6 +70,8 @@ describe('Slack settings', () => {
   it('needs the bot token and signing secret, and defaults to the HTTP receiver on port 3000 and Slack\'s own API', () => {
     expect(slackSettings(slackEnv)).toEqual({ botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, appToken: undefined, apiUrl: undefined, port: 3000 });
     expect(failure(() => slackSettings({ SLACK_BOT_TOKEN: BOT_TOKEN })).message).toBe('SLACK_SIGNING_SECRET: is required but not set (or set SLACK_SIGNING_SECRET_FILE to a file holding it)');
+    // Socket Mode receives no HTTP requests to verify: no signing secret needed.
+    expect(slackSettings({ SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_APP_TOKEN: 'xapp-1-A0123456789-1234567890123-abcdef' })).toMatchObject({ signingSecret: '', appToken: 'xapp-1-A0123456789-1234567890123-abcdef' });
     expect(failure(() => slackSettings({ SLACK_SIGNING_SECRET: SIGNING_SECRET })).variable).toBe('SLACK_BOT_TOKEN');
   });
 
@@ -130,7 +132,10 @@ describe('access settings', () => {
   });
 
   it('refuses channel names, user names and more than one audit channel, naming the variable', () => {
-    expect(failure(() => accessSettings({ K8SNET_ALLOWED_CHANNELS: '#netops' })).message).toMatch(/^K8SNET_ALLOWED_CHANNELS: "#netops" is not a Slack ID/);
+    expect(failure(() => accessSettings({ K8SNET_ALLOWED_CHANNELS: '#netops' })).message).toBe('K8SNET_ALLOWED_CHANNELS: "#netops" is not a channel ID (C…, G… or D…)');
+    // Each list takes its own kind of ID: a channel in a user list would refuse everyone, silently.
+    expect(failure(() => accessSettings({ K8SNET_ALLOWED_USERS: 'C0NETOPS' })).message).toBe('K8SNET_ALLOWED_USERS: "C0NETOPS" is not a user ID (U…, W…) or a user group ID (S…)');
+    expect(failure(() => accessSettings({ K8SNET_AUDIT_CHANNEL: 'U024BE7LH' })).variable).toBe('K8SNET_AUDIT_CHANNEL');
     expect(failure(() => accessSettings({ K8SNET_ALLOWED_USERS: '@alice' })).variable).toBe('K8SNET_ALLOWED_USERS');
     expect(failure(() => accessSettings({ K8SNET_CAPTURE_USERS: 'u024be7lh' })).variable).toBe('K8SNET_CAPTURE_USERS');
     expect(failure(() => accessSettings({ K8SNET_AUDIT_CHANNEL: 'C0AUDIT,C0OTHER' })).message).toBe('K8SNET_AUDIT_CHANNEL: takes one channel ID');

@@ -58,6 +58,7 @@ describe('cancelling a job from Slack', () => {
     expect(parseSlackCommand('cancel 42')).toEqual({ kind: 'cancel', jobId: 'j42' });
     expect(parseSlackCommand('  cancel   7 ')).toEqual({ kind: 'cancel', jobId: 'j7' });
     expect(parseSlackCommand('cancel j42')).toEqual({ kind: 'cancel', jobId: 'j42' });
+    expect(parseSlackCommand('cancel 007')).toEqual({ kind: 'cancel', jobId: 'j7' });
     expect(parseSlackCommand('cancel repeat:nightly-report:1740819600000')).toEqual({ kind: 'cancel', jobId: 'repeat:nightly-report:1740819600000' });
   });
 

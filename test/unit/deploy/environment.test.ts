@@ -19,7 +19,7 @@ function variablesRead(): Map<string, string[]> {
 
 /** Secrets: read with `secret(env, 'NAME')`, so NAME_FILE works too. */
 function secretsRead(): string[] {
-  return [...read('src/config.ts').matchAll(/\bsecret\(env, '([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!).sort();
+  return [...new Set([...read('src/config.ts').matchAll(/\bsecret\(env, '([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!))].sort();
 }
 
 /** Read, but not by the bot or worker processes (or set by the platform): with the reason. */

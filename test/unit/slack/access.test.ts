@@ -98,8 +98,21 @@ describe('AccessPolicy', () => {
     expect(await policy.check('U0ALICE', 'C0NETOPS', true)).toEqual({ ok: false, reason: NO_CAPTURE_HINT });
   });
 
-  it('passes a failed group lookup on to the caller instead of allowing', async () => {
-    const policy = new AccessPolicy({ ...open, allowedUsers: ['S0GONE'] }, groups({}).lookup);
+  it('passes a failed group lookup on to the caller instead of allowing, and does not keep the failure', async () => {
+    const g = groups({});
+    const policy = new AccessPolicy({ ...open, allowedUsers: ['S0GONE'] }, g.lookup);
     await expect(policy.check('U0ALICE', 'C0NETOPS', false)).rejects.toThrow('no_such_subteam');
+    await expect(policy.check('U0ALICE', 'C0NETOPS', false)).rejects.toThrow('no_such_subteam');
+    expect(g.calls).toEqual(['S0GONE', 'S0GONE']);
+  });
+
+  it('looks up no group for a refused channel, and shares one lookup between commands arriving together', async () => {
+    const g = groups({ S0NETENG: ['U0BOB'] });
+    const policy = new AccessPolicy({ ...open, allowedChannels: ['C0NETOPS'], allowedUsers: ['S0NETENG'] }, g.lookup);
+    expect(await policy.check('U0BOB', 'C0RANDOM', false)).toEqual({ ok: false, reason: 'k8snet is not enabled in this channel.' });
+    expect(g.calls).toEqual([]);
+    const answers = await Promise.all([policy.check('U0BOB', 'C0NETOPS', false), policy.check('U0EVE', 'C0NETOPS', false), policy.check('U0BOB', 'C0NETOPS', false)]);
+    expect(answers.map((a) => a.ok)).toEqual([true, false, true]);
+    expect(g.calls).toEqual(['S0NETENG']);
   });
 });
