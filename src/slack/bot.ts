@@ -48,6 +48,13 @@ export interface BotHandle {
 
 type Respond = (message: { response_type: 'ephemeral'; text: string }) => Promise<unknown>;
 
+/** What to tell the user when the parent message or the queue failed; Slack's channel errors say what to do. */
+export function whyNotQueued(err: unknown): string {
+  const code = (err as { data?: { error?: unknown } }).data?.error;
+  if (code === 'not_in_channel' || code === 'channel_not_found') return 'k8snet is not in this channel: invite it with `/invite @k8snet` (in a direct message, use a channel instead), then try again.';
+  return `could not queue the command: ${describeError(err)}`;
+}
+
 export async function startBot(options: BotOptions): Promise<BotHandle> {
   const { slack, queue, log, metrics } = options;
   const socketMode = slack.appToken !== undefined;
@@ -136,7 +143,7 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
     } catch (err) {
       metrics?.commands.inc({ command: verb, result: 'error' });
       log.error({ user, channel, command: verb, err: describeError(err) }, 'could not queue the command');
-      await respond({ response_type: 'ephemeral', text: `:warning: could not queue the command: ${describeError(err)}` }).catch(() => undefined);
+      await respond({ response_type: 'ephemeral', text: `:warning: ${whyNotQueued(err)}` }).catch(() => undefined);
     }
   });
 

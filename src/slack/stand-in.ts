@@ -37,6 +37,8 @@ export interface SlackStandIn {
   setUserGroup(id: string, members: string[]): void;
   /** Every later call to `method` is answered this many ms late (slow Slack). */
   delay(method: string, ms: number): void;
+  /** The bot is not a member of `channel`: posts there answer not_in_channel, as Slack does. */
+  leaveChannel(channel: string): void;
   /** Socket Mode acknowledgements received, in order (started with `appToken` only). */
   socketAcks: SocketAck[];
   /** Resolves once `count` Socket Mode clients are connected and have been sent `hello`. */
@@ -210,6 +212,7 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
   const limits = new Map<string, { count: number; retryAfter: number }>();
   const groups = new Map<string, string[]>();
   const delays = new Map<string, number>();
+  const notIn = new Set<string>();
   let seq = 0;
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
   let base = '';
@@ -259,6 +262,7 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
         case 'auth.test':
           return json(200, { ok: true, url: 'https://k8snet-stand-in.slack.com/', team: 'stand-in', user: 'k8snet', team_id: 'T0STANDIN', user_id: 'U0K8SNET', bot_id: 'B0K8SNET' });
         case 'chat.postMessage': {
+          if (notIn.has(String(args.channel))) return json(200, { ok: false, error: 'not_in_channel' });
           const ts = nextTs();
           const m = { channel: String(args.channel), ts, ...(args.thread_ts ? { thread_ts: String(args.thread_ts) } : {}), text: args.text as string, blocks: args.blocks };
           messages.set(`${m.channel}/${ts}`, m);
@@ -314,6 +318,9 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
     },
     delay(method, ms) {
       delays.set(method, ms);
+    },
+    leaveChannel(channel) {
+      notIn.add(channel);
     },
     socketAcks: socketMode?.acks ?? [],
     socketConnected: async (count = 1, timeoutMs = 10_000) => needSocketMode().connected(count, timeoutMs),

@@ -109,6 +109,15 @@ describe('/k8snet through Bolt, BullMQ and a worker', () => {
     expect(p.standIn.calls.filter((c) => c.method === 'usergroups.users.list')).toHaveLength(1);
   });
 
+  it('tells the user to invite the bot when it is not in the channel, and queues nothing', async () => {
+    p = await startTestPipeline();
+    p.standIn.leaveChannel('C0OUTSIDE');
+    await p.send('routes k8s-node1', { channel: 'C0OUTSIDE' });
+    const answer = await until(() => p!.standIn.calls.find((c) => c.method === 'response_url'));
+    expect(answer.args).toEqual({ response_type: 'ephemeral', text: ':warning: k8snet is not in this channel: invite it with `/invite @k8snet` (in a direct message, use a channel instead), then try again.' });
+    expect(await p.queue.getJobCounts()).toMatchObject({ waiting: 0, active: 0 });
+  });
+
   it('retries replies Slack rate-limits after Retry-After, posting each exactly once', async () => {
     p = await startTestPipeline();
     let release!: () => void;
