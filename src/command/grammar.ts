@@ -9,7 +9,7 @@ import { validateIntegerInRange, validateNamespace, validateNodeName, validateNo
 import { captureSettings } from '../config.ts';
 import { validateLabName } from '../lab/plan.ts';
 import type { OperationCommand } from '../ops/run-operation.ts';
-import { DEFAULT_TIME_ZONE, parseChannelReference, validateCron, validateScheduleId, validateTimeZone } from '../schedule/schedule-spec.ts';
+import { DEFAULT_TIME_ZONE, parseChannelReference, validateCron, validateSampleSeconds, validateScheduleId, validateTimeZone } from '../schedule/schedule-spec.ts';
 
 export const OPERATIONS = ['trace', 'nodeport', 'svc', 'pod', 'routes', 'report'] as const;
 export type Op = (typeof OPERATIONS)[number];
@@ -112,9 +112,9 @@ export function tokenize(text: string): string[] {
   return tokens;
 }
 
-export const SCHEDULE_SYNOPSIS = 'k8snet schedule add "CRON" report [#channel] [--tz Area/City] [--id ID]';
+export const SCHEDULE_SYNOPSIS = 'k8snet schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS]';
 
-/** `schedule add "CRON" report [#channel] [--tz Area/City] [--id ID]`, `schedule list`, `schedule remove ID`. */
+/** `schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS]`, `schedule list`, `schedule remove ID`. */
 function parseScheduleCommand(args: readonly string[]): ScheduleCommand {
   const [action, ...rest] = args;
   const takes = (n: number, what: string) => {
@@ -134,7 +134,7 @@ function parseScheduleCommand(args: readonly string[]): ScheduleCommand {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: [...rest], allowPositionals: true, strict: true, options: { tz: { type: 'string' }, id: { type: 'string' } } });
+    parsed = parseArgs({ args: [...rest], allowPositionals: true, strict: true, options: { tz: { type: 'string' }, id: { type: 'string' }, sample: { type: 'string' } } });
   } catch (err) {
     throw new InvalidInputError('arguments', `${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}: \`/${SCHEDULE_SYNOPSIS}\``);
   }
@@ -148,6 +148,7 @@ function parseScheduleCommand(args: readonly string[]): ScheduleCommand {
     tz: values.tz === undefined ? DEFAULT_TIME_ZONE : validateTimeZone(values.tz),
     channel: positionals[2] === undefined ? null : parseChannelReference(positionals[2]),
     id: values.id === undefined ? null : validateScheduleId(values.id, '--id'),
+    ...(values.sample === undefined ? {} : { sampleSeconds: validateSampleSeconds(values.sample) }),
   };
 }
 
@@ -155,13 +156,13 @@ export const SLACK_HELP = [
   '*k8snet* — why can\'t pod A talk to pod B?',
   ...OPERATIONS.map((op) => `• \`/${SYNOPSIS[op].replace(/^k8snet /, 'k8snet ')}\``),
   '• `/k8snet cancel JOB` — stop a queued or running job (its number is on the job\'s message)',
-  `• \`/${SCHEDULE_SYNOPSIS}\` — post a report on a schedule (cron in quotes; default: this channel, ${DEFAULT_TIME_ZONE}); \`/k8snet schedule list\`, \`/k8snet schedule remove ID\``,
+  `• \`/${SCHEDULE_SYNOPSIS}\` — post a report on a schedule (cron in quotes; default: this channel, ${DEFAULT_TIME_ZONE}; \`--sample\` adds a few seconds of every tunnel's flows); \`/k8snet schedule list\`, \`/k8snet schedule remove ID\``,
   '• `/k8snet help`',
 ].join('\n');
 
 export type ScheduleCommand =
   /** channel null: the channel the command was typed in; id null: the bot picks one. */
-  | { action: 'add'; cron: string; tz: string; channel: string | null; id: string | null }
+  | { action: 'add'; cron: string; tz: string; channel: string | null; id: string | null; sampleSeconds?: number }
   | { action: 'list' }
   | { action: 'remove'; id: string };
 

@@ -2,7 +2,12 @@
  * `report`: the cluster's network health on demand or on a schedule. Reads nodes, pods, Services, endpoints and
  * IP pools from the API, inspects every node in parallel under a concurrency limit (an unreachable node is a
  * finding, not a failure), judges (health-diagnosis.ts) and, given the previous report's memory, says what changed.
+ * Optionally samples every node's tunnel device for a few seconds at once and summarizes the flows it saw.
  */
+import type { Readable } from 'node:stream';
+import { summarizeCapture } from '../pcap/index.ts';
+import { runCaptures, type CapturePointRequest } from './capture-session.ts';
+import { capturePointsTable } from './capture-report.ts';
 import { caliInterfaceName } from '../lab/plan.ts';
 import { describeError } from '../errors.ts';
 import { headlineFor, sortFindings, type Finding, type ReportSection } from '../render/report.ts';
@@ -19,8 +24,13 @@ export interface HealthReportResult {
   nodes: { name: string; ip: string; reachable: boolean; tunnel: string | null; routes: number; error: string | null }[];
   pools: { name: string; cidr: string; vxlanMode: string; ipipMode: string; natOutgoing: boolean; disabled: boolean }[];
   changes: { appeared: string[]; resolved: string[]; ongoing: { message: string; since: string }[] } | null;
+  /** Only when a tunnel sample was asked for. */
+  sample?: { seconds: number; points: { node: string; interface: string; packets: number | null; flows: number | null; error: string | null }[] };
   findings: Finding[];
 }
+
+/** How much of each tunnel's flows the report lists: a summary, not a capture viewer. */
+const SAMPLE_FLOWS_PER_NODE = 5;
 
 /** NodePorts a node's KUBE-NODEPORTS chain handles (from iptables-save -t nat). */
 export function nodePortsInSave(save: string): number[] {
@@ -33,16 +43,31 @@ export function nodePortsInSave(save: string): number[] {
   return [...ports].sort((a, b) => a - b);
 }
 
-export async function runHealthReport(deps: OperationDeps, ctx: OperationContext, previous: ProblemMemory | null = null, now = new Date()): Promise<OperationOutcome<HealthReportResult> & { memory: ProblemMemory }> {
+/** Captures on every reachable node's tunnel device at once (nothing to sample without an overlay). */
+async function sampleTunnels(deps: OperationDeps, ctx: OperationContext, nodes: readonly { facts: HealthNodeFacts; target: CapturePointRequest['node'] | null }[], seconds: number) {
+  const points: CapturePointRequest<'tunnel'>[] = nodes.flatMap(({ facts, target }) => {
+    const device = facts.links?.find((l) => (l.name === 'vxlan.calico' || l.name === 'tunl0') && l.up)?.name;
+    return target && device ? [{ node: target, role: 'tunnel' as const, spec: { interface: device, hosts: [], ports: [], includeTunnel: false, maxPackets: deps.capture.maxPackets, maxSeconds: seconds, snapLength: deps.capture.snapLength } }] : [];
+  });
+  const { points: results } = await runCaptures(deps.shell, points, (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }), { signal: ctx.signal, locks: deps.captureLocks });
+  return {
+    result: { seconds, points: results.map((r) => ({ node: r.node, interface: r.interface, packets: r.summary?.packets ?? null, flows: r.summary?.flows.length ?? null, error: r.error })) },
+    section: capturePointsTable(`Tunnel sample (${seconds} s): flows on each node's tunnel device`, results.map((r) => ({ label: `${r.node}/${r.interface}`, summary: r.summary, error: r.error })), SAMPLE_FLOWS_PER_NODE),
+  };
+}
+
+export async function runHealthReport(deps: OperationDeps, ctx: OperationContext, previous: ProblemMemory | null = null, now = new Date(), options: { tunnelSampleSeconds?: number } = {}): Promise<OperationOutcome<HealthReportResult> & { memory: ProblemMemory }> {
   ctx.onStep('reading the cluster');
   const [nodes, pods, services, pools] = await Promise.all([deps.cluster.listNodes(), deps.cluster.listPods(), deps.cluster.listServices(), deps.cluster.listIpPools()]);
   const withEndpoints = await mapLimit(services, NODE_CONCURRENCY, async (s) => ({ ...s, readyEndpoints: Object.keys(s.selector).length === 0 ? 0 : (await deps.cluster.listEndpoints(s.namespace, s.name)).filter((e) => e.ready).length }));
 
   ctx.onStep(`inspecting ${nodes.length} nodes`);
+  const targets = new Map<string, CapturePointRequest['node']>();
   const nodeFacts = await mapLimit(nodes, NODE_CONCURRENCY, async (node): Promise<HealthNodeFacts> => {
     const base = { name: node.name, ip: node.internalIP ?? '?', blocks: node.podCIDRs.filter((c) => !c.includes(':')) };
     try {
       const target = nodeTarget(deps, node);
+      targets.set(node.name, target);
       const facts = await inspectNode(deps.shell, target, ctx.signal);
       if (facts.error) return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: facts.error };
       const save = await deps.shell.run(target, { argv: ['iptables-save', '-t', 'nat'], timeoutSeconds: 10, maxOutputBytes: 8 * 1024 * 1024, privileged: true }, ctx.signal);
@@ -51,6 +76,12 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
       return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: describeError(err) };
     }
   });
+
+  let sample: Awaited<ReturnType<typeof sampleTunnels>> | null = null;
+  if (options.tunnelSampleSeconds) {
+    ctx.onStep(`sampling the tunnel devices for ${options.tunnelSampleSeconds} s`);
+    sample = await sampleTunnels(deps, ctx, nodeFacts.filter((f) => f.error === null).map((f) => ({ facts: f, target: targets.get(f.name) ?? null })), options.tunnelSampleSeconds);
+  }
 
   const findings = sortFindings(
     diagnoseHealth({
@@ -68,12 +99,14 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
     nodes: nodeFacts.map((n) => ({ name: n.name, ip: n.ip, reachable: n.error === null, tunnel: tunnel(n) ? `${tunnel(n)!.name} ${tunnel(n)!.up ? 'up' : 'DOWN'}` : null, routes: n.routes?.length ?? 0, error: n.error })),
     pools: pools.map((p) => ({ name: p.name, cidr: p.cidr, vxlanMode: p.vxlanMode, ipipMode: p.ipipMode, natOutgoing: p.natOutgoing, disabled: p.disabled })),
     changes: previous === null ? null : { appeared: changes.appeared.map((f) => f.message), resolved: changes.resolved.map((r) => r.message), ongoing: changes.ongoing.map((o) => ({ message: o.finding.message, since: o.since })) },
+    ...(sample ? { sample: sample.result } : {}),
     findings,
   };
   const sections: ReportSection[] = [
     { kind: 'table', title: 'Nodes', columns: ['NODE', 'IP', 'REACHABLE', 'TUNNEL', 'ROUTES'], rows: result.nodes.map((n) => [n.name, n.ip, n.reachable ? 'yes' : `NO: ${n.error}`, n.tunnel ?? '-', String(n.routes)]) },
     { kind: 'table', title: 'IP pools', columns: ['POOL', 'CIDR', 'VXLAN', 'IPIP', 'NAT OUT', 'DISABLED'], rows: result.pools.map((p) => [p.name, p.cidr, p.vxlanMode, p.ipipMode, String(p.natOutgoing), String(p.disabled)]) },
   ];
+  if (sample) sections.push(sample.section);
   if (result.changes) {
     const lines = [...result.changes.appeared.map((m) => `NEW       ${m}`), ...result.changes.resolved.map((m) => `RESOLVED  ${m}`), ...result.changes.ongoing.map((o) => `ONGOING   ${o.message} since ${o.since}`)];
     sections.unshift({ kind: 'preformatted', title: 'Changes since the previous report', text: lines.join('\n') || 'nothing changed' });

@@ -18,7 +18,7 @@ export type OperationCommand =
   | ({ op: 'svc' } & ServiceCommand)
   | ({ op: 'pod' } & PodCommand)
   | { op: 'routes'; node: string }
-  | { op: 'report'; previous?: ProblemMemory | null };
+  | { op: 'report'; previous?: ProblemMemory | null; tunnelSampleSeconds?: number };
 
 export type OperationName = OperationCommand['op'];
 
@@ -30,7 +30,7 @@ const HANDLERS: Handlers = {
   svc: runService,
   pod: runPod,
   routes: runRoutes,
-  report: (deps, cmd, ctx) => runHealthReport(deps, ctx, cmd.previous ?? null),
+  report: (deps, cmd, ctx) => runHealthReport(deps, ctx, cmd.previous ?? null, new Date(), cmd.tunnelSampleSeconds ? { tunnelSampleSeconds: cmd.tunnelSampleSeconds } : {}),
 };
 
 export type OperationRunner = (command: OperationCommand, ctx: OperationContext) => Promise<OperationOutcome<{ findings: Finding[] }> & { memory?: ProblemMemory }>;

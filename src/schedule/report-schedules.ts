@@ -9,7 +9,7 @@ import { InvalidInputError } from '../errors.ts';
 import type { InspectionJobData, JobName } from '../queue/jobs.ts';
 import type { RedisConnection } from '../queue/redis-url.ts';
 import { ReportMemoryStore } from '../queue/report-memory.ts';
-import { checkMinimumInterval, validateChannelId, validateCron, validateScheduleId, validateTimeZone, type ScheduleSpec } from './schedule-spec.ts';
+import { checkMinimumInterval, validateChannelId, validateCron, validateSampleSeconds, validateScheduleId, validateTimeZone, type ScheduleSpec } from './schedule-spec.ts';
 
 /** Who made a schedule declared in the schedules file (not a Slack user: no mention, and the file owns it). */
 export const SCHEDULES_FILE_USER = 'schedules-file';
@@ -39,12 +39,14 @@ export function scheduleTitle(id: string): string {
 
 /** The job every tick of a schedule adds: a report into the schedule's channel, remembering its previous findings. */
 export function scheduledJobData(spec: ScheduleSpec, createdBy: string, createdAt: string): InspectionJobData {
-  return { channel: spec.channel, user: createdBy, title: scheduleTitle(spec.id), command: { op: 'report' }, requestedAt: createdAt, memoryKey: scheduleMemoryKey(spec.id) };
+  const command = spec.sampleSeconds ? { op: 'report' as const, tunnelSampleSeconds: spec.sampleSeconds } : { op: 'report' as const };
+  return { channel: spec.channel, user: createdBy, title: scheduleTitle(spec.id), command, requestedAt: createdAt, memoryKey: scheduleMemoryKey(spec.id) };
 }
 
 /** Every field checked again here, whatever the caller already did: this is the last stop before Redis. */
 export function validateSpec(spec: ScheduleSpec): ScheduleSpec {
-  return { id: validateScheduleId(spec.id, 'id'), cron: validateCron(spec.cron, 'cron'), tz: validateTimeZone(spec.tz, 'tz'), channel: validateChannelId(spec.channel, 'channel') };
+  const checked = { id: validateScheduleId(spec.id, 'id'), cron: validateCron(spec.cron, 'cron'), tz: validateTimeZone(spec.tz, 'tz'), channel: validateChannelId(spec.channel, 'channel') };
+  return spec.sampleSeconds === undefined ? checked : { ...checked, sampleSeconds: validateSampleSeconds(spec.sampleSeconds, 'sampleSeconds') };
 }
 
 /** The inspection queue the schedulers live on, and Redis with the key prefix for claims and report memory. */
@@ -69,7 +71,8 @@ export class ReportSchedules {
       // BullMQ 6 returns a scheduler's id as its `key`.
       const id = s.id ?? s.key;
       if (!id || !s.pattern || !data || data.command?.op !== 'report') continue;
-      out.push({ id, cron: s.pattern, tz: s.tz ?? 'UTC', channel: data.channel, createdBy: data.user, createdAt: data.requestedAt, next: s.next ?? null });
+      const sample = data.command.tunnelSampleSeconds;
+      out.push({ id, cron: s.pattern, tz: s.tz ?? 'UTC', channel: data.channel, ...(sample ? { sampleSeconds: sample } : {}), createdBy: data.user, createdAt: data.requestedAt, next: s.next ?? null });
     }
     return out.sort((a, b) => a.id.localeCompare(b.id));
   }

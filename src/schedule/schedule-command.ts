@@ -16,8 +16,8 @@ export interface ScheduleCommandContext {
   user: string;
   channel: string;
   minIntervalSeconds: number;
-  /** The allow-list decision for this user in another channel (the one a schedule posts into). */
-  authorize(channel: string): Promise<AccessDecision>;
+  /** The allow-list decision for this user in a channel (the one a schedule posts into), capturing or not. */
+  authorize(channel: string, captures: boolean): Promise<AccessDecision>;
 }
 
 export interface ScheduleAnswer {
@@ -41,8 +41,10 @@ function slackTime(ms: number | null): string {
 const channelLink = (id: string) => `<#${id}>`;
 const creator = (user: string) => (user === SCHEDULES_FILE_USER ? 'the schedules file' : mention(user) || escapeMrkdwn(user));
 
+const sampleText = (s: { sampleSeconds?: number }) => (s.sampleSeconds ? ` with a ${s.sampleSeconds} s tunnel sample` : '');
+
 export function scheduleLine(s: ScheduleEntry): string {
-  return `\`${s.id}\`  \`${s.cron}\` ${escapeMrkdwn(s.tz)} → ${channelLink(s.channel)}, by ${creator(s.createdBy)}, next ${slackTime(s.next)}`;
+  return `\`${s.id}\`  \`${s.cron}\` ${escapeMrkdwn(s.tz)} → ${channelLink(s.channel)}${sampleText(s)}, by ${creator(s.createdBy)}, next ${slackTime(s.next)}`;
 }
 
 /** Notes go to the schedule's channel and to where the command was typed, once each. */
@@ -70,23 +72,27 @@ async function run(command: ScheduleCommand, ctx: ScheduleCommandContext): Promi
     case 'add': {
       const target = command.channel ?? ctx.channel;
       if (target !== ctx.channel) {
-        const verdict = await ctx.authorize(target);
+        const verdict = await ctx.authorize(target, false);
         if (!verdict.ok) return { result: 'denied', text: `:no_entry: Not allowed to post reports into ${channelLink(target)}: ${verdict.reason}`, notes: [], audit: `schedule add → ${target}` };
       }
-      const added = await schedules.add({ id: command.id, cron: command.cron, tz: command.tz, channel: target }, ctx.user, { minIntervalSeconds: ctx.minIntervalSeconds });
-      const what = `\`${added.id}\`: a network health report \`${added.cron}\` (${escapeMrkdwn(added.tz)}) into ${channelLink(target)}`;
+      // A tunnel sample captures packets: it needs the capture list.
+      if (command.sampleSeconds && !(await ctx.authorize(target, true)).ok) {
+        return { result: 'denied', text: ':no_entry: Not allowed: `--sample` captures packets and you are not on the list of users who may; leave it out for a report without a sample.', notes: [], audit: `schedule add --sample → ${target}` };
+      }
+      const added = await schedules.add({ id: command.id, cron: command.cron, tz: command.tz, channel: target, ...(command.sampleSeconds ? { sampleSeconds: command.sampleSeconds } : {}) }, ctx.user, { minIntervalSeconds: ctx.minIntervalSeconds });
+      const what = `\`${added.id}\`: a network health report${sampleText(added)} \`${added.cron}\` (${escapeMrkdwn(added.tz)}) into ${channelLink(target)}`;
       return {
         result: 'added',
         text: `:calendar: Scheduled ${what}; next at ${slackTime(added.next)}. \`/k8snet schedule remove ${added.id}\` stops it.`,
         notes: notes(ctx, target, `:calendar: ${mention(ctx.user)} scheduled ${what}.`),
-        audit: `schedule add ${added.id} "${added.cron}" ${added.tz} ${target}`,
+        audit: `schedule add ${added.id} "${added.cron}" ${added.tz} ${target}${added.sampleSeconds ? ` --sample ${added.sampleSeconds}` : ''}`,
       };
     }
     case 'remove': {
       const existing = await schedules.get(command.id);
       if (!existing) return { result: 'not_found', text: `No schedule \`${command.id}\`; \`/k8snet schedule list\` shows them.`, notes: [], audit: `schedule remove ${command.id}` };
       if (existing.channel !== ctx.channel) {
-        const verdict = await ctx.authorize(existing.channel);
+        const verdict = await ctx.authorize(existing.channel, false);
         if (!verdict.ok) return { result: 'denied', text: `:no_entry: Not allowed to change reports posted into ${channelLink(existing.channel)}: ${verdict.reason}`, notes: [], audit: `schedule remove ${command.id}` };
       }
       if (!(await schedules.remove(command.id))) return { result: 'not_found', text: `No schedule \`${command.id}\` (it was just removed).`, notes: [], audit: `schedule remove ${command.id}` };

@@ -5,6 +5,7 @@
  *     cron: "0 6 * * *"
  *     tz: Europe/Berlin        # optional, default UTC
  *     channel: C0123ABCD       # a channel ID (the bot must be a member)
+ *     sampleSeconds: 3         # optional: sample every node's tunnel device this long and summarize the flows
  *
  * Applying it is idempotent: an entry already scheduled as written is left alone, a changed one is replaced, and a
  * schedule an earlier version of the file declared but this one no longer does is removed. Schedules added from
@@ -18,7 +19,7 @@ import { DEFAULT_TIME_ZONE, type ScheduleSpec } from './schedule-spec.ts';
 import { MAX_SCHEDULES, SCHEDULES_FILE_USER, validateSpec, type ReportSchedules } from './report-schedules.ts';
 
 const VARIABLE = 'K8SNET_SCHEDULES_FILE';
-const KEYS = new Set(['id', 'cron', 'tz', 'channel']);
+const KEYS = new Set(['id', 'cron', 'tz', 'channel', 'sampleSeconds']);
 
 function entryName(raw: unknown, index: number): string {
   const id = typeof raw === 'object' && raw !== null && 'id' in raw ? (raw as { id: unknown }).id : undefined;
@@ -34,18 +35,18 @@ export function parseScheduleFile(text: string, source = 'schedules file'): Sche
     throw new ConfigError(VARIABLE, `${source} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   if (doc === null || doc === undefined) return [];
-  if (!Array.isArray(doc)) throw new ConfigError(VARIABLE, `${source} must be a YAML list of schedules ({ id, cron, tz?, channel })`);
+  if (!Array.isArray(doc)) throw new ConfigError(VARIABLE, `${source} must be a YAML list of schedules ({ id, cron, tz?, channel, sampleSeconds? })`);
   if (doc.length > MAX_SCHEDULES) throw new ConfigError(VARIABLE, `${source} declares ${doc.length} schedules; at most ${MAX_SCHEDULES}`);
   const seen = new Set<string>();
   return doc.map((raw: unknown, i) => {
     const where = `${source}, ${entryName(raw, i)}`;
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(VARIABLE, `${where}: must be a mapping with id, cron, tz (optional) and channel`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(VARIABLE, `${where}: must be a mapping with id, cron, channel, and optionally tz and sampleSeconds`);
     const unknown = Object.keys(raw).filter((k) => !KEYS.has(k));
     if (unknown.length > 0) throw new ConfigError(VARIABLE, `${where}: unknown field ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')} (fields: ${[...KEYS].join(', ')})`);
     const r = raw as Record<string, unknown>;
     let spec: ScheduleSpec;
     try {
-      spec = validateSpec({ id: r.id as string, cron: r.cron as string, tz: (r.tz ?? DEFAULT_TIME_ZONE) as string, channel: r.channel as string });
+      spec = validateSpec({ id: r.id as string, cron: r.cron as string, tz: (r.tz ?? DEFAULT_TIME_ZONE) as string, channel: r.channel as string, ...(r.sampleSeconds === undefined ? {} : { sampleSeconds: r.sampleSeconds as number }) });
     } catch (err) {
       throw new ConfigError(VARIABLE, `${where}: ${describeError(err)}`);
     }
@@ -78,7 +79,7 @@ export async function applyScheduleFile(schedules: ReportSchedules, specs: reado
   const existing = new Map((await schedules.list()).map((s) => [s.id, s]));
   for (const spec of specs) {
     const before = existing.get(spec.id);
-    const same = before && before.createdBy === SCHEDULES_FILE_USER && before.cron === spec.cron && before.tz === spec.tz && before.channel === spec.channel;
+    const same = before && before.createdBy === SCHEDULES_FILE_USER && before.cron === spec.cron && before.tz === spec.tz && before.channel === spec.channel && before.sampleSeconds === spec.sampleSeconds;
     if (same) {
       outcome.unchanged.push(spec.id);
       continue;

@@ -5,6 +5,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { InvalidInputError } from '../errors.ts';
+import { validateIntegerInRange } from '../validate.ts';
 
 export interface ScheduleSpec {
   /** Short and readable: `nightly`, `report-3`. Also the BullMQ job scheduler id and the report memory's key. */
@@ -15,7 +16,12 @@ export interface ScheduleSpec {
   tz: string;
   /** Slack channel ID the reports are posted into. */
   channel: string;
+  /** Seconds to sample every node's tunnel device for, summarizing the flows seen; absent: no sample. */
+  sampleSeconds?: number;
 }
+
+/** A tunnel sample is a glance, not a capture session: a few seconds (tcpdump runs on every node at once). */
+export const MAX_SAMPLE_SECONDS = 30;
 
 export const DEFAULT_TIME_ZONE = 'UTC';
 /** Ids: a lower-case letter, then letters, digits and dashes; 32 characters fit a list line and a Redis key. */
@@ -63,6 +69,10 @@ export function validateTimeZone(value: unknown, field = '--tz'): string {
     }
   }
   return value;
+}
+
+export function validateSampleSeconds(value: unknown, field = '--sample'): number {
+  return validateIntegerInRange(field, value, 1, MAX_SAMPLE_SECONDS);
 }
 
 export function validateChannelId(value: unknown, field = 'channel'): string {

@@ -124,7 +124,7 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
       if (!verdict.ok) return await refuse(respond, user, channel, verb, 'denied', verdict.reason);
       if (parsed.kind === 'cancel') return await cancel(respond, user, channel, parsed.jobId);
       if (parsed.kind === 'schedule') {
-        const answer = await runScheduleCommand(parsed, { schedules: new ReportSchedules({ queue, redis: options.redis, prefix: options.prefix }), user, channel, minIntervalSeconds: options.schedules?.minIntervalSeconds ?? DEFAULT_MIN_INTERVAL_SECONDS, authorize: (target) => access.check(user, target, false) });
+        const answer = await runScheduleCommand(parsed, { schedules: new ReportSchedules({ queue, redis: options.redis, prefix: options.prefix }), user, channel, minIntervalSeconds: options.schedules?.minIntervalSeconds ?? DEFAULT_MIN_INTERVAL_SECONDS, authorize: (target, captures) => access.check(user, target, captures) });
         await respond({ response_type: 'ephemeral', text: answer.text });
         for (const note of answer.notes) await client.chat.postMessage({ channel: note.channel, text: note.text });
         metrics?.commands.inc({ command: verb, result: answer.result });

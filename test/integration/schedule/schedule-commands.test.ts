@@ -91,8 +91,11 @@ describe('/k8snet schedule through the bot', () => {
     expect(await lastAnswer(p, 3)).toBe(':no_entry: Not allowed to post reports into <#C7>: k8snet is not enabled in this channel.');
     await p.send('schedule add "0 9 * * *" report <#C2|ops>', { user: 'U1', channel: 'C1' });
     expect(await lastAnswer(p, 4)).toContain('Scheduled `report-1`');
+    // A tunnel sample captures packets: only the capture list may schedule one.
+    await p.send('schedule add "0 9 * * *" report --sample 3', { user: 'U1', channel: 'C1' });
+    expect(await lastAnswer(p, 5)).toBe(':no_entry: Not allowed: `--sample` captures packets and you are not on the list of users who may; leave it out for a report without a sample.');
     await p.send('schedule remove report-1', { user: 'U9', channel: 'C1' });
-    expect(await lastAnswer(p, 5)).toMatch(/^:no_entry: Not allowed/);
+    expect(await lastAnswer(p, 6)).toMatch(/^:no_entry: Not allowed/);
     expect(await p.queue.getJobSchedulersCount()).toBe(1);
   });
 });

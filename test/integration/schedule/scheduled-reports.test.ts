@@ -71,6 +71,29 @@ describe('scheduled reports on the lab', () => {
     expect(postedReports(p!, 'tick').every((r) => r.done)).toBe(true);
   }, 90_000);
 
+  it('a schedule with --sample adds a summary of the flows each node\'s tunnel device carried', async () => {
+    const src = lab.plan.pods.find((x) => x.name === 'pod-src')!;
+    const dst = lab.plan.pods.find((x) => x.name === 'pod-dest')!;
+    let sending = true;
+    // Connections from pod-src (k8s-node2) to pod-dest (k8s-node1) cross both nodes' vxlan.calico.
+    const traffic = (async () => {
+      while (sending) await run(inNetns(src.netnsName, ['curl', '-s', '-o', '/dev/null', '-m', '1', `http://${dst.ip}:80/`]), 3000);
+    })();
+    try {
+      await p!.send('schedule add "*/4 * * * * *" report --sample 2 --id sampled');
+      expect(await until(() => answers().find((a) => a.includes('`sampled`')))).toContain('a network health report with a 2 s tunnel sample');
+      const sampled = await until(() => doneReports(p!, 'sampled')[0], 30_000, 'a sampled report');
+      expect(sampled.thread).toContain('Tunnel sample (2 s): flows on each node');
+      for (const n of ['k8s-node1', 'k8s-node2']) expect(sampled.thread).toMatch(new RegExp(`${n}/vxlan\\.calico +[1-9]\\d* +${src.ip.replaceAll('.', '\\.')}:\\d+ → ${dst.ip.replaceAll('.', '\\.')}:80 tcp`));
+      await p!.send('schedule remove sampled');
+      await until(() => answers().some((a) => a.startsWith('Removed schedule `sampled`')), 10_000, 'removed');
+      await quiet();
+    } finally {
+      sending = false;
+      await traffic;
+    }
+  }, 60_000);
+
   it('with two worker hosts, each tick is posted exactly once', async () => {
     p!.startWorker({ runnerFor: labRunnerFor(deps!) }); // the second; the first test's is still running
     await p!.send('schedule add "*/2 * * * * *" report --id pair');

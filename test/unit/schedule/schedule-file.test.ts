@@ -9,13 +9,14 @@ const FILE = `# schedules the bot declares at start-up
 - id: office-hours
   cron: "0 9-17 * * 1-5"
   channel: C0NETOPS1
+  sampleSeconds: 3
 `;
 
 describe('the schedules file', () => {
   it('reads a list of schedules, UTC when no zone is given', () => {
     expect(parseScheduleFile(FILE)).toEqual([
       { id: 'nightly', cron: '0 6 * * *', tz: 'Europe/Berlin', channel: 'C0123ABCD' },
-      { id: 'office-hours', cron: '0 9-17 * * 1-5', tz: 'UTC', channel: 'C0NETOPS1' },
+      { id: 'office-hours', cron: '0 9-17 * * 1-5', tz: 'UTC', channel: 'C0NETOPS1', sampleSeconds: 3 },
     ]);
   });
 
@@ -32,6 +33,7 @@ describe('the schedules file', () => {
     ['- id: Bad Id\n  cron: "0 6 * * *"\n  channel: C0123ABCD', 's.yaml, entry 1 ("Bad Id"): id: "Bad Id" is not a schedule id'],
     ['- id: a\n  cron: "0 6 * * *"\n  channel: C0123ABCD\n- id: a\n  cron: "0 7 * * *"\n  channel: C0123ABCD', 's.yaml, entry 2 ("a"): the id a is declared twice'],
     ['- just a string', 's.yaml, entry 1: must be a mapping'],
+    ['- id: a\n  cron: "0 6 * * *"\n  channel: C0123ABCD\n  sampleSeconds: 600', 's.yaml, entry 1 ("a"): sampleSeconds: 600 is outside 1–30'],
     ['- id: a\n  cron: [1', 's.yaml is not valid YAML'],
   ])('stops start-up on %j, naming the entry', (text, message) => {
     expect(() => parseScheduleFile(text, 's.yaml')).toThrow(message);

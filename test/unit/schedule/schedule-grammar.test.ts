@@ -11,6 +11,12 @@ describe('/k8snet schedule in the grammar', () => {
     expect(parseSlackCommand('schedule add "0 6 * * *" report <#G0PRIVATE1>')).toMatchObject({ channel: 'G0PRIVATE1' });
   });
 
+  it('reads a tunnel sample of a few seconds', () => {
+    expect(parseSlackCommand('schedule add "0 * * * *" report --sample 3')).toMatchObject({ action: 'add', sampleSeconds: 3 });
+    expect(() => parseSlackCommand('schedule add "0 * * * *" report --sample 31')).toThrow('--sample: 31 is outside 1–30');
+    expect(() => parseSlackCommand('schedule add "0 * * * *" report --sample 2s')).toThrow('--sample: "2s" is not a whole number');
+  });
+
   it('reads list and remove', () => {
     expect(parseSlackCommand('schedule list')).toEqual({ kind: 'schedule', action: 'list' });
     expect(parseSlackCommand('schedule remove report-2')).toEqual({ kind: 'schedule', action: 'remove', id: 'report-2' });
@@ -39,7 +45,7 @@ describe('/k8snet schedule in the grammar', () => {
   });
 
   it('lists schedule in the help and among the commands an unknown verb suggests', () => {
-    expect(SLACK_HELP).toContain('`/k8snet schedule add "CRON" report [#channel] [--tz Area/City] [--id ID]`');
+    expect(SLACK_HELP).toContain('`/k8snet schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS]`');
     expect(SLACK_HELP).toContain('`/k8snet schedule remove ID`');
     expect(() => parseSlackCommand('frobnicate')).toThrow(/try one of .*cancel, schedule, help/);
   });
