@@ -126,7 +126,10 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
       if (parsed.kind === 'schedule') {
         const answer = await runScheduleCommand(parsed, { schedules: new ReportSchedules({ queue, redis: options.redis, prefix: options.prefix }), user, channel, minIntervalSeconds: options.schedules?.minIntervalSeconds ?? DEFAULT_MIN_INTERVAL_SECONDS, authorize: (target, captures) => access.check(user, target, captures) });
         await respond({ response_type: 'ephemeral', text: answer.text });
-        for (const note of answer.notes) await client.chat.postMessage({ channel: note.channel, text: note.text });
+        for (const note of answer.notes) {
+          // The change is made; a note that cannot be posted only warns (reports there will fail the same way).
+          await client.chat.postMessage({ channel: note.channel, text: note.text }).catch((err: unknown) => respond({ response_type: 'ephemeral', text: `:warning: could not post in <#${note.channel}> (${describeError(err)}); scheduled reports there need k8snet in the channel: \`/invite @k8snet\`.` }));
+        }
         metrics?.commands.inc({ command: verb, result: answer.result });
         log.info({ user, channel, command: answer.audit, result: answer.result }, 'schedule command');
         return await audit({ type: 'request', jobId: '-', user, channel, command: answer.audit });

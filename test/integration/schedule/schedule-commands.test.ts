@@ -98,6 +98,17 @@ describe('/k8snet schedule through the bot', () => {
     expect(await lastAnswer(p, 6)).toMatch(/^:no_entry: Not allowed/);
     expect(await p.queue.getJobSchedulersCount()).toBe(1);
   });
+
+  it('adds a schedule into a channel the bot is not in, and warns that its reports need an /invite there', async () => {
+    p = await startTestPipeline();
+    p.standIn.leaveChannel('C0QUIET1');
+    await p.send('schedule add "0 9 * * *" report <#C0QUIET1|quiet>', { user: 'U1', channel: 'C1' });
+    expect(await lastAnswer(p, 1)).toContain('Scheduled `report-1`');
+    expect(await lastAnswer(p, 2)).toMatch(/^:warning: could not post in <#C0QUIET1> \(.*not_in_channel.*\); scheduled reports there need k8snet in the channel: `\/invite @k8snet`\.$/);
+    // The note reached the channel it was typed in; nothing was posted where the bot is not.
+    expect([...p.standIn.messages.values()].map((m) => m.channel)).toEqual(['C1']);
+    expect(await p.queue.getJobSchedulersCount()).toBe(1);
+  });
 });
 
 describe('the schedules file', () => {
