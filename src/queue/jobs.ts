@@ -21,6 +21,8 @@ export interface InspectionJobData {
   requestedAt: string;
   /** Reports: where the previous report's problems are kept, to say what changed (a schedule's id, or the channel). */
   memoryKey?: string;
+  /** Set on a schedule's runs: the schedule's id, shown on the report. */
+  scheduleId?: string;
 }
 
 /** A job retried after a crash or a retryable error; never more (captures are not free). */

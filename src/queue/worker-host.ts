@@ -110,7 +110,9 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
       endStep();
       // An operation that returned while being aborted may hold partial facts (captures cut short): not posted.
       if (signal.aborted) throw new Error('aborted');
-      const thread = renderSlackThread(result.report, `done in ${((Date.now() - started) / 1000).toFixed(1)} s`, user);
+      // A scheduled run's parent names its schedule: people know the report by it.
+      const report = job.data.scheduleId ? { ...result.report, title: `${result.report.title} (schedule ${job.data.scheduleId})` } : result.report;
+      const thread = renderSlackThread(report, `done in ${((Date.now() - started) / 1000).toFixed(1)} s`, user);
       for (const [i, reply] of thread.replies.entries()) await ledger.once(`reply:${i}`, () => post(slack, channel, parentTs, reply));
       for (const [i, file] of thread.files.entries()) {
         await ledger.once(`file:${i}`, async () => {

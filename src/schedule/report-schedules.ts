@@ -40,7 +40,7 @@ export function scheduleTitle(id: string): string {
 /** The job every tick of a schedule adds: a report into the schedule's channel, remembering its previous findings. */
 export function scheduledJobData(spec: ScheduleSpec, createdBy: string, createdAt: string): InspectionJobData {
   const command = spec.sampleSeconds ? { op: 'report' as const, tunnelSampleSeconds: spec.sampleSeconds } : { op: 'report' as const };
-  return { channel: spec.channel, user: createdBy, title: scheduleTitle(spec.id), command, requestedAt: createdAt, memoryKey: scheduleMemoryKey(spec.id) };
+  return { channel: spec.channel, user: createdBy, title: scheduleTitle(spec.id), command, requestedAt: createdAt, memoryKey: scheduleMemoryKey(spec.id), scheduleId: spec.id };
 }
 
 /** Every field checked again here, whatever the caller already did: this is the last stop before Redis. */

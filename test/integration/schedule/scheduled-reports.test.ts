@@ -39,7 +39,7 @@ describe('scheduled reports on the lab', () => {
     expect(await until(() => answers()[0])).toContain('Scheduled `tick`');
 
     const first = (await until(() => doneReports(p!, 'tick')[0], 20_000, 'first report'));
-    expect(first.parent).toContain('network health — 2 nodes');
+    expect(first.parent).toContain('network health — 2 nodes (schedule tick)');
     expect(first.parent).toContain('all good');
     expect(first.thread).toMatch(/k8s-node1 +\d+\.\d+\.\d+\.\d+ +yes +vxlan\.calico up/);
     expect(first.thread).toMatch(/k8s-node2 +\d+\.\d+\.\d+\.\d+ +yes +vxlan\.calico up/);

@@ -39,7 +39,7 @@ describe('a scheduled report on a ten-node lab', () => {
     expect(names).toHaveLength(10);
     await p!.send('schedule add "*/4 * * * * *" report --id ten');
     const first = await until(() => doneReports(p!, 'ten')[0], 30_000, 'first report');
-    expect(first.parent).toContain('network health — 10 nodes');
+    expect(first.parent).toContain('network health — 10 nodes (schedule ten)');
     expect(first.parent).toContain('all good');
     for (const n of lab.plan.nodes) expect(first.thread).toMatch(new RegExp(`${n.name} +${n.ip.replaceAll('.', '\\.')} +yes +vxlan\\.calico up +\\d+`));
 
