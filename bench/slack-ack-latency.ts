@@ -296,7 +296,8 @@ async function main(): Promise<void> {
       const keys: (keyof Summary)[] = ['p50', 'p95', 'p99', 'max'];
       console.log(`  ${'bot / baseline'.padEnd(16)} ${keys.map((k) => ratio(bot.s, base.s, k)).join(' ')}`);
       console.log(`  ${'Bolt / baseline'.padEnd(16)} ${keys.map((k) => ratio(bolt.s, base.s, k)).join(' ')}`);
-      console.log(`  ${'bot / Bolt'.padEnd(16)} ${keys.map((k) => ratio(bot.s, bolt.s, k)).join(' ')}\n`);
+      console.log(`  ${'bot / Bolt'.padEnd(16)} ${keys.map((k) => ratio(bot.s, bolt.s, k)).join(' ')}`);
+      console.log(`  bot p99 of each burst, in order: ${bot.burstP99.map((v) => v.toFixed(0)).join(', ')} ms\n`);
       verdicts.push(`${n} at once: bot p99 ${bot.s.p99.toFixed(1)} ms — ${bot.s.p99 <= TARGET_P99_MS ? 'meets' : 'MISSES'} the ${TARGET_P99_MS} ms target${bot.s.max > SLACK_DEADLINE_MS ? `; max beyond Slack's ${SLACK_DEADLINE_MS} ms deadline` : ''}`);
     }
     for (const v of verdicts) console.log(v);

@@ -8,7 +8,8 @@ import bolt from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Queue } from 'bullmq';
 import { describeError } from '../errors.ts';
-import { parseSlackCommand, SLACK_HELP } from '../command/grammar.ts';
+import { parseSlackCommand, SLACK_HELP, type ParsedSlackCommand } from '../command/grammar.ts';
+import { createLimiter } from '../ops/concurrency.ts';
 import { statusMessage } from '../render/slack-blocks.ts';
 import { capturesPackets, commandTitle, displayJobId, type InspectionJobData, type JobName } from '../queue/jobs.ts';
 import { publishCancel } from '../queue/cancellation.ts';
@@ -23,6 +24,9 @@ import { runScheduleCommand } from '../schedule/schedule-command.ts';
 import { DEFAULT_MIN_INTERVAL_SECONDS, type ScheduleSettings } from '../schedule/schedule-settings.ts';
 
 const { App, HTTPReceiver, LogLevel } = bolt;
+
+/** Commands whose posting and queueing run at once; measured in bench/slack-ack-latency.ts (p99 of 50 acks). */
+const AFTER_ACK_CONCURRENCY = 4;
 
 export interface BotOptions {
   slack: SlackSettings;
@@ -70,6 +74,9 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
   const access = new AccessPolicy(options.access, async (usergroup) => (await client.usergroups.users.list({ usergroup })).users ?? []);
   const grammarEnv = { K8SNET_CAPTURE_SECONDS: String(options.capture.defaultSeconds), K8SNET_CAPTURE_MAX_SECONDS: String(options.capture.maxSeconds) };
   const jobSeq = `${options.prefix}:{k8snet}-job-seq`;
+  // The work after an acknowledgement (Slack and Redis calls) shares the event loop with the next acknowledgements:
+  // a burst of commands must not queue its acks behind everyone's posting (bench/slack-ack-latency.ts).
+  const afterAck = createLimiter(AFTER_ACK_CONCURRENCY);
   const audit = (event: Parameters<AuditTrail['record']>[0]) => options.audit?.record(event).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
 
   async function refuse(respond: Respond, user: string, channel: string, command: string, result: 'invalid' | 'denied', reason: string): Promise<void> {
@@ -118,6 +125,12 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
       return;
     }
     await ack();
+    // Let requests already waiting on their sockets be acknowledged before this one's work starts.
+    await new Promise((resolve) => setImmediate(resolve));
+    await afterAck(() => handle(parsed, user, channel, respond));
+  });
+
+  async function handle(parsed: Exclude<ParsedSlackCommand, { kind: 'help' }>, user: string, channel: string, respond: Respond): Promise<void> {
     const verb = parsed.kind === 'operation' ? parsed.command.op : parsed.kind;
     try {
       const verdict = await access.check(user, channel, parsed.kind === 'operation' && capturesPackets(parsed.command));
@@ -148,7 +161,7 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
       log.error({ user, channel, command: verb, err: describeError(err) }, 'could not queue the command');
       await respond({ response_type: 'ephemeral', text: `:warning: ${whyNotQueued(err)}` }).catch(() => undefined);
     }
-  });
+  }
 
   await app.start(slack.port);
   return {
