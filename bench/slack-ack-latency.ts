@@ -16,20 +16,17 @@ import { readFileSync } from 'node:fs';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
-import { connect, createServer as createNetServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { BOT_TOKEN, K8SNET, REDIS_URL, SIGNING_SECRET, freePort, median } from './slack-bench-support.ts';
 import { signedSlashCommand } from '../src/slack/signing.ts';
 import { startSlackStandIn } from '../src/slack/stand-in.ts';
 import { createInspectionQueue } from '../src/queue/jobs.ts';
 
 const SELF = fileURLToPath(import.meta.url);
-const K8SNET = fileURLToPath(new URL('../bin/k8snet.js', import.meta.url));
-const BOT_TOKEN = 'xoxb-bench-token';
-const SIGNING_SECRET = 'bench-signing-secret';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Slack's deadline for the acknowledgement, and the issue's target for p99 under load. */
 const SLACK_DEADLINE_MS = 3000;
 const TARGET_P99_MS = 50;
@@ -87,14 +84,6 @@ async function serveStandIn(): Promise<void> {
 }
 
 // ---------- the load ----------
-
-async function freePort(): Promise<number> {
-  const s = createNetServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function forkChild(role: string, ...args: string[]): Promise<{ child: ChildProcess; hello: Record<string, unknown> }> {
   const child = fork(SELF, ['--serve', role, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -195,11 +184,6 @@ interface Summary {
 function summarize(ms: number[]): Summary {
   const s = [...ms].sort((a, b) => a - b);
   return { p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99), max: s.at(-1)! };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 const f = (ms: number) => `${ms.toFixed(1).padStart(7)} ms`;

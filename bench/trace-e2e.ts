@@ -19,10 +19,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { BOT_TOKEN, K8SNET, REDIS_URL, SIGNING_SECRET, freePort, median } from './slack-bench-support.ts';
 import { startSlackStandIn, type SlackStandIn } from '../src/slack/stand-in.ts';
 import { signedSlashCommand } from '../src/slack/signing.ts';
 import { AuditTrail } from '../src/audit/audit-trail.ts';
@@ -33,10 +32,6 @@ import { nodeCommandLog } from '../src/lab/sshd.ts';
 import { validateLabName } from '../src/lab/plan.ts';
 import { DEFAULT_TOPOLOGY_PATH } from '../src/lab/topology.ts';
 
-const K8SNET = fileURLToPath(new URL('../bin/k8snet.js', import.meta.url));
-const BOT_TOKEN = 'xoxb-bench-token';
-const SIGNING_SECRET = 'bench-signing-secret';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Bounds that keep a run small whatever the arguments say. */
 const MAX_WINDOW_SECONDS = 10;
 const MAX_REPEAT = 5;
@@ -44,14 +39,6 @@ const MAX_REPEAT = 5;
 const JOB_DEADLINE_MS = 60_000;
 /** One hand-run ssh command may take at most this long (captures end by their own node-side limit first). */
 const SSH_COMMAND_DEADLINE_MS = 30_000;
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: string, everyMs = 10): Promise<T> {
   const deadline = Date.now() + ms;
@@ -148,11 +135,6 @@ async function replayOverSsh(commands: NodeCommandLine[], env: Record<string, st
     exits.push(code ?? -1);
   }
   return { ms: performance.now() - t0, exits };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
