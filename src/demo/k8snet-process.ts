@@ -20,8 +20,15 @@ export interface K8snetProcess {
   kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startK8snet(args: string[], env: Record<string, string>): K8snetProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `where`: another copy of the CLI (an image's layout) and of node, run as another user. */
+export function startK8snet(args: string[], env: Record<string, string>, where: { node?: string; bin?: string; uid?: number; gid?: number; cwd?: string } = {}): K8snetProcess {
+  const child = spawn(where.node ?? process.execPath, [where.bin ?? BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(where.uid !== undefined ? { uid: where.uid } : {}),
+    ...(where.gid !== undefined ? { gid: where.gid } : {}),
+    ...(where.cwd !== undefined ? { cwd: where.cwd } : {}),
+  });
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   const waiters: { msg: string; resolve: (l: Record<string, unknown>) => void }[] = [];

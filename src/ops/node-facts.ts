@@ -88,7 +88,10 @@ async function viaDocker(shell: NodeShell, node: NodeTarget, pod: PodInfo, signa
 async function runOk(shell: NodeShell, node: NodeTarget, command: NodeCommand, signal: AbortSignal): Promise<string> {
   const r = await shell.run(node, command, signal);
   if (r.timedOut) throw new K8snetError('timeout', `${command.argv.join(' ')} on ${node.name} took longer than ${command.timeoutSeconds} s`);
-  if (r.exitCode !== 0) throw new K8snetError('ssh_command', `${command.argv.join(' ')} on ${node.name} exited ${r.exitCode}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`);
+  if (r.exitCode !== 0) {
+    const how = r.exitCode === null ? (r.signal ? `was killed by SIG${r.signal}` : 'ended without an exit status') : `exited ${r.exitCode}`;
+    throw new K8snetError('ssh_command', `${command.argv.join(' ')} on ${node.name} ${how}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').at(-1)}` : ''}`);
+  }
   return r.stdout;
 }
 
