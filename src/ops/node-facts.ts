@@ -4,7 +4,7 @@
  * argv only, never a shell line. Machine-readable `ip -j` output is preferred; `ip route` text is kept as evidence.
  */
 import type { PodInfo, ServiceInfo } from '../cluster/types.ts';
-import type { NodeCommand, NodeShell, NodeTarget } from '../node/types.ts';
+import type { CommandResult, NodeCommand, NodeShell, NodeTarget } from '../node/types.ts';
 import { K8snetError, describeError } from '../errors.ts';
 import { validateContainerId, validateIp, validateNamespace, validateNetnsName, validatePodName, validatePort } from '../validate.ts';
 import type { LinkFacts, NodeFacts, RouteLine } from './trace-facts.ts';
@@ -85,8 +85,16 @@ async function viaDocker(shell: NodeShell, node: NodeTarget, pod: PodInfo, signa
   }
 }
 
+/** A session that ended with neither an exit status nor a signal lost its SSH connection, not its command. */
+const connectionLost = (r: CommandResult) => r.exitCode === null && !r.signal && !r.timedOut;
+
+/**
+ * Runs a read-only catalogue command and returns its stdout, or throws saying how it failed. A command whose SSH
+ * connection dropped under it runs once more (the pool makes a new connection): every command here only reads.
+ */
 async function runOk(shell: NodeShell, node: NodeTarget, command: NodeCommand, signal: AbortSignal): Promise<string> {
-  const r = await shell.run(node, command, signal);
+  let r = await shell.run(node, command, signal);
+  if (connectionLost(r) && !signal.aborted) r = await shell.run(node, command, signal);
   if (r.timedOut) throw new K8snetError('timeout', `${command.argv.join(' ')} on ${node.name} took longer than ${command.timeoutSeconds} s`);
   if (r.exitCode !== 0) {
     const how = r.exitCode === null ? (r.signal ? `was killed by SIG${r.signal}` : 'ended without an exit status') : `exited ${r.exitCode}`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { addressesFromIpJson, inspectNode, linksFromIpJson, listeningPortsFromSs, neighboursFromIpJson, netnsFromCrictl, routesFromIpJson, sysctlValues, testConnect } from '../../../src/ops/node-facts.ts';
+import { addressesFromIpJson, inspectNode, linksFromIpJson, listeningPorts, listeningPortsFromSs, neighboursFromIpJson, netnsFromCrictl, routesFromIpJson, sysctlValues, testConnect } from '../../../src/ops/node-facts.ts';
 import type { CommandResult, NodeCommand, NodeShell } from '../../../src/node/types.ts';
 import { publishedFixture } from '../parse/published-fixture.ts';
 
@@ -65,6 +65,44 @@ describe('test connection', () => {
   it('says connection refused or no answer', async () => {
     expect(await testConnect(shellAnswering({ exitCode: 1, stderr: 'bash: connect: Connection refused\nbash: line 1: /dev/tcp/10.244.0.2/80: Connection refused\n' }, []), node, null, '10.244.0.2', 80, AbortSignal.timeout(1000))).toEqual({ ok: false, detail: 'Connection refused' });
     expect(await testConnect(shellAnswering({ exitCode: 124 }, []), node, null, '10.244.0.2', 80, AbortSignal.timeout(1000))).toEqual({ ok: false, detail: 'no answer within 3 s' });
+  });
+});
+
+describe('a dropped SSH connection', () => {
+  const node = { name: 'k8s-node1', address: '10.254.0.11' };
+  function flakyShell(failures: Partial<CommandResult>[], seen: string[]): NodeShell {
+    return {
+      async run(n, command) {
+        seen.push(command.argv.join(' '));
+        const failure = failures.shift();
+        return { node: n.name, argv: command.argv, stdout: failure ? '' : '1000\n', stderr: '', exitCode: 0, timedOut: false, truncated: false, durationMs: 1, ...failure };
+      },
+      async capture() {
+        throw new Error('unused');
+      },
+      async close() {},
+    };
+  }
+
+  const ss = 'ip netns exec cni-1 ss -H -lnt';
+  const netstat = 'ip netns exec cni-1 netstat -lnt';
+
+  it('runs a read-only command once more when its session ended without an exit status, and only once', async () => {
+    const seen: string[] = [];
+    await listeningPorts(flakyShell([{ exitCode: null }], seen), node, 'cni-1', AbortSignal.timeout(1000));
+    expect(seen).toEqual([ss, ss]);
+    const twice: string[] = [];
+    await listeningPorts(flakyShell([{ exitCode: null }, { exitCode: null }], twice), node, 'cni-1', AbortSignal.timeout(1000));
+    // Dropped twice: ss counts as failed and the netstat fallback runs.
+    expect(twice).toEqual([ss, ss, netstat]);
+  });
+
+  it('does not run again a command that was killed, timed out or exited non-zero', async () => {
+    for (const failure of [{ exitCode: null, signal: 'TERM' }, { exitCode: 124, timedOut: true }, { exitCode: 1 }]) {
+      const seen: string[] = [];
+      await listeningPorts(flakyShell([failure], seen), node, 'cni-1', AbortSignal.timeout(1000));
+      expect(seen).toEqual([ss, netstat]);
+    }
   });
 });
 
