@@ -55,16 +55,20 @@ export function rulesByChain(save: string, table: 'nat' | 'filter'): Map<string,
 
 export const natRulesByChain = (save: string): Map<string, string[]> => rulesByChain(save, 'nat');
 
+/** Where the walk starts; `protocol` (tcp, udp, sctp) keeps a port's TCP and UDP rules apart (DNS: 53 is both). */
+export type WalkEntry = ({ nodePort: number } | { clusterIP: string; port: number }) & { protocol?: string };
+
 /** `save`: iptables-save of the nat table and, for the REJECTs of Services without endpoints, the filter table. */
-export function kubeProxyWalk(save: string, entry: { nodePort: number } | { clusterIP: string; port: number }): KubeProxyWalk {
+export function kubeProxyWalk(save: string, entry: WalkEntry): KubeProxyWalk {
   const chains = natRulesByChain(save);
   const filter = rulesByChain(save, 'filter');
+  const sameProtocol = (a: readonly string[]) => entry.protocol === undefined || option(a, '-p') === null || option(a, '-p') === entry.protocol.toLowerCase();
   const entryRules =
     'nodePort' in entry
-      ? (chains.get('KUBE-NODEPORTS') ?? []).filter((l) => option(ruleArgs(l), '--dport') === String(entry.nodePort))
+      ? (chains.get('KUBE-NODEPORTS') ?? []).filter((l) => option(ruleArgs(l), '--dport') === String(entry.nodePort) && sameProtocol(ruleArgs(l)))
       : (chains.get('KUBE-SERVICES') ?? []).filter((l) => {
           const a = ruleArgs(l);
-          return (option(a, '-d') === `${entry.clusterIP}/32` || option(a, '-d') === entry.clusterIP) && option(a, '--dport') === String(entry.port);
+          return (option(a, '-d') === `${entry.clusterIP}/32` || option(a, '-d') === entry.clusterIP) && option(a, '--dport') === String(entry.port) && sameProtocol(a);
         });
   const rules: string[] = [...entryRules];
   const dnatTargets: string[] = [];
@@ -72,7 +76,7 @@ export function kubeProxyWalk(save: string, entry: { nodePort: number } | { clus
   const rejects = ['KUBE-EXTERNAL-SERVICES', 'KUBE-SERVICES', 'KUBE-NODEPORTS'].flatMap((chain) =>
     (filter.get(chain) ?? []).filter((l) => {
       const a = ruleArgs(l);
-      if (option(a, '-j') !== 'REJECT' || option(a, '--dport') !== String('nodePort' in entry ? entry.nodePort : entry.port)) return false;
+      if (option(a, '-j') !== 'REJECT' || option(a, '--dport') !== String('nodePort' in entry ? entry.nodePort : entry.port) || !sameProtocol(a)) return false;
       return 'nodePort' in entry ? chain !== 'KUBE-SERVICES' : option(a, '-d')?.split('/')[0] === entry.clusterIP;
     }),
   );

@@ -326,7 +326,9 @@ export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, ki
     runOk(shell, node, cmd(['iptables-save', '-t', 'filter'], { privileged: true, maxOutputBytes: LARGE_OUTPUT }), signal),
     kind === 'nodeport' ? runOk(shell, node, cmd(['ss', '-H', '-lnt'], { privileged: true }), signal).catch(() => null) : Promise.resolve(null),
   ]);
-  const walk = kubeProxyWalk(`${nat}\n${filter}`, kind === 'nodeport' ? { nodePort: port } : { clusterIP: svc.clusterIP ?? '', port });
+  const servicePort = svc.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port));
+  const protocol = servicePort ? { protocol: servicePort.protocol } : {};
+  const walk = kubeProxyWalk(`${nat}\n${filter}`, kind === 'nodeport' ? { nodePort: port, ...protocol } : { clusterIP: svc.clusterIP ?? '', port, ...protocol });
   const listeners = ss === null ? null : listeningPortsFromSs(ss).includes(port) ? [`*:${port}`] : [];
   return { name: node.name, ip: node.address, rules: walk.rules, dnatTargets: walk.dnatTargets, entryRule: walk.entryRule, rejects: walk.rejects, drops: walk.drops, listeners, error: null };
 }

@@ -110,6 +110,20 @@ describe('kube-proxy rule walk on published and lab outputs', () => {
     expect(kubeProxyWalk(save, { clusterIP: '10.2.0.1', port: 443 }).dnatTargets).toEqual(['192.168.1.5:6443']);
   });
 
+  it('keeps a port\'s TCP and UDP Services apart when the protocol is known (kube-dns: 53/tcp and 53/udp)', () => {
+    const save = publishedFixture('iptables-save-kube-ext-flannel.txt');
+    const chains = (w: { rules: string[] }) => [...new Set(w.rules.map((r) => r.split(' ')[1]))];
+    const both = kubeProxyWalk(save, { clusterIP: '10.2.0.10', port: 53 });
+    expect(chains(both)).toEqual(expect.arrayContaining(['KUBE-SVC-ERIFXISQEP7F7OF4', 'KUBE-SVC-TCOU7JCQXEZGVUNU']));
+    const udp = kubeProxyWalk(save, { clusterIP: '10.2.0.10', port: 53, protocol: 'UDP' });
+    expect(chains(udp)).toContain('KUBE-SVC-TCOU7JCQXEZGVUNU');
+    expect(chains(udp)).not.toContain('KUBE-SVC-ERIFXISQEP7F7OF4');
+    expect(udp.rules.every((r) => !r.includes('-p tcp'))).toBe(true);
+    const tcp = kubeProxyWalk(save, { clusterIP: '10.2.0.10', port: 53, protocol: 'TCP' });
+    expect(chains(tcp)).not.toContain('KUBE-SVC-TCOU7JCQXEZGVUNU');
+    expect(tcp.dnatTargets.length).toBeGreaterThan(0);
+  });
+
   it('finds the NodePort DNAT in the nat table and the REJECT for a Service without endpoints in the filter table (lab iptables-save)', () => {
     const save = publishedFixture('lab-iptables-save.txt');
     expect(kubeProxyWalk(save, { nodePort: 31080 })).toMatchObject({ entryRule: true, dnatTargets: ['10.244.0.5:8080'], rejects: [], drops: [] });
