@@ -64,7 +64,7 @@ export interface Deployment {
         automountServiceAccountToken?: boolean;
         terminationGracePeriodSeconds?: number;
         containers: Container[];
-        volumes?: { name: string; secret?: { secretName: string; optional?: boolean; items?: { key: string; path: string }[] }; emptyDir?: object }[];
+        volumes?: { name: string; secret?: { secretName: string; optional?: boolean; items?: { key: string; path: string }[] }; configMap?: { name: string }; emptyDir?: object }[];
       };
     };
   };
