@@ -20,13 +20,14 @@ export const SYNOPSIS: Record<Op, string> = {
   svc: 'k8snet svc NAME [-n NS] [--capture-seconds N | --no-capture]',
   pod: 'k8snet pod NAME [-n NS]',
   routes: 'k8snet routes NODE',
-  report: 'k8snet report',
+  report: 'k8snet report [--sample SECONDS]',
 };
 
 const COMMON = `Options:
   -n, --namespace NS       namespace of the pods or Service (default: default); DST may also be NS/POD
   --capture-seconds N      capture window in seconds (default $K8SNET_CAPTURE_SECONDS or 5, at most $K8SNET_CAPTURE_MAX_SECONDS)
   --no-capture             skip the packet capture
+  --sample SECONDS         report only: also capture SECONDS (1–30) on every node's tunnel device and summarize the flows
   --json                   print the structured result as JSON (fields documented in the README)
   --lab NAME               use a local lab's kubeconfig and SSH settings (see \`k8snet lab env\`)
   -q, --quiet              no progress lines on stderr
@@ -54,6 +55,7 @@ export function parseInspectArgs(op: Op, argv: readonly string[], env: Record<st
         namespace: { type: 'string', short: 'n' },
         'capture-seconds': { type: 'string' },
         'no-capture': { type: 'boolean', default: false },
+        sample: { type: 'string' },
         json: { type: 'boolean', default: false },
         lab: { type: 'string' },
         quiet: { type: 'boolean', short: 'q', default: false },
@@ -64,6 +66,7 @@ export function parseInspectArgs(op: Op, argv: readonly string[], env: Record<st
     throw new InvalidInputError('arguments', (err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }
   const { values, positionals } = parsed;
+  if (values.sample !== undefined && op !== 'report') throw new InvalidInputError('--sample', `only \`report\` takes a tunnel sample: ${SYNOPSIS.report}`);
   const flags = { json: values.json, quiet: values.quiet, help: values.help, lab: values.lab === undefined ? undefined : validateLabName(values.lab) };
   if (values.help) return { ...flags, command: { op: 'report' } };
   const bounds = captureSettings(env);
@@ -97,7 +100,7 @@ export function parseInspectArgs(op: Op, argv: readonly string[], env: Record<st
       break;
     case 'report':
       arity(op, positionals, 0);
-      command = { op };
+      command = values.sample === undefined ? { op } : { op, tunnelSampleSeconds: validateSampleSeconds(values.sample) };
       break;
   }
   return { ...flags, command };

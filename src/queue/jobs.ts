@@ -54,7 +54,9 @@ export function commandTitle(c: OperationCommand): string {
   }
 }
 
+/** Whether a command captures packets (the stricter allow-list): an inspection's capture or a report's tunnel sample. */
 export function capturesPackets(c: OperationCommand): boolean {
+  if (c.op === 'report') return (c.tunnelSampleSeconds ?? 0) > 0;
   return 'capture' in c && c.capture.enabled;
 }
 

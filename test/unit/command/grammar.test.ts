@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseInspectArgs } from '../../../src/command/grammar.ts';
+import { parseInspectArgs, parseSlackCommand } from '../../../src/command/grammar.ts';
+import { capturesPackets } from '../../../src/queue/jobs.ts';
 
 describe('inspection command arguments', () => {
   it('parses each command with its defaults', () => {
@@ -25,6 +26,20 @@ describe('inspection command arguments', () => {
     ['routes', ['k8s-node1', '--lab', '../x'], /lab name/],
   ] as const)('refuses %s %j with a message that says what was wrong', (op, argv, message) => {
     expect(() => parseInspectArgs(op, argv)).toThrow(message);
+  });
+});
+
+describe('a report with a tunnel sample', () => {
+  it('takes --sample SECONDS on report only, bounded, and counts it as capturing packets', () => {
+    expect(parseInspectArgs('report', ['--sample', '3']).command).toEqual({ op: 'report', tunnelSampleSeconds: 3 });
+    expect(parseSlackCommand('report --sample 5')).toEqual({ kind: 'operation', command: { op: 'report', tunnelSampleSeconds: 5 } });
+    expect(() => parseInspectArgs('report', ['--sample', '0'])).toThrow(/--sample/);
+    expect(() => parseInspectArgs('report', ['--sample', '31'])).toThrow(/--sample/);
+    expect(() => parseInspectArgs('report', ['--sample', '3;id'])).toThrow(/--sample/);
+    expect(() => parseInspectArgs('routes', ['k8s-node1', '--sample', '3'])).toThrow('--sample: only `report` takes a tunnel sample: k8snet report [--sample SECONDS]');
+    expect(capturesPackets({ op: 'report', tunnelSampleSeconds: 3 })).toBe(true);
+    expect(capturesPackets({ op: 'report' })).toBe(false);
+    expect(capturesPackets({ op: 'routes', node: 'k8s-node1' })).toBe(false);
   });
 });
 
