@@ -32,12 +32,13 @@ export async function runBotProcess(env: Env): Promise<void> {
   if (declared) log.info({ file: schedules.file, ...(await applyScheduleFile(new ReportSchedules({ queue, redis, prefix: queueConfig.prefix }), declared)) }, 'schedules file applied');
   const metrics = createMetrics({ queueDepth: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed') });
   const bot = await startBot({ slack, access, capture, queue, redis, prefix: queueConfig.prefix, audit: new AuditTrail(redis, queueConfig.prefix), metrics, log, schedules });
-  const shutdown = onTermination(log, [() => bot.close(), () => queue.close(), async () => redis.quit(), () => health.close()]);
   const health = await startHealthServer({
     port: proc.healthPort,
     registry: metrics.registry,
     checks: { redis: async () => void (await redis.ping()), slack: slackReachable(bot.client) },
     isShuttingDown: () => shutdown.requested,
   });
+  // Registered once the health server exists; /readyz reads `shutdown` only when a probe arrives, after this line.
+  const shutdown = onTermination(log, [() => bot.close(), () => queue.close(), async () => redis.quit(), () => health.close()]);
   log.info({ mode: slack.appToken ? 'socket' : 'http', port: bot.port, healthPort: health.port, prefix: queueConfig.prefix }, 'bot ready');
 }

@@ -46,13 +46,14 @@ export async function runWorkerProcess(env: Env): Promise<void> {
     metrics,
     log,
   });
-  const shutdown = onTermination(log, [() => host.close(), () => deps.close(), () => queue.close(), async () => subscriber.quit(), async () => redis.quit(), () => health.close()]);
   const health = await startHealthServer({
     port: proc.healthPort,
     registry: metrics.registry,
     checks: { redis: async () => void (await redis.ping()), slack: slackReachable(slack) },
     isShuttingDown: () => shutdown.requested,
   });
+  // Registered once the health server exists; /readyz reads `shutdown` only when a probe arrives, after this line.
+  const shutdown = onTermination(log, [() => host.close(), () => deps.close(), () => queue.close(), async () => subscriber.quit(), async () => redis.quit(), () => health.close()]);
   await host.worker.waitUntilReady();
   log.info({ concurrency: settings.concurrency, healthPort: health.port, prefix: queueConfig.prefix }, 'worker ready');
 }
