@@ -25,8 +25,4 @@ export class DeliveryLedger {
     await this.redis.multi().hset(this.key, step, ts).expire(this.key, LEDGER_TTL_SECONDS).exec();
     return ts;
   }
-
-  async steps(): Promise<Record<string, string>> {
-    return this.redis.hgetall(this.key);
-  }
 }
