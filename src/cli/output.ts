@@ -2,7 +2,7 @@
  * How the CLI prints an operation's outcome: the readable terminal report, or `--json` (the result object with
  * stable field names, documented in the README). Exit status: 0 when no finding is an error, 1 otherwise.
  */
-import type { Report } from '../render/report.ts';
+import type { Report } from '../model/report.ts';
 import { renderReportText } from '../render/terminal.ts';
 
 export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {

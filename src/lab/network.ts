@@ -6,7 +6,8 @@
  * Containment: the host has ONE link into the lab (to the switch); nodes' default route points at the switch's
  * own address, and the switch namespace does not forward, so nothing routes out of the lab.
  */
-import { CALICO_POD_GATEWAY, CALICO_VXLAN, LAB_LINK_MTU, type LabPlan, type PlannedNode, type PlannedPod } from './plan.ts';
+import { CALICO_POD_GATEWAY, CALICO_VXLAN } from '../calico/naming.ts';
+import { LAB_LINK_MTU, type LabPlan, type PlannedNode, type PlannedPod } from './plan.ts';
 import { nthAddress, parseIpv4Cidr } from '../net/ipv4.ts';
 
 export const SWITCH_BRIDGE = 'br0';

@@ -6,27 +6,21 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../errors.ts';
 import { formatIpv4Cidr, nthAddress, nthBlock, parseIpv4Cidr, cidrSize, cidrsOverlap } from '../net/ipv4.ts';
+import { CALICO_IPIP_DEVICE, CALICO_VXLAN, caliInterfaceName } from '../calico/naming.ts';
+import { OVERLAY_OVERHEAD, type OverlayMode } from '../calico/encapsulation.ts';
 import type { EncapsulationMode, PortProtocol, ServiceType, Topology, TopologyIpPool } from './topology.ts';
 
 /** Lab names prefix namespaces and interfaces; interface names are limited to 15 characters (IFNAMSIZ - 1). */
 const LAB_NAME = /^[a-z][a-z0-9]{0,5}$/;
 export const DEFAULT_LAB_NAME = 'lab';
-/** Calico's VXLAN defaults (Felix: VXLANVNI 4096, VXLANPort 4789, device vxlan.calico). */
-export const CALICO_VXLAN = { device: 'vxlan.calico', vni: 4096, port: 4789 } as const;
-/** Calico's IP-in-IP device. */
-export const CALICO_IPIP_DEVICE = 'tunl0';
-/** Ethernet MTU of the lab links, and what each overlay costs (VXLAN: 50 bytes, IP-in-IP: 20). */
+/** Ethernet MTU of the lab links. */
 export const LAB_LINK_MTU = 1500;
-export const OVERLAY_OVERHEAD = { vxlan: 50, ipip: 20, none: 0 } as const;
-/** Calico answers pods' ARP for this gateway by proxy ARP on the host side of the veth. */
-export const CALICO_POD_GATEWAY = '169.254.1.1';
 /** Offsets inside the node subnet: .1 is the host's link into the lab, nodes start at .11. */
 const HOST_OFFSET = 1;
 const FIRST_NODE_OFFSET = 11;
 /** ClusterIPs start here inside the service CIDR (.1 is the `kubernetes` service on a real cluster). */
 const FIRST_CLUSTER_IP_OFFSET = 100;
 
-export type OverlayMode = 'vxlan' | 'ipip' | 'none';
 
 export interface PlannedIpPool extends TopologyIpPool {
   overlay: OverlayMode;
@@ -148,10 +142,6 @@ function deterministicMac(firstOctet: number, seed: string): string {
   return [firstOctet, b[0]!, b[1]!, b[2]!, b[3]!, b[4]!].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
-/** Calico's host-side veth name: "cali" + the first 11 hex digits of sha1("<namespace>.<pod>") (libcalico-go VethNameForWorkload). */
-export function caliInterfaceName(namespace: string, pod: string): string {
-  return `cali${sha('sha1', `${namespace}.${pod}`).toString('hex').slice(0, 11)}`;
-}
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 function base32(buf: Buffer): string {

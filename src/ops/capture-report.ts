@@ -4,7 +4,7 @@
  * Headers only: payload bytes never reach a report.
  */
 import type { CaptureSummary, FlowSummary } from '../pcap/index.ts';
-import type { Finding, ReportSection } from '../render/report.ts';
+import type { Finding, ReportSection } from '../model/report.ts';
 
 /** Rows in a flow table before the rest is summed up in one line (the JSON keeps every flow). */
 export const MAX_FLOW_ROWS = 25;

@@ -4,7 +4,7 @@
  * without endpoints; NodePorts missing from some node's rules; pods not Running. Pure, plus the comparison with
  * the previous report ("… missing on k8s-node1 since 09:00").
  */
-import type { Finding } from '../render/report.ts';
+import type { Finding } from '../model/report.ts';
 import type { IpPoolInfo, PodInfo, ServiceInfo } from '../cluster/types.ts';
 import { lookupRoute, overlayBetween } from './trace-diagnosis.ts';
 import type { LinkFacts, RouteLine } from './trace-facts.ts';

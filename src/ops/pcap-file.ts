@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { K8snetError } from '../errors.ts';
 import { summarizeCaptureFile, summaryToJson, type CaptureSummary } from '../pcap/index.ts';
-import { headlineFor, sortFindings, type Finding } from '../render/report.ts';
+import { headlineFor, sortFindings, type Finding } from '../model/report.ts';
 import { captureFindings, captureSections } from './capture-report.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 

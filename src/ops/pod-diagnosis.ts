@@ -2,8 +2,8 @@
  * Judges one pod's network plumbing: its sandbox network namespace (found how), the addresses and routes inside
  * it, and the host side (cali interface and /32 route). Pure; pod.ts gathers the facts.
  */
-import type { Finding } from '../render/report.ts';
-import { CALICO_POD_GATEWAY } from '../lab/plan.ts';
+import type { Finding } from '../model/report.ts';
+import { CALICO_POD_GATEWAY } from '../calico/naming.ts';
 import type { LinkFacts, RouteLine } from './trace-facts.ts';
 
 export interface PodNetnsFacts {

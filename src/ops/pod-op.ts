@@ -2,9 +2,9 @@
  * `pod NAME`: the pod's sandbox (pause) container and network namespace, the containers sharing it, `ip addr` and
  * `ip route` inside it, and the host side (cali interface and /32 route). Judged by pod-diagnosis.ts.
  */
-import { caliInterfaceName } from '../lab/plan.ts';
+import { caliInterfaceName } from '../calico/naming.ts';
 import { K8snetError } from '../errors.ts';
-import { headlineFor, sortFindings, type Finding, type ReportSection } from '../render/report.ts';
+import { headlineFor, sortFindings, type Finding, type ReportSection } from '../model/report.ts';
 import { diagnosePod, type PodNetnsFacts } from './pod-diagnosis.ts';
 import { lookupRoute } from './trace-diagnosis.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';

@@ -6,7 +6,7 @@
 import type { IpPoolInfo, NodeInfo } from '../cluster/types.ts';
 import { cidrContains, cidrsOverlap, parseIpv4Cidr } from '../net/ipv4.ts';
 import { K8snetError } from '../errors.ts';
-import { headlineFor, sortFindings, type Finding } from '../render/report.ts';
+import { headlineFor, sortFindings, type Finding } from '../model/report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
 import { inspectNode } from './node-facts.ts';
 import type { RouteLine } from './trace-facts.ts';

@@ -2,7 +2,7 @@
  * One entry for every operation: a parsed command in, the structured result and its neutral Report out.
  * The CLI and the queue worker both call this; the compiler checks every operation has a handler.
  */
-import type { Finding } from '../render/report.ts';
+import type { Finding } from '../model/report.ts';
 import type { OperationDeps } from './deps.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import { runTrace, type TraceCommand } from './trace.ts';

@@ -2,7 +2,7 @@
  * Judges a NodePort or a ClusterIP Service from what the cluster says (Service, endpoints) and what each node's
  * kube-proxy rules and listeners show. Pure; nodeport.ts and svc.ts gather the facts.
  */
-import type { Finding } from '../render/report.ts';
+import type { Finding } from '../model/report.ts';
 import type { EndpointInfo, ServiceInfo } from '../cluster/types.ts';
 
 /** One node's kube-proxy view of the port: the rule chain walked from KUBE-NODEPORTS / KUBE-SERVICES to DNAT. */

@@ -8,7 +8,7 @@ import type { EndpointInfo, NodeInfo, ServiceInfo } from '../cluster/types.ts';
 import type { NodeTarget } from '../node/types.ts';
 import { K8snetError, describeError } from '../errors.ts';
 import { summarizeCapture, type CaptureSummary } from '../pcap/index.ts';
-import { headlineFor, sortFindings, type Finding, type ReportAttachment, type ReportSection } from '../render/report.ts';
+import { headlineFor, sortFindings, type Finding, type ReportAttachment, type ReportSection } from '../model/report.ts';
 import { diagnoseService, type NodeRuleFacts, type ServiceFacts } from './service-diagnosis.ts';
 import { captureSections } from './capture-report.ts';
 import { CAPTURE_SETUP_SECONDS, runCaptures, type CapturePointRequest } from './capture-session.ts';

@@ -3,9 +3,9 @@
  * Pure. The order follows the packet: pods, the source node's route, tunnels, the destination node's route to
  * the pod, the listener, then what the capture saw on the wire.
  */
-import type { Finding } from '../render/report.ts';
+import type { Finding } from '../model/report.ts';
 import { cidrContains, parseIpv4Cidr } from '../net/ipv4.ts';
-import { OVERLAY_OVERHEAD } from '../lab/plan.ts';
+import { OVERLAY_OVERHEAD } from '../calico/encapsulation.ts';
 import type { CapturePointFacts, NodeFacts, ObservedFlow, OverlayMode, PodEnd, RouteLine, TraceFacts } from './trace-facts.ts';
 import type { EncapsulationSetting, IpPoolInfo } from '../cluster/types.ts';
 

@@ -4,7 +4,8 @@
  */
 import type { IpPoolInfo, PodInfo } from '../cluster/types.ts';
 
-export type OverlayMode = 'vxlan' | 'ipip' | 'none';
+export type { OverlayMode } from '../calico/encapsulation.ts';
+import type { OverlayMode } from '../calico/encapsulation.ts';
 
 export interface RouteLine {
   /** The route as the node printed it (`ip route` text), used as evidence. */

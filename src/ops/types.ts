@@ -3,7 +3,7 @@
  * it takes a parsed command and reports progress by step name, and returns its structured result (the `--json`
  * contract) together with the neutral Report that renderers turn into Slack messages or terminal text.
  */
-import type { Finding, Report } from '../render/report.ts';
+import type { Finding, Report } from '../model/report.ts';
 
 export interface OperationContext {
   /** Called when the operation enters a step ("resolving pods", "capturing on k8s-node1/vxlan.calico"). */

@@ -3,7 +3,7 @@
  * and the findings; the thread carries each section as its own reply (route tables and netns dumps as monospace
  * blocks, tables aligned). Whatever does not fit goes up as a file. Pure.
  */
-import { sortFindings, type Finding, type Report, type ReportSection } from './report.ts';
+import { sortFindings, type Finding, type Report, type ReportSection } from '../model/report.ts';
 import { alignTable } from './terminal.ts';
 
 /** Slack: a section block's text is at most 3000 characters (Block Kit reference, "section"). */

@@ -2,7 +2,7 @@
  * Report → terminal text: title and headline, findings first (errors, then warnings, then info, each with its
  * evidence line), then sections as aligned tables or indented command output. Pure; colour only when asked.
  */
-import { sortFindings, type Finding, type Report, type ReportSection } from './report.ts';
+import { sortFindings, type Finding, type Report, type ReportSection } from '../model/report.ts';
 
 export interface TerminalOptions {
   /** ANSI colours (the CLI turns them on for a TTY unless NO_COLOR is set). */

@@ -17,7 +17,7 @@ import { run } from '../../support/lab.ts';
 
 const REDIS_URL = process.env.K8SNET_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `k8snet-image-${process.pid}`;
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const image = mkdtempSync(join(tmpdir(), 'k8snet-image-'));
 const app = join(image, 'app');
 let standIn: SlackStandIn;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { startTestPipeline, until, type TestPipeline } from '../../support/slack-pipeline.ts';
 import type { OperationRunner } from '../../../src/ops/run-operation.ts';
-import type { Report } from '../../../src/render/report.ts';
+import type { Report } from '../../../src/model/report.ts';
 import type { NodeCommandRecord } from '../../../src/audit/audited-shell.ts';
 
 const report: Report = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { plainMrkdwn, renderTranscript } from '../../../src/demo/slack-transcript.ts';
 import { renderSlackThread } from '../../../src/render/slack-blocks.ts';
-import type { Report } from '../../../src/render/report.ts';
+import type { Report } from '../../../src/model/report.ts';
 
 describe('Slack thread → terminal transcript', () => {
   it('reads mrkdwn as a person would: mentions, channel links, entities, emoji', () => {

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 
-export const root = fileURLToPath(new URL('../../../', import.meta.url));
+export const root = fileURLToPath(new URL('../../..', import.meta.url));
 export const read = (path: string): string => readFileSync(`${root}${path}`, 'utf8');
 
 /** Every .ts file under a directory of the repository, as [path, text]. */

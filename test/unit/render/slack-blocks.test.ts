@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { codeBlocks, mention, PARENT_FINDINGS, renderSlackThread, SECTION_TEXT_LIMIT, statusMessage } from '../../../src/render/slack-blocks.ts';
-import type { Finding } from '../../../src/render/report.ts';
-import type { Report } from '../../../src/render/report.ts';
+import type { Finding } from '../../../src/model/report.ts';
+import type { Report } from '../../../src/model/report.ts';
 
 const report: Report = {
   title: 'trace default/pod-src → default/pod-dest',

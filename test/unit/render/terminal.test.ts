@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { alignTable, renderReportText } from '../../../src/render/terminal.ts';
-import type { Report } from '../../../src/render/report.ts';
+import type { Report } from '../../../src/model/report.ts';
 
 const report: Report = {
   title: 'trace default/pod-src → default/pod-dest',

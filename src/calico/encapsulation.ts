@@ -1,0 +1,4 @@
+/** Calico's overlays and what each costs in MTU (outer IPv4 + UDP + VXLAN + inner Ethernet = 50; outer IPv4 = 20). */
+export type OverlayMode = 'vxlan' | 'ipip' | 'none';
+
+export const OVERLAY_OVERHEAD: Record<OverlayMode, number> = { vxlan: 50, ipip: 20, none: 0 };

@@ -1,0 +1,19 @@
+/**
+ * What Calico names and addresses on a node, as Felix and the CNI plugin make them. Production code reads nodes by
+ * these names; the lab builds its nodes with the same ones, so both import them from here.
+ */
+import { createHash } from 'node:crypto';
+
+/** Calico's VXLAN defaults (Felix: VXLANVNI 4096, VXLANPort 4789, device vxlan.calico; IPv6: vxlan-v6.calico). */
+export const CALICO_VXLAN = { device: 'vxlan.calico', deviceV6: 'vxlan-v6.calico', vni: 4096, port: 4789 } as const;
+/** Calico's IP-in-IP device. */
+export const CALICO_IPIP_DEVICE = 'tunl0';
+/** The tunnel devices Felix may own on a node. */
+export const CALICO_TUNNEL_DEVICES: readonly string[] = [CALICO_VXLAN.device, CALICO_VXLAN.deviceV6, CALICO_IPIP_DEVICE];
+/** Calico answers pods' ARP for this gateway by proxy ARP on the host side of the veth. */
+export const CALICO_POD_GATEWAY = '169.254.1.1';
+
+/** Calico's host-side veth name: "cali" + the first 11 hex digits of sha1("<namespace>.<pod>") (libcalico-go VethNameForWorkload). */
+export function caliInterfaceName(namespace: string, pod: string): string {
+  return `cali${createHash('sha1').update(`${namespace}.${pod}`).digest('hex').slice(0, 11)}`;
+}
