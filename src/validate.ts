@@ -111,3 +111,21 @@ export function validateNetnsName(value: unknown, field = 'netns'): string {
   if (v.length > 255 || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v)) throw new InvalidInputError(field, `${printable(v)} is not a network namespace name`);
   return v;
 }
+
+/** Where runtimes keep network namespaces: `ip netns` (containerd's CNI), docker's sandboxes, a process's own. */
+const NETNS_NAMED_PATH = /^\/(?:var\/)?run\/netns\/(?<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,254})$/;
+const NETNS_OTHER_PATH = /^(?:\/(?:var\/)?run\/docker\/netns\/[A-Za-z0-9][A-Za-z0-9_.-]{0,254}|\/proc\/[1-9][0-9]{0,9}\/ns\/net)$/;
+
+/**
+ * A network namespace as k8snet addresses it: an `ip netns` name (`cni-1b2c…`), or a path for namespaces `ip netns`
+ * does not list (docker's `/var/run/docker/netns/…`, `/proc/PID/ns/net`). `/var/run/netns/NAME` becomes NAME.
+ */
+export function validateNetnsRef(value: unknown, field = 'netns'): string {
+  if (typeof value === 'string' && value.startsWith('/')) {
+    const named = NETNS_NAMED_PATH.exec(value);
+    if (named?.groups) return named.groups.name!;
+    if (NETNS_OTHER_PATH.test(value)) return value;
+    throw new InvalidInputError(field, `${JSON.stringify(value.slice(0, 60))} is not a network namespace path k8snet knows (/var/run/netns, /var/run/docker/netns, /proc/PID/ns/net)`);
+  }
+  return validateNetnsName(value, field);
+}

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { shellQuote } from '../node/remote-command.ts';
 import { K8snetError } from '../errors.ts';
 import { DEFAULT_TOPOLOGY_PATH } from '../lab/topology.ts';
 import { DEFAULT_LAB_NAME, validateLabName } from '../lab/plan.ts';
@@ -33,7 +34,7 @@ Options:
   -h, --help           show this help`;
 
 function shellExport(name: string, value: string): string {
-  return `export ${name}='${value.replaceAll("'", `'\\''`)}'`;
+  return `export ${name}=${shellQuote([value], { always: true })}`;
 }
 
 async function execInLab(lab: string, target: string | undefined, command: string[]): Promise<number> {

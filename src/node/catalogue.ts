@@ -11,7 +11,7 @@ import {
   validateInterfaceName,
   validateIp,
   validateNamespace,
-  validateNetnsName,
+  validateNetnsRef,
   validatePodName,
   validatePort,
 } from '../validate.ts';
@@ -52,24 +52,6 @@ function command(argv: string[], options: { privileged?: boolean; maxOutputBytes
 }
 
 // ---- network namespaces ----
-
-/** Where runtimes keep network namespaces: `ip netns` (containerd's CNI), docker's sandboxes, a process's own. */
-const NETNS_NAMED_PATH = /^\/(?:var\/)?run\/netns\/(?<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,254})$/;
-const NETNS_OTHER_PATH = /^(?:\/(?:var\/)?run\/docker\/netns\/[A-Za-z0-9][A-Za-z0-9_.-]{0,254}|\/proc\/[1-9][0-9]{0,9}\/ns\/net)$/;
-
-/**
- * A network namespace as k8snet addresses it: an `ip netns` name (`cni-1b2c…`), or a path for namespaces `ip netns`
- * does not list (docker's `/var/run/docker/netns/…`, `/proc/PID/ns/net`). `/var/run/netns/NAME` becomes NAME.
- */
-export function validateNetnsRef(value: unknown, field = 'netns'): string {
-  if (typeof value === 'string' && value.startsWith('/')) {
-    const named = NETNS_NAMED_PATH.exec(value);
-    if (named?.groups) return named.groups.name!;
-    if (NETNS_OTHER_PATH.test(value)) return value;
-    throw new InvalidInputError(field, `${JSON.stringify(value.slice(0, 60))} is not a network namespace path k8snet knows (/var/run/netns, /var/run/docker/netns, /proc/PID/ns/net)`);
-  }
-  return validateNetnsName(value, field);
-}
 
 /** argv run inside a network namespace: `ip netns exec NAME …`, or `nsenter --net=PATH -- …` for a path. */
 export function inNetns(netns: string, argv: string[]): string[] {
@@ -112,9 +94,13 @@ export function routeN(): NodeCommand {
   return command(['route', '-n']);
 }
 
-/** Addresses: `ip [-j|-o] [-4|-6] addr show`, inside a namespace when given. Without json, one line per address (-o). */
-export function ipAddr(options: { netns?: string; json?: boolean; family?: Family } = {}): NodeCommand {
-  const argv = ['ip', options.json ? '-j' : '-o', ...familyFlag(options.family), 'addr', 'show'];
+/**
+ * Addresses: `ip [-j|-o] [-4|-6] addr show`, inside a namespace when given. Without json, one line per address (-o),
+ * or as people read it (`format: 'full'`, for reports).
+ */
+export function ipAddr(options: { netns?: string; json?: boolean; family?: Family; format?: 'one-line' | 'full' } = {}): NodeCommand {
+  const style = options.json ? ['-j'] : options.format === 'full' ? [] : ['-o'];
+  const argv = ['ip', ...style, ...familyFlag(options.family), 'addr', 'show'];
   return options.netns === undefined ? command(argv) : netnsExec(options.netns, command(argv));
 }
 
@@ -128,9 +114,10 @@ export function ipLinkDetails(ifname: string, options: { json?: boolean } = { js
   return command(['ip', '-d', ...(options.json ? ['-j'] : []), 'link', 'show', 'dev', validateInterfaceName(ifname)]);
 }
 
-/** Neighbour (ARP) entries on a device, as Felix programs them for VXLAN peers. */
-export function ipNeigh(dev: string, options: { json?: boolean } = { json: true }): NodeCommand {
-  return command(['ip', ...(options.json ? ['-j'] : []), 'neigh', 'show', 'dev', validateInterfaceName(dev, 'dev')]);
+/** Neighbour (ARP) entries on a device (null: every device), as Felix programs them for VXLAN peers. */
+export function ipNeigh(dev: string | null, options: { json?: boolean; family?: Family } = { json: true }): NodeCommand {
+  const device = dev === null ? [] : ['dev', validateInterfaceName(dev, 'dev')];
+  return command(['ip', ...(options.json ? ['-j'] : []), ...familyFlag(options.family), 'neigh', 'show', ...device]);
 }
 
 /** Bridge forwarding entries on a device (VXLAN: the peer VTEP MAC → node IP). */

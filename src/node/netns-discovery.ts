@@ -8,8 +8,12 @@
 import type { PodInfo } from '../cluster/types.ts';
 import { K8snetError, describeError } from '../errors.ts';
 import { ipFamily, validateIp } from '../validate.ts';
-import { crictlInspectp, crictlPods, crictlPs, dockerInspect, ipAddr, ipNetnsList, listNetnsDir, validateNetnsRef } from './catalogue.ts';
+import { crictlInspectp, crictlPods, crictlPs, dockerInspect, ipAddr, ipNetnsList, listNetnsDir } from './catalogue.ts';
+import { containersFromCrictlPs, dockerInspectSummary, netnsFromCrictlInspectp, netnsRefOrNull, sandboxIdsFromCrictlPods, type PodSandboxContainer } from '../parse/runtime-sandbox.ts';
+import { addressesFromIpOneLine, netnsNamesFromList, netnsRefsFromDir } from '../parse/netns-list.ts';
 import type { NodeCommand, NodeShell, NodeTarget } from './types.ts';
+
+export type { PodSandboxContainer } from '../parse/runtime-sandbox.ts';
 
 /** kubelet's default maxPods is 110; a node with more namespaces than this is scanned no further. */
 export const MAX_SCANNED_NETNS = 256;
@@ -17,12 +21,6 @@ export const MAX_SCANNED_NETNS = 256;
 const SCAN_CONCURRENCY = 4;
 /** A shell's "command not found". */
 const EXIT_NOT_FOUND = 127;
-
-export interface PodSandboxContainer {
-  id: string;
-  name: string;
-  state: string;
-}
 
 export interface PodNetns {
   /** An `ip netns` name or a namespace path (catalogue.validateNetnsRef form), ready for netnsExec. */
@@ -40,116 +38,6 @@ export interface NetnsDiscovery {
 }
 
 export type PodRef = Pick<PodInfo, 'name' | 'namespace' | 'uid' | 'podIP' | 'containers'>;
-
-// ---- parsers (pure) ----
-// TODO(src/parse): move these to the shared parsers (crictl/docker JSON, ip netns list, ip -o addr) once they land.
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
-}
-
-interface CrictlPodsJson {
-  items?: { id?: string; state?: string; metadata?: { name?: string; namespace?: string; uid?: string } }[];
-}
-
-/** Sandbox ids for exactly this pod from `crictl pods -o json` (its --name filter is a regex), ready ones first. */
-export function sandboxIdsFromCrictlPods(json: string, pod: Pick<PodRef, 'name' | 'namespace' | 'uid'>): string[] {
-  const items = (parseJson(json) as CrictlPodsJson | null)?.items ?? [];
-  return items
-    .filter((i) => i.metadata?.name === pod.name && i.metadata.namespace === pod.namespace && (!pod.uid || !i.metadata.uid || i.metadata.uid === pod.uid))
-    .sort((a, b) => Number(b.state === 'SANDBOX_READY') - Number(a.state === 'SANDBOX_READY'))
-    .map((i) => i.id ?? '')
-    .filter((id) => /^[0-9a-f]{12,64}$/.test(id));
-}
-
-interface CrictlInspectpJson {
-  status?: { id?: string; network?: { ip?: string } };
-  info?: { pid?: number; runtimeSpec?: { linux?: { namespaces?: { type?: string; path?: string }[] } } };
-}
-
-/** The sandbox's network namespace from `crictl inspectp -o json`: the spec's path, else the sandbox process's. */
-export function netnsFromCrictlInspectp(json: string): { netns: string; sandboxId: string | null; ip: string | null } | null {
-  const parsed = parseJson(json) as CrictlInspectpJson | null;
-  if (!parsed) return null;
-  const path = parsed.info?.runtimeSpec?.linux?.namespaces?.find((n) => n.type === 'network')?.path;
-  const pid = parsed.info?.pid;
-  const candidate = path || (Number.isInteger(pid) && pid! > 0 ? `/proc/${pid}/ns/net` : null);
-  const netns = candidate ? netnsRefOrNull(candidate) : null;
-  return netns ? { netns, sandboxId: parsed.status?.id ?? null, ip: parsed.status?.network?.ip || null } : null;
-}
-
-interface CrictlPsJson {
-  containers?: { id?: string; state?: string; metadata?: { name?: string } }[];
-}
-
-export function containersFromCrictlPs(json: string): PodSandboxContainer[] {
-  return ((parseJson(json) as CrictlPsJson | null)?.containers ?? []).map((c) => ({ id: c.id ?? '', name: c.metadata?.name ?? '', state: c.state ?? '' }));
-}
-
-export interface DockerContainerSummary {
-  id: string;
-  name: string;
-  networkMode: string;
-  sandboxKey: string | null;
-  pid: number | null;
-}
-
-interface DockerInspectJson {
-  Id?: string;
-  Name?: string;
-  HostConfig?: { NetworkMode?: string };
-  NetworkSettings?: { SandboxKey?: string };
-  State?: { Pid?: number };
-}
-
-/** `docker inspect ID` (a JSON array). */
-export function dockerInspectSummary(json: string): DockerContainerSummary | null {
-  const parsed = parseJson(json);
-  const c = (Array.isArray(parsed) ? parsed[0] : null) as DockerInspectJson | null;
-  if (!c?.Id) return null;
-  return {
-    id: c.Id,
-    name: (c.Name ?? '').replace(/^\//, ''),
-    networkMode: c.HostConfig?.NetworkMode ?? '',
-    sandboxKey: c.NetworkSettings?.SandboxKey || null,
-    pid: c.State?.Pid && c.State.Pid > 0 ? c.State.Pid : null,
-  };
-}
-
-/** Names from `ip netns list` ("cni-1b2c (id: 0)" per line) or `ip -j netns list`; odd lines are skipped. */
-export function netnsNamesFromList(text: string): string[] {
-  const trimmed = text.trim();
-  const names = trimmed.startsWith('[')
-    ? ((parseJson(trimmed) as { name?: string }[] | null) ?? []).map((n) => n.name ?? '')
-    : trimmed.split('\n').map((l) => /^(?<name>\S+)(?:\s+\(id: \d+\))?\s*$/.exec(l.trim())?.groups?.name ?? '');
-  return names.filter((n) => n && netnsRefOrNull(n) !== null);
-}
-
-/** Paths from `find /var/run/netns /var/run/docker/netns -mindepth 1 -maxdepth 1`, as namespace refs. */
-export function netnsRefsFromDir(text: string): string[] {
-  return text.split('\n').map((l) => netnsRefOrNull(l.trim())).filter((r): r is string => r !== null);
-}
-
-/** Addresses in `ip -o addr show` output ("2: eth0    inet 10.244.1.5/32 scope global eth0\ …"). */
-export function addressesFromIpOneLine(text: string): { ifname: string; ip: string; prefix: number }[] {
-  const out: { ifname: string; ip: string; prefix: number }[] = [];
-  for (const m of text.matchAll(/^\d+:\s+(?<ifname>[^\s:]+)\s+inet6?\s+(?<ip>[0-9a-fA-F.:]+)\/(?<prefix>\d+)/gm)) {
-    out.push({ ifname: m.groups!.ifname!.replace(/@.*$/, ''), ip: m.groups!.ip!, prefix: Number(m.groups!.prefix) });
-  }
-  return out;
-}
-
-function netnsRefOrNull(value: string): string | null {
-  try {
-    return validateNetnsRef(value);
-  } catch {
-    return null;
-  }
-}
 
 // ---- discovery ----
 

@@ -12,12 +12,15 @@ export const KILL_AFTER_SECONDS = 2;
 /** Characters no shell gives a meaning to; anything else is quoted. */
 const SAFE_ARGUMENT = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
-/** POSIX single-quoting: inside '…' nothing is special; a ' itself becomes '\'' (close, escaped quote, reopen). */
-export function shellQuote(argv: readonly string[]): string {
+/**
+ * POSIX single-quoting: inside '…' nothing is special; a ' itself becomes '\'' (close, escaped quote, reopen).
+ * `always` quotes even plainly safe words (for lines people copy, like `export NAME='value'`).
+ */
+export function shellQuote(argv: readonly string[], options: { always?: boolean } = {}): string {
   return argv
     .map((a) => {
       if (a.includes('\0')) throw new K8snetError('invalid_input', 'a command argument contains a NUL byte');
-      return SAFE_ARGUMENT.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`;
+      return SAFE_ARGUMENT.test(a) && !options.always ? a : `'${a.replaceAll("'", `'\\''`)}'`;
     })
     .join(' ');
 }

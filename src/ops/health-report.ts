@@ -9,6 +9,7 @@ import { summarizeCapture } from '../pcap/index.ts';
 import { runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { capturePointsTable } from './capture-report.ts';
 import { caliInterfaceName } from '../calico/naming.ts';
+import { iptablesSave } from '../node/catalogue.ts';
 import { describeError } from '../errors.ts';
 import { headlineFor, sortFindings, type Finding, type ReportSection } from '../model/report.ts';
 import { compareWithPrevious, diagnoseHealth, type HealthChanges, type HealthNodeFacts, type ProblemMemory } from './health-diagnosis.ts';
@@ -70,7 +71,7 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
       targets.set(node.name, target);
       const facts = await inspectNode(deps.shell, target, ctx.signal);
       if (facts.error) return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: facts.error };
-      const save = await deps.shell.run(target, { argv: ['iptables-save', '-t', 'nat'], timeoutSeconds: 10, maxOutputBytes: 8 * 1024 * 1024, privileged: true }, ctx.signal);
+      const save = await deps.shell.run(target, iptablesSave('nat'), ctx.signal);
       return { ...base, routes: facts.routes, links: facts.links, ipForward: facts.ipForward, nodePorts: save.exitCode === 0 ? nodePortsInSave(save.stdout) : null, error: null };
     } catch (err) {
       return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: describeError(err) };

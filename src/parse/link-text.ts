@@ -1,5 +1,5 @@
 /** `ip -o link show` text, for nodes without `ip -j`: name, UP flag and MTU of each interface. Pure. */
-import type { LinkFacts } from '../ops/trace-facts.ts';
+import type { LinkFacts } from './ip-json.ts';
 
 const LINK = /^\d+:\s+(?<name>[^:@\s]+)(?:@\S+)?:\s+<(?<flags>[^>]*)>.*?\bmtu (?<mtu>\d+)/;
 

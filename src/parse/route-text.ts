@@ -3,7 +3,7 @@
  * (net-tools) tables. Pure; lines that do not parse (prompts, headers, blank lines) are kept in `unparsed`.
  */
 import { isIP } from 'node:net';
-import type { RouteLine } from '../ops/trace-facts.ts';
+import type { RouteLine } from './ip-json.ts';
 
 export interface ParsedRoutes {
   routes: RouteLine[];

@@ -1,5 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { addressesFromIpJson, inspectNode, linksFromIpJson, listeningPorts, listeningPortsFromSs, neighboursFromIpJson, netnsFromCrictl, routesFromIpJson, sysctlValues, testConnect } from '../../../src/ops/node-facts.ts';
+import { findPodNetns, inspectNode, listeningPorts, testConnect } from '../../../src/ops/node-facts.ts';
+import { addressesFromIpJson, linksFromIpJson, neighboursFromIpJson, routesFromIpJson } from '../../../src/parse/ip-json.ts';
+import { listeningPortsFromSs } from '../../../src/parse/listeners.ts';
+import { sysctlValues } from '../../../src/parse/sysctl.ts';
+import { netnsFromCrictlInspectp } from '../../../src/parse/runtime-sandbox.ts';
+import { inNetns } from '../../../src/node/catalogue.ts';
 import type { CommandResult, NodeCommand, NodeShell } from '../../../src/node/types.ts';
 import { publishedFixture } from '../parse/published-fixture.ts';
 
@@ -84,8 +89,8 @@ describe('a dropped SSH connection', () => {
     };
   }
 
-  const ss = 'ip netns exec cni-1 ss -H -lnt';
-  const netstat = 'ip netns exec cni-1 netstat -lnt';
+  const ss = 'ip netns exec cni-1 ss -H -lntp';
+  const netstat = 'ip netns exec cni-1 netstat -lntp';
 
   it('runs a read-only command once more when its session ended without an exit status, and only once', async () => {
     const seen: string[] = [];
@@ -129,7 +134,6 @@ describe('nodes with older tools', () => {
   }
 
   it('falls back to `ip route` text and `ip -o link` when ip has no -j', async () => {
-    const { inspectNode } = await import('../../../src/ops/node-facts.ts');
     const facts = await inspectNode(oldShell({ ip: true }), node, AbortSignal.timeout(1000));
     expect(facts.error).toBeNull();
     expect(facts.routes!.map((r) => r.raw)).toEqual(['default via 10.30.0.1 dev ens5 proto dhcp metric 100', 'blackhole 192.168.226.64/26 proto bird', '192.168.133.192/26 via 10.30.0.56 dev tunl0 proto bird onlink']);
@@ -137,7 +141,6 @@ describe('nodes with older tools', () => {
   });
 
   it('falls back to `route -n` when there is no ip command at all', async () => {
-    const { inspectNode } = await import('../../../src/ops/node-facts.ts');
     const facts = await inspectNode(oldShell({ ip: false }), node, AbortSignal.timeout(1000));
     expect(facts.routes!.map((r) => r.raw)).toEqual(['default via 10.30.0.1 dev ens5 metric 100']);
     expect(facts.error).toBeNull();
@@ -156,23 +159,20 @@ describe('finding a pod\'s network namespace through the runtime', () => {
     info: { pid: 4242, runtimeSpec: { linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network', path: '/var/run/netns/cni-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901' }] } } },
   });
 
-  it('reads the network namespace path from crictl inspectp and names it as ip netns does', async () => {
-    const { netnsFromCrictl, netnsFromPath, inNetns } = await import('../../../src/ops/node-facts.ts');
-    expect(netnsFromCrictl(inspectp)).toEqual({ netns: 'cni-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901', sandboxId: '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a' });
-    expect(netnsFromCrictl('not json')).toBeNull();
-    expect(netnsFromPath('/var/run/docker/netns/4c1f0e2a9b3d')).toBe('/var/run/docker/netns/4c1f0e2a9b3d');
-    expect(netnsFromPath('/proc/1/ns/net')).toBeNull();
+  it('reads the network namespace path from crictl inspectp and names it as ip netns does', () => {
+    expect(netnsFromCrictlInspectp(inspectp)).toEqual({ netns: 'cni-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901', sandboxId: '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a', ip: '10.244.0.2' });
+    expect(netnsFromCrictlInspectp('not json')).toBeNull();
     expect(inNetns('/var/run/docker/netns/4c1f0e2a9b3d', ['ip', 'addr'])).toEqual(['nsenter', '--net=/var/run/docker/netns/4c1f0e2a9b3d', '--', 'ip', 'addr']);
     expect(() => inNetns('/var/run/docker/netns/../../etc', ['ip'])).toThrow(/not a network namespace path/);
   });
 
   it('asks crictl first, by validated pod name and namespace', async () => {
-    const { findPodNetns } = await import('../../../src/ops/node-facts.ts');
     const seen: string[][] = [];
+    const pods = JSON.stringify({ items: [{ id: '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a', state: 'SANDBOX_READY', metadata: { name: 'pod-dest', namespace: 'default', uid: 'u' } }] });
     const shell: NodeShell = {
       async run(n, command) {
         seen.push(command.argv);
-        const stdout = command.argv[1] === 'pods' ? '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a\n' : inspectp;
+        const stdout = command.argv[1] === 'pods' ? pods : command.argv[1] === 'inspectp' ? inspectp : '{"containers":[]}';
         return { node: n.name, argv: command.argv, stdout, stderr: '', exitCode: 0, timedOut: false, truncated: false, durationMs: 1 };
       },
       async capture() {
@@ -181,8 +181,8 @@ describe('finding a pod\'s network namespace through the runtime', () => {
       async close() {},
     };
     const pod = { name: 'pod-dest', namespace: 'default', uid: 'u', nodeName: 'k8s-node1', podIP: '10.244.0.2', podIPs: [], hostIP: null, phase: 'Running', ready: true, hostNetwork: false, labels: {}, containers: [{ name: 'web', containerID: 'containerd://8a7b', image: 'x', ready: true, restartCount: 0, ports: [] }] };
-    expect(await findPodNetns(shell, { name: 'k8s-node1', address: '10.254.0.11' }, pod, AbortSignal.timeout(1000))).toEqual({ netns: 'cni-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901', sandboxId: '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a', foundBy: 'crictl' });
-    expect(seen[0]).toEqual(['crictl', 'pods', '-q', '--name', 'pod-dest', '--namespace', 'default', '--state', 'ready']);
+    expect(await findPodNetns(shell, { name: 'k8s-node1', address: '10.254.0.11' }, pod, AbortSignal.timeout(1000))).toEqual({ netns: 'cni-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901', sandboxId: '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a', foundBy: 'crictl', containers: [] });
+    expect(seen[0]).toEqual(['crictl', 'pods', '--namespace', 'default', '--name', 'pod-dest', '-o', 'json']);
     expect(seen[1]).toEqual(['crictl', 'inspectp', '-o', 'json', '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a']);
   });
 });
@@ -234,7 +234,7 @@ describe('a lab node\'s ip -j, bridge -j and sysctl output', () => {
       'ip -j -4 route show table main': 'lab-ip-j-route.json',
       'ip -4 route show table main': 'lab-ip-route-multipath.txt',
       'ip -j link show': 'lab-ip-j-d-link.json',
-      'sysctl net.ipv4.ip_forward net.ipv4.conf.all.rp_filter': 'lab-sysctl.txt',
+      'sysctl -e net.ipv4.ip_forward net.ipv4.conf.all.rp_filter': 'lab-sysctl.txt',
       'ip -j -4 neigh show': 'lab-ip-j-neigh.json',
       'bridge -j fdb show dev vxlan.calico': 'lab-bridge-j-fdb.json',
     };
@@ -275,6 +275,6 @@ describe('crictl inspectp of a containerd sandbox (published PodSandboxStatus in
   it('finds the network namespace path in the runtime spec and names it as ip netns does', () => {
     // The fixture is the "info" object crictl prints under "info"; this one has no "status".
     const inspectp = JSON.stringify({ info: JSON.parse(publishedFixture('crictl-inspectp-info-containerd.json')) });
-    expect(netnsFromCrictl(inspectp)).toEqual({ netns: 'cni-5ddce098-32ee-e39c-19c2-d6db782f6d20', sandboxId: null });
+    expect(netnsFromCrictlInspectp(inspectp)).toEqual({ netns: 'cni-5ddce098-32ee-e39c-19c2-d6db782f6d20', sandboxId: null, ip: null });
   });
 });

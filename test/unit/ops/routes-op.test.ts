@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { blockOwner, labelRoute } from '../../../src/ops/routes-op.ts';
-import { routesFromIpJson } from '../../../src/ops/node-facts.ts';
+import { routesFromIpJson } from '../../../src/parse/ip-json.ts';
 import type { IpPoolInfo, NodeInfo } from '../../../src/cluster/types.ts';
 
 const pools: IpPoolInfo[] = [{ name: 'default-ipv4-ippool', cidr: '10.244.0.0/16', blockSize: 26, ipipMode: 'Always', vxlanMode: 'Never', natOutgoing: true, disabled: false, apiVersion: 'crd.projectcalico.org/v1' }];

@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { netnsFromCrictlInspectp, netnsNamesFromList, netnsRefsFromDir } from '../../../src/node/netns-discovery.ts';
+import { netnsFromCrictlInspectp } from '../../../src/parse/runtime-sandbox.ts';
+import { netnsNamesFromList, netnsRefsFromDir } from '../../../src/parse/netns-list.ts';
 import { publishedFixture } from './published-fixture.ts';
 
-// The netns discovery parsers (src/node/netns-discovery.ts, to move under src/parse) on a lab node's listings.
+// The netns discovery parsers (src/parse/runtime-sandbox.ts, src/parse/netns-list.ts) on a lab node's listings.
 describe('network namespace listings', () => {
   it('reads `ip netns list` names, dropping the "(id: 3)" a namespace with an id carries', () => {
     expect(netnsNamesFromList(publishedFixture('lab-ip-netns-list.txt'))).toEqual(['k8snet-parse-node', 'k8snet-parse-pod', 'k8snet-parse-uplink']);
