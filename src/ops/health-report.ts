@@ -9,15 +9,13 @@ import { summarizeCapture } from '../pcap/index.ts';
 import { runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { capturePointsTable } from './capture-report.ts';
 import { caliInterfaceName } from '../calico/naming.ts';
-import { iptablesSave } from '../node/catalogue.ts';
 import { describeError } from '../errors.ts';
 import { headlineFor, sortFindings, type Finding, type ReportSection } from '../model/report.ts';
 import { compareWithPrevious, diagnoseHealth, type HealthChanges, type HealthNodeFacts, type ProblemMemory } from './health-diagnosis.ts';
-import { natRulesByChain, ruleArgs } from './kube-proxy-walk.ts';
 import { mapLimit } from './concurrency.ts';
 import { NODE_CONCURRENCY } from './service-ops.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { inspectNode } from './node-facts.ts';
+import { inspectNode, nodePortsOn } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 
 export interface HealthReportResult {
@@ -33,16 +31,6 @@ export interface HealthReportResult {
 /** How much of each tunnel's flows the report lists: a summary, not a capture viewer. */
 const SAMPLE_FLOWS_PER_NODE = 5;
 
-/** NodePorts a node's KUBE-NODEPORTS chain handles (from iptables-save -t nat). */
-export function nodePortsInSave(save: string): number[] {
-  const ports = new Set<number>();
-  for (const line of natRulesByChain(save).get('KUBE-NODEPORTS') ?? []) {
-    const args = ruleArgs(line);
-    const i = args.indexOf('--dport');
-    if (i >= 0 && /^\d+$/.test(args[i + 1] ?? '')) ports.add(Number(args[i + 1]));
-  }
-  return [...ports].sort((a, b) => a - b);
-}
 
 /** Captures on every reachable node's tunnel device at once (nothing to sample without an overlay). */
 async function sampleTunnels(deps: OperationDeps, ctx: OperationContext, nodes: readonly { facts: HealthNodeFacts; target: CapturePointRequest['node'] | null }[], seconds: number) {
@@ -71,8 +59,7 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
       targets.set(node.name, target);
       const facts = await inspectNode(deps.shell, target, ctx.signal);
       if (facts.error) return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: facts.error };
-      const save = await deps.shell.run(target, iptablesSave('nat'), ctx.signal);
-      return { ...base, routes: facts.routes, links: facts.links, ipForward: facts.ipForward, nodePorts: save.exitCode === 0 ? nodePortsInSave(save.stdout) : null, error: null };
+      return { ...base, routes: facts.routes, links: facts.links, ipForward: facts.ipForward, nodePorts: await nodePortsOn(deps.shell, target, ctx.signal), error: null };
     } catch (err) {
       return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: describeError(err) };
     }

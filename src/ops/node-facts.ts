@@ -11,7 +11,8 @@ import { CALICO_VXLAN } from '../calico/naming.ts';
 import { K8snetError, describeError } from '../errors.ts';
 import type { NodeFacts } from './trace-facts.ts';
 import type { NodeRuleFacts, ServiceFacts } from './service-diagnosis.ts';
-import { kubeProxyWalk } from './kube-proxy-walk.ts';
+import type { ServiceDataplane } from '../dataplane/service-dataplane.ts';
+import { iptablesDataplane } from '../dataplane/iptables-dataplane.ts';
 import { addressesFromIpJson, fdbFromBridgeJson, linksFromIpJson, neighboursFromIpJson, routesFromIpJson, type LinkFacts, type RouteLine } from '../parse/ip-json.ts';
 import { parseIpRouteText, parseRouteN } from '../parse/route-text.ts';
 import { parseIpLinkText } from '../parse/link-text.ts';
@@ -137,17 +138,23 @@ export async function testConnect(shell: NodeShell, node: NodeTarget, netns: str
 
 // ---- kube-proxy rules ----
 
-export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, signal: AbortSignal): Promise<NodeRuleFacts> {
-  // nat holds the DNAT path; filter holds kube-proxy's REJECT for a Service without endpoints.
-  const [nat, filter, ss] = await Promise.all([
-    runOk(shell, node, catalogue.iptablesSave('nat'), signal),
-    runOk(shell, node, catalogue.iptablesSave('filter'), signal),
+export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, signal: AbortSignal, dataplane: ServiceDataplane = iptablesDataplane): Promise<NodeRuleFacts> {
+  const [outputs, ss] = await Promise.all([
+    Promise.all(dataplane.commands().map((c) => runOk(shell, node, c, signal))),
     kind === 'nodeport' ? runOk(shell, node, catalogue.ssListeners(), signal).catch(() => null) : Promise.resolve(null),
   ]);
   const servicePort = svc.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port));
   const protocol = servicePort ? { protocol: servicePort.protocol } : {};
-  const walk = kubeProxyWalk(`${nat}\n${filter}`, kind === 'nodeport' ? { nodePort: port, ...protocol } : { clusterIP: svc.clusterIP ?? '', port, ...protocol });
+  const walk = dataplane.walk(outputs, kind === 'nodeport' ? { nodePort: port, ...protocol } : { clusterIP: svc.clusterIP ?? '', port, ...protocol });
   const listeners = ss === null ? null : listeningPortsFromSs(ss).includes(port) ? [`*:${port}`] : [];
   return { name: node.name, ip: node.address, rules: walk.rules, dnatTargets: walk.dnatTargets, entryRule: walk.entryRule, rejects: walk.rejects, drops: walk.drops, listeners, error: null };
 }
 
+/** The NodePorts a node's kube-proxy rules serve, or null when they could not be read. */
+export async function nodePortsOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal, dataplane: ServiceDataplane = iptablesDataplane): Promise<number[] | null> {
+  try {
+    return dataplane.nodePorts(await Promise.all(dataplane.commands().map((c) => runOk(shell, node, c, signal))));
+  } catch {
+    return null;
+  }
+}

@@ -4,18 +4,8 @@
  * each KUBE-SEP and its DNAT. Pure. Works for old kube-proxy (KUBE-NODEPORTS → KUBE-SVC directly) and new
  * (→ KUBE-EXT → KUBE-SVC), and keeps every rule line it followed as evidence.
  */
+import type { ServiceEntry, ServiceWalk } from './service-dataplane.ts';
 
-export interface KubeProxyWalk {
-  entryRule: boolean;
-  /** Rule lines in the order followed: the entry rule, then each chain's rules. */
-  rules: string[];
-  /** ip:port of every DNAT reached. */
-  dnatTargets: string[];
-  /** kube-proxy's REJECT for a Service without endpoints (KUBE-EXTERNAL-SERVICES / KUBE-SERVICES "has no endpoints"). */
-  rejects: string[];
-  /** Rules that drop the traffic (externalTrafficPolicy: Local on a node with no local endpoint → KUBE-MARK-DROP). */
-  drops: string[];
-}
 
 /** Splits a rule line into arguments, honouring iptables-save's double quotes. */
 export function ruleArgs(line: string): string[] {
@@ -55,11 +45,9 @@ export function rulesByChain(save: string, table: 'nat' | 'filter'): Map<string,
 
 export const natRulesByChain = (save: string): Map<string, string[]> => rulesByChain(save, 'nat');
 
-/** Where the walk starts; `protocol` (tcp, udp, sctp) keeps a port's TCP and UDP rules apart (DNS: 53 is both). */
-export type WalkEntry = ({ nodePort: number } | { clusterIP: string; port: number }) & { protocol?: string };
 
 /** `save`: iptables-save of the nat table and, for the REJECTs of Services without endpoints, the filter table. */
-export function kubeProxyWalk(save: string, entry: WalkEntry): KubeProxyWalk {
+export function kubeProxyWalk(save: string, entry: ServiceEntry): ServiceWalk {
   const chains = natRulesByChain(save);
   const filter = rulesByChain(save, 'filter');
   const sameProtocol = (a: readonly string[]) => entry.protocol === undefined || option(a, '-p') === null || option(a, '-p') === entry.protocol.toLowerCase();
@@ -100,4 +88,15 @@ export function kubeProxyWalk(save: string, entry: WalkEntry): KubeProxyWalk {
     }
   }
   return { entryRule: entryRules.length > 0, rules, dnatTargets: [...new Set(dnatTargets)], rejects, drops };
+}
+
+/** NodePorts a node's KUBE-NODEPORTS chain handles (from iptables-save -t nat). */
+export function nodePortsInSave(save: string): number[] {
+  const ports = new Set<number>();
+  for (const line of natRulesByChain(save).get('KUBE-NODEPORTS') ?? []) {
+    const args = ruleArgs(line);
+    const i = args.indexOf('--dport');
+    if (i >= 0 && /^\d+$/.test(args[i + 1] ?? '')) ports.add(Number(args[i + 1]));
+  }
+  return [...ports].sort((a, b) => a - b);
 }

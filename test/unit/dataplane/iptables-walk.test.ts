@@ -1,7 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { kubeProxyWalk, ruleArgs } from '../../../src/ops/kube-proxy-walk.ts';
-import { nodePortsInSave } from '../../../src/ops/health-report.ts';
+import { kubeProxyWalk, nodePortsInSave, ruleArgs } from '../../../src/dataplane/iptables-walk.ts';
 import { publishedFixture } from '../parse/published-fixture.ts';
 
 // iptables-save -t nat from a lab node (kube-proxy ≥ 1.28 layout, written by iptables-restore 1.8.9 nf_tables).
@@ -54,7 +53,6 @@ describe('kube-proxy rule walk', () => {
 
 describe('NodePorts a node handles', () => {
   it('lists every --dport in KUBE-NODEPORTS once', async () => {
-    const { nodePortsInSave } = await import('../../../src/ops/health-report.ts');
     expect(nodePortsInSave(lab)).toEqual([31080]);
     expect(nodePortsInSave(old)).toEqual([30001, 30002]);
     expect(nodePortsInSave('')).toEqual([]);
