@@ -29,7 +29,7 @@ import { labUp, labClientEnv } from '../src/lab/lab-up.ts';
 import { labDown } from '../src/lab/lab-down.ts';
 import { labPaths } from '../src/lab/state.ts';
 import { nodeCommandLog } from '../src/lab/sshd.ts';
-import { validateLabName } from '../src/lab/plan.ts';
+import { validateLabName } from '../src/validate.ts';
 import { DEFAULT_TOPOLOGY_PATH } from '../src/lab/topology.ts';
 
 /** Bounds that keep a run small whatever the arguments say. */

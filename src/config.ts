@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { K8snetError } from './errors.ts';
 import { validateDnsSubdomain, validateIntegerInRange, validatePort } from './validate.ts';
+import { DEFAULT_CAPTURE_BOUNDS } from './command/grammar.ts';
+import type { SshJumpHost, SshNodeOverride, SshSettings } from './node/ssh-settings.ts';
 
 export type Env = Record<string, string | undefined>;
 
@@ -90,28 +92,7 @@ export function kubeSettings(env: Env): KubeSettings {
 
 // ---- SSH to nodes ----
 
-export interface NodeSshOverride {
-  host?: string;
-  port?: number;
-  user?: string;
-  privateKeyPath?: string;
-}
-
-export interface SshEnvSettings {
-  user: string;
-  privateKeyPath: string;
-  passphrase: string | undefined;
-  knownHostsPath: string;
-  port: number;
-  connectTimeoutMs: number;
-  commandTimeoutSeconds: number;
-  keepaliveIntervalMs: number;
-  strictHostKeys: boolean;
-  jumpHost: { host: string; port: number; user: string; privateKeyPath: string } | null;
-  perNode: Record<string, NodeSshOverride>;
-}
-
-function parseJumpHost(env: Env, fallbackUser: string, fallbackKey: string): SshEnvSettings['jumpHost'] {
+function parseJumpHost(env: Env, fallbackUser: string, fallbackKey: string): SshJumpHost | null {
   const v = raw(env, 'K8SNET_SSH_JUMP_HOST');
   if (v === undefined) return null;
   const m = /^(?:(?<user>[a-z_][a-z0-9_-]{0,31})@)?(?<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(?<port>\d{1,5}))?$/.exec(v);
@@ -124,7 +105,7 @@ function parseJumpHost(env: Env, fallbackUser: string, fallbackKey: string): Ssh
   };
 }
 
-function parseOverrides(env: Env): Record<string, NodeSshOverride> {
+function parseOverrides(env: Env): Record<string, SshNodeOverride> {
   const v = raw(env, 'K8SNET_SSH_NODE_OVERRIDES');
   if (v === undefined) return {};
   let parsed: unknown;
@@ -134,12 +115,12 @@ function parseOverrides(env: Env): Record<string, NodeSshOverride> {
     throw new ConfigError('K8SNET_SSH_NODE_OVERRIDES', 'is not valid JSON (expected {"node-name": {"host": "…", "port": 22, "user": "…", "privateKeyPath": "…"}})');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError('K8SNET_SSH_NODE_OVERRIDES', 'must be a JSON object keyed by node name');
-  const out: Record<string, NodeSshOverride> = {};
+  const out: Record<string, SshNodeOverride> = {};
   for (const [node, o] of Object.entries(parsed as Record<string, Record<string, unknown>>)) {
     const field = `K8SNET_SSH_NODE_OVERRIDES[${JSON.stringify(node)}]`;
     try {
       validateDnsSubdomain(field, node);
-      const entry: NodeSshOverride = {};
+      const entry: SshNodeOverride = {};
       if (o.host !== undefined) entry.host = String(o.host);
       if (o.port !== undefined) entry.port = validatePort(o.port, `${field}.port`);
       if (o.user !== undefined) entry.user = String(o.user);
@@ -152,7 +133,8 @@ function parseOverrides(env: Env): Record<string, NodeSshOverride> {
   return out;
 }
 
-export function sshEnvSettings(env: Env): SshEnvSettings {
+/** The SSH settings the node layer takes (src/node/ssh-settings.ts), from K8SNET_SSH_* variables. */
+export function sshEnvSettings(env: Env): SshSettings {
   const user = raw(env, 'K8SNET_SSH_USER') ?? 'root';
   const privateKeyPath = required(env, 'K8SNET_SSH_KEY');
   return {
@@ -182,9 +164,9 @@ export interface CaptureSettings {
 }
 
 export function captureSettings(env: Env): CaptureSettings {
-  const maxSeconds = integer(env, 'K8SNET_CAPTURE_MAX_SECONDS', 30, 1, 300);
+  const maxSeconds = integer(env, 'K8SNET_CAPTURE_MAX_SECONDS', DEFAULT_CAPTURE_BOUNDS.maxSeconds, 1, 300);
   return {
-    defaultSeconds: integer(env, 'K8SNET_CAPTURE_SECONDS', 5, 1, maxSeconds),
+    defaultSeconds: integer(env, 'K8SNET_CAPTURE_SECONDS', DEFAULT_CAPTURE_BOUNDS.defaultSeconds, 1, maxSeconds),
     maxSeconds,
     maxPackets: integer(env, 'K8SNET_CAPTURE_MAX_PACKETS', 2000, 10, 1_000_000),
     snapLength: integer(env, 'K8SNET_CAPTURE_SNAPLEN', 128, 96, 262_144),
@@ -295,4 +277,31 @@ export function processSettings(env: Env): ProcessSettings {
   const logLevel = raw(env, 'LOG_LEVEL') ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError('LOG_LEVEL', `${JSON.stringify(logLevel)} is not one of fatal, error, warn, info, debug, trace, silent`);
   return { healthPort: integer(env, 'K8SNET_HEALTH_PORT', 9464, 0, 65535), logLevel };
+}
+
+// ---- Scheduled reports ----
+
+export interface ScheduleSettings {
+  /** A schedule added from Slack may fire at most this often (the schedules file is trusted). */
+  minIntervalSeconds: number;
+  /** YAML file of schedules the bot declares at start-up; undefined: none. */
+  file: string | undefined;
+}
+
+/** Once a minute: what cron can express without seconds, and plenty for a cluster-wide report. */
+export const DEFAULT_MIN_INTERVAL_SECONDS = 60;
+
+export function scheduleSettings(env: Env): ScheduleSettings {
+  const name = 'K8SNET_SCHEDULE_MIN_INTERVAL_SECONDS';
+  const value = env[name]?.trim();
+  let minIntervalSeconds = DEFAULT_MIN_INTERVAL_SECONDS;
+  if (value) {
+    try {
+      minIntervalSeconds = validateIntegerInRange(name, value, 1, 7 * 24 * 3600);
+    } catch (err) {
+      throw new ConfigError(name, (err as Error).message.replace(`${name}: `, ''));
+    }
+  }
+  const file = env.K8SNET_SCHEDULES_FILE?.trim();
+  return { minIntervalSeconds, file: file ? file : undefined };
 }

@@ -129,3 +129,13 @@ export function validateNetnsRef(value: unknown, field = 'netns'): string {
   }
   return validateNetnsName(value, field);
 }
+
+/** Lab names prefix namespaces and interfaces; interface names are limited to 15 characters (IFNAMSIZ - 1). */
+const LAB_NAME = /^[a-z][a-z0-9]{0,5}$/;
+
+export function validateLabName(value: unknown): string {
+  if (typeof value !== 'string' || !LAB_NAME.test(value)) {
+    throw new InvalidInputError('lab name', `${JSON.stringify(value)} must be 1–6 lower-case letters or digits, starting with a letter`);
+  }
+  return value;
+}

@@ -1,7 +1,7 @@
 /** `k8snet demo [--lab NAME] [--once] [-- TEXT…]`: the whole product on this machine, without Slack (src/demo/demo.ts). */
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../errors.ts';
-import { validateLabName } from '../lab/plan.ts';
+import { validateLabName } from '../validate.ts';
 import { parseSlackCommand } from '../command/grammar.ts';
 import type { CliCommand } from './main.ts';
 

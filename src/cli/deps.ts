@@ -4,7 +4,8 @@
  * and known_hosts) without the user exporting anything.
  */
 import { KubeCluster } from '../cluster/kube-cluster.ts';
-import { NodeSshShell } from '../node/node-ssh-shell.ts';
+import { SshNodeShell } from '../node/ssh-node-shell.ts';
+import { SshPool } from '../node/ssh-pool.ts';
 import { captureSettings, kubeSettings, sshEnvSettings, type Env } from '../config.ts';
 import { labClientEnv } from '../lab/lab-up.ts';
 import type { OperationDeps } from '../ops/deps.ts';
@@ -18,6 +19,6 @@ export function depsFromEnv(env: Env): OperationDeps & { close(): Promise<void> 
   const kube = kubeSettings(env);
   const ssh = sshEnvSettings(env);
   const cluster = KubeCluster.fromConfig({ path: kube.kubeconfigPath, inCluster: kube.inCluster, context: kube.context });
-  const shell = new NodeSshShell(ssh);
+  const shell = new SshNodeShell(new SshPool(ssh));
   return { cluster, shell, capture: captureSettings(env), close: () => shell.close() };
 }

@@ -3,6 +3,7 @@
  * validated (Kubernetes name rules, port range, capture bounds) before anything connects anywhere.
  */
 import { K8snetError } from '../errors.ts';
+import { captureSettings } from '../config.ts';
 import { createOperationRunner } from '../ops/run-operation.ts';
 import { parseInspectArgs, usage, type Op } from '../command/grammar.ts';
 import { depsFromEnv, envForLab } from './deps.ts';
@@ -15,7 +16,7 @@ export function inspectCommand(op: Op, summary: string): CliCommand {
     async run(argv) {
       let parsed;
       try {
-        parsed = parseInspectArgs(op, argv, process.env);
+        parsed = parseInspectArgs(op, argv, captureSettings(process.env));
       } catch (err) {
         if (err instanceof K8snetError && err.code === 'invalid_input') {
           console.error(`k8snet ${op}: ${err.message}\n\n${usage(op)}`);

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../errors.ts';
-import { validateLabName } from '../lab/plan.ts';
+import { validateLabName } from '../validate.ts';
 import { validateIntegerInRange } from '../validate.ts';
 import { queueSettings } from '../config.ts';
 import { envForLab } from './deps.ts';

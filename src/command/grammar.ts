@@ -5,11 +5,18 @@
  */
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../errors.ts';
-import { validateIntegerInRange, validateNamespace, validateNodeName, validateNodePort, validatePodName, validateServiceName } from '../validate.ts';
-import { captureSettings } from '../config.ts';
-import { validateLabName } from '../lab/plan.ts';
+import { validateIntegerInRange, validateLabName, validateNamespace, validateNodeName, validateNodePort, validatePodName, validateServiceName } from '../validate.ts';
 import type { OperationCommand } from '../ops/run-operation.ts';
 import { DEFAULT_TIME_ZONE, parseChannelReference, validateCron, validateSampleSeconds, validateScheduleId, validateTimeZone } from '../schedule/schedule-spec.ts';
+
+/** The capture window a command may ask for: the deployment's default and ceiling (config.ts reads them). */
+export interface CaptureBounds {
+  defaultSeconds: number;
+  maxSeconds: number;
+}
+
+/** K8SNET_CAPTURE_SECONDS and K8SNET_CAPTURE_MAX_SECONDS when unset. */
+export const DEFAULT_CAPTURE_BOUNDS: CaptureBounds = { defaultSeconds: 5, maxSeconds: 30 };
 
 export const OPERATIONS = ['trace', 'nodeport', 'svc', 'pod', 'routes', 'report'] as const;
 export type Op = (typeof OPERATIONS)[number];
@@ -44,7 +51,7 @@ function arity(op: Op, positionals: string[], expected: number): void {
 }
 
 /** argv → a validated operation command, or an InvalidInputError saying what was wrong. Pure. */
-export function parseInspectArgs(op: Op, argv: readonly string[], env: Record<string, string | undefined> = {}): { command: OperationCommand; json: boolean; quiet: boolean; lab: string | undefined; help: boolean } {
+export function parseInspectArgs(op: Op, argv: readonly string[], bounds: CaptureBounds = DEFAULT_CAPTURE_BOUNDS): { command: OperationCommand; json: boolean; quiet: boolean; lab: string | undefined; help: boolean } {
   let parsed;
   try {
     parsed = parseArgs({
@@ -69,7 +76,6 @@ export function parseInspectArgs(op: Op, argv: readonly string[], env: Record<st
   if (values.sample !== undefined && op !== 'report') throw new InvalidInputError('--sample', `only \`report\` takes a tunnel sample: ${SYNOPSIS.report}`);
   const flags = { json: values.json, quiet: values.quiet, help: values.help, lab: values.lab === undefined ? undefined : validateLabName(values.lab) };
   if (values.help) return { ...flags, command: { op: 'report' } };
-  const bounds = captureSettings(env);
   const seconds = values['capture-seconds'] === undefined ? bounds.defaultSeconds : validateIntegerInRange('--capture-seconds', values['capture-seconds'], 1, bounds.maxSeconds);
   const capture = { enabled: !values['no-capture'], seconds };
   const namespace = validateNamespace(values.namespace ?? 'default', '--namespace');
@@ -178,7 +184,7 @@ export function validateJobId(value: unknown, field = 'JOB'): string {
 }
 
 /** `/k8snet …` text → a validated command. CLI-only flags (--json, --lab) are refused here. */
-export function parseSlackCommand(text: string, env: Record<string, string | undefined> = {}): ParsedSlackCommand {
+export function parseSlackCommand(text: string, bounds: CaptureBounds = DEFAULT_CAPTURE_BOUNDS): ParsedSlackCommand {
   const [verb, ...rest] = tokenize(text.trim());
   if (verb === undefined || verb === 'help') return { kind: 'help' };
   if (verb === 'cancel') {
@@ -192,5 +198,5 @@ export function parseSlackCommand(text: string, env: Record<string, string | und
   for (const flag of ['--json', '--lab', '-q', '--quiet', '-h', '--help']) {
     if (rest.some((r) => r === flag || r.startsWith(`${flag}=`))) throw new InvalidInputError('arguments', `${flag} is a terminal option, not available in Slack`);
   }
-  return { kind: 'operation', command: parseInspectArgs(verb as Op, rest, env).command };
+  return { kind: 'operation', command: parseInspectArgs(verb as Op, rest, bounds).command };
 }

@@ -9,7 +9,7 @@ import { runTool } from './host-tools.ts';
 import { labPaths, readCreated, type CreatedThing } from './state.ts';
 import { commandLineOf, stopProcesses } from './processes.ts';
 import type { LabPlan } from './plan.ts';
-import { validateLabName } from './plan.ts';
+import { validateLabName } from '../validate.ts';
 
 export interface LabDownOptions {
   lab: string;

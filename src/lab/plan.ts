@@ -5,13 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../errors.ts';
+import { validateLabName } from '../validate.ts';
 import { formatIpv4Cidr, nthAddress, nthBlock, parseIpv4Cidr, cidrSize, cidrsOverlap } from '../net/ipv4.ts';
 import { CALICO_IPIP_DEVICE, CALICO_VXLAN, caliInterfaceName } from '../calico/naming.ts';
 import { OVERLAY_OVERHEAD, type OverlayMode } from '../calico/encapsulation.ts';
 import type { EncapsulationMode, PortProtocol, ServiceType, Topology, TopologyIpPool } from './topology.ts';
 
-/** Lab names prefix namespaces and interfaces; interface names are limited to 15 characters (IFNAMSIZ - 1). */
-const LAB_NAME = /^[a-z][a-z0-9]{0,5}$/;
 export const DEFAULT_LAB_NAME = 'lab';
 /** Ethernet MTU of the lab links. */
 export const LAB_LINK_MTU = 1500;
@@ -117,12 +116,6 @@ export interface PlanInput {
   nodeSubnet: string;
 }
 
-export function validateLabName(value: unknown): string {
-  if (typeof value !== 'string' || !LAB_NAME.test(value)) {
-    throw new InvalidInputError('lab name', `${JSON.stringify(value)} must be 1–6 lower-case letters or digits, starting with a letter`);
-  }
-  return value;
-}
 
 function sha(algorithm: 'sha1' | 'sha256', text: string): Buffer {
   return createHash(algorithm).update(text).digest();

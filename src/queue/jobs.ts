@@ -1,7 +1,7 @@
 /**
  * The inspection job queue (BullMQ on Redis). The queue name carries a {hash tag} so every key of the queue lands in
  * one slot and BullMQ works on a Redis Cluster too. Jobs carry where to answer (channel, parent message) and who
- * asked, with the parsed, validated command.
+ * asked (ids of the chat platform, opaque here), with the parsed, validated command.
  */
 import { Queue } from 'bullmq';
 import type { RedisConnection } from './redis-url.ts';
@@ -11,10 +11,11 @@ export const QUEUE_NAME = '{k8snet}-inspections';
 export type JobName = 'inspect';
 
 export interface InspectionJobData {
+  /** The chat conversation to answer in (a Slack channel ID). */
   channel: string;
-  /** ts of the parent message the bot posted; replies go into its thread. Absent (scheduled runs): the worker posts it. */
-  parentTs?: string;
-  /** Slack user ID of who asked (or who created the schedule). */
+  /** The id of the parent message the bot posted; replies go into its thread. Absent (scheduled runs): the worker posts it. */
+  parentId?: string;
+  /** The chat platform's user ID of who asked (or who created the schedule). */
   user: string;
   title: string;
   command: OperationCommand;

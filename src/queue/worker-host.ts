@@ -8,15 +8,13 @@
  * says so in its thread. On shutdown, running jobs get a grace period, then are handed back to the queue.
  */
 import { Worker, WaitingError, type Job } from 'bullmq';
-import type { WebClient } from '@slack/web-api';
 import { describeError, isK8snetError } from '../errors.ts';
 import type { OperationRunner } from '../ops/run-operation.ts';
-import { escapeMrkdwn, mention, renderSlackThread, statusMessage, type SlackMessage } from '../render/slack-blocks.ts';
+import type { ChatReporter, JobStatusView } from './chat-port.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { K8snetMetrics } from '../observability/metrics.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { NodeCommandRecord } from '../audit/audited-shell.ts';
-import { auditMessage } from '../audit/audit-message.ts';
 import type { WorkerSettings } from '../config.ts';
 import { DeliveryLedger } from './delivery-ledger.ts';
 import { QUEUE_NAME, type InspectionJobData, type JobName } from './jobs.ts';
@@ -35,7 +33,8 @@ export interface WorkerHostOptions {
   prefix: string;
   /** Builds the runner for one job; `onCommand` receives every node command that job runs. */
   runnerFor(onCommand: (record: NodeCommandRecord) => void): OperationRunner;
-  slack: WebClient;
+  /** Where answers go: the chat platform behind its port (Slack: src/slack/slack-reporter.ts). */
+  chat: ChatReporter;
   settings: Pick<WorkerSettings, 'concurrency' | 'jobTimeoutMs' | 'lockDurationMs' | 'stalledIntervalMs' | 'shutdownGraceMs'>;
   audit?: AuditTrail;
   /** Channel the audit summary of every job is also posted to. */
@@ -52,18 +51,13 @@ export interface WorkerHost {
 
 type Outcome = 'done' | 'failed' | 'cancelled' | 'timed_out' | 'handed_back' | 'retrying';
 
-async function post(slack: WebClient, channel: string, threadTs: string | undefined, message: SlackMessage): Promise<string> {
-  const r = await slack.chat.postMessage({ channel, ...(threadTs ? { thread_ts: threadTs } : {}), text: message.text, blocks: message.blocks });
-  return String(r.ts);
-}
-
 /** Step texts carry node and interface names; metrics get the verb only (bounded label values). */
 function stepLabel(step: string): string {
   return /^[a-z]+/i.exec(step)?.[0]?.toLowerCase() ?? 'other';
 }
 
 export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
-  const { slack, settings, metrics } = options;
+  const { chat, settings, metrics } = options;
   const shutdown = new AbortController();
   const memory = new ReportMemoryStore(options.connection, options.prefix);
   const cancelledBy = new Map<string, string>();
@@ -74,9 +68,10 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
     const log = options.log.child({ jobId, command: job.data.command.op, user, channel });
     const ledger = new DeliveryLedger(options.connection, options.prefix, jobId);
     const started = Date.now();
-    const parentTs = job.data.parentTs ?? (await ledger.once('parent', () => post(slack, channel, undefined, statusMessage(title, 'running', { user }))));
-    const setStatus = (status: string) =>
-      slack.chat.update({ channel, ts: parentTs, ...statusMessage(title, status, { user }) }).catch((err: unknown) => log.warn({ err: describeError(err) }, 'progress update failed'));
+    const view = (status: string): JobStatusView => ({ title, status, askedBy: user });
+    const once = ledger.once.bind(ledger);
+    const parentId = job.data.parentId ?? (await once('parent', () => chat.postParent(channel, view('running'))));
+    const setStatus = (status: string) => chat.updateParent(channel, parentId, view(status)).catch((err: unknown) => log.warn({ err: describeError(err) }, 'progress update failed'));
     const timeout = AbortSignal.timeout(settings.jobTimeoutMs);
     const signal = AbortSignal.any([timeout, shutdown.signal, ...(cancelSignal ? [cancelSignal] : [])]);
     const commands: NodeCommandRecord[] = [];
@@ -112,16 +107,8 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
       if (signal.aborted) throw new Error('aborted');
       // A scheduled run's parent names its schedule: people know the report by it.
       const report = job.data.scheduleId ? { ...result.report, title: `${result.report.title} (schedule ${job.data.scheduleId})` } : result.report;
-      const thread = renderSlackThread(report, `done in ${((Date.now() - started) / 1000).toFixed(1)} s`, user);
-      for (const [i, reply] of thread.replies.entries()) await ledger.once(`reply:${i}`, () => post(slack, channel, parentTs, reply));
-      for (const [i, file] of thread.files.entries()) {
-        await ledger.once(`file:${i}`, async () => {
-          await slack.filesUploadV2({ channel_id: channel, thread_ts: parentTs, file: file.content, filename: file.filename, title: file.title });
-          return file.filename;
-        });
-      }
+      await chat.postReport(channel, parentId, report, view(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`), once);
       if (job.data.memoryKey && result.memory) await memory.save(job.data.memoryKey, result.memory);
-      await slack.chat.update({ channel, ts: parentTs, ...thread.parent });
       outcome = 'done';
       detail = result.report.headline;
     } catch (err) {
@@ -151,8 +138,7 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
         }
       }
       log.warn({ outcome, err: describeError(err), ...(by ? { cancelledBy: by } : {}) }, 'job did not complete');
-      const byText = mention(by) ? ` by ${mention(by)}` : '';
-      await ledger.once('outcome:failed', () => post(slack, channel, parentTs, { text: detail, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:warning: ${escapeMrkdwn(detail)}${byText}` } }] }));
+      await chat.postNotice(channel, parentId, detail, by || null, once);
       await setStatus(detail);
       if (by) detail = `${detail} (by ${by})`;
     } finally {
@@ -163,8 +149,7 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
         const summary = { jobId, user, channel, command: title, result: outcome === 'done' ? 'done' : outcome === 'failed' ? 'failed' : 'cancelled', detail } as const;
         await options.audit?.record({ type: 'outcome', ...summary }).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
         if (options.auditChannel) {
-          const message = auditMessage({ ...summary, commands });
-          await ledger.once('audit', () => post(slack, options.auditChannel!, undefined, message)).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit post failed'));
+          await chat.postAudit(options.auditChannel, { ...summary, commands }, once).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit post failed'));
         }
       }
     }

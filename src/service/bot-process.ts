@@ -10,9 +10,9 @@ import { connectRedis } from '../queue/redis-url.ts';
 import { createInspectionQueue } from '../queue/jobs.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
 import { startBot } from '../slack/bot.ts';
-import { slackReachable } from './slack-client.ts';
+import { slackReachable } from '../slack/slack-client.ts';
 import { onTermination } from './lifecycle.ts';
-import { scheduleSettings } from '../schedule/schedule-settings.ts';
+import { scheduleSettings } from '../config.ts';
 import { ReportSchedules } from '../schedule/report-schedules.ts';
 import { applyScheduleFile, readScheduleFile } from '../schedule/schedule-file.ts';
 

@@ -16,7 +16,8 @@ import { auditedShell } from '../audit/audited-shell.ts';
 import { createOperationRunner } from '../ops/run-operation.ts';
 import { CAPTURE_SETUP_SECONDS } from '../ops/capture-session.ts';
 import { depsFromEnv } from '../cli/deps.ts';
-import { createSlackClient, slackReachable } from './slack-client.ts';
+import { createSlackClient, slackReachable } from '../slack/slack-client.ts';
+import { slackReporter } from '../slack/slack-reporter.ts';
 import { onTermination } from './lifecycle.ts';
 
 export async function runWorkerProcess(env: Env): Promise<void> {
@@ -39,7 +40,7 @@ export async function runWorkerProcess(env: Env): Promise<void> {
     subscriber,
     prefix: queueConfig.prefix,
     runnerFor: (onCommand) => createOperationRunner({ ...deps, shell: auditedShell(deps.shell, onCommand, metrics), captureLocks }),
-    slack,
+    chat: slackReporter(slack),
     settings,
     audit: new AuditTrail(redis, queueConfig.prefix),
     auditChannel,

@@ -10,7 +10,7 @@ import type { Queue } from 'bullmq';
 import { describeError } from '../errors.ts';
 import { parseSlackCommand, SLACK_HELP, type ParsedSlackCommand } from '../command/grammar.ts';
 import { createLimiter } from '../ops/concurrency.ts';
-import { statusMessage } from '../render/slack-blocks.ts';
+import { statusMessage } from './slack-blocks.ts';
 import { capturesPackets, commandTitle, displayJobId, type InspectionJobData, type JobName } from '../queue/jobs.ts';
 import { publishCancel } from '../queue/cancellation.ts';
 import type { RedisConnection } from '../queue/redis-url.ts';
@@ -20,8 +20,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { K8snetMetrics } from '../observability/metrics.ts';
 import { AccessPolicy } from './access.ts';
 import { ReportSchedules } from '../schedule/report-schedules.ts';
-import { runScheduleCommand } from '../schedule/schedule-command.ts';
-import { DEFAULT_MIN_INTERVAL_SECONDS, type ScheduleSettings } from '../schedule/schedule-settings.ts';
+import { runScheduleCommand } from './schedule-command.ts';
+import { DEFAULT_MIN_INTERVAL_SECONDS, type ScheduleSettings } from '../config.ts';
 
 const { App, HTTPReceiver, LogLevel } = bolt;
 
@@ -72,7 +72,6 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
   });
   const client = app.client;
   const access = new AccessPolicy(options.access, async (usergroup) => (await client.usergroups.users.list({ usergroup })).users ?? []);
-  const grammarEnv = { K8SNET_CAPTURE_SECONDS: String(options.capture.defaultSeconds), K8SNET_CAPTURE_MAX_SECONDS: String(options.capture.maxSeconds) };
   const jobSeq = `${options.prefix}:{k8snet}-job-seq`;
   // The work after an acknowledgement (Slack and Redis calls) shares the event loop with the next acknowledgements:
   // a burst of commands must not queue its acks behind everyone's posting (bench/slack-ack-latency.ts).
@@ -97,7 +96,7 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
     const state = await job.getState();
     if (['waiting', 'delayed', 'prioritized'].includes(state)) {
       await job.remove();
-      if (job.data.parentTs) await client.chat.update({ channel, ts: job.data.parentTs, ...statusMessage(job.data.title, 'cancelled before it started', { user: job.data.user }) });
+      if (job.data.parentId) await client.chat.update({ channel, ts: job.data.parentId, ...statusMessage(job.data.title, 'cancelled before it started', { user: job.data.user }) });
       await respond({ response_type: 'ephemeral', text: `Job ${shown} was cancelled before it started.` });
     } else if (state === 'active') {
       const workers = await publishCancel(options.redis, options.prefix, { jobId, by: user });
@@ -114,7 +113,7 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
     const channel = command.channel_id;
     let parsed;
     try {
-      parsed = parseSlackCommand(command.text, grammarEnv);
+      parsed = parseSlackCommand(command.text, options.capture);
     } catch (err) {
       await refuse(ack, user, channel, 'invalid', 'invalid', describeError(err));
       return;
@@ -152,7 +151,7 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
       // Our own job ids (j1, j2…): the number is on the parent message before the job exists, for `cancel`.
       const jobId = `j${await options.redis.incr(jobSeq)}`;
       const parent = await client.chat.postMessage({ channel, ...statusMessage(title, `queued as job ${displayJobId(jobId)}`, { user }) });
-      await queue.add('inspect', { channel, parentTs: String(parent.ts), user, title, command: parsed.command, requestedAt: new Date().toISOString(), ...(parsed.command.op === 'report' ? { memoryKey: `channel:${channel}` } : {}) }, { jobId });
+      await queue.add('inspect', { channel, parentId: String(parent.ts), user, title, command: parsed.command, requestedAt: new Date().toISOString(), ...(parsed.command.op === 'report' ? { memoryKey: `channel:${channel}` } : {}) }, { jobId });
       metrics?.commands.inc({ command: verb, result: 'queued' });
       log.info({ jobId, user, channel, command: verb }, 'command queued');
       await audit({ type: 'request', jobId, user, channel, command: title });

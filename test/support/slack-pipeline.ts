@@ -13,7 +13,8 @@ import { startWorkerHost, type WorkerHost, type WorkerHostOptions } from '../../
 import { AuditTrail } from '../../src/audit/audit-trail.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, type K8snetMetrics } from '../../src/observability/metrics.ts';
-import { createSlackClient } from '../../src/service/slack-client.ts';
+import { createSlackClient } from '../../src/slack/slack-client.ts';
+import { slackReporter } from '../../src/slack/slack-reporter.ts';
 import type { AccessSettings } from '../../src/config.ts';
 import { freePort } from '../../src/demo/wait.ts';
 
@@ -94,7 +95,7 @@ export async function startTestPipeline(options: { access?: AccessSettings; stan
         connection,
         subscriber,
         prefix,
-        slack: createSlackClient({ botToken: BOT_TOKEN, apiUrl: standIn.apiUrl }, 5),
+        chat: slackReporter(createSlackClient({ botToken: BOT_TOKEN, apiUrl: standIn.apiUrl }, 5)),
         settings: { concurrency: 2, jobTimeoutMs: 30_000, lockDurationMs: 30_000, stalledIntervalMs: 30_000, shutdownGraceMs: 5000 },
         audit,
         metrics,

@@ -2,20 +2,24 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeFile } from 'node:fs/promises';
 import type { LabState } from '../../../src/lab/state.ts';
 import { labPaths } from '../../../src/lab/state.ts';
-import { NodeSshShell } from '../../../src/node/node-ssh-shell.ts';
+import { SshNodeShell } from '../../../src/node/ssh-node-shell.ts';
+import { SshPool } from '../../../src/node/ssh-pool.ts';
+import type { SshSettings } from '../../../src/node/ssh-settings.ts';
+
+const sshShell = (settings: SshSettings) => new SshNodeShell(new SshPool(settings));
 import { sshEnvSettings } from '../../../src/config.ts';
 import { labClientEnv } from '../../../src/lab/lab-up.ts';
 import { inNetns, run, startLab, stopLab } from '../../support/lab.ts';
 
 const LAB = 'itssh';
 let lab: LabState;
-let shell: NodeSshShell;
+let shell: SshNodeShell;
 let node: { name: string; address: string };
 const pgrep = async (pattern: string) => (await run(inNetns(lab.plan.nodes[0]!.netns, ['pgrep', '-f', pattern]))).stdout.trim();
 
 beforeAll(async () => {
   lab = await startLab(LAB);
-  shell = new NodeSshShell(sshEnvSettings(await labClientEnv(LAB)));
+  shell = sshShell(sshEnvSettings(await labClientEnv(LAB)));
   node = { name: lab.plan.nodes[0]!.name, address: lab.plan.nodes[0]!.ip };
 }, 120_000);
 afterAll(async () => {
@@ -61,7 +65,7 @@ describe('SSH node shell on a lab node', () => {
     const env = await labClientEnv(LAB);
     const emptyKnownHosts = `${labPaths(LAB).dir}/empty_known_hosts`;
     await writeFile(emptyKnownHosts, '');
-    const strict = new NodeSshShell(sshEnvSettings({ ...env, K8SNET_SSH_KNOWN_HOSTS: emptyKnownHosts }));
+    const strict = sshShell(sshEnvSettings({ ...env, K8SNET_SSH_KNOWN_HOSTS: emptyKnownHosts }));
     await expect(strict.run(node, { argv: ['true'], timeoutSeconds: 5, maxOutputBytes: 10 })).rejects.toThrow(/host key for k8s-node1 \(.*:22\) is not in .*empty_known_hosts/);
     await strict.close();
   });
@@ -71,7 +75,7 @@ describe('SSH through a jump host, with per-node overrides', () => {
   it('reaches k8s-node2 through k8s-node1 and uses a per-node address override', async () => {
     const env = await labClientEnv(LAB);
     const [n1, n2] = lab.plan.nodes;
-    const jumped = new NodeSshShell(
+    const jumped = sshShell(
       sshEnvSettings({ ...env, K8SNET_SSH_JUMP_HOST: `root@${n1!.ip}`, K8SNET_SSH_NODE_OVERRIDES: JSON.stringify({ 'renamed-node': { host: n2!.ip } }) }),
     );
     try {

@@ -16,7 +16,8 @@ import { AuditTrail } from '../../../src/audit/audit-trail.ts';
 import { RedisCaptureLocks } from '../../../src/queue/capture-locks.ts';
 import { ReportMemoryStore } from '../../../src/queue/report-memory.ts';
 import { startSlackStandIn, type SlackStandIn } from '../../../src/slack/stand-in.ts';
-import { createSlackClient } from '../../../src/service/slack-client.ts';
+import { createSlackClient } from '../../../src/slack/slack-client.ts';
+import { slackReporter } from '../../../src/slack/slack-reporter.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
 import { redisAnswers } from '../../../src/demo/private-redis.ts';
 import { freePort, until } from '../../../src/demo/wait.ts';
@@ -55,7 +56,7 @@ async function roundTrip(url: string): Promise<void> {
       onCommand({ node: 'k8s-node1', command: 'ip -j route show', exitCode: 0, timedOut: false, durationMs: 5 });
       return { result: { findings: [] }, report: { title: 'report', headline: 'all good', findings: [], sections: [{ kind: 'text', title: 'Nodes', text: 'k8s-node1' }], attachments: [] }, memory: { a: { firstSeen: 'x', message: 'y' } } };
     },
-    slack: createSlackClient({ botToken: TOKEN, apiUrl: standIn.apiUrl }, 2),
+    chat: slackReporter(createSlackClient({ botToken: TOKEN, apiUrl: standIn.apiUrl }, 2)),
     settings: { concurrency: 1, jobTimeoutMs: 20_000, lockDurationMs: 10_000, stalledIntervalMs: 10_000, shutdownGraceMs: 1000 },
     audit: new AuditTrail(connection, prefix),
     log: createLogger({ level: 'silent' }),

@@ -29,7 +29,7 @@ describe('/k8snet schedule through the bot', () => {
 
     const [scheduler] = await p.queue.getJobSchedulers();
     expect(scheduler).toMatchObject({ key: 'report-1', pattern: '0 9 * * 1-5', tz: 'Europe/Berlin', template: { data: { channel: 'C1', user: 'U1', title: 'network health report (schedule report-1)', command: { op: 'report' }, memoryKey: 'schedule:report-1' } } });
-    expect(scheduler!.template!.data).not.toHaveProperty('parentTs');
+    expect(scheduler!.template!.data).not.toHaveProperty('parentId');
 
     await p.send('schedule add "*/15 * * * *" report <#C0NETOPS1|netops> --id quarter', { user: 'U2', channel: 'C1' });
     expect(await lastAnswer(p, 2)).toContain('Scheduled `quarter`');

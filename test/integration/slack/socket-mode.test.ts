@@ -96,7 +96,7 @@ describe('/k8snet over Socket Mode', () => {
     expect(JSON.stringify(parent.args.blocks)).toContain('queued as job 1 — asked by <@U1>');
     await until(async () => (await p!.queue.getJobCounts()).waiting === 1, 10_000, 'job queued');
     const job = await p.queue.getJob('j1');
-    expect(job?.data).toMatchObject({ channel: 'C1', user: 'U1', parentTs: [...p.standIn.messages.values()][0]!.ts, command: { op: 'trace' } });
+    expect(job?.data).toMatchObject({ channel: 'C1', user: 'U1', parentId: [...p.standIn.messages.values()][0]!.ts, command: { op: 'trace' } });
   });
 
   it('answers a bad command in the acknowledgement itself (ephemeral) and queues nothing', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { plainMrkdwn, renderTranscript } from '../../../src/demo/slack-transcript.ts';
-import { renderSlackThread } from '../../../src/render/slack-blocks.ts';
+import { renderSlackThread } from '../../../src/slack/slack-blocks.ts';
 import type { Report } from '../../../src/model/report.ts';
 
 describe('Slack thread → terminal transcript', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { checkMinimumInterval, nextRun, parseChannelReference, shortestIntervalSeconds, validateCron, validateScheduleId, validateTimeZone } from '../../../src/schedule/schedule-spec.ts';
-import { scheduleSettings } from '../../../src/schedule/schedule-settings.ts';
+import { scheduleSettings } from '../../../src/config.ts';
 
 describe('schedule values', () => {
   it('keeps 5- and 6-field patterns, with single spaces', () => {

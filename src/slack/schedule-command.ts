@@ -6,9 +6,9 @@
  */
 import type { ScheduleCommand } from '../command/grammar.ts';
 import { describeError, InvalidInputError } from '../errors.ts';
-import { escapeMrkdwn, mention } from '../render/slack-blocks.ts';
-import type { AccessDecision } from '../slack/access.ts';
-import { SCHEDULES_FILE_USER, type ReportSchedules, type ScheduleEntry } from './report-schedules.ts';
+import { escapeMrkdwn, mention } from './slack-blocks.ts';
+import type { AccessDecision } from './access.ts';
+import { SCHEDULES_FILE_USER, type ReportSchedules, type ScheduleEntry } from '../schedule/report-schedules.ts';
 
 export interface ScheduleCommandContext {
   schedules: ReportSchedules;

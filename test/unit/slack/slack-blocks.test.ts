@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { codeBlocks, mention, PARENT_FINDINGS, renderSlackThread, SECTION_TEXT_LIMIT, statusMessage } from '../../../src/render/slack-blocks.ts';
+import { codeBlocks, mention, PARENT_FINDINGS, renderSlackThread, SECTION_TEXT_LIMIT, statusMessage } from '../../../src/slack/slack-blocks.ts';
 import type { Finding } from '../../../src/model/report.ts';
 import type { Report } from '../../../src/model/report.ts';
 

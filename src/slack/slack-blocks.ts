@@ -4,7 +4,7 @@
  * blocks, tables aligned). Whatever does not fit goes up as a file. Pure.
  */
 import { sortFindings, type Finding, type Report, type ReportSection } from '../model/report.ts';
-import { alignTable } from './terminal.ts';
+import { alignTable } from '../render/terminal.ts';
 
 /** Slack: a section block's text is at most 3000 characters (Block Kit reference, "section"). */
 export const SECTION_TEXT_LIMIT = 3000;

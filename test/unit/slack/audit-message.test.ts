@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { AUDIT_COMMANDS_SHOWN, auditMessage, type JobAudit } from '../../../src/audit/audit-message.ts';
+import { AUDIT_COMMANDS_SHOWN, auditMessage } from '../../../src/slack/audit-message.ts';
+import type { JobAudit } from '../../../src/audit/job-audit.ts';
 import { formatAuditRecord } from '../../../src/audit/audit-format.ts';
 import type { NodeCommandRecord } from '../../../src/audit/audited-shell.ts';
-import { BLOCKS_PER_MESSAGE, SECTION_TEXT_LIMIT, type SlackBlock } from '../../../src/render/slack-blocks.ts';
+import { BLOCKS_PER_MESSAGE, SECTION_TEXT_LIMIT, type SlackBlock } from '../../../src/slack/slack-blocks.ts';
 
 /** Commands as the audited shell records them from a trace on the lab (shell-quoted argv). */
 const traceCommands: NodeCommandRecord[] = [

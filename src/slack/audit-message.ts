@@ -2,18 +2,10 @@
  * One job's audit entry as a Slack message for the audit channel: who asked for what from which channel, how it
  * ended, and every command run on every node with its exit status. Pure.
  */
-import { codeBlocks, escapeMrkdwn, mention, SECTION_TEXT_LIMIT, type SlackBlock, type SlackMessage } from '../render/slack-blocks.ts';
-import type { NodeCommandRecord } from './audited-shell.ts';
+import { codeBlocks, escapeMrkdwn, mention, SECTION_TEXT_LIMIT, type SlackBlock, type SlackMessage } from './slack-blocks.ts';
+import type { NodeCommandRecord } from '../audit/audited-shell.ts';
+import type { JobAudit } from '../audit/job-audit.ts';
 
-export interface JobAudit {
-  jobId: string;
-  user: string;
-  channel: string;
-  command: string;
-  result: 'done' | 'failed' | 'cancelled';
-  detail: string;
-  commands: readonly NodeCommandRecord[];
-}
 
 /** The audit channel gets a summary, not a flood: past this, the count of the rest. */
 export const AUDIT_COMMANDS_SHOWN = 60;
