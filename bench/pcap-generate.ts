@@ -3,7 +3,7 @@
  * plain TCP, UDP, ICMP over FLOWS flows) cycled with advancing timestamps and TCP sequence numbers.
  */
 import { closeSync, fsyncSync, openSync, statSync, writeSync } from 'node:fs';
-import { ethernetIpv4, icmpEcho, ipv4Packet, pcapHeader, tcpSegment, udpDatagram, vxlanFrame } from '../src/pcap/capture-builder.ts';
+import { ethernetIpv4, icmpEcho, ipv4Packet, pcapHeader, tcpSegment, udpDatagram, vxlanFrame } from '../test/support/capture-builder.ts';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_PSH } from '../src/pcap/packet-decoder.ts';
 
 /** Flows in the generated capture: many more than a trace capture holds, well under MAX_FLOWS. */

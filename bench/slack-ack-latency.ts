@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { BOT_TOKEN, K8SNET, REDIS_URL, SIGNING_SECRET, freePort, median } from './slack-bench-support.ts';
 import { signedSlashCommand } from '../src/slack/signing.ts';
-import { startSlackStandIn } from '../src/slack/stand-in.ts';
+import { startSlackStandIn } from '../src/demo/slack-stand-in.ts';
 import { createInspectionQueue } from '../src/queue/jobs.ts';
 
 const SELF = fileURLToPath(import.meta.url);

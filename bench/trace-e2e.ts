@@ -22,7 +22,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { BOT_TOKEN, K8SNET, REDIS_URL, SIGNING_SECRET, freePort, median } from './slack-bench-support.ts';
-import { startSlackStandIn, type SlackStandIn } from '../src/slack/stand-in.ts';
+import { startSlackStandIn, type SlackStandIn } from '../src/demo/slack-stand-in.ts';
 import { signedSlashCommand } from '../src/slack/signing.ts';
 import { AuditTrail } from '../src/audit/audit-trail.ts';
 import { labUp, labClientEnv } from '../src/lab/lab-up.ts';

@@ -305,3 +305,20 @@ export function scheduleSettings(env: Env): ScheduleSettings {
   const file = env.K8SNET_SCHEDULES_FILE?.trim();
   return { minIntervalSeconds, file: file ? file : undefined };
 }
+
+// ---- The lab and the terminal ----
+
+export interface CliSettings {
+  /** K8SNET_LAB: the lab the lab commands use when --lab is not given. */
+  lab: string | undefined;
+  /** K8SNET_LAB_STATE_ROOT: where labs keep their files (tmpfs, so a reboot leaves nothing behind). */
+  labStateRoot: string;
+  /** NO_COLOR (no-color.org): any value turns colours off. */
+  noColor: boolean;
+  /** K8SNET_DEBUG: print stack traces of unexpected errors. */
+  debug: boolean;
+}
+
+export function cliSettings(env: Env): CliSettings {
+  return { lab: raw(env, 'K8SNET_LAB'), labStateRoot: raw(env, 'K8SNET_LAB_STATE_ROOT') ?? '/run/k8snet', noColor: env.NO_COLOR !== undefined && env.NO_COLOR !== '', debug: raw(env, 'K8SNET_DEBUG') !== undefined };
+}

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../errors.ts';
 import { validateLabName } from '../validate.ts';
 import { parseSlackCommand } from '../command/grammar.ts';
+import { queueSettings } from '../config.ts';
 import type { CliCommand } from './main.ts';
 
 const USAGE = `Usage: k8snet demo [--lab NAME] [--once] [-- SLASH-COMMAND-TEXT…]
@@ -38,6 +39,6 @@ export const demoCommand: CliCommand = {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const { runDemo } = await import('../demo/demo.ts');
-    return runDemo({ lab, text, once: parsed.values.once, redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', print: (l) => console.log(l), stopRequested });
+    return runDemo({ lab, text, once: parsed.values.once, redisUrl: queueSettings(process.env).redisUrl, print: (l) => console.log(l), stopRequested });
   },
 };

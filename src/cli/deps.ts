@@ -6,12 +6,16 @@
 import { KubeCluster } from '../cluster/kube-cluster.ts';
 import { SshNodeShell } from '../node/ssh-node-shell.ts';
 import { SshPool } from '../node/ssh-pool.ts';
+import { K8snetError } from '../errors.ts';
 import { captureSettings, kubeSettings, sshEnvSettings, type Env } from '../config.ts';
-import { labClientEnv } from '../lab/lab-up.ts';
 import type { OperationDeps } from '../ops/deps.ts';
 
 export async function envForLab(lab: string | undefined, env: Env = process.env): Promise<Env> {
   if (lab === undefined) return env;
+  // Loaded only when asked: the lab is a source-checkout tool, not in the image (.dockerignore).
+  const { labClientEnv } = await import('../lab/lab-up.ts').catch(() => {
+    throw new K8snetError('lab', '--lab needs a source checkout of k8snet (the lab is not part of this installation)');
+  });
   return { ...env, ...(await labClientEnv(lab)) };
 }
 

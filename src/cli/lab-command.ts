@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { shellQuote } from '../node/remote-command.ts';
+import { cliSettings } from '../config.ts';
 import { K8snetError } from '../errors.ts';
 import { DEFAULT_TOPOLOGY_PATH } from '../lab/topology.ts';
 import { DEFAULT_LAB_NAME } from '../lab/plan.ts';
@@ -87,7 +88,7 @@ export const labCommand: CliCommand = {
       console.log(USAGE);
       return values.help ? 0 : 2;
     }
-    const lab = validateLabName(values.lab ?? process.env.K8SNET_LAB ?? DEFAULT_LAB_NAME);
+    const lab = validateLabName(values.lab ?? cliSettings(process.env).lab ?? DEFAULT_LAB_NAME);
     switch (action) {
       case 'up': {
         const nodeSubnet = values['node-subnet'] === undefined ? undefined : validateCidr(values['node-subnet'], '--node-subnet');

@@ -2,7 +2,8 @@
  * `k8snet` command line: picks the sub-command and hands it the rest of argv.
  * Each sub-command module exports `run(argv): Promise<number>` (the exit status) and a one-line summary.
  */
-import { describeError, isK8snetError } from '../errors.ts';
+import { cliSettings } from '../config.ts';
+import { K8snetError, describeError, isK8snetError } from '../errors.ts';
 
 export interface CliCommand {
   summary: string;
@@ -11,8 +12,18 @@ export interface CliCommand {
 
 type CommandLoader = () => Promise<CliCommand>;
 
+/** The lab and the demo are not in the image (.dockerignore): a clear word instead of a module-not-found trace. */
+async function sourceCheckoutOnly<T>(loading: Promise<T>, name: string): Promise<T> {
+  try {
+    return await loading;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') throw new K8snetError('lab', `\`k8snet ${name}\` needs a source checkout of k8snet; this installation (the container image) has only bot, worker and the inspection commands`);
+    throw err;
+  }
+}
+
 const COMMANDS: Record<string, CommandLoader> = {
-  lab: async () => (await import('./lab-command.ts')).labCommand,
+  lab: async () => (await sourceCheckoutOnly(import('./lab-command.ts'), 'lab')).labCommand,
   pcap: async () => (await import('./pcap-command.ts')).pcapCommand,
   trace: async () => (await import('./inspect-command.ts')).inspectCommand('trace', 'why pod A cannot talk to pod B'),
   nodeport: async () => (await import('./inspect-command.ts')).inspectCommand('nodeport', 'a NodePort on every node'),
@@ -23,7 +34,7 @@ const COMMANDS: Record<string, CommandLoader> = {
   bot: async () => (await import('./service-command.ts')).botCommand,
   worker: async () => (await import('./service-command.ts')).workerCommand,
   audit: async () => (await import('./service-command.ts')).auditCommand,
-  demo: async () => (await import('./demo-command.ts')).demoCommand,
+  demo: async () => (await sourceCheckoutOnly(import('./demo-command.ts'), 'demo')).demoCommand,
 };
 
 export function usage(): string {
@@ -65,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
     return await (await load()).run(rest);
   } catch (err) {
     console.error(`k8snet ${name}: ${describeError(err)}`);
-    if (!isK8snetError(err) && process.env.K8SNET_DEBUG) console.error(err);
+    if (!isK8snetError(err) && cliSettings(process.env).debug) console.error(err);
     return 1;
   }
 }

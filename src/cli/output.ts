@@ -3,10 +3,11 @@
  * stable field names, documented in the README). Exit status: 0 when no finding is an error, 1 otherwise.
  */
 import type { Report } from '../model/report.ts';
+import { cliSettings } from '../config.ts';
 import { renderReportText } from '../render/terminal.ts';
 
 export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
-  return stream.isTTY === true && !process.env.NO_COLOR;
+  return stream.isTTY === true && !cliSettings(process.env).noColor;
 }
 
 export function printOutcome(outcome: { result: { findings: { severity: string }[] }; report: Report }, json: boolean): number {

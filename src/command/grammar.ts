@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../errors.ts';
 import { validateIntegerInRange, validateLabName, validateNamespace, validateNodeName, validateNodePort, validatePodName, validateServiceName } from '../validate.ts';
 import type { OperationCommand } from '../ops/run-operation.ts';
-import { DEFAULT_TIME_ZONE, parseChannelReference, validateCron, validateSampleSeconds, validateScheduleId, validateTimeZone } from '../schedule/schedule-spec.ts';
+import { parseChannelReference } from './channel-reference.ts';
+import { DEFAULT_TIME_ZONE, validateCron, validateSampleSeconds, validateScheduleId, validateTimeZone } from '../schedule/schedule-spec.ts';
 
 /** The capture window a command may ask for: the deployment's default and ceiling (config.ts reads them). */
 export interface CaptureBounds {

@@ -11,7 +11,7 @@ import { labStatus } from '../lab/lab-status.ts';
 import { labUp } from '../lab/lab-up.ts';
 import { labDown } from '../lab/lab-down.ts';
 import { DEFAULT_TOPOLOGY_PATH } from '../lab/topology.ts';
-import { startSlackStandIn, type SlackStandIn } from '../slack/stand-in.ts';
+import { startSlackStandIn, type SlackStandIn } from './slack-stand-in.ts';
 import { signedSlashCommand } from '../slack/signing.ts';
 import { startK8snet, type K8snetProcess } from './k8snet-process.ts';
 import { redisAnswers, startPrivateRedis, type PrivateRedis } from './private-redis.ts';

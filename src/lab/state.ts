@@ -6,8 +6,9 @@
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LabPlan } from './plan.ts';
+import { cliSettings } from '../config.ts';
 
-export const LAB_STATE_ROOT = process.env.K8SNET_LAB_STATE_ROOT ?? '/run/k8snet';
+export const LAB_STATE_ROOT = cliSettings(process.env).labStateRoot;
 
 export function labPaths(lab: string, root = LAB_STATE_ROOT) {
   const dir = join(root, lab);

@@ -28,10 +28,8 @@ export const DEFAULT_TIME_ZONE = 'UTC';
 const SCHEDULE_ID = /^[a-z][a-z0-9-]{0,31}$/;
 /** One cron field: digits, names (JAN, MON), `*`, `?`, ranges, steps, lists, and L W # of cron-parser. */
 const CRON_FIELD = /^[A-Za-z0-9*?,/#-]{1,64}$/;
-/** A Slack conversation ID: public (C), private or group (G), direct message (D). */
+/** A conversation ID (Slack's form): public (C), private or group (G), direct message (D). */
 const CHANNEL_ID = /^[CGD][A-Z0-9]{1,20}$/;
-/** How Slack writes a channel in escaped slash-command text: <#C0123ABC|name> or <#C0123ABC>. */
-const ESCAPED_CHANNEL = /^<#(?<id>[CG][A-Z0-9]{1,20})(?:\|(?<name>[^<>|]{0,80}))?>$/;
 
 const shown = (value: unknown) => JSON.stringify(String(value).slice(0, 40));
 
@@ -80,15 +78,6 @@ export function validateChannelId(value: unknown, field = 'channel'): string {
   return value;
 }
 
-/** `#channel` in Slack text: <#C0123ABC|name> or <#C0123ABC> (escaping on), or a channel ID; a bare #name is refused. */
-export function parseChannelReference(token: string, field = '#channel'): string {
-  const m = ESCAPED_CHANNEL.exec(token);
-  if (m?.groups) return m.groups.id!;
-  if (token.startsWith('#')) {
-    throw new InvalidInputError(field, `${shown(token)} arrived as plain text, so k8snet cannot tell which channel it is; pick the channel from Slack's #-autocomplete so it becomes a link, or leave it out to use this channel`);
-  }
-  return validateChannelId(token, field);
-}
 
 /** How many occurrences the interval check looks at; every pattern repeats its shortest gap within a day. */
 const INTERVAL_SAMPLES = 2000;

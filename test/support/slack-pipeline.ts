@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { startSlackStandIn, type SlackStandIn } from '../../src/slack/stand-in.ts';
+import { startSlackStandIn, type SlackStandIn } from '../../src/demo/slack-stand-in.ts';
 import { signedSlashCommand } from '../../src/slack/signing.ts';
 import { startBot, type BotHandle, type BotOptions } from '../../src/slack/bot.ts';
 import { createInspectionQueue } from '../../src/queue/jobs.ts';

@@ -9,7 +9,7 @@ import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSlackStandIn, type SlackStandIn } from '../../../src/slack/stand-in.ts';
+import { startSlackStandIn, type SlackStandIn } from '../../../src/demo/slack-stand-in.ts';
 import { startK8snet } from '../../../src/demo/k8snet-process.ts';
 import { freePort } from '../../../src/demo/wait.ts';
 import { Redis } from 'ioredis';
@@ -29,13 +29,19 @@ function copiedPaths(): string[] {
   return finalStage.filter((l) => l.startsWith('COPY ') && !l.includes('--from=')).flatMap((l) => l.replace(/^COPY\s+/, '').trim().split(/\s+/).slice(0, -1));
 }
 
+/** What .dockerignore keeps out of the build context, as paths below the repository (its plain entries). */
+function ignoredPaths(): string[] {
+  return readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !/[*?!]/.test(l));
+}
+
 beforeAll(async () => {
   cpSync(join(ROOT, 'package.json'), join(app, 'package.json'));
   cpSync(join(ROOT, 'package-lock.json'), join(app, 'package-lock.json'));
   const install = await run(['npm', 'ci', '--omit=dev', '--no-audit', '--no-fund', '--prefix', app], 240_000);
   expect(install.stderr).not.toMatch(/npm error/);
   rmSync(join(app, 'package-lock.json')); // the final stage takes node_modules from the deps stage, not the lock file
-  for (const p of copiedPaths()) cpSync(join(ROOT, p), join(app, p), { recursive: true });
+  const ignored = ignoredPaths();
+  for (const p of copiedPaths()) cpSync(join(ROOT, p), join(app, p), { recursive: true, filter: (from) => !ignored.some((i) => from === join(ROOT, i) || from.startsWith(`${join(ROOT, i)}/`)) });
   // The image's node (node:24-bookworm-slim): this Node 24, where uid 1000 can run it.
   cpSync(process.execPath, join(image, 'node'));
   await run(['chown', '-R', '1000:1000', image]);
@@ -63,6 +69,16 @@ describe('the image contents (Dockerfile stages, without Docker)', () => {
     for (const dev of ['jest', 'typescript', 'eslint', '@swc', 'kubernetes-models']) expect(modules).not.toContain(dev);
     expect((await run(['ls', app])).stdout.trim().split('\n').sort()).toEqual(['node_modules', ...copiedPaths()].sort());
     expect(copiedPaths()).not.toContain('test');
+  });
+
+  it('ships no lab, demo or test harness, and says so when asked for the lab', async () => {
+    const src = (await run(['ls', join(app, 'src')])).stdout.trim().split('\n');
+    expect(src).not.toContain('lab');
+    expect(src).not.toContain('demo');
+    const lab = fromImage(['lab', 'status'], {});
+    expect(await lab.exited).toMatchObject({ code: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the last stderr line may land just after the exit
+    expect(lab.stderr.join('\n')).toContain('needs a source checkout');
   });
 
   it('starts k8snet bot and k8snet worker as uid 1000, ready and stopping cleanly on SIGTERM', async () => {

@@ -15,7 +15,7 @@ import { startWorkerHost } from '../../../src/queue/worker-host.ts';
 import { AuditTrail } from '../../../src/audit/audit-trail.ts';
 import { RedisCaptureLocks } from '../../../src/queue/capture-locks.ts';
 import { ReportMemoryStore } from '../../../src/queue/report-memory.ts';
-import { startSlackStandIn, type SlackStandIn } from '../../../src/slack/stand-in.ts';
+import { startSlackStandIn, type SlackStandIn } from '../../../src/demo/slack-stand-in.ts';
 import { createSlackClient } from '../../../src/slack/slack-client.ts';
 import { slackReporter } from '../../../src/slack/slack-reporter.ts';
 import { createLogger } from '../../../src/observability/logger.ts';

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { LabState } from '../../../src/lab/state.ts';
-import { startSlackStandIn, type SlackStandIn } from '../../../src/slack/stand-in.ts';
+import { startSlackStandIn, type SlackStandIn } from '../../../src/demo/slack-stand-in.ts';
 import { signedSlashCommand } from '../../../src/slack/signing.ts';
 import { startLab, stopLab } from '../../support/lab.ts';
 import { BOT_TOKEN, REDIS_URL, SIGNING_SECRET, freePort, until } from '../../support/slack-pipeline.ts';

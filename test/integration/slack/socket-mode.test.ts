@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
-import { startSlackStandIn, type SlackStandIn } from '../../../src/slack/stand-in.ts';
+import { startSlackStandIn, type SlackStandIn } from '../../../src/demo/slack-stand-in.ts';
 import { startBot, type BotHandle } from '../../../src/slack/bot.ts';
 import { createInspectionQueue } from '../../../src/queue/jobs.ts';
 import { createLogger } from '../../../src/observability/logger.ts';

@@ -15,7 +15,7 @@ import {
   vxlanFrame,
   type CaptureRecord,
   type TcpFields,
-} from '../../../src/pcap/capture-builder.ts';
+} from '../../support/capture-builder.ts';
 import { PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/pcap/packet-decoder.ts';
 import { MAX_FLOWS, summarizeCapture, summaryToJson, type CaptureSummary } from '../../../src/pcap/index.ts';
 import type { ObservedFlow } from '../../../src/ops/trace-facts.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { checkMinimumInterval, nextRun, parseChannelReference, shortestIntervalSeconds, validateCron, validateScheduleId, validateTimeZone } from '../../../src/schedule/schedule-spec.ts';
+import { parseChannelReference } from '../../../src/command/channel-reference.ts';
+import { checkMinimumInterval, nextRun, shortestIntervalSeconds, validateCron, validateScheduleId, validateTimeZone } from '../../../src/schedule/schedule-spec.ts';
 import { scheduleSettings } from '../../../src/config.ts';
 
 describe('schedule values', () => {

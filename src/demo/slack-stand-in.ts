@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
-import type { SlashCommandFields } from './signing.ts';
+import type { SlashCommandFields } from '../slack/signing.ts';
 
 export interface RecordedCall {
   method: string;
