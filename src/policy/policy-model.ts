@@ -470,10 +470,10 @@ function normalizeCalico(obj: Record<string, unknown>, global: boolean, problems
   const tier = spec && typeof spec.tier === 'string' && spec.tier !== '' ? spec.tier : 'default';
   let name = md.name;
   const notes: string[] = [];
-  // The crd.projectcalico.org/v1 objects name policies "<tier>.<name>" (libcalico-go's tier-prefixed names).
-  if (apiVersion.startsWith('crd.projectcalico.org/') && name.startsWith(`${tier}.`)) {
+  // The crd.projectcalico.org/v1 objects (and v3 objects of Calico before 3.28) name policies "<tier>.<name>".
+  if (name.startsWith(`${tier}.`)) {
     name = name.slice(tier.length + 1);
-    notes.push(`stored as ${md.name} in the crd.projectcalico.org CRD; shown without the "${tier}." tier prefix`);
+    notes.push(`stored as ${md.name}${apiVersion.startsWith('crd.') ? ' in the crd.projectcalico.org CRD' : ''}; shown without the "${tier}." tier prefix`);
   }
   const label = objectLabel(global ? 'GlobalNetworkPolicy' : 'Calico NetworkPolicy', global ? null : md.namespace, name);
   const problem = (message: string, severity: PolicyProblem['severity'] = 'error') => problems.push({ object: label, severity, message });
