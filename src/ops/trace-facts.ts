@@ -6,22 +6,9 @@ import type { IpPoolInfo, PodInfo } from '../cluster/types.ts';
 
 export type { OverlayMode } from '../calico/encapsulation.ts';
 import type { OverlayMode } from '../calico/encapsulation.ts';
+import type { FdbEntry, LinkFacts, NeighbourEntry, RouteLine } from '../parse/ip-json.ts';
 
-export interface RouteLine {
-  /** The route as the node printed it (`ip route` text), used as evidence. */
-  raw: string;
-  destination: string;
-  gateway: string | null;
-  device: string | null;
-  /** unicast, blackhole, unreachable, prohibit … */
-  type: string;
-}
-
-export interface LinkFacts {
-  name: string;
-  up: boolean;
-  mtu: number | null;
-}
+export type { LinkFacts, RouteLine } from '../parse/ip-json.ts';
 
 export interface NodeFacts {
   name: string;
@@ -33,9 +20,9 @@ export interface NodeFacts {
   routeTableText: string | null;
   ipForward: boolean | null;
   /** Neighbour (ARP) entries, `ip -j neigh`; Felix pins one per remote VXLAN tunnel address. */
-  neighbours: { ip: string; device: string | null; lladdr: string | null; state: string[] }[] | null;
+  neighbours: NeighbourEntry[] | null;
   /** VXLAN forwarding entries (`bridge fdb show dev vxlan.calico`): remote VTEP MAC → node IP. */
-  fdb: { mac: string; dst: string | null }[] | null;
+  fdb: FdbEntry[] | null;
   /** net.ipv4.conf.all.rp_filter and per-interface values (1 = strict). */
   rpFilter: Record<string, number>;
   error: string | null;
