@@ -5,10 +5,10 @@
  */
 import { ApiException, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, Observable } from '@kubernetes/client-node';
 import type { ConfigurationOptions, KubeConfig, ObservableMiddleware, RequestContext, ResponseContext } from '@kubernetes/client-node';
-import type { ClusterReader, EndpointInfo, IpPoolInfo, NodeInfo, PodInfo, PodListOptions, ServiceInfo } from './types.ts';
+import type { ClusterReader, EndpointInfo, IpPoolInfo, NamespaceInfo, NodeInfo, PodInfo, PodListOptions, PolicyObjects, ServiceInfo } from './types.ts';
 import { loadKubeConfig, type KubeConfigOptions } from './kube-config.ts';
 import { translateKubeError, type KubeTarget } from './kube-errors.ts';
-import { SERVICE_NAME_LABEL, endpointsFromSlices, endpointsFromV1, toIpPoolList, toNodeInfo, toPodInfo, toServiceInfo } from './kube-objects.ts';
+import { SERVICE_NAME_LABEL, endpointsFromSlices, endpointsFromV1, itemsWithKind, toIpPoolList, toNamespaceInfo, toNodeInfo, toPodInfo, toServiceInfo } from './kube-objects.ts';
 
 /** Per-request deadline: an API server answers reads in milliseconds; 15 s covers a slow control plane. */
 export const KUBE_REQUEST_TIMEOUT_MS = 15_000;
@@ -18,6 +18,21 @@ export const IPPOOL_APIS = [
   { group: 'crd.projectcalico.org', version: 'v1', plural: 'ippools' },
   { group: 'projectcalico.org', version: 'v3', plural: 'ippools' },
 ] as const;
+
+/**
+ * Where network policies are served, in the order read. Calico's two kinds: projectcalico.org/v3 (its API server, or
+ * Calico 3.32's native CRDs) first, else the crd.projectcalico.org/v1 CRDs they are stored in — never both, which
+ * would count each policy twice. AdminNetworkPolicies (policy.networking.k8s.io) where the cluster has them.
+ */
+export const POLICY_APIS: readonly { group: string; versions: readonly string[]; plural: string; kind: string }[] = [
+  { group: 'networking.k8s.io', versions: ['v1'], plural: 'networkpolicies', kind: 'NetworkPolicy' },
+  { group: 'projectcalico.org', versions: ['v3'], plural: 'networkpolicies', kind: 'NetworkPolicy' },
+  { group: 'projectcalico.org', versions: ['v3'], plural: 'globalnetworkpolicies', kind: 'GlobalNetworkPolicy' },
+  { group: 'policy.networking.k8s.io', versions: ['v1alpha1'], plural: 'adminnetworkpolicies', kind: 'AdminNetworkPolicy' },
+  { group: 'policy.networking.k8s.io', versions: ['v1alpha1'], plural: 'baselineadminnetworkpolicies', kind: 'BaselineAdminNetworkPolicy' },
+];
+/** The CRDs Calico stores its policies in, read when projectcalico.org/v3 is not served. */
+const CALICO_CRD_GROUP = 'crd.projectcalico.org';
 
 export interface KubeClusterOptions {
   requestTimeoutMs?: number;
@@ -144,5 +159,43 @@ export class KubeCluster implements ClusterReader {
       if (list !== null) return toIpPoolList(list, apiVersion);
     }
     return [];
+  }
+
+  async listNamespaces(): Promise<NamespaceInfo[]> {
+    const list = await this.call({ kind: 'namespace' }, () => this.core.listNamespace({}, this.options));
+    return list.items.map(toNamespaceInfo);
+  }
+
+  /** null when the API is not served (404). */
+  private async listAll(group: string, version: string, plural: string): Promise<unknown> {
+    try {
+      return (await this.custom.listClusterCustomObject({ group, version, plural }, this.options)) as unknown;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async listPolicyObjects(): Promise<PolicyObjects> {
+    const out: PolicyObjects = { objects: [], read: [], errors: [] };
+    await Promise.all(
+      POLICY_APIS.map(async (api) => {
+        const attempts = api.group === 'projectcalico.org' ? [{ group: api.group, version: 'v3' }, { group: CALICO_CRD_GROUP, version: 'v1' }] : api.versions.map((version) => ({ group: api.group, version }));
+        for (const { group, version } of attempts) {
+          const apiVersion = `${group}/${version}`;
+          try {
+            const list = await this.call({ kind: `${api.plural}.${group}` }, () => this.listAll(group, version, api.plural));
+            if (list === null) continue;
+            out.objects.push(...itemsWithKind(list, apiVersion, api.kind));
+            out.read.push(`${apiVersion} ${api.plural}`);
+          } catch (err) {
+            out.errors.push(`${apiVersion} ${api.plural}: ${(err as Error).message}`);
+          }
+          return;
+        }
+      }),
+    );
+    out.read.sort();
+    return out;
   }
 }

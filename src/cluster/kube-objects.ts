@@ -2,8 +2,8 @@
  * Kubernetes API objects → our own types (src/cluster/types.ts). Pure and total: a field the API left out becomes
  * null / [] / a documented default, never an exception, so one odd object cannot break a whole listing.
  */
-import type { CoreV1EndpointPort, DiscoveryV1EndpointPort, V1EndpointSlice, V1Endpoints, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
-import type { ContainerInfo, EncapsulationSetting, EndpointInfo, IpPoolInfo, NodeInfo, PodInfo, ServiceInfo } from './types.ts';
+import type { CoreV1EndpointPort, DiscoveryV1EndpointPort, V1EndpointSlice, V1Endpoints, V1Namespace, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { ContainerInfo, EncapsulationSetting, EndpointInfo, IpPoolInfo, NamespaceInfo, NodeInfo, PodInfo, ServiceInfo } from './types.ts';
 
 /** Calico's node annotations (calico/node writes them; libcalico-go pkg/names). */
 export const CALICO_ANNOTATIONS = {
@@ -61,6 +61,7 @@ export function toPodInfo(pod: V1Pod): PodInfo {
     phase: pod.status?.phase ?? 'Unknown',
     ready: pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     hostNetwork: pod.spec?.hostNetwork ?? false,
+    serviceAccount: pod.spec?.serviceAccountName || null,
     labels: pod.metadata?.labels ?? {},
     containers,
   };
@@ -173,4 +174,14 @@ export function toIpPoolList(list: unknown, apiVersion: string): IpPoolInfo[] {
     const pool = toIpPoolInfo(item, apiVersion);
     return pool ? [pool] : [];
   });
+}
+
+/** A list answer's items with the list's apiVersion and each item's kind set (lists omit them per item). */
+export function itemsWithKind(list: unknown, apiVersion: string, kind: string): unknown[] {
+  const items = asRecord(list).items;
+  return (Array.isArray(items) ? items : []).map((item) => (item && typeof item === 'object' && !Array.isArray(item) ? { ...(item as Record<string, unknown>), apiVersion, kind } : item));
+}
+
+export function toNamespaceInfo(ns: V1Namespace): NamespaceInfo {
+  return { name: ns.metadata?.name ?? '', labels: { ...(ns.metadata?.labels ?? {}) } };
 }

@@ -38,6 +38,25 @@ export interface PodInfo {
   hostNetwork: boolean;
   labels: Record<string, string>;
   containers: ContainerInfo[];
+  /** spec.serviceAccountName (Calico policies may select by it); absent when the source did not say. */
+  serviceAccount?: string | null;
+}
+
+export interface NamespaceInfo {
+  name: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * Network policy objects as the API serves them (apiVersion and kind set on each), for src/policy to validate and
+ * normalize: they come from the cluster, so nothing about their shape is trusted here.
+ */
+export interface PolicyObjects {
+  objects: unknown[];
+  /** Which APIs answered ("networking.k8s.io/v1 networkpolicies", "projectcalico.org/v3 globalnetworkpolicies" …). */
+  read: string[];
+  /** APIs that could not be read and why (not served is not listed: a cluster without Calico's API is normal). */
+  errors: string[];
 }
 
 export interface ServicePortInfo {
@@ -101,4 +120,11 @@ export interface ClusterReader {
   listEndpoints(namespace: string, service: string): Promise<EndpointInfo[]>;
   /** crd.projectcalico.org/v1 IPPools, or projectcalico.org/v3 where served; [] when Calico's CRDs are absent. */
   listIpPools(): Promise<IpPoolInfo[]>;
+  listNamespaces(): Promise<NamespaceInfo[]>;
+  /**
+   * Every network policy: Kubernetes NetworkPolicies, Calico NetworkPolicies and GlobalNetworkPolicies (through
+   * projectcalico.org/v3 where Calico's API server serves it, else the crd.projectcalico.org/v1 CRDs they are stored
+   * in), and AdminNetworkPolicies where served. One API failing is reported in `errors`, not thrown.
+   */
+  listPolicyObjects(): Promise<PolicyObjects>;
 }

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../errors.ts';
-import { validateIntegerInRange, validateLabName, validateNamespace, validateNodeName, validateNodePort, validatePodName, validateServiceName } from '../validate.ts';
+import { validateIntegerInRange, validateLabName, validateNamespace, validatePort, validateNodeName, validateNodePort, validatePodName, validateServiceName } from '../validate.ts';
 import type { OperationCommand } from '../ops/run-operation.ts';
 import { parseChannelReference } from './channel-reference.ts';
 import { DEFAULT_TIME_ZONE, validateCron, validateSampleSeconds, validateScheduleId, validateTimeZone } from '../schedule/schedule-spec.ts';
@@ -19,11 +19,12 @@ export interface CaptureBounds {
 /** K8SNET_CAPTURE_SECONDS and K8SNET_CAPTURE_MAX_SECONDS when unset. */
 export const DEFAULT_CAPTURE_BOUNDS: CaptureBounds = { defaultSeconds: 5, maxSeconds: 30 };
 
-export const OPERATIONS = ['trace', 'nodeport', 'svc', 'pod', 'routes', 'report'] as const;
+export const OPERATIONS = ['trace', 'policy', 'nodeport', 'svc', 'pod', 'routes', 'report'] as const;
 export type Op = (typeof OPERATIONS)[number];
 
 export const SYNOPSIS: Record<Op, string> = {
-  trace: 'k8snet trace SRC-POD DST-POD [-n NS] [--capture-seconds N | --no-capture]',
+  trace: 'k8snet trace SRC-POD DST-POD [-n NS] [--port P] [--capture-seconds N | --no-capture]',
+  policy: 'k8snet policy POD [-n NS]',
   nodeport: 'k8snet nodeport PORT [--capture-seconds N | --no-capture]',
   svc: 'k8snet svc NAME [-n NS] [--capture-seconds N | --no-capture]',
   pod: 'k8snet pod NAME [-n NS]',
@@ -33,6 +34,7 @@ export const SYNOPSIS: Record<Op, string> = {
 
 const COMMON = `Options:
   -n, --namespace NS       namespace of the pods or Service (default: default); DST may also be NS/POD
+  --port P                 trace only: the destination port to test and judge (default: the destination's container ports)
   --capture-seconds N      capture window in seconds (default $K8SNET_CAPTURE_SECONDS or 5, at most $K8SNET_CAPTURE_MAX_SECONDS)
   --no-capture             skip the packet capture
   --sample SECONDS         report only: also capture SECONDS (1–30) on every node's tunnel device and summarize the flows
@@ -64,6 +66,7 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
         'capture-seconds': { type: 'string' },
         'no-capture': { type: 'boolean', default: false },
         sample: { type: 'string' },
+        port: { type: 'string' },
         json: { type: 'boolean', default: false },
         lab: { type: 'string' },
         quiet: { type: 'boolean', short: 'q', default: false },
@@ -74,6 +77,7 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
     throw new InvalidInputError('arguments', (err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }
   const { values, positionals } = parsed;
+  if (values.port !== undefined && op !== 'trace') throw new InvalidInputError('--port', `only \`trace\` takes a port: ${SYNOPSIS.trace}`);
   if (values.sample !== undefined && op !== 'report') throw new InvalidInputError('--sample', `only \`report\` takes a tunnel sample: ${SYNOPSIS.report}`);
   const flags = { json: values.json, quiet: values.quiet, help: values.help, lab: values.lab === undefined ? undefined : validateLabName(values.lab) };
   if (values.help) return { ...flags, command: { op: 'report' } };
@@ -86,7 +90,15 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
       arity(op, positionals, 2);
       const [src, dstArg] = positionals as [string, string];
       const [dstNamespace, dst] = dstArg.includes('/') ? (dstArg.split('/', 2) as [string, string]) : [undefined, dstArg];
-      command = { op, namespace, src: validatePodName(src, 'SRC-POD'), dst: validatePodName(dst, 'DST-POD'), ...(dstNamespace ? { dstNamespace: validateNamespace(dstNamespace, 'DST-POD namespace') } : {}), capture };
+      command = {
+        op,
+        namespace,
+        src: validatePodName(src, 'SRC-POD'),
+        dst: validatePodName(dst, 'DST-POD'),
+        ...(dstNamespace ? { dstNamespace: validateNamespace(dstNamespace, 'DST-POD namespace') } : {}),
+        ...(values.port !== undefined ? { port: validatePort(values.port, '--port') } : {}),
+        capture,
+      };
       break;
     }
     case 'nodeport':
@@ -100,6 +112,10 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
     case 'pod':
       arity(op, positionals, 1);
       command = { op, namespace, name: validatePodName(positionals[0], 'NAME') };
+      break;
+    case 'policy':
+      arity(op, positionals, 1);
+      command = { op, namespace, name: validatePodName(positionals[0], 'POD') };
       break;
     case 'routes':
       arity(op, positionals, 1);

@@ -9,6 +9,7 @@ import { runTrace, type TraceCommand } from './trace.ts';
 import { runNodePort, runService, type NodePortCommand, type ServiceCommand } from './service-ops.ts';
 import { runPod, type PodCommand } from './pod-op.ts';
 import { runRoutes } from './routes-op.ts';
+import { runPolicy, type PolicyCommand } from './policy-op.ts';
 import { runHealthReport } from './health-report.ts';
 import type { ProblemMemory } from './health-diagnosis.ts';
 
@@ -17,6 +18,7 @@ export type OperationCommand =
   | ({ op: 'nodeport' } & NodePortCommand)
   | ({ op: 'svc' } & ServiceCommand)
   | ({ op: 'pod' } & PodCommand)
+  | ({ op: 'policy' } & PolicyCommand)
   | { op: 'routes'; node: string }
   | { op: 'report'; previous?: ProblemMemory | null; tunnelSampleSeconds?: number };
 
@@ -29,6 +31,7 @@ const HANDLERS: Handlers = {
   nodeport: runNodePort,
   svc: runService,
   pod: runPod,
+  policy: runPolicy,
   routes: runRoutes,
   report: (deps, cmd, ctx) => runHealthReport(deps, ctx, cmd.previous ?? null, new Date(), cmd.tunnelSampleSeconds ? { tunnelSampleSeconds: cmd.tunnelSampleSeconds } : {}),
 };

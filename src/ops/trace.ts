@@ -18,6 +18,8 @@ import { capturePointsTable, sampleSection } from './capture-report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
 import { findPodNetns, inspectNode, listeningPorts, testConnect, uplinkInterface } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
+import type { SideVerdict } from '../policy/index.ts';
+import { judgeConnection, podEndpoint, policyFindings, policyReadFailed, policySection, portsToJudge, readPolicyContext, type PolicyContext, type PortVerdict } from './policy-facts.ts';
 
 export interface TraceCommand {
   namespace: string;
@@ -25,6 +27,8 @@ export interface TraceCommand {
   dst: string;
   /** Namespace of DST when it differs (`ns/pod`). */
   dstNamespace?: string;
+  /** The destination port to test and judge; default: the destination's container ports (the first TCP one is tested). */
+  port?: number;
   capture: { enabled: boolean; seconds: number };
 }
 
@@ -49,11 +53,22 @@ export interface TraceResult {
   /** The destination node's route to the pod. */
   routeToPod: string | null;
   testConnection: { port: number; ok: boolean; detail: string } | null;
+  /** The network policy verdict per judged port; null when policies could not be read. */
+  policy: null | { read: string[]; verdicts: { port: number; protocol: string; allowed: boolean | 'unknown'; egress: PolicySideJson; ingress: PolicySideJson }[] };
   capture: null | { seconds: number; points: { node: string; interface: string; role: string; packets: number; flows: ReturnType<typeof flowJson>[]; error: string | null }[] };
   findings: Finding[];
 }
 
 type Role = CapturePointFacts['role'];
+
+interface PolicySideJson {
+  isolated: boolean;
+  verdict: string;
+  reason: string;
+  decidedBy: SideVerdict['decidedBy'];
+}
+
+const sideJson = (s: SideVerdict): PolicySideJson => ({ isolated: s.isolated, verdict: s.verdict, reason: s.reason, decidedBy: s.decidedBy });
 
 const ROLE_TEXT: Record<Role, string> = { 'src-pod': 'source pod', 'src-tunnel': 'source tunnel', 'src-uplink': 'source uplink', 'dst-tunnel': 'destination tunnel', 'dst-pod': 'destination pod' };
 /** Sample lines per shown capture point: enough for a handshake and its close. */
@@ -118,9 +133,16 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   const srcTarget = srcNodeInfo ? nodeTarget(deps, srcNodeInfo) : null;
   const dstTarget = dstNodeInfo ? nodeTarget(deps, dstNodeInfo) : null;
 
-  ctx.onStep('inspecting nodes');
+  ctx.onStep('inspecting nodes and reading network policies');
   const inspect = (t: NodeTarget | null): Promise<NodeFacts | null> => (t ? inspectNode(deps.shell, t, ctx.signal) : Promise.resolve(null));
-  const [srcNode, dstNodeMaybe] = await Promise.all([inspect(srcTarget), srcTarget?.name === dstTarget?.name ? Promise.resolve(null) : inspect(dstTarget)]);
+  const [srcNode, dstNodeMaybe, policyRead] = await Promise.all([
+    inspect(srcTarget),
+    srcTarget?.name === dstTarget?.name ? Promise.resolve(null) : inspect(dstTarget),
+    readPolicyContext(deps.cluster).then(
+      (context): { context: PolicyContext } | { error: unknown } => ({ context }),
+      (error: unknown) => ({ error }),
+    ),
+  ]);
   const dstNode = dstNodeMaybe ?? (srcTarget?.name === dstTarget?.name ? srcNode : null);
 
   const sameNode = srcTarget !== null && srcTarget.name === dstTarget?.name;
@@ -131,7 +153,7 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
 
   const src: PodEnd = { pod: srcPod, caliInterface: caliInterfaceName(srcPod.namespace, srcPod.name), node: srcNode, listeningPorts: null, netns: null };
   const dst: PodEnd = { pod: dstPod, caliInterface: caliInterfaceName(dstPod.namespace, dstPod.name), node: dstNode, listeningPorts: null, netns: null };
-  const testPort = firstTcpPort(dstPod);
+  const testPort = cmd.port ?? firstTcpPort(dstPod);
 
   ctx.onStep('looking inside the pods');
   const [srcNs, dstNs] = await Promise.all([
@@ -181,7 +203,18 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
     }
   }
 
-  const findings = sortFindings(diagnoseTrace(facts));
+  const srcEndpoint = podEndpoint(srcPod);
+  const dstEndpoint = podEndpoint(dstPod);
+  let verdicts: PortVerdict[] | null = null;
+  const policyFound: Finding[] = [];
+  const policySections: ReportSection[] = [];
+  if ('error' in policyRead) policyFound.push(policyReadFailed(policyRead.error));
+  else if (srcEndpoint && dstEndpoint) {
+    verdicts = judgeConnection(policyRead.context, srcEndpoint, dstEndpoint, portsToJudge(dstPod, cmd.port));
+    policyFound.push(...policyFindings(policyRead.context, srcEndpoint, dstEndpoint, verdicts));
+    policySections.push(policySection(srcEndpoint, dstEndpoint, verdicts));
+  }
+  const findings = sortFindings([...diagnoseTrace(facts), ...policyFound]);
   const routeToDst = srcNode?.routes && dstPod.podIP ? (lookupRoute(srcNode.routes, dstPod.podIP)?.raw ?? null) : null;
   const routeToPod = dstNode?.routes && dstPod.podIP ? (lookupRoute(dstNode.routes, dstPod.podIP)?.raw ?? null) : null;
   const result: TraceResult = {
@@ -192,6 +225,10 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
     routeToDst,
     routeToPod,
     testConnection,
+    policy:
+      verdicts && !('error' in policyRead)
+        ? { read: policyRead.context.read, verdicts: verdicts.map((v) => ({ port: v.port, protocol: v.protocol, allowed: v.verdict.allowed, egress: sideJson(v.verdict.egress), ingress: sideJson(v.verdict.ingress) })) }
+        : null,
     capture: facts.capture
       ? { seconds: facts.capture.seconds, points: facts.capture.points.map((p) => ({ node: p.node, interface: p.interface, role: p.role, packets: p.packets, flows: (p.flows as CaptureSummary['flows']).map(flowJson), error: p.error })) }
       : null,
@@ -208,6 +245,7 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   sections.unshift(
     { kind: 'table', title: 'Pods', columns: ['', 'POD', 'IP', 'NODE', 'NODE IP', 'CALI', 'CALI EXISTS', 'PHASE'], rows: [endRow('src', result.src), endRow('dst', result.dst)] },
     { kind: 'preformatted', title: 'Path', text: pathText },
+    ...policySections,
     ...[srcNode, sameNode ? null : dstNode].filter((n): n is NodeFacts => n !== null && n.routeTableText !== null).map((n) => ({ kind: 'preformatted' as const, title: `${n.name}: ip route`, text: n.routeTableText! })),
   );
   return {

@@ -41,13 +41,15 @@ export function createInspectionQueue(connection: RedisConnection, prefix: strin
 export function commandTitle(c: OperationCommand): string {
   switch (c.op) {
     case 'trace':
-      return `trace ${c.namespace}/${c.src} → ${c.dstNamespace ?? c.namespace}/${c.dst}`;
+      return `trace ${c.namespace}/${c.src} → ${c.dstNamespace ?? c.namespace}/${c.dst}${c.port !== undefined ? `:${c.port}` : ''}`;
     case 'nodeport':
       return `nodeport ${c.port}`;
     case 'svc':
       return `svc ${c.namespace}/${c.name}`;
     case 'pod':
       return `pod ${c.namespace}/${c.name}`;
+    case 'policy':
+      return `policy ${c.namespace}/${c.name}`;
     case 'routes':
       return `routes ${c.node}`;
     case 'report':

@@ -54,7 +54,7 @@ describe('the same grammar from Slack', () => {
 
   it('refuses unknown verbs, terminal-only flags and hostile text with a message', async () => {
     const { parseSlackCommand } = await import('../../../src/command/grammar.ts');
-    expect(() => parseSlackCommand('rm -rf /')).toThrow('command: unknown command "rm"; try one of trace, nodeport, svc, pod, routes, report');
+    expect(() => parseSlackCommand('rm -rf /')).toThrow('command: unknown command "rm"; try one of trace, policy, nodeport, svc, pod, routes, report');
     expect(() => parseSlackCommand('trace a b --lab lab')).toThrow('--lab is a terminal option, not available in Slack');
     expect(() => parseSlackCommand('trace "pod-src; reboot" pod-dest')).toThrow(/SRC-POD: "pod-src; reboot" is not a valid name/);
     expect(() => parseSlackCommand('pod “$(id)”')).toThrow(/NAME: "\$\(id\)" is not a valid name/);
@@ -97,5 +97,21 @@ describe('cancelling a job from Slack', () => {
     expect(() => validateJobId('')).toThrow('JOB: "" is not a job number');
     expect(() => validateJobId('x'.repeat(101))).toThrow(`JOB: "${'x'.repeat(40)}" is not a job number`);
     expect(validateJobId('x'.repeat(100))).toBe('x'.repeat(100));
+  });
+});
+
+describe('network policy commands', () => {
+  it('parses policy POD and trace --port, from the terminal and from Slack', () => {
+    expect(parseInspectArgs('policy', ['-n', 'payments', 'ledger-0']).command).toEqual({ op: 'policy', namespace: 'payments', name: 'ledger-0' });
+    expect(parseSlackCommand('policy pod-dest')).toEqual({ kind: 'operation', command: { op: 'policy', namespace: 'default', name: 'pod-dest' } });
+    expect(parseInspectArgs('trace', ['pod-src', 'payments/pod-dest', '--port', '5432']).command).toMatchObject({ op: 'trace', dst: 'pod-dest', dstNamespace: 'payments', port: 5432 });
+  });
+
+  it('refuses a bad port, a port on a command that takes none, and a hostile pod name', () => {
+    expect(() => parseInspectArgs('trace', ['a', 'b', '--port', '0'])).toThrow('--port: 0 is outside 1–65535');
+    expect(() => parseInspectArgs('trace', ['a', 'b', '--port', '80;id'])).toThrow(/--port: "80;id" is not a whole number/);
+    expect(() => parseInspectArgs('pod', ['a', '--port', '80'])).toThrow('--port: only `trace` takes a port');
+    expect(() => parseSlackCommand('policy $(reboot)')).toThrow(/POD: .* is not a valid name/);
+    expect(() => parseInspectArgs('policy', [])).toThrow('`policy` takes 1 argument, got 0');
   });
 });
