@@ -327,10 +327,12 @@ export function buildEndpointSlice(ctx: ObjectContext, svc: PlannedService): Kub
   };
 }
 
+/** Every namespace carries kubernetes.io/metadata.name (set by the API server since v1.21) after its declared labels. */
 export function buildNamespaces(ctx: ObjectContext): KubeObject[] {
-  const names = new Set([...NAMESPACES_OF_A_CLUSTER, ...ctx.plan.pods.map((p) => p.namespace), ...ctx.plan.services.map((s) => s.namespace)]);
+  const declared = new Map((ctx.plan.namespaces ?? []).map((n) => [n.name, n.labels]));
+  const names = new Set([...NAMESPACES_OF_A_CLUSTER, ...declared.keys(), ...ctx.plan.pods.map((p) => p.namespace), ...ctx.plan.services.map((s) => s.namespace)]);
   return [...names].sort().map((name) => ({
-    metadata: meta(ctx, 'namespace', { name, labels: { 'kubernetes.io/metadata.name': name } }),
+    metadata: meta(ctx, 'namespace', { name, labels: { ...declared.get(name), 'kubernetes.io/metadata.name': name } }),
     spec: { finalizers: ['kubernetes'] },
     status: { phase: 'Active' },
   }));
