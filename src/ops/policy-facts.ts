@@ -86,20 +86,38 @@ function decidedText(side: SideVerdict): string {
  */
 export function policyFindings(ctx: PolicyContext, src: PodEndpoint, dst: PodEndpoint, verdicts: readonly PortVerdict[]): Finding[] {
   const out: Finding[] = [];
+  // One cause, one finding: ports that the same policy and rule decide the same way are named together.
+  const groups = new Map<string, { side: SideVerdict; ports: string[] }>();
+  const allowedPorts: string[] = [];
+  let allowedEvidence = '';
   for (const v of verdicts) {
-    const target = `${label(dst)}:${v.port}/${v.protocol}`;
+    const port = `${v.port}/${v.protocol}`;
     for (const side of [v.verdict.egress, v.verdict.ingress]) {
-      const where = side.direction === 'egress' ? `egress from ${label(src)}` : `ingress to ${label(dst)}`;
-      if (side.verdict === 'deny') {
-        out.push({ severity: 'error', code: side.direction === 'egress' ? 'policy_denies_egress' : 'policy_denies_ingress', message: `network policy denies ${label(src)} → ${target} (${where}): ${side.reason}`, evidence: decidedText(side) });
-      } else if (side.verdict === 'unknown') {
-        out.push({ severity: 'warning', code: 'policy_not_evaluable', message: `could not evaluate the network policy for ${where} (${label(src)} → ${target}): ${side.reason}`, evidence: decidedText(side) });
-      }
+      if (side.verdict === 'allow') continue;
+      const d = side.decidedBy;
+      const key = `${side.direction} ${side.verdict} ${d ? `${d.kind} ${d.namespace} ${d.name} ${d.ruleIndex}` : side.reason}`;
+      const group = groups.get(key) ?? { side, ports: [] };
+      group.ports.push(port);
+      groups.set(key, group);
     }
     if (v.verdict.allowed === true) {
+      allowedPorts.push(port);
       const deciding = [v.verdict.egress, v.verdict.ingress].filter((s) => s.isolated).map((s) => `${s.direction}: ${decidedText(s)}`);
-      out.push({ severity: 'info', code: 'policy_allows', message: `network policy allows ${label(src)} → ${target}${deciding.length === 0 ? ' (no policy selects either pod)' : ''}`, evidence: deciding.join('; ') || `no policy selects ${label(src)} for egress or ${label(dst)} for ingress` });
+      allowedEvidence ||= deciding.join('; ') || `no policy selects ${label(src)} for egress or ${label(dst)} for ingress`;
     }
+  }
+  for (const { side, ports } of groups.values()) {
+    const target = `${label(dst)}:${ports.join(',')}`;
+    const where = side.direction === 'egress' ? `egress from ${label(src)}` : `ingress to ${label(dst)}`;
+    const reason = ports.length > 1 ? side.reason.replace(/ to port \S+$/, '') : side.reason;
+    if (side.verdict === 'deny') {
+      out.push({ severity: 'error', code: side.direction === 'egress' ? 'policy_denies_egress' : 'policy_denies_ingress', message: `network policy denies ${label(src)} → ${target} (${where}): ${reason}`, evidence: decidedText(side) });
+    } else {
+      out.push({ severity: 'warning', code: 'policy_not_evaluable', message: `could not evaluate the network policy for ${where} (${label(src)} → ${target}): ${reason}`, evidence: decidedText(side) });
+    }
+  }
+  if (allowedPorts.length > 0) {
+    out.push({ severity: 'info', code: 'policy_allows', message: `network policy allows ${label(src)} → ${label(dst)}:${allowedPorts.join(',')}${allowedEvidence.startsWith('no policy') ? ' (no policy selects either pod)' : ''}`, evidence: allowedEvidence });
   }
   for (const p of ctx.notEvaluated) {
     if (p.namespace !== null && p.namespace !== src.namespace && p.namespace !== dst.namespace) continue;

@@ -29,7 +29,7 @@ function policyLines(list: readonly DescribedPolicy[]): string {
   return list
     .map((p, i) => {
       const head = `${i + 1}. ${p.label} (order ${p.order ?? 'none'}) selects ${p.selects}${p.applies === 'unknown' ? ` — may not apply: ${p.why}` : ''}`;
-      const rules = p.rules.length > 0 ? p.rules.map((r, j) => `   rule ${j + 1}: ${r}`) : ['   (no rules)'];
+      const rules = p.rules.length > 0 ? p.rules.map((r) => `   ${r}`) : ['   (no rules)'];
       return [head, ...rules, `   otherwise: ${p.otherwise}`, ...p.notes.map((n) => `   note: ${n}`)].join('\n');
     })
     .join('\n');
