@@ -23,7 +23,7 @@ export const OPERATIONS = ['trace', 'policy', 'nodeport', 'svc', 'pod', 'routes'
 export type Op = (typeof OPERATIONS)[number];
 
 export const SYNOPSIS: Record<Op, string> = {
-  trace: 'k8snet trace SRC-POD DST-POD [-n NS] [--port P] [--capture-seconds N | --no-capture]',
+  trace: 'k8snet trace SRC-POD DST-POD [-n NS] [--port P] [--capture-seconds N | --no-capture [--no-test]]',
   policy: 'k8snet policy POD [-n NS]',
   nodeport: 'k8snet nodeport PORT [--capture-seconds N | --no-capture]',
   svc: 'k8snet svc NAME [-n NS] [--capture-seconds N | --no-capture]',
@@ -36,7 +36,8 @@ const COMMON = `Options:
   -n, --namespace NS       namespace of the pods or Service (default: default); DST may also be NS/POD
   --port P                 trace only: the destination port to test and judge (default: the destination's container ports)
   --capture-seconds N      capture window in seconds (default $K8SNET_CAPTURE_SECONDS or 5, at most $K8SNET_CAPTURE_MAX_SECONDS)
-  --no-capture             skip the packet capture
+  --no-capture             skip the packet capture (trace still runs its bounded test connection)
+  --no-test                trace only: no test connection either
   --sample SECONDS         report only: also capture SECONDS (1–30) on every node's tunnel device and summarize the flows
   --json                   print the structured result as JSON (fields documented in the README)
   --lab NAME               use a local lab's kubeconfig and SSH settings (see \`k8snet lab env\`)
@@ -65,6 +66,7 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
         namespace: { type: 'string', short: 'n' },
         'capture-seconds': { type: 'string' },
         'no-capture': { type: 'boolean', default: false },
+        'no-test': { type: 'boolean', default: false },
         sample: { type: 'string' },
         port: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -77,6 +79,7 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
     throw new InvalidInputError('arguments', (err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }
   const { values, positionals } = parsed;
+  if (values['no-test'] && op !== 'trace') throw new InvalidInputError('--no-test', `only \`trace\` makes a test connection: ${SYNOPSIS.trace}`);
   if (values.port !== undefined && op !== 'trace') throw new InvalidInputError('--port', `only \`trace\` takes a port: ${SYNOPSIS.trace}`);
   if (values.sample !== undefined && op !== 'report') throw new InvalidInputError('--sample', `only \`report\` takes a tunnel sample: ${SYNOPSIS.report}`);
   const flags = { json: values.json, quiet: values.quiet, help: values.help, lab: values.lab === undefined ? undefined : validateLabName(values.lab) };
@@ -97,6 +100,7 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
         dst: validatePodName(dst, 'DST-POD'),
         ...(dstNamespace ? { dstNamespace: validateNamespace(dstNamespace, 'DST-POD namespace') } : {}),
         ...(values.port !== undefined ? { port: validatePort(values.port, '--port') } : {}),
+        ...(values['no-test'] ? { noTest: true } : {}),
         capture,
       };
       break;

@@ -136,6 +136,15 @@ export function iptablesSave(table: IptablesTable): NodeCommand {
   return command(['iptables-save', '-t', table], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
 }
 
+/**
+ * Every table with packet and byte counters (`iptables-save -c`): read before and after the test connection, the
+ * rules whose counters grew are what the packets met — above all the DROPs and REJECTs.
+ */
+export function iptablesSaveCounters(options: { family?: Family } = {}): NodeCommand {
+  const save = options.family === 6 ? 'ip6tables-save' : 'iptables-save';
+  return command([save, '-c'], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
+}
+
 /** Listening TCP sockets with their processes (`-p` needs root to see other users' processes). */
 export function ssListeners(): NodeCommand {
   return command(['ss', '-H', '-lntp'], { privileged: true });

@@ -19,6 +19,7 @@ import { nodeTarget, type OperationDeps } from './deps.ts';
 import { findPodNetns, inspectNode, listeningPorts, testConnect, uplinkInterface } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import type { SideVerdict } from '../policy/index.ts';
+import { counterDelta, dropFindings, programmedFindings, readCounters, walkWorkload, workloadChainText, type CounterRead, type NodeCounterDelta } from './enforcement-facts.ts';
 import { judgeConnection, podEndpoint, policyFindings, policyReadFailed, policySection, portsToJudge, readPolicyContext, type PolicyContext, type PortVerdict } from './policy-facts.ts';
 
 export interface TraceCommand {
@@ -29,6 +30,8 @@ export interface TraceCommand {
   dstNamespace?: string;
   /** The destination port to test and judge; default: the destination's container ports (the first TCP one is tested). */
   port?: number;
+  /** Skip the bounded test connection (and so the counters' before/after) when there is no capture. */
+  noTest?: boolean;
   capture: { enabled: boolean; seconds: number };
 }
 
@@ -53,6 +56,8 @@ export interface TraceResult {
   /** The destination node's route to the pod. */
   routeToPod: string | null;
   testConnection: { port: number; ok: boolean; detail: string } | null;
+  /** Per node: the DROP/REJECT rules whose counters grew during the test connection (null: tables not read). */
+  counters: { node: string; error: string | null; drops: { table: string; chain: string; rule: string; packets: number }[] }[];
   /** The network policy verdict per judged port; null when policies could not be read. */
   policy: null | { read: string[]; verdicts: { port: number; protocol: string; allowed: boolean | 'unknown'; egress: PolicySideJson; ingress: PolicySideJson }[] };
   capture: null | { seconds: number; points: { node: string; interface: string; role: string; packets: number; flows: ReturnType<typeof flowJson>[]; error: string | null }[] };
@@ -169,6 +174,20 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   const sections: ReportSection[] = [];
   const attachments: ReportAttachment[] = [];
 
+  // The tables with counters before and after the test connection: the rules that counted its packets are the
+  // evidence of where they died. Read on each node once (same-node pairs share one read).
+  const counterNodes = [srcTarget, sameNode ? null : dstTarget].filter((t): t is NodeTarget => t !== null);
+  const readAll = () => Promise.all(counterNodes.map((t) => readCounters(deps.shell, t, ctx.signal)));
+  const countersBefore: CounterRead[] = await readAll();
+  const testOnce = async () => {
+    if (testPort === null || !src.netns || !srcTarget || !dstPod.podIP) return null;
+    try {
+      return await testConnect(deps.shell, srcTarget, src.netns, dstPod.podIP, testPort, ctx.signal);
+    } catch (err) {
+      return { ok: false, detail: describeError(err) };
+    }
+  };
+
   const canCapture = cmd.capture.enabled && srcTarget && dstTarget && srcPod.podIP && dstPod.podIP && !srcNode?.error && !dstNode?.error;
   if (canCapture) {
     const seconds = Math.min(cmd.capture.seconds, deps.capture.maxSeconds);
@@ -178,14 +197,7 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
     const { points: results, traffic } = await runCaptures(deps.shell, points, (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }), {
       signal: ctx.signal,
       locks: deps.captureLocks,
-      whileCapturing: async () => {
-        if (testPort === null || !src.netns) return null;
-        try {
-          return await testConnect(deps.shell, srcTarget, src.netns, dstPod.podIP!, testPort, ctx.signal);
-        } catch (err) {
-          return { ok: false, detail: describeError(err) };
-        }
-      },
+      whileCapturing: testOnce,
     });
     if (traffic) {
       facts.testPort = testPort;
@@ -203,6 +215,23 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
     }
   }
 
+  if (!canCapture && !cmd.noTest) {
+    // No capture: the bounded test connection still runs (it is cheap), so counters and policy have something to show.
+    ctx.onStep('testing the connection');
+    const traffic = await testOnce();
+    if (traffic) {
+      facts.testPort = testPort;
+      testConnection = { port: testPort!, ...traffic };
+    }
+  }
+  const countersAfter: CounterRead[] = testConnection ? await readAll() : countersBefore;
+  const deltas: NodeCounterDelta[] = testConnection ? counterNodes.map((t, i) => counterDelta(t.name, countersBefore[i]!, countersAfter[i]!)) : [];
+  const readOf = (t: NodeTarget | null) => (t ? countersAfter[counterNodes.findIndex((n) => n.name === t.name)] : undefined);
+  const srcAfter = readOf(srcTarget);
+  const dstAfter = readOf(dstTarget);
+  const srcChains = srcAfter ? walkWorkload(srcTarget!.name, srcAfter, src.caliInterface) : null;
+  const dstChains = dstAfter ? walkWorkload(dstTarget!.name, dstAfter, dst.caliInterface) : null;
+
   const srcEndpoint = podEndpoint(srcPod);
   const dstEndpoint = podEndpoint(dstPod);
   let verdicts: PortVerdict[] | null = null;
@@ -212,9 +241,17 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   else if (srcEndpoint && dstEndpoint) {
     verdicts = judgeConnection(policyRead.context, srcEndpoint, dstEndpoint, portsToJudge(dstPod, cmd.port));
     policyFound.push(...policyFindings(policyRead.context, srcEndpoint, dstEndpoint, verdicts));
+    const first = verdicts[0]?.verdict;
+    const tested = testConnection ? verdicts.find((v) => v.port === testConnection!.port && v.protocol === 'TCP') : undefined;
+    if (tested && testConnection?.ok && tested.verdict.allowed === false) {
+      policyFound.push({ severity: 'warning', code: 'policy_not_enforced', message: `the test connection to ${dstPod.podIP}:${testConnection.port} connected although network policy denies it: the nodes do not enforce what the API says`, evidence: `test connection ${srcPod.name} → ${dstPod.podIP}:${testConnection.port}: connected` });
+    }
+    if (first) policyFound.push(...programmedFindings(srcChains, first.egress), ...programmedFindings(dstChains, first.ingress));
     policySections.push(policySection(srcEndpoint, dstEndpoint, verdicts));
+    const chainTexts = [srcChains && first?.egress.isolated ? workloadChainText(srcChains, 'egress') : null, dstChains && first?.ingress.isolated ? workloadChainText(dstChains, 'ingress') : null].filter((t): t is string => t !== null);
+    if (chainTexts.length > 0) policySections.push({ kind: 'preformatted', title: 'Calico policy chains on the nodes (iptables-save -c)', text: chainTexts.join('\n\n') });
   }
-  const findings = sortFindings([...diagnoseTrace(facts), ...policyFound]);
+  const findings = sortFindings([...diagnoseTrace(facts), ...policyFound, ...dropFindings(deltas)]);
   const routeToDst = srcNode?.routes && dstPod.podIP ? (lookupRoute(srcNode.routes, dstPod.podIP)?.raw ?? null) : null;
   const routeToPod = dstNode?.routes && dstPod.podIP ? (lookupRoute(dstNode.routes, dstPod.podIP)?.raw ?? null) : null;
   const result: TraceResult = {
@@ -225,6 +262,7 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
     routeToDst,
     routeToPod,
     testConnection,
+    counters: deltas.map((d) => ({ node: d.node, error: d.error, drops: (d.diff?.rules ?? []).filter((r) => r.drop !== null).map((r) => ({ table: r.table, chain: r.chain, rule: r.raw, packets: r.packets })) })),
     policy:
       verdicts && !('error' in policyRead)
         ? { read: policyRead.context.read, verdicts: verdicts.map((v) => ({ port: v.port, protocol: v.protocol, allowed: v.verdict.allowed, egress: sideJson(v.verdict.egress), ingress: sideJson(v.verdict.ingress) })) }

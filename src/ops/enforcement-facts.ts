@@ -1,0 +1,119 @@
+/**
+ * The node side of network policy and of the host firewall: each node's tables read with counters before and after
+ * the test connection, so the rule that counted the test's packets is the evidence of where they died; and Felix's
+ * chains for a workload walked to see whether the node programmed the policies the API holds. Reading is I/O over
+ * NodeShell with the catalogue's one command; the judging is pure.
+ */
+import type { NodeShell, NodeTarget } from '../node/types.ts';
+import { iptablesSaveCounters } from '../node/catalogue.ts';
+import { parseIptablesSave, type IptablesSave } from '../parse/iptables-save.ts';
+import { diffCounters, type CounterDiff } from '../parse/iptables-counters.ts';
+import { policyProgrammed, walkFelixChains, type FelixWalk } from '../calico/felix-chains.ts';
+import type { PolicyKind } from '../calico/felix-names.ts';
+import type { Finding } from '../model/report.ts';
+import type { ConsideredPolicy, SideVerdict } from '../policy/index.ts';
+
+/** One node's tables with counters, or why they could not be read. */
+export type CounterRead = { save: IptablesSave } | { error: string };
+
+export async function readCounters(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<CounterRead> {
+  try {
+    const r = await shell.run(node, iptablesSaveCounters(), signal);
+    if (r.exitCode !== 0) return { error: `iptables-save -c on ${node.name} exited ${r.exitCode ?? r.signal ?? '?'}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`.trim() };
+    return { save: parseIptablesSave(r.stdout) };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+export interface NodeCounterDelta {
+  node: string;
+  diff: CounterDiff | null;
+  error: string | null;
+}
+
+export function counterDelta(node: string, before: CounterRead, after: CounterRead): NodeCounterDelta {
+  if ('error' in before) return { node, diff: null, error: before.error };
+  if ('error' in after) return { node, diff: null, error: after.error };
+  return { node, diff: diffCounters(before.save, after.save), error: null };
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * Problems for every DROP or REJECT whose counter grew while the test connection ran, and for chain policies (a
+ * FORWARD policy DROP) that counted packets: "dropped on k8s-node1 by …", with the rule and its counter growth as
+ * evidence. Felix's "no policy passed the packet" drops are worded as policy drops.
+ */
+export function dropFindings(deltas: readonly NodeCounterDelta[]): Finding[] {
+  const out: Finding[] = [];
+  for (const d of deltas) {
+    if (!d.diff) continue;
+    for (const p of d.diff.policies.filter((x) => x.drop)) {
+      out.push({ severity: 'error', code: 'chain_policy_dropped', message: `${d.node}: the ${p.table} table's ${p.chain} chain policy ${p.policy} dropped ${plural(p.packets, 'packet')} during the test connection (a host firewall: Docker, firewalld or a hand-made rule)`, evidence: `:${p.chain} ${p.policy} — ${plural(p.packets, 'packet')} counted (iptables-save -c, before → after)` });
+    }
+    for (const r of d.diff.rules.filter((x) => x.drop !== null)) {
+      const felixNoPolicy = r.comments.some((c) => /Drop if no (policies|profiles)/i.test(c));
+      const where = r.chain.startsWith('cali-') ? `Calico's ${r.chain}` : `${r.table}/${r.chain}`;
+      const message = felixNoPolicy
+        ? `${d.node}: Calico dropped ${plural(r.packets, 'packet')} of the test connection in ${r.chain}: no network policy allowed them (${r.comments.join('; ')})`
+        : `${d.node}: ${plural(r.packets, 'packet')} of the test connection ${r.drop === 'reject' ? 'rejected' : 'dropped'} by a rule in ${where}`;
+      out.push({ severity: 'error', code: felixNoPolicy ? 'policy_drop_counted' : 'drop_rule_counted', message, evidence: `[+${r.packets}] ${r.raw}` });
+    }
+  }
+  return out;
+}
+
+/** The Felix kind a normalized policy is programmed as. */
+function felixKind(kind: ConsideredPolicy['kind']): PolicyKind {
+  if (kind === 'NetworkPolicy') return 'KubernetesNetworkPolicy';
+  if (kind === 'GlobalNetworkPolicy') return 'GlobalNetworkPolicy';
+  return 'NetworkPolicy';
+}
+
+export interface WorkloadChains {
+  node: string;
+  iface: string;
+  walk: FelixWalk;
+}
+
+export function walkWorkload(node: string, read: CounterRead, iface: string): WorkloadChains | null {
+  if ('error' in read) return null;
+  // iptables-save prints no table that holds no rules: a node without a filter table has no Felix chains either.
+  const filter = read.save.tables.get('filter') ?? { name: 'filter', chains: new Map() };
+  return { node, iface, walk: walkFelixChains(filter, iface) };
+}
+
+/**
+ * A policy that the API says selects the workload, but that the node's Felix chains do not reference: the node has
+ * not programmed it (Felix down, out of sync, or a hand-edited table), so what the node enforces is not what the API
+ * says. Only checked where Felix's chains for the workload exist at all (an eBPF or nftables node has none).
+ */
+export function programmedFindings(chains: WorkloadChains | null, side: SideVerdict): Finding[] {
+  if (!chains) return [];
+  const direction = side.direction;
+  const walk = direction === 'ingress' ? chains.walk.ingress : chains.walk.egress;
+  if (!walk.workloadChainExists) {
+    if (side.considered.length === 0) return [];
+    return [{ severity: 'warning', code: 'workload_chain_missing', message: `${chains.node} has no Felix chain ${walk.workloadChain} for ${chains.iface}: the ${direction} policies the API holds for it are not programmed there (Felix not running, not in sync, or another dataplane)`, evidence: `no ${walk.workloadChain} in iptables-save -t filter on ${chains.node}` }];
+  }
+  const out: Finding[] = [];
+  for (const p of side.considered) {
+    const answer = policyProgrammed(chains.walk, { direction, kind: felixKind(p.kind), ...(p.namespace ? { namespace: p.namespace } : {}), name: p.name });
+    if (answer.programmed && answer.match?.chainExists !== false) continue;
+    out.push({
+      severity: 'error',
+      code: 'policy_not_programmed',
+      message: `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} selects the ${direction === 'ingress' ? 'destination' : 'source'} pod in the API, but ${chains.node} has not programmed it: ${walk.workloadChain} does not jump to its chain`,
+      evidence: `expected one of ${answer.expectedChains.join(', ')} in ${walk.workloadChain} on ${chains.node}`,
+    });
+  }
+  return out;
+}
+
+/** The workload chain as the node has it, with counters: the Policy section's node-side half. */
+export function workloadChainText(chains: WorkloadChains, direction: 'ingress' | 'egress'): string {
+  const walk = direction === 'ingress' ? chains.walk.ingress : chains.walk.egress;
+  if (!walk.workloadChainExists) return `${chains.node}: no ${walk.workloadChain}`;
+  return [`${chains.node}: ${walk.workloadChain}`, ...walk.rules.map((r) => `  ${r.counters ? `[${r.counters.packets}:${r.counters.bytes}] ` : ''}${r.raw}`)].join('\n');
+}
