@@ -11,6 +11,12 @@ export interface Finding {
   code: string;
   message: string;
   evidence: string;
+  /**
+   * Findings that follow from this one (the generic "SYN sent, no SYN-ACK" under the drop that caused it; a node's
+   * "no KUBE-NODEPORTS rule" under "the Service has no endpoints"). Renderers show them under their cause; the
+   * headline counts causes only. Absent when nothing follows.
+   */
+  children?: Finding[];
 }
 
 export type ReportSection =
@@ -47,7 +53,34 @@ export function sortFindings(findings: readonly Finding[]): Finding[] {
   return [...findings].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
 }
 
-/** "all good" unless some finding is an error or warning. */
+/** Every finding, causes first and each followed by what follows from it (for exit statuses and code lists). */
+export function flattenFindings(findings: readonly Finding[]): Finding[] {
+  return findings.flatMap((f) => [f, ...flattenFindings(f.children ?? [])]);
+}
+
+/**
+ * Moves each finding that `follows(cause, candidate)` says follows from a cause under that cause (the first cause
+ * that claims it), and returns the remaining top level. A finding is never moved under itself or under one of its own
+ * consequences; causes are tried in the order given.
+ */
+export function nestConsequences(findings: readonly Finding[], follows: (cause: Finding, candidate: Finding) => boolean): Finding[] {
+  const moved = new Set<Finding>();
+  const children = new Map<Finding, Finding[]>();
+  for (const cause of findings) {
+    if (moved.has(cause)) continue;
+    for (const candidate of findings) {
+      if (candidate === cause || moved.has(candidate) || children.has(candidate)) continue;
+      if (!follows(cause, candidate)) continue;
+      moved.add(candidate);
+      children.set(cause, [...(children.get(cause) ?? []), candidate]);
+    }
+  }
+  return findings
+    .filter((f) => !moved.has(f))
+    .map((f) => (children.has(f) ? { ...f, children: sortFindings([...(f.children ?? []), ...children.get(f)!]) } : f));
+}
+
+/** "all good" unless some finding is an error or warning; counts causes (top-level findings), not what follows from them. */
 export function headlineFor(findings: readonly Finding[]): string {
   const errors = findings.filter((f) => f.severity === 'error').length;
   const warnings = findings.filter((f) => f.severity === 'warning').length;

@@ -2,7 +2,7 @@
  * Judges a NodePort or a ClusterIP Service from what the cluster says (Service, endpoints) and what each node's
  * kube-proxy rules and listeners show. Pure; nodeport.ts and svc.ts gather the facts.
  */
-import type { Finding } from '../model/report.ts';
+import { nestConsequences, type Finding } from '../model/report.ts';
 import type { EndpointInfo, ServiceInfo } from '../cluster/types.ts';
 
 /** One node's kube-proxy view of the port: the rule chain walked from KUBE-NODEPORTS / KUBE-SERVICES to DNAT. */
@@ -92,5 +92,11 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
   if (healthy.length > 0 && healthy.length === facts.nodes.length && ready.length > 0) {
     out.push(info('rules_present', `every node (${healthy.map((n) => n.name).join(', ')}) forwards ${what} to ${[...expected].join(', ')}`, healthy[0]!.rules[0] ?? ''));
   }
-  return out;
+  return nestConsequences(out, (cause, f) => cause.code === 'no_endpoints' && FOLLOW_FROM_NO_ENDPOINTS.has(f.code));
 }
+
+/**
+ * What a node's kube-proxy does for a Service without endpoints: it writes no nat entry (no KUBE-NODEPORTS /
+ * KUBE-SERVICES rule, no DNAT) and a filter-table REJECT instead. Those per-node findings follow from the one cause.
+ */
+const FOLLOW_FROM_NO_ENDPOINTS = new Set(['rejected_no_endpoints', 'nodeport_rule_missing', 'clusterip_rule_missing', 'no_dnat']);

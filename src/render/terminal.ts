@@ -27,10 +27,16 @@ export function alignTable(columns: readonly string[], rows: readonly (readonly 
   return [line(columns), ...rows.map(line)];
 }
 
-export function formatFinding(f: Finding, options: TerminalOptions): string[] {
+/** Consequences are indented under their cause by this much per level. */
+const CHILD_INDENT = '    ';
+
+export function formatFinding(f: Finding, options: TerminalOptions, depth = 0): string[] {
+  const indent = CHILD_INDENT.repeat(depth);
   const label = paint(SEVERITY_LABEL[f.severity].padEnd(7), SEVERITY_COLOR[f.severity], options);
-  const lines = [`${label}  ${f.message}`];
-  if (f.evidence) lines.push(...f.evidence.split('\n').map((l) => `         ${paint('│', '2', options)} ${l}`));
+  const lines = [`${indent}${depth > 0 ? '└ ' : ''}${label}  ${f.message}`];
+  const bar = `${indent}${depth > 0 ? '  ' : ''}         ${paint('│', '2', options)} `;
+  if (f.evidence) lines.push(...f.evidence.split('\n').map((l) => `${bar}${l}`));
+  for (const c of sortFindings(f.children ?? [])) lines.push(...formatFinding(c, options, depth + 1));
   return lines;
 }
 

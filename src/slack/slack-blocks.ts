@@ -3,7 +3,7 @@
  * and the findings; the thread carries each section as its own reply (route tables and netns dumps as monospace
  * blocks, tables aligned). Whatever does not fit goes up as a file. Pure.
  */
-import { sortFindings, type Finding, type Report, type ReportSection } from '../model/report.ts';
+import { flattenFindings, sortFindings, type Finding, type Report, type ReportSection } from '../model/report.ts';
 import { alignTable } from '../render/terminal.ts';
 
 /** Slack: a section block's text is at most 3000 characters (Block Kit reference, "section"). */
@@ -65,8 +65,18 @@ export function codeBlocks(text: string): SlackBlock[] {
   return blocks;
 }
 
+/** Evidence shown per finding line: its first line, this long at most (the rest is in the thread's sections). */
+const EVIDENCE_CHARS = 300;
+
+function findingLine(f: Finding, depth: number): string {
+  const lead = depth > 0 ? `${'      '.repeat(depth - 1)}↳ ` : '';
+  const text = `${lead}${EMOJI[f.severity]} ${escapeMrkdwn(f.message)}${f.evidence ? `\n      ${'      '.repeat(depth)}\`${escapeMrkdwn(f.evidence.split('\n')[0]!.slice(0, EVIDENCE_CHARS))}\`` : ''}`;
+  // What follows from a finding is shown under it, in the same block.
+  return [text, ...sortFindings(f.children ?? []).map((c) => findingLine(c, depth + 1))].join('\n');
+}
+
 export function findingLines(findings: readonly Finding[]): string[] {
-  return sortFindings(findings).map((f) => `${EMOJI[f.severity]} ${escapeMrkdwn(f.message)}${f.evidence ? `\n      \`${escapeMrkdwn(f.evidence.split('\n')[0]!.slice(0, 300))}\`` : ''}`);
+  return sortFindings(findings).map((f) => findingLine(f, 0));
 }
 
 function sectionText(s: ReportSection): string {
@@ -77,7 +87,7 @@ function sectionText(s: ReportSection): string {
     case 'table':
       return s.rows.length === 0 ? '(none)' : alignTable(s.columns, s.rows).join('\n');
     case 'findings':
-      return sortFindings(s.findings).map((f) => `${f.severity.toUpperCase()}: ${f.message}${f.evidence ? `\n  ${f.evidence}` : ''}`).join('\n');
+      return flattenFindings(sortFindings(s.findings)).map((f) => `${f.severity.toUpperCase()}: ${f.message}${f.evidence ? `\n  ${f.evidence}` : ''}`).join('\n');
   }
 }
 

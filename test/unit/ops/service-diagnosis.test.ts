@@ -1,4 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import { headlineFor } from '../../../src/model/report.ts';
+import { renderReportText } from '../../../src/render/terminal.ts';
+import { renderSlackThread } from '../../../src/slack/slack-blocks.ts';
 import { diagnoseService, type NodeRuleFacts, type ServiceFacts } from '../../../src/ops/service-diagnosis.ts';
 
 const rules = [
@@ -21,6 +24,22 @@ function facts(): ServiceFacts {
 const codes = (f: ServiceFacts) => diagnoseService(f).map((x) => `${x.severity}:${x.code}`);
 
 describe('NodePort and ClusterIP diagnosis', () => {
+  it('shows each node\'s missing rule under "no ready endpoints", and counts the one cause', () => {
+    const f = facts();
+    f.endpoints = [];
+    f.nodes = f.nodes.map((n) => ({ ...n, entryRule: false, dnatTargets: [], rules: [] }));
+    const found = diagnoseService(f);
+    expect(found.map((x) => x.code)).toEqual(['no_endpoints']);
+    expect(found[0]!.children!.map((x) => x.message)).toEqual([
+      'k8s-node1 has no KUBE-NODEPORTS rule for 31080: connections to 10.254.0.11:31080 are not forwarded',
+      'k8s-node2 has no KUBE-NODEPORTS rule for 31080: connections to 10.254.0.12:31080 are not forwarded',
+    ]);
+    expect(headlineFor(found)).toBe('1 problem');
+    const text = renderReportText({ title: 'nodeport 31080', headline: headlineFor(found), findings: found, sections: [], attachments: [] });
+    expect(text).toContain('\n    └ PROBLEM  k8s-node1 has no KUBE-NODEPORTS rule');
+    expect(renderSlackThread({ title: 'nodeport 31080', headline: '1 problem', findings: found, sections: [], attachments: [] }).replies[0]!.blocks).toHaveLength(2);
+  });
+
   it('is satisfied when every node forwards the port to the ready endpoints', () => {
     expect(codes(facts())).toEqual(['info:rules_present']);
   });
@@ -52,7 +71,9 @@ describe('NodePort and ClusterIP diagnosis', () => {
     f.endpoints = [];
     const reject = '-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/svc-nodeport:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31080 -j REJECT --reject-with icmp-port-unreachable';
     f.nodes = [node('k8s-node1', '10.254.0.11', { entryRule: false, rules: [], dnatTargets: [], rejects: [reject] })];
-    expect(codes(f)).toEqual(['error:no_endpoints', 'error:rejected_no_endpoints']);
+    const found = diagnoseService(f);
+    expect(found.map((x) => `${x.severity}:${x.code}`)).toEqual(['error:no_endpoints']);
+    expect(found[0]!.children!.map((x) => x.code)).toEqual(['rejected_no_endpoints']);
     const g = facts();
     g.nodes[1] = node('k8s-node2', '10.254.0.12', { drops: ['-A KUBE-XLB-X -m comment --comment "default/svc-nodeport:http has no local endpoints" -j KUBE-MARK-DROP'] });
     expect(codes(g)).toContain('warning:dropped_no_local_endpoint');
