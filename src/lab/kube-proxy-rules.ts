@@ -1,5 +1,6 @@
 /**
- * The nat table kube-proxy (iptables mode, v1.28+) writes for the lab's Services, as `iptables-restore` input.
+ * The nat table kube-proxy (iptables mode, v1.28+) writes for the lab's Services, and the filter table's REJECTs for
+ * Services and NodePorts without endpoints, as `iptables-restore` input.
  * Pure: the same text goes on every node, like kube-proxy's, and unit tests pin it. Rule shapes and comments follow
  * pkg/proxy/iptables/proxier.go so our own parsers are exercised on what real nodes show.
  */
@@ -80,6 +81,46 @@ export function kubeProxyNatRules(plan: LabPlan): string {
     ...serviceRules,
     ...nodePortRules,
     ...chainRules,
+    'COMMIT',
+    '',
+  ].join('\n');
+}
+
+/**
+ * kube-proxy's filter table: a Service port without endpoints gets no nat chain but a REJECT ("has no endpoints") in
+ * KUBE-SERVICES for its ClusterIP and in KUBE-EXTERNAL-SERVICES for its NodePort, reached from INPUT, FORWARD and
+ * OUTPUT for new connections (pkg/proxy/iptables/proxier.go: kubeServicesChain, kubeExternalServicesChain).
+ */
+export function kubeProxyFilterRules(plan: LabPlan): string {
+  const services: string[] = [];
+  const external: string[] = [];
+  const reject = '-j REJECT --reject-with icmp-port-unreachable';
+  for (const svc of plan.services) {
+    for (const port of svc.ports) {
+      if (port.endpoints.length > 0) continue;
+      const name = `${svc.namespace}/${svc.name}:${port.name}`;
+      const proto = port.protocol.toLowerCase();
+      services.push(`-A KUBE-SERVICES -d ${svc.clusterIP}/32 -p ${proto} -m comment --comment ${q(`${name} has no endpoints`)} -m ${proto} --dport ${port.port} ${reject}`);
+      if (port.nodePort !== undefined) {
+        external.push(`-A KUBE-EXTERNAL-SERVICES -p ${proto} -m comment --comment ${q(`${name} has no endpoints`)} -m addrtype --dst-type LOCAL -m ${proto} --dport ${port.nodePort} ${reject}`);
+      }
+    }
+  }
+  const portals = q('kubernetes service portals');
+  const visible = q('kubernetes externally visible service portals');
+  return [
+    '*filter',
+    ':INPUT ACCEPT [0:0]',
+    ':FORWARD ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ':KUBE-EXTERNAL-SERVICES - [0:0]',
+    ':KUBE-SERVICES - [0:0]',
+    `-A INPUT -m conntrack --ctstate NEW -m comment --comment ${visible} -j KUBE-EXTERNAL-SERVICES`,
+    `-A FORWARD -m conntrack --ctstate NEW -m comment --comment ${portals} -j KUBE-SERVICES`,
+    `-A FORWARD -m conntrack --ctstate NEW -m comment --comment ${visible} -j KUBE-EXTERNAL-SERVICES`,
+    `-A OUTPUT -m conntrack --ctstate NEW -m comment --comment ${portals} -j KUBE-SERVICES`,
+    ...services,
+    ...external,
     'COMMIT',
     '',
   ].join('\n');

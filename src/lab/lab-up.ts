@@ -13,7 +13,7 @@ import { loadTopology } from './topology.ts';
 import { planLab, type LabPlan } from './plan.ts';
 import { ipBatch, inNetns, runTool } from './host-tools.ts';
 import { hostLinkLines, hostLinkName, nodeFdbLines, nodeLines, nodeSysctls, podHostLines, podLines, switchLines, switchPortLines } from './network.ts';
-import { kubeProxyNatRules } from './kube-proxy-rules.ts';
+import { kubeProxyFilterRules, kubeProxyNatRules } from './kube-proxy-rules.ts';
 import { hostCidrsFromIpJson, pickNodeSubnet } from './node-subnet.ts';
 import { LAB_SSH_USER, SSHD_BINARY, SSH_PORT, nodeSshdArgv, writeSshMaterial } from './sshd.ts';
 import { labPaths, readLabState, recordCreated, writeLabState, type LabPaths, type LabProcess, type LabState } from './state.ts';
@@ -107,7 +107,7 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
     await ipBatch(node.netns, nodeLines(plan, node, i));
     const fdb = nodeFdbLines(plan, node);
     if (fdb.length > 0) await runTool(['bridge', '-n', node.netns, '-batch', '-'], { input: `${fdb.join('\n')}\n` });
-    await runTool(inNetns(node.netns, ['iptables-restore']), { input: kubeProxyNatRules(plan) });
+    await runTool(inNetns(node.netns, ['iptables-restore']), { input: kubeProxyNatRules(plan) + kubeProxyFilterRules(plan) });
   }
   await ipBatch(plan.switchNetns, switchPortLines(plan));
 

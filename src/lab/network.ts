@@ -63,15 +63,21 @@ export function switchPortLines(plan: LabPlan): string[] {
   ];
 }
 
-/** Run in the node's namespace: its eth0 (peer in the switch), default route, overlay, routes to other blocks. */
+/** A node's uplink name (plans written before topologies could name it: eth0). */
+export function nodeUplink(plan: LabPlan): string {
+  return plan.uplink ?? 'eth0';
+}
+
+/** Run in the node's namespace: its uplink (peer in the switch), default route, overlay, routes to other blocks. */
 export function nodeLines(plan: LabPlan, node: PlannedNode, index: number): string[] {
+  const up = nodeUplink(plan);
   const lines = [
     'link set lo up',
-    `link add eth0 mtu ${LAB_LINK_MTU} type veth peer name ${switchPort(index)} netns ${plan.switchNetns}`,
-    `link set eth0 address ${node.mac}`,
-    `addr add ${node.ip}/${prefixOf(plan)} dev eth0`,
-    'link set eth0 up',
-    `route add default via ${switchGateway(plan)} dev eth0`,
+    `link add ${up} mtu ${LAB_LINK_MTU} type veth peer name ${switchPort(index)} netns ${plan.switchNetns}`,
+    `link set ${up} address ${node.mac}`,
+    `addr add ${node.ip}/${prefixOf(plan)} dev ${up}`,
+    `link set ${up} up`,
+    `route add default via ${switchGateway(plan)} dev ${up}`,
     // Calico blackholes its own block so addresses not (yet) given to a pod are not routed elsewhere.
     `route add blackhole ${node.block} proto ${FELIX_PROTO}`,
   ];
@@ -79,7 +85,7 @@ export function nodeLines(plan: LabPlan, node: PlannedNode, index: number): stri
   if (plan.overlay === 'vxlan') {
     const { device, vni, port } = CALICO_VXLAN;
     lines.push(
-      `link add ${device} type vxlan id ${vni} dstport ${port} local ${node.ip} dev eth0 nolearning`,
+      `link add ${device} type vxlan id ${vni} dstport ${port} local ${node.ip} dev ${up} nolearning`,
       `link set ${device} address ${node.tunnelMac} mtu ${plan.podMtu}`,
       `addr add ${node.tunnelIP}/32 dev ${device}`,
       `link set ${device} up`,
@@ -91,7 +97,7 @@ export function nodeLines(plan: LabPlan, node: PlannedNode, index: number): stri
       );
     }
   } else if (plan.overlay === 'none') {
-    for (const other of others) lines.push(`route add ${other.block} via ${other.ip} dev eth0 proto bird`);
+    for (const other of others) lines.push(`route add ${other.block} via ${other.ip} dev ${up} proto bird`);
   }
   return lines;
 }

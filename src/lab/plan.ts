@@ -103,6 +103,8 @@ export interface LabPlan {
   serviceCIDR: string;
   overlay: OverlayMode;
   overlayDevice: string | null;
+  /** Every node's uplink (the interface holding its address): eth0 unless the topology names another. */
+  uplink?: string;
   /** MTU of pod interfaces and the tunnel device: the link MTU less the overlay's headers. */
   podMtu: number;
   ipPool: PlannedIpPool;
@@ -278,6 +280,7 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
     serviceCIDR: topology.serviceCIDR,
     overlay,
     overlayDevice: overlay === 'vxlan' ? CALICO_VXLAN.device : overlay === 'ipip' ? CALICO_IPIP_DEVICE : null,
+    uplink: topology.nodeUplink,
     podMtu: LAB_LINK_MTU - OVERLAY_OVERHEAD[overlay],
     ipPool,
     nodes,

@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { InvalidInputError } from '../errors.ts';
-import { validateCidr, validateDnsLabel, validateIntegerInRange, validateIp, validateNodeName, validatePodName, validatePort, validateServiceName } from '../validate.ts';
+import { validateCidr, validateDnsLabel, validateInterfaceName, validateIntegerInRange, validateIp, validateNodeName, validatePodName, validatePort, validateServiceName } from '../validate.ts';
 import { cidrsOverlap, parseIpv4Cidr } from '../net/ipv4.ts';
 
 export const DEFAULT_TOPOLOGY_PATH = fileURLToPath(new URL('./topologies/default.yaml', import.meta.url));
@@ -85,6 +85,8 @@ export interface TopologyPolicyDocument {
 export interface Topology {
   /** Lab node subnet; when absent, `lab up` picks one that no host route overlaps. */
   nodeSubnet?: string;
+  /** The name of every node's uplink, the interface holding the node's address (`nodeUplink:`; default eth0). */
+  nodeUplink: string;
   serviceCIDR: string;
   ipPools: TopologyIpPool[];
   nodes: TopologyNode[];
@@ -98,6 +100,8 @@ export interface Topology {
   policyDocuments: TopologyPolicyDocument[];
 }
 
+/** The node uplink's name when a topology does not give one: what most clouds' and kind's nodes call it. */
+export const DEFAULT_NODE_UPLINK = 'eth0';
 /** Kubernetes' default --service-node-port-range. */
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 /** Label keys and values as Kubernetes allows them (value: at most 63 characters, may be empty). */
@@ -252,7 +256,8 @@ export function parseTopology(doc: unknown): Topology {
     nodeSubnet = validateCidr(o.nodeSubnet, 'nodeSubnet');
     validateIp(nodeSubnet.split('/')[0], 'nodeSubnet');
   }
-  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), serviceCIDR, ipPools, nodes, pods, services, namespaces, networkPolicies, policyDocuments: [] };
+  const nodeUplink = o.nodeUplink === undefined ? DEFAULT_NODE_UPLINK : validateInterfaceName(o.nodeUplink, 'nodeUplink');
+  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), nodeUplink, serviceCIDR, ipPools, nodes, pods, services, namespaces, networkPolicies, policyDocuments: [] };
 }
 
 /** Checks each document of a networkPolicies file: a supported apiVersion/kind and a metadata.name. */

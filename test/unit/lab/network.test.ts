@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { DEFAULT_TOPOLOGY_PATH, loadTopology } from '../../../src/lab/topology.ts';
+import { DEFAULT_TOPOLOGY_PATH, loadTopology, parseTopology } from '../../../src/lab/topology.ts';
 import { planLab } from '../../../src/lab/plan.ts';
 import { hostLinkLines, nodeFdbLines, nodeLines, podHostLines, podLines, switchGateway } from '../../../src/lab/network.ts';
-import { kubeProxyNatRules } from '../../../src/lab/kube-proxy-rules.ts';
+import { kubeProxyFilterRules, kubeProxyNatRules } from '../../../src/lab/kube-proxy-rules.ts';
 import { hostCidrsFromIpJson, pickNodeSubnet } from '../../../src/lab/node-subnet.ts';
 
 const plan = planLab(await loadTopology(DEFAULT_TOPOLOGY_PATH), { lab: 'lab', nodeSubnet: '10.254.7.0/24' });
@@ -64,6 +64,34 @@ describe('kube-proxy nat rules', () => {
     const declared = new Set([...rules.matchAll(/^:(\S+)/gm)].map((m) => m[1]));
     const targets = [...rules.matchAll(/-j (KUBE-\S+)/g)].map((m) => m[1]);
     for (const t of targets) expect(declared).toContain(t);
+  });
+});
+
+const topology = await loadTopology(DEFAULT_TOPOLOGY_PATH);
+describe('kube-proxy filter rules', () => {
+  const orphaned = planLab(
+    { ...topology, services: [...topology.services, { name: 'svc-orphan', namespace: 'default', type: 'NodePort', selector: { app: 'nothing' }, ports: [{ name: 'http', port: 8081, targetPort: 8081, nodePort: 31081, protocol: 'TCP' }] }] },
+    { lab: 'lab', nodeSubnet: '10.254.7.0/24' },
+  );
+  const orphan = orphaned.services.find((s) => s.name === 'svc-orphan')!;
+
+  it('rejects a Service and a NodePort without endpoints in the filter table, as kube-proxy does, and writes no nat chain for them', () => {
+    const filter = kubeProxyFilterRules(orphaned);
+    expect(filter).toContain(`-A KUBE-SERVICES -d ${orphan.clusterIP}/32 -p tcp -m comment --comment "default/svc-orphan:http has no endpoints" -m tcp --dport 8081 -j REJECT --reject-with icmp-port-unreachable`);
+    expect(filter).toContain('-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/svc-orphan:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31081 -j REJECT --reject-with icmp-port-unreachable');
+    expect(filter).toContain('-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally visible service portals" -j KUBE-EXTERNAL-SERVICES');
+    expect(kubeProxyNatRules(orphaned)).not.toContain('svc-orphan');
+    expect(kubeProxyFilterRules(plan)).not.toContain('REJECT');
+  });
+
+  it('names the node uplink as the topology says, for the address, the default route and the VXLAN device', () => {
+    const ens5 = planLab(parseTopology({ nodeUplink: 'ens5', nodes: [{ name: 'n1' }, { name: 'n2' }], ipPools: [{ name: 'p', cidr: '10.244.0.0/16' }] }), { lab: 'lab', nodeSubnet: '10.254.7.0/24' });
+    const lines = nodeLines(ens5, ens5.nodes[0]!, 0);
+    expect(lines).toContain('addr add 10.254.7.11/24 dev ens5');
+    expect(lines).toContain('route add default via 10.254.7.254 dev ens5');
+    expect(lines).toContain('link add vxlan.calico type vxlan id 4096 dstport 4789 local 10.254.7.11 dev ens5 nolearning');
+    expect(lines.join('\n')).not.toContain('eth0');
+    expect(() => parseTopology({ nodeUplink: 'bad name!', nodes: [{ name: 'n1' }], ipPools: [{ name: 'p', cidr: '10.244.0.0/16' }] })).toThrow(/nodeUplink/);
   });
 });
 
