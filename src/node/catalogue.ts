@@ -125,6 +125,14 @@ export function bridgeFdb(dev: string, options: { json?: boolean } = { json: tru
   return command(['bridge', ...(options.json ? ['-j'] : []), 'fdb', 'show', 'dev', validateInterfaceName(dev, 'dev')]);
 }
 
+/**
+ * A link's offload features (`ethtool -k IF`): Calico turns VXLAN's tx checksum offload off on vxlan.calico because
+ * some kernels and NICs send bad outer UDP checksums with it on (projectcalico/calico#3145, #9036).
+ */
+export function ethtoolFeatures(ifname: string): NodeCommand {
+  return command(['ethtool', '-k', validateInterfaceName(ifname)]);
+}
+
 // ---- packet filter, listeners, kernel settings ----
 
 /** The iptables tables (iptables-save -t). */

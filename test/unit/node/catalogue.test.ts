@@ -24,6 +24,7 @@ describe('the node command catalogue builds exact argument vectors (renovate-sty
     expect(argv(c.ipLinkDetails('vxlan.calico'))).toEqual(['ip', '-d', '-j', 'link', 'show', 'dev', 'vxlan.calico']);
     expect(argv(c.ipNeigh('vxlan.calico'))).toEqual(['ip', '-j', 'neigh', 'show', 'dev', 'vxlan.calico']);
     expect(argv(c.bridgeFdb('vxlan.calico'))).toEqual(['bridge', '-j', 'fdb', 'show', 'dev', 'vxlan.calico']);
+    expect(argv(c.ethtoolFeatures('vxlan.calico'))).toEqual(['ethtool', '-k', 'vxlan.calico']);
   });
 
   it('packet filter, listeners and allow-listed kernel settings', () => {
@@ -110,6 +111,7 @@ describe('hostile values are refused by validation before any command is built',
       () => c.ipLinkDetails(bad),
       () => c.ipNeigh(bad),
       () => c.bridgeFdb(bad),
+      () => c.ethtoolFeatures(bad),
       () => c.ipAddr({ netns: bad }),
       () => c.netnsExec(bad, c.routeN()),
       () => c.crictlInspectp(bad),
