@@ -81,6 +81,12 @@ export function captureFindings(summary: CaptureSummary): Finding[] {
   }
   const tunnels = new Set(summary.flows.filter((f) => f.tunnel).map((f) => tunnelLabel(f)));
   if (tunnels.size > 0) out.push({ severity: 'info', code: 'encapsulated', message: `${summary.flows.filter((f) => f.tunnel).length} flows travel inside a tunnel`, evidence: [...tunnels].slice(0, 5).join('\n') });
+  if (summary.badUdpChecksums > 0) {
+    out.push({ severity: 'warning', code: 'bad_udp_checksums', message: `${summary.badUdpChecksums} packets carry a UDP datagram with a bad checksum: a receiver drops them (captured on the sending host, checksum offload leaves them unfinished and this is expected)`, evidence: `${summary.badUdpChecksums} bad UDP checksums (whole datagrams checked against the IP pseudo-header)` });
+  }
+  if (summary.badIpChecksums > 0) {
+    out.push({ severity: 'warning', code: 'bad_ip_checksums', message: `${summary.badIpChecksums} packets have an IPv4 header with a bad checksum: routers and receivers drop them`, evidence: `${summary.badIpChecksums} bad IPv4 header checksums` });
+  }
   if (summary.malformedPackets > 0) out.push({ severity: 'warning', code: 'malformed_packets', message: `${summary.malformedPackets} packets had a header that could not be decoded`, evidence: summary.warnings.slice(0, 3).join('\n') });
   return out;
 }

@@ -29,6 +29,10 @@ export const PROTO_UDP = 17;
 export const PROTO_IPV6 = 41;
 export const PROTO_ICMPV6 = 58;
 
+/** DecodedPacket.badChecksums bits: an IPv4 header, a UDP datagram (any layer, outer VXLAN UDP included). */
+export const BAD_IPV4_HEADER_CHECKSUM = 1;
+export const BAD_UDP_CHECKSUM = 2;
+
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
 export const ETHERTYPE_IPV6 = 0x86dd;
@@ -95,6 +99,14 @@ export class DecodedPacket {
   icmpSeq = 0;
   /** The transport header was not fully captured. */
   transportTruncated = false;
+  /**
+   * BAD_* bits for checksums that were verified and did not match. A UDP checksum is verified only when the whole
+   * datagram was captured and the sender filled one in (0 means "none" over IPv4). Captured on the sending host, an
+   * offloaded checksum is not yet computed and reads as bad here too (tcpdump -v says "bad udp cksum" for the same).
+   */
+  badChecksums = 0;
+  /** UDP datagrams whose checksum was verified (good or bad) in this frame. */
+  udpChecksumsVerified = 0;
 
   /** Outermost tunnel, if any. */
   tunnel = TUNNEL_NONE;
@@ -138,6 +150,8 @@ export class DecodedPacket {
     this.hasIcmp = false;
     this.hasIcmpEcho = false;
     this.transportTruncated = false;
+    this.badChecksums = 0;
+    this.udpChecksumsVerified = 0;
     this.tunnel = TUNNEL_NONE;
     this.etherType = 0;
     this.l3Offset = 0;
@@ -163,6 +177,31 @@ function u16(b: Buffer, o: number): number {
 
 function u32(b: Buffer, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+/** The 16-bit one's-complement sum (RFC 1071) of buf[from, to) added to `sum`, not yet folded. */
+function onesSum(b: Buffer, from: number, to: number, sum: number): number {
+  let i = from;
+  const pairs = to - ((to - from) & 1);
+  for (; i < pairs; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+  if (i < to) sum += b[i]! << 8;
+  return sum;
+}
+
+function fold(sum: number): number {
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  return sum;
+}
+
+/** A UDP datagram at `off` (udpLength bytes, all captured) checked against the IP pseudo-header (RFC 768 / RFC 8200 §8.1). */
+function udpChecksumOk(b: Buffer, off: number, udpLength: number, p: DecodedPacket): boolean {
+  let sum = 17 + udpLength;
+  if (p.ipVersion === 4) {
+    sum += (p.src0 >>> 16) + (p.src0 & 0xffff) + (p.dst0 >>> 16) + (p.dst0 & 0xffff);
+  } else {
+    for (const w of [p.src0, p.src1, p.src2, p.src3, p.dst0, p.dst1, p.dst2, p.dst3]) sum += (w >>> 16) + (w & 0xffff);
+  }
+  return fold(onesSum(b, off, off + udpLength, sum)) === 0xffff;
 }
 
 function truncated(p: DecodedPacket, what: string, have: number, need: number): void {
@@ -318,6 +357,7 @@ function decodeIpv4(buf: Buffer, off: number, end: number, ports: Uint8Array, p:
   p.dst3 = 0;
   p.proto = proto;
   p.ipLength = total;
+  if (fold(onesSum(buf, off, off + ihl, 0)) !== 0xffff) p.badChecksums |= BAD_IPV4_HEADER_CHECKSUM;
   if (p.fragment === FRAGMENT_LATER) return;
   const l4 = off + ihl;
   const l4End = Math.min(end, off + total);
@@ -433,6 +473,12 @@ function decodeTransport(
       if (have < 8) {
         p.transportTruncated = true;
         return;
+      }
+      const udpLength = u16(buf, off + 4);
+      // Only a whole, unfragmented datagram can be checked; IPv4's checksum 0 means the sender computed none.
+      if (udpLength >= 8 && have >= udpLength && p.fragment === FRAGMENT_NONE && (u16(buf, off + 6) !== 0 || p.ipVersion === 6)) {
+        p.udpChecksumsVerified++;
+        if (!udpChecksumOk(buf, off, udpLength, p)) p.badChecksums |= BAD_UDP_CHECKSUM;
       }
       const vx = off + 8;
       if (

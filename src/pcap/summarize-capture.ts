@@ -19,6 +19,8 @@ import {
   TUNNEL_VXLAN,
   decodeFrame,
   vxlanPortTable,
+  BAD_IPV4_HEADER_CHECKSUM,
+  BAD_UDP_CHECKSUM,
 } from './packet-decoder.ts';
 import { formatIp, formatPacketLine, protocolName } from './packet-line.ts';
 
@@ -84,6 +86,10 @@ export interface CaptureSummary {
   nonIpPackets: number;
   /** Packets with a problem in a header (truncated or invalid); the first few are described in `warnings`. */
   malformedPackets: number;
+  /** Packets with a UDP datagram whose checksum was checked (the whole datagram captured, a checksum filled in) and wrong. */
+  badUdpChecksums: number;
+  /** Packets with an IPv4 header whose checksum is wrong. */
+  badIpChecksums: number;
   sample: SamplePacket[];
   /** Problems with the capture as a whole (truncated file, bad magic, read failure): decoding stopped there. */
   errors: string[];
@@ -153,6 +159,8 @@ class Summarizer implements PacketSink {
   lastNsec = 0;
   nonIp = 0;
   malformed = 0;
+  badUdp = 0;
+  badIp = 0;
   otherPackets = 0;
   otherBytes = 0;
   readonly samples: PendingSample[] = [];
@@ -176,6 +184,10 @@ class Summarizer implements PacketSink {
     const p = this.#packet;
     decodeFrame(buf, offset, caplen, origlen, linkType, this.#vxlanPorts, p);
     if (p.problem !== null) this.#warn(n, p);
+    if (p.badChecksums !== 0) {
+      if (p.badChecksums & BAD_UDP_CHECKSUM) this.badUdp++;
+      if (p.badChecksums & BAD_IPV4_HEADER_CHECKSUM) this.badIp++;
+    }
     if (this.samples.length < this.#sampleSize) {
       this.samples.push({ number: n, sec, nsec, length: origlen, line: formatPacketLine(p, buf) });
     }
@@ -304,6 +316,8 @@ function finish(s: Summarizer, reader: CaptureReader, errors: string[]): Capture
     otherFlows: { packets: s.otherPackets, bytes: s.otherBytes },
     nonIpPackets: s.nonIp,
     malformedPackets: s.malformed,
+    badUdpChecksums: s.badUdp,
+    badIpChecksums: s.badIp,
     sample: s.samples.map((x) => ({ number: x.number, time: formatTimestamp(x.sec, x.nsec, nano), length: x.length, line: x.line })),
     errors,
     warnings: s.warnings,
@@ -412,6 +426,8 @@ export function summaryToJson(summary: CaptureSummary): Record<string, unknown> 
     otherFlows: summary.otherFlows,
     nonIpPackets: summary.nonIpPackets,
     malformedPackets: summary.malformedPackets,
+    badUdpChecksums: summary.badUdpChecksums,
+    badIpChecksums: summary.badIpChecksums,
     warnings: summary.warnings,
     sample: summary.sample,
   };

@@ -1,7 +1,8 @@
 /**
  * Builds synthetic captures byte by byte: frames (Ethernet, VLAN, IPv4, IPv6, TCP, UDP, ICMP, VXLAN, IP-in-IP) and
  * pcap/pcapng files around them, in either byte order. Used by the unit tests (chunk splitting, TCP state) and by
- * the throughput bench to generate large captures; checksums are left zero (no decoder here reads them).
+ * the throughput bench to generate large captures. IPv4 header checksums are filled in (the decoder checks them);
+ * UDP checksums are left 0 ("none" over IPv4) unless `withUdpChecksum` sets one.
  */
 import {
   ETHERTYPE_IPV4,
@@ -82,6 +83,8 @@ export interface Ipv4Options {
   fragmentOffset?: number;
   /** Bytes of options (zeros = end-of-options), a multiple of 4. */
   options?: number;
+  /** Write a wrong header checksum. */
+  badChecksum?: boolean;
 }
 
 export function ipv4Packet(src: string, dst: string, proto: number, payload: Buffer, o: Ipv4Options = {}): Buffer {
@@ -95,7 +98,30 @@ export function ipv4Packet(src: string, dst: string, proto: number, payload: Buf
   b[9] = proto;
   ipv4Bytes(src).copy(b, 12);
   ipv4Bytes(dst).copy(b, 16);
+  b.writeUInt16BE(o.badChecksum ? 0xbad : checksum(b, 0), 10);
   return Buffer.concat([b, payload]);
+}
+
+/** RFC 1071: the one's complement of the one's-complement sum of 16-bit words, starting from `initial`. */
+export function checksum(b: Buffer, initial: number): number {
+  let sum = initial;
+  for (let i = 0; i < b.length; i += 2) sum += (b[i]! << 8) | (b[i + 1] ?? 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  return ~sum & 0xffff;
+}
+
+/** An IPv4 packet (as ipv4Packet builds it) whose UDP datagram gets its checksum over the pseudo-header, or a wrong one. */
+export function withUdpChecksum(ipv4: Buffer, correct = true): Buffer {
+  const out = Buffer.from(ipv4);
+  const ihl = (out[0]! & 15) * 4;
+  const udp = out.subarray(ihl);
+  udp.writeUInt16BE(0, 6);
+  const pseudo = Buffer.concat([out.subarray(12, 20), Buffer.from([0, 17]), Buffer.from([udp.length >> 8, udp.length & 0xff])]);
+  let sum = 0;
+  for (let i = 0; i < pseudo.length; i += 2) sum += (pseudo[i]! << 8) | pseudo[i + 1]!;
+  const c = checksum(udp, sum) || 0xffff;
+  udp.writeUInt16BE(correct ? c : c ^ 0x5a5a, 6);
+  return out;
 }
 
 /** IPv6 packet; `payload` may start with extension headers the caller chained (`nextHeader` names the first). */
