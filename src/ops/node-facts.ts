@@ -7,7 +7,7 @@ import type { PodInfo, ServiceInfo } from '../cluster/types.ts';
 import type { CommandResult, NodeCommand, NodeShell, NodeTarget } from '../node/types.ts';
 import * as catalogue from '../node/catalogue.ts';
 import { discoverPodNetns, type PodNetns } from '../node/netns-discovery.ts';
-import { CALICO_VXLAN } from '../calico/naming.ts';
+import { CALICO_TUNNEL_DEVICES, CALICO_VXLAN } from '../calico/naming.ts';
 import { K8snetError, describeError } from '../errors.ts';
 import type { NodeFacts } from './trace-facts.ts';
 import type { NodeRuleFacts, ServiceFacts } from './service-diagnosis.ts';
@@ -18,6 +18,9 @@ import { parseIpRouteText, parseRouteN } from '../parse/route-text.ts';
 import { parseIpLinkText } from '../parse/link-text.ts';
 import { sysctlValues } from '../parse/sysctl.ts';
 import { listeningPortsFromSs } from '../parse/listeners.ts';
+import { listenSocketsFromSs, type ListenSocket } from '../parse/listen-sockets.ts';
+import { parseEthtoolFeatures } from '../parse/ethtool-features.ts';
+import type { PodInside } from './trace-facts.ts';
 
 /** The bounded test connection waits at most this long for the handshake. */
 export const TEST_CONNECT_SECONDS = 3;
@@ -42,7 +45,7 @@ async function runOk(shell: NodeShell, node: NodeTarget, command: NodeCommand, s
 
 // ---- node inspection ----
 
-const SYSCTL_KEYS = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter'];
+const SYSCTL_KEYS = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.netfilter.nf_conntrack_count', 'net.netfilter.nf_conntrack_max'];
 
 /**
  * The main route table: `ip -j` where iproute2 has it (4.13+), else `ip route` text, else `route -n` (net-tools);
@@ -67,43 +70,67 @@ async function readLinks(shell: NodeShell, node: NodeTarget, signal: AbortSignal
 
 export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<NodeFacts> {
   try {
-    const [routes, links, sysctl, neighJson, fdbJson] = await Promise.all([
+    const [routes, links, sysctl, neighJson, fdbJson, addrJson] = await Promise.all([
       readRoutes(shell, node, signal),
       // A node without any ip command still has a route table worth judging: its links are then unknown.
       readLinks(shell, node, signal).catch(() => null),
       runOk(shell, node, catalogue.sysctlNet(SYSCTL_KEYS), signal).catch(() => ''),
       runOk(shell, node, catalogue.ipNeigh(null, { json: true, family: 4 }), signal).catch(() => null),
       runOk(shell, node, catalogue.bridgeFdb(CALICO_VXLAN.device), signal).catch(() => null),
+      runOk(shell, node, catalogue.ipAddr({ json: true, family: 4 }), signal).catch(() => null),
     ]);
-    const values = sysctlValues(sysctl);
+    const uplink = addrJson === null ? null : uplinkFromAddresses(addressesFromIpJson(addrJson), node.address);
+    // Second round, now that the uplink and the tunnel devices are known: their own rp_filter and the tunnel's offloads.
+    const tunnels = (links ?? []).filter((l) => CALICO_TUNNEL_DEVICES.includes(l.name)).map((l) => l.name);
+    const perInterface = [uplink, ...tunnels].filter((i): i is string => i !== null).map((i) => catalogue.interfaceSysctlKey(i, 'rp_filter'));
+    const [perInterfaceSysctl, ethtool] = await Promise.all([
+      perInterface.length > 0 ? runOk(shell, node, catalogue.sysctlNet(perInterface), signal).catch(() => '') : '',
+      tunnels.includes(CALICO_VXLAN.device) ? runOk(shell, node, catalogue.ethtoolFeatures(CALICO_VXLAN.device), signal).catch(() => null) : null,
+    ]);
+    const values = { ...sysctlValues(sysctl), ...sysctlValues(perInterfaceSysctl) };
     const rpFilter: Record<string, number> = {};
-    if (values['net.ipv4.conf.all.rp_filter'] !== undefined) rpFilter.all = Number(values['net.ipv4.conf.all.rp_filter']);
+    for (const [key, value] of Object.entries(values)) {
+      const m = /^net\.ipv4\.conf\.(?<ifname>.+)\.rp_filter$/.exec(key);
+      if (m?.groups) rpFilter[m.groups.ifname!.replaceAll('/', '.')] = Number(value);
+    }
+    const count = values['net.netfilter.nf_conntrack_count'];
+    const max = values['net.netfilter.nf_conntrack_max'];
+    const txChecksum = ethtool === null ? null : (parseEthtoolFeatures(ethtool).features['tx-checksum-ip-generic'] ?? null);
     return {
       name: node.name,
       ip: node.address,
       routes: routes.routes,
       links,
+      uplink,
       // iproute2 ends some lines with a blank; keep the table as printed otherwise.
       routeTableText: routes.text.replace(/ +$/gm, ''),
       ipForward: values['net.ipv4.ip_forward'] === undefined ? null : values['net.ipv4.ip_forward'] === '1',
       rpFilter,
+      conntrack: count !== undefined && max !== undefined ? { count: Number(count), max: Number(max) } : null,
+      tunnelOffload: txChecksum === null ? null : { device: CALICO_VXLAN.device, txChecksumIpGeneric: txChecksum.on, line: txChecksum.line },
       neighbours: neighJson === null ? null : neighboursFromIpJson(neighJson),
       fdb: fdbJson === null ? null : fdbFromBridgeJson(fdbJson),
       error: null,
     };
   } catch (err) {
-    return { name: node.name, ip: node.address, routes: null, links: null, routeTableText: null, ipForward: null, rpFilter: {}, neighbours: null, fdb: null, error: describeError(err) };
+    return { name: node.name, ip: node.address, routes: null, links: null, uplink: null, routeTableText: null, ipForward: null, rpFilter: {}, conntrack: null, tunnelOffload: null, neighbours: null, fdb: null, error: describeError(err) };
   }
+}
+
+/** The interface holding `address` among `ip -j addr`'s interfaces (eth0, ens5, enp0s3, bond0 …); null when none does. */
+export function uplinkFromAddresses(addresses: Record<string, string[]>, address: string): string | null {
+  return Object.entries(addresses).find(([, cidrs]) => cidrs.some((c) => c.split('/')[0] === address))?.[0] ?? null;
 }
 
 /** The interface holding the node's own address (eth0, ens5, bond0 …). */
 export async function uplinkInterfaceOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<string> {
   const addrs = addressesFromIpJson(await runOk(shell, node, catalogue.ipAddr({ json: true, family: 4 }), signal));
-  return Object.entries(addrs).find(([, cidrs]) => cidrs.some((c) => c.split('/')[0] === node.address))?.[0] ?? 'eth0';
+  return uplinkFromAddresses(addrs, node.address) ?? 'eth0';
 }
 
+/** The node's uplink as inspected: the interface that holds its address, not an assumed eth0. */
 export function uplinkInterface(node: NodeFacts): string | null {
-  return node.links?.find((l) => l.name === 'eth0')?.name ?? null;
+  return node.uplink;
 }
 
 // ---- pods' network namespaces ----
@@ -116,6 +143,28 @@ export async function findPodNetns(shell: NodeShell, node: NodeTarget, pod: PodI
 export async function listeningPorts(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<number[] | null> {
   const out = await runOk(shell, node, catalogue.netnsExec(netns, catalogue.ssListeners()), signal).catch(() => runOk(shell, node, catalogue.netnsExec(netns, catalogue.netstatListeners()), signal).catch(() => null));
   return out === null ? null : listeningPortsFromSs(out);
+}
+
+/** Listening TCP sockets with their bind addresses inside a pod (null: ss could not run). */
+export async function listenSockets(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<ListenSocket[] | null> {
+  const out = await runOk(shell, node, catalogue.netnsExec(netns, catalogue.ssListeners()), signal).catch(() => null);
+  return out === null ? null : listenSocketsFromSs(out);
+}
+
+/** What a pod's own namespace holds for its path out: links, addresses, routes (JSON and as printed), neighbours. */
+export async function readPodInside(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<PodInside> {
+  try {
+    const [linksJson, addrJson, routesJson, routeText, neighJson] = await Promise.all([
+      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipLinks({ json: true })), signal),
+      runOk(shell, node, catalogue.ipAddr({ netns, json: true, family: 4 }), signal),
+      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipRoute({ json: true, family: 4 })), signal),
+      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipRoute({ family: 4 })), signal),
+      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipNeigh(null, { json: true, family: 4 })), signal),
+    ]);
+    return { links: linksFromIpJson(linksJson), addresses: addressesFromIpJson(addrJson), routes: routesFromIpJson(routesJson), routeText: routeText.replace(/ +$/gm, ''), neighbours: neighboursFromIpJson(neighJson), error: null };
+  } catch (err) {
+    return { links: [], addresses: {}, routes: [], routeText: '', neighbours: [], error: describeError(err) };
+  }
 }
 
 export async function podNetworkInside(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal) {

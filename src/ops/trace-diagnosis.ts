@@ -3,9 +3,12 @@
  * Pure. The order follows the packet: pods, the source node's route, tunnels, the destination node's route to
  * the pod, the listener, then what the capture saw on the wire.
  */
-import type { Finding } from '../model/report.ts';
+import { nestConsequences, type Finding } from '../model/report.ts';
 import { cidrContains, parseIpv4Cidr } from '../net/ipv4.ts';
 import { OVERLAY_OVERHEAD } from '../calico/encapsulation.ts';
+import { CALICO_POD_GATEWAY } from '../calico/naming.ts';
+import { isLoopbackBind } from '../parse/listen-sockets.ts';
+import { strictRpFilter, type PathVerdict } from './packet-path.ts';
 import type { CapturePointFacts, NodeFacts, ObservedFlow, OverlayMode, PodEnd, RouteLine, TraceFacts } from './trace-facts.ts';
 import type { EncapsulationSetting, IpPoolInfo } from '../cluster/types.ts';
 
@@ -63,14 +66,33 @@ function podFindings(end: PodEnd): Finding[] {
   return out;
 }
 
-function nodeFindings(node: NodeFacts): Finding[] {
+/**
+ * nf_conntrack_count at this share of nf_conntrack_max is a warning: the node-exporter mixin's
+ * NodeHighNumberConntrackEntriesUsed alert fires at 75%; at 100% the kernel drops new connections ("table full").
+ */
+export const CONNTRACK_WARN_RATIO = 0.75;
+
+function nodeFindings(node: NodeFacts, overlayDevice: string | null): Finding[] {
   const out: Finding[] = [];
   if (node.error) out.push(err('node_unreachable', `could not inspect ${node.name} (${node.ip}): ${node.error}`, node.error));
   if (node.ipForward === false) out.push(err('ip_forward_off', `IP forwarding is off on ${node.name}: it will not pass packets between pods and the network`, 'net.ipv4.ip_forward = 0'));
-  for (const [iface, value] of Object.entries(node.rpFilter)) {
-    if (value === 1) {
-      out.push(warn('rp_filter_strict', `strict reverse-path filtering on ${node.name} (${iface}) can drop pod traffic that arrives on a different interface than the reply would leave by`, `net.ipv4.conf.${iface}.rp_filter = 1`));
-    }
+  // The interfaces pod traffic arrives on: the uplink, and the tunnel device when the pods' packets are encapsulated.
+  const ifaces = [node.uplink, overlayDevice].filter((i): i is string => i !== null && (node.links?.some((l) => l.name === i) ?? true));
+  const strict = ifaces.map((i) => ({ i, line: strictRpFilter(node, i) })).filter((x): x is { i: string; line: string } => x.line !== null);
+  for (const { i, line } of strict) {
+    out.push(warn('rp_filter_strict', `strict reverse-path filtering on ${node.name}/${i}: a packet whose reply would leave by another interface is dropped silently (asymmetric paths, CrossSubnet, several uplinks)`, line));
+  }
+  if (strict.length === 0 && ifaces.length === 0 && node.rpFilter.all === 1) {
+    out.push(warn('rp_filter_strict', `strict reverse-path filtering on ${node.name} (all interfaces) can drop pod traffic that arrives on a different interface than the reply would leave by`, 'net.ipv4.conf.all.rp_filter = 1'));
+  }
+  if (node.conntrack && node.conntrack.max > 0) {
+    const { count, max } = node.conntrack;
+    const evidence = `net.netfilter.nf_conntrack_count = ${count}, net.netfilter.nf_conntrack_max = ${max}`;
+    if (count >= max) out.push(err('conntrack_full', `${node.name}'s connection tracking table is full (${count} of ${max}): the kernel drops new connections`, evidence));
+    else if (count >= max * CONNTRACK_WARN_RATIO) out.push(warn('conntrack_near_full', `${node.name}'s connection tracking table is ${Math.round((100 * count) / max)}% full (${count} of ${max}): new connections are dropped once it is full`, evidence));
+  }
+  if (overlayDevice === node.tunnelOffload?.device && node.tunnelOffload.txChecksumIpGeneric) {
+    out.push(warn('vxlan_checksum_offload_on', `${node.name}: checksum offload is on for ${node.tunnelOffload.device}; on some kernels and NICs it sends VXLAN packets with bad checksums that the other node drops (Calico turns it off by default since v3.28)`, `ethtool -k ${node.tunnelOffload.device}: ${node.tunnelOffload.line}`));
   }
   return out;
 }
@@ -122,21 +144,43 @@ function tunnelFindings(facts: TraceFacts, nodes: NodeFacts[]): Finding[] {
     const link = node.links.find((l) => l.name === device);
     if (!link) out.push(err('tunnel_missing', `${node.name} has no ${device} device, so it cannot send or receive ${facts.overlay.mode.toUpperCase()} traffic`, `no ${device} in ip link on ${node.name}`));
     else if (!link.up) out.push(err('tunnel_down', `${device} is down on ${node.name}`, `${device} state DOWN`));
-    else {
-      const uplink = node.links.find((l) => l.name === 'eth0') ?? null;
-      const overhead = OVERLAY_OVERHEAD[facts.overlay.mode];
-      if (uplink?.mtu && link.mtu && link.mtu > uplink.mtu - overhead) {
-        out.push(warn('mtu_too_large', `${device} on ${node.name} has MTU ${link.mtu}, more than ${uplink.mtu} - ${overhead} bytes of ${facts.overlay.mode.toUpperCase()} headers leave room for: large packets will be dropped or fragmented`, `${device} mtu ${link.mtu}, eth0 mtu ${uplink.mtu}`));
-      }
+  }
+  out.push(...mtuFindings(facts, nodes, device));
+  return out;
+}
+
+/**
+ * MTUs along the path: a pod MTU above its node's tunnel MTU, a tunnel MTU the uplink cannot carry with the overlay's
+ * headers (OVERLAY_OVERHEAD) — worded as the underlay being too small when this node's uplink is smaller than the
+ * other node's (the odd one out), else as the tunnel being set too large.
+ */
+function mtuFindings(facts: TraceFacts, nodes: NodeFacts[], device: string): Finding[] {
+  const out: Finding[] = [];
+  const overhead = OVERLAY_OVERHEAD[facts.overlay.mode];
+  const mode = facts.overlay.mode.toUpperCase();
+  const uplinkOf = (n: NodeFacts) => (n.uplink ? (n.links?.find((l) => l.name === n.uplink) ?? null) : null);
+  for (const node of nodes) {
+    const tunnel = node.links?.find((l) => l.name === device);
+    const uplink = uplinkOf(node);
+    if (!tunnel?.mtu || !uplink?.mtu || tunnel.mtu + overhead <= uplink.mtu) continue;
+    const others = nodes.filter((n) => n !== node).map(uplinkOf).filter((l) => l?.mtu);
+    const oddOneOut = others.some((o) => o!.mtu! > uplink.mtu!);
+    const evidence = `${node.name}: ${device} mtu ${tunnel.mtu}, ${uplink.name} mtu ${uplink.mtu}${oddOneOut ? `; ${others.map((o) => `${o!.name} mtu ${o!.mtu}`).join(', ')} on the other node` : ''}`;
+    if (oddOneOut) {
+      out.push(err('underlay_mtu_too_small', `the underlay MTU on ${node.name}/${uplink.name} (${uplink.mtu}) is below the ${tunnel.mtu + overhead} that ${mode} needs for ${device}'s MTU ${tunnel.mtu} plus ${overhead} bytes of headers: full-size packets between the pods are dropped`, evidence));
+    } else {
+      out.push(err('tunnel_mtu_above_uplink', `${device} on ${node.name} has MTU ${tunnel.mtu}, more than ${uplink.name}'s ${uplink.mtu} leaves room for after ${overhead} bytes of ${mode} headers (at most ${uplink.mtu - overhead}): full-size packets are dropped or fragmented`, evidence));
     }
   }
   for (const end of [facts.src, facts.dst]) {
-    const cali = end.node?.links?.find((l) => l.name === end.caliInterface);
-    const uplink = end.node?.links?.find((l) => l.name === 'eth0');
-    const overhead = OVERLAY_OVERHEAD[facts.overlay.mode];
-    if (cali?.mtu && uplink?.mtu && cali.mtu > uplink.mtu - overhead) {
-      out.push(warn('mtu_too_large', `${podLabel(end)}'s interface MTU ${cali.mtu} is larger than the ${uplink.mtu - overhead} bytes ${facts.overlay.mode.toUpperCase()} leaves room for`, `${cali.name} mtu ${cali.mtu}, eth0 mtu ${uplink.mtu}`));
-    }
+    const node = end.node;
+    const tunnel = node?.links?.find((l) => l.name === device);
+    const cali = node?.links?.find((l) => l.name === end.caliInterface);
+    const inner = end.inside?.links.find((l) => l.name === 'eth0');
+    const podMtu = Math.max(cali?.mtu ?? 0, inner?.mtu ?? 0);
+    if (!node || !tunnel?.mtu || podMtu <= tunnel.mtu) continue;
+    const lines = [cali?.mtu ? `${node.name}: ${cali.name} mtu ${cali.mtu}` : null, inner?.mtu ? `${end.pod.name}: eth0 mtu ${inner.mtu}` : null, `${node.name}: ${device} mtu ${tunnel.mtu}`].filter((l) => l !== null);
+    out.push(err('pod_mtu_above_tunnel', `${podLabel(end)}'s MTU ${podMtu} is larger than ${node.name}'s ${device} MTU ${tunnel.mtu}: its full-size packets cannot enter the tunnel`, lines.join(', ')));
   }
   return out;
 }
@@ -163,6 +207,10 @@ function vxlanPeerFindings(facts: TraceFacts, from: NodeFacts, to: NodeFacts, to
 
 function listenerFindings(facts: TraceFacts): Finding[] {
   if (facts.testPort === null || facts.dst.listeningPorts === null) return [];
+  const onPort = (facts.dst.listenSockets ?? []).filter((l) => l.port === facts.testPort);
+  if (onPort.length > 0 && onPort.every((l) => isLoopbackBind(l.address))) {
+    return [err('listener_loopback_only', `${podLabel(facts.dst)} listens on port ${facts.testPort} only on ${onPort.map((l) => l.address).join(', ')}: connections to its pod IP ${facts.dst.pod.podIP ?? ''} are refused`, onPort.map((l) => l.line).join('\n'))];
+  }
   if (facts.dst.listeningPorts.includes(facts.testPort)) return [];
   return [err('no_listener', `nothing listens on TCP port ${facts.testPort} inside ${podLabel(facts.dst)}`, `listening ports: ${facts.dst.listeningPorts.join(', ') || 'none'}`)];
 }
@@ -182,7 +230,7 @@ function captureFindings(facts: TraceFacts): Finding[] {
   const seen = (role: CapturePointFacts['role']) => at(role).map((p) => ({ p, flow: testFlow(p, srcIp, dstIp, facts.testPort) }));
   const srcPod = seen('src-pod');
   const egress = [...seen('src-tunnel'), ...seen('src-uplink')];
-  const ingress = seen('dst-tunnel');
+  const ingress = [...seen('dst-uplink'), ...seen('dst-tunnel'), ...seen('dst-pod')];
   const label = (p: CapturePointFacts) => `${p.node}/${p.interface}`;
   const counts = (xs: { p: CapturePointFacts; flow: ObservedFlow | null }[]) => xs.map((x) => `${label(x.p)}: ${x.flow?.packets ?? 0} packets`).join(', ');
 
@@ -195,11 +243,10 @@ function captureFindings(facts: TraceFacts): Finding[] {
     out.push(err('no_packets_from_pod', `no packets from ${podLabel(facts.src)} to ${dstIp} were seen on ${facts.src.caliInterface}`, counts(srcPod)));
   } else if (facts.overlay.device && bareOnUplink && !throughTunnel) {
     out.push(err('not_encapsulated', `packets from ${podLabel(facts.src)} leave ${facts.src.node?.name} on ${bareOnUplink.p.interface} without ${facts.overlay.mode.toUpperCase()} encapsulation, so the network between the nodes sees pod addresses it cannot route`, counts([...srcPod, ...egress])));
-  } else if (leftPod && egress.length > 0 && !leftNode && facts.overlay.device) {
-    out.push(err('dropped_on_src_node', `packets from ${podLabel(facts.src)} reach ${facts.src.node?.name} but never leave it through ${facts.overlay.device}`, counts([...srcPod, ...egress])));
-  } else if (leftNode && ingress.length > 0 && !arrived) {
-    out.push(err('lost_between_nodes', `packets leave ${facts.src.node?.name} but never arrive at ${facts.dst.node?.name}`, counts([...egress, ...ingress])));
   }
+  // Where the packets stop, hop by hop and in both directions, is packet-path.ts's verdict.
+  void leftNode;
+  void arrived;
   const tunnelled = egress.find((x) => x.flow?.tunnel);
   if (tunnelled?.flow?.tunnel) {
     const t = tunnelled.flow.tunnel;
@@ -218,12 +265,62 @@ function captureFindings(facts: TraceFacts): Finding[] {
   return out;
 }
 
+const USABLE_GATEWAY = new Set(['PERMANENT', 'REACHABLE', 'STALE', 'DELAY', 'PROBE', 'NOARP']);
+
+/**
+ * Inside the pod's own namespace, what Calico's CNI plugin sets up: eth0 up, the pod IP on it, `default via
+ * 169.254.1.1 dev eth0` (with the gateway's on-link route) and a neighbour entry that resolves the gateway (answered by
+ * proxy ARP on the cali side). Each missing piece is a problem with the line that shows it.
+ */
+function podInsideFindings(end: PodEnd, facts: TraceFacts): Finding[] {
+  const inside = end.inside;
+  if (!inside || end.pod.hostNetwork) return [];
+  const who = podLabel(end);
+  if (inside.error) return [warn('pod_netns_unreadable', `could not read ${who}'s network namespace: ${inside.error}`, inside.error)];
+  const eth0 = inside.links.find((l) => l.name === 'eth0');
+  if (!eth0) return [err('pod_eth0_missing', `${who} has no eth0 in its network namespace`, `links in ${end.netns ?? 'the pod netns'}: ${inside.links.map((l) => l.name).join(', ') || 'none'}`)];
+  if (!eth0.up) return [err('pod_eth0_down', `eth0 is down inside ${who}`, 'eth0 state DOWN (ip link, inside the pod)')];
+  const out: Finding[] = [];
+  const ip = end.pod.podIP;
+  const addrs = inside.addresses.eth0 ?? [];
+  if (ip && !addrs.some((a) => a.split('/')[0] === ip)) out.push(err('pod_address_missing', `${who}'s eth0 does not hold its pod IP ${ip}`, `eth0: ${addrs.join(', ') || 'no IPv4 address'} (ip addr, inside the pod)`));
+  const routeText = inside.routeText.trim() || '(no IPv4 routes)';
+  const def = inside.routes.find((r) => r.destination === 'default');
+  if (!def) {
+    out.push(err('pod_default_route_missing', `${who} has no default route: it cannot send to anything off its own link (Calico's is default via ${CALICO_POD_GATEWAY} dev eth0)`, `ip -4 route inside ${who}:\n${routeText}`));
+  } else if (def.gateway !== CALICO_POD_GATEWAY || def.device !== 'eth0') {
+    out.push(err('pod_default_route_wrong', `${who}'s default route is not Calico's (default via ${CALICO_POD_GATEWAY} dev eth0)`, def.raw));
+  } else {
+    const gw = inside.neighbours.find((n) => n.ip === CALICO_POD_GATEWAY && (n.device ?? 'eth0') === 'eth0');
+    const line = gw ? `${gw.ip} dev ${gw.device ?? 'eth0'}${gw.lladdr ? ` lladdr ${gw.lladdr}` : ''} ${gw.state.join(' ')}`.trim() : '';
+    if (gw && !gw.state.some((st) => USABLE_GATEWAY.has(st))) {
+      out.push(err('pod_gateway_unresolved', `${who} cannot resolve its gateway ${CALICO_POD_GATEWAY}: the cali side does not answer ARP (proxy_arp off on ${end.caliInterface}?)`, `${line} (ip neigh, inside the pod)`));
+    } else if (!gw && end === facts.src && facts.testPort !== null) {
+      out.push(warn('pod_gateway_unresolved', `${who} has no neighbour entry for its gateway ${CALICO_POD_GATEWAY} after the test connection`, `ip neigh inside ${who}: no entry for ${CALICO_POD_GATEWAY}`));
+    }
+  }
+  return out;
+}
+
+/** UDP datagrams with bad checksums seen arriving at the destination node (the sender's own capture sees offloaded, unfinished checksums). */
+function checksumFindings(facts: TraceFacts): Finding[] {
+  const out: Finding[] = [];
+  for (const p of facts.capture?.points ?? []) {
+    const receiving = p.role === 'dst-uplink' || p.role === 'dst-tunnel';
+    if (!receiving || !p.badUdpChecksums) continue;
+    out.push(err('bad_udp_checksums', `${p.badUdpChecksums} UDP packet${p.badUdpChecksums === 1 ? '' : 's'} arrived on ${p.node}/${p.interface} with a bad checksum: the kernel drops them (VXLAN checksum offload on the sender: ethtool -k ${facts.overlay.device ?? 'vxlan.calico'})`, `${p.node}/${p.interface}: ${p.badUdpChecksums} bad UDP checksums in the capture`));
+  }
+  return out;
+}
+
 export function diagnoseTrace(facts: TraceFacts): Finding[] {
   const findings: Finding[] = [...podFindings(facts.src), ...podFindings(facts.dst)];
   const srcNode = facts.src.node;
   const dstNode = facts.dst.node;
   const nodes = [srcNode, dstNode].filter((n, i, all): n is NodeFacts => n !== null && all.findIndex((m) => m?.name === n.name) === i);
-  for (const n of nodes) findings.push(...nodeFindings(n));
+  for (const n of nodes) findings.push(...nodeFindings(n, facts.overlay.device));
+  findings.push(...podInsideFindings(facts.src, facts), ...podInsideFindings(facts.dst, facts));
+  findings.push(...checksumFindings(facts));
   if (facts.dst.pod.podIP && !facts.pool) {
     findings.push(warn('no_ip_pool', `${facts.dst.pod.podIP} is in no Calico IP pool`, 'no IPPool cidr contains the pod IP'));
   }
@@ -242,4 +339,26 @@ export function diagnoseTrace(facts: TraceFacts): Finding[] {
     findings.push(info('overlay', `the pods are on different nodes; Calico carries their packets in ${facts.overlay.mode.toUpperCase()} over ${facts.overlay.device}`, facts.pool ? `IPPool ${facts.pool.name}: ${facts.pool.cidr} vxlanMode=${facts.pool.vxlanMode} ipipMode=${facts.pool.ipipMode}` : ''));
   }
   return findings;
+}
+
+/** What a failed connection looks like from the outside: shown under the cause that explains it, never counted again. */
+const SYMPTOMS = new Set(['no_syn_ack', 'no_packets_from_pod', 'connection_refused']);
+/** Causes a refused connection follows from (anything else leaves the reset its own finding). */
+const REFUSAL_CAUSES = new Set(['listener_loopback_only', 'no_listener']);
+
+/**
+ * Puts what follows under its cause: the node findings a path verdict already names (the counted drop, forwarding
+ * off, strict rp_filter on that node) under the verdict, and the symptoms (no SYN-ACK, nothing left the pod, the
+ * reset) under the first problem that explains them — path verdicts first. The headline then counts causes.
+ */
+export function nestTraceFindings(findings: readonly Finding[], verdicts: readonly PathVerdict[]): Finding[] {
+  const verdictOf = new Map(verdicts.map((v) => [v.finding, v]));
+  const ordered = [...verdicts.map((v) => v.finding).filter((f) => findings.includes(f)), ...findings.filter((f) => !verdictOf.has(f))];
+  return nestConsequences(ordered, (cause, f) => {
+    if (cause.severity !== 'error' || SYMPTOMS.has(cause.code)) return false;
+    const v = verdictOf.get(cause);
+    if (v && v.explains.has(f.code) && (v.node === null || f.message.includes(v.node))) return true;
+    if (f.code === 'connection_refused') return REFUSAL_CAUSES.has(cause.code);
+    return SYMPTOMS.has(f.code);
+  });
 }

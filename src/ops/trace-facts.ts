@@ -9,6 +9,7 @@ import type { OverlayMode } from '../calico/encapsulation.ts';
 import type { FdbEntry, LinkFacts, NeighbourEntry, RouteLine } from '../parse/ip-json.ts';
 
 export type { LinkFacts, RouteLine } from '../parse/ip-json.ts';
+import type { ListenSocket } from '../parse/listen-sockets.ts';
 
 export interface NodeFacts {
   name: string;
@@ -16,6 +17,8 @@ export interface NodeFacts {
   /** null when the node could not be inspected; `error` says why. */
   routes: RouteLine[] | null;
   links: LinkFacts[] | null;
+  /** The interface holding the node's address (ip -j addr): eth0, ens5, bond0 …; null when not found. */
+  uplink: string | null;
   /** The full route table as printed, for the report. */
   routeTableText: string | null;
   ipForward: boolean | null;
@@ -23,8 +26,12 @@ export interface NodeFacts {
   neighbours: NeighbourEntry[] | null;
   /** VXLAN forwarding entries (`bridge fdb show dev vxlan.calico`): remote VTEP MAC → node IP. */
   fdb: FdbEntry[] | null;
-  /** net.ipv4.conf.all.rp_filter and per-interface values (1 = strict). */
+  /** net.ipv4.conf.{all,<uplink>,<tunnel>}.rp_filter by interface name (1 = strict; the kernel uses the larger of all and the interface). */
   rpFilter: Record<string, number>;
+  /** net.netfilter.nf_conntrack_count / _max (null: not read, e.g. the module is not loaded). */
+  conntrack: { count: number; max: number } | null;
+  /** `ethtool -k vxlan.calico`: tx-checksum-ip-generic and its line (null: not read or no VXLAN device). */
+  tunnelOffload: { device: string; txChecksumIpGeneric: boolean; line: string } | null;
   error: string | null;
 }
 
@@ -35,7 +42,22 @@ export interface PodEnd {
   node: NodeFacts | null;
   /** TCP ports something listens on inside the pod's netns (null: not checked). */
   listeningPorts: number[] | null;
+  /** The same sockets with their bind addresses (null: not checked). */
+  listenSockets?: ListenSocket[] | null;
   netns: string | null;
+  /** The pod's own side of its path: eth0, its address, the default route, the gateway's neighbour entry (null: not read). */
+  inside?: PodInside | null;
+}
+
+/** Read inside the pod's network namespace (after the test connection, so the gateway's ARP entry had its chance). */
+export interface PodInside {
+  links: LinkFacts[];
+  addresses: Record<string, string[]>;
+  routes: RouteLine[];
+  /** `ip -4 route` as printed (evidence). */
+  routeText: string;
+  neighbours: NeighbourEntry[];
+  error: string | null;
 }
 
 /** One flow as a capture point saw it (inner addresses; the tunnel's outer ones when it was encapsulated). */
@@ -46,18 +68,27 @@ export interface ObservedFlow {
   sport: number | null;
   dport: number | null;
   packets: number;
+  /** Packets sent by `src` (the initiator) and by `dst`. */
+  packetsFromSrc?: number;
+  packetsFromDst?: number;
   tunnel: { type: 'vxlan' | 'ipip'; outerSrc: string; outerDst: string; vni: number | null } | null;
   tcpFlags: string[];
   handshake: string;
   resets: number;
 }
 
+/** The capture points of a trace in the order the request's packets pass them (the reply's is the reverse). */
+export const HOP_ORDER = ['src-pod', 'src-tunnel', 'src-uplink', 'dst-uplink', 'dst-tunnel', 'dst-pod'] as const;
+export type HopRole = (typeof HOP_ORDER)[number];
+
 export interface CapturePointFacts {
   node: string;
   interface: string;
   /** What this point stands for on the path. */
-  role: 'src-pod' | 'src-tunnel' | 'src-uplink' | 'dst-tunnel' | 'dst-pod';
+  role: HopRole;
   packets: number;
+  /** UDP datagrams whose checksum did not match (outer VXLAN UDP included); 0 when none could be checked. */
+  badUdpChecksums?: number;
   flows: ObservedFlow[];
   error: string | null;
 }

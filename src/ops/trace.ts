@@ -8,15 +8,17 @@ import type { Readable } from 'node:stream';
 import type { NodeInfo, PodInfo } from '../cluster/types.ts';
 import type { CaptureSpec, NodeTarget } from '../node/types.ts';
 import { summarizeCapture, type CaptureSummary } from '../pcap/index.ts';
-import { caliInterfaceName } from '../calico/naming.ts';
+import { CALICO_POD_GATEWAY, caliInterfaceName } from '../calico/naming.ts';
 import { headlineFor, sortFindings, type Finding, type ReportAttachment, type ReportSection } from '../model/report.ts';
 import { describeError } from '../errors.ts';
-import { diagnoseTrace, lookupRoute, overlayBetween, poolFor } from './trace-diagnosis.ts';
-import type { CapturePointFacts, NodeFacts, PodEnd, TraceFacts } from './trace-facts.ts';
+import { diagnoseTrace, lookupRoute, nestTraceFindings, overlayBetween, poolFor } from './trace-diagnosis.ts';
+import { firewallFindings, packetPathVerdicts, type NodeFirewallFacts } from './packet-path.ts';
+import { hostKillers } from '../calico/felix-chains.ts';
+import type { CapturePointFacts, NodeFacts, PodEnd, PodInside, TraceFacts } from './trace-facts.ts';
 import { CAPTURE_SETUP_SECONDS, runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { capturePointsTable, sampleSection } from './capture-report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { findPodNetns, inspectNode, listeningPorts, testConnect, uplinkInterface } from './node-facts.ts';
+import { findPodNetns, inspectNode, listenSockets, listeningPorts, readPodInside, testConnect } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import type { SideVerdict } from '../policy/index.ts';
 import { counterDelta, dropFindings, programmedFindings, readCounters, walkWorkload, workloadChainText, type CounterRead, type NodeCounterDelta } from './enforcement-facts.ts';
@@ -44,6 +46,10 @@ export interface TraceEndResult {
   caliInterface: string;
   caliExists: boolean | null;
   phase: string;
+  /** The node's uplink (the interface holding its address). */
+  uplink: string | null;
+  /** Inside the pod's namespace, after the test connection (null: not read). */
+  inside: null | { eth0: { up: boolean; mtu: number | null; addresses: string[] } | null; routes: string[]; gateway: string | null; error: string | null };
 }
 
 export interface TraceResult {
@@ -60,7 +66,9 @@ export interface TraceResult {
   counters: { node: string; error: string | null; drops: { table: string; chain: string; rule: string; packets: number }[] }[];
   /** The network policy verdict per judged port; null when policies could not be read. */
   policy: null | { read: string[]; verdicts: { port: number; protocol: string; allowed: boolean | 'unknown'; egress: PolicySideJson; ingress: PolicySideJson }[] };
-  capture: null | { seconds: number; points: { node: string; interface: string; role: string; packets: number; flows: ReturnType<typeof flowJson>[]; error: string | null }[] };
+  capture: null | { seconds: number; points: { node: string; interface: string; role: string; packets: number; badUdpChecksums: number; flows: ReturnType<typeof flowJson>[]; error: string | null }[] };
+  /** Where the test connection's packets stop, per direction (the path findings' messages); [] when they arrive or nothing was captured. */
+  path: string[];
   findings: Finding[];
 }
 
@@ -75,7 +83,7 @@ interface PolicySideJson {
 
 const sideJson = (s: SideVerdict): PolicySideJson => ({ isolated: s.isolated, verdict: s.verdict, reason: s.reason, decidedBy: s.decidedBy });
 
-const ROLE_TEXT: Record<Role, string> = { 'src-pod': 'source pod', 'src-tunnel': 'source tunnel', 'src-uplink': 'source uplink', 'dst-tunnel': 'destination tunnel', 'dst-pod': 'destination pod' };
+const ROLE_TEXT: Record<Role, string> = { 'src-pod': 'source pod', 'src-tunnel': 'source tunnel', 'src-uplink': 'source uplink', 'dst-uplink': 'destination uplink', 'dst-tunnel': 'destination tunnel', 'dst-pod': 'destination pod' };
 /** Sample lines per shown capture point: enough for a handshake and its close. */
 const TRACE_SAMPLE_LINES = 8;
 
@@ -92,6 +100,17 @@ async function nodeOf(deps: OperationDeps, pod: PodInfo): Promise<NodeInfo | nul
   return pod.nodeName ? deps.cluster.getNode(pod.nodeName) : null;
 }
 
+function insideJson(inside: PodInside): NonNullable<TraceEndResult['inside']> {
+  const eth0 = inside.links.find((l) => l.name === 'eth0');
+  const gw = inside.neighbours.find((n) => n.ip === CALICO_POD_GATEWAY);
+  return {
+    eth0: eth0 ? { up: eth0.up, mtu: eth0.mtu, addresses: inside.addresses.eth0 ?? [] } : null,
+    routes: inside.routes.map((r) => r.raw),
+    gateway: gw ? `${gw.ip}${gw.lladdr ? ` lladdr ${gw.lladdr}` : ''} ${gw.state.join(' ')}`.trim() : null,
+    error: inside.error,
+  };
+}
+
 function endResult(end: PodEnd): TraceEndResult {
   return {
     name: end.pod.name,
@@ -102,6 +121,8 @@ function endResult(end: PodEnd): TraceEndResult {
     caliInterface: end.caliInterface,
     caliExists: end.node?.links ? end.node.links.some((l) => l.name === end.caliInterface) : null,
     phase: end.pod.phase,
+    uplink: end.node?.uplink ?? null,
+    inside: end.inside ? insideJson(end.inside) : null,
   };
 }
 
@@ -109,26 +130,31 @@ function captureSpec(deps: OperationDeps, iface: string, hosts: string[], second
   return { interface: iface, hosts, ports: [], includeTunnel, maxPackets: deps.capture.maxPackets, maxSeconds: seconds + CAPTURE_SETUP_SECONDS, snapLength: deps.capture.snapLength, ...(netns ? { netns } : {}) };
 }
 
-function capturePoints(deps: OperationDeps, facts: TraceFacts, targets: { src: NodeTarget; dst: NodeTarget }, seconds: number, uplink: string): CapturePointRequest<Role>[] {
-  const srcIp = facts.src.pod.podIP!;
-  const dstIp = facts.dst.pod.podIP!;
-  const pods = [srcIp, dstIp];
-  const points: CapturePointRequest<Role>[] = [{ node: targets.src, role: 'src-pod', spec: captureSpec(deps, facts.src.caliInterface, pods, seconds, false) }];
-  const sameNode = targets.src.name === targets.dst.name;
-  if (sameNode) {
-    points.push({ node: targets.dst, role: 'dst-pod', spec: captureSpec(deps, facts.dst.caliInterface, pods, seconds, false) });
-    return points;
-  }
-  if (facts.overlay.device) points.push({ node: targets.src, role: 'src-tunnel', spec: captureSpec(deps, facts.overlay.device, pods, seconds, false) });
-  // On the uplink the pods' packets are inside the tunnel: keep the tunnel between the two nodes too.
-  points.push({ node: targets.src, role: 'src-uplink', spec: captureSpec(deps, uplink, [...pods], seconds, true) });
-  if (facts.overlay.device) points.push({ node: targets.dst, role: 'dst-tunnel', spec: captureSpec(deps, facts.overlay.device, pods, seconds, false) });
-  else points.push({ node: targets.dst, role: 'dst-pod', spec: captureSpec(deps, facts.dst.caliInterface, pods, seconds, false) });
-  return points;
+/** An uplink that could not be found (no `ip addr` answer) is captured as eth0, the most common name. */
+const FALLBACK_UPLINK = 'eth0';
+
+/**
+ * Every hop at once: the source pod's cali, the source tunnel and uplink, the destination uplink and tunnel, the
+ * destination pod's cali (same-node pairs: the two cali interfaces; no overlay: cali, uplink, uplink, cali).
+ */
+function capturePoints(deps: OperationDeps, facts: TraceFacts, targets: { src: NodeTarget; dst: NodeTarget }, seconds: number): CapturePointRequest<Role>[] {
+  const pods = [facts.src.pod.podIP!, facts.dst.pod.podIP!];
+  const at = (node: NodeTarget, role: Role, iface: string, tunnel = false): CapturePointRequest<Role> => ({ node, role, spec: captureSpec(deps, iface, pods, seconds, tunnel) });
+  if (targets.src.name === targets.dst.name) return [at(targets.src, 'src-pod', facts.src.caliInterface), at(targets.dst, 'dst-pod', facts.dst.caliInterface)];
+  const device = facts.overlay.device;
+  // On the uplinks the pods' packets are inside the tunnel: keep the tunnel between the two nodes too.
+  return [
+    at(targets.src, 'src-pod', facts.src.caliInterface),
+    ...(device ? [at(targets.src, 'src-tunnel', device)] : []),
+    at(targets.src, 'src-uplink', facts.src.node?.uplink ?? FALLBACK_UPLINK, true),
+    at(targets.dst, 'dst-uplink', facts.dst.node?.uplink ?? FALLBACK_UPLINK, true),
+    ...(device ? [at(targets.dst, 'dst-tunnel', device)] : []),
+    at(targets.dst, 'dst-pod', facts.dst.caliInterface),
+  ];
 }
 
 function toPointFacts(p: { node: string; interface: string; role: Role; summary: CaptureSummary | null; error: string | null }): CapturePointFacts {
-  return { node: p.node, interface: p.interface, role: p.role, packets: p.summary?.packets ?? 0, flows: p.summary?.flows ?? [], error: p.error ?? p.summary?.errors[0] ?? null };
+  return { node: p.node, interface: p.interface, role: p.role, packets: p.summary?.packets ?? 0, badUdpChecksums: p.summary?.badUdpChecksums ?? 0, flows: p.summary?.flows ?? [], error: p.error ?? p.summary?.errors[0] ?? null };
 }
 
 export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: OperationContext): Promise<OperationOutcome<TraceResult>> {
@@ -167,7 +193,9 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   ]);
   src.netns = srcNs?.netns ?? null;
   dst.netns = dstNs?.netns ?? null;
-  if (dstTarget && dst.netns) dst.listeningPorts = await listeningPorts(deps.shell, dstTarget, dst.netns, ctx.signal);
+  if (dstTarget && dst.netns) {
+    [dst.listeningPorts, dst.listenSockets] = await Promise.all([listeningPorts(deps.shell, dstTarget, dst.netns, ctx.signal), listenSockets(deps.shell, dstTarget, dst.netns, ctx.signal)]);
+  }
 
   const facts: TraceFacts = { src, dst, pool, overlay, testPort: null, capture: null };
   let testConnection: TraceResult['testConnection'] = null;
@@ -191,8 +219,7 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   const canCapture = cmd.capture.enabled && srcTarget && dstTarget && srcPod.podIP && dstPod.podIP && !srcNode?.error && !dstNode?.error;
   if (canCapture) {
     const seconds = Math.min(cmd.capture.seconds, deps.capture.maxSeconds);
-    const uplink = (srcNode && uplinkInterface(srcNode)) ?? 'eth0';
-    const points = capturePoints(deps, facts, { src: srcTarget, dst: dstTarget }, seconds, uplink);
+    const points = capturePoints(deps, facts, { src: srcTarget, dst: dstTarget }, seconds);
     ctx.onStep(`capturing for ${seconds} s on ${points.map((p) => `${p.node.name}/${p.spec.interface}`).join(', ')}`);
     const { points: results, traffic } = await runCaptures(deps.shell, points, (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }), {
       signal: ctx.signal,
@@ -224,7 +251,14 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
       testConnection = { port: testPort!, ...traffic };
     }
   }
-  const countersAfter: CounterRead[] = testConnection ? await readAll() : countersBefore;
+  // After the test: the counters, and each pod's own namespace (the gateway's ARP entry has had its chance).
+  const [countersAfter, srcInside, dstInside] = await Promise.all([
+    testConnection ? readAll() : Promise.resolve(countersBefore),
+    srcTarget && src.netns ? readPodInside(deps.shell, srcTarget, src.netns, ctx.signal) : null,
+    dstTarget && dst.netns ? readPodInside(deps.shell, dstTarget, dst.netns, ctx.signal) : null,
+  ]);
+  src.inside = srcInside;
+  dst.inside = dstInside;
   const deltas: NodeCounterDelta[] = testConnection ? counterNodes.map((t, i) => counterDelta(t.name, countersBefore[i]!, countersAfter[i]!)) : [];
   const readOf = (t: NodeTarget | null) => (t ? countersAfter[counterNodes.findIndex((n) => n.name === t.name)] : undefined);
   const srcAfter = readOf(srcTarget);
@@ -251,7 +285,18 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
     const chainTexts = [srcChains && first?.egress.isolated ? workloadChainText(srcChains, 'egress') : null, dstChains && first?.ingress.isolated ? workloadChainText(dstChains, 'ingress') : null].filter((t): t is string => t !== null);
     if (chainTexts.length > 0) policySections.push({ kind: 'preformatted', title: 'Calico policy chains on the nodes (iptables-save -c)', text: chainTexts.join('\n\n') });
   }
-  const findings = sortFindings([...diagnoseTrace(facts), ...policyFound, ...dropFindings(deltas)]);
+  const firewalls: NodeFirewallFacts[] = counterNodes.map((t, i) => {
+    const after = countersAfter[i]!;
+    const filter = 'save' in after ? after.save.tables.get('filter') : undefined;
+    return { node: t.name, diff: deltas[i]?.diff ?? null, killers: filter ? hostKillers(filter) : [] };
+  });
+  const pathVerdicts = packetPathVerdicts(facts, firewalls);
+  const findings = sortFindings(
+    nestTraceFindings(
+      [...pathVerdicts.map((v) => v.finding), ...diagnoseTrace(facts), ...policyFound, ...dropFindings(deltas), ...firewallFindings(firewalls, overlay.mode, testConnection !== null)],
+      pathVerdicts,
+    ),
+  );
   const routeToDst = srcNode?.routes && dstPod.podIP ? (lookupRoute(srcNode.routes, dstPod.podIP)?.raw ?? null) : null;
   const routeToPod = dstNode?.routes && dstPod.podIP ? (lookupRoute(dstNode.routes, dstPod.podIP)?.raw ?? null) : null;
   const result: TraceResult = {
@@ -268,8 +313,9 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
         ? { read: policyRead.context.read, verdicts: verdicts.map((v) => ({ port: v.port, protocol: v.protocol, allowed: v.verdict.allowed, egress: sideJson(v.verdict.egress), ingress: sideJson(v.verdict.ingress) })) }
         : null,
     capture: facts.capture
-      ? { seconds: facts.capture.seconds, points: facts.capture.points.map((p) => ({ node: p.node, interface: p.interface, role: p.role, packets: p.packets, flows: (p.flows as CaptureSummary['flows']).map(flowJson), error: p.error })) }
+      ? { seconds: facts.capture.seconds, points: facts.capture.points.map((p) => ({ node: p.node, interface: p.interface, role: p.role, packets: p.packets, badUdpChecksums: p.badUdpChecksums ?? 0, flows: (p.flows as CaptureSummary['flows']).map(flowJson), error: p.error })) }
       : null,
+    path: pathVerdicts.map((v) => v.finding.message),
     findings,
   };
 

@@ -229,12 +229,15 @@ describe('a lab node\'s ip -j, bridge -j and sysctl output', () => {
     expect(sysctlValues(publishedFixture('lab-sysctl.txt'))).toEqual({ 'net.ipv4.ip_forward': '0', 'net.ipv4.conf.all.rp_filter': '0', 'net.ipv4.conf.vxlan/calico.rp_filter': '0' });
   });
 
-  it('inspects the whole node: routes, links, the VXLAN fdb entry to node2 and forwarding off', async () => {
+  it('inspects the whole node: routes, links, the uplink that holds its address, the VXLAN fdb entry to node2, forwarding off, the tunnel\'s rp_filter and checksum offload', async () => {
     const answers: Record<string, string> = {
       'ip -j -4 route show table main': 'lab-ip-j-route.json',
       'ip -4 route show table main': 'lab-ip-route-multipath.txt',
       'ip -j link show': 'lab-ip-j-d-link.json',
-      'sysctl -e net.ipv4.ip_forward net.ipv4.conf.all.rp_filter': 'lab-sysctl.txt',
+      'sysctl -e net.ipv4.ip_forward net.ipv4.conf.all.rp_filter net.netfilter.nf_conntrack_count net.netfilter.nf_conntrack_max': 'lab-sysctl.txt',
+      'ip -j -4 addr show': 'lab-ip-j-addr.json',
+      'sysctl -e net.ipv4.conf.eth0.rp_filter net.ipv4.conf.vxlan/calico.rp_filter': 'lab-sysctl.txt',
+      'ethtool -k vxlan.calico': 'ethtool-k-cali-calico-8756.txt',
       'ip -j -4 neigh show': 'lab-ip-j-neigh.json',
       'bridge -j fdb show dev vxlan.calico': 'lab-bridge-j-fdb.json',
     };
@@ -249,7 +252,8 @@ describe('a lab node\'s ip -j, bridge -j and sysctl output', () => {
       async close() {},
     };
     const facts = await inspectNode(shell, { name: 'lab-node', address: '10.254.0.11' }, AbortSignal.timeout(1000));
-    expect(facts).toMatchObject({ error: null, ipForward: false, rpFilter: { all: 0 }, fdb: [{ mac: '66:ab:cd:00:00:01', dst: '10.254.0.12' }] });
+    expect(facts).toMatchObject({ error: null, uplink: 'eth0', ipForward: false, rpFilter: { all: 0, 'vxlan.calico': 0 }, fdb: [{ mac: '66:ab:cd:00:00:01', dst: '10.254.0.12' }] });
+    expect(facts.tunnelOffload).toEqual({ device: 'vxlan.calico', txChecksumIpGeneric: true, line: 'tx-checksum-ip-generic: on' });
     expect(facts.routes).toHaveLength(8);
     expect(facts.links!.map((l) => l.name)).toEqual(['lo', 'eth0', 'vxlan.calico', 'cali1234abcd567']);
     expect(facts.routeTableText).toContain('10.96.0.0/12\n\tnexthop via 10.254.0.1 dev eth0 weight 1\n');

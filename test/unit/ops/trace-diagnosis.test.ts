@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { diagnoseTrace, lookupRoute, overlayBetween } from '../../../src/ops/trace-diagnosis.ts';
-import type { CapturePointFacts, NodeFacts, ObservedFlow, RouteLine, TraceFacts } from '../../../src/ops/trace-facts.ts';
+import { diagnoseTrace, lookupRoute, nestTraceFindings, overlayBetween } from '../../../src/ops/trace-diagnosis.ts';
+import { firewallFindings, packetPathVerdicts, type NodeFirewallFacts } from '../../../src/ops/packet-path.ts';
+import { headlineFor } from '../../../src/model/report.ts';
+import type { CapturePointFacts, NodeFacts, ObservedFlow, PodInside, RouteLine, TraceFacts } from '../../../src/ops/trace-facts.ts';
 import type { IpPoolInfo, PodInfo } from '../../../src/cluster/types.ts';
 
 const route = (raw: string): RouteLine => {
@@ -22,9 +24,12 @@ function node1(): NodeFacts {
     ip: '10.254.0.11',
     routes: ['default via 10.254.0.254 dev eth0', 'blackhole 10.244.0.0/26 proto 80', '10.244.0.2 dev calib8c6d5407e3 scope link', '10.244.0.64/26 via 10.244.0.64 dev vxlan.calico proto 80 onlink'].map(route),
     links: [{ name: 'eth0', up: true, mtu: 1500 }, { name: 'vxlan.calico', up: true, mtu: 1450 }, { name: 'calib8c6d5407e3', up: true, mtu: 1450 }],
+    uplink: 'eth0',
     routeTableText: '',
     ipForward: true,
     rpFilter: {},
+    conntrack: null,
+    tunnelOffload: null,
     neighbours: [{ ip: '10.244.0.64', device: 'vxlan.calico', lladdr: '66:fe:2c:6b:3a:3e', state: ['PERMANENT'] }],
     fdb: [{ mac: '66:fe:2c:6b:3a:3e', dst: '10.254.0.12' }],
     error: null,
@@ -36,9 +41,12 @@ function node2(): NodeFacts {
     ip: '10.254.0.12',
     routes: ['default via 10.254.0.254 dev eth0', 'blackhole 10.244.0.64/26 proto 80', '10.244.0.65 dev calia5814ebbae9 scope link', '10.244.0.0/26 via 10.244.0.0 dev vxlan.calico proto 80 onlink'].map(route),
     links: [{ name: 'eth0', up: true, mtu: 1500 }, { name: 'vxlan.calico', up: true, mtu: 1450 }, { name: 'calia5814ebbae9', up: true, mtu: 1450 }],
+    uplink: 'eth0',
     routeTableText: '',
     ipForward: true,
     rpFilter: {},
+    conntrack: null,
+    tunnelOffload: null,
     neighbours: [{ ip: '10.244.0.0', device: 'vxlan.calico', lladdr: '66:39:f0:0e:fa:d5', state: ['PERMANENT'] }],
     fdb: [{ mac: '66:39:f0:0e:fa:d5', dst: '10.254.0.11' }],
     error: null,
@@ -105,15 +113,6 @@ describe('trace diagnosis', () => {
     expect(codes(facts, 'error')).toEqual(expect.arrayContaining(['no_listener', 'connection_refused']));
   });
 
-  it('reports packets that leave the source node but never arrive', () => {
-    const facts = healthy();
-    facts.capture!.points = facts.capture!.points.map((p) => (p.role === 'dst-tunnel' ? { ...p, flows: [], packets: 0 } : { ...p, flows: [flow({ handshake: 'syn-only', tcpFlags: ['SYN'] })] }));
-    const f = diagnoseTrace(facts).find((x) => x.code === 'lost_between_nodes')!;
-    expect(f.message).toBe('packets leave k8s-node2 but never arrive at k8s-node1');
-    expect(f.evidence).toContain('k8s-node1/vxlan.calico: 0 packets');
-    expect(codes(facts, 'error')).toContain('no_syn_ack');
-  });
-
   it('reports a missing cali interface, a pod that is not Running, forwarding off and strict rp_filter', () => {
     const facts = healthy();
     facts.src.node!.links = facts.src.node!.links!.filter((l) => !l.name.startsWith('cali'));
@@ -123,11 +122,23 @@ describe('trace diagnosis', () => {
     expect(codes(facts)).toEqual(expect.arrayContaining(['cali_missing', 'pod_not_running', 'ip_forward_off', 'rp_filter_strict']));
   });
 
-  it('warns when the tunnel MTU leaves no room for the VXLAN headers', () => {
+  it('reports a tunnel MTU that leaves no room for the VXLAN headers on the real uplink, whatever it is called', () => {
     const facts = healthy();
-    facts.src.node!.links = facts.src.node!.links!.map((l) => (l.name === 'eth0' ? l : { ...l, mtu: 1500 }));
-    const f = diagnoseTrace(facts).filter((x) => x.code === 'mtu_too_large');
-    expect(f.map((x) => x.evidence)).toContain('vxlan.calico mtu 1500, eth0 mtu 1500');
+    facts.src.node!.uplink = 'ens5';
+    facts.src.node!.links = facts.src.node!.links!.map((l) => (l.name === 'eth0' ? { ...l, name: 'ens5' } : { ...l, mtu: 1500 }));
+    const f = diagnoseTrace(facts).find((x) => x.code === 'tunnel_mtu_above_uplink')!;
+    expect(f.severity).toBe('error');
+    expect(f.evidence).toBe('k8s-node2: vxlan.calico mtu 1500, ens5 mtu 1500');
+  });
+
+  it('says the underlay is too small when one node\'s uplink is smaller than the other\'s, and a pod MTU above the tunnel', () => {
+    const facts = healthy();
+    facts.dst.node!.links = facts.dst.node!.links!.map((l) => (l.name === 'eth0' ? { ...l, mtu: 1400 } : l));
+    const under = diagnoseTrace(facts).find((x) => x.code === 'underlay_mtu_too_small')!;
+    expect(under.message).toBe('the underlay MTU on k8s-node1/eth0 (1400) is below the 1500 that VXLAN needs for vxlan.calico\'s MTU 1450 plus 50 bytes of headers: full-size packets between the pods are dropped');
+    const pods = healthy();
+    pods.src.node!.links = pods.src.node!.links!.map((l) => (l.name.startsWith('cali') ? { ...l, mtu: 1500 } : l));
+    expect(diagnoseTrace(pods).find((x) => x.code === 'pod_mtu_above_tunnel')!.evidence).toBe('k8s-node2: calia5814ebbae9 mtu 1500, k8s-node2: vxlan.calico mtu 1450');
   });
 
   it('checks the destination node routes the pod IP to the pod\'s cali interface', () => {
@@ -183,5 +194,133 @@ describe('trace diagnosis of the VXLAN peers', () => {
     const facts = healthy();
     facts.src.node!.fdb = [];
     expect(codes(facts, 'error')).toEqual(['tunnel_fdb_missing']);
+  });
+});
+
+describe('where the packets stop', () => {
+  const syn = (over: Partial<ObservedFlow> = {}) => flow({ handshake: 'syn-only', tcpFlags: ['SYN'], packets: 3, packetsFromSrc: 3, packetsFromDst: 0, ...over });
+  /** Every hop of the healthy path, then `seenUpTo` hops see the SYNs and the rest nothing. */
+  function path(seenUpTo: number, make = () => syn()): TraceFacts {
+    const facts = healthy();
+    const hops: [CapturePointFacts['role'], string, string][] = [
+      ['src-pod', 'k8s-node2', 'calia5814ebbae9'],
+      ['src-tunnel', 'k8s-node2', 'vxlan.calico'],
+      ['src-uplink', 'k8s-node2', 'eth0'],
+      ['dst-uplink', 'k8s-node1', 'eth0'],
+      ['dst-tunnel', 'k8s-node1', 'vxlan.calico'],
+      ['dst-pod', 'k8s-node1', 'calib8c6d5407e3'],
+    ];
+    facts.capture!.points = hops.map(([role, n, i], k) => point(role, n, i, k < seenUpTo ? [make()] : []));
+    return facts;
+  }
+  const forwardDrop: NodeFirewallFacts = { node: 'k8s-node1', diff: { rules: [], policies: [{ table: 'filter', chain: 'FORWARD', policy: 'DROP', packets: 3, bytes: 180, drop: true }], missingCounters: false }, killers: [] };
+  const all = (facts: TraceFacts, fws: NodeFirewallFacts[] = []) => {
+    const verdicts = packetPathVerdicts(facts, fws);
+    const dropped = fws.flatMap((fw) => (fw.diff?.policies ?? []).filter((p) => p.packets > 0).map((p) => ({ severity: 'error' as const, code: 'chain_policy_dropped', message: `${fw.node}: the ${p.table} table's ${p.chain} chain policy DROP dropped ${p.packets} packets`, evidence: '' })));
+    return nestTraceFindings([...verdicts.map((v) => v.finding), ...diagnoseTrace(facts), ...dropped], verdicts);
+  };
+
+  it('names the destination node and its FORWARD policy DROP when the SYNs reach its tunnel but never the pod\'s cali, with the rest under it', () => {
+    const found = all(path(5), [forwardDrop]);
+    const errors = found.filter((f) => f.severity === 'error');
+    expect(errors.map((f) => f.code)).toEqual(['dropped_on_dst_node']);
+    expect(errors[0]!.message).toBe("seen on k8s-node1/vxlan.calico (3 SYN), never on k8s-node1/calib8c6d5407e3 (pod-dest's cali): dropped on k8s-node1 — FORWARD policy DROP counted 3 packets");
+    expect(errors[0]!.evidence).toBe(
+      'k8s-node2/calia5814ebbae9: 3 → k8s-node2/vxlan.calico: 3 → k8s-node2/eth0: 3 → k8s-node1/eth0: 3 → k8s-node1/vxlan.calico: 3 → k8s-node1/calib8c6d5407e3: 0 (packets of the test connection to port 80, request direction)\n' +
+        ':FORWARD DROP — 3 packets counted (iptables-save -c, before → after)',
+    );
+    expect(errors[0]!.children!.map((c) => c.code).sort()).toEqual(['chain_policy_dropped', 'no_syn_ack']);
+    expect(headlineFor(found)).toBe('1 problem');
+  });
+
+  it('says packets lost between the nodes point at the underlay or a cloud firewall for UDP 4789', () => {
+    const f = packetPathVerdicts(path(3), [])[0]!.finding;
+    expect(f.code).toBe('lost_between_nodes');
+    expect(f.message).toBe('seen on k8s-node2/eth0 (3 SYN), never on k8s-node1/eth0: lost between the nodes (underlay or cloud firewall: UDP 4789)');
+  });
+
+  it('names an INPUT rule dropping VXLAN that counted the packets between the uplink and the tunnel', () => {
+    const raw = '-A INPUT -p udp -m udp --dport 4789 -j DROP';
+    const fw: NodeFirewallFacts = {
+      node: 'k8s-node1',
+      diff: { rules: [{ table: 'filter', chain: 'INPUT', position: 1, raw, packets: 3, bytes: 400, appeared: false, reset: false, drop: 'drop', felixRuleId: null, comments: [] }], policies: [], missingCounters: false },
+      killers: [{ kind: 'input-drops-vxlan', description: 'drop rules matching udp dport 4789 (VXLAN) in INPUT', rule: { chain: 'INPUT', position: 1, raw, counters: { packets: 3, bytes: 400 } }, counters: { packets: 3, bytes: 400 } }],
+    };
+    const f = packetPathVerdicts(path(4), [fw])[0]!.finding;
+    expect(f.message).toBe('seen on k8s-node1/eth0 (3 SYN), never on k8s-node1/vxlan.calico: dropped on k8s-node1 — drop rules matching udp dport 4789 (VXLAN) in INPUT counted 3 packets');
+    expect(f.evidence.split('\n')[1]).toBe(`[+3] ${raw}`);
+    expect(firewallFindings([fw], 'vxlan', true)).toEqual([expect.objectContaining({ severity: 'error', code: 'input_drops_tunnel', evidence: `[+3] ${raw}` })]);
+  });
+
+  it('says the SYN reaches the pod but the SYN-ACK dies on the way back, as its own finding', () => {
+    const facts = path(6, () => flow({ handshake: 'syn-ack-seen', tcpFlags: ['SYN', 'SYN-ACK'], packets: 6, packetsFromSrc: 3, packetsFromDst: 3 }));
+    facts.capture!.points = facts.capture!.points.map((p) => (['dst-uplink', 'src-uplink', 'src-tunnel', 'src-pod'].includes(p.role) ? { ...p, flows: p.flows.map((f) => ({ ...f, packetsFromDst: 0 })) } : p));
+    const f = packetPathVerdicts(facts, [])[0]!.finding;
+    expect(f.code).toBe('reply_lost');
+    expect(f.message).toBe('the SYN reaches the pod but the SYN-ACK dies on the way back: seen on k8s-node1/vxlan.calico (3 SYN-ACK), never on k8s-node1/eth0: dropped on k8s-node1');
+  });
+
+  it('names forwarding off on the node where the packets stop, with the sysctl line', () => {
+    const facts = path(5);
+    facts.dst.node!.ipForward = false;
+    const found = all(facts);
+    const top = found.find((f) => f.code === 'dropped_on_dst_node')!;
+    expect(top.message).toMatch(/dropped on k8s-node1 — IP forwarding is off$/);
+    expect(top.evidence.split('\n')[1]).toBe('net.ipv4.ip_forward = 0');
+    expect(top.children!.map((c) => c.code)).toContain('ip_forward_off');
+    expect(found.map((f) => f.code)).not.toContain('ip_forward_off');
+  });
+});
+
+describe('inside the pods and on the nodes', () => {
+  const inside = (over: Partial<PodInside> = {}): PodInside => ({
+    links: [{ name: 'lo', up: true, mtu: 65536 }, { name: 'eth0', up: true, mtu: 1450 }],
+    addresses: { lo: ['127.0.0.1/8'], eth0: ['10.244.0.65/32'] },
+    routes: [route('default via 169.254.1.1 dev eth0'), route('169.254.1.1 dev eth0 scope link')],
+    routeText: 'default via 169.254.1.1 dev eth0\n169.254.1.1 dev eth0 scope link',
+    neighbours: [{ ip: '169.254.1.1', device: 'eth0', lladdr: 'ee:ee:ee:ee:ee:ee', state: ['REACHABLE'] }],
+    error: null,
+    ...over,
+  });
+
+  it('finds nothing wrong in a pod Calico set up', () => {
+    const facts = healthy();
+    facts.src.inside = inside();
+    expect(codes(facts, 'error')).toEqual([]);
+  });
+
+  it('reports a deleted default route with the pod\'s route table as evidence, and an unanswered gateway', () => {
+    const facts = healthy();
+    facts.src.inside = inside({ routes: [route('169.254.1.1 dev eth0 scope link')], routeText: '169.254.1.1 dev eth0 scope link' });
+    const f = diagnoseTrace(facts).find((x) => x.code === 'pod_default_route_missing')!;
+    expect(f.message).toBe('default/pod-src has no default route: it cannot send to anything off its own link (Calico\'s is default via 169.254.1.1 dev eth0)');
+    expect(f.evidence).toBe('ip -4 route inside default/pod-src:\n169.254.1.1 dev eth0 scope link');
+    const arp = healthy();
+    arp.src.inside = inside({ neighbours: [{ ip: '169.254.1.1', device: 'eth0', lladdr: null, state: ['FAILED'] }] });
+    expect(diagnoseTrace(arp).find((x) => x.code === 'pod_gateway_unresolved')!.evidence).toBe('169.254.1.1 dev eth0 FAILED (ip neigh, inside the pod)');
+  });
+
+  it('reports a listener bound to 127.0.0.1 only, with the ss line, and puts the reset under it', () => {
+    const facts = healthy();
+    const line = 'LISTEN 0 5 127.0.0.1:80 0.0.0.0:* users:(("node",pid=4242,fd=18))';
+    facts.dst.listenSockets = [{ address: '127.0.0.1', port: 80, line }];
+    const refused = flow({ tcpFlags: ['SYN', 'RST'], handshake: 'syn-only', resets: 1, packets: 2 });
+    facts.capture!.points = facts.capture!.points.map((p) => ({ ...p, flows: [refused] }));
+    const found = nestTraceFindings(diagnoseTrace(facts), []);
+    const f = found.find((x) => x.code === 'listener_loopback_only')!;
+    expect(f.message).toBe('default/pod-dest listens on port 80 only on 127.0.0.1: connections to its pod IP 10.244.0.2 are refused');
+    expect(f.evidence).toBe(line);
+    expect(f.children!.map((c) => c.code)).toEqual(['connection_refused']);
+  });
+
+  it('reports strict rp_filter on the uplink or tunnel, a conntrack table near full and VXLAN checksum offload on', () => {
+    const facts = healthy();
+    facts.dst.node!.rpFilter = { all: 0, 'vxlan.calico': 1 };
+    facts.dst.node!.conntrack = { count: 30000, max: 32768 };
+    facts.dst.node!.tunnelOffload = { device: 'vxlan.calico', txChecksumIpGeneric: true, line: 'tx-checksum-ip-generic: on' };
+    const found = diagnoseTrace(facts);
+    expect(found.find((f) => f.code === 'rp_filter_strict')!.evidence).toBe('net.ipv4.conf.vxlan/calico.rp_filter = 1');
+    expect(found.find((f) => f.code === 'conntrack_near_full')!.evidence).toBe('net.netfilter.nf_conntrack_count = 30000, net.netfilter.nf_conntrack_max = 32768');
+    expect(found.find((f) => f.code === 'vxlan_checksum_offload_on')!.evidence).toBe('ethtool -k vxlan.calico: tx-checksum-ip-generic: on');
   });
 });
