@@ -13,6 +13,7 @@ import { loadTopology } from './topology.ts';
 import { planLab, type LabPlan } from './plan.ts';
 import { ipBatch, inNetns, runTool } from './host-tools.ts';
 import { hostLinkLines, hostLinkName, nodeFdbLines, nodeLines, nodeSysctls, podHostLines, podLines, switchLines, switchPortLines } from './network.ts';
+import { CALICO_VXLAN } from '../calico/naming.ts';
 import { kubeProxyFilterRules, kubeProxyNatRules } from './kube-proxy-rules.ts';
 import { hostCidrsFromIpJson, pickNodeSubnet } from './node-subnet.ts';
 import { LAB_SSH_USER, SSHD_BINARY, SSH_PORT, nodeSshdArgv, writeSshMaterial } from './sshd.ts';
@@ -107,6 +108,9 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
     await ipBatch(node.netns, nodeLines(plan, node, i));
     const fdb = nodeFdbLines(plan, node);
     if (fdb.length > 0) await runTool(['bridge', '-n', node.netns, '-batch', '-'], { input: `${fdb.join('\n')}\n` });
+    // Felix (Calico v3.28+) turns VXLAN's tx checksum offload off on vxlan.calico (FelixConfiguration
+    // featureDetectOverride ChecksumOffloadBroken); do the same where ethtool is installed.
+    if (plan.overlay === 'vxlan') await runTool(inNetns(node.netns, ['ethtool', '-K', CALICO_VXLAN.device, 'tx-checksum-ip-generic', 'off']), { allowFailure: true });
     await runTool(inNetns(node.netns, ['iptables-restore']), { input: kubeProxyNatRules(plan) + kubeProxyFilterRules(plan) });
   }
   await ipBatch(plan.switchNetns, switchPortLines(plan));

@@ -27,11 +27,17 @@ export interface CapturePointResult<Role extends string, Summary> {
 }
 
 /**
- * tcpdump's time cap starts when the node starts it, but test traffic starts only once every capture is listening
- * and the test command's own SSH session is open (about half a second each here): each capture gets this much
- * on top of the window the user asked for, so a one-second window still sees the traffic.
+ * The node-side bound's margin over the window: tcpdump's own time cap (coreutils `timeout` on the node) starts
+ * when the node starts it, before it is listening, so it gets this much more than the window. With a `windowMs`
+ * the capture is not left to run into it: it is stopped `windowMs` after every capture is listening (readiness,
+ * below) — the margin only bounds a capture whose client went away.
  */
 export const CAPTURE_SETUP_SECONDS = 2;
+/**
+ * After the test traffic returns, captures run at least this much longer so its last packets, already on the wire or
+ * in tcpdump's pipe and the SSH channel, reach us (the lab's round trip through sshd is a few ms; a cloud's is ~100).
+ */
+export const CAPTURE_TAIL_MS = 300;
 
 /** tcpdump -U writes the 24-byte pcap file header as soon as it is listening: our "capture ready" signal. */
 const PCAP_HEADER_BYTES = 24;
@@ -62,7 +68,7 @@ function firstBytes(stream: Readable, count: number, timeoutMs: number): Promise
 }
 
 type Started<Role extends string, Summary> =
-  | { ok: true; p: CapturePointRequest<Role>; done: Promise<{ exitCode: number | null; stderr: string }>; ready: Promise<void>; summary: Promise<Summary>; chunks: Buffer[] }
+  | { ok: true; p: CapturePointRequest<Role>; done: Promise<{ exitCode: number | null; stderr: string }>; ready: Promise<void>; summary: Promise<Summary>; chunks: Buffer[]; stop: () => void }
   | { ok: false; p: CapturePointRequest<Role>; error: string };
 
 async function startPoint<Role extends string, Summary>(
@@ -72,7 +78,9 @@ async function startPoint<Role extends string, Summary>(
   signal: AbortSignal,
 ): Promise<Started<Role, Summary>> {
   try {
-    const stream = await shell.capture(p.node, p.spec, signal);
+    // Our own stop (the window is over) ends the capture like a cancel does, without cancelling the job.
+    const stopper = new AbortController();
+    const stream = await shell.capture(p.node, p.spec, AbortSignal.any([signal, stopper.signal]));
     // One tee: the summarizer and a bounded copy for the attachment read the same bytes.
     const toSummary = new PassThrough();
     const chunks: Buffer[] = [];
@@ -86,7 +94,7 @@ async function startPoint<Role extends string, Summary>(
       }
     });
     stream.pcap.pipe(toSummary);
-    return { ok: true, p, done: stream.done, ready, summary: summarize(toSummary), chunks };
+    return { ok: true, p, done: stream.done, ready, summary: summarize(toSummary), chunks, stop: () => stopper.abort() };
   } catch (err) {
     return { ok: false, p, error: describeError(err) };
   }
@@ -106,22 +114,47 @@ async function finishPoint<Role extends string, Summary>(s: Started<Role, Summar
   }
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (ms <= 0 || signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 /**
- * Starts every capture, waits until each is listening, runs `whileCapturing` (the test traffic) and returns its
- * outcome with every point's summary once the captures hit their packet or time caps.
+ * Starts every capture, waits until each is listening (its pcap file header arrived: tcpdump -U writes it once it
+ * listens), runs `whileCapturing` (the test traffic) and returns its outcome with every point's summary. With
+ * `windowMs`, the captures are stopped that long after all were listening (and at least CAPTURE_TAIL_MS after the
+ * traffic returned); without it, or if they end first, when they hit their packet or time caps.
  */
 export async function runCaptures<Role extends string, Summary, Traffic>(
   shell: NodeShell,
   points: readonly CapturePointRequest<Role>[],
   summarize: (pcap: Readable) => Promise<Summary>,
-  options: { signal: AbortSignal; whileCapturing?: () => Promise<Traffic>; locks?: CaptureLocks | undefined },
+  options: { signal: AbortSignal; whileCapturing?: () => Promise<Traffic>; locks?: CaptureLocks | undefined; windowMs?: number },
 ): Promise<{ points: CapturePointResult<Role, Summary>[]; traffic: Traffic | null }> {
   const release = options.locks ? await lockCapturePoints(options.locks, points) : async () => undefined;
   try {
     const started = await Promise.all(points.map((p) => startPoint(shell, p, summarize, options.signal)));
     await Promise.all(started.map((s) => (s.ok ? s.ready : undefined)));
+    const readyAt = performance.now();
     const traffic = options.whileCapturing ? await options.whileCapturing() : null;
     if (options.signal.aborted) throw new K8snetError('timeout', 'cancelled while capturing');
+    if (options.windowMs !== undefined) {
+      const stopAt = Math.max(readyAt + options.windowMs, performance.now() + CAPTURE_TAIL_MS);
+      const ended = new AbortController();
+      // Captures that hit their packet cap first end the wait early.
+      void Promise.all(started.map((s) => (s.ok ? s.done : undefined))).then(() => ended.abort(), () => ended.abort());
+      await sleep(stopAt - performance.now(), AbortSignal.any([options.signal, ended.signal]));
+      for (const s of started) if (s.ok) s.stop();
+    }
     const results = await Promise.all(started.map((s) => finishPoint(s)));
     // Captures cut short by a cancel saw too little to judge by: no result rather than a wrong one.
     if (options.signal.aborted) throw new K8snetError('timeout', 'cancelled while capturing');

@@ -94,6 +94,7 @@ async function runServiceCheck(deps: OperationDeps, kind: ServiceFacts['kind'], 
     const { points: results } = await runCaptures(deps.shell, points, (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }), {
       signal: ctx.signal,
       locks: deps.captureLocks,
+      windowMs: seconds * 1000,
       // A bounded test connection per node: NodePorts from the next node to this node's IP; ClusterIPs from the node itself.
       whileCapturing: async () => {
         await Promise.all(

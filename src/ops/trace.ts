@@ -225,6 +225,7 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
       signal: ctx.signal,
       locks: deps.captureLocks,
       whileCapturing: testOnce,
+      windowMs: seconds * 1000,
     });
     if (traffic) {
       facts.testPort = testPort;

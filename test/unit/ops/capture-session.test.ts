@@ -15,7 +15,7 @@ function fakeShell(events: string[]): NodeShell & { streams: Map<string, PassThr
     async run() {
       throw new Error('not used');
     },
-    async capture(node: NodeTarget, s: CaptureSpec): Promise<CaptureStream> {
+    async capture(node: NodeTarget, s: CaptureSpec, signal?: AbortSignal): Promise<CaptureStream> {
       if (s.interface === 'missing0') throw new K8snetError('ssh_command', 'tcpdump: missing0: No such device exists');
       const pcap = new PassThrough();
       streams.set(`${node.name}/${s.interface}`, pcap);
@@ -24,6 +24,8 @@ function fakeShell(events: string[]): NodeShell & { streams: Map<string, PassThr
         pcap.write(header);
       }, 20);
       const done = new Promise<{ exitCode: number | null; stderr: string }>((resolve) => pcap.once('end', () => resolve({ exitCode: 0, stderr: '2 packets captured' })));
+      // Like the SSH shell: an abort ends the capture (the node's watchdog kills tcpdump).
+      signal?.addEventListener('abort', () => events.push(`stopped ${s.interface}`) && pcap.end(), { once: true });
       return { pcap, done };
     },
     async close() {},
@@ -55,6 +57,28 @@ describe('simultaneous captures', () => {
       ['cali1', 64, 64, null],
       ['eth0', 64, 64, null],
     ]);
+  });
+
+  it('stops every capture the window after all were listening, not at tcpdump\'s own time cap', async () => {
+    const events: string[] = [];
+    const shell = fakeShell(events);
+    const node = { name: 'k8s-node1', address: '10.254.0.11' };
+    const t0 = performance.now();
+    let trafficAt = 0;
+    const { points } = await runCaptures(shell, [{ node, role: 'dst-uplink', spec: spec('eth0') }, { node, role: 'dst-pod', spec: spec('cali2') }], countBytes, {
+      signal: new AbortController().signal,
+      windowMs: 400,
+      whileCapturing: async () => {
+        trafficAt = performance.now() - t0;
+        return 'connected';
+      },
+    });
+    const took = performance.now() - t0;
+    expect(events).toEqual(['listening eth0', 'listening cali2', 'stopped eth0', 'stopped cali2']);
+    expect(trafficAt).toBeGreaterThanOrEqual(15);
+    expect(took).toBeGreaterThanOrEqual(400);
+    expect(took).toBeLessThan(400 + 300);
+    expect(points.map((p) => p.error)).toEqual([null, null]);
   });
 
   it('reports a capture point that could not start without losing the others', async () => {
