@@ -91,7 +91,8 @@ function explanation(node: NodeFacts | null, fw: NodeFirewallFacts | undefined, 
     return { text: felix ? `Calico dropped ${plural(rule.packets, 'packet')} in ${rule.chain}: no network policy allowed them` : `a ${rule.drop === 'reject' ? 'REJECT' : 'DROP'} rule in ${rule.table}/${rule.chain} counted ${plural(rule.packets, 'packet')}`, evidence: `[+${rule.packets}] ${rule.raw}`, codes: ['drop_rule_counted', 'policy_drop_counted', 'input_drops_tunnel'] };
   }
   if (stage === 'forward' && node?.ipForward === false) return { text: 'IP forwarding is off', evidence: 'net.ipv4.ip_forward = 0', codes: ['ip_forward_off'] };
-  if (stage === 'input' && (arrivedOn.point.badUdpChecksums ?? 0) > 0) {
+  // Bad checksums explain a loss only where nothing else does: virtual NICs show unfinished offloaded checksums too.
+  if (stage === 'input' && (arrivedOn.point.badUdpChecksums ?? 0) > 0 && !fw?.killers.some((k) => k.kind === 'input-drops-vxlan' || k.kind === 'input-drops-ipip')) {
     return { text: `${plural(arrivedOn.point.badUdpChecksums!, 'packet')} arrived with bad UDP checksums, which the kernel drops (the sender's checksum offload: ethtool -k ${CALICO_VXLAN.device})`, evidence: `${arrivedOn.point.node}/${arrivedOn.point.interface}: ${plural(arrivedOn.point.badUdpChecksums!, 'bad UDP checksum')}`, codes: ['bad_udp_checksums', 'vxlan_checksum_offload_on'] };
   }
   const strict = node ? strictRpFilter(node, arrivedOn.point.interface) : null;
@@ -140,7 +141,8 @@ function verdictBetween(facts: TraceFacts, from: Hop, to: Hop, direction: 'forwa
   return {
     finding: { severity: 'error', code: code(base), message: `${prefix}${seen}: dropped on ${nodeName}${why ? ` — ${why.text}` : ''}`, evidence: why ? `${where}\n${why.evidence}` : where },
     node: nodeName,
-    explains: new Set(why?.codes ?? []),
+    // Unverified checksums on the uplink where the packets stopped are shown under whatever stopped them.
+    explains: new Set([...(why?.codes ?? []), ...(stage === 'input' ? ['bad_udp_checksums'] : [])]),
   };
 }
 

@@ -6,7 +6,7 @@
 import { nestConsequences, type Finding } from '../model/report.ts';
 import { cidrContains, parseIpv4Cidr } from '../net/ipv4.ts';
 import { OVERLAY_OVERHEAD } from '../calico/encapsulation.ts';
-import { CALICO_POD_GATEWAY } from '../calico/naming.ts';
+import { CALICO_POD_GATEWAY, CALICO_VXLAN } from '../calico/naming.ts';
 import { isLoopbackBind } from '../parse/listen-sockets.ts';
 import { strictRpFilter, type PathVerdict } from './packet-path.ts';
 import type { CapturePointFacts, NodeFacts, ObservedFlow, OverlayMode, PodEnd, RouteLine, TraceFacts } from './trace-facts.ts';
@@ -302,13 +302,22 @@ function podInsideFindings(end: PodEnd, facts: TraceFacts): Finding[] {
   return out;
 }
 
-/** UDP datagrams with bad checksums seen arriving at the destination node (the sender's own capture sees offloaded, unfinished checksums). */
+/**
+ * UDP datagrams (VXLAN's outer header included) whose checksum does not verify, arriving on the destination node's
+ * uplink. Only a suspect: virtual NICs (veth, virtio) hand packets over with the sender's offloaded checksum still
+ * unfinished and the kernel accepts them. So: information when the packets went on into the tunnel, a warning when
+ * they did not (the path verdict then names the checksums as the likely reason).
+ */
 function checksumFindings(facts: TraceFacts): Finding[] {
   const out: Finding[] = [];
-  for (const p of facts.capture?.points ?? []) {
-    const receiving = p.role === 'dst-uplink' || p.role === 'dst-tunnel';
-    if (!receiving || !p.badUdpChecksums) continue;
-    out.push(err('bad_udp_checksums', `${p.badUdpChecksums} UDP packet${p.badUdpChecksums === 1 ? '' : 's'} arrived on ${p.node}/${p.interface} with a bad checksum: the kernel drops them (VXLAN checksum offload on the sender: ethtool -k ${facts.overlay.device ?? 'vxlan.calico'})`, `${p.node}/${p.interface}: ${p.badUdpChecksums} bad UDP checksums in the capture`));
+  const points = facts.capture?.points ?? [];
+  const passedOn = points.some((p) => p.role === 'dst-tunnel' && p.error === null && p.flows.some((f) => f.src === facts.src.pod.podIP || f.dst === facts.src.pod.podIP));
+  for (const p of points) {
+    if (p.role !== 'dst-uplink' || !p.badUdpChecksums) continue;
+    const n = p.badUdpChecksums;
+    const evidence = `${p.node}/${p.interface}: ${n} UDP checksum${n === 1 ? '' : 's'} that do not verify in the capture`;
+    if (passedOn) out.push(info('udp_checksums_unverified', `${n} UDP packet${n === 1 ? '' : 's'} on ${p.node}/${p.interface} carry checksums that do not verify, yet went on into ${facts.overlay.device ?? 'the node'}: offloaded checksums a virtual NIC handed over unfinished, not a fault`, evidence));
+    else out.push(warn('bad_udp_checksums', `${n} UDP packet${n === 1 ? '' : 's'} arrived on ${p.node}/${p.interface} with checksums that do not verify and went no further: unless a rule on the node dropped them (see where the packets stop), suspect the sender's checksum offload (ethtool -k ${facts.overlay.device ?? CALICO_VXLAN.device})`, evidence));
   }
   return out;
 }
