@@ -7,7 +7,7 @@ import type { PodInfo, ServiceInfo } from '../cluster/types.ts';
 import type { CommandResult, NodeCommand, NodeShell, NodeTarget } from '../node/types.ts';
 import * as catalogue from '../node/catalogue.ts';
 import { discoverPodNetns, type PodNetns } from '../node/netns-discovery.ts';
-import { CALICO_TUNNEL_DEVICES, CALICO_VXLAN } from '../calico/naming.ts';
+import { CALICO_IPIP_DEVICE, CALICO_VXLAN } from '../calico/naming.ts';
 import { K8snetError, describeError } from '../errors.ts';
 import type { NodeFacts } from './trace-facts.ts';
 import type { NodeRuleFacts, ServiceFacts } from './service-diagnosis.ts';
@@ -46,6 +46,8 @@ async function runOk(shell: NodeShell, node: NodeTarget, command: NodeCommand, s
 // ---- node inspection ----
 
 const SYSCTL_KEYS = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.netfilter.nf_conntrack_count', 'net.netfilter.nf_conntrack_max'];
+/** rp_filter of Calico's tunnel devices (IPv4): strict mode there drops pod traffic arriving decapsulated. */
+const TUNNEL_RP_FILTER_KEYS = [CALICO_VXLAN.device, CALICO_IPIP_DEVICE].map((d) => catalogue.interfaceSysctlKey(d, 'rp_filter'));
 
 /**
  * The main route table: `ip -j` where iproute2 has it (4.13+), else `ip route` text, else `route -n` (net-tools);
@@ -70,23 +72,20 @@ async function readLinks(shell: NodeShell, node: NodeTarget, signal: AbortSignal
 
 export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<NodeFacts> {
   try {
-    const [routes, links, sysctl, neighJson, fdbJson, addrJson] = await Promise.all([
+    const [routes, links, sysctl, neighJson, fdbJson, addrJson, ethtool] = await Promise.all([
       readRoutes(shell, node, signal),
       // A node without any ip command still has a route table worth judging: its links are then unknown.
       readLinks(shell, node, signal).catch(() => null),
-      runOk(shell, node, catalogue.sysctlNet(SYSCTL_KEYS), signal).catch(() => ''),
+      // `sysctl -e` skips keys the node lacks: the tunnel devices' keys are asked for whether or not they exist.
+      runOk(shell, node, catalogue.sysctlNet([...SYSCTL_KEYS, ...TUNNEL_RP_FILTER_KEYS]), signal).catch(() => ''),
       runOk(shell, node, catalogue.ipNeigh(null, { json: true, family: 4 }), signal).catch(() => null),
       runOk(shell, node, catalogue.bridgeFdb(CALICO_VXLAN.device), signal).catch(() => null),
       runOk(shell, node, catalogue.ipAddr({ json: true, family: 4 }), signal).catch(() => null),
+      runOk(shell, node, catalogue.ethtoolFeatures(CALICO_VXLAN.device), signal).catch(() => null),
     ]);
     const uplink = addrJson === null ? null : uplinkFromAddresses(addressesFromIpJson(addrJson), node.address);
-    // Second round, now that the uplink and the tunnel devices are known: their own rp_filter and the tunnel's offloads.
-    const tunnels = (links ?? []).filter((l) => CALICO_TUNNEL_DEVICES.includes(l.name)).map((l) => l.name);
-    const perInterface = [uplink, ...tunnels].filter((i): i is string => i !== null).map((i) => catalogue.interfaceSysctlKey(i, 'rp_filter'));
-    const [perInterfaceSysctl, ethtool] = await Promise.all([
-      perInterface.length > 0 ? runOk(shell, node, catalogue.sysctlNet(perInterface), signal).catch(() => '') : '',
-      tunnels.includes(CALICO_VXLAN.device) ? runOk(shell, node, catalogue.ethtoolFeatures(CALICO_VXLAN.device), signal).catch(() => null) : null,
-    ]);
+    // The uplink's own rp_filter needs its name: one more short read.
+    const perInterfaceSysctl = uplink ? await runOk(shell, node, catalogue.sysctlNet([catalogue.interfaceSysctlKey(uplink, 'rp_filter')]), signal).catch(() => '') : '';
     const values = { ...sysctlValues(sysctl), ...sysctlValues(perInterfaceSysctl) };
     const rpFilter: Record<string, number> = {};
     for (const [key, value] of Object.entries(values)) {
@@ -145,10 +144,15 @@ export async function listeningPorts(shell: NodeShell, node: NodeTarget, netns: 
   return out === null ? null : listeningPortsFromSs(out);
 }
 
-/** Listening TCP sockets with their bind addresses inside a pod (null: ss could not run). */
-export async function listenSockets(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<ListenSocket[] | null> {
-  const out = await runOk(shell, node, catalogue.netnsExec(netns, catalogue.ssListeners()), signal).catch(() => null);
-  return out === null ? null : listenSocketsFromSs(out);
+/**
+ * Listening TCP ports inside a pod, and (from ss) their bind addresses, with one command: ss, else netstat (ports
+ * only). Null when neither could run.
+ */
+export async function readListeners(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<{ ports: number[] | null; sockets: ListenSocket[] | null }> {
+  const ss = await runOk(shell, node, catalogue.netnsExec(netns, catalogue.ssListeners()), signal).catch(() => null);
+  if (ss !== null) return { ports: listeningPortsFromSs(ss), sockets: listenSocketsFromSs(ss) };
+  const netstat = await runOk(shell, node, catalogue.netnsExec(netns, catalogue.netstatListeners()), signal).catch(() => null);
+  return { ports: netstat === null ? null : listeningPortsFromSs(netstat), sockets: null };
 }
 
 /** What a pod's own namespace holds for its path out: links, addresses, routes (JSON and as printed), neighbours. */

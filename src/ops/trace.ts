@@ -18,10 +18,10 @@ import type { CapturePointFacts, NodeFacts, PodEnd, PodInside, TraceFacts } from
 import { CAPTURE_SETUP_SECONDS, runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { capturePointsTable, sampleSection } from './capture-report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { findPodNetns, inspectNode, listenSockets, listeningPorts, readPodInside, testConnect } from './node-facts.ts';
+import { findPodNetns, inspectNode, readListeners, readPodInside, testConnect } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import type { SideVerdict } from '../policy/index.ts';
-import { counterDelta, dropFindings, programmedFindings, readCounters, walkWorkload, workloadChainText, type CounterRead, type NodeCounterDelta } from './enforcement-facts.ts';
+import { counterDelta, dropFindings, programmedFindings, readCounters, walkWorkload, workloadChainText, type NodeCounterDelta } from './enforcement-facts.ts';
 import { judgeConnection, podEndpoint, policyFindings, policyReadFailed, policySection, portsToJudge, readPolicyContext, type PolicyContext, type PortVerdict } from './policy-facts.ts';
 
 export interface TraceCommand {
@@ -164,19 +164,29 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   const srcTarget = srcNodeInfo ? nodeTarget(deps, srcNodeInfo) : null;
   const dstTarget = dstNodeInfo ? nodeTarget(deps, dstNodeInfo) : null;
 
-  ctx.onStep('inspecting nodes and reading network policies');
+  ctx.onStep('inspecting nodes and pods, reading network policies');
+  const sameNode = srcTarget !== null && srcTarget.name === dstTarget?.name;
+  // The tables with counters before and after the test connection: the rules that counted its packets are the
+  // evidence of where they died. Read on each node once (same-node pairs share one read).
+  const counterNodes = [srcTarget, sameNode ? null : dstTarget].filter((t): t is NodeTarget => t !== null);
+  const readAll = () => Promise.all(counterNodes.map((t) => readCounters(deps.shell, t, ctx.signal)));
   const inspect = (t: NodeTarget | null): Promise<NodeFacts | null> => (t ? inspectNode(deps.shell, t, ctx.signal) : Promise.resolve(null));
-  const [srcNode, dstNodeMaybe, policyRead] = await Promise.all([
+  const netnsOf = (t: NodeTarget | null, pod: PodInfo) => (t ? findPodNetns(deps.shell, t, pod, ctx.signal).catch(() => null) : Promise.resolve(null));
+  // None of these depends on another: the nodes, the pods' namespaces, the policies and the counters' first read
+  // go out in one round (a node that cannot be inspected has its namespace lookup fail too, which is then null).
+  const [srcNode, dstNodeMaybe, policyRead, srcNs, dstNs, countersBefore] = await Promise.all([
     inspect(srcTarget),
-    srcTarget?.name === dstTarget?.name ? Promise.resolve(null) : inspect(dstTarget),
+    sameNode ? Promise.resolve(null) : inspect(dstTarget),
     readPolicyContext(deps.cluster).then(
       (context): { context: PolicyContext } | { error: unknown } => ({ context }),
       (error: unknown) => ({ error }),
     ),
+    netnsOf(srcTarget, srcPod),
+    netnsOf(dstTarget, dstPod),
+    readAll(),
   ]);
-  const dstNode = dstNodeMaybe ?? (srcTarget?.name === dstTarget?.name ? srcNode : null);
+  const dstNode = dstNodeMaybe ?? (sameNode ? srcNode : null);
 
-  const sameNode = srcTarget !== null && srcTarget.name === dstTarget?.name;
   const pool = dstPod.podIP ? poolFor(pools, dstPod.podIP) : null;
   const toDstNode = srcNode?.routes && dstNode ? lookupRoute(srcNode.routes, dstNode.ip) : null;
   const sameSubnet = toDstNode !== null && toDstNode.gateway === null && toDstNode.type === 'unicast' && toDstNode.destination !== 'default';
@@ -186,27 +196,16 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   const dst: PodEnd = { pod: dstPod, caliInterface: caliInterfaceName(dstPod.namespace, dstPod.name), node: dstNode, listeningPorts: null, netns: null };
   const testPort = cmd.port ?? firstTcpPort(dstPod);
 
-  ctx.onStep('looking inside the pods');
-  const [srcNs, dstNs] = await Promise.all([
-    srcTarget && srcNode && !srcNode.error ? findPodNetns(deps.shell, srcTarget, srcPod, ctx.signal) : null,
-    dstTarget && dstNode && !dstNode.error ? findPodNetns(deps.shell, dstTarget, dstPod, ctx.signal) : null,
-  ]);
-  src.netns = srcNs?.netns ?? null;
-  dst.netns = dstNs?.netns ?? null;
-  if (dstTarget && dst.netns) {
-    [dst.listeningPorts, dst.listenSockets] = await Promise.all([listeningPorts(deps.shell, dstTarget, dst.netns, ctx.signal), listenSockets(deps.shell, dstTarget, dst.netns, ctx.signal)]);
-  }
+  src.netns = srcNode && !srcNode.error ? (srcNs?.netns ?? null) : null;
+  dst.netns = dstNode && !dstNode.error ? (dstNs?.netns ?? null) : null;
+  // What listens in the destination pod is read while the test connection runs (neither changes the other).
+  const listenersRead = dstTarget && dst.netns ? readListeners(deps.shell, dstTarget, dst.netns, ctx.signal) : Promise.resolve({ ports: null, sockets: null });
 
   const facts: TraceFacts = { src, dst, pool, overlay, testPort: null, capture: null };
   let testConnection: TraceResult['testConnection'] = null;
   const sections: ReportSection[] = [];
   const attachments: ReportAttachment[] = [];
 
-  // The tables with counters before and after the test connection: the rules that counted its packets are the
-  // evidence of where they died. Read on each node once (same-node pairs share one read).
-  const counterNodes = [srcTarget, sameNode ? null : dstTarget].filter((t): t is NodeTarget => t !== null);
-  const readAll = () => Promise.all(counterNodes.map((t) => readCounters(deps.shell, t, ctx.signal)));
-  const countersBefore: CounterRead[] = await readAll();
   const testOnce = async () => {
     if (testPort === null || !src.netns || !srcTarget || !dstPod.podIP) return null;
     try {
@@ -253,11 +252,14 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
     }
   }
   // After the test: the counters, and each pod's own namespace (the gateway's ARP entry has had its chance).
-  const [countersAfter, srcInside, dstInside] = await Promise.all([
+  const [countersAfter, srcInside, dstInside, listeners] = await Promise.all([
     testConnection ? readAll() : Promise.resolve(countersBefore),
     srcTarget && src.netns ? readPodInside(deps.shell, srcTarget, src.netns, ctx.signal) : null,
     dstTarget && dst.netns ? readPodInside(deps.shell, dstTarget, dst.netns, ctx.signal) : null,
+    listenersRead,
   ]);
+  dst.listeningPorts = listeners.ports;
+  dst.listenSockets = listeners.sockets;
   src.inside = srcInside;
   dst.inside = dstInside;
   const deltas: NodeCounterDelta[] = testConnection ? counterNodes.map((t, i) => counterDelta(t.name, countersBefore[i]!, countersAfter[i]!)) : [];
