@@ -158,14 +158,16 @@ export async function readListeners(shell: NodeShell, node: NodeTarget, netns: s
 /** What a pod's own namespace holds for its path out: links, addresses, routes (JSON and as printed), neighbours. */
 export async function readPodInside(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<PodInside> {
   try {
-    const [linksJson, addrJson, routesJson, routeText, neighJson] = await Promise.all([
-      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipLinks({ json: true })), signal),
-      runOk(shell, node, catalogue.ipAddr({ netns, json: true, family: 4 }), signal),
+    // `ip -j addr` carries each link's flags and MTU too, and the route lines are rebuilt from the JSON as ip prints
+    // them: three commands per pod.
+    // Every family: an eth0 without an IPv4 address must still be listed.
+    const [addrJson, routesJson, neighJson] = await Promise.all([
+      runOk(shell, node, catalogue.ipAddr({ netns, json: true }), signal),
       runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipRoute({ json: true, family: 4 })), signal),
-      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipRoute({ family: 4 })), signal),
       runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipNeigh(null, { json: true, family: 4 })), signal),
     ]);
-    return { links: linksFromIpJson(linksJson), addresses: addressesFromIpJson(addrJson), routes: routesFromIpJson(routesJson), routeText: routeText.replace(/ +$/gm, ''), neighbours: neighboursFromIpJson(neighJson), error: null };
+    const routes = routesFromIpJson(routesJson);
+    return { links: linksFromIpJson(addrJson), addresses: addressesFromIpJson(addrJson), routes, routeText: routes.map((r) => r.raw).join('\n'), neighbours: neighboursFromIpJson(neighJson), error: null };
   } catch (err) {
     return { links: [], addresses: {}, routes: [], routeText: '', neighbours: [], error: describeError(err) };
   }

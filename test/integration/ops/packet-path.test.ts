@@ -31,9 +31,10 @@ describe.each([
   const inPod = (name: string, argv: string[]) => run(inNetns(pod(name).netnsName, argv));
   const trace = async (): Promise<TraceResult> => (await runTrace(deps, { namespace: 'default', src: 'pod-src', dst: 'pod-dest', capture: { enabled: true, seconds: WINDOW_SECONDS } }, ctx())).result;
   const problems = (r: { findings: Finding[] }) => r.findings.filter((f) => f.severity === 'error');
-  const problem = (r: { findings: Finding[] }, code: string) => {
+  const problem = (r: { findings: Finding[]; testConnection?: unknown; capture?: TraceResult['capture'] }, code: string) => {
     const f = problems(r).find((x) => x.code === code);
-    if (!f) throw new Error(`no ${code} among ${JSON.stringify(r.findings.map((x) => [x.severity, x.code, x.message]), null, 1)}`);
+    const points = r.capture?.points.map((p) => `${p.node}/${p.interface}: ${p.packets} packets${p.error ? ` (${p.error})` : ''}`);
+    if (!f) throw new Error(`no ${code} among ${JSON.stringify(r.findings.map((x) => [x.severity, x.code, x.message]), null, 1)}\ntest connection: ${JSON.stringify(r.testConnection)}\ncapture: ${JSON.stringify(points)}`);
     return f;
   };
   /** Runs a repair even when the check failed, and fails loudly when the break or the repair did not take. */
