@@ -17,7 +17,7 @@ import { addressesFromIpJson, fdbFromBridgeJson, linksFromIpJson, neighboursFrom
 import { parseIpRouteText, parseRouteN } from '../parse/route-text.ts';
 import { parseIpLinkText } from '../parse/link-text.ts';
 import { sysctlValues } from '../parse/sysctl.ts';
-import { listeningPortsFromSs } from '../parse/listeners.ts';
+import { acceptsOn, listenersFromSs, type Listener } from '../parse/listeners.ts';
 
 /** The bounded test connection waits at most this long for the handshake. */
 export const TEST_CONNECT_SECONDS = 3;
@@ -113,9 +113,10 @@ export async function findPodNetns(shell: NodeShell, node: NodeTarget, pod: PodI
   return (await discoverPodNetns(shell, node, pod, signal)).found;
 }
 
-export async function listeningPorts(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<number[] | null> {
+/** The TCP listeners inside a pod's network namespace (ss, else netstat), with their bind addresses and processes; null: unreadable. */
+export async function listenersIn(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<Listener[] | null> {
   const out = await runOk(shell, node, catalogue.netnsExec(netns, catalogue.ssListeners()), signal).catch(() => runOk(shell, node, catalogue.netnsExec(netns, catalogue.netstatListeners()), signal).catch(() => null));
-  return out === null ? null : listeningPortsFromSs(out);
+  return out === null ? null : listenersFromSs(out);
 }
 
 export async function podNetworkInside(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal) {
@@ -146,8 +147,10 @@ export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, ki
   const servicePort = svc.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port));
   const protocol = servicePort ? { protocol: servicePort.protocol } : {};
   const walk = dataplane.walk(outputs, kind === 'nodeport' ? { nodePort: port, ...protocol } : { clusterIP: svc.clusterIP ?? '', port, ...protocol });
-  const listeners = ss === null ? null : listeningPortsFromSs(ss).includes(port) ? [`*:${port}`] : [];
-  return { name: node.name, ip: node.address, rules: walk.rules, dnatTargets: walk.dnatTargets, entryRule: walk.entryRule, rejects: walk.rejects, drops: walk.drops, listeners, error: null };
+  const listeners = ss === null ? null : listenersFromSs(ss).filter((l) => l.port === port);
+  // A NodePort held only on 127.0.0.1 (or another address) does not listen on the node address that clients use.
+  const listening = listeners === null ? null : acceptsOn(listeners, port, node.address);
+  return { name: node.name, ip: node.address, rules: walk.rules, dnatTargets: walk.dnatTargets, entryRule: walk.entryRule, rejects: walk.rejects, drops: walk.drops, listeners, listening, error: null };
 }
 
 /** The NodePorts a node's kube-proxy rules serve, or null when they could not be read. */

@@ -4,6 +4,7 @@
  */
 import type { Finding } from '../model/report.ts';
 import type { EndpointInfo, ServiceInfo } from '../cluster/types.ts';
+import type { Listener } from '../parse/listeners.ts';
 
 /** One node's kube-proxy view of the port: the rule chain walked from KUBE-NODEPORTS / KUBE-SERVICES to DNAT. */
 export interface NodeRuleFacts {
@@ -19,8 +20,10 @@ export interface NodeRuleFacts {
   rejects: string[];
   /** Rules reached that drop the traffic (externalTrafficPolicy: Local, no local endpoint). */
   drops: string[];
-  /** Sockets listening on the port on the node (kube-proxy before v1.26 held NodePorts open); null: not checked. */
-  listeners: string[] | null;
+  /** Sockets listening on the port on the node, any address (kube-proxy before v1.26 held NodePorts open); null: not checked. */
+  listeners: Listener[] | null;
+  /** Whether one of them takes connections to the node's address (a wildcard or that address; 127.0.0.1 does not); null: not checked. */
+  listening: boolean | null;
   error: string | null;
 }
 

@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { EndpointInfo, NodeInfo, ServiceInfo } from '../cluster/types.ts';
 import type { NodeTarget } from '../node/types.ts';
+import type { Listener } from '../parse/listeners.ts';
 import { K8snetError, describeError } from '../errors.ts';
 import { summarizeCapture, type CaptureSummary } from '../pcap/index.ts';
 import { headlineFor, sortFindings, type Finding, type ReportAttachment, type ReportSection } from '../model/report.ts';
@@ -34,8 +35,10 @@ export const NODE_CONCURRENCY = 8;
 export interface ServiceNodeResult {
   name: string;
   ip: string;
-  /** NodePort: a socket listens on the port (kube-proxy before v1.26 held it). */
+  /** NodePort: a socket takes connections to the node's address on the port (kube-proxy before v1.26 held it); 127.0.0.1 only does not count. */
   listening: boolean | null;
+  /** NodePort: every socket listening on the port, with its bind address and process; null: not read. */
+  listeners: Listener[] | null;
   /** The entry rule exists in the nat table. */
   iptables: boolean;
   rules: string[];
@@ -67,7 +70,7 @@ async function inspectAllNodes(deps: OperationDeps, nodes: readonly NodeInfo[], 
       ctx.onStep(`reading kube-proxy rules on ${node.name}`);
       return { target, facts: await inspectServiceRules(deps.shell, target, kind, svc, port, ctx.signal) };
     } catch (err) {
-      return { target, facts: { name: node.name, ip: node.internalIP ?? '?', rules: [], dnatTargets: [], entryRule: false, rejects: [], drops: [], listeners: null, error: describeError(err) } };
+      return { target, facts: { name: node.name, ip: node.internalIP ?? '?', rules: [], dnatTargets: [], entryRule: false, rejects: [], drops: [], listeners: null, listening: null, error: describeError(err) } };
     }
   });
 }
@@ -119,7 +122,7 @@ async function runServiceCheck(deps: OperationDeps, kind: ServiceFacts['kind'], 
     port,
     service: svc ? { namespace: svc.namespace, name: svc.name, type: svc.type, clusterIP: svc.clusterIP } : null,
     endpoints: endpointRows(endpoints, svcPort?.name ?? null),
-    nodes: facts.nodes.map((n) => ({ name: n.name, ip: n.ip, listening: n.listeners === null ? null : n.listeners.length > 0, iptables: n.entryRule, rules: n.rules, dnatTargets: n.dnatTargets, error: n.error })),
+    nodes: facts.nodes.map((n) => ({ name: n.name, ip: n.ip, listening: n.listening, listeners: n.listeners, iptables: n.entryRule, rules: n.rules, dnatTargets: n.dnatTargets, error: n.error })),
     capture: captureResult,
     findings,
   };

@@ -6,6 +6,8 @@
 import type { Finding } from '../model/report.ts';
 import { cidrContains, parseIpv4Cidr } from '../net/ipv4.ts';
 import { OVERLAY_OVERHEAD } from '../calico/encapsulation.ts';
+import { listeningPorts } from '../parse/listeners.ts';
+import { loopbackOnlyListener } from './loopback-listener.ts';
 import type { CapturePointFacts, NodeFacts, ObservedFlow, OverlayMode, PodEnd, RouteLine, TraceFacts } from './trace-facts.ts';
 import type { EncapsulationSetting, IpPoolInfo } from '../cluster/types.ts';
 
@@ -162,9 +164,11 @@ function vxlanPeerFindings(facts: TraceFacts, from: NodeFacts, to: NodeFacts, to
 }
 
 function listenerFindings(facts: TraceFacts): Finding[] {
-  if (facts.testPort === null || facts.dst.listeningPorts === null) return [];
-  if (facts.dst.listeningPorts.includes(facts.testPort)) return [];
-  return [err('no_listener', `nothing listens on TCP port ${facts.testPort} inside ${podLabel(facts.dst)}`, `listening ports: ${facts.dst.listeningPorts.join(', ') || 'none'}`)];
+  if (facts.testPort === null || facts.dst.listeners === null) return [];
+  const loopback = loopbackOnlyListener(facts.dst.listeners, facts.testPort, podLabel(facts.dst));
+  if (loopback) return [loopback];
+  if (facts.dst.listeners.some((l) => l.port === facts.testPort)) return [];
+  return [err('no_listener', `nothing listens on TCP port ${facts.testPort} inside ${podLabel(facts.dst)}`, `listening ports: ${listeningPorts(facts.dst.listeners).join(', ') || 'none'}`)];
 }
 
 /** The test connection's flow at a capture point (either direction). */

@@ -7,6 +7,7 @@ import type { IpPoolInfo, PodInfo } from '../cluster/types.ts';
 export type { OverlayMode } from '../calico/encapsulation.ts';
 import type { OverlayMode } from '../calico/encapsulation.ts';
 import type { FdbEntry, LinkFacts, NeighbourEntry, RouteLine } from '../parse/ip-json.ts';
+import type { Listener } from '../parse/listeners.ts';
 
 export type { LinkFacts, RouteLine } from '../parse/ip-json.ts';
 
@@ -33,8 +34,8 @@ export interface PodEnd {
   caliInterface: string;
   /** The node the pod runs on; null for an unscheduled pod. */
   node: NodeFacts | null;
-  /** TCP ports something listens on inside the pod's netns (null: not checked). */
-  listeningPorts: number[] | null;
+  /** TCP listeners inside the pod's netns, with bind address and process (null: not checked). */
+  listeners: Listener[] | null;
   netns: string | null;
 }
 

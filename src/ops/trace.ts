@@ -16,7 +16,7 @@ import type { CapturePointFacts, NodeFacts, PodEnd, TraceFacts } from './trace-f
 import { CAPTURE_SETUP_SECONDS, runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { capturePointsTable, sampleSection } from './capture-report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { findPodNetns, inspectNode, listeningPorts, testConnect, uplinkInterface } from './node-facts.ts';
+import { findPodNetns, inspectNode, listenersIn, testConnect, uplinkInterface } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import type { SideVerdict } from '../policy/index.ts';
 import { counterDelta, dropFindings, programmedFindings, readCounters, walkWorkload, workloadChainText, type CounterRead, type NodeCounterDelta } from './enforcement-facts.ts';
@@ -156,8 +156,8 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   const sameSubnet = toDstNode !== null && toDstNode.gateway === null && toDstNode.type === 'unicast' && toDstNode.destination !== 'default';
   const overlay = overlayBetween(pool, sameNode, sameSubnet);
 
-  const src: PodEnd = { pod: srcPod, caliInterface: caliInterfaceName(srcPod.namespace, srcPod.name), node: srcNode, listeningPorts: null, netns: null };
-  const dst: PodEnd = { pod: dstPod, caliInterface: caliInterfaceName(dstPod.namespace, dstPod.name), node: dstNode, listeningPorts: null, netns: null };
+  const src: PodEnd = { pod: srcPod, caliInterface: caliInterfaceName(srcPod.namespace, srcPod.name), node: srcNode, listeners: null, netns: null };
+  const dst: PodEnd = { pod: dstPod, caliInterface: caliInterfaceName(dstPod.namespace, dstPod.name), node: dstNode, listeners: null, netns: null };
   const testPort = cmd.port ?? firstTcpPort(dstPod);
 
   ctx.onStep('looking inside the pods');
@@ -167,7 +167,7 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   ]);
   src.netns = srcNs?.netns ?? null;
   dst.netns = dstNs?.netns ?? null;
-  if (dstTarget && dst.netns) dst.listeningPorts = await listeningPorts(deps.shell, dstTarget, dst.netns, ctx.signal);
+  if (dstTarget && dst.netns) dst.listeners = await listenersIn(deps.shell, dstTarget, dst.netns, ctx.signal);
 
   const facts: TraceFacts = { src, dst, pool, overlay, testPort: null, capture: null };
   let testConnection: TraceResult['testConnection'] = null;

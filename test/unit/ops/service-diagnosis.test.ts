@@ -7,7 +7,7 @@ const rules = [
   '-A KUBE-SVC-AAAA -m comment --comment "default/svc-nodeport:http -> 10.244.0.2:8080" -j KUBE-SEP-BBBB',
   '-A KUBE-SEP-BBBB -p tcp -m comment --comment "default/svc-nodeport:http" -m tcp -j DNAT --to-destination 10.244.0.2:8080',
 ];
-const node = (name: string, ip: string, over: Partial<NodeRuleFacts> = {}): NodeRuleFacts => ({ name, ip, rules, dnatTargets: ['10.244.0.2:8080'], entryRule: true, rejects: [], drops: [], listeners: [], error: null, ...over });
+const node = (name: string, ip: string, over: Partial<NodeRuleFacts> = {}): NodeRuleFacts => ({ name, ip, rules, dnatTargets: ['10.244.0.2:8080'], entryRule: true, rejects: [], drops: [], listeners: [], listening: false, error: null, ...over });
 
 function facts(): ServiceFacts {
   return {
