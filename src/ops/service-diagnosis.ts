@@ -5,6 +5,7 @@
 import type { Finding } from '../model/report.ts';
 import type { EndpointInfo, ServiceInfo } from '../cluster/types.ts';
 import type { Listener } from '../parse/listeners.ts';
+import { joinHostPort } from '../net/host-port.ts';
 
 /** One node's kube-proxy view of the port: the rule chain walked from KUBE-NODEPORTS / KUBE-SERVICES to DNAT. */
 export interface NodeRuleFacts {
@@ -44,7 +45,8 @@ function endpointTargets(facts: ServiceFacts): Set<string> {
   const targets = new Set<string>();
   for (const ep of facts.endpoints.filter((e) => e.ready)) {
     const port = ep.ports.find((p) => svcPort?.name == null || p.name === svcPort.name) ?? ep.ports[0];
-    if (port) targets.add(`${ep.ip}:${port.port}`);
+    // The DNAT targets are in joinHostPort's spelling (`[fd00::5]:8080` for IPv6), so the endpoints are too.
+    if (port) targets.add(joinHostPort(ep.ip, port.port));
   }
   return targets;
 }
@@ -66,9 +68,11 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
       out.push(err('node_unreachable', `could not inspect ${node.name} (${node.ip}): ${node.error}`, node.error));
       continue;
     }
-    if (!node.entryRule && node.rejects.length > 0) {
-      out.push(err('rejected_no_endpoints', `${node.name} rejects ${what}: kube-proxy installed a REJECT because the Service has no endpoints`, node.rejects.join('\n')));
-      continue;
+    if (node.rejects.length > 0) {
+      // Older kube-proxy kept the NodePort's nat rules next to a filter REJECT it wrote when it saw no endpoints.
+      const also = node.entryRule ? ', although its nat rules still forward it: kube-proxy on this node saw the Service without endpoints' : ' because the Service has no endpoints';
+      out.push(err('rejected_no_endpoints', `${node.name} rejects ${what}: kube-proxy installed a REJECT${also}`, node.rejects.join('\n')));
+      if (!node.entryRule) continue;
     }
     if (node.drops.length > 0) {
       out.push(warn('dropped_no_local_endpoint', `${node.name} drops ${what} from outside the cluster: externalTrafficPolicy is Local and no endpoint runs on ${node.name}`, node.drops.join('\n')));
