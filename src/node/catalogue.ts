@@ -84,9 +84,16 @@ function familyFlag(family: Family | undefined): string[] {
   return [`-${family}`];
 }
 
-/** The main route table: `ip [-j] [-4|-6] route show table main`. */
-export function ipRoute(options: { json?: boolean; family?: Family } = {}): NodeCommand {
-  return command(['ip', ...(options.json ? ['-j'] : []), ...familyFlag(options.family), 'route', 'show', 'table', 'main']);
+/** A route table: `ip [-j] [-4|-6] route show table main` (default), or every table (`table all`, for policy routing). */
+export function ipRoute(options: { json?: boolean; family?: Family; table?: 'main' | 'all' } = {}): NodeCommand {
+  const table = options.table ?? 'main';
+  if (table !== 'main' && table !== 'all') throw new InvalidInputError('table', `${JSON.stringify(String(table).slice(0, 20))} is not main or all`);
+  return command(['ip', ...(options.json ? ['-j'] : []), ...familyFlag(options.family), 'route', 'show', 'table', table]);
+}
+
+/** The routing policy rules: `ip [-j] [-4|-6] rule show`. */
+export function ipRule(options: { json?: boolean; family?: Family } = {}): NodeCommand {
+  return command(['ip', ...(options.json ? ['-j'] : []), ...familyFlag(options.family), 'rule', 'show']);
 }
 
 /** net-tools' route table, for nodes whose iproute2 is too old for -j. */

@@ -15,6 +15,7 @@ import type { ServiceDataplane } from '../dataplane/service-dataplane.ts';
 import { iptablesDataplane } from '../dataplane/iptables-dataplane.ts';
 import { addressesFromIpJson, fdbFromBridgeJson, linksFromIpJson, neighboursFromIpJson, routesFromIpJson, type LinkFacts, type RouteLine } from '../parse/ip-json.ts';
 import { parseIpRouteText, parseRouteN } from '../parse/route-text.ts';
+import { parseIpRule, type RouteRule } from '../parse/ip-rule.ts';
 import { parseIpLinkText } from '../parse/link-text.ts';
 import { sysctlValues } from '../parse/sysctl.ts';
 import { acceptsOn, listenersFromSs, type Listener } from '../parse/listeners.ts';
@@ -43,20 +44,37 @@ async function runOk(shell: NodeShell, node: NodeTarget, command: NodeCommand, s
 // ---- node inspection ----
 
 const SYSCTL_KEYS = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter'];
+/** IPv6 forwarding; rp_filter has no IPv6 counterpart (Felix's IPv6 RPF check is an ip6tables rule). */
+const SYSCTL_KEYS_V6 = ['net.ipv6.conf.all.forwarding'];
+
+export type Family = 4 | 6;
 
 /**
- * The main route table: `ip -j` where iproute2 has it (4.13+), else `ip route` text, else `route -n` (net-tools);
- * the text as printed is kept for the report either way.
+ * The route tables of one family: every table from `ip -j route show table all` where iproute2 has -j (4.13+) —
+ * policy routing sends some traffic elsewhere than main (RouteLine.table) — else the main table from `ip -j`, `ip
+ * route` text or `route -n` (net-tools, IPv4 only). The main table as printed is kept for the report either way.
  */
-async function readRoutes(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<{ routes: RouteLine[]; text: string }> {
-  const [json, text] = await Promise.all([
-    runOk(shell, node, catalogue.ipRoute({ json: true, family: 4 }), signal).catch(() => null),
-    runOk(shell, node, catalogue.ipRoute({ family: 4 }), signal).catch(() => null),
+async function readRoutes(shell: NodeShell, node: NodeTarget, signal: AbortSignal, family: Family): Promise<{ routes: RouteLine[]; text: string }> {
+  const [all, json, text] = await Promise.all([
+    runOk(shell, node, catalogue.ipRoute({ json: true, family, table: 'all' }), signal).catch(() => null),
+    runOk(shell, node, catalogue.ipRoute({ json: true, family }), signal).catch(() => null),
+    runOk(shell, node, catalogue.ipRoute({ family }), signal).catch(() => null),
   ]);
-  if (json !== null && text !== null) return { routes: routesFromIpJson(json), text };
+  const fromJson = all ?? json;
+  if (fromJson !== null && text !== null) return { routes: routesFromIpJson(fromJson), text };
   if (text !== null) return { routes: parseIpRouteText(text).routes, text };
+  if (family === 6) throw new K8snetError('ssh_command', `${node.name} answered neither ip -j -6 route nor ip -6 route`);
   const table = await runOk(shell, node, catalogue.routeN(), signal);
   return { routes: parseRouteN(table).routes, text: table };
+}
+
+/** `ip rule` (JSON, else text); null when the node has no ip command or it fails: lookups then use the main table. */
+async function readRules(shell: NodeShell, node: NodeTarget, signal: AbortSignal, family: Family): Promise<RouteRule[] | null> {
+  const json = await runOk(shell, node, catalogue.ipRule({ json: true, family }), signal).catch(() => null);
+  const out = json ?? (await runOk(shell, node, catalogue.ipRule({ family }), signal).catch(() => null));
+  if (out === null) return null;
+  const { rules } = parseIpRule(out);
+  return rules.length > 0 ? rules : null;
 }
 
 async function readLinks(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<LinkFacts[]> {
@@ -65,27 +83,35 @@ async function readLinks(shell: NodeShell, node: NodeTarget, signal: AbortSignal
   return parseIpLinkText(await runOk(shell, node, catalogue.ipLinks(), signal)).links;
 }
 
-export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<NodeFacts> {
+/**
+ * A node's routing and forwarding facts for one address family (4 by default; 6 for IPv6 pods and Services: `ip -6`,
+ * the vxlan-v6.calico FDB, IPv6 forwarding).
+ */
+export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: AbortSignal, options: { family?: Family } = {}): Promise<NodeFacts> {
+  const family = options.family ?? 4;
   try {
-    const [routes, links, sysctl, neighJson, fdbJson] = await Promise.all([
-      readRoutes(shell, node, signal),
+    const [routes, links, sysctl, neighJson, fdbJson, rules] = await Promise.all([
+      readRoutes(shell, node, signal, family),
       // A node without any ip command still has a route table worth judging: its links are then unknown.
       readLinks(shell, node, signal).catch(() => null),
-      runOk(shell, node, catalogue.sysctlNet(SYSCTL_KEYS), signal).catch(() => ''),
-      runOk(shell, node, catalogue.ipNeigh(null, { json: true, family: 4 }), signal).catch(() => null),
-      runOk(shell, node, catalogue.bridgeFdb(CALICO_VXLAN.device), signal).catch(() => null),
+      runOk(shell, node, catalogue.sysctlNet(family === 6 ? SYSCTL_KEYS_V6 : SYSCTL_KEYS), signal).catch(() => ''),
+      runOk(shell, node, catalogue.ipNeigh(null, { json: true, family }), signal).catch(() => null),
+      runOk(shell, node, catalogue.bridgeFdb(family === 6 ? CALICO_VXLAN.deviceV6 : CALICO_VXLAN.device), signal).catch(() => null),
+      readRules(shell, node, signal, family),
     ]);
     const values = sysctlValues(sysctl);
+    const forwarding = values[family === 6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward'];
     const rpFilter: Record<string, number> = {};
     if (values['net.ipv4.conf.all.rp_filter'] !== undefined) rpFilter.all = Number(values['net.ipv4.conf.all.rp_filter']);
     return {
       name: node.name,
       ip: node.address,
       routes: routes.routes,
+      rules,
       links,
       // iproute2 ends some lines with a blank; keep the table as printed otherwise.
       routeTableText: routes.text.replace(/ +$/gm, ''),
-      ipForward: values['net.ipv4.ip_forward'] === undefined ? null : values['net.ipv4.ip_forward'] === '1',
+      ipForward: forwarding === undefined ? null : forwarding === '1',
       rpFilter,
       neighbours: neighJson === null ? null : neighboursFromIpJson(neighJson),
       fdb: fdbJson === null ? null : fdbFromBridgeJson(fdbJson),

@@ -8,14 +8,17 @@ export type { OverlayMode } from '../calico/encapsulation.ts';
 import type { OverlayMode } from '../calico/encapsulation.ts';
 import type { FdbEntry, LinkFacts, NeighbourEntry, RouteLine } from '../parse/ip-json.ts';
 import type { Listener } from '../parse/listeners.ts';
+import type { RouteRule } from '../parse/ip-rule.ts';
 
 export type { LinkFacts, RouteLine } from '../parse/ip-json.ts';
 
 export interface NodeFacts {
   name: string;
   ip: string;
-  /** null when the node could not be inspected; `error` says why. */
+  /** Every table's routes (RouteLine.table for any but main); null when the node could not be inspected; `error` says why. */
   routes: RouteLine[] | null;
+  /** `ip rule` (policy routing); null when not read: lookups then use the main table only. */
+  rules?: RouteRule[] | null;
   links: LinkFacts[] | null;
   /** The full route table as printed, for the report. */
   routeTableText: string | null;
