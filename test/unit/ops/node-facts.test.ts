@@ -160,7 +160,7 @@ describe('finding a pod\'s network namespace through the runtime', () => {
   });
 
   it('reads the network namespace path from crictl inspectp and names it as ip netns does', () => {
-    expect(netnsFromCrictlInspectp(inspectp)).toEqual({ netns: 'cni-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901', sandboxId: '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a', ip: '10.244.0.2' });
+    expect(netnsFromCrictlInspectp(inspectp)).toEqual({ netns: 'cni-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901', sandboxId: '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a', ip: '10.244.0.2', ips: ['10.244.0.2'] });
     expect(netnsFromCrictlInspectp('not json')).toBeNull();
     expect(inNetns('/var/run/docker/netns/4c1f0e2a9b3d', ['ip', 'addr'])).toEqual(['nsenter', '--net=/var/run/docker/netns/4c1f0e2a9b3d', '--', 'ip', 'addr']);
     expect(() => inNetns('/var/run/docker/netns/../../etc', ['ip'])).toThrow(/not a network namespace path/);
@@ -276,7 +276,7 @@ describe('crictl inspectp of a containerd sandbox (published PodSandboxStatus in
   it('finds the network namespace path in the runtime spec and names it as ip netns does', () => {
     // The fixture is the "info" object crictl prints under "info"; this one has no "status".
     const inspectp = JSON.stringify({ info: JSON.parse(publishedFixture('crictl-inspectp-info-containerd.json')) });
-    expect(netnsFromCrictlInspectp(inspectp)).toEqual({ netns: 'cni-5ddce098-32ee-e39c-19c2-d6db782f6d20', sandboxId: null, ip: null });
+    expect(netnsFromCrictlInspectp(inspectp)).toEqual({ netns: 'cni-5ddce098-32ee-e39c-19c2-d6db782f6d20', sandboxId: null, ip: null, ips: [] });
   });
 });
 
