@@ -25,8 +25,8 @@ export interface ServiceWalk {
 
 export interface ServiceDataplane {
   readonly mode: KubeProxyMode;
-  /** The read-only catalogue commands whose outputs walk() and nodePorts() read, in this order. */
-  commands(): NodeCommand[];
+  /** The read-only catalogue commands whose outputs walk() and nodePorts() read, in this order (family 6: the IPv6 rules). */
+  commands(family?: 4 | 6): NodeCommand[];
   /** Pure: from the commands' outputs to the path one Service's traffic takes on this node. */
   walk(outputs: readonly string[], entry: ServiceEntry): ServiceWalk;
   /** Pure: the NodePorts this node's rules serve. */

@@ -138,9 +138,11 @@ export function bridgeFdb(dev: string, options: { json?: boolean } = { json: tru
 export const IPTABLES_TABLES = ['filter', 'nat', 'mangle', 'raw', 'security'] as const;
 export type IptablesTable = (typeof IPTABLES_TABLES)[number];
 
-export function iptablesSave(table: IptablesTable): NodeCommand {
+/** `iptables-save -t TABLE`, or `ip6tables-save -t TABLE` for family 6 (IPv6 Services: kube-proxy keeps them apart). */
+export function iptablesSave(table: IptablesTable, options: { family?: Family } = {}): NodeCommand {
   if (!(IPTABLES_TABLES as readonly string[]).includes(table)) throw new InvalidInputError('table', `${JSON.stringify(String(table).slice(0, 40))} is not one of ${IPTABLES_TABLES.join(', ')}`);
-  return command(['iptables-save', '-t', table], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
+  familyFlag(options.family);
+  return command([options.family === 6 ? 'ip6tables-save' : 'iptables-save', '-t', table], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
 }
 
 /**
@@ -148,6 +150,7 @@ export function iptablesSave(table: IptablesTable): NodeCommand {
  * rules whose counters grew are what the packets met — above all the DROPs and REJECTs.
  */
 export function iptablesSaveCounters(options: { family?: Family } = {}): NodeCommand {
+  familyFlag(options.family);
   const save = options.family === 6 ? 'ip6tables-save' : 'iptables-save';
   return command([save, '-c'], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
 }

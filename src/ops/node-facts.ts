@@ -9,6 +9,7 @@ import * as catalogue from '../node/catalogue.ts';
 import { discoverPodNetns, type PodNetns } from '../node/netns-discovery.ts';
 import { CALICO_VXLAN } from '../calico/naming.ts';
 import { K8snetError, describeError } from '../errors.ts';
+import { ipFamily } from '../validate.ts';
 import type { NodeFacts } from './trace-facts.ts';
 import type { NodeRuleFacts, ServiceFacts } from './service-diagnosis.ts';
 import type { ServiceDataplane } from '../dataplane/service-dataplane.ts';
@@ -166,8 +167,10 @@ export async function testConnect(shell: NodeShell, node: NodeTarget, netns: str
 // ---- kube-proxy rules ----
 
 export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, signal: AbortSignal, dataplane: ServiceDataplane = iptablesDataplane): Promise<NodeRuleFacts> {
+  // An IPv6 ClusterIP's rules (or a NodePort on an IPv6 node address) are in ip6tables.
+  const family = ipFamily(kind === 'clusterip' ? (svc.clusterIP ?? node.address) : node.address);
   const [outputs, ss] = await Promise.all([
-    Promise.all(dataplane.commands().map((c) => runOk(shell, node, c, signal))),
+    Promise.all(dataplane.commands(family).map((c) => runOk(shell, node, c, signal))),
     kind === 'nodeport' ? runOk(shell, node, catalogue.ssListeners(), signal).catch(() => null) : Promise.resolve(null),
   ]);
   const servicePort = svc.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port));

@@ -6,6 +6,7 @@ import type { Finding } from '../model/report.ts';
 import type { EndpointInfo, ServiceInfo } from '../cluster/types.ts';
 import type { Listener } from '../parse/listeners.ts';
 import { joinHostPort } from '../net/host-port.ts';
+import { ipFamily } from '../validate.ts';
 
 /** One node's kube-proxy view of the port: the rule chain walked from KUBE-NODEPORTS / KUBE-SERVICES to DNAT. */
 export interface NodeRuleFacts {
@@ -43,7 +44,10 @@ const info = (code: string, message: string, evidence = ''): Finding => ({ sever
 function endpointTargets(facts: ServiceFacts): Set<string> {
   const svcPort = facts.service?.ports.find((p) => (facts.kind === 'nodeport' ? p.nodePort === facts.port : p.port === facts.port));
   const targets = new Set<string>();
-  for (const ep of facts.endpoints.filter((e) => e.ready)) {
+  // Each family's rules DNAT to that family's endpoints: a dual-stack Service's other family is not "missing".
+  const anchor = facts.kind === 'clusterip' ? facts.service?.clusterIP : facts.nodes.find((n) => n.ip.includes('.') || n.ip.includes(':'))?.ip;
+  const family = anchor ? ipFamily(anchor) : null;
+  for (const ep of facts.endpoints.filter((e) => e.ready && (family === null || ipFamily(e.ip) === family))) {
     const port = ep.ports.find((p) => svcPort?.name == null || p.name === svcPort.name) ?? ep.ports[0];
     // The DNAT targets are in joinHostPort's spelling (`[fd00::5]:8080` for IPv6), so the endpoints are too.
     if (port) targets.add(joinHostPort(ep.ip, port.port));

@@ -142,3 +142,13 @@ describe('hostile values are refused by validation before any command is built',
     expect(() => c.ipAddr({ netns: '/proc/self/ns/net' })).toThrow(/not a network namespace path/);
   });
 });
+
+describe('catalogue: IPv6 reads', () => {
+  it('reads IPv6 rules with ip6tables-save, routes of every table and the policy rules', async () => {
+    const c = await import('../../../src/node/catalogue.ts');
+    expect(c.iptablesSave('nat', { family: 6 }).argv).toEqual(['ip6tables-save', '-t', 'nat']);
+    expect(c.ipRoute({ json: true, family: 6, table: 'all' }).argv).toEqual(['ip', '-j', '-6', 'route', 'show', 'table', 'all']);
+    expect(c.ipRule({ json: true, family: 4 }).argv).toEqual(['ip', '-j', '-4', 'rule', 'show']);
+    expect(() => c.ipRoute({ table: 'local; rm' as 'all' })).toThrow();
+  });
+});

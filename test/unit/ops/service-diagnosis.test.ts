@@ -63,7 +63,7 @@ describe('service diagnosis: IPv6 endpoints and older kube-proxy', () => {
   it('matches DNAT targets written [addr]:port against endpoints written addr and port (no stale or missing rule)', () => {
     const f = facts();
     f.endpoints = [{ ip: 'fd00:10:244:0::5', ready: true, nodeName: 'k8s-node1', pod: null, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }];
-    f.nodes = [node('k8s-node1', '10.254.0.11', { dnatTargets: ['[fd00:10:244::5]:8080'] })];
+    f.nodes = [node('k8s-node1', 'fd00:254::11', { dnatTargets: ['[fd00:10:244::5]:8080'] })];
     expect(codes(f).filter((c) => c.includes('stale') || c.includes('missing'))).toEqual([]);
   });
 
@@ -72,5 +72,13 @@ describe('service diagnosis: IPv6 endpoints and older kube-proxy', () => {
     const reject = '-A KUBE-SERVICES -p tcp -m comment --comment "bad-srv:management-port has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31218 -j REJECT --reject-with icmp-port-unreachable';
     f.nodes = [node('k8s-node1', '10.254.0.11', { rejects: [reject] })];
     expect(codes(f)).toContain('error:rejected_no_endpoints');
+  });
+});
+
+describe('service diagnosis: a dual-stack Service', () => {
+  it('expects only the walked family\'s endpoints in the rules (no "missing" IPv6 endpoint on IPv4 rules)', () => {
+    const f = facts();
+    f.endpoints.push({ ip: 'fd00:10:244::2', ready: true, nodeName: 'k8s-node1', pod: null, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] });
+    expect(codes(f)).not.toContain('warning:endpoint_rule_missing');
   });
 });
