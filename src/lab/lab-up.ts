@@ -1,6 +1,7 @@
 /**
  * `k8snet lab up`: builds the lab from a topology — namespaces, links, overlay, kube-proxy rules, sshd per node,
- * pod processes and the API server — recording each thing before making it so `lab down` can always undo it.
+ * pod processes, the API server and the topology's network policies (applied through the API server) — recording
+ * each thing before making it so `lab down` can always undo it.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +19,9 @@ import { LAB_SSH_USER, SSHD_BINARY, SSH_PORT, nodeSshdArgv, writeSshMaterial } f
 import { labPaths, readLabState, recordCreated, writeLabState, type LabPaths, type LabProcess, type LabState } from './state.ts';
 import { startDetached, waitFor } from './processes.ts';
 import { labDown } from './lab-down.ts';
+import { applyPolicyDocuments } from './apply-policies.ts';
+import { pkiPaths } from './api-server/pki.ts';
+import type { TopologyPolicyDocument } from './topology.ts';
 
 export interface LabUpOptions {
   lab: string;
@@ -121,6 +125,15 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
   return hostLink;
 }
 
+async function applyTopologyPolicies(paths: LabPaths, documents: readonly TopologyPolicyDocument[], step: (s: string) => void): Promise<void> {
+  if (documents.length === 0) return;
+  step(`applying ${documents.length} network ${documents.length === 1 ? 'policy' : 'policies'} through the lab API server`);
+  const info = JSON.parse(await readFile(paths.apiServer, 'utf8')) as { url: string };
+  const pki = pkiPaths(paths.dir);
+  const [caPem, token] = await Promise.all([readFile(pki.caCert, 'utf8'), readFile(pki.token, 'utf8')]);
+  await applyPolicyDocuments({ url: info.url, caPem, token: token.trim() }, documents);
+}
+
 async function startProcesses(plan: LabPlan, paths: LabPaths, step: (s: string) => void): Promise<LabProcess[]> {
   const processes: LabProcess[] = [];
   const start = async (argv: string[], role: string, owner: string, log: string): Promise<void> => {
@@ -174,6 +187,7 @@ export async function labUp(options: LabUpOptions): Promise<LabState> {
     await writeSshMaterial(plan, paths);
     const hostLink = await buildNetwork(plan, paths, step);
     const processes = await startProcesses(plan, paths, step);
+    await applyTopologyPolicies(paths, topology.policyDocuments, step);
     const state: LabState = { plan, topologyPath: options.topologyPath, createdAt: new Date().toISOString(), hostLink, sshUser: LAB_SSH_USER, processes };
     await writeLabState(paths, state);
     return state;

@@ -109,6 +109,8 @@ export interface LabPlan {
   nodes: PlannedNode[];
   pods: PlannedPod[];
   services: PlannedService[];
+  /** Declared namespaces and their labels (absent in plans written before namespaces could be declared). */
+  namespaces?: { name: string; labels: Record<string, string> }[];
 }
 
 export interface PlanInput {
@@ -281,6 +283,7 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
     nodes,
     pods,
     services,
+    namespaces: topology.namespaces.map((n) => ({ name: n.name, labels: n.labels })),
   };
 }
 

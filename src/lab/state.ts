@@ -23,6 +23,8 @@ export function labPaths(lab: string, root = LAB_STATE_ROOT) {
     sshDir: join(dir, 'ssh'),
     kubeconfig: join(dir, 'kubeconfig'),
     apiServer: join(dir, 'api-server.json'),
+    /** Network policies written through the lab API server (api-server/policy-store.ts), for the reconciler. */
+    policies: join(dir, 'policies.json'),
     logs: join(dir, 'logs'),
     node: (name: string) => join(dir, 'nodes', name),
   };

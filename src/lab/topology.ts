@@ -1,11 +1,13 @@
 /**
- * The lab's topology file: which nodes, pods, services and Calico IP pools the lab builds.
+ * The lab's topology file: which nodes, pods, services, namespaces (with labels), Calico IP pools and network
+ * policies (YAML files applied through the lab API server at `lab up`) the lab builds.
  * Loading validates everything up front, with messages that name the offending field, so `lab up`
  * never half-builds a lab from a bad file.
  */
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { InvalidInputError } from '../errors.ts';
 import { validateCidr, validateDnsLabel, validateIntegerInRange, validateIp, validateNodeName, validatePodName, validatePort, validateServiceName } from '../validate.ts';
 import { cidrsOverlap, parseIpv4Cidr } from '../net/ipv4.ts';
@@ -60,6 +62,26 @@ export interface TopologyService {
   ports: TopologyServicePort[];
 }
 
+export interface TopologyNamespace {
+  name: string;
+  /** Extra labels; every namespace also carries kubernetes.io/metadata.name (the API server sets it). */
+  labels: Record<string, string>;
+}
+
+/** The policy kinds a topology's networkPolicies files may hold (apiVersion → kinds). */
+export const TOPOLOGY_POLICY_KINDS: Readonly<Record<string, readonly string[]>> = {
+  'networking.k8s.io/v1': ['NetworkPolicy'],
+  'crd.projectcalico.org/v1': ['NetworkPolicy', 'GlobalNetworkPolicy'],
+  'projectcalico.org/v3': ['NetworkPolicy', 'GlobalNetworkPolicy'],
+};
+
+/** One YAML document of a networkPolicies file: checked for kind and name here, fully by the API server. */
+export interface TopologyPolicyDocument {
+  /** The file (absolute) and the document's index in it, for messages. */
+  source: string;
+  object: Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+}
+
 export interface Topology {
   /** Lab node subnet; when absent, `lab up` picks one that no host route overlaps. */
   nodeSubnet?: string;
@@ -68,6 +90,12 @@ export interface Topology {
   nodes: TopologyNode[];
   pods: TopologyPod[];
   services: TopologyService[];
+  /** Namespaces declared with labels (pods' and services' namespaces exist without being declared). */
+  namespaces: TopologyNamespace[];
+  /** `networkPolicies:` entries as written: file paths relative to the topology file. */
+  networkPolicies: string[];
+  /** The documents of those files (filled by loadTopology, which knows where the topology file is). */
+  policyDocuments: TopologyPolicyDocument[];
 }
 
 /** Kubernetes' default --service-node-port-range. */
@@ -209,12 +237,51 @@ export function parseTopology(doc: unknown): Topology {
   unique('services', services.map((s) => `${s.namespace}/${s.name}`));
   unique('nodePorts', services.flatMap((s) => s.ports.flatMap((p) => (p.nodePort === undefined ? [] : [String(p.nodePort)]))));
 
+  const namespaces = asArray('namespaces', o.namespaces, false).map((n, i): TopologyNamespace => {
+    const no = asObject(`namespaces[${i}]`, n);
+    return { name: validateDnsLabel(`namespaces[${i}].name`, no.name), labels: asLabels(`namespaces[${i}].labels`, no.labels) };
+  });
+  unique('namespaces', namespaces.map((n) => n.name));
+  const networkPolicies = asArray('networkPolicies', o.networkPolicies, false).map((p, i) => {
+    if (typeof p !== 'string' || p.trim() === '') throw new InvalidInputError(`networkPolicies[${i}]`, 'must be a file path (relative to the topology file)');
+    return p;
+  });
+
   let nodeSubnet: string | undefined;
   if (o.nodeSubnet !== undefined) {
     nodeSubnet = validateCidr(o.nodeSubnet, 'nodeSubnet');
     validateIp(nodeSubnet.split('/')[0], 'nodeSubnet');
   }
-  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), serviceCIDR, ipPools, nodes, pods, services };
+  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), serviceCIDR, ipPools, nodes, pods, services, namespaces, networkPolicies, policyDocuments: [] };
+}
+
+/** Checks each document of a networkPolicies file: a supported apiVersion/kind and a metadata.name. */
+export function parsePolicyDocuments(field: string, path: string, text: string, knownNamespaces: Set<string>): TopologyPolicyDocument[] {
+  const docs = parseAllDocuments(text);
+  if (!Array.isArray(docs)) throw new InvalidInputError(field, `${path} is not valid YAML`);
+  return docs.flatMap((doc, i) => {
+    if (doc.errors.length > 0) throw new InvalidInputError(field, `${path} document ${i + 1} is not valid YAML: ${doc.errors[0]!.message}`);
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) return []; // an empty document (a trailing ---)
+    const where = `${field} (${path} document ${i + 1})`;
+    const o = asObject(where, value);
+    const kinds = typeof o.apiVersion === 'string' ? TOPOLOGY_POLICY_KINDS[o.apiVersion] : undefined;
+    if (!kinds || typeof o.kind !== 'string' || !kinds.includes(o.kind)) {
+      throw new InvalidInputError(where, `${String(o.apiVersion)} ${String(o.kind)} is not a policy kind the lab serves (${Object.entries(TOPOLOGY_POLICY_KINDS).map(([v, k]) => `${v} ${k.join('/')}`).join(', ')})`);
+    }
+    const metadata = asObject(`${where}.metadata`, o.metadata);
+    if (typeof metadata.name !== 'string' || metadata.name === '') throw new InvalidInputError(`${where}.metadata.name`, 'is required');
+    const namespaced = o.kind === 'NetworkPolicy';
+    const namespace = metadata.namespace === undefined ? 'default' : String(metadata.namespace);
+    if (namespaced && !knownNamespaces.has(namespace)) throw new InvalidInputError(`${where}.metadata.namespace`, `${JSON.stringify(namespace)} is not a namespace of this topology`);
+    const object = { ...o, metadata: { ...metadata, ...(namespaced ? { namespace } : {}) } } as TopologyPolicyDocument['object'];
+    return [{ source: `${path}#${i + 1}`, object }];
+  });
+}
+
+/** Namespaces a lab has: the cluster's own four plus every declared one and every pod's and service's. */
+export function topologyNamespaces(topology: Pick<Topology, 'namespaces' | 'pods' | 'services'>): Set<string> {
+  return new Set(['default', 'kube-node-lease', 'kube-public', 'kube-system', ...topology.namespaces.map((n) => n.name), ...topology.pods.map((p) => p.namespace), ...topology.services.map((s) => s.namespace)]);
 }
 
 export async function loadTopology(path: string = DEFAULT_TOPOLOGY_PATH): Promise<Topology> {
@@ -230,5 +297,18 @@ export async function loadTopology(path: string = DEFAULT_TOPOLOGY_PATH): Promis
   } catch (err) {
     throw new InvalidInputError('topology', `${path} is not valid YAML: ${(err as Error).message}`);
   }
-  return parseTopology(doc);
+  const topology = parseTopology(doc);
+  const namespaces = topologyNamespaces(topology);
+  const policyDocuments: TopologyPolicyDocument[] = [];
+  for (const [i, relative] of topology.networkPolicies.entries()) {
+    const file = resolve(dirname(path), relative);
+    let policyText: string;
+    try {
+      policyText = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new InvalidInputError(`networkPolicies[${i}]`, `cannot read ${file}: ${(err as Error).message}`);
+    }
+    policyDocuments.push(...parsePolicyDocuments(`networkPolicies[${i}]`, file, policyText, namespaces));
+  }
+  return { ...topology, policyDocuments };
 }

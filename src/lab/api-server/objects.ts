@@ -6,6 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { LabPlan, PlannedNode, PlannedPod, PlannedService } from '../plan.ts';
+import type { PolicyStore } from './policy-store.ts';
+import { CALICO_CRD_PREFIX, inlineSchema } from './policy-schemas.ts';
 
 /** A Kubernetes object as JSON. */
 export type KubeObject = Record<string, unknown> & { metadata: ObjectMeta };
@@ -41,6 +43,8 @@ export interface ObjectContext {
   /** The machine's kernel (nodes share it): status.nodeInfo.kernelVersion. */
   kernelVersion: string;
   overrides?: LabOverrides;
+  /** Policies written through the API server; absent: none (a read-only server). */
+  policies?: PolicyStore;
 }
 
 /** Versions a current kubeadm cluster reports; nothing in k8snet depends on them. */
@@ -323,10 +327,12 @@ export function buildEndpointSlice(ctx: ObjectContext, svc: PlannedService): Kub
   };
 }
 
+/** Every namespace carries kubernetes.io/metadata.name (set by the API server since v1.21) after its declared labels. */
 export function buildNamespaces(ctx: ObjectContext): KubeObject[] {
-  const names = new Set([...NAMESPACES_OF_A_CLUSTER, ...ctx.plan.pods.map((p) => p.namespace), ...ctx.plan.services.map((s) => s.namespace)]);
+  const declared = new Map((ctx.plan.namespaces ?? []).map((n) => [n.name, n.labels]));
+  const names = new Set([...NAMESPACES_OF_A_CLUSTER, ...declared.keys(), ...ctx.plan.pods.map((p) => p.namespace), ...ctx.plan.services.map((s) => s.namespace)]);
   return [...names].sort().map((name) => ({
-    metadata: meta(ctx, 'namespace', { name, labels: { 'kubernetes.io/metadata.name': name } }),
+    metadata: meta(ctx, 'namespace', { name, labels: { ...declared.get(name), 'kubernetes.io/metadata.name': name } }),
     spec: { finalizers: ['kubernetes'] },
     status: { phase: 'Active' },
   }));
@@ -402,4 +408,33 @@ export function buildIpPoolCrd(ctx: ObjectContext): KubeObject {
       storedVersions: ['v1'],
     },
   };
+}
+
+/** The NetworkPolicy and GlobalNetworkPolicy CRDs as Calico's manifests install them (schemas: policy-schemas.ts). */
+export function buildPolicyCrds(ctx: ObjectContext): KubeObject[] {
+  return [
+    { kind: 'GlobalNetworkPolicy', plural: 'globalnetworkpolicies', singular: 'globalnetworkpolicy', scope: 'Cluster' },
+    { kind: 'NetworkPolicy', plural: 'networkpolicies', singular: 'networkpolicy', scope: 'Namespaced' },
+  ].map((n) => {
+    const names = { kind: n.kind, listKind: `${n.kind}List`, plural: n.plural, singular: n.singular };
+    const at = timestamp(ctx.createdAt);
+    return {
+      metadata: { ...meta(ctx, 'crd', { name: `${n.plural}.${CALICO_GROUP}` }), generation: 1 },
+      spec: {
+        conversion: { strategy: 'None' },
+        group: CALICO_GROUP,
+        names,
+        scope: n.scope,
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: inlineSchema(`${CALICO_CRD_PREFIX}.${n.kind}`) } }],
+      },
+      status: {
+        acceptedNames: names,
+        conditions: [
+          { type: 'NamesAccepted', status: 'True', reason: 'NoConflicts', message: 'no conflicts found', lastTransitionTime: at },
+          { type: 'Established', status: 'True', reason: 'InitialNamesAccepted', message: 'the initial names have been accepted', lastTransitionTime: at },
+        ],
+        storedVersions: ['v1'],
+      },
+    };
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * The resources the lab API server serves and the discovery documents that announce them (/api, /apis,
  * /api/v1, /apis/<group>/<version>), so kubectl's discovery, `kubectl api-resources` and client libraries find them.
- * Read-only: every resource supports get and list.
+ * Built resources (from the plan) support get and list; the policy kinds (a `family` in the policy store) also
+ * create, update, patch and delete.
  */
 import {
   CALICO_GROUP,
@@ -9,6 +10,7 @@ import {
   buildEndpoints,
   buildIpPool,
   buildIpPoolCrd,
+  buildPolicyCrds,
   buildNamespaces,
   buildNode,
   buildPod,
@@ -17,6 +19,8 @@ import {
   type ObjectContext,
 } from './objects.ts';
 import { TABLE_PRINTERS, type TablePrinter } from './table.ts';
+import type { PolicyFamily } from './policy-store.ts';
+import type { PatchType } from './patch.ts';
 
 export interface LabResource {
   /** '' for the core group. */
@@ -33,9 +37,52 @@ export interface LabResource {
   fieldLabels: readonly string[];
   printer: TablePrinter;
   build(ctx: ObjectContext): KubeObject[];
+  /** Writable: where the policy store keeps these objects. */
+  family?: PolicyFamily;
+  /** PATCH bodies accepted (built-in types also take strategic merge patch; custom resources do not). */
+  patchTypes?: readonly Exclude<PatchType, 'apply'>[];
 }
 
 const READ_VERBS = ['get', 'list'];
+const WRITE_VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update'];
+export const CALICO_V3_GROUP = 'projectcalico.org';
+const BUILT_IN_PATCH_TYPES = ['json', 'merge', 'strategic'] as const;
+const CUSTOM_PATCH_TYPES = ['json', 'merge'] as const;
+
+function calicoPolicyResources(group: string, version: string, shortNames: { namespaced: string[]; global: string[] }): LabResource[] {
+  return [
+    {
+      group,
+      version,
+      name: 'globalnetworkpolicies',
+      singularName: 'globalnetworkpolicy',
+      kind: 'GlobalNetworkPolicy',
+      namespaced: false,
+      shortNames: shortNames.global,
+      categories: [],
+      fieldLabels: META_FIELDS,
+      printer: TABLE_PRINTERS.default,
+      build: (ctx) => ctx.policies?.list('calico-global') ?? [],
+      family: 'calico-global',
+      patchTypes: CUSTOM_PATCH_TYPES,
+    },
+    {
+      group,
+      version,
+      name: 'networkpolicies',
+      singularName: 'networkpolicy',
+      kind: 'NetworkPolicy',
+      namespaced: true,
+      shortNames: shortNames.namespaced,
+      categories: [],
+      fieldLabels: META_FIELDS,
+      printer: TABLE_PRINTERS.default,
+      build: (ctx) => ctx.policies?.list('calico') ?? [],
+      family: 'calico',
+      patchTypes: CUSTOM_PATCH_TYPES,
+    },
+  ];
+}
 const META_FIELDS = ['metadata.name', 'metadata.namespace'] as const;
 
 export const LAB_RESOURCES: readonly LabResource[] = [
@@ -118,6 +165,21 @@ export const LAB_RESOURCES: readonly LabResource[] = [
     build: (ctx) => ctx.plan.services.map((s) => buildEndpointSlice(ctx, s)),
   },
   {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    name: 'networkpolicies',
+    singularName: 'networkpolicy',
+    kind: 'NetworkPolicy',
+    namespaced: true,
+    shortNames: ['netpol'],
+    categories: [],
+    fieldLabels: META_FIELDS,
+    printer: TABLE_PRINTERS.networkpolicies,
+    build: (ctx) => ctx.policies?.list('kubernetes') ?? [],
+    family: 'kubernetes',
+    patchTypes: BUILT_IN_PATCH_TYPES,
+  },
+  {
     group: 'apiextensions.k8s.io',
     version: 'v1',
     name: 'customresourcedefinitions',
@@ -128,7 +190,7 @@ export const LAB_RESOURCES: readonly LabResource[] = [
     categories: ['api-extensions'],
     fieldLabels: META_FIELDS,
     printer: TABLE_PRINTERS.default,
-    build: (ctx) => [buildIpPoolCrd(ctx)],
+    build: (ctx) => [buildIpPoolCrd(ctx), ...buildPolicyCrds(ctx)],
   },
   {
     group: CALICO_GROUP,
@@ -143,6 +205,9 @@ export const LAB_RESOURCES: readonly LabResource[] = [
     printer: TABLE_PRINTERS.default,
     build: (ctx) => [buildIpPool(ctx)],
   },
+  ...calicoPolicyResources(CALICO_GROUP, 'v1', { namespaced: [], global: [] }),
+  // Calico's API server (an aggregated API) serves the same objects as v3.
+  ...calicoPolicyResources(CALICO_V3_GROUP, 'v3', { namespaced: ['cnp', 'caliconetworkpolicy', 'caliconetworkpolicies'], global: ['gnp', 'cgnp', 'calicoglobalnetworkpolicies'] }),
 ];
 
 export function groupVersionOf(r: Pick<LabResource, 'group' | 'version'>): string {
@@ -198,7 +263,7 @@ export function apiResourceList(group: string, version: string) {
       singularName: r.singularName,
       namespaced: r.namespaced,
       kind: r.kind,
-      verbs: READ_VERBS,
+      verbs: r.family === undefined ? READ_VERBS : WRITE_VERBS,
       ...(r.shortNames.length > 0 ? { shortNames: r.shortNames } : {}),
       ...(r.categories.length > 0 ? { categories: r.categories } : {}),
     })),

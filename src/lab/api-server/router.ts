@@ -1,6 +1,7 @@
 /**
- * Request → response for the lab API server, without sockets: authentication, discovery documents, list and get
- * of every lab resource with label/field selectors, Table output for kubectl, and errors as Status objects.
+ * Request → response for the lab API server, without sockets: authentication, discovery documents, /openapi/v3,
+ * list and get of every lab resource with label/field selectors, Table output for kubectl, writes of the policy
+ * kinds (writes.ts), and errors as Status objects.
  * The HTTPS layer (server.ts) only reads the request, calls `routeRequest` and writes what it returns.
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -10,18 +11,24 @@ import { SelectorError, matchesFields, matchesLabels, parseFieldSelector, parseL
 import { apiGroupDocument, apiGroupList, apiResourceList, apiVersions, findResource, groupVersionOf, type LabResource } from './resources.ts';
 import { badRequest, methodNotAllowed, notFound, unauthorized, unknownPath } from './status.ts';
 import { toTable, type IncludeObject } from './table.ts';
+import { openApiDocument, openApiIndex } from './openapi.ts';
+import { serveWrite } from './writes.ts';
 
 export interface ApiRequest {
   method: string;
   /** Path and query, as in the request line. */
   url: string;
-  headers: { accept?: string | undefined; authorization?: string | undefined };
+  headers: { accept?: string | undefined; authorization?: string | undefined; 'content-type'?: string | undefined };
+  /** The request body, for writes (the HTTPS layer caps its size). */
+  body?: string;
 }
 
 export interface ApiResponse {
   status: number;
   contentType: string;
   body: string;
+  /** `Warning: 299 - "…"` headers, as the API server sends for unknown fields under fieldValidation=Warn. */
+  warnings?: string[];
 }
 
 export interface RouteContext {
@@ -36,6 +43,7 @@ const JSON_TYPE = 'application/json';
 /** Paths a real API server lets anonymous clients read (RBAC system:public-info-viewer). */
 const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/livez', '/version']);
 const READ_METHODS = new Set(['GET', 'HEAD']);
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 function json(status: number, body: unknown): ApiResponse {
   return { status, contentType: JSON_TYPE, body: JSON.stringify(body) };
@@ -152,12 +160,39 @@ function serveResource(path: ResourcePath, query: URLSearchParams, req: ApiReque
   return json(200, { kind: `${resource.kind}List`, apiVersion, metadata: { resourceVersion }, items: selected });
 }
 
+function segmentsOf(path: string): string[] | null {
+  try {
+    return path.split('/').filter((s) => s !== '').map(decodeURIComponent);
+  } catch {
+    return null;
+  }
+}
+
+function resourcePathOf(path: string): ResourcePath | null {
+  const segments = segmentsOf(path);
+  const target = segments === null ? null : resourcePath(segments);
+  return target === null || target === 'unknown' ? null : target;
+}
+
 export function routeRequest(req: ApiRequest, ctx: RouteContext): ApiResponse {
   const url = new URL(req.url, 'https://lab.invalid');
   const path = url.pathname.replace(/\/+$/, '') || '/';
   const auth = authenticate(req.headers.authorization, ctx.token);
   if (auth === 'rejected' || (auth === 'anonymous' && !PUBLIC_PATHS.has(path))) return json(401, unauthorized());
-  if (!READ_METHODS.has(req.method)) return json(405, methodNotAllowed());
+  const writing = WRITE_METHODS.has(req.method);
+  if (!READ_METHODS.has(req.method) && !writing) return json(405, methodNotAllowed());
+  if (writing) {
+    const target = resourcePathOf(path);
+    if (target === null) return json(404, unknownPath());
+    if (target.resource.family === undefined) return json(405, methodNotAllowed());
+    const result = serveWrite(target, { method: req.method, query: url.searchParams, body: req.body ?? '', contentType: req.headers['content-type'] }, ctx.objects, ctx.now);
+    return { ...json(result.status, result.body), ...(result.warnings && result.warnings.length > 0 ? { warnings: result.warnings } : {}) };
+  }
+  if (path === '/openapi/v3') return json(200, openApiIndex());
+  if (path.startsWith('/openapi/v3/')) {
+    const doc = openApiDocument(path.slice('/openapi/v3/'.length));
+    return doc ? json(200, doc) : json(404, unknownPath());
+  }
 
   switch (path) {
     case '/healthz':
@@ -173,12 +208,8 @@ export function routeRequest(req: ApiRequest, ctx: RouteContext): ApiResponse {
     case '/api/v1':
       return json(200, apiResourceList('', 'v1'));
   }
-  let segments: string[];
-  try {
-    segments = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
-  } catch {
-    return json(404, unknownPath());
-  }
+  const segments = segmentsOf(path);
+  if (segments === null) return json(404, unknownPath());
   if (segments[0] === 'apis' && segments.length === 2) {
     const doc = apiGroupDocument(segments[1]!);
     return doc ? json(200, doc) : json(404, unknownPath());

@@ -1,6 +1,7 @@
 /**
- * The lab API server's HTTPS layer (node:https; a handful of read-only paths need no router library): TLS with the
- * lab's own CA, per-request overrides, and routeRequest for everything else. Listens on 127.0.0.1 only.
+ * The lab API server's HTTPS layer (node:https; a handful of paths need no router library): TLS with the lab's own
+ * CA, per-request overrides, request bodies up to the API server's limit, the policy store (persisted to
+ * `<stateDir>/policies.json`), and routeRequest for everything else. Listens on 127.0.0.1 only.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,6 +14,14 @@ import type { LabOverrides } from './objects.ts';
 import { ensureLabApiCredentials } from './pki.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { routeRequest } from './router.ts';
+import { PolicyStore } from './policy-store.ts';
+import { requestEntityTooLarge } from './status.ts';
+
+/**
+ * The largest request body accepted: kube-apiserver's --max-request-bytes default for JSON/YAML bodies
+ * (k8s.io/apiserver pkg/server/config.go MaxRequestBodyBytes = 3 * 1024 * 1024).
+ */
+export const MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024;
 
 export interface LabApiServerOptions {
   stateDir: string;
@@ -21,6 +30,8 @@ export interface LabApiServerOptions {
   port?: number;
   /** creationTimestamp of every object; defaults to now. */
   createdAt?: Date;
+  /** The policy store to serve; defaults to one opened on `<stateDir>/policies.json`. */
+  policies?: PolicyStore;
 }
 
 export interface LabApiServer {
@@ -29,13 +40,20 @@ export interface LabApiServer {
   kubeconfigPath: string;
   caCertPath: string;
   tokenPath: string;
+  /** Every policy written through this server; subscribe to its 'change' event to follow writes. */
+  policies: PolicyStore;
   close(): Promise<void>;
 }
 
 export const LAB_API_HOST = '127.0.0.1';
 
 export function labApiPaths(stateDir: string) {
-  return { kubeconfig: join(stateDir, 'kubeconfig'), overrides: join(stateDir, 'overrides.json'), info: join(stateDir, 'api-server.json') };
+  return {
+    kubeconfig: join(stateDir, 'kubeconfig'),
+    overrides: join(stateDir, 'overrides.json'),
+    info: join(stateDir, 'api-server.json'),
+    policies: join(stateDir, 'policies.json'),
+  };
 }
 
 /** `<stateDir>/overrides.json`, read per request so the lab (or a test) can mark a pod not ready or failed. */
@@ -46,6 +64,20 @@ export async function readOverrides(path: string): Promise<LabOverrides> {
   } catch {
     return {};
   }
+}
+
+class BodyTooLarge extends Error {}
+
+/** The request body as text, or BodyTooLarge past MAX_REQUEST_BODY_BYTES (checked as it streams, not after). */
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_REQUEST_BODY_BYTES) throw new BodyTooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function internalError(res: ServerResponse, err: unknown): void {
@@ -61,15 +93,32 @@ export async function startLabApiServer(options: LabApiServerOptions): Promise<L
   const createdAt = options.createdAt ?? new Date();
   const kernelVersion = release();
   let serverAddress = `${LAB_API_HOST}:0`;
+  const policies = options.policies ?? (await PolicyStore.open(paths.policies));
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    req.resume(); // bodies are never read: every write verb is refused
+    let body: string;
+    try {
+      body = await readBody(req);
+    } catch (err) {
+      if (!(err instanceof BodyTooLarge)) throw err;
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify(requestEntityTooLarge(MAX_REQUEST_BODY_BYTES)));
+      req.destroy();
+      return;
+    }
     const overrides = await readOverrides(paths.overrides);
+    const headers = { accept: req.headers.accept, authorization: req.headers.authorization, 'content-type': req.headers['content-type'] };
     const response = routeRequest(
-      { method: req.method ?? 'GET', url: req.url ?? '/', headers: { accept: req.headers.accept, authorization: req.headers.authorization } },
-      { objects: { plan, createdAt, kernelVersion, overrides }, token: credentials.token, serverAddress, now: new Date() },
+      { method: req.method ?? 'GET', url: req.url ?? '/', headers, body },
+      { objects: { plan, createdAt, kernelVersion, overrides, policies }, token: credentials.token, serverAddress, now: new Date() },
     );
-    res.writeHead(response.status, { 'content-type': response.contentType, 'cache-control': 'no-cache, private' });
+    // A write is on disk before its response, so a reconciler in another process sees what kubectl was told.
+    if (response.status < 300 && req.method !== 'GET' && req.method !== 'HEAD') await policies.flush();
+    const warnings = (response.warnings ?? []).map((w) => `299 - ${JSON.stringify(w)}`);
+    res.setHeader('content-type', response.contentType);
+    res.setHeader('cache-control', 'no-cache, private');
+    if (warnings.length > 0) res.setHeader('warning', warnings);
+    res.writeHead(response.status);
     res.end(req.method === 'HEAD' ? undefined : response.body);
   };
   const server: Server = createServer({ cert: credentials.certPem, key: credentials.keyPem }, (req, res) => {
@@ -92,6 +141,7 @@ export async function startLabApiServer(options: LabApiServerOptions): Promise<L
     kubeconfigPath: paths.kubeconfig,
     caCertPath: credentials.caCertPath,
     tokenPath: credentials.tokenPath,
+    policies,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

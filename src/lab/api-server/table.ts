@@ -199,6 +199,37 @@ const namespacePrinter: TablePrinter = {
   cells: (o, now) => [o.metadata.name, str(obj(o.status).phase), age(o, now)],
 };
 
+/** metav1.FormatLabelSelector: matchLabels as k=v, then expressions ("tier in (a,b)", "!k", "k"); empty → <none>. */
+export function labelSelectorText(selector: unknown): string {
+  const s = obj(selector);
+  const parts = Object.entries(obj(s.matchLabels)).map(([k, v]) => `${k}=${String(v)}`);
+  for (const e of list(s.matchExpressions)) {
+    const values = Array.isArray(e.values) ? (e.values as unknown[]).map(String).join(',') : '';
+    const key = str(e.key);
+    switch (e.operator) {
+      case 'In':
+        parts.push(`${key} in (${values})`);
+        break;
+      case 'NotIn':
+        parts.push(`${key} notin (${values})`);
+        break;
+      case 'Exists':
+        parts.push(key);
+        break;
+      case 'DoesNotExist':
+        parts.push(`!${key}`);
+        break;
+    }
+  }
+  return parts.length === 0 ? NONE : parts.join(',');
+}
+
+/** printers/internalversion printNetworkPolicy: Name, Pod-Selector, Age. */
+const networkPolicyPrinter: TablePrinter = {
+  columns: [NAME_COLUMN, col('Pod-Selector', 'string', 'Select the pods to which this NetworkPolicy object applies.'), AGE_COLUMN],
+  cells: (o, now) => [o.metadata.name, labelSelectorText(obj(o.spec).podSelector), age(o, now)],
+};
+
 /** Custom resources without additionalPrinterColumns, and CRDs: the API server's default Name / Created At. */
 const defaultPrinter: TablePrinter = {
   columns: [NAME_COLUMN, col('Created At', 'date', 'CreationTimestamp is a timestamp representing the server time when this object was created.')],
@@ -212,6 +243,7 @@ export const TABLE_PRINTERS = {
   endpoints: endpointsPrinter,
   endpointslices: endpointSlicePrinter,
   namespaces: namespacePrinter,
+  networkpolicies: networkPolicyPrinter,
   default: defaultPrinter,
 } as const;
 
