@@ -44,6 +44,7 @@ import {
   type FelixNamingEra,
   type PolicyRef,
 } from '../calico/felix-names.ts';
+import type { IptablesTable } from '../parse/iptables-save.ts';
 import type { LabPlan } from './plan.ts';
 
 /** The lab names chains and comments as Felix ≤ 3.28 does ("Policy ns/knp.default.x ingress", "Drop if no policies…"). */
@@ -379,6 +380,16 @@ export interface CurrentFilter {
   chains: Map<string, (string | null)[]>;
   /** FORWARD already jumps to cali-FORWARD. */
   hooked: boolean;
+}
+
+/** Reads a node's filter table (parsed iptables-save) into what planApply compares. */
+export function currentFilterOf(table: IptablesTable | undefined): CurrentFilter {
+  const chains = new Map<string, (string | null)[]>();
+  for (const [name, chain] of table?.chains ?? []) {
+    chains.set(name, chain.rules.map((r) => r.matches.comments.find((c) => c.startsWith('cali:')) ?? null));
+  }
+  const hooked = (table?.chains.get('FORWARD')?.rules ?? []).some((r) => r.target?.name === FELIX_CHAINS.filterForward);
+  return { chains, hooked };
 }
 
 export interface ApplyPlan {
