@@ -263,7 +263,8 @@ function ruleSpecs(rule: NormalizedRule, policy: NormalizedPolicy, direction: Di
   } else {
     specs.push({ target: clearMark(MARKS.scratch0) });
     for (const alt of alts) specs.push({ matches: alt, target: setMark(MARKS.scratch0) });
-    for (const ex of exclusions) specs.push({ matches: [...markSet(MARKS.scratch0), ...ex], target: clearMark(MARKS.scratch0) });
+    // The protocol goes on every exclusion too: multiport needs it, and it keeps each exclusion as narrow as the rule.
+    for (const ex of exclusions) specs.push({ matches: [...markSet(MARKS.scratch0), ...base, ...ex], target: clearMark(MARKS.scratch0) });
     specs.push({ matches: [...markSet(MARKS.scratch0), ...action.matches], target: action.target });
   }
   if (action.then) specs.push(action.then);
