@@ -8,6 +8,8 @@ import { PolicyReconciler, storeObjects } from '../../../src/lab/policy-reconcil
 import { GNP_DENY_SRC } from '../../support/felix-policies.ts';
 
 const topology = await loadTopology(fileURLToPath(new URL('../../../src/lab/topologies/policy.yaml', import.meta.url)));
+/** A written object before the store fills uid, resourceVersion and creationTimestamp in (store.create does). */
+const asWritten = (o: object) => o as unknown as KubeObject;
 const plan = planLab(topology, { lab: 'rcrec', nodeSubnet: '10.254.79.0/24' });
 
 /** A node's filter table as a fake iptables keeps it: the last restore input per namespace, echoed by iptables-save. */
@@ -39,8 +41,8 @@ function fakeIptables() {
 describe('the lab policy reconciler', () => {
   it('hands normalizePolicies the store objects with apiVersion and kind restored', () => {
     const store = new PolicyStore(null);
-    store.create('calico-global', { metadata: { name: 'deny-src-to-dest' }, spec: GNP_DENY_SRC.spec } as KubeObject);
-    store.create('kubernetes', { metadata: { name: 'x', namespace: 'payments' }, spec: { podSelector: {} } } as KubeObject);
+    store.create('calico-global', asWritten({ metadata: { name: 'deny-src-to-dest' }, spec: GNP_DENY_SRC.spec }));
+    store.create('kubernetes', asWritten({ metadata: { name: 'x', namespace: 'payments' }, spec: { podSelector: {} } }));
     expect(storeObjects(store).map((o) => [o.apiVersion, o.kind, o.metadata.name])).toEqual([
       ['networking.k8s.io/v1', 'NetworkPolicy', 'x'],
       ['projectcalico.org/v3', 'GlobalNetworkPolicy', 'deny-src-to-dest'],
@@ -54,7 +56,7 @@ describe('the lab policy reconciler', () => {
     const r = new PolicyReconciler({ plan, store, statusPath: null, log: (l) => log.push(l), run: ipt.run, debounceMs: 20 });
     await r.start();
     expect(ipt.restores().map((c) => c[3])).toEqual(plan.nodes.map((n) => n.netns));
-    for (const d of topology.policyDocuments) store.create('kubernetes', d.object as KubeObject);
+    for (const d of topology.policyDocuments) store.create('kubernetes', asWritten(d.object));
     await r.idle();
     const node1 = plan.nodes.find((n) => n.name === 'k8s-node1')!;
     // One more restore, on the node that has pod-dest only.
