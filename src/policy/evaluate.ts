@@ -193,7 +193,7 @@ interface Selection {
 }
 
 /** Does the endpoint match selector ∧ namespace condition ∧ service accounts, in the scope of `policy`? */
-function endpointSelected(sel: Selection, r: Resolved, policy: NormalizedPolicy, ctx: Ctx): Tri {
+function endpointSelected(sel: Selection, r: Resolved, policy: NormalizedPolicy, sets: Ctx['sets']): Tri {
   if (!sel.selector && !sel.namespaceSelector && !sel.serviceAccounts) return true;
   if (r.ep.kind === 'pod') {
     let acc: Tri = true;
@@ -209,13 +209,13 @@ function endpointSelected(sel: Selection, r: Resolved, policy: NormalizedPolicy,
     return acc;
   }
   if (sel.serviceAccounts) return false; // an IP outside the cluster's pods has no service account
-  if (ctx.sets === null) {
+  if (sets === null) {
     // Without the network sets: only a selector that no labels could satisfy is decidable.
     const s = sel.selector ? selectorMatches(sel.selector, UNKNOWN_EXTERNAL) : 'unknown';
     return s === false ? false : 'unknown';
   }
   let any: Tri = false;
-  for (const { set, cidrs, view, nsView } of ctx.sets) {
+  for (const { set, cidrs, view, nsView } of sets) {
     if (!cidrs.some((c) => cidrContains(c, r.ip))) continue;
     let m: Tri;
     if (sel.namespaceSelector) m = nsView === null ? selectorMatches(sel.namespaceSelector, { global: true, get: () => undefined }) : selectorMatches(sel.namespaceSelector, nsView);
@@ -227,11 +227,11 @@ function endpointSelected(sel: Selection, r: Resolved, policy: NormalizedPolicy,
 }
 
 
-function notSelected(notSelector: CalicoSelector, r: Resolved, ctx: Ctx): Tri {
+function notSelected(notSelector: CalicoSelector, r: Resolved, sets: Ctx['sets']): Tri {
   if (r.ep.kind === 'pod') return triNot(selectorMatches(notSelector, r.view!));
-  if (ctx.sets === null) return selectorMatches(notSelector, UNKNOWN_EXTERNAL) === false ? true : 'unknown';
+  if (sets === null) return selectorMatches(notSelector, UNKNOWN_EXTERNAL) === false ? true : 'unknown';
   let any: Tri = false;
-  for (const { cidrs, view } of ctx.sets) if (cidrs.some((c) => cidrContains(c, r.ip))) any = triOr(any, selectorMatches(notSelector, view));
+  for (const { cidrs, view } of sets) if (cidrs.some((c) => cidrContains(c, r.ip))) any = triOr(any, selectorMatches(notSelector, view));
   return triNot(any);
 }
 
@@ -251,12 +251,12 @@ interface Match {
 function entityMatches(e: EntityMatch, r: Resolved, role: 'source' | 'destination', policy: NormalizedPolicy, ctx: Ctx): Match {
   if (e.nets && !e.nets.some((n) => cidrContains(n, r.ip))) return { value: false, why: '' };
   if (e.notNets && e.notNets.some((n) => cidrContains(n, r.ip))) return { value: false, why: '' };
-  const selected = endpointSelected(e, r, policy, ctx);
+  const selected = endpointSelected(e, r, policy, ctx.sets);
   if (selected === false) return { value: false, why: '' };
   let value: Tri = selected;
   let why = selected === 'unknown' ? `whether ${describeEndpoint(r.ep)} matches the ${role} selector depends on labels k8snet does not know (service account labels, or NetworkSets not read)` : '';
   if (e.notSelector) {
-    const n = notSelected(e.notSelector, r, ctx);
+    const n = notSelected(e.notSelector, r, ctx.sets);
     if (n === false) return { value: false, why: '' };
     if (n === 'unknown') why ||= `whether ${describeEndpoint(r.ep)} matches the ${role} notSelector is not known`;
     value = triAnd(value, n);
@@ -282,6 +282,29 @@ function ruleMatches(rule: NormalizedRule, src: Resolved, dst: Resolved, policy:
   if (rule.undecidable.length) return { value: 'unknown', why: `the rule uses ${rule.undecidable.join(', ')}` };
   const value = triAnd(s.value, d.value);
   return { value, why: value === 'unknown' ? s.why || d.why : '' };
+}
+
+/** What a rule's source or destination says about one pod, by everything but nets and ports. */
+export interface EntityPodSelection {
+  /** The entity names pods at all (selector, namespaceSelector or serviceAccounts); false = any address. */
+  selects: boolean;
+  /** The pod matches selector ∧ namespace (namespaceSelector, else the policy's own) ∧ service accounts. */
+  selected: Tri;
+  /** The pod matches the entity's notSelector (false when there is none). */
+  excluded: Tri;
+}
+
+/**
+ * Which pods a rule's source or destination selects, with the evaluator's own semantics: for renderers that turn
+ * selectors into addresses (the lab's Felix, src/lab/felix-rules.ts) instead of deciding one connection.
+ */
+export function entitySelectsPod(e: EntityMatch, policy: NormalizedPolicy, pod: PodEndpoint, namespaces: ConnectionInput['namespaces']): EntityPodSelection {
+  const r = resolve(pod, namespaces, 'pod ip');
+  const selects = Boolean(e.selector || e.namespaceSelector || e.serviceAccounts);
+  // sets = []: a pod is never in a network set's scope here, so no set is consulted.
+  const selected = selects ? endpointSelected(e, r, policy, []) : true;
+  const excluded = e.notSelector ? triNot(notSelected(e.notSelector, r, [])) : false;
+  return { selects, selected, excluded };
 }
 
 /** Does the policy select this pod for this direction? */
