@@ -111,7 +111,7 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
     await ipBatch(node.netns, nodeLines(plan, node, i));
     const fdb = nodeFdbLines(plan, node);
     if (fdb.length > 0) await runTool(['bridge', '-n', node.netns, '-batch', '-'], { input: `${fdb.join('\n')}\n` });
-    await runTool(inNetns(node.netns, ['iptables-restore']), { input: kubeProxyNatRules(plan) });
+    await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5']), { input: kubeProxyNatRules(plan) });
   }
   await ipBatch(plan.switchNetns, switchPortLines(plan));
 
