@@ -12,7 +12,7 @@ import { K8snetError, describeError } from '../errors.ts';
 import type { NodeFacts } from './trace-facts.ts';
 import type { NodeRuleFacts, ServiceFacts } from './service-diagnosis.ts';
 import type { ServiceDataplane } from '../dataplane/service-dataplane.ts';
-import { iptablesDataplane } from '../dataplane/iptables-dataplane.ts';
+import { dataplaneFor, detectKubeProxyMode, type DetectedMode } from '../dataplane/kube-proxy-mode.ts';
 import { addressesFromIpJson, fdbFromBridgeJson, linksFromIpJson, neighboursFromIpJson, routesFromIpJson, type LinkFacts, type RouteLine } from '../parse/ip-json.ts';
 import { parseIpRouteText, parseRouteN } from '../parse/route-text.ts';
 import { parseIpLinkText } from '../parse/link-text.ts';
@@ -138,22 +138,70 @@ export async function testConnect(shell: NodeShell, node: NodeTarget, netns: str
 
 // ---- kube-proxy rules ----
 
-export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, signal: AbortSignal, dataplane: ServiceDataplane = iptablesDataplane): Promise<NodeRuleFacts> {
-  const [outputs, ss] = await Promise.all([
+/**
+ * kube-proxy's mode on a node: its /proxyMode answer on the node's loopback (curl, else bash's /dev/tcp), the tables
+ * it wrote, and the rule counts of both iptables backends. Each read may fail (no nft, no curl, no table): null.
+ */
+export async function detectModeOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<DetectedMode> {
+  const quiet = (c: NodeCommand) => runOk(shell, node, c, signal).catch(() => null);
+  const [nftTable, natSave, proxyMode, legacySave, nftSave] = await Promise.all([
+    quiet(catalogue.nftListTable('ip')),
+    quiet(catalogue.iptablesSave('nat')),
+    quiet(catalogue.kubeProxyMode()).then((r) => (r === null || r.trim() === '' ? quiet(catalogue.kubeProxyMode({ tool: 'bash' })) : r)),
+    quiet(catalogue.iptablesBackendSave('legacy')),
+    quiet(catalogue.iptablesBackendSave('nft')),
+  ]);
+  return detectKubeProxyMode({ nftTable, natSave, proxyMode, legacySave, nftSave });
+}
+
+async function readDataplane(shell: NodeShell, node: NodeTarget, dataplane: ServiceDataplane, signal: AbortSignal): Promise<string[]> {
+  const [required, optional] = await Promise.all([
     Promise.all(dataplane.commands().map((c) => runOk(shell, node, c, signal))),
+    Promise.all((dataplane.optionalCommands?.() ?? []).map((c) => runOk(shell, node, c, signal).catch(() => ''))),
+  ]);
+  return [...required, ...optional];
+}
+
+/** The walker for the node's detected mode, or a clear error for a mode k8snet does not walk. */
+function dataplaneOrThrow(node: NodeTarget, detected: DetectedMode): ServiceDataplane {
+  const dataplane = dataplaneFor(detected.mode);
+  if (dataplane === null) throw new K8snetError('not_found', `kube-proxy on ${node.name} runs in ${detected.mode} mode, which k8snet does not walk yet`);
+  return dataplane;
+}
+
+/** One node's kube-proxy path for a Service port; the walker is the node's detected mode unless one is given. */
+export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, signal: AbortSignal, given?: ServiceDataplane): Promise<NodeRuleFacts> {
+  const detected = given ? null : await detectModeOn(shell, node, signal);
+  const dataplane = given ?? dataplaneOrThrow(node, detected!);
+  const [outputs, ss] = await Promise.all([
+    readDataplane(shell, node, dataplane, signal),
     kind === 'nodeport' ? runOk(shell, node, catalogue.ssListeners(), signal).catch(() => null) : Promise.resolve(null),
   ]);
   const servicePort = svc.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port));
   const protocol = servicePort ? { protocol: servicePort.protocol } : {};
   const walk = dataplane.walk(outputs, kind === 'nodeport' ? { nodePort: port, ...protocol } : { clusterIP: svc.clusterIP ?? '', port, ...protocol });
   const listeners = ss === null ? null : listeningPortsFromSs(ss).includes(port) ? [`*:${port}`] : [];
-  return { name: node.name, ip: node.address, rules: walk.rules, dnatTargets: walk.dnatTargets, entryRule: walk.entryRule, rejects: walk.rejects, drops: walk.drops, listeners, error: null };
+  return {
+    name: node.name,
+    ip: node.address,
+    mode: dataplane.mode,
+    detected,
+    rules: walk.rules,
+    dnatTargets: walk.dnatTargets,
+    entryRule: walk.entryRule,
+    rejects: walk.rejects,
+    drops: walk.drops,
+    ...(walk.nodePortAddresses === undefined ? {} : { nodePortAddresses: walk.nodePortAddresses }),
+    listeners,
+    error: null,
+  };
 }
 
-/** The NodePorts a node's kube-proxy rules serve, or null when they could not be read. */
-export async function nodePortsOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal, dataplane: ServiceDataplane = iptablesDataplane): Promise<number[] | null> {
+/** The NodePorts a node's kube-proxy rules serve (its detected mode unless a walker is given), or null when they could not be read. */
+export async function nodePortsOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal, given?: ServiceDataplane): Promise<number[] | null> {
   try {
-    return dataplane.nodePorts(await Promise.all(dataplane.commands().map((c) => runOk(shell, node, c, signal))));
+    const dataplane = given ?? dataplaneOrThrow(node, await detectModeOn(shell, node, signal));
+    return dataplane.nodePorts(await readDataplane(shell, node, dataplane, signal));
   } catch {
     return null;
   }
