@@ -115,8 +115,8 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
       // kube-proxy's nftables proxier writes one transaction per sync; `nft -f -` is that transaction here.
       await runTool(inNetns(node.netns, ['nft', '-f', '-']), { input: kubeProxyNftRules(plan, node) });
     } else {
-      await runTool(inNetns(node.netns, ['iptables-restore']), { input: kubeProxyNatRules(plan) });
-      await runTool(inNetns(node.netns, ['iptables-restore', '--noflush']), { input: kubeProxyFilterRules(plan) });
+      await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5']), { input: kubeProxyNatRules(plan) });
+      await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5', '--noflush']), { input: kubeProxyFilterRules(plan) });
     }
   }
   await ipBatch(plan.switchNetns, switchPortLines(plan));

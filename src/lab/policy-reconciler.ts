@@ -140,7 +140,7 @@ export class PolicyReconciler {
         for (const n of rendering.notes) log(`policy reconciler: ${node.name}: ${n}`);
         const saved = await run(inNetns(node.netns, ['iptables-save', '-t', 'filter']));
         const applied = planApply(rendering, currentFilterOf(parseIptablesSave(saved.stdout).tables.get('filter')));
-        if (applied.text !== null) await run(inNetns(node.netns, ['iptables-restore', '--noflush']), { input: applied.text });
+        if (applied.text !== null) await run(inNetns(node.netns, ['iptables-restore', '-w', '5', '--noflush']), { input: applied.text });
         status.nodes[node.name] = { written: applied.write, removed: applied.remove, hooked: applied.hook };
         summary.push(
           applied.text === null
