@@ -155,6 +155,51 @@ export function iptablesSaveCounters(options: { family?: Family } = {}): NodeCom
   return command([save, '-c'], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
 }
 
+/** The iptables backends a node may have: x_tables (`iptables-legacy`) and nf_tables (`iptables-nft`). */
+export const IPTABLES_BACKENDS = ['legacy', 'nft'] as const;
+export type IptablesBackend = (typeof IPTABLES_BACKENDS)[number];
+
+/**
+ * Every table of one iptables backend (`iptables-legacy-save` / `iptables-nft-save`): a node whose rules are split
+ * between the two (kube-proxy writing one, Calico or the distribution's firewall the other) runs both, and each
+ * backend's save shows only its own half.
+ */
+export function iptablesBackendSave(backend: IptablesBackend): NodeCommand {
+  if (!(IPTABLES_BACKENDS as readonly string[]).includes(backend)) throw new InvalidInputError('iptables backend', `${JSON.stringify(String(backend).slice(0, 40))} is not one of ${IPTABLES_BACKENDS.join(', ')}`);
+  return command([`iptables-${backend}-save`], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
+}
+
+/** nftables address families kube-proxy's nftables proxier writes a table in (one per IP family). */
+export const NFT_FAMILIES = ['ip', 'ip6'] as const;
+export type NftFamily = (typeof NFT_FAMILIES)[number];
+/** The nftables tables k8snet reads: kube-proxy's own (pkg/proxy/nftables/proxier.go kubeProxyTable). */
+export const NFT_TABLES = ['kube-proxy'] as const;
+export type NftTable = (typeof NFT_TABLES)[number];
+
+/** One nftables table as JSON (`nft -j list table FAMILY NAME`); exits non-zero when the table does not exist. */
+export function nftListTable(family: NftFamily, table: NftTable = 'kube-proxy'): NodeCommand {
+  if (!(NFT_FAMILIES as readonly string[]).includes(family)) throw new InvalidInputError('nft family', `${JSON.stringify(String(family).slice(0, 40))} is not one of ${NFT_FAMILIES.join(', ')}`);
+  if (!(NFT_TABLES as readonly string[]).includes(table)) throw new InvalidInputError('nft table', `${JSON.stringify(String(table).slice(0, 40))} is not one of ${NFT_TABLES.join(', ')}`);
+  return command(['nft', '-j', 'list', 'table', family, table], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
+}
+
+/** kube-proxy's metrics server (--metrics-bind-address, default 127.0.0.1:10249) answers GET /proxyMode with its mode. */
+export const KUBE_PROXY_METRICS_PORT = 10249;
+/** The proxyMode request answers in milliseconds; a kube-proxy that does not answer in this long is not listening. */
+export const PROXY_MODE_SECONDS = 2;
+/** The same request with bash's /dev/tcp, for nodes without curl; the port is "$1". Prints the HTTP response. */
+export const BASH_PROXY_MODE_SCRIPT = 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf \'GET /proxyMode HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n\' >&3 && cat <&3';
+
+/** kube-proxy's own word on its mode, asked on the node's loopback only (`iptables`, `nftables`, `ipvs`). */
+export function kubeProxyMode(options: { port?: number; tool?: 'curl' | 'bash' } = {}): NodeCommand {
+  const port = String(validatePort(options.port ?? KUBE_PROXY_METRICS_PORT, 'kube-proxy metrics port'));
+  const argv =
+    options.tool === 'bash'
+      ? ['timeout', String(PROXY_MODE_SECONDS), 'bash', '-c', BASH_PROXY_MODE_SCRIPT, 'k8snet-proxy-mode', port]
+      : ['curl', '-s', '--max-time', String(PROXY_MODE_SECONDS), `http://127.0.0.1:${port}/proxyMode`];
+  return command(argv, { timeoutSeconds: PROXY_MODE_SECONDS + 1, maxOutputBytes: 4096 });
+}
+
 /** Listening TCP sockets with their processes (`-p` needs root to see other users' processes). */
 export function ssListeners(): NodeCommand {
   return command(['ss', '-H', '-lntp'], { privileged: true });

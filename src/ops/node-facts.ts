@@ -13,7 +13,7 @@ import { ipFamily } from '../validate.ts';
 import type { NodeFacts } from './trace-facts.ts';
 import type { NodeRuleFacts, ServiceFacts } from './service-diagnosis.ts';
 import type { ServiceDataplane } from '../dataplane/service-dataplane.ts';
-import { iptablesDataplane } from '../dataplane/iptables-dataplane.ts';
+import { dataplaneFor, detectKubeProxyMode, type DetectedMode } from '../dataplane/kube-proxy-mode.ts';
 import { addressesFromIpJson, fdbFromBridgeJson, linksFromIpJson, neighboursFromIpJson, routesFromIpJson, type LinkFacts, type RouteLine } from '../parse/ip-json.ts';
 import { parseIpRouteText, parseRouteN } from '../parse/route-text.ts';
 import { parseIpRule, type RouteRule } from '../parse/ip-rule.ts';
@@ -166,11 +166,45 @@ export async function testConnect(shell: NodeShell, node: NodeTarget, netns: str
 
 // ---- kube-proxy rules ----
 
-export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, signal: AbortSignal, dataplane: ServiceDataplane = iptablesDataplane): Promise<NodeRuleFacts> {
+/**
+ * kube-proxy's mode on a node: its /proxyMode answer on the node's loopback (curl, else bash's /dev/tcp), the tables
+ * it wrote, and the rule counts of both iptables backends. Each read may fail (no nft, no curl, no table): null.
+ */
+export async function detectModeOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<DetectedMode> {
+  const quiet = (c: NodeCommand) => runOk(shell, node, c, signal).catch(() => null);
+  const [nftTable, natSave, proxyMode, legacySave, nftSave] = await Promise.all([
+    quiet(catalogue.nftListTable('ip')),
+    quiet(catalogue.iptablesSave('nat')),
+    quiet(catalogue.kubeProxyMode()).then((r) => (r === null || r.trim() === '' ? quiet(catalogue.kubeProxyMode({ tool: 'bash' })) : r)),
+    quiet(catalogue.iptablesBackendSave('legacy')),
+    quiet(catalogue.iptablesBackendSave('nft')),
+  ]);
+  return detectKubeProxyMode({ nftTable, natSave, proxyMode, legacySave, nftSave });
+}
+
+async function readDataplane(shell: NodeShell, node: NodeTarget, dataplane: ServiceDataplane, signal: AbortSignal, family?: 4 | 6): Promise<string[]> {
+  const [required, optional] = await Promise.all([
+    Promise.all(dataplane.commands(family).map((c) => runOk(shell, node, c, signal))),
+    Promise.all((dataplane.optionalCommands?.() ?? []).map((c) => runOk(shell, node, c, signal).catch(() => ''))),
+  ]);
+  return [...required, ...optional];
+}
+
+/** The walker for the node's detected mode, or a clear error for a mode k8snet does not walk. */
+function dataplaneOrThrow(node: NodeTarget, detected: DetectedMode): ServiceDataplane {
+  const dataplane = dataplaneFor(detected.mode);
+  if (dataplane === null) throw new K8snetError('not_found', `kube-proxy on ${node.name} runs in ${detected.mode} mode, which k8snet does not walk yet`);
+  return dataplane;
+}
+
+/** One node's kube-proxy path for a Service port; the walker is the node's detected mode unless one is given. */
+export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, signal: AbortSignal, given?: ServiceDataplane): Promise<NodeRuleFacts> {
   // An IPv6 ClusterIP's rules (or a NodePort on an IPv6 node address) are in ip6tables.
   const family = ipFamily(kind === 'clusterip' ? (svc.clusterIP ?? node.address) : node.address);
+  const detected = given ? null : await detectModeOn(shell, node, signal);
+  const dataplane = given ?? dataplaneOrThrow(node, detected!);
   const [outputs, ss] = await Promise.all([
-    Promise.all(dataplane.commands(family).map((c) => runOk(shell, node, c, signal))),
+    readDataplane(shell, node, dataplane, signal, family),
     kind === 'nodeport' ? runOk(shell, node, catalogue.ssListeners(), signal).catch(() => null) : Promise.resolve(null),
   ]);
   const servicePort = svc.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port));
@@ -179,13 +213,28 @@ export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, ki
   const listeners = ss === null ? null : listenersFromSs(ss).filter((l) => l.port === port);
   // A NodePort held only on 127.0.0.1 (or another address) does not listen on the node address that clients use.
   const listening = listeners === null ? null : acceptsOn(listeners, port, node.address);
-  return { name: node.name, ip: node.address, rules: walk.rules, dnatTargets: walk.dnatTargets, entryRule: walk.entryRule, rejects: walk.rejects, drops: walk.drops, listeners, listening, error: null };
+  return {
+    name: node.name,
+    ip: node.address,
+    mode: dataplane.mode,
+    detected,
+    rules: walk.rules,
+    dnatTargets: walk.dnatTargets,
+    entryRule: walk.entryRule,
+    rejects: walk.rejects,
+    drops: walk.drops,
+    ...(walk.nodePortAddresses === undefined ? {} : { nodePortAddresses: walk.nodePortAddresses }),
+    listeners,
+    listening,
+    error: null,
+  };
 }
 
-/** The NodePorts a node's kube-proxy rules serve, or null when they could not be read. */
-export async function nodePortsOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal, dataplane: ServiceDataplane = iptablesDataplane): Promise<number[] | null> {
+/** The NodePorts a node's kube-proxy rules serve (its detected mode unless a walker is given), or null when they could not be read. */
+export async function nodePortsOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal, given?: ServiceDataplane): Promise<number[] | null> {
   try {
-    return dataplane.nodePorts(await Promise.all(dataplane.commands().map((c) => runOk(shell, node, c, signal))));
+    const dataplane = given ?? dataplaneOrThrow(node, await detectModeOn(shell, node, signal));
+    return dataplane.nodePorts(await readDataplane(shell, node, dataplane, signal));
   } catch {
     return null;
   }

@@ -82,3 +82,31 @@ describe('service diagnosis: a dual-stack Service', () => {
     expect(codes(f)).not.toContain('warning:endpoint_rule_missing');
   });
 });
+
+describe('service diagnosis across kube-proxy modes', () => {
+  const detected = (over: Partial<NonNullable<NodeRuleFacts['detected']>> = {}): NonNullable<NodeRuleFacts['detected']> => ({ mode: 'nftables', reported: 'nftables', tables: { nftables: true, iptables: false }, backends: { legacy: 0, nft: 0 }, ...over });
+
+  it('names the nftables dispatch, by node, when one node\'s kube-proxy table was flushed', () => {
+    const f = facts();
+    f.nodes = [node('k8s-node1', '10.254.0.11', { mode: 'nftables', detected: detected(), nodePortAddresses: ['10.254.0.11'] }), node('k8s-node2', '10.254.0.12', { mode: 'nftables', detected: detected(), rules: [], dnatTargets: [], entryRule: false, nodePortAddresses: [] })];
+    const found = diagnoseService(f);
+    expect(found.map((x) => x.code)).toEqual(['nodeport_rule_missing']);
+    expect(found[0]!.message).toBe('k8s-node2 has no service-nodeports dispatch for 31080: connections to 10.254.0.12:31080 are not forwarded');
+    expect(found[0]!.evidence).toMatch(/flushed or never written/);
+  });
+
+  it('says so when NodePorts answer only on addresses that are not the node\'s IP (nodeport-ips), never on 127.0.0.1', () => {
+    const f = facts();
+    f.nodes = f.nodes.map((n) => ({ ...n, mode: 'nftables' as const, nodePortAddresses: n.name === 'k8s-node1' ? ['192.168.7.1'] : [n.ip] }));
+    const found = diagnoseService(f).filter((x) => x.code === 'nodeport_not_on_node_ip');
+    expect(found.map((x) => x.message)).toEqual(["k8s-node1 answers NodePort 31080 only on 192.168.7.1 (kube-proxy nftables' nodeport-ips set), not on 10.254.0.11; NodePorts never answer on 127.0.0.1 in nftables mode"]);
+  });
+
+  it('reports both modes\' tables and an iptables split between backends, with the counts', () => {
+    const f = facts();
+    f.nodes[0] = node('k8s-node1', '10.254.0.11', { mode: 'iptables', detected: detected({ mode: 'iptables', reported: null, tables: { nftables: true, iptables: true }, backends: { legacy: 3, nft: 41 } }) });
+    const found = diagnoseService(f);
+    expect(found.map((x) => x.code)).toEqual(['kube_proxy_both_modes', 'iptables_backends_split', 'rules_present']);
+    expect(found[1]!.message).toBe('k8s-node1 has iptables rules in both backends: 3 in iptables-legacy and 41 in iptables-nft; each tool shows only its half, and packets go through both');
+  });
+});
