@@ -14,7 +14,7 @@ import { planLab, type LabPlan } from './plan.ts';
 import { ipBatch, inNetns, runTool } from './host-tools.ts';
 import { hostLinkLines, hostLinkName, nodeFdbLines, nodeLines, nodeSysctls, podHostLines, podLines, switchLines, switchPortLines } from './network.ts';
 import { CALICO_VXLAN } from '../calico/naming.ts';
-import { kubeProxyFilterRules, kubeProxyNatRules } from './kube-proxy-rules.ts';
+import { kubeProxyFilterRules, kubeProxyNatRules, kubeProxyNftRules } from './kube-proxy-rules.ts';
 import { hostCidrsFromIpJson, pickNodeSubnet } from './node-subnet.ts';
 import { LAB_SSH_USER, SSHD_BINARY, SSH_PORT, nodeSshdArgv, writeSshMaterial } from './sshd.ts';
 import { labPaths, readLabState, recordCreated, writeLabState, type LabPaths, type LabProcess, type LabState } from './state.ts';
@@ -22,6 +22,8 @@ import { startDetached, waitFor } from './processes.ts';
 import { labDown } from './lab-down.ts';
 import { applyPolicyDocuments } from './apply-policies.ts';
 import { pkiPaths } from './api-server/pki.ts';
+import { readPersistedPolicies } from './api-server/policy-store.ts';
+import type { FelixStatus } from './policy-reconciler.ts';
 import type { TopologyPolicyDocument } from './topology.ts';
 
 export interface LabUpOptions {
@@ -38,16 +40,18 @@ const API_SERVER_MAIN = fileURLToPath(new URL('./api-server/main.ts', import.met
 const REQUIRED_TOOLS = ['ip', 'bridge', 'iptables-restore', 'ssh-keygen', 'unshare', 'nsenter', 'openssl', SSHD_BINARY];
 const SSHD_READY_TIMEOUT_MS = 10_000;
 const API_SERVER_READY_TIMEOUT_MS = 20_000;
+/** The reconciler programs a node in tens of milliseconds; this only bounds a wedged iptables. */
+const POLICY_ENFORCED_TIMEOUT_MS = 10_000;
 
 async function preflight(plan: LabPlan): Promise<void> {
   if (process.getuid?.() !== 0) throw new K8snetError('lab', 'the lab creates network namespaces and needs root (run with sudo)');
   const missing = [];
-  for (const tool of REQUIRED_TOOLS) {
+  for (const tool of [...REQUIRED_TOOLS, ...(plan.kubeProxy === 'nftables' ? ['nft'] : [])]) {
     const found = tool.startsWith('/') ? existsSync(tool) : (await runTool(['sh', '-c', 'command -v "$1"', 'sh', tool], { allowFailure: true })).stdout.trim() !== '';
     if (!found) missing.push(tool);
   }
   if (missing.length > 0) {
-    throw new K8snetError('lab', `missing tools: ${missing.join(', ')} (apt-get install iproute2 iptables openssh-server openssl util-linux)`);
+    throw new K8snetError('lab', `missing tools: ${missing.join(', ')} (apt-get install iproute2 iptables nftables openssh-server openssl util-linux)`);
   }
   if (plan.overlay === 'ipip') {
     // The kernel must provide the ipip module for tunl0; load it if it is built as a module.
@@ -111,7 +115,13 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
     // Felix (Calico v3.28+) turns VXLAN's tx checksum offload off on vxlan.calico (FelixConfiguration
     // featureDetectOverride ChecksumOffloadBroken); do the same where ethtool is installed.
     if (plan.overlay === 'vxlan') await runTool(inNetns(node.netns, ['ethtool', '-K', CALICO_VXLAN.device, 'tx-checksum-ip-generic', 'off']), { allowFailure: true });
-    await runTool(inNetns(node.netns, ['iptables-restore']), { input: kubeProxyNatRules(plan) + kubeProxyFilterRules(plan) });
+    if (plan.kubeProxy === 'nftables') {
+      // kube-proxy's nftables proxier writes one transaction per sync; `nft -f -` is that transaction here.
+      await runTool(inNetns(node.netns, ['nft', '-f', '-']), { input: kubeProxyNftRules(plan, node) });
+    } else {
+      await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5']), { input: kubeProxyNatRules(plan) });
+      await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5', '--noflush']), { input: kubeProxyFilterRules(plan) });
+    }
   }
   await ipBatch(plan.switchNetns, switchPortLines(plan));
 
@@ -138,6 +148,28 @@ async function applyTopologyPolicies(paths: LabPaths, documents: readonly Topolo
   await applyPolicyDocuments({ url: info.url, caPem, token: token.trim() }, documents);
 }
 
+/**
+ * The lab's Felix runs in the API server process; wait until it reports the nodes programmed for every policy
+ * written so far (the topology's included).
+ */
+async function waitForPolicyEnforcement(paths: LabPaths, step: (s: string) => void): Promise<void> {
+  step('waiting for the nodes\' Calico policy chains');
+  const { resourceVersion } = await readPersistedPolicies(paths.policies);
+  const status = await waitFor(
+    'the lab policy reconciler (see logs/api-server.log)',
+    async () => {
+      try {
+        const s = JSON.parse(await readFile(paths.felixStatus, 'utf8')) as FelixStatus;
+        return Number(s.resourceVersion) >= Number(resourceVersion) ? s : null;
+      } catch {
+        return null;
+      }
+    },
+    POLICY_ENFORCED_TIMEOUT_MS,
+  );
+  if (status.error !== null) throw new K8snetError('lab', `the lab policy reconciler failed: ${status.error}`);
+}
+
 async function startProcesses(plan: LabPlan, paths: LabPaths, step: (s: string) => void): Promise<LabProcess[]> {
   const processes: LabProcess[] = [];
   const start = async (argv: string[], role: string, owner: string, log: string): Promise<void> => {
@@ -153,7 +185,9 @@ async function startProcesses(plan: LabPlan, paths: LabPaths, step: (s: string) 
     await start(nodeSshdArgv(plan, node, paths), 'sshd', node.name, `${node.name}-sshd.log`);
     // kube-proxy before v1.26 held each NodePort open; 10256 is its healthz port.
     const portArgs = [...nodePorts, 10256].flatMap((p) => ['--port', String(p)]);
-    await start(inNetns(node.netns, [node24, LAB_PROCESS, '--title', 'kube-proxy', ...portArgs]), 'kube-proxy', node.name, `${node.name}-kube-proxy.log`);
+    // Its metrics server answers /proxyMode on the node's loopback (127.0.0.1:10249), as kube-proxy's does.
+    const modeArgs = ['--proxy-mode', plan.kubeProxy ?? 'iptables'];
+    await start(inNetns(node.netns, [node24, LAB_PROCESS, '--title', 'kube-proxy', ...portArgs, ...modeArgs]), 'kube-proxy', node.name, `${node.name}-kube-proxy.log`);
   }
   for (const pod of plan.pods) {
     const owner = `${pod.namespace}/${pod.name}`;
@@ -192,6 +226,7 @@ export async function labUp(options: LabUpOptions): Promise<LabState> {
     const hostLink = await buildNetwork(plan, paths, step);
     const processes = await startProcesses(plan, paths, step);
     await applyTopologyPolicies(paths, topology.policyDocuments, step);
+    await waitForPolicyEnforcement(paths, step);
     const state: LabState = { plan, topologyPath: options.topologyPath, createdAt: new Date().toISOString(), hostLink, sshUser: LAB_SSH_USER, processes };
     await writeLabState(paths, state);
     return state;

@@ -9,7 +9,7 @@ import { validateLabName } from '../validate.ts';
 import { formatIpv4Cidr, nthAddress, nthBlock, parseIpv4Cidr, cidrSize, cidrsOverlap } from '../net/ipv4.ts';
 import { CALICO_IPIP_DEVICE, CALICO_VXLAN, caliInterfaceName } from '../calico/naming.ts';
 import { OVERLAY_OVERHEAD, type OverlayMode } from '../calico/encapsulation.ts';
-import type { EncapsulationMode, PortProtocol, ServiceType, Topology, TopologyIpPool } from './topology.ts';
+import type { EncapsulationMode, LabKubeProxyMode, PortProtocol, ServiceType, Topology, TopologyIpPool } from './topology.ts';
 
 export const DEFAULT_LAB_NAME = 'lab';
 /** Ethernet MTU of the lab links. */
@@ -45,6 +45,8 @@ export interface PlannedContainer {
   id: string;
   image: string;
   ports: number[];
+  /** Named containerPorts (absent in plans written before ports could be named). */
+  namedPorts?: { name: string; port: number }[];
 }
 
 export interface PlannedPod {
@@ -101,6 +103,8 @@ export interface LabPlan {
   hostIP: string;
   switchNetns: string;
   serviceCIDR: string;
+  /** kube-proxy's mode on every node (absent in plans written before the lab had modes: iptables). */
+  kubeProxy?: LabKubeProxyMode;
   overlay: OverlayMode;
   overlayDevice: string | null;
   /** Every node's uplink (the interface holding its address): eth0 unless the topology names another. */
@@ -160,6 +164,15 @@ function base32(buf: Buffer): string {
 /** kube-proxy's chain hash: base32(sha256(servicePortName + protocol))[:16] (pkg/proxy/iptables/proxier.go portProtoHash). */
 function kubeProxyHash(text: string): string {
   return base32(sha('sha256', text)).slice(0, 16);
+}
+
+/**
+ * kube-proxy nftables' chain base (pkg/proxy/nftables/proxier.go hashAndTruncate): base32(sha256(name))[:8] + "-" +
+ * name, where name is "ns/svc/proto/port" for a Service port and "ns/svc/proto/port__ip/port" for an endpoint
+ * (never truncated at lab name lengths: at most 205 characters).
+ */
+export function nftablesChainBase(name: string): string {
+  return `${base32(sha('sha256', name)).slice(0, 8)}-${name}`;
 }
 
 /** servicePortName is "<namespace>/<service>:<port name>", protocol lower-case ("tcp"). */
@@ -236,6 +249,7 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
         id: sha('sha256', `${seed}/container/${c.name}`).toString('hex'),
         image: 'registry.k8s.io/k8snet-lab/listener:1',
         ports: c.ports,
+        namedPorts: c.namedPorts,
       })),
     };
   });
@@ -278,6 +292,7 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
     hostIP: nthAddress(subnet, HOST_OFFSET),
     switchNetns: `k8snet-${lab}-switch`,
     serviceCIDR: topology.serviceCIDR,
+    kubeProxy: topology.kubeProxy,
     overlay,
     overlayDevice: overlay === 'vxlan' ? CALICO_VXLAN.device : overlay === 'ipip' ? CALICO_IPIP_DEVICE : null,
     uplink: topology.nodeUplink,

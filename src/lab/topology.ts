@@ -17,6 +17,9 @@ export const DEFAULT_TOPOLOGY_PATH = fileURLToPath(new URL('./topologies/default
 export type EncapsulationMode = 'Always' | 'CrossSubnet' | 'Never';
 export type ServiceType = 'ClusterIP' | 'NodePort';
 export type PortProtocol = 'TCP' | 'UDP';
+/** The kube-proxy mode whose rules the lab writes on every node (kube-proxy's --proxy-mode). */
+export type LabKubeProxyMode = 'iptables' | 'nftables';
+export const LAB_KUBE_PROXY_MODES: readonly LabKubeProxyMode[] = ['iptables', 'nftables'];
 
 export interface TopologyNode {
   name: string;
@@ -36,6 +39,8 @@ export interface TopologyContainer {
   name: string;
   /** TCP ports the container listens on inside the pod's network namespace. */
   ports: number[];
+  /** Ports written as `{ port, name }`: the containerPort's name, for named ports in network policies. */
+  namedPorts: { name: string; port: number }[];
 }
 
 export interface TopologyPod {
@@ -71,8 +76,8 @@ export interface TopologyNamespace {
 /** The policy kinds a topology's networkPolicies files may hold (apiVersion → kinds). */
 export const TOPOLOGY_POLICY_KINDS: Readonly<Record<string, readonly string[]>> = {
   'networking.k8s.io/v1': ['NetworkPolicy'],
-  'crd.projectcalico.org/v1': ['NetworkPolicy', 'GlobalNetworkPolicy'],
-  'projectcalico.org/v3': ['NetworkPolicy', 'GlobalNetworkPolicy'],
+  'crd.projectcalico.org/v1': ['NetworkPolicy', 'GlobalNetworkPolicy', 'Tier'],
+  'projectcalico.org/v3': ['NetworkPolicy', 'GlobalNetworkPolicy', 'Tier'],
 };
 
 /** One YAML document of a networkPolicies file: checked for kind and name here, fully by the API server. */
@@ -83,6 +88,8 @@ export interface TopologyPolicyDocument {
 }
 
 export interface Topology {
+  /** kube-proxy's mode on the lab's nodes (default iptables). */
+  kubeProxy: LabKubeProxyMode;
   /** Lab node subnet; when absent, `lab up` picks one that no host route overlaps. */
   nodeSubnet?: string;
   /** The name of every node's uplink, the interface holding the node's address (`nodeUplink:`; default eth0). */
@@ -166,6 +173,9 @@ function parsePool(raw: unknown, i: number): TopologyIpPool {
   return pool;
 }
 
+/** A containerPort name is an IANA_SVC_NAME: at most 15 characters (k8s.io/apimachinery validation IsValidPortName). */
+const CONTAINER_PORT_NAME_MAX = 15;
+
 function parsePod(raw: unknown, i: number, nodeNames: Set<string>): TopologyPod {
   const field = `pods[${i}]`;
   const o = asObject(field, raw);
@@ -173,10 +183,19 @@ function parsePod(raw: unknown, i: number, nodeNames: Set<string>): TopologyPod 
   if (!nodeNames.has(node)) throw new InvalidInputError(`${field}.node`, `${JSON.stringify(node)} is not a node of this topology`);
   const containers = asArray(`${field}.containers`, o.containers).map((c, j) => {
     const co = asObject(`${field}.containers[${j}]`, c);
-    return {
-      name: validateDnsLabel(`${field}.containers[${j}].name`, co.name),
-      ports: asArray(`${field}.containers[${j}].ports`, co.ports, false).map((p, k) => validatePort(p, `${field}.containers[${j}].ports[${k}]`)),
-    };
+    const namedPorts: { name: string; port: number }[] = [];
+    // A port is a number, or { port, name } for a named containerPort (IANA_SVC_NAME: a DNS label of at most 15).
+    const ports = asArray(`${field}.containers[${j}].ports`, co.ports, false).map((p, k) => {
+      const f = `${field}.containers[${j}].ports[${k}]`;
+      if (typeof p !== 'object' || p === null) return validatePort(p, f);
+      const po = asObject(f, p);
+      const port = validatePort(po.port, `${f}.port`);
+      const name = validateDnsLabel(`${f}.name`, po.name);
+      if (name.length > CONTAINER_PORT_NAME_MAX || !/[a-z]/.test(name)) throw new InvalidInputError(`${f}.name`, `must be at most ${CONTAINER_PORT_NAME_MAX} characters with a letter`);
+      namedPorts.push({ name, port });
+      return port;
+    });
+    return { name: validateDnsLabel(`${field}.containers[${j}].name`, co.name), ports, namedPorts };
   });
   if (containers.length === 0) throw new InvalidInputError(`${field}.containers`, 'needs at least one container');
   unique(`${field}.containers`, containers.map((c) => c.name));
@@ -251,13 +270,16 @@ export function parseTopology(doc: unknown): Topology {
     return p;
   });
 
+  const kubeProxy = o.kubeProxy === undefined ? 'iptables' : o.kubeProxy;
+  if (!(LAB_KUBE_PROXY_MODES as readonly unknown[]).includes(kubeProxy)) throw new InvalidInputError('kubeProxy', `${JSON.stringify(kubeProxy)} must be ${LAB_KUBE_PROXY_MODES.join(' or ')}`);
+
   let nodeSubnet: string | undefined;
   if (o.nodeSubnet !== undefined) {
     nodeSubnet = validateCidr(o.nodeSubnet, 'nodeSubnet');
     validateIp(nodeSubnet.split('/')[0], 'nodeSubnet');
   }
   const nodeUplink = o.nodeUplink === undefined ? DEFAULT_NODE_UPLINK : validateInterfaceName(o.nodeUplink, 'nodeUplink');
-  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), nodeUplink, serviceCIDR, ipPools, nodes, pods, services, namespaces, networkPolicies, policyDocuments: [] };
+  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), nodeUplink, kubeProxy: kubeProxy as LabKubeProxyMode, serviceCIDR, ipPools, nodes, pods, services, namespaces, networkPolicies, policyDocuments: [] };
 }
 
 /** Checks each document of a networkPolicies file: a supported apiVersion/kind and a metadata.name. */

@@ -11,6 +11,7 @@ import { summarizeCapture, type CaptureSummary } from '../pcap/index.ts';
 import { CALICO_POD_GATEWAY, caliInterfaceName } from '../calico/naming.ts';
 import { headlineFor, sortFindings, type Finding, type ReportAttachment, type ReportSection } from '../model/report.ts';
 import { describeError } from '../errors.ts';
+import { ipFamily } from '../validate.ts';
 import { diagnoseTrace, lookupRoute, nestTraceFindings, overlayBetween, poolFor } from './trace-diagnosis.ts';
 import { firewallFindings, packetPathVerdicts, type NodeFirewallFacts } from './packet-path.ts';
 import { hostKillers } from '../calico/felix-chains.ts';
@@ -18,7 +19,7 @@ import type { CapturePointFacts, NodeFacts, PodEnd, PodInside, TraceFacts } from
 import { CAPTURE_SETUP_SECONDS, runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { capturePointsTable, sampleSection } from './capture-report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { findPodNetns, inspectNode, readListeners, readPodInside, testConnect } from './node-facts.ts';
+import { findPodNetns, inspectNode, listenersIn, readPodInside, testConnect } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import type { SideVerdict } from '../policy/index.ts';
 import { counterDelta, dropFindings, programmedFindings, readCounters, walkWorkload, workloadChainText, type NodeCounterDelta } from './enforcement-facts.ts';
@@ -166,11 +167,13 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
 
   ctx.onStep('inspecting nodes and pods, reading network policies');
   const sameNode = srcTarget !== null && srcTarget.name === dstTarget?.name;
+  // A dual-stack pod is traced in the family of its primary address (the one asked for): ip -6 and ip6tables-save for IPv6.
+  const family = dstPod.podIP ? ipFamily(dstPod.podIP) : 4;
   // The tables with counters before and after the test connection: the rules that counted its packets are the
   // evidence of where they died. Read on each node once (same-node pairs share one read).
   const counterNodes = [srcTarget, sameNode ? null : dstTarget].filter((t): t is NodeTarget => t !== null);
-  const readAll = () => Promise.all(counterNodes.map((t) => readCounters(deps.shell, t, ctx.signal)));
-  const inspect = (t: NodeTarget | null): Promise<NodeFacts | null> => (t ? inspectNode(deps.shell, t, ctx.signal) : Promise.resolve(null));
+  const readAll = () => Promise.all(counterNodes.map((t) => readCounters(deps.shell, t, ctx.signal, family)));
+  const inspect = (t: NodeTarget | null): Promise<NodeFacts | null> => (t ? inspectNode(deps.shell, t, ctx.signal, { family }) : Promise.resolve(null));
   const netnsOf = (t: NodeTarget | null, pod: PodInfo) => (t ? findPodNetns(deps.shell, t, pod, ctx.signal).catch(() => null) : Promise.resolve(null));
   // None of these depends on another: the nodes, the pods' namespaces, the policies and the counters' first read
   // go out in one round (a node that cannot be inspected has its namespace lookup fail too, which is then null).
@@ -192,14 +195,14 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   const sameSubnet = toDstNode !== null && toDstNode.gateway === null && toDstNode.type === 'unicast' && toDstNode.destination !== 'default';
   const overlay = overlayBetween(pool, sameNode, sameSubnet);
 
-  const src: PodEnd = { pod: srcPod, caliInterface: caliInterfaceName(srcPod.namespace, srcPod.name), node: srcNode, listeningPorts: null, netns: null };
-  const dst: PodEnd = { pod: dstPod, caliInterface: caliInterfaceName(dstPod.namespace, dstPod.name), node: dstNode, listeningPorts: null, netns: null };
+  const src: PodEnd = { pod: srcPod, caliInterface: caliInterfaceName(srcPod.namespace, srcPod.name), node: srcNode, listeners: null, netns: null };
+  const dst: PodEnd = { pod: dstPod, caliInterface: caliInterfaceName(dstPod.namespace, dstPod.name), node: dstNode, listeners: null, netns: null };
   const testPort = cmd.port ?? firstTcpPort(dstPod);
 
   src.netns = srcNode && !srcNode.error ? (srcNs?.netns ?? null) : null;
   dst.netns = dstNode && !dstNode.error ? (dstNs?.netns ?? null) : null;
   // What listens in the destination pod is read while the test connection runs (neither changes the other).
-  const listenersRead = dstTarget && dst.netns ? readListeners(deps.shell, dstTarget, dst.netns, ctx.signal) : Promise.resolve({ ports: null, sockets: null });
+  const listenersRead = dstTarget && dst.netns ? listenersIn(deps.shell, dstTarget, dst.netns, ctx.signal) : Promise.resolve(null);
 
   const facts: TraceFacts = { src, dst, pool, overlay, testPort: null, capture: null };
   let testConnection: TraceResult['testConnection'] = null;
@@ -258,8 +261,7 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
     dstTarget && dst.netns ? readPodInside(deps.shell, dstTarget, dst.netns, ctx.signal) : null,
     listenersRead,
   ]);
-  dst.listeningPorts = listeners.ports;
-  dst.listenSockets = listeners.sockets;
+  dst.listeners = listeners;
   src.inside = srcInside;
   dst.inside = dstInside;
   const deltas: NodeCounterDelta[] = testConnection ? counterNodes.map((t, i) => counterDelta(t.name, countersBefore[i]!, countersAfter[i]!)) : [];

@@ -183,7 +183,7 @@ describe.each([
   }, 60_000);
 
   // Last: the lab's listener for pod-dest is replaced and not restored.
-  it('the destination app listening on 127.0.0.1 only: the reset is shown under the cause, with the ss line', async () => {
+  it('the destination app listening on 127.0.0.1 only: the reset is shown under the cause, with the listener as evidence', async () => {
     const web = lab.processes.find((p) => p.owner === 'default/pod-dest' && p.role === 'container web')!;
     process.kill(web.pid, 'SIGKILL');
     let loopback: ChildProcess | null = null;
@@ -196,8 +196,8 @@ describe.each([
       });
       const r = await trace();
       const f = problem(r, 'listener_loopback_only');
-      expect(f.message).toBe(`default/pod-dest listens on port 80 only on 127.0.0.1: connections to its pod IP ${pod('pod-dest').ip} are refused`);
-      expect(f.evidence).toMatch(/^LISTEN\s+0\s+\d+\s+127\.0\.0\.1:80\s+0\.0\.0\.0:\*/);
+      expect(f.message).toBe('the app inside default/pod-dest listens on TCP port 80 only on 127.0.0.1: connections to the pod IP are refused; bind it to 0.0.0.0 (or ::)');
+      expect(f.evidence).toMatch(/^listening: 127\.0\.0\.1:80/);
       expect(f.children!.map((c) => c.code)).toEqual(['connection_refused']);
       expect(problems(r).map((x) => x.code)).toEqual(['listener_loopback_only']);
     } finally {

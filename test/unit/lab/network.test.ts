@@ -79,7 +79,7 @@ describe('kube-proxy filter rules', () => {
     const filter = kubeProxyFilterRules(orphaned);
     expect(filter).toContain(`-A KUBE-SERVICES -d ${orphan.clusterIP}/32 -p tcp -m comment --comment "default/svc-orphan:http has no endpoints" -m tcp --dport 8081 -j REJECT --reject-with icmp-port-unreachable`);
     expect(filter).toContain('-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/svc-orphan:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31081 -j REJECT --reject-with icmp-port-unreachable');
-    expect(filter).toContain('-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally visible service portals" -j KUBE-EXTERNAL-SERVICES');
+    expect(filter).toContain('-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES');
     expect(kubeProxyNatRules(orphaned)).not.toContain('svc-orphan');
     expect(kubeProxyFilterRules(plan)).not.toContain('REJECT');
   });

@@ -63,8 +63,8 @@ function healthy(): TraceFacts {
   const n1 = node1();
   const n2 = node2();
   return {
-    src: { pod: pod('pod-src', '10.244.0.65', 'k8s-node2'), caliInterface: 'calia5814ebbae9', node: n2, listeningPorts: null, netns: 'cni-a' },
-    dst: { pod: pod('pod-dest', '10.244.0.2', 'k8s-node1'), caliInterface: 'calib8c6d5407e3', node: n1, listeningPorts: [80, 8080], netns: 'cni-b' },
+    src: { pod: pod('pod-src', '10.244.0.65', 'k8s-node2'), caliInterface: 'calia5814ebbae9', node: n2, listeners: null, netns: 'cni-a' },
+    dst: { pod: pod('pod-dest', '10.244.0.2', 'k8s-node1'), caliInterface: 'calib8c6d5407e3', node: n1, listeners: [80, 8080].map((port) => ({ address: '0.0.0.0', port, process: 'app' })), netns: 'cni-b' },
     pool,
     overlay: { mode: 'vxlan', device: 'vxlan.calico' },
     testPort: 80,
@@ -105,9 +105,17 @@ describe('trace diagnosis', () => {
     expect(codes(facts, 'error')).toContain('tunnel_missing');
   });
 
+  it('says the destination app listens on loopback only instead of "nothing listens"', () => {
+    const facts = healthy();
+    facts.dst.listeners = [{ address: '127.0.0.1', port: 80, process: 'nginx' }, { address: '0.0.0.0', port: 8080, process: 'app' }];
+    const found = diagnoseTrace(facts);
+    expect(found.map((f) => f.code)).toContain('listener_loopback_only');
+    expect(found.map((f) => f.code)).not.toContain('no_listener');
+  });
+
   it('reports a stopped listener and the reset that answered the SYN', () => {
     const facts = healthy();
-    facts.dst.listeningPorts = [8080];
+    facts.dst.listeners = [{ address: '0.0.0.0', port: 8080, process: 'app' }];
     const refused = flow({ tcpFlags: ['SYN', 'RST'], handshake: 'syn-only', resets: 1, packets: 2 });
     facts.capture!.points = facts.capture!.points.map((p) => ({ ...p, flows: [refused] }));
     expect(codes(facts, 'error')).toEqual(expect.arrayContaining(['no_listener', 'connection_refused']));
@@ -300,16 +308,14 @@ describe('inside the pods and on the nodes', () => {
     expect(diagnoseTrace(arp).find((x) => x.code === 'pod_gateway_unresolved')!.evidence).toBe('169.254.1.1 dev eth0 FAILED (ip neigh, inside the pod)');
   });
 
-  it('reports a listener bound to 127.0.0.1 only, with the ss line, and puts the reset under it', () => {
+  it('puts the reset under a listener bound to 127.0.0.1 only', () => {
     const facts = healthy();
-    const line = 'LISTEN 0 5 127.0.0.1:80 0.0.0.0:* users:(("node",pid=4242,fd=18))';
-    facts.dst.listenSockets = [{ address: '127.0.0.1', port: 80, line }];
+    facts.dst.listeners = [{ address: '127.0.0.1', port: 80, process: 'node' }];
     const refused = flow({ tcpFlags: ['SYN', 'RST'], handshake: 'syn-only', resets: 1, packets: 2 });
     facts.capture!.points = facts.capture!.points.map((p) => ({ ...p, flows: [refused] }));
     const found = nestTraceFindings(diagnoseTrace(facts), []);
     const f = found.find((x) => x.code === 'listener_loopback_only')!;
-    expect(f.message).toBe('default/pod-dest listens on port 80 only on 127.0.0.1: connections to its pod IP 10.244.0.2 are refused');
-    expect(f.evidence).toBe(line);
+    expect(f.evidence).toBe('listening: 127.0.0.1:80 (node)');
     expect(f.children!.map((c) => c.code)).toEqual(['connection_refused']);
   });
 
