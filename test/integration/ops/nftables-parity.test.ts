@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { LabState } from '../../../src/lab/state.ts';
 import { runNodePort, runService, type ServiceOpResult } from '../../../src/ops/service-ops.ts';
 import type { OperationDeps } from '../../../src/ops/deps.ts';
+import { flattenFindings } from '../../../src/model/report.ts';
 import { TOPOLOGIES, inNetns, run, startLab, stopLab } from '../../support/lab.ts';
 import { labDeps } from '../../support/lab-deps.ts';
 
@@ -66,8 +67,11 @@ describe('kube-proxy nftables mode on the lab, against the iptables lab', () => 
     ]);
     expect(web.findings.map((f) => f.code)).toEqual(['rules_present']);
     const empty = await nodeport(NFT, 31181);
-    expect(empty.findings.filter((f) => f.code === 'rejected_no_endpoints').map((f) => f.message)).toEqual(['nf-node1 rejects NodePort 31181: kube-proxy installed a REJECT because the Service has no endpoints', 'nf-node2 rejects NodePort 31181: kube-proxy installed a REJECT because the Service has no endpoints']);
-    expect(empty.findings.find((f) => f.code === 'rejected_no_endpoints')!.evidence).toContain('goto reject-chain');
+    // Each node's REJECT follows from the one cause, "no ready endpoints", and is shown under it.
+    expect(empty.findings.map((f) => f.code)).toEqual(['no_endpoints']);
+    const rejects = flattenFindings(empty.findings).filter((f) => f.code === 'rejected_no_endpoints');
+    expect(rejects.map((f) => f.message)).toEqual(['nf-node1 rejects NodePort 31181: kube-proxy installed a REJECT because the Service has no endpoints', 'nf-node2 rejects NodePort 31181: kube-proxy installed a REJECT because the Service has no endpoints']);
+    expect(rejects[0]!.evidence).toContain('goto reject-chain');
   }, 120_000);
 
   it('NodePorts answer only on each node\'s own address (nodeport-ips), and the rule text is nft\'s', async () => {
