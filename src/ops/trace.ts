@@ -19,7 +19,7 @@ import type { CapturePointFacts, NodeFacts, PodEnd, PodInside, TraceFacts } from
 import { CAPTURE_SETUP_SECONDS, runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { capturePointsTable, sampleSection } from './capture-report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { findPodNetns, inspectNode, listenersIn, readPodInside, testConnect } from './node-facts.ts';
+import { TEST_CONNECT_SECONDS, findPodNetns, inspectNode, listenersIn, readPodInside, testConnect } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import type { SideVerdict } from '../policy/index.ts';
 import { counterDelta, dropFindings, programmedFindings, readCounters, walkWorkload, workloadChainText, type NodeCounterDelta } from './enforcement-facts.ts';
@@ -127,8 +127,12 @@ function endResult(end: PodEnd): TraceEndResult {
   };
 }
 
+/**
+ * The node-side bound covers the test connection too (up to TEST_CONNECT_SECONDS when nothing answers), so a short
+ * window still sees its last SYN; the capture itself is stopped by runCaptures once the window and the test are over.
+ */
 function captureSpec(deps: OperationDeps, iface: string, hosts: string[], seconds: number, includeTunnel: boolean, netns?: string): CaptureSpec {
-  return { interface: iface, hosts, ports: [], includeTunnel, maxPackets: deps.capture.maxPackets, maxSeconds: seconds + CAPTURE_SETUP_SECONDS, snapLength: deps.capture.snapLength, ...(netns ? { netns } : {}) };
+  return { interface: iface, hosts, ports: [], includeTunnel, maxPackets: deps.capture.maxPackets, maxSeconds: Math.max(seconds, TEST_CONNECT_SECONDS) + CAPTURE_SETUP_SECONDS, snapLength: deps.capture.snapLength, ...(netns ? { netns } : {}) };
 }
 
 /** An uplink that could not be found (no `ip addr` answer) is captured as eth0, the most common name. */
