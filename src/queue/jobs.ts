@@ -8,13 +8,18 @@ import type { RedisConnection } from './redis-url.ts';
 import type { OperationCommand } from '../ops/run-operation.ts';
 
 export const QUEUE_NAME = '{k8snet}-inspections';
-export type JobName = 'inspect';
+/** `inspect`: run a command; `bundle`: post the kept evidence bundle of another job (`bundleOf`). */
+export type JobName = 'inspect' | 'bundle';
 
 export interface InspectionJobData {
   /** The chat conversation to answer in (a Slack channel ID). */
   channel: string;
   /** The id of the parent message the bot posted; replies go into its thread. Absent (scheduled runs): the worker posts it. */
   parentId?: string;
+  /** A follow-up (a button clicked): the thread its parent was posted in, where its replies go too. */
+  threadId?: string;
+  /** `bundle` jobs: the job whose evidence bundle to post. */
+  bundleOf?: string;
   /** The chat platform's user ID of who asked (or who created the schedule). */
   user: string;
   title: string;

@@ -3,7 +3,7 @@
  * one Redis. Each needs to reach the Kubernetes API, the nodes' sshd and Slack's Web API. On SIGTERM it stops taking
  * jobs, gives running ones the grace period, hands the rest back to the queue, then closes SSH and Redis.
  */
-import { captureSettings, processSettings, queueSettings, slackClientSettings, workerSettings, accessSettings, type Env } from '../config.ts';
+import { captureSettings, processSettings, queueSettings, slackClientSettings, workerSettings, accessSettings, secret, sshEnvSettings, type Env } from '../config.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { startHealthServer } from '../observability/health-server.ts';
@@ -18,6 +18,8 @@ import { CAPTURE_SETUP_SECONDS } from '../ops/capture-session.ts';
 import { depsFromEnv } from '../cli/deps.ts';
 import { createSlackClient, slackReachable } from '../slack/slack-client.ts';
 import { slackReporter } from '../slack/slack-reporter.ts';
+import { deriveActionKey } from '../slack/action-value.ts';
+import { recordingCluster } from '../ops/recording-cluster.ts';
 import { onTermination } from './lifecycle.ts';
 
 export async function runWorkerProcess(env: Env): Promise<void> {
@@ -27,7 +29,13 @@ export async function runWorkerProcess(env: Env): Promise<void> {
   const { auditChannel } = accessSettings(env);
   const log = createLogger({ level: proc.logLevel, name: 'k8snet-worker' });
   const deps = depsFromEnv(env);
-  const slack = createSlackClient(slackClientSettings(env));
+  const slackClient = slackClientSettings(env);
+  const slack = createSlackClient(slackClient);
+  // The buttons' values are sealed with a key derived from the signing secret, as the bot checks them; without it
+  // the worker's messages carry no buttons.
+  const signingSecret = secret(env, 'SLACK_SIGNING_SECRET', { optional: true });
+  if (!signingSecret) log.warn('SLACK_SIGNING_SECRET is not set: finished jobs get no buttons (set it as on the bot)');
+  const secrets = [slackClient.botToken, signingSecret, sshEnvSettings(env).passphrase].filter((s): s is string => typeof s === 'string' && s !== '');
   const redis = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker' });
   const subscriber = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker-cancel' });
   for (const c of [redis, subscriber]) c.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
@@ -39,8 +47,9 @@ export async function runWorkerProcess(env: Env): Promise<void> {
     connection: redis,
     subscriber,
     prefix: queueConfig.prefix,
-    runnerFor: (onCommand) => createOperationRunner({ ...deps, shell: auditedShell(deps.shell, onCommand, metrics), captureLocks }),
-    chat: slackReporter(slack),
+    runnerFor: (onCommand, onRead) => createOperationRunner({ ...deps, cluster: recordingCluster(deps.cluster, onRead), shell: auditedShell(deps.shell, onCommand, metrics), captureLocks }),
+    chat: slackReporter(slack, { key: signingSecret ? deriveActionKey(signingSecret) : null, bounds: captureSettings(env) }),
+    secrets,
     settings,
     audit: new AuditTrail(redis, queueConfig.prefix),
     auditChannel,

@@ -1,8 +1,12 @@
 /**
- * The Slack side: a Bolt app serving `/k8snet` over HTTP (signature and timestamp checked by Bolt's receiver) or
- * Socket Mode. The listener acknowledges first, then validates, authorizes, posts the parent message and enqueues —
- * all real work happens in a worker — so the acknowledgement beats Slack's 3-second deadline under load. Refusals
- * are sent privately through the acknowledgement itself (an ephemeral response) and nothing is queued.
+ * The Slack side: a Bolt app serving `/k8snet` and its buttons over HTTP (signature and timestamp checked by Bolt's
+ * receiver) or Socket Mode. The listener acknowledges first, then validates, authorizes, posts the parent message and
+ * enqueues — all real work happens in a worker — so the acknowledgement beats Slack's 3-second deadline under load.
+ * Refusals are sent privately through the acknowledgement itself (an ephemeral response) and nothing is queued.
+ *
+ * A button click (block_actions) is a command like a typed one: acknowledged first; its value's tag and expiry
+ * checked (action-value.ts); the command text in it parsed again with the same grammar; the allow-lists and the
+ * capture list checked for whoever clicked; audited; then queued as a new job whose parent is a reply in the thread.
  */
 import bolt from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
@@ -11,6 +15,9 @@ import { describeError } from '../errors.ts';
 import { parseSlackCommand, SLACK_HELP, type ParsedSlackCommand } from '../command/grammar.ts';
 import { createLimiter } from '../ops/concurrency.ts';
 import { statusMessage } from './slack-blocks.ts';
+import { deriveActionKey, openActionValue } from './action-value.ts';
+import { ACTION_PREFIX, followUpId, jobButtons, type ButtonSettings } from './job-buttons.ts';
+import type { OperationCommand } from '../ops/run-operation.ts';
 import { capturesPackets, commandTitle, displayJobId, type InspectionJobData, type JobName } from '../queue/jobs.ts';
 import { publishCancel } from '../queue/cancellation.ts';
 import type { RedisConnection } from '../queue/redis-url.ts';
@@ -50,7 +57,22 @@ export interface BotHandle {
   close(): Promise<void>;
 }
 
-type Respond = (message: { response_type: 'ephemeral'; text: string }) => Promise<unknown>;
+type Respond = (message: { response_type: 'ephemeral'; text: string; replace_original?: boolean }) => Promise<unknown>;
+
+/** Where a clicked follow-up answers: the thread of the message whose button was clicked. */
+interface FollowUpPlace {
+  threadId: string;
+  /** The button's label, for the audit trail ("Capture again (10 s)"). */
+  button: string;
+}
+
+/** The parts of a block_actions payload a click needs (Bolt's BlockAction, narrowed to buttons). */
+interface ButtonClick {
+  user: { id: string };
+  channel?: { id: string };
+  container?: { channel_id?: string; message_ts?: string; thread_ts?: string };
+  message?: { ts: string; thread_ts?: string };
+}
 
 /** What to tell the user when the parent message or the queue failed; Slack's channel errors say what to do. */
 export function whyNotQueued(err: unknown): string {
@@ -77,10 +99,14 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
   // a burst of commands must not queue its acks behind everyone's posting (bench/slack-ack-latency.ts).
   const afterAck = createLimiter(AFTER_ACK_CONCURRENCY);
   const audit = (event: Parameters<AuditTrail['record']>[0]) => options.audit?.record(event).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
+  // Button values are sealed with a key derived from the signing secret (Socket Mode without one: no buttons).
+  const buttons: ButtonSettings = { key: slack.signingSecret ? deriveActionKey(slack.signingSecret) : null, bounds: options.capture };
+  const cancelButton = (jobId: string, command: OperationCommand) => jobButtons(buttons, { jobId, command, phase: 'active' });
 
-  async function refuse(respond: Respond, user: string, channel: string, command: string, result: 'invalid' | 'denied', reason: string): Promise<void> {
+  async function refuse(respond: Respond, user: string, channel: string, command: string, result: 'invalid' | 'denied' | 'refused_button', reason: string): Promise<void> {
     // The answer first (for bad input it is the acknowledgement itself), the records after.
-    await respond({ response_type: 'ephemeral', text: result === 'invalid' ? `:no_entry: ${reason}\n\n${SLACK_HELP}` : `:no_entry: Not allowed: ${reason}` });
+    const text = result === 'invalid' ? `:no_entry: ${reason}\n\n${SLACK_HELP}` : result === 'denied' ? `:no_entry: Not allowed: ${reason}` : `:no_entry: ${reason}`;
+    await respond({ response_type: 'ephemeral', text });
     metrics?.commands.inc({ command, result });
     log.info({ user, channel, command, result, reason }, 'command refused');
     await audit({ type: 'refused', user, channel, reason });
@@ -129,8 +155,51 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
     await afterAck(() => handle(parsed, user, channel, respond));
   });
 
-  async function handle(parsed: Exclude<ParsedSlackCommand, { kind: 'help' }>, user: string, channel: string, respond: Respond): Promise<void> {
-    const verb = parsed.kind === 'operation' ? parsed.command.op : parsed.kind;
+  app.action<bolt.BlockAction>({ type: 'block_actions', action_id: new RegExp(`^${ACTION_PREFIX}`) }, async ({ ack, body, action, respond }) => {
+    // Slack gives a click 3 seconds too: acknowledge, then check and queue.
+    await ack();
+    await new Promise((resolve) => setImmediate(resolve));
+    const { action_id: actionId, value } = action as { action_id: string; value?: string };
+    const label = (action as { text?: { text?: string } }).text?.text ?? actionId;
+    // Answers to a click are new ephemeral messages; the message with the buttons stays as it is.
+    await afterAck(() => click(body, actionId, value, label, (m) => respond({ ...m, replace_original: false })));
+  });
+
+  async function click(body: ButtonClick, actionId: string, value: string | undefined, label: string, respond: Respond): Promise<void> {
+    const user = body.user.id;
+    const channel = body.channel?.id ?? body.container?.channel_id ?? '';
+    const messageTs = body.message?.ts ?? body.container?.message_ts;
+    const threadId = body.message?.thread_ts ?? body.container?.thread_ts ?? messageTs;
+    const id = followUpId(actionId);
+    if (!id || !threadId) return refuse(respond, user, channel, 'button', 'refused_button', 'this button is not one of k8snet\'s.');
+    if (!buttons.key) return refuse(respond, user, channel, 'button', 'refused_button', 'buttons need SLACK_SIGNING_SECRET on the bot and the workers; type the command instead.');
+    const opened = openActionValue(buttons.key, actionId, value);
+    if (!opened.ok) return refuse(respond, user, channel, 'button', 'refused_button', opened.reason);
+    // The value's command is parsed again as if typed: a button never asks for more than a person could type.
+    let parsed: ParsedSlackCommand;
+    try {
+      parsed = parseSlackCommand(opened.value.text, options.capture);
+    } catch (err) {
+      return refuse(respond, user, channel, 'button', 'refused_button', `this button's command is no longer valid here: ${describeError(err)}`);
+    }
+    if (parsed.kind !== 'operation') return refuse(respond, user, channel, 'button', 'refused_button', 'this button\'s value holds no command.');
+    if (id === 'cancel') {
+      const verdict = await access.check(user, channel, false);
+      if (!verdict.ok) return refuse(respond, user, channel, 'cancel', 'denied', verdict.reason);
+      return cancel(respond, user, channel, opened.value.jobId);
+    }
+    const place = { threadId, button: label };
+    if (id === 'bundle') return handle(parsed, user, channel, respond, place, opened.value.jobId);
+    return handle(parsed, user, channel, respond, place);
+  }
+
+  /**
+   * A typed command, or a clicked one (`followUp`: answered in that thread). `bundleOf`: not the command itself but
+   * that job's evidence bundle — allowed to whoever may run the command (its pcaps need the capture list when it
+   * captured).
+   */
+  async function handle(parsed: Exclude<ParsedSlackCommand, { kind: 'help' }>, user: string, channel: string, respond: Respond, followUp?: FollowUpPlace, bundleOf?: string): Promise<void> {
+    const verb = bundleOf ? 'bundle' : parsed.kind === 'operation' ? parsed.command.op : parsed.kind;
     try {
       const verdict = await access.check(user, channel, parsed.kind === 'operation' && capturesPackets(parsed.command));
       if (!verdict.ok) return await refuse(respond, user, channel, verb, 'denied', verdict.reason);
@@ -147,14 +216,17 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
         return await audit({ type: 'request', jobId: '-', user, channel, command: answer.audit });
       }
 
-      const title = commandTitle(parsed.command);
+      const title = bundleOf ? `evidence bundle of job ${displayJobId(bundleOf)}` : commandTitle(parsed.command);
       // Our own job ids (j1, j2…): the number is on the parent message before the job exists, for `cancel`.
       const jobId = `j${await options.redis.incr(jobSeq)}`;
-      const parent = await client.chat.postMessage({ channel, ...statusMessage(title, `queued as job ${displayJobId(jobId)}`, { user }) });
-      await queue.add('inspect', { channel, parentId: String(parent.ts), user, title, command: parsed.command, requestedAt: new Date().toISOString(), ...(parsed.command.op === 'report' ? { memoryKey: `channel:${channel}` } : {}) }, { jobId });
+      const thread = followUp ? { thread_ts: followUp.threadId } : {};
+      const parent = await client.chat.postMessage({ channel, ...thread, ...statusMessage(title, `queued as job ${displayJobId(jobId)}`, { user, buttons: bundleOf ? [] : cancelButton(jobId, parsed.command) }) });
+      const data = { channel, parentId: String(parent.ts), user, title, command: parsed.command, requestedAt: new Date().toISOString(), ...(followUp ? { threadId: followUp.threadId } : {}), ...(parsed.command.op === 'report' ? { memoryKey: `channel:${channel}` } : {}) };
+      if (bundleOf) await queue.add('bundle', { ...data, bundleOf }, { jobId });
+      else await queue.add('inspect', data, { jobId });
       metrics?.commands.inc({ command: verb, result: 'queued' });
-      log.info({ jobId, user, channel, command: verb }, 'command queued');
-      await audit({ type: 'request', jobId, user, channel, command: title });
+      log.info({ jobId, user, channel, command: verb, ...(followUp ? { button: followUp.button } : {}) }, 'command queued');
+      await audit({ type: 'request', jobId, user, channel, command: followUp ? `${title} (button: ${followUp.button})` : title });
     } catch (err) {
       metrics?.commands.inc({ command: verb, result: 'error' });
       log.error({ user, channel, command: verb, err: describeError(err) }, 'could not queue the command');
