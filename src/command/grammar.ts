@@ -40,6 +40,8 @@ const COMMON = `Options:
   --no-test                trace only: no test connection either
   --sample SECONDS         report only: also capture SECONDS (1–30) on every node's tunnel device and summarize the flows
   --json                   print the structured result as JSON (fields documented in the README)
+  --bundle FILE            also write the evidence bundle (.tar.gz): every node command with its output, the
+                           Kubernetes objects read, the captures, the result and the findings
   --lab NAME               use a local lab's kubeconfig and SSH settings (see \`k8snet lab env\`)
   -q, --quiet              no progress lines on stderr
   -h, --help               show this help
@@ -55,7 +57,7 @@ function arity(op: Op, positionals: string[], expected: number): void {
 }
 
 /** argv → a validated operation command, or an InvalidInputError saying what was wrong. Pure. */
-export function parseInspectArgs(op: Op, argv: readonly string[], bounds: CaptureBounds = DEFAULT_CAPTURE_BOUNDS): { command: OperationCommand; json: boolean; quiet: boolean; lab: string | undefined; help: boolean } {
+export function parseInspectArgs(op: Op, argv: readonly string[], bounds: CaptureBounds = DEFAULT_CAPTURE_BOUNDS): { command: OperationCommand; json: boolean; quiet: boolean; lab: string | undefined; help: boolean; bundle: string | undefined } {
   let parsed;
   try {
     parsed = parseArgs({
@@ -70,6 +72,7 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
         sample: { type: 'string' },
         port: { type: 'string' },
         json: { type: 'boolean', default: false },
+        bundle: { type: 'string' },
         lab: { type: 'string' },
         quiet: { type: 'boolean', short: 'q', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -82,7 +85,8 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
   if (values['no-test'] && op !== 'trace') throw new InvalidInputError('--no-test', `only \`trace\` makes a test connection: ${SYNOPSIS.trace}`);
   if (values.port !== undefined && op !== 'trace') throw new InvalidInputError('--port', `only \`trace\` takes a port: ${SYNOPSIS.trace}`);
   if (values.sample !== undefined && op !== 'report') throw new InvalidInputError('--sample', `only \`report\` takes a tunnel sample: ${SYNOPSIS.report}`);
-  const flags = { json: values.json, quiet: values.quiet, help: values.help, lab: values.lab === undefined ? undefined : validateLabName(values.lab) };
+  if (values.bundle !== undefined && (values.bundle === '' || values.bundle.includes('\0'))) throw new InvalidInputError('--bundle', 'needs a file name');
+  const flags = { json: values.json, quiet: values.quiet, help: values.help, lab: values.lab === undefined ? undefined : validateLabName(values.lab), bundle: values.bundle };
   if (values.help) return { ...flags, command: { op: 'report' } };
   const seconds = values['capture-seconds'] === undefined ? bounds.defaultSeconds : validateIntegerInRange('--capture-seconds', values['capture-seconds'], 1, bounds.maxSeconds);
   const capture = { enabled: !values['no-capture'], seconds };
@@ -216,7 +220,7 @@ export function parseSlackCommand(text: string, bounds: CaptureBounds = DEFAULT_
   if (!(OPERATIONS as readonly string[]).includes(verb)) {
     throw new InvalidInputError('command', `unknown command ${JSON.stringify(verb.length > 40 ? `${verb.slice(0, 40)}…` : verb)}; try one of ${[...OPERATIONS, 'cancel', 'schedule', 'help'].join(', ')}`);
   }
-  for (const flag of ['--json', '--lab', '-q', '--quiet', '-h', '--help']) {
+  for (const flag of ['--json', '--lab', '--bundle', '-q', '--quiet', '-h', '--help']) {
     if (rest.some((r) => r === flag || r.startsWith(`${flag}=`))) throw new InvalidInputError('arguments', `${flag} is a terminal option, not available in Slack`);
   }
   return { kind: 'operation', command: parseInspectArgs(verb as Op, rest, bounds).command };

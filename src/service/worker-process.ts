@@ -3,7 +3,7 @@
  * one Redis. Each needs to reach the Kubernetes API, the nodes' sshd and Slack's Web API. On SIGTERM it stops taking
  * jobs, gives running ones the grace period, hands the rest back to the queue, then closes SSH and Redis.
  */
-import { captureSettings, processSettings, queueSettings, slackClientSettings, workerSettings, accessSettings, secret, sshEnvSettings, type Env } from '../config.ts';
+import { captureSettings, processSettings, queueSettings, slackClientSettings, workerSettings, accessSettings, secret, bundleSecrets, type Env } from '../config.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { startHealthServer } from '../observability/health-server.ts';
@@ -25,7 +25,7 @@ import { onTermination } from './lifecycle.ts';
 export async function runWorkerProcess(env: Env): Promise<void> {
   const queueConfig = queueSettings(env);
   const settings = workerSettings(env);
-  const proc = processSettings(env);
+  const proc = processSettings(env, 'worker');
   const { auditChannel } = accessSettings(env);
   const log = createLogger({ level: proc.logLevel, name: 'k8snet-worker' });
   const deps = depsFromEnv(env);
@@ -35,7 +35,7 @@ export async function runWorkerProcess(env: Env): Promise<void> {
   // the worker's messages carry no buttons.
   const signingSecret = secret(env, 'SLACK_SIGNING_SECRET', { optional: true });
   if (!signingSecret) log.warn('SLACK_SIGNING_SECRET is not set: finished jobs get no buttons (set it as on the bot)');
-  const secrets = [slackClient.botToken, signingSecret, sshEnvSettings(env).passphrase].filter((s): s is string => typeof s === 'string' && s !== '');
+  const secrets = bundleSecrets(env);
   const redis = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker' });
   const subscriber = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker-cancel' });
   for (const c of [redis, subscriber]) c.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
@@ -58,10 +58,12 @@ export async function runWorkerProcess(env: Env): Promise<void> {
   });
   const health = await startHealthServer({
     port: proc.healthPort,
+    fallbackToFreePort: proc.healthPortIsDefault,
     registry: metrics.registry,
     checks: { redis: async () => void (await redis.ping()), slack: slackReachable(slack) },
     isShuttingDown: () => shutdown.requested,
   });
+  if (health.fellBack) log.warn({ healthPort: health.port, taken: proc.healthPort }, `health port ${proc.healthPort} is taken on this host (another k8snet process?): serving /healthz, /readyz and /metrics on ${health.port}; set K8SNET_HEALTH_PORT to choose`);
   // Registered once the health server exists; /readyz reads `shutdown` only when a probe arrives, after this line.
   const shutdown = onTermination(log, [() => host.close(), () => deps.close(), () => queue.close(), async () => subscriber.quit(), async () => redis.quit(), () => health.close()]);
   await host.worker.waitUntilReady();
