@@ -21,7 +21,7 @@ export async function runBotProcess(env: Env): Promise<void> {
   const access = accessSettings(env);
   const capture = captureSettings(env);
   const queueConfig = queueSettings(env);
-  const proc = processSettings(env);
+  const proc = processSettings(env, 'bot');
   const schedules = scheduleSettings(env);
   // A bad schedules file stops start-up before anything connects.
   const declared = schedules.file ? await readScheduleFile(schedules.file) : null;
@@ -34,10 +34,12 @@ export async function runBotProcess(env: Env): Promise<void> {
   const bot = await startBot({ slack, access, capture, queue, redis, prefix: queueConfig.prefix, audit: new AuditTrail(redis, queueConfig.prefix), metrics, log, schedules });
   const health = await startHealthServer({
     port: proc.healthPort,
+    fallbackToFreePort: proc.healthPortIsDefault,
     registry: metrics.registry,
     checks: { redis: async () => void (await redis.ping()), slack: slackReachable(bot.client) },
     isShuttingDown: () => shutdown.requested,
   });
+  if (health.fellBack) log.warn({ healthPort: health.port, taken: proc.healthPort }, `health port ${proc.healthPort} is taken on this host (another k8snet process?): serving /healthz, /readyz and /metrics on ${health.port}; set K8SNET_HEALTH_PORT to choose`);
   // Registered once the health server exists; /readyz reads `shutdown` only when a probe arrives, after this line.
   const shutdown = onTermination(log, [() => bot.close(), () => queue.close(), async () => redis.quit(), () => health.close()]);
   log.info({ mode: slack.appToken ? 'socket' : 'http', port: bot.port, healthPort: health.port, prefix: queueConfig.prefix }, 'bot ready');

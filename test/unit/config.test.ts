@@ -184,9 +184,11 @@ describe('worker settings', () => {
 });
 
 describe('process settings', () => {
-  it('defaults to health and metrics on 9464 and info logs', () => {
-    expect(processSettings({})).toEqual({ healthPort: 9464, logLevel: 'info' });
-    expect(processSettings({ K8SNET_HEALTH_PORT: '0', LOG_LEVEL: 'debug' })).toEqual({ healthPort: 0, logLevel: 'debug' });
+  it('defaults to health and metrics on 9464 for the bot and 9465 for a worker (both start on one host), and info logs', () => {
+    expect(processSettings({})).toEqual({ healthPort: 9464, healthPortIsDefault: true, logLevel: 'info' });
+    expect(processSettings({}, 'bot')).toEqual({ healthPort: 9464, healthPortIsDefault: true, logLevel: 'info' });
+    expect(processSettings({}, 'worker')).toEqual({ healthPort: 9465, healthPortIsDefault: true, logLevel: 'info' });
+    expect(processSettings({ K8SNET_HEALTH_PORT: '0', LOG_LEVEL: 'debug' }, 'worker')).toEqual({ healthPort: 0, healthPortIsDefault: false, logLevel: 'debug' });
   });
 
   it('names LOG_LEVEL and K8SNET_HEALTH_PORT when they are bad', () => {
