@@ -28,6 +28,8 @@ export const POLICY_APIS: readonly { group: string; versions: readonly string[];
   { group: 'networking.k8s.io', versions: ['v1'], plural: 'networkpolicies', kind: 'NetworkPolicy' },
   { group: 'projectcalico.org', versions: ['v3'], plural: 'networkpolicies', kind: 'NetworkPolicy' },
   { group: 'projectcalico.org', versions: ['v3'], plural: 'globalnetworkpolicies', kind: 'GlobalNetworkPolicy' },
+  // Tiers order Calico's policies; without them, policies outside the default tier cannot be placed.
+  { group: 'projectcalico.org', versions: ['v3'], plural: 'tiers', kind: 'Tier' },
   { group: 'policy.networking.k8s.io', versions: ['v1alpha1'], plural: 'adminnetworkpolicies', kind: 'AdminNetworkPolicy' },
   { group: 'policy.networking.k8s.io', versions: ['v1alpha1'], plural: 'baselineadminnetworkpolicies', kind: 'BaselineAdminNetworkPolicy' },
 ];

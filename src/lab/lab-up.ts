@@ -21,6 +21,8 @@ import { startDetached, waitFor } from './processes.ts';
 import { labDown } from './lab-down.ts';
 import { applyPolicyDocuments } from './apply-policies.ts';
 import { pkiPaths } from './api-server/pki.ts';
+import { readPersistedPolicies } from './api-server/policy-store.ts';
+import type { FelixStatus } from './policy-reconciler.ts';
 import type { TopologyPolicyDocument } from './topology.ts';
 
 export interface LabUpOptions {
@@ -37,6 +39,8 @@ const API_SERVER_MAIN = fileURLToPath(new URL('./api-server/main.ts', import.met
 const REQUIRED_TOOLS = ['ip', 'bridge', 'iptables-restore', 'ssh-keygen', 'unshare', 'nsenter', 'openssl', SSHD_BINARY];
 const SSHD_READY_TIMEOUT_MS = 10_000;
 const API_SERVER_READY_TIMEOUT_MS = 20_000;
+/** The reconciler programs a node in tens of milliseconds; this only bounds a wedged iptables. */
+const POLICY_ENFORCED_TIMEOUT_MS = 10_000;
 
 async function preflight(plan: LabPlan): Promise<void> {
   if (process.getuid?.() !== 0) throw new K8snetError('lab', 'the lab creates network namespaces and needs root (run with sudo)');
@@ -107,7 +111,7 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
     await ipBatch(node.netns, nodeLines(plan, node, i));
     const fdb = nodeFdbLines(plan, node);
     if (fdb.length > 0) await runTool(['bridge', '-n', node.netns, '-batch', '-'], { input: `${fdb.join('\n')}\n` });
-    await runTool(inNetns(node.netns, ['iptables-restore']), { input: kubeProxyNatRules(plan) });
+    await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5']), { input: kubeProxyNatRules(plan) });
   }
   await ipBatch(plan.switchNetns, switchPortLines(plan));
 
@@ -132,6 +136,28 @@ async function applyTopologyPolicies(paths: LabPaths, documents: readonly Topolo
   const pki = pkiPaths(paths.dir);
   const [caPem, token] = await Promise.all([readFile(pki.caCert, 'utf8'), readFile(pki.token, 'utf8')]);
   await applyPolicyDocuments({ url: info.url, caPem, token: token.trim() }, documents);
+}
+
+/**
+ * The lab's Felix runs in the API server process; wait until it reports the nodes programmed for every policy
+ * written so far (the topology's included).
+ */
+async function waitForPolicyEnforcement(paths: LabPaths, step: (s: string) => void): Promise<void> {
+  step('waiting for the nodes\' Calico policy chains');
+  const { resourceVersion } = await readPersistedPolicies(paths.policies);
+  const status = await waitFor(
+    'the lab policy reconciler (see logs/api-server.log)',
+    async () => {
+      try {
+        const s = JSON.parse(await readFile(paths.felixStatus, 'utf8')) as FelixStatus;
+        return Number(s.resourceVersion) >= Number(resourceVersion) ? s : null;
+      } catch {
+        return null;
+      }
+    },
+    POLICY_ENFORCED_TIMEOUT_MS,
+  );
+  if (status.error !== null) throw new K8snetError('lab', `the lab policy reconciler failed: ${status.error}`);
 }
 
 async function startProcesses(plan: LabPlan, paths: LabPaths, step: (s: string) => void): Promise<LabProcess[]> {
@@ -188,6 +214,7 @@ export async function labUp(options: LabUpOptions): Promise<LabState> {
     const hostLink = await buildNetwork(plan, paths, step);
     const processes = await startProcesses(plan, paths, step);
     await applyTopologyPolicies(paths, topology.policyDocuments, step);
+    await waitForPolicyEnforcement(paths, step);
     const state: LabState = { plan, topologyPath: options.topologyPath, createdAt: new Date().toISOString(), hostLink, sshUser: LAB_SSH_USER, processes };
     await writeLabState(paths, state);
     return state;

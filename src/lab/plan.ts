@@ -45,6 +45,8 @@ export interface PlannedContainer {
   id: string;
   image: string;
   ports: number[];
+  /** Named containerPorts (absent in plans written before ports could be named). */
+  namedPorts?: { name: string; port: number }[];
 }
 
 export interface PlannedPod {
@@ -234,6 +236,7 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
         id: sha('sha256', `${seed}/container/${c.name}`).toString('hex'),
         image: 'registry.k8s.io/k8snet-lab/listener:1',
         ports: c.ports,
+        namedPorts: c.namedPorts,
       })),
     };
   });

@@ -25,6 +25,8 @@ export function labPaths(lab: string, root = LAB_STATE_ROOT) {
     apiServer: join(dir, 'api-server.json'),
     /** Network policies written through the lab API server (api-server/policy-store.ts), for the reconciler. */
     policies: join(dir, 'policies.json'),
+    /** The resourceVersion the nodes' Calico chains enforce (policy-reconciler.ts). */
+    felixStatus: join(dir, 'felix-status.json'),
     logs: join(dir, 'logs'),
     node: (name: string) => join(dir, 'nodes', name),
   };

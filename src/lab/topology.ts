@@ -36,6 +36,8 @@ export interface TopologyContainer {
   name: string;
   /** TCP ports the container listens on inside the pod's network namespace. */
   ports: number[];
+  /** Ports written as `{ port, name }`: the containerPort's name, for named ports in network policies. */
+  namedPorts: { name: string; port: number }[];
 }
 
 export interface TopologyPod {
@@ -162,6 +164,9 @@ function parsePool(raw: unknown, i: number): TopologyIpPool {
   return pool;
 }
 
+/** A containerPort name is an IANA_SVC_NAME: at most 15 characters (k8s.io/apimachinery validation IsValidPortName). */
+const CONTAINER_PORT_NAME_MAX = 15;
+
 function parsePod(raw: unknown, i: number, nodeNames: Set<string>): TopologyPod {
   const field = `pods[${i}]`;
   const o = asObject(field, raw);
@@ -169,10 +174,19 @@ function parsePod(raw: unknown, i: number, nodeNames: Set<string>): TopologyPod 
   if (!nodeNames.has(node)) throw new InvalidInputError(`${field}.node`, `${JSON.stringify(node)} is not a node of this topology`);
   const containers = asArray(`${field}.containers`, o.containers).map((c, j) => {
     const co = asObject(`${field}.containers[${j}]`, c);
-    return {
-      name: validateDnsLabel(`${field}.containers[${j}].name`, co.name),
-      ports: asArray(`${field}.containers[${j}].ports`, co.ports, false).map((p, k) => validatePort(p, `${field}.containers[${j}].ports[${k}]`)),
-    };
+    const namedPorts: { name: string; port: number }[] = [];
+    // A port is a number, or { port, name } for a named containerPort (IANA_SVC_NAME: a DNS label of at most 15).
+    const ports = asArray(`${field}.containers[${j}].ports`, co.ports, false).map((p, k) => {
+      const f = `${field}.containers[${j}].ports[${k}]`;
+      if (typeof p !== 'object' || p === null) return validatePort(p, f);
+      const po = asObject(f, p);
+      const port = validatePort(po.port, `${f}.port`);
+      const name = validateDnsLabel(`${f}.name`, po.name);
+      if (name.length > CONTAINER_PORT_NAME_MAX || !/[a-z]/.test(name)) throw new InvalidInputError(`${f}.name`, `must be at most ${CONTAINER_PORT_NAME_MAX} characters with a letter`);
+      namedPorts.push({ name, port });
+      return port;
+    });
+    return { name: validateDnsLabel(`${field}.containers[${j}].name`, co.name), ports, namedPorts };
   });
   if (containers.length === 0) throw new InvalidInputError(`${field}.containers`, 'needs at least one container');
   unique(`${field}.containers`, containers.map((c) => c.name));

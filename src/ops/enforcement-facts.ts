@@ -99,7 +99,7 @@ export function programmedFindings(chains: WorkloadChains | null, side: SideVerd
   }
   const out: Finding[] = [];
   for (const p of side.considered) {
-    const answer = policyProgrammed(chains.walk, { direction, kind: felixKind(p.kind), ...(p.namespace ? { namespace: p.namespace } : {}), name: p.name });
+    const answer = policyProgrammed(chains.walk, { direction, kind: felixKind(p.kind), ...(p.namespace ? { namespace: p.namespace } : {}), name: p.name, tier: p.tier });
     if (answer.programmed && answer.match?.chainExists !== false) continue;
     out.push({
       severity: 'error',

@@ -6,11 +6,13 @@
 import type { ClusterReader, PodInfo } from '../cluster/types.ts';
 import { describeError } from '../errors.ts';
 import type { Finding, ReportSection } from '../model/report.ts';
-import { evaluateConnection, normalizePolicies, preparePolicies, type ConnectionProtocol, type ConnectionVerdict, type NormalizedPolicy, type NotEvaluatedPolicy, type PodEndpoint, type PolicyProblem, type SideVerdict } from '../policy/index.ts';
+import { evaluateConnection, normalizePolicies, preparePolicies, type ConnectionProtocol, type ConnectionVerdict, type NormalizedPolicy, type NotEvaluatedPolicy, type PodEndpoint, type PolicyProblem, type SideVerdict, type TierInfo } from '../policy/index.ts';
 
 export interface PolicyContext {
   /** Sorted in evaluation order once, for every verdict of the job. */
   policies: NormalizedPolicy[];
+  /** Calico's tiers in evaluation order. */
+  tiers: TierInfo[];
   notEvaluated: NotEvaluatedPolicy[];
   problems: PolicyProblem[];
   namespaces: Record<string, Record<string, string>>;
@@ -24,6 +26,7 @@ export async function readPolicyContext(cluster: ClusterReader): Promise<PolicyC
   const normalized = normalizePolicies(objects.objects);
   return {
     policies: preparePolicies(normalized.policies),
+    tiers: normalized.tiers,
     notEvaluated: normalized.notEvaluated,
     problems: normalized.problems,
     namespaces: Object.fromEntries(namespaces.map((n) => [n.name, n.labels])),
@@ -66,7 +69,7 @@ export function portsToJudge(dst: PodInfo, asked: number | undefined): { port: n
 }
 
 export function judgeConnection(ctx: PolicyContext, src: PodEndpoint, dst: PodEndpoint, ports: readonly { port: number; protocol: ConnectionProtocol }[]): PortVerdict[] {
-  return ports.map(({ port, protocol }) => ({ port, protocol, verdict: evaluateConnection({ src, dst, namespaces: ctx.namespaces, port, protocol, policies: ctx.policies, notEvaluated: ctx.notEvaluated }, { presorted: true }) }));
+  return ports.map(({ port, protocol }) => ({ port, protocol, verdict: evaluateConnection({ src, dst, namespaces: ctx.namespaces, port, protocol, policies: ctx.policies, tiers: ctx.tiers, notEvaluated: ctx.notEvaluated }, { presorted: true }) }));
 }
 
 const label = (e: PodEndpoint) => `${e.namespace}/${e.name}`;

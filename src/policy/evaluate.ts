@@ -3,13 +3,13 @@
  * (https://docs.tigera.io/calico/latest/network-policy/policy-tiers/tiered-policy and the NetworkPolicy
  * reference https://docs.tigera.io/calico/latest/reference/resources/networkpolicy):
  *
- * - only the default tier; policies applying to the endpoint for the direction, sorted by order (none = last),
- *   then name;
- * - in each, rules in order: the first matching Allow / Deny decides, Log is recorded and evaluation goes on,
- *   Pass skips the rest of the tier (to the namespace profile kns.<ns>, which allows);
- * - a policy with no matching rule hands over to the next; if some policy applied and none decided: deny
- *   (the end-of-tier default action of the default tier);
- * - no applying policy: the namespace profile allows.
+ * - tiers in order (their Tier objects' order; default 1 000 000); in each, the policies applying to the endpoint
+ *   for the direction, sorted by order (none = last), then name;
+ * - in each policy, rules in order: the first matching Allow / Deny decides, Log is recorded and evaluation goes
+ *   on, Pass skips the rest of the tier (to the next tier; after the last, the namespace profile kns.<ns> allows);
+ * - a policy with no matching rule hands over to the next; if some policy of a tier applied and none decided: the
+ *   tier's default action (Deny; Pass on Calico 3.30+ tiers that say so);
+ * - no applying policy in any tier: the namespace profile allows.
  *
  * Anything k8snet cannot decide (an unknown label, a broken policy, an HTTP match) yields 'unknown' with the
  * reason at the first point the outcome depends on it, never a guess.
@@ -26,6 +26,7 @@ import {
   type NotEvaluatedPolicy,
   type PortMatch,
   type RuleAction,
+  type TierInfo,
 } from './policy-model.ts';
 
 export interface ContainerPort {
@@ -70,6 +71,8 @@ export interface ConnectionInput {
   port: number;
   protocol: ConnectionProtocol;
   policies: readonly NormalizedPolicy[];
+  /** The tiers in evaluation order (normalizePolicies' `tiers`); absent: every policy is in one tier, `default`. */
+  tiers?: readonly TierInfo[];
   /** Shown as caveats on the verdict: policies that exist but were not evaluated. */
   notEvaluated?: readonly NotEvaluatedPolicy[];
   /**
@@ -94,6 +97,7 @@ export interface DecidedBy {
 
 export interface ConsideredPolicy {
   kind: NormalizedPolicy['kind'];
+  tier: string;
   namespace: string | null;
   name: string;
   order: number | null;
@@ -193,7 +197,7 @@ interface Selection {
 }
 
 /** Does the endpoint match selector ∧ namespace condition ∧ service accounts, in the scope of `policy`? */
-function endpointSelected(sel: Selection, r: Resolved, policy: NormalizedPolicy, ctx: Ctx): Tri {
+function endpointSelected(sel: Selection, r: Resolved, policy: NormalizedPolicy, sets: Ctx['sets']): Tri {
   if (!sel.selector && !sel.namespaceSelector && !sel.serviceAccounts) return true;
   if (r.ep.kind === 'pod') {
     let acc: Tri = true;
@@ -209,13 +213,13 @@ function endpointSelected(sel: Selection, r: Resolved, policy: NormalizedPolicy,
     return acc;
   }
   if (sel.serviceAccounts) return false; // an IP outside the cluster's pods has no service account
-  if (ctx.sets === null) {
+  if (sets === null) {
     // Without the network sets: only a selector that no labels could satisfy is decidable.
     const s = sel.selector ? selectorMatches(sel.selector, UNKNOWN_EXTERNAL) : 'unknown';
     return s === false ? false : 'unknown';
   }
   let any: Tri = false;
-  for (const { set, cidrs, view, nsView } of ctx.sets) {
+  for (const { set, cidrs, view, nsView } of sets) {
     if (!cidrs.some((c) => cidrContains(c, r.ip))) continue;
     let m: Tri;
     if (sel.namespaceSelector) m = nsView === null ? selectorMatches(sel.namespaceSelector, { global: true, get: () => undefined }) : selectorMatches(sel.namespaceSelector, nsView);
@@ -227,11 +231,11 @@ function endpointSelected(sel: Selection, r: Resolved, policy: NormalizedPolicy,
 }
 
 
-function notSelected(notSelector: CalicoSelector, r: Resolved, ctx: Ctx): Tri {
+function notSelected(notSelector: CalicoSelector, r: Resolved, sets: Ctx['sets']): Tri {
   if (r.ep.kind === 'pod') return triNot(selectorMatches(notSelector, r.view!));
-  if (ctx.sets === null) return selectorMatches(notSelector, UNKNOWN_EXTERNAL) === false ? true : 'unknown';
+  if (sets === null) return selectorMatches(notSelector, UNKNOWN_EXTERNAL) === false ? true : 'unknown';
   let any: Tri = false;
-  for (const { cidrs, view } of ctx.sets) if (cidrs.some((c) => cidrContains(c, r.ip))) any = triOr(any, selectorMatches(notSelector, view));
+  for (const { cidrs, view } of sets) if (cidrs.some((c) => cidrContains(c, r.ip))) any = triOr(any, selectorMatches(notSelector, view));
   return triNot(any);
 }
 
@@ -251,12 +255,12 @@ interface Match {
 function entityMatches(e: EntityMatch, r: Resolved, role: 'source' | 'destination', policy: NormalizedPolicy, ctx: Ctx): Match {
   if (e.nets && !e.nets.some((n) => cidrContains(n, r.ip))) return { value: false, why: '' };
   if (e.notNets && e.notNets.some((n) => cidrContains(n, r.ip))) return { value: false, why: '' };
-  const selected = endpointSelected(e, r, policy, ctx);
+  const selected = endpointSelected(e, r, policy, ctx.sets);
   if (selected === false) return { value: false, why: '' };
   let value: Tri = selected;
   let why = selected === 'unknown' ? `whether ${describeEndpoint(r.ep)} matches the ${role} selector depends on labels k8snet does not know (service account labels, or NetworkSets not read)` : '';
   if (e.notSelector) {
-    const n = notSelected(e.notSelector, r, ctx);
+    const n = notSelected(e.notSelector, r, ctx.sets);
     if (n === false) return { value: false, why: '' };
     if (n === 'unknown') why ||= `whether ${describeEndpoint(r.ep)} matches the ${role} notSelector is not known`;
     value = triAnd(value, n);
@@ -282,6 +286,29 @@ function ruleMatches(rule: NormalizedRule, src: Resolved, dst: Resolved, policy:
   if (rule.undecidable.length) return { value: 'unknown', why: `the rule uses ${rule.undecidable.join(', ')}` };
   const value = triAnd(s.value, d.value);
   return { value, why: value === 'unknown' ? s.why || d.why : '' };
+}
+
+/** What a rule's source or destination says about one pod, by everything but nets and ports. */
+export interface EntityPodSelection {
+  /** The entity names pods at all (selector, namespaceSelector or serviceAccounts); false = any address. */
+  selects: boolean;
+  /** The pod matches selector ∧ namespace (namespaceSelector, else the policy's own) ∧ service accounts. */
+  selected: Tri;
+  /** The pod matches the entity's notSelector (false when there is none). */
+  excluded: Tri;
+}
+
+/**
+ * Which pods a rule's source or destination selects, with the evaluator's own semantics: for renderers that turn
+ * selectors into addresses (the lab's Felix, src/lab/felix-rules.ts) instead of deciding one connection.
+ */
+export function entitySelectsPod(e: EntityMatch, policy: NormalizedPolicy, pod: PodEndpoint, namespaces: ConnectionInput['namespaces']): EntityPodSelection {
+  const r = resolve(pod, namespaces, 'pod ip');
+  const selects = Boolean(e.selector || e.namespaceSelector || e.serviceAccounts);
+  // sets = []: a pod is never in a network set's scope here, so no set is consulted.
+  const selected = selects ? endpointSelected(e, r, policy, []) : true;
+  const excluded = e.notSelector ? triNot(notSelected(e.notSelector, r, [])) : false;
+  return { selects, selected, excluded };
 }
 
 /** Does the policy select this pod for this direction? */
@@ -329,48 +356,64 @@ function evaluateSide(direction: Direction, src: Resolved, dst: Resolved, ordere
     out.reason = `could not evaluate ${direction} of ${conn}: ${why}`;
     return out;
   };
-  let last: NormalizedPolicy | null = null;
-  for (const policy of ordered) {
-    const applies = policyApplies(policy, self, direction);
-    if (applies.value === false) continue;
-    if (applies.value === 'unknown') return unknown(applies.why);
-    out.isolated = true;
-    last = policy;
-    out.considered.push({ kind: policy.kind, namespace: policy.namespace, name: policy.name, order: policy.order });
-    for (const rule of policy[direction]) {
-      const m = ruleMatches(rule, src, dst, policy, ctx);
-      if (m.value === false) continue;
-      if (m.value === 'unknown') return unknown(`${policyLabel(policy)} rule ${rule.index + 1} ("${rule.text}"): ${m.why}`);
-      const decided = (action: RuleAction): DecidedBy => ({ kind: policy.kind, namespace: policy.namespace, name: policy.name, order: policy.order, ruleIndex: rule.index, action, ruleText: rule.text });
-      if (rule.action === 'Log') {
-        out.logged.push({ name: policyLabel(policy), ruleIndex: rule.index });
-        continue;
+  const tiers = ctx.input.tiers && ctx.input.tiers.length > 0 ? ctx.input.tiers : [{ name: 'default', order: null, defaultAction: 'Deny' as const }];
+  const tierWord = (t: string) => (tiers.length > 1 || t !== 'default' ? `tier "${t}"` : 'the tier');
+  let passedFrom: DecidedBy | null = null;
+  tierLoop: for (const [tierIndex, tier] of tiers.entries()) {
+    const next = tiers[tierIndex + 1]?.name ?? null;
+    const onward = next ? `on to tier "${next}"` : `the namespace profile ${profileName(pod.namespace)} allows`;
+    let last: NormalizedPolicy | null = null;
+    for (const policy of ordered) {
+      if ((policy.tier ?? 'default') !== tier.name && !(tiers.length === 1 && !ctx.input.tiers)) continue;
+      const applies = policyApplies(policy, self, direction);
+      if (applies.value === false) continue;
+      if (applies.value === 'unknown') return unknown(applies.why);
+      out.isolated = true;
+      last = policy;
+      out.considered.push({ kind: policy.kind, tier: policy.tier ?? 'default', namespace: policy.namespace, name: policy.name, order: policy.order });
+      for (const rule of policy[direction]) {
+        const m = ruleMatches(rule, src, dst, policy, ctx);
+        if (m.value === false) continue;
+        if (m.value === 'unknown') return unknown(`${policyLabel(policy)} rule ${rule.index + 1} ("${rule.text}"): ${m.why}`);
+        const decided = (action: RuleAction): DecidedBy => ({ kind: policy.kind, namespace: policy.namespace, name: policy.name, order: policy.order, ruleIndex: rule.index, action, ruleText: rule.text });
+        if (rule.action === 'Log') {
+          out.logged.push({ name: policyLabel(policy), ruleIndex: rule.index });
+          continue;
+        }
+        if (rule.action === 'Allow') {
+          out.decidedBy = decided('Allow');
+          out.reason = `allowed by ${policyLabel(policy)}, ${direction} rule ${rule.index + 1} (${rule.text})`;
+          return out;
+        }
+        if (rule.action === 'Deny') {
+          out.verdict = 'deny';
+          out.decidedBy = decided('Deny');
+          out.reason = `denied by ${policyLabel(policy)}, ${direction} rule ${rule.index + 1} (${rule.text})`;
+          return out;
+        }
+        // Pass: the rest of this tier is skipped; the next tier decides (after the last one, the profile allows).
+        passedFrom = decided('Pass');
+        out.decidedBy = passedFrom;
+        out.reason = `passed by ${policyLabel(policy)}, ${direction} rule ${rule.index + 1}: the rest of ${tierWord(tier.name)} is skipped and ${onward}`;
+        continue tierLoop;
       }
-      if (rule.action === 'Allow') {
-        out.decidedBy = decided('Allow');
-        out.reason = `allowed by ${policyLabel(policy)}, ${direction} rule ${rule.index + 1} (${rule.text})`;
-        return out;
-      }
-      if (rule.action === 'Deny') {
-        out.verdict = 'deny';
-        out.decidedBy = decided('Deny');
-        out.reason = `denied by ${policyLabel(policy)}, ${direction} rule ${rule.index + 1} (${rule.text})`;
-        return out;
-      }
-      // Pass: the rest of the default tier is skipped; the namespace profile decides, and it allows.
-      out.decidedBy = decided('Pass');
-      out.reason = `passed by ${policyLabel(policy)}, ${direction} rule ${rule.index + 1}: the rest of the default tier is skipped and the namespace profile ${profileName(pod.namespace)} allows`;
-      return out;
     }
-  }
-  if (last) {
+    if (!last) continue;
+    if (tier.defaultAction === 'Pass') {
+      passedFrom = { kind: last.kind, namespace: last.namespace, name: last.name, order: last.order, ruleIndex: null, action: 'Pass', ruleText: null };
+      out.decidedBy = passedFrom;
+      out.reason = `no rule of ${tierWord(tier.name)} matched and its default action is Pass: ${onward}`;
+      continue;
+    }
     out.verdict = 'deny';
     out.decidedBy = { kind: last.kind, namespace: last.namespace, name: last.name, order: last.order, ruleIndex: null, action: 'Deny (end of tier)', ruleText: null };
-    const names = out.considered.map((p) => policyLabel(p)).join(', ');
+    const names = out.considered.filter((p) => p.tier === tier.name).map((p) => policyLabel(p)).join(', ');
     const peerText = peer.ep.kind === 'pod' ? peer.ep.name : peer.ep.ip;
-    out.reason = `denied: ${names} ${out.considered.length > 1 ? 'select' : 'selects'} ${pod.name} and no ${direction} rule allows ${direction === 'ingress' ? `${peerText} to port` : `it to ${peerText}:`}${direction === 'ingress' ? ' ' : ''}${ctx.input.port}/${ctx.input.protocol}`;
+    const count = out.considered.filter((p) => p.tier === tier.name).length;
+    out.reason = `denied: ${names} ${count > 1 ? 'select' : 'selects'} ${pod.name}${tier.name !== 'default' ? ` in tier "${tier.name}"` : ''} and no ${direction} rule allows ${direction === 'ingress' ? `${peerText} to port` : `it to ${peerText}:`}${direction === 'ingress' ? ' ' : ''}${ctx.input.port}/${ctx.input.protocol}`;
     return out;
   }
+  if (passedFrom) return out;
   out.decidedBy = { kind: 'profile', namespace: pod.namespace, name: profileName(pod.namespace), order: null, ruleIndex: null, action: 'Allow', ruleText: null };
   out.reason = `allowed: no policy selects ${pod.name} for ${direction}, so the namespace profile ${profileName(pod.namespace)} allows`;
   return out;

@@ -66,7 +66,8 @@ export interface NormalizedPolicy {
   name: string;
   /** The name Calico sorts and reports by (knp.default.<name> for Kubernetes policies). */
   calicoName: string;
-  tier: 'default';
+  /** The Calico tier (Kubernetes policies: `default`); evaluated in the tiers' order (policy-model TierInfo). */
+  tier: string;
   /** null = no order: applied last. */
   order: number | null;
   selector: CalicoSelector | null;
@@ -103,6 +104,29 @@ export interface NormalizedPolicies {
   policies: NormalizedPolicy[];
   notEvaluated: NotEvaluatedPolicy[];
   problems: PolicyProblem[];
+  /** The tiers that hold evaluated policies, in Calico's order (default included). */
+  tiers: TierInfo[];
+}
+
+/** A Calico Tier: policies of lower-order tiers are evaluated first; `defaultAction` ends a tier no rule decided. */
+export interface TierInfo {
+  name: string;
+  order: number | null;
+  /** Calico 3.30+ lets a tier end in Pass (on to the next tier); Deny before that and by default. */
+  defaultAction: 'Deny' | 'Pass';
+}
+
+/**
+ * The default tier's order when no Tier object says (libcalico-go api DefaultTierOrder, 1 000 000 since Calico 3.30;
+ * before, the default tier had no order and came after every ordered tier — which 1 000 000 also gives for the
+ * tiers people order below it).
+ */
+export const DEFAULT_TIER_ORDER = 1_000_000;
+
+/** Tiers in evaluation order: by order (none = last), then by name (Calico's tie-break). */
+export function sortTiers(tiers: readonly TierInfo[]): TierInfo[] {
+  const key = (t: TierInfo) => t.order ?? Number.POSITIVE_INFINITY;
+  return [...tiers].sort((a, b) => key(a) - key(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -463,7 +487,7 @@ function normalizeK8s(obj: Record<string, unknown>, problems: PolicyProblem[]): 
 
 const CALICO_SPEC_FIELDS = new Set(['order', 'tier', 'selector', 'namespaceSelector', 'serviceAccountSelector', 'types', 'ingress', 'egress', 'doNotTrack', 'preDNAT', 'applyOnForward', 'performanceHints']);
 
-function normalizeCalico(obj: Record<string, unknown>, global: boolean, problems: PolicyProblem[], notEvaluated: NotEvaluatedPolicy[], apiVersion: string): NormalizedPolicy | null {
+function normalizeCalico(obj: Record<string, unknown>, global: boolean, problems: PolicyProblem[], notEvaluated: NotEvaluatedPolicy[], apiVersion: string, tiers: ReadonlyMap<string, TierInfo>): NormalizedPolicy | null {
   const md = metadataOf(obj);
   const kindWord = global ? 'GlobalNetworkPolicy' : 'NetworkPolicy';
   const spec = isObject(obj.spec) ? obj.spec : null;
@@ -477,8 +501,8 @@ function normalizeCalico(obj: Record<string, unknown>, global: boolean, problems
   }
   const label = objectLabel(global ? 'GlobalNetworkPolicy' : 'Calico NetworkPolicy', global ? null : md.namespace, name);
   const problem = (message: string, severity: PolicyProblem['severity'] = 'error') => problems.push({ object: label, severity, message });
-  if (tier !== 'default') {
-    notEvaluated.push({ apiVersion, kind: kindWord, namespace: global ? null : md.namespace, name, reason: `it is in tier "${tier}", which Calico applies before or after the default tier; k8snet evaluates only the default tier, so its effect is not included` });
+  if (tier !== 'default' && !tiers.has(tier)) {
+    notEvaluated.push({ apiVersion, kind: kindWord, namespace: global ? null : md.namespace, name, reason: `it is in tier "${tier}", whose Tier object was not read, so where it stands against the default tier is not known and its effect is not included` });
     return null;
   }
   if (spec && (spec.preDNAT === true || spec.doNotTrack === true)) {
@@ -490,7 +514,7 @@ function normalizeCalico(obj: Record<string, unknown>, global: boolean, problems
     namespace: global ? null : (md.namespace ?? '(none)'),
     name,
     calicoName: name,
-    tier: 'default',
+    tier,
     order: null,
     selector: null,
     namespaceSelector: null,
@@ -564,14 +588,35 @@ function normalizeCalico(obj: Record<string, unknown>, global: boolean, problems
 }
 
 /** Turns raw API objects into policies to evaluate, policies that are not evaluated (with why), and problems. */
+/**
+ * Calico Tier objects among the raw items (projectcalico.org/v3 or crd.projectcalico.org/v1 `Tier`): name, order,
+ * defaultAction. The default tier is always there; a Tier object named `default` sets its order.
+ */
+function tiersOf(raw: readonly unknown[], problems: PolicyProblem[]): Map<string, TierInfo> {
+  const tiers = new Map<string, TierInfo>([['default', { name: 'default', order: DEFAULT_TIER_ORDER, defaultAction: 'Deny' }]]);
+  for (const obj of raw) {
+    if (!isObject(obj) || obj.kind !== 'Tier' || (obj.apiVersion !== 'projectcalico.org/v3' && obj.apiVersion !== 'crd.projectcalico.org/v1')) continue;
+    const md = metadataOf(obj);
+    const spec = isObject(obj.spec) ? obj.spec : {};
+    const order = spec.order === undefined || spec.order === null ? null : typeof spec.order === 'number' && Number.isFinite(spec.order) ? spec.order : NaN;
+    if (!md.name || Number.isNaN(order) || (spec.defaultAction !== undefined && spec.defaultAction !== 'Deny' && spec.defaultAction !== 'Pass')) {
+      problems.push({ object: objectLabel('Tier', null, md.name || '(no name)'), severity: 'error', message: 'has no name, an order that is not a number, or a defaultAction other than Deny or Pass; its policies are not evaluated' });
+      continue;
+    }
+    tiers.set(md.name, { name: md.name, order: order ?? (md.name === 'default' ? DEFAULT_TIER_ORDER : null), defaultAction: spec.defaultAction === 'Pass' ? 'Pass' : 'Deny' });
+  }
+  return tiers;
+}
+
 export function normalizePolicies(raw: readonly unknown[]): NormalizedPolicies {
   const policies: NormalizedPolicy[] = [];
   const notEvaluated: NotEvaluatedPolicy[] = [];
   const problems: PolicyProblem[] = [];
   if (!Array.isArray(raw)) {
     problems.push({ object: '(input)', severity: 'error', message: 'policies must be a list of API objects' });
-    return { policies, notEvaluated, problems };
+    return { policies, notEvaluated, problems, tiers: [{ name: 'default', order: DEFAULT_TIER_ORDER, defaultAction: 'Deny' }] };
   }
+  const tiers = tiersOf(raw, problems);
   raw.forEach((obj, i) => {
     if (!isObject(obj)) {
       problems.push({ object: `item ${i}`, severity: 'error', message: 'is not an API object' });
@@ -584,8 +629,10 @@ export function normalizePolicies(raw: readonly unknown[]): NormalizedPolicies {
     if (apiVersion === 'networking.k8s.io/v1' && kind === 'NetworkPolicy') {
       policies.push(normalizeK8s(obj, problems));
     } else if ((apiVersion === 'projectcalico.org/v3' || apiVersion === 'crd.projectcalico.org/v1') && (kind === 'NetworkPolicy' || kind === 'GlobalNetworkPolicy')) {
-      const p = normalizeCalico(obj, kind === 'GlobalNetworkPolicy', problems, notEvaluated, apiVersion);
+      const p = normalizeCalico(obj, kind === 'GlobalNetworkPolicy', problems, notEvaluated, apiVersion, tiers);
       if (p) policies.push(p);
+    } else if ((apiVersion === 'projectcalico.org/v3' || apiVersion === 'crd.projectcalico.org/v1') && kind === 'Tier') {
+      // Read by tiersOf() before the policies.
     } else if (group === 'policy.networking.k8s.io' && (kind === 'AdminNetworkPolicy' || kind === 'BaselineAdminNetworkPolicy' || kind === 'ClusterNetworkPolicy')) {
       const when = kind === 'BaselineAdminNetworkPolicy' ? 'after every NetworkPolicy (Calico\'s kube-baseline tier), for traffic no NetworkPolicy decided' : 'before every NetworkPolicy (Calico\'s kube-admin tier), so it can allow or deny regardless of them';
       notEvaluated.push({ apiVersion, kind, namespace: null, name: md.name, reason: `a ${kind} applies ${when}; k8snet does not evaluate it yet` });
@@ -595,5 +642,6 @@ export function normalizePolicies(raw: readonly unknown[]): NormalizedPolicies {
       problems.push({ object: objectLabel(kind || '(no kind)', md.namespace, md.name), severity: 'warning', message: `${apiVersion || '(no apiVersion)'} ${kind || '(no kind)'} is not a policy k8snet reads; ignored` });
     }
   });
-  return { policies, notEvaluated, problems };
+  const used = new Set(policies.map((p) => p.tier));
+  return { policies, notEvaluated, problems, tiers: sortTiers([...tiers.values()].filter((t) => t.name === 'default' || used.has(t.name))) };
 }

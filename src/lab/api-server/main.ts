@@ -1,7 +1,9 @@
 /**
  * `node src/lab/api-server/main.ts --state-dir DIR [--port N]`: the lab API server as its own process, started by
  * `lab up`. Reads DIR/plan.json, writes DIR/kubeconfig and then DIR/api-server.json {pid, port, url} once listening
- * (lab up waits for both), and exits cleanly on SIGTERM/SIGINT, removing api-server.json.
+ * (lab up waits for both), and exits cleanly on SIGTERM/SIGINT, removing api-server.json. The lab's Felix
+ * (policy-reconciler.ts) runs here too, on the server's policy store: every node is programmed before
+ * api-server.json appears, and again on every policy write; it reports to DIR/felix-status.json and this log.
  */
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -9,6 +11,7 @@ import type { LabPlan } from '../plan.ts';
 import { validatePort } from '../../validate.ts';
 import { describeError } from '../../errors.ts';
 import { labApiPaths, startLabApiServer } from './server.ts';
+import { PolicyReconciler } from '../policy-reconciler.ts';
 
 export { startLabApiServer } from './server.ts';
 export { writeKubeconfig } from './kubeconfig.ts';
@@ -24,11 +27,14 @@ async function main(argv: string[]): Promise<void> {
   // Objects were "created" when lab up wrote the plan, so AGE counts from then across server restarts.
   const createdAt = (await stat(planPath)).mtime;
   const server = await startLabApiServer({ stateDir, plan, port, createdAt });
+  const reconciler = new PolicyReconciler({ plan, store: server.policies, statusPath: labApiPaths(stateDir).felixStatus, log: (line) => console.log(`${new Date().toISOString()} ${line}`) });
+  await reconciler.start();
   const info = labApiPaths(stateDir).info;
   await writeFile(info, `${JSON.stringify({ pid: process.pid, port: server.port, url: server.url })}\n`);
   console.log(`lab API server for "${plan.lab}" listening on ${server.url} (kubeconfig ${server.kubeconfigPath})`);
   const stop = (signal: string) => {
     console.log(`lab API server stopping on ${signal}`);
+    reconciler.stop();
     void server
       .close()
       .then(() => rm(info, { force: true }))

@@ -175,7 +175,10 @@ export function buildPod(ctx: ObjectContext, pod: PlannedPod): KubeObject {
         name: c.name,
         image: c.image,
         imagePullPolicy: 'IfNotPresent',
-        ports: c.ports.map((p) => ({ containerPort: p, protocol: 'TCP' })),
+        ports: c.ports.map((p) => {
+          const name = c.namedPorts?.find((n) => n.port === p)?.name;
+          return { containerPort: p, ...(name === undefined ? {} : { name }), protocol: 'TCP' };
+        }),
         resources: {},
         terminationMessagePath: '/dev/termination-log',
         terminationMessagePolicy: 'File',

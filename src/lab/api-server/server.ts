@@ -53,6 +53,8 @@ export function labApiPaths(stateDir: string) {
     overrides: join(stateDir, 'overrides.json'),
     info: join(stateDir, 'api-server.json'),
     policies: join(stateDir, 'policies.json'),
+    /** What the lab's Felix (policy-reconciler.ts) last programmed. */
+    felixStatus: join(stateDir, 'felix-status.json'),
   };
 }
 

@@ -84,7 +84,7 @@ describe('nodeport and pod on the lab', () => {
     expect(ok.nodes[0]!.rules[0]).toContain('--dport 31080');
     const n2 = node('k8s-node2');
     const rule = ok.nodes[1]!.rules[0]!.replace(/^-A /, '');
-    await run(inNetns(n2.netns, ['iptables', '-t', 'nat', '-D', ...rule.match(/"[^"]*"|\S+/g)!.map((t) => t.replace(/^"|"$/g, ''))]));
+    await run(inNetns(n2.netns, ['iptables', '-w', '5', '-t', 'nat', '-D', ...rule.match(/"[^"]*"|\S+/g)!.map((t) => t.replace(/^"|"$/g, ''))]));
     const broken = (await runNodePort(deps, { port: 31080, capture: { enabled: false, seconds: 1 } }, ctx())).result;
     expect(broken.findings.filter((f) => f.severity === 'error').map((f) => f.message)).toEqual([`k8s-node2 has no KUBE-NODEPORTS rule for 31080: connections to ${n2.ip}:31080 are not forwarded`]);
   }, 60_000);
@@ -94,18 +94,18 @@ describe('nodeport and pod on the lab', () => {
     const before = (await runNodePort(deps, { port: 31080, capture: { enabled: false, seconds: 1 } }, ctx())).result;
     const rule = before.nodes[0]!.rules[0]!.replace(/^-A /, '').match(/"[^"]*"|\S+/g)!.map((t) => t.replace(/^"|"$/g, ''));
     // What kube-proxy does on a node that sees no endpoints: no nat entry, a REJECT in filter's KUBE-EXTERNAL-SERVICES.
-    await run(inNetns(n1.netns, ['iptables', '-t', 'nat', '-D', ...rule]));
-    await run(inNetns(n1.netns, ['iptables', '-t', 'filter', '-N', 'KUBE-EXTERNAL-SERVICES']));
+    await run(inNetns(n1.netns, ['iptables', '-w', '5', '-t', 'nat', '-D', ...rule]));
+    await run(inNetns(n1.netns, ['iptables', '-w', '5', '-t', 'filter', '-N', 'KUBE-EXTERNAL-SERVICES']));
     const reject = ['KUBE-EXTERNAL-SERVICES', '-p', 'tcp', '-m', 'comment', '--comment', 'default/svc-nodeport:http has no endpoints', '-m', 'addrtype', '--dst-type', 'LOCAL', '-m', 'tcp', '--dport', '31080', '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable'];
-    expect((await run(inNetns(n1.netns, ['iptables', '-t', 'filter', '-A', ...reject]))).code).toBe(0);
+    expect((await run(inNetns(n1.netns, ['iptables', '-w', '5', '-t', 'filter', '-A', ...reject]))).code).toBe(0);
     try {
       const r = (await runNodePort(deps, { port: 31080, capture: { enabled: false, seconds: 1 } }, ctx())).result;
       const finding = r.findings.find((f) => f.code === 'rejected_no_endpoints');
       expect(finding).toMatchObject({ severity: 'error', message: expect.stringMatching(/^k8s-node1 rejects/) });
       expect(finding!.evidence).toContain('--dport 31080 -j REJECT');
     } finally {
-      await run(inNetns(n1.netns, ['iptables', '-t', 'filter', '-D', ...reject]));
-      await run(inNetns(n1.netns, ['iptables', '-t', 'nat', '-A', ...rule]));
+      await run(inNetns(n1.netns, ['iptables', '-w', '5', '-t', 'filter', '-D', ...reject]));
+      await run(inNetns(n1.netns, ['iptables', '-w', '5', '-t', 'nat', '-A', ...rule]));
     }
   }, 60_000);
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { read, sources } from './deploy-files.ts';
+import { OPERATIONS } from '../../../src/command/grammar.ts';
 
 interface SlackAppManifest {
   features: { bot_user: { display_name: string }; slash_commands: { command: string; url?: string; should_escape: boolean; usage_hint: string }[] };
@@ -68,7 +69,8 @@ describe('the Slack app manifest', () => {
     expect(command!.should_escape).toBe(true);
     expect(new URL(command!.url!).pathname).toBe('/slack/events');
     expect(read('src/slack/bot.ts')).toContain("endpoints: '/slack/events'");
-    for (const verb of ['trace', 'nodeport', 'svc', 'pod', 'routes', 'report', 'cancel', 'schedule', 'help']) expect(command!.usage_hint).toContain(verb);
+    // Every verb of the grammar, so a new operation cannot be left out of Slack's hint.
+    for (const verb of [...OPERATIONS, 'cancel', 'schedule', 'help']) expect(command!.usage_hint).toContain(`${verb} `.trim());
   });
 
   it('starts with the HTTP receiver, documents Socket Mode, and subscribes to nothing it does not handle', () => {

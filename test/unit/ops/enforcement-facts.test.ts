@@ -42,14 +42,14 @@ describe('policies the API holds and the node has programmed', () => {
   const chains = walkWorkload('k8s-node1', { save: parseIptablesSave(after) }, 'cali5125b8e5d77');
 
   it('reports an API policy whose chain the workload chain does not jump to', () => {
-    const findings = programmedFindings(chains, side({ considered: [{ kind: 'NetworkPolicy', namespace: 'payments', name: 'default-deny-ingress', order: 1000 }] }));
+    const findings = programmedFindings(chains, side({ considered: [{ kind: 'NetworkPolicy', tier: 'default', namespace: 'payments', name: 'default-deny-ingress', order: 1000 }] }));
     expect(findings).toEqual([expect.objectContaining({ severity: 'error', code: 'policy_not_programmed' })]);
     expect(findings[0]!.evidence).toContain('cali-pi-');
   });
 
   it('reports a workload with no Felix chain at all when the API has policies for it', () => {
     const none = walkWorkload('k8s-node1', { save: parseIptablesSave('') }, 'cali0000000000a');
-    expect(programmedFindings(none, side({ considered: [{ kind: 'NetworkPolicy', namespace: 'payments', name: 'x', order: 1000 }] }))).toEqual([expect.objectContaining({ code: 'workload_chain_missing' })]);
+    expect(programmedFindings(none, side({ considered: [{ kind: 'NetworkPolicy', tier: 'default', namespace: 'payments', name: 'x', order: 1000 }] }))).toEqual([expect.objectContaining({ code: 'workload_chain_missing' })]);
     expect(programmedFindings(none, side({ considered: [] }))).toEqual([]);
   });
 

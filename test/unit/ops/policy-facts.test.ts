@@ -12,7 +12,7 @@ const ledger = pod('ledger-0', 'payments', '10.244.0.7', { app: 'ledger' }, [543
 
 function context(objects: unknown[]): PolicyContext {
   const n = normalizePolicies(objects);
-  return { policies: preparePolicies(n.policies), notEvaluated: n.notEvaluated, problems: n.problems, namespaces: { shop: { 'kubernetes.io/metadata.name': 'shop' }, payments: { 'kubernetes.io/metadata.name': 'payments' } }, read: ['networking.k8s.io/v1 networkpolicies'], errors: [] };
+  return { policies: preparePolicies(n.policies), tiers: n.tiers, notEvaluated: n.notEvaluated, problems: n.problems, namespaces: { shop: { 'kubernetes.io/metadata.name': 'shop' }, payments: { 'kubernetes.io/metadata.name': 'payments' } }, read: ['networking.k8s.io/v1 networkpolicies'], errors: [] };
 }
 
 const denyIngress = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'default-deny-ingress', namespace: 'payments' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } };

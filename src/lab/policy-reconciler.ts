@@ -1,0 +1,166 @@
+/**
+ * The lab's Felix: follows the policy store of the lab API server and keeps every node's Calico filter chains equal
+ * to what felix-rules.ts renders for the current policies. Runs inside the API server process (api-server/main.ts),
+ * subscribed to the store's synchronous 'change' event, so a write is being programmed before kubectl has its answer.
+ *
+ * Each change is debounced briefly (a `kubectl apply -f` of several documents is one reconcile), then for every node:
+ * `iptables-save -t filter` in the node's namespace, planApply (only chains whose `cali:` ids differ are flushed and
+ * refilled, stale ones deleted, the FORWARD hook inserted once), one atomic `iptables-restore --noflush`. A change
+ * arriving mid-run makes one more run afterwards. After each run the resourceVersion it programmed goes to
+ * `<stateDir>/felix-status.json`, which `lab up` (and tests) wait for. Everything lives in the node namespaces, so
+ * `lab down` deleting them removes it.
+ */
+import { rename, writeFile } from 'node:fs/promises';
+import { normalizePolicies } from '../policy/policy-model.ts';
+import { parseIptablesSave } from '../parse/iptables-save.ts';
+import { describeError } from '../errors.ts';
+import { currentFilterOf, felixWorkloads, planApply, renderFelixFilter } from './felix-rules.ts';
+import { inNetns, runTool } from './host-tools.ts';
+import type { LabPlan } from './plan.ts';
+import { POLICY_FAMILIES, type PolicyChange, type PolicyFamily } from './api-server/policy-store.ts';
+import type { KubeObject } from './api-server/objects.ts';
+
+/**
+ * How long to wait after a change for more: kubectl sends the documents of one file back to back, each answered in
+ * about a millisecond on loopback. 50 ms is ours: it coalesces them and leaves most of the 2-second budget.
+ */
+export const RECONCILE_DEBOUNCE_MS = 50;
+
+/** Store objects lose apiVersion and kind (policy-store.ts); normalizePolicies needs them back. */
+const API_OF: Record<PolicyFamily, { apiVersion: string; kind: string }> = {
+  kubernetes: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+  calico: { apiVersion: 'projectcalico.org/v3', kind: 'NetworkPolicy' },
+  'calico-global': { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy' },
+};
+
+/** What the reconciler needs of the policy store (api-server/policy-store.ts PolicyStore). */
+export interface PolicySource {
+  readonly resourceVersion: string;
+  list(family: PolicyFamily): KubeObject[];
+  on(event: 'change', listener: (c: PolicyChange) => void): unknown;
+  off(event: 'change', listener: (c: PolicyChange) => void): unknown;
+}
+
+export type ToolRunner = (argv: readonly string[], options?: { input?: string }) => Promise<{ stdout: string }>;
+
+export interface FelixStatus {
+  /** The store's resourceVersion that the nodes now enforce. */
+  resourceVersion: string;
+  at: string;
+  durationMs: number;
+  nodes: Record<string, { written: string[]; removed: string[]; hooked: boolean }>;
+  error: string | null;
+}
+
+export interface PolicyReconcilerOptions {
+  plan: LabPlan;
+  store: PolicySource;
+  /** `<stateDir>/felix-status.json`; null: not written. */
+  statusPath: string | null;
+  log: (line: string) => void;
+  run?: ToolRunner;
+  debounceMs?: number;
+}
+
+/** The store's policies as API objects (apiVersion and kind restored), in a stable order. */
+export function storeObjects(store: Pick<PolicySource, 'list'>): KubeObject[] {
+  return POLICY_FAMILIES.flatMap((family) => store.list(family).map((o) => ({ ...API_OF[family], ...o })));
+}
+
+export class PolicyReconciler {
+  private readonly o: Required<Omit<PolicyReconcilerOptions, 'statusPath'>> & { statusPath: string | null };
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private readonly onChange = () => this.schedule();
+  last: FelixStatus | null = null;
+
+  constructor(options: PolicyReconcilerOptions) {
+    this.o = { run: (argv, opts) => runTool(argv, opts ?? {}), debounceMs: RECONCILE_DEBOUNCE_MS, ...options };
+  }
+
+  /** Programs every node once, then follows the store. */
+  async start(): Promise<void> {
+    this.o.store.on('change', this.onChange);
+    await this.kick();
+  }
+
+  stop(): void {
+    this.o.store.off('change', this.onChange);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Resolves once no change is waiting and no run is under way. */
+  async idle(): Promise<void> {
+    while (this.timer !== null || this.running !== null) {
+      if (this.running) await this.running;
+      else await new Promise((resolve) => setTimeout(resolve, this.o.debounceMs));
+    }
+  }
+
+  private schedule(): void {
+    if (this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.kick();
+    }, this.o.debounceMs);
+  }
+
+  /** One run at a time; a request during a run makes exactly one more run after it. */
+  private kick(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.reconcileOnce();
+      } while (this.again);
+    })().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const started = Date.now();
+    const { plan, store, run, log } = this.o;
+    const resourceVersion = store.resourceVersion;
+    const status: FelixStatus = { resourceVersion, at: '', durationMs: 0, nodes: {}, error: null };
+    try {
+      const { policies, problems, notEvaluated } = normalizePolicies(storeObjects(store));
+      for (const p of problems) log(`policy reconciler: ${p.object}: ${p.message}`);
+      for (const p of notEvaluated) log(`policy reconciler: ${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} not programmed: ${p.reason}`);
+      const { workloads, namespaces } = felixWorkloads(plan);
+      const summary: string[] = [];
+      for (const node of plan.nodes) {
+        const rendering = renderFelixFilter({ node: node.name, workloads, namespaces, policies });
+        for (const n of rendering.notes) log(`policy reconciler: ${node.name}: ${n}`);
+        const saved = await run(inNetns(node.netns, ['iptables-save', '-t', 'filter']));
+        const applied = planApply(rendering, currentFilterOf(parseIptablesSave(saved.stdout).tables.get('filter')));
+        if (applied.text !== null) await run(inNetns(node.netns, ['iptables-restore', '-w', '5', '--noflush']), { input: applied.text });
+        status.nodes[node.name] = { written: applied.write, removed: applied.remove, hooked: applied.hook };
+        summary.push(
+          applied.text === null
+            ? `${node.name} unchanged`
+            : `${node.name} wrote ${applied.write.length} chains${applied.write.length ? ` (${applied.write.join(', ')})` : ''}${applied.remove.length ? `, removed ${applied.remove.join(', ')}` : ''}${applied.hook ? ', hooked FORWARD' : ''}`,
+        );
+      }
+      status.durationMs = Date.now() - started;
+      log(`policy reconciler: ${policies.length} policies at resourceVersion ${resourceVersion}: ${summary.join('; ')} (${status.durationMs} ms)`);
+    } catch (err) {
+      status.error = describeError(err);
+      status.durationMs = Date.now() - started;
+      log(`policy reconciler: failed at resourceVersion ${resourceVersion}: ${status.error}`);
+    }
+    status.at = new Date().toISOString();
+    this.last = status;
+    if (this.o.statusPath !== null) {
+      const temporary = `${this.o.statusPath}.${process.pid}.tmp`;
+      await writeFile(temporary, `${JSON.stringify(status, null, 2)}\n`);
+      await rename(temporary, this.o.statusPath);
+    }
+  }
+}
