@@ -236,6 +236,11 @@ export interface AccessSettings {
   /** User IDs (U…, W…) and user group IDs (S…). */
   allowedUsers: string[];
   captureUsers: string[];
+  /**
+   * A direct message with the bot (D…) passes the channel list even when it is set (the user and capture lists still
+   * apply). Unset: false; an empty channel list allows every conversation anyway.
+   */
+  allowDirectMessages?: boolean;
   /** Channel the audit trail is also posted to. */
   auditChannel: string | undefined;
 }
@@ -243,7 +248,7 @@ export interface AccessSettings {
 export function accessSettings(env: Env): AccessSettings {
   const audit = slackIds(env, 'K8SNET_AUDIT_CHANNEL', CHANNEL_ID);
   if (audit.length > 1) throw new ConfigError('K8SNET_AUDIT_CHANNEL', 'takes one channel ID');
-  return { allowedChannels: slackIds(env, 'K8SNET_ALLOWED_CHANNELS', CHANNEL_ID), allowedUsers: slackIds(env, 'K8SNET_ALLOWED_USERS', USER_ID), captureUsers: slackIds(env, 'K8SNET_CAPTURE_USERS', USER_ID), auditChannel: audit[0] };
+  return { allowedChannels: slackIds(env, 'K8SNET_ALLOWED_CHANNELS', CHANNEL_ID), allowedUsers: slackIds(env, 'K8SNET_ALLOWED_USERS', USER_ID), captureUsers: slackIds(env, 'K8SNET_CAPTURE_USERS', USER_ID), allowDirectMessages: bool(env, 'K8SNET_ALLOW_DIRECT_MESSAGES', false), auditChannel: audit[0] };
 }
 
 // ---- Queue and processes ----

@@ -77,7 +77,7 @@ interface ButtonClick {
 /** What to tell the user when the parent message or the queue failed; Slack's channel errors say what to do. */
 export function whyNotQueued(err: unknown): string {
   const code = (err as { data?: { error?: unknown } }).data?.error;
-  if (code === 'not_in_channel' || code === 'channel_not_found') return 'k8snet is not in this channel: invite it with `/invite @k8snet` (in a direct message, use a channel instead), then try again.';
+  if (code === 'not_in_channel' || code === 'channel_not_found') return 'k8snet is not in this channel: invite it with `/invite @k8snet` (in a direct message between people, use your DM with k8snet — Apps → k8snet — or a channel), then try again.';
   return `could not queue the command: ${describeError(err)}`;
 }
 

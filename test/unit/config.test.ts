@@ -119,7 +119,8 @@ describe('Slack settings', () => {
 
 describe('access settings', () => {
   it('defaults to every channel and user, no capture from Slack and no audit channel', () => {
-    expect(accessSettings({})).toEqual({ allowedChannels: [], allowedUsers: [], captureUsers: [], auditChannel: undefined });
+    expect(accessSettings({})).toEqual({ allowedChannels: [], allowedUsers: [], captureUsers: [], allowDirectMessages: false, auditChannel: undefined });
+    expect(accessSettings({ K8SNET_ALLOW_DIRECT_MESSAGES: 'true' }).allowDirectMessages).toBe(true);
   });
 
   it('reads comma- or blank-separated Slack IDs, user groups included', () => {
@@ -127,6 +128,7 @@ describe('access settings', () => {
       allowedChannels: ['C0NETOPS', 'G0PRIVATE'],
       allowedUsers: ['U024BE7LH', 'W0ENTERPRISE', 'S0NETENG'],
       captureUsers: ['S0SRE'],
+      allowDirectMessages: false,
       auditChannel: 'C0AUDIT',
     });
   });

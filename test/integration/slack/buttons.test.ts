@@ -70,8 +70,9 @@ describe('follow-up buttons', () => {
     expect(job2?.data.user).toBe('U2');
 
     await p.click(second.ts, 'k8snet:bundle', { user: 'U1' });
-    const upload = await until(() => [...p!.standIn.uploads.values()].find((u) => u.filename === 'k8snet-evidence-2.tar.gz' && u.bytes.length > 0), 20_000, 'bundle uploaded');
-    const complete = p.standIn.calls.find((c) => c.method === 'files.completeUploadExternal' && JSON.stringify(c.args).includes('evidence of job 2'));
+    // The upload is done once files.completeUploadExternal shares it into the thread.
+    const complete = await until(() => p!.standIn.calls.find((c) => c.method === 'files.completeUploadExternal' && JSON.stringify(c.args).includes('evidence of job 2')), 20_000, 'bundle shared');
+    const upload = [...p.standIn.uploads.values()].find((u) => u.filename === 'k8snet-evidence-2.tar.gz')!;
     expect(complete?.args.thread_ts).toBe(first.ts);
 
     const dir = mkdtempSync(join(tmpdir(), 'cf-bundle-'));
@@ -166,5 +167,22 @@ describe('follow-up buttons', () => {
     const policy = await until(() => parents(p!).find((m) => m.thread_ts === pod.ts));
     await until(() => done(p!, policy.ts), 20_000, 'policy done');
     expect((await p.queue.getJob('j3'))?.data.command).toEqual({ op: 'policy', namespace: 'payments', name: 'pod-src' });
+  }, 60_000);
+
+  it('a command in a direct message with the bot answers in that DM\'s thread, and its buttons work there, where the lists permit', async () => {
+    p = await startTestPipeline({ access: { ...ACCESS, allowedChannels: ['C1'], allowDirectMessages: true } });
+    p.startWorker({ runnerFor });
+    await p.send('pod pod-src', { channel: 'D0DM1', user: 'U3' });
+    const parent = await until(() => [...p!.standIn.messages.values()].find((m) => m.channel === 'D0DM1' && !m.thread_ts));
+    await until(() => /done/.test(JSON.stringify(p!.standIn.messages.get(`D0DM1/${parent.ts}`)?.blocks ?? '')), 20_000, 'pod done in the DM');
+    expect(p.threadCalls().every((c) => c.args.channel === 'D0DM1' && c.args.thread_ts === parent.ts)).toBe(true);
+    await p.click(parent.ts, 'k8snet:policy', { channel: 'D0DM1', user: 'U3' });
+    const followUp = await until(() => [...p!.standIn.messages.values()].find((m) => m.channel === 'D0DM1' && m.thread_ts === parent.ts && JSON.stringify(m.blocks).includes('"type":"header"')));
+    await until(() => /done/.test(JSON.stringify(p!.standIn.messages.get(`D0DM1/${followUp.ts}`)?.blocks ?? '')), 20_000, 'policy done in the DM');
+    expect((await p.queue.getJob('j2'))?.data).toMatchObject({ channel: 'D0DM1', threadId: parent.ts, user: 'U3', command: { op: 'policy', name: 'pod-src' } });
+    // Another user not on the user list is refused in a DM as anywhere.
+    await p.send('pod pod-src', { channel: 'D0DM2', user: 'U9' });
+    await until(() => ephemerals(p!).some((a) => a.text.includes('not on the list of users')), 10_000, 'refusal');
+    expect(await p.queue.getJobCounts()).toMatchObject({ waiting: 0, active: 0, completed: 2 });
   }, 60_000);
 });
