@@ -308,6 +308,13 @@ export function processSettings(env: Env, role: keyof typeof DEFAULT_HEALTH_PORT
   return { healthPort: integer(env, 'K8SNET_HEALTH_PORT', DEFAULT_HEALTH_PORTS[role], 0, 65535), healthPortIsDefault: raw(env, 'K8SNET_HEALTH_PORT') === undefined, logLevel };
 }
 
+// ---- Many clusters ----
+
+/** K8SNET_CLUSTERS_FILE: the clusters file (src/clusters/clusters-file.ts); undefined: one cluster, the environment's. */
+export function clustersFileSetting(env: Env): string | undefined {
+  return raw(env, 'K8SNET_CLUSTERS_FILE');
+}
+
 // ---- Scheduled reports ----
 
 export interface ScheduleSettings {

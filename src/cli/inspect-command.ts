@@ -6,7 +6,7 @@ import { K8snetError } from '../errors.ts';
 import { captureSettings } from '../config.ts';
 import { createOperationRunner } from '../ops/run-operation.ts';
 import { parseInspectArgs, usage, type Op } from '../command/grammar.ts';
-import { depsFromEnv, envForLab } from './deps.ts';
+import { depsFromEnv, envForCluster, envForLab } from './deps.ts';
 import { printOutcome, stepPrinter } from './output.ts';
 import { writeFile } from 'node:fs/promises';
 import { auditedShell, type NodeCommandEvidence } from '../audit/audited-shell.ts';
@@ -34,6 +34,8 @@ export function inspectCommand(op: Op, summary: string): CliCommand {
       let parsed;
       try {
         parsed = parseInspectArgs(op, argv, captureSettings(process.env));
+        // A cluster's own capture limits bound its commands.
+        if (parsed.cluster !== undefined) parsed = parseInspectArgs(op, argv, captureSettings(await envForCluster(parsed.cluster)));
       } catch (err) {
         if (err instanceof K8snetError && err.code === 'invalid_input') {
           console.error(`k8snet ${op}: ${err.message}\n\n${usage(op)}`);
@@ -45,7 +47,7 @@ export function inspectCommand(op: Op, summary: string): CliCommand {
         console.log(usage(op));
         return 0;
       }
-      const env = await envForLab(parsed.lab);
+      const env = await envForCluster(parsed.cluster, await envForLab(parsed.lab));
       const deps = depsFromEnv(env);
       const abort = new AbortController();
       const onSignal = () => abort.abort();
@@ -64,7 +66,7 @@ export function inspectCommand(op: Op, summary: string): CliCommand {
         failure = describeError(err);
         throw err;
       } finally {
-        if (parsed.bundle !== undefined) await writeBundle(parsed.bundle, env, { jobId: 'terminal', command: commandText(parsed.command), user: userInfo().username, channel: 'terminal', startedAt, finishedAt: new Date().toISOString(), outcome: outcome ? 'done' : `failed: ${failure || 'interrupted'}` }, commands, reads, outcome);
+        if (parsed.bundle !== undefined) await writeBundle(parsed.bundle, env, { jobId: 'terminal', command: commandText(parsed.command, parsed.cluster), user: userInfo().username, channel: 'terminal', startedAt, finishedAt: new Date().toISOString(), outcome: outcome ? 'done' : `failed: ${failure || 'interrupted'}` }, commands, reads, outcome);
         process.off('SIGINT', onSignal);
         await deps.close();
       }

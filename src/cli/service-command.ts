@@ -8,6 +8,7 @@ import { describeError, InvalidInputError } from '../errors.ts';
 import { validateLabName } from '../validate.ts';
 import { validateIntegerInRange } from '../validate.ts';
 import { queueSettings } from '../config.ts';
+import { validateClusterName } from '../command/grammar.ts';
 import { envForLab } from './deps.ts';
 import type { CliCommand } from './main.ts';
 
@@ -26,7 +27,7 @@ SLACK_APP_TOKEN is set), checks who may run what, posts the parent message and q
 metrics on $K8SNET_HEALTH_PORT (default 9464; /healthz, /readyz, /metrics). Stops cleanly on SIGTERM.
 Settings: .env.example.`;
 
-const WORKER_USAGE = `Usage: k8snet worker [--lab NAME]
+const WORKER_USAGE = `Usage: k8snet worker [--lab NAME] [--cluster NAME]
 
 Runs inspection jobs from the queue (any number of workers may share one Redis) and answers in the Slack thread.
 Needs the Kubernetes API, SSH to the nodes and Slack's Web API. Keeps each finished job's evidence bundle in Redis
@@ -34,7 +35,9 @@ for a day (the "Evidence bundle" button). Health and metrics on $K8SNET_HEALTH_P
 worker share a host; when the default is taken, any free port, named in the "worker ready" log line). On SIGTERM:
 stops taking jobs, gives running ones $K8SNET_SHUTDOWN_GRACE_SECONDS, then hands them back to the queue.
 
-  --lab NAME   use a local lab's kubeconfig and SSH settings`;
+  --lab NAME       use a local lab's kubeconfig and SSH settings
+  --cluster NAME   run the jobs of that cluster of $K8SNET_CLUSTERS_FILE (its own queue), with its kubeconfig,
+                   SSH and capture settings; without it, the default queue with the environment's settings`;
 
 const AUDIT_USAGE = `Usage: k8snet audit [--limit N] [--json]
 
@@ -67,11 +70,12 @@ export const botCommand: CliCommand = {
 export const workerCommand: CliCommand = {
   summary: 'a queue worker process',
   async run(argv) {
-    const values = options(argv, { lab: { type: 'string' } });
+    const values = options(argv, { lab: { type: 'string' }, cluster: { type: 'string' } });
     if (values.help) return console.log(WORKER_USAGE), 0;
     const env = await envForLab(typeof values.lab === 'string' ? validateLabName(values.lab) : undefined);
+    const cluster = typeof values.cluster === 'string' ? validateClusterName(values.cluster) : null;
     const { runWorkerProcess } = await import('../service/worker-process.ts');
-    await exitIfStartFails('worker', runWorkerProcess(env));
+    await exitIfStartFails('worker', runWorkerProcess(env, cluster));
     return new Promise<number>(() => undefined);
   },
 };

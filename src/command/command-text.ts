@@ -34,7 +34,10 @@ export function commandWords(c: OperationCommand): string[] {
   }
 }
 
-/** Every word is a validated name, number or flag (no spaces or quotes), so joining with spaces is unambiguous. */
-export function commandText(c: OperationCommand): string {
-  return commandWords(c).join(' ');
+/**
+ * Every word is a validated name, number or flag (no spaces or quotes), so joining with spaces is unambiguous.
+ * `cluster`: the cluster it ran on (`--cluster NAME`), so a follow-up runs on the same one.
+ */
+export function commandText(c: OperationCommand, cluster?: string | null): string {
+  return [...commandWords(c), ...(cluster ? ['--cluster', cluster] : [])].join(' ');
 }

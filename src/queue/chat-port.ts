@@ -21,6 +21,8 @@ export interface JobStatusView {
   command: OperationCommand | null;
   /** active: queued or running; done: finished with a report; ended: failed, cancelled or stopped. */
   phase: 'active' | 'done' | 'ended';
+  /** The cluster of the clusters file it ran on (a follow-up runs there too); null: the environment's own. */
+  cluster: string | null;
 }
 
 /** Where a job answers: its parent message, and the thread that holds it (a follow-up's parent is itself a reply). */

@@ -21,10 +21,13 @@ import { commandText } from '../command/command-text.ts';
 import { BundleStore } from './bundle-store.ts';
 import type { WorkerSettings } from '../config.ts';
 import { DeliveryLedger } from './delivery-ledger.ts';
-import { displayJobId, QUEUE_NAME, type InspectionJobData, type JobName } from './jobs.ts';
+import { displayJobId, QUEUE_NAME, workerPresenceKey, type InspectionJobData, type JobName } from './jobs.ts';
 import type { RedisConnection } from './redis-url.ts';
 import { ReportMemoryStore } from './report-memory.ts';
 import { subscribeCancels } from './cancellation.ts';
+
+/** A worker renews its presence every third of this; gone this long, its queue counts as having no worker. */
+const PRESENCE_TTL_SECONDS = 30;
 
 /** Progress updates on the parent message at most this often (chat.update is rate limited, ~1/s per channel). */
 const PROGRESS_INTERVAL_MS = 1000;
@@ -40,6 +43,10 @@ export interface WorkerHostOptions {
    * evidence bundle; the audit keeps only the audit fields), `onRead` every Kubernetes read (ops/recording-cluster.ts).
    */
   runnerFor(onCommand: (record: NodeCommandEvidence) => void, onRead: (read: ClusterRead) => void): OperationRunner;
+  /** The queue to take jobs from (jobs.ts queueName): a cluster's, or the default. */
+  queueName?: string;
+  /** The cluster of the clusters file this worker inspects (shown to the chat port for follow-ups). */
+  cluster?: string | null;
   /** Values that must never appear in an evidence bundle (tokens, secrets): the bundle redacts them. */
   secrets?: readonly string[];
   /** Where answers go: the chat platform behind its port (Slack: src/slack/slack-reporter.ts). */
@@ -79,7 +86,7 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
     const log = options.log.child({ jobId, command: job.data.command.op, user, channel });
     const ledger = new DeliveryLedger(options.connection, options.prefix, jobId);
     const started = Date.now();
-    const view = (status: string, phase: JobStatusView['phase'] = 'active'): JobStatusView => ({ title, status, askedBy: user, jobId, command: job.data.command, phase });
+    const view = (status: string, phase: JobStatusView['phase'] = 'active'): JobStatusView => ({ title, status, askedBy: user, jobId, command: job.data.command, phase, cluster: job.data.cluster ?? null });
     const once = ledger.once.bind(ledger);
     const parentId = job.data.parentId ?? (await once('parent', () => chat.postParent(channel, view('running'))));
     const place = { channel, parentId, ...(job.data.threadId ? { threadId: job.data.threadId } : {}) };
@@ -127,7 +134,7 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
       // A scheduled run's parent names its schedule: people know the report by it.
       const report = job.data.scheduleId ? { ...result.report, title: `${result.report.title} (schedule ${job.data.scheduleId})` } : result.report;
       // Kept before the buttons appear, so an "Evidence bundle" click finds it.
-      await keepBundle({ jobId, command: commandText(job.data.command), user, channel, startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), outcome: 'done' }, evidence, reads, result.result, report, log);
+      await keepBundle({ jobId, command: commandText(job.data.command, job.data.cluster), user, channel, startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), outcome: 'done' }, evidence, reads, result.result, report, log);
       await chat.postReport(place, report, view(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`, 'done'), once);
       if (job.data.memoryKey && result.memory) await memory.save(job.data.memoryKey, result.memory);
       outcome = 'done';
@@ -191,7 +198,7 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
     const { channel, title, user, bundleOf } = job.data;
     const ledger = new DeliveryLedger(options.connection, options.prefix, jobId);
     const once = ledger.once.bind(ledger);
-    const view = (status: string, phase: JobStatusView['phase']): JobStatusView => ({ title, status, askedBy: user, jobId, command: null, phase });
+    const view = (status: string, phase: JobStatusView['phase']): JobStatusView => ({ title, status, askedBy: user, jobId, command: null, phase, cluster: job.data.cluster ?? null });
     const parentId = job.data.parentId ?? (await once('parent', () => chat.postParent(channel, view('running', 'active'))));
     const place = { channel, parentId, ...(job.data.threadId ? { threadId: job.data.threadId } : {}) };
     const of = displayJobId(bundleOf ?? '');
@@ -209,7 +216,8 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
     await options.audit?.record({ type: 'outcome', jobId, user, channel, command: title, result, detail: bundle ? `${bundle.length} bytes` : 'bundle not kept' }).catch((err: unknown) => options.log.warn({ err: describeError(err) }, 'audit write failed'));
   }
 
-  const worker = new Worker<InspectionJobData, unknown, JobName>(QUEUE_NAME, processInspection, {
+  const queue = options.queueName ?? QUEUE_NAME;
+  const worker = new Worker<InspectionJobData, unknown, JobName>(queue, processInspection, {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: settings.concurrency,
@@ -230,11 +238,19 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
     }).catch((err: unknown) => options.log.error({ err: describeError(err) }, 'cannot listen for cancel requests'));
   }
 
+  // Presence: the bot says in a job's thread when no worker serves its cluster's queue.
+  const presence = workerPresenceKey(options.prefix, queue);
+  const beat = () => options.connection.set(presence, String(process.pid), 'EX', PRESENCE_TTL_SECONDS).catch((err: unknown) => options.log.warn({ err: describeError(err) }, 'presence write failed'));
+  void beat();
+  const heartbeat = setInterval(() => void beat(), (PRESENCE_TTL_SECONDS * 1000) / 3);
+  heartbeat.unref();
+
   let closing: Promise<void> | null = null;
   return {
     worker,
     close() {
       closing ??= (async () => {
+        clearInterval(heartbeat);
         const finished = worker.close();
         const grace = new Promise<'grace'>((resolve) => setTimeout(() => resolve('grace'), settings.shutdownGraceMs).unref());
         if ((await Promise.race([finished.then(() => 'closed' as const), grace])) === 'grace') {

@@ -8,7 +8,8 @@ import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { startHealthServer } from '../observability/health-server.ts';
 import { connectRedis } from '../queue/redis-url.ts';
-import { createInspectionQueue } from '../queue/jobs.ts';
+import { createInspectionQueue, queueName } from '../queue/jobs.ts';
+import { envForCluster } from '../cli/deps.ts';
 import { RedisCaptureLocks } from '../queue/capture-locks.ts';
 import { startWorkerHost } from '../queue/worker-host.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
@@ -22,7 +23,9 @@ import { deriveActionKey } from '../slack/action-value.ts';
 import { recordingCluster } from '../ops/recording-cluster.ts';
 import { onTermination } from './lifecycle.ts';
 
-export async function runWorkerProcess(env: Env): Promise<void> {
+/** `cluster`: run that cluster's jobs (its queue), with its settings from the clusters file laid over `env`. */
+export async function runWorkerProcess(baseEnv: Env, cluster: string | null = null): Promise<void> {
+  const env = cluster ? await envForCluster(cluster, baseEnv) : baseEnv;
   const queueConfig = queueSettings(env);
   const settings = workerSettings(env);
   const proc = processSettings(env, 'worker');
@@ -39,7 +42,7 @@ export async function runWorkerProcess(env: Env): Promise<void> {
   const redis = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker' });
   const subscriber = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker-cancel' });
   for (const c of [redis, subscriber]) c.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
-  const queue = createInspectionQueue(redis, queueConfig.prefix);
+  const queue = createInspectionQueue(redis, queueConfig.prefix, cluster);
   const metrics = createMetrics({ queueDepth: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed') });
   // A capture waits at most one full capture of another job for its interface.
   const captureLocks = new RedisCaptureLocks(redis, queueConfig.prefix, (captureSettings(env).maxSeconds + CAPTURE_SETUP_SECONDS + 10) * 1000);
@@ -50,6 +53,8 @@ export async function runWorkerProcess(env: Env): Promise<void> {
     runnerFor: (onCommand, onRead) => createOperationRunner({ ...deps, cluster: recordingCluster(deps.cluster, onRead), shell: auditedShell(deps.shell, onCommand, metrics), captureLocks }),
     chat: slackReporter(slack, { key: signingSecret ? deriveActionKey(signingSecret) : null, bounds: captureSettings(env) }),
     secrets,
+    queueName: queueName(cluster),
+    cluster,
     settings,
     audit: new AuditTrail(redis, queueConfig.prefix),
     auditChannel,
@@ -67,5 +72,5 @@ export async function runWorkerProcess(env: Env): Promise<void> {
   // Registered once the health server exists; /readyz reads `shutdown` only when a probe arrives, after this line.
   const shutdown = onTermination(log, [() => host.close(), () => deps.close(), () => queue.close(), async () => subscriber.quit(), async () => redis.quit(), () => health.close()]);
   await host.worker.waitUntilReady();
-  log.info({ concurrency: settings.concurrency, healthPort: health.port, prefix: queueConfig.prefix }, 'worker ready');
+  log.info({ concurrency: settings.concurrency, healthPort: health.port, prefix: queueConfig.prefix, cluster: cluster ?? 'default', queue: queueName(cluster) }, 'worker ready');
 }

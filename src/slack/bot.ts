@@ -18,7 +18,9 @@ import { statusMessage } from './slack-blocks.ts';
 import { deriveActionKey, openActionValue } from './action-value.ts';
 import { ACTION_PREFIX, followUpId, jobButtons, type ButtonSettings } from './job-buttons.ts';
 import type { OperationCommand } from '../ops/run-operation.ts';
-import { capturesPackets, commandTitle, displayJobId, type InspectionJobData, type JobName } from '../queue/jobs.ts';
+import { capturesPackets, commandTitle, createInspectionQueue, displayJobId, queueName, workerPresenceKey, type InspectionJobData, type JobName } from '../queue/jobs.ts';
+import { clusterForChannel, findCluster, type ClustersFile } from '../clusters/clusters-file.ts';
+import { InvalidInputError } from '../errors.ts';
 import { publishCancel } from '../queue/cancellation.ts';
 import type { RedisConnection } from '../queue/redis-url.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
@@ -48,6 +50,8 @@ export interface BotOptions {
   log: Logger;
   /** `/k8snet schedule`: how often a schedule added from Slack may fire (default once a minute). */
   schedules?: Pick<ScheduleSettings, 'minIntervalSeconds'>;
+  /** The clusters file (K8SNET_CLUSTERS_FILE): one queue per cluster, channels' default clusters. */
+  clusters?: ClustersFile | null;
 }
 
 export interface BotHandle {
@@ -101,7 +105,39 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
   const audit = (event: Parameters<AuditTrail['record']>[0]) => options.audit?.record(event).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
   // Button values are sealed with a key derived from the signing secret (Socket Mode without one: no buttons).
   const buttons: ButtonSettings = { key: slack.signingSecret ? deriveActionKey(slack.signingSecret) : null, bounds: options.capture };
-  const cancelButton = (jobId: string, command: OperationCommand) => jobButtons(buttons, { jobId, command, phase: 'active' });
+  const cancelButton = (jobId: string, command: OperationCommand, cluster: string | null) => jobButtons(buttons, { jobId, command, phase: 'active', cluster });
+  const clusters = options.clusters ?? null;
+  // One queue per cluster of the clusters file (jobs.ts queueName); `queue` is the environment's own cluster's.
+  const clusterQueues = new Map((clusters?.clusters ?? []).map((c) => [c.name, createInspectionQueue(options.redis, options.prefix, c.name)] as const));
+  const queueFor = (cluster: string | null) => (cluster ? clusterQueues.get(cluster)! : queue);
+  const hasWorker = async (cluster: string | null) => (await options.redis.exists(workerPresenceKey(options.prefix, queueName(cluster)))) === 1;
+  /** A job id is unique across queues (one counter): the first queue that has it. */
+  async function findJob(jobId: string) {
+    for (const q of [queue, ...clusterQueues.values()]) {
+      const job = await q.getJob(jobId);
+      if (job) return job;
+    }
+    return undefined;
+  }
+  /** --cluster NAME, else the channel's cluster in the clusters file, else the environment's own (null). */
+  function clusterOf(asked: string | undefined, channel: string): string | null {
+    if (asked === undefined) return clusterForChannel(clusters, channel);
+    if (!clusters) throw new InvalidInputError('--cluster', 'this k8snet knows one cluster only (no K8SNET_CLUSTERS_FILE); leave out --cluster');
+    if (!findCluster(clusters, asked)) throw new InvalidInputError('--cluster', `no cluster ${JSON.stringify(asked)}; \`/k8snet clusters\` lists them`);
+    return asked;
+  }
+
+  async function listClusters(respond: Respond, channel: string): Promise<void> {
+    const here = clusterForChannel(clusters, channel);
+    const lines = [`*Clusters* (this channel uses *${here ?? 'the default cluster'}*):`];
+    lines.push(`• _default_ — the workers' own kubeconfig and SSH settings; ${(await hasWorker(null)) ? 'a worker is running' : ':warning: no worker is running'}`);
+    for (const c of clusters?.clusters ?? []) {
+      const channels = c.channels.length > 0 ? `default in ${c.channels.map((id) => `<#${id}>`).join(', ')}` : 'by `--cluster` only';
+      lines.push(`• \`${c.name}\` — ${channels}; ${(await hasWorker(c.name)) ? 'a worker is running' : `:warning: no worker is running (\`k8snet worker --cluster ${c.name}\`)`}`);
+    }
+    if (!clusters) lines.push('No clusters file (K8SNET_CLUSTERS_FILE): every command goes to the default cluster.');
+    await respond({ response_type: 'ephemeral', text: lines.join('\n') });
+  }
 
   async function refuse(respond: Respond, user: string, channel: string, command: string, result: 'invalid' | 'denied' | 'refused_button', reason: string): Promise<void> {
     // The answer first (for bad input it is the acknowledgement itself), the records after.
@@ -114,7 +150,7 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
 
   async function cancel(respond: Respond, user: string, channel: string, jobId: string): Promise<void> {
     const shown = displayJobId(jobId);
-    const job = await queue.getJob(jobId);
+    const job = await findJob(jobId);
     if (!job || job.data.channel !== channel) {
       await respond({ response_type: 'ephemeral', text: `No job ${shown} in this channel.` });
       return;
@@ -189,7 +225,12 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
       return cancel(respond, user, channel, opened.value.jobId);
     }
     const place = { threadId, button: label };
-    if (id === 'bundle') return handle(parsed, user, channel, respond, place, opened.value.jobId);
+    if (id === 'bundle') {
+      // The value came with a message in this conversation; its job must have answered here too.
+      const original = await findJob(opened.value.jobId);
+      if (original && original.data.channel !== channel) return refuse(respond, user, channel, 'bundle', 'refused_button', 'that job did not run in this conversation.');
+      return handle(parsed, user, channel, respond, place, opened.value.jobId);
+    }
     return handle(parsed, user, channel, respond, place);
   }
 
@@ -204,6 +245,7 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
       const verdict = await access.check(user, channel, parsed.kind === 'operation' && capturesPackets(parsed.command));
       if (!verdict.ok) return await refuse(respond, user, channel, verb, 'denied', verdict.reason);
       if (parsed.kind === 'cancel') return await cancel(respond, user, channel, parsed.jobId);
+      if (parsed.kind === 'clusters') return await listClusters(respond, channel);
       if (parsed.kind === 'schedule') {
         const answer = await runScheduleCommand(parsed, { schedules: new ReportSchedules({ queue, redis: options.redis, prefix: options.prefix }), user, channel, minIntervalSeconds: options.schedules?.minIntervalSeconds ?? DEFAULT_MIN_INTERVAL_SECONDS, authorize: (target, captures) => access.check(user, target, captures) });
         await respond({ response_type: 'ephemeral', text: answer.text });
@@ -216,14 +258,25 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
         return await audit({ type: 'request', jobId: '-', user, channel, command: answer.audit });
       }
 
-      const title = bundleOf ? `evidence bundle of job ${displayJobId(bundleOf)}` : commandTitle(parsed.command);
+      let cluster: string | null;
+      try {
+        cluster = clusterOf(parsed.cluster, channel);
+      } catch (err) {
+        return await refuse(respond, user, channel, verb, followUp ? 'refused_button' : 'invalid', describeError(err));
+      }
+      const target = queueFor(cluster);
+      const title = `${bundleOf ? `evidence bundle of job ${displayJobId(bundleOf)}` : commandTitle(parsed.command)}${cluster ? ` on ${cluster}` : ''}`;
       // Our own job ids (j1, j2…): the number is on the parent message before the job exists, for `cancel`.
       const jobId = `j${await options.redis.incr(jobSeq)}`;
       const thread = followUp ? { thread_ts: followUp.threadId } : {};
-      const parent = await client.chat.postMessage({ channel, ...thread, ...statusMessage(title, `queued as job ${displayJobId(jobId)}`, { user, buttons: bundleOf ? [] : cancelButton(jobId, parsed.command) }) });
-      const data = { channel, parentId: String(parent.ts), user, title, command: parsed.command, requestedAt: new Date().toISOString(), ...(followUp ? { threadId: followUp.threadId } : {}), ...(parsed.command.op === 'report' ? { memoryKey: `channel:${channel}` } : {}) };
-      if (bundleOf) await queue.add('bundle', { ...data, bundleOf }, { jobId });
-      else await queue.add('inspect', data, { jobId });
+      const parent = await client.chat.postMessage({ channel, ...thread, ...statusMessage(title, `queued as job ${displayJobId(jobId)}`, { user, buttons: bundleOf ? [] : cancelButton(jobId, parsed.command, cluster) }) });
+      const data = { channel, parentId: String(parent.ts), user, title, command: parsed.command, requestedAt: new Date().toISOString(), ...(followUp ? { threadId: followUp.threadId } : {}), ...(cluster ? { cluster } : {}), ...(parsed.command.op === 'report' ? { memoryKey: `channel:${cluster ? `${cluster}:` : ''}${channel}` } : {}) };
+      if (bundleOf) await target.add('bundle', { ...data, bundleOf }, { jobId });
+      else await target.add('inspect', data, { jobId });
+      if (cluster && !(await hasWorker(cluster))) {
+        // Said in the thread, for everyone there: the job is queued, but nothing will pick it up yet.
+        await client.chat.postMessage({ channel, thread_ts: followUp?.threadId ?? String(parent.ts), text: `No worker is running for cluster ${cluster}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:hourglass: No worker is running for cluster \`${cluster}\` right now: job ${displayJobId(jobId)} waits in its queue until one starts (\`k8snet worker --cluster ${cluster}\`), or \`/k8snet cancel ${displayJobId(jobId)}\`.` } }] });
+      }
       metrics?.commands.inc({ command: verb, result: 'queued' });
       log.info({ jobId, user, channel, command: verb, ...(followUp ? { button: followUp.button } : {}) }, 'command queued');
       await audit({ type: 'request', jobId, user, channel, command: followUp ? `${title} (button: ${followUp.button})` : title });
@@ -240,6 +293,7 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
     client,
     close: async () => {
       await app.stop();
+      await Promise.all([...clusterQueues.values()].map((q) => q.close()));
     },
   };
 }

@@ -25,20 +25,20 @@ export interface ButtonSettings {
   bounds: CaptureBounds;
 }
 
-function toButtons(key: ActionKey, jobId: string, list: FollowUp[], now: number): SlackButton[] {
+function toButtons(key: ActionKey, jobId: string, cluster: string | null, list: FollowUp[], now: number): SlackButton[] {
   const expiresAt = Math.floor(now / 1000) + ACTION_VALUE_TTL_SECONDS;
   return list.map((f) => ({
     type: 'button',
     action_id: actionId(f.id),
     text: { type: 'plain_text', text: f.label },
-    value: sealActionValue(key, actionId(f.id), { jobId, text: commandText(f.command), expiresAt }),
+    value: sealActionValue(key, actionId(f.id), { jobId, text: commandText(f.command, cluster), expiresAt }),
     ...(f.id === 'cancel' ? { style: 'danger' as const } : {}),
   }));
 }
 
 /** A job's buttons in a phase: `active` (queued or running) → Cancel; `done` → the follow-ups; `ended` → Re-run. */
-export function jobButtons(settings: ButtonSettings, job: { jobId: string; command: OperationCommand | null; phase: 'active' | 'done' | 'ended' }, now = Date.now()): SlackButton[] {
+export function jobButtons(settings: ButtonSettings, job: { jobId: string; command: OperationCommand | null; phase: 'active' | 'done' | 'ended'; cluster?: string | null }, now = Date.now()): SlackButton[] {
   if (!settings.key || !job.command) return [];
   const list = job.phase === 'active' ? runningFollowUps(job.command) : job.phase === 'done' ? followUps(job.command, settings.bounds) : followUps(job.command, settings.bounds).filter((f) => f.id === 'rerun');
-  return toButtons(settings.key, job.jobId, list, now);
+  return toButtons(settings.key, job.jobId, job.cluster ?? null, list, now);
 }

@@ -53,7 +53,7 @@ export interface TestPipeline {
 
 export const OPEN_ACCESS: AccessSettings = { allowedChannels: [], allowedUsers: [], captureUsers: ['U1'], auditChannel: undefined };
 
-export async function startTestPipeline(options: { access?: AccessSettings; standIn?: SlackStandIn; prefix?: string; schedules?: BotOptions['schedules'] } = {}): Promise<TestPipeline> {
+export async function startTestPipeline(options: { access?: AccessSettings; standIn?: SlackStandIn; prefix?: string; schedules?: BotOptions['schedules']; clusters?: BotOptions['clusters'] } = {}): Promise<TestPipeline> {
   const prefix = options.prefix ?? `k8snet-test-${randomBytes(4).toString('hex')}`;
   const standIn = options.standIn ?? (await startSlackStandIn({ botToken: BOT_TOKEN }));
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -74,6 +74,7 @@ export async function startTestPipeline(options: { access?: AccessSettings; stan
     metrics,
     log,
     ...(options.schedules ? { schedules: options.schedules } : {}),
+    ...(options.clusters ? { clusters: options.clusters } : {}),
   });
   const workers: WorkerHost[] = [];
   return {
