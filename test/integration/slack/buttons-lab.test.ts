@@ -144,4 +144,35 @@ describe('buttons on the lab', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);
+
+  it('many clusters with real processes: a bot with a clusters file, `k8snet worker --cluster cflab` using only that file\'s settings; the job waits, says so, then runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cf-clusters-'));
+    const paths = labPaths(LAB);
+    writeFileSync(join(dir, 'clusters.yaml'), `clusters:\n  cflab:\n    kubeconfig: ${paths.kubeconfig}\n    ssh: { user: root, key: ${paths.clientKey}, knownHosts: ${paths.knownHosts} }\n    capture: { defaultSeconds: 1, maxSeconds: 3 }\n    channels: [C7]\n`);
+    const port = await freePort();
+    const common = { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: standIn.apiUrl, REDIS_URL, K8SNET_QUEUE_PREFIX: prefix, K8SNET_HEALTH_PORT: '0', K8SNET_CLUSTERS_FILE: join(dir, 'clusters.yaml'), LOG_LEVEL: 'info' };
+    try {
+      const bot = startK8snet(['bot'], { ...common, PORT: String(port) });
+      processes.push(bot);
+      expect((await bot.waitForLog('bot ready')).clusters).toEqual(['cflab']);
+      const { body, headers } = signedSlashCommand(SIGNING_SECRET, { command: '/k8snet', text: 'routes k8s-node1', user_id: 'U1', channel_id: 'C7', team_id: 'T1', response_url: standIn.responseUrl });
+      expect((await fetch(`http://127.0.0.1:${port}/slack/events`, { method: 'POST', headers, body })).status).toBe(200);
+      const parent = await until(() => [...standIn.messages.values()].find((m) => m.channel === 'C7' && !m.thread_ts), 10_000, 'parent in C7');
+      await until(() => standIn.calls.some((c) => c.method === 'chat.postMessage' && c.args.thread_ts === parent.ts && JSON.stringify(c.args.blocks).includes('No worker is running for cluster `cflab`')), 10_000, 'no-worker notice');
+      // No KUBECONFIG or K8SNET_SSH_* in its environment: everything comes from the clusters file.
+      const worker = startK8snet(['worker', '--cluster', 'cflab'], common);
+      processes.push(worker);
+      expect(await worker.waitForLog('worker ready', 30_000)).toMatchObject({ cluster: 'cflab', queue: '{k8snet}-inspections-cflab' });
+      await until(() => /done in/.test(JSON.stringify(standIn.messages.get(`C7/${parent.ts}`)?.blocks ?? '')), 60_000, 'routes done on cflab');
+      const replies = standIn.calls.filter((c) => c.method === 'chat.postMessage' && c.args.thread_ts === parent.ts).map((c) => JSON.stringify(c.args.blocks)).join('\n');
+      expect(replies).toContain('vxlan.calico');
+      // Its buttons stay on the cluster.
+      const rerun = ((standIn.messages.get(`C7/${parent.ts}`)?.blocks ?? []) as { type: string; elements?: { action_id: string; value: string }[] }[]).flatMap((b) => b.elements ?? []).find((e) => e.action_id === 'k8snet:rerun')!;
+      expect(Buffer.from(rerun.value.split('.')[3]!, 'base64url').toString()).toBe('routes k8s-node1 --cluster cflab');
+      await worker.kill('SIGTERM');
+      await bot.kill('SIGTERM');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
