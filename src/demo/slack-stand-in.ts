@@ -54,6 +54,8 @@ export interface SlackStandIn {
    * `signingSecret` (form-encoded `payload=`). `value` replaces the button's value (a tampered click).
    */
   click(options: ClickOptions): Promise<{ status: number; body: string; ms: number }>;
+  /** The same click over Socket Mode: an `interactive` envelope, resolved with its acknowledgement (within 3 s). */
+  deliverClick(options: Pick<ClickOptions, 'channel' | 'ts' | 'actionId' | 'user' | 'value'>, delivery?: { timeoutMs?: number }): Promise<SocketAck>;
   /** Sends Slack's `disconnect` message to every Socket Mode client (Slack then expects them to reconnect). */
   disconnectSockets(reason?: 'refresh_requested' | 'warning' | 'link_disabled'): void;
   close(): Promise<void>;
@@ -139,7 +141,7 @@ interface SocketModeServer {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   acks: SocketAck[];
   connected(count: number, timeoutMs: number): Promise<void>;
-  deliver(type: 'slash_commands', payload: Record<string, unknown>, timeoutMs: number): Promise<SocketAck>;
+  deliver(type: 'slash_commands' | 'interactive', payload: Record<string, unknown>, timeoutMs: number): Promise<SocketAck>;
   disconnect(reason: string): void;
   close(): void;
 }
@@ -259,6 +261,31 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
     return socketMode;
   };
 
+  /** Slack's block_actions payload for a click on a button of a message as last posted or updated. */
+  const blockActions = (o: Pick<ClickOptions, 'channel' | 'ts' | 'actionId' | 'user' | 'value'>, now: number) => {
+    const m = messages.get(`${o.channel}/${o.ts}`);
+    if (!m) throw new Error(`no message ${o.channel}/${o.ts} to click on`);
+    const found = findButton(m.blocks, o.actionId);
+    if (!found) throw new Error(`message ${o.channel}/${o.ts} has no button ${o.actionId}`);
+    const thread = m.thread_ts ? { thread_ts: m.thread_ts } : {};
+    return {
+      type: 'block_actions',
+      user: { id: o.user, username: o.user.toLowerCase(), name: o.user.toLowerCase(), team_id: 'T1' },
+      api_app_id: STAND_IN_APP_ID,
+      token: 'deprecated-verification-token',
+      container: { type: 'message', message_ts: m.ts, channel_id: m.channel, is_ephemeral: false, ...thread },
+      trigger_id: `${now}.1.${randomUUID().slice(0, 8)}`,
+      team: { id: 'T1', domain: 'stand-in' },
+      enterprise: null,
+      is_enterprise_install: false,
+      channel: { id: m.channel, name: m.channel.toLowerCase() },
+      message: { type: 'message', user: 'U0K8SNET', bot_id: 'B0K8SNET', ts: m.ts, ...thread, text: m.text, blocks: m.blocks },
+      state: { values: {} },
+      response_url: `${base}/response`,
+      actions: [{ type: 'button', action_id: o.actionId, block_id: found.blockId, text: found.button.text, value: o.value ?? found.button.value, action_ts: `${now}.000100` }],
+    };
+  };
+
   const server: Server = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
@@ -366,32 +393,14 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
       return needSocketMode().deliver('slash_commands', payload, o.timeoutMs ?? SLACK_ACK_DEADLINE_MS);
     },
     async click(o) {
-      const m = messages.get(`${o.channel}/${o.ts}`);
-      if (!m) throw new Error(`no message ${o.channel}/${o.ts} to click on`);
-      const found = findButton(m.blocks, o.actionId);
-      if (!found) throw new Error(`message ${o.channel}/${o.ts} has no button ${o.actionId}`);
       const now = Math.floor(Date.now() / 1000) - (o.age ?? 0);
-      const thread = m.thread_ts ? { thread_ts: m.thread_ts } : {};
-      const payload = {
-        type: 'block_actions',
-        user: { id: o.user, username: o.user.toLowerCase(), name: o.user.toLowerCase(), team_id: 'T1' },
-        api_app_id: STAND_IN_APP_ID,
-        token: 'deprecated-verification-token',
-        container: { type: 'message', message_ts: m.ts, channel_id: m.channel, is_ephemeral: false, ...thread },
-        trigger_id: `${now}.1.${randomUUID().slice(0, 8)}`,
-        team: { id: 'T1', domain: 'stand-in' },
-        enterprise: null,
-        is_enterprise_install: false,
-        channel: { id: m.channel, name: m.channel.toLowerCase() },
-        message: { type: 'message', user: 'U0K8SNET', bot_id: 'B0K8SNET', ts: m.ts, ...thread, text: m.text, blocks: m.blocks },
-        state: { values: {} },
-        response_url: `${base}/response`,
-        actions: [{ type: 'button', action_id: o.actionId, block_id: found.blockId, text: found.button.text, value: o.value ?? found.button.value, action_ts: `${now}.000100` }],
-      };
-      const { body, headers } = signedInteraction(o.signingSecret, payload, now);
+      const { body, headers } = signedInteraction(o.signingSecret, blockActions(o, now), now);
       const started = Date.now();
       const res = await fetch(o.url, { method: 'POST', headers, body });
       return { status: res.status, body: await res.text(), ms: Date.now() - started };
+    },
+    async deliverClick(o, d = {}) {
+      return needSocketMode().deliver('interactive', blockActions(o, Math.floor(Date.now() / 1000)), d.timeoutMs ?? SLACK_ACK_DEADLINE_MS);
     },
     disconnectSockets(reason = 'refresh_requested') {
       needSocketMode().disconnect(reason);
