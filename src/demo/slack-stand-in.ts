@@ -7,6 +7,10 @@
  * (app token in the Authorization header) hands out a single-use `ws://…/link/?ticket=…` URL on the same port; the
  * socket gets Slack's `hello`, server pings, envelopes (`deliverSlashCommand`) and `disconnect` messages, and every
  * acknowledgement (`{envelope_id, payload?}`) the client sends back is recorded.
+ *
+ * Button clicks: `click` posts Slack's `block_actions` payload (form-encoded `payload=` JSON, signed and timestamped
+ * as Slack signs it) to the app's request URL for a button of a message it holds; `deliverClick` sends the same
+ * payload as an `interactive` Socket Mode envelope.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';

@@ -94,6 +94,10 @@ describe('follow-up buttons', () => {
       rmSync(dir, { recursive: true, force: true });
     }
 
+    // The bundle holds the job's pcaps: someone off the capture list may not have it.
+    await p.click(second.ts, 'k8snet:bundle', { user: 'U3' });
+    await until(() => ephemerals(p!).some((a) => a.text.includes('you may not capture packets')), 10_000, 'bundle refused to U3');
+
     // Each reply once: no two thread posts alike, and all in the first job's thread.
     const bodies = p.threadCalls().map((c) => `${String(c.args.thread_ts)} ${JSON.stringify(c.args.blocks)}`);
     expect(new Set(bodies).size).toBe(bodies.length);
