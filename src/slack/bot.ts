@@ -273,9 +273,12 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
       const data = { channel, parentId: String(parent.ts), user, title, command: parsed.command, requestedAt: new Date().toISOString(), ...(followUp ? { threadId: followUp.threadId } : {}), ...(cluster ? { cluster } : {}), ...(parsed.command.op === 'report' ? { memoryKey: `channel:${cluster ? `${cluster}:` : ''}${channel}` } : {}) };
       if (bundleOf) await target.add('bundle', { ...data, bundleOf }, { jobId });
       else await target.add('inspect', data, { jobId });
-      if (cluster && !(await hasWorker(cluster))) {
+      // With many clusters, a queue may well have no worker (the default one too); with one, workers are a given.
+      if ((cluster || clusters) && !(await hasWorker(cluster))) {
         // Said in the thread, for everyone there: the job is queued, but nothing will pick it up yet.
-        await client.chat.postMessage({ channel, thread_ts: followUp?.threadId ?? String(parent.ts), text: `No worker is running for cluster ${cluster}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:hourglass: No worker is running for cluster \`${cluster}\` right now: job ${displayJobId(jobId)} waits in its queue until one starts (\`k8snet worker --cluster ${cluster}\`), or \`/k8snet cancel ${displayJobId(jobId)}\`.` } }] });
+        const which = cluster ? `cluster \`${cluster}\`` : 'the default cluster';
+        const start = cluster ? `k8snet worker --cluster ${cluster}` : 'k8snet worker';
+        await client.chat.postMessage({ channel, thread_ts: followUp?.threadId ?? String(parent.ts), text: `No worker is running for ${which.replaceAll('`', '')}`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:hourglass: No worker is running for ${which} right now: job ${displayJobId(jobId)} waits in its queue until one starts (\`${start}\`), or \`/k8snet cancel ${displayJobId(jobId)}\`.` } }] });
       }
       metrics?.commands.inc({ command: verb, result: 'queued' });
       log.info({ jobId, user, channel, command: verb, ...(followUp ? { button: followUp.button } : {}) }, 'command queued');

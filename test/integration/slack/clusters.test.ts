@@ -54,6 +54,12 @@ describe('many clusters', () => {
     await until(() => blocksOf(p!, 'C2', us.ts).includes('ran on cfus'), 20_000, 'ran on cfus');
     // The default queue got nothing.
     expect(await p.queue.getJobCounts()).toMatchObject({ waiting: 0, active: 0, completed: 0 });
+    // A channel of no cluster goes to the default queue; with a clusters file, its missing worker is said too.
+    await p.send('routes k8s-node2', { channel: 'C3' });
+    const dflt = await until(() => topLevel(p!, 'C3')[0]);
+    const waits = await until(() => p!.threadCalls().find((c) => c.args.channel === 'C3' && c.args.thread_ts === dflt.ts));
+    expect(JSON.stringify(waits.args.blocks)).toContain('No worker is running for the default cluster right now: job 4 waits in its queue until one starts (`k8snet worker`)');
+    expect(await p.queue.getJobCounts()).toMatchObject({ waiting: 1 });
   }, 60_000);
 
   it('lists the clusters with their channels and workers, and refuses an unknown cluster', async () => {
