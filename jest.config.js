@@ -18,4 +18,7 @@ export default {
   // Integration tests share one machine's namespaces, sshd ports and Redis, and the machine has two cores:
   // one test file at a time (jest has no per-project worker count).
   maxWorkers: 1,
+  // Once every test has reported, exit: a handle left by a failed integration test (a child process, a socket) must
+  // not hold CI until its time limit. Seen once after a failure under load; the suites close what they open.
+  forceExit: true,
 };

@@ -5,7 +5,7 @@ import { kubeProxyWalk, nodePortsInSave } from './iptables-walk.ts';
 
 export const iptablesDataplane: ServiceDataplane = {
   mode: 'iptables',
-  commands: () => [iptablesSave('nat'), iptablesSave('filter')],
+  commands: (family = 4) => [iptablesSave('nat', { family }), iptablesSave('filter', { family })],
   walk: ([nat = '', filter = ''], entry) => kubeProxyWalk(`${nat}\n${filter}`, entry),
   nodePorts: ([nat = '']) => nodePortsInSave(nat),
 };

@@ -5,6 +5,7 @@
  * (→ KUBE-EXT → KUBE-SVC), and keeps every rule line it followed as evidence.
  */
 import type { ServiceEntry, ServiceWalk } from './service-dataplane.ts';
+import { canonicalHostPort, canonicalIp } from '../net/host-port.ts';
 
 
 /** Splits a rule line into arguments, honouring iptables-save's double quotes. */
@@ -46,6 +47,24 @@ export function rulesByChain(save: string, table: 'nat' | 'filter'): Map<string,
 export const natRulesByChain = (save: string): Map<string, string[]> => rulesByChain(save, 'nat');
 
 
+/** `-d 10.96.0.10/32`, `-d fd00:10:96::a/128` or a bare address names exactly `ip`. */
+function destinationIs(args: readonly string[], ip: string): boolean {
+  const d = option(args, '-d');
+  if (d === null) return false;
+  const [addr, len] = d.split('/');
+  return (len === undefined || len === '32' || len === '128') && canonicalIp(addr!) === canonicalIp(ip);
+}
+
+/**
+ * kube-proxy's REJECT of a NodePort with no endpoints: in KUBE-EXTERNAL-SERVICES or KUBE-NODEPORTS (filter), and in
+ * older kube-proxy (before 1.13 or so) in KUBE-SERVICES itself, told from a ClusterIP's REJECT by having no `-d`
+ * (it matches `-m addrtype --dst-type LOCAL`: any of the node's addresses).
+ */
+function isNodePortReject(chain: string, args: readonly string[]): boolean {
+  if (chain !== 'KUBE-SERVICES') return true;
+  return option(args, '-d') === null;
+}
+
 /** `save`: iptables-save of the nat table and, for the REJECTs of Services without endpoints, the filter table. */
 export function kubeProxyWalk(save: string, entry: ServiceEntry): ServiceWalk {
   const chains = natRulesByChain(save);
@@ -56,7 +75,7 @@ export function kubeProxyWalk(save: string, entry: ServiceEntry): ServiceWalk {
       ? (chains.get('KUBE-NODEPORTS') ?? []).filter((l) => option(ruleArgs(l), '--dport') === String(entry.nodePort) && sameProtocol(ruleArgs(l)))
       : (chains.get('KUBE-SERVICES') ?? []).filter((l) => {
           const a = ruleArgs(l);
-          return (option(a, '-d') === `${entry.clusterIP}/32` || option(a, '-d') === entry.clusterIP) && option(a, '--dport') === String(entry.port) && sameProtocol(a);
+          return destinationIs(a, entry.clusterIP) && option(a, '--dport') === String(entry.port) && sameProtocol(a);
         });
   const rules: string[] = [...entryRules];
   const dnatTargets: string[] = [];
@@ -65,7 +84,7 @@ export function kubeProxyWalk(save: string, entry: ServiceEntry): ServiceWalk {
     (filter.get(chain) ?? []).filter((l) => {
       const a = ruleArgs(l);
       if (option(a, '-j') !== 'REJECT' || option(a, '--dport') !== String('nodePort' in entry ? entry.nodePort : entry.port) || !sameProtocol(a)) return false;
-      return 'nodePort' in entry ? chain !== 'KUBE-SERVICES' : option(a, '-d')?.split('/')[0] === entry.clusterIP;
+      return 'nodePort' in entry ? isNodePortReject(chain, a) : destinationIs(a, entry.clusterIP);
     }),
   );
   const seen = new Set<string>();
@@ -81,7 +100,8 @@ export function kubeProxyWalk(save: string, entry: ServiceEntry): ServiceWalk {
       if (target === 'KUBE-MARK-DROP') drops.push(line);
       if (target === 'DNAT') {
         const to = option(a, '--to-destination');
-        if (to) dnatTargets.push(to);
+        // ip6tables-save writes `[fd00::5]:8080`; one spelling for both families (net/host-port.ts).
+        if (to) dnatTargets.push(canonicalHostPort(to));
       } else if (target && FOLLOWED.test(target)) {
         queue.push(target);
       }

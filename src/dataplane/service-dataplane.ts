@@ -21,12 +21,20 @@ export interface ServiceWalk {
   rejects: string[];
   /** Rules that drop the traffic (externalTrafficPolicy: Local on a node with no local endpoint). */
   drops: string[];
+  /**
+   * NodePort entries, when the mode restricts where NodePorts answer: kube-proxy's nftables proxier matches only the
+   * addresses of its nodeport-ips set (--nodeport-addresses, `primary` by default: the node's own IPs), or 'local'
+   * (any local address but 127.0.0.0/8) — never 127.0.0.1 either way. Absent: the mode does not restrict (iptables).
+   */
+  nodePortAddresses?: string[] | 'local';
 }
 
 export interface ServiceDataplane {
   readonly mode: KubeProxyMode;
-  /** The read-only catalogue commands whose outputs walk() and nodePorts() read, in this order. */
-  commands(): NodeCommand[];
+  /** The read-only catalogue commands whose outputs walk() and nodePorts() read, in this order (family 6: the IPv6 rules; then optionalCommands'). */
+  commands(family?: 4 | 6): NodeCommand[];
+  /** Commands that may fail on a healthy node (an IP family it does not use); their outputs follow, '' when failed. */
+  optionalCommands?(): NodeCommand[];
   /** Pure: from the commands' outputs to the path one Service's traffic takes on this node. */
   walk(outputs: readonly string[], entry: ServiceEntry): ServiceWalk;
   /** Pure: the NodePorts this node's rules serve. */

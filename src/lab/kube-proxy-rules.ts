@@ -3,7 +3,7 @@
  * Pure: the same text goes on every node, like kube-proxy's, and unit tests pin it. Rule shapes and comments follow
  * pkg/proxy/iptables/proxier.go so our own parsers are exercised on what real nodes show.
  */
-import type { LabPlan } from './plan.ts';
+import { nftablesChainBase, type LabPlan, type PlannedNode } from './plan.ts';
 
 /** kube-proxy's masquerade mark (--iptables-masquerade-bit 14). */
 const MASQ_MARK = '0x4000/0x4000';
@@ -83,4 +83,129 @@ export function kubeProxyNatRules(plan: LabPlan): string {
     'COMMIT',
     '',
   ].join('\n');
+}
+
+/**
+ * The filter table kube-proxy (iptables mode) writes for Services without endpoints: a REJECT per ClusterIP port in
+ * KUBE-SERVICES and per NodePort in KUBE-EXTERNAL-SERVICES, hooked from INPUT / FORWARD / OUTPUT for new
+ * connections. `iptables-restore --noflush` input, so Felix's chains in the same table stay.
+ */
+export function kubeProxyFilterRules(plan: LabPlan): string {
+  const chains = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES'];
+  const rules = [
+    `-A INPUT -m conntrack --ctstate NEW -m comment --comment ${q('kubernetes externally-visible service portals')} -j KUBE-EXTERNAL-SERVICES`,
+    `-A FORWARD -m conntrack --ctstate NEW -m comment --comment ${q('kubernetes service portals')} -j KUBE-SERVICES`,
+    `-A OUTPUT -m conntrack --ctstate NEW -m comment --comment ${q('kubernetes service portals')} -j KUBE-SERVICES`,
+  ];
+  for (const svc of plan.services) {
+    for (const port of svc.ports) {
+      if (port.endpoints.length > 0) continue;
+      const proto = port.protocol.toLowerCase();
+      const comment = q(`${svc.namespace}/${svc.name}:${port.name} has no endpoints`);
+      rules.push(`-A KUBE-SERVICES -d ${svc.clusterIP}/32 -p ${proto} -m comment --comment ${comment} -m ${proto} --dport ${port.port} -j REJECT --reject-with icmp-port-unreachable`);
+      if (port.nodePort !== undefined) {
+        rules.push(`-A KUBE-EXTERNAL-SERVICES -p ${proto} -m comment --comment ${comment} -m addrtype --dst-type LOCAL -m ${proto} --dport ${port.nodePort} -j REJECT --reject-with icmp-port-unreachable`);
+      }
+    }
+  }
+  return ['*filter', ...chains.map((c) => `:${c} - [0:0]`), ...rules, 'COMMIT', ''].join('\n');
+}
+
+/** kube-proxy's masquerade mark (--masquerade-bit 14), as the nftables proxier prints it. */
+const NFT_MASQ_MARK = '0x4000';
+
+/**
+ * `table ip kube-proxy` as kube-proxy's nftables proxier (v1.31+, pkg/proxy/nftables/proxier.go) writes it on one
+ * node, as `nft -f` input: the same base chains, dispatch maps, no-endpoint reject handling, masquerading marks and
+ * hashed per-service / per-endpoint chain names. The node's own address is the nodeport-ips set (the default
+ * --nodeport-addresses `primary`). Objects come before the rules that refer to them; pure, pinned by unit tests.
+ */
+export function kubeProxyNftRules(plan: LabPlan, node: PlannedNode): string {
+  const t = 'ip kube-proxy';
+  const objects: string[] = [
+    `add table ${t} { comment "rules for kube-proxy" ; }`,
+    `add set ${t} cluster-ips { type ipv4_addr ; comment "Active ClusterIPs" ; }`,
+    `add set ${t} nodeport-ips { type ipv4_addr ; comment "IPs that accept NodePort traffic" ; }`,
+    `add map ${t} firewall-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }`,
+    `add map ${t} no-endpoint-nodeports { type inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }`,
+    `add map ${t} no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }`,
+    `add map ${t} service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }`,
+    `add map ${t} service-nodeports { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }`,
+    `add chain ${t} cluster-ips-check`,
+    `add chain ${t} filter-prerouting-pre-dnat { type filter hook prerouting priority -110 ; }`,
+    `add chain ${t} filter-output-pre-dnat { type filter hook output priority -110 ; }`,
+    `add chain ${t} filter-forward { type filter hook forward priority 0 ; }`,
+    `add chain ${t} filter-input { type filter hook input priority 0 ; }`,
+    `add chain ${t} filter-output { type filter hook output priority 0 ; }`,
+    `add chain ${t} firewall-check`,
+    `add chain ${t} mark-for-masquerade`,
+    `add chain ${t} masquerading`,
+    `add chain ${t} nat-output { type nat hook output priority -100 ; }`,
+    `add chain ${t} nat-postrouting { type nat hook postrouting priority 100 ; }`,
+    `add chain ${t} nat-prerouting { type nat hook prerouting priority -100 ; }`,
+    `add chain ${t} nodeport-endpoints-check`,
+    `add chain ${t} reject-chain { comment "helper for @no-endpoint-services / @no-endpoint-nodeports" ; }`,
+    `add chain ${t} services`,
+    `add chain ${t} service-endpoints-check`,
+  ];
+  const rules: string[] = [
+    `add rule ${t} cluster-ips-check ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"`,
+    `add rule ${t} cluster-ips-check ip daddr { ${plan.serviceCIDR} } drop comment "Drop traffic to unallocated ClusterIPs"`,
+    `add rule ${t} filter-prerouting-pre-dnat ct state new jump firewall-check`,
+    `add rule ${t} filter-forward ct state new jump service-endpoints-check`,
+    `add rule ${t} filter-forward ct state new jump cluster-ips-check`,
+    `add rule ${t} filter-input ct state new jump nodeport-endpoints-check`,
+    `add rule ${t} filter-input ct state new jump service-endpoints-check`,
+    `add rule ${t} filter-output ct state new jump service-endpoints-check`,
+    `add rule ${t} filter-output-pre-dnat ct state new jump firewall-check`,
+    `add rule ${t} filter-output ct state new jump cluster-ips-check`,
+    `add rule ${t} firewall-check ip daddr . meta l4proto . th dport vmap @firewall-ips`,
+    `add rule ${t} mark-for-masquerade mark set mark or ${NFT_MASQ_MARK}`,
+    `add rule ${t} masquerading mark and ${NFT_MASQ_MARK} == 0 return`,
+    `add rule ${t} masquerading mark set mark xor ${NFT_MASQ_MARK}`,
+    `add rule ${t} masquerading masquerade fully-random`,
+    `add rule ${t} nat-output jump services`,
+    `add rule ${t} nat-postrouting jump masquerading`,
+    `add rule ${t} nat-prerouting jump services`,
+    `add rule ${t} nodeport-endpoints-check ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports`,
+    `add rule ${t} reject-chain reject`,
+    `add rule ${t} services ip daddr . meta l4proto . th dport vmap @service-ips`,
+    `add rule ${t} services ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports`,
+    `add rule ${t} service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services`,
+  ];
+  const elements: string[] = [`add element ${t} nodeport-ips { ${node.ip} }`];
+
+  for (const svc of plan.services) {
+    elements.push(`add element ${t} cluster-ips { ${svc.clusterIP} }`);
+    for (const port of svc.ports) {
+      const proto = port.protocol.toLowerCase();
+      const name = `${svc.namespace}/${svc.name}/${proto}/${port.name}`;
+      const comment = `${svc.namespace}/${svc.name}:${port.name}`;
+      if (port.endpoints.length === 0) {
+        elements.push(`add element ${t} no-endpoint-services { ${svc.clusterIP} . ${proto} . ${port.port} comment "${comment}" : goto reject-chain }`);
+        if (port.nodePort !== undefined) elements.push(`add element ${t} no-endpoint-nodeports { ${proto} . ${port.nodePort} comment "${comment}" : goto reject-chain }`);
+        continue;
+      }
+      const base = nftablesChainBase(name);
+      const serviceChain = `service-${base}`;
+      const endpointChains = port.endpoints.map((ep) => ({ ep, chain: `endpoint-${nftablesChainBase(`${name}__${ep.ip}/${ep.port}`)}` }));
+      objects.push(`add chain ${t} ${serviceChain}`);
+      rules.push(
+        `add rule ${t} ${serviceChain} ip daddr ${svc.clusterIP} ip saddr != ${plan.ipPool.cidr} jump mark-for-masquerade`,
+        `add rule ${t} ${serviceChain} numgen random mod ${endpointChains.length} vmap { ${endpointChains.map((e, i) => `${i} : goto ${e.chain}`).join(' , ')} }`,
+      );
+      for (const { ep, chain } of endpointChains) {
+        objects.push(`add chain ${t} ${chain}`);
+        rules.push(`add rule ${t} ${chain} ip saddr ${ep.ip} jump mark-for-masquerade`, `add rule ${t} ${chain} meta l4proto ${proto} dnat to ${ep.ip}:${ep.port}`);
+      }
+      elements.push(`add element ${t} service-ips { ${svc.clusterIP} . ${proto} . ${port.port} : goto ${serviceChain} }`);
+      if (port.nodePort !== undefined) {
+        const externalChain = `external-${base}`;
+        objects.push(`add chain ${t} ${externalChain}`);
+        rules.push(`add rule ${t} ${externalChain} jump mark-for-masquerade`, `add rule ${t} ${externalChain} goto ${serviceChain}`);
+        elements.push(`add element ${t} service-nodeports { ${proto} . ${port.nodePort} : goto ${externalChain} }`);
+      }
+    }
+  }
+  return [...objects, ...rules, ...elements, ''].join('\n');
 }

@@ -13,7 +13,7 @@ import { loadTopology } from './topology.ts';
 import { planLab, type LabPlan } from './plan.ts';
 import { ipBatch, inNetns, runTool } from './host-tools.ts';
 import { hostLinkLines, hostLinkName, nodeFdbLines, nodeLines, nodeSysctls, podHostLines, podLines, switchLines, switchPortLines } from './network.ts';
-import { kubeProxyNatRules } from './kube-proxy-rules.ts';
+import { kubeProxyFilterRules, kubeProxyNatRules, kubeProxyNftRules } from './kube-proxy-rules.ts';
 import { hostCidrsFromIpJson, pickNodeSubnet } from './node-subnet.ts';
 import { LAB_SSH_USER, SSHD_BINARY, SSH_PORT, nodeSshdArgv, writeSshMaterial } from './sshd.ts';
 import { labPaths, readLabState, recordCreated, writeLabState, type LabPaths, type LabProcess, type LabState } from './state.ts';
@@ -45,12 +45,12 @@ const POLICY_ENFORCED_TIMEOUT_MS = 10_000;
 async function preflight(plan: LabPlan): Promise<void> {
   if (process.getuid?.() !== 0) throw new K8snetError('lab', 'the lab creates network namespaces and needs root (run with sudo)');
   const missing = [];
-  for (const tool of REQUIRED_TOOLS) {
+  for (const tool of [...REQUIRED_TOOLS, ...(plan.kubeProxy === 'nftables' ? ['nft'] : [])]) {
     const found = tool.startsWith('/') ? existsSync(tool) : (await runTool(['sh', '-c', 'command -v "$1"', 'sh', tool], { allowFailure: true })).stdout.trim() !== '';
     if (!found) missing.push(tool);
   }
   if (missing.length > 0) {
-    throw new K8snetError('lab', `missing tools: ${missing.join(', ')} (apt-get install iproute2 iptables openssh-server openssl util-linux)`);
+    throw new K8snetError('lab', `missing tools: ${missing.join(', ')} (apt-get install iproute2 iptables nftables openssh-server openssl util-linux)`);
   }
   if (plan.overlay === 'ipip') {
     // The kernel must provide the ipip module for tunl0; load it if it is built as a module.
@@ -111,7 +111,13 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
     await ipBatch(node.netns, nodeLines(plan, node, i));
     const fdb = nodeFdbLines(plan, node);
     if (fdb.length > 0) await runTool(['bridge', '-n', node.netns, '-batch', '-'], { input: `${fdb.join('\n')}\n` });
-    await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5']), { input: kubeProxyNatRules(plan) });
+    if (plan.kubeProxy === 'nftables') {
+      // kube-proxy's nftables proxier writes one transaction per sync; `nft -f -` is that transaction here.
+      await runTool(inNetns(node.netns, ['nft', '-f', '-']), { input: kubeProxyNftRules(plan, node) });
+    } else {
+      await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5']), { input: kubeProxyNatRules(plan) });
+      await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5', '--noflush']), { input: kubeProxyFilterRules(plan) });
+    }
   }
   await ipBatch(plan.switchNetns, switchPortLines(plan));
 
@@ -175,7 +181,9 @@ async function startProcesses(plan: LabPlan, paths: LabPaths, step: (s: string) 
     await start(nodeSshdArgv(plan, node, paths), 'sshd', node.name, `${node.name}-sshd.log`);
     // kube-proxy before v1.26 held each NodePort open; 10256 is its healthz port.
     const portArgs = [...nodePorts, 10256].flatMap((p) => ['--port', String(p)]);
-    await start(inNetns(node.netns, [node24, LAB_PROCESS, '--title', 'kube-proxy', ...portArgs]), 'kube-proxy', node.name, `${node.name}-kube-proxy.log`);
+    // Its metrics server answers /proxyMode on the node's loopback (127.0.0.1:10249), as kube-proxy's does.
+    const modeArgs = ['--proxy-mode', plan.kubeProxy ?? 'iptables'];
+    await start(inNetns(node.netns, [node24, LAB_PROCESS, '--title', 'kube-proxy', ...portArgs, ...modeArgs]), 'kube-proxy', node.name, `${node.name}-kube-proxy.log`);
   }
   for (const pod of plan.pods) {
     const owner = `${pod.namespace}/${pod.name}`;

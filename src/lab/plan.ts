@@ -9,7 +9,7 @@ import { validateLabName } from '../validate.ts';
 import { formatIpv4Cidr, nthAddress, nthBlock, parseIpv4Cidr, cidrSize, cidrsOverlap } from '../net/ipv4.ts';
 import { CALICO_IPIP_DEVICE, CALICO_VXLAN, caliInterfaceName } from '../calico/naming.ts';
 import { OVERLAY_OVERHEAD, type OverlayMode } from '../calico/encapsulation.ts';
-import type { EncapsulationMode, PortProtocol, ServiceType, Topology, TopologyIpPool } from './topology.ts';
+import type { EncapsulationMode, LabKubeProxyMode, PortProtocol, ServiceType, Topology, TopologyIpPool } from './topology.ts';
 
 export const DEFAULT_LAB_NAME = 'lab';
 /** Ethernet MTU of the lab links. */
@@ -103,6 +103,8 @@ export interface LabPlan {
   hostIP: string;
   switchNetns: string;
   serviceCIDR: string;
+  /** kube-proxy's mode on every node (absent in plans written before the lab had modes: iptables). */
+  kubeProxy?: LabKubeProxyMode;
   overlay: OverlayMode;
   overlayDevice: string | null;
   /** MTU of pod interfaces and the tunnel device: the link MTU less the overlay's headers. */
@@ -160,6 +162,15 @@ function base32(buf: Buffer): string {
 /** kube-proxy's chain hash: base32(sha256(servicePortName + protocol))[:16] (pkg/proxy/iptables/proxier.go portProtoHash). */
 function kubeProxyHash(text: string): string {
   return base32(sha('sha256', text)).slice(0, 16);
+}
+
+/**
+ * kube-proxy nftables' chain base (pkg/proxy/nftables/proxier.go hashAndTruncate): base32(sha256(name))[:8] + "-" +
+ * name, where name is "ns/svc/proto/port" for a Service port and "ns/svc/proto/port__ip/port" for an endpoint
+ * (never truncated at lab name lengths: at most 205 characters).
+ */
+export function nftablesChainBase(name: string): string {
+  return `${base32(sha('sha256', name)).slice(0, 8)}-${name}`;
 }
 
 /** servicePortName is "<namespace>/<service>:<port name>", protocol lower-case ("tcp"). */
@@ -279,6 +290,7 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
     hostIP: nthAddress(subnet, HOST_OFFSET),
     switchNetns: `k8snet-${lab}-switch`,
     serviceCIDR: topology.serviceCIDR,
+    kubeProxy: topology.kubeProxy,
     overlay,
     overlayDevice: overlay === 'vxlan' ? CALICO_VXLAN.device : overlay === 'ipip' ? CALICO_IPIP_DEVICE : null,
     podMtu: LAB_LINK_MTU - OVERLAY_OVERHEAD[overlay],

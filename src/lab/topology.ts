@@ -17,6 +17,9 @@ export const DEFAULT_TOPOLOGY_PATH = fileURLToPath(new URL('./topologies/default
 export type EncapsulationMode = 'Always' | 'CrossSubnet' | 'Never';
 export type ServiceType = 'ClusterIP' | 'NodePort';
 export type PortProtocol = 'TCP' | 'UDP';
+/** The kube-proxy mode whose rules the lab writes on every node (kube-proxy's --proxy-mode). */
+export type LabKubeProxyMode = 'iptables' | 'nftables';
+export const LAB_KUBE_PROXY_MODES: readonly LabKubeProxyMode[] = ['iptables', 'nftables'];
 
 export interface TopologyNode {
   name: string;
@@ -85,6 +88,8 @@ export interface TopologyPolicyDocument {
 }
 
 export interface Topology {
+  /** kube-proxy's mode on the lab's nodes (default iptables). */
+  kubeProxy: LabKubeProxyMode;
   /** Lab node subnet; when absent, `lab up` picks one that no host route overlaps. */
   nodeSubnet?: string;
   serviceCIDR: string;
@@ -261,12 +266,15 @@ export function parseTopology(doc: unknown): Topology {
     return p;
   });
 
+  const kubeProxy = o.kubeProxy === undefined ? 'iptables' : o.kubeProxy;
+  if (!(LAB_KUBE_PROXY_MODES as readonly unknown[]).includes(kubeProxy)) throw new InvalidInputError('kubeProxy', `${JSON.stringify(kubeProxy)} must be ${LAB_KUBE_PROXY_MODES.join(' or ')}`);
+
   let nodeSubnet: string | undefined;
   if (o.nodeSubnet !== undefined) {
     nodeSubnet = validateCidr(o.nodeSubnet, 'nodeSubnet');
     validateIp(nodeSubnet.split('/')[0], 'nodeSubnet');
   }
-  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), serviceCIDR, ipPools, nodes, pods, services, namespaces, networkPolicies, policyDocuments: [] };
+  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), kubeProxy: kubeProxy as LabKubeProxyMode, serviceCIDR, ipPools, nodes, pods, services, namespaces, networkPolicies, policyDocuments: [] };
 }
 
 /** Checks each document of a networkPolicies file: a supported apiVersion/kind and a metadata.name. */

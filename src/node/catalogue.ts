@@ -84,9 +84,16 @@ function familyFlag(family: Family | undefined): string[] {
   return [`-${family}`];
 }
 
-/** The main route table: `ip [-j] [-4|-6] route show table main`. */
-export function ipRoute(options: { json?: boolean; family?: Family } = {}): NodeCommand {
-  return command(['ip', ...(options.json ? ['-j'] : []), ...familyFlag(options.family), 'route', 'show', 'table', 'main']);
+/** A route table: `ip [-j] [-4|-6] route show table main` (default), or every table (`table all`, for policy routing). */
+export function ipRoute(options: { json?: boolean; family?: Family; table?: 'main' | 'all' } = {}): NodeCommand {
+  const table = options.table ?? 'main';
+  if (table !== 'main' && table !== 'all') throw new InvalidInputError('table', `${JSON.stringify(String(table).slice(0, 20))} is not main or all`);
+  return command(['ip', ...(options.json ? ['-j'] : []), ...familyFlag(options.family), 'route', 'show', 'table', table]);
+}
+
+/** The routing policy rules: `ip [-j] [-4|-6] rule show`. */
+export function ipRule(options: { json?: boolean; family?: Family } = {}): NodeCommand {
+  return command(['ip', ...(options.json ? ['-j'] : []), ...familyFlag(options.family), 'rule', 'show']);
 }
 
 /** net-tools' route table, for nodes whose iproute2 is too old for -j. */
@@ -131,9 +138,11 @@ export function bridgeFdb(dev: string, options: { json?: boolean } = { json: tru
 export const IPTABLES_TABLES = ['filter', 'nat', 'mangle', 'raw', 'security'] as const;
 export type IptablesTable = (typeof IPTABLES_TABLES)[number];
 
-export function iptablesSave(table: IptablesTable): NodeCommand {
+/** `iptables-save -t TABLE`, or `ip6tables-save -t TABLE` for family 6 (IPv6 Services: kube-proxy keeps them apart). */
+export function iptablesSave(table: IptablesTable, options: { family?: Family } = {}): NodeCommand {
   if (!(IPTABLES_TABLES as readonly string[]).includes(table)) throw new InvalidInputError('table', `${JSON.stringify(String(table).slice(0, 40))} is not one of ${IPTABLES_TABLES.join(', ')}`);
-  return command(['iptables-save', '-t', table], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
+  familyFlag(options.family);
+  return command([options.family === 6 ? 'ip6tables-save' : 'iptables-save', '-t', table], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
 }
 
 /**
@@ -141,8 +150,54 @@ export function iptablesSave(table: IptablesTable): NodeCommand {
  * rules whose counters grew are what the packets met — above all the DROPs and REJECTs.
  */
 export function iptablesSaveCounters(options: { family?: Family } = {}): NodeCommand {
+  familyFlag(options.family);
   const save = options.family === 6 ? 'ip6tables-save' : 'iptables-save';
   return command([save, '-c'], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
+}
+
+/** The iptables backends a node may have: x_tables (`iptables-legacy`) and nf_tables (`iptables-nft`). */
+export const IPTABLES_BACKENDS = ['legacy', 'nft'] as const;
+export type IptablesBackend = (typeof IPTABLES_BACKENDS)[number];
+
+/**
+ * Every table of one iptables backend (`iptables-legacy-save` / `iptables-nft-save`): a node whose rules are split
+ * between the two (kube-proxy writing one, Calico or the distribution's firewall the other) runs both, and each
+ * backend's save shows only its own half.
+ */
+export function iptablesBackendSave(backend: IptablesBackend): NodeCommand {
+  if (!(IPTABLES_BACKENDS as readonly string[]).includes(backend)) throw new InvalidInputError('iptables backend', `${JSON.stringify(String(backend).slice(0, 40))} is not one of ${IPTABLES_BACKENDS.join(', ')}`);
+  return command([`iptables-${backend}-save`], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
+}
+
+/** nftables address families kube-proxy's nftables proxier writes a table in (one per IP family). */
+export const NFT_FAMILIES = ['ip', 'ip6'] as const;
+export type NftFamily = (typeof NFT_FAMILIES)[number];
+/** The nftables tables k8snet reads: kube-proxy's own (pkg/proxy/nftables/proxier.go kubeProxyTable). */
+export const NFT_TABLES = ['kube-proxy'] as const;
+export type NftTable = (typeof NFT_TABLES)[number];
+
+/** One nftables table as JSON (`nft -j list table FAMILY NAME`); exits non-zero when the table does not exist. */
+export function nftListTable(family: NftFamily, table: NftTable = 'kube-proxy'): NodeCommand {
+  if (!(NFT_FAMILIES as readonly string[]).includes(family)) throw new InvalidInputError('nft family', `${JSON.stringify(String(family).slice(0, 40))} is not one of ${NFT_FAMILIES.join(', ')}`);
+  if (!(NFT_TABLES as readonly string[]).includes(table)) throw new InvalidInputError('nft table', `${JSON.stringify(String(table).slice(0, 40))} is not one of ${NFT_TABLES.join(', ')}`);
+  return command(['nft', '-j', 'list', 'table', family, table], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
+}
+
+/** kube-proxy's metrics server (--metrics-bind-address, default 127.0.0.1:10249) answers GET /proxyMode with its mode. */
+export const KUBE_PROXY_METRICS_PORT = 10249;
+/** The proxyMode request answers in milliseconds; a kube-proxy that does not answer in this long is not listening. */
+export const PROXY_MODE_SECONDS = 2;
+/** The same request with bash's /dev/tcp, for nodes without curl; the port is "$1". Prints the HTTP response. */
+export const BASH_PROXY_MODE_SCRIPT = 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf \'GET /proxyMode HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n\' >&3 && cat <&3';
+
+/** kube-proxy's own word on its mode, asked on the node's loopback only (`iptables`, `nftables`, `ipvs`). */
+export function kubeProxyMode(options: { port?: number; tool?: 'curl' | 'bash' } = {}): NodeCommand {
+  const port = String(validatePort(options.port ?? KUBE_PROXY_METRICS_PORT, 'kube-proxy metrics port'));
+  const argv =
+    options.tool === 'bash'
+      ? ['timeout', String(PROXY_MODE_SECONDS), 'bash', '-c', BASH_PROXY_MODE_SCRIPT, 'k8snet-proxy-mode', port]
+      : ['curl', '-s', '--max-time', String(PROXY_MODE_SECONDS), `http://127.0.0.1:${port}/proxyMode`];
+  return command(argv, { timeoutSeconds: PROXY_MODE_SECONDS + 1, maxOutputBytes: 4096 });
 }
 
 /** Listening TCP sockets with their processes (`-p` needs root to see other users' processes). */

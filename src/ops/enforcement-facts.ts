@@ -16,9 +16,10 @@ import type { ConsideredPolicy, SideVerdict } from '../policy/index.ts';
 /** One node's tables with counters, or why they could not be read. */
 export type CounterRead = { save: IptablesSave } | { error: string };
 
-export async function readCounters(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<CounterRead> {
+/** `iptables-save -c` (family 6: `ip6tables-save -c`, for IPv6 pods). */
+export async function readCounters(shell: NodeShell, node: NodeTarget, signal: AbortSignal, family: 4 | 6 = 4): Promise<CounterRead> {
   try {
-    const r = await shell.run(node, iptablesSaveCounters(), signal);
+    const r = await shell.run(node, iptablesSaveCounters({ family }), signal);
     if (r.exitCode !== 0) return { error: `iptables-save -c on ${node.name} exited ${r.exitCode ?? r.signal ?? '?'}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`.trim() };
     return { save: parseIptablesSave(r.stdout) };
   } catch (err) {

@@ -12,7 +12,7 @@ import type { LinkFacts, RouteLine } from './trace-facts.ts';
 export interface HealthNodeFacts {
   name: string;
   ip: string;
-  /** Pod CIDR blocks routed to this node (spec.podCIDRs, or Calico blocks seen as blackholes on it). */
+  /** Pod blocks routed to this node: Calico's own (its proto 80 / bird blackholes) where Calico IPAM shows, else spec.podCIDRs (calico-blocks.ts). */
   blocks: string[];
   routes: RouteLine[] | null;
   links: LinkFacts[] | null;

@@ -16,6 +16,7 @@ import { mapLimit } from './concurrency.ts';
 import { NODE_CONCURRENCY } from './service-ops.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
 import { inspectNode, nodePortsOn } from './node-facts.ts';
+import { nodeBlocks } from './calico-blocks.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 
 export interface HealthReportResult {
@@ -54,6 +55,7 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
   const targets = new Map<string, CapturePointRequest['node']>();
   const nodeFacts = await mapLimit(nodes, NODE_CONCURRENCY, async (node): Promise<HealthNodeFacts> => {
     const base = { name: node.name, ip: node.internalIP ?? '?', blocks: node.podCIDRs.filter((c) => !c.includes(':')) };
+    // blocks: spec.podCIDRs until the route tables are read (then Calico's own blocks where it has any).
     try {
       const target = nodeTarget(deps, node);
       targets.set(node.name, target);
@@ -64,6 +66,10 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
       return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: describeError(err) };
     }
   });
+
+  // Calico IPAM's blocks are not spec.podCIDRs: each node's own come from its blackholes (calico-blocks.ts).
+  const blocks = nodeBlocks(nodeFacts.map((f) => ({ name: f.name, podCIDRs: f.blocks, routes: f.routes })), pools);
+  for (const f of nodeFacts) f.blocks = blocks.get(f.name) ?? f.blocks;
 
   let sample: Awaited<ReturnType<typeof sampleTunnels>> | null = null;
   if (options.tunnelSampleSeconds) {

@@ -9,15 +9,17 @@ import * as catalogue from '../node/catalogue.ts';
 import { discoverPodNetns, type PodNetns } from '../node/netns-discovery.ts';
 import { CALICO_VXLAN } from '../calico/naming.ts';
 import { K8snetError, describeError } from '../errors.ts';
+import { ipFamily } from '../validate.ts';
 import type { NodeFacts } from './trace-facts.ts';
 import type { NodeRuleFacts, ServiceFacts } from './service-diagnosis.ts';
 import type { ServiceDataplane } from '../dataplane/service-dataplane.ts';
-import { iptablesDataplane } from '../dataplane/iptables-dataplane.ts';
+import { dataplaneFor, detectKubeProxyMode, type DetectedMode } from '../dataplane/kube-proxy-mode.ts';
 import { addressesFromIpJson, fdbFromBridgeJson, linksFromIpJson, neighboursFromIpJson, routesFromIpJson, type LinkFacts, type RouteLine } from '../parse/ip-json.ts';
 import { parseIpRouteText, parseRouteN } from '../parse/route-text.ts';
+import { parseIpRule, type RouteRule } from '../parse/ip-rule.ts';
 import { parseIpLinkText } from '../parse/link-text.ts';
 import { sysctlValues } from '../parse/sysctl.ts';
-import { listeningPortsFromSs } from '../parse/listeners.ts';
+import { acceptsOn, listenersFromSs, type Listener } from '../parse/listeners.ts';
 
 /** The bounded test connection waits at most this long for the handshake. */
 export const TEST_CONNECT_SECONDS = 3;
@@ -43,20 +45,37 @@ async function runOk(shell: NodeShell, node: NodeTarget, command: NodeCommand, s
 // ---- node inspection ----
 
 const SYSCTL_KEYS = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter'];
+/** IPv6 forwarding; rp_filter has no IPv6 counterpart (Felix's IPv6 RPF check is an ip6tables rule). */
+const SYSCTL_KEYS_V6 = ['net.ipv6.conf.all.forwarding'];
+
+export type Family = 4 | 6;
 
 /**
- * The main route table: `ip -j` where iproute2 has it (4.13+), else `ip route` text, else `route -n` (net-tools);
- * the text as printed is kept for the report either way.
+ * The route tables of one family: every table from `ip -j route show table all` where iproute2 has -j (4.13+) —
+ * policy routing sends some traffic elsewhere than main (RouteLine.table) — else the main table from `ip -j`, `ip
+ * route` text or `route -n` (net-tools, IPv4 only). The main table as printed is kept for the report either way.
  */
-async function readRoutes(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<{ routes: RouteLine[]; text: string }> {
-  const [json, text] = await Promise.all([
-    runOk(shell, node, catalogue.ipRoute({ json: true, family: 4 }), signal).catch(() => null),
-    runOk(shell, node, catalogue.ipRoute({ family: 4 }), signal).catch(() => null),
+async function readRoutes(shell: NodeShell, node: NodeTarget, signal: AbortSignal, family: Family): Promise<{ routes: RouteLine[]; text: string }> {
+  const [all, json, text] = await Promise.all([
+    runOk(shell, node, catalogue.ipRoute({ json: true, family, table: 'all' }), signal).catch(() => null),
+    runOk(shell, node, catalogue.ipRoute({ json: true, family }), signal).catch(() => null),
+    runOk(shell, node, catalogue.ipRoute({ family }), signal).catch(() => null),
   ]);
-  if (json !== null && text !== null) return { routes: routesFromIpJson(json), text };
+  const fromJson = all ?? json;
+  if (fromJson !== null && text !== null) return { routes: routesFromIpJson(fromJson), text };
   if (text !== null) return { routes: parseIpRouteText(text).routes, text };
+  if (family === 6) throw new K8snetError('ssh_command', `${node.name} answered neither ip -j -6 route nor ip -6 route`);
   const table = await runOk(shell, node, catalogue.routeN(), signal);
   return { routes: parseRouteN(table).routes, text: table };
+}
+
+/** `ip rule` (JSON, else text); null when the node has no ip command or it fails: lookups then use the main table. */
+async function readRules(shell: NodeShell, node: NodeTarget, signal: AbortSignal, family: Family): Promise<RouteRule[] | null> {
+  const json = await runOk(shell, node, catalogue.ipRule({ json: true, family }), signal).catch(() => null);
+  const out = json ?? (await runOk(shell, node, catalogue.ipRule({ family }), signal).catch(() => null));
+  if (out === null) return null;
+  const { rules } = parseIpRule(out);
+  return rules.length > 0 ? rules : null;
 }
 
 async function readLinks(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<LinkFacts[]> {
@@ -65,27 +84,35 @@ async function readLinks(shell: NodeShell, node: NodeTarget, signal: AbortSignal
   return parseIpLinkText(await runOk(shell, node, catalogue.ipLinks(), signal)).links;
 }
 
-export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<NodeFacts> {
+/**
+ * A node's routing and forwarding facts for one address family (4 by default; 6 for IPv6 pods and Services: `ip -6`,
+ * the vxlan-v6.calico FDB, IPv6 forwarding).
+ */
+export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: AbortSignal, options: { family?: Family } = {}): Promise<NodeFacts> {
+  const family = options.family ?? 4;
   try {
-    const [routes, links, sysctl, neighJson, fdbJson] = await Promise.all([
-      readRoutes(shell, node, signal),
+    const [routes, links, sysctl, neighJson, fdbJson, rules] = await Promise.all([
+      readRoutes(shell, node, signal, family),
       // A node without any ip command still has a route table worth judging: its links are then unknown.
       readLinks(shell, node, signal).catch(() => null),
-      runOk(shell, node, catalogue.sysctlNet(SYSCTL_KEYS), signal).catch(() => ''),
-      runOk(shell, node, catalogue.ipNeigh(null, { json: true, family: 4 }), signal).catch(() => null),
-      runOk(shell, node, catalogue.bridgeFdb(CALICO_VXLAN.device), signal).catch(() => null),
+      runOk(shell, node, catalogue.sysctlNet(family === 6 ? SYSCTL_KEYS_V6 : SYSCTL_KEYS), signal).catch(() => ''),
+      runOk(shell, node, catalogue.ipNeigh(null, { json: true, family }), signal).catch(() => null),
+      runOk(shell, node, catalogue.bridgeFdb(family === 6 ? CALICO_VXLAN.deviceV6 : CALICO_VXLAN.device), signal).catch(() => null),
+      readRules(shell, node, signal, family),
     ]);
     const values = sysctlValues(sysctl);
+    const forwarding = values[family === 6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward'];
     const rpFilter: Record<string, number> = {};
     if (values['net.ipv4.conf.all.rp_filter'] !== undefined) rpFilter.all = Number(values['net.ipv4.conf.all.rp_filter']);
     return {
       name: node.name,
       ip: node.address,
       routes: routes.routes,
+      rules,
       links,
       // iproute2 ends some lines with a blank; keep the table as printed otherwise.
       routeTableText: routes.text.replace(/ +$/gm, ''),
-      ipForward: values['net.ipv4.ip_forward'] === undefined ? null : values['net.ipv4.ip_forward'] === '1',
+      ipForward: forwarding === undefined ? null : forwarding === '1',
       rpFilter,
       neighbours: neighJson === null ? null : neighboursFromIpJson(neighJson),
       fdb: fdbJson === null ? null : fdbFromBridgeJson(fdbJson),
@@ -113,9 +140,10 @@ export async function findPodNetns(shell: NodeShell, node: NodeTarget, pod: PodI
   return (await discoverPodNetns(shell, node, pod, signal)).found;
 }
 
-export async function listeningPorts(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<number[] | null> {
+/** The TCP listeners inside a pod's network namespace (ss, else netstat), with their bind addresses and processes; null: unreadable. */
+export async function listenersIn(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<Listener[] | null> {
   const out = await runOk(shell, node, catalogue.netnsExec(netns, catalogue.ssListeners()), signal).catch(() => runOk(shell, node, catalogue.netnsExec(netns, catalogue.netstatListeners()), signal).catch(() => null));
-  return out === null ? null : listeningPortsFromSs(out);
+  return out === null ? null : listenersFromSs(out);
 }
 
 export async function podNetworkInside(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal) {
@@ -138,22 +166,75 @@ export async function testConnect(shell: NodeShell, node: NodeTarget, netns: str
 
 // ---- kube-proxy rules ----
 
-export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, signal: AbortSignal, dataplane: ServiceDataplane = iptablesDataplane): Promise<NodeRuleFacts> {
+/**
+ * kube-proxy's mode on a node: its /proxyMode answer on the node's loopback (curl, else bash's /dev/tcp), the tables
+ * it wrote, and the rule counts of both iptables backends. Each read may fail (no nft, no curl, no table): null.
+ */
+export async function detectModeOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<DetectedMode> {
+  const quiet = (c: NodeCommand) => runOk(shell, node, c, signal).catch(() => null);
+  const [nftTable, natSave, proxyMode, legacySave, nftSave] = await Promise.all([
+    quiet(catalogue.nftListTable('ip')),
+    quiet(catalogue.iptablesSave('nat')),
+    quiet(catalogue.kubeProxyMode()).then((r) => (r === null || r.trim() === '' ? quiet(catalogue.kubeProxyMode({ tool: 'bash' })) : r)),
+    quiet(catalogue.iptablesBackendSave('legacy')),
+    quiet(catalogue.iptablesBackendSave('nft')),
+  ]);
+  return detectKubeProxyMode({ nftTable, natSave, proxyMode, legacySave, nftSave });
+}
+
+async function readDataplane(shell: NodeShell, node: NodeTarget, dataplane: ServiceDataplane, signal: AbortSignal, family?: 4 | 6): Promise<string[]> {
+  const [required, optional] = await Promise.all([
+    Promise.all(dataplane.commands(family).map((c) => runOk(shell, node, c, signal))),
+    Promise.all((dataplane.optionalCommands?.() ?? []).map((c) => runOk(shell, node, c, signal).catch(() => ''))),
+  ]);
+  return [...required, ...optional];
+}
+
+/** The walker for the node's detected mode, or a clear error for a mode k8snet does not walk. */
+function dataplaneOrThrow(node: NodeTarget, detected: DetectedMode): ServiceDataplane {
+  const dataplane = dataplaneFor(detected.mode);
+  if (dataplane === null) throw new K8snetError('not_found', `kube-proxy on ${node.name} runs in ${detected.mode} mode, which k8snet does not walk yet`);
+  return dataplane;
+}
+
+/** One node's kube-proxy path for a Service port; the walker is the node's detected mode unless one is given. */
+export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, signal: AbortSignal, given?: ServiceDataplane): Promise<NodeRuleFacts> {
+  // An IPv6 ClusterIP's rules (or a NodePort on an IPv6 node address) are in ip6tables.
+  const family = ipFamily(kind === 'clusterip' ? (svc.clusterIP ?? node.address) : node.address);
+  const detected = given ? null : await detectModeOn(shell, node, signal);
+  const dataplane = given ?? dataplaneOrThrow(node, detected!);
   const [outputs, ss] = await Promise.all([
-    Promise.all(dataplane.commands().map((c) => runOk(shell, node, c, signal))),
+    readDataplane(shell, node, dataplane, signal, family),
     kind === 'nodeport' ? runOk(shell, node, catalogue.ssListeners(), signal).catch(() => null) : Promise.resolve(null),
   ]);
   const servicePort = svc.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port));
   const protocol = servicePort ? { protocol: servicePort.protocol } : {};
   const walk = dataplane.walk(outputs, kind === 'nodeport' ? { nodePort: port, ...protocol } : { clusterIP: svc.clusterIP ?? '', port, ...protocol });
-  const listeners = ss === null ? null : listeningPortsFromSs(ss).includes(port) ? [`*:${port}`] : [];
-  return { name: node.name, ip: node.address, rules: walk.rules, dnatTargets: walk.dnatTargets, entryRule: walk.entryRule, rejects: walk.rejects, drops: walk.drops, listeners, error: null };
+  const listeners = ss === null ? null : listenersFromSs(ss).filter((l) => l.port === port);
+  // A NodePort held only on 127.0.0.1 (or another address) does not listen on the node address that clients use.
+  const listening = listeners === null ? null : acceptsOn(listeners, port, node.address);
+  return {
+    name: node.name,
+    ip: node.address,
+    mode: dataplane.mode,
+    detected,
+    rules: walk.rules,
+    dnatTargets: walk.dnatTargets,
+    entryRule: walk.entryRule,
+    rejects: walk.rejects,
+    drops: walk.drops,
+    ...(walk.nodePortAddresses === undefined ? {} : { nodePortAddresses: walk.nodePortAddresses }),
+    listeners,
+    listening,
+    error: null,
+  };
 }
 
-/** The NodePorts a node's kube-proxy rules serve, or null when they could not be read. */
-export async function nodePortsOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal, dataplane: ServiceDataplane = iptablesDataplane): Promise<number[] | null> {
+/** The NodePorts a node's kube-proxy rules serve (its detected mode unless a walker is given), or null when they could not be read. */
+export async function nodePortsOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal, given?: ServiceDataplane): Promise<number[] | null> {
   try {
-    return dataplane.nodePorts(await Promise.all(dataplane.commands().map((c) => runOk(shell, node, c, signal))));
+    const dataplane = given ?? dataplaneOrThrow(node, await detectModeOn(shell, node, signal));
+    return dataplane.nodePorts(await readDataplane(shell, node, dataplane, signal));
   } catch {
     return null;
   }

@@ -5,6 +5,8 @@
 import type { Finding } from '../model/report.ts';
 import { CALICO_POD_GATEWAY } from '../calico/naming.ts';
 import type { LinkFacts, RouteLine } from './trace-facts.ts';
+import type { Listener } from '../parse/listeners.ts';
+import { loopbackOnlyListener } from './loopback-listener.ts';
 
 export interface PodNetnsFacts {
   podLabel: string;
@@ -20,6 +22,9 @@ export interface PodNetnsFacts {
   hostLinks: LinkFacts[] | null;
   hostRoute: RouteLine | null;
   hostNetwork: boolean;
+  /** TCP listeners inside the netns (null: not read), and the TCP ports the containers declare. */
+  listeners: Listener[] | null;
+  containerPorts: number[];
 }
 
 const err = (code: string, message: string, evidence = ''): Finding => ({ severity: 'error', code, message, evidence });
@@ -41,6 +46,10 @@ export function diagnosePod(f: PodNetnsFacts): Finding[] {
     const def = f.routesInPod.find((r) => r.destination === 'default' || r.destination === '0.0.0.0/0');
     if (!def) out.push(err('pod_no_default_route', `${f.podLabel} has no default route: it can only reach its own interface`, f.routesInPod.map((r) => r.raw).join('\n') || '(empty route table)'));
     else if (def.gateway !== CALICO_POD_GATEWAY) out.push(info('pod_gateway', `${f.podLabel}'s default route goes via ${def.gateway ?? def.device}, not Calico's ${CALICO_POD_GATEWAY}`, def.raw));
+  }
+  for (const port of f.containerPorts) {
+    const loopback = loopbackOnlyListener(f.listeners, port, f.podLabel);
+    if (loopback) out.push(loopback);
   }
   if (f.hostLinks) {
     const cali = f.hostLinks.find((l) => l.name === f.caliInterface);

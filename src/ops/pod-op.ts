@@ -8,7 +8,8 @@ import { headlineFor, sortFindings, type Finding, type ReportSection } from '../
 import { diagnosePod, type PodNetnsFacts } from './pod-diagnosis.ts';
 import { lookupRoute } from './trace-diagnosis.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { findPodNetns, inspectNode, podNetworkInside } from './node-facts.ts';
+import { findPodNetns, inspectNode, listenersIn, podNetworkInside } from './node-facts.ts';
+import { listenerText } from '../parse/listeners.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 
 export interface PodCommand {
@@ -26,7 +27,7 @@ export interface PodResult {
   containers: { name: string; id: string | null; ready: boolean; sharesSandboxNetns: boolean }[];
   caliInterface: string;
   hostRoute: string | null;
-  inside: { addresses: Record<string, string[]>; routes: string[] } | null;
+  inside: { addresses: Record<string, string[]>; routes: string[]; listeners: { address: string; port: number; process: string | null }[] | null } | null;
   findings: Finding[];
 }
 
@@ -42,7 +43,7 @@ export async function runPod(deps: OperationDeps, cmd: PodCommand, ctx: Operatio
   if (node.error) throw new K8snetError('ssh_connect', `could not inspect ${target.name}: ${node.error}`, { retryable: true });
   const ns = pod.hostNetwork ? null : await findPodNetns(deps.shell, target, pod, ctx.signal);
   ctx.onStep('looking inside the pod\'s network namespace');
-  const inside = ns ? await podNetworkInside(deps.shell, target, ns.netns, ctx.signal) : null;
+  const [inside, listeners] = ns ? await Promise.all([podNetworkInside(deps.shell, target, ns.netns, ctx.signal), listenersIn(deps.shell, target, ns.netns, ctx.signal)]) : [null, null];
   const hostRoute = pod.podIP && node.routes ? lookupRoute(node.routes, pod.podIP) : null;
 
   const facts: PodNetnsFacts = {
@@ -57,6 +58,8 @@ export async function runPod(deps: OperationDeps, cmd: PodCommand, ctx: Operatio
     hostLinks: node.links,
     hostRoute,
     hostNetwork: pod.hostNetwork,
+    listeners,
+    containerPorts: [...new Set(pod.containers.flatMap((c) => c.ports.filter((p) => p.protocol.toUpperCase() === 'TCP').map((p) => p.containerPort)))],
   };
   const findings = sortFindings(diagnosePod(facts));
   // Every app container joins the sandbox's network namespace (that is what the pause container is for).
@@ -71,7 +74,7 @@ export async function runPod(deps: OperationDeps, cmd: PodCommand, ctx: Operatio
     containers,
     caliInterface: cali,
     hostRoute: hostRoute?.raw ?? null,
-    inside: inside ? { addresses: inside.addresses, routes: inside.routes.map((r) => r.raw) } : null,
+    inside: inside ? { addresses: inside.addresses, routes: inside.routes.map((r) => r.raw), listeners } : null,
     findings,
   };
   const sections: ReportSection[] = [
@@ -80,6 +83,7 @@ export async function runPod(deps: OperationDeps, cmd: PodCommand, ctx: Operatio
   ];
   if (inside) {
     sections.push({ kind: 'preformatted', title: `ip netns exec ${ns!.netns} ip addr`, text: inside.addrText }, { kind: 'preformatted', title: `ip netns exec ${ns!.netns} ip route`, text: inside.routeText });
+    if (listeners) sections.push({ kind: 'preformatted', title: `ip netns exec ${ns!.netns} ss -lnt`, text: listeners.map(listenerText).join('\n') || 'no TCP listeners' });
   }
   sections.push({ kind: 'preformatted', title: `${target.name}: host side`, text: [`${cali}: ${node.links?.find((l) => l.name === cali) ? 'present' : 'MISSING'}`, `route: ${hostRoute?.raw ?? 'none'}`].join('\n') });
   return { result, report: { title: `pod ${pod.namespace}/${pod.name}`, headline: headlineFor(findings), findings, sections, attachments: [] } };

@@ -4,7 +4,9 @@
  * the host network, the default route — and which node owns each remote block.
  */
 import type { IpPoolInfo, NodeInfo } from '../cluster/types.ts';
-import { cidrContains, cidrsOverlap, parseIpv4Cidr } from '../net/ipv4.ts';
+import { cidrHolds, parseRange, rangesOverlap } from '../net/ip-range.ts';
+import { calicoOwnBlocks } from './calico-blocks.ts';
+import { lookupRoute } from './route-lookup.ts';
 import { K8snetError } from '../errors.ts';
 import { headlineFor, sortFindings, type Finding } from '../model/report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
@@ -27,19 +29,16 @@ export const ROUTE_LABEL_TEXT: Record<RouteLabel, string> = {
 };
 
 function inPool(pools: readonly IpPoolInfo[], destination: string): boolean {
-  const dest = destination.includes('/') ? destination : `${destination}/32`;
-  if (dest.includes(':')) return false;
-  try {
-    const d = parseIpv4Cidr(dest);
-    return pools.some((p) => !p.cidr.includes(':') && cidrsOverlap(parseIpv4Cidr(p.cidr), d));
-  } catch {
-    return false;
-  }
+  const d = parseRange(destination);
+  return d !== null && pools.some((p) => {
+    const pool = parseRange(p.cidr);
+    return pool !== null && rangesOverlap(pool, d);
+  });
 }
 
 /** Pure: the label of one route given the cluster's pools. */
 export function labelRoute(r: RouteLine, pools: readonly IpPoolInfo[]): RouteLabel {
-  if (r.destination === 'default' || r.destination === '0.0.0.0/0') return 'default';
+  if (r.destination === 'default' || r.destination === '0.0.0.0/0' || r.destination === '::/0') return 'default';
   const pod = inPool(pools, r.destination);
   if (!pod) return r.type === 'unicast' ? 'host-network' : 'other';
   if (r.type === 'blackhole') return 'blackhole-local-block';
@@ -55,7 +54,7 @@ export function blockOwner(r: RouteLine, nodes: readonly NodeInfo[]): string | n
   const byTunnel = nodes.find((n) => r.gateway !== null && (n.vxlanTunnelIP === r.gateway || n.ipipTunnelIP === r.gateway || n.internalIP === r.gateway));
   if (byTunnel) return byTunnel.name;
   const first = r.destination.split('/')[0]!;
-  return nodes.find((n) => n.podCIDRs.some((c) => !c.includes(':') && cidrContains(parseIpv4Cidr(c), first)))?.name ?? null;
+  return nodes.find((n) => n.podCIDRs.some((c) => cidrHolds(c, first)))?.name ?? null;
 }
 
 export interface RoutesResult {
@@ -71,16 +70,22 @@ export async function runRoutes(deps: OperationDeps, cmd: { node: string }, ctx:
   ctx.onStep(`reading ${target.name}'s route table`);
   const facts = await inspectNode(deps.shell, target, ctx.signal);
   if (facts.error || !facts.routes) throw new K8snetError('ssh_connect', `could not read ${target.name}'s routes: ${facts.error}`, { retryable: true });
-  const routes = facts.routes.map((r) => {
-    const label = labelRoute(r, pools);
+  const routes = facts.routes.filter((r) => r.table !== 'local').map((r) => {
+    // A route of another table (policy routing) is not on the main path of pod traffic.
+    const label: RouteLabel = r.table && r.table !== 'main' ? 'other' : labelRoute(r, pools);
     return { route: r.raw, label, description: ROUTE_LABEL_TEXT[label], owner: label.startsWith('remote-block') ? blockOwner(r, nodes) : null };
   });
   const findings: Finding[] = [];
-  const others = nodes.filter((n) => n.name !== node.name);
+  // With Calico IPAM (this node blackholes its own blocks) other nodes' blocks are not their spec.podCIDRs, and this
+  // node's table alone cannot tell them: no podCIDR check then. Otherwise a podCIDR (kubeadm's may be wider than the
+  // routes that cover it) needs a remote-block route for its first address, as the kernel would look it up.
+  const calicoIpam = calicoOwnBlocks(facts.routes, pools).length > 0;
+  const others = calicoIpam ? [] : nodes.filter((n) => n.name !== node.name);
   for (const other of others) {
-    for (const block of other.podCIDRs.filter((c) => !c.includes(':'))) {
-      const covered = facts.routes.some((r) => labelRoute(r, pools).startsWith('remote-block') && r.destination === block);
-      if (!covered) findings.push({ severity: 'warning', code: 'route_to_block_missing', message: `no route for ${other.name}'s pod CIDR ${block} on ${target.name}`, evidence: `spec.podCIDRs of ${other.name}: ${other.podCIDRs.join(', ')}` });
+    for (const block of other.podCIDRs) {
+      const route = lookupRoute(facts.routes, block.split('/')[0]!, { rules: facts.rules ?? null });
+      const covered = route !== null && labelRoute(route, pools).startsWith('remote-block');
+      if (!covered) findings.push({ severity: 'warning', code: 'route_to_block_missing', message: `no route for ${other.name}'s pod CIDR ${block} on ${target.name}`, evidence: `spec.podCIDRs of ${other.name}: ${other.podCIDRs.join(', ')}; ${route ? `${block.split('/')[0]} takes ${route.raw}` : 'no route matches'}` });
     }
   }
   const sorted = sortFindings(findings);

@@ -4,11 +4,22 @@
  */
 import type { Finding } from '../model/report.ts';
 import type { EndpointInfo, ServiceInfo } from '../cluster/types.ts';
+import type { Listener } from '../parse/listeners.ts';
+import { joinHostPort } from '../net/host-port.ts';
+import { ipFamily } from '../validate.ts';
+import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
+import type { DetectedMode } from '../dataplane/kube-proxy-mode.ts';
 
 /** One node's kube-proxy view of the port: the rule chain walked from KUBE-NODEPORTS / KUBE-SERVICES to DNAT. */
 export interface NodeRuleFacts {
   name: string;
   ip: string;
+  /** The kube-proxy mode whose rules were walked (null: the node could not be read). */
+  mode?: KubeProxyMode | null;
+  /** What mode detection saw (null: a walker was given, or the node could not be read). */
+  detected?: DetectedMode | null;
+  /** NodePort: where the mode lets NodePorts answer (nftables: the nodeport-ips set, or 'local'; never 127.0.0.1). */
+  nodePortAddresses?: string[] | 'local';
   /** Rule lines from the entry rule down to the DNATs, as iptables-save printed them; [] when the entry is missing. */
   rules: string[];
   /** ip:port the DNAT rules send to. */
@@ -19,8 +30,10 @@ export interface NodeRuleFacts {
   rejects: string[];
   /** Rules reached that drop the traffic (externalTrafficPolicy: Local, no local endpoint). */
   drops: string[];
-  /** Sockets listening on the port on the node (kube-proxy before v1.26 held NodePorts open); null: not checked. */
-  listeners: string[] | null;
+  /** Sockets listening on the port on the node, any address (kube-proxy before v1.26 held NodePorts open); null: not checked. */
+  listeners: Listener[] | null;
+  /** Whether one of them takes connections to the node's address (a wildcard or that address; 127.0.0.1 does not); null: not checked. */
+  listening: boolean | null;
   error: string | null;
 }
 
@@ -39,11 +52,44 @@ const info = (code: string, message: string, evidence = ''): Finding => ({ sever
 function endpointTargets(facts: ServiceFacts): Set<string> {
   const svcPort = facts.service?.ports.find((p) => (facts.kind === 'nodeport' ? p.nodePort === facts.port : p.port === facts.port));
   const targets = new Set<string>();
-  for (const ep of facts.endpoints.filter((e) => e.ready)) {
+  // Each family's rules DNAT to that family's endpoints: a dual-stack Service's other family is not "missing".
+  const anchor = facts.kind === 'clusterip' ? facts.service?.clusterIP : facts.nodes.find((n) => n.ip.includes('.') || n.ip.includes(':'))?.ip;
+  const family = anchor ? ipFamily(anchor) : null;
+  for (const ep of facts.endpoints.filter((e) => e.ready && (family === null || ipFamily(e.ip) === family))) {
     const port = ep.ports.find((p) => svcPort?.name == null || p.name === svcPort.name) ?? ep.ports[0];
-    if (port) targets.add(`${ep.ip}:${port.port}`);
+    // The DNAT targets are in joinHostPort's spelling (`[fd00::5]:8080` for IPv6), so the endpoints are too.
+    if (port) targets.add(joinHostPort(ep.ip, port.port));
   }
   return targets;
+}
+
+/** What the node's mode detection says that matters: both modes' tables, a mode not walked, split iptables backends. */
+function modeFindings(node: NodeRuleFacts): Finding[] {
+  const d = node.detected;
+  if (!d) return [];
+  const out: Finding[] = [];
+  if (d.tables.nftables && d.tables.iptables) {
+    out.push(
+      warn(
+        'kube_proxy_both_modes',
+        `${node.name} has kube-proxy rules of both modes (table ip kube-proxy and KUBE-SERVICES in iptables); ${d.reported ? `kube-proxy says it runs ${d.reported}` : 'kube-proxy did not answer on 127.0.0.1:10249/proxyMode'}, so k8snet read the ${node.mode} rules — the others are leftovers that may still catch traffic`,
+        `nft list table ip kube-proxy: present; iptables-save -t nat: KUBE-SERVICES present`,
+      ),
+    );
+  }
+  if (d.reported !== null && d.mode !== null && ((d.reported === 'nftables' && !d.tables.nftables && d.tables.iptables) || (d.reported === 'iptables' && !d.tables.iptables && d.tables.nftables))) {
+    out.push(warn('kube_proxy_mode_mismatch', `kube-proxy on ${node.name} says it runs ${d.reported}, but only the other mode's rules are on the node`, `proxyMode: ${d.reported}`));
+  }
+  if (d.backends.legacy !== null && d.backends.nft !== null && d.backends.legacy > 0 && d.backends.nft > 0) {
+    out.push(
+      err(
+        'iptables_backends_split',
+        `${node.name} has iptables rules in both backends: ${d.backends.legacy} in iptables-legacy and ${d.backends.nft} in iptables-nft; each tool shows only its half, and packets go through both`,
+        `iptables-legacy-save: ${d.backends.legacy} rules; iptables-nft-save: ${d.backends.nft} rules`,
+      ),
+    );
+  }
+  return out;
 }
 
 export function diagnoseService(facts: ServiceFacts): Finding[] {
@@ -59,13 +105,16 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
   }
   const expected = endpointTargets(facts);
   for (const node of facts.nodes) {
+    out.push(...modeFindings(node));
     if (node.error) {
       out.push(err('node_unreachable', `could not inspect ${node.name} (${node.ip}): ${node.error}`, node.error));
       continue;
     }
-    if (!node.entryRule && node.rejects.length > 0) {
-      out.push(err('rejected_no_endpoints', `${node.name} rejects ${what}: kube-proxy installed a REJECT because the Service has no endpoints`, node.rejects.join('\n')));
-      continue;
+    if (node.rejects.length > 0) {
+      // Older kube-proxy kept the NodePort's nat rules next to a filter REJECT it wrote when it saw no endpoints.
+      const also = node.entryRule ? ', although its nat rules still forward it: kube-proxy on this node saw the Service without endpoints' : ' because the Service has no endpoints';
+      out.push(err('rejected_no_endpoints', `${node.name} rejects ${what}: kube-proxy installed a REJECT${also}`, node.rejects.join('\n')));
+      if (!node.entryRule) continue;
     }
     if (node.drops.length > 0) {
       out.push(warn('dropped_no_local_endpoint', `${node.name} drops ${what} from outside the cluster: externalTrafficPolicy is Local and no endpoint runs on ${node.name}`, node.drops.join('\n')));
@@ -74,11 +123,24 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
       out.push(
         err(
           facts.kind === 'nodeport' ? 'nodeport_rule_missing' : 'clusterip_rule_missing',
-          facts.kind === 'nodeport' ? `${node.name} has no KUBE-NODEPORTS rule for ${facts.port}: connections to ${node.ip}:${facts.port} are not forwarded` : `${node.name} has no KUBE-SERVICES rule for ${facts.service.clusterIP}:${facts.port}`,
-          `iptables-save -t nat on ${node.name}: no rule matches`,
+          facts.kind === 'nodeport'
+            ? `${node.name} has no ${node.mode === 'nftables' ? 'service-nodeports dispatch' : 'KUBE-NODEPORTS rule'} for ${facts.port}: connections to ${node.ip}:${facts.port} are not forwarded`
+            : `${node.name} has no ${node.mode === 'nftables' ? 'service-ips dispatch' : 'KUBE-SERVICES rule'} for ${facts.service.clusterIP}:${facts.port}`,
+          node.mode === 'nftables'
+            ? `nft list table ip kube-proxy on ${node.name}: ${node.rules.length === 0 ? 'no rule of the services chain (nat-prerouting / nat-output → services → vmap) leads there — flushed or never written' : 'no element matches'}`
+            : `iptables-save -t nat on ${node.name}: no rule matches`,
         ),
       );
       continue;
+    }
+    if (facts.kind === 'nodeport' && Array.isArray(node.nodePortAddresses) && !node.nodePortAddresses.includes(node.ip)) {
+      out.push(
+        err(
+          'nodeport_not_on_node_ip',
+          `${node.name} answers NodePort ${facts.port} only on ${node.nodePortAddresses.join(', ') || 'no address'} (kube-proxy nftables' nodeport-ips set), not on ${node.ip}; NodePorts never answer on 127.0.0.1 in nftables mode`,
+          node.rules[0] ?? '',
+        ),
+      );
     }
     if (ready.length > 0 && node.dnatTargets.length === 0) {
       out.push(err('no_dnat', `${node.name}'s rules for ${what} end without a DNAT to any endpoint`, node.rules.join('\n')));

@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { EndpointInfo, NodeInfo, ServiceInfo } from '../cluster/types.ts';
 import type { NodeTarget } from '../node/types.ts';
+import type { Listener } from '../parse/listeners.ts';
 import { K8snetError, describeError } from '../errors.ts';
 import { summarizeCapture, type CaptureSummary } from '../pcap/index.ts';
 import { headlineFor, sortFindings, type Finding, type ReportAttachment, type ReportSection } from '../model/report.ts';
@@ -16,6 +17,7 @@ import { nodeTarget, type OperationDeps } from './deps.ts';
 import { inspectServiceRules, testConnect, uplinkInterfaceOn } from './node-facts.ts';
 import { mapLimit } from './concurrency.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
+import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
 
 export interface NodePortCommand {
   port: number;
@@ -34,10 +36,16 @@ export const NODE_CONCURRENCY = 8;
 export interface ServiceNodeResult {
   name: string;
   ip: string;
-  /** NodePort: a socket listens on the port (kube-proxy before v1.26 held it). */
+  /** NodePort: a socket takes connections to the node's address on the port (kube-proxy before v1.26 held it); 127.0.0.1 only does not count. */
   listening: boolean | null;
-  /** The entry rule exists in the nat table. */
+  /** NodePort: every socket listening on the port, with its bind address and process; null: not read. */
+  listeners: Listener[] | null;
+  /** kube-proxy's mode on the node, whose rules were walked (null: the node could not be read). */
+  mode: KubeProxyMode | null;
+  /** The entry rule exists (KUBE-NODEPORTS / KUBE-SERVICES; in nftables mode the services chain's map dispatch). */
   iptables: boolean;
+  /** NodePort: where the mode lets it answer (nftables: the nodeport-ips set, or 'local'; never 127.0.0.1); null: not restricted. */
+  nodePortAddresses: string[] | 'local' | null;
   rules: string[];
   dnatTargets: string[];
   error: string | null;
@@ -67,7 +75,7 @@ async function inspectAllNodes(deps: OperationDeps, nodes: readonly NodeInfo[], 
       ctx.onStep(`reading kube-proxy rules on ${node.name}`);
       return { target, facts: await inspectServiceRules(deps.shell, target, kind, svc, port, ctx.signal) };
     } catch (err) {
-      return { target, facts: { name: node.name, ip: node.internalIP ?? '?', rules: [], dnatTargets: [], entryRule: false, rejects: [], drops: [], listeners: null, error: describeError(err) } };
+      return { target, facts: { name: node.name, ip: node.internalIP ?? '?', mode: null, rules: [], dnatTargets: [], entryRule: false, rejects: [], drops: [], listeners: null, listening: null, error: describeError(err) } };
     }
   });
 }
@@ -119,14 +127,29 @@ async function runServiceCheck(deps: OperationDeps, kind: ServiceFacts['kind'], 
     port,
     service: svc ? { namespace: svc.namespace, name: svc.name, type: svc.type, clusterIP: svc.clusterIP } : null,
     endpoints: endpointRows(endpoints, svcPort?.name ?? null),
-    nodes: facts.nodes.map((n) => ({ name: n.name, ip: n.ip, listening: n.listeners === null ? null : n.listeners.length > 0, iptables: n.entryRule, rules: n.rules, dnatTargets: n.dnatTargets, error: n.error })),
+    nodes: facts.nodes.map((n) => ({ name: n.name, ip: n.ip, mode: n.mode ?? null, listening: n.listening, listeners: n.listeners, iptables: n.entryRule, nodePortAddresses: n.nodePortAddresses ?? null, rules: n.rules, dnatTargets: n.dnatTargets, error: n.error })),
     capture: captureResult,
     findings,
   };
   sections.unshift(
     { kind: 'table', title: 'Endpoints', columns: ['IP', 'PORT', 'NODE', 'POD', 'READY'], rows: result.endpoints.map((e) => [e.ip, String(e.port), e.node ?? '-', e.pod ?? '-', e.ready ? 'yes' : 'no']) },
-    { kind: 'table', title: 'Nodes', columns: ['NODE', 'IP', 'RULE', 'DNAT TO', 'LISTENING'], rows: result.nodes.map((n) => [n.name, n.ip, n.error ? `error: ${n.error}` : n.iptables ? 'yes' : 'MISSING', n.dnatTargets.join(', ') || '-', n.listening === null ? '?' : n.listening ? 'yes' : 'no']) },
-    ...facts.nodes.filter((n) => n.rules.length > 0).map((n) => ({ kind: 'preformatted' as const, title: `${n.name}: iptables-save -t nat (${kind === 'nodeport' ? `NodePort ${port}` : `${svc?.clusterIP}:${port}`})`, text: n.rules.join('\n') })),
+    {
+      kind: 'table',
+      title: 'Nodes',
+      columns: ['NODE', 'IP', 'MODE', 'RULE', 'DNAT TO', 'LISTENING', ...(kind === 'nodeport' ? ['ANSWERS ON'] : [])],
+      rows: result.nodes.map((n) => [
+        n.name,
+        n.ip,
+        n.mode ?? '?',
+        n.error ? `error: ${n.error}` : n.iptables ? 'yes' : 'MISSING',
+        n.dnatTargets.join(', ') || '-',
+        n.listening === null ? '?' : n.listening ? 'yes' : 'no',
+        ...(kind === 'nodeport' ? [n.nodePortAddresses === null ? 'any local address' : n.nodePortAddresses === 'local' ? 'local addresses but 127.0.0.0/8' : `${n.nodePortAddresses.join(', ') || 'none'} (not 127.0.0.1)`] : []),
+      ]),
+    },
+    ...facts.nodes
+      .filter((n) => n.rules.length > 0)
+      .map((n) => ({ kind: 'preformatted' as const, title: `${n.name}: ${n.mode === 'nftables' ? 'nft list table ip kube-proxy' : 'iptables-save -t nat'} (${kind === 'nodeport' ? `NodePort ${port}` : `${svc?.clusterIP}:${port}`})`, text: n.rules.join('\n') })),
   );
   return { result, report: { title, headline: headlineFor(findings), findings, sections, attachments } };
 }

@@ -4,9 +4,12 @@
  * the pod, the listener, then what the capture saw on the wire.
  */
 import type { Finding } from '../model/report.ts';
-import { cidrContains, parseIpv4Cidr } from '../net/ipv4.ts';
+import { cidrHolds } from '../net/ip-range.ts';
+import { lookupRoute } from './route-lookup.ts';
 import { OVERLAY_OVERHEAD } from '../calico/encapsulation.ts';
-import type { CapturePointFacts, NodeFacts, ObservedFlow, OverlayMode, PodEnd, RouteLine, TraceFacts } from './trace-facts.ts';
+import { listeningPorts } from '../parse/listeners.ts';
+import { loopbackOnlyListener } from './loopback-listener.ts';
+import type { CapturePointFacts, NodeFacts, ObservedFlow, OverlayMode, PodEnd, TraceFacts } from './trace-facts.ts';
 import type { EncapsulationSetting, IpPoolInfo } from '../cluster/types.ts';
 
 const err = (code: string, message: string, evidence = ''): Finding => ({ severity: 'error', code, message, evidence });
@@ -15,36 +18,19 @@ const info = (code: string, message: string, evidence = ''): Finding => ({ sever
 
 const NO_FORWARD_TYPES = new Set(['blackhole', 'unreachable', 'prohibit', 'throw']);
 
-/** Longest-prefix match over a node's main table (IPv4), as the kernel picks a route. */
-export function lookupRoute(routes: readonly RouteLine[], ip: string): RouteLine | null {
-  let best: RouteLine | null = null;
-  let bestPrefix = -1;
-  for (const r of routes) {
-    const dest = r.destination === 'default' ? '0.0.0.0/0' : r.destination.includes('/') ? r.destination : `${r.destination}/32`;
-    if (dest.includes(':')) continue;
-    let cidr;
-    try {
-      cidr = parseIpv4Cidr(dest);
-    } catch {
-      continue;
-    }
-    if (cidr.prefix > bestPrefix && cidrContains(cidr, ip)) {
-      best = r;
-      bestPrefix = cidr.prefix;
-    }
-  }
-  return best;
-}
+/** The kernel's route choice (both families, policy rules where given): route-lookup.ts. */
+export { lookupRoute } from './route-lookup.ts';
 
 export function poolFor(pools: readonly IpPoolInfo[], ip: string): IpPoolInfo | null {
-  return pools.find((p) => !p.cidr.includes(':') && cidrContains(parseIpv4Cidr(p.cidr), ip)) ?? null;
+  return pools.find((p) => cidrHolds(p.cidr, ip)) ?? null;
 }
 
 /** Which encapsulation Calico uses between two nodes for a pool (CrossSubnet encapsulates only across subnets). */
 export function overlayBetween(pool: IpPoolInfo | null, sameNode: boolean, sameSubnet: boolean): { mode: OverlayMode; device: string | null } {
   if (!pool || sameNode) return { mode: 'none', device: null };
   const applies = (s: EncapsulationSetting) => s === 'Always' || (s === 'CrossSubnet' && !sameSubnet);
-  if (applies(pool.vxlanMode)) return { mode: 'vxlan', device: 'vxlan.calico' };
+  // Felix's IPv6 VXLAN device is vxlan-v6.calico (there is no IP-in-IP for IPv6).
+  if (applies(pool.vxlanMode)) return { mode: 'vxlan', device: pool.cidr.includes(':') ? 'vxlan-v6.calico' : 'vxlan.calico' };
   if (applies(pool.ipipMode)) return { mode: 'ipip', device: 'tunl0' };
   return { mode: 'none', device: null };
 }
@@ -162,9 +148,11 @@ function vxlanPeerFindings(facts: TraceFacts, from: NodeFacts, to: NodeFacts, to
 }
 
 function listenerFindings(facts: TraceFacts): Finding[] {
-  if (facts.testPort === null || facts.dst.listeningPorts === null) return [];
-  if (facts.dst.listeningPorts.includes(facts.testPort)) return [];
-  return [err('no_listener', `nothing listens on TCP port ${facts.testPort} inside ${podLabel(facts.dst)}`, `listening ports: ${facts.dst.listeningPorts.join(', ') || 'none'}`)];
+  if (facts.testPort === null || facts.dst.listeners === null) return [];
+  const loopback = loopbackOnlyListener(facts.dst.listeners, facts.testPort, podLabel(facts.dst));
+  if (loopback) return [loopback];
+  if (facts.dst.listeners.some((l) => l.port === facts.testPort)) return [];
+  return [err('no_listener', `nothing listens on TCP port ${facts.testPort} inside ${podLabel(facts.dst)}`, `listening ports: ${listeningPorts(facts.dst.listeners).join(', ') || 'none'}`)];
 }
 
 /** The test connection's flow at a capture point (either direction). */

@@ -7,14 +7,18 @@ import type { IpPoolInfo, PodInfo } from '../cluster/types.ts';
 export type { OverlayMode } from '../calico/encapsulation.ts';
 import type { OverlayMode } from '../calico/encapsulation.ts';
 import type { FdbEntry, LinkFacts, NeighbourEntry, RouteLine } from '../parse/ip-json.ts';
+import type { Listener } from '../parse/listeners.ts';
+import type { RouteRule } from '../parse/ip-rule.ts';
 
 export type { LinkFacts, RouteLine } from '../parse/ip-json.ts';
 
 export interface NodeFacts {
   name: string;
   ip: string;
-  /** null when the node could not be inspected; `error` says why. */
+  /** Every table's routes (RouteLine.table for any but main); null when the node could not be inspected; `error` says why. */
   routes: RouteLine[] | null;
+  /** `ip rule` (policy routing); null when not read: lookups then use the main table only. */
+  rules?: RouteRule[] | null;
   links: LinkFacts[] | null;
   /** The full route table as printed, for the report. */
   routeTableText: string | null;
@@ -33,8 +37,8 @@ export interface PodEnd {
   caliInterface: string;
   /** The node the pod runs on; null for an unscheduled pod. */
   node: NodeFacts | null;
-  /** TCP ports something listens on inside the pod's netns (null: not checked). */
-  listeningPorts: number[] | null;
+  /** TCP listeners inside the pod's netns, with bind address and process (null: not checked). */
+  listeners: Listener[] | null;
   netns: string | null;
 }
 

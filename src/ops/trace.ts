@@ -11,12 +11,13 @@ import { summarizeCapture, type CaptureSummary } from '../pcap/index.ts';
 import { caliInterfaceName } from '../calico/naming.ts';
 import { headlineFor, sortFindings, type Finding, type ReportAttachment, type ReportSection } from '../model/report.ts';
 import { describeError } from '../errors.ts';
+import { ipFamily } from '../validate.ts';
 import { diagnoseTrace, lookupRoute, overlayBetween, poolFor } from './trace-diagnosis.ts';
 import type { CapturePointFacts, NodeFacts, PodEnd, TraceFacts } from './trace-facts.ts';
 import { CAPTURE_SETUP_SECONDS, runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { capturePointsTable, sampleSection } from './capture-report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { findPodNetns, inspectNode, listeningPorts, testConnect, uplinkInterface } from './node-facts.ts';
+import { findPodNetns, inspectNode, listenersIn, testConnect, uplinkInterface } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import type { SideVerdict } from '../policy/index.ts';
 import { counterDelta, dropFindings, programmedFindings, readCounters, walkWorkload, workloadChainText, type CounterRead, type NodeCounterDelta } from './enforcement-facts.ts';
@@ -139,7 +140,9 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   const dstTarget = dstNodeInfo ? nodeTarget(deps, dstNodeInfo) : null;
 
   ctx.onStep('inspecting nodes and reading network policies');
-  const inspect = (t: NodeTarget | null): Promise<NodeFacts | null> => (t ? inspectNode(deps.shell, t, ctx.signal) : Promise.resolve(null));
+  // A dual-stack pod is traced in the family of its primary address (the one asked for): ip -6 and ip6tables-save for IPv6.
+  const family = dstPod.podIP ? ipFamily(dstPod.podIP) : 4;
+  const inspect = (t: NodeTarget | null): Promise<NodeFacts | null> => (t ? inspectNode(deps.shell, t, ctx.signal, { family }) : Promise.resolve(null));
   const [srcNode, dstNodeMaybe, policyRead] = await Promise.all([
     inspect(srcTarget),
     srcTarget?.name === dstTarget?.name ? Promise.resolve(null) : inspect(dstTarget),
@@ -156,8 +159,8 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   const sameSubnet = toDstNode !== null && toDstNode.gateway === null && toDstNode.type === 'unicast' && toDstNode.destination !== 'default';
   const overlay = overlayBetween(pool, sameNode, sameSubnet);
 
-  const src: PodEnd = { pod: srcPod, caliInterface: caliInterfaceName(srcPod.namespace, srcPod.name), node: srcNode, listeningPorts: null, netns: null };
-  const dst: PodEnd = { pod: dstPod, caliInterface: caliInterfaceName(dstPod.namespace, dstPod.name), node: dstNode, listeningPorts: null, netns: null };
+  const src: PodEnd = { pod: srcPod, caliInterface: caliInterfaceName(srcPod.namespace, srcPod.name), node: srcNode, listeners: null, netns: null };
+  const dst: PodEnd = { pod: dstPod, caliInterface: caliInterfaceName(dstPod.namespace, dstPod.name), node: dstNode, listeners: null, netns: null };
   const testPort = cmd.port ?? firstTcpPort(dstPod);
 
   ctx.onStep('looking inside the pods');
@@ -167,7 +170,7 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   ]);
   src.netns = srcNs?.netns ?? null;
   dst.netns = dstNs?.netns ?? null;
-  if (dstTarget && dst.netns) dst.listeningPorts = await listeningPorts(deps.shell, dstTarget, dst.netns, ctx.signal);
+  if (dstTarget && dst.netns) dst.listeners = await listenersIn(deps.shell, dstTarget, dst.netns, ctx.signal);
 
   const facts: TraceFacts = { src, dst, pool, overlay, testPort: null, capture: null };
   let testConnection: TraceResult['testConnection'] = null;
@@ -177,7 +180,7 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   // The tables with counters before and after the test connection: the rules that counted its packets are the
   // evidence of where they died. Read on each node once (same-node pairs share one read).
   const counterNodes = [srcTarget, sameNode ? null : dstTarget].filter((t): t is NodeTarget => t !== null);
-  const readAll = () => Promise.all(counterNodes.map((t) => readCounters(deps.shell, t, ctx.signal)));
+  const readAll = () => Promise.all(counterNodes.map((t) => readCounters(deps.shell, t, ctx.signal, family)));
   const countersBefore: CounterRead[] = await readAll();
   const testOnce = async () => {
     if (testPort === null || !src.netns || !srcTarget || !dstPod.podIP) return null;

@@ -2,6 +2,7 @@
  * iproute2's JSON output (`ip -j route|link|addr|neigh`, `bridge -j fdb`, iproute2 4.13+) → plain records. Pure. The
  * route is also printed back as `ip route` prints it, so evidence reads like what an engineer would see by hand.
  */
+import { tableName } from './ip-rule.ts';
 
 export interface RouteLine {
   /** The route as the node printed it (`ip route` text), used as evidence. */
@@ -11,6 +12,13 @@ export interface RouteLine {
   device: string | null;
   /** unicast, blackhole, unreachable, prohibit … */
   type: string;
+  /**
+   * The routing table (`ip route show table all` prints `table NAME` / `table 100` for any but main): `main` or
+   * absent for the main table. Lookups use other tables only where an `ip rule` sends there.
+   */
+  table?: string;
+  /** `proto` as printed (`kernel`, `bird`, `80` for Felix, `dhcp` …); absent when not printed. */
+  protocol?: string;
 }
 
 export interface LinkFacts {
@@ -34,6 +42,7 @@ export interface FdbEntry {
 interface IpJsonRoute {
   type?: string;
   dst: string;
+  table?: string;
   gateway?: string;
   dev?: string;
   protocol?: string;
@@ -50,6 +59,7 @@ export function routeText(r: IpJsonRoute): string {
   const parts = [r.type && r.type !== 'unicast' ? `${r.type} ${r.dst}` : r.dst];
   if (r.gateway) parts.push(`via ${r.gateway}`);
   if (r.dev) parts.push(`dev ${r.dev}`);
+  if (r.table && tableName(r.table) !== 'main') parts.push(`table ${tableName(r.table)}`);
   if (r.protocol) parts.push(`proto ${r.protocol}`);
   if (r.scope) parts.push(`scope ${r.scope}`);
   if (r.prefsrc) parts.push(`src ${r.prefsrc}`);
@@ -73,6 +83,8 @@ export function routesFromIpJson(json: string): RouteLine[] {
     gateway: r.gateway ?? r.nexthops?.[0]?.gateway ?? null,
     device: r.dev ?? r.nexthops?.[0]?.dev ?? null,
     type: r.type ?? 'unicast',
+    ...(r.table && tableName(r.table) !== 'main' ? { table: tableName(r.table) } : {}),
+    ...(r.protocol ? { protocol: r.protocol } : {}),
   }));
 }
 
@@ -87,10 +99,11 @@ export function linksFromIpJson(json: string): LinkFacts[] {
   return (JSON.parse(json || '[]') as IpJsonLink[]).map((l) => ({ name: l.ifname, up: (l.flags ?? []).includes('UP'), mtu: l.mtu ?? null }));
 }
 
-/** IPv4 addresses per interface, from `ip -j addr`. */
-export function addressesFromIpJson(json: string): Record<string, string[]> {
+/** Addresses per interface, from `ip -j addr`: IPv4 only unless IPv6 is asked for too (then link-local fe80:: stays out). */
+export function addressesFromIpJson(json: string, options: { ipv6?: boolean } = {}): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const l of JSON.parse(json || '[]') as IpJsonLink[]) out[l.ifname] = (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+  const wanted = (a: { family: string; local: string }) => a.family === 'inet' || (options.ipv6 === true && a.family === 'inet6' && !/^fe80:/i.test(a.local));
+  for (const l of JSON.parse(json || '[]') as IpJsonLink[]) out[l.ifname] = (l.addr_info ?? []).filter(wanted).map((a) => `${a.local}/${a.prefixlen}`);
   return out;
 }
 

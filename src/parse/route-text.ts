@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { RouteLine } from './ip-json.ts';
+import { tableName } from './ip-rule.ts';
 
 export interface ParsedRoutes {
   routes: RouteLine[];
@@ -44,12 +45,17 @@ export function parseIpRouteText(text: string): ParsedRoutes {
       continue;
     }
     const rest = m.groups.rest ?? '';
+    // `ip route show table all` names every table but main: `table local`, `table 100`.
+    const table = /\stable (\S+)/.exec(rest)?.[1];
+    const protocol = /\sproto (\S+)/.exec(rest)?.[1];
     routes.push({
       raw: line,
       destination: m.groups.dst!,
       gateway: /\svia (?:inet6? )?(\S+)/.exec(rest)?.[1] ?? null,
       device: /\sdev (\S+)/.exec(rest)?.[1] ?? null,
       type: type ?? 'unicast',
+      ...(table && tableName(table) !== 'main' ? { table: tableName(table) } : {}),
+      ...(protocol ? { protocol } : {}),
     });
   }
   return { routes, unparsed };

@@ -42,19 +42,40 @@ export function sandboxIdsFromCrictlPods(json: string, pod: { name: string; name
 }
 
 interface CrictlInspectpJson {
-  status?: { id?: string; network?: { ip?: string } };
-  info?: { pid?: number; runtimeSpec?: { linux?: { namespaces?: { type?: string; path?: string }[] } } };
+  status?: { id?: string; network?: { ip?: string; additionalIps?: { ip?: string }[] } };
+  info?: {
+    pid?: number;
+    /** containerd's CRI plugin before the OCI spec was printed (cri 1.0, 2017): the namespace path itself. */
+    netNamespace?: string;
+    /** Some runtimes' spelling of the same. */
+    netNamespacePath?: string;
+    runtimeSpec?: { linux?: { namespaces?: { type?: string; path?: string }[] } };
+  };
 }
 
-/** The sandbox's network namespace from `crictl inspectp -o json`: the spec's path, else the sandbox process's. */
-export function netnsFromCrictlInspectp(json: string): { netns: string; sandboxId: string | null; ip: string | null } | null {
+/**
+ * The sandbox's network namespace from `crictl inspectp -o json`, from what each runtime version prints: the OCI
+ * spec's network namespace path (`info.runtimeSpec.linux.namespaces`, containerd 1.1+ and CRI-O), else
+ * `info.netNamespace` / `info.netNamespacePath` (containerd's early CRI plugin names it there, and keeps it while the
+ * sandbox process is gone), else the sandbox process's own (`/proc/PID/ns/net`, containerd's sandbox API prints a pid
+ * but no path). `status.linux.namespaces` holds only options (POD, NODE), never a path. The IP is status.network's
+ * first, then its additionalIps (the other family of a dual-stack pod).
+ */
+export function netnsFromCrictlInspectp(json: string): { netns: string; sandboxId: string | null; ip: string | null; ips: string[] } | null {
   const parsed = parseJsonOrNull(json) as CrictlInspectpJson | null;
-  if (!parsed) return null;
-  const path = parsed.info?.runtimeSpec?.linux?.namespaces?.find((n) => n.type === 'network')?.path;
-  const pid = parsed.info?.pid;
-  const candidate = path || (Number.isInteger(pid) && pid! > 0 ? `/proc/${pid}/ns/net` : null);
-  const netns = candidate ? netnsRefOrNull(candidate) : null;
-  return netns ? { netns, sandboxId: parsed.status?.id ?? null, ip: parsed.status?.network?.ip || null } : null;
+  if (!parsed || typeof parsed !== 'object') return null;
+  const info = parsed.info ?? {};
+  const pid = info.pid;
+  const candidates = [
+    info.runtimeSpec?.linux?.namespaces?.find((n) => n.type === 'network')?.path,
+    info.netNamespace,
+    info.netNamespacePath,
+    Number.isInteger(pid) && pid! > 0 ? `/proc/${pid}/ns/net` : undefined,
+  ];
+  const netns = candidates.map((c) => (typeof c === 'string' && c ? netnsRefOrNull(c) : null)).find((c) => c !== null) ?? null;
+  const network = parsed.status?.network;
+  const ips = [network?.ip, ...(network?.additionalIps ?? []).map((a) => a.ip)].filter((ip): ip is string => typeof ip === 'string' && ip !== '');
+  return netns ? { netns, sandboxId: parsed.status?.id ?? null, ip: ips[0] ?? null, ips } : null;
 }
 
 interface CrictlPsJson {

@@ -15,6 +15,7 @@ export const TOPOLOGIES = {
   threeNode: fileURLToPath(new URL('../../src/lab/topologies/three-node.yaml', import.meta.url)),
   ipip: fileURLToPath(new URL('../../src/lab/topologies/ipip.yaml', import.meta.url)),
   policy: fileURLToPath(new URL('../../src/lab/topologies/policy.yaml', import.meta.url)),
+  nftables: fileURLToPath(new URL('../../src/lab/topologies/nftables.yaml', import.meta.url)),
 };
 
 export async function startLab(lab: string, topologyPath = TOPOLOGIES.default): Promise<LabState> {

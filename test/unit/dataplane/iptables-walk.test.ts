@@ -142,3 +142,28 @@ describe('kube-proxy rule walk on published and lab outputs', () => {
     expect(nodePortsInSave(counted)).toEqual([31080]);
   });
 });
+
+describe('kube-proxy rule walk: IPv6 and older kube-proxy', () => {
+  const here = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+
+  it('reads ip6tables-save\'s [addr]:port DNAT targets and a /128 ClusterIP, in the spelling endpoints are compared in (lab ip6tables-save)', () => {
+    const save = here('lab-ip6tables-save-nat.txt');
+    expect(kubeProxyWalk(save, { nodePort: 31090, protocol: 'TCP' })).toMatchObject({ entryRule: true, dnatTargets: ['[fd00:10:244::5]:8080'] });
+    // The API may spell the ClusterIP uncompressed; the rule's -d is compared as an address, not as text.
+    expect(kubeProxyWalk(save, { clusterIP: 'fd00:10:96:0::80', port: 80 })).toMatchObject({ entryRule: true, dnatTargets: ['[fd00:10:244::5]:8080'] });
+  });
+
+  it('takes older kube-proxy\'s KUBE-SERVICES REJECT with addrtype LOCAL and no -d as the NodePort\'s rejection (calico#2024)', () => {
+    const save = here('calico-2024-kube-services-nodeport-reject.txt');
+    const w = kubeProxyWalk(save, { nodePort: 31218 });
+    expect(w.entryRule).toBe(true);
+    expect(w.rejects).toEqual([expect.stringMatching(/^-A KUBE-SERVICES -p tcp .*has no endpoints.*--dport 31218 -j REJECT/)]);
+  });
+
+  it('does not take a ClusterIP\'s KUBE-SERVICES REJECT (with -d) for a NodePort of the same number, but finds it for the ClusterIP (weave#3392)', () => {
+    const save = here('weave-3392-kube-services-clusterip-rejects.txt');
+    expect(kubeProxyWalk(save, { nodePort: 8080 }).rejects).toEqual([]);
+    expect(kubeProxyWalk(save, { clusterIP: '10.109.72.150', port: 8080 }).rejects).toHaveLength(1);
+    expect(kubeProxyWalk(save, { clusterIP: '10.105.194.19', port: 8080 }).rejects).toEqual([]);
+  });
+});

@@ -142,3 +142,39 @@ describe('hostile values are refused by validation before any command is built',
     expect(() => c.ipAddr({ netns: '/proc/self/ns/net' })).toThrow(/not a network namespace path/);
   });
 });
+
+describe('catalogue: IPv6 reads', () => {
+  it('reads IPv6 rules with ip6tables-save, routes of every table and the policy rules', async () => {
+    const c = await import('../../../src/node/catalogue.ts');
+    expect(c.iptablesSave('nat', { family: 6 }).argv).toEqual(['ip6tables-save', '-t', 'nat']);
+    expect(c.ipRoute({ json: true, family: 6, table: 'all' }).argv).toEqual(['ip', '-j', '-6', 'route', 'show', 'table', 'all']);
+    expect(c.ipRule({ json: true, family: 4 }).argv).toEqual(['ip', '-j', '-4', 'rule', 'show']);
+    expect(() => c.ipRoute({ table: 'local; rm' as 'all' })).toThrow();
+  });
+});
+
+describe('kube-proxy mode and nftables commands', () => {
+  it('build exact argument vectors from allow-listed values only', () => {
+    expect(c.nftListTable('ip')).toEqual({ argv: ['nft', '-j', 'list', 'table', 'ip', 'kube-proxy'], timeoutSeconds: 30, maxOutputBytes: 16777216, privileged: true });
+    expect(argv(c.nftListTable('ip6'))).toEqual(['nft', '-j', 'list', 'table', 'ip6', 'kube-proxy']);
+    expect(argv(c.iptablesBackendSave('legacy'))).toEqual(['iptables-legacy-save']);
+    expect(argv(c.iptablesBackendSave('nft'))).toEqual(['iptables-nft-save']);
+    expect(argv(c.kubeProxyMode())).toEqual(['curl', '-s', '--max-time', '2', 'http://127.0.0.1:10249/proxyMode']);
+    expect(argv(c.kubeProxyMode({ tool: 'bash' }))).toEqual(['timeout', '2', 'bash', '-c', c.BASH_PROXY_MODE_SCRIPT, 'k8snet-proxy-mode', '10249']);
+  });
+
+  it('refuse anything else: no user text reaches an argv, and the script stays constant', () => {
+    const hostile = ['ip; reboot', 'inet', '$(id)', 'kube-proxy`id`', '', 'ip6 kube-proxy', 'legacy-save; id'];
+    for (const h of hostile) {
+      expect(() => c.nftListTable(h as never)).toThrow(/is not one of/);
+      expect(() => c.nftListTable('ip', h as never)).toThrow(/is not one of/);
+      expect(() => c.iptablesBackendSave(h as never)).toThrow(/is not one of/);
+    }
+    for (const port of [0, 65536, 1.5, '10249; id', '$(id)']) expect(() => c.kubeProxyMode({ port: port as never })).toThrow();
+    // The only values that vary are separate arguments after the constant script, never part of it.
+    const cmd = c.kubeProxyMode({ tool: 'bash', port: 10250 });
+    expect(cmd.argv[4]).toBe(c.BASH_PROXY_MODE_SCRIPT);
+    expect(c.BASH_PROXY_MODE_SCRIPT).not.toMatch(/10250/);
+    expect(cmd.argv.at(-1)).toBe('10250');
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { findPodNetns, inspectNode, listeningPorts, testConnect } from '../../../src/ops/node-facts.ts';
+import { findPodNetns, inspectNode, inspectServiceRules, listenersIn, testConnect } from '../../../src/ops/node-facts.ts';
 import { addressesFromIpJson, linksFromIpJson, neighboursFromIpJson, routesFromIpJson } from '../../../src/parse/ip-json.ts';
-import { listeningPortsFromSs } from '../../../src/parse/listeners.ts';
+import { listenersFromSs, listeningPorts } from '../../../src/parse/listeners.ts';
 import { sysctlValues } from '../../../src/parse/sysctl.ts';
 import { netnsFromCrictlInspectp } from '../../../src/parse/runtime-sandbox.ts';
 import { inNetns } from '../../../src/node/catalogue.ts';
@@ -33,7 +33,7 @@ describe('node output to facts', () => {
   });
 
   it('reads listening ports from ss and values from sysctl', () => {
-    expect(listeningPortsFromSs('LISTEN 0      511        0.0.0.0:10256 0.0.0.0:*\nLISTEN 0      511              [::]:31080    [::]:*\nLISTEN 0      128    10.254.0.11:22    0.0.0.0:*\n')).toEqual([22, 10256, 31080]);
+    expect(listeningPorts(listenersFromSs('LISTEN 0      511        0.0.0.0:10256 0.0.0.0:*\nLISTEN 0      511              [::]:31080    [::]:*\nLISTEN 0      128    10.254.0.11:22    0.0.0.0:*\n'))).toEqual([22, 10256, 31080]);
     expect(sysctlValues('net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.rp_filter = 2\n')).toEqual({ 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.rp_filter': '2' });
   });
 });
@@ -94,10 +94,10 @@ describe('a dropped SSH connection', () => {
 
   it('runs a read-only command once more when its session ended without an exit status, and only once', async () => {
     const seen: string[] = [];
-    await listeningPorts(flakyShell([{ exitCode: null }], seen), node, 'cni-1', AbortSignal.timeout(1000));
+    await listenersIn(flakyShell([{ exitCode: null }], seen), node, 'cni-1', AbortSignal.timeout(1000));
     expect(seen).toEqual([ss, ss]);
     const twice: string[] = [];
-    await listeningPorts(flakyShell([{ exitCode: null }, { exitCode: null }], twice), node, 'cni-1', AbortSignal.timeout(1000));
+    await listenersIn(flakyShell([{ exitCode: null }, { exitCode: null }], twice), node, 'cni-1', AbortSignal.timeout(1000));
     // Dropped twice: ss counts as failed and the netstat fallback runs.
     expect(twice).toEqual([ss, ss, netstat]);
   });
@@ -105,7 +105,7 @@ describe('a dropped SSH connection', () => {
   it('does not run again a command that was killed, timed out or exited non-zero', async () => {
     for (const failure of [{ exitCode: null, signal: 'TERM' }, { exitCode: 124, timedOut: true }, { exitCode: 1 }]) {
       const seen: string[] = [];
-      await listeningPorts(flakyShell([failure], seen), node, 'cni-1', AbortSignal.timeout(1000));
+      await listenersIn(flakyShell([failure], seen), node, 'cni-1', AbortSignal.timeout(1000));
       expect(seen).toEqual([ss, netstat]);
     }
   });
@@ -148,7 +148,7 @@ describe('nodes with older tools', () => {
   });
 
   it('reads netstat listings like ss ones', () => {
-    expect(listeningPortsFromSs('Active Internet connections (only servers)\nProto Recv-Q Send-Q Local Address           Foreign Address         State\ntcp        0      0 0.0.0.0:31080           0.0.0.0:*               LISTEN\ntcp6       0      0 :::10256                :::*                    LISTEN\n')).toEqual([10256, 31080]);
+    expect(listeningPorts(listenersFromSs('Active Internet connections (only servers)\nProto Recv-Q Send-Q Local Address           Foreign Address         State\ntcp        0      0 0.0.0.0:31080           0.0.0.0:*               LISTEN\ntcp6       0      0 :::10256                :::*                    LISTEN\n'))).toEqual([10256, 31080]);
   });
 });
 
@@ -160,7 +160,7 @@ describe('finding a pod\'s network namespace through the runtime', () => {
   });
 
   it('reads the network namespace path from crictl inspectp and names it as ip netns does', () => {
-    expect(netnsFromCrictlInspectp(inspectp)).toEqual({ netns: 'cni-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901', sandboxId: '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a', ip: '10.244.0.2' });
+    expect(netnsFromCrictlInspectp(inspectp)).toEqual({ netns: 'cni-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901', sandboxId: '5d3f7a1b2c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a', ip: '10.244.0.2', ips: ['10.244.0.2'] });
     expect(netnsFromCrictlInspectp('not json')).toBeNull();
     expect(inNetns('/var/run/docker/netns/4c1f0e2a9b3d', ['ip', 'addr'])).toEqual(['nsenter', '--net=/var/run/docker/netns/4c1f0e2a9b3d', '--', 'ip', 'addr']);
     expect(() => inNetns('/var/run/docker/netns/../../etc', ['ip'])).toThrow(/not a network namespace path/);
@@ -209,7 +209,8 @@ describe('a lab node\'s ip -j, bridge -j and sysctl output', () => {
   it('gives the same facts from ip -j -d route (explicit unicast type, proto boot, scope global)', () => {
     const plain = routesFromIpJson(publishedFixture('lab-ip-j-route.json'));
     const detailed = routesFromIpJson(publishedFixture('lab-ip-j-d-route.json'));
-    expect(detailed.map(({ raw: _raw, ...facts }) => facts)).toEqual(plain.map(({ raw: _raw, ...facts }) => facts));
+    // -d also prints the default `proto boot` that plain output leaves out; everything else is the same.
+    expect(detailed.map(({ raw: _raw, protocol: _p, ...facts }) => facts)).toEqual(plain.map(({ raw: _raw, protocol: _p, ...facts }) => facts));
     expect(detailed[0]!.raw).toBe('default via 10.254.0.254 dev eth0 proto boot scope global metric 100');
   });
 
@@ -267,7 +268,7 @@ describe('listening ports from ss and netstat as printed on real nodes', () => {
     ['ss-lntp-kube-proxy-1.txt', 'ss -ltpn on a kubeadm control plane: *:10250, 127.0.0.53%lo:53, a [sudo] prompt line', [22, 53, 2379, 2380, 2381, 6443, 10248, 10249, 10250, 10256, 10257, 10259, 33025]],
     ['ss-lntp-nonroot-1.txt', 'ss without root: no process column', [2379]],
   ])('%s (%s)', (name, _what, ports) => {
-    expect(listeningPortsFromSs(publishedFixture(name))).toEqual(ports);
+    expect(listeningPorts(listenersFromSs(publishedFixture(name)))).toEqual(ports);
   });
 });
 
@@ -275,6 +276,28 @@ describe('crictl inspectp of a containerd sandbox (published PodSandboxStatus in
   it('finds the network namespace path in the runtime spec and names it as ip netns does', () => {
     // The fixture is the "info" object crictl prints under "info"; this one has no "status".
     const inspectp = JSON.stringify({ info: JSON.parse(publishedFixture('crictl-inspectp-info-containerd.json')) });
-    expect(netnsFromCrictlInspectp(inspectp)).toEqual({ netns: 'cni-5ddce098-32ee-e39c-19c2-d6db782f6d20', sandboxId: null, ip: null });
+    expect(netnsFromCrictlInspectp(inspectp)).toEqual({ netns: 'cni-5ddce098-32ee-e39c-19c2-d6db782f6d20', sandboxId: null, ip: null, ips: [] });
+  });
+});
+
+describe('a NodePort\'s listeners on the node', () => {
+  const svc = { name: 'web', namespace: 'default', type: 'NodePort', clusterIP: '10.96.0.20', clusterIPs: ['10.96.0.20'], selector: {}, ports: [{ name: null, protocol: 'TCP', port: 80, targetPort: 8080, nodePort: 31080 }], externalTrafficPolicy: 'Cluster' };
+  const shellWith = (ss: string): NodeShell => ({
+    async run(n, command) {
+      const stdout = command.argv[0] === 'ss' ? ss : '';
+      return { node: n.name, argv: command.argv, stdout, stderr: '', exitCode: 0, timedOut: false, truncated: false, durationMs: 1 };
+    },
+    async capture() {
+      throw new Error('unused');
+    },
+    async close() {},
+  });
+  const node = { name: 'k8s-node1', address: '10.254.0.11' };
+
+  it('does not count a NodePort held only on 127.0.0.1 as listening on the node address, and keeps who holds it', async () => {
+    const loopback = await inspectServiceRules(shellWith('LISTEN 0 4096 127.0.0.1:31080 0.0.0.0:* users:(("kube-proxy",pid=14448,fd=14))\n'), node, 'nodeport', svc, 31080, AbortSignal.timeout(1000));
+    expect(loopback).toMatchObject({ listening: false, listeners: [{ address: '127.0.0.1', port: 31080, process: 'kube-proxy' }] });
+    const wildcard = await inspectServiceRules(shellWith('LISTEN 0 4096 *:31080 *:* users:(("kube-proxy",pid=14448,fd=13))\n'), node, 'nodeport', svc, 31080, AbortSignal.timeout(1000));
+    expect(wildcard).toMatchObject({ listening: true, listeners: [{ address: '*', port: 31080, process: 'kube-proxy' }] });
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { diagnosePod, type PodNetnsFacts } from '../../../src/ops/pod-diagnosis.ts';
+import { listenersFromSs } from '../../../src/parse/listeners.ts';
+import { publishedFixture } from '../parse/published-fixture.ts';
 
 const facts = (): PodNetnsFacts => ({
   podLabel: 'default/pod-pause',
@@ -16,6 +18,8 @@ const facts = (): PodNetnsFacts => ({
   hostLinks: [{ name: 'calid73126c1689', up: true, mtu: 1450 }],
   hostRoute: { raw: '10.244.0.1 dev calid73126c1689 scope link', destination: '10.244.0.1', gateway: null, device: 'calid73126c1689', type: 'unicast' },
   hostNetwork: false,
+  listeners: listenersFromSs(publishedFixture('lab-ss-H-lntp-loopback-only.txt')),
+  containerPorts: [9090],
 });
 const codes = (f: PodNetnsFacts) => diagnosePod(f).map((x) => `${x.severity}:${x.code}`);
 
@@ -34,5 +38,13 @@ describe('pod plumbing diagnosis', () => {
     expect(codes({ ...facts(), hostLinks: [] })).toContain('error:cali_missing');
     expect(codes({ ...facts(), hostLinks: [{ name: 'calid73126c1689', up: false, mtu: 1450 }] })).toContain('error:cali_down');
     expect(codes({ ...facts(), hostRoute: null })).toContain('error:no_host_route');
+  });
+
+  it('reports a declared container port the app holds only on 127.0.0.1 / ::1, as its own finding', () => {
+    const found = diagnosePod({ ...facts(), containerPorts: [8080, 9090] });
+    expect(found.filter((f) => f.code === 'listener_loopback_only')).toEqual([
+      expect.objectContaining({ severity: 'error', message: expect.stringContaining('TCP port 8080 only on 127.0.0.1 and ::1'), evidence: 'listening: 127.0.0.1:8080 (python3), [::1]:8080 (python3)' }),
+    ]);
+    expect(codes({ ...facts(), listeners: null, containerPorts: [8080] })).toEqual(['info:netns_found']);
   });
 });

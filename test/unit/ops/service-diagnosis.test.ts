@@ -7,7 +7,7 @@ const rules = [
   '-A KUBE-SVC-AAAA -m comment --comment "default/svc-nodeport:http -> 10.244.0.2:8080" -j KUBE-SEP-BBBB',
   '-A KUBE-SEP-BBBB -p tcp -m comment --comment "default/svc-nodeport:http" -m tcp -j DNAT --to-destination 10.244.0.2:8080',
 ];
-const node = (name: string, ip: string, over: Partial<NodeRuleFacts> = {}): NodeRuleFacts => ({ name, ip, rules, dnatTargets: ['10.244.0.2:8080'], entryRule: true, rejects: [], drops: [], listeners: [], error: null, ...over });
+const node = (name: string, ip: string, over: Partial<NodeRuleFacts> = {}): NodeRuleFacts => ({ name, ip, rules, dnatTargets: ['10.244.0.2:8080'], entryRule: true, rejects: [], drops: [], listeners: [], listening: false, error: null, ...over });
 
 function facts(): ServiceFacts {
   return {
@@ -56,5 +56,57 @@ describe('NodePort and ClusterIP diagnosis', () => {
     const g = facts();
     g.nodes[1] = node('k8s-node2', '10.254.0.12', { drops: ['-A KUBE-XLB-X -m comment --comment "default/svc-nodeport:http has no local endpoints" -j KUBE-MARK-DROP'] });
     expect(codes(g)).toContain('warning:dropped_no_local_endpoint');
+  });
+});
+
+describe('service diagnosis: IPv6 endpoints and older kube-proxy', () => {
+  it('matches DNAT targets written [addr]:port against endpoints written addr and port (no stale or missing rule)', () => {
+    const f = facts();
+    f.endpoints = [{ ip: 'fd00:10:244:0::5', ready: true, nodeName: 'k8s-node1', pod: null, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }];
+    f.nodes = [node('k8s-node1', 'fd00:254::11', { dnatTargets: ['[fd00:10:244::5]:8080'] })];
+    expect(codes(f).filter((c) => c.includes('stale') || c.includes('missing'))).toEqual([]);
+  });
+
+  it('reports a NodePort REJECT even when older kube-proxy kept the nat rules next to it', () => {
+    const f = facts();
+    const reject = '-A KUBE-SERVICES -p tcp -m comment --comment "bad-srv:management-port has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31218 -j REJECT --reject-with icmp-port-unreachable';
+    f.nodes = [node('k8s-node1', '10.254.0.11', { rejects: [reject] })];
+    expect(codes(f)).toContain('error:rejected_no_endpoints');
+  });
+});
+
+describe('service diagnosis: a dual-stack Service', () => {
+  it('expects only the walked family\'s endpoints in the rules (no "missing" IPv6 endpoint on IPv4 rules)', () => {
+    const f = facts();
+    f.endpoints.push({ ip: 'fd00:10:244::2', ready: true, nodeName: 'k8s-node1', pod: null, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] });
+    expect(codes(f)).not.toContain('warning:endpoint_rule_missing');
+  });
+});
+
+describe('service diagnosis across kube-proxy modes', () => {
+  const detected = (over: Partial<NonNullable<NodeRuleFacts['detected']>> = {}): NonNullable<NodeRuleFacts['detected']> => ({ mode: 'nftables', reported: 'nftables', tables: { nftables: true, iptables: false }, backends: { legacy: 0, nft: 0 }, ...over });
+
+  it('names the nftables dispatch, by node, when one node\'s kube-proxy table was flushed', () => {
+    const f = facts();
+    f.nodes = [node('k8s-node1', '10.254.0.11', { mode: 'nftables', detected: detected(), nodePortAddresses: ['10.254.0.11'] }), node('k8s-node2', '10.254.0.12', { mode: 'nftables', detected: detected(), rules: [], dnatTargets: [], entryRule: false, nodePortAddresses: [] })];
+    const found = diagnoseService(f);
+    expect(found.map((x) => x.code)).toEqual(['nodeport_rule_missing']);
+    expect(found[0]!.message).toBe('k8s-node2 has no service-nodeports dispatch for 31080: connections to 10.254.0.12:31080 are not forwarded');
+    expect(found[0]!.evidence).toMatch(/flushed or never written/);
+  });
+
+  it('says so when NodePorts answer only on addresses that are not the node\'s IP (nodeport-ips), never on 127.0.0.1', () => {
+    const f = facts();
+    f.nodes = f.nodes.map((n) => ({ ...n, mode: 'nftables' as const, nodePortAddresses: n.name === 'k8s-node1' ? ['192.168.7.1'] : [n.ip] }));
+    const found = diagnoseService(f).filter((x) => x.code === 'nodeport_not_on_node_ip');
+    expect(found.map((x) => x.message)).toEqual(["k8s-node1 answers NodePort 31080 only on 192.168.7.1 (kube-proxy nftables' nodeport-ips set), not on 10.254.0.11; NodePorts never answer on 127.0.0.1 in nftables mode"]);
+  });
+
+  it('reports both modes\' tables and an iptables split between backends, with the counts', () => {
+    const f = facts();
+    f.nodes[0] = node('k8s-node1', '10.254.0.11', { mode: 'iptables', detected: detected({ mode: 'iptables', reported: null, tables: { nftables: true, iptables: true }, backends: { legacy: 3, nft: 41 } }) });
+    const found = diagnoseService(f);
+    expect(found.map((x) => x.code)).toEqual(['kube_proxy_both_modes', 'iptables_backends_split', 'rules_present']);
+    expect(found[1]!.message).toBe('k8s-node1 has iptables rules in both backends: 3 in iptables-legacy and 41 in iptables-nft; each tool shows only its half, and packets go through both');
   });
 });

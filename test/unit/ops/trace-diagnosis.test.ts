@@ -55,8 +55,8 @@ function healthy(): TraceFacts {
   const n1 = node1();
   const n2 = node2();
   return {
-    src: { pod: pod('pod-src', '10.244.0.65', 'k8s-node2'), caliInterface: 'calia5814ebbae9', node: n2, listeningPorts: null, netns: 'cni-a' },
-    dst: { pod: pod('pod-dest', '10.244.0.2', 'k8s-node1'), caliInterface: 'calib8c6d5407e3', node: n1, listeningPorts: [80, 8080], netns: 'cni-b' },
+    src: { pod: pod('pod-src', '10.244.0.65', 'k8s-node2'), caliInterface: 'calia5814ebbae9', node: n2, listeners: null, netns: 'cni-a' },
+    dst: { pod: pod('pod-dest', '10.244.0.2', 'k8s-node1'), caliInterface: 'calib8c6d5407e3', node: n1, listeners: [80, 8080].map((port) => ({ address: '0.0.0.0', port, process: 'app' })), netns: 'cni-b' },
     pool,
     overlay: { mode: 'vxlan', device: 'vxlan.calico' },
     testPort: 80,
@@ -97,9 +97,17 @@ describe('trace diagnosis', () => {
     expect(codes(facts, 'error')).toContain('tunnel_missing');
   });
 
+  it('says the destination app listens on loopback only instead of "nothing listens"', () => {
+    const facts = healthy();
+    facts.dst.listeners = [{ address: '127.0.0.1', port: 80, process: 'nginx' }, { address: '0.0.0.0', port: 8080, process: 'app' }];
+    const found = diagnoseTrace(facts);
+    expect(found.map((f) => f.code)).toContain('listener_loopback_only');
+    expect(found.map((f) => f.code)).not.toContain('no_listener');
+  });
+
   it('reports a stopped listener and the reset that answered the SYN', () => {
     const facts = healthy();
-    facts.dst.listeningPorts = [8080];
+    facts.dst.listeners = [{ address: '0.0.0.0', port: 8080, process: 'app' }];
     const refused = flow({ tcpFlags: ['SYN', 'RST'], handshake: 'syn-only', resets: 1, packets: 2 });
     facts.capture!.points = facts.capture!.points.map((p) => ({ ...p, flows: [refused] }));
     expect(codes(facts, 'error')).toEqual(expect.arrayContaining(['no_listener', 'connection_refused']));

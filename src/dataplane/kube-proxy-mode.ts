@@ -1,0 +1,70 @@
+/**
+ * Which mode kube-proxy runs in on a node, from what the node shows: kube-proxy's own answer on /proxyMode (its
+ * metrics server on 127.0.0.1:10249), the tables it wrote (`table ip kube-proxy` → nftables, KUBE-SERVICES in the
+ * nat table → iptables), and whether iptables rules are split between the legacy and nf_tables backends. Pure.
+ */
+import type { KubeProxyMode, ServiceDataplane } from './service-dataplane.ts';
+import { iptablesDataplane } from './iptables-dataplane.ts';
+import { nftablesDataplane } from './nftables-dataplane.ts';
+
+/** Outputs of the catalogue commands read for detection; null where the command failed (or the table is absent). */
+export interface ModeOutputs {
+  nftTable: string | null;
+  natSave: string | null;
+  proxyMode: string | null;
+  legacySave: string | null;
+  nftSave: string | null;
+}
+
+export interface DetectedMode {
+  /** The mode walked: kube-proxy's own word when it answered, else what the tables show; null when nothing shows. */
+  mode: KubeProxyMode | null;
+  /** What kube-proxy answered on /proxyMode (null: no answer). */
+  reported: KubeProxyMode | null;
+  tables: { nftables: boolean; iptables: boolean };
+  /** Rules (`-A` lines) in each iptables backend; null where that backend's save could not run. */
+  backends: { legacy: number | null; nft: number | null };
+}
+
+const MODES: readonly KubeProxyMode[] = ['iptables', 'nftables', 'ipvs'];
+
+/** The body of a /proxyMode answer (curl prints the body; bash's /dev/tcp the whole HTTP response). */
+export function proxyModeFrom(text: string | null): KubeProxyMode | null {
+  if (text === null) return null;
+  const body = text.includes('\r\n\r\n') ? text.slice(text.indexOf('\r\n\r\n') + 4) : text;
+  const word = body.trim();
+  return (MODES as readonly string[]).includes(word) ? (word as KubeProxyMode) : null;
+}
+
+/** Rules in an iptables-save: its `-A CHAIN …` lines (counters or not). */
+export function iptablesRuleCount(save: string): number {
+  return save.split('\n').filter((l) => /^(\[\d+:\d+\]\s+)?-A /.test(l.trim())).length;
+}
+
+function hasNftTable(json: string | null): boolean {
+  if (json === null || json.trim() === '') return false;
+  try {
+    return ((JSON.parse(json) as { nftables?: unknown[] }).nftables ?? []).some((o) => typeof o === 'object' && o !== null && 'table' in o);
+  } catch {
+    return false;
+  }
+}
+
+export function detectKubeProxyMode(o: ModeOutputs): DetectedMode {
+  const tables = { nftables: hasNftTable(o.nftTable), iptables: o.natSave !== null && /^(:KUBE-SERVICES |-A KUBE-SERVICES )/m.test(o.natSave) };
+  const reported = proxyModeFrom(o.proxyMode);
+  const byTables: KubeProxyMode | null = tables.nftables ? 'nftables' : tables.iptables ? 'iptables' : null;
+  return {
+    mode: reported ?? byTables,
+    reported,
+    tables,
+    backends: { legacy: o.legacySave === null ? null : iptablesRuleCount(o.legacySave), nft: o.nftSave === null ? null : iptablesRuleCount(o.nftSave) },
+  };
+}
+
+/** The walker for a mode; IPVS is not walked yet (null). A node whose mode is unknown is read as iptables. */
+export function dataplaneFor(mode: KubeProxyMode | null): ServiceDataplane | null {
+  if (mode === 'nftables') return nftablesDataplane;
+  if (mode === 'ipvs') return null;
+  return iptablesDataplane;
+}
