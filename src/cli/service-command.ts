@@ -24,7 +24,8 @@ const BOT_USAGE = `Usage: k8snet bot
 
 The Slack side: serves /k8snet and its buttons (HTTP receiver on $PORT at /slack/events, or Socket Mode when
 SLACK_APP_TOKEN is set), checks who may run what, posts the parent message and queues the job in Redis. Health and
-metrics on $K8SNET_HEALTH_PORT (default 9464; /healthz, /readyz, /metrics). Stops cleanly on SIGTERM.
+metrics on $K8SNET_HEALTH_PORT (default 9464; /healthz, /readyz, /metrics). With $K8SNET_CLUSTERS_FILE, each
+cluster's jobs go to that cluster's queue (--cluster NAME, else the channel's cluster). Stops cleanly on SIGTERM.
 Settings: .env.example.`;
 
 const WORKER_USAGE = `Usage: k8snet worker [--lab NAME] [--cluster NAME]

@@ -264,6 +264,11 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
       } catch (err) {
         return await refuse(respond, user, channel, verb, followUp ? 'refused_button' : 'invalid', describeError(err));
       }
+      // A cluster's own capture ceiling (the clusters file) bounds its commands as K8SNET_CAPTURE_MAX_SECONDS does.
+      const ceiling = cluster ? findCluster(clusters!, cluster)?.capture.maxSeconds : undefined;
+      if (ceiling !== undefined && 'capture' in parsed.command && parsed.command.capture.enabled && parsed.command.capture.seconds > ceiling) {
+        return await refuse(respond, user, channel, verb, followUp ? 'refused_button' : 'invalid', `--capture-seconds: cluster ${cluster} captures at most ${ceiling} s`);
+      }
       const target = queueFor(cluster);
       const title = `${bundleOf ? `evidence bundle of job ${displayJobId(bundleOf)}` : commandTitle(parsed.command)}${cluster ? ` on ${cluster}` : ''}`;
       // Our own job ids (j1, j2…): the number is on the parent message before the job exists, for `cancel`.

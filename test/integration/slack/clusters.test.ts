@@ -15,6 +15,7 @@ clusters:
     channels: [C1]
   cfus:
     kubeconfig: /secrets/us/kubeconfig
+    capture: { maxSeconds: 4 }
 `);
 
 /** A runner that says which cluster's worker ran it. */
@@ -68,10 +69,13 @@ describe('many clusters', () => {
     await until(async () => (await p!.redis.exists(`${p!.prefix}:{k8snet}-workers:${queueName('cfeu')}`)) === 1, 5000, 'worker presence');
     await p.send('clusters');
     await p.send('pod a --cluster nowhere');
+    await p.send('trace a b -c cfus --capture-seconds 5');
     const answers = await until(() => {
       const r = p!.standIn.calls.filter((c) => c.method === 'response_url').map((c) => String(c.args.text));
-      return r.length === 2 && r;
+      return r.length === 3 && r;
     });
+    // The cluster's own capture ceiling, below the deployment's.
+    expect(answers.find((a) => a.includes('cfus captures'))).toContain('--capture-seconds: cluster cfus captures at most 4 s');
     const list = answers.find((a) => a.startsWith('*Clusters*'))!;
     expect(list).toContain('this channel uses *cfeu*');
     expect(list).toContain('• `cfeu` — default in <#C1>; a worker is running');
