@@ -11,7 +11,7 @@
 import bolt from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Queue } from 'bullmq';
-import { describeError } from '../errors.ts';
+import { describeError, InvalidInputError } from '../errors.ts';
 import { parseSlackCommand, SLACK_HELP, type ParsedSlackCommand } from '../command/grammar.ts';
 import { createLimiter } from '../ops/concurrency.ts';
 import { statusMessage } from './slack-blocks.ts';
@@ -20,7 +20,6 @@ import { ACTION_PREFIX, followUpId, jobButtons, type ButtonSettings } from './jo
 import type { OperationCommand } from '../ops/run-operation.ts';
 import { capturesPackets, commandTitle, createInspectionQueue, displayJobId, queueName, workerPresenceKey, type InspectionJobData, type JobName } from '../queue/jobs.ts';
 import { clusterForChannel, findCluster, type ClustersFile } from '../clusters/clusters-file.ts';
-import { InvalidInputError } from '../errors.ts';
 import { publishCancel } from '../queue/cancellation.ts';
 import type { RedisConnection } from '../queue/redis-url.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';

@@ -143,6 +143,13 @@ describe('follow-up buttons', () => {
     expect(await p.queue.getJobCounts()).toMatchObject({ waiting: 0, active: 0, completed: 1 });
     const refused = (await p.audit.recent(50)).filter((e) => e.type === 'refused');
     expect(refused.map((e) => e.user).sort()).toEqual(['U1', 'U1', 'U1', 'U3']);
+
+    // A bundle no longer kept (a day later, or never: the job failed) says so in the thread and what to do.
+    await p.redis.del(`${p.prefix}:{k8snet}-bundle:j1`);
+    await p.click(first.ts, 'k8snet:bundle', { user: 'U1' });
+    const gone = await until(() => p!.threadCalls().find((c) => String(c.args.text).includes('no longer kept')), 20_000, 'bundle gone notice');
+    expect(String(gone.args.text)).toBe('the evidence of job 1 is no longer kept (bundles are kept a day, only for finished jobs): use Re-run, then its Evidence bundle');
+    expect(gone.args.thread_ts).toBe(first.ts);
   }, 60_000);
 
   it('"Cancel" on a running job stops it, by the clicker; "Policy" under a pod runs policy POD in the thread', async () => {
