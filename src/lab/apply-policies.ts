@@ -16,7 +16,7 @@ export interface LabApiEndpoint {
 /** Per request; the lab API server answers on loopback in milliseconds. */
 const APPLY_TIMEOUT_MS = 10_000;
 
-const PLURALS: Record<string, string> = { NetworkPolicy: 'networkpolicies', GlobalNetworkPolicy: 'globalnetworkpolicies' };
+const PLURALS: Record<string, string> = { NetworkPolicy: 'networkpolicies', GlobalNetworkPolicy: 'globalnetworkpolicies', Tier: 'tiers' };
 
 /** The collection URL path a document is created under. */
 export function collectionPath(object: TopologyPolicyDocument['object']): string {

@@ -28,7 +28,7 @@
 import { cidrContains, parseIp, type Cidr } from '../policy/cidr.ts';
 import { entitySelectsPod, type ContainerPort, type PodEndpoint } from '../policy/evaluate.ts';
 import { policiesForEndpoint } from '../policy/describe-policy.ts';
-import type { Direction, EntityMatch, NormalizedPolicy, NormalizedRule, PortMatch } from '../policy/policy-model.ts';
+import type { Direction, EntityMatch, NormalizedPolicy, NormalizedRule, PortMatch, TierInfo } from '../policy/policy-model.ts';
 import {
   dispatchChainName,
   FELIX_CHAINS,
@@ -80,6 +80,8 @@ export interface FelixRenderInput {
   /** Namespace → labels. */
   namespaces: Record<string, Record<string, string>>;
   policies: readonly NormalizedPolicy[];
+  /** Calico's tiers in evaluation order (normalizePolicies' `tiers`); absent: only the default tier. */
+  tiers?: readonly TierInfo[];
 }
 
 export interface RenderedChain {
@@ -289,19 +291,24 @@ function profileChain(namespace: string, direction: Direction): RenderedChain {
   ]);
 }
 
-function workloadChain(w: FelixWorkload, direction: Direction, policies: readonly NormalizedPolicy[]): RenderedChain {
+function workloadChain(w: FelixWorkload, direction: Direction, policies: readonly NormalizedPolicy[], tiers: readonly TierInfo[]): RenderedChain {
   const specs: RuleSpec[] = [
     { matches: ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED'], target: ['-j', 'ACCEPT'] },
     { matches: ['-m', 'conntrack', '--ctstate', 'INVALID'], target: ['-j', 'DROP'] },
     { target: clearMark(MARKS.accept) },
   ];
-  if (policies.length > 0) {
-    specs.push({ comments: [FELIX_COMMENTS.startOfPolicies], target: clearMark(MARKS.pass) });
-    for (const p of policies) {
+  // One section per tier that selects the workload, in tier order: the pass mark is cleared at its start, a Pass
+  // rule sets it (skipping the tier's later policies and its end-of-tier drop), as Felix's tiered rendering does.
+  const onlyDefault = tiers.length <= 1;
+  for (const tier of tiers) {
+    const inTier = policies.filter((p) => p.tier === tier.name);
+    if (inTier.length === 0) continue;
+    specs.push({ comments: [onlyDefault ? FELIX_COMMENTS.startOfPolicies : FELIX_COMMENTS.startOfTier(tier.name)], target: clearMark(MARKS.pass) });
+    for (const p of inTier) {
       specs.push({ matches: markClear(MARKS.pass), target: ['-j', policyChainName(direction, policyRef(p), FELIX_ERA)] });
       specs.push({ comments: [FELIX_COMMENTS.returnIfPolicyAccepted], matches: markSet(MARKS.accept), target: ['-j', 'RETURN'] });
     }
-    specs.push({ comments: [FELIX_COMMENTS.dropIfNoPolicies()], matches: markClear(MARKS.pass), target: ['-j', 'DROP'] });
+    if (tier.defaultAction === 'Deny') specs.push({ comments: [onlyDefault ? FELIX_COMMENTS.dropIfNoPolicies() : FELIX_COMMENTS.endOfTierDrop(tier.name)], matches: markClear(MARKS.pass), target: ['-j', 'DROP'] });
   }
   specs.push({ target: ['-j', profileChainName(direction, namespaceProfile(w.namespace))] });
   specs.push({ comments: [FELIX_COMMENTS.returnIfProfileAccepted], matches: markSet(MARKS.accept), target: ['-j', 'RETURN'] });
@@ -320,6 +327,7 @@ function dispatchChain(direction: Direction, local: readonly FelixWorkload[]): R
 /** The node's Calico filter chains for these policies. */
 export function renderFelixFilter(input: FelixRenderInput): FelixRendering {
   const ctx: RenderCtx = { input, notes: [] };
+  const tiers = input.tiers && input.tiers.length > 0 ? input.tiers : [{ name: 'default', order: null, defaultAction: 'Deny' as const }];
   const local = input.workloads.filter((w) => w.node === input.node).sort((a, b) => (a.caliInterface < b.caliInterface ? -1 : 1));
   const workloadChains: RenderedChain[] = [];
   const active = new Map<string, RenderedChain>();
@@ -337,7 +345,7 @@ export function renderFelixFilter(input: FelixRenderInput): FelixRendering {
         const chain = policyChainName(direction, policyRef(p), FELIX_ERA);
         if (!active.has(chain)) active.set(chain, policyChain(p, direction, ctx));
       }
-      workloadChains.push(workloadChain(w, direction, applying));
+      workloadChains.push(workloadChain(w, direction, applying, tiers));
     }
   }
   const namespaces = [...new Set(local.map((w) => w.namespace))].sort();

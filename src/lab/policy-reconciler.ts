@@ -31,6 +31,7 @@ const API_OF: Record<PolicyFamily, { apiVersion: string; kind: string }> = {
   kubernetes: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
   calico: { apiVersion: 'projectcalico.org/v3', kind: 'NetworkPolicy' },
   'calico-global': { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy' },
+  'calico-tier': { apiVersion: 'projectcalico.org/v3', kind: 'Tier' },
 };
 
 /** What the reconciler needs of the policy store (api-server/policy-store.ts PolicyStore). */
@@ -130,13 +131,13 @@ export class PolicyReconciler {
     const resourceVersion = store.resourceVersion;
     const status: FelixStatus = { resourceVersion, at: '', durationMs: 0, nodes: {}, error: null };
     try {
-      const { policies, problems, notEvaluated } = normalizePolicies(storeObjects(store));
+      const { policies, problems, notEvaluated, tiers } = normalizePolicies(storeObjects(store));
       for (const p of problems) log(`policy reconciler: ${p.object}: ${p.message}`);
       for (const p of notEvaluated) log(`policy reconciler: ${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} not programmed: ${p.reason}`);
       const { workloads, namespaces } = felixWorkloads(plan);
       const summary: string[] = [];
       for (const node of plan.nodes) {
-        const rendering = renderFelixFilter({ node: node.name, workloads, namespaces, policies });
+        const rendering = renderFelixFilter({ node: node.name, workloads, namespaces, policies, tiers });
         for (const n of rendering.notes) log(`policy reconciler: ${node.name}: ${n}`);
         const saved = await run(inNetns(node.netns, ['iptables-save', '-t', 'filter']));
         const applied = planApply(rendering, currentFilterOf(parseIptablesSave(saved.stdout).tables.get('filter')));

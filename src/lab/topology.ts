@@ -76,8 +76,8 @@ export interface TopologyNamespace {
 /** The policy kinds a topology's networkPolicies files may hold (apiVersion → kinds). */
 export const TOPOLOGY_POLICY_KINDS: Readonly<Record<string, readonly string[]>> = {
   'networking.k8s.io/v1': ['NetworkPolicy'],
-  'crd.projectcalico.org/v1': ['NetworkPolicy', 'GlobalNetworkPolicy'],
-  'projectcalico.org/v3': ['NetworkPolicy', 'GlobalNetworkPolicy'],
+  'crd.projectcalico.org/v1': ['NetworkPolicy', 'GlobalNetworkPolicy', 'Tier'],
+  'projectcalico.org/v3': ['NetworkPolicy', 'GlobalNetworkPolicy', 'Tier'],
 };
 
 /** One YAML document of a networkPolicies file: checked for kind and name here, fully by the API server. */

@@ -186,6 +186,9 @@ function calicoSchemas(prefix: string, group: string, version: string): Record<s
       type: 'object',
       properties: { ...common, applyOnForward: bool, doNotTrack: bool, namespaceSelector: str, preDNAT: bool },
     },
+    [`${prefix}.Tier`]: kind('Tier', 'TierSpec'),
+    // projectcalico api v3 TierSpec: order (nil = last) and, since Calico 3.30, the tier's default action.
+    [`${prefix}.TierSpec`]: { type: 'object', properties: { order: { type: 'number' }, defaultAction: { type: 'string', enum: ['Deny', 'Pass'] } } },
     [`${prefix}.Rule`]: rule,
     [`${prefix}.EntityRule`]: entityRule,
   };

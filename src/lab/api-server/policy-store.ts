@@ -3,10 +3,11 @@
  * to `<stateDir>/policies.json`, with a change event for a reconciler.
  *
  * API
- *   type PolicyFamily = 'kubernetes' | 'calico' | 'calico-global'
+ *   type PolicyFamily = 'kubernetes' | 'calico' | 'calico-global' | 'calico-tier'
  *       kubernetes:    networking.k8s.io/v1 NetworkPolicy (namespaced)
  *       calico:        Calico NetworkPolicy (namespaced), served as crd.projectcalico.org/v1 and projectcalico.org/v3
  *       calico-global: Calico GlobalNetworkPolicy (cluster-scoped), served under the same two group/versions
+ *       calico-tier:   Calico Tier (cluster-scoped): the order tiers of policies are evaluated in, same group/versions
  *   PolicyStore.open(path): Promise<PolicyStore>      loads `path` if it exists (a restarted server keeps its policies)
  *   store.list(family, namespace?): KubeObject[]       sorted by namespace, name; copies
  *   store.get(family, namespace, name): KubeObject | undefined
@@ -36,8 +37,8 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { KubeObject } from './objects.ts';
 import { timestamp } from './objects.ts';
 
-export type PolicyFamily = 'kubernetes' | 'calico' | 'calico-global';
-export const POLICY_FAMILIES: readonly PolicyFamily[] = ['kubernetes', 'calico', 'calico-global'];
+export type PolicyFamily = 'kubernetes' | 'calico' | 'calico-global' | 'calico-tier';
+export const POLICY_FAMILIES: readonly PolicyFamily[] = ['kubernetes', 'calico', 'calico-global', 'calico-tier'];
 
 export interface PolicyChange {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';

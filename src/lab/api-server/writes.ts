@@ -110,7 +110,7 @@ function prepare(target: WriteTarget, raw: JsonObject, ctx: ObjectContext, valid
   if (causes.length > 0) refuse(invalid(resource.kind, resource.group, name, causes));
   let object = check.value as JsonObject;
   if (resource.family === 'kubernetes') object = defaultKubernetesNetworkPolicy(object);
-  else if (resource.group === CALICO_V3_GROUP) object = defaultCalicoV3Policy(object);
+  else if (resource.group === CALICO_V3_GROUP && resource.family !== 'calico-tier') object = defaultCalicoV3Policy(object);
   const { apiVersion: _apiVersion, kind: _kind, ...stored } = object;
   return {
     object: stored as unknown as KubeObject,

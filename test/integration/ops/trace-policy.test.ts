@@ -143,6 +143,33 @@ describe('trace and network policy on the policy lab', () => {
     }
   }, 60_000);
 
+  it('follows a Pass in an earlier tier into the Kubernetes policies, and names that tier\'s Deny', async () => {
+    const tier = { apiVersion: 'projectcalico.org/v3', kind: 'Tier', metadata: { name: 'security' }, spec: { order: 100 } };
+    const quarantine = {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name: 'security.quarantine' },
+      spec: { tier: 'security', order: 10, selector: "type == 'dest'", types: ['Ingress'], ingress: [{ action: 'Pass', source: { selector: "type == 'src'" } }, { action: 'Deny' }] },
+    };
+    const tierFile = await applied(tier);
+    const file = await applied(quarantine);
+    try {
+      // pod-src: passed on to the default tier, where the Kubernetes allow decides.
+      const src = await trace('pod-src', 80);
+      expect(codes(src)).toEqual([]);
+      expect(src.testConnection).toMatchObject({ ok: true });
+      expect(src.policy!.verdicts[0]).toMatchObject({ allowed: true, ingress: { decidedBy: { name: 'allow-pod-src-to-dest', action: 'Allow' } } });
+      // pod-other: denied in the security tier before any Kubernetes policy is looked at.
+      const other = await trace('pod-other', 80);
+      expect(problems(other).find((f) => f.code === 'policy_denies_ingress')!.evidence).toBe('GlobalNetworkPolicy quarantine (order 10), rule 2: deny everything');
+      expect(other.testConnection).toMatchObject({ ok: false });
+      expect(problems(other).some((f) => f.code === 'policy_drop_counted' || f.code === 'drop_rule_counted')).toBe(true);
+    } finally {
+      await removed(file);
+      await removed(tierFile);
+    }
+  }, 90_000);
+
   it('resolves a named port against the destination container ports', async () => {
     const file = await applied(ALLOW_OTHER_NAMED_PORT);
     try {
