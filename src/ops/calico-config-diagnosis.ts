@@ -88,9 +88,9 @@ function clusterCidrFindings(facts: CalicoConfigFacts): Finding[] {
 }
 
 function autodetectFindings(facts: CalicoConfigFacts): Finding[] {
-  const env = facts.config.calicoNodeEnv;
-  if (env === null) return [];
-  const method = env.IP_AUTODETECTION_METHOD ?? 'first-found'; // calico/node's default
+  const nodeEnv = facts.config.calicoNodeEnv;
+  if (nodeEnv === null) return [];
+  const method = nodeEnv.IP_AUTODETECTION_METHOD ?? 'first-found'; // calico/node's default
   const installationFirstFound = facts.config.installation?.nodeAddressAutodetectionV4?.firstFound === true;
   if (method !== 'first-found' && !installationFirstFound) return [];
   const differing = facts.nodes.filter((n) => n.calicoIPv4Address && n.internalIP && n.calicoIPv4Address !== n.internalIP);
@@ -123,10 +123,10 @@ export function diagnoseCalicoConfig(facts: CalicoConfigFacts): Finding[] {
 
 /** The report's "Calico configuration" table: what was read, and where. */
 export function calicoConfigSection(config: CalicoConfig): ReportSection {
-  const env = config.calicoNodeEnv;
+  const nodeEnv = config.calicoNodeEnv;
   const shown = (v: string | number | boolean | null | undefined) => (v === null || v === undefined ? '-' : String(v));
   const rows: string[][] = [
-    ['calico-node env', config.calicoNodeSource ?? 'not found', env ? `CALICO_IPV4POOL_CIDR=${shown(env.CALICO_IPV4POOL_CIDR)} IP_AUTODETECTION_METHOD=${shown(env.IP_AUTODETECTION_METHOD)} CALICO_NETWORKING_BACKEND=${shown(env.CALICO_NETWORKING_BACKEND)} FELIX_VXLANMTU=${shown(env.FELIX_VXLANMTU)}` : '-'],
+    ['calico-node env', config.calicoNodeSource ?? 'not found', nodeEnv ? `CALICO_IPV4POOL_CIDR=${shown(nodeEnv.CALICO_IPV4POOL_CIDR)} IP_AUTODETECTION_METHOD=${shown(nodeEnv.IP_AUTODETECTION_METHOD)} CALICO_NETWORKING_BACKEND=${shown(nodeEnv.CALICO_NETWORKING_BACKEND)} FELIX_VXLANMTU=${shown(nodeEnv.FELIX_VXLANMTU)}` : '-'],
     ['veth_mtu', 'ConfigMap calico-config', config.vethMtu === 0 ? '0 (auto-detect)' : shown(config.vethMtu)],
     ['calico_backend', 'ConfigMap calico-config', shown(config.calicoBackend)],
     ['Installation', 'operator.tigera.io/v1 default', config.installation ? `mtu=${shown(config.installation.mtu)} autodetectV4=${JSON.stringify(config.installation.nodeAddressAutodetectionV4)} pools=${config.installation.ipPools.map((p) => p.cidr).join(',') || '-'}` : 'none (manifest install)'],
