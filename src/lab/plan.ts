@@ -109,6 +109,10 @@ export interface LabPlan {
   overlayDevice: string | null;
   /** MTU of pod interfaces and the tunnel device: the link MTU less the overlay's headers. */
   podMtu: number;
+  /** calico-config's veth_mtu as served (topology clusterConfig.vethMtu; absent: podMtu). */
+  calicoVethMtu?: number;
+  /** kube-controller-manager's --cluster-cidr as served (absent: the IP pool's CIDR). */
+  clusterCIDR?: string;
   ipPool: PlannedIpPool;
   nodes: PlannedNode[];
   pods: PlannedPod[];
@@ -294,6 +298,8 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
     overlay,
     overlayDevice: overlay === 'vxlan' ? CALICO_VXLAN.device : overlay === 'ipip' ? CALICO_IPIP_DEVICE : null,
     podMtu: LAB_LINK_MTU - OVERLAY_OVERHEAD[overlay],
+    ...(topology.clusterConfig?.vethMtu === undefined ? {} : { calicoVethMtu: topology.clusterConfig.vethMtu }),
+    ...(topology.clusterConfig?.clusterCIDR === undefined ? {} : { clusterCIDR: topology.clusterConfig.clusterCIDR }),
     ipPool,
     nodes,
     pods,

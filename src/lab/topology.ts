@@ -87,7 +87,17 @@ export interface TopologyPolicyDocument {
   object: Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
 }
 
+/** What the lab's kube-system tells Calico and the controller manager (to misconfigure on purpose). */
+export interface TopologyClusterConfig {
+  /** calico-config's veth_mtu; absent: the MTU the lab gives pod and tunnel interfaces (a correct setting). */
+  vethMtu?: number;
+  /** kube-controller-manager's --cluster-cidr; absent: the IP pool's CIDR. */
+  clusterCIDR?: string;
+}
+
 export interface Topology {
+  /** `clusterConfig:` — kube-system's Calico and controller-manager settings (default: consistent with the lab). */
+  clusterConfig?: TopologyClusterConfig;
   /** kube-proxy's mode on the lab's nodes (default iptables). */
   kubeProxy: LabKubeProxyMode;
   /** Lab node subnet; when absent, `lab up` picks one that no host route overlaps. */
@@ -269,12 +279,20 @@ export function parseTopology(doc: unknown): Topology {
   const kubeProxy = o.kubeProxy === undefined ? 'iptables' : o.kubeProxy;
   if (!(LAB_KUBE_PROXY_MODES as readonly unknown[]).includes(kubeProxy)) throw new InvalidInputError('kubeProxy', `${JSON.stringify(kubeProxy)} must be ${LAB_KUBE_PROXY_MODES.join(' or ')}`);
 
+  const clusterConfig: TopologyClusterConfig = {};
+  if (o.clusterConfig !== undefined) {
+    const cc = asObject('clusterConfig', o.clusterConfig);
+    // 68: the IPv4 minimum (RFC 791); 9000: jumbo frames, more than any Calico deployment's links.
+    if (cc.vethMtu !== undefined) clusterConfig.vethMtu = validateIntegerInRange('clusterConfig.vethMtu', cc.vethMtu, 68, 9000);
+    if (cc.clusterCIDR !== undefined) clusterConfig.clusterCIDR = validateCidr(cc.clusterCIDR, 'clusterConfig.clusterCIDR');
+  }
+
   let nodeSubnet: string | undefined;
   if (o.nodeSubnet !== undefined) {
     nodeSubnet = validateCidr(o.nodeSubnet, 'nodeSubnet');
     validateIp(nodeSubnet.split('/')[0], 'nodeSubnet');
   }
-  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), kubeProxy: kubeProxy as LabKubeProxyMode, serviceCIDR, ipPools, nodes, pods, services, namespaces, networkPolicies, policyDocuments: [] };
+  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), clusterConfig, kubeProxy: kubeProxy as LabKubeProxyMode, serviceCIDR, ipPools, nodes, pods, services, namespaces, networkPolicies, policyDocuments: [] };
 }
 
 /** Checks each document of a networkPolicies file: a supported apiVersion/kind and a metadata.name. */

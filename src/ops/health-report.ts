@@ -18,12 +18,16 @@ import { nodeTarget, type OperationDeps } from './deps.ts';
 import { inspectNode, nodePortsOn } from './node-facts.ts';
 import { nodeBlocks } from './calico-blocks.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
+import { calicoConfigSection, diagnoseCalicoConfig } from './calico-config-diagnosis.ts';
+import type { CalicoConfig } from '../cluster/types.ts';
 
 export interface HealthReportResult {
   generatedAt: string;
   nodes: { name: string; ip: string; reachable: boolean; tunnel: string | null; routes: number; error: string | null }[];
   pools: { name: string; cidr: string; vxlanMode: string; ipipMode: string; natOutgoing: boolean; disabled: boolean }[];
   changes: { appeared: string[]; resolved: string[]; ongoing: { message: string; since: string }[] } | null;
+  /** Calico's and the cluster's configuration as read (cluster/calico-config.ts). */
+  calicoConfig: CalicoConfig;
   /** Only when a tunnel sample was asked for. */
   sample?: { seconds: number; points: { node: string; interface: string; packets: number | null; flows: number | null; error: string | null }[] };
   findings: Finding[];
@@ -48,7 +52,7 @@ async function sampleTunnels(deps: OperationDeps, ctx: OperationContext, nodes: 
 
 export async function runHealthReport(deps: OperationDeps, ctx: OperationContext, previous: ProblemMemory | null = null, now = new Date(), options: { tunnelSampleSeconds?: number } = {}): Promise<OperationOutcome<HealthReportResult> & { memory: ProblemMemory }> {
   ctx.onStep('reading the cluster');
-  const [nodes, pods, services, pools] = await Promise.all([deps.cluster.listNodes(), deps.cluster.listPods(), deps.cluster.listServices(), deps.cluster.listIpPools()]);
+  const [nodes, pods, services, pools, calicoConfig] = await Promise.all([deps.cluster.listNodes(), deps.cluster.listPods(), deps.cluster.listServices(), deps.cluster.listIpPools(), deps.cluster.readCalicoConfig()]);
   const withEndpoints = await mapLimit(services, NODE_CONCURRENCY, async (s) => ({ ...s, readyEndpoints: Object.keys(s.selector).length === 0 ? 0 : (await deps.cluster.listEndpoints(s.namespace, s.name)).filter((e) => e.ready).length }));
 
   ctx.onStep(`inspecting ${nodes.length} nodes`);
@@ -83,7 +87,13 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
       pools,
       pods: pods.map((p) => ({ ...p, caliInterface: caliInterfaceName(p.namespace, p.name) })),
       services: withEndpoints,
-    }),
+    }).concat(
+      diagnoseCalicoConfig({
+        config: calicoConfig,
+        pools,
+        nodes: nodes.map((n) => ({ name: n.name, internalIP: n.internalIP, calicoIPv4Address: n.calicoIPv4Address ?? null, links: nodeFacts.find((f) => f.name === n.name)?.links ?? null })),
+      }),
+    ),
   );
   const stamp = now.toISOString().slice(0, 16).replace('T', ' ');
   const changes: HealthChanges = compareWithPrevious(findings, previous, stamp);
@@ -93,12 +103,14 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
     nodes: nodeFacts.map((n) => ({ name: n.name, ip: n.ip, reachable: n.error === null, tunnel: tunnel(n) ? `${tunnel(n)!.name} ${tunnel(n)!.up ? 'up' : 'DOWN'}` : null, routes: n.routes?.length ?? 0, error: n.error })),
     pools: pools.map((p) => ({ name: p.name, cidr: p.cidr, vxlanMode: p.vxlanMode, ipipMode: p.ipipMode, natOutgoing: p.natOutgoing, disabled: p.disabled })),
     changes: previous === null ? null : { appeared: changes.appeared.map((f) => f.message), resolved: changes.resolved.map((r) => r.message), ongoing: changes.ongoing.map((o) => ({ message: o.finding.message, since: o.since })) },
+    calicoConfig,
     ...(sample ? { sample: sample.result } : {}),
     findings,
   };
   const sections: ReportSection[] = [
     { kind: 'table', title: 'Nodes', columns: ['NODE', 'IP', 'REACHABLE', 'TUNNEL', 'ROUTES'], rows: result.nodes.map((n) => [n.name, n.ip, n.reachable ? 'yes' : `NO: ${n.error}`, n.tunnel ?? '-', String(n.routes)]) },
     { kind: 'table', title: 'IP pools', columns: ['POOL', 'CIDR', 'VXLAN', 'IPIP', 'NAT OUT', 'DISABLED'], rows: result.pools.map((p) => [p.name, p.cidr, p.vxlanMode, p.ipipMode, String(p.natOutgoing), String(p.disabled)]) },
+    calicoConfigSection(calicoConfig),
   ];
   if (sample) sections.push(sample.section);
   if (result.changes) {
