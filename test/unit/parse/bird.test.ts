@@ -56,3 +56,22 @@ describe('BIRD show protocols', () => {
     expect(parseBirdProtocols('Unable to connect to server control socket (/var/run/calico/bird.ctl): No such file or directory').unparsed).toHaveLength(1);
   });
 });
+
+describe('BIRD 2 in the lab (routing: bgp)', () => {
+  it('reads the mesh as birdcl prints it over the node\'s sshd', () => {
+    const parsed = parseBirdProtocols(fixture('birdcl-lab-bird2-established.txt'));
+    expect(parsed.version).toBe('BIRD 2.0.12');
+    expect(bgpSessions(parsed).map((s) => [s.name, s.neighborAddress, s.session])).toEqual([
+      ['Mesh_10_254_1_12', '10.254.1.12', 'Established'],
+      ['Mesh_10_254_1_13', '10.254.1.13', 'Established'],
+    ]);
+    expect(parsed.protocols.map((p) => p.proto)).toEqual(['Device', 'Kernel', 'Static', 'BGP', 'BGP']);
+    expect(parsed.unparsed).toEqual([]);
+  });
+
+  it('reads a peer whose BIRD was stopped: start / Active, Socket: Connection refused', () => {
+    const parsed = parseBirdProtocols(fixture('birdcl-lab-bird2-peer-down.txt'));
+    expect(bgpSessions(parsed)).toEqual([expect.objectContaining({ state: 'start', session: 'Active', bgpState: 'Active', lastError: 'Socket: Connection refused', neighborAddress: '10.254.1.12', neighborAs: 64512 })]);
+    expect(parsed.unparsed).toEqual([]);
+  });
+});
