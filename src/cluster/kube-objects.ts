@@ -30,6 +30,7 @@ export function toNodeInfo(node: V1Node): NodeInfo {
     podCIDRs,
     vxlanTunnelIP: annotations[CALICO_ANNOTATIONS.vxlanTunnelAddr] ?? null,
     ipipTunnelIP: annotations[CALICO_ANNOTATIONS.ipipTunnelAddr] ?? null,
+    calicoIPv4Address: annotations[CALICO_ANNOTATIONS.ipv4Address] ?? null,
     ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     labels: node.metadata?.labels ?? {},
   };

@@ -11,6 +11,8 @@ export interface NodeInfo {
   /** Calico's tunnel addresses from node annotations (projectcalico.org/IPv4VXLANTunnelAddr, IPv4IPIPTunnelAddr). */
   vxlanTunnelIP: string | null;
   ipipTunnelIP: string | null;
+  /** The address calico/node autodetected (annotation projectcalico.org/IPv4Address, `10.0.0.5/24`); BIRD peers from it. */
+  calicoIPv4Address?: string | null;
   ready: boolean;
   labels: Record<string, string>;
 }

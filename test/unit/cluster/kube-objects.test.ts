@@ -16,6 +16,7 @@ describe('toNodeInfo', () => {
     expect(toNodeInfo(load<V1Node>('node-calico-ipip.json'))).toEqual({
       name: 'k8s-node1',
       internalIP: '192.168.56.11',
+      calicoIPv4Address: '192.168.56.11/24',
       addresses: [
         { type: 'InternalIP', address: '192.168.56.11' },
         { type: 'Hostname', address: 'k8s-node1' },
