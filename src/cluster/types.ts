@@ -13,7 +13,7 @@ export interface NodeInfo {
   ipipTunnelIP: string | null;
   ready: boolean;
   labels: Record<string, string>;
-  /** The address calico/node autodetected (annotation projectcalico.org/IPv4Address, prefix dropped); absent/null when not set. */
+  /** The address calico/node autodetected (annotation projectcalico.org/IPv4Address, prefix dropped; BIRD peers from it); absent/null when not set. */
   calicoIPv4Address?: string | null;
 }
 

@@ -19,7 +19,18 @@ import { inspectNode, nodePortsOn } from './node-facts.ts';
 import { nodeBlocks } from './calico-blocks.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import { calicoConfigSection, diagnoseCalicoConfig } from './calico-config-diagnosis.ts';
-import type { CalicoConfig } from '../cluster/types.ts';
+import type { CalicoConfig, IpPoolInfo } from '../cluster/types.ts';
+import { birdShowProtocols } from '../node/catalogue.ts';
+import { parseBirdProtocols } from '../parse/bird.ts';
+import { hostKillers } from '../calico/felix-chains.ts';
+import { readCounters } from './enforcement-facts.ts';
+import { runOk } from './node-facts.ts';
+import { diagnoseBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
+
+/** Pod traffic crosses nodes on BIRD's routes when an enabled pool does not encapsulate (always or across subnets). */
+export function routedByBgp(pools: readonly IpPoolInfo[]): boolean {
+  return pools.some((p) => !p.disabled && (p.vxlanMode !== 'Always' && p.ipipMode !== 'Always'));
+}
 
 export interface HealthReportResult {
   generatedAt: string;
@@ -71,9 +82,26 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
     }
   });
 
+  // BGP: BIRD's sessions and the host rules in BGP's way, on every node the report could reach.
+  const bgp: BgpNodeFacts[] = routedByBgp(pools)
+    ? await mapLimit(nodes, NODE_CONCURRENCY, async (node): Promise<BgpNodeFacts> => {
+        const facts = nodeFacts.find((f) => f.name === node.name)!;
+        const target = targets.get(node.name);
+        const base = { name: node.name, ip: node.internalIP ?? '?', calicoIPv4Address: node.calicoIPv4Address ?? null, routes: facts.routes, blocks: [] as string[] };
+        if (!target || facts.error) return { ...base, bird: null, birdError: facts.error ?? 'not inspected', bgpDrops: [] };
+        const [bird, counters] = await Promise.all([
+          runOk(deps.shell, target, birdShowProtocols({ all: true }), ctx.signal).then((t) => ({ bird: parseBirdProtocols(t), birdError: null }), (e: unknown) => ({ bird: null, birdError: describeError(e) })),
+          readCounters(deps.shell, target, ctx.signal),
+        ]);
+        const filter = 'save' in counters ? counters.save.tables.get('filter') : undefined;
+        return { ...base, ...bird, bgpDrops: filter ? hostKillers(filter).filter((k) => k.kind === 'input-drops-bgp') : [] };
+      })
+    : [];
+
   // Calico IPAM's blocks are not spec.podCIDRs: each node's own come from its blackholes (calico-blocks.ts).
   const blocks = nodeBlocks(nodeFacts.map((f) => ({ name: f.name, podCIDRs: f.blocks, routes: f.routes })), pools);
   for (const f of nodeFacts) f.blocks = blocks.get(f.name) ?? f.blocks;
+  for (const b of bgp) b.blocks = blocks.get(b.name) ?? [];
 
   let sample: Awaited<ReturnType<typeof sampleTunnels>> | null = null;
   if (options.tunnelSampleSeconds) {
@@ -81,20 +109,20 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
     sample = await sampleTunnels(deps, ctx, nodeFacts.filter((f) => f.error === null).map((f) => ({ facts: f, target: targets.get(f.name) ?? null })), options.tunnelSampleSeconds);
   }
 
-  const findings = sortFindings(
-    diagnoseHealth({
+  const findings = sortFindings([
+    ...diagnoseHealth({
       nodes: nodeFacts,
       pools,
       pods: pods.map((p) => ({ ...p, caliInterface: caliInterfaceName(p.namespace, p.name) })),
       services: withEndpoints,
-    }).concat(
-      diagnoseCalicoConfig({
-        config: calicoConfig,
-        pools,
-        nodes: nodes.map((n) => ({ name: n.name, internalIP: n.internalIP, calicoIPv4Address: n.calicoIPv4Address ?? null, links: nodeFacts.find((f) => f.name === n.name)?.links ?? null })),
-      }),
-    ),
-  );
+    }),
+    ...diagnoseCalicoConfig({
+      config: calicoConfig,
+      pools,
+      nodes: nodes.map((n) => ({ name: n.name, internalIP: n.internalIP, calicoIPv4Address: n.calicoIPv4Address ?? null, links: nodeFacts.find((f) => f.name === n.name)?.links ?? null })),
+    }),
+    ...diagnoseBgp(bgp),
+  ]);
   const stamp = now.toISOString().slice(0, 16).replace('T', ' ');
   const changes: HealthChanges = compareWithPrevious(findings, previous, stamp);
   const tunnel = (n: HealthNodeFacts) => n.links?.find((l) => l.name === 'vxlan.calico' || l.name === 'tunl0') ?? null;

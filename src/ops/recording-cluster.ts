@@ -53,5 +53,6 @@ export function recordingCluster(cluster: ClusterReader, onRead: (read: ClusterR
     listIpPools: wrap('listIpPools'),
     listNamespaces: wrap('listNamespaces'),
     listPolicyObjects: wrap('listPolicyObjects'),
+    readCalicoConfig: wrap('readCalicoConfig'),
   };
 }
