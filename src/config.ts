@@ -73,6 +73,22 @@ export function list(env: Env, name: string): string[] {
   return (raw(env, name) ?? '').split(/[\s,]+/).filter(Boolean);
 }
 
+/**
+ * Every secret this deployment may hold, as set (NAME or NAME_FILE): an evidence bundle redacts them wherever they
+ * turn up. A secret file that cannot be read is skipped here (the process reading it for use reports it).
+ */
+export function bundleSecrets(env: Env): string[] {
+  const names = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'K8SNET_SSH_KEY_PASSPHRASE'];
+  return names.flatMap((name) => {
+    try {
+      const v = secret(env, name, { optional: true });
+      return v ? [v] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
 // ---- Kubernetes ----
 
 export interface KubeSettings {
@@ -220,6 +236,11 @@ export interface AccessSettings {
   /** User IDs (U…, W…) and user group IDs (S…). */
   allowedUsers: string[];
   captureUsers: string[];
+  /**
+   * A direct message with the bot (D…) passes the channel list even when it is set (the user and capture lists still
+   * apply). Unset: false; an empty channel list allows every conversation anyway.
+   */
+  allowDirectMessages?: boolean;
   /** Channel the audit trail is also posted to. */
   auditChannel: string | undefined;
 }
@@ -227,7 +248,7 @@ export interface AccessSettings {
 export function accessSettings(env: Env): AccessSettings {
   const audit = slackIds(env, 'K8SNET_AUDIT_CHANNEL', CHANNEL_ID);
   if (audit.length > 1) throw new ConfigError('K8SNET_AUDIT_CHANNEL', 'takes one channel ID');
-  return { allowedChannels: slackIds(env, 'K8SNET_ALLOWED_CHANNELS', CHANNEL_ID), allowedUsers: slackIds(env, 'K8SNET_ALLOWED_USERS', USER_ID), captureUsers: slackIds(env, 'K8SNET_CAPTURE_USERS', USER_ID), auditChannel: audit[0] };
+  return { allowedChannels: slackIds(env, 'K8SNET_ALLOWED_CHANNELS', CHANNEL_ID), allowedUsers: slackIds(env, 'K8SNET_ALLOWED_USERS', USER_ID), captureUsers: slackIds(env, 'K8SNET_CAPTURE_USERS', USER_ID), allowDirectMessages: bool(env, 'K8SNET_ALLOW_DIRECT_MESSAGES', false), auditChannel: audit[0] };
 }
 
 // ---- Queue and processes ----
@@ -270,13 +291,28 @@ export function workerSettings(env: Env): WorkerSettings {
 export interface ProcessSettings {
   /** Port of /healthz, /readyz and /metrics; 0 picks a free one. */
   healthPort: number;
+  /** K8SNET_HEALTH_PORT was not set: if the default port is taken, any free port will do (the log says which). */
+  healthPortIsDefault: boolean;
   logLevel: string;
 }
 
-export function processSettings(env: Env): ProcessSettings {
+/**
+ * Health ports when K8SNET_HEALTH_PORT is unset: different per process, so a bot and a worker on one host both
+ * start (a second worker on the same host falls back to a free port). Containers pin one port for both.
+ */
+export const DEFAULT_HEALTH_PORTS = { bot: 9464, worker: 9465 } as const;
+
+export function processSettings(env: Env, role: keyof typeof DEFAULT_HEALTH_PORTS = 'bot'): ProcessSettings {
   const logLevel = raw(env, 'LOG_LEVEL') ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError('LOG_LEVEL', `${JSON.stringify(logLevel)} is not one of fatal, error, warn, info, debug, trace, silent`);
-  return { healthPort: integer(env, 'K8SNET_HEALTH_PORT', 9464, 0, 65535), logLevel };
+  return { healthPort: integer(env, 'K8SNET_HEALTH_PORT', DEFAULT_HEALTH_PORTS[role], 0, 65535), healthPortIsDefault: raw(env, 'K8SNET_HEALTH_PORT') === undefined, logLevel };
+}
+
+// ---- Many clusters ----
+
+/** K8SNET_CLUSTERS_FILE: the clusters file (src/clusters/clusters-file.ts); undefined: one cluster, the environment's. */
+export function clustersFileSetting(env: Env): string | undefined {
+  return raw(env, 'K8SNET_CLUSTERS_FILE');
 }
 
 // ---- Scheduled reports ----

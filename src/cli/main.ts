@@ -60,6 +60,9 @@ export function usage(): string {
     '  audit     the audit trail: who asked what, and every command run on a node',
     '  demo      the whole pipeline here, without Slack: lab, Redis, stand-in, bot, worker, a signed trace',
     '',
+    'Every inspection command takes --cluster NAME (a cluster of $K8SNET_CLUSTERS_FILE) and --bundle FILE (the evidence',
+    'bundle: every node command with its output, the Kubernetes objects read, the captures, result and findings).',
+    '',
     'Run `k8snet <command> --help` for a command\'s options.',
   ].join('\n');
 }

@@ -3,9 +3,10 @@
  * has a deadline, every answer is mapped to our types by the pure functions in kube-objects.ts, and every failure
  * leaves as a K8snetError (kube-errors.ts).
  */
-import { ApiException, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, Observable } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, Observable } from '@kubernetes/client-node';
 import type { ConfigurationOptions, KubeConfig, ObservableMiddleware, RequestContext, ResponseContext } from '@kubernetes/client-node';
-import type { ClusterReader, EndpointInfo, IpPoolInfo, NamespaceInfo, NodeInfo, PodInfo, PodListOptions, PolicyObjects, ServiceInfo } from './types.ts';
+import type { CalicoConfig, ClusterReader, EndpointInfo, IpPoolInfo, NamespaceInfo, NodeInfo, PodInfo, PodListOptions, PolicyObjects, ServiceInfo } from './types.ts';
+import { toCalicoConfig, type RawCalicoObjects } from './calico-config.ts';
 import { loadKubeConfig, type KubeConfigOptions } from './kube-config.ts';
 import { translateKubeError, type KubeTarget } from './kube-errors.ts';
 import { SERVICE_NAME_LABEL, endpointsFromSlices, endpointsFromV1, itemsWithKind, toIpPoolList, toNamespaceInfo, toNodeInfo, toPodInfo, toServiceInfo } from './kube-objects.ts';
@@ -33,6 +34,13 @@ export const POLICY_APIS: readonly { group: string; versions: readonly string[];
   { group: 'policy.networking.k8s.io', versions: ['v1alpha1'], plural: 'adminnetworkpolicies', kind: 'AdminNetworkPolicy' },
   { group: 'policy.networking.k8s.io', versions: ['v1alpha1'], plural: 'baselineadminnetworkpolicies', kind: 'BaselineAdminNetworkPolicy' },
 ];
+/** Where calico-node runs: the manifest's kube-system, the tigera-operator's calico-system. */
+export const CALICO_NODE_NAMESPACES = ['kube-system', 'calico-system'] as const;
+/** FelixConfiguration `default`: Calico's API server / 3.32 native CRDs first, then the CRDs it is stored in. */
+export const FELIX_CONFIG_APIS = [
+  { group: 'projectcalico.org', version: 'v3' },
+  { group: 'crd.projectcalico.org', version: 'v1' },
+] as const;
 /** The CRDs Calico stores its policies in, read when projectcalico.org/v3 is not served. */
 const CALICO_CRD_GROUP = 'crd.projectcalico.org';
 
@@ -62,6 +70,7 @@ export class KubeCluster implements ClusterReader {
   readonly server: string;
   private readonly core: CoreV1Api;
   private readonly discovery: DiscoveryV1Api;
+  private readonly apps: AppsV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly requestTimeoutMs: number;
 
@@ -69,6 +78,7 @@ export class KubeCluster implements ClusterReader {
     this.server = kubeConfig.getCurrentCluster()?.server ?? '(no server)';
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
+    this.apps = kubeConfig.makeApiClient(AppsV1Api);
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.requestTimeoutMs = options.requestTimeoutMs ?? KUBE_REQUEST_TIMEOUT_MS;
   }
@@ -199,5 +209,41 @@ export class KubeCluster implements ClusterReader {
     );
     out.read.sort();
     return out;
+  }
+
+  /**
+   * Each piece on its own: not served / not found (404) or forbidden (403) is an absent piece; anything else is
+   * listed in `errors`. Never throws for one unreadable object.
+   */
+  async readCalicoConfig(): Promise<CalicoConfig> {
+    const errors: string[] = [];
+    const absent = (err: unknown) => err instanceof ApiException && (err.code === 404 || err.code === 403);
+    const attempt = async <T>(what: string, fallback: T, request: () => Promise<T>): Promise<T> => {
+      try {
+        return await request();
+      } catch (err) {
+        if (!absent(err)) errors.push(`${what}: ${translateKubeError(err, { kind: what }, this.server).message}`);
+        return fallback;
+      }
+    };
+    const perNamespace = async (what: string, list: (namespace: string) => Promise<{ items: unknown[] }>) =>
+      (await Promise.all(CALICO_NODE_NAMESPACES.map((namespace) => attempt(`${what} in ${namespace}`, [] as unknown[], async () => (await list(namespace)).items)))).flat();
+    const selector = { labelSelector: 'k8s-app=calico-node' };
+    const [daemonSets, calicoNodePods, controllerManagerPods, configMaps, installation, felix] = await Promise.all([
+      perNamespace('daemonsets', (namespace) => this.apps.listNamespacedDaemonSet({ namespace, ...selector }, this.options)),
+      perNamespace('pods', (namespace) => this.core.listNamespacedPod({ namespace, ...selector, limit: 1 }, this.options)),
+      attempt('kube-controller-manager pods', [] as unknown[], async () => (await this.core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'component=kube-controller-manager' }, this.options)).items),
+      perNamespace('configmaps', (namespace) => this.core.listNamespacedConfigMap({ namespace }, this.options)),
+      attempt('installations.operator.tigera.io', null as unknown, () => this.custom.getClusterCustomObject({ group: 'operator.tigera.io', version: 'v1', plural: 'installations', name: 'default' }, this.options) as Promise<unknown>),
+      (async () => {
+        for (const api of FELIX_CONFIG_APIS) {
+          const object = await attempt(`felixconfigurations.${api.group}`, null as unknown, () => this.custom.getClusterCustomObject({ ...api, plural: 'felixconfigurations', name: 'default' }, this.options) as Promise<unknown>);
+          if (object !== null) return { apiVersion: `${api.group}/${api.version}`, object };
+        }
+        return null;
+      })(),
+    ]);
+    const raw: RawCalicoObjects = { daemonSets, calicoNodePods, controllerManagerPods, configMaps, installation, felix, errors };
+    return toCalicoConfig(raw);
   }
 }

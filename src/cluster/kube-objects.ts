@@ -32,6 +32,7 @@ export function toNodeInfo(node: V1Node): NodeInfo {
     ipipTunnelIP: annotations[CALICO_ANNOTATIONS.ipipTunnelAddr] ?? null,
     ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     labels: node.metadata?.labels ?? {},
+    calicoIPv4Address: annotations[CALICO_ANNOTATIONS.ipv4Address]?.split('/')[0] || null,
   };
 }
 

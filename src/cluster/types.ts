@@ -13,6 +13,8 @@ export interface NodeInfo {
   ipipTunnelIP: string | null;
   ready: boolean;
   labels: Record<string, string>;
+  /** The address calico/node autodetected (annotation projectcalico.org/IPv4Address, prefix dropped; BIRD peers from it); absent/null when not set. */
+  calicoIPv4Address?: string | null;
 }
 
 export interface ContainerInfo {
@@ -101,6 +103,44 @@ export interface IpPoolInfo {
   apiVersion: string;
 }
 
+/** FelixConfiguration `default` (crd.projectcalico.org/v1 or projectcalico.org/v3): the fields k8snet reads. */
+export interface FelixConfigInfo {
+  apiVersion: string;
+  vxlanMTU: number | null;
+  ipipMTU: number | null;
+  bpfEnabled: boolean | null;
+  iptablesBackend: string | null;
+  nftablesMode: string | null;
+}
+
+/** operator.tigera.io/v1 Installation `default` (tigera-operator installs only). */
+export interface InstallationInfo {
+  /** spec.calicoNetwork.mtu */
+  mtu: number | null;
+  /** spec.calicoNetwork.nodeAddressAutodetectionV4, e.g. { firstFound: true } or { kubernetes: "NodeInternalIP" }. */
+  nodeAddressAutodetectionV4: Record<string, unknown> | null;
+  ipPools: { cidr: string; encapsulation: string | null }[];
+}
+
+/**
+ * Calico's and the cluster's own configuration, read where it lives; every piece null when absent or unreadable
+ * (`errors` says which could not be read, never a throw).
+ */
+export interface CalicoConfig {
+  /** calico-node container's env: values, and configMapKeyRef values resolved from the ConfigMap; fieldRefs left out. */
+  calicoNodeEnv: Record<string, string> | null;
+  /** Where the env came from: "daemonset kube-system/calico-node" or "pod calico-system/calico-node-x2v4z". */
+  calicoNodeSource: string | null;
+  /** calico-config's veth_mtu ("0": auto-detect, Calico ≥ 3.22's default) and calico_backend. */
+  vethMtu: number | null;
+  calicoBackend: string | null;
+  installation: InstallationInfo | null;
+  felix: FelixConfigInfo | null;
+  /** kube-controller-manager's --cluster-cidr (comma-separated for dual stack), from its pod's command. */
+  clusterCIDR: string | null;
+  errors: string[];
+}
+
 export interface PodListOptions {
   namespace?: string;
   labelSelector?: string;
@@ -127,4 +167,6 @@ export interface ClusterReader {
    * in), and AdminNetworkPolicies where served. One API failing is reported in `errors`, not thrown.
    */
   listPolicyObjects(): Promise<PolicyObjects>;
+  /** calico-node's env, calico-config, Installation, FelixConfiguration default, kube-controller-manager's --cluster-cidr. */
+  readCalicoConfig(): Promise<CalicoConfig>;
 }

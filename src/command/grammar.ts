@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../errors.ts';
-import { validateIntegerInRange, validateLabName, validateNamespace, validatePort, validateNodeName, validateNodePort, validatePodName, validateServiceName } from '../validate.ts';
+import { validateDnsLabel, validateIntegerInRange, validateLabName, validateNamespace, validatePort, validateNodeName, validateNodePort, validatePodName, validateServiceName } from '../validate.ts';
 import type { OperationCommand } from '../ops/run-operation.ts';
 import { parseChannelReference } from './channel-reference.ts';
 import { DEFAULT_TIME_ZONE, validateCron, validateSampleSeconds, validateScheduleId, validateTimeZone } from '../schedule/schedule-spec.ts';
@@ -33,6 +33,8 @@ export const SYNOPSIS: Record<Op, string> = {
 };
 
 const COMMON = `Options:
+  -c, --cluster NAME       the cluster to inspect, by its name in $K8SNET_CLUSTERS_FILE (default: the environment's
+                           kubeconfig and SSH settings; in Slack, the cluster the channel is set to use)
   -n, --namespace NS       namespace of the pods or Service (default: default); DST may also be NS/POD
   --port P                 trace only: the destination port to test and judge (default: the destination's container ports)
   --capture-seconds N      capture window in seconds (default $K8SNET_CAPTURE_SECONDS or 5, at most $K8SNET_CAPTURE_MAX_SECONDS)
@@ -40,6 +42,8 @@ const COMMON = `Options:
   --no-test                trace only: no test connection either
   --sample SECONDS         report only: also capture SECONDS (1–30) on every node's tunnel device and summarize the flows
   --json                   print the structured result as JSON (fields documented in the README)
+  --bundle FILE            also write the evidence bundle (.tar.gz): every node command with its output, the
+                           Kubernetes objects read, the captures, the result and the findings
   --lab NAME               use a local lab's kubeconfig and SSH settings (see \`k8snet lab env\`)
   -q, --quiet              no progress lines on stderr
   -h, --help               show this help
@@ -55,7 +59,12 @@ function arity(op: Op, positionals: string[], expected: number): void {
 }
 
 /** argv → a validated operation command, or an InvalidInputError saying what was wrong. Pure. */
-export function parseInspectArgs(op: Op, argv: readonly string[], bounds: CaptureBounds = DEFAULT_CAPTURE_BOUNDS): { command: OperationCommand; json: boolean; quiet: boolean; lab: string | undefined; help: boolean } {
+/** A cluster's name in the clusters file: a DNS label (it becomes part of a queue name). */
+export function validateClusterName(value: unknown, field = '--cluster'): string {
+  return validateDnsLabel(field, value);
+}
+
+export function parseInspectArgs(op: Op, argv: readonly string[], bounds: CaptureBounds = DEFAULT_CAPTURE_BOUNDS): { command: OperationCommand; json: boolean; quiet: boolean; lab: string | undefined; help: boolean; bundle: string | undefined; cluster: string | undefined } {
   let parsed;
   try {
     parsed = parseArgs({
@@ -70,6 +79,8 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
         sample: { type: 'string' },
         port: { type: 'string' },
         json: { type: 'boolean', default: false },
+        bundle: { type: 'string' },
+        cluster: { type: 'string', short: 'c' },
         lab: { type: 'string' },
         quiet: { type: 'boolean', short: 'q', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -82,7 +93,8 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
   if (values['no-test'] && op !== 'trace') throw new InvalidInputError('--no-test', `only \`trace\` makes a test connection: ${SYNOPSIS.trace}`);
   if (values.port !== undefined && op !== 'trace') throw new InvalidInputError('--port', `only \`trace\` takes a port: ${SYNOPSIS.trace}`);
   if (values.sample !== undefined && op !== 'report') throw new InvalidInputError('--sample', `only \`report\` takes a tunnel sample: ${SYNOPSIS.report}`);
-  const flags = { json: values.json, quiet: values.quiet, help: values.help, lab: values.lab === undefined ? undefined : validateLabName(values.lab) };
+  if (values.bundle !== undefined && (values.bundle === '' || values.bundle.includes('\0'))) throw new InvalidInputError('--bundle', 'needs a file name');
+  const flags = { json: values.json, quiet: values.quiet, help: values.help, lab: values.lab === undefined ? undefined : validateLabName(values.lab), bundle: values.bundle, cluster: values.cluster === undefined ? undefined : validateClusterName(values.cluster) };
   if (values.help) return { ...flags, command: { op: 'report' } };
   const seconds = values['capture-seconds'] === undefined ? bounds.defaultSeconds : validateIntegerInRange('--capture-seconds', values['capture-seconds'], 1, bounds.maxSeconds);
   const capture = { enabled: !values['no-capture'], seconds };
@@ -186,6 +198,7 @@ export const SLACK_HELP = [
   '*k8snet* — why can\'t pod A talk to pod B?',
   ...OPERATIONS.map((op) => `• \`/${SYNOPSIS[op].replace(/^k8snet /, 'k8snet ')}\``),
   '• `/k8snet cancel JOB` — stop a queued or running job (its number is on the job\'s message)',
+  '• `/k8snet clusters` — the clusters k8snet knows, which one this channel uses, and whether a worker runs for each; any command takes `--cluster NAME` (`-c NAME`)',
   `• \`/${SCHEDULE_SYNOPSIS}\` — post a report on a schedule (cron in quotes; default: this channel, ${DEFAULT_TIME_ZONE}; \`--sample\` adds a few seconds of every tunnel's flows); \`/k8snet schedule list\`, \`/k8snet schedule remove ID\``,
   '• `/k8snet help`',
 ].join('\n');
@@ -196,7 +209,13 @@ export type ScheduleCommand =
   | { action: 'list' }
   | { action: 'remove'; id: string };
 
-export type ParsedSlackCommand = { kind: 'help' } | { kind: 'operation'; command: OperationCommand } | { kind: 'cancel'; jobId: string } | ({ kind: 'schedule' } & ScheduleCommand);
+export type ParsedSlackCommand =
+  | { kind: 'help' }
+  | { kind: 'clusters' }
+  /** cluster: as given with --cluster; undefined: the channel's default. */
+  | { kind: 'operation'; command: OperationCommand; cluster?: string }
+  | { kind: 'cancel'; jobId: string }
+  | ({ kind: 'schedule' } & ScheduleCommand);
 
 /** Job ids: `j42` for commands (shown to users as 42), `repeat:…` for scheduled runs. A bare number means `j<number>`. */
 export function validateJobId(value: unknown, field = 'JOB'): string {
@@ -213,11 +232,16 @@ export function parseSlackCommand(text: string, bounds: CaptureBounds = DEFAULT_
     return { kind: 'cancel', jobId: validateJobId(rest[0]) };
   }
   if (verb === 'schedule') return { kind: 'schedule', ...parseScheduleCommand(rest) };
-  if (!(OPERATIONS as readonly string[]).includes(verb)) {
-    throw new InvalidInputError('command', `unknown command ${JSON.stringify(verb.length > 40 ? `${verb.slice(0, 40)}…` : verb)}; try one of ${[...OPERATIONS, 'cancel', 'schedule', 'help'].join(', ')}`);
+  if (verb === 'clusters') {
+    if (rest.length !== 0) throw new InvalidInputError('arguments', '`clusters` takes no arguments');
+    return { kind: 'clusters' };
   }
-  for (const flag of ['--json', '--lab', '-q', '--quiet', '-h', '--help']) {
+  if (!(OPERATIONS as readonly string[]).includes(verb)) {
+    throw new InvalidInputError('command', `unknown command ${JSON.stringify(verb.length > 40 ? `${verb.slice(0, 40)}…` : verb)}; try one of ${[...OPERATIONS, 'clusters', 'cancel', 'schedule', 'help'].join(', ')}`);
+  }
+  for (const flag of ['--json', '--lab', '--bundle', '-q', '--quiet', '-h', '--help']) {
     if (rest.some((r) => r === flag || r.startsWith(`${flag}=`))) throw new InvalidInputError('arguments', `${flag} is a terminal option, not available in Slack`);
   }
-  return { kind: 'operation', command: parseInspectArgs(verb as Op, rest, bounds).command };
+  const parsed = parseInspectArgs(verb as Op, rest, bounds);
+  return { kind: 'operation', command: parsed.command, ...(parsed.cluster !== undefined ? { cluster: parsed.cluster } : {}) };
 }

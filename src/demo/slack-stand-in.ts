@@ -7,12 +7,16 @@
  * (app token in the Authorization header) hands out a single-use `ws://…/link/?ticket=…` URL on the same port; the
  * socket gets Slack's `hello`, server pings, envelopes (`deliverSlashCommand`) and `disconnect` messages, and every
  * acknowledgement (`{envelope_id, payload?}`) the client sends back is recorded.
+ *
+ * Button clicks: `click` posts Slack's `block_actions` payload (form-encoded `payload=` JSON, signed and timestamped
+ * as Slack signs it) to the app's request URL for a button of a message it holds; `deliverClick` sends the same
+ * payload as an `interactive` Socket Mode envelope.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
-import type { SlashCommandFields } from '../slack/signing.ts';
+import { signedInteraction, type SlashCommandFields } from '../slack/signing.ts';
 
 export interface RecordedCall {
   method: string;
@@ -48,9 +52,48 @@ export interface SlackStandIn {
    * Mode client and resolves with its acknowledgement; rejects when none comes within `timeoutMs` (Slack's 3 s).
    */
   deliverSlashCommand(fields: SlashCommandFields, options?: { timeoutMs?: number }): Promise<SocketAck>;
+  /**
+   * A person clicks a button on a message the app posted: the stand-in finds the button by action id in the message's
+   * blocks as last posted or updated, and posts Slack's `block_actions` payload to the app's request URL, signed with
+   * `signingSecret` (form-encoded `payload=`). `value` replaces the button's value (a tampered click).
+   */
+  click(options: ClickOptions): Promise<{ status: number; body: string; ms: number }>;
+  /** The same click over Socket Mode: an `interactive` envelope, resolved with its acknowledgement (within 3 s). */
+  deliverClick(options: Pick<ClickOptions, 'channel' | 'ts' | 'actionId' | 'user' | 'value'>, delivery?: { timeoutMs?: number }): Promise<SocketAck>;
   /** Sends Slack's `disconnect` message to every Socket Mode client (Slack then expects them to reconnect). */
   disconnectSockets(reason?: 'refresh_requested' | 'warning' | 'link_disabled'): void;
   close(): Promise<void>;
+}
+
+export interface ClickOptions {
+  /** The app's interactivity request URL (the bot's /slack/events). */
+  url: string;
+  signingSecret: string;
+  channel: string;
+  /** The message carrying the button. */
+  ts: string;
+  actionId: string;
+  user: string;
+  value?: string;
+  /** Seconds to back-date the request timestamp. */
+  age?: number;
+}
+
+interface Button {
+  type: string;
+  action_id: string;
+  value?: string;
+  text?: unknown;
+}
+
+/** The button with `actionId` in a message's blocks, and its block's id. */
+function findButton(blocks: unknown, actionId: string): { button: Button; blockId: string } | null {
+  for (const b of Array.isArray(blocks) ? (blocks as { type?: string; block_id?: string; elements?: Button[] }[]) : []) {
+    if (b.type !== 'actions') continue;
+    const button = b.elements?.find((e) => e.type === 'button' && e.action_id === actionId);
+    if (button) return { button, blockId: b.block_id ?? '' };
+  }
+  return null;
 }
 
 export interface SocketAck {
@@ -102,7 +145,7 @@ interface SocketModeServer {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   acks: SocketAck[];
   connected(count: number, timeoutMs: number): Promise<void>;
-  deliver(type: 'slash_commands', payload: Record<string, unknown>, timeoutMs: number): Promise<SocketAck>;
+  deliver(type: 'slash_commands' | 'interactive', payload: Record<string, unknown>, timeoutMs: number): Promise<SocketAck>;
   disconnect(reason: string): void;
   close(): void;
 }
@@ -222,6 +265,31 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
     return socketMode;
   };
 
+  /** Slack's block_actions payload for a click on a button of a message as last posted or updated. */
+  const blockActions = (o: Pick<ClickOptions, 'channel' | 'ts' | 'actionId' | 'user' | 'value'>, now: number) => {
+    const m = messages.get(`${o.channel}/${o.ts}`);
+    if (!m) throw new Error(`no message ${o.channel}/${o.ts} to click on`);
+    const found = findButton(m.blocks, o.actionId);
+    if (!found) throw new Error(`message ${o.channel}/${o.ts} has no button ${o.actionId}`);
+    const thread = m.thread_ts ? { thread_ts: m.thread_ts } : {};
+    return {
+      type: 'block_actions',
+      user: { id: o.user, username: o.user.toLowerCase(), name: o.user.toLowerCase(), team_id: 'T1' },
+      api_app_id: STAND_IN_APP_ID,
+      token: 'deprecated-verification-token',
+      container: { type: 'message', message_ts: m.ts, channel_id: m.channel, is_ephemeral: false, ...thread },
+      trigger_id: `${now}.1.${randomUUID().slice(0, 8)}`,
+      team: { id: 'T1', domain: 'stand-in' },
+      enterprise: null,
+      is_enterprise_install: false,
+      channel: { id: m.channel, name: m.channel.toLowerCase() },
+      message: { type: 'message', user: 'U0K8SNET', bot_id: 'B0K8SNET', ts: m.ts, ...thread, text: m.text, blocks: m.blocks },
+      state: { values: {} },
+      response_url: `${base}/response`,
+      actions: [{ type: 'button', action_id: o.actionId, block_id: found.blockId, text: found.button.text, value: o.value ?? found.button.value, action_ts: `${now}.000100` }],
+    };
+  };
+
   const server: Server = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
@@ -327,6 +395,16 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
     async deliverSlashCommand(fields, o = {}) {
       const payload = { token: 'deprecated-verification-token', api_app_id: STAND_IN_APP_ID, is_enterprise_install: 'false', trigger_id: `${Math.floor(Date.now() / 1000)}.1.${randomUUID().slice(0, 8)}`, ...fields };
       return needSocketMode().deliver('slash_commands', payload, o.timeoutMs ?? SLACK_ACK_DEADLINE_MS);
+    },
+    async click(o) {
+      const now = Math.floor(Date.now() / 1000) - (o.age ?? 0);
+      const { body, headers } = signedInteraction(o.signingSecret, blockActions(o, now), now);
+      const started = Date.now();
+      const res = await fetch(o.url, { method: 'POST', headers, body });
+      return { status: res.status, body: await res.text(), ms: Date.now() - started };
+    },
+    async deliverClick(o, d = {}) {
+      return needSocketMode().deliver('interactive', blockActions(o, Math.floor(Date.now() / 1000)), d.timeoutMs ?? SLACK_ACK_DEADLINE_MS);
     },
     disconnectSockets(reason = 'refresh_requested') {
       needSocketMode().disconnect(reason);

@@ -57,6 +57,9 @@ export function messageLines(message: TranscriptMessage): string[] {
         return sectionLines((b.text as { text: string }).text);
       case 'divider':
         return ['---'];
+      case 'actions':
+        // Buttons as Slack draws them under the message.
+        return [`   ${((b.elements ?? []) as { text?: { text?: string } }[]).map((e) => `[ ${e.text?.text ?? '?'} ]`).join(' ')}`];
       default:
         return [];
     }

@@ -19,6 +19,7 @@ import { hostCidrsFromIpJson, pickNodeSubnet } from './node-subnet.ts';
 import { LAB_SSH_USER, SSHD_BINARY, SSH_PORT, nodeSshdArgv, writeSshMaterial } from './sshd.ts';
 import { labPaths, readLabState, recordCreated, writeLabState, type LabPaths, type LabProcess, type LabState } from './state.ts';
 import { startDetached, waitFor } from './processes.ts';
+import { BIRD_BINARY, birdArgv, birdConfig, birdConfigPath, calicoRunDir } from './bird.ts';
 import { labDown } from './lab-down.ts';
 import { applyPolicyDocuments } from './apply-policies.ts';
 import { pkiPaths } from './api-server/pki.ts';
@@ -42,16 +43,18 @@ const SSHD_READY_TIMEOUT_MS = 10_000;
 const API_SERVER_READY_TIMEOUT_MS = 20_000;
 /** The reconciler programs a node in tens of milliseconds; this only bounds a wedged iptables. */
 const POLICY_ENFORCED_TIMEOUT_MS = 10_000;
+/** BIRD's mesh comes up in a few seconds with the lab's timers (bird.ts); this bounds a mesh that never forms. */
+const BGP_CONVERGED_TIMEOUT_MS = 30_000;
 
 async function preflight(plan: LabPlan): Promise<void> {
   if (process.getuid?.() !== 0) throw new K8snetError('lab', 'the lab creates network namespaces and needs root (run with sudo)');
   const missing = [];
-  for (const tool of [...REQUIRED_TOOLS, ...(plan.kubeProxy === 'nftables' ? ['nft'] : [])]) {
+  for (const tool of [...REQUIRED_TOOLS, ...(plan.kubeProxy === 'nftables' ? ['nft'] : []), ...(plan.routing === 'bgp' ? [BIRD_BINARY] : [])]) {
     const found = tool.startsWith('/') ? existsSync(tool) : (await runTool(['sh', '-c', 'command -v "$1"', 'sh', tool], { allowFailure: true })).stdout.trim() !== '';
     if (!found) missing.push(tool);
   }
   if (missing.length > 0) {
-    throw new K8snetError('lab', `missing tools: ${missing.join(', ')} (apt-get install iproute2 iptables nftables openssh-server openssl util-linux)`);
+    throw new K8snetError('lab', `missing tools: ${missing.join(', ')} (apt-get install iproute2 iptables nftables openssh-server openssl util-linux${plan.routing === 'bgp' ? ' bird2' : ''})`);
   }
   if (plan.overlay === 'ipip') {
     // The kernel must provide the ipip module for tunl0; load it if it is built as a module.
@@ -170,6 +173,22 @@ async function waitForPolicyEnforcement(paths: LabPaths, step: (s: string) => vo
   if (status.error !== null) throw new K8snetError('lab', `the lab policy reconciler failed: ${status.error}`);
 }
 
+/** Every node has a `proto bird` route to every other node's block: the mesh is up and exporting. */
+async function waitForBgpRoutes(plan: LabPlan, step: (s: string) => void): Promise<void> {
+  step('waiting for the BGP mesh (a proto bird route to every other node\'s block)');
+  for (const node of plan.nodes) {
+    const wanted = plan.nodes.filter((n) => n !== node).map((n) => n.block);
+    await waitFor(
+      `BIRD routes on ${node.name} (see logs/${node.name}-bird.log)`,
+      async () => {
+        const out = (await runTool(['ip', '-n', node.netns, '-4', 'route', 'show', 'proto', 'bird'], { allowFailure: true })).stdout;
+        return wanted.every((b) => out.split('\n').some((l) => l.startsWith(`${b} `))) ? true : null;
+      },
+      BGP_CONVERGED_TIMEOUT_MS,
+    );
+  }
+}
+
 async function startProcesses(plan: LabPlan, paths: LabPaths, step: (s: string) => void): Promise<LabProcess[]> {
   const processes: LabProcess[] = [];
   const start = async (argv: string[], role: string, owner: string, log: string): Promise<void> => {
@@ -181,8 +200,15 @@ async function startProcesses(plan: LabPlan, paths: LabPaths, step: (s: string) 
   const nodePorts = plan.services.flatMap((s) => s.ports.flatMap((p) => (p.nodePort === undefined ? [] : [p.nodePort])));
   await mkdir('/run/sshd', { recursive: true });
   for (const node of plan.nodes) {
+    const bgp = plan.routing === 'bgp';
+    if (bgp) {
+      step(`starting BIRD on ${node.name} (AS ${plan.asNumber}, peers ${plan.nodes.filter((n) => n !== node).map((n) => n.ip).join(', ')})`);
+      await mkdir(calicoRunDir(paths, node.name), { recursive: true });
+      await writeFile(birdConfigPath(paths, node.name), birdConfig(plan, node, join(paths.logs, `${node.name}-bird.log`)));
+      await start(birdArgv(plan, node, paths), 'bird', node.name, `${node.name}-bird.log`);
+    }
     step(`starting sshd and kube-proxy on ${node.name}`);
-    await start(nodeSshdArgv(plan, node, paths), 'sshd', node.name, `${node.name}-sshd.log`);
+    await start(nodeSshdArgv(plan, node, paths, bgp ? calicoRunDir(paths, node.name) : ''), 'sshd', node.name, `${node.name}-sshd.log`);
     // kube-proxy before v1.26 held each NodePort open; 10256 is its healthz port.
     const portArgs = [...nodePorts, 10256].flatMap((p) => ['--port', String(p)]);
     // Its metrics server answers /proxyMode on the node's loopback (127.0.0.1:10249), as kube-proxy's does.
@@ -200,6 +226,7 @@ async function startProcesses(plan: LabPlan, paths: LabPaths, step: (s: string) 
   for (const node of plan.nodes) {
     await waitFor(`sshd on ${node.name} (${node.ip}:${SSH_PORT})`, () => tcpReachable(node.ip, SSH_PORT), SSHD_READY_TIMEOUT_MS);
   }
+  if (plan.routing === 'bgp') await waitForBgpRoutes(plan, step);
   step('starting the lab API server');
   await start([node24, API_SERVER_MAIN, '--state-dir', paths.dir], 'api-server', 'lab', 'api-server.log');
   await waitFor('the lab API server', async () => (existsSync(paths.apiServer) && existsSync(paths.kubeconfig) ? true : null), API_SERVER_READY_TIMEOUT_MS);

@@ -96,7 +96,8 @@ export function nodeLines(plan: LabPlan, node: PlannedNode, index: number): stri
         `route add ${other.block} via ${other.tunnelIP} dev ${device} onlink proto ${FELIX_PROTO}`,
       );
     }
-  } else if (plan.overlay === 'none') {
+  } else if (plan.overlay === 'none' && plan.routing !== 'bgp') {
+    // Without BGP the lab writes what BIRD would have (with routing bgp, each node's BIRD does).
     for (const other of others) lines.push(`route add ${other.block} via ${other.ip} dev ${up} proto bird`);
   }
   return lines;

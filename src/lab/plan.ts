@@ -9,7 +9,7 @@ import { validateLabName } from '../validate.ts';
 import { formatIpv4Cidr, nthAddress, nthBlock, parseIpv4Cidr, cidrSize, cidrsOverlap } from '../net/ipv4.ts';
 import { CALICO_IPIP_DEVICE, CALICO_VXLAN, caliInterfaceName } from '../calico/naming.ts';
 import { OVERLAY_OVERHEAD, type OverlayMode } from '../calico/encapsulation.ts';
-import type { EncapsulationMode, LabKubeProxyMode, PortProtocol, ServiceType, Topology, TopologyIpPool } from './topology.ts';
+import type { EncapsulationMode, LabKubeProxyMode, LabRouting, PortProtocol, ServiceType, Topology, TopologyIpPool } from './topology.ts';
 
 export const DEFAULT_LAB_NAME = 'lab';
 /** Ethernet MTU of the lab links. */
@@ -19,6 +19,8 @@ const HOST_OFFSET = 1;
 const FIRST_NODE_OFFSET = 11;
 /** ClusterIPs start here inside the service CIDR (.1 is the `kubernetes` service on a real cluster). */
 const FIRST_CLUSTER_IP_OFFSET = 100;
+/** Calico's default BGP AS number (BGPConfiguration asNumber, docs: "Default: 64512"). */
+export const CALICO_DEFAULT_AS = 64512;
 
 
 export interface PlannedIpPool extends TopologyIpPool {
@@ -37,6 +39,8 @@ export interface PlannedNode {
   /** Calico's per-node tunnel address (annotation projectcalico.org/IPv4VXLANTunnelAddr or IPv4IPIPTunnelAddr). */
   tunnelIP: string;
   tunnelMac: string;
+  /** projectcalico.org/IPv4Address as the lab publishes it (absent: the node's own address and subnet prefix). */
+  calicoIPv4Address?: string;
 }
 
 export interface PlannedContainer {
@@ -103,6 +107,10 @@ export interface LabPlan {
   hostIP: string;
   switchNetns: string;
   serviceCIDR: string;
+  /** Cross-node routing (absent in plans written before BGP: vxlan, i.e. Felix's static routes). */
+  routing?: LabRouting;
+  /** The BGP AS every node's BIRD uses (Calico's default, 64512), with routing bgp. */
+  asNumber?: number;
   /** kube-proxy's mode on every node (absent in plans written before the lab had modes: iptables). */
   kubeProxy?: LabKubeProxyMode;
   overlay: OverlayMode;
@@ -111,6 +119,10 @@ export interface LabPlan {
   uplink?: string;
   /** MTU of pod interfaces and the tunnel device: the link MTU less the overlay's headers. */
   podMtu: number;
+  /** calico-config's veth_mtu as served (topology clusterConfig.vethMtu; absent: podMtu). */
+  calicoVethMtu?: number;
+  /** kube-controller-manager's --cluster-cidr as served (absent: the IP pool's CIDR). */
+  clusterCIDR?: string;
   ipPool: PlannedIpPool;
   nodes: PlannedNode[];
   pods: PlannedPod[];
@@ -222,6 +234,7 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
       block: formatIpv4Cidr(block),
       tunnelIP: nthAddress(block, 0),
       tunnelMac: deterministicMac(0x66, `${lab}/tunnel-mac/${n.name}`),
+      ...(n.calicoIPv4Address === undefined ? {} : { calicoIPv4Address: n.calicoIPv4Address }),
     };
   });
   const nodeByName = new Map(nodes.map((n) => [n.name, n]));
@@ -293,10 +306,14 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
     switchNetns: `k8snet-${lab}-switch`,
     serviceCIDR: topology.serviceCIDR,
     kubeProxy: topology.kubeProxy,
+    routing: topology.routing,
+    ...(topology.routing === 'bgp' ? { asNumber: CALICO_DEFAULT_AS } : {}),
     overlay,
     overlayDevice: overlay === 'vxlan' ? CALICO_VXLAN.device : overlay === 'ipip' ? CALICO_IPIP_DEVICE : null,
     uplink: topology.nodeUplink,
     podMtu: LAB_LINK_MTU - OVERLAY_OVERHEAD[overlay],
+    ...(topology.clusterConfig?.vethMtu === undefined ? {} : { calicoVethMtu: topology.clusterConfig.vethMtu }),
+    ...(topology.clusterConfig?.clusterCIDR === undefined ? {} : { clusterCIDR: topology.clusterConfig.clusterCIDR }),
     ipPool,
     nodes,
     pods,

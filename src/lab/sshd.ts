@@ -15,13 +15,16 @@ export const SSH_PORT = 22;
 export const LAB_SSH_USER = 'root';
 
 /**
- * Runs as: unshare -m -u --propagation private sh -c SCRIPT k8snet-node NODE VIEW CONFIG NETNS...
- * Values arrive as positional parameters; nothing is interpolated into the script.
+ * Runs as: unshare -m -u --propagation private sh -c SCRIPT k8snet-node NODE VIEW CONFIG CALICO_RUN NETNS...
+ * Values arrive as positional parameters; nothing is interpolated into the script. CALICO_RUN (empty when the node
+ * runs no BIRD) is the node's directory holding BIRD's bird.ctl, shown at /var/run/calico as on a Calico node.
  */
 const NODE_SSHD_SCRIPT = [
   'set -e',
-  'node="$1"; view="$2"; config="$3"; shift 3',
+  'node="$1"; view="$2"; config="$3"; calico="$4"; shift 4',
   'hostname "$node"',
+  // The mount point is made on the host (as /run/netns below); the bind lives only in this mount namespace.
+  'if [ -n "$calico" ]; then mkdir -p /run/calico; mount --bind "$calico" /run/calico; fi',
   'mount -t tmpfs -o size=1m,mode=755 k8snet-netns "$view"',
   'for ns in "$@"; do : > "$view/$ns"; mount --bind "/run/netns/$ns" "$view/$ns"; done',
   'mkdir -p /run/netns',
@@ -105,7 +108,7 @@ export async function writeSshMaterial(plan: LabPlan, paths: LabPaths): Promise<
 }
 
 /** argv that starts a node's sshd (in the foreground, so its pid is the one we spawn). */
-export function nodeSshdArgv(plan: LabPlan, node: PlannedNode, paths: LabPaths): string[] {
+export function nodeSshdArgv(plan: LabPlan, node: PlannedNode, paths: LabPaths, calicoRun = ''): string[] {
   const dir = paths.node(node.name);
   const podNetns = plan.pods.filter((p) => p.node === node.name).map((p) => p.netnsName);
   return [
@@ -113,6 +116,6 @@ export function nodeSshdArgv(plan: LabPlan, node: PlannedNode, paths: LabPaths):
     'unshare', '--mount', '--uts', '--propagation', 'private',
     'env', `SSHD=${SSHD_BINARY}`,
     'sh', '-c', NODE_SSHD_SCRIPT, 'k8snet-node',
-    node.name, join(dir, 'netns-view'), join(dir, 'sshd_config'), ...podNetns,
+    node.name, join(dir, 'netns-view'), join(dir, 'sshd_config'), calicoRun, ...podNetns,
   ];
 }

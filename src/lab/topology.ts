@@ -23,7 +23,16 @@ export const LAB_KUBE_PROXY_MODES: readonly LabKubeProxyMode[] = ['iptables', 'n
 
 export interface TopologyNode {
   name: string;
+  /**
+   * The projectcalico.org/IPv4Address annotation the lab API server publishes for this node (default: the node's
+   * own address): set it to another address to play Calico's autodetection picking the wrong interface.
+   */
+  calicoIPv4Address?: string;
 }
+
+/** How pod traffic crosses nodes: Felix's VXLAN/IP-in-IP routes (`vxlan`), or BIRD peering in a full mesh (`bgp`). */
+export type LabRouting = 'vxlan' | 'bgp';
+export const LAB_ROUTINGS: readonly LabRouting[] = ['vxlan', 'bgp'];
 
 export interface TopologyIpPool {
   name: string;
@@ -87,7 +96,19 @@ export interface TopologyPolicyDocument {
   object: Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
 }
 
+/** What the lab's kube-system tells Calico and the controller manager (to misconfigure on purpose). */
+export interface TopologyClusterConfig {
+  /** calico-config's veth_mtu; absent: the MTU the lab gives pod and tunnel interfaces (a correct setting). */
+  vethMtu?: number;
+  /** kube-controller-manager's --cluster-cidr; absent: the IP pool's CIDR. */
+  clusterCIDR?: string;
+}
+
 export interface Topology {
+  /** `clusterConfig:` — kube-system's Calico and controller-manager settings (default: consistent with the lab). */
+  clusterConfig?: TopologyClusterConfig;
+  /** Cross-node routing (default vxlan: routes written as Felix writes them; bgp: a real BIRD 2 per node). */
+  routing: LabRouting;
   /** kube-proxy's mode on the lab's nodes (default iptables). */
   kubeProxy: LabKubeProxyMode;
   /** Lab node subnet; when absent, `lab up` picks one that no host route overlaps. */
@@ -244,7 +265,14 @@ function parseService(raw: unknown, i: number): TopologyService {
 /** Validates a parsed YAML document into a Topology. */
 export function parseTopology(doc: unknown): Topology {
   const o = asObject('topology', doc);
-  const nodes = asArray('nodes', o.nodes).map((n, i) => ({ name: validateNodeName(asObject(`nodes[${i}]`, n).name, `nodes[${i}].name`) }));
+  const nodes = asArray('nodes', o.nodes).map((n, i): TopologyNode => {
+    const no = asObject(`nodes[${i}]`, n);
+    const name = validateNodeName(no.name, `nodes[${i}].name`);
+    if (no.calicoIPv4Address === undefined) return { name };
+    const address = validateCidr(no.calicoIPv4Address, `nodes[${i}].calicoIPv4Address`);
+    validateIp(address.split('/')[0], `nodes[${i}].calicoIPv4Address`);
+    return { name, calicoIPv4Address: address };
+  });
   if (nodes.length === 0) throw new InvalidInputError('nodes', 'needs at least one node');
   unique('nodes', nodes.map((n) => n.name));
   const nodeNames = new Set(nodes.map((n) => n.name));
@@ -273,13 +301,26 @@ export function parseTopology(doc: unknown): Topology {
   const kubeProxy = o.kubeProxy === undefined ? 'iptables' : o.kubeProxy;
   if (!(LAB_KUBE_PROXY_MODES as readonly unknown[]).includes(kubeProxy)) throw new InvalidInputError('kubeProxy', `${JSON.stringify(kubeProxy)} must be ${LAB_KUBE_PROXY_MODES.join(' or ')}`);
 
+  const routing = o.routing === undefined ? 'vxlan' : o.routing;
+  if (!(LAB_ROUTINGS as readonly unknown[]).includes(routing)) throw new InvalidInputError('routing', `${JSON.stringify(routing)} must be ${LAB_ROUTINGS.join(' or ')}`);
+  if (routing === 'bgp' && (ipPools[0]!.vxlanMode !== 'Never' || ipPools[0]!.ipipMode !== 'Never')) {
+    throw new InvalidInputError('routing', 'bgp routes pod traffic unencapsulated: the IP pool needs vxlanMode: Never and ipipMode: Never');
+  }
+  const clusterConfig: TopologyClusterConfig = {};
+  if (o.clusterConfig !== undefined) {
+    const cc = asObject('clusterConfig', o.clusterConfig);
+    // 68: the IPv4 minimum (RFC 791); 9000: jumbo frames, more than any Calico deployment's links.
+    if (cc.vethMtu !== undefined) clusterConfig.vethMtu = validateIntegerInRange('clusterConfig.vethMtu', cc.vethMtu, 68, 9000);
+    if (cc.clusterCIDR !== undefined) clusterConfig.clusterCIDR = validateCidr(cc.clusterCIDR, 'clusterConfig.clusterCIDR');
+  }
+
   let nodeSubnet: string | undefined;
   if (o.nodeSubnet !== undefined) {
     nodeSubnet = validateCidr(o.nodeSubnet, 'nodeSubnet');
     validateIp(nodeSubnet.split('/')[0], 'nodeSubnet');
   }
   const nodeUplink = o.nodeUplink === undefined ? DEFAULT_NODE_UPLINK : validateInterfaceName(o.nodeUplink, 'nodeUplink');
-  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), nodeUplink, kubeProxy: kubeProxy as LabKubeProxyMode, serviceCIDR, ipPools, nodes, pods, services, namespaces, networkPolicies, policyDocuments: [] };
+  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), nodeUplink, clusterConfig, routing: routing as LabRouting, kubeProxy: kubeProxy as LabKubeProxyMode, serviceCIDR, ipPools, nodes, pods, services, namespaces, networkPolicies, policyDocuments: [] };
 }
 
 /** Checks each document of a networkPolicies file: a supported apiVersion/kind and a metadata.name. */

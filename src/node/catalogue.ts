@@ -274,6 +274,37 @@ export function dockerInspect(id: string): NodeCommand {
   return command(['docker', 'inspect', validateContainerId(id)], { privileged: true });
 }
 
+// ---- BGP (BIRD) ----
+
+/** calico/node's BIRD control socket (confd starts `bird -R -s /var/run/calico/bird.ctl`). */
+export const CALICO_BIRD_SOCKET = '/var/run/calico/bird.ctl';
+const BIRD_SOCKET_PATH = /^\/[A-Za-z0-9._/-]{1,200}\.ctl$/;
+/** A BIRD protocol name (BIRD's symbol syntax: letters, digits, underscores; Calico's are Mesh_10_0_0_1). */
+const BIRD_PROTOCOL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/**
+ * birdcl (the line-mode client calico-node ships, Debian's bird2 too) when present, else birdc: the socket is "$1",
+ * the BIRD command words follow as positional parameters.
+ */
+export const BIRD_CLIENT_SCRIPT = 's="$1"; shift; if command -v birdcl >/dev/null 2>&1; then exec birdcl -s "$s" "$@"; fi; exec birdc -s "$s" "$@"';
+/** BIRD answers from memory; one that does not answer in this long is wedged. */
+export const BIRD_SECONDS = 5;
+
+/**
+ * BIRD's protocols: `birdcl -s SOCKET show protocols [all [NAME]]`, falling back to `birdc -s …` on nodes without
+ * birdcl (tool: 'auto'), or the named client. Reading the socket needs root.
+ */
+export function birdShowProtocols(options: { all?: boolean; name?: string; socket?: string; tool?: 'auto' | 'birdcl' | 'birdc' } = {}): NodeCommand {
+  const socket = options.socket ?? CALICO_BIRD_SOCKET;
+  if (typeof socket !== 'string' || !BIRD_SOCKET_PATH.test(socket) || socket.includes('..')) throw new InvalidInputError('socket', `${JSON.stringify(String(socket).slice(0, 60))} is not a BIRD control socket path`);
+  if (options.name !== undefined && (typeof options.name !== 'string' || !BIRD_PROTOCOL_NAME.test(options.name))) throw new InvalidInputError('protocol', `${JSON.stringify(String(options.name).slice(0, 60))} is not a BIRD protocol name`);
+  if (options.name !== undefined && !options.all) throw new InvalidInputError('protocol', 'a protocol name needs `all`');
+  const words = ['show', 'protocols', ...(options.all ? ['all'] : []), ...(options.name === undefined ? [] : [options.name])];
+  const tool = options.tool ?? 'auto';
+  if (tool !== 'auto' && tool !== 'birdcl' && tool !== 'birdc') throw new InvalidInputError('tool', `${JSON.stringify(String(tool).slice(0, 20))} is not birdcl or birdc`);
+  const argv = tool === 'auto' ? ['sh', '-c', BIRD_CLIENT_SCRIPT, 'k8snet-bird', socket, ...words] : [tool, '-s', socket, ...words];
+  return command(['timeout', String(BIRD_SECONDS), ...argv], { privileged: true, timeoutSeconds: BIRD_SECONDS + 1 });
+}
+
 // ---- tools present ----
 
 const TOOL_NAME = /^[a-z][a-z0-9_+-]{0,31}$/;

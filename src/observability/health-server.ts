@@ -3,6 +3,7 @@
  * port so probes and scrapes never compete with Slack's requests.
  */
 import { createServer, type Server } from 'node:http';
+import { K8snetError } from '../errors.ts';
 import type { Registry } from 'prom-client';
 
 /** A dependency check: resolves when the dependency answers, rejects (or times out) when it does not. */
@@ -13,6 +14,8 @@ export const READINESS_TIMEOUT_MS = 2000;
 
 export interface HealthServer {
   port: number;
+  /** The asked-for port was taken and a free one was used instead (see `fallbackToFreePort`). */
+  fellBack: boolean;
   close(): Promise<void>;
 }
 
@@ -28,7 +31,15 @@ async function runCheck(check: ReadinessCheck): Promise<string | null> {
   }
 }
 
-export function startHealthServer(options: { port: number; host?: string; registry: Registry; checks: Record<string, ReadinessCheck>; isShuttingDown?: () => boolean }): Promise<HealthServer> {
+export async function startHealthServer(options: {
+  port: number;
+  host?: string;
+  registry: Registry;
+  checks: Record<string, ReadinessCheck>;
+  isShuttingDown?: () => boolean;
+  /** The port is a default, not asked for: when it is taken, listen on any free port instead of failing. */
+  fallbackToFreePort?: boolean;
+}): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const url = req.url?.split('?')[0];
     if (url === '/healthz') {
@@ -51,14 +62,25 @@ export function startHealthServer(options: { port: number; host?: string; regist
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '0.0.0.0', () => {
-      const address = server.address();
-      resolve({
-        port: typeof address === 'object' && address ? address.port : options.port,
-        close: () => new Promise<void>((r) => server.close(() => r())),
+  const listen = (port: number) =>
+    new Promise<HealthServer>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, options.host ?? '0.0.0.0', () => {
+        server.off('error', reject);
+        const address = server.address();
+        resolve({
+          port: typeof address === 'object' && address ? address.port : port,
+          fellBack: port !== options.port,
+          close: () => new Promise<void>((r) => server.close(() => r())),
+        });
       });
     });
-  });
+  try {
+    return await listen(options.port);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    // A default port taken (another bot or worker on this host): any free port, which the ready log line names.
+    if (options.fallbackToFreePort) return listen(0);
+    throw new K8snetError('config', `K8SNET_HEALTH_PORT: port ${options.port} is already in use on this host (another k8snet bot or worker?); set another, or 0 for any free port`, { cause: err });
+  }
 }

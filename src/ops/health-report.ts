@@ -18,12 +18,27 @@ import { nodeTarget, type OperationDeps } from './deps.ts';
 import { inspectNode, nodePortsOn } from './node-facts.ts';
 import { nodeBlocks } from './calico-blocks.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
+import { calicoConfigSection, diagnoseCalicoConfig } from './calico-config-diagnosis.ts';
+import type { CalicoConfig, IpPoolInfo } from '../cluster/types.ts';
+import { birdShowProtocols } from '../node/catalogue.ts';
+import { parseBirdProtocols } from '../parse/bird.ts';
+import { hostKillers } from '../calico/felix-chains.ts';
+import { readCounters } from './enforcement-facts.ts';
+import { runOk } from './node-facts.ts';
+import { diagnoseBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
+
+/** Pod traffic crosses nodes on BIRD's routes when an enabled pool does not encapsulate (always or across subnets). */
+export function routedByBgp(pools: readonly IpPoolInfo[]): boolean {
+  return pools.some((p) => !p.disabled && (p.vxlanMode !== 'Always' && p.ipipMode !== 'Always'));
+}
 
 export interface HealthReportResult {
   generatedAt: string;
   nodes: { name: string; ip: string; reachable: boolean; tunnel: string | null; routes: number; error: string | null }[];
   pools: { name: string; cidr: string; vxlanMode: string; ipipMode: string; natOutgoing: boolean; disabled: boolean }[];
   changes: { appeared: string[]; resolved: string[]; ongoing: { message: string; since: string }[] } | null;
+  /** Calico's and the cluster's configuration as read (cluster/calico-config.ts). */
+  calicoConfig: CalicoConfig;
   /** Only when a tunnel sample was asked for. */
   sample?: { seconds: number; points: { node: string; interface: string; packets: number | null; flows: number | null; error: string | null }[] };
   findings: Finding[];
@@ -48,7 +63,7 @@ async function sampleTunnels(deps: OperationDeps, ctx: OperationContext, nodes: 
 
 export async function runHealthReport(deps: OperationDeps, ctx: OperationContext, previous: ProblemMemory | null = null, now = new Date(), options: { tunnelSampleSeconds?: number } = {}): Promise<OperationOutcome<HealthReportResult> & { memory: ProblemMemory }> {
   ctx.onStep('reading the cluster');
-  const [nodes, pods, services, pools] = await Promise.all([deps.cluster.listNodes(), deps.cluster.listPods(), deps.cluster.listServices(), deps.cluster.listIpPools()]);
+  const [nodes, pods, services, pools, calicoConfig] = await Promise.all([deps.cluster.listNodes(), deps.cluster.listPods(), deps.cluster.listServices(), deps.cluster.listIpPools(), deps.cluster.readCalicoConfig()]);
   const withEndpoints = await mapLimit(services, NODE_CONCURRENCY, async (s) => ({ ...s, readyEndpoints: Object.keys(s.selector).length === 0 ? 0 : (await deps.cluster.listEndpoints(s.namespace, s.name)).filter((e) => e.ready).length }));
 
   ctx.onStep(`inspecting ${nodes.length} nodes`);
@@ -67,9 +82,26 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
     }
   });
 
+  // BGP: BIRD's sessions and the host rules in BGP's way, on every node the report could reach.
+  const bgp: BgpNodeFacts[] = routedByBgp(pools)
+    ? await mapLimit(nodes, NODE_CONCURRENCY, async (node): Promise<BgpNodeFacts> => {
+        const facts = nodeFacts.find((f) => f.name === node.name)!;
+        const target = targets.get(node.name);
+        const base = { name: node.name, ip: node.internalIP ?? '?', calicoIPv4Address: node.calicoIPv4Address ?? null, routes: facts.routes, blocks: [] as string[] };
+        if (!target || facts.error) return { ...base, bird: null, birdError: facts.error ?? 'not inspected', bgpDrops: [] };
+        const [bird, counters] = await Promise.all([
+          runOk(deps.shell, target, birdShowProtocols({ all: true }), ctx.signal).then((t) => ({ bird: parseBirdProtocols(t), birdError: null }), (e: unknown) => ({ bird: null, birdError: describeError(e) })),
+          readCounters(deps.shell, target, ctx.signal),
+        ]);
+        const filter = 'save' in counters ? counters.save.tables.get('filter') : undefined;
+        return { ...base, ...bird, bgpDrops: filter ? hostKillers(filter).filter((k) => k.kind === 'input-drops-bgp') : [] };
+      })
+    : [];
+
   // Calico IPAM's blocks are not spec.podCIDRs: each node's own come from its blackholes (calico-blocks.ts).
   const blocks = nodeBlocks(nodeFacts.map((f) => ({ name: f.name, podCIDRs: f.blocks, routes: f.routes })), pools);
   for (const f of nodeFacts) f.blocks = blocks.get(f.name) ?? f.blocks;
+  for (const b of bgp) b.blocks = blocks.get(b.name) ?? [];
 
   let sample: Awaited<ReturnType<typeof sampleTunnels>> | null = null;
   if (options.tunnelSampleSeconds) {
@@ -77,14 +109,20 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
     sample = await sampleTunnels(deps, ctx, nodeFacts.filter((f) => f.error === null).map((f) => ({ facts: f, target: targets.get(f.name) ?? null })), options.tunnelSampleSeconds);
   }
 
-  const findings = sortFindings(
-    diagnoseHealth({
+  const findings = sortFindings([
+    ...diagnoseHealth({
       nodes: nodeFacts,
       pools,
       pods: pods.map((p) => ({ ...p, caliInterface: caliInterfaceName(p.namespace, p.name) })),
       services: withEndpoints,
     }),
-  );
+    ...diagnoseCalicoConfig({
+      config: calicoConfig,
+      pools,
+      nodes: nodes.map((n) => ({ name: n.name, internalIP: n.internalIP, calicoIPv4Address: n.calicoIPv4Address ?? null, links: nodeFacts.find((f) => f.name === n.name)?.links ?? null })),
+    }),
+    ...diagnoseBgp(bgp),
+  ]);
   const stamp = now.toISOString().slice(0, 16).replace('T', ' ');
   const changes: HealthChanges = compareWithPrevious(findings, previous, stamp);
   const tunnel = (n: HealthNodeFacts) => n.links?.find((l) => l.name === 'vxlan.calico' || l.name === 'tunl0') ?? null;
@@ -93,12 +131,14 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
     nodes: nodeFacts.map((n) => ({ name: n.name, ip: n.ip, reachable: n.error === null, tunnel: tunnel(n) ? `${tunnel(n)!.name} ${tunnel(n)!.up ? 'up' : 'DOWN'}` : null, routes: n.routes?.length ?? 0, error: n.error })),
     pools: pools.map((p) => ({ name: p.name, cidr: p.cidr, vxlanMode: p.vxlanMode, ipipMode: p.ipipMode, natOutgoing: p.natOutgoing, disabled: p.disabled })),
     changes: previous === null ? null : { appeared: changes.appeared.map((f) => f.message), resolved: changes.resolved.map((r) => r.message), ongoing: changes.ongoing.map((o) => ({ message: o.finding.message, since: o.since })) },
+    calicoConfig,
     ...(sample ? { sample: sample.result } : {}),
     findings,
   };
   const sections: ReportSection[] = [
     { kind: 'table', title: 'Nodes', columns: ['NODE', 'IP', 'REACHABLE', 'TUNNEL', 'ROUTES'], rows: result.nodes.map((n) => [n.name, n.ip, n.reachable ? 'yes' : `NO: ${n.error}`, n.tunnel ?? '-', String(n.routes)]) },
     { kind: 'table', title: 'IP pools', columns: ['POOL', 'CIDR', 'VXLAN', 'IPIP', 'NAT OUT', 'DISABLED'], rows: result.pools.map((p) => [p.name, p.cidr, p.vxlanMode, p.ipipMode, String(p.natOutgoing), String(p.disabled)]) },
+    calicoConfigSection(calicoConfig),
   ];
   if (sample) sections.push(sample.section);
   if (result.changes) {

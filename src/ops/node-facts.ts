@@ -33,7 +33,7 @@ const connectionLost = (r: CommandResult) => r.exitCode === null && !r.signal &&
  * Runs a read-only catalogue command and returns its stdout, or throws saying how it failed. A command whose SSH
  * connection dropped under it runs once more (the pool makes a new connection): every command here only reads.
  */
-async function runOk(shell: NodeShell, node: NodeTarget, command: NodeCommand, signal: AbortSignal): Promise<string> {
+export async function runOk(shell: NodeShell, node: NodeTarget, command: NodeCommand, signal: AbortSignal): Promise<string> {
   let r = await shell.run(node, command, signal);
   if (connectionLost(r) && !signal.aborted) r = await shell.run(node, command, signal);
   if (r.timedOut) throw new K8snetError('timeout', `${command.argv.join(' ')} on ${node.name} took longer than ${command.timeoutSeconds} s`);

@@ -57,9 +57,18 @@ export function blockOwner(r: RouteLine, nodes: readonly NodeInfo[]): string | n
   return nodes.find((n) => n.podCIDRs.some((c) => cidrHolds(c, first)))?.name ?? null;
 }
 
+/** Who programmed a route, from its `proto`: BIRD (BGP-learned, `proto bird`) or Felix (`proto 80`). */
+export function routeSource(r: RouteLine): 'bird' | 'felix' | null {
+  if (r.protocol === 'bird' || r.protocol === '12') return 'bird';
+  if (r.protocol === '80') return 'felix';
+  return null;
+}
+
+const SOURCE_TEXT = { bird: 'learned by BGP (BIRD, proto bird)', felix: 'programmed by Felix (proto 80)' } as const;
+
 export interface RoutesResult {
   node: string;
-  routes: { route: string; label: RouteLabel; description: string; owner: string | null }[];
+  routes: { route: string; label: RouteLabel; description: string; owner: string | null; source?: 'bird' | 'felix' | null }[];
   findings: Finding[];
 }
 
@@ -73,7 +82,9 @@ export async function runRoutes(deps: OperationDeps, cmd: { node: string }, ctx:
   const routes = facts.routes.filter((r) => r.table !== 'local').map((r) => {
     // A route of another table (policy routing) is not on the main path of pod traffic.
     const label: RouteLabel = r.table && r.table !== 'main' ? 'other' : labelRoute(r, pools);
-    return { route: r.raw, label, description: ROUTE_LABEL_TEXT[label], owner: label.startsWith('remote-block') ? blockOwner(r, nodes) : null };
+    const source = routeSource(r);
+    const description = source && label !== 'host-network' && label !== 'other' ? `${ROUTE_LABEL_TEXT[label]}, ${SOURCE_TEXT[source]}` : ROUTE_LABEL_TEXT[label];
+    return { route: r.raw, label, description, owner: label.startsWith('remote-block') ? blockOwner(r, nodes) : null, source };
   });
   const findings: Finding[] = [];
   // With Calico IPAM (this node blackholes its own blocks) other nodes' blocks are not their spec.podCIDRs, and this

@@ -8,13 +8,20 @@ import type { RedisConnection } from './redis-url.ts';
 import type { OperationCommand } from '../ops/run-operation.ts';
 
 export const QUEUE_NAME = '{k8snet}-inspections';
-export type JobName = 'inspect';
+/** `inspect`: run a command; `bundle`: post the kept evidence bundle of another job (`bundleOf`). */
+export type JobName = 'inspect' | 'bundle';
 
 export interface InspectionJobData {
   /** The chat conversation to answer in (a Slack channel ID). */
   channel: string;
   /** The id of the parent message the bot posted; replies go into its thread. Absent (scheduled runs): the worker posts it. */
   parentId?: string;
+  /** A follow-up (a button clicked): the thread its parent was posted in, where its replies go too. */
+  threadId?: string;
+  /** The cluster of the clusters file it runs on (its queue's); absent: the environment's own. */
+  cluster?: string;
+  /** `bundle` jobs: the job whose evidence bundle to post. */
+  bundleOf?: string;
   /** The chat platform's user ID of who asked (or who created the schedule). */
   user: string;
   title: string;
@@ -29,8 +36,21 @@ export interface InspectionJobData {
 /** A job retried after a crash or a retryable error; never more (captures are not free). */
 export const JOB_ATTEMPTS = 2;
 
-export function createInspectionQueue(connection: RedisConnection, prefix: string): Queue<InspectionJobData, unknown, JobName> {
-  return new Queue<InspectionJobData, unknown, JobName>(QUEUE_NAME, {
+/**
+ * One queue per cluster of the clusters file, so a cluster's jobs wait for that cluster's workers; null: the default
+ * queue (the environment's own cluster). The {hash tag} stays the same: every queue shares one Redis Cluster slot.
+ */
+export function queueName(cluster: string | null | undefined): string {
+  return cluster ? `${QUEUE_NAME}-${cluster}` : QUEUE_NAME;
+}
+
+/** Where workers of a queue say they are alive (refreshed well within its TTL): "no worker for this cluster". */
+export function workerPresenceKey(prefix: string, queue: string): string {
+  return `${prefix}:{k8snet}-workers:${queue}`;
+}
+
+export function createInspectionQueue(connection: RedisConnection, prefix: string, cluster?: string | null): Queue<InspectionJobData, unknown, JobName> {
+  return new Queue<InspectionJobData, unknown, JobName>(queueName(cluster), {
     connection,
     prefix,
     defaultJobOptions: { attempts: JOB_ATTEMPTS, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } },

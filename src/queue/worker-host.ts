@@ -14,13 +14,20 @@ import type { ChatReporter, JobStatusView } from './chat-port.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { K8snetMetrics } from '../observability/metrics.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
-import type { NodeCommandRecord } from '../audit/audited-shell.ts';
+import { auditFields, type NodeCommandEvidence, type NodeCommandRecord } from '../audit/audited-shell.ts';
+import { buildEvidenceBundle } from '../audit/evidence-bundle.ts';
+import type { ClusterRead } from '../ops/recording-cluster.ts';
+import { commandText } from '../command/command-text.ts';
+import { BundleStore } from './bundle-store.ts';
 import type { WorkerSettings } from '../config.ts';
 import { DeliveryLedger } from './delivery-ledger.ts';
-import { QUEUE_NAME, type InspectionJobData, type JobName } from './jobs.ts';
+import { displayJobId, QUEUE_NAME, workerPresenceKey, type InspectionJobData, type JobName } from './jobs.ts';
 import type { RedisConnection } from './redis-url.ts';
 import { ReportMemoryStore } from './report-memory.ts';
 import { subscribeCancels } from './cancellation.ts';
+
+/** A worker renews its presence every third of this; gone this long, its queue counts as having no worker. */
+const PRESENCE_TTL_SECONDS = 30;
 
 /** Progress updates on the parent message at most this often (chat.update is rate limited, ~1/s per channel). */
 const PROGRESS_INTERVAL_MS = 1000;
@@ -31,8 +38,17 @@ export interface WorkerHostOptions {
   /** A second connection for the cancel channel (a subscribed connection can do nothing else). */
   subscriber?: RedisConnection;
   prefix: string;
-  /** Builds the runner for one job; `onCommand` receives every node command that job runs. */
-  runnerFor(onCommand: (record: NodeCommandRecord) => void): OperationRunner;
+  /**
+   * Builds the runner for one job; `onCommand` receives every node command that job runs (with its output, for the
+   * evidence bundle; the audit keeps only the audit fields), `onRead` every Kubernetes read (ops/recording-cluster.ts).
+   */
+  runnerFor(onCommand: (record: NodeCommandEvidence) => void, onRead: (read: ClusterRead) => void): OperationRunner;
+  /** The queue to take jobs from (jobs.ts queueName): a cluster's, or the default. */
+  queueName?: string;
+  /** The cluster of the clusters file this worker inspects (shown to the chat port for follow-ups). */
+  cluster?: string | null;
+  /** Values that must never appear in an evidence bundle (tokens, secrets): the bundle redacts them. */
+  secrets?: readonly string[];
   /** Where answers go: the chat platform behind its port (Slack: src/slack/slack-reporter.ts). */
   chat: ChatReporter;
   settings: Pick<WorkerSettings, 'concurrency' | 'jobTimeoutMs' | 'lockDurationMs' | 'stalledIntervalMs' | 'shutdownGraceMs'>;
@@ -60,25 +76,35 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
   const { chat, settings, metrics } = options;
   const shutdown = new AbortController();
   const memory = new ReportMemoryStore(options.connection, options.prefix);
+  const bundles = new BundleStore(options.connection, options.prefix);
   const cancelledBy = new Map<string, string>();
 
   async function processInspection(job: Job<InspectionJobData, unknown, JobName>, token: string | undefined, cancelSignal: AbortSignal | undefined): Promise<void> {
     const { channel, title, user } = job.data;
     const jobId = String(job.id);
+    if (job.name === 'bundle') return processBundle(job, jobId);
     const log = options.log.child({ jobId, command: job.data.command.op, user, channel });
     const ledger = new DeliveryLedger(options.connection, options.prefix, jobId);
     const started = Date.now();
-    const view = (status: string): JobStatusView => ({ title, status, askedBy: user });
+    const view = (status: string, phase: JobStatusView['phase'] = 'active'): JobStatusView => ({ title, status, askedBy: user, jobId, command: job.data.command, phase, cluster: job.data.cluster ?? null });
     const once = ledger.once.bind(ledger);
     const parentId = job.data.parentId ?? (await once('parent', () => chat.postParent(channel, view('running'))));
-    const setStatus = (status: string) => chat.updateParent(channel, parentId, view(status)).catch((err: unknown) => log.warn({ err: describeError(err) }, 'progress update failed'));
+    const place = { channel, parentId, ...(job.data.threadId ? { threadId: job.data.threadId } : {}) };
+    const setStatus = (status: string, phase: JobStatusView['phase'] = 'active') => chat.updateParent(channel, parentId, view(status, phase)).catch((err: unknown) => log.warn({ err: describeError(err) }, 'progress update failed'));
     const timeout = AbortSignal.timeout(settings.jobTimeoutMs);
     const signal = AbortSignal.any([timeout, shutdown.signal, ...(cancelSignal ? [cancelSignal] : [])]);
     const commands: NodeCommandRecord[] = [];
-    const runner = options.runnerFor((record) => {
-      commands.push(record);
-      options.audit?.record({ type: 'node_command', jobId, ...record }).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
-    });
+    const evidence: NodeCommandEvidence[] = [];
+    const reads: ClusterRead[] = [];
+    const runner = options.runnerFor(
+      (record) => {
+        evidence.push(record);
+        const audited = auditFields(record);
+        commands.push(audited);
+        options.audit?.record({ type: 'node_command', jobId, ...audited }).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
+      },
+      (read) => reads.push(read),
+    );
     let lastProgress = 0;
     let step = 'starting';
     let stepStarted = Date.now();
@@ -107,7 +133,9 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
       if (signal.aborted) throw new Error('aborted');
       // A scheduled run's parent names its schedule: people know the report by it.
       const report = job.data.scheduleId ? { ...result.report, title: `${result.report.title} (schedule ${job.data.scheduleId})` } : result.report;
-      await chat.postReport(channel, parentId, report, view(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`), once);
+      // Kept before the buttons appear, so an "Evidence bundle" click finds it.
+      await keepBundle({ jobId, command: commandText(job.data.command, job.data.cluster), user, channel, startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), outcome: 'done' }, evidence, reads, result.result, report, log);
+      await chat.postReport(place, report, view(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`, 'done'), once);
       if (job.data.memoryKey && result.memory) await memory.save(job.data.memoryKey, result.memory);
       outcome = 'done';
       detail = result.report.headline;
@@ -138,8 +166,8 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
         }
       }
       log.warn({ outcome, err: describeError(err), ...(by ? { cancelledBy: by } : {}) }, 'job did not complete');
-      await chat.postNotice(channel, parentId, detail, by || null, once);
-      await setStatus(detail);
+      await chat.postNotice(place, detail, by || null, once);
+      await setStatus(detail, 'ended');
       if (by) detail = `${detail} (by ${by})`;
     } finally {
       cancelledBy.delete(jobId);
@@ -155,7 +183,41 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
     }
   }
 
-  const worker = new Worker<InspectionJobData, unknown, JobName>(QUEUE_NAME, processInspection, {
+  async function keepBundle(meta: Parameters<typeof buildEvidenceBundle>[0]['job'], commands: NodeCommandEvidence[], reads: ClusterRead[], result: unknown, report: Parameters<typeof buildEvidenceBundle>[0]['report'], log: WorkerHostOptions['log']): Promise<void> {
+    try {
+      const bundle = await buildEvidenceBundle({ job: meta, commands, reads, result, report, secrets: options.secrets ?? [] });
+      if (!(await bundles.save(meta.jobId, bundle))) log.warn({ bytes: bundle.length }, 'evidence bundle too big to keep');
+    } catch (err) {
+      // The answer matters more than its bundle: a bundle that cannot be built or kept only warns.
+      log.warn({ err: describeError(err) }, 'evidence bundle not kept');
+    }
+  }
+
+  /** An "Evidence bundle" click: the kept bundle of another job into this job's thread, once. */
+  async function processBundle(job: Job<InspectionJobData, unknown, JobName>, jobId: string): Promise<void> {
+    const { channel, title, user, bundleOf } = job.data;
+    const ledger = new DeliveryLedger(options.connection, options.prefix, jobId);
+    const once = ledger.once.bind(ledger);
+    const view = (status: string, phase: JobStatusView['phase']): JobStatusView => ({ title, status, askedBy: user, jobId, command: null, phase, cluster: job.data.cluster ?? null });
+    const parentId = job.data.parentId ?? (await once('parent', () => chat.postParent(channel, view('running', 'active'))));
+    const place = { channel, parentId, ...(job.data.threadId ? { threadId: job.data.threadId } : {}) };
+    const of = displayJobId(bundleOf ?? '');
+    const bundle = bundleOf ? await bundles.load(bundleOf) : null;
+    let result: 'done' | 'failed' = 'done';
+    if (bundle) {
+      await chat.postFile(place, { filename: `k8snet-evidence-${of}.tar.gz`, title: `evidence of job ${of}`, content: bundle }, `Evidence bundle of job ${of}: every node command with its output, the Kubernetes objects read, the captures, the result and the findings.`, once);
+      await chat.updateParent(channel, parentId, view(`done: ${bundle.length} bytes attached`, 'done'));
+    } else {
+      result = 'failed';
+      const text = `the evidence of job ${of} is no longer kept (bundles are kept a day, only for finished jobs): use Re-run, then its Evidence bundle`;
+      await chat.postNotice(place, text, null, once);
+      await chat.updateParent(channel, parentId, view(text, 'ended'));
+    }
+    await options.audit?.record({ type: 'outcome', jobId, user, channel, command: title, result, detail: bundle ? `${bundle.length} bytes` : 'bundle not kept' }).catch((err: unknown) => options.log.warn({ err: describeError(err) }, 'audit write failed'));
+  }
+
+  const queue = options.queueName ?? QUEUE_NAME;
+  const worker = new Worker<InspectionJobData, unknown, JobName>(queue, processInspection, {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: settings.concurrency,
@@ -176,11 +238,19 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
     }).catch((err: unknown) => options.log.error({ err: describeError(err) }, 'cannot listen for cancel requests'));
   }
 
+  // Presence: the bot says in a job's thread when no worker serves its cluster's queue.
+  const presence = workerPresenceKey(options.prefix, queue);
+  const beat = () => options.connection.set(presence, String(process.pid), 'EX', PRESENCE_TTL_SECONDS).catch((err: unknown) => options.log.warn({ err: describeError(err) }, 'presence write failed'));
+  void beat();
+  const heartbeat = setInterval(() => void beat(), (PRESENCE_TTL_SECONDS * 1000) / 3);
+  heartbeat.unref();
+
   let closing: Promise<void> | null = null;
   return {
     worker,
     close() {
       closing ??= (async () => {
+        clearInterval(heartbeat);
         const finished = worker.close();
         const grace = new Promise<'grace'>((resolve) => setTimeout(() => resolve('grace'), settings.shutdownGraceMs).unref());
         if ((await Promise.race([finished.then(() => 'closed' as const), grace])) === 'grace') {

@@ -15,30 +15,36 @@ import { onTermination } from './lifecycle.ts';
 import { scheduleSettings } from '../config.ts';
 import { ReportSchedules } from '../schedule/report-schedules.ts';
 import { applyScheduleFile, readScheduleFile } from '../schedule/schedule-file.ts';
+import { clustersFileSetting } from '../config.ts';
+import { readClustersFile } from '../clusters/clusters-file.ts';
 
 export async function runBotProcess(env: Env): Promise<void> {
   const slack = slackSettings(env);
   const access = accessSettings(env);
   const capture = captureSettings(env);
   const queueConfig = queueSettings(env);
-  const proc = processSettings(env);
+  const proc = processSettings(env, 'bot');
   const schedules = scheduleSettings(env);
   // A bad schedules file stops start-up before anything connects.
   const declared = schedules.file ? await readScheduleFile(schedules.file) : null;
+  const clustersPath = clustersFileSetting(env);
+  const clusters = clustersPath ? await readClustersFile(clustersPath) : null;
   const log = createLogger({ level: proc.logLevel, name: 'k8snet-bot' });
   const redis = connectRedis(queueConfig.redisUrl, { blocking: false, name: 'k8snet-bot' });
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const queue = createInspectionQueue(redis, queueConfig.prefix);
   if (declared) log.info({ file: schedules.file, ...(await applyScheduleFile(new ReportSchedules({ queue, redis, prefix: queueConfig.prefix }), declared)) }, 'schedules file applied');
   const metrics = createMetrics({ queueDepth: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed') });
-  const bot = await startBot({ slack, access, capture, queue, redis, prefix: queueConfig.prefix, audit: new AuditTrail(redis, queueConfig.prefix), metrics, log, schedules });
+  const bot = await startBot({ slack, access, capture, queue, redis, prefix: queueConfig.prefix, audit: new AuditTrail(redis, queueConfig.prefix), metrics, log, schedules, clusters });
   const health = await startHealthServer({
     port: proc.healthPort,
+    fallbackToFreePort: proc.healthPortIsDefault,
     registry: metrics.registry,
     checks: { redis: async () => void (await redis.ping()), slack: slackReachable(bot.client) },
     isShuttingDown: () => shutdown.requested,
   });
+  if (health.fellBack) log.warn({ healthPort: health.port, taken: proc.healthPort }, `health port ${proc.healthPort} is taken on this host (another k8snet process?): serving /healthz, /readyz and /metrics on ${health.port}; set K8SNET_HEALTH_PORT to choose`);
   // Registered once the health server exists; /readyz reads `shutdown` only when a probe arrives, after this line.
   const shutdown = onTermination(log, [() => bot.close(), () => queue.close(), async () => redis.quit(), () => health.close()]);
-  log.info({ mode: slack.appToken ? 'socket' : 'http', port: bot.port, healthPort: health.port, prefix: queueConfig.prefix }, 'bot ready');
+  log.info({ mode: slack.appToken ? 'socket' : 'http', port: bot.port, healthPort: health.port, prefix: queueConfig.prefix, clusters: clusters?.clusters.map((c) => c.name) ?? [] }, 'bot ready');
 }

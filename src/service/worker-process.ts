@@ -3,12 +3,13 @@
  * one Redis. Each needs to reach the Kubernetes API, the nodes' sshd and Slack's Web API. On SIGTERM it stops taking
  * jobs, gives running ones the grace period, hands the rest back to the queue, then closes SSH and Redis.
  */
-import { captureSettings, processSettings, queueSettings, slackClientSettings, workerSettings, accessSettings, type Env } from '../config.ts';
+import { captureSettings, processSettings, queueSettings, slackClientSettings, workerSettings, accessSettings, secret, bundleSecrets, type Env } from '../config.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { startHealthServer } from '../observability/health-server.ts';
 import { connectRedis } from '../queue/redis-url.ts';
-import { createInspectionQueue } from '../queue/jobs.ts';
+import { createInspectionQueue, queueName } from '../queue/jobs.ts';
+import { envForCluster } from '../cli/deps.ts';
 import { RedisCaptureLocks } from '../queue/capture-locks.ts';
 import { startWorkerHost } from '../queue/worker-host.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
@@ -18,20 +19,30 @@ import { CAPTURE_SETUP_SECONDS } from '../ops/capture-session.ts';
 import { depsFromEnv } from '../cli/deps.ts';
 import { createSlackClient, slackReachable } from '../slack/slack-client.ts';
 import { slackReporter } from '../slack/slack-reporter.ts';
+import { deriveActionKey } from '../slack/action-value.ts';
+import { recordingCluster } from '../ops/recording-cluster.ts';
 import { onTermination } from './lifecycle.ts';
 
-export async function runWorkerProcess(env: Env): Promise<void> {
+/** `cluster`: run that cluster's jobs (its queue), with its settings from the clusters file laid over `env`. */
+export async function runWorkerProcess(baseEnv: Env, cluster: string | null = null): Promise<void> {
+  const env = cluster ? await envForCluster(cluster, baseEnv) : baseEnv;
   const queueConfig = queueSettings(env);
   const settings = workerSettings(env);
-  const proc = processSettings(env);
+  const proc = processSettings(env, 'worker');
   const { auditChannel } = accessSettings(env);
   const log = createLogger({ level: proc.logLevel, name: 'k8snet-worker' });
   const deps = depsFromEnv(env);
-  const slack = createSlackClient(slackClientSettings(env));
+  const slackClient = slackClientSettings(env);
+  const slack = createSlackClient(slackClient);
+  // The buttons' values are sealed with a key derived from the signing secret, as the bot checks them; without it
+  // the worker's messages carry no buttons.
+  const signingSecret = secret(env, 'SLACK_SIGNING_SECRET', { optional: true });
+  if (!signingSecret) log.warn('SLACK_SIGNING_SECRET is not set: finished jobs get no buttons (set it as on the bot)');
+  const secrets = bundleSecrets(env);
   const redis = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker' });
   const subscriber = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker-cancel' });
   for (const c of [redis, subscriber]) c.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
-  const queue = createInspectionQueue(redis, queueConfig.prefix);
+  const queue = createInspectionQueue(redis, queueConfig.prefix, cluster);
   const metrics = createMetrics({ queueDepth: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed') });
   // A capture waits at most one full capture of another job for its interface.
   const captureLocks = new RedisCaptureLocks(redis, queueConfig.prefix, (captureSettings(env).maxSeconds + CAPTURE_SETUP_SECONDS + 10) * 1000);
@@ -39,8 +50,11 @@ export async function runWorkerProcess(env: Env): Promise<void> {
     connection: redis,
     subscriber,
     prefix: queueConfig.prefix,
-    runnerFor: (onCommand) => createOperationRunner({ ...deps, shell: auditedShell(deps.shell, onCommand, metrics), captureLocks }),
-    chat: slackReporter(slack),
+    runnerFor: (onCommand, onRead) => createOperationRunner({ ...deps, cluster: recordingCluster(deps.cluster, onRead), shell: auditedShell(deps.shell, onCommand, metrics), captureLocks }),
+    chat: slackReporter(slack, { key: signingSecret ? deriveActionKey(signingSecret) : null, bounds: captureSettings(env) }),
+    secrets,
+    queueName: queueName(cluster),
+    cluster,
     settings,
     audit: new AuditTrail(redis, queueConfig.prefix),
     auditChannel,
@@ -49,12 +63,14 @@ export async function runWorkerProcess(env: Env): Promise<void> {
   });
   const health = await startHealthServer({
     port: proc.healthPort,
+    fallbackToFreePort: proc.healthPortIsDefault,
     registry: metrics.registry,
     checks: { redis: async () => void (await redis.ping()), slack: slackReachable(slack) },
     isShuttingDown: () => shutdown.requested,
   });
+  if (health.fellBack) log.warn({ healthPort: health.port, taken: proc.healthPort }, `health port ${proc.healthPort} is taken on this host (another k8snet process?): serving /healthz, /readyz and /metrics on ${health.port}; set K8SNET_HEALTH_PORT to choose`);
   // Registered once the health server exists; /readyz reads `shutdown` only when a probe arrives, after this line.
   const shutdown = onTermination(log, [() => host.close(), () => deps.close(), () => queue.close(), async () => subscriber.quit(), async () => redis.quit(), () => health.close()]);
   await host.worker.waitUntilReady();
-  log.info({ concurrency: settings.concurrency, healthPort: health.port, prefix: queueConfig.prefix }, 'worker ready');
+  log.info({ concurrency: settings.concurrency, healthPort: health.port, prefix: queueConfig.prefix, cluster: cluster ?? 'default', queue: queueName(cluster) }, 'worker ready');
 }

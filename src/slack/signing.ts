@@ -33,3 +33,19 @@ export function signedSlashCommand(signingSecret: string, fields: SlashCommandFi
     },
   };
 }
+
+/**
+ * An interactive payload (a button click's `block_actions`) as Slack posts it to the app's request URL: the JSON
+ * form-encoded as one `payload` field, signed and timestamped like a slash command.
+ */
+export function signedInteraction(signingSecret: string, payload: object, now = Math.floor(Date.now() / 1000)): { body: string; headers: Record<string, string> } {
+  const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+  return {
+    body,
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': String(now),
+      'x-slack-signature': slackSignature(signingSecret, now, body),
+    },
+  };
+}

@@ -19,7 +19,22 @@ export type SlackBlock =
   | { type: 'header'; text: { type: 'plain_text'; text: string } }
   | { type: 'section'; text: { type: 'mrkdwn'; text: string } }
   | { type: 'context'; elements: { type: 'mrkdwn'; text: string }[] }
-  | { type: 'divider' };
+  | { type: 'divider' }
+  | { type: 'actions'; block_id: string; elements: SlackButton[] };
+
+/** A Block Kit button; `value` comes back in the block_actions payload when someone clicks it. */
+export interface SlackButton {
+  type: 'button';
+  action_id: string;
+  text: { type: 'plain_text'; text: string };
+  value: string;
+  style?: 'primary' | 'danger';
+}
+
+/** The actions block of a job's parent message (the bot listens for these action ids). */
+export const ACTIONS_BLOCK_ID = 'k8snet-actions';
+/** Slack: an actions block holds at most 25 elements (Block Kit reference, "actions block"). */
+export const ACTIONS_PER_BLOCK = 25;
 
 export interface SlackMessage {
   /** Fallback text for notifications and screen readers. */
@@ -104,6 +119,8 @@ export interface StatusOptions {
   detail?: { headline: string; findings: Finding[] };
   /** Who asked (a Slack user ID), shown as a mention after the status. */
   user?: string;
+  /** Buttons under the message (follow-ups, Cancel). */
+  buttons?: SlackButton[];
 }
 
 /** The parent message for a job in a given state (queued, running: step, done, failed). */
@@ -122,11 +139,12 @@ export function statusMessage(title: string, status: string, options: StatusOpti
     }
     if (text) blocks.push(section(text));
   }
+  if (options.buttons && options.buttons.length > 0) blocks.push({ type: 'actions', block_id: ACTIONS_BLOCK_ID, elements: options.buttons.slice(0, ACTIONS_PER_BLOCK) });
   return { text: `${title}: ${detail?.headline ?? status}`, blocks };
 }
 
-export function renderSlackThread(report: Report, parentStatus = 'done', user?: string): SlackThread {
-  const parent = statusMessage(report.title, parentStatus, { detail: { headline: report.headline, findings: report.findings }, ...(user ? { user } : {}) });
+export function renderSlackThread(report: Report, parentStatus = 'done', user?: string, buttons: SlackButton[] = []): SlackThread {
+  const parent = statusMessage(report.title, parentStatus, { detail: { headline: report.headline, findings: report.findings }, ...(user ? { user } : {}), buttons });
   const replies: SlackMessage[] = [];
   const files: SlackFile[] = report.attachments.map((a) => ({ filename: a.filename, title: a.title, content: a.data }));
   if (report.findings.length > 0) {

@@ -15,6 +15,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics, type K8snetMetrics } from '../../src/observability/metrics.ts';
 import { createSlackClient } from '../../src/slack/slack-client.ts';
 import { slackReporter } from '../../src/slack/slack-reporter.ts';
+import { deriveActionKey } from '../../src/slack/action-value.ts';
 import type { AccessSettings } from '../../src/config.ts';
 import { freePort } from '../../src/demo/wait.ts';
 
@@ -41,6 +42,8 @@ export interface TestPipeline {
   audit: AuditTrail;
   metrics: K8snetMetrics;
   send(text: string, options?: SendOptions): Promise<{ status: number; body: string; ms: number }>;
+  /** A click on a button of a message (found by its ts) as Slack sends it; `value` replaces the button's value. */
+  click(ts: string, actionId: string, options?: SendOptions & { value?: string }): Promise<{ status: number; body: string; ms: number }>;
   /** Starts a worker host (in this process) with the given runner factory and settings. */
   startWorker(options: Pick<WorkerHostOptions, 'runnerFor'> & Partial<Omit<WorkerHostOptions, 'runnerFor'>>): WorkerHost;
   /** Thread replies (chat.postMessage with thread_ts) as recorded by the stand-in. */
@@ -50,7 +53,7 @@ export interface TestPipeline {
 
 export const OPEN_ACCESS: AccessSettings = { allowedChannels: [], allowedUsers: [], captureUsers: ['U1'], auditChannel: undefined };
 
-export async function startTestPipeline(options: { access?: AccessSettings; standIn?: SlackStandIn; prefix?: string; schedules?: BotOptions['schedules'] } = {}): Promise<TestPipeline> {
+export async function startTestPipeline(options: { access?: AccessSettings; standIn?: SlackStandIn; prefix?: string; schedules?: BotOptions['schedules']; clusters?: BotOptions['clusters'] } = {}): Promise<TestPipeline> {
   const prefix = options.prefix ?? `k8snet-test-${randomBytes(4).toString('hex')}`;
   const standIn = options.standIn ?? (await startSlackStandIn({ botToken: BOT_TOKEN }));
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -71,6 +74,7 @@ export async function startTestPipeline(options: { access?: AccessSettings; stan
     metrics,
     log,
     ...(options.schedules ? { schedules: options.schedules } : {}),
+    ...(options.clusters ? { clusters: options.clusters } : {}),
   });
   const workers: WorkerHost[] = [];
   return {
@@ -87,6 +91,9 @@ export async function startTestPipeline(options: { access?: AccessSettings; stan
       const res = await fetch(`http://127.0.0.1:${port}/slack/events`, { method: 'POST', headers, body });
       return { status: res.status, body: await res.text(), ms: Date.now() - started };
     },
+    click(ts, actionId, o = {}) {
+      return standIn.click({ url: `http://127.0.0.1:${port}/slack/events`, signingSecret: o.secret ?? SIGNING_SECRET, channel: o.channel ?? 'C1', ts, actionId, user: o.user ?? 'U1', ...(o.value !== undefined ? { value: o.value } : {}), ...(o.age !== undefined ? { age: o.age } : {}) });
+    },
     startWorker(o) {
       const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
       const subscriber = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -95,7 +102,8 @@ export async function startTestPipeline(options: { access?: AccessSettings; stan
         connection,
         subscriber,
         prefix,
-        chat: slackReporter(createSlackClient({ botToken: BOT_TOKEN, apiUrl: standIn.apiUrl }, 5)),
+        chat: slackReporter(createSlackClient({ botToken: BOT_TOKEN, apiUrl: standIn.apiUrl }, 5), { key: deriveActionKey(SIGNING_SECRET), bounds: { defaultSeconds: 2, maxSeconds: 30 } }),
+        secrets: [BOT_TOKEN, SIGNING_SECRET],
         settings: { concurrency: 2, jobTimeoutMs: 30_000, lockDurationMs: 30_000, stalledIntervalMs: 30_000, shutdownGraceMs: 5000 },
         audit,
         metrics,

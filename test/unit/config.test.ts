@@ -119,7 +119,8 @@ describe('Slack settings', () => {
 
 describe('access settings', () => {
   it('defaults to every channel and user, no capture from Slack and no audit channel', () => {
-    expect(accessSettings({})).toEqual({ allowedChannels: [], allowedUsers: [], captureUsers: [], auditChannel: undefined });
+    expect(accessSettings({})).toEqual({ allowedChannels: [], allowedUsers: [], captureUsers: [], allowDirectMessages: false, auditChannel: undefined });
+    expect(accessSettings({ K8SNET_ALLOW_DIRECT_MESSAGES: 'true' }).allowDirectMessages).toBe(true);
   });
 
   it('reads comma- or blank-separated Slack IDs, user groups included', () => {
@@ -127,6 +128,7 @@ describe('access settings', () => {
       allowedChannels: ['C0NETOPS', 'G0PRIVATE'],
       allowedUsers: ['U024BE7LH', 'W0ENTERPRISE', 'S0NETENG'],
       captureUsers: ['S0SRE'],
+      allowDirectMessages: false,
       auditChannel: 'C0AUDIT',
     });
   });
@@ -184,9 +186,11 @@ describe('worker settings', () => {
 });
 
 describe('process settings', () => {
-  it('defaults to health and metrics on 9464 and info logs', () => {
-    expect(processSettings({})).toEqual({ healthPort: 9464, logLevel: 'info' });
-    expect(processSettings({ K8SNET_HEALTH_PORT: '0', LOG_LEVEL: 'debug' })).toEqual({ healthPort: 0, logLevel: 'debug' });
+  it('defaults to health and metrics on 9464 for the bot and 9465 for a worker (both start on one host), and info logs', () => {
+    expect(processSettings({})).toEqual({ healthPort: 9464, healthPortIsDefault: true, logLevel: 'info' });
+    expect(processSettings({}, 'bot')).toEqual({ healthPort: 9464, healthPortIsDefault: true, logLevel: 'info' });
+    expect(processSettings({}, 'worker')).toEqual({ healthPort: 9465, healthPortIsDefault: true, logLevel: 'info' });
+    expect(processSettings({ K8SNET_HEALTH_PORT: '0', LOG_LEVEL: 'debug' }, 'worker')).toEqual({ healthPort: 0, healthPortIsDefault: false, logLevel: 'debug' });
   });
 
   it('names LOG_LEVEL and K8SNET_HEALTH_PORT when they are bad', () => {

@@ -106,7 +106,7 @@ export function buildNode(ctx: ObjectContext, node: PlannedNode): KubeObject {
       },
       annotations: {
         'node.alpha.kubernetes.io/ttl': '0',
-        'projectcalico.org/IPv4Address': `${node.ip}/${prefix}`,
+        'projectcalico.org/IPv4Address': node.calicoIPv4Address ?? `${node.ip}/${prefix}`,
         ...(plan.overlay === 'none' ? {} : { [tunnelAnnotation]: node.tunnelIP }),
         'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
       },

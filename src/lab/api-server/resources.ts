@@ -19,6 +19,7 @@ import {
   type ObjectContext,
 } from './objects.ts';
 import { TABLE_PRINTERS, type TablePrinter } from './table.ts';
+import { buildSystemConfigMaps, buildSystemDaemonSets, buildSystemPods } from './system-objects.ts';
 import type { PolicyFamily } from './policy-store.ts';
 import type { PatchType } from './patch.ts';
 
@@ -100,6 +101,11 @@ function calicoPolicyResources(group: string, version: string, shortNames: { nam
 }
 const META_FIELDS = ['metadata.name', 'metadata.namespace'] as const;
 
+/** Namespaced v1 kinds served as empty lists (what a cluster holding none of them answers). */
+function emptyKinds(kinds: { group: string; name: string; singularName: string; kind: string; shortNames: string[] }[]): LabResource[] {
+  return kinds.map((k) => ({ ...k, version: 'v1', namespaced: true, categories: [], fieldLabels: META_FIELDS, printer: TABLE_PRINTERS.default, build: () => [] }));
+}
+
 export const LAB_RESOURCES: readonly LabResource[] = [
   {
     group: '',
@@ -138,7 +144,40 @@ export const LAB_RESOURCES: readonly LabResource[] = [
     categories: ['all'],
     fieldLabels: [...META_FIELDS, 'spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
     printer: TABLE_PRINTERS.pods,
-    build: (ctx) => ctx.plan.pods.map((p) => buildPod(ctx, p)),
+    build: (ctx) => [...ctx.plan.pods.map((p) => buildPod(ctx, p)), ...buildSystemPods(ctx)],
+  },
+  {
+    group: '',
+    version: 'v1',
+    name: 'configmaps',
+    singularName: 'configmap',
+    kind: 'ConfigMap',
+    namespaced: true,
+    shortNames: ['cm'],
+    categories: [],
+    fieldLabels: META_FIELDS,
+    printer: TABLE_PRINTERS.configmaps,
+    build: buildSystemConfigMaps,
+  },
+  // `kubectl cluster-info dump` lists these in kube-system and default; the lab has none of them.
+  ...emptyKinds([
+    { group: '', name: 'events', singularName: 'event', kind: 'Event', shortNames: ['ev'] },
+    { group: '', name: 'replicationcontrollers', singularName: 'replicationcontroller', kind: 'ReplicationController', shortNames: ['rc'] },
+    { group: 'apps', name: 'deployments', singularName: 'deployment', kind: 'Deployment', shortNames: ['deploy'] },
+    { group: 'apps', name: 'replicasets', singularName: 'replicaset', kind: 'ReplicaSet', shortNames: ['rs'] },
+  ]),
+  {
+    group: 'apps',
+    version: 'v1',
+    name: 'daemonsets',
+    singularName: 'daemonset',
+    kind: 'DaemonSet',
+    namespaced: true,
+    shortNames: ['ds'],
+    categories: ['all'],
+    fieldLabels: META_FIELDS,
+    printer: TABLE_PRINTERS.daemonsets,
+    build: buildSystemDaemonSets,
   },
   {
     group: '',

@@ -13,6 +13,7 @@ import { badRequest, methodNotAllowed, notFound, unauthorized, unknownPath } fro
 import { toTable, type IncludeObject } from './table.ts';
 import { openApiDocument, openApiIndex } from './openapi.ts';
 import { serveWrite } from './writes.ts';
+import { podLogText } from './system-objects.ts';
 
 export interface ApiRequest {
   method: string;
@@ -217,6 +218,13 @@ export function routeRequest(req: ApiRequest, ctx: RouteContext): ApiResponse {
   if (segments[0] === 'apis' && segments.length === 3) {
     const doc = apiResourceList(segments[1]!, segments[2]!);
     return doc ? json(200, doc) : json(404, unknownPath());
+  }
+  // GET /api/v1/namespaces/<ns>/pods/<name>/log (kubectl logs, cluster-info dump): a pod that exists answers text.
+  if (segments.length === 7 && segments[0] === 'api' && segments[2] === 'namespaces' && segments[4] === 'pods' && segments[6] === 'log') {
+    const [namespace, name] = [segments[3]!, segments[5]!];
+    const pods = findResource('', 'v1', 'pods')!.build(ctx.objects);
+    if (!pods.some((o) => o.metadata.namespace === namespace && o.metadata.name === name)) return json(404, notFound('pods', '', name));
+    return text(200, podLogText(namespace, name));
   }
   const target = resourcePath(segments);
   if (target === null || target === 'unknown') return json(404, unknownPath());

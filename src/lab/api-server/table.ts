@@ -236,7 +236,34 @@ const defaultPrinter: TablePrinter = {
   cells: (o) => [o.metadata.name, o.metadata.creationTimestamp],
 };
 
+/** printers/internalversion printConfigMap: Name, Data (number of keys), Age. */
+const configMapPrinter: TablePrinter = {
+  columns: [NAME_COLUMN, col('Data', 'string', 'Data contains the configuration data.'), AGE_COLUMN],
+  cells: (o, now) => [o.metadata.name, Object.keys(obj(o.data)).length + Object.keys(obj(o.binaryData)).length, age(o, now)],
+};
+
+/** printers/internalversion printDaemonSet: Desired, Current, Ready, Up-to-date, Available, Node Selector, Age. */
+const daemonSetPrinter: TablePrinter = {
+  columns: [
+    NAME_COLUMN,
+    col('Desired', 'integer', 'The desired number of nodes that should be running the daemon pod.'),
+    col('Current', 'integer', 'The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.'),
+    col('Ready', 'integer', 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.'),
+    col('Up-to-date', 'integer', 'The total number of nodes that are running updated daemon pod'),
+    col('Available', 'integer', 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)'),
+    col('Node Selector', 'string', 'NodeSelector is a selector which must be true for the pod to fit on a node.'),
+    AGE_COLUMN,
+  ],
+  cells(o, now) {
+    const status = obj(o.status);
+    const n = (v: unknown) => (typeof v === 'number' ? v : 0);
+    return [o.metadata.name, n(status.desiredNumberScheduled), n(status.currentNumberScheduled), n(status.numberReady), n(status.updatedNumberScheduled), n(status.numberAvailable), labelsText(obj(obj(obj(o.spec).template).spec).nodeSelector), age(o, now)];
+  },
+};
+
 export const TABLE_PRINTERS = {
+  configmaps: configMapPrinter,
+  daemonsets: daemonSetPrinter,
   pods: podPrinter,
   nodes: nodePrinter,
   services: servicePrinter,

@@ -65,6 +65,8 @@ async function roundTrip(url: string): Promise<void> {
     standIn.calls.length = 0;
     await queue.add('inspect', { channel: 'C1', user: 'U1', title: 'network health report', command: { op: 'report' }, requestedAt: new Date().toISOString(), memoryKey: 'schedule:topo' }, { jobId: `j${Date.now()}` });
     await until(() => standIn.calls.some((c) => c.method === 'chat.update' && JSON.stringify(c.args.blocks).includes('all good')), 20_000, 'job done');
+    // The outcome is recorded just after the parent says done: wait for it rather than race it.
+    await until(async () => (await new AuditTrail(connection, prefix).recent(5)).some((e) => e.type === 'outcome'), 10_000, 'outcome audited');
     expect((await new AuditTrail(connection, prefix).recent(5)).map((e) => e.type)).toEqual(['node_command', 'outcome']);
     expect(await new ReportMemoryStore(connection, prefix).load('schedule:topo')).toEqual({ a: { firstSeen: 'x', message: 'y' } });
   } finally {

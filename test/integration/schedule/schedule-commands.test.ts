@@ -25,6 +25,7 @@ describe('/k8snet schedule through the bot', () => {
     p = await startTestPipeline();
     await p.send('schedule add "0 9 * * 1-5" report --tz Europe/Berlin', { user: 'U1', channel: 'C1' });
     expect(await lastAnswer(p, 1)).toMatch(/^:calendar: Scheduled `report-1`: a network health report `0 9 \* \* 1-5` \(Europe\/Berlin\) into <#C1>; next at <!date\^\d+\^\{date_short\} \{time_secs\}\|\d{4}-\d\d-\d\d (07|08):00 UTC>\. `\/k8snet schedule remove report-1` stops it\.$/);
+    await until(() => notes(p!).length >= 1, 10_000, 'note 1');
     expect(notes(p)).toEqual([{ channel: 'C1', text: ':calendar: <@U1> scheduled `report-1`: a network health report `0 9 * * 1-5` (Europe/Berlin) into <#C1>.' }]);
 
     const [scheduler] = await p.queue.getJobSchedulers();
@@ -33,6 +34,8 @@ describe('/k8snet schedule through the bot', () => {
 
     await p.send('schedule add "*/15 * * * *" report <#C0NETOPS1|netops> --id quarter', { user: 'U2', channel: 'C1' });
     expect(await lastAnswer(p, 2)).toContain('Scheduled `quarter`');
+    // The notes are posted one after the other, after the private answer.
+    await until(() => notes(p!).length >= 3, 10_000, 'notes 2 and 3');
     expect(notes(p).slice(1).map((n) => n.channel)).toEqual(['C0NETOPS1', 'C1']);
 
     await p.send('schedule list');
@@ -44,6 +47,7 @@ describe('/k8snet schedule through the bot', () => {
     await new ReportMemoryStore(p.redis, p.prefix).save('schedule:quarter', { 'x|y': { firstSeen: '2026-01-01 09:00', message: 'y' } });
     await p.send('schedule remove quarter', { user: 'U3' });
     expect(await lastAnswer(p, 4)).toBe('Removed schedule `quarter` (`*/15 * * * *` into <#C0NETOPS1>).');
+    await until(() => notes(p!).length >= 5, 10_000, 'notes 4 and 5');
     expect(notes(p).slice(3)).toEqual([
       { channel: 'C0NETOPS1', text: ':calendar: <@U3> removed the scheduled report `quarter` (`*/15 * * * *` into <#C0NETOPS1>).' },
       { channel: 'C1', text: ':calendar: <@U3> removed the scheduled report `quarter` (`*/15 * * * *` into <#C0NETOPS1>).' },

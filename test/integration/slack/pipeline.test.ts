@@ -114,7 +114,7 @@ describe('/k8snet through Bolt, BullMQ and a worker', () => {
     p.standIn.leaveChannel('C0OUTSIDE');
     await p.send('routes k8s-node1', { channel: 'C0OUTSIDE' });
     const answer = await until(() => p!.standIn.calls.find((c) => c.method === 'response_url'));
-    expect(answer.args).toEqual({ response_type: 'ephemeral', text: ':warning: k8snet is not in this channel: invite it with `/invite @k8snet` (in a direct message, use a channel instead), then try again.' });
+    expect(answer.args).toEqual({ response_type: 'ephemeral', text: ':warning: k8snet is not in this channel: invite it with `/invite @k8snet` (in a direct message between people, use your DM with k8snet — Apps → k8snet — or a channel), then try again.' });
     expect(await p.queue.getJobCounts()).toMatchObject({ waiting: 0, active: 0 });
   });
 

@@ -122,4 +122,16 @@ describe('/k8snet over Socket Mode', () => {
     const ack = await p.standIn.deliverSlashCommand(command('help', p.standIn));
     expect(String(ack.payload?.text)).toContain('/k8snet trace SRC-POD DST-POD');
   });
+
+  it('takes a button click as an interactive envelope, acknowledged within 3 s, and acts on it', async () => {
+    p = await startSocketPipeline();
+    await p.standIn.socketConnected();
+    await p.standIn.deliverSlashCommand(command('routes k8s-node1', p.standIn));
+    const parent = await until(() => [...p!.standIn.messages.values()].find((m) => JSON.stringify(m.blocks ?? '').includes('k8snet:cancel')));
+    const ack = await p.standIn.deliverClick({ channel: 'C1', ts: parent.ts, actionId: 'k8snet:cancel', user: 'U1' });
+    expect(ack.ms).toBeLessThan(3000);
+    const answer = await until(() => p!.standIn.calls.find((c) => c.method === 'response_url'));
+    expect(answer.args).toEqual({ response_type: 'ephemeral', replace_original: false, text: 'Job 1 was cancelled before it started.' });
+    expect(await p.queue.getJob('j1')).toBeUndefined();
+  });
 });

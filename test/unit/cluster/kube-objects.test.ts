@@ -23,6 +23,7 @@ describe('toNodeInfo', () => {
       podCIDRs: ['10.244.1.0/24'],
       vxlanTunnelIP: null,
       ipipTunnelIP: '172.16.169.128',
+      calicoIPv4Address: '192.168.56.11',
       ready: true,
       labels: expect.objectContaining({ 'kubernetes.io/hostname': 'k8s-node1' }),
     });

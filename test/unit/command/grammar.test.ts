@@ -56,6 +56,7 @@ describe('the same grammar from Slack', () => {
     const { parseSlackCommand } = await import('../../../src/command/grammar.ts');
     expect(() => parseSlackCommand('rm -rf /')).toThrow('command: unknown command "rm"; try one of trace, policy, nodeport, svc, pod, routes, report');
     expect(() => parseSlackCommand('trace a b --lab lab')).toThrow('--lab is a terminal option, not available in Slack');
+    expect(() => parseSlackCommand('trace a b --bundle /etc/passwd')).toThrow('--bundle is a terminal option, not available in Slack');
     expect(() => parseSlackCommand('trace "pod-src; reboot" pod-dest')).toThrow(/SRC-POD: "pod-src; reboot" is not a valid name/);
     expect(() => parseSlackCommand('pod “$(id)”')).toThrow(/NAME: "\$\(id\)" is not a valid name/);
   });
@@ -113,5 +114,14 @@ describe('network policy commands', () => {
     expect(() => parseInspectArgs('pod', ['a', '--port', '80'])).toThrow('--port: only `trace` takes a port');
     expect(() => parseSlackCommand('policy $(reboot)')).toThrow(/POD: .* is not a valid name/);
     expect(() => parseInspectArgs('policy', [])).toThrow('`policy` takes 1 argument, got 0');
+  });
+});
+
+describe('the evidence bundle from the terminal', () => {
+  it('takes --bundle FILE on every inspection command', () => {
+    expect(parseInspectArgs('trace', ['a', 'b', '--bundle', 'out.tar.gz']).bundle).toBe('out.tar.gz');
+    expect(parseInspectArgs('pod', ['a', '--bundle=x.tgz']).bundle).toBe('x.tgz');
+    expect(parseInspectArgs('routes', ['n1']).bundle).toBeUndefined();
+    expect(() => parseInspectArgs('trace', ['a', 'b', '--bundle='])).toThrow('--bundle');
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { plainMrkdwn, renderTranscript } from '../../../src/demo/slack-transcript.ts';
+import { messageLines, plainMrkdwn, renderTranscript } from '../../../src/demo/slack-transcript.ts';
+import { statusMessage } from '../../../src/slack/slack-blocks.ts';
 import { renderSlackThread } from '../../../src/slack/slack-blocks.ts';
 import type { Report } from '../../../src/model/report.ts';
 
@@ -42,5 +43,10 @@ describe('Slack thread → terminal transcript', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('draws the buttons under a message', () => {
+    const message = statusMessage('pod default/a', 'done in 1.0 s', { buttons: ['Policy', 'Re-run'].map((t) => ({ type: 'button' as const, action_id: `k8snet:${t}`, text: { type: 'plain_text' as const, text: t }, value: 'v' })) });
+    expect(messageLines(message).at(-1)).toBe('   [ Policy ] [ Re-run ]');
   });
 });

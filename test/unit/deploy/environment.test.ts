@@ -80,9 +80,10 @@ describe('the environment the code reads', () => {
     };
     const bot = refs('k8snet-bot');
     const worker = refs('k8snet-worker');
-    // Which process reads which secret (src/service/*-process.ts): the worker has no use for the signing secret.
+    // Which process reads which secret (src/service/*-process.ts): the worker seals button values with a key derived
+    // from the signing secret (optional: without it, no buttons).
     expect(Object.keys(bot).sort()).toEqual(['REDIS_URL', 'SLACK_APP_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET']);
-    expect(Object.keys(worker).sort()).toEqual(['K8SNET_SSH_KEY_PASSPHRASE', 'REDIS_URL', 'SLACK_BOT_TOKEN']);
+    expect(Object.keys(worker).sort()).toEqual(['K8SNET_SSH_KEY_PASSPHRASE', 'REDIS_URL', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET']);
     for (const [name, ref] of [...Object.entries(bot), ...Object.entries(worker)]) {
       expect([name, ref?.name, ref?.key]).toEqual([name, 'k8snet', name]);
       // A key the template leaves out must be optional, or the pod never starts.

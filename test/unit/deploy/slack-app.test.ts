@@ -6,7 +6,7 @@ import { OPERATIONS } from '../../../src/command/grammar.ts';
 interface SlackAppManifest {
   features: { bot_user: { display_name: string }; slash_commands: { command: string; url?: string; should_escape: boolean; usage_hint: string }[] };
   oauth_config: { scopes: { bot: string[]; user?: string[] } };
-  settings: { socket_mode_enabled: boolean; event_subscriptions?: unknown; interactivity?: unknown };
+  settings: { socket_mode_enabled: boolean; event_subscriptions?: unknown; interactivity?: { is_enabled: boolean; request_url?: string } };
 }
 
 const manifest = parse(read('slack-app-manifest.yaml')) as SlackAppManifest;
@@ -77,6 +77,11 @@ describe('the Slack app manifest', () => {
     expect(manifest.settings.socket_mode_enabled).toBe(false);
     expect(read('slack-app-manifest.yaml')).toMatch(/socket_mode_enabled: true.*\n.*connections:write/);
     expect(manifest.settings.event_subscriptions).toBeUndefined();
-    expect(manifest.settings.interactivity).toBeUndefined();
+  });
+
+  it('sends button clicks to the receiver\'s path, where the bot listens for its action ids', () => {
+    expect(manifest.settings.interactivity?.is_enabled).toBe(true);
+    expect(new URL(manifest.settings.interactivity!.request_url!).pathname).toBe('/slack/events');
+    expect(read('src/slack/bot.ts')).toMatch(/app\.action<bolt\.BlockAction>\(\{ type: 'block_actions', action_id: new RegExp\(`\^\$\{ACTION_PREFIX\}`\) \}/);
   });
 });

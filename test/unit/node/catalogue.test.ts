@@ -180,3 +180,19 @@ describe('kube-proxy mode and nftables commands', () => {
     expect(cmd.argv.at(-1)).toBe('10250');
   });
 });
+
+describe('BIRD commands', () => {
+  it('ask birdcl, else birdc, on Calico\'s control socket with the BIRD command as separate words', () => {
+    expect(c.birdShowProtocols()).toEqual({ argv: ['timeout', '5', 'sh', '-c', c.BIRD_CLIENT_SCRIPT, 'k8snet-bird', '/var/run/calico/bird.ctl', 'show', 'protocols'], timeoutSeconds: 6, maxOutputBytes: 1048576, privileged: true });
+    expect(argv(c.birdShowProtocols({ all: true, name: 'Mesh_10_254_0_12' })).slice(6)).toEqual(['/var/run/calico/bird.ctl', 'show', 'protocols', 'all', 'Mesh_10_254_0_12']);
+    expect(argv(c.birdShowProtocols({ tool: 'birdc', all: true }))).toEqual(['timeout', '5', 'birdc', '-s', '/var/run/calico/bird.ctl', 'show', 'protocols', 'all']);
+  });
+
+  it('refuse hostile protocol names, sockets and tools', () => {
+    for (const h of ['Mesh; reboot', '$(id)', 'a b', '', '1abc']) expect(() => c.birdShowProtocols({ all: true, name: h })).toThrow();
+    for (const s of ['relative.ctl', '/var/run/../etc/shadow.ctl', '/x;id.ctl', '/var/run/calico/bird']) expect(() => c.birdShowProtocols({ socket: s })).toThrow();
+    expect(() => c.birdShowProtocols({ tool: 'sh' as never })).toThrow();
+    expect(() => c.birdShowProtocols({ name: 'Mesh_1' })).toThrow(/needs `all`/);
+    expect(c.BIRD_CLIENT_SCRIPT).not.toMatch(/Mesh|bird\.ctl/);
+  });
+});

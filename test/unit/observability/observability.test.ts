@@ -44,3 +44,20 @@ describe('health and metrics endpoints', () => {
     }
   });
 });
+
+describe('a health port already taken on this host', () => {
+  it('fails with the variable to set when the port was asked for, and takes a free one when it was only the default', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const first = await startHealthServer({ port: 0, host: '127.0.0.1', registry: metrics.registry, checks: {} });
+    try {
+      await expect(startHealthServer({ port: first.port, host: '127.0.0.1', registry: metrics.registry, checks: {} })).rejects.toThrow(`K8SNET_HEALTH_PORT: port ${first.port} is already in use on this host (another k8snet bot or worker?); set another, or 0 for any free port`);
+      const second = await startHealthServer({ port: first.port, host: '127.0.0.1', registry: metrics.registry, checks: {}, fallbackToFreePort: true });
+      expect(second.fellBack).toBe(true);
+      expect(second.port).not.toBe(first.port);
+      expect((await fetch(`http://127.0.0.1:${second.port}/healthz`)).status).toBe(200);
+      await second.close();
+    } finally {
+      await first.close();
+    }
+  });
+});

@@ -116,3 +116,15 @@ describe('AccessPolicy', () => {
     expect(g.calls).toEqual(['S0NETENG']);
   });
 });
+
+describe('direct messages with the bot', () => {
+  const channels = { allowedChannels: ['C0NETOPS'], allowedUsers: ['U1'], captureUsers: [], auditChannel: undefined };
+  it('pass the channel list only when K8SNET_ALLOW_DIRECT_MESSAGES says so; the user and capture lists still apply', () => {
+    expect(decideAccess(channels, 'D0DM', { allowed: true, capture: false }, false)).toEqual({ ok: false, reason: expect.stringContaining('not enabled in direct messages') });
+    expect(decideAccess({ ...channels, allowDirectMessages: true }, 'D0DM', { allowed: true, capture: false }, false)).toEqual({ ok: true });
+    expect(decideAccess({ ...channels, allowDirectMessages: true }, 'D0DM', { allowed: false, capture: false }, false)).toMatchObject({ ok: false });
+    expect(decideAccess({ ...channels, allowDirectMessages: true }, 'D0DM', { allowed: true, capture: false }, true)).toMatchObject({ ok: false, reason: expect.stringContaining('capture') });
+    // Only DMs: another channel stays refused.
+    expect(decideAccess({ ...channels, allowDirectMessages: true }, 'C0OTHER', { allowed: true, capture: false }, false)).toMatchObject({ ok: false });
+  });
+});

@@ -51,10 +51,12 @@ describe('discovery', () => {
 describe('list and get', () => {
   it('lists pods in all namespaces and in one, filtered by label and field selectors', () => {
     expect(get('/api/v1/pods').body).toMatchObject({ kind: 'PodList', apiVersion: 'v1' });
-    expect(get('/api/v1/pods').body.items).toHaveLength(3);
+    // 3 in default; kube-system: kube-controller-manager, and calico-node and kube-proxy on each of the 2 nodes.
+    expect(get('/api/v1/pods').body.items).toHaveLength(3 + 1 + 2 * 2);
     const names = (url: string) => get(url).body.items.map((p: { metadata: { name: string } }) => p.metadata.name);
     expect(names('/api/v1/namespaces/default/pods?labelSelector=type%3Ddest')).toEqual(['pod-dest']);
-    expect(names('/api/v1/pods?fieldSelector=spec.nodeName%3Dk8s-node1')).toEqual(['pod-dest', 'pod-pause']);
+    expect(names('/api/v1/namespaces/default/pods?fieldSelector=spec.nodeName%3Dk8s-node1')).toEqual(['pod-dest', 'pod-pause']);
+    expect(names('/api/v1/pods?fieldSelector=spec.nodeName%3Dk8s-node1,spec.hostNetwork%3Dtrue')).toHaveLength(3);
     expect(names('/api/v1/namespaces/other/pods')).toEqual([]);
     expect(names('/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dsvc-nodeport')).toHaveLength(1);
   });
