@@ -163,6 +163,15 @@ export function uplinkInterface(node: NodeFacts): string | null {
 
 // ---- pods' network namespaces ----
 
+/** The discovery with the steps it tried (for a report that says why no namespace was found); never rejects. */
+export async function discoverNetns(shell: NodeShell, node: NodeTarget, pod: PodInfo, signal: AbortSignal): Promise<{ found: PodNetns | null; steps: string[] }> {
+  try {
+    return await discoverPodNetns(shell, node, pod, signal);
+  } catch (err) {
+    return { found: null, steps: [describeError(err)] };
+  }
+}
+
 /** The pod's sandbox network namespace (the runtime first, then a scan by pod IP: node/netns-discovery.ts). */
 export async function findPodNetns(shell: NodeShell, node: NodeTarget, pod: PodInfo, signal: AbortSignal): Promise<PodNetns | null> {
   return (await discoverPodNetns(shell, node, pod, signal)).found;

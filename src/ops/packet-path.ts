@@ -16,6 +16,8 @@ export interface NodeFirewallFacts {
   node: string;
   diff: CounterDiff | null;
   killers: HostKiller[];
+  /** Why the counters could not be compared (iptables-save -c failed before or after), else null. */
+  error?: string | null;
 }
 
 /** A path finding and the node-level findings it already names (shown under it, not counted again). */
@@ -138,8 +140,10 @@ function verdictBetween(facts: TraceFacts, from: Hop, to: Hop, direction: 'forwa
   const stage = from.role.endsWith('uplink') && to.role.endsWith('tunnel') ? 'input' : 'forward';
   const why = explanation(node, fw, stage, from);
   const base = nodeName === facts.src.node?.name ? 'dropped_on_src_node' : 'dropped_on_dst_node';
+  // Without counters the node's rules cannot be named: say so rather than leave the reader guessing.
+  const unread = !why && fw?.error ? ` (its iptables counters could not be read: ${fw.error})` : '';
   return {
-    finding: { severity: 'error', code: code(base), message: `${prefix}${seen}: dropped on ${nodeName}${why ? ` — ${why.text}` : ''}`, evidence: why ? `${where}\n${why.evidence}` : where },
+    finding: { severity: 'error', code: code(base), message: `${prefix}${seen}: dropped on ${nodeName}${why ? ` — ${why.text}` : unread}`, evidence: why ? `${where}\n${why.evidence}` : where },
     node: nodeName,
     // Unverified checksums on the uplink where the packets stopped are shown under whatever stopped them.
     explains: new Set([...(why?.codes ?? []), ...(stage === 'input' ? ['bad_udp_checksums'] : [])]),

@@ -256,6 +256,9 @@ const USABLE_GATEWAY = new Set(['PERMANENT', 'REACHABLE', 'STALE', 'DELAY', 'PRO
  * proxy ARP on the cali side). Each missing piece is a problem with the line that shows it.
  */
 function podInsideFindings(end: PodEnd, facts: TraceFacts): Finding[] {
+  if (end.netnsSteps && end.node && !end.node.error && !end.pod.hostNetwork) {
+    return [warn('pod_netns_not_found', `could not find ${podLabel(end)}'s network namespace on ${end.node.name}: nothing was read inside it${end === facts.src ? ' and no test connection was made from it' : ''}`, end.netnsSteps.join('; ') || 'no step said why')];
+  }
   const inside = end.inside;
   if (!inside || end.pod.hostNetwork) return [];
   const who = podLabel(end);

@@ -46,6 +46,8 @@ export interface PodEnd {
   /** TCP listeners inside the pod's netns, with bind address and process (null: not checked). */
   listeners: Listener[] | null;
   netns: string | null;
+  /** When no namespace was found: what the discovery tried, in plain words. */
+  netnsSteps?: string[];
   /** The pod's own side of its path: eth0, its address, the default route, the gateway's neighbour entry (null: not read). */
   inside?: PodInside | null;
 }

@@ -19,7 +19,7 @@ import type { CapturePointFacts, NodeFacts, PodEnd, PodInside, TraceFacts } from
 import { CAPTURE_SETUP_SECONDS, runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { capturePointsTable, sampleSection } from './capture-report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { TEST_CONNECT_SECONDS, findPodNetns, inspectNode, listenersIn, readPodInside, testConnect } from './node-facts.ts';
+import { TEST_CONNECT_SECONDS, discoverNetns, inspectNode, listenersIn, readPodInside, testConnect } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import type { SideVerdict } from '../policy/index.ts';
 import { counterDelta, dropFindings, programmedFindings, readCounters, walkWorkload, workloadChainText, type NodeCounterDelta } from './enforcement-facts.ts';
@@ -178,7 +178,7 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   const counterNodes = [srcTarget, sameNode ? null : dstTarget].filter((t): t is NodeTarget => t !== null);
   const readAll = () => Promise.all(counterNodes.map((t) => readCounters(deps.shell, t, ctx.signal, family)));
   const inspect = (t: NodeTarget | null): Promise<NodeFacts | null> => (t ? inspectNode(deps.shell, t, ctx.signal, { family }) : Promise.resolve(null));
-  const netnsOf = (t: NodeTarget | null, pod: PodInfo) => (t ? findPodNetns(deps.shell, t, pod, ctx.signal).catch(() => null) : Promise.resolve(null));
+  const netnsOf = (t: NodeTarget | null, pod: PodInfo) => (t ? discoverNetns(deps.shell, t, pod, ctx.signal) : Promise.resolve(null));
   // None of these depends on another: the nodes, the pods' namespaces, the policies and the counters' first read
   // go out in one round (a node that cannot be inspected has its namespace lookup fail too, which is then null).
   const [srcNode, dstNodeMaybe, policyRead, srcNs, dstNs, countersBefore] = await Promise.all([
@@ -203,8 +203,10 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   const dst: PodEnd = { pod: dstPod, caliInterface: caliInterfaceName(dstPod.namespace, dstPod.name), node: dstNode, listeners: null, netns: null };
   const testPort = cmd.port ?? firstTcpPort(dstPod);
 
-  src.netns = srcNode && !srcNode.error ? (srcNs?.netns ?? null) : null;
-  dst.netns = dstNode && !dstNode.error ? (dstNs?.netns ?? null) : null;
+  src.netns = srcNode && !srcNode.error ? (srcNs?.found?.netns ?? null) : null;
+  dst.netns = dstNode && !dstNode.error ? (dstNs?.found?.netns ?? null) : null;
+  if (srcNs && !srcNs.found) src.netnsSteps = srcNs.steps;
+  if (dstNs && !dstNs.found) dst.netnsSteps = dstNs.steps;
   // What listens in the destination pod is read while the test connection runs (neither changes the other).
   const listenersRead = dstTarget && dst.netns ? listenersIn(deps.shell, dstTarget, dst.netns, ctx.signal) : Promise.resolve(null);
 
@@ -297,7 +299,7 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   const firewalls: NodeFirewallFacts[] = counterNodes.map((t, i) => {
     const after = countersAfter[i]!;
     const filter = 'save' in after ? after.save.tables.get('filter') : undefined;
-    return { node: t.name, diff: deltas[i]?.diff ?? null, killers: filter ? hostKillers(filter) : [] };
+    return { node: t.name, diff: deltas[i]?.diff ?? null, killers: filter ? hostKillers(filter) : [], error: deltas[i]?.error ?? ('error' in after ? after.error : null) };
   });
   const pathVerdicts = packetPathVerdicts(facts, firewalls);
   const findings = sortFindings(

@@ -330,3 +330,23 @@ describe('inside the pods and on the nodes', () => {
     expect(found.find((f) => f.code === 'vxlan_checksum_offload_on')!.evidence).toBe('ethtool -k vxlan.calico: tx-checksum-ip-generic: on');
   });
 });
+
+describe('what trace could not read', () => {
+  it('says when a pod\'s network namespace was not found, with what discovery tried', () => {
+    const facts = healthy();
+    facts.src.netns = null;
+    facts.src.netnsSteps = ['crictl pods: not installed', 'scanned 3 namespaces: none holds 10.244.0.65'];
+    const f = diagnoseTrace(facts).find((x) => x.code === 'pod_netns_not_found')!;
+    expect(f).toMatchObject({ severity: 'warning', message: "could not find default/pod-src's network namespace on k8s-node2: nothing was read inside it and no test connection was made from it", evidence: 'crictl pods: not installed; scanned 3 namespaces: none holds 10.244.0.65' });
+  });
+
+  it('says the node\'s counters could not be read when nothing else explains the loss there', () => {
+    const facts = healthy();
+    facts.capture!.points = [
+      point('dst-tunnel', 'k8s-node1', 'vxlan.calico', [flow({ handshake: 'syn-only', tcpFlags: ['SYN'], packets: 3, packetsFromSrc: 3, packetsFromDst: 0 })]),
+      point('dst-pod', 'k8s-node1', 'calib8c6d5407e3', []),
+    ];
+    const f = packetPathVerdicts(facts, [{ node: 'k8s-node1', diff: null, killers: [], error: 'iptables-save -c on k8s-node1 exited 4: Another app is currently holding the xtables lock' }])[0]!.finding;
+    expect(f.message).toBe("seen on k8s-node1/vxlan.calico (3 SYN), never on k8s-node1/calib8c6d5407e3 (pod-dest's cali): dropped on k8s-node1 (its iptables counters could not be read: iptables-save -c on k8s-node1 exited 4: Another app is currently holding the xtables lock)");
+  });
+});
