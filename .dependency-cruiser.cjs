@@ -53,7 +53,12 @@ module.exports = {
       comment: 'parse/, policy/, model/, calico/ read text and data: no adapters, no file or process I/O',
       severity: 'error',
       from: { path: '^src/(parse|policy|model|calico)/' },
-      to: { path: ['^src/(node|cluster|dataplane|pcap|render|observability|config\\.ts)', '^(node:)?(fs|fs/promises|child_process|http|https|dgram)$'] },
+      to: {
+        path: [
+          '^src/(node|cluster|dataplane|pcap|render|observability|config\\.ts)',
+          '^(node:)?(fs|fs/promises|child_process|http|https|dgram)$',
+        ],
+      },
     },
     {
       name: 'grammar-knows-no-lab-or-env',
@@ -72,6 +77,10 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.js'],
+    },
   },
 };

@@ -5,7 +5,16 @@
  * full work; the outer checksums of patched VXLAN records no longer match, which costs the same to find out.
  */
 import { closeSync, fsyncSync, openSync, statSync, writeSync } from 'node:fs';
-import { ethernetIpv4, icmpEcho, ipv4Packet, pcapHeader, tcpSegment, udpDatagram, vxlanFrame, withUdpChecksum } from '../test/support/capture-builder.ts';
+import {
+  ethernetIpv4,
+  icmpEcho,
+  ipv4Packet,
+  pcapHeader,
+  tcpSegment,
+  udpDatagram,
+  vxlanFrame,
+  withUdpChecksum,
+} from '../test/support/capture-builder.ts';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_PSH } from '../src/pcap/packet-decoder.ts';
 
 /** Flows in the generated capture: many more than a trace capture holds, well under MAX_FLOWS. */
@@ -37,10 +46,18 @@ export function templates(): Template[] {
     if (kind < 8) {
       const vxlan = kind < 5;
       const seg = (src: string, dst: string, sport: number, dport: number, flags: number, payload: number) => {
-        const inner = ethernetIpv4(ipv4Packet(src, dst, PROTO_TCP, tcpSegment({ sport, dport, flags, ack: 1, payload })));
+        const inner = ethernetIpv4(
+          ipv4Packet(src, dst, PROTO_TCP, tcpSegment({ sport, dport, flags, ack: 1, payload })),
+        );
         if (!vxlan) return template(inner, 14 + 20);
         const fromClient = src === client;
-        const plain = vxlanFrame(fromClient ? '192.168.1.11' : '192.168.1.12', fromClient ? '192.168.1.12' : '192.168.1.11', 40000 + (f % 20000), 4096, inner);
+        const plain = vxlanFrame(
+          fromClient ? '192.168.1.11' : '192.168.1.12',
+          fromClient ? '192.168.1.12' : '192.168.1.11',
+          40000 + (f % 20000),
+          4096,
+          inner,
+        );
         const frame = Buffer.concat([plain.subarray(0, 14), withUdpChecksum(plain.subarray(14))]);
         return template(frame, 14 + 20 + 8 + 8 + 14 + 20);
       };
@@ -48,13 +65,33 @@ export function templates(): Template[] {
       out.push(seg(server, client, 80, cport, TCP_ACK, 0));
       out.push(seg(server, client, 80, cport, TCP_PSH | TCP_ACK, 200));
     } else if (kind < 9) {
-      out.push(template(ethernetIpv4(withUdpChecksum(ipv4Packet(client, '10.96.0.10', PROTO_UDP, udpDatagram(cport, 53, 40)))), -1));
-      out.push(template(ethernetIpv4(withUdpChecksum(ipv4Packet('10.96.0.10', client, PROTO_UDP, udpDatagram(53, cport, 120)))), -1));
-      out.push(template(ethernetIpv4(withUdpChecksum(ipv4Packet(client, '10.96.0.10', PROTO_UDP, udpDatagram(cport, 53, 40)))), -1));
+      out.push(
+        template(
+          ethernetIpv4(withUdpChecksum(ipv4Packet(client, '10.96.0.10', PROTO_UDP, udpDatagram(cport, 53, 40)))),
+          -1,
+        ),
+      );
+      out.push(
+        template(
+          ethernetIpv4(withUdpChecksum(ipv4Packet('10.96.0.10', client, PROTO_UDP, udpDatagram(53, cport, 120)))),
+          -1,
+        ),
+      );
+      out.push(
+        template(
+          ethernetIpv4(withUdpChecksum(ipv4Packet(client, '10.96.0.10', PROTO_UDP, udpDatagram(cport, 53, 40)))),
+          -1,
+        ),
+      );
     } else {
       out.push(template(ethernetIpv4(ipv4Packet(client, server, PROTO_ICMP, icmpEcho(true, f, 1))), -1));
       out.push(template(ethernetIpv4(ipv4Packet(server, client, PROTO_ICMP, icmpEcho(false, f, 1))), -1));
-      out.push(template(ethernetIpv4(withUdpChecksum(ipv4Packet(client, server, PROTO_UDP, udpDatagram(cport, 8080, 16)))), -1));
+      out.push(
+        template(
+          ethernetIpv4(withUdpChecksum(ipv4Packet(client, server, PROTO_UDP, udpDatagram(cport, 8080, 16)))),
+          -1,
+        ),
+      );
     }
   }
   return out;

@@ -76,7 +76,7 @@ function best(runs: number, fn: () => number | null): number | null {
 }
 
 function fmt(ms: number, packets: number): string {
-  return `${(ms / 1000).toFixed(2).padStart(7)} s  ${((packets / ms) * 1000 / 1e6).toFixed(2).padStart(6)} M pkt/s`;
+  return `${(ms / 1000).toFixed(2).padStart(7)} s  ${(((packets / ms) * 1000) / 1e6).toFixed(2).padStart(6)} M pkt/s`;
 }
 
 async function child(file: string): Promise<void> {
@@ -84,7 +84,13 @@ async function child(file: string): Promise<void> {
   const t0 = performance.now();
   const s = await summarizeCaptureFile(file, { sampleSize: 20 });
   const decodeMs = performance.now() - t0;
-  const out: ChildResult = { packets: s.packets, flows: s.flows.length, errors: s.errors, decodeMs, maxRssKiB: process.resourceUsage().maxRSS };
+  const out: ChildResult = {
+    packets: s.packets,
+    flows: s.flows.length,
+    errors: s.errors,
+    decodeMs,
+    maxRssKiB: process.resourceUsage().maxRSS,
+  };
   process.stdout.write(JSON.stringify(out));
 }
 
@@ -99,7 +105,8 @@ async function main(): Promise<void> {
     },
   });
   if (values.child !== undefined) return child(values.child);
-  const packets = values.packets !== undefined ? Number(values.packets) : values.quick ? QUICK_PACKETS : DEFAULT_PACKETS;
+  const packets =
+    values.packets !== undefined ? Number(values.packets) : values.quick ? QUICK_PACKETS : DEFAULT_PACKETS;
   if (!Number.isInteger(packets) || packets <= 0) throw new Error('--packets must be a positive integer');
   const { FLOWS, generate, templates } = await import('./pcap-generate.ts');
   if (values['generate-only'] !== undefined) {
@@ -113,8 +120,12 @@ async function main(): Promise<void> {
     const file = join(dir, 'capture.pcap');
     let t0 = performance.now();
     const size = generate(file, packets, tpl);
-    console.log(`generated ${packets.toLocaleString('en')} packets, ${(size / 1e6).toFixed(0)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s (${FLOWS} flows, 50% VXLAN TCP, 30% TCP, 20% UDP/ICMP)`);
-    console.log(`node ${process.version}, ${spawnSync('tcpdump', ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0] ?? 'no tcpdump'}\n`);
+    console.log(
+      `generated ${packets.toLocaleString('en')} packets, ${(size / 1e6).toFixed(0)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s (${FLOWS} flows, 50% VXLAN TCP, 30% TCP, 20% UDP/ICMP)`,
+    );
+    console.log(
+      `node ${process.version}, ${spawnSync('tcpdump', ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0] ?? 'no tcpdump'}\n`,
+    );
 
     const cache = join(dir, 'compile-cache');
     const cold = runChild(file, null);
@@ -124,11 +135,18 @@ async function main(): Promise<void> {
       if (r.wallMs < warm.wallMs) warm = r;
     }
     const res = warm.result;
-    if (res.packets !== packets || res.errors.length > 0) throw new Error(`summarizer saw ${res.packets} packets, errors ${res.errors.join('; ')}`);
+    if (res.packets !== packets || res.errors.length > 0)
+      throw new Error(`summarizer saw ${res.packets} packets, errors ${res.errors.join('; ')}`);
     const ours = warm.wallMs;
-    console.log(`k8snet summarizeCapture           ${fmt(ours, packets)}  (whole process, compile cache warm; ${res.flows} flows, peak RSS ${(res.maxRssKiB / 1024).toFixed(0)} MiB)`);
-    console.log(`  same, cold start                ${fmt(cold.wallMs, packets)}  (Node strips and compiles the TypeScript sources first)`);
-    console.log(`  decoding alone                  ${fmt(res.decodeMs, packets)}  (inside the process, start-up excluded)`);
+    console.log(
+      `k8snet summarizeCapture           ${fmt(ours, packets)}  (whole process, compile cache warm; ${res.flows} flows, peak RSS ${(res.maxRssKiB / 1024).toFixed(0)} MiB)`,
+    );
+    console.log(
+      `  same, cold start                ${fmt(cold.wallMs, packets)}  (Node strips and compiles the TypeScript sources first)`,
+    );
+    console.log(
+      `  decoding alone                  ${fmt(res.decodeMs, packets)}  (inside the process, start-up excluded)`,
+    );
 
     const contenders: { name: string; cmd: string; args: string[]; runs: number }[] = [
       { name: 'tcpdump -r FILE -w /dev/null', cmd: 'tcpdump', args: ['-r', file, '-w', '/dev/null'], runs: FAST_RUNS },
@@ -143,7 +161,9 @@ async function main(): Promise<void> {
       const ms = best(c.runs, () => timeTool(c.cmd, c.args));
       if (ms === null) continue;
       const ratio = ms / ours;
-      console.log(`${c.name.padEnd(33)}${fmt(ms, packets)}  → k8snet is ${ratio.toFixed(1)}× ${ratio >= 1 ? 'faster' : 'slower'}`);
+      console.log(
+        `${c.name.padEnd(33)}${fmt(ms, packets)}  → k8snet is ${ratio.toFixed(1)}× ${ratio >= 1 ? 'faster' : 'slower'}`,
+      );
     }
 
     if (!values['no-large']) {
@@ -151,13 +171,19 @@ async function main(): Promise<void> {
       const large = join(dir, 'capture-10x.pcap');
       t0 = performance.now();
       const largeSize = generate(large, packets * 10, tpl);
-      console.log(`\ngenerated ${(packets * 10).toLocaleString('en')} packets, ${(largeSize / 1e6).toFixed(0)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      console.log(
+        `\ngenerated ${(packets * 10).toLocaleString('en')} packets, ${(largeSize / 1e6).toFixed(0)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
       const big = runChild(large, cache);
-      console.log(`k8snet summarizeCapture (10×)     ${fmt(big.wallMs, packets * 10)}  (peak RSS ${(big.result.maxRssKiB / 1024).toFixed(0)} MiB vs ${(res.maxRssKiB / 1024).toFixed(0)} MiB on the 1× file; ${big.result.flows} flows)`);
+      console.log(
+        `k8snet summarizeCapture (10×)     ${fmt(big.wallMs, packets * 10)}  (peak RSS ${(big.result.maxRssKiB / 1024).toFixed(0)} MiB vs ${(res.maxRssKiB / 1024).toFixed(0)} MiB on the 1× file; ${big.result.flows} flows)`,
+      );
       const tcpdumpLarge = hasTool('tcpdump') ? timeTool('tcpdump', ['-r', large, '-w', '/dev/null']) : null;
       if (tcpdumpLarge !== null) {
         const ratio = tcpdumpLarge / big.wallMs;
-        console.log(`tcpdump -r FILE -w /dev/null (10×)${fmt(tcpdumpLarge, packets * 10)}  → k8snet is ${ratio.toFixed(1)}× ${ratio >= 1 ? 'faster' : 'slower'}`);
+        console.log(
+          `tcpdump -r FILE -w /dev/null (10×)${fmt(tcpdumpLarge, packets * 10)}  → k8snet is ${ratio.toFixed(1)}× ${ratio >= 1 ? 'faster' : 'slower'}`,
+        );
       }
     }
   } finally {

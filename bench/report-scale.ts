@@ -20,7 +20,9 @@ import { depsFromEnv, envForLab } from '../src/cli/deps.ts';
 import { runHealthReport } from '../src/ops/health-report.ts';
 import { NODE_CONCURRENCY } from '../src/ops/service-ops.ts';
 
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '2,4,6,10,12' }, runs: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: { nodes: { type: 'string', default: '2,4,6,10,12' }, runs: { type: 'string', default: '5' } },
+});
 const counts = values.nodes.split(',').map(Number);
 const runs = Number(values.runs);
 if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 99) || !Number.isInteger(runs) || runs < 1) {
@@ -31,9 +33,20 @@ if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 99) || !Number.isInt
 function topology(nodes: number): string {
   const name = (i: number) => String(i).padStart(2, '0');
   const lines = ['nodes:', ...Array.from({ length: nodes }, (_, i) => `  - name: node-${name(i + 1)}`)];
-  lines.push('ipPools:', '  - { name: default-ipv4-ippool, cidr: 10.244.0.0/16, blockSize: 26, vxlanMode: Always, ipipMode: Never, natOutgoing: true }', 'serviceCIDR: 10.96.0.0/16', 'pods:');
-  for (let i = 1; i <= nodes; i++) lines.push(`  - { name: web-${name(i)}, node: node-${name(i)}, labels: { app: web }, containers: [{ name: web, ports: [8080] }] }`);
-  lines.push('services:', '  - { name: web, type: NodePort, selector: { app: web }, ports: [{ name: http, port: 8080, targetPort: 8080, nodePort: 30090 }] }');
+  lines.push(
+    'ipPools:',
+    '  - { name: default-ipv4-ippool, cidr: 10.244.0.0/16, blockSize: 26, vxlanMode: Always, ipipMode: Never, natOutgoing: true }',
+    'serviceCIDR: 10.96.0.0/16',
+    'pods:',
+  );
+  for (let i = 1; i <= nodes; i++)
+    lines.push(
+      `  - { name: web-${name(i)}, node: node-${name(i)}, labels: { app: web }, containers: [{ name: web, ports: [8080] }] }`,
+    );
+  lines.push(
+    'services:',
+    '  - { name: web, type: NodePort, selector: { app: web }, ports: [{ name: http, port: 8080, targetPort: 8080, nodePort: 30090 }] }',
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -58,8 +71,14 @@ async function measure(nodes: number, dir: string): Promise<Row> {
       const { result } = await runHealthReport(deps, { onStep: () => undefined, signal: AbortSignal.timeout(120_000) });
       const ms = performance.now() - t0;
       const unreachable = result.nodes.filter((n) => !n.reachable).map((n) => `${n.name}: ${n.error}`);
-      if (result.nodes.length !== nodes || unreachable.length > 0 || result.findings.some((f) => f.severity !== 'info')) {
-        throw new Error(`${nodes}-node report incomplete: ${result.nodes.length} nodes, ${[...unreachable, ...result.findings.map((f) => f.message)].join('; ')}`);
+      if (
+        result.nodes.length !== nodes ||
+        unreachable.length > 0 ||
+        result.findings.some((f) => f.severity !== 'info')
+      ) {
+        throw new Error(
+          `${nodes}-node report incomplete: ${result.nodes.length} nodes, ${[...unreachable, ...result.findings.map((f) => f.message)].join('; ')}`,
+        );
       }
       return ms;
     };
@@ -91,5 +110,7 @@ console.log('| nodes | cold (s) | warm median (s) | warm min–max (s) | warm ms
 console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
   const m = median(r.warmMs);
-  console.log(`| ${r.nodes} | ${s(r.coldMs)} | ${s(m)} | ${s(Math.min(...r.warmMs))}–${s(Math.max(...r.warmMs))} | ${(m / r.nodes).toFixed(0)} | ${(m / median(base.warmMs)).toFixed(2)} |`);
+  console.log(
+    `| ${r.nodes} | ${s(r.coldMs)} | ${s(m)} | ${s(Math.min(...r.warmMs))}–${s(Math.max(...r.warmMs))} | ${(m / r.nodes).toFixed(0)} | ${(m / median(base.warmMs)).toFixed(2)} |`,
+  );
 }

@@ -66,7 +66,17 @@ function serveBaseline(): void {
 async function serveBoltAckOnly(apiUrl: string): Promise<void> {
   const { default: bolt } = await import('@slack/bolt');
   const port = await freePort();
-  const app = new bolt.App({ token: BOT_TOKEN, receiver: new bolt.HTTPReceiver({ signingSecret: SIGNING_SECRET, endpoints: '/slack/events', port, logLevel: bolt.LogLevel.ERROR }), clientOptions: { slackApiUrl: apiUrl }, logLevel: bolt.LogLevel.ERROR });
+  const app = new bolt.App({
+    token: BOT_TOKEN,
+    receiver: new bolt.HTTPReceiver({
+      signingSecret: SIGNING_SECRET,
+      endpoints: '/slack/events',
+      port,
+      logLevel: bolt.LogLevel.ERROR,
+    }),
+    clientOptions: { slackApiUrl: apiUrl },
+    logLevel: bolt.LogLevel.ERROR,
+  });
   app.command('/k8snet', async ({ ack }) => {
     await ack();
   });
@@ -78,7 +88,11 @@ async function serveBoltAckOnly(apiUrl: string): Promise<void> {
 async function serveStandIn(): Promise<void> {
   const standIn = await startSlackStandIn({ botToken: BOT_TOKEN });
   process.on('message', (m: { counts?: boolean }) => {
-    if (m.counts) process.send!({ postMessage: standIn.calls.filter((c) => c.method === 'chat.postMessage').length, calls: standIn.calls.length });
+    if (m.counts)
+      process.send!({
+        postMessage: standIn.calls.filter((c) => c.method === 'chat.postMessage').length,
+        calls: standIn.calls.length,
+      });
   });
   process.send!({ apiUrl: standIn.apiUrl, responseUrl: standIn.responseUrl });
 }
@@ -141,7 +155,12 @@ async function fire(port: number, requests: { body: string; headers: Record<stri
   const done = requests.map(({ body, headers }, i) => {
     const s = sockets[i]!;
     s.setNoDelay(true);
-    const head = Object.entries({ host: `127.0.0.1:${port}`, ...headers, 'content-length': String(Buffer.byteLength(body)), connection: 'close' })
+    const head = Object.entries({
+      host: `127.0.0.1:${port}`,
+      ...headers,
+      'content-length': String(Buffer.byteLength(body)),
+      connection: 'close',
+    })
       .map(([k, v]) => `${k}: ${v}`)
       .join('\r\n');
     const bytes = Buffer.from(`POST /slack/events HTTP/1.1\r\n${head}\r\n\r\n${body}`);
@@ -190,15 +209,29 @@ const f = (ms: number) => `${ms.toFixed(1).padStart(7)} ms`;
 
 function signed(count: number, responseUrl: string, text: string) {
   return Array.from({ length: count }, (_, i) =>
-    signedSlashCommand(SIGNING_SECRET, { command: '/k8snet', text, user_id: `U${i % 7}`, channel_id: 'CBENCH', team_id: 'T1', response_url: responseUrl }),
+    signedSlashCommand(SIGNING_SECRET, {
+      command: '/k8snet',
+      text,
+      user_id: `U${i % 7}`,
+      channel_id: 'CBENCH',
+      team_id: 'T1',
+      response_url: responseUrl,
+    }),
   );
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '50,200' }, repeat: { type: 'string', default: '3' }, profile: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '50,200' },
+      repeat: { type: 'string', default: '3' },
+      profile: { type: 'string' },
+    },
+  });
   const rounds = values.rounds.split(',').map(Number);
   const repeat = Number(values.repeat);
-  if (rounds.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_ROUND)) throw new Error(`--rounds: sizes 1–${MAX_ROUND}`);
+  if (rounds.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_ROUND))
+    throw new Error(`--rounds: sizes 1–${MAX_ROUND}`);
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > MAX_REPEAT) throw new Error(`--repeat: 1–${MAX_REPEAT}`);
 
   const prefix = `k8snet-bench-${randomBytes(4).toString('hex')}`;
@@ -236,8 +269,18 @@ async function main(): Promise<void> {
 
     const targets = [
       { name: 'k8snet bot', port, pid: bot.pid!, url: `http://127.0.0.1:${port}/slack/events` },
-      { name: 'Bolt, ack only', port: Number(boltOnly.hello.port), pid: boltOnly.child.pid!, url: `http://127.0.0.1:${String(boltOnly.hello.port)}/slack/events` },
-      { name: 'baseline', port: Number(baseline.hello.port), pid: baseline.child.pid!, url: `http://127.0.0.1:${String(baseline.hello.port)}/slack/events` },
+      {
+        name: 'Bolt, ack only',
+        port: Number(boltOnly.hello.port),
+        pid: boltOnly.child.pid!,
+        url: `http://127.0.0.1:${String(boltOnly.hello.port)}/slack/events`,
+      },
+      {
+        name: 'baseline',
+        port: Number(baseline.hello.port),
+        pid: baseline.child.pid!,
+        url: `http://127.0.0.1:${String(baseline.hello.port)}/slack/events`,
+      },
     ];
     const responseUrl = String(standIn.hello.responseUrl);
     const text = 'trace pod-src pod-dest --no-capture';
@@ -252,10 +295,14 @@ async function main(): Promise<void> {
     sent += WARMUP_REQUESTS;
 
     console.log(`Concurrent signed /k8snet ${text}: time to the HTTP 200, ${repeat} burst(s) per size, pooled`);
-    console.log(`(load average before: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} on ${availableParallelism()} CPUs. Percentiles pool all bursts; "burst p99s" is the median of each burst's own p99, which one burst disturbed by another process cannot move; CPU/request is the server process's user+system time per command, its work after the ack included)\n`);
+    console.log(
+      `(load average before: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} on ${availableParallelism()} CPUs. Percentiles pool all bursts; "burst p99s" is the median of each burst's own p99, which one burst disturbed by another process cannot move; CPU/request is the server process's user+system time per command, its work after the ack included)\n`,
+    );
     const verdicts: string[] = [];
     for (const n of rounds) {
-      const results = new Map<string, Timing & { cpuMs: number; burstP99: number[] }>(targets.map((t) => [t.name, { ms: [], failures: [], cpuMs: 0, burstP99: [] }]));
+      const results = new Map<string, Timing & { cpuMs: number; burstP99: number[] }>(
+        targets.map((t) => [t.name, { ms: [], failures: [], cpuMs: 0, burstP99: [] }]),
+      );
       for (let i = 0; i < repeat; i++) {
         // Alternate the order so neither target always runs second (on a warmer, or busier, machine).
         for (const t of i % 2 === 0 ? targets : [...targets].reverse()) {
@@ -271,18 +318,29 @@ async function main(): Promise<void> {
           if (t.name === 'k8snet bot') sent += n;
         }
       }
-      const rows = targets.map((t) => ({ name: t.name, ...results.get(t.name)!, s: summarize(results.get(t.name)!.ms) }));
+      const rows = targets.map((t) => ({
+        name: t.name,
+        ...results.get(t.name)!,
+        s: summarize(results.get(t.name)!.ms),
+      }));
       const [bot, bolt, base] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
       console.log(`${n} at once (${n * repeat} requests per target)`);
-      console.log(`  ${''.padEnd(16)} ${'p50'.padStart(10)} ${'p95'.padStart(10)} ${'p99'.padStart(10)} ${'max'.padStart(10)}  ${'burst p99s'.padStart(10)}  ${'CPU/request'.padStart(11)}  failures`);
-      for (const x of rows) console.log(`  ${x.name.padEnd(16)} ${f(x.s.p50)} ${f(x.s.p95)} ${f(x.s.p99)} ${f(x.s.max)}  ${f(median(x.burstP99))}  ${(x.cpuMs / (n * repeat)).toFixed(2).padStart(8)} ms  ${x.failures.length}${x.failures.length ? ` (${[...new Set(x.failures)].join(', ')})` : ''}`);
+      console.log(
+        `  ${''.padEnd(16)} ${'p50'.padStart(10)} ${'p95'.padStart(10)} ${'p99'.padStart(10)} ${'max'.padStart(10)}  ${'burst p99s'.padStart(10)}  ${'CPU/request'.padStart(11)}  failures`,
+      );
+      for (const x of rows)
+        console.log(
+          `  ${x.name.padEnd(16)} ${f(x.s.p50)} ${f(x.s.p95)} ${f(x.s.p99)} ${f(x.s.max)}  ${f(median(x.burstP99))}  ${(x.cpuMs / (n * repeat)).toFixed(2).padStart(8)} ms  ${x.failures.length}${x.failures.length ? ` (${[...new Set(x.failures)].join(', ')})` : ''}`,
+        );
       const ratio = (a: Summary, b: Summary, k: keyof Summary) => `${(a[k] / b[k]).toFixed(1)}×`.padStart(10);
       const keys: (keyof Summary)[] = ['p50', 'p95', 'p99', 'max'];
       console.log(`  ${'bot / baseline'.padEnd(16)} ${keys.map((k) => ratio(bot.s, base.s, k)).join(' ')}`);
       console.log(`  ${'Bolt / baseline'.padEnd(16)} ${keys.map((k) => ratio(bolt.s, base.s, k)).join(' ')}`);
       console.log(`  ${'bot / Bolt'.padEnd(16)} ${keys.map((k) => ratio(bot.s, bolt.s, k)).join(' ')}`);
       console.log(`  bot p99 of each burst, in order: ${bot.burstP99.map((v) => v.toFixed(0)).join(', ')} ms\n`);
-      verdicts.push(`${n} at once: bot p99 ${bot.s.p99.toFixed(1)} ms — ${bot.s.p99 <= TARGET_P99_MS ? 'meets' : 'MISSES'} the ${TARGET_P99_MS} ms target${bot.s.max > SLACK_DEADLINE_MS ? `; max beyond Slack's ${SLACK_DEADLINE_MS} ms deadline` : ''}`);
+      verdicts.push(
+        `${n} at once: bot p99 ${bot.s.p99.toFixed(1)} ms — ${bot.s.p99 <= TARGET_P99_MS ? 'meets' : 'MISSES'} the ${TARGET_P99_MS} ms target${bot.s.max > SLACK_DEADLINE_MS ? `; max beyond Slack's ${SLACK_DEADLINE_MS} ms deadline` : ''}`,
+      );
     }
     for (const v of verdicts) console.log(v);
 

@@ -46,7 +46,12 @@ const JOB_DEADLINE_MS = 60_000;
 /** One hand-run ssh command may take at most this long (captures end by their own node-side limit first). */
 const SSH_COMMAND_DEADLINE_MS = 30_000;
 
-async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: string, everyMs = 10): Promise<T> {
+async function waitFor<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  ms: number,
+  what: string,
+  everyMs = 10,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await probe();
@@ -72,24 +77,44 @@ interface Run {
 /** Sends one command and follows its parent message until the worker marks it done. */
 async function timedTrace(standIn: SlackStandIn, botPort: number, text: string): Promise<Run> {
   const callsBefore = standIn.calls.length;
-  const { body, headers } = signedSlashCommand(SIGNING_SECRET, { command: '/k8snet', text, user_id: 'U1', channel_id: 'CBENCH', team_id: 'T1', response_url: standIn.responseUrl });
+  const { body, headers } = signedSlashCommand(SIGNING_SECRET, {
+    command: '/k8snet',
+    text,
+    user_id: 'U1',
+    channel_id: 'CBENCH',
+    team_id: 'T1',
+    response_url: standIn.responseUrl,
+  });
   const t0 = performance.now();
   const res = await fetch(`http://127.0.0.1:${botPort}/slack/events`, { method: 'POST', headers, body });
   const ackMs = performance.now() - t0;
   await res.arrayBuffer();
   if (res.status !== 200) throw new Error(`bot answered ${res.status}`);
   const mine = () => standIn.calls.slice(callsBefore);
-  const parent = await waitFor(() => mine().find((c) => c.method === 'chat.postMessage' && !c.args.thread_ts), 10_000, 'parent message');
+  const parent = await waitFor(
+    () => mine().find((c) => c.method === 'chat.postMessage' && !c.args.thread_ts),
+    10_000,
+    'parent message',
+  );
   const parentMs = performance.now() - t0;
   const jobId = /queued as job (\d+)/.exec(JSON.stringify(parent.args.blocks))?.[1];
   if (!jobId) throw new Error(`no job number on the parent message: ${JSON.stringify(parent.args.blocks)}`);
-  const update = (re: RegExp) => () => mine().find((c) => c.method === 'chat.update' && re.test(JSON.stringify(c.args.blocks)));
+  const update = (re: RegExp) => () =>
+    mine().find((c) => c.method === 'chat.update' && re.test(JSON.stringify(c.args.blocks)));
   await waitFor(update(/running/), JOB_DEADLINE_MS, 'job picked up');
   const startedMs = performance.now() - t0;
   const done = await waitFor(update(/done in \d|failed: |stopped: |cancelled /), JOB_DEADLINE_MS, 'job done');
   const doneMs = performance.now() - t0;
-  if (!/done in/.test(JSON.stringify(done.args.blocks))) throw new Error(`job ${jobId} did not finish: ${JSON.stringify(done.args.blocks).slice(0, 400)}`);
-  return { ackMs, parentMs, startedMs, doneMs, threadReplies: mine().filter((c) => c.method === 'chat.postMessage' && c.args.thread_ts).length, jobId: `j${jobId}` };
+  if (!/done in/.test(JSON.stringify(done.args.blocks)))
+    throw new Error(`job ${jobId} did not finish: ${JSON.stringify(done.args.blocks).slice(0, 400)}`);
+  return {
+    ackMs,
+    parentMs,
+    startedMs,
+    doneMs,
+    threadReplies: mine().filter((c) => c.method === 'chat.postMessage' && c.args.thread_ts).length,
+    jobId: `j${jobId}`,
+  };
 }
 
 /** Node command logs: a line starts with its UTC timestamp; a command holding a newline continues on the next lines. */
@@ -112,12 +137,23 @@ interface NodeCommandLine {
 
 async function logSizes(logs: Map<string, string>): Promise<Map<string, number>> {
   const sizes = new Map<string, number>();
-  for (const [node, file] of logs) sizes.set(node, await stat(file).then((s) => s.size, () => 0));
+  for (const [node, file] of logs)
+    sizes.set(
+      node,
+      await stat(file).then(
+        (s) => s.size,
+        () => 0,
+      ),
+    );
   return sizes;
 }
 
 /** The commands each node logged since `from`, merged in time order (a node's own order kept). */
-async function commandsSince(logs: Map<string, string>, from: Map<string, number>, ips: Map<string, string>): Promise<NodeCommandLine[]> {
+async function commandsSince(
+  logs: Map<string, string>,
+  from: Map<string, number>,
+  ips: Map<string, string>,
+): Promise<NodeCommandLine[]> {
   const all: NodeCommandLine[] = [];
   for (const [node, file] of logs) {
     const text = (await readFile(file)).subarray(from.get(node) ?? 0).toString();
@@ -127,11 +163,29 @@ async function commandsSince(logs: Map<string, string>, from: Map<string, number
 }
 
 /** Runs each command as its own `ssh` process, one after another; returns the wall time and the failures. */
-async function replayOverSsh(commands: NodeCommandLine[], env: Record<string, string>): Promise<{ ms: number; exits: number[] }> {
+async function replayOverSsh(
+  commands: NodeCommandLine[],
+  env: Record<string, string>,
+): Promise<{ ms: number; exits: number[] }> {
   const exits: number[] = [];
   const t0 = performance.now();
   for (const c of commands) {
-    const argv = ['-i', env.K8SNET_SSH_KEY!, '-o', `UserKnownHostsFile=${env.K8SNET_SSH_KNOWN_HOSTS}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'ConnectTimeout=10', `${env.K8SNET_SSH_USER}@${c.ip}`, c.command];
+    const argv = [
+      '-i',
+      env.K8SNET_SSH_KEY!,
+      '-o',
+      `UserKnownHostsFile=${env.K8SNET_SSH_KNOWN_HOSTS}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'ConnectTimeout=10',
+      `${env.K8SNET_SSH_USER}@${c.ip}`,
+      c.command,
+    ];
     // stdin stays open as from a terminal: the node-side watchdog ends a command when its channel's input closes.
     const child = spawn('ssh', argv, { stdio: ['pipe', 'ignore', 'ignore'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), SSH_COMMAND_DEADLINE_MS);
@@ -152,11 +206,18 @@ function stopProcess(child: ChildProcess): Promise<unknown> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { lab: { type: 'string', default: 'bte2e' }, windows: { type: 'string', default: '0,2,5' }, repeat: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({
+    options: {
+      lab: { type: 'string', default: 'bte2e' },
+      windows: { type: 'string', default: '0,2,5' },
+      repeat: { type: 'string', default: '3' },
+    },
+  });
   const lab = validateLabName(values.lab);
   const windows = values.windows.split(',').map(Number);
   const repeat = Number(values.repeat);
-  if (windows.some((w) => !Number.isInteger(w) || w < 0 || w > MAX_WINDOW_SECONDS)) throw new Error(`--windows: seconds 0–${MAX_WINDOW_SECONDS} (0 = --no-capture)`);
+  if (windows.some((w) => !Number.isInteger(w) || w < 0 || w > MAX_WINDOW_SECONDS))
+    throw new Error(`--windows: seconds 0–${MAX_WINDOW_SECONDS} (0 = --no-capture)`);
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > MAX_REPEAT) throw new Error(`--repeat: 1–${MAX_REPEAT}`);
   if (process.getuid?.() !== 0) throw new Error('builds a lab: run as root');
 
@@ -175,15 +236,46 @@ async function main(): Promise<void> {
 
     standIn = await startSlackStandIn({ botToken: BOT_TOKEN });
     const [botPort, botHealth, workerHealth] = [await freePort(), await freePort(), await freePort()];
-    const common = { ...process.env, SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_API_URL: standIn.apiUrl, REDIS_URL, K8SNET_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn', K8SNET_AUDIT_CHANNEL: '', K8SNET_CAPTURE_MAX_SECONDS: String(MAX_WINDOW_SECONDS) };
+    const common = {
+      ...process.env,
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_API_URL: standIn.apiUrl,
+      REDIS_URL,
+      K8SNET_QUEUE_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
+      K8SNET_AUDIT_CHANNEL: '',
+      K8SNET_CAPTURE_MAX_SECONDS: String(MAX_WINDOW_SECONDS),
+    };
     const bot = spawn(process.execPath, [K8SNET, 'bot'], {
-      env: { ...common, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_APP_TOKEN: '', PORT: String(botPort), K8SNET_HEALTH_PORT: String(botHealth), K8SNET_CAPTURE_USERS: 'U1', K8SNET_ALLOWED_CHANNELS: '', K8SNET_ALLOWED_USERS: '' },
+      env: {
+        ...common,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_APP_TOKEN: '',
+        PORT: String(botPort),
+        K8SNET_HEALTH_PORT: String(botHealth),
+        K8SNET_CAPTURE_USERS: 'U1',
+        K8SNET_ALLOWED_CHANNELS: '',
+        K8SNET_ALLOWED_USERS: '',
+      },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     processes.push(bot);
-    const worker = spawn(process.execPath, [K8SNET, 'worker', '--lab', lab], { env: { ...common, K8SNET_HEALTH_PORT: String(workerHealth), K8SNET_WORKER_CONCURRENCY: '1' }, stdio: ['ignore', 'ignore', 'inherit'] });
+    const worker = spawn(process.execPath, [K8SNET, 'worker', '--lab', lab], {
+      env: { ...common, K8SNET_HEALTH_PORT: String(workerHealth), K8SNET_WORKER_CONCURRENCY: '1' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     processes.push(worker);
-    for (const port of [botHealth, workerHealth]) await waitFor(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), 30_000, `process on health port ${port} ready`, 100);
+    for (const port of [botHealth, workerHealth])
+      await waitFor(
+        () =>
+          fetch(`http://127.0.0.1:${port}/readyz`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        30_000,
+        `process on health port ${port} ready`,
+        100,
+      );
 
     const audit = new AuditTrail(redis, prefix);
     const cold = await timedTrace(standIn, botPort, 'trace pod-src pod-dest --no-capture');
@@ -192,7 +284,8 @@ async function main(): Promise<void> {
     const rows: string[] = [];
     const targets: string[] = [];
     for (const window of windows) {
-      const text = window === 0 ? 'trace pod-src pod-dest --no-capture' : `trace pod-src pod-dest --capture-seconds ${window}`;
+      const text =
+        window === 0 ? 'trace pod-src pod-dest --no-capture' : `trace pod-src pod-dest --capture-seconds ${window}`;
       const runs: Run[] = [];
       let replayed: { commands: NodeCommandLine[]; audited: number; auditedNonZero: number } | null = null;
       for (let i = 0; i < repeat; i++) {
@@ -202,7 +295,11 @@ async function main(): Promise<void> {
         if (i === repeat - 1) {
           const commands = await commandsSince(logs, before, ips);
           const records = (await audit.recent(500)).filter((r) => r.type === 'node_command' && r.jobId === run.jobId);
-          replayed = { commands, audited: records.length, auditedNonZero: records.filter((r) => r.type === 'node_command' && r.exitCode !== 0).length };
+          replayed = {
+            commands,
+            audited: records.length,
+            auditedNonZero: records.filter((r) => r.type === 'node_command' && r.exitCode !== 0).length,
+          };
         }
       }
       const e2e = median(runs.map((r) => r.doneMs));
@@ -211,19 +308,36 @@ async function main(): Promise<void> {
       const failed = ssh.exits.filter((c) => c !== 0).length;
       const label = window === 0 ? '--no-capture' : `${window} s capture`;
       console.log(`${label}: e2e median ${sec(e2e)} of ${repeat} (${runs.map((r) => sec(r.doneMs)).join(', ')})`);
-      console.log(`  ack ${median(runs.map((r) => r.ackMs)).toFixed(1)} ms, parent posted ${median(runs.map((r) => r.parentMs)).toFixed(0)} ms, job picked up ${median(runs.map((r) => r.startedMs)).toFixed(0)} ms, ${runs[0]!.threadReplies} thread replies`);
-      console.log(`  node commands of one job: ${commands.length} in the node logs, ${audited} in the audit trail (${[...new Set(commands.map((c) => c.node))].map((n) => `${n}: ${commands.filter((c) => c.node === n).length}`).join(', ')})`);
-      console.log(`  the same commands over plain ssh, one after another: ${sec(ssh.ms)}; exit status non-zero: ${failed} by ssh (${ssh.exits.join(',')}), ${auditedNonZero} in the job\n`);
-      const target = window === 0 ? `${(e2e / TARGET_NO_CAPTURE_MS).toFixed(2)} of the ${TARGET_NO_CAPTURE_MS} ms target` : `${(e2e / (window * 1000)).toFixed(2)}× the window (target ${TARGET_CAPTURE_RATIO}×)`;
-      console.log(`  against the target: ${target}: ${window === 0 ? (e2e <= TARGET_NO_CAPTURE_MS ? 'met' : 'missed') : e2e <= window * 1000 * TARGET_CAPTURE_RATIO ? 'met' : 'missed'}\n`);
+      console.log(
+        `  ack ${median(runs.map((r) => r.ackMs)).toFixed(1)} ms, parent posted ${median(runs.map((r) => r.parentMs)).toFixed(0)} ms, job picked up ${median(runs.map((r) => r.startedMs)).toFixed(0)} ms, ${runs[0]!.threadReplies} thread replies`,
+      );
+      console.log(
+        `  node commands of one job: ${commands.length} in the node logs, ${audited} in the audit trail (${[...new Set(commands.map((c) => c.node))].map((n) => `${n}: ${commands.filter((c) => c.node === n).length}`).join(', ')})`,
+      );
+      console.log(
+        `  the same commands over plain ssh, one after another: ${sec(ssh.ms)}; exit status non-zero: ${failed} by ssh (${ssh.exits.join(',')}), ${auditedNonZero} in the job\n`,
+      );
+      const target =
+        window === 0
+          ? `${(e2e / TARGET_NO_CAPTURE_MS).toFixed(2)} of the ${TARGET_NO_CAPTURE_MS} ms target`
+          : `${(e2e / (window * 1000)).toFixed(2)}× the window (target ${TARGET_CAPTURE_RATIO}×)`;
+      console.log(
+        `  against the target: ${target}: ${window === 0 ? (e2e <= TARGET_NO_CAPTURE_MS ? 'met' : 'missed') : e2e <= window * 1000 * TARGET_CAPTURE_RATIO ? 'met' : 'missed'}\n`,
+      );
       targets.push(`${label}: ${target}`);
-      rows.push(`| ${label} | ${sec(e2e)} | ${window === 0 ? '—' : `${(e2e / (window * 1000)).toFixed(2)}×`} | ${commands.length} | ${sec(ssh.ms)} | ${(ssh.ms / e2e).toFixed(1)}× |`);
+      rows.push(
+        `| ${label} | ${sec(e2e)} | ${window === 0 ? '—' : `${(e2e / (window * 1000)).toFixed(2)}×`} | ${commands.length} | ${sec(ssh.ms)} | ${(ssh.ms / e2e).toFixed(1)}× |`,
+      );
     }
-    console.log('| trace | e2e (median) | e2e / window | node commands | same commands over ssh, one by one | ssh / e2e |');
+    console.log(
+      '| trace | e2e (median) | e2e / window | node commands | same commands over ssh, one by one | ssh / e2e |',
+    );
     console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
     for (const r of rows) console.log(r);
     console.log(`\ntargets: ${targets.join('; ')}`);
-    console.log('\n(ssh/e2e above 1: k8snet answers faster than a person typing the same commands could, not counting typing.)');
+    console.log(
+      '\n(ssh/e2e above 1: k8snet answers faster than a person typing the same commands could, not counting typing.)',
+    );
   } finally {
     for (const p of processes.reverse()) await stopProcess(p);
     await standIn?.close();

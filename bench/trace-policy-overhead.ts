@@ -18,7 +18,9 @@ import { runTrace } from '../src/ops/trace.ts';
 import type { ClusterReader } from '../src/cluster/types.ts';
 import type { OperationDeps } from '../src/ops/deps.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' }, lab: { type: 'string', default: 'bpol' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '15' }, lab: { type: 'string', default: 'bpol' } },
+});
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1 || runs > 200) {
   console.error('usage: node bench/trace-policy-overhead.ts [--runs 15] [--lab bpol]');
@@ -41,14 +43,21 @@ await labDown({ lab });
 await labUp({ lab, topologyPath });
 const deps = depsFromEnv(await envForLab(lab));
 const baseline: OperationDeps = { ...deps, cluster: withoutPolicies(deps.cluster) };
-const command = { namespace: 'default', src: 'pod-src', dst: 'pod-dest', dstNamespace: 'payments', capture: { enabled: false, seconds: 1 } };
+const command = {
+  namespace: 'default',
+  src: 'pod-src',
+  dst: 'pod-dest',
+  dstNamespace: 'payments',
+  capture: { enabled: false, seconds: 1 },
+};
 const ctx = () => ({ onStep: () => undefined, signal: AbortSignal.timeout(60_000) });
 try {
   const timed = async (d: OperationDeps) => {
     const t0 = performance.now();
     const { result } = await runTrace(d, command, ctx());
     const ms = performance.now() - t0;
-    if (!result.testConnection?.ok) throw new Error(`the test connection failed: ${result.testConnection?.detail ?? 'not made'}`);
+    if (!result.testConnection?.ok)
+      throw new Error(`the test connection failed: ${result.testConnection?.detail ?? 'not made'}`);
     return { ms, judged: result.policy !== null && result.policy.verdicts.length > 0 };
   };
   await timed(deps);

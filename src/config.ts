@@ -46,7 +46,8 @@ export function secret(env: Env, name: string, options: { optional?: boolean } =
     throw new ConfigError(`${name}_FILE`, `${file} is empty`);
   }
   const value = raw(env, name);
-  if (value === undefined && !options.optional) throw new ConfigError(name, `is required but not set (or set ${name}_FILE to a file holding it)`);
+  if (value === undefined && !options.optional)
+    throw new ConfigError(name, `is required but not set (or set ${name}_FILE to a file holding it)`);
   return value;
 }
 
@@ -111,7 +112,8 @@ export function kubeSettings(env: Env): KubeSettings {
 function parseJumpHost(env: Env, fallbackUser: string, fallbackKey: string): SshJumpHost | null {
   const v = raw(env, 'K8SNET_SSH_JUMP_HOST');
   if (v === undefined) return null;
-  const m = /^(?:(?<user>[a-z_][a-z0-9_-]{0,31})@)?(?<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(?<port>\d{1,5}))?$/.exec(v);
+  const m =
+    /^(?:(?<user>[a-z_][a-z0-9_-]{0,31})@)?(?<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(?<port>\d{1,5}))?$/.exec(v);
   if (!m?.groups) throw new ConfigError('K8SNET_SSH_JUMP_HOST', `${JSON.stringify(v)} is not [user@]host[:port]`);
   return {
     host: m.groups.host!.replace(/^\[|\]$/g, ''),
@@ -128,9 +130,13 @@ function parseOverrides(env: Env): Record<string, SshNodeOverride> {
   try {
     parsed = JSON.parse(v);
   } catch {
-    throw new ConfigError('K8SNET_SSH_NODE_OVERRIDES', 'is not valid JSON (expected {"node-name": {"host": "…", "port": 22, "user": "…", "privateKeyPath": "…"}})');
+    throw new ConfigError(
+      'K8SNET_SSH_NODE_OVERRIDES',
+      'is not valid JSON (expected {"node-name": {"host": "…", "port": 22, "user": "…", "privateKeyPath": "…"}})',
+    );
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError('K8SNET_SSH_NODE_OVERRIDES', 'must be a JSON object keyed by node name');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new ConfigError('K8SNET_SSH_NODE_OVERRIDES', 'must be a JSON object keyed by node name');
   const out: Record<string, SshNodeOverride> = {};
   for (const [node, o] of Object.entries(parsed as Record<string, Record<string, unknown>>)) {
     const field = `K8SNET_SSH_NODE_OVERRIDES[${JSON.stringify(node)}]`;
@@ -209,7 +215,8 @@ const USER_ID = { pattern: /^[UWS][A-Z0-9]{1,20}$/, what: 'a user ID (U…, W…
 /** A list of one kind of Slack ID: a channel ID in a user list would otherwise silently refuse everyone. */
 function slackIds(env: Env, name: string, kind: { pattern: RegExp; what: string }): string[] {
   const ids = list(env, name);
-  for (const id of ids) if (!kind.pattern.test(id)) throw new ConfigError(name, `${JSON.stringify(id)} is not ${kind.what}`);
+  for (const id of ids)
+    if (!kind.pattern.test(id)) throw new ConfigError(name, `${JSON.stringify(id)} is not ${kind.what}`);
   return ids;
 }
 
@@ -218,15 +225,20 @@ export function slackClientSettings(env: Env): Pick<SlackSettings, 'botToken' | 
   const botToken = secret(env, 'SLACK_BOT_TOKEN');
   if (!botToken.startsWith('xoxb-')) throw new ConfigError('SLACK_BOT_TOKEN', 'is not a bot token (xoxb-…)');
   const apiUrl = raw(env, 'SLACK_API_URL');
-  if (apiUrl !== undefined && !/^https?:\/\/[^\s]+\/api\/$/.test(apiUrl)) throw new ConfigError('SLACK_API_URL', `${JSON.stringify(apiUrl)} must be an http(s) URL ending in /api/`);
+  if (apiUrl !== undefined && !/^https?:\/\/[^\s]+\/api\/$/.test(apiUrl))
+    throw new ConfigError('SLACK_API_URL', `${JSON.stringify(apiUrl)} must be an http(s) URL ending in /api/`);
   return { botToken, apiUrl };
 }
 
 export function slackSettings(env: Env): SlackSettings {
   const appToken = secret(env, 'SLACK_APP_TOKEN', { optional: true });
-  if (appToken !== undefined && !appToken.startsWith('xapp-')) throw new ConfigError('SLACK_APP_TOKEN', 'is not an app-level token (xapp-…)');
+  if (appToken !== undefined && !appToken.startsWith('xapp-'))
+    throw new ConfigError('SLACK_APP_TOKEN', 'is not an app-level token (xapp-…)');
   // Socket Mode has no HTTP requests to verify: the signing secret is needed only for the HTTP receiver.
-  const signingSecret = appToken === undefined ? secret(env, 'SLACK_SIGNING_SECRET') : (secret(env, 'SLACK_SIGNING_SECRET', { optional: true }) ?? '');
+  const signingSecret =
+    appToken === undefined
+      ? secret(env, 'SLACK_SIGNING_SECRET')
+      : (secret(env, 'SLACK_SIGNING_SECRET', { optional: true }) ?? '');
   return { ...slackClientSettings(env), signingSecret, appToken, port: integer(env, 'PORT', 3000, 0, 65535) };
 }
 
@@ -248,7 +260,13 @@ export interface AccessSettings {
 export function accessSettings(env: Env): AccessSettings {
   const audit = slackIds(env, 'K8SNET_AUDIT_CHANNEL', CHANNEL_ID);
   if (audit.length > 1) throw new ConfigError('K8SNET_AUDIT_CHANNEL', 'takes one channel ID');
-  return { allowedChannels: slackIds(env, 'K8SNET_ALLOWED_CHANNELS', CHANNEL_ID), allowedUsers: slackIds(env, 'K8SNET_ALLOWED_USERS', USER_ID), captureUsers: slackIds(env, 'K8SNET_CAPTURE_USERS', USER_ID), allowDirectMessages: bool(env, 'K8SNET_ALLOW_DIRECT_MESSAGES', false), auditChannel: audit[0] };
+  return {
+    allowedChannels: slackIds(env, 'K8SNET_ALLOWED_CHANNELS', CHANNEL_ID),
+    allowedUsers: slackIds(env, 'K8SNET_ALLOWED_USERS', USER_ID),
+    captureUsers: slackIds(env, 'K8SNET_CAPTURE_USERS', USER_ID),
+    allowDirectMessages: bool(env, 'K8SNET_ALLOW_DIRECT_MESSAGES', false),
+    auditChannel: audit[0],
+  };
 }
 
 // ---- Queue and processes ----
@@ -261,7 +279,8 @@ export interface QueueSettings {
 
 export function queueSettings(env: Env): QueueSettings {
   const prefix = raw(env, 'K8SNET_QUEUE_PREFIX') ?? 'k8snet';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new ConfigError('K8SNET_QUEUE_PREFIX', `${JSON.stringify(prefix)} may hold only letters, digits, _ . -`);
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix))
+    throw new ConfigError('K8SNET_QUEUE_PREFIX', `${JSON.stringify(prefix)} may hold only letters, digits, _ . -`);
   return { redisUrl: raw(env, 'REDIS_URL') ?? 'redis://127.0.0.1:6379', prefix };
 }
 
@@ -304,8 +323,16 @@ export const DEFAULT_HEALTH_PORTS = { bot: 9464, worker: 9465 } as const;
 
 export function processSettings(env: Env, role: keyof typeof DEFAULT_HEALTH_PORTS = 'bot'): ProcessSettings {
   const logLevel = raw(env, 'LOG_LEVEL') ?? 'info';
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError('LOG_LEVEL', `${JSON.stringify(logLevel)} is not one of fatal, error, warn, info, debug, trace, silent`);
-  return { healthPort: integer(env, 'K8SNET_HEALTH_PORT', DEFAULT_HEALTH_PORTS[role], 0, 65535), healthPortIsDefault: raw(env, 'K8SNET_HEALTH_PORT') === undefined, logLevel };
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
+    throw new ConfigError(
+      'LOG_LEVEL',
+      `${JSON.stringify(logLevel)} is not one of fatal, error, warn, info, debug, trace, silent`,
+    );
+  return {
+    healthPort: integer(env, 'K8SNET_HEALTH_PORT', DEFAULT_HEALTH_PORTS[role], 0, 65535),
+    healthPortIsDefault: raw(env, 'K8SNET_HEALTH_PORT') === undefined,
+    logLevel,
+  };
 }
 
 // ---- Many clusters ----
@@ -356,5 +383,10 @@ export interface CliSettings {
 }
 
 export function cliSettings(env: Env): CliSettings {
-  return { lab: raw(env, 'K8SNET_LAB'), labStateRoot: raw(env, 'K8SNET_LAB_STATE_ROOT') ?? '/run/k8snet', noColor: env.NO_COLOR !== undefined && env.NO_COLOR !== '', debug: raw(env, 'K8SNET_DEBUG') !== undefined };
+  return {
+    lab: raw(env, 'K8SNET_LAB'),
+    labStateRoot: raw(env, 'K8SNET_LAB_STATE_ROOT') ?? '/run/k8snet',
+    noColor: env.NO_COLOR !== undefined && env.NO_COLOR !== '',
+    debug: raw(env, 'K8SNET_DEBUG') !== undefined,
+  };
 }

@@ -30,18 +30,26 @@ function requireString(field: string, value: unknown): string {
 /** Names that would be read as an option by a command (`-oProxyCommand=…`) never pass: the patterns start alphanumeric. */
 export function validateDnsLabel(field: string, value: unknown): string {
   const v = requireString(field, value);
-  if (v.length > DNS1123_LABEL_MAX) throw new InvalidInputError(field, `is longer than ${DNS1123_LABEL_MAX} characters`);
+  if (v.length > DNS1123_LABEL_MAX)
+    throw new InvalidInputError(field, `is longer than ${DNS1123_LABEL_MAX} characters`);
   if (!DNS1123_LABEL.test(v)) {
-    throw new InvalidInputError(field, `${printable(v)} is not a valid name (lower-case letters, digits and '-', starting and ending with a letter or digit)`);
+    throw new InvalidInputError(
+      field,
+      `${printable(v)} is not a valid name (lower-case letters, digits and '-', starting and ending with a letter or digit)`,
+    );
   }
   return v;
 }
 
 export function validateDnsSubdomain(field: string, value: unknown): string {
   const v = requireString(field, value);
-  if (v.length > DNS1123_SUBDOMAIN_MAX) throw new InvalidInputError(field, `is longer than ${DNS1123_SUBDOMAIN_MAX} characters`);
+  if (v.length > DNS1123_SUBDOMAIN_MAX)
+    throw new InvalidInputError(field, `is longer than ${DNS1123_SUBDOMAIN_MAX} characters`);
   if (!DNS1123_SUBDOMAIN.test(v)) {
-    throw new InvalidInputError(field, `${printable(v)} is not a valid name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit)`);
+    throw new InvalidInputError(
+      field,
+      `${printable(v)} is not a valid name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit)`,
+    );
   }
   return v;
 }
@@ -70,7 +78,8 @@ export const validateNodePort = (value: unknown, field = 'port'): number => vali
 
 export function validateInterfaceName(value: unknown, field = 'interface'): string {
   const v = requireString(field, value);
-  if (v.length > IFNAME_MAX) throw new InvalidInputError(field, `${printable(v)} is longer than ${IFNAME_MAX} characters`);
+  if (v.length > IFNAME_MAX)
+    throw new InvalidInputError(field, `${printable(v)} is longer than ${IFNAME_MAX} characters`);
   if (!IFNAME.test(v)) throw new InvalidInputError(field, `${printable(v)} is not a valid interface name`);
   return v;
 }
@@ -108,13 +117,15 @@ export function validateContainerId(value: unknown, field = 'container id'): str
 /** A network namespace name as `ip netns` lists it (e.g. cni-1b2c…): no path separators, no leading dash. */
 export function validateNetnsName(value: unknown, field = 'netns'): string {
   const v = requireString(field, value);
-  if (v.length > 255 || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v)) throw new InvalidInputError(field, `${printable(v)} is not a network namespace name`);
+  if (v.length > 255 || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v))
+    throw new InvalidInputError(field, `${printable(v)} is not a network namespace name`);
   return v;
 }
 
 /** Where runtimes keep network namespaces: `ip netns` (containerd's CNI), docker's sandboxes, a process's own. */
 const NETNS_NAMED_PATH = /^\/(?:var\/)?run\/netns\/(?<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,254})$/;
-const NETNS_OTHER_PATH = /^(?:\/(?:var\/)?run\/docker\/netns\/[A-Za-z0-9][A-Za-z0-9_.-]{0,254}|\/proc\/[1-9][0-9]{0,9}\/ns\/net)$/;
+const NETNS_OTHER_PATH =
+  /^(?:\/(?:var\/)?run\/docker\/netns\/[A-Za-z0-9][A-Za-z0-9_.-]{0,254}|\/proc\/[1-9][0-9]{0,9}\/ns\/net)$/;
 
 /**
  * A network namespace as k8snet addresses it: an `ip netns` name (`cni-1b2c…`), or a path for namespaces `ip netns`
@@ -125,7 +136,10 @@ export function validateNetnsRef(value: unknown, field = 'netns'): string {
     const named = NETNS_NAMED_PATH.exec(value);
     if (named?.groups) return named.groups.name!;
     if (NETNS_OTHER_PATH.test(value)) return value;
-    throw new InvalidInputError(field, `${JSON.stringify(value.slice(0, 60))} is not a network namespace path k8snet knows (/var/run/netns, /var/run/docker/netns, /proc/PID/ns/net)`);
+    throw new InvalidInputError(
+      field,
+      `${JSON.stringify(value.slice(0, 60))} is not a network namespace path k8snet knows (/var/run/netns, /var/run/docker/netns, /proc/PID/ns/net)`,
+    );
   }
   return validateNetnsName(value, field);
 }
@@ -135,7 +149,10 @@ const LAB_NAME = /^[a-z][a-z0-9]{0,5}$/;
 
 export function validateLabName(value: unknown): string {
   if (typeof value !== 'string' || !LAB_NAME.test(value)) {
-    throw new InvalidInputError('lab name', `${JSON.stringify(value)} must be 1–6 lower-case letters or digits, starting with a letter`);
+    throw new InvalidInputError(
+      'lab name',
+      `${JSON.stringify(value)} must be 1–6 lower-case letters or digits, starting with a letter`,
+    );
   }
   return value;
 }

@@ -8,8 +8,25 @@ import type { RedisConnection } from '../queue/redis-url.ts';
 export type AuditEvent =
   | { type: 'request'; jobId: string; user: string; channel: string; command: string }
   | { type: 'refused'; user: string; channel: string; reason: string }
-  | { type: 'node_command'; jobId: string; node: string; command: string; exitCode: number | null; timedOut: boolean; durationMs: number; error?: string }
-  | { type: 'outcome'; jobId: string; user: string; channel: string; command: string; result: 'done' | 'failed' | 'cancelled'; detail: string };
+  | {
+      type: 'node_command';
+      jobId: string;
+      node: string;
+      command: string;
+      exitCode: number | null;
+      timedOut: boolean;
+      durationMs: number;
+      error?: string;
+    }
+  | {
+      type: 'outcome';
+      jobId: string;
+      user: string;
+      channel: string;
+      command: string;
+      result: 'done' | 'failed' | 'cancelled';
+      detail: string;
+    };
 
 export type AuditRecord = AuditEvent & { id: string; at: string };
 
@@ -26,7 +43,9 @@ export class AuditTrail {
   }
 
   async record(event: AuditEvent): Promise<void> {
-    const fields = Object.entries({ ...event, at: new Date().toISOString() }).flatMap(([k, v]) => (v === undefined ? [] : [k, String(v)]));
+    const fields = Object.entries({ ...event, at: new Date().toISOString() }).flatMap(([k, v]) =>
+      v === undefined ? [] : [k, String(v)],
+    );
     await this.redis.xadd(this.key, 'MAXLEN', '~', String(AUDIT_MAX_ENTRIES), '*', ...fields);
   }
 

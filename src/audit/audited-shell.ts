@@ -37,13 +37,33 @@ export interface NodeCommandEvidence extends NodeCommandRecord {
 
 /** Only the audit fields, whatever else a record carries (output must never reach the audit trail). */
 export function auditFields(r: NodeCommandRecord): NodeCommandRecord {
-  return { node: r.node, command: r.command, exitCode: r.exitCode, timedOut: r.timedOut, durationMs: r.durationMs, ...(r.error !== undefined ? { error: r.error } : {}) };
+  return {
+    node: r.node,
+    command: r.command,
+    exitCode: r.exitCode,
+    timedOut: r.timedOut,
+    durationMs: r.durationMs,
+    ...(r.error !== undefined ? { error: r.error } : {}),
+  };
 }
 
-export function auditedShell(shell: NodeShell, onCommand: (record: NodeCommandEvidence) => void, metrics?: Pick<K8snetMetrics, 'sshErrors' | 'captureBytes'>): NodeShell {
+export function auditedShell(
+  shell: NodeShell,
+  onCommand: (record: NodeCommandEvidence) => void,
+  metrics?: Pick<K8snetMetrics, 'sshErrors' | 'captureBytes'>,
+): NodeShell {
   const line = (argv: string[]) => shellQuote(argv);
   const failed = (node: string, argv: string[], started: number, err: unknown) => {
-    onCommand({ node, command: line(argv), exitCode: null, timedOut: false, durationMs: Date.now() - started, error: describeError(err), argv, startedAt: new Date(started).toISOString() });
+    onCommand({
+      node,
+      command: line(argv),
+      exitCode: null,
+      timedOut: false,
+      durationMs: Date.now() - started,
+      error: describeError(err),
+      argv,
+      startedAt: new Date(started).toISOString(),
+    });
     if (isK8snetError(err) && err.code.startsWith('ssh')) metrics?.sshErrors.inc({ node, code: err.code });
   };
   return {
@@ -51,7 +71,18 @@ export function auditedShell(shell: NodeShell, onCommand: (record: NodeCommandEv
       const started = Date.now();
       try {
         const r = await shell.run(node, command, signal);
-        onCommand({ node: node.name, command: line(command.argv), exitCode: r.exitCode, timedOut: r.timedOut, durationMs: r.durationMs, argv: command.argv, startedAt: new Date(started).toISOString(), stdout: r.stdout, stderr: r.stderr, truncated: r.truncated });
+        onCommand({
+          node: node.name,
+          command: line(command.argv),
+          exitCode: r.exitCode,
+          timedOut: r.timedOut,
+          durationMs: r.durationMs,
+          argv: command.argv,
+          startedAt: new Date(started).toISOString(),
+          stdout: r.stdout,
+          stderr: r.stderr,
+          truncated: r.truncated,
+        });
         return r;
       } catch (err) {
         failed(node.name, command.argv, started, err);
@@ -77,7 +108,16 @@ export function auditedShell(shell: NodeShell, onCommand: (record: NodeCommandEv
       // pipeline: a reader that gives up on `counted` ends the node capture too.
       pipeline(stream.pcap, counted, () => undefined);
       const done = stream.done.then((d) => {
-        onCommand({ node: node.name, command: line(argv), exitCode: d.exitCode, timedOut: false, durationMs: Date.now() - started, argv, startedAt: new Date(started).toISOString(), stderr: d.stderr });
+        onCommand({
+          node: node.name,
+          command: line(argv),
+          exitCode: d.exitCode,
+          timedOut: false,
+          durationMs: Date.now() - started,
+          argv,
+          startedAt: new Date(started).toISOString(),
+          stderr: d.stderr,
+        });
         return d;
       });
       return { pcap: counted, done };

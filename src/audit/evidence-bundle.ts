@@ -52,12 +52,17 @@ export interface Evidence {
   secrets: readonly string[];
 }
 
-const SECRET_SHAPES = [/\bxox[abposre]-[A-Za-z0-9-]+/g, /\bxapp-[A-Za-z0-9-]+/g, /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g];
+const SECRET_SHAPES = [
+  /\bxox[abposre]-[A-Za-z0-9-]+/g,
+  /\bxapp-[A-Za-z0-9-]+/g,
+  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
+];
 
 /** Secrets out of a text: known values by value (longest first), then anything shaped like a token or a key. */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const s of [...secrets].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length)) out = out.split(s).join('[redacted]');
+  for (const s of [...secrets].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length))
+    out = out.split(s).join('[redacted]');
   for (const shape of SECRET_SHAPES) out = out.replace(shape, '[redacted]');
   return out;
 }
@@ -69,7 +74,11 @@ interface Entry {
   text: boolean;
 }
 
-const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'x';
+const safe = (s: string) =>
+  s
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60) || 'x';
 const pad = (n: number) => String(n).padStart(3, '0');
 
 function capped(label: string, text: string | undefined, omitted: string[]): string {
@@ -88,14 +97,25 @@ function status(c: NodeCommandEvidence): string {
 
 function commandEntry(c: NodeCommandEvidence, i: number, omitted: string[]): Entry {
   const label = `commands/${pad(i + 1)}-${safe(c.node)}.txt`;
-  const head = [`node: ${c.node}`, `argv: ${JSON.stringify(c.argv ?? [])}`, `command: ${c.command}`, `started: ${c.startedAt ?? '?'}`, `duration: ${c.durationMs} ms`, `status: ${status(c)}`, ...(c.truncated ? ['stdout: cut at the command\'s output cap on the node'] : [])];
+  const head = [
+    `node: ${c.node}`,
+    `argv: ${JSON.stringify(c.argv ?? [])}`,
+    `command: ${c.command}`,
+    `started: ${c.startedAt ?? '?'}`,
+    `duration: ${c.durationMs} ms`,
+    `status: ${status(c)}`,
+    ...(c.truncated ? ["stdout: cut at the command's output cap on the node"] : []),
+  ];
   const body = `${head.join('\n')}\n\n--- stdout ---\n${capped(`${label} stdout`, c.stdout, omitted)}\n--- stderr ---\n${capped(`${label} stderr`, c.stderr, omitted)}`;
   return { name: label, data: Buffer.from(body), text: true };
 }
 
 function findingsText(report: Report | null): string {
   if (!report) return '(no report)\n';
-  const lines = sortFindings(report.findings).map((f) => `${f.severity.toUpperCase()} ${f.code}: ${f.message}${f.evidence ? `\n    ${f.evidence.split('\n').join('\n    ')}` : ''}`);
+  const lines = sortFindings(report.findings).map(
+    (f) =>
+      `${f.severity.toUpperCase()} ${f.code}: ${f.message}${f.evidence ? `\n    ${f.evidence.split('\n').join('\n    ')}` : ''}`,
+  );
   return `${report.headline}\n\n${lines.join('\n') || '(no findings)'}\n`;
 }
 
@@ -104,12 +124,36 @@ function plan(e: Evidence): { entries: Entry[]; omitted: string[] } {
   const omitted: string[] = [];
   const wanted: Entry[] = [
     { name: 'job.json', data: Buffer.from(`${JSON.stringify(e.job, null, 2)}\n`), text: true },
-    { name: 'result.json', data: Buffer.from(`${JSON.stringify(e.result ?? null, (_k, v: unknown) => (Buffer.isBuffer(v) ? `[${v.length} bytes]` : v), 2)}\n`), text: true },
+    {
+      name: 'result.json',
+      data: Buffer.from(
+        `${JSON.stringify(e.result ?? null, (_k, v: unknown) => (Buffer.isBuffer(v) ? `[${v.length} bytes]` : v), 2)}\n`,
+      ),
+      text: true,
+    },
     { name: 'findings.txt', data: Buffer.from(findingsText(e.report)), text: true },
     ...(e.report ? [{ name: 'report.txt', data: Buffer.from(renderReportText(e.report)), text: true }] : []),
-    { name: 'commands.tsv', data: Buffer.from(`n\tnode\tstarted\tms\tstatus\targv\n${e.commands.map((c, i) => [i + 1, c.node, c.startedAt ?? '?', c.durationMs, status(c), c.command].join('\t')).join('\n')}\n`), text: true },
+    {
+      name: 'commands.tsv',
+      data: Buffer.from(
+        `n\tnode\tstarted\tms\tstatus\targv\n${e.commands.map((c, i) => [i + 1, c.node, c.startedAt ?? '?', c.durationMs, status(c), c.command].join('\t')).join('\n')}\n`,
+      ),
+      text: true,
+    },
     ...e.commands.map((c, i) => commandEntry(c, i, omitted)),
-    ...e.reads.map((r, i) => ({ name: `cluster/${pad(i + 1)}-${safe(r.call)}.yaml`, data: Buffer.from(stringify({ call: r.call, args: r.args, at: r.at, durationMs: r.durationMs, ...(r.error ? { error: r.error } : { result: r.result ?? null }) })), text: true })),
+    ...e.reads.map((r, i) => ({
+      name: `cluster/${pad(i + 1)}-${safe(r.call)}.yaml`,
+      data: Buffer.from(
+        stringify({
+          call: r.call,
+          args: r.args,
+          at: r.at,
+          durationMs: r.durationMs,
+          ...(r.error ? { error: r.error } : { result: r.result ?? null }),
+        }),
+      ),
+      text: true,
+    })),
     ...(e.report?.attachments ?? []).map((a) => ({ name: `captures/${safe(a.filename)}`, data: a.data, text: false })),
   ];
   const entries: Entry[] = [];
@@ -165,7 +209,15 @@ export async function buildEvidenceBundle(e: Evidence): Promise<Buffer> {
   tar.pipe(gzip);
   const mtime = new Date(e.job.finishedAt);
   for (const x of [{ name: 'README.txt', data: Buffer.from(readme(e, entries, omitted)), text: true }, ...entries]) {
-    tar.entry({ name: `${root}/${x.name}`, size: x.data.length, mode: 0o644, mtime: Number.isNaN(mtime.getTime()) ? new Date() : mtime }, x.data);
+    tar.entry(
+      {
+        name: `${root}/${x.name}`,
+        size: x.data.length,
+        mode: 0o644,
+        mtime: Number.isNaN(mtime.getTime()) ? new Date() : mtime,
+      },
+      x.data,
+    );
   }
   tar.finalize();
   return done;

@@ -95,7 +95,13 @@ function ifaceMatches(pattern: string, iface: string): boolean {
 }
 
 /** Follows the dispatch chain and its children to the rule that sends `iface` to `workloadChain`. */
-function findDispatchEntry(table: IptablesTable, root: string, direction: PolicyDirection, iface: string, workloadChain: string): IptablesRule | null {
+function findDispatchEntry(
+  table: IptablesTable,
+  root: string,
+  direction: PolicyDirection,
+  iface: string,
+  workloadChain: string,
+): IptablesRule | null {
   const seen = new Set<string>();
   const queue = [root];
   while (queue.length > 0) {
@@ -122,7 +128,9 @@ function isProfileChain(chain: string, direction: PolicyDirection): boolean {
 }
 
 /** The policy comment on a policy chain (Felix puts it on the chain's first rule). */
-function chainPolicyComment(chain: IptablesChain | undefined): { comment: string; decoded: DecodedPolicyComment } | null {
+function chainPolicyComment(
+  chain: IptablesChain | undefined,
+): { comment: string; decoded: DecodedPolicyComment } | null {
   for (const c of chain?.rules[0]?.matches.comments ?? []) {
     const decoded = decodePolicyComment(c);
     if (decoded) return { comment: c, decoded };
@@ -141,7 +149,8 @@ function chainProfileComment(chain: IptablesChain | undefined): string | null {
 function walkDirection(table: IptablesTable, iface: string, direction: PolicyDirection): DirectionWalk {
   const dispatchChain = dispatchChainName(direction);
   const workloadChain = workloadChainName(direction, iface);
-  const forwardEntry = (table.chains.get(FELIX_CHAINS.filterForward)?.rules ?? []).find((r) => targetName(r) === dispatchChain) ?? null;
+  const forwardEntry =
+    (table.chains.get(FELIX_CHAINS.filterForward)?.rules ?? []).find((r) => targetName(r) === dispatchChain) ?? null;
   const dispatchEntry = findDispatchEntry(table, dispatchChain, direction, iface, workloadChain);
   const wl = table.chains.get(workloadChain);
   const policies: ProgrammedPolicy[] = [];
@@ -154,7 +163,15 @@ function walkDirection(table: IptablesTable, iface: string, direction: PolicyDir
     const chain = table.chains.get(chainName);
     const found = chainPolicyComment(chain);
     const decoded = found?.decoded ?? null;
-    policies.push({ chain: chainName, viaGroup, comment: found?.comment ?? null, decoded, tier: tier ?? decoded?.tier ?? null, jump: evidence(jump), chainExists: chain !== undefined });
+    policies.push({
+      chain: chainName,
+      viaGroup,
+      comment: found?.comment ?? null,
+      decoded,
+      tier: tier ?? decoded?.tier ?? null,
+      jump: evidence(jump),
+      chainExists: chain !== undefined,
+    });
   };
 
   for (const r of wl?.rules ?? []) {
@@ -162,7 +179,8 @@ function walkDirection(table: IptablesTable, iface: string, direction: PolicyDir
       const t = /^Start of tier (?<tier>\S+)$/.exec(c);
       if (t?.groups) tier = t.groups.tier!;
       const d = decodeNoPolicyDropComment(c);
-      if (d && (targetName(r) === 'DROP' || targetName(r) === 'REJECT')) noPolicyDrops.push({ ...evidence(r), tier: d.tier ?? tier });
+      if (d && (targetName(r) === 'DROP' || targetName(r) === 'REJECT'))
+        noPolicyDrops.push({ ...evidence(r), tier: d.tier ?? tier });
       if (/^(?:Drop|Reject) if no profiles matched$/.test(c)) noProfileDrop = evidence(r);
     }
     const t = targetName(r);
@@ -177,7 +195,12 @@ function walkDirection(table: IptablesTable, iface: string, direction: PolicyDir
       const chain = table.chains.get(t);
       const prefix = direction === 'ingress' ? FELIX_PREFIXES.profileInbound : FELIX_PREFIXES.profileOutbound;
       const fromName = t.slice(prefix.length);
-      profiles.push({ chain: t, profile: chainProfileComment(chain) ?? (fromName.startsWith('_') ? null : fromName), jump: evidence(r), chainExists: chain !== undefined });
+      profiles.push({
+        chain: t,
+        profile: chainProfileComment(chain) ?? (fromName.startsWith('_') ? null : fromName),
+        jump: evidence(r),
+        chainExists: chain !== undefined,
+      });
     }
   }
   return {
@@ -223,10 +246,18 @@ export interface PolicyProgrammedAnswer {
  * new ("KubernetesNetworkPolicy ns/x") forms.
  */
 export function policyProgrammed(walk: FelixWalk, q: PolicyQuery): PolicyProgrammedAnswer {
-  const ref: PolicyRef = { kind: q.kind, name: q.name, ...(q.namespace ? { namespace: q.namespace } : {}), ...(q.tier ? { tier: q.tier } : {}) };
+  const ref: PolicyRef = {
+    kind: q.kind,
+    name: q.name,
+    ...(q.namespace ? { namespace: q.namespace } : {}),
+    ...(q.tier ? { tier: q.tier } : {}),
+  };
   const expectedChains = [...new Set(FELIX_NAMING_ERAS.map((era) => policyChainName(q.direction, ref, era)))];
   const expectedComments = new Set(FELIX_NAMING_ERAS.map((era) => policyChainComment(q.direction, ref, era)));
-  const wantName = q.kind === 'KubernetesNetworkPolicy' || (q.tier ?? 'default') !== 'default' ? q.name : q.name.replace(/^default\./, '');
+  const wantName =
+    q.kind === 'KubernetesNetworkPolicy' || (q.tier ?? 'default') !== 'default'
+      ? q.name
+      : q.name.replace(/^default\./, '');
   const programmed = (q.direction === 'ingress' ? walk.ingress : walk.egress).policies;
   const byName = programmed.find((p) => expectedChains.includes(p.chain));
   if (byName) return { programmed: true, match: byName, by: 'chain-name', expectedChains };
@@ -263,15 +294,23 @@ const isDropTarget = (r: IptablesRule) => r.target?.name === 'DROP' || r.target?
 function portCovers(spec: string, port: number): boolean {
   return spec.split(',').some((part) => {
     const [lo, hi] = part.split(':');
-    return hi === undefined ? Number(lo) === port : port >= (lo === '' ? 0 : Number(lo)) && port <= (hi === '' ? 65535 : Number(hi));
+    return hi === undefined
+      ? Number(lo) === port
+      : port >= (lo === '' ? 0 : Number(lo)) && port <= (hi === '' ? 65535 : Number(hi));
   });
 }
 
 /** Does a DROP/REJECT rule hit this protocol (and port)? A rule without a protocol or port match hits everything. */
 function ruleHits(r: IptablesRule, protocol: string[], port: number | null): boolean {
   const p = r.matches.protocol;
-  if (p && (p.negated ? protocol.includes(p.value.toLowerCase()) : !protocol.includes(p.value.toLowerCase()))) return false;
-  if (port !== null && r.matches.dport && (r.matches.dport.negated ? portCovers(r.matches.dport.value, port) : !portCovers(r.matches.dport.value, port))) return false;
+  if (p && (p.negated ? protocol.includes(p.value.toLowerCase()) : !protocol.includes(p.value.toLowerCase())))
+    return false;
+  if (
+    port !== null &&
+    r.matches.dport &&
+    (r.matches.dport.negated ? portCovers(r.matches.dport.value, port) : !portCovers(r.matches.dport.value, port))
+  )
+    return false;
   // A rule narrowed by source/destination/interface/state is reported too: the caller can read its raw line.
   return true;
 }
@@ -285,7 +324,12 @@ export function hostKillers(filter: IptablesTable): HostKiller[] {
   const out: HostKiller[] = [];
   const forward = filter.chains.get('FORWARD');
   if (forward?.policy === 'DROP') {
-    out.push({ kind: 'forward-policy-drop', description: 'FORWARD policy DROP', rule: null, counters: forward.policyCounters });
+    out.push({
+      kind: 'forward-policy-drop',
+      description: 'FORWARD policy DROP',
+      rule: null,
+      counters: forward.policyCounters,
+    });
   }
   const inputChains: IptablesChain[] = [];
   const seen = new Set<string>();
@@ -304,8 +348,18 @@ export function hostKillers(filter: IptablesTable): HostKiller[] {
     }
   }
   const checks: { kind: HostKillerKind; protocol: string[]; port: number | null; what: string }[] = [
-    { kind: 'input-drops-vxlan', protocol: ['udp', '17'], port: VXLAN_UDP_PORT, what: `udp dport ${VXLAN_UDP_PORT} (VXLAN)` },
-    { kind: 'input-drops-ipip', protocol: ['4', 'ipencap', 'ipip'], port: null, what: `protocol ${IPIP_PROTOCOL} (IP-in-IP)` },
+    {
+      kind: 'input-drops-vxlan',
+      protocol: ['udp', '17'],
+      port: VXLAN_UDP_PORT,
+      what: `udp dport ${VXLAN_UDP_PORT} (VXLAN)`,
+    },
+    {
+      kind: 'input-drops-ipip',
+      protocol: ['4', 'ipencap', 'ipip'],
+      port: null,
+      what: `protocol ${IPIP_PROTOCOL} (IP-in-IP)`,
+    },
     { kind: 'input-drops-bgp', protocol: ['tcp', '6'], port: BGP_TCP_PORT, what: `tcp dport ${BGP_TCP_PORT} (BGP)` },
   ];
   for (const c of inputChains) {
@@ -314,7 +368,12 @@ export function hostKillers(filter: IptablesTable): HostKiller[] {
       for (const k of checks) {
         if (!ruleHits(r, k.protocol, k.port)) continue;
         const ev = evidence(r);
-        out.push({ kind: k.kind, description: `drop rules matching ${k.what} in ${c.name}`, rule: ev, counters: ev.counters });
+        out.push({
+          kind: k.kind,
+          description: `drop rules matching ${k.what} in ${c.name}`,
+          rule: ev,
+          counters: ev.counters,
+        });
       }
     }
   }

@@ -154,7 +154,12 @@ export interface NameOptions {
 const maxLen = (o: NameOptions = {}) => (o.nft ? NFTABLES_MAX_CHAIN_NAME_LENGTH : IPTABLES_MAX_CHAIN_NAME_LENGTH);
 
 /** policy.go PolicyChainName: `cali-pi-` (ingress) / `cali-po-` (egress) + the length-limited suffix. */
-export function policyChainName(direction: PolicyDirection, ref: PolicyRef, era: FelixNamingEra, o?: NameOptions): string {
+export function policyChainName(
+  direction: PolicyDirection,
+  ref: PolicyRef,
+  era: FelixNamingEra,
+  o?: NameOptions,
+): string {
   const prefix = direction === 'ingress' ? FELIX_PREFIXES.policyInbound : FELIX_PREFIXES.policyOutbound;
   return getLengthLimitedId(prefix, policyChainSuffix(ref, era), maxLen(o));
 }
@@ -168,18 +173,24 @@ export function profileChainName(direction: PolicyDirection, profile: string, o?
 /** The profile Calico's Kubernetes datastore makes for a namespace (libcalico-go conversion: "kns." + name). */
 export const namespaceProfile = (namespace: string): string => `kns.${namespace}`;
 /** … and for a service account ("ksa." + namespace + "." + name). */
-export const serviceAccountProfile = (namespace: string, serviceAccount: string): string => `ksa.${namespace}.${serviceAccount}`;
+export const serviceAccountProfile = (namespace: string, serviceAccount: string): string =>
+  `ksa.${namespace}.${serviceAccount}`;
 
 /**
  * endpoints.go EndpointChainName: `cali-tw-<iface>` (to the workload: the pod's ingress) or `cali-fw-<iface>`
  * (from the workload: its egress).
  */
 export function workloadChainName(direction: PolicyDirection, iface: string, o?: NameOptions): string {
-  return getLengthLimitedId(direction === 'ingress' ? FELIX_PREFIXES.toWorkload : FELIX_PREFIXES.fromWorkload, iface, maxLen(o));
+  return getLengthLimitedId(
+    direction === 'ingress' ? FELIX_PREFIXES.toWorkload : FELIX_PREFIXES.fromWorkload,
+    iface,
+    maxLen(o),
+  );
 }
 
 /** The dispatch chain that sends a direction's packets to the workload chains. */
-export const dispatchChainName = (direction: PolicyDirection): string => (direction === 'ingress' ? FELIX_CHAINS.toWorkloadDispatch : FELIX_CHAINS.fromWorkloadDispatch);
+export const dispatchChainName = (direction: PolicyDirection): string =>
+  direction === 'ingress' ? FELIX_CHAINS.toWorkloadDispatch : FELIX_CHAINS.fromWorkloadDispatch;
 
 /**
  * dispatch.go buildSingleDispatchChainTree: when several interfaces share a prefix, the root dispatch chain jumps
@@ -199,7 +210,10 @@ export function isPolicyGroupChain(chain: string): PolicyDirection | null {
 
 /** The first-rule comment of a policy chain in one era (policy.go PolicyToIptablesChains). */
 export function policyChainComment(direction: PolicyDirection, ref: PolicyRef, era: FelixNamingEra): string {
-  if (era === 'kind-id') return ref.namespace ? `${ref.kind} ${ref.namespace}/${ref.name} ${direction}` : `${ref.kind} ${ref.name} ${direction}`;
+  if (era === 'kind-id')
+    return ref.namespace
+      ? `${ref.kind} ${ref.namespace}/${ref.name} ${direction}`
+      : `${ref.kind} ${ref.name} ${direction}`;
   const stored = felixDatastoreName(ref);
   return `Policy ${ref.namespace ? `${ref.namespace}/${stored}` : stored} ${direction}`;
 }
@@ -232,8 +246,17 @@ export function decodePolicyComment(comment: string): DecodedPolicyComment | nul
   const direction = m.groups.dir as PolicyDirection;
   const namespace = m.groups.ns ?? null;
   const rawName = m.groups.name!;
-  if (kindText !== 'Policy') return { direction, kind: kindText as PolicyKind, namespace, name: rawName, rawName, tier: null };
-  if (rawName.startsWith(KNP_PREFIX)) return { direction, kind: 'KubernetesNetworkPolicy', namespace, name: rawName.slice(KNP_PREFIX.length), rawName, tier: 'default' };
+  if (kindText !== 'Policy')
+    return { direction, kind: kindText as PolicyKind, namespace, name: rawName, rawName, tier: null };
+  if (rawName.startsWith(KNP_PREFIX))
+    return {
+      direction,
+      kind: 'KubernetesNetworkPolicy',
+      namespace,
+      name: rawName.slice(KNP_PREFIX.length),
+      rawName,
+      tier: 'default',
+    };
   const dot = rawName.indexOf('.');
   const tier = dot > 0 ? rawName.slice(0, dot) : null;
   const name = tier === 'default' ? rawName.slice(dot + 1) : rawName;

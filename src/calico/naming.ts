@@ -9,7 +9,11 @@ export const CALICO_VXLAN = { device: 'vxlan.calico', deviceV6: 'vxlan-v6.calico
 /** Calico's IP-in-IP device. */
 export const CALICO_IPIP_DEVICE = 'tunl0';
 /** The tunnel devices Felix may own on a node. */
-export const CALICO_TUNNEL_DEVICES: readonly string[] = [CALICO_VXLAN.device, CALICO_VXLAN.deviceV6, CALICO_IPIP_DEVICE];
+export const CALICO_TUNNEL_DEVICES: readonly string[] = [
+  CALICO_VXLAN.device,
+  CALICO_VXLAN.deviceV6,
+  CALICO_IPIP_DEVICE,
+];
 /** Calico answers pods' ARP for this gateway by proxy ARP on the host side of the veth. */
 export const CALICO_POD_GATEWAY = '169.254.1.1';
 

@@ -22,7 +22,16 @@ export const demoCommand: CliCommand = {
   async run(argv) {
     let parsed;
     try {
-      parsed = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { lab: { type: 'string' }, once: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+      parsed = parseArgs({
+        args: argv,
+        strict: true,
+        allowPositionals: true,
+        options: {
+          lab: { type: 'string' },
+          once: { type: 'boolean', default: false },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+      });
     } catch (err) {
       throw new InvalidInputError('arguments', (err as Error).message);
     }
@@ -39,6 +48,13 @@ export const demoCommand: CliCommand = {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const { runDemo } = await import('../demo/demo.ts');
-    return runDemo({ lab, text, once: parsed.values.once, redisUrl: queueSettings(process.env).redisUrl, print: (l) => console.log(l), stopRequested });
+    return runDemo({
+      lab,
+      text,
+      once: parsed.values.once,
+      redisUrl: queueSettings(process.env).redisUrl,
+      print: (l) => console.log(l),
+      stopRequested,
+    });
   },
 };

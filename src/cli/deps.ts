@@ -7,7 +7,14 @@ import { KubeCluster } from '../cluster/kube-cluster.ts';
 import { SshNodeShell } from '../node/ssh-node-shell.ts';
 import { SshPool } from '../node/ssh-pool.ts';
 import { K8snetError } from '../errors.ts';
-import { captureSettings, clustersFileSetting, ConfigError, kubeSettings, sshEnvSettings, type Env } from '../config.ts';
+import {
+  captureSettings,
+  clustersFileSetting,
+  ConfigError,
+  kubeSettings,
+  sshEnvSettings,
+  type Env,
+} from '../config.ts';
 import { clusterEnv, findCluster, readClustersFile } from '../clusters/clusters-file.ts';
 import type { OperationDeps } from '../ops/deps.ts';
 
@@ -24,7 +31,11 @@ export async function envForLab(lab: string | undefined, env: Env = process.env)
 export async function envForCluster(cluster: string | undefined | null, env: Env = process.env): Promise<Env> {
   if (!cluster) return env;
   const path = clustersFileSetting(env);
-  if (!path) throw new ConfigError('K8SNET_CLUSTERS_FILE', `is not set, so there is no cluster ${JSON.stringify(cluster)} (see .env.example)`);
+  if (!path)
+    throw new ConfigError(
+      'K8SNET_CLUSTERS_FILE',
+      `is not set, so there is no cluster ${JSON.stringify(cluster)} (see .env.example)`,
+    );
   const entry = findCluster(await readClustersFile(path), cluster);
   if (!entry) throw new ConfigError('K8SNET_CLUSTERS_FILE', `${path} has no cluster ${JSON.stringify(cluster)}`);
   return clusterEnv(entry, env);
@@ -33,7 +44,11 @@ export async function envForCluster(cluster: string | undefined | null, env: Env
 export function depsFromEnv(env: Env): OperationDeps & { close(): Promise<void> } {
   const kube = kubeSettings(env);
   const ssh = sshEnvSettings(env);
-  const cluster = KubeCluster.fromConfig({ path: kube.kubeconfigPath, inCluster: kube.inCluster, context: kube.context });
+  const cluster = KubeCluster.fromConfig({
+    path: kube.kubeconfigPath,
+    inCluster: kube.inCluster,
+    context: kube.context,
+  });
   const shell = new SshNodeShell(new SshPool(ssh));
   return { cluster, shell, capture: captureSettings(env), close: () => shell.close() };
 }

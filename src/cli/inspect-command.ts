@@ -20,11 +20,27 @@ import { userInfo } from 'node:os';
 import type { CliCommand } from './main.ts';
 
 /** Writes the bundle (a failed run's too: what ran before it failed is evidence); says where on stderr. */
-async function writeBundle(file: string, env: Env, job: Parameters<typeof buildEvidenceBundle>[0]['job'], commands: NodeCommandEvidence[], reads: ClusterRead[], outcome: OperationOutcome | null): Promise<void> {
+async function writeBundle(
+  file: string,
+  env: Env,
+  job: Parameters<typeof buildEvidenceBundle>[0]['job'],
+  commands: NodeCommandEvidence[],
+  reads: ClusterRead[],
+  outcome: OperationOutcome | null,
+): Promise<void> {
   const secrets = bundleSecrets(env);
-  const bundle = await buildEvidenceBundle({ job, commands, reads, result: outcome?.result ?? null, report: outcome?.report ?? null, secrets });
+  const bundle = await buildEvidenceBundle({
+    job,
+    commands,
+    reads,
+    result: outcome?.result ?? null,
+    report: outcome?.report ?? null,
+    secrets,
+  });
   await writeFile(file, bundle, { mode: 0o600 });
-  console.error(`evidence bundle: ${file} (${bundle.length} bytes, ${commands.length} node commands, ${reads.length} Kubernetes reads)`);
+  console.error(
+    `evidence bundle: ${file} (${bundle.length} bytes, ${commands.length} node commands, ${reads.length} Kubernetes reads)`,
+  );
 }
 
 export function inspectCommand(op: Op, summary: string): CliCommand {
@@ -35,7 +51,8 @@ export function inspectCommand(op: Op, summary: string): CliCommand {
       try {
         parsed = parseInspectArgs(op, argv, captureSettings(process.env));
         // A cluster's own capture limits bound its commands.
-        if (parsed.cluster !== undefined) parsed = parseInspectArgs(op, argv, captureSettings(await envForCluster(parsed.cluster)));
+        if (parsed.cluster !== undefined)
+          parsed = parseInspectArgs(op, argv, captureSettings(await envForCluster(parsed.cluster)));
       } catch (err) {
         if (err instanceof K8snetError && err.code === 'invalid_input') {
           console.error(`k8snet ${op}: ${err.message}\n\n${usage(op)}`);
@@ -55,18 +72,44 @@ export function inspectCommand(op: Op, summary: string): CliCommand {
       // --bundle: every node command and Kubernetes read is recorded on the way, as the worker does for Slack.
       const commands: NodeCommandEvidence[] = [];
       const reads: ClusterRead[] = [];
-      const recorded = parsed.bundle === undefined ? deps : { ...deps, cluster: recordingCluster(deps.cluster, (r) => reads.push(r)), shell: auditedShell(deps.shell, (c) => commands.push(c)) };
+      const recorded =
+        parsed.bundle === undefined
+          ? deps
+          : {
+              ...deps,
+              cluster: recordingCluster(deps.cluster, (r) => reads.push(r)),
+              shell: auditedShell(deps.shell, (c) => commands.push(c)),
+            };
       const startedAt = new Date().toISOString();
       let outcome: OperationOutcome | null = null;
       let failure = '';
       try {
-        outcome = await createOperationRunner(recorded)(parsed.command, { onStep: stepPrinter(parsed.quiet || parsed.json), signal: abort.signal });
+        outcome = await createOperationRunner(recorded)(parsed.command, {
+          onStep: stepPrinter(parsed.quiet || parsed.json),
+          signal: abort.signal,
+        });
         return printOutcome(outcome, parsed.json);
       } catch (err) {
         failure = describeError(err);
         throw err;
       } finally {
-        if (parsed.bundle !== undefined) await writeBundle(parsed.bundle, env, { jobId: 'terminal', command: commandText(parsed.command, parsed.cluster), user: userInfo().username, channel: 'terminal', startedAt, finishedAt: new Date().toISOString(), outcome: outcome ? 'done' : `failed: ${failure || 'interrupted'}` }, commands, reads, outcome);
+        if (parsed.bundle !== undefined)
+          await writeBundle(
+            parsed.bundle,
+            env,
+            {
+              jobId: 'terminal',
+              command: commandText(parsed.command, parsed.cluster),
+              user: userInfo().username,
+              channel: 'terminal',
+              startedAt,
+              finishedAt: new Date().toISOString(),
+              outcome: outcome ? 'done' : `failed: ${failure || 'interrupted'}`,
+            },
+            commands,
+            reads,
+            outcome,
+          );
         process.off('SIGINT', onSignal);
         await deps.close();
       }

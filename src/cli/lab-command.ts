@@ -40,7 +40,8 @@ function shellExport(name: string, value: string): string {
 }
 
 async function execInLab(lab: string, target: string | undefined, command: string[]): Promise<number> {
-  if (!target || command.length === 0) throw new K8snetError('invalid_input', 'usage: k8snet lab exec <node | [namespace/]pod> -- command [args…]');
+  if (!target || command.length === 0)
+    throw new K8snetError('invalid_input', 'usage: k8snet lab exec <node | [namespace/]pod> -- command [args…]');
   const state = await readLabState(labPaths(lab));
   if (state === null) throw new K8snetError('lab', `lab "${lab}" is not up (run \`k8snet lab up\`)`);
   const node = state.plan.nodes.find((n) => n.name === target);
@@ -48,13 +49,19 @@ async function execInLab(lab: string, target: string | undefined, command: strin
   if (node) {
     // Enter the node as its sshd sees it (mount namespace with only its pods' netns, hostname), else just its netns.
     const sshd = state.processes.find((p) => p.role === 'sshd' && p.owner === node.name);
-    argv = sshd && isAlive(sshd.pid) ? ['nsenter', '-t', String(sshd.pid), '-m', '-u', '-n', '--', ...command] : ['ip', 'netns', 'exec', node.netns, ...command];
+    argv =
+      sshd && isAlive(sshd.pid)
+        ? ['nsenter', '-t', String(sshd.pid), '-m', '-u', '-n', '--', ...command]
+        : ['ip', 'netns', 'exec', node.netns, ...command];
   } else {
     const [ns, name] = target.includes('/') ? target.split('/', 2) : [undefined, target];
     const pods = state.plan.pods.filter((p) => p.name === name && (ns === undefined || p.namespace === ns));
     if (pods.length !== 1) {
       const known = [...state.plan.nodes.map((n) => n.name), ...state.plan.pods.map((p) => `${p.namespace}/${p.name}`)];
-      throw new K8snetError('invalid_input', `${JSON.stringify(target)} is ${pods.length > 1 ? 'ambiguous' : 'not a lab node or pod'}; known: ${known.join(', ')}`);
+      throw new K8snetError(
+        'invalid_input',
+        `${JSON.stringify(target)} is ${pods.length > 1 ? 'ambiguous' : 'not a lab node or pod'}; known: ${known.join(', ')}`,
+      );
     }
     argv = ['ip', 'netns', 'exec', pods[0]!.netnsName, ...command];
   }
@@ -91,7 +98,8 @@ export const labCommand: CliCommand = {
     const lab = validateLabName(values.lab ?? cliSettings(process.env).lab ?? DEFAULT_LAB_NAME);
     switch (action) {
       case 'up': {
-        const nodeSubnet = values['node-subnet'] === undefined ? undefined : validateCidr(values['node-subnet'], '--node-subnet');
+        const nodeSubnet =
+          values['node-subnet'] === undefined ? undefined : validateCidr(values['node-subnet'], '--node-subnet');
         const started = Date.now();
         const state = await labUp({
           lab,
@@ -101,12 +109,16 @@ export const labCommand: CliCommand = {
         });
         console.error(`lab ${lab}: up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         console.log(formatLabStatus(await labStatus(state.plan.lab)));
-        console.log(`\nPoint k8snet and kubectl at it:  eval "$(k8snet lab env${lab === DEFAULT_LAB_NAME ? '' : ` --lab ${lab}`})"`);
+        console.log(
+          `\nPoint k8snet and kubectl at it:  eval "$(k8snet lab env${lab === DEFAULT_LAB_NAME ? '' : ` --lab ${lab}`})"`,
+        );
         return 0;
       }
       case 'down': {
         const { removed } = await labDown({ lab });
-        console.log(removed.length === 0 ? `lab ${lab}: nothing to remove` : `lab ${lab}: removed ${removed.join(', ')}`);
+        console.log(
+          removed.length === 0 ? `lab ${lab}: nothing to remove` : `lab ${lab}: removed ${removed.join(', ')}`,
+        );
         return 0;
       }
       case 'status': {
@@ -116,7 +128,13 @@ export const labCommand: CliCommand = {
       }
       case 'env': {
         const env = await labClientEnv(lab);
-        console.log(values.json ? JSON.stringify(env, null, 2) : Object.entries(env).map(([k, v]) => shellExport(k, v)).join('\n'));
+        console.log(
+          values.json
+            ? JSON.stringify(env, null, 2)
+            : Object.entries(env)
+                .map(([k, v]) => shellExport(k, v))
+                .join('\n'),
+        );
         return 0;
       }
       case 'exec':

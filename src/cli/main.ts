@@ -17,7 +17,11 @@ async function sourceCheckoutOnly<T>(loading: Promise<T>, name: string): Promise
   try {
     return await loading;
   } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') throw new K8snetError('lab', `\`k8snet ${name}\` needs a source checkout of k8snet; this installation (the container image) has only bot, worker and the inspection commands`);
+    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND')
+      throw new K8snetError(
+        'lab',
+        `\`k8snet ${name}\` needs a source checkout of k8snet; this installation (the container image) has only bot, worker and the inspection commands`,
+      );
     throw err;
   }
 }
@@ -29,7 +33,11 @@ const COMMANDS: Record<string, CommandLoader> = {
   nodeport: async () => (await import('./inspect-command.ts')).inspectCommand('nodeport', 'a NodePort on every node'),
   svc: async () => (await import('./inspect-command.ts')).inspectCommand('svc', 'a ClusterIP Service'),
   pod: async () => (await import('./inspect-command.ts')).inspectCommand('pod', "a pod's sandbox network namespace"),
-  policy: async () => (await import('./inspect-command.ts')).inspectCommand('policy', 'every network policy that selects a pod, rule by rule'),
+  policy: async () =>
+    (await import('./inspect-command.ts')).inspectCommand(
+      'policy',
+      'every network policy that selects a pod, rule by rule',
+    ),
   routes: async () => (await import('./inspect-command.ts')).inspectCommand('routes', "a node's routes, labelled"),
   report: async () => (await import('./inspect-command.ts')).inspectCommand('report', "the cluster's network health"),
   bot: async () => (await import('./service-command.ts')).botCommand,
@@ -40,7 +48,7 @@ const COMMANDS: Record<string, CommandLoader> = {
 
 export function usage(): string {
   return [
-    'k8snet — why can\'t pod A talk to pod B? Network inspection for Kubernetes clusters on Calico.',
+    "k8snet — why can't pod A talk to pod B? Network inspection for Kubernetes clusters on Calico.",
     '',
     'Usage: k8snet <command> [options]',
     '',
@@ -49,10 +57,10 @@ export function usage(): string {
     '            every hop captured at once, and where the packets stop',
     '  nodeport  PORT: the Service behind a NodePort and its kube-proxy rules and listener on every node',
     '  svc       NAME: a ClusterIP Service: KUBE-SVC → KUBE-SEP → endpoints, with a capture',
-    '  pod       NAME: the pod\'s sandbox netns, the containers sharing it, ip addr / ip route inside, cali and route',
+    "  pod       NAME: the pod's sandbox netns, the containers sharing it, ip addr / ip route inside, cali and route",
     '  policy    POD: every network policy that selects the pod, ingress and egress, rule by rule in evaluation order',
-    '  routes    NODE: the node\'s route table, every route labelled',
-    '  report    the cluster\'s network health: routes to every block, tunnels, NodePort rules, endpoints',
+    "  routes    NODE: the node's route table, every route labelled",
+    "  report    the cluster's network health: routes to every block, tunnels, NodePort rules, endpoints",
     '  pcap      FILE: summarize a capture file: flows, tunnels, handshakes',
     '  lab       build, inspect and tear down the local lab cluster',
     '  bot       the Slack bot process (/k8snet over HTTP or Socket Mode → the queue)',
@@ -63,7 +71,7 @@ export function usage(): string {
     'Every inspection command takes --cluster NAME (a cluster of $K8SNET_CLUSTERS_FILE) and --bundle FILE (the evidence',
     'bundle: every node command with its output, the Kubernetes objects read, the captures, result and findings).',
     '',
-    'Run `k8snet <command> --help` for a command\'s options.',
+    "Run `k8snet <command> --help` for a command's options.",
   ].join('\n');
 }
 

@@ -10,7 +10,10 @@ export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
   return stream.isTTY === true && !cliSettings(process.env).noColor;
 }
 
-export function printOutcome(outcome: { result: { findings: { severity: string }[] }; report: Report }, json: boolean): number {
+export function printOutcome(
+  outcome: { result: { findings: { severity: string }[] }; report: Report },
+  json: boolean,
+): number {
   if (json) process.stdout.write(`${JSON.stringify(outcome.result, null, 2)}\n`);
   else process.stdout.write(renderReportText(outcome.report, { color: useColor() }));
   return outcome.result.findings.some((f) => f.severity === 'error') ? 1 : 0;

@@ -18,7 +18,11 @@ Options:
 export const pcapCommand: CliCommand = {
   summary: 'summarize a capture file',
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    });
     if (values.help) {
       console.log(USAGE);
       return 0;

@@ -14,7 +14,12 @@ import type { CliCommand } from './main.ts';
 
 function options(argv: string[], extra: Record<string, { type: 'string' | 'boolean' }>) {
   try {
-    return parseArgs({ args: argv, strict: true, allowPositionals: false, options: { help: { type: 'boolean', short: 'h' }, ...extra } }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: { help: { type: 'boolean', short: 'h' }, ...extra },
+    }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
     throw new InvalidInputError('arguments', (err as Error).message);
   }
@@ -61,7 +66,7 @@ async function exitIfStartFails(name: string, starting: Promise<void>): Promise<
 export const botCommand: CliCommand = {
   summary: 'the Slack bot process',
   async run(argv) {
-    if (options(argv, {}).help) return console.log(BOT_USAGE), 0;
+    if (options(argv, {}).help) return (console.log(BOT_USAGE), 0);
     const { runBotProcess } = await import('../service/bot-process.ts');
     await exitIfStartFails('bot', runBotProcess(process.env));
     return new Promise<number>(() => undefined); // runs until SIGTERM
@@ -72,7 +77,7 @@ export const workerCommand: CliCommand = {
   summary: 'a queue worker process',
   async run(argv) {
     const values = options(argv, { lab: { type: 'string' }, cluster: { type: 'string' } });
-    if (values.help) return console.log(WORKER_USAGE), 0;
+    if (values.help) return (console.log(WORKER_USAGE), 0);
     const env = await envForLab(typeof values.lab === 'string' ? validateLabName(values.lab) : undefined);
     const cluster = typeof values.cluster === 'string' ? validateClusterName(values.cluster) : null;
     const { runWorkerProcess } = await import('../service/worker-process.ts');
@@ -85,7 +90,7 @@ export const auditCommand: CliCommand = {
   summary: 'print the audit trail',
   async run(argv) {
     const values = options(argv, { limit: { type: 'string' }, json: { type: 'boolean' } });
-    if (values.help) return console.log(AUDIT_USAGE), 0;
+    if (values.help) return (console.log(AUDIT_USAGE), 0);
     const limit = values.limit === undefined ? 100 : validateIntegerInRange('--limit', values.limit, 1, 100_000);
     const { connectRedis } = await import('../queue/redis-url.ts');
     const { AuditTrail } = await import('../audit/audit-trail.ts');

@@ -46,7 +46,14 @@ function calicoNodeContainer(podSpec: Json): Json | null {
 
 /** env → name/value; configMapKeyRef resolved from the namespace's ConfigMaps; fieldRef/secretKeyRef left out. */
 export function resolveEnv(container: Json, configMaps: unknown[], namespace: string | null): Record<string, string> {
-  const maps = new Map(configMaps.map(rec).filter((m) => namespace === null || rec(m.metadata).namespace === undefined || rec(m.metadata).namespace === namespace).map((m) => [str(rec(m.metadata).name), rec(m.data)]));
+  const maps = new Map(
+    configMaps
+      .map(rec)
+      .filter(
+        (m) => namespace === null || rec(m.metadata).namespace === undefined || rec(m.metadata).namespace === namespace,
+      )
+      .map((m) => [str(rec(m.metadata).name), rec(m.data)]),
+  );
   const out: Record<string, string> = {};
   for (const e of arr(container.env).map(rec)) {
     const name = str(e.name);
@@ -89,8 +96,11 @@ export function toInstallationInfo(item: unknown): InstallationInfo | null {
   const auto = net.nodeAddressAutodetectionV4;
   return {
     mtu: num(net.mtu),
-    nodeAddressAutodetectionV4: auto !== null && typeof auto === 'object' && !Array.isArray(auto) ? (auto as Json) : null,
-    ipPools: arr(net.ipPools).map(rec).flatMap((p) => (str(p.cidr) ? [{ cidr: str(p.cidr)!, encapsulation: str(p.encapsulation) }] : [])),
+    nodeAddressAutodetectionV4:
+      auto !== null && typeof auto === 'object' && !Array.isArray(auto) ? (auto as Json) : null,
+    ipPools: arr(net.ipPools)
+      .map(rec)
+      .flatMap((p) => (str(p.cidr) ? [{ cidr: str(p.cidr)!, encapsulation: str(p.encapsulation) }] : [])),
   };
 }
 
@@ -98,7 +108,14 @@ export function toFelixConfigInfo(item: unknown, apiVersion: string): FelixConfi
   const o = rec(item);
   if (Object.keys(o).length === 0) return null;
   const spec = rec(o.spec);
-  return { apiVersion, vxlanMTU: num(spec.vxlanMTU), ipipMTU: num(spec.ipipMTU), bpfEnabled: bool(spec.bpfEnabled), iptablesBackend: str(spec.iptablesBackend), nftablesMode: str(spec.nftablesMode) };
+  return {
+    apiVersion,
+    vxlanMTU: num(spec.vxlanMTU),
+    ipipMTU: num(spec.ipipMTU),
+    bpfEnabled: bool(spec.bpfEnabled),
+    iptablesBackend: str(spec.iptablesBackend),
+    nftablesMode: str(spec.nftablesMode),
+  };
 }
 
 export function toCalicoConfig(raw: RawCalicoObjects): CalicoConfig {
@@ -117,7 +134,15 @@ export function toCalicoConfig(raw: RawCalicoObjects): CalicoConfig {
     calicoNodeSource = `${s.kind} ${objectWhere(s.o)}`;
     break;
   }
-  const calicoConfig = raw.configMaps.map(rec).find((m) => rec(m.metadata).name === 'calico-config' && (envNamespace === null || rec(m.metadata).namespace === undefined || rec(m.metadata).namespace === envNamespace));
+  const calicoConfig = raw.configMaps
+    .map(rec)
+    .find(
+      (m) =>
+        rec(m.metadata).name === 'calico-config' &&
+        (envNamespace === null ||
+          rec(m.metadata).namespace === undefined ||
+          rec(m.metadata).namespace === envNamespace),
+    );
   const data = rec(calicoConfig?.data);
   let clusterCIDR: string | null = null;
   for (const pod of raw.controllerManagerPods.map(rec)) {

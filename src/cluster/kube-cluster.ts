@@ -3,13 +3,47 @@
  * has a deadline, every answer is mapped to our types by the pure functions in kube-objects.ts, and every failure
  * leaves as a K8snetError (kube-errors.ts).
  */
-import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, Observable } from '@kubernetes/client-node';
-import type { ConfigurationOptions, KubeConfig, ObservableMiddleware, RequestContext, ResponseContext } from '@kubernetes/client-node';
-import type { CalicoConfig, ClusterReader, EndpointInfo, IpPoolInfo, NamespaceInfo, NodeInfo, PodInfo, PodListOptions, PolicyObjects, ServiceInfo } from './types.ts';
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  Observable,
+} from '@kubernetes/client-node';
+import type {
+  ConfigurationOptions,
+  KubeConfig,
+  ObservableMiddleware,
+  RequestContext,
+  ResponseContext,
+} from '@kubernetes/client-node';
+import type {
+  CalicoConfig,
+  ClusterReader,
+  EndpointInfo,
+  IpPoolInfo,
+  NamespaceInfo,
+  NodeInfo,
+  PodInfo,
+  PodListOptions,
+  PolicyObjects,
+  ServiceInfo,
+} from './types.ts';
 import { toCalicoConfig, type RawCalicoObjects } from './calico-config.ts';
 import { loadKubeConfig, type KubeConfigOptions } from './kube-config.ts';
 import { translateKubeError, type KubeTarget } from './kube-errors.ts';
-import { SERVICE_NAME_LABEL, endpointsFromSlices, endpointsFromV1, itemsWithKind, toIpPoolList, toNamespaceInfo, toNodeInfo, toPodInfo, toServiceInfo } from './kube-objects.ts';
+import {
+  SERVICE_NAME_LABEL,
+  endpointsFromSlices,
+  endpointsFromV1,
+  itemsWithKind,
+  toIpPoolList,
+  toNamespaceInfo,
+  toNodeInfo,
+  toPodInfo,
+  toServiceInfo,
+} from './kube-objects.ts';
 
 /** Per-request deadline: an API server answers reads in milliseconds; 15 s covers a slow control plane. */
 export const KUBE_REQUEST_TIMEOUT_MS = 15_000;
@@ -31,8 +65,18 @@ export const POLICY_APIS: readonly { group: string; versions: readonly string[];
   { group: 'projectcalico.org', versions: ['v3'], plural: 'globalnetworkpolicies', kind: 'GlobalNetworkPolicy' },
   // Tiers order Calico's policies; without them, policies outside the default tier cannot be placed.
   { group: 'projectcalico.org', versions: ['v3'], plural: 'tiers', kind: 'Tier' },
-  { group: 'policy.networking.k8s.io', versions: ['v1alpha1'], plural: 'adminnetworkpolicies', kind: 'AdminNetworkPolicy' },
-  { group: 'policy.networking.k8s.io', versions: ['v1alpha1'], plural: 'baselineadminnetworkpolicies', kind: 'BaselineAdminNetworkPolicy' },
+  {
+    group: 'policy.networking.k8s.io',
+    versions: ['v1alpha1'],
+    plural: 'adminnetworkpolicies',
+    kind: 'AdminNetworkPolicy',
+  },
+  {
+    group: 'policy.networking.k8s.io',
+    versions: ['v1alpha1'],
+    plural: 'baselineadminnetworkpolicies',
+    kind: 'BaselineAdminNetworkPolicy',
+  },
 ];
 /** Where calico-node runs: the manifest's kube-system, the tigera-operator's calico-system. */
 export const CALICO_NODE_NAMESPACES = ['kube-system', 'calico-system'] as const;
@@ -101,7 +145,9 @@ export class KubeCluster implements ClusterReader {
   }
 
   async getPod(namespace: string, name: string): Promise<PodInfo> {
-    const pod = await this.call({ kind: 'pod', namespace, name }, () => this.core.readNamespacedPod({ name, namespace }, this.options));
+    const pod = await this.call({ kind: 'pod', namespace, name }, () =>
+      this.core.readNamespacedPod({ name, namespace }, this.options),
+    );
     return toPodInfo(pod);
   }
 
@@ -109,7 +155,9 @@ export class KubeCluster implements ClusterReader {
     const { namespace, labelSelector, fieldSelector } = options;
     const query = { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) };
     const list = await this.call({ kind: 'pod', ...(namespace ? { namespace } : {}) }, () =>
-      namespace ? this.core.listNamespacedPod({ namespace, ...query }, this.options) : this.core.listPodForAllNamespaces(query, this.options),
+      namespace
+        ? this.core.listNamespacedPod({ namespace, ...query }, this.options)
+        : this.core.listPodForAllNamespaces(query, this.options),
     );
     return list.items.map(toPodInfo);
   }
@@ -124,12 +172,18 @@ export class KubeCluster implements ClusterReader {
   }
 
   async getService(namespace: string, name: string): Promise<ServiceInfo> {
-    return toServiceInfo(await this.call({ kind: 'service', namespace, name }, () => this.core.readNamespacedService({ name, namespace }, this.options)));
+    return toServiceInfo(
+      await this.call({ kind: 'service', namespace, name }, () =>
+        this.core.readNamespacedService({ name, namespace }, this.options),
+      ),
+    );
   }
 
   async listServices(namespace?: string): Promise<ServiceInfo[]> {
     const list = await this.call({ kind: 'service', ...(namespace ? { namespace } : {}) }, () =>
-      namespace ? this.core.listNamespacedService({ namespace }, this.options) : this.core.listServiceForAllNamespaces({}, this.options),
+      namespace
+        ? this.core.listNamespacedService({ namespace }, this.options)
+        : this.core.listServiceForAllNamespaces({}, this.options),
     );
     return list.items.map(toServiceInfo);
   }
@@ -139,7 +193,12 @@ export class KubeCluster implements ClusterReader {
     const target: KubeTarget = { kind: 'endpoints', namespace, name: service };
     const slices = await this.call(target, async () => {
       try {
-        return (await this.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `${SERVICE_NAME_LABEL}=${service}` }, this.options)).items;
+        return (
+          await this.discovery.listNamespacedEndpointSlice(
+            { namespace, labelSelector: `${SERVICE_NAME_LABEL}=${service}` },
+            this.options,
+          )
+        ).items;
       } catch (err) {
         if (isNotFound(err)) return [];
         throw err;
@@ -192,11 +251,19 @@ export class KubeCluster implements ClusterReader {
     const out: PolicyObjects = { objects: [], read: [], errors: [] };
     await Promise.all(
       POLICY_APIS.map(async (api) => {
-        const attempts = api.group === 'projectcalico.org' ? [{ group: api.group, version: 'v3' }, { group: CALICO_CRD_GROUP, version: 'v1' }] : api.versions.map((version) => ({ group: api.group, version }));
+        const attempts =
+          api.group === 'projectcalico.org'
+            ? [
+                { group: api.group, version: 'v3' },
+                { group: CALICO_CRD_GROUP, version: 'v1' },
+              ]
+            : api.versions.map((version) => ({ group: api.group, version }));
         for (const { group, version } of attempts) {
           const apiVersion = `${group}/${version}`;
           try {
-            const list = await this.call({ kind: `${api.plural}.${group}` }, () => this.listAll(group, version, api.plural));
+            const list = await this.call({ kind: `${api.plural}.${group}` }, () =>
+              this.listAll(group, version, api.plural),
+            );
             if (list === null) continue;
             out.objects.push(...itemsWithKind(list, apiVersion, api.kind));
             out.read.push(`${apiVersion} ${api.plural}`);
@@ -227,23 +294,67 @@ export class KubeCluster implements ClusterReader {
       }
     };
     const perNamespace = async (what: string, list: (namespace: string) => Promise<{ items: unknown[] }>) =>
-      (await Promise.all(CALICO_NODE_NAMESPACES.map((namespace) => attempt(`${what} in ${namespace}`, [] as unknown[], async () => (await list(namespace)).items)))).flat();
+      (
+        await Promise.all(
+          CALICO_NODE_NAMESPACES.map((namespace) =>
+            attempt(`${what} in ${namespace}`, [] as unknown[], async () => (await list(namespace)).items),
+          ),
+        )
+      ).flat();
     const selector = { labelSelector: 'k8s-app=calico-node' };
     const [daemonSets, calicoNodePods, controllerManagerPods, configMaps, installation, felix] = await Promise.all([
-      perNamespace('daemonsets', (namespace) => this.apps.listNamespacedDaemonSet({ namespace, ...selector }, this.options)),
-      perNamespace('pods', (namespace) => this.core.listNamespacedPod({ namespace, ...selector, limit: 1 }, this.options)),
-      attempt('kube-controller-manager pods', [] as unknown[], async () => (await this.core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'component=kube-controller-manager' }, this.options)).items),
+      perNamespace('daemonsets', (namespace) =>
+        this.apps.listNamespacedDaemonSet({ namespace, ...selector }, this.options),
+      ),
+      perNamespace('pods', (namespace) =>
+        this.core.listNamespacedPod({ namespace, ...selector, limit: 1 }, this.options),
+      ),
+      attempt(
+        'kube-controller-manager pods',
+        [] as unknown[],
+        async () =>
+          (
+            await this.core.listNamespacedPod(
+              { namespace: 'kube-system', labelSelector: 'component=kube-controller-manager' },
+              this.options,
+            )
+          ).items,
+      ),
       perNamespace('configmaps', (namespace) => this.core.listNamespacedConfigMap({ namespace }, this.options)),
-      attempt('installations.operator.tigera.io', null as unknown, () => this.custom.getClusterCustomObject({ group: 'operator.tigera.io', version: 'v1', plural: 'installations', name: 'default' }, this.options) as Promise<unknown>),
+      attempt(
+        'installations.operator.tigera.io',
+        null as unknown,
+        () =>
+          this.custom.getClusterCustomObject(
+            { group: 'operator.tigera.io', version: 'v1', plural: 'installations', name: 'default' },
+            this.options,
+          ) as Promise<unknown>,
+      ),
       (async () => {
         for (const api of FELIX_CONFIG_APIS) {
-          const object = await attempt(`felixconfigurations.${api.group}`, null as unknown, () => this.custom.getClusterCustomObject({ ...api, plural: 'felixconfigurations', name: 'default' }, this.options) as Promise<unknown>);
+          const object = await attempt(
+            `felixconfigurations.${api.group}`,
+            null as unknown,
+            () =>
+              this.custom.getClusterCustomObject(
+                { ...api, plural: 'felixconfigurations', name: 'default' },
+                this.options,
+              ) as Promise<unknown>,
+          );
           if (object !== null) return { apiVersion: `${api.group}/${api.version}`, object };
         }
         return null;
       })(),
     ]);
-    const raw: RawCalicoObjects = { daemonSets, calicoNodePods, controllerManagerPods, configMaps, installation, felix, errors };
+    const raw: RawCalicoObjects = {
+      daemonSets,
+      calicoNodePods,
+      controllerManagerPods,
+      configMaps,
+      installation,
+      felix,
+      errors,
+    };
     return toCalicoConfig(raw);
   }
 }

@@ -20,7 +20,11 @@ function loadFile(kc: KubeConfig, file: string): void {
   try {
     kc.loadFromFile(file);
   } catch (err) {
-    throw new K8snetError('config', `cannot load kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new K8snetError(
+      'config',
+      `cannot load kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -30,7 +34,11 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
     try {
       kc.loadFromCluster();
     } catch (err) {
-      throw new K8snetError('config', `cannot load the in-cluster Kubernetes configuration: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new K8snetError(
+        'config',
+        `cannot load the in-cluster Kubernetes configuration: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
   } else if (options.path) {
     const [first, ...rest] = options.path.split(delimiter).filter(Boolean);
@@ -45,9 +53,14 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
     kc.loadFromDefault();
   }
   if (options.context) {
-    if (!kc.getContextObject(options.context)) throw new K8snetError('config', `kubeconfig has no context "${options.context}"`);
+    if (!kc.getContextObject(options.context))
+      throw new K8snetError('config', `kubeconfig has no context "${options.context}"`);
     kc.setCurrentContext(options.context);
   }
-  if (!kc.getCurrentCluster()) throw new K8snetError('config', 'the kubeconfig names no current cluster (set current-context or K8SNET_KUBE_CONTEXT)');
+  if (!kc.getCurrentCluster())
+    throw new K8snetError(
+      'config',
+      'the kubeconfig names no current cluster (set current-context or K8SNET_KUBE_CONTEXT)',
+    );
   return kc;
 }

@@ -19,7 +19,8 @@ const MAX_STATUS_MESSAGE = 300;
 const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/;
 
 export function describeTarget(t: KubeTarget): string {
-  if (t.name === undefined) return t.namespace === undefined ? `${t.kind} list` : `${t.kind} list in namespace ${t.namespace}`;
+  if (t.name === undefined)
+    return t.namespace === undefined ? `${t.kind} list` : `${t.kind} list in namespace ${t.namespace}`;
   return `${t.kind} "${t.namespace === undefined ? t.name : `${t.namespace}/${t.name}`}"`;
 }
 
@@ -56,29 +57,56 @@ export function translateKubeError(err: unknown, target: KubeTarget, server: str
     const detail = statusMessage(err.body);
     if (code === 404) return new K8snetError('not_found', `${what} not found`, { cause: err });
     if (code === 401) {
-      return new K8snetError('unauthorized', `the Kubernetes API at ${server} rejected our credentials (401 Unauthorized): check the kubeconfig's token or client certificate`, { cause: err });
+      return new K8snetError(
+        'unauthorized',
+        `the Kubernetes API at ${server} rejected our credentials (401 Unauthorized): check the kubeconfig's token or client certificate`,
+        { cause: err },
+      );
     }
     if (code === 403) {
-      return new K8snetError('unauthorized', `the Kubernetes API at ${server} refused to let us read ${what} (403 Forbidden)${detail ? `: ${detail}` : ''}`, { cause: err });
+      return new K8snetError(
+        'unauthorized',
+        `the Kubernetes API at ${server} refused to let us read ${what} (403 Forbidden)${detail ? `: ${detail}` : ''}`,
+        { cause: err },
+      );
     }
     const retryable = code >= 500 || code === 429;
-    return new K8snetError('cluster_api', `the Kubernetes API at ${server} answered ${code} reading ${what}${detail ? `: ${detail}` : ''}`, { retryable, cause: err });
+    return new K8snetError(
+      'cluster_api',
+      `the Kubernetes API at ${server} answered ${code} reading ${what}${detail ? `: ${detail}` : ''}`,
+      { retryable, cause: err },
+    );
   }
   // By name, not instanceof: AbortSignal.timeout() rejects with a DOMException, which may come from another realm.
   const name = err !== null && typeof err === 'object' ? (err as { name?: unknown }).name : undefined;
   if (name === 'TimeoutError' || name === 'AbortError') {
-    return new K8snetError('timeout', `the Kubernetes API at ${server} did not answer in time reading ${what}`, { retryable: true, cause: err });
+    return new K8snetError('timeout', `the Kubernetes API at ${server} did not answer in time reading ${what}`, {
+      retryable: true,
+      cause: err,
+    });
   }
   const code = systemCode(err);
   if (code !== null && TLS_ERROR.test(code)) {
-    return new K8snetError('cluster_api', `TLS verification of the Kubernetes API at ${server} failed (${code}): check the kubeconfig's certificate-authority`, { cause: err });
+    return new K8snetError(
+      'cluster_api',
+      `TLS verification of the Kubernetes API at ${server} failed (${code}): check the kubeconfig's certificate-authority`,
+      { cause: err },
+    );
   }
   if (code === null && err instanceof Error && !(err instanceof TypeError)) {
     // client-node's own refusals ("HTTP protocol is not allowed when skipTLSVerify is not set"): a setup problem.
-    return new K8snetError('cluster_api', `the Kubernetes client cannot read ${what} from ${server}: ${shorten(err.message)}`, { cause: err });
+    return new K8snetError(
+      'cluster_api',
+      `the Kubernetes client cannot read ${what} from ${server}: ${shorten(err.message)}`,
+      { cause: err },
+    );
   }
   const detail = code ?? innermostMessage(err);
-  return new K8snetError('cluster_api', `cannot reach the Kubernetes API at ${server} reading ${what}${detail ? ` (${detail})` : ''}`, { retryable: true, cause: err });
+  return new K8snetError(
+    'cluster_api',
+    `cannot reach the Kubernetes API at ${server} reading ${what}${detail ? ` (${detail})` : ''}`,
+    { retryable: true, cause: err },
+  );
 }
 
 function shorten(text: string): string {

@@ -2,8 +2,26 @@
  * Kubernetes API objects → our own types (src/cluster/types.ts). Pure and total: a field the API left out becomes
  * null / [] / a documented default, never an exception, so one odd object cannot break a whole listing.
  */
-import type { CoreV1EndpointPort, DiscoveryV1EndpointPort, V1EndpointSlice, V1Endpoints, V1Namespace, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
-import type { ContainerInfo, EncapsulationSetting, EndpointInfo, IpPoolInfo, NamespaceInfo, NodeInfo, PodInfo, ServiceInfo } from './types.ts';
+import type {
+  CoreV1EndpointPort,
+  DiscoveryV1EndpointPort,
+  V1EndpointSlice,
+  V1Endpoints,
+  V1Namespace,
+  V1Node,
+  V1Pod,
+  V1Service,
+} from '@kubernetes/client-node';
+import type {
+  ContainerInfo,
+  EncapsulationSetting,
+  EndpointInfo,
+  IpPoolInfo,
+  NamespaceInfo,
+  NodeInfo,
+  PodInfo,
+  ServiceInfo,
+} from './types.ts';
 
 /** Calico's node annotations (calico/node writes them; libcalico-go pkg/names). */
 export const CALICO_ANNOTATIONS = {
@@ -46,7 +64,11 @@ export function toPodInfo(pod: V1Pod): PodInfo {
       image: c.image ?? s?.image ?? '',
       ready: s?.ready ?? false,
       restartCount: s?.restartCount ?? 0,
-      ports: (c.ports ?? []).map((p) => ({ containerPort: p.containerPort, protocol: p.protocol ?? 'TCP', ...(p.name ? { name: p.name } : {}) })),
+      ports: (c.ports ?? []).map((p) => ({
+        containerPort: p.containerPort,
+        protocol: p.protocol ?? 'TCP',
+        ...(p.name ? { name: p.name } : {}),
+      })),
     };
   });
   const podIP = pod.status?.podIP || null;
@@ -90,10 +112,15 @@ export function toServiceInfo(svc: V1Service): ServiceInfo {
 }
 
 function toPorts(ports: (CoreV1EndpointPort | DiscoveryV1EndpointPort)[] | undefined): EndpointInfo['ports'] {
-  return (ports ?? []).flatMap((p) => (p.port === undefined ? [] : [{ name: p.name || null, port: p.port, protocol: p.protocol ?? 'TCP' }]));
+  return (ports ?? []).flatMap((p) =>
+    p.port === undefined ? [] : [{ name: p.name || null, port: p.port, protocol: p.protocol ?? 'TCP' }],
+  );
 }
 
-function podRef(ref: { kind?: string; name?: string; namespace?: string } | undefined, fallbackNamespace: string): EndpointInfo['pod'] {
+function podRef(
+  ref: { kind?: string; name?: string; namespace?: string } | undefined,
+  fallbackNamespace: string,
+): EndpointInfo['pod'] {
   return ref?.kind === 'Pod' && ref.name ? { name: ref.name, namespace: ref.namespace ?? fallbackNamespace } : null;
 }
 
@@ -109,7 +136,13 @@ export function endpointsFromSlices(slices: V1EndpointSlice[]): EndpointInfo[] {
         if (seen.has(ip)) continue;
         seen.add(ip);
         // discovery.k8s.io/v1: a nil `ready` is to be read as ready.
-        out.push({ ip, ready: e.conditions?.ready ?? true, nodeName: e.nodeName ?? null, pod: podRef(e.targetRef, namespace), ports });
+        out.push({
+          ip,
+          ready: e.conditions?.ready ?? true,
+          nodeName: e.nodeName ?? null,
+          pod: podRef(e.targetRef, namespace),
+          ports,
+        });
       }
     }
   }
@@ -120,13 +153,15 @@ export function endpointsFromV1(endpoints: V1Endpoints): EndpointInfo[] {
   const namespace = endpoints.metadata?.namespace ?? 'default';
   return (endpoints.subsets ?? []).flatMap((subset) => {
     const ports = toPorts(subset.ports);
-    const map = (ready: boolean) => (a: { ip: string; nodeName?: string; targetRef?: { kind?: string; name?: string; namespace?: string } }) => ({
-      ip: a.ip,
-      ready,
-      nodeName: a.nodeName ?? null,
-      pod: podRef(a.targetRef, namespace),
-      ports,
-    });
+    const map =
+      (ready: boolean) =>
+      (a: { ip: string; nodeName?: string; targetRef?: { kind?: string; name?: string; namespace?: string } }) => ({
+        ip: a.ip,
+        ready,
+        nodeName: a.nodeName ?? null,
+        pod: podRef(a.targetRef, namespace),
+        ports,
+      });
     return [...(subset.addresses ?? []).map(map(true)), ...(subset.notReadyAddresses ?? []).map(map(false))];
   });
 }
@@ -155,7 +190,12 @@ export function toIpPoolInfo(item: unknown, apiVersion: string): IpPoolInfo | nu
   const spec = asRecord(o.spec);
   const cidr = typeof spec.cidr === 'string' ? spec.cidr : null;
   if (cidr === null) return null;
-  const blockSize = typeof spec.blockSize === 'number' ? spec.blockSize : cidr.includes(':') ? CALICO_DEFAULT_IPV6_BLOCK_SIZE : CALICO_DEFAULT_IPV4_BLOCK_SIZE;
+  const blockSize =
+    typeof spec.blockSize === 'number'
+      ? spec.blockSize
+      : cidr.includes(':')
+        ? CALICO_DEFAULT_IPV6_BLOCK_SIZE
+        : CALICO_DEFAULT_IPV4_BLOCK_SIZE;
   const name = asRecord(o.metadata).name;
   return {
     name: typeof name === 'string' ? name : cidr,
@@ -180,7 +220,11 @@ export function toIpPoolList(list: unknown, apiVersion: string): IpPoolInfo[] {
 /** A list answer's items with the list's apiVersion and each item's kind set (lists omit them per item). */
 export function itemsWithKind(list: unknown, apiVersion: string, kind: string): unknown[] {
   const items = asRecord(list).items;
-  return (Array.isArray(items) ? items : []).map((item) => (item && typeof item === 'object' && !Array.isArray(item) ? { ...(item as Record<string, unknown>), apiVersion, kind } : item));
+  return (Array.isArray(items) ? items : []).map((item) =>
+    item && typeof item === 'object' && !Array.isArray(item)
+      ? { ...(item as Record<string, unknown>), apiVersion, kind }
+      : item,
+  );
 }
 
 export function toNamespaceInfo(ns: V1Namespace): NamespaceInfo {

@@ -47,24 +47,41 @@ export interface ClustersFile {
 }
 
 const KEYS = ['kubeconfig', 'context', 'inCluster', 'ssh', 'capture', 'channels'];
-const SSH_KEYS = { user: 'string', key: 'string', knownHosts: 'string', port: 'number', jumpHost: 'string', strictHostKeys: 'boolean' } as const;
+const SSH_KEYS = {
+  user: 'string',
+  key: 'string',
+  knownHosts: 'string',
+  port: 'number',
+  jumpHost: 'string',
+  strictHostKeys: 'boolean',
+} as const;
 const CAPTURE_KEYS = { defaultSeconds: 'number', maxSeconds: 'number', maxPackets: 'number' } as const;
 const CHANNEL_ID = /^[CGD][A-Z0-9]{1,20}$/;
 
 function mapping(value: unknown, where: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(VARIABLE, `${where}: must be a mapping`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ConfigError(VARIABLE, `${where}: must be a mapping`);
   return value as Record<string, unknown>;
 }
 
-function fields<T extends Record<string, 'string' | 'number' | 'boolean'>>(value: unknown, kinds: T, where: string): Partial<Record<keyof T, string | number | boolean>> {
+function fields<T extends Record<string, 'string' | 'number' | 'boolean'>>(
+  value: unknown,
+  kinds: T,
+  where: string,
+): Partial<Record<keyof T, string | number | boolean>> {
   if (value === undefined) return {};
   const m = mapping(value, where);
   const out: Partial<Record<keyof T, string | number | boolean>> = {};
   for (const [k, v] of Object.entries(m)) {
     if (v === undefined) continue;
     const kind = kinds[k];
-    if (!kind) throw new ConfigError(VARIABLE, `${where}: unknown field ${JSON.stringify(k.slice(0, 40))} (fields: ${Object.keys(kinds).join(', ')})`);
-    if (typeof v !== kind || (kind === 'string' && (v as string).trim() === '')) throw new ConfigError(VARIABLE, `${where}.${k}: must be a ${kind === 'string' ? 'non-empty string' : kind}`);
+    if (!kind)
+      throw new ConfigError(
+        VARIABLE,
+        `${where}: unknown field ${JSON.stringify(k.slice(0, 40))} (fields: ${Object.keys(kinds).join(', ')})`,
+      );
+    if (typeof v !== kind || (kind === 'string' && (v as string).trim() === ''))
+      throw new ConfigError(VARIABLE, `${where}.${k}: must be a ${kind === 'string' ? 'non-empty string' : kind}`);
     out[k as keyof T] = v as string | number | boolean;
   }
   return out;
@@ -80,9 +97,14 @@ export function parseClustersFile(text: string, source = 'clusters file'): Clust
   }
   const top = mapping(doc ?? {}, source);
   const extra = Object.keys(top).filter((k) => k !== 'clusters');
-  if (extra.length > 0) throw new ConfigError(VARIABLE, `${source}: unknown field ${JSON.stringify(extra[0]!.slice(0, 40))} (the file holds \`clusters:\`)`);
+  if (extra.length > 0)
+    throw new ConfigError(
+      VARIABLE,
+      `${source}: unknown field ${JSON.stringify(extra[0]!.slice(0, 40))} (the file holds \`clusters:\`)`,
+    );
   const entries = Object.entries(mapping(top.clusters ?? {}, `${source}: clusters`));
-  if (entries.length > MAX_CLUSTERS) throw new ConfigError(VARIABLE, `${source} declares ${entries.length} clusters; at most ${MAX_CLUSTERS}`);
+  if (entries.length > MAX_CLUSTERS)
+    throw new ConfigError(VARIABLE, `${source} declares ${entries.length} clusters; at most ${MAX_CLUSTERS}`);
   const channelOwner = new Map<string, string>();
   const clusters = entries.map(([name, raw]): ClusterEntry => {
     const where = `${source}, cluster ${JSON.stringify(name.slice(0, 64))}`;
@@ -93,15 +115,27 @@ export function parseClustersFile(text: string, source = 'clusters file'): Clust
     }
     const r = mapping(raw, where);
     const unknown = Object.keys(r).filter((k) => !KEYS.includes(k));
-    if (unknown.length > 0) throw new ConfigError(VARIABLE, `${where}: unknown field ${JSON.stringify(unknown[0]!.slice(0, 40))} (fields: ${KEYS.join(', ')})`);
-    const top = fields({ kubeconfig: r.kubeconfig, context: r.context, inCluster: r.inCluster }, { kubeconfig: 'string', context: 'string', inCluster: 'boolean' }, where);
-    if (top.inCluster === true && top.kubeconfig !== undefined) throw new ConfigError(VARIABLE, `${where}: kubeconfig and inCluster: true exclude each other`);
-    if (top.inCluster !== true && top.kubeconfig === undefined) throw new ConfigError(VARIABLE, `${where}: needs kubeconfig (a path) or inCluster: true`);
+    if (unknown.length > 0)
+      throw new ConfigError(
+        VARIABLE,
+        `${where}: unknown field ${JSON.stringify(unknown[0]!.slice(0, 40))} (fields: ${KEYS.join(', ')})`,
+      );
+    const top = fields(
+      { kubeconfig: r.kubeconfig, context: r.context, inCluster: r.inCluster },
+      { kubeconfig: 'string', context: 'string', inCluster: 'boolean' },
+      where,
+    );
+    if (top.inCluster === true && top.kubeconfig !== undefined)
+      throw new ConfigError(VARIABLE, `${where}: kubeconfig and inCluster: true exclude each other`);
+    if (top.inCluster !== true && top.kubeconfig === undefined)
+      throw new ConfigError(VARIABLE, `${where}: needs kubeconfig (a path) or inCluster: true`);
     const channels = r.channels === undefined ? [] : r.channels;
-    if (!Array.isArray(channels) || channels.some((c) => typeof c !== 'string' || !CHANNEL_ID.test(c))) throw new ConfigError(VARIABLE, `${where}.channels: must be a list of channel IDs (C…, G… or D…)`);
+    if (!Array.isArray(channels) || channels.some((c) => typeof c !== 'string' || !CHANNEL_ID.test(c)))
+      throw new ConfigError(VARIABLE, `${where}.channels: must be a list of channel IDs (C…, G… or D…)`);
     for (const c of channels as string[]) {
       const other = channelOwner.get(c);
-      if (other) throw new ConfigError(VARIABLE, `${where}.channels: ${c} already uses cluster ${JSON.stringify(other)}`);
+      if (other)
+        throw new ConfigError(VARIABLE, `${where}.channels: ${c} already uses cluster ${JSON.stringify(other)}`);
       channelOwner.set(c, name);
     }
     return {
@@ -122,7 +156,10 @@ export async function readClustersFile(path: string): Promise<ClustersFile> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(VARIABLE, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`);
+    throw new ConfigError(
+      VARIABLE,
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`,
+    );
   }
   return parseClustersFile(text, path);
 }

@@ -13,7 +13,10 @@ export function parseChannelReference(token: string, field = '#channel'): string
   const m = ESCAPED_CHANNEL.exec(token);
   if (m?.groups) return m.groups.id!;
   if (token.startsWith('#')) {
-    throw new InvalidInputError(field, `${shown(token)} arrived as plain text, so k8snet cannot tell which channel it is; pick the channel from Slack's #-autocomplete so it becomes a link, or leave it out to use this channel`);
+    throw new InvalidInputError(
+      field,
+      `${shown(token)} arrived as plain text, so k8snet cannot tell which channel it is; pick the channel from Slack's #-autocomplete so it becomes a link, or leave it out to use this channel`,
+    );
   }
   return validateChannelId(token, field);
 }

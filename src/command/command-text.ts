@@ -6,7 +6,8 @@
 import type { OperationCommand } from '../ops/run-operation.ts';
 
 const ns = (namespace: string) => (namespace === 'default' ? [] : ['-n', namespace]);
-const capture = (c: { enabled: boolean; seconds: number }) => (c.enabled ? ['--capture-seconds', String(c.seconds)] : ['--no-capture']);
+const capture = (c: { enabled: boolean; seconds: number }) =>
+  c.enabled ? ['--capture-seconds', String(c.seconds)] : ['--no-capture'];
 
 export function commandWords(c: OperationCommand): string[] {
   switch (c.op) {

@@ -5,10 +5,26 @@
  */
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../errors.ts';
-import { validateDnsLabel, validateIntegerInRange, validateLabName, validateNamespace, validatePort, validateNodeName, validateNodePort, validatePodName, validateServiceName } from '../validate.ts';
+import {
+  validateDnsLabel,
+  validateIntegerInRange,
+  validateLabName,
+  validateNamespace,
+  validatePort,
+  validateNodeName,
+  validateNodePort,
+  validatePodName,
+  validateServiceName,
+} from '../validate.ts';
 import type { OperationCommand } from '../ops/run-operation.ts';
 import { parseChannelReference } from './channel-reference.ts';
-import { DEFAULT_TIME_ZONE, validateCron, validateSampleSeconds, validateScheduleId, validateTimeZone } from '../schedule/schedule-spec.ts';
+import {
+  DEFAULT_TIME_ZONE,
+  validateCron,
+  validateSampleSeconds,
+  validateScheduleId,
+  validateTimeZone,
+} from '../schedule/schedule-spec.ts';
 
 /** The capture window a command may ask for: the deployment's default and ceiling (config.ts reads them). */
 export interface CaptureBounds {
@@ -55,7 +71,11 @@ export function usage(op: Op): string {
 }
 
 function arity(op: Op, positionals: string[], expected: number): void {
-  if (positionals.length !== expected) throw new InvalidInputError('arguments', `\`${op}\` takes ${expected === 0 ? 'no arguments' : `${expected} argument${expected > 1 ? 's' : ''}`}, got ${positionals.length}: ${SYNOPSIS[op]}`);
+  if (positionals.length !== expected)
+    throw new InvalidInputError(
+      'arguments',
+      `\`${op}\` takes ${expected === 0 ? 'no arguments' : `${expected} argument${expected > 1 ? 's' : ''}`}, got ${positionals.length}: ${SYNOPSIS[op]}`,
+    );
 }
 
 /** argv → a validated operation command, or an InvalidInputError saying what was wrong. Pure. */
@@ -64,7 +84,19 @@ export function validateClusterName(value: unknown, field = '--cluster'): string
   return validateDnsLabel(field, value);
 }
 
-export function parseInspectArgs(op: Op, argv: readonly string[], bounds: CaptureBounds = DEFAULT_CAPTURE_BOUNDS): { command: OperationCommand; json: boolean; quiet: boolean; lab: string | undefined; help: boolean; bundle: string | undefined; cluster: string | undefined } {
+export function parseInspectArgs(
+  op: Op,
+  argv: readonly string[],
+  bounds: CaptureBounds = DEFAULT_CAPTURE_BOUNDS,
+): {
+  command: OperationCommand;
+  json: boolean;
+  quiet: boolean;
+  lab: string | undefined;
+  help: boolean;
+  bundle: string | undefined;
+  cluster: string | undefined;
+} {
   let parsed;
   try {
     parsed = parseArgs({
@@ -87,16 +119,33 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
       },
     });
   } catch (err) {
-    throw new InvalidInputError('arguments', (err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    throw new InvalidInputError(
+      'arguments',
+      (err as Error).message.replace(/\. To specify a positional argument.*$/s, ''),
+    );
   }
   const { values, positionals } = parsed;
-  if (values['no-test'] && op !== 'trace') throw new InvalidInputError('--no-test', `only \`trace\` makes a test connection: ${SYNOPSIS.trace}`);
-  if (values.port !== undefined && op !== 'trace') throw new InvalidInputError('--port', `only \`trace\` takes a port: ${SYNOPSIS.trace}`);
-  if (values.sample !== undefined && op !== 'report') throw new InvalidInputError('--sample', `only \`report\` takes a tunnel sample: ${SYNOPSIS.report}`);
-  if (values.bundle !== undefined && (values.bundle === '' || values.bundle.includes('\0'))) throw new InvalidInputError('--bundle', 'needs a file name');
-  const flags = { json: values.json, quiet: values.quiet, help: values.help, lab: values.lab === undefined ? undefined : validateLabName(values.lab), bundle: values.bundle, cluster: values.cluster === undefined ? undefined : validateClusterName(values.cluster) };
+  if (values['no-test'] && op !== 'trace')
+    throw new InvalidInputError('--no-test', `only \`trace\` makes a test connection: ${SYNOPSIS.trace}`);
+  if (values.port !== undefined && op !== 'trace')
+    throw new InvalidInputError('--port', `only \`trace\` takes a port: ${SYNOPSIS.trace}`);
+  if (values.sample !== undefined && op !== 'report')
+    throw new InvalidInputError('--sample', `only \`report\` takes a tunnel sample: ${SYNOPSIS.report}`);
+  if (values.bundle !== undefined && (values.bundle === '' || values.bundle.includes('\0')))
+    throw new InvalidInputError('--bundle', 'needs a file name');
+  const flags = {
+    json: values.json,
+    quiet: values.quiet,
+    help: values.help,
+    lab: values.lab === undefined ? undefined : validateLabName(values.lab),
+    bundle: values.bundle,
+    cluster: values.cluster === undefined ? undefined : validateClusterName(values.cluster),
+  };
   if (values.help) return { ...flags, command: { op: 'report' } };
-  const seconds = values['capture-seconds'] === undefined ? bounds.defaultSeconds : validateIntegerInRange('--capture-seconds', values['capture-seconds'], 1, bounds.maxSeconds);
+  const seconds =
+    values['capture-seconds'] === undefined
+      ? bounds.defaultSeconds
+      : validateIntegerInRange('--capture-seconds', values['capture-seconds'], 1, bounds.maxSeconds);
   const capture = { enabled: !values['no-capture'], seconds };
   const namespace = validateNamespace(values.namespace ?? 'default', '--namespace');
   let command: OperationCommand;
@@ -104,7 +153,9 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
     case 'trace': {
       arity(op, positionals, 2);
       const [src, dstArg] = positionals as [string, string];
-      const [dstNamespace, dst] = dstArg.includes('/') ? (dstArg.split('/', 2) as [string, string]) : [undefined, dstArg];
+      const [dstNamespace, dst] = dstArg.includes('/')
+        ? (dstArg.split('/', 2) as [string, string])
+        : [undefined, dstArg];
       command = {
         op,
         namespace,
@@ -139,12 +190,12 @@ export function parseInspectArgs(op: Op, argv: readonly string[], bounds: Captur
       break;
     case 'report':
       arity(op, positionals, 0);
-      command = values.sample === undefined ? { op } : { op, tunnelSampleSeconds: validateSampleSeconds(values.sample) };
+      command =
+        values.sample === undefined ? { op } : { op, tunnelSampleSeconds: validateSampleSeconds(values.sample) };
       break;
   }
   return { ...flags, command };
 }
-
 
 /** Splits a Slack command's text into words; "double" or 'single' quotes keep spaces, Slack's smart quotes too. */
 export function tokenize(text: string): string[] {
@@ -154,13 +205,18 @@ export function tokenize(text: string): string[] {
   return tokens;
 }
 
-export const SCHEDULE_SYNOPSIS = 'k8snet schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS]';
+export const SCHEDULE_SYNOPSIS =
+  'k8snet schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS]';
 
 /** `schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS]`, `schedule list`, `schedule remove ID`. */
 function parseScheduleCommand(args: readonly string[]): ScheduleCommand {
   const [action, ...rest] = args;
   const takes = (n: number, what: string) => {
-    if (rest.length !== n) throw new InvalidInputError('arguments', `\`schedule ${action}\` takes ${what}, got ${rest.length} argument${rest.length === 1 ? '' : 's'}`);
+    if (rest.length !== n)
+      throw new InvalidInputError(
+        'arguments',
+        `\`schedule ${action}\` takes ${what}, got ${rest.length} argument${rest.length === 1 ? '' : 's'}`,
+      );
   };
   switch (action) {
     case 'list':
@@ -176,13 +232,26 @@ function parseScheduleCommand(args: readonly string[]): ScheduleCommand {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: [...rest], allowPositionals: true, strict: true, options: { tz: { type: 'string' }, id: { type: 'string' }, sample: { type: 'string' } } });
+    parsed = parseArgs({
+      args: [...rest],
+      allowPositionals: true,
+      strict: true,
+      options: { tz: { type: 'string' }, id: { type: 'string' }, sample: { type: 'string' } },
+    });
   } catch (err) {
-    throw new InvalidInputError('arguments', `${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}: \`/${SCHEDULE_SYNOPSIS}\``);
+    throw new InvalidInputError(
+      'arguments',
+      `${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}: \`/${SCHEDULE_SYNOPSIS}\``,
+    );
   }
   const { positionals, values } = parsed;
-  if (positionals.length > 3 && positionals.indexOf('report') > 1) throw new InvalidInputError('CRON', `put the cron pattern in quotes: \`/k8snet schedule add "${positionals.slice(0, positionals.indexOf('report')).join(' ')}" report\``);
-  if (positionals[1] !== 'report') throw new InvalidInputError('arguments', `only \`report\` can be scheduled: \`/${SCHEDULE_SYNOPSIS}\``);
+  if (positionals.length > 3 && positionals.indexOf('report') > 1)
+    throw new InvalidInputError(
+      'CRON',
+      `put the cron pattern in quotes: \`/k8snet schedule add "${positionals.slice(0, positionals.indexOf('report')).join(' ')}" report\``,
+    );
+  if (positionals[1] !== 'report')
+    throw new InvalidInputError('arguments', `only \`report\` can be scheduled: \`/${SCHEDULE_SYNOPSIS}\``);
   if (positionals.length > 3) throw new InvalidInputError('arguments', `too many arguments: \`/${SCHEDULE_SYNOPSIS}\``);
   return {
     action: 'add',
@@ -195,9 +264,9 @@ function parseScheduleCommand(args: readonly string[]): ScheduleCommand {
 }
 
 export const SLACK_HELP = [
-  '*k8snet* — why can\'t pod A talk to pod B?',
+  "*k8snet* — why can't pod A talk to pod B?",
   ...OPERATIONS.map((op) => `• \`/${SYNOPSIS[op].replace(/^k8snet /, 'k8snet ')}\``),
-  '• `/k8snet cancel JOB` — stop a queued or running job (its number is on the job\'s message)',
+  "• `/k8snet cancel JOB` — stop a queued or running job (its number is on the job's message)",
   '• `/k8snet clusters` — the clusters k8snet knows, which one this channel uses, and whether a worker runs for each; any command takes `--cluster NAME` (`-c NAME`)',
   `• \`/${SCHEDULE_SYNOPSIS}\` — post a report on a schedule (cron in quotes; default: this channel, ${DEFAULT_TIME_ZONE}; \`--sample\` adds a few seconds of every tunnel's flows); \`/k8snet schedule list\`, \`/k8snet schedule remove ID\``,
   '• `/k8snet help`',
@@ -219,7 +288,8 @@ export type ParsedSlackCommand =
 
 /** Job ids: `j42` for commands (shown to users as 42), `repeat:…` for scheduled runs. A bare number means `j<number>`. */
 export function validateJobId(value: unknown, field = 'JOB'): string {
-  if (typeof value !== 'string' || !/^[A-Za-z0-9:_-]{1,100}$/.test(value)) throw new InvalidInputError(field, `${JSON.stringify(String(value).slice(0, 40))} is not a job number`);
+  if (typeof value !== 'string' || !/^[A-Za-z0-9:_-]{1,100}$/.test(value))
+    throw new InvalidInputError(field, `${JSON.stringify(String(value).slice(0, 40))} is not a job number`);
   return /^\d{1,15}$/.test(value) ? `j${Number(value)}` : value;
 }
 
@@ -228,7 +298,8 @@ export function parseSlackCommand(text: string, bounds: CaptureBounds = DEFAULT_
   const [verb, ...rest] = tokenize(text.trim());
   if (verb === undefined || verb === 'help') return { kind: 'help' };
   if (verb === 'cancel') {
-    if (rest.length !== 1) throw new InvalidInputError('arguments', `\`cancel\` takes 1 argument (the job number), got ${rest.length}`);
+    if (rest.length !== 1)
+      throw new InvalidInputError('arguments', `\`cancel\` takes 1 argument (the job number), got ${rest.length}`);
     return { kind: 'cancel', jobId: validateJobId(rest[0]) };
   }
   if (verb === 'schedule') return { kind: 'schedule', ...parseScheduleCommand(rest) };
@@ -237,11 +308,19 @@ export function parseSlackCommand(text: string, bounds: CaptureBounds = DEFAULT_
     return { kind: 'clusters' };
   }
   if (!(OPERATIONS as readonly string[]).includes(verb)) {
-    throw new InvalidInputError('command', `unknown command ${JSON.stringify(verb.length > 40 ? `${verb.slice(0, 40)}…` : verb)}; try one of ${[...OPERATIONS, 'clusters', 'cancel', 'schedule', 'help'].join(', ')}`);
+    throw new InvalidInputError(
+      'command',
+      `unknown command ${JSON.stringify(verb.length > 40 ? `${verb.slice(0, 40)}…` : verb)}; try one of ${[...OPERATIONS, 'clusters', 'cancel', 'schedule', 'help'].join(', ')}`,
+    );
   }
   for (const flag of ['--json', '--lab', '--bundle', '-q', '--quiet', '-h', '--help']) {
-    if (rest.some((r) => r === flag || r.startsWith(`${flag}=`))) throw new InvalidInputError('arguments', `${flag} is a terminal option, not available in Slack`);
+    if (rest.some((r) => r === flag || r.startsWith(`${flag}=`)))
+      throw new InvalidInputError('arguments', `${flag} is a terminal option, not available in Slack`);
   }
   const parsed = parseInspectArgs(verb as Op, rest, bounds);
-  return { kind: 'operation', command: parsed.command, ...(parsed.cluster !== undefined ? { cluster: parsed.cluster } : {}) };
+  return {
+    kind: 'operation',
+    command: parsed.command,
+    ...(parsed.cluster !== undefined ? { cluster: parsed.cluster } : {}),
+  };
 }

@@ -7,10 +7,11 @@
 import type { ServiceEntry, ServiceWalk } from './service-dataplane.ts';
 import { canonicalHostPort, canonicalIp } from '../net/host-port.ts';
 
-
 /** Splits a rule line into arguments, honouring iptables-save's double quotes. */
 export function ruleArgs(line: string): string[] {
-  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\"/g, '"') : m[2]!));
+  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) =>
+    m[1] !== undefined ? m[1].replace(/\\"/g, '"') : m[2]!,
+  );
 }
 
 function option(args: readonly string[], name: string): string | null {
@@ -46,7 +47,6 @@ export function rulesByChain(save: string, table: 'nat' | 'filter'): Map<string,
 
 export const natRulesByChain = (save: string): Map<string, string[]> => rulesByChain(save, 'nat');
 
-
 /** `-d 10.96.0.10/32`, `-d fd00:10:96::a/128` or a bare address names exactly `ip`. */
 function destinationIs(args: readonly string[], ip: string): boolean {
   const d = option(args, '-d');
@@ -69,10 +69,13 @@ function isNodePortReject(chain: string, args: readonly string[]): boolean {
 export function kubeProxyWalk(save: string, entry: ServiceEntry): ServiceWalk {
   const chains = natRulesByChain(save);
   const filter = rulesByChain(save, 'filter');
-  const sameProtocol = (a: readonly string[]) => entry.protocol === undefined || option(a, '-p') === null || option(a, '-p') === entry.protocol.toLowerCase();
+  const sameProtocol = (a: readonly string[]) =>
+    entry.protocol === undefined || option(a, '-p') === null || option(a, '-p') === entry.protocol.toLowerCase();
   const entryRules =
     'nodePort' in entry
-      ? (chains.get('KUBE-NODEPORTS') ?? []).filter((l) => option(ruleArgs(l), '--dport') === String(entry.nodePort) && sameProtocol(ruleArgs(l)))
+      ? (chains.get('KUBE-NODEPORTS') ?? []).filter(
+          (l) => option(ruleArgs(l), '--dport') === String(entry.nodePort) && sameProtocol(ruleArgs(l)),
+        )
       : (chains.get('KUBE-SERVICES') ?? []).filter((l) => {
           const a = ruleArgs(l);
           return destinationIs(a, entry.clusterIP) && option(a, '--dport') === String(entry.port) && sameProtocol(a);
@@ -83,12 +86,19 @@ export function kubeProxyWalk(save: string, entry: ServiceEntry): ServiceWalk {
   const rejects = ['KUBE-EXTERNAL-SERVICES', 'KUBE-SERVICES', 'KUBE-NODEPORTS'].flatMap((chain) =>
     (filter.get(chain) ?? []).filter((l) => {
       const a = ruleArgs(l);
-      if (option(a, '-j') !== 'REJECT' || option(a, '--dport') !== String('nodePort' in entry ? entry.nodePort : entry.port) || !sameProtocol(a)) return false;
+      if (
+        option(a, '-j') !== 'REJECT' ||
+        option(a, '--dport') !== String('nodePort' in entry ? entry.nodePort : entry.port) ||
+        !sameProtocol(a)
+      )
+        return false;
       return 'nodePort' in entry ? isNodePortReject(chain, a) : destinationIs(a, entry.clusterIP);
     }),
   );
   const seen = new Set<string>();
-  const queue = entryRules.map((l) => option(ruleArgs(l), '-j') ?? option(ruleArgs(l), '-g')).filter((c): c is string => c !== null && FOLLOWED.test(c));
+  const queue = entryRules
+    .map((l) => option(ruleArgs(l), '-j') ?? option(ruleArgs(l), '-g'))
+    .filter((c): c is string => c !== null && FOLLOWED.test(c));
   while (queue.length > 0) {
     const chain = queue.shift()!;
     if (seen.has(chain)) continue;

@@ -44,21 +44,29 @@ export function iptablesRuleCount(save: string): number {
 function hasNftTable(json: string | null): boolean {
   if (json === null || json.trim() === '') return false;
   try {
-    return ((JSON.parse(json) as { nftables?: unknown[] }).nftables ?? []).some((o) => typeof o === 'object' && o !== null && 'table' in o);
+    return ((JSON.parse(json) as { nftables?: unknown[] }).nftables ?? []).some(
+      (o) => typeof o === 'object' && o !== null && 'table' in o,
+    );
   } catch {
     return false;
   }
 }
 
 export function detectKubeProxyMode(o: ModeOutputs): DetectedMode {
-  const tables = { nftables: hasNftTable(o.nftTable), iptables: o.natSave !== null && /^(:KUBE-SERVICES |-A KUBE-SERVICES )/m.test(o.natSave) };
+  const tables = {
+    nftables: hasNftTable(o.nftTable),
+    iptables: o.natSave !== null && /^(:KUBE-SERVICES |-A KUBE-SERVICES )/m.test(o.natSave),
+  };
   const reported = proxyModeFrom(o.proxyMode);
   const byTables: KubeProxyMode | null = tables.nftables ? 'nftables' : tables.iptables ? 'iptables' : null;
   return {
     mode: reported ?? byTables,
     reported,
     tables,
-    backends: { legacy: o.legacySave === null ? null : iptablesRuleCount(o.legacySave), nft: o.nftSave === null ? null : iptablesRuleCount(o.nftSave) },
+    backends: {
+      legacy: o.legacySave === null ? null : iptablesRuleCount(o.legacySave),
+      nft: o.nftSave === null ? null : iptablesRuleCount(o.nftSave),
+    },
   };
 }
 

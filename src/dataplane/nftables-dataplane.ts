@@ -11,6 +11,8 @@ export const nftablesDataplane: ServiceDataplane = {
   commands: () => [nftListTable('ip')],
   // A node without IPv6 Services has no ip6 table: nft exits 1, and there is nothing to walk.
   optionalCommands: () => [nftListTable('ip6')],
-  walk: ([ip4 = '', ip6 = ''], entry) => nftablesWalk('clusterIP' in entry && entry.clusterIP.includes(':') ? ip6 : ip4, entry),
-  nodePorts: ([ip4 = '', ip6 = '']) => [...new Set([...nodePortsInNft(ip4), ...nodePortsInNft(ip6)])].sort((a, b) => a - b),
+  walk: ([ip4 = '', ip6 = ''], entry) =>
+    nftablesWalk('clusterIP' in entry && entry.clusterIP.includes(':') ? ip6 : ip4, entry),
+  nodePorts: ([ip4 = '', ip6 = '']) =>
+    [...new Set([...nodePortsInNft(ip4), ...nodePortsInNft(ip6)])].sort((a, b) => a - b),
 };

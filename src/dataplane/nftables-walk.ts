@@ -76,10 +76,12 @@ function verdictOf(v: unknown): NftElement['verdict'] {
 function elementOf(raw: unknown): NftElement {
   if (Array.isArray(raw) && raw.length === 2) {
     const [key, value] = raw as [unknown, unknown];
-    const comment = isObject(key) && isObject(key.elem) && typeof key.elem.comment === 'string' ? key.elem.comment : undefined;
+    const comment =
+      isObject(key) && isObject(key.elem) && typeof key.elem.comment === 'string' ? key.elem.comment : undefined;
     return { key: keyParts(key), verdict: verdictOf(value), ...(comment === undefined ? {} : { comment }) };
   }
-  const comment = isObject(raw) && isObject(raw.elem) && typeof raw.elem.comment === 'string' ? raw.elem.comment : undefined;
+  const comment =
+    isObject(raw) && isObject(raw.elem) && typeof raw.elem.comment === 'string' ? raw.elem.comment : undefined;
   return { key: keyParts(raw), verdict: null, ...(comment === undefined ? {} : { comment }) };
 }
 
@@ -101,7 +103,12 @@ export function parseNftTable(json: string): NftTable {
       if (!table.chains.has(name)) table.chains.set(name, []);
     } else if (isObject(item.rule)) {
       const r = item.rule;
-      const rule: NftRule = { family: String(r.family), chain: String(r.chain), expr: Array.isArray(r.expr) ? (r.expr as Expr[]) : [], ...(typeof r.comment === 'string' ? { comment: r.comment } : {}) };
+      const rule: NftRule = {
+        family: String(r.family),
+        chain: String(r.chain),
+        expr: Array.isArray(r.expr) ? (r.expr as Expr[]) : [],
+        ...(typeof r.comment === 'string' ? { comment: r.comment } : {}),
+      };
       const list = table.chains.get(rule.chain) ?? [];
       list.push(rule);
       table.chains.set(rule.chain, list);
@@ -139,7 +146,9 @@ function show(e: unknown): string {
     case 'range':
       return (v as unknown[]).map(show).join('-');
     case 'set':
-      return Array.isArray(v) ? `{ ${v.map((x) => (Array.isArray(x) && x.length === 2 ? `${show(x[0])} : ${show(x[1])}` : show(x))).join(', ')} }` : `{ ${show(v)} }`;
+      return Array.isArray(v)
+        ? `{ ${v.map((x) => (Array.isArray(x) && x.length === 2 ? `${show(x[0])} : ${show(x[1])}` : show(x))).join(', ')} }`
+        : `{ ${show(v)} }`;
     case 'elem':
       return `${show(o.val)}${typeof o.comment === 'string' ? ` comment "${o.comment}"` : ''}`;
     case '&':
@@ -198,7 +207,9 @@ function elementText(map: string, e: NftElement): string {
 /** The rule that looks traffic up in `map` (a `vmap @map`), if any chain of `chains` has one. */
 function dispatchRule(table: NftTable, chains: readonly string[], map: string): NftRule | null {
   for (const chain of chains) {
-    const rule = (table.chains.get(chain) ?? []).find((r) => r.expr.some((e) => isObject(e.vmap) && e.vmap.data === `@${map}`));
+    const rule = (table.chains.get(chain) ?? []).find((r) =>
+      r.expr.some((e) => isObject(e.vmap) && e.vmap.data === `@${map}`),
+    );
     if (rule) return rule;
   }
   return null;
@@ -209,7 +220,8 @@ function nodePortAddressesOf(table: NftTable, rule: NftRule): string[] | 'local'
   for (const e of rule.expr) {
     if (!isObject(e.match)) continue;
     const right = e.match.right;
-    if (typeof right === 'string' && right.startsWith('@')) return (table.sets.get(right.slice(1)) ?? []).map((el) => el.key[0]!).filter(Boolean);
+    if (typeof right === 'string' && right.startsWith('@'))
+      return (table.sets.get(right.slice(1)) ?? []).map((el) => el.key[0]!).filter(Boolean);
   }
   return 'local';
 }
@@ -218,17 +230,27 @@ function nodePortAddressesOf(table: NftTable, rule: NftRule): string[] | 'local'
 const isServiceChain = (name: string) => name.includes('/');
 
 function targetsOf(e: Expr): string[] {
-  if (isObject(e.jump) || isObject(e.goto)) return [String((isObject(e.jump) ? e.jump : (e.goto as Record<string, unknown>)).target)];
+  if (isObject(e.jump) || isObject(e.goto))
+    return [String((isObject(e.jump) ? e.jump : (e.goto as Record<string, unknown>)).target)];
   if (isObject(e.vmap) && isObject(e.vmap.data) && Array.isArray(e.vmap.data.set)) {
-    return e.vmap.data.set.flatMap((pair) => (Array.isArray(pair) && pair.length === 2 ? (verdictOf(pair[1])?.target ?? []) : []));
+    return e.vmap.data.set.flatMap((pair) =>
+      Array.isArray(pair) && pair.length === 2 ? (verdictOf(pair[1])?.target ?? []) : [],
+    );
   }
   return [];
 }
 
-const hooked = (table: NftTable) => KUBE_PROXY_NFT.natHooks.some((h) => (table.chains.get(h) ?? []).some((r) => r.expr.some((e) => targetsOf(e).includes(KUBE_PROXY_NFT.servicesChain))));
+const hooked = (table: NftTable) =>
+  KUBE_PROXY_NFT.natHooks.some((h) =>
+    (table.chains.get(h) ?? []).some((r) => r.expr.some((e) => targetsOf(e).includes(KUBE_PROXY_NFT.servicesChain))),
+  );
 
 /** Follows a verdict (and the service / external / endpoint chains it leads to) to DNATs, drops and rejects. */
-function follow(table: NftTable, start: string, out: { rules: string[]; dnatTargets: string[]; drops: string[]; rejects: string[] }): void {
+function follow(
+  table: NftTable,
+  start: string,
+  out: { rules: string[]; dnatTargets: string[]; drops: string[]; rejects: string[] },
+): void {
   const queue = [start];
   const seen = new Set<string>();
   while (queue.length > 0) {
@@ -239,7 +261,8 @@ function follow(table: NftTable, start: string, out: { rules: string[]; dnatTarg
       const text = nftRuleText(rule);
       out.rules.push(text);
       for (const e of rule.expr) {
-        if (isObject(e.dnat) && e.dnat.addr !== undefined) out.dnatTargets.push(`${String(e.dnat.addr)}${e.dnat.port === undefined ? '' : `:${String(e.dnat.port)}`}`);
+        if (isObject(e.dnat) && e.dnat.addr !== undefined)
+          out.dnatTargets.push(`${String(e.dnat.addr)}${e.dnat.port === undefined ? '' : `:${String(e.dnat.port)}`}`);
         if ('drop' in e) out.drops.push(text);
         if ('reject' in e) out.rejects.push(text);
         for (const t of targetsOf(e)) if (isServiceChain(t) || t === KUBE_PROXY_NFT.rejectChain) queue.push(t);
@@ -249,7 +272,9 @@ function follow(table: NftTable, start: string, out: { rules: string[]; dnatTarg
 }
 
 function lookup(table: NftTable, map: string, key: string[]): NftElement | null {
-  return (table.sets.get(map) ?? []).find((e) => e.key.length === key.length && e.key.every((k, i) => k === key[i])) ?? null;
+  return (
+    (table.sets.get(map) ?? []).find((e) => e.key.length === key.length && e.key.every((k, i) => k === key[i])) ?? null
+  );
 }
 
 /** `json`: `nft -j list table ip kube-proxy` (or ip6, for an IPv6 ClusterIP). */
@@ -282,7 +307,9 @@ export function nftablesWalk(json: string, entry: ServiceEntry): ServiceWalk {
     }
   }
 
-  const nodePortDispatch = nodePort ? dispatchRule(table, [KUBE_PROXY_NFT.servicesChain], KUBE_PROXY_NFT.serviceNodePortsMap) : null;
+  const nodePortDispatch = nodePort
+    ? dispatchRule(table, [KUBE_PROXY_NFT.servicesChain], KUBE_PROXY_NFT.serviceNodePortsMap)
+    : null;
   return {
     entryRule,
     rules: out.rules,
@@ -296,6 +323,7 @@ export function nftablesWalk(json: string, entry: ServiceEntry): ServiceWalk {
 /** NodePorts the service-nodeports map forwards (as KUBE-NODEPORTS in iptables mode: not those that reject). */
 export function nodePortsInNft(json: string): number[] {
   const ports = new Set<number>();
-  for (const e of parseNftTable(json).sets.get(KUBE_PROXY_NFT.serviceNodePortsMap) ?? []) if (/^\d+$/.test(e.key[1] ?? '')) ports.add(Number(e.key[1]));
+  for (const e of parseNftTable(json).sets.get(KUBE_PROXY_NFT.serviceNodePortsMap) ?? [])
+    if (/^\d+$/.test(e.key[1] ?? '')) ports.add(Number(e.key[1]));
   return [...ports].sort((a, b) => a - b);
 }

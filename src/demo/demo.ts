@@ -36,7 +36,8 @@ const CHANNEL = 'C0DEMO0001';
 const THREAD_TIMEOUT_MS = 120_000;
 
 function statusOf(standIn: SlackStandIn, ts: string): string {
-  const blocks = standIn.messages.get(`${CHANNEL}/${ts}`)?.blocks as { type: string; elements?: { text: string }[] }[] | undefined;
+  const blocks = standIn.messages.get(`${CHANNEL}/${ts}`)?.blocks as
+    { type: string; elements?: { text: string }[] }[] | undefined;
   return blocks?.find((b) => b.type === 'context')?.elements?.[0]?.text.replace(/ — asked by .*$/, '') ?? '';
 }
 
@@ -48,7 +49,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     if (status.up && status.apiServer.running && status.nodes.every((n) => n.sshd)) {
       print(`lab "${options.lab}" is up: using it`);
     } else {
-      print(`bringing up lab "${options.lab}" (nodes and pods as network namespaces, sshd per node, VXLAN, kube-proxy rules, API server)…`);
+      print(
+        `bringing up lab "${options.lab}" (nodes and pods as network namespaces, sshd per node, VXLAN, kube-proxy rules, API server)…`,
+      );
       await labDown({ lab: options.lab });
       await labUp({ lab: options.lab, topologyPath: DEFAULT_TOPOLOGY_PATH });
       cleanups.unshift(() => labDown({ lab: options.lab }));
@@ -56,7 +59,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
     let redisUrl = options.redisUrl;
     if (await redisAnswers(redisUrl)) {
-      print(`Redis at ${redisUrl.replace(/\/\/[^@]*@/, '//')}: using it (keys under a prefix of the demo's own, deleted at the end)`);
+      print(
+        `Redis at ${redisUrl.replace(/\/\/[^@]*@/, '//')}: using it (keys under a prefix of the demo's own, deleted at the end)`,
+      );
     } else {
       const own: PrivateRedis = await startPrivateRedis();
       cleanups.unshift(() => own.stop());
@@ -76,15 +81,39 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const standIn = await startSlackStandIn({ botToken });
     cleanups.unshift(() => standIn.close());
     const port = await freePort();
-    const env = { SLACK_BOT_TOKEN: botToken, SLACK_SIGNING_SECRET: signingSecret, SLACK_API_URL: standIn.apiUrl, REDIS_URL: redisUrl, K8SNET_QUEUE_PREFIX: prefix, K8SNET_CAPTURE_USERS: USER, K8SNET_HEALTH_PORT: '0', LOG_LEVEL: 'warn' };
-    const processes: K8snetProcess[] = [startK8snet(['bot'], { ...env, PORT: String(port), LOG_LEVEL: 'info' }), startK8snet(['worker', '--lab', options.lab], { ...env, LOG_LEVEL: 'info' })];
+    const env = {
+      SLACK_BOT_TOKEN: botToken,
+      SLACK_SIGNING_SECRET: signingSecret,
+      SLACK_API_URL: standIn.apiUrl,
+      REDIS_URL: redisUrl,
+      K8SNET_QUEUE_PREFIX: prefix,
+      K8SNET_CAPTURE_USERS: USER,
+      K8SNET_HEALTH_PORT: '0',
+      LOG_LEVEL: 'warn',
+    };
+    const processes: K8snetProcess[] = [
+      startK8snet(['bot'], { ...env, PORT: String(port), LOG_LEVEL: 'info' }),
+      startK8snet(['worker', '--lab', options.lab], { ...env, LOG_LEVEL: 'info' }),
+    ];
     cleanups.unshift(() => Promise.all(processes.map((p) => p.kill('SIGTERM'))));
-    await Promise.all([processes[0]!.waitForLog('bot ready', 30_000), processes[1]!.waitForLog('worker ready', 30_000)]);
+    await Promise.all([
+      processes[0]!.waitForLog('bot ready', 30_000),
+      processes[1]!.waitForLog('worker ready', 30_000),
+    ]);
     print(`Slack stand-in at ${standIn.apiUrl}; k8snet bot on :${port}, one k8snet worker`);
 
     print('');
     print(`/k8snet ${options.text}`);
-    const { body, headers } = signedSlashCommand(signingSecret, { command: '/k8snet', text: options.text, user_id: USER, user_name: 'demo', channel_id: CHANNEL, channel_name: 'demo', team_id: 'T0DEMO0001', response_url: standIn.responseUrl });
+    const { body, headers } = signedSlashCommand(signingSecret, {
+      command: '/k8snet',
+      text: options.text,
+      user_id: USER,
+      user_name: 'demo',
+      channel_id: CHANNEL,
+      channel_name: 'demo',
+      team_id: 'T0DEMO0001',
+      response_url: standIn.responseUrl,
+    });
     const started = Date.now();
     const res = await fetch(`http://127.0.0.1:${port}/slack/events`, { method: 'POST', headers, body });
     const ackBody = await res.text();
@@ -94,21 +123,33 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       print(`  ${(JSON.parse(ackBody) as { text?: string }).text ?? ackBody}`);
       return 2;
     }
-    const parent = await until(() => [...standIn.messages.values()].find((m) => m.channel === CHANNEL && !m.thread_ts), 10_000, 'the parent message');
+    const parent = await until(
+      () => [...standIn.messages.values()].find((m) => m.channel === CHANNEL && !m.thread_ts),
+      10_000,
+      'the parent message',
+    );
     let shown = '';
-    const final = await until(() => {
-      const s = statusOf(standIn, parent.ts);
-      if (s && s !== shown) {
-        shown = s;
-        print(`  parent message: ${s}`);
-      }
-      return /^(done|failed|stopped|cancelled)/.test(s) && s;
-    }, THREAD_TIMEOUT_MS, 'the job');
+    const final = await until(
+      () => {
+        const s = statusOf(standIn, parent.ts);
+        if (s && s !== shown) {
+          shown = s;
+          print(`  parent message: ${s}`);
+        }
+        return /^(done|failed|stopped|cancelled)/.test(s) && s;
+      },
+      THREAD_TIMEOUT_MS,
+      'the job',
+    );
     print('');
     print('What the channel sees:');
     print('');
     const replies = [...standIn.messages.values()].filter((m) => m.thread_ts === parent.ts);
-    const files = [...standIn.uploads.values()].map((u) => ({ filename: u.filename, ...(u.title ? { title: u.title } : {}), bytes: u.bytes.length }));
+    const files = [...standIn.uploads.values()].map((u) => ({
+      filename: u.filename,
+      ...(u.title ? { title: u.title } : {}),
+      bytes: u.bytes.length,
+    }));
     print(renderTranscript(standIn.messages.get(`${CHANNEL}/${parent.ts}`)!, replies, files));
     if (!options.once) {
       print('Ctrl-C tears everything down.');
@@ -120,6 +161,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     return 1;
   } finally {
     print('tearing down…');
-    for (const cleanup of cleanups) await cleanup().catch((err: unknown) => print(`  (cleanup: ${describeError(err)})`));
+    for (const cleanup of cleanups)
+      await cleanup().catch((err: unknown) => print(`  (cleanup: ${describeError(err)})`));
   }
 }

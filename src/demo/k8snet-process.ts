@@ -21,7 +21,11 @@ export interface K8snetProcess {
 }
 
 /** `where`: another copy of the CLI (an image's layout) and of node, run as another user. */
-export function startK8snet(args: string[], env: Record<string, string>, where: { node?: string; bin?: string; uid?: number; gid?: number; cwd?: string } = {}): K8snetProcess {
+export function startK8snet(
+  args: string[],
+  env: Record<string, string>,
+  where: { node?: string; bin?: string; uid?: number; gid?: number; cwd?: string } = {},
+): K8snetProcess {
   const child = spawn(where.node ?? process.execPath, [where.bin ?? BIN, ...args], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -46,7 +50,9 @@ export function startK8snet(args: string[], env: Record<string, string>, where: 
     }
   });
   createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     logs,
@@ -56,10 +62,15 @@ export function startK8snet(args: string[], env: Record<string, string>, where: 
       const seen = logs.find((l) => l.msg === msg);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`k8snet ${args[0]}: no "${msg}" log within ${ms} ms; stderr: ${stderr.join('\n')}`)), ms);
+        const timer = setTimeout(
+          () => reject(new Error(`k8snet ${args[0]}: no "${msg}" log within ${ms} ms; stderr: ${stderr.join('\n')}`)),
+          ms,
+        );
         void exited.then(({ code, signal }) => {
           clearTimeout(timer);
-          reject(new Error(`k8snet ${args[0]} exited (${code ?? signal}) before "${msg}"; stderr: ${stderr.join('\n')}`));
+          reject(
+            new Error(`k8snet ${args[0]} exited (${code ?? signal}) before "${msg}"; stderr: ${stderr.join('\n')}`),
+          );
         });
         waiters.push({
           msg,

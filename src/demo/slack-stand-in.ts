@@ -59,7 +59,10 @@ export interface SlackStandIn {
    */
   click(options: ClickOptions): Promise<{ status: number; body: string; ms: number }>;
   /** The same click over Socket Mode: an `interactive` envelope, resolved with its acknowledgement (within 3 s). */
-  deliverClick(options: Pick<ClickOptions, 'channel' | 'ts' | 'actionId' | 'user' | 'value'>, delivery?: { timeoutMs?: number }): Promise<SocketAck>;
+  deliverClick(
+    options: Pick<ClickOptions, 'channel' | 'ts' | 'actionId' | 'user' | 'value'>,
+    delivery?: { timeoutMs?: number },
+  ): Promise<SocketAck>;
   /** Sends Slack's `disconnect` message to every Socket Mode client (Slack then expects them to reconnect). */
   disconnectSockets(reason?: 'refresh_requested' | 'warning' | 'link_disabled'): void;
   close(): Promise<void>;
@@ -88,7 +91,9 @@ interface Button {
 
 /** The button with `actionId` in a message's blocks, and its block's id. */
 function findButton(blocks: unknown, actionId: string): { button: Button; blockId: string } | null {
-  for (const b of Array.isArray(blocks) ? (blocks as { type?: string; block_id?: string; elements?: Button[] }[]) : []) {
+  for (const b of Array.isArray(blocks)
+    ? (blocks as { type?: string; block_id?: string; elements?: Button[] }[])
+    : []) {
     if (b.type !== 'actions') continue;
     const button = b.elements?.find((e) => e.type === 'button' && e.action_id === actionId);
     if (button) return { button, blockId: b.block_id ?? '' };
@@ -125,7 +130,15 @@ function parseArgs(req: IncomingMessage, body: Buffer): Record<string, unknown> 
   const out: Record<string, unknown> = {};
   for (const [k, v] of new URLSearchParams(body.toString())) {
     // The SDK sends blocks and other structures as JSON strings in form bodies.
-    out[k] = /^[[{]/.test(v) ? (() => { try { return JSON.parse(v); } catch { return v; } })() : v;
+    out[k] = /^[[{]/.test(v)
+      ? (() => {
+          try {
+            return JSON.parse(v);
+          } catch {
+            return v;
+          }
+        })()
+      : v;
   }
   return out;
 }
@@ -145,7 +158,11 @@ interface SocketModeServer {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   acks: SocketAck[];
   connected(count: number, timeoutMs: number): Promise<void>;
-  deliver(type: 'slash_commands' | 'interactive', payload: Record<string, unknown>, timeoutMs: number): Promise<SocketAck>;
+  deliver(
+    type: 'slash_commands' | 'interactive',
+    payload: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<SocketAck>;
   disconnect(reason: string): void;
   close(): void;
 }
@@ -174,7 +191,11 @@ function socketModeServer(appToken: string, baseUrl: () => string): SocketModeSe
       const resolve = pending.get(msg.envelope_id);
       if (!resolve) return; // an ack for an envelope we never sent or already timed out
       pending.delete(msg.envelope_id);
-      resolve({ envelope_id: msg.envelope_id, ...(msg.payload && typeof msg.payload === 'object' ? { payload: msg.payload as Record<string, unknown> } : {}), ms: 0 });
+      resolve({
+        envelope_id: msg.envelope_id,
+        ...(msg.payload && typeof msg.payload === 'object' ? { payload: msg.payload as Record<string, unknown> } : {}),
+        ms: 0,
+      });
     });
     ws.on('close', () => ready.delete(ws));
     ready.add(ws);
@@ -197,7 +218,10 @@ function socketModeServer(appToken: string, baseUrl: () => string): SocketModeSe
       if (token !== appToken) return { ok: false, error: 'invalid_auth' };
       const ticket = randomUUID();
       tickets.add(ticket);
-      return { ok: true, url: `${baseUrl().replace(/^http:/, 'ws:')}/link/?ticket=${ticket}&app_id=${STAND_IN_APP_ID}` };
+      return {
+        ok: true,
+        url: `${baseUrl().replace(/^http:/, 'ws:')}/link/?ticket=${ticket}&app_id=${STAND_IN_APP_ID}`,
+      };
     },
     upgrade(req, socket, head) {
       const url = new URL(req.url ?? '/', 'http://stand-in');
@@ -212,7 +236,8 @@ function socketModeServer(appToken: string, baseUrl: () => string): SocketModeSe
     async connected(count, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       while (ready.size < count) {
-        if (Date.now() > deadline) throw new Error(`no ${count} Socket Mode connection(s) within ${timeoutMs} ms (have ${ready.size})`);
+        if (Date.now() > deadline)
+          throw new Error(`no ${count} Socket Mode connection(s) within ${timeoutMs} ms (have ${ready.size})`);
         await new Promise((r) => setTimeout(r, 20));
       }
     },
@@ -237,7 +262,8 @@ function socketModeServer(appToken: string, baseUrl: () => string): SocketModeSe
       });
     },
     disconnect(reason) {
-      for (const ws of ready) ws.send(JSON.stringify({ type: 'disconnect', reason, debug_info: { host: 'applink-stand-in' } }));
+      for (const ws of ready)
+        ws.send(JSON.stringify({ type: 'disconnect', reason, debug_info: { host: 'applink-stand-in' } }));
     },
     close() {
       clearInterval(pinger);
@@ -247,7 +273,11 @@ function socketModeServer(appToken: string, baseUrl: () => string): SocketModeSe
   };
 }
 
-export async function startSlackStandIn(options: { botToken: string; port?: number; appToken?: string }): Promise<SlackStandIn> {
+export async function startSlackStandIn(options: {
+  botToken: string;
+  port?: number;
+  appToken?: string;
+}): Promise<SlackStandIn> {
   const calls: RecordedCall[] = [];
   const arrivals: string[] = [];
   const messages: SlackStandIn['messages'] = new Map();
@@ -283,10 +313,27 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
       enterprise: null,
       is_enterprise_install: false,
       channel: { id: m.channel, name: m.channel.toLowerCase() },
-      message: { type: 'message', user: 'U0K8SNET', bot_id: 'B0K8SNET', ts: m.ts, ...thread, text: m.text, blocks: m.blocks },
+      message: {
+        type: 'message',
+        user: 'U0K8SNET',
+        bot_id: 'B0K8SNET',
+        ts: m.ts,
+        ...thread,
+        text: m.text,
+        blocks: m.blocks,
+      },
       state: { values: {} },
       response_url: `${base}/response`,
-      actions: [{ type: 'button', action_id: o.actionId, block_id: found.blockId, text: found.button.text, value: o.value ?? found.button.value, action_ts: `${now}.000100` }],
+      actions: [
+        {
+          type: 'button',
+          action_id: o.actionId,
+          block_id: found.blockId,
+          text: found.button.text,
+          value: o.value ?? found.button.value,
+          action_ts: `${now}.000100`,
+        },
+      ],
     };
   };
 
@@ -294,7 +341,8 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
     void (async () => {
       const body = await readBody(req);
       const url = new URL(req.url ?? '/', 'http://stand-in');
-      const json = (status: number, payload: object, headers: Record<string, string> = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(payload));
+      const json = (status: number, payload: object, headers: Record<string, string> = {}) =>
+        res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(payload));
       if (url.pathname.startsWith('/upload/')) {
         const id = url.pathname.slice('/upload/'.length);
         const u = uploads.get(id);
@@ -304,7 +352,11 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
         return res.writeHead(200, { 'content-type': 'text/plain' }).end(`OK - ${u.bytes.length}`);
       }
       if (url.pathname === '/response') {
-        calls.push({ method: 'response_url', args: JSON.parse(body.toString() || '{}') as Record<string, unknown>, at: Date.now() });
+        calls.push({
+          method: 'response_url',
+          args: JSON.parse(body.toString() || '{}') as Record<string, unknown>,
+          at: Date.now(),
+        });
         return res.writeHead(200).end('ok');
       }
       const method = url.pathname.replace(/^\/api\//, '');
@@ -328,11 +380,25 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
       calls.push({ method, args, at: Date.now() });
       switch (method) {
         case 'auth.test':
-          return json(200, { ok: true, url: 'https://k8snet-stand-in.slack.com/', team: 'stand-in', user: 'k8snet', team_id: 'T0STANDIN', user_id: 'U0K8SNET', bot_id: 'B0K8SNET' });
+          return json(200, {
+            ok: true,
+            url: 'https://k8snet-stand-in.slack.com/',
+            team: 'stand-in',
+            user: 'k8snet',
+            team_id: 'T0STANDIN',
+            user_id: 'U0K8SNET',
+            bot_id: 'B0K8SNET',
+          });
         case 'chat.postMessage': {
           if (notIn.has(String(args.channel))) return json(200, { ok: false, error: 'not_in_channel' });
           const ts = nextTs();
-          const m = { channel: String(args.channel), ts, ...(args.thread_ts ? { thread_ts: String(args.thread_ts) } : {}), text: args.text as string, blocks: args.blocks };
+          const m = {
+            channel: String(args.channel),
+            ts,
+            ...(args.thread_ts ? { thread_ts: String(args.thread_ts) } : {}),
+            text: args.text as string,
+            blocks: args.blocks,
+          };
           messages.set(`${m.channel}/${ts}`, m);
           return json(200, { ok: true, channel: m.channel, ts, message: { text: m.text, ts } });
         }
@@ -393,7 +459,13 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
     socketAcks: socketMode?.acks ?? [],
     socketConnected: async (count = 1, timeoutMs = 10_000) => needSocketMode().connected(count, timeoutMs),
     async deliverSlashCommand(fields, o = {}) {
-      const payload = { token: 'deprecated-verification-token', api_app_id: STAND_IN_APP_ID, is_enterprise_install: 'false', trigger_id: `${Math.floor(Date.now() / 1000)}.1.${randomUUID().slice(0, 8)}`, ...fields };
+      const payload = {
+        token: 'deprecated-verification-token',
+        api_app_id: STAND_IN_APP_ID,
+        is_enterprise_install: 'false',
+        trigger_id: `${Math.floor(Date.now() / 1000)}.1.${randomUUID().slice(0, 8)}`,
+        ...fields,
+      };
       return needSocketMode().deliver('slash_commands', payload, o.timeoutMs ?? SLACK_ACK_DEADLINE_MS);
     },
     async click(o) {
@@ -404,7 +476,11 @@ export async function startSlackStandIn(options: { botToken: string; port?: numb
       return { status: res.status, body: await res.text(), ms: Date.now() - started };
     },
     async deliverClick(o, d = {}) {
-      return needSocketMode().deliver('interactive', blockActions(o, Math.floor(Date.now() / 1000)), d.timeoutMs ?? SLACK_ACK_DEADLINE_MS);
+      return needSocketMode().deliver(
+        'interactive',
+        blockActions(o, Math.floor(Date.now() / 1000)),
+        d.timeoutMs ?? SLACK_ACK_DEADLINE_MS,
+      );
     },
     disconnectSockets(reason = 'refresh_requested') {
       needSocketMode().disconnect(reason);

@@ -38,8 +38,18 @@ function sectionLines(text: string): string[] {
   // Code fences become indented monospace; the rest is prose with *bold* markers dropped.
   const parts = text.split('```');
   parts.forEach((part, i) => {
-    if (i % 2 === 1) lines.push(...plainMrkdwn(part).split('\n').map((l) => `    ${l}`));
-    else if (part.trim()) lines.push(...plainMrkdwn(part.replace(/\*([^*\n]+)\*/g, '$1')).split('\n').filter((l) => l.trim() !== ''));
+    if (i % 2 === 1)
+      lines.push(
+        ...plainMrkdwn(part)
+          .split('\n')
+          .map((l) => `    ${l}`),
+      );
+    else if (part.trim())
+      lines.push(
+        ...plainMrkdwn(part.replace(/\*([^*\n]+)\*/g, '$1'))
+          .split('\n')
+          .filter((l) => l.trim() !== ''),
+      );
   });
   return lines;
 }
@@ -59,20 +69,27 @@ export function messageLines(message: TranscriptMessage): string[] {
         return ['---'];
       case 'actions':
         // Buttons as Slack draws them under the message.
-        return [`   ${((b.elements ?? []) as { text?: { text?: string } }[]).map((e) => `[ ${e.text?.text ?? '?'} ]`).join(' ')}`];
+        return [
+          `   ${((b.elements ?? []) as { text?: { text?: string } }[]).map((e) => `[ ${e.text?.text ?? '?'} ]`).join(' ')}`,
+        ];
       default:
         return [];
     }
   });
 }
 
-export function renderTranscript(parent: TranscriptMessage, replies: readonly TranscriptMessage[], files: readonly TranscriptFile[]): string {
+export function renderTranscript(
+  parent: TranscriptMessage,
+  replies: readonly TranscriptMessage[],
+  files: readonly TranscriptFile[],
+): string {
   const out = [...messageLines(parent), ''];
   replies.forEach((r, i) => {
     out.push(`  ┌ reply ${i + 1}`);
     out.push(...messageLines(r).map((l) => `  │ ${l}`));
     out.push('  └', '');
   });
-  for (const f of files) out.push(`  📎 ${f.filename}${f.title && f.title !== f.filename ? ` — ${f.title}` : ''} (${f.bytes} bytes)`);
+  for (const f of files)
+    out.push(`  📎 ${f.filename}${f.title && f.title !== f.filename ? ` — ${f.title}` : ''} (${f.bytes} bytes)`);
   return `${out.join('\n').trimEnd()}\n`;
 }

@@ -13,7 +13,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** Polls `probe` every 50 ms until it returns something truthy, at most `ms`. */
-export async function until<T>(probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms = 20_000, what = 'condition'): Promise<T> {
+export async function until<T>(
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  ms = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await probe();

@@ -16,13 +16,18 @@ export interface LabApiEndpoint {
 /** Per request; the lab API server answers on loopback in milliseconds. */
 const APPLY_TIMEOUT_MS = 10_000;
 
-const PLURALS: Record<string, string> = { NetworkPolicy: 'networkpolicies', GlobalNetworkPolicy: 'globalnetworkpolicies', Tier: 'tiers' };
+const PLURALS: Record<string, string> = {
+  NetworkPolicy: 'networkpolicies',
+  GlobalNetworkPolicy: 'globalnetworkpolicies',
+  Tier: 'tiers',
+};
 
 /** The collection URL path a document is created under. */
 export function collectionPath(object: TopologyPolicyDocument['object']): string {
   const plural = PLURALS[object.kind];
   if (!plural) throw new K8snetError('lab', `no resource for kind ${object.kind}`);
-  const scope = object.kind === 'NetworkPolicy' ? `/namespaces/${encodeURIComponent(object.metadata.namespace ?? 'default')}` : '';
+  const scope =
+    object.kind === 'NetworkPolicy' ? `/namespaces/${encodeURIComponent(object.metadata.namespace ?? 'default')}` : '';
   return `/apis/${object.apiVersion}${scope}/${plural}`;
 }
 
@@ -34,7 +39,11 @@ function post(endpoint: LabApiEndpoint, path: string, body: string): Promise<{ s
         method: 'POST',
         ca: endpoint.caPem,
         timeout: APPLY_TIMEOUT_MS,
-        headers: { authorization: `Bearer ${endpoint.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          authorization: `Bearer ${endpoint.token}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
       },
       (res) => {
         let text = '';
@@ -50,7 +59,10 @@ function post(endpoint: LabApiEndpoint, path: string, body: string): Promise<{ s
 }
 
 /** Creates every document in order; the first refusal stops with the server's message and the file it came from. */
-export async function applyPolicyDocuments(endpoint: LabApiEndpoint, documents: readonly TopologyPolicyDocument[]): Promise<void> {
+export async function applyPolicyDocuments(
+  endpoint: LabApiEndpoint,
+  documents: readonly TopologyPolicyDocument[],
+): Promise<void> {
   for (const doc of documents) {
     const res = await post(endpoint, collectionPath(doc.object), JSON.stringify(doc.object));
     if (res.status !== 201) {
@@ -60,7 +72,10 @@ export async function applyPolicyDocuments(endpoint: LabApiEndpoint, documents: 
       } catch {
         // not a Status: keep the raw body
       }
-      throw new K8snetError('lab', `the lab API server refused ${doc.object.kind} ${doc.object.metadata.name} from ${doc.source}: ${message}`);
+      throw new K8snetError(
+        'lab',
+        `the lab API server refused ${doc.object.kind} ${doc.object.metadata.name} from ${doc.source}: ${message}`,
+      );
     }
   }
 }

@@ -17,7 +17,13 @@ export const BIRD_SOCKET_NAME = 'bird.ctl';
  * BGP timers for a lab that must converge in seconds, not BIRD's defaults (connect retry 120 s, error wait 60–300 s):
  * a peer that comes up later, or back after being stopped, is reached within these.
  */
-const LAB_BGP_TIMERS = ['connect delay time 1;', 'connect retry time 2;', 'error wait time 1, 4;', 'hold time 9;', 'keepalive time 3;'];
+const LAB_BGP_TIMERS = [
+  'connect delay time 1;',
+  'connect retry time 2;',
+  'error wait time 1, 4;',
+  'hold time 9;',
+  'keepalive time 3;',
+];
 
 /** The directory a node's sshd shows as /var/run/calico (holds bird.ctl). */
 export function calicoRunDir(paths: LabPaths, node: string): string {
@@ -43,13 +49,13 @@ export function birdConfig(plan: LabPlan, node: PlannedNode, logFile: string): s
     '',
     'protocol device { scan time 10; }',
     '',
-    '# Routes learned from the mesh go to the kernel (proto bird); this node\'s own blackhole is Felix\'s (proto 80).',
+    "# Routes learned from the mesh go to the kernel (proto bird); this node's own blackhole is Felix's (proto 80).",
     'protocol kernel {',
     '  ipv4 { import none; export where source = RTS_BGP; };',
     '  scan time 10;',
     '}',
     '',
-    '# The node\'s IPAM block, announced to every peer (calico/node exports its blocks the same way).',
+    "# The node's IPAM block, announced to every peer (calico/node exports its blocks the same way).",
     'protocol static calico_blocks {',
     '  ipv4;',
     `  route ${node.block} blackhole;`,
@@ -62,12 +68,23 @@ export function birdConfig(plan: LabPlan, node: PlannedNode, logFile: string): s
     '  ipv4 { import all; export where proto = "calico_blocks"; next hop self; };',
     '}',
     '',
-    ...peers.flatMap((p) => [`protocol bgp ${meshProtocolName(p.ip)} from bgp_template {`, `  neighbor ${p.ip} as ${as};`, '}']),
+    ...peers.flatMap((p) => [
+      `protocol bgp ${meshProtocolName(p.ip)} from bgp_template {`,
+      `  neighbor ${p.ip} as ${as};`,
+      '}',
+    ]),
     '',
   ].join('\n');
 }
 
 /** argv of a node's BIRD: in the foreground (-f) so the pid we spawn is BIRD's, inside the node's namespace. */
 export function birdArgv(plan: LabPlan, node: PlannedNode, paths: LabPaths): string[] {
-  return inNetns(node.netns, [BIRD_BINARY, '-f', '-c', birdConfigPath(paths, node.name), '-s', join(calicoRunDir(paths, node.name), BIRD_SOCKET_NAME)]);
+  return inNetns(node.netns, [
+    BIRD_BINARY,
+    '-f',
+    '-c',
+    birdConfigPath(paths, node.name),
+    '-s',
+    join(calicoRunDir(paths, node.name), BIRD_SOCKET_NAME),
+  ]);
 }

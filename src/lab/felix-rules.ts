@@ -28,7 +28,14 @@
 import { cidrContains, parseIp, type Cidr } from '../policy/cidr.ts';
 import { entitySelectsPod, type ContainerPort, type PodEndpoint } from '../policy/evaluate.ts';
 import { policiesForEndpoint } from '../policy/describe-policy.ts';
-import type { Direction, EntityMatch, NormalizedPolicy, NormalizedRule, PortMatch, TierInfo } from '../policy/policy-model.ts';
+import type {
+  Direction,
+  EntityMatch,
+  NormalizedPolicy,
+  NormalizedRule,
+  PortMatch,
+  TierInfo,
+} from '../policy/policy-model.ts';
 import {
   dispatchChainName,
   FELIX_CHAINS,
@@ -54,7 +61,12 @@ export const FELIX_ERA: FelixNamingEra = 'name';
  * Mark bits (felix/dataplane/driver.go allocates from IptablesMarkMask 0xffff0000, lowest first). Before 3.30 the
  * third and fourth bits are scratch0/scratch1; 3.30 put its drop mark at 0x40000 and moved them up.
  */
-export const MARKS = { accept: FELIX_MARKS.accept, pass: FELIX_MARKS.pass, scratch0: 0x40000, scratch1: 0x80000 } as const;
+export const MARKS = {
+  accept: FELIX_MARKS.accept,
+  pass: FELIX_MARKS.pass,
+  scratch0: 0x40000,
+  scratch1: 0x80000,
+} as const;
 
 /** xt_multiport matches at most XT_MULTI_PORTS = 15 ports per rule, a range counting as two (linux/netfilter/xt_multiport.h). */
 export const MULTIPORT_MAX = 15;
@@ -117,15 +129,29 @@ const markSet = (bits: number) => ['-m', 'mark', '--mark', `${hex(bits)}/${hex(b
 const markClear = (bits: number) => ['-m', 'mark', '--mark', `0x0/${hex(bits)}`];
 
 function renderChain(name: string, specs: readonly RuleSpec[]): RenderedChain {
-  const bodies = specs.map((s) => [...(s.comments ?? []).flatMap((c) => ['-m', 'comment', '--comment', quote(c)]), ...(s.matches ?? []), ...(s.target ?? [])].join(' '));
-  const ids = felixRuleHashes(name, bodies.map((b) => `-A ${name} ${b}`.trimEnd())).map((h) => `cali:${h}`);
+  const bodies = specs.map((s) =>
+    [
+      ...(s.comments ?? []).flatMap((c) => ['-m', 'comment', '--comment', quote(c)]),
+      ...(s.matches ?? []),
+      ...(s.target ?? []),
+    ].join(' '),
+  );
+  const ids = felixRuleHashes(
+    name,
+    bodies.map((b) => `-A ${name} ${b}`.trimEnd()),
+  ).map((h) => `cali:${h}`);
   const rules = bodies.map((b, i) => `-A ${name} -m comment --comment ${quote(ids[i]!)}${b ? ` ${b}` : ''}`);
   return { name, rules, ids };
 }
 
 /** The Felix-side reference of a normalized policy (kinds as Felix names them). */
 export function policyRef(p: NormalizedPolicy): PolicyRef {
-  const kind = p.kind === 'NetworkPolicy' ? 'KubernetesNetworkPolicy' : p.kind === 'CalicoNetworkPolicy' ? 'NetworkPolicy' : 'GlobalNetworkPolicy';
+  const kind =
+    p.kind === 'NetworkPolicy'
+      ? 'KubernetesNetworkPolicy'
+      : p.kind === 'CalicoNetworkPolicy'
+        ? 'NetworkPolicy'
+        : 'GlobalNetworkPolicy';
   return { kind, name: p.name, ...(p.namespace ? { namespace: p.namespace } : {}), tier: p.tier };
 }
 
@@ -178,21 +204,44 @@ interface RenderCtx {
   notes: string[];
 }
 
-function namedPortTargets(name: string, protocol: number | null, ctx: RenderCtx, within: (w: FelixWorkload) => boolean): SideOption[] {
+function namedPortTargets(
+  name: string,
+  protocol: number | null,
+  ctx: RenderCtx,
+  within: (w: FelixWorkload) => boolean,
+): SideOption[] {
   const word = protocol === null ? 'TCP' : protocolWord(protocol).toUpperCase();
-  return ctx.input.workloads.flatMap((w) => (within(w) ? w.containerPorts.filter((c) => c.name === name && c.protocol.toUpperCase() === word).map((c) => ({ addr: `${w.ip}/32`, ports: String(c.port) })) : []));
+  return ctx.input.workloads.flatMap((w) =>
+    within(w)
+      ? w.containerPorts
+          .filter((c) => c.name === name && c.protocol.toUpperCase() === word)
+          .map((c) => ({ addr: `${w.ip}/32`, ports: String(c.port) }))
+      : [],
+  );
 }
 
-function sideMatch(e: EntityMatch, rule: NormalizedRule, policy: NormalizedPolicy, label: string, ctx: RenderCtx): SideMatch {
+function sideMatch(
+  e: EntityMatch,
+  rule: NormalizedRule,
+  policy: NormalizedPolicy,
+  label: string,
+  ctx: RenderCtx,
+): SideMatch {
   const nets = e.nets?.filter((n) => n.family === 4) ?? null;
   if (e.nets && nets!.length === 0) return { options: null, exclusions: [] };
   const pods = ctx.input.workloads.map((w) => ({ w, sel: entitySelectsPod(e, policy, w, ctx.input.namespaces) }));
   const selects = pods[0]?.sel.selects ?? Boolean(e.selector || e.namespaceSelector || e.serviceAccounts);
-  for (const { w, sel } of pods) if (sel.selected === 'unknown' || sel.excluded === 'unknown') ctx.notes.push(`${label}: whether ${w.namespace}/${w.name} matches is not known (service account labels); treated as not matching`);
+  for (const { w, sel } of pods)
+    if (sel.selected === 'unknown' || sel.excluded === 'unknown')
+      ctx.notes.push(
+        `${label}: whether ${w.namespace}/${w.name} matches is not known (service account labels); treated as not matching`,
+      );
   let addrs: string[] | null = null;
   let within: (w: FelixWorkload) => boolean = (w) => nets === null || containsIp(nets, w.ip);
   if (selects) {
-    const chosen = pods.filter(({ w, sel }) => sel.selected === true && (nets === null || containsIp(nets, w.ip))).map(({ w }) => w);
+    const chosen = pods
+      .filter(({ w, sel }) => sel.selected === true && (nets === null || containsIp(nets, w.ip)))
+      .map(({ w }) => w);
     const ips = new Set(chosen.map((w) => w.ip));
     within = (w) => ips.has(w.ip);
     addrs = chosen.map((w) => `${w.ip}/32`);
@@ -204,17 +253,20 @@ function sideMatch(e: EntityMatch, rule: NormalizedRule, policy: NormalizedPolic
   if (e.ports) {
     const numeric = portChunks(e.ports);
     options = numeric.flatMap((ports) => (addrs ?? [null]).map((addr) => ({ addr, ports })));
-    for (const p of e.ports) if (p.kind === 'named') options.push(...namedPortTargets(p.name, rule.protocol, ctx, within));
+    for (const p of e.ports)
+      if (p.kind === 'named') options.push(...namedPortTargets(p.name, rule.protocol, ctx, within));
     if (options.length === 0) return { options: null, exclusions: [] };
   } else {
     options = (addrs ?? [null]).map((addr) => ({ addr, ports: null }));
   }
   const exclusions: SideOption[] = [];
   for (const n of e.notNets ?? []) if (n.family === 4) exclusions.push({ addr: cidrText(n), ports: null });
-  if (e.notSelector) for (const { w, sel } of pods) if (sel.excluded === true) exclusions.push({ addr: `${w.ip}/32`, ports: null });
+  if (e.notSelector)
+    for (const { w, sel } of pods) if (sel.excluded === true) exclusions.push({ addr: `${w.ip}/32`, ports: null });
   if (e.notPorts) {
     for (const ports of portChunks(e.notPorts)) exclusions.push({ addr: null, ports });
-    for (const p of e.notPorts) if (p.kind === 'named') exclusions.push(...namedPortTargets(p.name, rule.protocol, ctx, () => true));
+    for (const p of e.notPorts)
+      if (p.kind === 'named') exclusions.push(...namedPortTargets(p.name, rule.protocol, ctx, () => true));
   }
   return { options, exclusions };
 }
@@ -222,7 +274,8 @@ function sideMatch(e: EntityMatch, rule: NormalizedRule, policy: NormalizedPolic
 function sideTokens(o: SideOption, role: 'source' | 'destination', negate = false): string[] {
   const out: string[] = [];
   if (o.addr !== null) out.push(...(negate ? ['!'] : []), role === 'source' ? '-s' : '-d', o.addr);
-  if (o.ports !== null) out.push('-m', 'multiport', ...(negate ? ['!'] : []), role === 'source' ? '--sports' : '--dports', o.ports);
+  if (o.ports !== null)
+    out.push('-m', 'multiport', ...(negate ? ['!'] : []), role === 'source' ? '--sports' : '--dports', o.ports);
   return out;
 }
 
@@ -245,20 +298,41 @@ function ruleSpecs(rule: NormalizedRule, policy: NormalizedPolicy, direction: Di
   const base: string[] = [];
   if (rule.protocol !== null) base.push('-p', protocolWord(rule.protocol));
   else if (rule.notProtocol !== null) base.push('!', '-p', protocolWord(rule.notProtocol));
-  const alts = src.options.flatMap((s) => dst.options!.map((d) => [...base, ...sideTokens(s, 'source'), ...sideTokens(d, 'destination')]));
-  const exclusions = [...src.exclusions.map((o) => sideTokens(o, 'source')), ...dst.exclusions.map((o) => sideTokens(o, 'destination'))];
+  const alts = src.options.flatMap((s) =>
+    dst.options!.map((d) => [...base, ...sideTokens(s, 'source'), ...sideTokens(d, 'destination')]),
+  );
+  const exclusions = [
+    ...src.exclusions.map((o) => sideTokens(o, 'source')),
+    ...dst.exclusions.map((o) => sideTokens(o, 'destination')),
+  ];
   const action: { matches: string[]; target: string[]; then: RuleSpec | null } =
     rule.action === 'Allow'
-      ? { matches: [], target: setMark(MARKS.accept), then: { matches: markSet(MARKS.accept), target: ['-j', 'RETURN'] } }
+      ? {
+          matches: [],
+          target: setMark(MARKS.accept),
+          then: { matches: markSet(MARKS.accept), target: ['-j', 'RETURN'] },
+        }
       : rule.action === 'Pass'
         ? { matches: [], target: setMark(MARKS.pass), then: { matches: markSet(MARKS.pass), target: ['-j', 'RETURN'] } }
         : rule.action === 'Deny'
           ? { matches: [], target: ['-j', 'DROP'], then: null }
-          : { matches: ['-m', 'limit', '--limit', LOG_LIMIT.rate, '--limit-burst', String(LOG_LIMIT.burst)], target: ['-j', 'LOG', '--log-prefix', quote(LOG_PREFIX), '--log-level', '5'], then: null };
+          : {
+              matches: ['-m', 'limit', '--limit', LOG_LIMIT.rate, '--limit-burst', String(LOG_LIMIT.burst)],
+              target: ['-j', 'LOG', '--log-prefix', quote(LOG_PREFIX), '--log-level', '5'],
+              then: null,
+            };
   const specs: RuleSpec[] = [];
   // One address exclusion on a side no alternative names: iptables says it inline (`! -d 10.0.0.0/8`).
-  const single = src.exclusions.length + dst.exclusions.length === 1 ? (src.exclusions[0] ? { o: src.exclusions[0], role: 'source' as const, side: src } : { o: dst.exclusions[0]!, role: 'destination' as const, side: dst }) : null;
-  const inline = single !== null && (single.o.ports === null || single.o.addr === null) && single.side.options!.every((o) => (single.o.ports === null ? o.addr === null : o.ports === null));
+  const single =
+    src.exclusions.length + dst.exclusions.length === 1
+      ? src.exclusions[0]
+        ? { o: src.exclusions[0], role: 'source' as const, side: src }
+        : { o: dst.exclusions[0]!, role: 'destination' as const, side: dst }
+      : null;
+  const inline =
+    single !== null &&
+    (single.o.ports === null || single.o.addr === null) &&
+    single.side.options!.every((o) => (single.o.ports === null ? o.addr === null : o.ports === null));
   if (exclusions.length === 0 || inline) {
     const neg = inline ? sideTokens(single.o, single.role, true) : [];
     for (const alt of alts) specs.push({ matches: [...alt, ...neg, ...action.matches], target: action.target });
@@ -266,7 +340,8 @@ function ruleSpecs(rule: NormalizedRule, policy: NormalizedPolicy, direction: Di
     specs.push({ target: clearMark(MARKS.scratch0) });
     for (const alt of alts) specs.push({ matches: alt, target: setMark(MARKS.scratch0) });
     // The protocol goes on every exclusion too: multiport needs it, and it keeps each exclusion as narrow as the rule.
-    for (const ex of exclusions) specs.push({ matches: [...markSet(MARKS.scratch0), ...base, ...ex], target: clearMark(MARKS.scratch0) });
+    for (const ex of exclusions)
+      specs.push({ matches: [...markSet(MARKS.scratch0), ...base, ...ex], target: clearMark(MARKS.scratch0) });
     specs.push({ matches: [...markSet(MARKS.scratch0), ...action.matches], target: action.target });
   }
   if (action.then) specs.push(action.then);
@@ -291,7 +366,12 @@ function profileChain(namespace: string, direction: Direction): RenderedChain {
   ]);
 }
 
-function workloadChain(w: FelixWorkload, direction: Direction, policies: readonly NormalizedPolicy[], tiers: readonly TierInfo[]): RenderedChain {
+function workloadChain(
+  w: FelixWorkload,
+  direction: Direction,
+  policies: readonly NormalizedPolicy[],
+  tiers: readonly TierInfo[],
+): RenderedChain {
   const specs: RuleSpec[] = [
     { matches: ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED'], target: ['-j', 'ACCEPT'] },
     { matches: ['-m', 'conntrack', '--ctstate', 'INVALID'], target: ['-j', 'DROP'] },
@@ -303,15 +383,34 @@ function workloadChain(w: FelixWorkload, direction: Direction, policies: readonl
   for (const tier of tiers) {
     const inTier = policies.filter((p) => p.tier === tier.name);
     if (inTier.length === 0) continue;
-    specs.push({ comments: [onlyDefault ? FELIX_COMMENTS.startOfPolicies : FELIX_COMMENTS.startOfTier(tier.name)], target: clearMark(MARKS.pass) });
+    specs.push({
+      comments: [onlyDefault ? FELIX_COMMENTS.startOfPolicies : FELIX_COMMENTS.startOfTier(tier.name)],
+      target: clearMark(MARKS.pass),
+    });
     for (const p of inTier) {
-      specs.push({ matches: markClear(MARKS.pass), target: ['-j', policyChainName(direction, policyRef(p), FELIX_ERA)] });
-      specs.push({ comments: [FELIX_COMMENTS.returnIfPolicyAccepted], matches: markSet(MARKS.accept), target: ['-j', 'RETURN'] });
+      specs.push({
+        matches: markClear(MARKS.pass),
+        target: ['-j', policyChainName(direction, policyRef(p), FELIX_ERA)],
+      });
+      specs.push({
+        comments: [FELIX_COMMENTS.returnIfPolicyAccepted],
+        matches: markSet(MARKS.accept),
+        target: ['-j', 'RETURN'],
+      });
     }
-    if (tier.defaultAction === 'Deny') specs.push({ comments: [onlyDefault ? FELIX_COMMENTS.dropIfNoPolicies() : FELIX_COMMENTS.endOfTierDrop(tier.name)], matches: markClear(MARKS.pass), target: ['-j', 'DROP'] });
+    if (tier.defaultAction === 'Deny')
+      specs.push({
+        comments: [onlyDefault ? FELIX_COMMENTS.dropIfNoPolicies() : FELIX_COMMENTS.endOfTierDrop(tier.name)],
+        matches: markClear(MARKS.pass),
+        target: ['-j', 'DROP'],
+      });
   }
   specs.push({ target: ['-j', profileChainName(direction, namespaceProfile(w.namespace))] });
-  specs.push({ comments: [FELIX_COMMENTS.returnIfProfileAccepted], matches: markSet(MARKS.accept), target: ['-j', 'RETURN'] });
+  specs.push({
+    comments: [FELIX_COMMENTS.returnIfProfileAccepted],
+    matches: markSet(MARKS.accept),
+    target: ['-j', 'RETURN'],
+  });
   specs.push({ comments: [FELIX_COMMENTS.dropIfNoProfiles()], target: ['-j', 'DROP'] });
   return renderChain(workloadChainName(direction, w.caliInterface), specs);
 }
@@ -319,7 +418,10 @@ function workloadChain(w: FelixWorkload, direction: Direction, policies: readonl
 function dispatchChain(direction: Direction, local: readonly FelixWorkload[]): RenderedChain {
   const flag = direction === 'ingress' ? '-o' : '-i';
   return renderChain(dispatchChainName(direction), [
-    ...local.map((w) => ({ matches: [flag, w.caliInterface], target: ['-g', workloadChainName(direction, w.caliInterface)] })),
+    ...local.map((w) => ({
+      matches: [flag, w.caliInterface],
+      target: ['-g', workloadChainName(direction, w.caliInterface)],
+    })),
     { comments: [FELIX_COMMENTS.unknownInterface], target: ['-j', 'DROP'] },
   ]);
 }
@@ -327,8 +429,13 @@ function dispatchChain(direction: Direction, local: readonly FelixWorkload[]): R
 /** The node's Calico filter chains for these policies. */
 export function renderFelixFilter(input: FelixRenderInput): FelixRendering {
   const ctx: RenderCtx = { input, notes: [] };
-  const tiers = input.tiers && input.tiers.length > 0 ? input.tiers : [{ name: 'default', order: null, defaultAction: 'Deny' as const }];
-  const local = input.workloads.filter((w) => w.node === input.node).sort((a, b) => (a.caliInterface < b.caliInterface ? -1 : 1));
+  const tiers =
+    input.tiers && input.tiers.length > 0
+      ? input.tiers
+      : [{ name: 'default', order: null, defaultAction: 'Deny' as const }];
+  const local = input.workloads
+    .filter((w) => w.node === input.node)
+    .sort((a, b) => (a.caliInterface < b.caliInterface ? -1 : 1));
   const workloadChains: RenderedChain[] = [];
   const active = new Map<string, RenderedChain>();
   for (const w of local) {
@@ -395,7 +502,10 @@ export interface CurrentFilter {
 export function currentFilterOf(table: IptablesTable | undefined): CurrentFilter {
   const chains = new Map<string, (string | null)[]>();
   for (const [name, chain] of table?.chains ?? []) {
-    chains.set(name, chain.rules.map((r) => r.matches.comments.find((c) => c.startsWith('cali:')) ?? null));
+    chains.set(
+      name,
+      chain.rules.map((r) => r.matches.comments.find((c) => c.startsWith('cali:')) ?? null),
+    );
   }
   const hooked = (table?.chains.get('FORWARD')?.rules ?? []).some((r) => r.target?.name === FELIX_CHAINS.filterForward);
   return { chains, hooked };
@@ -418,8 +528,12 @@ export interface ApplyPlan {
  */
 export function planApply(r: FelixRendering, current: CurrentFilter): ApplyPlan {
   const wanted = new Set(r.chains.map((c) => c.name));
-  const write = r.chains.filter((c) => JSON.stringify(current.chains.get(c.name) ?? null) !== JSON.stringify(c.ids)).map((c) => c.name);
-  const remove = [...current.chains.keys()].filter((name) => name.startsWith(FELIX_CHAIN_PREFIX) && !wanted.has(name)).sort();
+  const write = r.chains
+    .filter((c) => JSON.stringify(current.chains.get(c.name) ?? null) !== JSON.stringify(c.ids))
+    .map((c) => c.name);
+  const remove = [...current.chains.keys()]
+    .filter((name) => name.startsWith(FELIX_CHAIN_PREFIX) && !wanted.has(name))
+    .sort();
   const hook = !current.hooked;
   if (write.length === 0 && remove.length === 0 && !hook) return { write, remove, hook, text: null };
   const chains = r.chains.filter((c) => write.includes(c.name));
@@ -436,7 +550,10 @@ export function planApply(r: FelixRendering, current: CurrentFilter): ApplyPlan 
 }
 
 /** Calico's workload view of the lab's pods: every lab pod runs as service account "default" (api-server/objects.ts). */
-export function felixWorkloads(plan: LabPlan): { workloads: FelixWorkload[]; namespaces: Record<string, Record<string, string>> } {
+export function felixWorkloads(plan: LabPlan): {
+  workloads: FelixWorkload[];
+  namespaces: Record<string, Record<string, string>>;
+} {
   const workloads = plan.pods.map((p) => ({
     kind: 'pod' as const,
     name: p.name,
@@ -446,7 +563,15 @@ export function felixWorkloads(plan: LabPlan): { workloads: FelixWorkload[]; nam
     serviceAccount: 'default',
     node: p.node,
     caliInterface: p.caliInterface,
-    containerPorts: p.containers.flatMap((c) => c.ports.map((port): ContainerPort => ({ port, protocol: 'TCP', ...(c.namedPorts?.find((n) => n.port === port) ? { name: c.namedPorts.find((n) => n.port === port)!.name } : {}) }))),
+    containerPorts: p.containers.flatMap((c) =>
+      c.ports.map((port): ContainerPort => ({
+        port,
+        protocol: 'TCP',
+        ...(c.namedPorts?.find((n) => n.port === port)
+          ? { name: c.namedPorts.find((n) => n.port === port)!.name }
+          : {}),
+      })),
+    ),
   }));
   const namespaces: Record<string, Record<string, string>> = {};
   for (const p of plan.pods) namespaces[p.namespace] ??= {};

@@ -13,18 +13,26 @@ export interface ToolResult {
 /** Generous: `ip` and `iptables-restore` answer in milliseconds; only a wedged kernel call takes longer. */
 const TOOL_TIMEOUT_MS = 30_000;
 
-export function runTool(argv: readonly string[], options: { input?: string; allowFailure?: boolean } = {}): Promise<ToolResult> {
+export function runTool(
+  argv: readonly string[],
+  options: { input?: string; allowFailure?: boolean } = {},
+): Promise<ToolResult> {
   const [file, ...args] = argv;
   if (file === undefined) throw new K8snetError('internal', 'runTool: empty argv');
   return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { timeout: TOOL_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err && !options.allowFailure) {
-        const detail = stderr.trim() || err.message;
-        reject(new K8snetError('lab', `${argv.join(' ')} failed: ${detail}`, { cause: err }));
-        return;
-      }
-      resolve({ stdout, stderr });
-    });
+    const child = execFile(
+      file,
+      args,
+      { timeout: TOOL_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err && !options.allowFailure) {
+          const detail = stderr.trim() || err.message;
+          reject(new K8snetError('lab', `${argv.join(' ')} failed: ${detail}`, { cause: err }));
+          return;
+        }
+        resolve({ stdout, stderr });
+      },
+    );
     if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }

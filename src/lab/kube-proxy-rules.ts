@@ -45,7 +45,9 @@ export function kubeProxyNatRules(plan: LabPlan): string {
       );
       if (port.nodePort !== undefined && port.extChain !== undefined) {
         chains.push(port.extChain);
-        nodePortRules.push(`-A KUBE-NODEPORTS ${match.replace(' -m', ` -m comment --comment ${q(name)} -m`)} --dport ${port.nodePort} -j ${port.extChain}`);
+        nodePortRules.push(
+          `-A KUBE-NODEPORTS ${match.replace(' -m', ` -m comment --comment ${q(name)} -m`)} --dport ${port.nodePort} -j ${port.extChain}`,
+        );
         chainRules.push(
           `-A ${port.extChain} -m comment --comment ${q(`masquerade traffic for ${name} external destinations`)} -j KUBE-MARK-MASQ`,
           `-A ${port.extChain} -j ${port.svcChain}`,
@@ -55,8 +57,11 @@ export function kubeProxyNatRules(plan: LabPlan): string {
         const target = `${ep.ip}:${ep.port}`;
         const remaining = port.endpoints.length - i;
         // kube-proxy spreads load with decreasing probabilities: 1/n, 1/(n-1), …, and the last rule takes the rest.
-        const statistic = remaining > 1 ? ` -m statistic --mode random --probability ${(1 / remaining).toFixed(11)}` : '';
-        chainRules.push(`-A ${port.svcChain} -m comment --comment ${q(`${name} -> ${target}`)}${statistic} -j ${ep.sepChain}`);
+        const statistic =
+          remaining > 1 ? ` -m statistic --mode random --probability ${(1 / remaining).toFixed(11)}` : '';
+        chainRules.push(
+          `-A ${port.svcChain} -m comment --comment ${q(`${name} -> ${target}`)}${statistic} -j ${ep.sepChain}`,
+        );
         chains.push(ep.sepChain);
         chainRules.push(
           `-A ${ep.sepChain} -s ${ep.ip}/32 -m comment --comment ${q(name)} -j KUBE-MARK-MASQ`,
@@ -102,9 +107,13 @@ export function kubeProxyFilterRules(plan: LabPlan): string {
       if (port.endpoints.length > 0) continue;
       const proto = port.protocol.toLowerCase();
       const comment = q(`${svc.namespace}/${svc.name}:${port.name} has no endpoints`);
-      rules.push(`-A KUBE-SERVICES -d ${svc.clusterIP}/32 -p ${proto} -m comment --comment ${comment} -m ${proto} --dport ${port.port} -j REJECT --reject-with icmp-port-unreachable`);
+      rules.push(
+        `-A KUBE-SERVICES -d ${svc.clusterIP}/32 -p ${proto} -m comment --comment ${comment} -m ${proto} --dport ${port.port} -j REJECT --reject-with icmp-port-unreachable`,
+      );
       if (port.nodePort !== undefined) {
-        rules.push(`-A KUBE-EXTERNAL-SERVICES -p ${proto} -m comment --comment ${comment} -m addrtype --dst-type LOCAL -m ${proto} --dport ${port.nodePort} -j REJECT --reject-with icmp-port-unreachable`);
+        rules.push(
+          `-A KUBE-EXTERNAL-SERVICES -p ${proto} -m comment --comment ${comment} -m addrtype --dst-type LOCAL -m ${proto} --dport ${port.nodePort} -j REJECT --reject-with icmp-port-unreachable`,
+        );
       }
     }
   }
@@ -182,13 +191,21 @@ export function kubeProxyNftRules(plan: LabPlan, node: PlannedNode): string {
       const name = `${svc.namespace}/${svc.name}/${proto}/${port.name}`;
       const comment = `${svc.namespace}/${svc.name}:${port.name}`;
       if (port.endpoints.length === 0) {
-        elements.push(`add element ${t} no-endpoint-services { ${svc.clusterIP} . ${proto} . ${port.port} comment "${comment}" : goto reject-chain }`);
-        if (port.nodePort !== undefined) elements.push(`add element ${t} no-endpoint-nodeports { ${proto} . ${port.nodePort} comment "${comment}" : goto reject-chain }`);
+        elements.push(
+          `add element ${t} no-endpoint-services { ${svc.clusterIP} . ${proto} . ${port.port} comment "${comment}" : goto reject-chain }`,
+        );
+        if (port.nodePort !== undefined)
+          elements.push(
+            `add element ${t} no-endpoint-nodeports { ${proto} . ${port.nodePort} comment "${comment}" : goto reject-chain }`,
+          );
         continue;
       }
       const base = nftablesChainBase(name);
       const serviceChain = `service-${base}`;
-      const endpointChains = port.endpoints.map((ep) => ({ ep, chain: `endpoint-${nftablesChainBase(`${name}__${ep.ip}/${ep.port}`)}` }));
+      const endpointChains = port.endpoints.map((ep) => ({
+        ep,
+        chain: `endpoint-${nftablesChainBase(`${name}__${ep.ip}/${ep.port}`)}`,
+      }));
       objects.push(`add chain ${t} ${serviceChain}`);
       rules.push(
         `add rule ${t} ${serviceChain} ip daddr ${svc.clusterIP} ip saddr != ${plan.ipPool.cidr} jump mark-for-masquerade`,
@@ -196,13 +213,21 @@ export function kubeProxyNftRules(plan: LabPlan, node: PlannedNode): string {
       );
       for (const { ep, chain } of endpointChains) {
         objects.push(`add chain ${t} ${chain}`);
-        rules.push(`add rule ${t} ${chain} ip saddr ${ep.ip} jump mark-for-masquerade`, `add rule ${t} ${chain} meta l4proto ${proto} dnat to ${ep.ip}:${ep.port}`);
+        rules.push(
+          `add rule ${t} ${chain} ip saddr ${ep.ip} jump mark-for-masquerade`,
+          `add rule ${t} ${chain} meta l4proto ${proto} dnat to ${ep.ip}:${ep.port}`,
+        );
       }
-      elements.push(`add element ${t} service-ips { ${svc.clusterIP} . ${proto} . ${port.port} : goto ${serviceChain} }`);
+      elements.push(
+        `add element ${t} service-ips { ${svc.clusterIP} . ${proto} . ${port.port} : goto ${serviceChain} }`,
+      );
       if (port.nodePort !== undefined) {
         const externalChain = `external-${base}`;
         objects.push(`add chain ${t} ${externalChain}`);
-        rules.push(`add rule ${t} ${externalChain} jump mark-for-masquerade`, `add rule ${t} ${externalChain} goto ${serviceChain}`);
+        rules.push(
+          `add rule ${t} ${externalChain} jump mark-for-masquerade`,
+          `add rule ${t} ${externalChain} goto ${serviceChain}`,
+        );
         elements.push(`add element ${t} service-nodeports { ${proto} . ${port.nodePort} : goto ${externalChain} }`);
       }
     }

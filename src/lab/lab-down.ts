@@ -27,7 +27,10 @@ async function netnsPids(name: string): Promise<number[]> {
 
 async function listNetns(): Promise<string[]> {
   const { stdout } = await runTool(['ip', 'netns', 'list'], { allowFailure: true });
-  return stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter(Boolean);
+  return stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter(Boolean);
 }
 
 export async function labDown(options: LabDownOptions): Promise<LabDownResult> {
@@ -71,7 +74,9 @@ export async function labDown(options: LabDownOptions): Promise<LabDownResult> {
     const { stderr } = await runTool(['ip', 'link', 'delete', thing.name], { allowFailure: true });
     if (!stderr.includes('Cannot find device')) removed.push(`host link ${thing.name}`);
   }
-  for (const thing of undo.filter((t): t is Extract<CreatedThing, { kind: 'host-iptables' }> => t.kind === 'host-iptables')) {
+  for (const thing of undo.filter(
+    (t): t is Extract<CreatedThing, { kind: 'host-iptables' }> => t.kind === 'host-iptables',
+  )) {
     // Delete every copy (a crashed `lab up` retried by hand may have inserted it twice).
     for (let i = 0; i < 8; i++) {
       const { stderr } = await runTool(['iptables', '-D', ...thing.rule], { allowFailure: true });

@@ -33,7 +33,10 @@ for (const port of values.port.map(Number)) {
 const proxyMode = values['proxy-mode'];
 if (proxyMode !== undefined) {
   const server = createServer((req, res) => {
-    res.writeHead(req.url === '/proxyMode' ? 200 : 404, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+    res.writeHead(req.url === '/proxyMode' ? 200 : 404, {
+      'content-type': 'text/plain; charset=utf-8',
+      connection: 'close',
+    });
     res.end(req.url === '/proxyMode' ? proxyMode : '404 page not found\n');
   });
   server.listen(10249, '127.0.0.1');

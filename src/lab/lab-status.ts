@@ -17,8 +17,26 @@ export interface LabStatus {
   hostIP: string | null;
   apiServer: { url: string | null; running: boolean };
   kubeconfig: string | null;
-  nodes: { name: string; ip: string; netns: string; netnsPresent: boolean; sshd: boolean; tunnelIP: string; block: string }[];
-  pods: { name: string; namespace: string; node: string; ip: string; caliInterface: string; netns: string; netnsPresent: boolean; processesRunning: number; processes: number }[];
+  nodes: {
+    name: string;
+    ip: string;
+    netns: string;
+    netnsPresent: boolean;
+    sshd: boolean;
+    tunnelIP: string;
+    block: string;
+  }[];
+  pods: {
+    name: string;
+    namespace: string;
+    node: string;
+    ip: string;
+    caliInterface: string;
+    netns: string;
+    netnsPresent: boolean;
+    processesRunning: number;
+    processes: number;
+  }[];
   services: { name: string; namespace: string; type: string; clusterIP: string; ports: string[] }[];
 }
 
@@ -29,7 +47,9 @@ function reachable(host: string, port: number): Promise<boolean> {
       s.destroy();
       resolve(ok);
     };
-    s.once('connect', () => done(true)).once('error', () => done(false)).once('timeout', () => done(false));
+    s.once('connect', () => done(true))
+      .once('error', () => done(false))
+      .once('timeout', () => done(false));
   });
 }
 
@@ -37,7 +57,18 @@ export async function labStatus(lab: string, stateRoot?: string): Promise<LabSta
   const paths = labPaths(lab, stateRoot);
   const state = await readLabState(paths);
   if (state === null) {
-    return { lab, up: false, overlay: null, nodeSubnet: null, hostIP: null, apiServer: { url: null, running: false }, kubeconfig: null, nodes: [], pods: [], services: [] };
+    return {
+      lab,
+      up: false,
+      overlay: null,
+      nodeSubnet: null,
+      hostIP: null,
+      apiServer: { url: null, running: false },
+      kubeconfig: null,
+      nodes: [],
+      pods: [],
+      services: [],
+    };
   }
   const { plan } = state;
   const netnsPresent = (name: string) => existsSync(`/run/netns/${name}`);
@@ -95,7 +126,11 @@ export async function labStatus(lab: string, stateRoot?: string): Promise<LabSta
 
 function table(columns: string[], rows: string[][]): string[] {
   const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(columns), ...rows.map(line)];
 }
 
@@ -106,13 +141,26 @@ export function formatLabStatus(s: LabStatus): string {
     `lab ${s.lab}: up — overlay ${s.overlay}, node subnet ${s.nodeSubnet}, host ${s.hostIP}`,
     `API server: ${s.apiServer.url ?? '-'} (${s.apiServer.running ? 'running' : 'NOT running'}), kubeconfig ${s.kubeconfig ?? '-'}`,
     '',
-    ...table(['NODE', 'IP', 'BLOCK', 'TUNNEL IP', 'NETNS', 'SSHD'], s.nodes.map((n) => [n.name, n.ip, n.block, n.tunnelIP, yes(n.netnsPresent), yes(n.sshd)])),
+    ...table(
+      ['NODE', 'IP', 'BLOCK', 'TUNNEL IP', 'NETNS', 'SSHD'],
+      s.nodes.map((n) => [n.name, n.ip, n.block, n.tunnelIP, yes(n.netnsPresent), yes(n.sshd)]),
+    ),
     '',
     ...table(
       ['POD', 'NODE', 'IP', 'CALI', 'NETNS', 'PROCESSES'],
-      s.pods.map((p) => [`${p.namespace}/${p.name}`, p.node, p.ip, p.caliInterface, yes(p.netnsPresent), `${p.processesRunning}/${p.processes}`]),
+      s.pods.map((p) => [
+        `${p.namespace}/${p.name}`,
+        p.node,
+        p.ip,
+        p.caliInterface,
+        yes(p.netnsPresent),
+        `${p.processesRunning}/${p.processes}`,
+      ]),
     ),
     '',
-    ...table(['SERVICE', 'TYPE', 'CLUSTER-IP', 'PORTS'], s.services.map((v) => [`${v.namespace}/${v.name}`, v.type, v.clusterIP, v.ports.join(',')])),
+    ...table(
+      ['SERVICE', 'TYPE', 'CLUSTER-IP', 'PORTS'],
+      s.services.map((v) => [`${v.namespace}/${v.name}`, v.type, v.clusterIP, v.ports.join(',')]),
+    ),
   ].join('\n');
 }

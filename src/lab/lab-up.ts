@@ -12,12 +12,30 @@ import { K8snetError } from '../errors.ts';
 import { loadTopology } from './topology.ts';
 import { planLab, type LabPlan } from './plan.ts';
 import { ipBatch, inNetns, runTool } from './host-tools.ts';
-import { hostLinkLines, hostLinkName, nodeFdbLines, nodeLines, nodeSysctls, podHostLines, podLines, switchLines, switchPortLines } from './network.ts';
+import {
+  hostLinkLines,
+  hostLinkName,
+  nodeFdbLines,
+  nodeLines,
+  nodeSysctls,
+  podHostLines,
+  podLines,
+  switchLines,
+  switchPortLines,
+} from './network.ts';
 import { CALICO_VXLAN } from '../calico/naming.ts';
 import { kubeProxyFilterRules, kubeProxyNatRules, kubeProxyNftRules } from './kube-proxy-rules.ts';
 import { hostCidrsFromIpJson, pickNodeSubnet } from './node-subnet.ts';
 import { LAB_SSH_USER, SSHD_BINARY, SSH_PORT, nodeSshdArgv, writeSshMaterial } from './sshd.ts';
-import { labPaths, readLabState, recordCreated, writeLabState, type LabPaths, type LabProcess, type LabState } from './state.ts';
+import {
+  labPaths,
+  readLabState,
+  recordCreated,
+  writeLabState,
+  type LabPaths,
+  type LabProcess,
+  type LabState,
+} from './state.ts';
 import { startDetached, waitFor } from './processes.ts';
 import { BIRD_BINARY, birdArgv, birdConfig, birdConfigPath, calicoRunDir } from './bird.ts';
 import { labDown } from './lab-down.ts';
@@ -47,14 +65,24 @@ const POLICY_ENFORCED_TIMEOUT_MS = 10_000;
 const BGP_CONVERGED_TIMEOUT_MS = 30_000;
 
 async function preflight(plan: LabPlan): Promise<void> {
-  if (process.getuid?.() !== 0) throw new K8snetError('lab', 'the lab creates network namespaces and needs root (run with sudo)');
+  if (process.getuid?.() !== 0)
+    throw new K8snetError('lab', 'the lab creates network namespaces and needs root (run with sudo)');
   const missing = [];
-  for (const tool of [...REQUIRED_TOOLS, ...(plan.kubeProxy === 'nftables' ? ['nft'] : []), ...(plan.routing === 'bgp' ? [BIRD_BINARY] : [])]) {
-    const found = tool.startsWith('/') ? existsSync(tool) : (await runTool(['sh', '-c', 'command -v "$1"', 'sh', tool], { allowFailure: true })).stdout.trim() !== '';
+  for (const tool of [
+    ...REQUIRED_TOOLS,
+    ...(plan.kubeProxy === 'nftables' ? ['nft'] : []),
+    ...(plan.routing === 'bgp' ? [BIRD_BINARY] : []),
+  ]) {
+    const found = tool.startsWith('/')
+      ? existsSync(tool)
+      : (await runTool(['sh', '-c', 'command -v "$1"', 'sh', tool], { allowFailure: true })).stdout.trim() !== '';
     if (!found) missing.push(tool);
   }
   if (missing.length > 0) {
-    throw new K8snetError('lab', `missing tools: ${missing.join(', ')} (apt-get install iproute2 iptables nftables openssh-server openssl util-linux${plan.routing === 'bgp' ? ' bird2' : ''})`);
+    throw new K8snetError(
+      'lab',
+      `missing tools: ${missing.join(', ')} (apt-get install iproute2 iptables nftables openssh-server openssl util-linux${plan.routing === 'bgp' ? ' bird2' : ''})`,
+    );
   }
   if (plan.overlay === 'ipip') {
     // The kernel must provide the ipip module for tunl0; load it if it is built as a module.
@@ -68,7 +96,11 @@ async function preflight(plan: LabPlan): Promise<void> {
   }
 }
 
-async function chooseSubnet(options: LabUpOptions, topologySubnet: string | undefined, avoid: string[]): Promise<string> {
+async function chooseSubnet(
+  options: LabUpOptions,
+  topologySubnet: string | undefined,
+  avoid: string[],
+): Promise<string> {
   if (options.nodeSubnet) return options.nodeSubnet;
   if (topologySubnet) return topologySubnet;
   const routes = await runTool(['ip', '-j', '-4', 'route', 'show', 'table', 'all']);
@@ -106,7 +138,13 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
     await runTool(['iptables', '-I', ...rule]);
   }
   await ipBatch(null, hostLinkLines(plan));
-  await runTool(['sysctl', '-q', '-w', `net.ipv6.conf.${hostLink}.disable_ipv6=1`, `net.ipv4.conf.${hostLink}.forwarding=0`]);
+  await runTool([
+    'sysctl',
+    '-q',
+    '-w',
+    `net.ipv6.conf.${hostLink}.disable_ipv6=1`,
+    `net.ipv4.conf.${hostLink}.forwarding=0`,
+  ]);
 
   for (const [i, node] of plan.nodes.entries()) {
     step(`building node ${node.name} (${node.ip})`);
@@ -117,13 +155,18 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
     if (fdb.length > 0) await runTool(['bridge', '-n', node.netns, '-batch', '-'], { input: `${fdb.join('\n')}\n` });
     // Felix (Calico v3.28+) turns VXLAN's tx checksum offload off on vxlan.calico (FelixConfiguration
     // featureDetectOverride ChecksumOffloadBroken); do the same where ethtool is installed.
-    if (plan.overlay === 'vxlan') await runTool(inNetns(node.netns, ['ethtool', '-K', CALICO_VXLAN.device, 'tx-checksum-ip-generic', 'off']), { allowFailure: true });
+    if (plan.overlay === 'vxlan')
+      await runTool(inNetns(node.netns, ['ethtool', '-K', CALICO_VXLAN.device, 'tx-checksum-ip-generic', 'off']), {
+        allowFailure: true,
+      });
     if (plan.kubeProxy === 'nftables') {
       // kube-proxy's nftables proxier writes one transaction per sync; `nft -f -` is that transaction here.
       await runTool(inNetns(node.netns, ['nft', '-f', '-']), { input: kubeProxyNftRules(plan, node) });
     } else {
       await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5']), { input: kubeProxyNatRules(plan) });
-      await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5', '--noflush']), { input: kubeProxyFilterRules(plan) });
+      await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5', '--noflush']), {
+        input: kubeProxyFilterRules(plan),
+      });
     }
   }
   await ipBatch(plan.switchNetns, switchPortLines(plan));
@@ -142,9 +185,15 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
   return hostLink;
 }
 
-async function applyTopologyPolicies(paths: LabPaths, documents: readonly TopologyPolicyDocument[], step: (s: string) => void): Promise<void> {
+async function applyTopologyPolicies(
+  paths: LabPaths,
+  documents: readonly TopologyPolicyDocument[],
+  step: (s: string) => void,
+): Promise<void> {
   if (documents.length === 0) return;
-  step(`applying ${documents.length} network ${documents.length === 1 ? 'policy' : 'policies'} through the lab API server`);
+  step(
+    `applying ${documents.length} network ${documents.length === 1 ? 'policy' : 'policies'} through the lab API server`,
+  );
   const info = JSON.parse(await readFile(paths.apiServer, 'utf8')) as { url: string };
   const pki = pkiPaths(paths.dir);
   const [caPem, token] = await Promise.all([readFile(pki.caCert, 'utf8'), readFile(pki.token, 'utf8')]);
@@ -156,7 +205,7 @@ async function applyTopologyPolicies(paths: LabPaths, documents: readonly Topolo
  * written so far (the topology's included).
  */
 async function waitForPolicyEnforcement(paths: LabPaths, step: (s: string) => void): Promise<void> {
-  step('waiting for the nodes\' Calico policy chains');
+  step("waiting for the nodes' Calico policy chains");
   const { resourceVersion } = await readPersistedPolicies(paths.policies);
   const status = await waitFor(
     'the lab policy reconciler (see logs/api-server.log)',
@@ -175,13 +224,15 @@ async function waitForPolicyEnforcement(paths: LabPaths, step: (s: string) => vo
 
 /** Every node has a `proto bird` route to every other node's block: the mesh is up and exporting. */
 async function waitForBgpRoutes(plan: LabPlan, step: (s: string) => void): Promise<void> {
-  step('waiting for the BGP mesh (a proto bird route to every other node\'s block)');
+  step("waiting for the BGP mesh (a proto bird route to every other node's block)");
   for (const node of plan.nodes) {
     const wanted = plan.nodes.filter((n) => n !== node).map((n) => n.block);
     await waitFor(
       `BIRD routes on ${node.name} (see logs/${node.name}-bird.log)`,
       async () => {
-        const out = (await runTool(['ip', '-n', node.netns, '-4', 'route', 'show', 'proto', 'bird'], { allowFailure: true })).stdout;
+        const out = (
+          await runTool(['ip', '-n', node.netns, '-4', 'route', 'show', 'proto', 'bird'], { allowFailure: true })
+        ).stdout;
         return wanted.every((b) => out.split('\n').some((l) => l.startsWith(`${b} `))) ? true : null;
       },
       BGP_CONVERGED_TIMEOUT_MS,
@@ -197,39 +248,77 @@ async function startProcesses(plan: LabPlan, paths: LabPaths, step: (s: string) 
     processes.push({ pid, role, owner });
   };
   const node24 = process.execPath;
-  const nodePorts = plan.services.flatMap((s) => s.ports.flatMap((p) => (p.nodePort === undefined ? [] : [p.nodePort])));
+  const nodePorts = plan.services.flatMap((s) =>
+    s.ports.flatMap((p) => (p.nodePort === undefined ? [] : [p.nodePort])),
+  );
   await mkdir('/run/sshd', { recursive: true });
   for (const node of plan.nodes) {
     const bgp = plan.routing === 'bgp';
     if (bgp) {
-      step(`starting BIRD on ${node.name} (AS ${plan.asNumber}, peers ${plan.nodes.filter((n) => n !== node).map((n) => n.ip).join(', ')})`);
+      step(
+        `starting BIRD on ${node.name} (AS ${plan.asNumber}, peers ${plan.nodes
+          .filter((n) => n !== node)
+          .map((n) => n.ip)
+          .join(', ')})`,
+      );
       await mkdir(calicoRunDir(paths, node.name), { recursive: true });
-      await writeFile(birdConfigPath(paths, node.name), birdConfig(plan, node, join(paths.logs, `${node.name}-bird.log`)));
+      await writeFile(
+        birdConfigPath(paths, node.name),
+        birdConfig(plan, node, join(paths.logs, `${node.name}-bird.log`)),
+      );
       await start(birdArgv(plan, node, paths), 'bird', node.name, `${node.name}-bird.log`);
     }
     step(`starting sshd and kube-proxy on ${node.name}`);
-    await start(nodeSshdArgv(plan, node, paths, bgp ? calicoRunDir(paths, node.name) : ''), 'sshd', node.name, `${node.name}-sshd.log`);
+    await start(
+      nodeSshdArgv(plan, node, paths, bgp ? calicoRunDir(paths, node.name) : ''),
+      'sshd',
+      node.name,
+      `${node.name}-sshd.log`,
+    );
     // kube-proxy before v1.26 held each NodePort open; 10256 is its healthz port.
     const portArgs = [...nodePorts, 10256].flatMap((p) => ['--port', String(p)]);
     // Its metrics server answers /proxyMode on the node's loopback (127.0.0.1:10249), as kube-proxy's does.
     const modeArgs = ['--proxy-mode', plan.kubeProxy ?? 'iptables'];
-    await start(inNetns(node.netns, [node24, LAB_PROCESS, '--title', 'kube-proxy', ...portArgs, ...modeArgs]), 'kube-proxy', node.name, `${node.name}-kube-proxy.log`);
+    await start(
+      inNetns(node.netns, [node24, LAB_PROCESS, '--title', 'kube-proxy', ...portArgs, ...modeArgs]),
+      'kube-proxy',
+      node.name,
+      `${node.name}-kube-proxy.log`,
+    );
   }
   for (const pod of plan.pods) {
     const owner = `${pod.namespace}/${pod.name}`;
-    await start(inNetns(pod.netnsName, [node24, LAB_PROCESS, '--title', 'pause', '--pod', owner]), 'pause', owner, `${pod.name}.log`);
+    await start(
+      inNetns(pod.netnsName, [node24, LAB_PROCESS, '--title', 'pause', '--pod', owner]),
+      'pause',
+      owner,
+      `${pod.name}.log`,
+    );
     for (const c of pod.containers) {
       const portArgs = c.ports.flatMap((p) => ['--port', String(p)]);
-      await start(inNetns(pod.netnsName, [node24, LAB_PROCESS, '--title', c.name, '--pod', owner, ...portArgs]), `container ${c.name}`, owner, `${pod.name}.log`);
+      await start(
+        inNetns(pod.netnsName, [node24, LAB_PROCESS, '--title', c.name, '--pod', owner, ...portArgs]),
+        `container ${c.name}`,
+        owner,
+        `${pod.name}.log`,
+      );
     }
   }
   for (const node of plan.nodes) {
-    await waitFor(`sshd on ${node.name} (${node.ip}:${SSH_PORT})`, () => tcpReachable(node.ip, SSH_PORT), SSHD_READY_TIMEOUT_MS);
+    await waitFor(
+      `sshd on ${node.name} (${node.ip}:${SSH_PORT})`,
+      () => tcpReachable(node.ip, SSH_PORT),
+      SSHD_READY_TIMEOUT_MS,
+    );
   }
   if (plan.routing === 'bgp') await waitForBgpRoutes(plan, step);
   step('starting the lab API server');
   await start([node24, API_SERVER_MAIN, '--state-dir', paths.dir], 'api-server', 'lab', 'api-server.log');
-  await waitFor('the lab API server', async () => (existsSync(paths.apiServer) && existsSync(paths.kubeconfig) ? true : null), API_SERVER_READY_TIMEOUT_MS);
+  await waitFor(
+    'the lab API server',
+    async () => (existsSync(paths.apiServer) && existsSync(paths.kubeconfig) ? true : null),
+    API_SERVER_READY_TIMEOUT_MS,
+  );
   return processes;
 }
 
@@ -237,10 +326,16 @@ export async function labUp(options: LabUpOptions): Promise<LabState> {
   const step = options.onStep ?? (() => undefined);
   const paths = labPaths(options.lab, options.stateRoot);
   if ((await readLabState(paths)) !== null || existsSync(paths.created)) {
-    throw new K8snetError('lab', `lab "${options.lab}" is already up (or was left half-built): run \`k8snet lab down --lab ${options.lab}\` first`);
+    throw new K8snetError(
+      'lab',
+      `lab "${options.lab}" is already up (or was left half-built): run \`k8snet lab down --lab ${options.lab}\` first`,
+    );
   }
   const topology = await loadTopology(options.topologyPath);
-  const nodeSubnet = await chooseSubnet(options, topology.nodeSubnet, [topology.serviceCIDR, ...topology.ipPools.map((p) => p.cidr)]);
+  const nodeSubnet = await chooseSubnet(options, topology.nodeSubnet, [
+    topology.serviceCIDR,
+    ...topology.ipPools.map((p) => p.cidr),
+  ]);
   const plan = planLab(topology, { lab: options.lab, nodeSubnet });
   await preflight(plan);
 
@@ -254,7 +349,14 @@ export async function labUp(options: LabUpOptions): Promise<LabState> {
     const processes = await startProcesses(plan, paths, step);
     await applyTopologyPolicies(paths, topology.policyDocuments, step);
     await waitForPolicyEnforcement(paths, step);
-    const state: LabState = { plan, topologyPath: options.topologyPath, createdAt: new Date().toISOString(), hostLink, sshUser: LAB_SSH_USER, processes };
+    const state: LabState = {
+      plan,
+      topologyPath: options.topologyPath,
+      createdAt: new Date().toISOString(),
+      hostLink,
+      sshUser: LAB_SSH_USER,
+      processes,
+    };
     await writeLabState(paths, state);
     return state;
   } catch (err) {

@@ -59,7 +59,10 @@ export function switchPortLines(plan: LabPlan): string[] {
   return [
     `link set host master ${SWITCH_BRIDGE}`,
     'link set host up',
-    ...plan.nodes.flatMap((_, i) => [`link set ${switchPort(i)} master ${SWITCH_BRIDGE}`, `link set ${switchPort(i)} up`]),
+    ...plan.nodes.flatMap((_, i) => [
+      `link set ${switchPort(i)} master ${SWITCH_BRIDGE}`,
+      `link set ${switchPort(i)} up`,
+    ]),
   ];
 }
 
@@ -138,6 +141,10 @@ export function nodeSysctls(plan: LabPlan, node: PlannedNode): string[] {
   const pods = plan.pods.filter((p) => p.node === node.name);
   return [
     'net.ipv4.ip_forward=1',
-    ...pods.flatMap((p) => [`net.ipv4.conf.${p.caliInterface}.proxy_arp=1`, `net.ipv4.neigh.${p.caliInterface}.proxy_delay=0`, `net.ipv4.conf.${p.caliInterface}.forwarding=1`]),
+    ...pods.flatMap((p) => [
+      `net.ipv4.conf.${p.caliInterface}.proxy_arp=1`,
+      `net.ipv4.neigh.${p.caliInterface}.proxy_delay=0`,
+      `net.ipv4.conf.${p.caliInterface}.forwarding=1`,
+    ]),
   ];
 }

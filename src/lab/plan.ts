@@ -9,7 +9,15 @@ import { validateLabName } from '../validate.ts';
 import { formatIpv4Cidr, nthAddress, nthBlock, parseIpv4Cidr, cidrSize, cidrsOverlap } from '../net/ipv4.ts';
 import { CALICO_IPIP_DEVICE, CALICO_VXLAN, caliInterfaceName } from '../calico/naming.ts';
 import { OVERLAY_OVERHEAD, type OverlayMode } from '../calico/encapsulation.ts';
-import type { EncapsulationMode, LabKubeProxyMode, LabRouting, PortProtocol, ServiceType, Topology, TopologyIpPool } from './topology.ts';
+import type {
+  EncapsulationMode,
+  LabKubeProxyMode,
+  LabRouting,
+  PortProtocol,
+  ServiceType,
+  Topology,
+  TopologyIpPool,
+} from './topology.ts';
 
 export const DEFAULT_LAB_NAME = 'lab';
 /** Ethernet MTU of the lab links. */
@@ -21,7 +29,6 @@ const FIRST_NODE_OFFSET = 11;
 const FIRST_CLUSTER_IP_OFFSET = 100;
 /** Calico's default BGP AS number (BGPConfiguration asNumber, docs: "Default: 64512"). */
 export const CALICO_DEFAULT_AS = 64512;
-
 
 export interface PlannedIpPool extends TopologyIpPool {
   overlay: OverlayMode;
@@ -136,7 +143,6 @@ export interface PlanInput {
   nodeSubnet: string;
 }
 
-
 function sha(algorithm: 'sha1' | 'sha256', text: string): Buffer {
   return createHash(algorithm).update(text).digest();
 }
@@ -154,7 +160,6 @@ function deterministicMac(firstOctet: number, seed: string): string {
   const b = sha('sha256', seed);
   return [firstOctet, b[0]!, b[1]!, b[2]!, b[3]!, b[4]!].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
-
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 function base32(buf: Buffer): string {
@@ -217,8 +222,12 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
   const poolSpec = topology.ipPools[0];
   if (!poolSpec) throw new InvalidInputError('ipPools', 'the lab needs one IP pool');
   const pool = parseIpv4Cidr(poolSpec.cidr);
-  for (const [field, cidr] of [['IP pool', poolSpec.cidr], ['serviceCIDR', topology.serviceCIDR]] as const) {
-    if (cidrsOverlap(subnet, parseIpv4Cidr(cidr))) throw new InvalidInputError('nodeSubnet', `${input.nodeSubnet} overlaps the ${field} ${cidr}`);
+  for (const [field, cidr] of [
+    ['IP pool', poolSpec.cidr],
+    ['serviceCIDR', topology.serviceCIDR],
+  ] as const) {
+    if (cidrsOverlap(subnet, parseIpv4Cidr(cidr)))
+      throw new InvalidInputError('nodeSubnet', `${input.nodeSubnet} overlaps the ${field} ${cidr}`);
   }
   const overlay = overlayOf(poolSpec);
   const ipPool: PlannedIpPool = { ...poolSpec, overlay };
@@ -245,7 +254,8 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
     const k = (podsOnNode.get(p.node) ?? 0) + 1; // offset 0 is the node's tunnel address
     podsOnNode.set(p.node, k);
     const block = parseIpv4Cidr(node.block);
-    if (k >= cidrSize(block)) throw new InvalidInputError('pods', `node ${p.node} has more pods than its /${poolSpec.blockSize} block holds`);
+    if (k >= cidrSize(block))
+      throw new InvalidInputError('pods', `node ${p.node} has more pods than its /${poolSpec.blockSize} block holds`);
     const seed = `${lab}/pod/${p.namespace}/${p.name}`;
     return {
       name: p.name,

@@ -133,7 +133,10 @@ export class PolicyReconciler {
     try {
       const { policies, problems, notEvaluated, tiers } = normalizePolicies(storeObjects(store));
       for (const p of problems) log(`policy reconciler: ${p.object}: ${p.message}`);
-      for (const p of notEvaluated) log(`policy reconciler: ${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} not programmed: ${p.reason}`);
+      for (const p of notEvaluated)
+        log(
+          `policy reconciler: ${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} not programmed: ${p.reason}`,
+        );
       const { workloads, namespaces } = felixWorkloads(plan);
       const summary: string[] = [];
       for (const node of plan.nodes) {
@@ -141,7 +144,8 @@ export class PolicyReconciler {
         for (const n of rendering.notes) log(`policy reconciler: ${node.name}: ${n}`);
         const saved = await run(inNetns(node.netns, ['iptables-save', '-t', 'filter']));
         const applied = planApply(rendering, currentFilterOf(parseIptablesSave(saved.stdout).tables.get('filter')));
-        if (applied.text !== null) await run(inNetns(node.netns, ['iptables-restore', '-w', '5', '--noflush']), { input: applied.text });
+        if (applied.text !== null)
+          await run(inNetns(node.netns, ['iptables-restore', '-w', '5', '--noflush']), { input: applied.text });
         status.nodes[node.name] = { written: applied.write, removed: applied.remove, hooked: applied.hook };
         summary.push(
           applied.text === null
@@ -150,7 +154,9 @@ export class PolicyReconciler {
         );
       }
       status.durationMs = Date.now() - started;
-      log(`policy reconciler: ${policies.length} policies at resourceVersion ${resourceVersion}: ${summary.join('; ')} (${status.durationMs} ms)`);
+      log(
+        `policy reconciler: ${policies.length} policies at resourceVersion ${resourceVersion}: ${summary.join('; ')} (${status.durationMs} ms)`,
+      );
     } catch (err) {
       status.error = describeError(err);
       status.durationMs = Date.now() - started;

@@ -9,7 +9,17 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { InvalidInputError } from '../errors.ts';
-import { validateCidr, validateDnsLabel, validateInterfaceName, validateIntegerInRange, validateIp, validateNodeName, validatePodName, validatePort, validateServiceName } from '../validate.ts';
+import {
+  validateCidr,
+  validateDnsLabel,
+  validateInterfaceName,
+  validateIntegerInRange,
+  validateIp,
+  validateNodeName,
+  validatePodName,
+  validatePort,
+  validateServiceName,
+} from '../validate.ts';
 import { cidrsOverlap, parseIpv4Cidr } from '../net/ipv4.ts';
 
 export const DEFAULT_TOPOLOGY_PATH = fileURLToPath(new URL('./topologies/default.yaml', import.meta.url));
@@ -93,7 +103,11 @@ export const TOPOLOGY_POLICY_KINDS: Readonly<Record<string, readonly string[]>> 
 export interface TopologyPolicyDocument {
   /** The file (absolute) and the document's index in it, for messages. */
   source: string;
-  object: Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+  object: Record<string, unknown> & {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace?: string };
+  };
 }
 
 /** What the lab's kube-system tells Calico and the controller manager (to misconfigure on purpose). */
@@ -133,13 +147,15 @@ export const DEFAULT_NODE_UPLINK = 'eth0';
 /** Kubernetes' default --service-node-port-range. */
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 /** Label keys and values as Kubernetes allows them (value: at most 63 characters, may be empty). */
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
 type Raw = Record<string, unknown>;
 
 function asObject(field: string, value: unknown): Raw {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidInputError(field, 'must be a mapping');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new InvalidInputError(field, 'must be a mapping');
   return value as Raw;
 }
 
@@ -155,7 +171,8 @@ function asLabels(field: string, value: unknown): Record<string, string> {
   for (const [k, v] of Object.entries(asObject(field, value))) {
     const text = String(v);
     if (!LABEL_KEY.test(k)) throw new InvalidInputError(`${field}.${k}`, 'is not a valid label key');
-    if (!LABEL_VALUE.test(text)) throw new InvalidInputError(`${field}.${k}`, `${JSON.stringify(text)} is not a valid label value`);
+    if (!LABEL_VALUE.test(text))
+      throw new InvalidInputError(`${field}.${k}`, `${JSON.stringify(text)} is not a valid label value`);
     labels[k] = text;
   }
   return labels;
@@ -201,7 +218,8 @@ function parsePod(raw: unknown, i: number, nodeNames: Set<string>): TopologyPod 
   const field = `pods[${i}]`;
   const o = asObject(field, raw);
   const node = validateNodeName(o.node, `${field}.node`);
-  if (!nodeNames.has(node)) throw new InvalidInputError(`${field}.node`, `${JSON.stringify(node)} is not a node of this topology`);
+  if (!nodeNames.has(node))
+    throw new InvalidInputError(`${field}.node`, `${JSON.stringify(node)} is not a node of this topology`);
   const containers = asArray(`${field}.containers`, o.containers).map((c, j) => {
     const co = asObject(`${field}.containers[${j}]`, c);
     const namedPorts: { name: string; port: number }[] = [];
@@ -212,15 +230,22 @@ function parsePod(raw: unknown, i: number, nodeNames: Set<string>): TopologyPod 
       const po = asObject(f, p);
       const port = validatePort(po.port, `${f}.port`);
       const name = validateDnsLabel(`${f}.name`, po.name);
-      if (name.length > CONTAINER_PORT_NAME_MAX || !/[a-z]/.test(name)) throw new InvalidInputError(`${f}.name`, `must be at most ${CONTAINER_PORT_NAME_MAX} characters with a letter`);
+      if (name.length > CONTAINER_PORT_NAME_MAX || !/[a-z]/.test(name))
+        throw new InvalidInputError(`${f}.name`, `must be at most ${CONTAINER_PORT_NAME_MAX} characters with a letter`);
       namedPorts.push({ name, port });
       return port;
     });
     return { name: validateDnsLabel(`${field}.containers[${j}].name`, co.name), ports, namedPorts };
   });
   if (containers.length === 0) throw new InvalidInputError(`${field}.containers`, 'needs at least one container');
-  unique(`${field}.containers`, containers.map((c) => c.name));
-  unique(`${field} ports`, containers.flatMap((c) => c.ports.map(String)));
+  unique(
+    `${field}.containers`,
+    containers.map((c) => c.name),
+  );
+  unique(
+    `${field} ports`,
+    containers.flatMap((c) => c.ports.map(String)),
+  );
   return {
     name: validatePodName(o.name, `${field}.name`),
     namespace: o.namespace === undefined ? 'default' : validateDnsLabel(`${field}.namespace`, o.namespace),
@@ -234,7 +259,8 @@ function parseService(raw: unknown, i: number): TopologyService {
   const field = `services[${i}]`;
   const o = asObject(field, raw);
   const type = o.type ?? 'ClusterIP';
-  if (type !== 'ClusterIP' && type !== 'NodePort') throw new InvalidInputError(`${field}.type`, 'must be ClusterIP or NodePort');
+  if (type !== 'ClusterIP' && type !== 'NodePort')
+    throw new InvalidInputError(`${field}.type`, 'must be ClusterIP or NodePort');
   const ports = asArray(`${field}.ports`, o.ports).map((p, j): TopologyServicePort => {
     const f = `${field}.ports[${j}]`;
     const po = asObject(f, p);
@@ -242,8 +268,11 @@ function parseService(raw: unknown, i: number): TopologyService {
     const protocol = po.protocol ?? 'TCP';
     if (protocol !== 'TCP' && protocol !== 'UDP') throw new InvalidInputError(`${f}.protocol`, 'must be TCP or UDP');
     const nodePort =
-      po.nodePort === undefined ? undefined : validateIntegerInRange(`${f}.nodePort`, po.nodePort, NODE_PORT_RANGE.min, NODE_PORT_RANGE.max);
-    if (type === 'NodePort' && nodePort === undefined) throw new InvalidInputError(`${f}.nodePort`, 'is required for a NodePort service in the lab');
+      po.nodePort === undefined
+        ? undefined
+        : validateIntegerInRange(`${f}.nodePort`, po.nodePort, NODE_PORT_RANGE.min, NODE_PORT_RANGE.max);
+    if (type === 'NodePort' && nodePort === undefined)
+      throw new InvalidInputError(`${f}.nodePort`, 'is required for a NodePort service in the lab');
     return {
       name: po.name === undefined ? `p${port}` : validateDnsLabel(`${f}.name`, po.name),
       port,
@@ -274,44 +303,74 @@ export function parseTopology(doc: unknown): Topology {
     return { name, calicoIPv4Address: address };
   });
   if (nodes.length === 0) throw new InvalidInputError('nodes', 'needs at least one node');
-  unique('nodes', nodes.map((n) => n.name));
+  unique(
+    'nodes',
+    nodes.map((n) => n.name),
+  );
   const nodeNames = new Set(nodes.map((n) => n.name));
 
   const ipPools = asArray('ipPools', o.ipPools).map(parsePool);
   if (ipPools.length !== 1) throw new InvalidInputError('ipPools', 'the lab supports exactly one IP pool');
   const serviceCIDR = o.serviceCIDR === undefined ? '10.96.0.0/16' : validateCidr(o.serviceCIDR, 'serviceCIDR');
-  if (cidrsOverlap(parseIpv4Cidr(serviceCIDR), parseIpv4Cidr(ipPools[0]!.cidr))) throw new InvalidInputError('serviceCIDR', 'overlaps the IP pool');
+  if (cidrsOverlap(parseIpv4Cidr(serviceCIDR), parseIpv4Cidr(ipPools[0]!.cidr)))
+    throw new InvalidInputError('serviceCIDR', 'overlaps the IP pool');
 
   const pods = asArray('pods', o.pods, false).map((p, i) => parsePod(p, i, nodeNames));
-  unique('pods', pods.map((p) => `${p.namespace}/${p.name}`));
+  unique(
+    'pods',
+    pods.map((p) => `${p.namespace}/${p.name}`),
+  );
   const services = asArray('services', o.services, false).map(parseService);
-  unique('services', services.map((s) => `${s.namespace}/${s.name}`));
-  unique('nodePorts', services.flatMap((s) => s.ports.flatMap((p) => (p.nodePort === undefined ? [] : [String(p.nodePort)]))));
+  unique(
+    'services',
+    services.map((s) => `${s.namespace}/${s.name}`),
+  );
+  unique(
+    'nodePorts',
+    services.flatMap((s) => s.ports.flatMap((p) => (p.nodePort === undefined ? [] : [String(p.nodePort)]))),
+  );
 
   const namespaces = asArray('namespaces', o.namespaces, false).map((n, i): TopologyNamespace => {
     const no = asObject(`namespaces[${i}]`, n);
-    return { name: validateDnsLabel(`namespaces[${i}].name`, no.name), labels: asLabels(`namespaces[${i}].labels`, no.labels) };
+    return {
+      name: validateDnsLabel(`namespaces[${i}].name`, no.name),
+      labels: asLabels(`namespaces[${i}].labels`, no.labels),
+    };
   });
-  unique('namespaces', namespaces.map((n) => n.name));
+  unique(
+    'namespaces',
+    namespaces.map((n) => n.name),
+  );
   const networkPolicies = asArray('networkPolicies', o.networkPolicies, false).map((p, i) => {
-    if (typeof p !== 'string' || p.trim() === '') throw new InvalidInputError(`networkPolicies[${i}]`, 'must be a file path (relative to the topology file)');
+    if (typeof p !== 'string' || p.trim() === '')
+      throw new InvalidInputError(`networkPolicies[${i}]`, 'must be a file path (relative to the topology file)');
     return p;
   });
 
   const kubeProxy = o.kubeProxy === undefined ? 'iptables' : o.kubeProxy;
-  if (!(LAB_KUBE_PROXY_MODES as readonly unknown[]).includes(kubeProxy)) throw new InvalidInputError('kubeProxy', `${JSON.stringify(kubeProxy)} must be ${LAB_KUBE_PROXY_MODES.join(' or ')}`);
+  if (!(LAB_KUBE_PROXY_MODES as readonly unknown[]).includes(kubeProxy))
+    throw new InvalidInputError(
+      'kubeProxy',
+      `${JSON.stringify(kubeProxy)} must be ${LAB_KUBE_PROXY_MODES.join(' or ')}`,
+    );
 
   const routing = o.routing === undefined ? 'vxlan' : o.routing;
-  if (!(LAB_ROUTINGS as readonly unknown[]).includes(routing)) throw new InvalidInputError('routing', `${JSON.stringify(routing)} must be ${LAB_ROUTINGS.join(' or ')}`);
+  if (!(LAB_ROUTINGS as readonly unknown[]).includes(routing))
+    throw new InvalidInputError('routing', `${JSON.stringify(routing)} must be ${LAB_ROUTINGS.join(' or ')}`);
   if (routing === 'bgp' && (ipPools[0]!.vxlanMode !== 'Never' || ipPools[0]!.ipipMode !== 'Never')) {
-    throw new InvalidInputError('routing', 'bgp routes pod traffic unencapsulated: the IP pool needs vxlanMode: Never and ipipMode: Never');
+    throw new InvalidInputError(
+      'routing',
+      'bgp routes pod traffic unencapsulated: the IP pool needs vxlanMode: Never and ipipMode: Never',
+    );
   }
   const clusterConfig: TopologyClusterConfig = {};
   if (o.clusterConfig !== undefined) {
     const cc = asObject('clusterConfig', o.clusterConfig);
     // 68: the IPv4 minimum (RFC 791); 9000: jumbo frames, more than any Calico deployment's links.
-    if (cc.vethMtu !== undefined) clusterConfig.vethMtu = validateIntegerInRange('clusterConfig.vethMtu', cc.vethMtu, 68, 9000);
-    if (cc.clusterCIDR !== undefined) clusterConfig.clusterCIDR = validateCidr(cc.clusterCIDR, 'clusterConfig.clusterCIDR');
+    if (cc.vethMtu !== undefined)
+      clusterConfig.vethMtu = validateIntegerInRange('clusterConfig.vethMtu', cc.vethMtu, 68, 9000);
+    if (cc.clusterCIDR !== undefined)
+      clusterConfig.clusterCIDR = validateCidr(cc.clusterCIDR, 'clusterConfig.clusterCIDR');
   }
 
   let nodeSubnet: string | undefined;
@@ -319,37 +378,81 @@ export function parseTopology(doc: unknown): Topology {
     nodeSubnet = validateCidr(o.nodeSubnet, 'nodeSubnet');
     validateIp(nodeSubnet.split('/')[0], 'nodeSubnet');
   }
-  const nodeUplink = o.nodeUplink === undefined ? DEFAULT_NODE_UPLINK : validateInterfaceName(o.nodeUplink, 'nodeUplink');
-  return { ...(nodeSubnet === undefined ? {} : { nodeSubnet }), nodeUplink, clusterConfig, routing: routing as LabRouting, kubeProxy: kubeProxy as LabKubeProxyMode, serviceCIDR, ipPools, nodes, pods, services, namespaces, networkPolicies, policyDocuments: [] };
+  const nodeUplink =
+    o.nodeUplink === undefined ? DEFAULT_NODE_UPLINK : validateInterfaceName(o.nodeUplink, 'nodeUplink');
+  return {
+    ...(nodeSubnet === undefined ? {} : { nodeSubnet }),
+    nodeUplink,
+    clusterConfig,
+    routing: routing as LabRouting,
+    kubeProxy: kubeProxy as LabKubeProxyMode,
+    serviceCIDR,
+    ipPools,
+    nodes,
+    pods,
+    services,
+    namespaces,
+    networkPolicies,
+    policyDocuments: [],
+  };
 }
 
 /** Checks each document of a networkPolicies file: a supported apiVersion/kind and a metadata.name. */
-export function parsePolicyDocuments(field: string, path: string, text: string, knownNamespaces: Set<string>): TopologyPolicyDocument[] {
+export function parsePolicyDocuments(
+  field: string,
+  path: string,
+  text: string,
+  knownNamespaces: Set<string>,
+): TopologyPolicyDocument[] {
   const docs = parseAllDocuments(text);
   if (!Array.isArray(docs)) throw new InvalidInputError(field, `${path} is not valid YAML`);
   return docs.flatMap((doc, i) => {
-    if (doc.errors.length > 0) throw new InvalidInputError(field, `${path} document ${i + 1} is not valid YAML: ${doc.errors[0]!.message}`);
+    if (doc.errors.length > 0)
+      throw new InvalidInputError(field, `${path} document ${i + 1} is not valid YAML: ${doc.errors[0]!.message}`);
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) return []; // an empty document (a trailing ---)
     const where = `${field} (${path} document ${i + 1})`;
     const o = asObject(where, value);
     const kinds = typeof o.apiVersion === 'string' ? TOPOLOGY_POLICY_KINDS[o.apiVersion] : undefined;
     if (!kinds || typeof o.kind !== 'string' || !kinds.includes(o.kind)) {
-      throw new InvalidInputError(where, `${String(o.apiVersion)} ${String(o.kind)} is not a policy kind the lab serves (${Object.entries(TOPOLOGY_POLICY_KINDS).map(([v, k]) => `${v} ${k.join('/')}`).join(', ')})`);
+      throw new InvalidInputError(
+        where,
+        `${String(o.apiVersion)} ${String(o.kind)} is not a policy kind the lab serves (${Object.entries(
+          TOPOLOGY_POLICY_KINDS,
+        )
+          .map(([v, k]) => `${v} ${k.join('/')}`)
+          .join(', ')})`,
+      );
     }
     const metadata = asObject(`${where}.metadata`, o.metadata);
-    if (typeof metadata.name !== 'string' || metadata.name === '') throw new InvalidInputError(`${where}.metadata.name`, 'is required');
+    if (typeof metadata.name !== 'string' || metadata.name === '')
+      throw new InvalidInputError(`${where}.metadata.name`, 'is required');
     const namespaced = o.kind === 'NetworkPolicy';
     const namespace = metadata.namespace === undefined ? 'default' : String(metadata.namespace);
-    if (namespaced && !knownNamespaces.has(namespace)) throw new InvalidInputError(`${where}.metadata.namespace`, `${JSON.stringify(namespace)} is not a namespace of this topology`);
-    const object = { ...o, metadata: { ...metadata, ...(namespaced ? { namespace } : {}) } } as TopologyPolicyDocument['object'];
+    if (namespaced && !knownNamespaces.has(namespace))
+      throw new InvalidInputError(
+        `${where}.metadata.namespace`,
+        `${JSON.stringify(namespace)} is not a namespace of this topology`,
+      );
+    const object = {
+      ...o,
+      metadata: { ...metadata, ...(namespaced ? { namespace } : {}) },
+    } as TopologyPolicyDocument['object'];
     return [{ source: `${path}#${i + 1}`, object }];
   });
 }
 
 /** Namespaces a lab has: the cluster's own four plus every declared one and every pod's and service's. */
 export function topologyNamespaces(topology: Pick<Topology, 'namespaces' | 'pods' | 'services'>): Set<string> {
-  return new Set(['default', 'kube-node-lease', 'kube-public', 'kube-system', ...topology.namespaces.map((n) => n.name), ...topology.pods.map((p) => p.namespace), ...topology.services.map((s) => s.namespace)]);
+  return new Set([
+    'default',
+    'kube-node-lease',
+    'kube-public',
+    'kube-system',
+    ...topology.namespaces.map((n) => n.name),
+    ...topology.pods.map((p) => p.namespace),
+    ...topology.services.map((s) => s.namespace),
+  ]);
 }
 
 export async function loadTopology(path: string = DEFAULT_TOPOLOGY_PATH): Promise<Topology> {

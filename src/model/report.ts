@@ -63,7 +63,10 @@ export function flattenFindings(findings: readonly Finding[]): Finding[] {
  * that claims it), and returns the remaining top level. A finding is never moved under itself or under one of its own
  * consequences; causes are tried in the order given.
  */
-export function nestConsequences(findings: readonly Finding[], follows: (cause: Finding, candidate: Finding) => boolean): Finding[] {
+export function nestConsequences(
+  findings: readonly Finding[],
+  follows: (cause: Finding, candidate: Finding) => boolean,
+): Finding[] {
   const moved = new Set<Finding>();
   const children = new Map<Finding, Finding[]>();
   for (const cause of findings) {

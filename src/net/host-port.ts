@@ -19,7 +19,10 @@ export function joinHostPort(ip: string, port: number | string): string {
 /** `[fd00::5]:8080`, `10.244.0.2:8080`, `10.244.0.2` (a DNAT without a port) → the joined form; the text unchanged when unreadable. */
 export function canonicalHostPort(text: string): string {
   const bracketed = /^\[(?<host>[^\]]+)\](?::(?<port>\d+))?$/.exec(text);
-  if (bracketed?.groups) return bracketed.groups.port ? joinHostPort(bracketed.groups.host!, bracketed.groups.port) : canonicalIp(bracketed.groups.host!);
+  if (bracketed?.groups)
+    return bracketed.groups.port
+      ? joinHostPort(bracketed.groups.host!, bracketed.groups.port)
+      : canonicalIp(bracketed.groups.host!);
   const v4 = /^(?<host>\d+\.\d+\.\d+\.\d+)(?::(?<port>\d+))?$/.exec(text);
   if (v4?.groups) return v4.groups.port ? joinHostPort(v4.groups.host!, v4.groups.port) : v4.groups.host!;
   // A bare IPv6 address (no port can be told apart without brackets).

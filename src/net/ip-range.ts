@@ -50,7 +50,11 @@ export function rangesOverlap(a: IpRange, b: IpRange): boolean {
 
 /** Whether `inner` lies wholly inside `outer`. */
 export function rangeWithin(inner: IpRange, outer: IpRange): boolean {
-  return inner.family === outer.family && inner.prefix >= outer.prefix && (inner.addr as ipaddr.IPv4).match(outer.addr as ipaddr.IPv4, outer.prefix);
+  return (
+    inner.family === outer.family &&
+    inner.prefix >= outer.prefix &&
+    (inner.addr as ipaddr.IPv4).match(outer.addr as ipaddr.IPv4, outer.prefix)
+  );
 }
 
 /** The CIDR text's range contains `ip` (false for anything unreadable). */

@@ -12,7 +12,8 @@ export interface Ipv4Cidr {
 }
 
 export function ipv4ToInt(ip: string): number {
-  if (!ipaddr.IPv4.isValidFourPartDecimal(ip)) throw new InvalidInputError('ip', `${JSON.stringify(ip)} is not an IPv4 address`);
+  if (!ipaddr.IPv4.isValidFourPartDecimal(ip))
+    throw new InvalidInputError('ip', `${JSON.stringify(ip)} is not an IPv4 address`);
   const b = ipaddr.IPv4.parse(ip).octets;
   return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
 }
@@ -44,23 +45,29 @@ export function cidrSize(c: Ipv4Cidr): number {
 
 /** The address at `offset` inside the CIDR; throws when it falls outside. */
 export function nthAddress(c: Ipv4Cidr, offset: number): string {
-  if (offset < 0 || offset >= cidrSize(c)) throw new InvalidInputError('cidr', `offset ${offset} is outside ${formatIpv4Cidr(c)}`);
+  if (offset < 0 || offset >= cidrSize(c))
+    throw new InvalidInputError('cidr', `offset ${offset} is outside ${formatIpv4Cidr(c)}`);
   return intToIpv4((c.base + offset) >>> 0);
 }
 
 /** The `index`-th sub-block of length `blockPrefix` inside the pool (Calico's IPAM blocks). */
 export function nthBlock(pool: Ipv4Cidr, blockPrefix: number, index: number): Ipv4Cidr {
-  if (blockPrefix < pool.prefix) throw new InvalidInputError('blockSize', `/${blockPrefix} is larger than the pool ${formatIpv4Cidr(pool)}`);
+  if (blockPrefix < pool.prefix)
+    throw new InvalidInputError('blockSize', `/${blockPrefix} is larger than the pool ${formatIpv4Cidr(pool)}`);
   const count = 2 ** (blockPrefix - pool.prefix);
-  if (index < 0 || index >= count) throw new InvalidInputError('blockSize', `pool ${formatIpv4Cidr(pool)} has only ${count} blocks of /${blockPrefix}`);
+  if (index < 0 || index >= count)
+    throw new InvalidInputError(
+      'blockSize',
+      `pool ${formatIpv4Cidr(pool)} has only ${count} blocks of /${blockPrefix}`,
+    );
   return { base: (pool.base + index * 2 ** (32 - blockPrefix)) >>> 0, prefix: blockPrefix };
 }
 
 export function cidrContains(c: Ipv4Cidr, ip: string): boolean {
-  return ((ipv4ToInt(ip) & maskOf(c.prefix)) >>> 0) === c.base;
+  return (ipv4ToInt(ip) & maskOf(c.prefix)) >>> 0 === c.base;
 }
 
 export function cidrsOverlap(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
   const prefix = Math.min(a.prefix, b.prefix);
-  return ((a.base & maskOf(prefix)) >>> 0) === ((b.base & maskOf(prefix)) >>> 0);
+  return (a.base & maskOf(prefix)) >>> 0 === (b.base & maskOf(prefix)) >>> 0;
 }

@@ -42,7 +42,10 @@ export const TUNNEL_BPF = 'udp port 4789 or udp port 8472 or ip proto 4';
 /** The test connection's own bound (seconds), so an idle or dropped path answers quickly. */
 export const TEST_CONNECT_MAX_SECONDS = 30;
 
-function command(argv: string[], options: { privileged?: boolean; maxOutputBytes?: number; timeoutSeconds?: number } = {}): NodeCommand {
+function command(
+  argv: string[],
+  options: { privileged?: boolean; maxOutputBytes?: number; timeoutSeconds?: number } = {},
+): NodeCommand {
   return {
     argv,
     timeoutSeconds: options.timeoutSeconds ?? QUICK_SECONDS,
@@ -71,7 +74,9 @@ export function ipNetnsList(options: { json?: boolean } = {}): NodeCommand {
 
 /** Every namespace file where runtimes put them, one path a line (a missing directory is reported on stderr only). */
 export function listNetnsDir(): NodeCommand {
-  return command(['find', '/var/run/netns', '/var/run/docker/netns', '-mindepth', '1', '-maxdepth', '1'], { privileged: true });
+  return command(['find', '/var/run/netns', '/var/run/docker/netns', '-mindepth', '1', '-maxdepth', '1'], {
+    privileged: true,
+  });
 }
 
 // ---- routes, addresses, links, neighbours ----
@@ -87,8 +92,17 @@ function familyFlag(family: Family | undefined): string[] {
 /** A route table: `ip [-j] [-4|-6] route show table main` (default), or every table (`table all`, for policy routing). */
 export function ipRoute(options: { json?: boolean; family?: Family; table?: 'main' | 'all' } = {}): NodeCommand {
   const table = options.table ?? 'main';
-  if (table !== 'main' && table !== 'all') throw new InvalidInputError('table', `${JSON.stringify(String(table).slice(0, 20))} is not main or all`);
-  return command(['ip', ...(options.json ? ['-j'] : []), ...familyFlag(options.family), 'route', 'show', 'table', table]);
+  if (table !== 'main' && table !== 'all')
+    throw new InvalidInputError('table', `${JSON.stringify(String(table).slice(0, 20))} is not main or all`);
+  return command([
+    'ip',
+    ...(options.json ? ['-j'] : []),
+    ...familyFlag(options.family),
+    'route',
+    'show',
+    'table',
+    table,
+  ]);
 }
 
 /** The routing policy rules: `ip [-j] [-4|-6] rule show`. */
@@ -105,7 +119,9 @@ export function routeN(): NodeCommand {
  * Addresses: `ip [-j|-o] [-4|-6] addr show`, inside a namespace when given. Without json, one line per address (-o),
  * or as people read it (`format: 'full'`, for reports).
  */
-export function ipAddr(options: { netns?: string; json?: boolean; family?: Family; format?: 'one-line' | 'full' } = {}): NodeCommand {
+export function ipAddr(
+  options: { netns?: string; json?: boolean; family?: Family; format?: 'one-line' | 'full' } = {},
+): NodeCommand {
   const style = options.json ? ['-j'] : options.format === 'full' ? [] : ['-o'];
   const argv = ['ip', ...style, ...familyFlag(options.family), 'addr', 'show'];
   return options.netns === undefined ? command(argv) : netnsExec(options.netns, command(argv));
@@ -122,7 +138,10 @@ export function ipLinkDetails(ifname: string, options: { json?: boolean } = { js
 }
 
 /** Neighbour (ARP) entries on a device (null: every device), as Felix programs them for VXLAN peers. */
-export function ipNeigh(dev: string | null, options: { json?: boolean; family?: Family } = { json: true }): NodeCommand {
+export function ipNeigh(
+  dev: string | null,
+  options: { json?: boolean; family?: Family } = { json: true },
+): NodeCommand {
   const device = dev === null ? [] : ['dev', validateInterfaceName(dev, 'dev')];
   return command(['ip', ...(options.json ? ['-j'] : []), ...familyFlag(options.family), 'neigh', 'show', ...device]);
 }
@@ -148,9 +167,17 @@ export type IptablesTable = (typeof IPTABLES_TABLES)[number];
 
 /** `iptables-save -t TABLE`, or `ip6tables-save -t TABLE` for family 6 (IPv6 Services: kube-proxy keeps them apart). */
 export function iptablesSave(table: IptablesTable, options: { family?: Family } = {}): NodeCommand {
-  if (!(IPTABLES_TABLES as readonly string[]).includes(table)) throw new InvalidInputError('table', `${JSON.stringify(String(table).slice(0, 40))} is not one of ${IPTABLES_TABLES.join(', ')}`);
+  if (!(IPTABLES_TABLES as readonly string[]).includes(table))
+    throw new InvalidInputError(
+      'table',
+      `${JSON.stringify(String(table).slice(0, 40))} is not one of ${IPTABLES_TABLES.join(', ')}`,
+    );
   familyFlag(options.family);
-  return command([options.family === 6 ? 'ip6tables-save' : 'iptables-save', '-t', table], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
+  return command([options.family === 6 ? 'ip6tables-save' : 'iptables-save', '-t', table], {
+    privileged: true,
+    maxOutputBytes: LARGE_OUTPUT_BYTES,
+    timeoutSeconds: IPTABLES_SECONDS,
+  });
 }
 
 /**
@@ -160,7 +187,11 @@ export function iptablesSave(table: IptablesTable, options: { family?: Family } 
 export function iptablesSaveCounters(options: { family?: Family } = {}): NodeCommand {
   familyFlag(options.family);
   const save = options.family === 6 ? 'ip6tables-save' : 'iptables-save';
-  return command([save, '-c'], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
+  return command([save, '-c'], {
+    privileged: true,
+    maxOutputBytes: LARGE_OUTPUT_BYTES,
+    timeoutSeconds: IPTABLES_SECONDS,
+  });
 }
 
 /** The iptables backends a node may have: x_tables (`iptables-legacy`) and nf_tables (`iptables-nft`). */
@@ -173,8 +204,16 @@ export type IptablesBackend = (typeof IPTABLES_BACKENDS)[number];
  * backend's save shows only its own half.
  */
 export function iptablesBackendSave(backend: IptablesBackend): NodeCommand {
-  if (!(IPTABLES_BACKENDS as readonly string[]).includes(backend)) throw new InvalidInputError('iptables backend', `${JSON.stringify(String(backend).slice(0, 40))} is not one of ${IPTABLES_BACKENDS.join(', ')}`);
-  return command([`iptables-${backend}-save`], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
+  if (!(IPTABLES_BACKENDS as readonly string[]).includes(backend))
+    throw new InvalidInputError(
+      'iptables backend',
+      `${JSON.stringify(String(backend).slice(0, 40))} is not one of ${IPTABLES_BACKENDS.join(', ')}`,
+    );
+  return command([`iptables-${backend}-save`], {
+    privileged: true,
+    maxOutputBytes: LARGE_OUTPUT_BYTES,
+    timeoutSeconds: IPTABLES_SECONDS,
+  });
 }
 
 /** nftables address families kube-proxy's nftables proxier writes a table in (one per IP family). */
@@ -186,9 +225,21 @@ export type NftTable = (typeof NFT_TABLES)[number];
 
 /** One nftables table as JSON (`nft -j list table FAMILY NAME`); exits non-zero when the table does not exist. */
 export function nftListTable(family: NftFamily, table: NftTable = 'kube-proxy'): NodeCommand {
-  if (!(NFT_FAMILIES as readonly string[]).includes(family)) throw new InvalidInputError('nft family', `${JSON.stringify(String(family).slice(0, 40))} is not one of ${NFT_FAMILIES.join(', ')}`);
-  if (!(NFT_TABLES as readonly string[]).includes(table)) throw new InvalidInputError('nft table', `${JSON.stringify(String(table).slice(0, 40))} is not one of ${NFT_TABLES.join(', ')}`);
-  return command(['nft', '-j', 'list', 'table', family, table], { privileged: true, maxOutputBytes: LARGE_OUTPUT_BYTES, timeoutSeconds: IPTABLES_SECONDS });
+  if (!(NFT_FAMILIES as readonly string[]).includes(family))
+    throw new InvalidInputError(
+      'nft family',
+      `${JSON.stringify(String(family).slice(0, 40))} is not one of ${NFT_FAMILIES.join(', ')}`,
+    );
+  if (!(NFT_TABLES as readonly string[]).includes(table))
+    throw new InvalidInputError(
+      'nft table',
+      `${JSON.stringify(String(table).slice(0, 40))} is not one of ${NFT_TABLES.join(', ')}`,
+    );
+  return command(['nft', '-j', 'list', 'table', family, table], {
+    privileged: true,
+    maxOutputBytes: LARGE_OUTPUT_BYTES,
+    timeoutSeconds: IPTABLES_SECONDS,
+  });
 }
 
 /** kube-proxy's metrics server (--metrics-bind-address, default 127.0.0.1:10249) answers GET /proxyMode with its mode. */
@@ -196,7 +247,8 @@ export const KUBE_PROXY_METRICS_PORT = 10249;
 /** The proxyMode request answers in milliseconds; a kube-proxy that does not answer in this long is not listening. */
 export const PROXY_MODE_SECONDS = 2;
 /** The same request with bash's /dev/tcp, for nodes without curl; the port is "$1". Prints the HTTP response. */
-export const BASH_PROXY_MODE_SCRIPT = 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf \'GET /proxyMode HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n\' >&3 && cat <&3';
+export const BASH_PROXY_MODE_SCRIPT =
+  'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf \'GET /proxyMode HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n\' >&3 && cat <&3';
 
 /** kube-proxy's own word on its mode, asked on the node's loopback only (`iptables`, `nftables`, `ipvs`). */
 export function kubeProxyMode(options: { port?: number; tool?: 'curl' | 'bash' } = {}): NodeCommand {
@@ -234,19 +286,25 @@ const SYSCTL_GLOBAL = new Set([
  * '.' separates the key's parts.
  */
 export function interfaceSysctlKey(ifname: string, setting: (typeof SYSCTL_PER_INTERFACE)[number]): string {
-  if (!SYSCTL_PER_INTERFACE.includes(setting)) throw new InvalidInputError('sysctl setting', `${JSON.stringify(String(setting).slice(0, 40))} is not allowed`);
+  if (!SYSCTL_PER_INTERFACE.includes(setting))
+    throw new InvalidInputError('sysctl setting', `${JSON.stringify(String(setting).slice(0, 40))} is not allowed`);
   const name = ifname === 'all' || ifname === 'default' ? ifname : validateInterfaceName(ifname).replaceAll('.', '/');
   return `net.ipv4.conf.${name}.${setting}`;
 }
 
-const SYSCTL_INTERFACE_KEY = new RegExp(`^net\\.ipv4\\.conf\\.(?<ifname>[A-Za-z0-9][A-Za-z0-9_/@-]{0,14})\\.(?:${SYSCTL_PER_INTERFACE.join('|')})$`);
+const SYSCTL_INTERFACE_KEY = new RegExp(
+  `^net\\.ipv4\\.conf\\.(?<ifname>[A-Za-z0-9][A-Za-z0-9_/@-]{0,14})\\.(?:${SYSCTL_PER_INTERFACE.join('|')})$`,
+);
 
 /** Reads allow-listed kernel network settings (`sysctl -e`: a key the kernel lacks is skipped, not an error). */
 export function sysctlNet(keys: readonly string[]): NodeCommand {
   if (keys.length === 0) throw new InvalidInputError('sysctl keys', 'at least one key is required');
   for (const key of keys) {
     if (typeof key !== 'string' || !(SYSCTL_GLOBAL.has(key) || SYSCTL_INTERFACE_KEY.test(key))) {
-      throw new InvalidInputError('sysctl key', `${JSON.stringify(String(key).slice(0, 60))} is not a setting k8snet reads`);
+      throw new InvalidInputError(
+        'sysctl key',
+        `${JSON.stringify(String(key).slice(0, 60))} is not a setting k8snet reads`,
+      );
     }
   }
   return command(['sysctl', '-e', ...keys]);
@@ -261,12 +319,26 @@ export function crictlInspectp(id: string): NodeCommand {
 
 /** Pod sandboxes by namespace and name. crictl's --name is a regular expression: callers match the name exactly in the JSON. */
 export function crictlPods(pod: { namespace: string; name: string }): NodeCommand {
-  return command(['crictl', 'pods', '--namespace', validateNamespace(pod.namespace), '--name', validatePodName(pod.name), '-o', 'json'], { privileged: true });
+  return command(
+    [
+      'crictl',
+      'pods',
+      '--namespace',
+      validateNamespace(pod.namespace),
+      '--name',
+      validatePodName(pod.name),
+      '-o',
+      'json',
+    ],
+    { privileged: true },
+  );
 }
 
 /** Containers of one sandbox (running or not). */
 export function crictlPs(options: { podId: string }): NodeCommand {
-  return command(['crictl', 'ps', '-a', '--pod', validateContainerId(options.podId, 'sandbox id'), '-o', 'json'], { privileged: true });
+  return command(['crictl', 'ps', '-a', '--pod', validateContainerId(options.podId, 'sandbox id'), '-o', 'json'], {
+    privileged: true,
+  });
 }
 
 /** A docker container (SandboxKey, and NetworkMode container:<pause> for app containers). */
@@ -285,7 +357,8 @@ const BIRD_PROTOCOL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
  * birdcl (the line-mode client calico-node ships, Debian's bird2 too) when present, else birdc: the socket is "$1",
  * the BIRD command words follow as positional parameters.
  */
-export const BIRD_CLIENT_SCRIPT = 's="$1"; shift; if command -v birdcl >/dev/null 2>&1; then exec birdcl -s "$s" "$@"; fi; exec birdc -s "$s" "$@"';
+export const BIRD_CLIENT_SCRIPT =
+  's="$1"; shift; if command -v birdcl >/dev/null 2>&1; then exec birdcl -s "$s" "$@"; fi; exec birdc -s "$s" "$@"';
 /** BIRD answers from memory; one that does not answer in this long is wedged. */
 export const BIRD_SECONDS = 5;
 
@@ -293,15 +366,35 @@ export const BIRD_SECONDS = 5;
  * BIRD's protocols: `birdcl -s SOCKET show protocols [all [NAME]]`, falling back to `birdc -s …` on nodes without
  * birdcl (tool: 'auto'), or the named client. Reading the socket needs root.
  */
-export function birdShowProtocols(options: { all?: boolean; name?: string; socket?: string; tool?: 'auto' | 'birdcl' | 'birdc' } = {}): NodeCommand {
+export function birdShowProtocols(
+  options: { all?: boolean; name?: string; socket?: string; tool?: 'auto' | 'birdcl' | 'birdc' } = {},
+): NodeCommand {
   const socket = options.socket ?? CALICO_BIRD_SOCKET;
-  if (typeof socket !== 'string' || !BIRD_SOCKET_PATH.test(socket) || socket.includes('..')) throw new InvalidInputError('socket', `${JSON.stringify(String(socket).slice(0, 60))} is not a BIRD control socket path`);
-  if (options.name !== undefined && (typeof options.name !== 'string' || !BIRD_PROTOCOL_NAME.test(options.name))) throw new InvalidInputError('protocol', `${JSON.stringify(String(options.name).slice(0, 60))} is not a BIRD protocol name`);
-  if (options.name !== undefined && !options.all) throw new InvalidInputError('protocol', 'a protocol name needs `all`');
-  const words = ['show', 'protocols', ...(options.all ? ['all'] : []), ...(options.name === undefined ? [] : [options.name])];
+  if (typeof socket !== 'string' || !BIRD_SOCKET_PATH.test(socket) || socket.includes('..'))
+    throw new InvalidInputError(
+      'socket',
+      `${JSON.stringify(String(socket).slice(0, 60))} is not a BIRD control socket path`,
+    );
+  if (options.name !== undefined && (typeof options.name !== 'string' || !BIRD_PROTOCOL_NAME.test(options.name)))
+    throw new InvalidInputError(
+      'protocol',
+      `${JSON.stringify(String(options.name).slice(0, 60))} is not a BIRD protocol name`,
+    );
+  if (options.name !== undefined && !options.all)
+    throw new InvalidInputError('protocol', 'a protocol name needs `all`');
+  const words = [
+    'show',
+    'protocols',
+    ...(options.all ? ['all'] : []),
+    ...(options.name === undefined ? [] : [options.name]),
+  ];
   const tool = options.tool ?? 'auto';
-  if (tool !== 'auto' && tool !== 'birdcl' && tool !== 'birdc') throw new InvalidInputError('tool', `${JSON.stringify(String(tool).slice(0, 20))} is not birdcl or birdc`);
-  const argv = tool === 'auto' ? ['sh', '-c', BIRD_CLIENT_SCRIPT, 'k8snet-bird', socket, ...words] : [tool, '-s', socket, ...words];
+  if (tool !== 'auto' && tool !== 'birdcl' && tool !== 'birdc')
+    throw new InvalidInputError('tool', `${JSON.stringify(String(tool).slice(0, 20))} is not birdcl or birdc`);
+  const argv =
+    tool === 'auto'
+      ? ['sh', '-c', BIRD_CLIENT_SCRIPT, 'k8snet-bird', socket, ...words]
+      : [tool, '-s', socket, ...words];
   return command(['timeout', String(BIRD_SECONDS), ...argv], { privileged: true, timeoutSeconds: BIRD_SECONDS + 1 });
 }
 
@@ -313,7 +406,9 @@ export const WHICH_SCRIPT = 'for t do p=$(command -v "$t") && printf \'%s %s\\n\
 
 export function which(tools: readonly string[]): NodeCommand {
   if (tools.length === 0) throw new InvalidInputError('tools', 'at least one tool is required');
-  for (const t of tools) if (typeof t !== 'string' || !TOOL_NAME.test(t)) throw new InvalidInputError('tool', `${JSON.stringify(String(t).slice(0, 40))} is not a tool name`);
+  for (const t of tools)
+    if (typeof t !== 'string' || !TOOL_NAME.test(t))
+      throw new InvalidInputError('tool', `${JSON.stringify(String(t).slice(0, 40))} is not a tool name`);
   return command(['sh', '-c', WHICH_SCRIPT, 'k8snet-which', ...tools]);
 }
 
@@ -345,10 +440,33 @@ export function tcpdump(spec: CaptureSpec): NodeCommand {
   const iface = validateInterfaceName(spec.interface);
   const packets = validateIntegerInRange('capture packets', spec.maxPackets, 1, CAPTURE_LIMITS.maxPackets);
   const seconds = validateIntegerInRange('capture seconds', spec.maxSeconds, 1, CAPTURE_LIMITS.maxSeconds);
-  const snap = validateIntegerInRange('snap length', spec.snapLength, CAPTURE_LIMITS.snapLength.min, CAPTURE_LIMITS.snapLength.max);
+  const snap = validateIntegerInRange(
+    'snap length',
+    spec.snapLength,
+    CAPTURE_LIMITS.snapLength.min,
+    CAPTURE_LIMITS.snapLength.max,
+  );
   const filter = captureFilter(spec);
-  const argv = ['tcpdump', '-i', iface, '-nn', '-U', '-w', '-', '-s', String(snap), '-c', String(packets), ...(filter ? [filter] : [])];
-  const cmd: NodeCommand = { argv, timeoutSeconds: seconds, maxOutputBytes: captureByteBound(packets, snap), privileged: true };
+  const argv = [
+    'tcpdump',
+    '-i',
+    iface,
+    '-nn',
+    '-U',
+    '-w',
+    '-',
+    '-s',
+    String(snap),
+    '-c',
+    String(packets),
+    ...(filter ? [filter] : []),
+  ];
+  const cmd: NodeCommand = {
+    argv,
+    timeoutSeconds: seconds,
+    maxOutputBytes: captureByteBound(packets, snap),
+    privileged: true,
+  };
   return spec.netns === undefined ? cmd : netnsExec(spec.netns, cmd);
 }
 
@@ -357,13 +475,20 @@ export function tcpdump(spec: CaptureSpec): NodeCommand {
 /** bash's /dev/tcp connect; the address and port are "$1" and "$2". */
 export const BASH_CONNECT_SCRIPT = 'exec 3<>"/dev/tcp/$1/$2" && echo connected';
 /** The same with python3, for nodes or images without bash. */
-export const PYTHON_CONNECT_SCRIPT = 'import socket,sys\nsocket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()\nprint("connected")';
+export const PYTHON_CONNECT_SCRIPT =
+  'import socket,sys\nsocket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()\nprint("connected")';
 
 /**
  * One bounded TCP connect to ip:port, from inside a pod's network namespace (or the node itself when netns is
  * null), so an idle pod pair still shows packets. Prints "connected" on success.
  */
-export function testConnect(netns: string | null, ip: string, port: number, timeoutSeconds: number, options: { tool?: 'bash' | 'python3' } = {}): NodeCommand {
+export function testConnect(
+  netns: string | null,
+  ip: string,
+  port: number,
+  timeoutSeconds: number,
+  options: { tool?: 'bash' | 'python3' } = {},
+): NodeCommand {
   const address = validateIp(ip, 'destination ip');
   const p = String(validatePort(port, 'destination port'));
   const seconds = validateIntegerInRange('connect seconds', timeoutSeconds, 1, TEST_CONNECT_MAX_SECONDS);

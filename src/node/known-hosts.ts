@@ -28,7 +28,8 @@ export interface KnownHostsFile {
   unparsed: { line: number; text: string }[];
 }
 
-const ENTRY = /^(?:@(?<marker>[a-z-]+)\s+)?(?<hosts>\S+)\s+(?<type>[a-z0-9@.-]+)\s+(?<key>[A-Za-z0-9+/]+={0,2})(?:\s+(?<comment>.*))?$/;
+const ENTRY =
+  /^(?:@(?<marker>[a-z-]+)\s+)?(?<hosts>\S+)\s+(?<type>[a-z0-9@.-]+)\s+(?<key>[A-Za-z0-9+/]+={0,2})(?:\s+(?<comment>.*))?$/;
 
 export function parseKnownHosts(text: string): KnownHostsFile {
   const entries: KnownHostEntry[] = [];
@@ -44,7 +45,13 @@ export function parseKnownHosts(text: string): KnownHostsFile {
       unparsed.push({ line: i + 1, text: line });
       return;
     }
-    entries.push({ line: i + 1, marker: (marker as KnownHostMarker | undefined) ?? null, patterns: m.groups.hosts!.split(','), keyType: m.groups.type!, key: m.groups.key! });
+    entries.push({
+      line: i + 1,
+      marker: (marker as KnownHostMarker | undefined) ?? null,
+      patterns: m.groups.hosts!.split(','),
+      keyType: m.groups.type!,
+      key: m.groups.key!,
+    });
   });
   return { entries, unparsed };
 }
@@ -56,7 +63,13 @@ export function hostKeyName(host: string, port: number): string {
 
 function wildcardMatch(pattern: string, name: string): boolean {
   if (!/[*?]/.test(pattern)) return pattern.toLowerCase() === name.toLowerCase();
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replaceAll('*', '.*')
+      .replaceAll('?', '.')}$`,
+    'i',
+  );
   return re.test(name);
 }
 
@@ -132,7 +145,9 @@ const ALGORITHMS_FOR_KEY_TYPE: Record<string, string[]> = {
  * node with several host keys presents the one we can check. Null when nothing is known (ssh2's defaults).
  */
 export function hostKeyAlgorithmsFor(file: KnownHostsFile, names: readonly string[]): string[] | null {
-  const types = file.entries.filter((e) => e.marker === null && names.some((n) => hostPatternsMatch(e.patterns, n))).map((e) => e.keyType);
+  const types = file.entries
+    .filter((e) => e.marker === null && names.some((n) => hostPatternsMatch(e.patterns, n)))
+    .map((e) => e.keyType);
   const algorithms = [...new Set(types.flatMap((t) => ALGORITHMS_FOR_KEY_TYPE[t] ?? []))];
   return algorithms.length > 0 ? algorithms : null;
 }
@@ -141,7 +156,11 @@ export async function loadKnownHosts(path: string): Promise<KnownHostsFile> {
   try {
     return parseKnownHosts(await readFile(path, 'utf8'));
   } catch (err) {
-    throw new K8snetError('config', `cannot read known_hosts file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    throw new K8snetError(
+      'config',
+      `cannot read known_hosts file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      { cause: err },
+    );
   }
 }
 

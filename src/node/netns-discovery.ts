@@ -9,7 +9,14 @@ import type { PodInfo } from '../cluster/types.ts';
 import { K8snetError, describeError } from '../errors.ts';
 import { ipFamily, validateIp } from '../validate.ts';
 import { crictlInspectp, crictlPods, crictlPs, dockerInspect, ipAddr, ipNetnsList, listNetnsDir } from './catalogue.ts';
-import { containersFromCrictlPs, dockerInspectSummary, netnsFromCrictlInspectp, netnsRefOrNull, sandboxIdsFromCrictlPods, type PodSandboxContainer } from '../parse/runtime-sandbox.ts';
+import {
+  containersFromCrictlPs,
+  dockerInspectSummary,
+  netnsFromCrictlInspectp,
+  netnsRefOrNull,
+  sandboxIdsFromCrictlPods,
+  type PodSandboxContainer,
+} from '../parse/runtime-sandbox.ts';
 import { addressesFromIpOneLine, netnsNamesFromList, netnsRefsFromDir } from '../parse/netns-list.ts';
 import type { NodeCommand, NodeShell, NodeTarget } from './types.ts';
 
@@ -41,13 +48,21 @@ export type PodRef = Pick<PodInfo, 'name' | 'namespace' | 'uid' | 'podIP' | 'con
 
 // ---- discovery ----
 
-async function runText(shell: NodeShell, node: NodeTarget, command: NodeCommand, signal?: AbortSignal): Promise<{ ok: true; stdout: string } | { ok: false; why: string }> {
+async function runText(
+  shell: NodeShell,
+  node: NodeTarget,
+  command: NodeCommand,
+  signal?: AbortSignal,
+): Promise<{ ok: true; stdout: string } | { ok: false; why: string }> {
   try {
     const r = await shell.run(node, command, signal);
     if (r.exitCode === 0) return { ok: true, stdout: r.stdout };
     if (r.exitCode === EXIT_NOT_FOUND) return { ok: false, why: 'not installed' };
     if (r.timedOut) return { ok: false, why: `no answer within ${command.timeoutSeconds} s` };
-    return { ok: false, why: `exit ${r.exitCode ?? r.signal ?? '?'}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`.trim() };
+    return {
+      ok: false,
+      why: `exit ${r.exitCode ?? r.signal ?? '?'}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`.trim(),
+    };
   } catch (err) {
     if (err instanceof K8snetError && err.code !== 'invalid_input' && err.code !== 'ssh_command') throw err;
     return { ok: false, why: describeError(err) };
@@ -56,10 +71,19 @@ async function runText(shell: NodeShell, node: NodeTarget, command: NodeCommand,
 
 function containerIds(pod: PodRef, runtime: 'docker' | 'containerd' | 'cri-o'): string[] {
   const prefix = `${runtime}://`;
-  return pod.containers.map((c) => c.containerID).filter((id): id is string => !!id?.startsWith(prefix)).map((id) => id.slice(prefix.length));
+  return pod.containers
+    .map((c) => c.containerID)
+    .filter((id): id is string => !!id?.startsWith(prefix))
+    .map((id) => id.slice(prefix.length));
 }
 
-async function viaCrictl(shell: NodeShell, node: NodeTarget, pod: PodRef, steps: string[], signal?: AbortSignal): Promise<PodNetns | null> {
+async function viaCrictl(
+  shell: NodeShell,
+  node: NodeTarget,
+  pod: PodRef,
+  steps: string[],
+  signal?: AbortSignal,
+): Promise<PodNetns | null> {
   const pods = await runText(shell, node, crictlPods(pod), signal);
   if (!pods.ok) {
     steps.push(`crictl pods: ${pods.why}`);
@@ -74,17 +98,30 @@ async function viaCrictl(shell: NodeShell, node: NodeTarget, pod: PodRef, steps:
     const inspect = await runText(shell, node, crictlInspectp(id), signal);
     const found = inspect.ok ? netnsFromCrictlInspectp(inspect.stdout) : null;
     if (!found) {
-      steps.push(`crictl inspectp ${id.slice(0, 13)}: ${inspect.ok ? 'no network namespace in its spec' : inspect.why}`);
+      steps.push(
+        `crictl inspectp ${id.slice(0, 13)}: ${inspect.ok ? 'no network namespace in its spec' : inspect.why}`,
+      );
       continue;
     }
     const ps = await runText(shell, node, crictlPs({ podId: id }), signal);
     steps.push(`crictl inspectp ${id.slice(0, 13)}: ${found.netns}`);
-    return { netns: found.netns, foundBy: 'crictl', sandboxId: found.sandboxId ?? id, containers: ps.ok ? containersFromCrictlPs(ps.stdout) : null };
+    return {
+      netns: found.netns,
+      foundBy: 'crictl',
+      sandboxId: found.sandboxId ?? id,
+      containers: ps.ok ? containersFromCrictlPs(ps.stdout) : null,
+    };
   }
   return null;
 }
 
-async function viaDocker(shell: NodeShell, node: NodeTarget, pod: PodRef, steps: string[], signal?: AbortSignal): Promise<PodNetns | null> {
+async function viaDocker(
+  shell: NodeShell,
+  node: NodeTarget,
+  pod: PodRef,
+  steps: string[],
+  signal?: AbortSignal,
+): Promise<PodNetns | null> {
   for (const id of containerIds(pod, 'docker')) {
     const inspect = async (ref: string) => {
       const r = await runText(shell, node, dockerInspect(ref), signal);
@@ -94,22 +131,40 @@ async function viaDocker(shell: NodeShell, node: NodeTarget, pod: PodRef, steps:
     const app = await inspect(id);
     if (!app) continue;
     // App containers join the pause container's namespace; the pause container holds the SandboxKey.
-    const sandbox = app.networkMode.startsWith('container:') ? await inspect(app.networkMode.slice('container:'.length)) : app;
+    const sandbox = app.networkMode.startsWith('container:')
+      ? await inspect(app.networkMode.slice('container:'.length))
+      : app;
     if (!sandbox) continue;
-    const netns = netnsRefOrNull(sandbox.sandboxKey ?? '') ?? (sandbox.pid ? netnsRefOrNull(`/proc/${sandbox.pid}/ns/net`) : null);
+    const netns =
+      netnsRefOrNull(sandbox.sandboxKey ?? '') ?? (sandbox.pid ? netnsRefOrNull(`/proc/${sandbox.pid}/ns/net`) : null);
     steps.push(`docker inspect ${sandbox.id.slice(0, 12)}: ${netns ?? 'no SandboxKey'}`);
     if (netns) return { netns, foundBy: 'docker', sandboxId: sandbox.id, containers: null };
   }
   return null;
 }
 
-async function holdsIp(shell: NodeShell, node: NodeTarget, netns: string, ip: string, signal?: AbortSignal): Promise<boolean> {
+async function holdsIp(
+  shell: NodeShell,
+  node: NodeTarget,
+  netns: string,
+  ip: string,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const r = await runText(shell, node, ipAddr({ netns, family: ipFamily(ip) }), signal);
   return r.ok && addressesFromIpOneLine(r.stdout).some((a) => a.ip === ip);
 }
 
-async function viaScan(shell: NodeShell, node: NodeTarget, podIP: string, steps: string[], signal?: AbortSignal): Promise<PodNetns | null> {
-  const [listed, dir] = await Promise.all([runText(shell, node, ipNetnsList(), signal), runText(shell, node, listNetnsDir(), signal)]);
+async function viaScan(
+  shell: NodeShell,
+  node: NodeTarget,
+  podIP: string,
+  steps: string[],
+  signal?: AbortSignal,
+): Promise<PodNetns | null> {
+  const [listed, dir] = await Promise.all([
+    runText(shell, node, ipNetnsList(), signal),
+    runText(shell, node, listNetnsDir(), signal),
+  ]);
   // `find` exits 1 when one of the two directories is missing but still prints the other's entries.
   const fromDir = dir.ok ? netnsRefsFromDir(dir.stdout) : [];
   const candidates = [...new Set([...(listed.ok ? netnsNamesFromList(listed.stdout) : []), ...fromDir])];
@@ -124,7 +179,8 @@ async function viaScan(shell: NodeShell, node: NodeTarget, podIP: string, steps:
       return { netns: hit, foundBy: 'scan', sandboxId: null, containers: null };
     }
   }
-  const capped = candidates.length > MAX_SCANNED_NETNS ? ` (stopped after ${MAX_SCANNED_NETNS} of ${candidates.length})` : '';
+  const capped =
+    candidates.length > MAX_SCANNED_NETNS ? ` (stopped after ${MAX_SCANNED_NETNS} of ${candidates.length})` : '';
   steps.push(`scanned ${scanned.length} namespaces${capped}: none holds ${podIP}`);
   return null;
 }
@@ -133,10 +189,17 @@ async function viaScan(shell: NodeShell, node: NodeTarget, podIP: string, steps:
  * Finds the pod's sandbox network namespace on `node`: the runtime first (docker when the pod's containers are
  * docker://, else crictl), then the scan by pod IP.
  */
-export async function discoverPodNetns(shell: NodeShell, node: NodeTarget, pod: PodRef, signal?: AbortSignal): Promise<NetnsDiscovery> {
+export async function discoverPodNetns(
+  shell: NodeShell,
+  node: NodeTarget,
+  pod: PodRef,
+  signal?: AbortSignal,
+): Promise<NetnsDiscovery> {
   const steps: string[] = [];
   const docker = containerIds(pod, 'docker').length > 0;
-  const runtime = docker ? await viaDocker(shell, node, pod, steps, signal) : await viaCrictl(shell, node, pod, steps, signal);
+  const runtime = docker
+    ? await viaDocker(shell, node, pod, steps, signal)
+    : await viaCrictl(shell, node, pod, steps, signal);
   if (runtime) return { found: runtime, steps };
   if (!pod.podIP) {
     steps.push('the pod has no IP yet: nothing to scan for');

@@ -31,7 +31,8 @@ export function shellQuote(argv: readonly string[], options: { always?: boolean 
  * in the background, watches the channel's stdin from a second job, and kills the command when we close our end
  * (EOF). When the command ends first, the watcher is stopped and the command's status is the session's.
  */
-export const KILL_ON_CLOSE_SCRIPT = 'exec 3<&0; "$@" & p=$!; (cat <&3 >/dev/null; kill $p) >/dev/null 2>&1 & w=$!; wait $p; s=$?; kill $w 2>/dev/null; exit $s';
+export const KILL_ON_CLOSE_SCRIPT =
+  'exec 3<&0; "$@" & p=$!; (cat <&3 >/dev/null; kill $p) >/dev/null 2>&1 & w=$!; wait $p; s=$?; kill $w 2>/dev/null; exit $s';
 /** $0 of the watchdog: what `ps` shows for it on the node. */
 export const KILL_ON_CLOSE_NAME = 'k8snet-watch';
 

@@ -38,10 +38,15 @@ function checkCommand(command: NodeCommand): void {
   if (!Array.isArray(command.argv) || command.argv.length === 0 || command.argv.some((a) => typeof a !== 'string')) {
     throw new InvalidInputError('command', 'argv must be a non-empty list of strings');
   }
-  if (!Number.isInteger(command.timeoutSeconds) || command.timeoutSeconds < 1 || command.timeoutSeconds > MAX_COMMAND_SECONDS) {
+  if (
+    !Number.isInteger(command.timeoutSeconds) ||
+    command.timeoutSeconds < 1 ||
+    command.timeoutSeconds > MAX_COMMAND_SECONDS
+  ) {
     throw new InvalidInputError('command timeout', `${command.timeoutSeconds} is not 1–${MAX_COMMAND_SECONDS} seconds`);
   }
-  if (!Number.isInteger(command.maxOutputBytes) || command.maxOutputBytes < 1) throw new InvalidInputError('command output cap', `${command.maxOutputBytes} is not a positive byte count`);
+  if (!Number.isInteger(command.maxOutputBytes) || command.maxOutputBytes < 1)
+    throw new InvalidInputError('command output cap', `${command.maxOutputBytes} is not a positive byte count`);
 }
 
 /** Collects at most `max` bytes; says whether more came. */
@@ -153,7 +158,17 @@ export class SshNodeShell implements NodeShell {
     const timedOut = clientTimedOut || exitMeansTimedOut(end.exitCode);
     this.audit({ node: node.name, argv: command.argv, exitCode: end.exitCode, timedOut, durationMs });
     if (aborted) throw cancelled(`running ${command.argv[0]} on ${node.name}`);
-    return { node: node.name, argv: command.argv, stdout: stdout.text(), stderr: stderr.text(), exitCode: end.exitCode, signal: end.signal, timedOut, truncated: stdout.overflowed, durationMs };
+    return {
+      node: node.name,
+      argv: command.argv,
+      stdout: stdout.text(),
+      stderr: stderr.text(),
+      exitCode: end.exitCode,
+      signal: end.signal,
+      timedOut,
+      truncated: stdout.overflowed,
+      durationMs,
+    };
   }
 
   async capture(node: NodeTarget, spec: CaptureSpec, signal?: AbortSignal): Promise<CaptureStream> {
@@ -199,7 +214,13 @@ export class SshNodeShell implements NodeShell {
       release();
       pcap.end();
       const timedOut = clientTimedOut || exitMeansTimedOut(end.exitCode);
-      this.audit({ node: node.name, argv: command.argv, exitCode: end.exitCode, timedOut, durationMs: Date.now() - started });
+      this.audit({
+        node: node.name,
+        argv: command.argv,
+        exitCode: end.exitCode,
+        timedOut,
+        durationMs: Date.now() - started,
+      });
       return { exitCode: end.exitCode, stderr: stderr.text() };
     });
     return { pcap, done };

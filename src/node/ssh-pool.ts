@@ -82,19 +82,32 @@ interface SshErrorShape {
 }
 
 /** ssh2 / node-ssh / socket errors → K8snetError. Never includes key material (ssh2's messages do not carry it). */
-export function translateConnectError(err: unknown, endpoint: SshEndpoint, timeoutMs: number, verifier: HostKeyVerifier | null): K8snetError {
+export function translateConnectError(
+  err: unknown,
+  endpoint: SshEndpoint,
+  timeoutMs: number,
+  verifier: HostKeyVerifier | null,
+): K8snetError {
   if (err instanceof K8snetError) return err;
   const refusal = verifier?.refusal();
   if (refusal) return new K8snetError(refusal.code, refusal.message, { cause: err });
   const e = (err ?? {}) as SshErrorShape;
   const where = `${endpoint.node} (${endpoint.user}@${endpoint.host}:${endpoint.port})`;
   if (e.level === LEVEL_TIMEOUT || e.code === 'ETIMEDOUT') {
-    return new K8snetError('timeout', `connecting to ${where} took longer than ${timeoutMs} ms`, { cause: err, retryable: true });
+    return new K8snetError('timeout', `connecting to ${where} took longer than ${timeoutMs} ms`, {
+      cause: err,
+      retryable: true,
+    });
   }
   if (e.level === LEVEL_AUTH) {
-    return new K8snetError('ssh_connect', `${where} refused our key (${endpoint.privateKeyPath ?? 'inline key'}): check the user and that the public key is in its authorized_keys`, { cause: err });
+    return new K8snetError(
+      'ssh_connect',
+      `${where} refused our key (${endpoint.privateKeyPath ?? 'inline key'}): check the user and that the public key is in its authorized_keys`,
+      { cause: err },
+    );
   }
-  const reason = e.code && /^E[A-Z]+$/.test(e.code) ? `${e.code} ${e.message ?? ''}`.trim() : (e.message ?? String(err));
+  const reason =
+    e.code && /^E[A-Z]+$/.test(e.code) ? `${e.code} ${e.message ?? ''}`.trim() : (e.message ?? String(err));
   return new K8snetError('ssh_connect', `cannot connect to ${where}: ${reason}`, { cause: err, retryable: true });
 }
 
@@ -120,7 +133,11 @@ export class SshPool {
       try {
         return await readFile(endpoint.privateKeyPath, 'utf8');
       } catch (err) {
-        throw new K8snetError('config', `cannot read SSH private key ${endpoint.privateKeyPath}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+        throw new K8snetError(
+          'config',
+          `cannot read SSH private key ${endpoint.privateKeyPath}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+          { cause: err },
+        );
       }
     }
     if (this.settings.privateKey) return this.settings.privateKey;
@@ -128,7 +145,9 @@ export class SshPool {
   }
 
   private async dial(endpoint: SshEndpoint, sock?: Duplex): Promise<NodeSSH> {
-    const verifier = this.settings.strictHostKeys ? knownHostsVerifier(await loadKnownHosts(this.settings.knownHostsPath), this.settings.knownHostsPath, endpoint) : null;
+    const verifier = this.settings.strictHostKeys
+      ? knownHostsVerifier(await loadKnownHosts(this.settings.knownHostsPath), this.settings.knownHostsPath, endpoint)
+      : null;
     const config: NodeSshConfig = {
       host: endpoint.host,
       port: endpoint.port,
@@ -140,7 +159,10 @@ export class SshPool {
       hostVerifier: verifier ? (key: Buffer) => verifier.verify(key) : () => true,
     };
     if (this.settings.passphrase) config.passphrase = this.settings.passphrase;
-    if (verifier?.algorithms) config.algorithms = { serverHostKey: verifier.algorithms as NonNullable<NodeSshConfig['algorithms']>['serverHostKey'] };
+    if (verifier?.algorithms)
+      config.algorithms = {
+        serverHostKey: verifier.algorithms as NonNullable<NodeSshConfig['algorithms']>['serverHostKey'],
+      };
     if (sock) config.sock = sock;
     const ssh = new NodeSSH();
     try {
@@ -169,18 +191,43 @@ export class SshPool {
   private async throughJump(endpoint: SshEndpoint): Promise<Duplex> {
     const jump = await this.jumpConnection();
     const client = jump.connection;
-    if (!client) throw new K8snetError('ssh_connect', `the jump host connection closed before reaching ${endpoint.node}`, { retryable: true });
+    if (!client)
+      throw new K8snetError('ssh_connect', `the jump host connection closed before reaching ${endpoint.node}`, {
+        retryable: true,
+      });
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new K8snetError('timeout', `jump host did not open a connection to ${endpoint.node} (${endpoint.host}:${endpoint.port}) within ${this.settings.connectTimeoutMs} ms`, { retryable: true })), this.settings.connectTimeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new K8snetError(
+              'timeout',
+              `jump host did not open a connection to ${endpoint.node} (${endpoint.host}:${endpoint.port}) within ${this.settings.connectTimeoutMs} ms`,
+              { retryable: true },
+            ),
+          ),
+        this.settings.connectTimeoutMs,
+      );
       try {
         client.forwardOut('127.0.0.1', 0, endpoint.host, endpoint.port, (err, stream) => {
           clearTimeout(timer);
-          if (err) reject(new K8snetError('ssh_connect', `jump host cannot reach ${endpoint.node} (${endpoint.host}:${endpoint.port}): ${err.message}`, { cause: err, retryable: true }));
+          if (err)
+            reject(
+              new K8snetError(
+                'ssh_connect',
+                `jump host cannot reach ${endpoint.node} (${endpoint.host}:${endpoint.port}): ${err.message}`,
+                { cause: err, retryable: true },
+              ),
+            );
           else resolve(stream);
         });
       } catch (err) {
         clearTimeout(timer);
-        reject(new K8snetError('ssh_connect', `the jump host connection is gone: ${(err as Error).message}`, { cause: err, retryable: true }));
+        reject(
+          new K8snetError('ssh_connect', `the jump host connection is gone: ${(err as Error).message}`, {
+            cause: err,
+            retryable: true,
+          }),
+        );
       }
     });
   }
@@ -199,7 +246,8 @@ export class SshPool {
     const existing = this.connections.get(node.name);
     if (existing) return existing;
     const endpoint = this.endpoint(node);
-    const attempt = (async () => this.dial(endpoint, this.settings.jumpHost ? await this.throughJump(endpoint) : undefined))();
+    const attempt = (async () =>
+      this.dial(endpoint, this.settings.jumpHost ? await this.throughJump(endpoint) : undefined))();
     this.connections.set(node.name, attempt);
     const forget = () => {
       if (this.connections.get(node.name) === attempt) this.connections.delete(node.name);
@@ -213,9 +261,12 @@ export class SshPool {
     const current = this.connections.get(node.name);
     if (!current) return;
     if (ssh) {
-      void current.then((c) => {
-        if (c === ssh && this.connections.get(node.name) === current) this.connections.delete(node.name);
-      }, () => undefined);
+      void current.then(
+        (c) => {
+          if (c === ssh && this.connections.get(node.name) === current) this.connections.delete(node.name);
+        },
+        () => undefined,
+      );
     } else {
       this.connections.delete(node.name);
     }
@@ -235,7 +286,10 @@ export class SshPool {
     const client = ssh.connection;
     if (!client) return Promise.reject(new Error('Not connected'));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(Object.assign(new Error('channel open timed out'), { level: LEVEL_TIMEOUT })), this.settings.connectTimeoutMs);
+      const timer = setTimeout(
+        () => reject(Object.assign(new Error('channel open timed out'), { level: LEVEL_TIMEOUT })),
+        this.settings.connectTimeoutMs,
+      );
       try {
         client.exec(line, (err, channel) => {
           clearTimeout(timer);
@@ -254,7 +308,11 @@ export class SshPool {
    * closed (it frees the node's channel slot). A connection found dead is dropped and the channel tried once more on
    * a fresh one.
    */
-  async exec(node: NodeTarget, line: string, signal?: AbortSignal): Promise<{ channel: ClientChannel; release: () => void }> {
+  async exec(
+    node: NodeTarget,
+    line: string,
+    signal?: AbortSignal,
+  ): Promise<{ channel: ClientChannel; release: () => void }> {
     const release = await this.slotsFor(node).acquire(signal);
     try {
       for (let attempt = 1; ; attempt++) {
@@ -263,13 +321,24 @@ export class SshPool {
         try {
           return { channel: await this.openChannel(ssh, line), release };
         } catch (err) {
-          const dead = !ssh.isConnected() || (err as SshErrorShape).message === 'Not connected' || (err as SshErrorShape).level === LEVEL_TIMEOUT;
+          const dead =
+            !ssh.isConnected() ||
+            (err as SshErrorShape).message === 'Not connected' ||
+            (err as SshErrorShape).level === LEVEL_TIMEOUT;
           if (dead && attempt === 1) {
             this.drop(node, ssh);
             continue;
           }
-          if (dead) throw new K8snetError('ssh_connect', `the connection to ${node.name} died twice while opening a session`, { cause: err, retryable: true });
-          throw new K8snetError('ssh_command', `${node.name} refused a new SSH session: ${(err as Error).message} (sshd MaxSessions?)`, { cause: err, retryable: true });
+          if (dead)
+            throw new K8snetError('ssh_connect', `the connection to ${node.name} died twice while opening a session`, {
+              cause: err,
+              retryable: true,
+            });
+          throw new K8snetError(
+            'ssh_command',
+            `${node.name} refused a new SSH session: ${(err as Error).message} (sshd MaxSessions?)`,
+            { cause: err, retryable: true },
+          );
         }
       }
     } catch (err) {
@@ -283,6 +352,13 @@ export class SshPool {
     const all = [...this.connections.values(), ...(this.jump ? [this.jump] : [])];
     this.connections.clear();
     this.jump = null;
-    await Promise.all(all.map((c) => c.then((s) => s.dispose(), () => undefined)));
+    await Promise.all(
+      all.map((c) =>
+        c.then(
+          (s) => s.dispose(),
+          () => undefined,
+        ),
+      ),
+    );
   }
 }

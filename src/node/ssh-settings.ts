@@ -70,7 +70,13 @@ export function resolveEndpoint(settings: SshSettings, node: NodeTarget): SshEnd
 export function jumpEndpoint(settings: SshSettings): SshEndpoint | null {
   const j = settings.jumpHost;
   if (!j) return null;
-  return { node: `jump host ${j.host}`, host: j.host, port: j.port, user: j.user, privateKeyPath: j.privateKeyPath ?? settings.privateKeyPath ?? null };
+  return {
+    node: `jump host ${j.host}`,
+    host: j.host,
+    port: j.port,
+    user: j.user,
+    privateKeyPath: j.privateKeyPath ?? settings.privateKeyPath ?? null,
+  };
 }
 
 /** A loggable summary: paths and numbers, never key text or passphrase. */
@@ -85,7 +91,9 @@ export function describeSshSettings(settings: SshSettings): Record<string, unkno
     commandTimeoutSeconds: settings.commandTimeoutSeconds,
     keepaliveIntervalMs: settings.keepaliveIntervalMs,
     strictHostKeys: settings.strictHostKeys,
-    jumpHost: settings.jumpHost ? `${settings.jumpHost.user}@${settings.jumpHost.host}:${settings.jumpHost.port}` : null,
+    jumpHost: settings.jumpHost
+      ? `${settings.jumpHost.user}@${settings.jumpHost.host}:${settings.jumpHost.port}`
+      : null,
     perNode: Object.keys(settings.perNode),
   };
 }

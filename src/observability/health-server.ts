@@ -22,7 +22,16 @@ export interface HealthServer {
 async function runCheck(check: ReadinessCheck): Promise<string | null> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${READINESS_TIMEOUT_MS} ms`)), READINESS_TIMEOUT_MS)))]);
+    await Promise.race([
+      check(),
+      new Promise(
+        (_, reject) =>
+          (timer = setTimeout(
+            () => reject(new Error(`no answer within ${READINESS_TIMEOUT_MS} ms`)),
+            READINESS_TIMEOUT_MS,
+          )),
+      ),
+    ]);
     return null;
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
@@ -46,7 +55,9 @@ export async function startHealthServer(options: {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (url === '/readyz') {
       void (async () => {
-        const results = await Promise.all(Object.entries(options.checks).map(async ([name, check]) => [name, await runCheck(check)] as const));
+        const results = await Promise.all(
+          Object.entries(options.checks).map(async ([name, check]) => [name, await runCheck(check)] as const),
+        );
         const failed = results.filter(([, e]) => e !== null);
         const shuttingDown = options.isShuttingDown?.() ?? false;
         const ok = failed.length === 0 && !shuttingDown;
@@ -81,6 +92,10 @@ export async function startHealthServer(options: {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     // A default port taken (another bot or worker on this host): any free port, which the ready log line names.
     if (options.fallbackToFreePort) return listen(0);
-    throw new K8snetError('config', `K8SNET_HEALTH_PORT: port ${options.port} is already in use on this host (another k8snet bot or worker?); set another, or 0 for any free port`, { cause: err });
+    throw new K8snetError(
+      'config',
+      `K8SNET_HEALTH_PORT: port ${options.port} is already in use on this host (another k8snet bot or worker?); set another, or 0 for any free port`,
+      { cause: err },
+    );
   }
 }

@@ -35,7 +35,9 @@ export const REDACTED_PATHS = [
   'req.headers.authorization',
 ];
 
-export function createLogger(options: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(
+  options: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {},
+): Logger {
   const config: LoggerOptions = {
     level: options.level ?? 'info',
     ...(options.name ? { name: options.name } : {}),
@@ -43,7 +45,10 @@ export function createLogger(options: { level?: string; name?: string; destinati
     hooks: {
       // Masks tokens that reach a log message by way of an error text or a URL.
       logMethod(args, method) {
-        method.apply(this, args.map((a) => (typeof a === 'string' ? redactSecrets(a) : a)) as Parameters<typeof method>);
+        method.apply(
+          this,
+          args.map((a) => (typeof a === 'string' ? redactSecrets(a) : a)) as Parameters<typeof method>,
+        );
       },
     },
     formatters: { level: (label) => ({ level: label }) },

@@ -13,10 +13,13 @@ const CALICO_PROTOCOLS = new Set(['80', 'bird']);
 
 function inSomePool(destination: string, pools: readonly IpPoolInfo[]): boolean {
   const d = parseRange(destination);
-  return d !== null && pools.some((p) => {
-    const pool = parseRange(p.cidr);
-    return pool !== null && rangeWithin(d, pool);
-  });
+  return (
+    d !== null &&
+    pools.some((p) => {
+      const pool = parseRange(p.cidr);
+      return pool !== null && rangeWithin(d, pool);
+    })
+  );
 }
 
 /**
@@ -35,7 +38,10 @@ export function calicoOwnBlocks(routes: readonly RouteLine[] | null, pools: read
  * Each node's blocks: Calico's own where any node shows them (a node without a blackhole has no block yet), else the
  * node's spec.podCIDRs.
  */
-export function nodeBlocks(nodes: readonly { name: string; podCIDRs: readonly string[]; routes: readonly RouteLine[] | null }[], pools: readonly IpPoolInfo[]): Map<string, string[]> {
+export function nodeBlocks(
+  nodes: readonly { name: string; podCIDRs: readonly string[]; routes: readonly RouteLine[] | null }[],
+  pools: readonly IpPoolInfo[],
+): Map<string, string[]> {
   const own = new Map(nodes.map((n) => [n.name, calicoOwnBlocks(n.routes, pools)]));
   const calicoIpam = [...own.values()].some((b) => b.length > 0);
   return new Map(nodes.map((n) => [n.name, calicoIpam ? own.get(n.name)! : [...n.podCIDRs]]));

@@ -24,8 +24,18 @@ export interface CalicoConfigFacts {
   nodes: CalicoConfigNodeFacts[];
 }
 
-const warn = (code: string, message: string, evidence: string): Finding => ({ severity: 'warning', code, message, evidence });
-const info = (code: string, message: string, evidence: string): Finding => ({ severity: 'info', code, message, evidence });
+const warn = (code: string, message: string, evidence: string): Finding => ({
+  severity: 'warning',
+  code,
+  message,
+  evidence,
+});
+const info = (code: string, message: string, evidence: string): Finding => ({
+  severity: 'info',
+  code,
+  message,
+  evidence,
+});
 
 /** A configured MTU and where it was read; 0 means "auto-detect" in every one of these places. */
 interface ToldMtu {
@@ -37,15 +47,28 @@ interface ToldMtu {
 
 function toldMtus(config: CalicoConfig): ToldMtu[] {
   const out: ToldMtu[] = [];
-  if (config.installation?.mtu) out.push({ source: 'Installation default spec.calicoNetwork.mtu', mtu: config.installation.mtu, applies: 'veth' });
+  if (config.installation?.mtu)
+    out.push({ source: 'Installation default spec.calicoNetwork.mtu', mtu: config.installation.mtu, applies: 'veth' });
   if (config.vethMtu) out.push({ source: 'calico-config veth_mtu', mtu: config.vethMtu, applies: 'veth' });
   // Felix's env overrides its FelixConfiguration (Felix's config priority: env, file, datastore).
   const envVxlan = Number(config.calicoNodeEnv?.FELIX_VXLANMTU ?? 0);
   const envIpip = Number(config.calicoNodeEnv?.FELIX_IPINIPMTU ?? 0);
-  if (envVxlan > 0 && !config.vethMtu) out.push({ source: 'calico-node env FELIX_VXLANMTU', mtu: envVxlan, applies: 'vxlan' });
-  else if (!envVxlan && config.felix?.vxlanMTU) out.push({ source: `FelixConfiguration default vxlanMTU (${config.felix.apiVersion})`, mtu: config.felix.vxlanMTU, applies: 'vxlan' });
-  if (envIpip > 0 && !config.vethMtu) out.push({ source: 'calico-node env FELIX_IPINIPMTU', mtu: envIpip, applies: 'ipip' });
-  else if (!envIpip && config.felix?.ipipMTU) out.push({ source: `FelixConfiguration default ipipMTU (${config.felix.apiVersion})`, mtu: config.felix.ipipMTU, applies: 'ipip' });
+  if (envVxlan > 0 && !config.vethMtu)
+    out.push({ source: 'calico-node env FELIX_VXLANMTU', mtu: envVxlan, applies: 'vxlan' });
+  else if (!envVxlan && config.felix?.vxlanMTU)
+    out.push({
+      source: `FelixConfiguration default vxlanMTU (${config.felix.apiVersion})`,
+      mtu: config.felix.vxlanMTU,
+      applies: 'vxlan',
+    });
+  if (envIpip > 0 && !config.vethMtu)
+    out.push({ source: 'calico-node env FELIX_IPINIPMTU', mtu: envIpip, applies: 'ipip' });
+  else if (!envIpip && config.felix?.ipipMTU)
+    out.push({
+      source: `FelixConfiguration default ipipMTU (${config.felix.apiVersion})`,
+      mtu: config.felix.ipipMTU,
+      applies: 'ipip',
+    });
   return out;
 }
 
@@ -54,22 +77,42 @@ function interfacesFor(applies: ToldMtu['applies'], links: LinkFacts[]): LinkFac
   if (applies === 'vxlan') return tunnel(CALICO_VXLAN.device);
   if (applies === 'ipip') return tunnel(CALICO_IPIP_DEVICE);
   // veth_mtu / Installation mtu: CNI_MTU on both ends of each pod veth (cali* on the node), and Felix's tunnels.
-  return links.filter((l) => l.name.startsWith('cali') || l.name === CALICO_VXLAN.device || l.name === CALICO_IPIP_DEVICE);
+  return links.filter(
+    (l) => l.name.startsWith('cali') || l.name === CALICO_VXLAN.device || l.name === CALICO_IPIP_DEVICE,
+  );
 }
 
 function mtuFindings(facts: CalicoConfigFacts): Finding[] {
   const out: Finding[] = [];
   for (const told of toldMtus(facts.config)) {
-    const wrong = facts.nodes.flatMap((n) => interfacesFor(told.applies, n.links ?? []).filter((l) => l.mtu !== null && l.mtu !== told.mtu).map((l) => ({ node: n.name, link: l })));
+    const wrong = facts.nodes.flatMap((n) =>
+      interfacesFor(told.applies, n.links ?? [])
+        .filter((l) => l.mtu !== null && l.mtu !== told.mtu)
+        .map((l) => ({ node: n.name, link: l })),
+    );
     if (wrong.length === 0) continue;
-    const shown = wrong.slice(0, 4).map((w) => `${w.node} ${w.link.name} mtu ${w.link.mtu}`).join(', ') + (wrong.length > 4 ? ` and ${wrong.length - 4} more` : '');
-    out.push(warn('calico_mtu_mismatch', `Calico was told MTU ${told.mtu} (${told.source}) but ${wrong.length} interface(s) have another: packets near the MTU may be dropped or fragmented`, `${told.source}: ${told.mtu}; ${shown}`));
+    const shown =
+      wrong
+        .slice(0, 4)
+        .map((w) => `${w.node} ${w.link.name} mtu ${w.link.mtu}`)
+        .join(', ') + (wrong.length > 4 ? ` and ${wrong.length - 4} more` : '');
+    out.push(
+      warn(
+        'calico_mtu_mismatch',
+        `Calico was told MTU ${told.mtu} (${told.source}) but ${wrong.length} interface(s) have another: packets near the MTU may be dropped or fragmented`,
+        `${told.source}: ${told.mtu}; ${shown}`,
+      ),
+    );
   }
   return out;
 }
 
 function clusterCidrFindings(facts: CalicoConfigFacts): Finding[] {
-  const cidrs = facts.config.clusterCIDR?.split(',').map((c) => c.trim()).filter((c) => c !== '' && !c.includes(':')) ?? [];
+  const cidrs =
+    facts.config.clusterCIDR
+      ?.split(',')
+      .map((c) => c.trim())
+      .filter((c) => c !== '' && !c.includes(':')) ?? [];
   if (cidrs.length === 0) return [];
   const out: Finding[] = [];
   for (const pool of facts.pools.filter((p) => !p.disabled && !p.cidr.includes(':'))) {
@@ -82,7 +125,14 @@ function clusterCidrFindings(facts: CalicoConfigFacts): Finding[] {
         return true; // a CIDR we cannot parse is not evidence of anything
       }
     });
-    if (!inside) out.push(warn('cluster_cidr_excludes_pool', `IP pool ${pool.name} (${pool.cidr}) is outside kube-controller-manager's --cluster-cidr ${facts.config.clusterCIDR}: kube-proxy's clusterCIDR masquerading and node podCIDRs disagree with the pod addresses`, `--cluster-cidr=${facts.config.clusterCIDR}; IPPool ${pool.name} cidr ${pool.cidr}`));
+    if (!inside)
+      out.push(
+        warn(
+          'cluster_cidr_excludes_pool',
+          `IP pool ${pool.name} (${pool.cidr}) is outside kube-controller-manager's --cluster-cidr ${facts.config.clusterCIDR}: kube-proxy's clusterCIDR masquerading and node podCIDRs disagree with the pod addresses`,
+          `--cluster-cidr=${facts.config.clusterCIDR}; IPPool ${pool.name} cidr ${pool.cidr}`,
+        ),
+      );
   }
   return out;
 }
@@ -93,13 +143,17 @@ function autodetectFindings(facts: CalicoConfigFacts): Finding[] {
   const method = nodeEnv.IP_AUTODETECTION_METHOD ?? 'first-found'; // calico/node's default
   const installationFirstFound = facts.config.installation?.nodeAddressAutodetectionV4?.firstFound === true;
   if (method !== 'first-found' && !installationFirstFound) return [];
-  const differing = facts.nodes.filter((n) => n.calicoIPv4Address && n.internalIP && n.calicoIPv4Address !== n.internalIP);
+  const differing = facts.nodes.filter(
+    (n) => n.calicoIPv4Address && n.internalIP && n.calicoIPv4Address !== n.internalIP,
+  );
   if (differing.length === 0) return [];
   return [
     warn(
       'calico_autodetect_first_found',
       `calico-node autodetects node addresses with first-found, and on ${differing.map((n) => n.name).join(', ')} it picked another address than the InternalIP: tunnels and BGP may use the wrong interface (hint: IP_AUTODETECTION_METHOD=kubernetes-internal-ip or interface=…)`,
-      differing.map((n) => `${n.name}: projectcalico.org/IPv4Address ${n.calicoIPv4Address}, InternalIP ${n.internalIP}`).join('; '),
+      differing
+        .map((n) => `${n.name}: projectcalico.org/IPv4Address ${n.calicoIPv4Address}, InternalIP ${n.internalIP}`)
+        .join('; '),
     ),
   ];
 }
@@ -112,7 +166,9 @@ function ebpfFindings(facts: CalicoConfigFacts): Finding[] {
     info(
       'calico_ebpf_dataplane',
       "Calico's eBPF dataplane is on: Services and policy are handled by BPF programs, so the kube-proxy iptables/nftables rule walks (nodeport, svc), Felix's iptables policy chains and DROP counters do not apply; routes, tunnels and captures still do",
-      envOn ? 'calico-node env FELIX_BPFENABLED=true' : `FelixConfiguration default bpfEnabled: true (${felix!.apiVersion})`,
+      envOn
+        ? 'calico-node env FELIX_BPFENABLED=true'
+        : `FelixConfiguration default bpfEnabled: true (${felix!.apiVersion})`,
     ),
   ];
 }
@@ -126,11 +182,29 @@ export function calicoConfigSection(config: CalicoConfig): ReportSection {
   const nodeEnv = config.calicoNodeEnv;
   const shown = (v: string | number | boolean | null | undefined) => (v === null || v === undefined ? '-' : String(v));
   const rows: string[][] = [
-    ['calico-node env', config.calicoNodeSource ?? 'not found', nodeEnv ? `CALICO_IPV4POOL_CIDR=${shown(nodeEnv.CALICO_IPV4POOL_CIDR)} IP_AUTODETECTION_METHOD=${shown(nodeEnv.IP_AUTODETECTION_METHOD)} CALICO_NETWORKING_BACKEND=${shown(nodeEnv.CALICO_NETWORKING_BACKEND)} FELIX_VXLANMTU=${shown(nodeEnv.FELIX_VXLANMTU)}` : '-'],
+    [
+      'calico-node env',
+      config.calicoNodeSource ?? 'not found',
+      nodeEnv
+        ? `CALICO_IPV4POOL_CIDR=${shown(nodeEnv.CALICO_IPV4POOL_CIDR)} IP_AUTODETECTION_METHOD=${shown(nodeEnv.IP_AUTODETECTION_METHOD)} CALICO_NETWORKING_BACKEND=${shown(nodeEnv.CALICO_NETWORKING_BACKEND)} FELIX_VXLANMTU=${shown(nodeEnv.FELIX_VXLANMTU)}`
+        : '-',
+    ],
     ['veth_mtu', 'ConfigMap calico-config', config.vethMtu === 0 ? '0 (auto-detect)' : shown(config.vethMtu)],
     ['calico_backend', 'ConfigMap calico-config', shown(config.calicoBackend)],
-    ['Installation', 'operator.tigera.io/v1 default', config.installation ? `mtu=${shown(config.installation.mtu)} autodetectV4=${JSON.stringify(config.installation.nodeAddressAutodetectionV4)} pools=${config.installation.ipPools.map((p) => p.cidr).join(',') || '-'}` : 'none (manifest install)'],
-    ['FelixConfiguration', config.felix?.apiVersion ?? 'default', config.felix ? `vxlanMTU=${shown(config.felix.vxlanMTU)} ipipMTU=${shown(config.felix.ipipMTU)} bpfEnabled=${shown(config.felix.bpfEnabled)} iptablesBackend=${shown(config.felix.iptablesBackend)} nftablesMode=${shown(config.felix.nftablesMode)}` : 'none'],
+    [
+      'Installation',
+      'operator.tigera.io/v1 default',
+      config.installation
+        ? `mtu=${shown(config.installation.mtu)} autodetectV4=${JSON.stringify(config.installation.nodeAddressAutodetectionV4)} pools=${config.installation.ipPools.map((p) => p.cidr).join(',') || '-'}`
+        : 'none (manifest install)',
+    ],
+    [
+      'FelixConfiguration',
+      config.felix?.apiVersion ?? 'default',
+      config.felix
+        ? `vxlanMTU=${shown(config.felix.vxlanMTU)} ipipMTU=${shown(config.felix.ipipMTU)} bpfEnabled=${shown(config.felix.bpfEnabled)} iptablesBackend=${shown(config.felix.iptablesBackend)} nftablesMode=${shown(config.felix.nftablesMode)}`
+        : 'none',
+    ],
     ['--cluster-cidr', 'kube-controller-manager pod', shown(config.clusterCIDR)],
   ];
   for (const e of config.errors) rows.push(['unreadable', e, '-']);

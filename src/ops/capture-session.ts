@@ -68,7 +68,15 @@ function firstBytes(stream: Readable, count: number, timeoutMs: number): Promise
 }
 
 type Started<Role extends string, Summary> =
-  | { ok: true; p: CapturePointRequest<Role>; done: Promise<{ exitCode: number | null; stderr: string }>; ready: Promise<void>; summary: Promise<Summary>; chunks: Buffer[]; stop: () => void }
+  | {
+      ok: true;
+      p: CapturePointRequest<Role>;
+      done: Promise<{ exitCode: number | null; stderr: string }>;
+      ready: Promise<void>;
+      summary: Promise<Summary>;
+      chunks: Buffer[];
+      stop: () => void;
+    }
   | { ok: false; p: CapturePointRequest<Role>; error: string };
 
 async function startPoint<Role extends string, Summary>(
@@ -94,13 +102,23 @@ async function startPoint<Role extends string, Summary>(
       }
     });
     stream.pcap.pipe(toSummary);
-    return { ok: true, p, done: stream.done, ready, summary: summarize(toSummary), chunks, stop: () => stopper.abort() };
+    return {
+      ok: true,
+      p,
+      done: stream.done,
+      ready,
+      summary: summarize(toSummary),
+      chunks,
+      stop: () => stopper.abort(),
+    };
   } catch (err) {
     return { ok: false, p, error: describeError(err) };
   }
 }
 
-async function finishPoint<Role extends string, Summary>(s: Started<Role, Summary>): Promise<CapturePointResult<Role, Summary>> {
+async function finishPoint<Role extends string, Summary>(
+  s: Started<Role, Summary>,
+): Promise<CapturePointResult<Role, Summary>> {
   const base = { node: s.p.node.name, interface: s.p.spec.interface, role: s.p.role };
   if (!s.ok) return { ...base, summary: null, pcap: null, error: s.error };
   try {
@@ -108,7 +126,12 @@ async function finishPoint<Role extends string, Summary>(s: Started<Role, Summar
     const pcap = Buffer.concat(s.chunks);
     // tcpdump that never wrote a file header failed to start (no such interface, no permission).
     const failed = pcap.length < PCAP_HEADER_BYTES;
-    return { ...base, summary, pcap, error: failed ? `tcpdump exited ${done.exitCode}: ${done.stderr.trim().split('\n').at(-1) ?? ''}` : null };
+    return {
+      ...base,
+      summary,
+      pcap,
+      error: failed ? `tcpdump exited ${done.exitCode}: ${done.stderr.trim().split('\n').at(-1) ?? ''}` : null,
+    };
   } catch (err) {
     return { ...base, summary: null, pcap: Buffer.concat(s.chunks), error: describeError(err) };
   }
@@ -138,7 +161,12 @@ export async function runCaptures<Role extends string, Summary, Traffic>(
   shell: NodeShell,
   points: readonly CapturePointRequest<Role>[],
   summarize: (pcap: Readable) => Promise<Summary>,
-  options: { signal: AbortSignal; whileCapturing?: () => Promise<Traffic>; locks?: CaptureLocks | undefined; windowMs?: number },
+  options: {
+    signal: AbortSignal;
+    whileCapturing?: () => Promise<Traffic>;
+    locks?: CaptureLocks | undefined;
+    windowMs?: number;
+  },
 ): Promise<{ points: CapturePointResult<Role, Summary>[]; traffic: Traffic | null }> {
   const release = options.locks ? await lockCapturePoints(options.locks, points) : async () => undefined;
   try {
@@ -151,7 +179,10 @@ export async function runCaptures<Role extends string, Summary, Traffic>(
       const stopAt = Math.max(readyAt + options.windowMs, performance.now() + CAPTURE_TAIL_MS);
       const ended = new AbortController();
       // Captures that hit their packet cap first end the wait early.
-      void Promise.all(started.map((s) => (s.ok ? s.done : undefined))).then(() => ended.abort(), () => ended.abort());
+      void Promise.all(started.map((s) => (s.ok ? s.done : undefined))).then(
+        () => ended.abort(),
+        () => ended.abort(),
+      );
       await sleep(stopAt - performance.now(), AbortSignal.any([options.signal, ended.signal]));
       for (const s of started) if (s.ok) s.stop();
     }
@@ -170,7 +201,10 @@ export function captureLockKey(p: { node: NodeTarget; spec: { interface: string;
 }
 
 /** Takes every point's lock in one sorted order (two jobs wanting the same pair never deadlock); all or none. */
-async function lockCapturePoints(locks: CaptureLocks, points: readonly CapturePointRequest<string>[]): Promise<() => Promise<void>> {
+async function lockCapturePoints(
+  locks: CaptureLocks,
+  points: readonly CapturePointRequest<string>[],
+): Promise<() => Promise<void>> {
   const keys = [...new Set(points.map(captureLockKey))].sort();
   // Held for the longest capture plus setup and tcpdump's kill grace; a crashed holder's lock expires by itself.
   const ttlMs = (Math.max(0, ...points.map((p) => p.spec.maxSeconds)) + CAPTURE_SETUP_SECONDS + 15) * 1000;

@@ -27,6 +27,10 @@ export interface OperationDeps {
 export function nodeTarget(deps: Pick<OperationDeps, 'nodeAddressOverrides'>, node: NodeInfo): NodeTarget {
   const name = validateNodeName(node.name);
   const address = deps.nodeAddressOverrides?.[name] ?? node.internalIP;
-  if (!address) throw new K8snetError('not_found', `node ${name} has no InternalIP address to SSH to (set K8SNET_SSH_NODE_OVERRIDES)`);
+  if (!address)
+    throw new K8snetError(
+      'not_found',
+      `node ${name} has no InternalIP address to SSH to (set K8SNET_SSH_NODE_OVERRIDES)`,
+    );
   return { name, address: validateIp(address, `node ${name} address`) };
 }

@@ -17,10 +17,19 @@ import type { ConsideredPolicy, SideVerdict } from '../policy/index.ts';
 export type CounterRead = { save: IptablesSave } | { error: string };
 
 /** `iptables-save -c` (family 6: `ip6tables-save -c`, for IPv6 pods). */
-export async function readCounters(shell: NodeShell, node: NodeTarget, signal: AbortSignal, family: 4 | 6 = 4): Promise<CounterRead> {
+export async function readCounters(
+  shell: NodeShell,
+  node: NodeTarget,
+  signal: AbortSignal,
+  family: 4 | 6 = 4,
+): Promise<CounterRead> {
   try {
     const r = await shell.run(node, iptablesSaveCounters({ family }), signal);
-    if (r.exitCode !== 0) return { error: `iptables-save -c on ${node.name} exited ${r.exitCode ?? r.signal ?? '?'}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`.trim() };
+    if (r.exitCode !== 0)
+      return {
+        error:
+          `iptables-save -c on ${node.name} exited ${r.exitCode ?? r.signal ?? '?'}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`.trim(),
+      };
     return { save: parseIptablesSave(r.stdout) };
   } catch (err) {
     return { error: (err as Error).message };
@@ -51,7 +60,12 @@ export function dropFindings(deltas: readonly NodeCounterDelta[]): Finding[] {
   for (const d of deltas) {
     if (!d.diff) continue;
     for (const p of d.diff.policies.filter((x) => x.drop)) {
-      out.push({ severity: 'error', code: 'chain_policy_dropped', message: `${d.node}: the ${p.table} table's ${p.chain} chain policy ${p.policy} dropped ${plural(p.packets, 'packet')} during the test connection (a host firewall: Docker, firewalld or a hand-made rule)`, evidence: `:${p.chain} ${p.policy} — ${plural(p.packets, 'packet')} counted (iptables-save -c, before → after)` });
+      out.push({
+        severity: 'error',
+        code: 'chain_policy_dropped',
+        message: `${d.node}: the ${p.table} table's ${p.chain} chain policy ${p.policy} dropped ${plural(p.packets, 'packet')} during the test connection (a host firewall: Docker, firewalld or a hand-made rule)`,
+        evidence: `:${p.chain} ${p.policy} — ${plural(p.packets, 'packet')} counted (iptables-save -c, before → after)`,
+      });
     }
     for (const r of d.diff.rules.filter((x) => x.drop !== null)) {
       const felixNoPolicy = r.comments.some((c) => /Drop if no (policies|profiles)/i.test(c));
@@ -59,7 +73,12 @@ export function dropFindings(deltas: readonly NodeCounterDelta[]): Finding[] {
       const message = felixNoPolicy
         ? `${d.node}: Calico dropped ${plural(r.packets, 'packet')} of the test connection in ${r.chain}: no network policy allowed them (${r.comments.join('; ')})`
         : `${d.node}: ${plural(r.packets, 'packet')} of the test connection ${r.drop === 'reject' ? 'rejected' : 'dropped'} by a rule in ${where}`;
-      out.push({ severity: 'error', code: felixNoPolicy ? 'policy_drop_counted' : 'drop_rule_counted', message, evidence: `[+${r.packets}] ${r.raw}` });
+      out.push({
+        severity: 'error',
+        code: felixNoPolicy ? 'policy_drop_counted' : 'drop_rule_counted',
+        message,
+        evidence: `[+${r.packets}] ${r.raw}`,
+      });
     }
   }
   return out;
@@ -96,11 +115,24 @@ export function programmedFindings(chains: WorkloadChains | null, side: SideVerd
   const walk = direction === 'ingress' ? chains.walk.ingress : chains.walk.egress;
   if (!walk.workloadChainExists) {
     if (side.considered.length === 0) return [];
-    return [{ severity: 'warning', code: 'workload_chain_missing', message: `${chains.node} has no Felix chain ${walk.workloadChain} for ${chains.iface}: the ${direction} policies the API holds for it are not programmed there (Felix not running, not in sync, or another dataplane)`, evidence: `no ${walk.workloadChain} in iptables-save -t filter on ${chains.node}` }];
+    return [
+      {
+        severity: 'warning',
+        code: 'workload_chain_missing',
+        message: `${chains.node} has no Felix chain ${walk.workloadChain} for ${chains.iface}: the ${direction} policies the API holds for it are not programmed there (Felix not running, not in sync, or another dataplane)`,
+        evidence: `no ${walk.workloadChain} in iptables-save -t filter on ${chains.node}`,
+      },
+    ];
   }
   const out: Finding[] = [];
   for (const p of side.considered) {
-    const answer = policyProgrammed(chains.walk, { direction, kind: felixKind(p.kind), ...(p.namespace ? { namespace: p.namespace } : {}), name: p.name, tier: p.tier });
+    const answer = policyProgrammed(chains.walk, {
+      direction,
+      kind: felixKind(p.kind),
+      ...(p.namespace ? { namespace: p.namespace } : {}),
+      name: p.name,
+      tier: p.tier,
+    });
     if (answer.programmed && answer.match?.chainExists !== false) continue;
     out.push({
       severity: 'error',
@@ -116,5 +148,8 @@ export function programmedFindings(chains: WorkloadChains | null, side: SideVerd
 export function workloadChainText(chains: WorkloadChains, direction: 'ingress' | 'egress'): string {
   const walk = direction === 'ingress' ? chains.walk.ingress : chains.walk.egress;
   if (!walk.workloadChainExists) return `${chains.node}: no ${walk.workloadChain}`;
-  return [`${chains.node}: ${walk.workloadChain}`, ...walk.rules.map((r) => `  ${r.counters ? `[${r.counters.packets}:${r.counters.bytes}] ` : ''}${r.raw}`)].join('\n');
+  return [
+    `${chains.node}: ${walk.workloadChain}`,
+    ...walk.rules.map((r) => `  ${r.counters ? `[${r.counters.packets}:${r.counters.bytes}] ` : ''}${r.raw}`),
+  ].join('\n');
 }

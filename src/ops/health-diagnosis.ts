@@ -30,41 +30,74 @@ export interface HealthFacts {
 }
 
 const err = (code: string, message: string, evidence = ''): Finding => ({ severity: 'error', code, message, evidence });
-const warn = (code: string, message: string, evidence = ''): Finding => ({ severity: 'warning', code, message, evidence });
+const warn = (code: string, message: string, evidence = ''): Finding => ({
+  severity: 'warning',
+  code,
+  message,
+  evidence,
+});
 
 function firstAddress(cidr: string): string {
   return cidr.split('/')[0]!;
 }
 
 function nodeChecks(node: HealthNodeFacts, facts: HealthFacts): Finding[] {
-  if (node.error) return [err('node_unreachable', `${node.name} (${node.ip}) could not be inspected: ${node.error}`, node.error)];
+  if (node.error)
+    return [err('node_unreachable', `${node.name} (${node.ip}) could not be inspected: ${node.error}`, node.error)];
   const out: Finding[] = [];
   const pool = facts.pools.find((p) => !p.disabled) ?? null;
-  if (node.ipForward === false) out.push(err('ip_forward_off', `IP forwarding is off on ${node.name}`, 'net.ipv4.ip_forward = 0'));
+  if (node.ipForward === false)
+    out.push(err('ip_forward_off', `IP forwarding is off on ${node.name}`, 'net.ipv4.ip_forward = 0'));
   const overlay = overlayBetween(pool, false, false);
   if (overlay.device && node.links) {
     const tunnel = node.links.find((l) => l.name === overlay.device);
-    if (!tunnel) out.push(err('tunnel_missing', `${node.name} has no ${overlay.device}`, `no ${overlay.device} in ip link`));
-    else if (!tunnel.up) out.push(err('tunnel_down', `${overlay.device} is down on ${node.name}`, `${overlay.device} state DOWN`));
+    if (!tunnel)
+      out.push(err('tunnel_missing', `${node.name} has no ${overlay.device}`, `no ${overlay.device} in ip link`));
+    else if (!tunnel.up)
+      out.push(err('tunnel_down', `${overlay.device} is down on ${node.name}`, `${overlay.device} state DOWN`));
   }
   if (node.routes) {
     for (const other of facts.nodes.filter((n) => n.name !== node.name)) {
       for (const block of other.blocks) {
         const route = lookupRoute(node.routes, firstAddress(block));
-        const good = route && route.type === 'unicast' && route.destination !== 'default' && (overlay.device === null || route.device === overlay.device || route.gateway === other.ip);
-        if (!good) out.push(err('route_to_block_missing', `route to ${block} (${other.name}) missing on ${node.name}`, route?.raw ?? 'no matching route'));
+        const good =
+          route &&
+          route.type === 'unicast' &&
+          route.destination !== 'default' &&
+          (overlay.device === null || route.device === overlay.device || route.gateway === other.ip);
+        if (!good)
+          out.push(
+            err(
+              'route_to_block_missing',
+              `route to ${block} (${other.name}) missing on ${node.name}`,
+              route?.raw ?? 'no matching route',
+            ),
+          );
       }
     }
     for (const pod of facts.pods.filter((p) => p.nodeName === node.name && p.podIP && !p.hostNetwork)) {
       const route = lookupRoute(node.routes, pod.podIP!);
-      if (route?.device !== pod.caliInterface) out.push(err('route_to_pod_missing', `route to ${pod.namespace}/${pod.name} (${pod.podIP} via ${pod.caliInterface}) missing on ${node.name}`, route?.raw ?? 'no matching route'));
+      if (route?.device !== pod.caliInterface)
+        out.push(
+          err(
+            'route_to_pod_missing',
+            `route to ${pod.namespace}/${pod.name} (${pod.podIP} via ${pod.caliInterface}) missing on ${node.name}`,
+            route?.raw ?? 'no matching route',
+          ),
+        );
     }
   }
   if (node.nodePorts) {
     for (const svc of facts.services) {
       for (const p of svc.ports) {
         if (p.nodePort !== null && !node.nodePorts.includes(p.nodePort)) {
-          out.push(err('nodeport_rule_missing', `NodePort ${p.nodePort} (${svc.namespace}/${svc.name}) missing from ${node.name}'s iptables`, `KUBE-NODEPORTS on ${node.name}: ${node.nodePorts.join(', ') || 'empty'}`));
+          out.push(
+            err(
+              'nodeport_rule_missing',
+              `NodePort ${p.nodePort} (${svc.namespace}/${svc.name}) missing from ${node.name}'s iptables`,
+              `KUBE-NODEPORTS on ${node.name}: ${node.nodePorts.join(', ') || 'empty'}`,
+            ),
+          );
         }
       }
     }
@@ -76,11 +109,20 @@ export function diagnoseHealth(facts: HealthFacts): Finding[] {
   const out = facts.nodes.flatMap((n) => nodeChecks(n, facts));
   for (const svc of facts.services) {
     if (Object.keys(svc.selector).length > 0 && svc.readyEndpoints === 0) {
-      out.push(warn('service_no_endpoints', `Service ${svc.namespace}/${svc.name} has no ready endpoints`, `selector ${JSON.stringify(svc.selector)}`));
+      out.push(
+        warn(
+          'service_no_endpoints',
+          `Service ${svc.namespace}/${svc.name} has no ready endpoints`,
+          `selector ${JSON.stringify(svc.selector)}`,
+        ),
+      );
     }
   }
   for (const pod of facts.pods) {
-    if (pod.phase !== 'Running' && pod.phase !== 'Succeeded') out.push(warn('pod_not_running', `pod ${pod.namespace}/${pod.name} is ${pod.phase}`, `status.phase: ${pod.phase}`));
+    if (pod.phase !== 'Running' && pod.phase !== 'Succeeded')
+      out.push(
+        warn('pod_not_running', `pod ${pod.namespace}/${pod.name} is ${pod.phase}`, `status.phase: ${pod.phase}`),
+      );
   }
   return out;
 }
@@ -100,7 +142,11 @@ export function problemKey(f: Finding): string {
   return `${f.code}|${f.message}`;
 }
 
-export function compareWithPrevious(findings: readonly Finding[], previous: ProblemMemory | null, now: string): HealthChanges {
+export function compareWithPrevious(
+  findings: readonly Finding[],
+  previous: ProblemMemory | null,
+  now: string,
+): HealthChanges {
   const problems = findings.filter((f) => f.severity !== 'info');
   const memory: ProblemMemory = {};
   const appeared: Finding[] = [];
@@ -112,6 +158,11 @@ export function compareWithPrevious(findings: readonly Finding[], previous: Prob
     if (before) ongoing.push({ finding: f, since: before.firstSeen });
     else if (previous !== null) appeared.push(f);
   }
-  const resolved = previous === null ? [] : Object.entries(previous).filter(([k]) => !(k in memory)).map(([, v]) => ({ message: v.message, firstSeen: v.firstSeen }));
+  const resolved =
+    previous === null
+      ? []
+      : Object.entries(previous)
+          .filter(([k]) => !(k in memory))
+          .map(([, v]) => ({ message: v.message, firstSeen: v.firstSeen }));
   return { appeared, resolved, ongoing, memory };
 }

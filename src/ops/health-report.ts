@@ -11,7 +11,13 @@ import { capturePointsTable } from './capture-report.ts';
 import { caliInterfaceName } from '../calico/naming.ts';
 import { describeError } from '../errors.ts';
 import { headlineFor, sortFindings, type Finding, type ReportSection } from '../model/report.ts';
-import { compareWithPrevious, diagnoseHealth, type HealthChanges, type HealthNodeFacts, type ProblemMemory } from './health-diagnosis.ts';
+import {
+  compareWithPrevious,
+  diagnoseHealth,
+  type HealthChanges,
+  type HealthNodeFacts,
+  type ProblemMemory,
+} from './health-diagnosis.ts';
 import { mapLimit } from './concurrency.ts';
 import { NODE_CONCURRENCY } from './service-ops.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
@@ -29,42 +35,108 @@ import { diagnoseBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
 
 /** Pod traffic crosses nodes on BIRD's routes when an enabled pool does not encapsulate (always or across subnets). */
 export function routedByBgp(pools: readonly IpPoolInfo[]): boolean {
-  return pools.some((p) => !p.disabled && (p.vxlanMode !== 'Always' && p.ipipMode !== 'Always'));
+  return pools.some((p) => !p.disabled && p.vxlanMode !== 'Always' && p.ipipMode !== 'Always');
 }
 
 export interface HealthReportResult {
   generatedAt: string;
-  nodes: { name: string; ip: string; reachable: boolean; tunnel: string | null; routes: number; error: string | null }[];
+  nodes: {
+    name: string;
+    ip: string;
+    reachable: boolean;
+    tunnel: string | null;
+    routes: number;
+    error: string | null;
+  }[];
   pools: { name: string; cidr: string; vxlanMode: string; ipipMode: string; natOutgoing: boolean; disabled: boolean }[];
   changes: { appeared: string[]; resolved: string[]; ongoing: { message: string; since: string }[] } | null;
   /** Calico's and the cluster's configuration as read (cluster/calico-config.ts). */
   calicoConfig: CalicoConfig;
   /** Only when a tunnel sample was asked for. */
-  sample?: { seconds: number; points: { node: string; interface: string; packets: number | null; flows: number | null; error: string | null }[] };
+  sample?: {
+    seconds: number;
+    points: { node: string; interface: string; packets: number | null; flows: number | null; error: string | null }[];
+  };
   findings: Finding[];
 }
 
 /** How much of each tunnel's flows the report lists: a summary, not a capture viewer. */
 const SAMPLE_FLOWS_PER_NODE = 5;
 
-
 /** Captures on every reachable node's tunnel device at once (nothing to sample without an overlay). */
-async function sampleTunnels(deps: OperationDeps, ctx: OperationContext, nodes: readonly { facts: HealthNodeFacts; target: CapturePointRequest['node'] | null }[], seconds: number) {
+async function sampleTunnels(
+  deps: OperationDeps,
+  ctx: OperationContext,
+  nodes: readonly { facts: HealthNodeFacts; target: CapturePointRequest['node'] | null }[],
+  seconds: number,
+) {
   const points: CapturePointRequest<'tunnel'>[] = nodes.flatMap(({ facts, target }) => {
     const device = facts.links?.find((l) => (l.name === 'vxlan.calico' || l.name === 'tunl0') && l.up)?.name;
-    return target && device ? [{ node: target, role: 'tunnel' as const, spec: { interface: device, hosts: [], ports: [], includeTunnel: false, maxPackets: deps.capture.maxPackets, maxSeconds: seconds, snapLength: deps.capture.snapLength } }] : [];
+    return target && device
+      ? [
+          {
+            node: target,
+            role: 'tunnel' as const,
+            spec: {
+              interface: device,
+              hosts: [],
+              ports: [],
+              includeTunnel: false,
+              maxPackets: deps.capture.maxPackets,
+              maxSeconds: seconds,
+              snapLength: deps.capture.snapLength,
+            },
+          },
+        ]
+      : [];
   });
-  const { points: results } = await runCaptures(deps.shell, points, (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }), { signal: ctx.signal, locks: deps.captureLocks });
+  const { points: results } = await runCaptures(
+    deps.shell,
+    points,
+    (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }),
+    { signal: ctx.signal, locks: deps.captureLocks },
+  );
   return {
-    result: { seconds, points: results.map((r) => ({ node: r.node, interface: r.interface, packets: r.summary?.packets ?? null, flows: r.summary?.flows.length ?? null, error: r.error })) },
-    section: capturePointsTable(`Tunnel sample (${seconds} s): flows on each node's tunnel device`, results.map((r) => ({ label: `${r.node}/${r.interface}`, summary: r.summary, error: r.error })), SAMPLE_FLOWS_PER_NODE),
+    result: {
+      seconds,
+      points: results.map((r) => ({
+        node: r.node,
+        interface: r.interface,
+        packets: r.summary?.packets ?? null,
+        flows: r.summary?.flows.length ?? null,
+        error: r.error,
+      })),
+    },
+    section: capturePointsTable(
+      `Tunnel sample (${seconds} s): flows on each node's tunnel device`,
+      results.map((r) => ({ label: `${r.node}/${r.interface}`, summary: r.summary, error: r.error })),
+      SAMPLE_FLOWS_PER_NODE,
+    ),
   };
 }
 
-export async function runHealthReport(deps: OperationDeps, ctx: OperationContext, previous: ProblemMemory | null = null, now = new Date(), options: { tunnelSampleSeconds?: number } = {}): Promise<OperationOutcome<HealthReportResult> & { memory: ProblemMemory }> {
+export async function runHealthReport(
+  deps: OperationDeps,
+  ctx: OperationContext,
+  previous: ProblemMemory | null = null,
+  now = new Date(),
+  options: { tunnelSampleSeconds?: number } = {},
+): Promise<OperationOutcome<HealthReportResult> & { memory: ProblemMemory }> {
   ctx.onStep('reading the cluster');
-  const [nodes, pods, services, pools, calicoConfig] = await Promise.all([deps.cluster.listNodes(), deps.cluster.listPods(), deps.cluster.listServices(), deps.cluster.listIpPools(), deps.cluster.readCalicoConfig()]);
-  const withEndpoints = await mapLimit(services, NODE_CONCURRENCY, async (s) => ({ ...s, readyEndpoints: Object.keys(s.selector).length === 0 ? 0 : (await deps.cluster.listEndpoints(s.namespace, s.name)).filter((e) => e.ready).length }));
+  const [nodes, pods, services, pools, calicoConfig] = await Promise.all([
+    deps.cluster.listNodes(),
+    deps.cluster.listPods(),
+    deps.cluster.listServices(),
+    deps.cluster.listIpPools(),
+    deps.cluster.readCalicoConfig(),
+  ]);
+  const withEndpoints = await mapLimit(services, NODE_CONCURRENCY, async (s) => ({
+    ...s,
+    readyEndpoints:
+      Object.keys(s.selector).length === 0
+        ? 0
+        : (await deps.cluster.listEndpoints(s.namespace, s.name)).filter((e) => e.ready).length,
+  }));
 
   ctx.onStep(`inspecting ${nodes.length} nodes`);
   const targets = new Map<string, CapturePointRequest['node']>();
@@ -75,8 +147,16 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
       const target = nodeTarget(deps, node);
       targets.set(node.name, target);
       const facts = await inspectNode(deps.shell, target, ctx.signal);
-      if (facts.error) return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: facts.error };
-      return { ...base, routes: facts.routes, links: facts.links, ipForward: facts.ipForward, nodePorts: await nodePortsOn(deps.shell, target, ctx.signal), error: null };
+      if (facts.error)
+        return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: facts.error };
+      return {
+        ...base,
+        routes: facts.routes,
+        links: facts.links,
+        ipForward: facts.ipForward,
+        nodePorts: await nodePortsOn(deps.shell, target, ctx.signal),
+        error: null,
+      };
     } catch (err) {
       return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: describeError(err) };
     }
@@ -87,26 +167,48 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
     ? await mapLimit(nodes, NODE_CONCURRENCY, async (node): Promise<BgpNodeFacts> => {
         const facts = nodeFacts.find((f) => f.name === node.name)!;
         const target = targets.get(node.name);
-        const base = { name: node.name, ip: node.internalIP ?? '?', calicoIPv4Address: node.calicoIPv4Address ?? null, routes: facts.routes, blocks: [] as string[] };
-        if (!target || facts.error) return { ...base, bird: null, birdError: facts.error ?? 'not inspected', bgpDrops: [] };
+        const base = {
+          name: node.name,
+          ip: node.internalIP ?? '?',
+          calicoIPv4Address: node.calicoIPv4Address ?? null,
+          routes: facts.routes,
+          blocks: [] as string[],
+        };
+        if (!target || facts.error)
+          return { ...base, bird: null, birdError: facts.error ?? 'not inspected', bgpDrops: [] };
         const [bird, counters] = await Promise.all([
-          runOk(deps.shell, target, birdShowProtocols({ all: true }), ctx.signal).then((t) => ({ bird: parseBirdProtocols(t), birdError: null }), (e: unknown) => ({ bird: null, birdError: describeError(e) })),
+          runOk(deps.shell, target, birdShowProtocols({ all: true }), ctx.signal).then(
+            (t) => ({ bird: parseBirdProtocols(t), birdError: null }),
+            (e: unknown) => ({ bird: null, birdError: describeError(e) }),
+          ),
           readCounters(deps.shell, target, ctx.signal),
         ]);
         const filter = 'save' in counters ? counters.save.tables.get('filter') : undefined;
-        return { ...base, ...bird, bgpDrops: filter ? hostKillers(filter).filter((k) => k.kind === 'input-drops-bgp') : [] };
+        return {
+          ...base,
+          ...bird,
+          bgpDrops: filter ? hostKillers(filter).filter((k) => k.kind === 'input-drops-bgp') : [],
+        };
       })
     : [];
 
   // Calico IPAM's blocks are not spec.podCIDRs: each node's own come from its blackholes (calico-blocks.ts).
-  const blocks = nodeBlocks(nodeFacts.map((f) => ({ name: f.name, podCIDRs: f.blocks, routes: f.routes })), pools);
+  const blocks = nodeBlocks(
+    nodeFacts.map((f) => ({ name: f.name, podCIDRs: f.blocks, routes: f.routes })),
+    pools,
+  );
   for (const f of nodeFacts) f.blocks = blocks.get(f.name) ?? f.blocks;
   for (const b of bgp) b.blocks = blocks.get(b.name) ?? [];
 
   let sample: Awaited<ReturnType<typeof sampleTunnels>> | null = null;
   if (options.tunnelSampleSeconds) {
     ctx.onStep(`sampling the tunnel devices for ${options.tunnelSampleSeconds} s`);
-    sample = await sampleTunnels(deps, ctx, nodeFacts.filter((f) => f.error === null).map((f) => ({ facts: f, target: targets.get(f.name) ?? null })), options.tunnelSampleSeconds);
+    sample = await sampleTunnels(
+      deps,
+      ctx,
+      nodeFacts.filter((f) => f.error === null).map((f) => ({ facts: f, target: targets.get(f.name) ?? null })),
+      options.tunnelSampleSeconds,
+    );
   }
 
   const findings = sortFindings([
@@ -119,7 +221,12 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
     ...diagnoseCalicoConfig({
       config: calicoConfig,
       pools,
-      nodes: nodes.map((n) => ({ name: n.name, internalIP: n.internalIP, calicoIPv4Address: n.calicoIPv4Address ?? null, links: nodeFacts.find((f) => f.name === n.name)?.links ?? null })),
+      nodes: nodes.map((n) => ({
+        name: n.name,
+        internalIP: n.internalIP,
+        calicoIPv4Address: n.calicoIPv4Address ?? null,
+        links: nodeFacts.find((f) => f.name === n.name)?.links ?? null,
+      })),
     }),
     ...diagnoseBgp(bgp),
   ]);
@@ -128,27 +235,88 @@ export async function runHealthReport(deps: OperationDeps, ctx: OperationContext
   const tunnel = (n: HealthNodeFacts) => n.links?.find((l) => l.name === 'vxlan.calico' || l.name === 'tunl0') ?? null;
   const result: HealthReportResult = {
     generatedAt: now.toISOString(),
-    nodes: nodeFacts.map((n) => ({ name: n.name, ip: n.ip, reachable: n.error === null, tunnel: tunnel(n) ? `${tunnel(n)!.name} ${tunnel(n)!.up ? 'up' : 'DOWN'}` : null, routes: n.routes?.length ?? 0, error: n.error })),
-    pools: pools.map((p) => ({ name: p.name, cidr: p.cidr, vxlanMode: p.vxlanMode, ipipMode: p.ipipMode, natOutgoing: p.natOutgoing, disabled: p.disabled })),
-    changes: previous === null ? null : { appeared: changes.appeared.map((f) => f.message), resolved: changes.resolved.map((r) => r.message), ongoing: changes.ongoing.map((o) => ({ message: o.finding.message, since: o.since })) },
+    nodes: nodeFacts.map((n) => ({
+      name: n.name,
+      ip: n.ip,
+      reachable: n.error === null,
+      tunnel: tunnel(n) ? `${tunnel(n)!.name} ${tunnel(n)!.up ? 'up' : 'DOWN'}` : null,
+      routes: n.routes?.length ?? 0,
+      error: n.error,
+    })),
+    pools: pools.map((p) => ({
+      name: p.name,
+      cidr: p.cidr,
+      vxlanMode: p.vxlanMode,
+      ipipMode: p.ipipMode,
+      natOutgoing: p.natOutgoing,
+      disabled: p.disabled,
+    })),
+    changes:
+      previous === null
+        ? null
+        : {
+            appeared: changes.appeared.map((f) => f.message),
+            resolved: changes.resolved.map((r) => r.message),
+            ongoing: changes.ongoing.map((o) => ({ message: o.finding.message, since: o.since })),
+          },
     calicoConfig,
     ...(sample ? { sample: sample.result } : {}),
     findings,
   };
   const sections: ReportSection[] = [
-    { kind: 'table', title: 'Nodes', columns: ['NODE', 'IP', 'REACHABLE', 'TUNNEL', 'ROUTES'], rows: result.nodes.map((n) => [n.name, n.ip, n.reachable ? 'yes' : `NO: ${n.error}`, n.tunnel ?? '-', String(n.routes)]) },
-    { kind: 'table', title: 'IP pools', columns: ['POOL', 'CIDR', 'VXLAN', 'IPIP', 'NAT OUT', 'DISABLED'], rows: result.pools.map((p) => [p.name, p.cidr, p.vxlanMode, p.ipipMode, String(p.natOutgoing), String(p.disabled)]) },
+    {
+      kind: 'table',
+      title: 'Nodes',
+      columns: ['NODE', 'IP', 'REACHABLE', 'TUNNEL', 'ROUTES'],
+      rows: result.nodes.map((n) => [
+        n.name,
+        n.ip,
+        n.reachable ? 'yes' : `NO: ${n.error}`,
+        n.tunnel ?? '-',
+        String(n.routes),
+      ]),
+    },
+    {
+      kind: 'table',
+      title: 'IP pools',
+      columns: ['POOL', 'CIDR', 'VXLAN', 'IPIP', 'NAT OUT', 'DISABLED'],
+      rows: result.pools.map((p) => [
+        p.name,
+        p.cidr,
+        p.vxlanMode,
+        p.ipipMode,
+        String(p.natOutgoing),
+        String(p.disabled),
+      ]),
+    },
     calicoConfigSection(calicoConfig),
   ];
   if (sample) sections.push(sample.section);
   if (result.changes) {
-    const lines = [...result.changes.appeared.map((m) => `NEW       ${m}`), ...result.changes.resolved.map((m) => `RESOLVED  ${m}`), ...result.changes.ongoing.map((o) => `ONGOING   ${o.message} since ${o.since}`)];
-    sections.unshift({ kind: 'preformatted', title: 'Changes since the previous report', text: lines.join('\n') || 'nothing changed' });
+    const lines = [
+      ...result.changes.appeared.map((m) => `NEW       ${m}`),
+      ...result.changes.resolved.map((m) => `RESOLVED  ${m}`),
+      ...result.changes.ongoing.map((o) => `ONGOING   ${o.message} since ${o.since}`),
+    ];
+    sections.unshift({
+      kind: 'preformatted',
+      title: 'Changes since the previous report',
+      text: lines.join('\n') || 'nothing changed',
+    });
   }
-  const changed = result.changes && (result.changes.appeared.length > 0 || result.changes.resolved.length > 0) ? ` (${result.changes.appeared.length} new, ${result.changes.resolved.length} resolved)` : '';
+  const changed =
+    result.changes && (result.changes.appeared.length > 0 || result.changes.resolved.length > 0)
+      ? ` (${result.changes.appeared.length} new, ${result.changes.resolved.length} resolved)`
+      : '';
   return {
     memory: changes.memory,
     result,
-    report: { title: `network health — ${nodes.length} nodes`, headline: `${findings.some((f) => f.severity !== 'info') ? headlineFor(findings) : 'all good'}${changed}`, findings, sections, attachments: [] },
+    report: {
+      title: `network health — ${nodes.length} nodes`,
+      headline: `${findings.some((f) => f.severity !== 'info') ? headlineFor(findings) : 'all good'}${changed}`,
+      findings,
+      sections,
+      attachments: [],
+    },
   };
 }

@@ -10,10 +10,15 @@ import { isLoopbackAddress, isWildcardAddress, listenerText, type Listener } fro
  * A finding when `port` is held inside the pod only on loopback addresses; null when something listens on a wildcard
  * or a pod address, or nothing listens at all (that is `no_listener`'s to say), or listeners were not read.
  */
-export function loopbackOnlyListener(listeners: readonly Listener[] | null, port: number | null, where = 'the pod'): Finding | null {
+export function loopbackOnlyListener(
+  listeners: readonly Listener[] | null,
+  port: number | null,
+  where = 'the pod',
+): Finding | null {
   if (listeners === null || port === null) return null;
   const onPort = listeners.filter((l) => l.port === port);
-  if (onPort.length === 0 || !onPort.every((l) => isLoopbackAddress(l.address) && !isWildcardAddress(l.address))) return null;
+  if (onPort.length === 0 || !onPort.every((l) => isLoopbackAddress(l.address) && !isWildcardAddress(l.address)))
+    return null;
   return {
     severity: 'error',
     code: 'listener_loopback_only',

@@ -14,7 +14,15 @@ import type { NodeFacts } from './trace-facts.ts';
 import type { NodeRuleFacts, ServiceFacts } from './service-diagnosis.ts';
 import type { ServiceDataplane } from '../dataplane/service-dataplane.ts';
 import { dataplaneFor, detectKubeProxyMode, type DetectedMode } from '../dataplane/kube-proxy-mode.ts';
-import { addressesFromIpJson, fdbFromBridgeJson, linksFromIpJson, neighboursFromIpJson, routesFromIpJson, type LinkFacts, type RouteLine } from '../parse/ip-json.ts';
+import {
+  addressesFromIpJson,
+  fdbFromBridgeJson,
+  linksFromIpJson,
+  neighboursFromIpJson,
+  routesFromIpJson,
+  type LinkFacts,
+  type RouteLine,
+} from '../parse/ip-json.ts';
 import { parseIpRouteText, parseRouteN } from '../parse/route-text.ts';
 import { parseIpRule, type RouteRule } from '../parse/ip-rule.ts';
 import { parseIpLinkText } from '../parse/link-text.ts';
@@ -33,13 +41,30 @@ const connectionLost = (r: CommandResult) => r.exitCode === null && !r.signal &&
  * Runs a read-only catalogue command and returns its stdout, or throws saying how it failed. A command whose SSH
  * connection dropped under it runs once more (the pool makes a new connection): every command here only reads.
  */
-export async function runOk(shell: NodeShell, node: NodeTarget, command: NodeCommand, signal: AbortSignal): Promise<string> {
+export async function runOk(
+  shell: NodeShell,
+  node: NodeTarget,
+  command: NodeCommand,
+  signal: AbortSignal,
+): Promise<string> {
   let r = await shell.run(node, command, signal);
   if (connectionLost(r) && !signal.aborted) r = await shell.run(node, command, signal);
-  if (r.timedOut) throw new K8snetError('timeout', `${command.argv.join(' ')} on ${node.name} took longer than ${command.timeoutSeconds} s`);
+  if (r.timedOut)
+    throw new K8snetError(
+      'timeout',
+      `${command.argv.join(' ')} on ${node.name} took longer than ${command.timeoutSeconds} s`,
+    );
   if (r.exitCode !== 0) {
-    const how = r.exitCode === null ? (r.signal ? `was killed by SIG${r.signal}` : 'ended without an exit status') : `exited ${r.exitCode}`;
-    throw new K8snetError('ssh_command', `${command.argv.join(' ')} on ${node.name} ${how}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').at(-1)}` : ''}`);
+    const how =
+      r.exitCode === null
+        ? r.signal
+          ? `was killed by SIG${r.signal}`
+          : 'ended without an exit status'
+        : `exited ${r.exitCode}`;
+    throw new K8snetError(
+      'ssh_command',
+      `${command.argv.join(' ')} on ${node.name} ${how}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').at(-1)}` : ''}`,
+    );
   }
   return r.stdout;
 }
@@ -52,7 +77,9 @@ const SYSCTL_KEYS_V6 = ['net.ipv6.conf.all.forwarding'];
 /** Either family: how full the connection tracking table is. */
 const CONNTRACK_KEYS = ['net.netfilter.nf_conntrack_count', 'net.netfilter.nf_conntrack_max'];
 /** rp_filter of Calico's tunnel devices (IPv4): strict mode there drops pod traffic arriving decapsulated. */
-const TUNNEL_RP_FILTER_KEYS = [CALICO_VXLAN.device, CALICO_IPIP_DEVICE].map((d) => catalogue.interfaceSysctlKey(d, 'rp_filter'));
+const TUNNEL_RP_FILTER_KEYS = [CALICO_VXLAN.device, CALICO_IPIP_DEVICE].map((d) =>
+  catalogue.interfaceSysctlKey(d, 'rp_filter'),
+);
 
 export type Family = 4 | 6;
 
@@ -61,7 +88,12 @@ export type Family = 4 | 6;
  * policy routing sends some traffic elsewhere than main (RouteLine.table) — else the main table from `ip -j`, `ip
  * route` text or `route -n` (net-tools, IPv4 only). The main table as printed is kept for the report either way.
  */
-async function readRoutes(shell: NodeShell, node: NodeTarget, signal: AbortSignal, family: Family): Promise<{ routes: RouteLine[]; text: string }> {
+async function readRoutes(
+  shell: NodeShell,
+  node: NodeTarget,
+  signal: AbortSignal,
+  family: Family,
+): Promise<{ routes: RouteLine[]; text: string }> {
   const [all, json, text] = await Promise.all([
     runOk(shell, node, catalogue.ipRoute({ json: true, family, table: 'all' }), signal).catch(() => null),
     runOk(shell, node, catalogue.ipRoute({ json: true, family }), signal).catch(() => null),
@@ -70,13 +102,19 @@ async function readRoutes(shell: NodeShell, node: NodeTarget, signal: AbortSigna
   const fromJson = all ?? json;
   if (fromJson !== null && text !== null) return { routes: routesFromIpJson(fromJson), text };
   if (text !== null) return { routes: parseIpRouteText(text).routes, text };
-  if (family === 6) throw new K8snetError('ssh_command', `${node.name} answered neither ip -j -6 route nor ip -6 route`);
+  if (family === 6)
+    throw new K8snetError('ssh_command', `${node.name} answered neither ip -j -6 route nor ip -6 route`);
   const table = await runOk(shell, node, catalogue.routeN(), signal);
   return { routes: parseRouteN(table).routes, text: table };
 }
 
 /** `ip rule` (JSON, else text); null when the node has no ip command or it fails: lookups then use the main table. */
-async function readRules(shell: NodeShell, node: NodeTarget, signal: AbortSignal, family: Family): Promise<RouteRule[] | null> {
+async function readRules(
+  shell: NodeShell,
+  node: NodeTarget,
+  signal: AbortSignal,
+  family: Family,
+): Promise<RouteRule[] | null> {
   const json = await runOk(shell, node, catalogue.ipRule({ json: true, family }), signal).catch(() => null);
   const out = json ?? (await runOk(shell, node, catalogue.ipRule({ family }), signal).catch(() => null));
   if (out === null) return null;
@@ -94,7 +132,12 @@ async function readLinks(shell: NodeShell, node: NodeTarget, signal: AbortSignal
  * A node's routing and forwarding facts for one address family (4 by default; 6 for IPv6 pods and Services: `ip -6`,
  * the vxlan-v6.calico FDB, IPv6 forwarding).
  */
-export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: AbortSignal, options: { family?: Family } = {}): Promise<NodeFacts> {
+export async function inspectNode(
+  shell: NodeShell,
+  node: NodeTarget,
+  signal: AbortSignal,
+  options: { family?: Family } = {},
+): Promise<NodeFacts> {
   const family = options.family ?? 4;
   try {
     const [routes, links, sysctl, neighJson, fdbJson, rules, addrJson, ethtool] = await Promise.all([
@@ -102,17 +145,42 @@ export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: Ab
       // A node without any ip command still has a route table worth judging: its links are then unknown.
       readLinks(shell, node, signal).catch(() => null),
       // `sysctl -e` skips keys the node lacks: the tunnel devices' keys are asked for whether or not they exist.
-      runOk(shell, node, catalogue.sysctlNet(family === 6 ? [...SYSCTL_KEYS_V6, ...CONNTRACK_KEYS] : [...SYSCTL_KEYS, ...CONNTRACK_KEYS, ...TUNNEL_RP_FILTER_KEYS]), signal).catch(() => ''),
+      runOk(
+        shell,
+        node,
+        catalogue.sysctlNet(
+          family === 6
+            ? [...SYSCTL_KEYS_V6, ...CONNTRACK_KEYS]
+            : [...SYSCTL_KEYS, ...CONNTRACK_KEYS, ...TUNNEL_RP_FILTER_KEYS],
+        ),
+        signal,
+      ).catch(() => ''),
       runOk(shell, node, catalogue.ipNeigh(null, { json: true, family }), signal).catch(() => null),
-      runOk(shell, node, catalogue.bridgeFdb(family === 6 ? CALICO_VXLAN.deviceV6 : CALICO_VXLAN.device), signal).catch(() => null),
+      runOk(shell, node, catalogue.bridgeFdb(family === 6 ? CALICO_VXLAN.deviceV6 : CALICO_VXLAN.device), signal).catch(
+        () => null,
+      ),
       readRules(shell, node, signal, family),
       // The uplink holds the node's address (the SSH target's, IPv4 on every node we reach).
       runOk(shell, node, catalogue.ipAddr({ json: true }), signal).catch(() => null),
-      runOk(shell, node, catalogue.ethtoolFeatures(family === 6 ? CALICO_VXLAN.deviceV6 : CALICO_VXLAN.device), signal).catch(() => null),
+      runOk(
+        shell,
+        node,
+        catalogue.ethtoolFeatures(family === 6 ? CALICO_VXLAN.deviceV6 : CALICO_VXLAN.device),
+        signal,
+      ).catch(() => null),
     ]);
-    const uplink = addrJson === null ? null : uplinkFromAddresses(addressesFromIpJson(addrJson, { ipv6: true }), node.address);
+    const uplink =
+      addrJson === null ? null : uplinkFromAddresses(addressesFromIpJson(addrJson, { ipv6: true }), node.address);
     // The uplink's own rp_filter needs its name: one more short read (IPv4 only: IPv6 has no rp_filter).
-    const perInterfaceSysctl = uplink && family === 4 ? await runOk(shell, node, catalogue.sysctlNet([catalogue.interfaceSysctlKey(uplink, 'rp_filter')]), signal).catch(() => '') : '';
+    const perInterfaceSysctl =
+      uplink && family === 4
+        ? await runOk(
+            shell,
+            node,
+            catalogue.sysctlNet([catalogue.interfaceSysctlKey(uplink, 'rp_filter')]),
+            signal,
+          ).catch(() => '')
+        : '';
     const values = { ...sysctlValues(sysctl), ...sysctlValues(perInterfaceSysctl) };
     const forwarding = values[family === 6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward'];
     const rpFilter: Record<string, number> = {};
@@ -122,7 +190,8 @@ export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: Ab
     }
     const count = values['net.netfilter.nf_conntrack_count'];
     const max = values['net.netfilter.nf_conntrack_max'];
-    const txChecksum = ethtool === null ? null : (parseEthtoolFeatures(ethtool).features['tx-checksum-ip-generic'] ?? null);
+    const txChecksum =
+      ethtool === null ? null : (parseEthtoolFeatures(ethtool).features['tx-checksum-ip-generic'] ?? null);
     return {
       name: node.name,
       ip: node.address,
@@ -135,13 +204,34 @@ export async function inspectNode(shell: NodeShell, node: NodeTarget, signal: Ab
       ipForward: forwarding === undefined ? null : forwarding === '1',
       rpFilter,
       conntrack: count !== undefined && max !== undefined ? { count: Number(count), max: Number(max) } : null,
-      tunnelOffload: txChecksum === null ? null : { device: family === 6 ? CALICO_VXLAN.deviceV6 : CALICO_VXLAN.device, txChecksumIpGeneric: txChecksum.on, line: txChecksum.line },
+      tunnelOffload:
+        txChecksum === null
+          ? null
+          : {
+              device: family === 6 ? CALICO_VXLAN.deviceV6 : CALICO_VXLAN.device,
+              txChecksumIpGeneric: txChecksum.on,
+              line: txChecksum.line,
+            },
       neighbours: neighJson === null ? null : neighboursFromIpJson(neighJson),
       fdb: fdbJson === null ? null : fdbFromBridgeJson(fdbJson),
       error: null,
     };
   } catch (err) {
-    return { name: node.name, ip: node.address, routes: null, links: null, uplink: null, routeTableText: null, ipForward: null, rpFilter: {}, conntrack: null, tunnelOffload: null, neighbours: null, fdb: null, error: describeError(err) };
+    return {
+      name: node.name,
+      ip: node.address,
+      routes: null,
+      links: null,
+      uplink: null,
+      routeTableText: null,
+      ipForward: null,
+      rpFilter: {},
+      conntrack: null,
+      tunnelOffload: null,
+      neighbours: null,
+      fdb: null,
+      error: describeError(err),
+    };
   }
 }
 
@@ -164,7 +254,12 @@ export function uplinkInterface(node: NodeFacts): string | null {
 // ---- pods' network namespaces ----
 
 /** The discovery with the steps it tried (for a report that says why no namespace was found); never rejects. */
-export async function discoverNetns(shell: NodeShell, node: NodeTarget, pod: PodInfo, signal: AbortSignal): Promise<{ found: PodNetns | null; steps: string[] }> {
+export async function discoverNetns(
+  shell: NodeShell,
+  node: NodeTarget,
+  pod: PodInfo,
+  signal: AbortSignal,
+): Promise<{ found: PodNetns | null; steps: string[] }> {
   try {
     return await discoverPodNetns(shell, node, pod, signal);
   } catch (err) {
@@ -173,18 +268,35 @@ export async function discoverNetns(shell: NodeShell, node: NodeTarget, pod: Pod
 }
 
 /** The pod's sandbox network namespace (the runtime first, then a scan by pod IP: node/netns-discovery.ts). */
-export async function findPodNetns(shell: NodeShell, node: NodeTarget, pod: PodInfo, signal: AbortSignal): Promise<PodNetns | null> {
+export async function findPodNetns(
+  shell: NodeShell,
+  node: NodeTarget,
+  pod: PodInfo,
+  signal: AbortSignal,
+): Promise<PodNetns | null> {
   return (await discoverPodNetns(shell, node, pod, signal)).found;
 }
 
 /** The TCP listeners inside a pod's network namespace (ss, else netstat), with their bind addresses and processes; null: unreadable. */
-export async function listenersIn(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<Listener[] | null> {
-  const out = await runOk(shell, node, catalogue.netnsExec(netns, catalogue.ssListeners()), signal).catch(() => runOk(shell, node, catalogue.netnsExec(netns, catalogue.netstatListeners()), signal).catch(() => null));
+export async function listenersIn(
+  shell: NodeShell,
+  node: NodeTarget,
+  netns: string,
+  signal: AbortSignal,
+): Promise<Listener[] | null> {
+  const out = await runOk(shell, node, catalogue.netnsExec(netns, catalogue.ssListeners()), signal).catch(() =>
+    runOk(shell, node, catalogue.netnsExec(netns, catalogue.netstatListeners()), signal).catch(() => null),
+  );
   return out === null ? null : listenersFromSs(out);
 }
 
 /** What a pod's own namespace holds for its path out: links, addresses, routes (JSON and as printed), neighbours. */
-export async function readPodInside(shell: NodeShell, node: NodeTarget, netns: string, signal: AbortSignal): Promise<PodInside> {
+export async function readPodInside(
+  shell: NodeShell,
+  node: NodeTarget,
+  netns: string,
+  signal: AbortSignal,
+): Promise<PodInside> {
   try {
     // `ip -j addr` carries each link's flags and MTU too, and the route lines are rebuilt from the JSON as ip prints
     // them: three commands per pod.
@@ -195,7 +307,14 @@ export async function readPodInside(shell: NodeShell, node: NodeTarget, netns: s
       runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipNeigh(null, { json: true, family: 4 })), signal),
     ]);
     const routes = routesFromIpJson(routesJson);
-    return { links: linksFromIpJson(addrJson), addresses: addressesFromIpJson(addrJson), routes, routeText: routes.map((r) => r.raw).join('\n'), neighbours: neighboursFromIpJson(neighJson), error: null };
+    return {
+      links: linksFromIpJson(addrJson),
+      addresses: addressesFromIpJson(addrJson),
+      routes,
+      routeText: routes.map((r) => r.raw).join('\n'),
+      neighbours: neighboursFromIpJson(neighJson),
+      error: null,
+    };
   } catch (err) {
     return { links: [], addresses: {}, routes: [], routeText: '', neighbours: [], error: describeError(err) };
   }
@@ -212,7 +331,14 @@ export async function podNetworkInside(shell: NodeShell, node: NodeTarget, netns
 }
 
 /** A bounded TCP connect from inside `netns` (or the node itself): the catalogue's constant script, values as positional parameters. */
-export async function testConnect(shell: NodeShell, node: NodeTarget, netns: string | null, ip: string, port: number, signal: AbortSignal): Promise<{ ok: boolean; detail: string }> {
+export async function testConnect(
+  shell: NodeShell,
+  node: NodeTarget,
+  netns: string | null,
+  ip: string,
+  port: number,
+  signal: AbortSignal,
+): Promise<{ ok: boolean; detail: string }> {
   const r = await shell.run(node, catalogue.testConnect(netns, ip, port, TEST_CONNECT_SECONDS), signal);
   if (r.stdout.includes('connected')) return { ok: true, detail: 'connected' };
   if (r.exitCode === 124 || r.timedOut) return { ok: false, detail: `no answer within ${TEST_CONNECT_SECONDS} s` };
@@ -230,14 +356,22 @@ export async function detectModeOn(shell: NodeShell, node: NodeTarget, signal: A
   const [nftTable, natSave, proxyMode, legacySave, nftSave] = await Promise.all([
     quiet(catalogue.nftListTable('ip')),
     quiet(catalogue.iptablesSave('nat')),
-    quiet(catalogue.kubeProxyMode()).then((r) => (r === null || r.trim() === '' ? quiet(catalogue.kubeProxyMode({ tool: 'bash' })) : r)),
+    quiet(catalogue.kubeProxyMode()).then((r) =>
+      r === null || r.trim() === '' ? quiet(catalogue.kubeProxyMode({ tool: 'bash' })) : r,
+    ),
     quiet(catalogue.iptablesBackendSave('legacy')),
     quiet(catalogue.iptablesBackendSave('nft')),
   ]);
   return detectKubeProxyMode({ nftTable, natSave, proxyMode, legacySave, nftSave });
 }
 
-async function readDataplane(shell: NodeShell, node: NodeTarget, dataplane: ServiceDataplane, signal: AbortSignal, family?: 4 | 6): Promise<string[]> {
+async function readDataplane(
+  shell: NodeShell,
+  node: NodeTarget,
+  dataplane: ServiceDataplane,
+  signal: AbortSignal,
+  family?: 4 | 6,
+): Promise<string[]> {
   const [required, optional] = await Promise.all([
     Promise.all(dataplane.commands(family).map((c) => runOk(shell, node, c, signal))),
     Promise.all((dataplane.optionalCommands?.() ?? []).map((c) => runOk(shell, node, c, signal).catch(() => ''))),
@@ -248,12 +382,24 @@ async function readDataplane(shell: NodeShell, node: NodeTarget, dataplane: Serv
 /** The walker for the node's detected mode, or a clear error for a mode k8snet does not walk. */
 function dataplaneOrThrow(node: NodeTarget, detected: DetectedMode): ServiceDataplane {
   const dataplane = dataplaneFor(detected.mode);
-  if (dataplane === null) throw new K8snetError('not_found', `kube-proxy on ${node.name} runs in ${detected.mode} mode, which k8snet does not walk yet`);
+  if (dataplane === null)
+    throw new K8snetError(
+      'not_found',
+      `kube-proxy on ${node.name} runs in ${detected.mode} mode, which k8snet does not walk yet`,
+    );
   return dataplane;
 }
 
 /** One node's kube-proxy path for a Service port; the walker is the node's detected mode unless one is given. */
-export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, signal: AbortSignal, given?: ServiceDataplane): Promise<NodeRuleFacts> {
+export async function inspectServiceRules(
+  shell: NodeShell,
+  node: NodeTarget,
+  kind: ServiceFacts['kind'],
+  svc: ServiceInfo,
+  port: number,
+  signal: AbortSignal,
+  given?: ServiceDataplane,
+): Promise<NodeRuleFacts> {
   // An IPv6 ClusterIP's rules (or a NodePort on an IPv6 node address) are in ip6tables.
   const family = ipFamily(kind === 'clusterip' ? (svc.clusterIP ?? node.address) : node.address);
   const detected = given ? null : await detectModeOn(shell, node, signal);
@@ -264,7 +410,10 @@ export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, ki
   ]);
   const servicePort = svc.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port));
   const protocol = servicePort ? { protocol: servicePort.protocol } : {};
-  const walk = dataplane.walk(outputs, kind === 'nodeport' ? { nodePort: port, ...protocol } : { clusterIP: svc.clusterIP ?? '', port, ...protocol });
+  const walk = dataplane.walk(
+    outputs,
+    kind === 'nodeport' ? { nodePort: port, ...protocol } : { clusterIP: svc.clusterIP ?? '', port, ...protocol },
+  );
   const listeners = ss === null ? null : listenersFromSs(ss).filter((l) => l.port === port);
   // A NodePort held only on 127.0.0.1 (or another address) does not listen on the node address that clients use.
   const listening = listeners === null ? null : acceptsOn(listeners, port, node.address);
@@ -286,7 +435,12 @@ export async function inspectServiceRules(shell: NodeShell, node: NodeTarget, ki
 }
 
 /** The NodePorts a node's kube-proxy rules serve (its detected mode unless a walker is given), or null when they could not be read. */
-export async function nodePortsOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal, given?: ServiceDataplane): Promise<number[] | null> {
+export async function nodePortsOn(
+  shell: NodeShell,
+  node: NodeTarget,
+  signal: AbortSignal,
+  given?: ServiceDataplane,
+): Promise<number[] | null> {
   try {
     const dataplane = given ?? dataplaneOrThrow(node, await detectModeOn(shell, node, signal));
     return dataplane.nodePorts(await readDataplane(shell, node, dataplane, signal));

@@ -9,7 +9,14 @@ import type { Finding } from '../model/report.ts';
 import type { CounterDiff } from '../parse/iptables-counters.ts';
 import type { HostKiller } from '../calico/felix-chains.ts';
 import { CALICO_VXLAN } from '../calico/naming.ts';
-import { HOP_ORDER, type CapturePointFacts, type HopRole, type NodeFacts, type ObservedFlow, type TraceFacts } from './trace-facts.ts';
+import {
+  HOP_ORDER,
+  type CapturePointFacts,
+  type HopRole,
+  type NodeFacts,
+  type ObservedFlow,
+  type TraceFacts,
+} from './trace-facts.ts';
 
 /** One node's host firewall as the trace read it: counter growth during the test and the rules that kill Calico traffic. */
 export interface NodeFirewallFacts {
@@ -41,11 +48,18 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** The test connection's flow at a point (either direction), counted per direction. */
 function hopOf(role: HopRole, point: CapturePointFacts, srcIp: string, dstIp: string, port: number | null): Hop {
-  const flow = point.flows.find((f) => ((f.src === srcIp && f.dst === dstIp) || (f.src === dstIp && f.dst === srcIp)) && (port === null || f.dport === port || f.sport === port)) ?? null;
+  const flow =
+    point.flows.find(
+      (f) =>
+        ((f.src === srcIp && f.dst === dstIp) || (f.src === dstIp && f.dst === srcIp)) &&
+        (port === null || f.dport === port || f.sport === port),
+    ) ?? null;
   if (!flow) return { role, point, forward: 0, reverse: 0, flow: null };
   const fromSrc = flow.packetsFromSrc ?? flow.packets;
   const fromDst = flow.packetsFromDst ?? 0;
-  return flow.src === srcIp ? { role, point, forward: fromSrc, reverse: fromDst, flow } : { role, point, forward: fromDst, reverse: fromSrc, flow };
+  return flow.src === srcIp
+    ? { role, point, forward: fromSrc, reverse: fromDst, flow }
+    : { role, point, forward: fromDst, reverse: fromSrc, flow };
 }
 
 function label(h: Hop, facts: TraceFacts): string {
@@ -63,44 +77,103 @@ function what(h: Hop, direction: 'forward' | 'reverse'): string {
 }
 
 function trail(hops: readonly Hop[], direction: 'forward' | 'reverse', facts: TraceFacts): string {
-  return hops.map((h) => `${h.point.node}/${h.point.interface}: ${direction === 'forward' ? h.forward : h.reverse}`).join(' → ') + (facts.testPort === null ? '' : ` (packets of the test connection to port ${facts.testPort}, ${direction === 'forward' ? 'request' : 'reply'} direction)`);
+  return (
+    hops
+      .map((h) => `${h.point.node}/${h.point.interface}: ${direction === 'forward' ? h.forward : h.reverse}`)
+      .join(' → ') +
+    (facts.testPort === null
+      ? ''
+      : ` (packets of the test connection to port ${facts.testPort}, ${direction === 'forward' ? 'request' : 'reply'} direction)`)
+  );
 }
 
 /** What on `node` explains packets dying there, most specific first: the counted drop, then settings that drop silently. */
-function explanation(node: NodeFacts | null, fw: NodeFirewallFacts | undefined, stage: 'input' | 'forward', arrivedOn: Hop): { text: string; evidence: string; codes: string[] } | null {
+function explanation(
+  node: NodeFacts | null,
+  fw: NodeFirewallFacts | undefined,
+  stage: 'input' | 'forward',
+  arrivedOn: Hop,
+): { text: string; evidence: string; codes: string[] } | null {
   const diff = fw?.diff;
-  const forwardPolicy = diff?.policies.find((p) => p.drop && p.packets > 0 && p.table === 'filter' && p.chain === 'FORWARD');
-  const inputPolicy = diff?.policies.find((p) => p.drop && p.packets > 0 && p.table === 'filter' && p.chain === 'INPUT');
+  const forwardPolicy = diff?.policies.find(
+    (p) => p.drop && p.packets > 0 && p.table === 'filter' && p.chain === 'FORWARD',
+  );
+  const inputPolicy = diff?.policies.find(
+    (p) => p.drop && p.packets > 0 && p.table === 'filter' && p.chain === 'INPUT',
+  );
   const rpfilter = diff?.rules.find((r) => r.drop !== null && r.packets > 0 && /-m rpfilter/.test(r.raw));
   const rules = (diff?.rules ?? []).filter((r) => r.drop !== null && r.packets > 0 && r !== rpfilter);
-  const tunnelKiller = fw?.killers.find((k) => (k.kind === 'input-drops-vxlan' || k.kind === 'input-drops-ipip') && rules.some((r) => r.raw === k.rule?.raw));
+  const tunnelKiller = fw?.killers.find(
+    (k) =>
+      (k.kind === 'input-drops-vxlan' || k.kind === 'input-drops-ipip') && rules.some((r) => r.raw === k.rule?.raw),
+  );
   if (stage === 'input' && tunnelKiller) {
     const r = rules.find((x) => x.raw === tunnelKiller.rule?.raw)!;
-    return { text: `${tunnelKiller.description} counted ${plural(r.packets, 'packet')}`, evidence: `[+${r.packets}] ${r.raw}`, codes: ['input_drops_tunnel', 'drop_rule_counted'] };
+    return {
+      text: `${tunnelKiller.description} counted ${plural(r.packets, 'packet')}`,
+      evidence: `[+${r.packets}] ${r.raw}`,
+      codes: ['input_drops_tunnel', 'drop_rule_counted'],
+    };
   }
   if (stage === 'forward' && forwardPolicy) {
-    return { text: `FORWARD policy DROP counted ${plural(forwardPolicy.packets, 'packet')}`, evidence: `:FORWARD DROP — ${plural(forwardPolicy.packets, 'packet')} counted (iptables-save -c, before → after)`, codes: ['chain_policy_dropped', 'forward_policy_drop'] };
+    return {
+      text: `FORWARD policy DROP counted ${plural(forwardPolicy.packets, 'packet')}`,
+      evidence: `:FORWARD DROP — ${plural(forwardPolicy.packets, 'packet')} counted (iptables-save -c, before → after)`,
+      codes: ['chain_policy_dropped', 'forward_policy_drop'],
+    };
   }
   if (stage === 'input' && inputPolicy) {
-    return { text: `INPUT policy DROP counted ${plural(inputPolicy.packets, 'packet')}`, evidence: `:INPUT DROP — ${plural(inputPolicy.packets, 'packet')} counted (iptables-save -c, before → after)`, codes: ['chain_policy_dropped'] };
+    return {
+      text: `INPUT policy DROP counted ${plural(inputPolicy.packets, 'packet')}`,
+      evidence: `:INPUT DROP — ${plural(inputPolicy.packets, 'packet')} counted (iptables-save -c, before → after)`,
+      codes: ['chain_policy_dropped'],
+    };
   }
   if (rpfilter) {
-    return { text: `the reverse-path filter dropped ${plural(rpfilter.packets, 'packet')}`, evidence: `[+${rpfilter.packets}] ${rpfilter.raw}`, codes: ['rp_filter_strict', 'drop_rule_counted'] };
+    return {
+      text: `the reverse-path filter dropped ${plural(rpfilter.packets, 'packet')}`,
+      evidence: `[+${rpfilter.packets}] ${rpfilter.raw}`,
+      codes: ['rp_filter_strict', 'drop_rule_counted'],
+    };
   }
   const rule = rules[0];
   if (rule) {
     const felix = rule.comments.some((c) => /Drop if no (policies|profiles)/i.test(c));
-    return { text: felix ? `Calico dropped ${plural(rule.packets, 'packet')} in ${rule.chain}: no network policy allowed them` : `a ${rule.drop === 'reject' ? 'REJECT' : 'DROP'} rule in ${rule.table}/${rule.chain} counted ${plural(rule.packets, 'packet')}`, evidence: `[+${rule.packets}] ${rule.raw}`, codes: ['drop_rule_counted', 'policy_drop_counted', 'input_drops_tunnel'] };
+    return {
+      text: felix
+        ? `Calico dropped ${plural(rule.packets, 'packet')} in ${rule.chain}: no network policy allowed them`
+        : `a ${rule.drop === 'reject' ? 'REJECT' : 'DROP'} rule in ${rule.table}/${rule.chain} counted ${plural(rule.packets, 'packet')}`,
+      evidence: `[+${rule.packets}] ${rule.raw}`,
+      codes: ['drop_rule_counted', 'policy_drop_counted', 'input_drops_tunnel'],
+    };
   }
-  if (stage === 'forward' && node?.ipForward === false) return { text: 'IP forwarding is off', evidence: 'net.ipv4.ip_forward = 0', codes: ['ip_forward_off'] };
+  if (stage === 'forward' && node?.ipForward === false)
+    return { text: 'IP forwarding is off', evidence: 'net.ipv4.ip_forward = 0', codes: ['ip_forward_off'] };
   // Bad checksums explain a loss only where nothing else does: virtual NICs show unfinished offloaded checksums too.
-  if (stage === 'input' && (arrivedOn.point.badUdpChecksums ?? 0) > 0 && !fw?.killers.some((k) => k.kind === 'input-drops-vxlan' || k.kind === 'input-drops-ipip')) {
-    return { text: `${plural(arrivedOn.point.badUdpChecksums!, 'packet')} arrived with bad UDP checksums, which the kernel drops (the sender's checksum offload: ethtool -k ${CALICO_VXLAN.device})`, evidence: `${arrivedOn.point.node}/${arrivedOn.point.interface}: ${plural(arrivedOn.point.badUdpChecksums!, 'bad UDP checksum')}`, codes: ['bad_udp_checksums', 'vxlan_checksum_offload_on'] };
+  if (
+    stage === 'input' &&
+    (arrivedOn.point.badUdpChecksums ?? 0) > 0 &&
+    !fw?.killers.some((k) => k.kind === 'input-drops-vxlan' || k.kind === 'input-drops-ipip')
+  ) {
+    return {
+      text: `${plural(arrivedOn.point.badUdpChecksums!, 'packet')} arrived with bad UDP checksums, which the kernel drops (the sender's checksum offload: ethtool -k ${CALICO_VXLAN.device})`,
+      evidence: `${arrivedOn.point.node}/${arrivedOn.point.interface}: ${plural(arrivedOn.point.badUdpChecksums!, 'bad UDP checksum')}`,
+      codes: ['bad_udp_checksums', 'vxlan_checksum_offload_on'],
+    };
   }
   const strict = node ? strictRpFilter(node, arrivedOn.point.interface) : null;
-  if (strict) return { text: `strict reverse-path filtering on ${arrivedOn.point.interface}`, evidence: strict, codes: ['rp_filter_strict'] };
+  if (strict)
+    return {
+      text: `strict reverse-path filtering on ${arrivedOn.point.interface}`,
+      evidence: strict,
+      codes: ['rp_filter_strict'],
+    };
   if (fw?.killers.some((k) => k.kind === 'forward-policy-drop') && stage === 'forward') {
-    return { text: 'FORWARD policy is DROP', evidence: ':FORWARD DROP (iptables-save -c)', codes: ['forward_policy_drop'] };
+    return {
+      text: 'FORWARD policy is DROP',
+      evidence: ':FORWARD DROP (iptables-save -c)',
+      codes: ['forward_policy_drop'],
+    };
   }
   return null;
 }
@@ -118,16 +191,35 @@ export function strictRpFilter(node: NodeFacts, iface: string): string | null {
  * Where between `from` (last point that saw the packets) and `to` (the next that did not) they died, and what the
  * node there shows. `direction` picks which side's packets are followed.
  */
-function verdictBetween(facts: TraceFacts, from: Hop, to: Hop, direction: 'forward' | 'reverse', hops: readonly Hop[], firewalls: readonly NodeFirewallFacts[]): PathVerdict {
+function verdictBetween(
+  facts: TraceFacts,
+  from: Hop,
+  to: Hop,
+  direction: 'forward' | 'reverse',
+  hops: readonly Hop[],
+  firewalls: readonly NodeFirewallFacts[],
+): PathVerdict {
   const seen = `seen on ${label(from, facts)} (${what(from, direction)}), never on ${label(to, facts)}`;
   const where = trail(hops, direction, facts);
   const reply = direction === 'reverse';
-  const prefix = reply ? `${facts.testPort === null ? 'the request' : 'the SYN'} reaches the pod but the ${from.flow?.tcpFlags.includes('SYN-ACK') ? 'SYN-ACK' : 'reply'} dies on the way back: ` : '';
+  const prefix = reply
+    ? `${facts.testPort === null ? 'the request' : 'the SYN'} reaches the pod but the ${from.flow?.tcpFlags.includes('SYN-ACK') ? 'SYN-ACK' : 'reply'} dies on the way back: `
+    : '';
   const code = (base: string) => (reply ? 'reply_lost' : base);
   if (from.point.node !== to.point.node) {
-    const overlay = facts.overlay.mode === 'vxlan' ? `UDP ${CALICO_VXLAN.port}` : facts.overlay.mode === 'ipip' ? 'IP protocol 4' : 'routes to the pod CIDR, source/destination checks';
+    const overlay =
+      facts.overlay.mode === 'vxlan'
+        ? `UDP ${CALICO_VXLAN.port}`
+        : facts.overlay.mode === 'ipip'
+          ? 'IP protocol 4'
+          : 'routes to the pod CIDR, source/destination checks';
     return {
-      finding: { severity: 'error', code: code('lost_between_nodes'), message: `${prefix}${seen}: lost between the nodes (underlay or cloud firewall: ${overlay})`, evidence: where },
+      finding: {
+        severity: 'error',
+        code: code('lost_between_nodes'),
+        message: `${prefix}${seen}: lost between the nodes (underlay or cloud firewall: ${overlay})`,
+        evidence: where,
+      },
       node: null,
       explains: new Set(),
     };
@@ -143,7 +235,12 @@ function verdictBetween(facts: TraceFacts, from: Hop, to: Hop, direction: 'forwa
   // Without counters the node's rules cannot be named: say so rather than leave the reader guessing.
   const unread = !why && fw?.error ? ` (its iptables counters could not be read: ${fw.error})` : '';
   return {
-    finding: { severity: 'error', code: code(base), message: `${prefix}${seen}: dropped on ${nodeName}${why ? ` — ${why.text}` : unread}`, evidence: why ? `${where}\n${why.evidence}` : where },
+    finding: {
+      severity: 'error',
+      code: code(base),
+      message: `${prefix}${seen}: dropped on ${nodeName}${why ? ` — ${why.text}` : unread}`,
+      evidence: why ? `${where}\n${why.evidence}` : where,
+    },
     node: nodeName,
     // Unverified checksums on the uplink where the packets stopped are shown under whatever stopped them.
     explains: new Set([...(why?.codes ?? []), ...(stage === 'input' ? ['bad_udp_checksums'] : [])]),
@@ -156,7 +253,11 @@ export function packetPathVerdicts(facts: TraceFacts, firewalls: readonly NodeFi
   const srcIp = facts.src.pod.podIP;
   const dstIp = facts.dst.pod.podIP;
   if (!cap || !srcIp || !dstIp || facts.testPort === null) return [];
-  const hops = HOP_ORDER.flatMap((role) => cap.points.filter((p) => p.role === role && p.error === null).map((p) => hopOf(role, p, srcIp, dstIp, facts.testPort)));
+  const hops = HOP_ORDER.flatMap((role) =>
+    cap.points
+      .filter((p) => p.role === role && p.error === null)
+      .map((p) => hopOf(role, p, srcIp, dstIp, facts.testPort)),
+  );
   if (hops.length < 2) return [];
   const out: PathVerdict[] = [];
   const lastForward = hops.findLastIndex((h) => h.forward > 0);
@@ -170,14 +271,20 @@ export function packetPathVerdicts(facts: TraceFacts, firewalls: readonly NodeFi
   const firstReply = back[0]!;
   if (firstReply.reverse === 0) {
     out.push({
-      finding: { severity: 'error', code: 'pod_no_answer', message: `${facts.testPort === null ? 'the request' : 'the SYN'} reaches ${facts.dst.pod.namespace}/${facts.dst.pod.name} (${what(firstReply, 'forward')} on ${label(firstReply, facts)}) but the pod never answers: a firewall inside the pod, or the application does not accept`, evidence: trail(hops, 'forward', facts) },
+      finding: {
+        severity: 'error',
+        code: 'pod_no_answer',
+        message: `${facts.testPort === null ? 'the request' : 'the SYN'} reaches ${facts.dst.pod.namespace}/${facts.dst.pod.name} (${what(firstReply, 'forward')} on ${label(firstReply, facts)}) but the pod never answers: a firewall inside the pod, or the application does not accept`,
+        evidence: trail(hops, 'forward', facts),
+      },
       node: null,
       explains: new Set(),
     });
     return out;
   }
   const lastReverse = back.findLastIndex((h) => h.reverse > 0);
-  if (lastReverse < back.length - 1) out.push(verdictBetween(facts, back[lastReverse]!, back[lastReverse + 1]!, 'reverse', back, firewalls));
+  if (lastReverse < back.length - 1)
+    out.push(verdictBetween(facts, back[lastReverse]!, back[lastReverse + 1]!, 'reverse', back, firewalls));
   return out;
 }
 
@@ -186,14 +293,24 @@ export function packetPathVerdicts(facts: TraceFacts, firewalls: readonly NodeFi
  * FORWARD policy DROP or an INPUT rule dropping the overlay's packets is a problem when it counted the test's packets,
  * and a warning otherwise (the rule is there; this connection did not meet it, another path may).
  */
-export function firewallFindings(firewalls: readonly NodeFirewallFacts[], overlay: TraceFacts['overlay']['mode'], testRan: boolean): Finding[] {
+export function firewallFindings(
+  firewalls: readonly NodeFirewallFacts[],
+  overlay: TraceFacts['overlay']['mode'],
+  testRan: boolean,
+): Finding[] {
   const out: Finding[] = [];
   for (const fw of firewalls) {
     for (const k of fw.killers) {
       if (k.kind === 'forward-policy-drop') {
         const grew = fw.diff?.policies.find((p) => p.chain === 'FORWARD' && p.table === 'filter' && p.packets > 0);
         // A counted FORWARD drop is chain_policy_dropped already (enforcement-facts.ts); without growth it is a risk.
-        if (!grew) out.push({ severity: testRan ? 'info' : 'warning', code: 'forward_policy_drop', message: `${fw.node}: the filter table's FORWARD policy is DROP: pod traffic that no rule accepts is dropped there${testRan ? ' (it counted none of the test connection\'s packets)' : ''}`, evidence: `:FORWARD DROP [${k.counters ? `${k.counters.packets}:${k.counters.bytes}` : '?'}] (iptables-save -c)` });
+        if (!grew)
+          out.push({
+            severity: testRan ? 'info' : 'warning',
+            code: 'forward_policy_drop',
+            message: `${fw.node}: the filter table's FORWARD policy is DROP: pod traffic that no rule accepts is dropped there${testRan ? " (it counted none of the test connection's packets)" : ''}`,
+            evidence: `:FORWARD DROP [${k.counters ? `${k.counters.packets}:${k.counters.bytes}` : '?'}] (iptables-save -c)`,
+          });
         continue;
       }
       const tunnel = k.kind === 'input-drops-vxlan' ? 'vxlan' : k.kind === 'input-drops-ipip' ? 'ipip' : null;

@@ -12,13 +12,18 @@ import type { OperationContext, OperationOutcome } from './types.ts';
 
 export type PcapFileResult = ReturnType<typeof summaryToJson> & { file: string; findings: Finding[] };
 
-export async function summarizePcapFile(path: string, ctx: OperationContext): Promise<OperationOutcome<PcapFileResult> & { summary: CaptureSummary }> {
+export async function summarizePcapFile(
+  path: string,
+  ctx: OperationContext,
+): Promise<OperationOutcome<PcapFileResult> & { summary: CaptureSummary }> {
   try {
     const s = await stat(path);
     if (!s.isFile()) throw new K8snetError('invalid_input', `${path} is not a file`);
   } catch (err) {
     if (err instanceof K8snetError) throw err;
-    throw new K8snetError('invalid_input', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    throw new K8snetError('invalid_input', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, {
+      cause: err,
+    });
   }
   ctx.onStep(`reading ${basename(path)}`);
   const summary = await summarizeCaptureFile(path, { signal: ctx.signal });
@@ -31,7 +36,11 @@ export async function summarizePcapFile(path: string, ctx: OperationContext): Pr
       headline: `${summary.packets} packets, ${summary.flows.length} flows — ${headlineFor(findings)}`,
       findings,
       sections: [
-        { kind: 'text', title: 'Capture', text: `${summary.format}, link type ${summary.linkTypes.join(', ') || 'unknown'}, ${summary.packets} packets, ${summary.bytes} bytes, ${summary.firstSeen ?? '-'} → ${summary.lastSeen ?? '-'}` },
+        {
+          kind: 'text',
+          title: 'Capture',
+          text: `${summary.format}, link type ${summary.linkTypes.join(', ') || 'unknown'}, ${summary.packets} packets, ${summary.bytes} bytes, ${summary.firstSeen ?? '-'} → ${summary.lastSeen ?? '-'}`,
+        },
         ...captureSections(basename(path), summary),
       ],
       attachments: [],

@@ -35,7 +35,11 @@ function policyLines(list: readonly DescribedPolicy[]): string {
     .join('\n');
 }
 
-export async function runPolicy(deps: OperationDeps, cmd: PolicyCommand, ctx: OperationContext): Promise<OperationOutcome<PolicyResult>> {
+export async function runPolicy(
+  deps: OperationDeps,
+  cmd: PolicyCommand,
+  ctx: OperationContext,
+): Promise<OperationOutcome<PolicyResult>> {
   ctx.onStep('resolving the pod');
   const pod = await deps.cluster.getPod(cmd.namespace, cmd.name);
   ctx.onStep('reading network policies');
@@ -45,27 +49,78 @@ export async function runPolicy(deps: OperationDeps, cmd: PolicyCommand, ctx: Op
   const findings: Finding[] = [];
   const described: EndpointPolicies = endpoint
     ? policiesForEndpoint(endpoint, policy.namespaces, policy.policies, policy.notEvaluated)
-    : { ingress: [], egress: [], notEvaluated: policy.notEvaluated.filter((p) => p.namespace === null || p.namespace === pod.namespace) };
-  if (!endpoint) findings.push({ severity: 'warning', code: 'pod_has_no_ip', message: `${label} has no IP yet: which ipBlock rules apply cannot be told`, evidence: `phase ${pod.phase}` });
+    : {
+        ingress: [],
+        egress: [],
+        notEvaluated: policy.notEvaluated.filter((p) => p.namespace === null || p.namespace === pod.namespace),
+      };
+  if (!endpoint)
+    findings.push({
+      severity: 'warning',
+      code: 'pod_has_no_ip',
+      message: `${label} has no IP yet: which ipBlock rules apply cannot be told`,
+      evidence: `phase ${pod.phase}`,
+    });
   for (const direction of ['ingress', 'egress'] as const) {
     const list = described[direction];
     findings.push(
       list.length === 0
-        ? { severity: 'info', code: `not_isolated_${direction}`, message: `no network policy selects ${label} for ${direction}: all ${direction} is allowed (Calico's namespace profile)`, evidence: `${policy.policies.length} policies read from ${policy.read.join(', ') || 'no policy API'}` }
-        : { severity: 'info', code: `isolated_${direction}`, message: `${list.length} polic${list.length === 1 ? 'y selects' : 'ies select'} ${label} for ${direction}: only what they allow gets ${direction === 'ingress' ? 'in' : 'out'}`, evidence: list.map((p) => p.label).join(', ') },
+        ? {
+            severity: 'info',
+            code: `not_isolated_${direction}`,
+            message: `no network policy selects ${label} for ${direction}: all ${direction} is allowed (Calico's namespace profile)`,
+            evidence: `${policy.policies.length} policies read from ${policy.read.join(', ') || 'no policy API'}`,
+          }
+        : {
+            severity: 'info',
+            code: `isolated_${direction}`,
+            message: `${list.length} polic${list.length === 1 ? 'y selects' : 'ies select'} ${label} for ${direction}: only what they allow gets ${direction === 'ingress' ? 'in' : 'out'}`,
+            evidence: list.map((p) => p.label).join(', '),
+          },
     );
   }
-  for (const p of described.notEvaluated) findings.push({ severity: 'warning', code: 'policy_not_evaluated', message: `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} was not evaluated: ${p.reason}`, evidence: `${p.apiVersion} ${p.kind}` });
-  for (const p of policy.problems) findings.push({ severity: 'warning', code: 'policy_unreadable', message: `could not evaluate ${p.object}: ${p.message}`, evidence: p.object });
-  for (const e of policy.errors) findings.push({ severity: 'warning', code: 'policy_api_unreadable', message: `network policies could not be read from ${e}`, evidence: e });
+  for (const p of described.notEvaluated)
+    findings.push({
+      severity: 'warning',
+      code: 'policy_not_evaluated',
+      message: `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} was not evaluated: ${p.reason}`,
+      evidence: `${p.apiVersion} ${p.kind}`,
+    });
+  for (const p of policy.problems)
+    findings.push({
+      severity: 'warning',
+      code: 'policy_unreadable',
+      message: `could not evaluate ${p.object}: ${p.message}`,
+      evidence: p.object,
+    });
+  for (const e of policy.errors)
+    findings.push({
+      severity: 'warning',
+      code: 'policy_api_unreadable',
+      message: `network policies could not be read from ${e}`,
+      evidence: e,
+    });
 
   const sorted = sortFindings(findings);
   const sections: ReportSection[] = [
-    { kind: 'preformatted', title: `Ingress to ${label} (in evaluation order)`, text: described.ingress.length > 0 ? policyLines(described.ingress) : 'no policy: everything is allowed in' },
-    { kind: 'preformatted', title: `Egress from ${label} (in evaluation order)`, text: described.egress.length > 0 ? policyLines(described.egress) : 'no policy: everything is allowed out' },
+    {
+      kind: 'preformatted',
+      title: `Ingress to ${label} (in evaluation order)`,
+      text: described.ingress.length > 0 ? policyLines(described.ingress) : 'no policy: everything is allowed in',
+    },
+    {
+      kind: 'preformatted',
+      title: `Egress from ${label} (in evaluation order)`,
+      text: described.egress.length > 0 ? policyLines(described.egress) : 'no policy: everything is allowed out',
+    },
   ];
   if (described.notEvaluated.length > 0) {
-    sections.push({ kind: 'table', title: 'Not evaluated', columns: ['KIND', 'NAME', 'WHY'], rows: described.notEvaluated.map((p) => [p.kind, `${p.namespace ? `${p.namespace}/` : ''}${p.name}`, p.reason]) });
+    sections.push({
+      kind: 'table',
+      title: 'Not evaluated',
+      columns: ['KIND', 'NAME', 'WHY'],
+      rows: described.notEvaluated.map((p) => [p.kind, `${p.namespace ? `${p.namespace}/` : ''}${p.name}`, p.reason]),
+    });
   }
   const result: PolicyResult = {
     pod: { name: pod.name, namespace: pod.namespace, ip: pod.podIP, node: pod.nodeName },
@@ -75,5 +130,8 @@ export async function runPolicy(deps: OperationDeps, cmd: PolicyCommand, ctx: Op
     read: policy.read,
     findings: sorted,
   };
-  return { result, report: { title: `policy ${label}`, headline: headlineFor(sorted), findings: sorted, sections, attachments: [] } };
+  return {
+    result,
+    report: { title: `policy ${label}`, headline: headlineFor(sorted), findings: sorted, sections, attachments: [] },
+  };
 }

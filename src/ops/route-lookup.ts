@@ -35,7 +35,9 @@ function selects(rule: RouteRule, ip: string, from: string | null): boolean {
   if (rule.conditional.length > 0) return false;
   const matchTo = rule.to === null || (parseRange(rule.to) !== null && rangeContains(parseRange(rule.to)!, ip));
   // A source selector needs a known source; packets of the main path are judged from `from` when it is given.
-  const matchFrom = rule.from === null || (from !== null && parseRange(rule.from) !== null && rangeContains(parseRange(rule.from)!, from));
+  const matchFrom =
+    rule.from === null ||
+    (from !== null && parseRange(rule.from) !== null && rangeContains(parseRange(rule.from)!, from));
   const match = matchTo && matchFrom;
   return rule.not ? !match : match;
 }

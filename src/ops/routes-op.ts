@@ -14,7 +14,16 @@ import { inspectNode } from './node-facts.ts';
 import type { RouteLine } from './trace-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 
-export type RouteLabel = 'local-pod' | 'remote-block-vxlan' | 'remote-block-ipip' | 'remote-block-direct' | 'blackhole-local-block' | 'pod-network-other' | 'host-network' | 'default' | 'other';
+export type RouteLabel =
+  | 'local-pod'
+  | 'remote-block-vxlan'
+  | 'remote-block-ipip'
+  | 'remote-block-direct'
+  | 'blackhole-local-block'
+  | 'pod-network-other'
+  | 'host-network'
+  | 'default'
+  | 'other';
 
 export const ROUTE_LABEL_TEXT: Record<RouteLabel, string> = {
   'local-pod': 'local pod (cali)',
@@ -30,10 +39,13 @@ export const ROUTE_LABEL_TEXT: Record<RouteLabel, string> = {
 
 function inPool(pools: readonly IpPoolInfo[], destination: string): boolean {
   const d = parseRange(destination);
-  return d !== null && pools.some((p) => {
-    const pool = parseRange(p.cidr);
-    return pool !== null && rangesOverlap(pool, d);
-  });
+  return (
+    d !== null &&
+    pools.some((p) => {
+      const pool = parseRange(p.cidr);
+      return pool !== null && rangesOverlap(pool, d);
+    })
+  );
 }
 
 /** Pure: the label of one route given the cluster's pools. */
@@ -51,7 +63,11 @@ export function labelRoute(r: RouteLine, pools: readonly IpPoolInfo[]): RouteLab
 
 /** Which node owns a block: spec.podCIDRs, or the node whose Calico tunnel address is the route's gateway. */
 export function blockOwner(r: RouteLine, nodes: readonly NodeInfo[]): string | null {
-  const byTunnel = nodes.find((n) => r.gateway !== null && (n.vxlanTunnelIP === r.gateway || n.ipipTunnelIP === r.gateway || n.internalIP === r.gateway));
+  const byTunnel = nodes.find(
+    (n) =>
+      r.gateway !== null &&
+      (n.vxlanTunnelIP === r.gateway || n.ipipTunnelIP === r.gateway || n.internalIP === r.gateway),
+  );
   if (byTunnel) return byTunnel.name;
   const first = r.destination.split('/')[0]!;
   return nodes.find((n) => n.podCIDRs.some((c) => cidrHolds(c, first)))?.name ?? null;
@@ -68,24 +84,50 @@ const SOURCE_TEXT = { bird: 'learned by BGP (BIRD, proto bird)', felix: 'program
 
 export interface RoutesResult {
   node: string;
-  routes: { route: string; label: RouteLabel; description: string; owner: string | null; source?: 'bird' | 'felix' | null }[];
+  routes: {
+    route: string;
+    label: RouteLabel;
+    description: string;
+    owner: string | null;
+    source?: 'bird' | 'felix' | null;
+  }[];
   findings: Finding[];
 }
 
-export async function runRoutes(deps: OperationDeps, cmd: { node: string }, ctx: OperationContext): Promise<OperationOutcome<RoutesResult>> {
+export async function runRoutes(
+  deps: OperationDeps,
+  cmd: { node: string },
+  ctx: OperationContext,
+): Promise<OperationOutcome<RoutesResult>> {
   ctx.onStep(`reading node ${cmd.node}`);
-  const [node, nodes, pools] = await Promise.all([deps.cluster.getNode(cmd.node), deps.cluster.listNodes(), deps.cluster.listIpPools()]);
+  const [node, nodes, pools] = await Promise.all([
+    deps.cluster.getNode(cmd.node),
+    deps.cluster.listNodes(),
+    deps.cluster.listIpPools(),
+  ]);
   const target = nodeTarget(deps, node);
   ctx.onStep(`reading ${target.name}'s route table`);
   const facts = await inspectNode(deps.shell, target, ctx.signal);
-  if (facts.error || !facts.routes) throw new K8snetError('ssh_connect', `could not read ${target.name}'s routes: ${facts.error}`, { retryable: true });
-  const routes = facts.routes.filter((r) => r.table !== 'local').map((r) => {
-    // A route of another table (policy routing) is not on the main path of pod traffic.
-    const label: RouteLabel = r.table && r.table !== 'main' ? 'other' : labelRoute(r, pools);
-    const source = routeSource(r);
-    const description = source && label !== 'host-network' && label !== 'other' ? `${ROUTE_LABEL_TEXT[label]}, ${SOURCE_TEXT[source]}` : ROUTE_LABEL_TEXT[label];
-    return { route: r.raw, label, description, owner: label.startsWith('remote-block') ? blockOwner(r, nodes) : null, source };
-  });
+  if (facts.error || !facts.routes)
+    throw new K8snetError('ssh_connect', `could not read ${target.name}'s routes: ${facts.error}`, { retryable: true });
+  const routes = facts.routes
+    .filter((r) => r.table !== 'local')
+    .map((r) => {
+      // A route of another table (policy routing) is not on the main path of pod traffic.
+      const label: RouteLabel = r.table && r.table !== 'main' ? 'other' : labelRoute(r, pools);
+      const source = routeSource(r);
+      const description =
+        source && label !== 'host-network' && label !== 'other'
+          ? `${ROUTE_LABEL_TEXT[label]}, ${SOURCE_TEXT[source]}`
+          : ROUTE_LABEL_TEXT[label];
+      return {
+        route: r.raw,
+        label,
+        description,
+        owner: label.startsWith('remote-block') ? blockOwner(r, nodes) : null,
+        source,
+      };
+    });
   const findings: Finding[] = [];
   // With Calico IPAM (this node blackholes its own blocks) other nodes' blocks are not their spec.podCIDRs, and this
   // node's table alone cannot tell them: no podCIDR check then. Otherwise a podCIDR (kubeadm's may be wider than the
@@ -96,7 +138,13 @@ export async function runRoutes(deps: OperationDeps, cmd: { node: string }, ctx:
     for (const block of other.podCIDRs) {
       const route = lookupRoute(facts.routes, block.split('/')[0]!, { rules: facts.rules ?? null });
       const covered = route !== null && labelRoute(route, pools).startsWith('remote-block');
-      if (!covered) findings.push({ severity: 'warning', code: 'route_to_block_missing', message: `no route for ${other.name}'s pod CIDR ${block} on ${target.name}`, evidence: `spec.podCIDRs of ${other.name}: ${other.podCIDRs.join(', ')}; ${route ? `${block.split('/')[0]} takes ${route.raw}` : 'no route matches'}` });
+      if (!covered)
+        findings.push({
+          severity: 'warning',
+          code: 'route_to_block_missing',
+          message: `no route for ${other.name}'s pod CIDR ${block} on ${target.name}`,
+          evidence: `spec.podCIDRs of ${other.name}: ${other.podCIDRs.join(', ')}; ${route ? `${block.split('/')[0]} takes ${route.raw}` : 'no route matches'}`,
+        });
     }
   }
   const sorted = sortFindings(findings);
@@ -107,7 +155,12 @@ export async function runRoutes(deps: OperationDeps, cmd: { node: string }, ctx:
       headline: headlineFor(sorted),
       findings: sorted,
       sections: [
-        { kind: 'table', title: `${target.name}: ip route, labelled`, columns: ['ROUTE', 'WHAT', 'NODE'], rows: routes.map((r) => [r.route, r.description, r.owner ?? '']) },
+        {
+          kind: 'table',
+          title: `${target.name}: ip route, labelled`,
+          columns: ['ROUTE', 'WHAT', 'NODE'],
+          rows: routes.map((r) => [r.route, r.description, r.owner ?? '']),
+        },
       ],
       attachments: [],
     },

@@ -24,7 +24,13 @@ export type OperationCommand =
 
 export type OperationName = OperationCommand['op'];
 
-type Handlers = { [K in OperationName]: (deps: OperationDeps, cmd: Extract<OperationCommand, { op: K }>, ctx: OperationContext) => Promise<OperationOutcome & { memory?: ProblemMemory }> };
+type Handlers = {
+  [K in OperationName]: (
+    deps: OperationDeps,
+    cmd: Extract<OperationCommand, { op: K }>,
+    ctx: OperationContext,
+  ) => Promise<OperationOutcome & { memory?: ProblemMemory }>;
+};
 
 const HANDLERS: Handlers = {
   trace: runTrace,
@@ -33,11 +39,28 @@ const HANDLERS: Handlers = {
   pod: runPod,
   policy: runPolicy,
   routes: runRoutes,
-  report: (deps, cmd, ctx) => runHealthReport(deps, ctx, cmd.previous ?? null, new Date(), cmd.tunnelSampleSeconds ? { tunnelSampleSeconds: cmd.tunnelSampleSeconds } : {}),
+  report: (deps, cmd, ctx) =>
+    runHealthReport(
+      deps,
+      ctx,
+      cmd.previous ?? null,
+      new Date(),
+      cmd.tunnelSampleSeconds ? { tunnelSampleSeconds: cmd.tunnelSampleSeconds } : {},
+    ),
 };
 
-export type OperationRunner = (command: OperationCommand, ctx: OperationContext) => Promise<OperationOutcome<{ findings: Finding[] }> & { memory?: ProblemMemory }>;
+export type OperationRunner = (
+  command: OperationCommand,
+  ctx: OperationContext,
+) => Promise<OperationOutcome<{ findings: Finding[] }> & { memory?: ProblemMemory }>;
 
 export function createOperationRunner(deps: OperationDeps): OperationRunner {
-  return (command, ctx) => (HANDLERS[command.op] as (d: OperationDeps, c: OperationCommand, x: OperationContext) => ReturnType<OperationRunner>)(deps, command, ctx);
+  return (command, ctx) =>
+    (
+      HANDLERS[command.op] as (
+        d: OperationDeps,
+        c: OperationCommand,
+        x: OperationContext,
+      ) => ReturnType<OperationRunner>
+    )(deps, command, ctx);
 }

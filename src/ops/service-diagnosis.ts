@@ -46,14 +46,24 @@ export interface ServiceFacts {
 }
 
 const err = (code: string, message: string, evidence = ''): Finding => ({ severity: 'error', code, message, evidence });
-const warn = (code: string, message: string, evidence = ''): Finding => ({ severity: 'warning', code, message, evidence });
+const warn = (code: string, message: string, evidence = ''): Finding => ({
+  severity: 'warning',
+  code,
+  message,
+  evidence,
+});
 const info = (code: string, message: string, evidence = ''): Finding => ({ severity: 'info', code, message, evidence });
 
 function endpointTargets(facts: ServiceFacts): Set<string> {
-  const svcPort = facts.service?.ports.find((p) => (facts.kind === 'nodeport' ? p.nodePort === facts.port : p.port === facts.port));
+  const svcPort = facts.service?.ports.find((p) =>
+    facts.kind === 'nodeport' ? p.nodePort === facts.port : p.port === facts.port,
+  );
   const targets = new Set<string>();
   // Each family's rules DNAT to that family's endpoints: a dual-stack Service's other family is not "missing".
-  const anchor = facts.kind === 'clusterip' ? facts.service?.clusterIP : facts.nodes.find((n) => n.ip.includes('.') || n.ip.includes(':'))?.ip;
+  const anchor =
+    facts.kind === 'clusterip'
+      ? facts.service?.clusterIP
+      : facts.nodes.find((n) => n.ip.includes('.') || n.ip.includes(':'))?.ip;
   const family = anchor ? ipFamily(anchor) : null;
   for (const ep of facts.endpoints.filter((e) => e.ready && (family === null || ipFamily(e.ip) === family))) {
     const port = ep.ports.find((p) => svcPort?.name == null || p.name === svcPort.name) ?? ep.ports[0];
@@ -77,8 +87,19 @@ function modeFindings(node: NodeRuleFacts): Finding[] {
       ),
     );
   }
-  if (d.reported !== null && d.mode !== null && ((d.reported === 'nftables' && !d.tables.nftables && d.tables.iptables) || (d.reported === 'iptables' && !d.tables.iptables && d.tables.nftables))) {
-    out.push(warn('kube_proxy_mode_mismatch', `kube-proxy on ${node.name} says it runs ${d.reported}, but only the other mode's rules are on the node`, `proxyMode: ${d.reported}`));
+  if (
+    d.reported !== null &&
+    d.mode !== null &&
+    ((d.reported === 'nftables' && !d.tables.nftables && d.tables.iptables) ||
+      (d.reported === 'iptables' && !d.tables.iptables && d.tables.nftables))
+  ) {
+    out.push(
+      warn(
+        'kube_proxy_mode_mismatch',
+        `kube-proxy on ${node.name} says it runs ${d.reported}, but only the other mode's rules are on the node`,
+        `proxyMode: ${d.reported}`,
+      ),
+    );
   }
   if (d.backends.legacy !== null && d.backends.nft !== null && d.backends.legacy > 0 && d.backends.nft > 0) {
     out.push(
@@ -96,12 +117,26 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
   const out: Finding[] = [];
   const what = facts.kind === 'nodeport' ? `NodePort ${facts.port}` : `port ${facts.port}`;
   if (!facts.service) {
-    return [err('no_service', `no Service uses ${what}`, facts.kind === 'nodeport' ? 'no spec.ports[].nodePort matches in any namespace' : 'no such Service port')];
+    return [
+      err(
+        'no_service',
+        `no Service uses ${what}`,
+        facts.kind === 'nodeport' ? 'no spec.ports[].nodePort matches in any namespace' : 'no such Service port',
+      ),
+    ];
   }
   const name = `${facts.service.namespace}/${facts.service.name}`;
   const ready = facts.endpoints.filter((e) => e.ready);
   if (ready.length === 0) {
-    out.push(err('no_endpoints', `${name} has no ready endpoints: kube-proxy rejects or drops its traffic`, facts.endpoints.length === 0 ? `selector ${JSON.stringify(facts.service.selector)} matches no ready pod` : `${facts.endpoints.length} endpoints, none ready`));
+    out.push(
+      err(
+        'no_endpoints',
+        `${name} has no ready endpoints: kube-proxy rejects or drops its traffic`,
+        facts.endpoints.length === 0
+          ? `selector ${JSON.stringify(facts.service.selector)} matches no ready pod`
+          : `${facts.endpoints.length} endpoints, none ready`,
+      ),
+    );
   }
   const expected = endpointTargets(facts);
   for (const node of facts.nodes) {
@@ -112,12 +147,26 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
     }
     if (node.rejects.length > 0) {
       // Older kube-proxy kept the NodePort's nat rules next to a filter REJECT it wrote when it saw no endpoints.
-      const also = node.entryRule ? ', although its nat rules still forward it: kube-proxy on this node saw the Service without endpoints' : ' because the Service has no endpoints';
-      out.push(err('rejected_no_endpoints', `${node.name} rejects ${what}: kube-proxy installed a REJECT${also}`, node.rejects.join('\n')));
+      const also = node.entryRule
+        ? ', although its nat rules still forward it: kube-proxy on this node saw the Service without endpoints'
+        : ' because the Service has no endpoints';
+      out.push(
+        err(
+          'rejected_no_endpoints',
+          `${node.name} rejects ${what}: kube-proxy installed a REJECT${also}`,
+          node.rejects.join('\n'),
+        ),
+      );
       if (!node.entryRule) continue;
     }
     if (node.drops.length > 0) {
-      out.push(warn('dropped_no_local_endpoint', `${node.name} drops ${what} from outside the cluster: externalTrafficPolicy is Local and no endpoint runs on ${node.name}`, node.drops.join('\n')));
+      out.push(
+        warn(
+          'dropped_no_local_endpoint',
+          `${node.name} drops ${what} from outside the cluster: externalTrafficPolicy is Local and no endpoint runs on ${node.name}`,
+          node.drops.join('\n'),
+        ),
+      );
     }
     if (!node.entryRule) {
       out.push(
@@ -133,7 +182,11 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
       );
       continue;
     }
-    if (facts.kind === 'nodeport' && Array.isArray(node.nodePortAddresses) && !node.nodePortAddresses.includes(node.ip)) {
+    if (
+      facts.kind === 'nodeport' &&
+      Array.isArray(node.nodePortAddresses) &&
+      !node.nodePortAddresses.includes(node.ip)
+    ) {
       out.push(
         err(
           'nodeport_not_on_node_ip',
@@ -143,16 +196,38 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
       );
     }
     if (ready.length > 0 && node.dnatTargets.length === 0) {
-      out.push(err('no_dnat', `${node.name}'s rules for ${what} end without a DNAT to any endpoint`, node.rules.join('\n')));
+      out.push(
+        err('no_dnat', `${node.name}'s rules for ${what} end without a DNAT to any endpoint`, node.rules.join('\n')),
+      );
     }
     const stale = node.dnatTargets.filter((t) => !expected.has(t));
     const missing = [...expected].filter((t) => !node.dnatTargets.includes(t));
-    if (stale.length > 0) out.push(warn('stale_endpoint_rule', `${node.name} still sends ${what} to ${stale.join(', ')}, which is no longer a ready endpoint`, node.rules.filter((r) => stale.some((s) => r.includes(s))).join('\n')));
-    if (missing.length > 0 && node.dnatTargets.length > 0) out.push(warn('endpoint_rule_missing', `${node.name} has no rule for endpoint ${missing.join(', ')} yet`, `DNAT targets on ${node.name}: ${node.dnatTargets.join(', ')}`));
+    if (stale.length > 0)
+      out.push(
+        warn(
+          'stale_endpoint_rule',
+          `${node.name} still sends ${what} to ${stale.join(', ')}, which is no longer a ready endpoint`,
+          node.rules.filter((r) => stale.some((s) => r.includes(s))).join('\n'),
+        ),
+      );
+    if (missing.length > 0 && node.dnatTargets.length > 0)
+      out.push(
+        warn(
+          'endpoint_rule_missing',
+          `${node.name} has no rule for endpoint ${missing.join(', ')} yet`,
+          `DNAT targets on ${node.name}: ${node.dnatTargets.join(', ')}`,
+        ),
+      );
   }
   const healthy = facts.nodes.filter((n) => !n.error && n.entryRule && n.dnatTargets.length > 0);
   if (healthy.length > 0 && healthy.length === facts.nodes.length && ready.length > 0) {
-    out.push(info('rules_present', `every node (${healthy.map((n) => n.name).join(', ')}) forwards ${what} to ${[...expected].join(', ')}`, healthy[0]!.rules[0] ?? ''));
+    out.push(
+      info(
+        'rules_present',
+        `every node (${healthy.map((n) => n.name).join(', ')}) forwards ${what} to ${[...expected].join(', ')}`,
+        healthy[0]!.rules[0] ?? '',
+      ),
+    );
   }
   return nestConsequences(out, (cause, f) => cause.code === 'no_endpoints' && FOLLOW_FROM_NO_ENDPOINTS.has(f.code));
 }
@@ -161,4 +236,9 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
  * What a node's kube-proxy does for a Service without endpoints: it writes no nat entry (no KUBE-NODEPORTS /
  * KUBE-SERVICES rule, no DNAT) and a filter-table REJECT instead. Those per-node findings follow from the one cause.
  */
-const FOLLOW_FROM_NO_ENDPOINTS = new Set(['rejected_no_endpoints', 'nodeport_rule_missing', 'clusterip_rule_missing', 'no_dnat']);
+const FOLLOW_FROM_NO_ENDPOINTS = new Set([
+  'rejected_no_endpoints',
+  'nodeport_rule_missing',
+  'clusterip_rule_missing',
+  'no_dnat',
+]);

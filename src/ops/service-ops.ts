@@ -56,18 +56,38 @@ export interface ServiceOpResult {
   service: { namespace: string; name: string; type: string; clusterIP: string | null } | null;
   endpoints: { ip: string; port: number; node: string | null; pod: string | null; ready: boolean }[];
   nodes: ServiceNodeResult[];
-  capture: null | { seconds: number; points: { node: string; interface: string; packets: number; error: string | null }[] };
+  capture: null | {
+    seconds: number;
+    points: { node: string; interface: string; packets: number; error: string | null }[];
+  };
   findings: Finding[];
 }
 
 function endpointRows(endpoints: readonly EndpointInfo[], portName: string | null): ServiceOpResult['endpoints'] {
   return endpoints.flatMap((e) => {
     const p = e.ports.find((x) => portName === null || x.name === portName) ?? e.ports[0];
-    return p ? [{ ip: e.ip, port: p.port, node: e.nodeName, pod: e.pod ? `${e.pod.namespace}/${e.pod.name}` : null, ready: e.ready }] : [];
+    return p
+      ? [
+          {
+            ip: e.ip,
+            port: p.port,
+            node: e.nodeName,
+            pod: e.pod ? `${e.pod.namespace}/${e.pod.name}` : null,
+            ready: e.ready,
+          },
+        ]
+      : [];
   });
 }
 
-async function inspectAllNodes(deps: OperationDeps, nodes: readonly NodeInfo[], kind: ServiceFacts['kind'], svc: ServiceInfo, port: number, ctx: OperationContext): Promise<{ target: NodeTarget | null; facts: NodeRuleFacts }[]> {
+async function inspectAllNodes(
+  deps: OperationDeps,
+  nodes: readonly NodeInfo[],
+  kind: ServiceFacts['kind'],
+  svc: ServiceInfo,
+  port: number,
+  ctx: OperationContext,
+): Promise<{ target: NodeTarget | null; facts: NodeRuleFacts }[]> {
   return mapLimit(nodes, NODE_CONCURRENCY, async (node) => {
     let target: NodeTarget | null = null;
     try {
@@ -75,51 +95,120 @@ async function inspectAllNodes(deps: OperationDeps, nodes: readonly NodeInfo[], 
       ctx.onStep(`reading kube-proxy rules on ${node.name}`);
       return { target, facts: await inspectServiceRules(deps.shell, target, kind, svc, port, ctx.signal) };
     } catch (err) {
-      return { target, facts: { name: node.name, ip: node.internalIP ?? '?', mode: null, rules: [], dnatTargets: [], entryRule: false, rejects: [], drops: [], listeners: null, listening: null, error: describeError(err) } };
+      return {
+        target,
+        facts: {
+          name: node.name,
+          ip: node.internalIP ?? '?',
+          mode: null,
+          rules: [],
+          dnatTargets: [],
+          entryRule: false,
+          rejects: [],
+          drops: [],
+          listeners: null,
+          listening: null,
+          error: describeError(err),
+        },
+      };
     }
   });
 }
 
-async function runServiceCheck(deps: OperationDeps, kind: ServiceFacts['kind'], svc: ServiceInfo | null, port: number, capture: NodePortCommand['capture'], ctx: OperationContext, title: string): Promise<OperationOutcome<ServiceOpResult>> {
+async function runServiceCheck(
+  deps: OperationDeps,
+  kind: ServiceFacts['kind'],
+  svc: ServiceInfo | null,
+  port: number,
+  capture: NodePortCommand['capture'],
+  ctx: OperationContext,
+  title: string,
+): Promise<OperationOutcome<ServiceOpResult>> {
   const svcPort = svc?.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port)) ?? null;
   ctx.onStep('reading endpoints and nodes');
-  const [endpoints, nodes] = await Promise.all([svc ? deps.cluster.listEndpoints(svc.namespace, svc.name) : Promise.resolve([]), deps.cluster.listNodes()]);
+  const [endpoints, nodes] = await Promise.all([
+    svc ? deps.cluster.listEndpoints(svc.namespace, svc.name) : Promise.resolve([]),
+    deps.cluster.listNodes(),
+  ]);
   const inspected = svc ? await inspectAllNodes(deps, nodes, kind, svc, port, ctx) : [];
   const facts: ServiceFacts = { kind, port, service: svc, endpoints, nodes: inspected.map((i) => i.facts) };
   const sections: ReportSection[] = [];
   const attachments: ReportAttachment[] = [];
   let captureResult: ServiceOpResult['capture'] = null;
 
-  const reachable = inspected.filter((i): i is { target: NodeTarget; facts: NodeRuleFacts } => i.target !== null && i.facts.error === null);
+  const reachable = inspected.filter(
+    (i): i is { target: NodeTarget; facts: NodeRuleFacts } => i.target !== null && i.facts.error === null,
+  );
   if (capture.enabled && svc && reachable.length > 0) {
     const seconds = Math.min(capture.seconds, deps.capture.maxSeconds);
     const endpointIps = endpoints.map((e) => e.ip);
-    const ports = [kind === 'nodeport' ? port : (svcPort?.port ?? port), ...(typeof svcPort?.targetPort === 'number' ? [svcPort.targetPort] : [])];
+    const ports = [
+      kind === 'nodeport' ? port : (svcPort?.port ?? port),
+      ...(typeof svcPort?.targetPort === 'number' ? [svcPort.targetPort] : []),
+    ];
     const points: CapturePointRequest<string>[] = await Promise.all(
-      reachable.map(async (r) => ({ node: r.target, role: 'node', spec: { interface: await uplinkInterfaceOn(deps.shell, r.target, ctx.signal), hosts: kind === 'clusterip' ? endpointIps : [], ports, includeTunnel: true, maxPackets: deps.capture.maxPackets, maxSeconds: seconds + CAPTURE_SETUP_SECONDS, snapLength: deps.capture.snapLength } })),
+      reachable.map(async (r) => ({
+        node: r.target,
+        role: 'node',
+        spec: {
+          interface: await uplinkInterfaceOn(deps.shell, r.target, ctx.signal),
+          hosts: kind === 'clusterip' ? endpointIps : [],
+          ports,
+          includeTunnel: true,
+          maxPackets: deps.capture.maxPackets,
+          maxSeconds: seconds + CAPTURE_SETUP_SECONDS,
+          snapLength: deps.capture.snapLength,
+        },
+      })),
     );
     ctx.onStep(`capturing for ${seconds} s on ${points.map((p) => `${p.node.name}/${p.spec.interface}`).join(', ')}`);
-    const { points: results } = await runCaptures(deps.shell, points, (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }), {
-      signal: ctx.signal,
-      locks: deps.captureLocks,
-      windowMs: seconds * 1000,
-      // A bounded test connection per node: NodePorts from the next node to this node's IP; ClusterIPs from the node itself.
-      whileCapturing: async () => {
-        await Promise.all(
-          reachable.map(async (r, i) => {
-            const from = kind === 'nodeport' ? reachable[(i + 1) % reachable.length]!.target : r.target;
-            const to = kind === 'nodeport' ? r.target.address : svc.clusterIP;
-            if (!to) return;
-            await testConnect(deps.shell, from, null, to, kind === 'nodeport' ? port : (svcPort?.port ?? port), ctx.signal).catch(() => undefined);
-          }),
-        );
-        return null;
+    const { points: results } = await runCaptures(
+      deps.shell,
+      points,
+      (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }),
+      {
+        signal: ctx.signal,
+        locks: deps.captureLocks,
+        windowMs: seconds * 1000,
+        // A bounded test connection per node: NodePorts from the next node to this node's IP; ClusterIPs from the node itself.
+        whileCapturing: async () => {
+          await Promise.all(
+            reachable.map(async (r, i) => {
+              const from = kind === 'nodeport' ? reachable[(i + 1) % reachable.length]!.target : r.target;
+              const to = kind === 'nodeport' ? r.target.address : svc.clusterIP;
+              if (!to) return;
+              await testConnect(
+                deps.shell,
+                from,
+                null,
+                to,
+                kind === 'nodeport' ? port : (svcPort?.port ?? port),
+                ctx.signal,
+              ).catch(() => undefined);
+            }),
+          );
+          return null;
+        },
       },
-    });
-    captureResult = { seconds, points: results.map((r) => ({ node: r.node, interface: r.interface, packets: r.summary?.packets ?? 0, error: r.error })) };
+    );
+    captureResult = {
+      seconds,
+      points: results.map((r) => ({
+        node: r.node,
+        interface: r.interface,
+        packets: r.summary?.packets ?? 0,
+        error: r.error,
+      })),
+    };
     for (const r of results) {
       if (r.summary) sections.push(...captureSections(`capture ${r.node}/${r.interface}`, r.summary as CaptureSummary));
-      if (r.pcap && r.pcap.length > 24) attachments.push({ filename: `${kind}-${port}-${r.node}.pcap`, title: `capture on ${r.node}/${r.interface}`, contentType: 'application/vnd.tcpdump.pcap', data: r.pcap });
+      if (r.pcap && r.pcap.length > 24)
+        attachments.push({
+          filename: `${kind}-${port}-${r.node}.pcap`,
+          title: `capture on ${r.node}/${r.interface}`,
+          contentType: 'application/vnd.tcpdump.pcap',
+          data: r.pcap,
+        });
     }
   }
 
@@ -128,12 +217,28 @@ async function runServiceCheck(deps: OperationDeps, kind: ServiceFacts['kind'], 
     port,
     service: svc ? { namespace: svc.namespace, name: svc.name, type: svc.type, clusterIP: svc.clusterIP } : null,
     endpoints: endpointRows(endpoints, svcPort?.name ?? null),
-    nodes: facts.nodes.map((n) => ({ name: n.name, ip: n.ip, mode: n.mode ?? null, listening: n.listening, listeners: n.listeners, iptables: n.entryRule, nodePortAddresses: n.nodePortAddresses ?? null, rules: n.rules, dnatTargets: n.dnatTargets, error: n.error })),
+    nodes: facts.nodes.map((n) => ({
+      name: n.name,
+      ip: n.ip,
+      mode: n.mode ?? null,
+      listening: n.listening,
+      listeners: n.listeners,
+      iptables: n.entryRule,
+      nodePortAddresses: n.nodePortAddresses ?? null,
+      rules: n.rules,
+      dnatTargets: n.dnatTargets,
+      error: n.error,
+    })),
     capture: captureResult,
     findings,
   };
   sections.unshift(
-    { kind: 'table', title: 'Endpoints', columns: ['IP', 'PORT', 'NODE', 'POD', 'READY'], rows: result.endpoints.map((e) => [e.ip, String(e.port), e.node ?? '-', e.pod ?? '-', e.ready ? 'yes' : 'no']) },
+    {
+      kind: 'table',
+      title: 'Endpoints',
+      columns: ['IP', 'PORT', 'NODE', 'POD', 'READY'],
+      rows: result.endpoints.map((e) => [e.ip, String(e.port), e.node ?? '-', e.pod ?? '-', e.ready ? 'yes' : 'no']),
+    },
     {
       kind: 'table',
       title: 'Nodes',
@@ -145,28 +250,68 @@ async function runServiceCheck(deps: OperationDeps, kind: ServiceFacts['kind'], 
         n.error ? `error: ${n.error}` : n.iptables ? 'yes' : 'MISSING',
         n.dnatTargets.join(', ') || '-',
         n.listening === null ? '?' : n.listening ? 'yes' : 'no',
-        ...(kind === 'nodeport' ? [n.nodePortAddresses === null ? 'any local address' : n.nodePortAddresses === 'local' ? 'local addresses but 127.0.0.0/8' : `${n.nodePortAddresses.join(', ') || 'none'} (not 127.0.0.1)`] : []),
+        ...(kind === 'nodeport'
+          ? [
+              n.nodePortAddresses === null
+                ? 'any local address'
+                : n.nodePortAddresses === 'local'
+                  ? 'local addresses but 127.0.0.0/8'
+                  : `${n.nodePortAddresses.join(', ') || 'none'} (not 127.0.0.1)`,
+            ]
+          : []),
       ]),
     },
     ...facts.nodes
       .filter((n) => n.rules.length > 0)
-      .map((n) => ({ kind: 'preformatted' as const, title: `${n.name}: ${n.mode === 'nftables' ? 'nft list table ip kube-proxy' : 'iptables-save -t nat'} (${kind === 'nodeport' ? `NodePort ${port}` : `${svc?.clusterIP}:${port}`})`, text: n.rules.join('\n') })),
+      .map((n) => ({
+        kind: 'preformatted' as const,
+        title: `${n.name}: ${n.mode === 'nftables' ? 'nft list table ip kube-proxy' : 'iptables-save -t nat'} (${kind === 'nodeport' ? `NodePort ${port}` : `${svc?.clusterIP}:${port}`})`,
+        text: n.rules.join('\n'),
+      })),
   );
   return { result, report: { title, headline: headlineFor(findings), findings, sections, attachments } };
 }
 
-export async function runNodePort(deps: OperationDeps, cmd: NodePortCommand, ctx: OperationContext): Promise<OperationOutcome<ServiceOpResult>> {
+export async function runNodePort(
+  deps: OperationDeps,
+  cmd: NodePortCommand,
+  ctx: OperationContext,
+): Promise<OperationOutcome<ServiceOpResult>> {
   ctx.onStep(`finding the Service that owns NodePort ${cmd.port}`);
   const services = await deps.cluster.listServices();
   const svc = services.find((s) => s.ports.some((p) => p.nodePort === cmd.port)) ?? null;
-  return runServiceCheck(deps, 'nodeport', svc, cmd.port, cmd.capture, ctx, `nodeport ${cmd.port}${svc ? ` (${svc.namespace}/${svc.name})` : ''}`);
+  return runServiceCheck(
+    deps,
+    'nodeport',
+    svc,
+    cmd.port,
+    cmd.capture,
+    ctx,
+    `nodeport ${cmd.port}${svc ? ` (${svc.namespace}/${svc.name})` : ''}`,
+  );
 }
 
-export async function runService(deps: OperationDeps, cmd: ServiceCommand, ctx: OperationContext): Promise<OperationOutcome<ServiceOpResult>> {
+export async function runService(
+  deps: OperationDeps,
+  cmd: ServiceCommand,
+  ctx: OperationContext,
+): Promise<OperationOutcome<ServiceOpResult>> {
   ctx.onStep(`reading Service ${cmd.namespace}/${cmd.name}`);
   const svc = await deps.cluster.getService(cmd.namespace, cmd.name);
   const port = svc.ports[0];
   if (!port) throw new K8snetError('not_found', `Service ${cmd.namespace}/${cmd.name} has no ports`);
-  if (!svc.clusterIP || svc.clusterIP === 'None') throw new K8snetError('invalid_input', `Service ${cmd.namespace}/${cmd.name} is headless (no ClusterIP): there are no kube-proxy rules to check; try \`pod\` on one of its pods`);
-  return runServiceCheck(deps, 'clusterip', svc, port.port, cmd.capture, ctx, `svc ${svc.namespace}/${svc.name} (${svc.clusterIP}:${port.port})`);
+  if (!svc.clusterIP || svc.clusterIP === 'None')
+    throw new K8snetError(
+      'invalid_input',
+      `Service ${cmd.namespace}/${cmd.name} is headless (no ClusterIP): there are no kube-proxy rules to check; try \`pod\` on one of its pods`,
+    );
+  return runServiceCheck(
+    deps,
+    'clusterip',
+    svc,
+    port.port,
+    cmd.capture,
+    ctx,
+    `svc ${svc.namespace}/${svc.name} (${svc.clusterIP}:${port.port})`,
+  );
 }

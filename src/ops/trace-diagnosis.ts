@@ -15,7 +15,12 @@ import type { CapturePointFacts, NodeFacts, ObservedFlow, OverlayMode, PodEnd, T
 import type { EncapsulationSetting, IpPoolInfo } from '../cluster/types.ts';
 
 const err = (code: string, message: string, evidence = ''): Finding => ({ severity: 'error', code, message, evidence });
-const warn = (code: string, message: string, evidence = ''): Finding => ({ severity: 'warning', code, message, evidence });
+const warn = (code: string, message: string, evidence = ''): Finding => ({
+  severity: 'warning',
+  code,
+  message,
+  evidence,
+});
 const info = (code: string, message: string, evidence = ''): Finding => ({ severity: 'info', code, message, evidence });
 
 const NO_FORWARD_TYPES = new Set(['blackhole', 'unreachable', 'prohibit', 'throw']);
@@ -28,11 +33,16 @@ export function poolFor(pools: readonly IpPoolInfo[], ip: string): IpPoolInfo | 
 }
 
 /** Which encapsulation Calico uses between two nodes for a pool (CrossSubnet encapsulates only across subnets). */
-export function overlayBetween(pool: IpPoolInfo | null, sameNode: boolean, sameSubnet: boolean): { mode: OverlayMode; device: string | null } {
+export function overlayBetween(
+  pool: IpPoolInfo | null,
+  sameNode: boolean,
+  sameSubnet: boolean,
+): { mode: OverlayMode; device: string | null } {
   if (!pool || sameNode) return { mode: 'none', device: null };
   const applies = (s: EncapsulationSetting) => s === 'Always' || (s === 'CrossSubnet' && !sameSubnet);
   // Felix's IPv6 VXLAN device is vxlan-v6.calico (there is no IP-in-IP for IPv6).
-  if (applies(pool.vxlanMode)) return { mode: 'vxlan', device: pool.cidr.includes(':') ? 'vxlan-v6.calico' : 'vxlan.calico' };
+  if (applies(pool.vxlanMode))
+    return { mode: 'vxlan', device: pool.cidr.includes(':') ? 'vxlan-v6.calico' : 'vxlan.calico' };
   if (applies(pool.ipipMode)) return { mode: 'ipip', device: 'tunl0' };
   return { mode: 'none', device: null };
 }
@@ -44,10 +54,25 @@ function podLabel(end: PodEnd): string {
 function podFindings(end: PodEnd): Finding[] {
   const out: Finding[] = [];
   const p = end.pod;
-  if (p.phase !== 'Running') out.push(err('pod_not_running', `${podLabel(end)} is ${p.phase}, not Running`, `status.phase: ${p.phase}`));
-  else if (!p.ready) out.push(warn('pod_not_ready', `${podLabel(end)} is Running but not Ready`, `containers: ${p.containers.map((c) => `${c.name} ready=${c.ready}`).join(', ')}`));
+  if (p.phase !== 'Running')
+    out.push(err('pod_not_running', `${podLabel(end)} is ${p.phase}, not Running`, `status.phase: ${p.phase}`));
+  else if (!p.ready)
+    out.push(
+      warn(
+        'pod_not_ready',
+        `${podLabel(end)} is Running but not Ready`,
+        `containers: ${p.containers.map((c) => `${c.name} ready=${c.ready}`).join(', ')}`,
+      ),
+    );
   if (!p.podIP) out.push(err('pod_no_ip', `${podLabel(end)} has no pod IP yet`, 'status.podIP is empty'));
-  if (p.hostNetwork) out.push(info('host_network', `${podLabel(end)} uses the host network: no cali interface, traffic uses the node's address`, 'spec.hostNetwork: true'));
+  if (p.hostNetwork)
+    out.push(
+      info(
+        'host_network',
+        `${podLabel(end)} uses the host network: no cali interface, traffic uses the node's address`,
+        'spec.hostNetwork: true',
+      ),
+    );
   return out;
 }
 
@@ -59,25 +84,69 @@ export const CONNTRACK_WARN_RATIO = 0.75;
 
 function nodeFindings(node: NodeFacts, overlayDevice: string | null): Finding[] {
   const out: Finding[] = [];
-  if (node.error) out.push(err('node_unreachable', `could not inspect ${node.name} (${node.ip}): ${node.error}`, node.error));
-  if (node.ipForward === false) out.push(err('ip_forward_off', `IP forwarding is off on ${node.name}: it will not pass packets between pods and the network`, 'net.ipv4.ip_forward = 0'));
+  if (node.error)
+    out.push(err('node_unreachable', `could not inspect ${node.name} (${node.ip}): ${node.error}`, node.error));
+  if (node.ipForward === false)
+    out.push(
+      err(
+        'ip_forward_off',
+        `IP forwarding is off on ${node.name}: it will not pass packets between pods and the network`,
+        'net.ipv4.ip_forward = 0',
+      ),
+    );
   // The interfaces pod traffic arrives on: the uplink, and the tunnel device when the pods' packets are encapsulated.
-  const ifaces = [node.uplink, overlayDevice].filter((i): i is string => i !== null && (node.links?.some((l) => l.name === i) ?? true));
-  const strict = ifaces.map((i) => ({ i, line: strictRpFilter(node, i) })).filter((x): x is { i: string; line: string } => x.line !== null);
+  const ifaces = [node.uplink, overlayDevice].filter(
+    (i): i is string => i !== null && (node.links?.some((l) => l.name === i) ?? true),
+  );
+  const strict = ifaces
+    .map((i) => ({ i, line: strictRpFilter(node, i) }))
+    .filter((x): x is { i: string; line: string } => x.line !== null);
   for (const { i, line } of strict) {
-    out.push(warn('rp_filter_strict', `strict reverse-path filtering on ${node.name}/${i}: a packet whose reply would leave by another interface is dropped silently (asymmetric paths, CrossSubnet, several uplinks)`, line));
+    out.push(
+      warn(
+        'rp_filter_strict',
+        `strict reverse-path filtering on ${node.name}/${i}: a packet whose reply would leave by another interface is dropped silently (asymmetric paths, CrossSubnet, several uplinks)`,
+        line,
+      ),
+    );
   }
   if (strict.length === 0 && ifaces.length === 0 && node.rpFilter.all === 1) {
-    out.push(warn('rp_filter_strict', `strict reverse-path filtering on ${node.name} (all interfaces) can drop pod traffic that arrives on a different interface than the reply would leave by`, 'net.ipv4.conf.all.rp_filter = 1'));
+    out.push(
+      warn(
+        'rp_filter_strict',
+        `strict reverse-path filtering on ${node.name} (all interfaces) can drop pod traffic that arrives on a different interface than the reply would leave by`,
+        'net.ipv4.conf.all.rp_filter = 1',
+      ),
+    );
   }
   if (node.conntrack && node.conntrack.max > 0) {
     const { count, max } = node.conntrack;
     const evidence = `net.netfilter.nf_conntrack_count = ${count}, net.netfilter.nf_conntrack_max = ${max}`;
-    if (count >= max) out.push(err('conntrack_full', `${node.name}'s connection tracking table is full (${count} of ${max}): the kernel drops new connections`, evidence));
-    else if (count >= max * CONNTRACK_WARN_RATIO) out.push(warn('conntrack_near_full', `${node.name}'s connection tracking table is ${Math.round((100 * count) / max)}% full (${count} of ${max}): new connections are dropped once it is full`, evidence));
+    if (count >= max)
+      out.push(
+        err(
+          'conntrack_full',
+          `${node.name}'s connection tracking table is full (${count} of ${max}): the kernel drops new connections`,
+          evidence,
+        ),
+      );
+    else if (count >= max * CONNTRACK_WARN_RATIO)
+      out.push(
+        warn(
+          'conntrack_near_full',
+          `${node.name}'s connection tracking table is ${Math.round((100 * count) / max)}% full (${count} of ${max}): new connections are dropped once it is full`,
+          evidence,
+        ),
+      );
   }
   if (overlayDevice === node.tunnelOffload?.device && node.tunnelOffload.txChecksumIpGeneric) {
-    out.push(warn('vxlan_checksum_offload_on', `${node.name}: checksum offload is on for ${node.tunnelOffload.device}; on some kernels and NICs it sends VXLAN packets with bad checksums that the other node drops (Calico turns it off by default since v3.28)`, `ethtool -k ${node.tunnelOffload.device}: ${node.tunnelOffload.line}`));
+    out.push(
+      warn(
+        'vxlan_checksum_offload_on',
+        `${node.name}: checksum offload is on for ${node.tunnelOffload.device}; on some kernels and NICs it sends VXLAN packets with bad checksums that the other node drops (Calico turns it off by default since v3.28)`,
+        `ethtool -k ${node.tunnelOffload.device}: ${node.tunnelOffload.line}`,
+      ),
+    );
   }
   return out;
 }
@@ -87,9 +156,23 @@ function caliFindings(end: PodEnd): Finding[] {
   if (!node?.links || end.pod.hostNetwork) return [];
   const cali = node.links.find((l) => l.name === end.caliInterface);
   if (!cali) {
-    return [err('cali_missing', `${end.caliInterface}, the host side of ${podLabel(end)}'s veth, does not exist on ${node.name}`, `interfaces on ${node.name}: ${node.links.filter((l) => l.name.startsWith('cali')).map((l) => l.name).join(', ') || 'no cali*'}`)];
+    return [
+      err(
+        'cali_missing',
+        `${end.caliInterface}, the host side of ${podLabel(end)}'s veth, does not exist on ${node.name}`,
+        `interfaces on ${node.name}: ${
+          node.links
+            .filter((l) => l.name.startsWith('cali'))
+            .map((l) => l.name)
+            .join(', ') || 'no cali*'
+        }`,
+      ),
+    ];
   }
-  if (!cali.up) return [err('cali_down', `${end.caliInterface} (${podLabel(end)}) is down on ${node.name}`, `${cali.name} state DOWN`)];
+  if (!cali.up)
+    return [
+      err('cali_down', `${end.caliInterface} (${podLabel(end)}) is down on ${node.name}`, `${cali.name} state DOWN`),
+    ];
   return [];
 }
 
@@ -100,21 +183,54 @@ function routeFindings(facts: TraceFacts, srcNode: NodeFacts, dstNode: NodeFacts
   const route = lookupRoute(srcNode.routes, dstIp);
   const block = facts.pool ? ` (pool ${facts.pool.cidr})` : '';
   if (!route || NO_FORWARD_TYPES.has(route.type)) {
-    out.push(err('no_route_to_dst', `${srcNode.name} has no route to ${podLabel(facts.dst)} at ${dstIp}${block}`, route ? route.raw : `no route in ${srcNode.name}'s table matches ${dstIp}`));
+    out.push(
+      err(
+        'no_route_to_dst',
+        `${srcNode.name} has no route to ${podLabel(facts.dst)} at ${dstIp}${block}`,
+        route ? route.raw : `no route in ${srcNode.name}'s table matches ${dstIp}`,
+      ),
+    );
   } else if (sameNode) {
     if (route.device !== facts.dst.caliInterface) {
-      out.push(err('wrong_route_to_local_pod', `${srcNode.name} routes ${dstIp} via ${route.device ?? route.gateway} instead of ${facts.dst.caliInterface}`, route.raw));
+      out.push(
+        err(
+          'wrong_route_to_local_pod',
+          `${srcNode.name} routes ${dstIp} via ${route.device ?? route.gateway} instead of ${facts.dst.caliInterface}`,
+          route.raw,
+        ),
+      );
     }
   } else if (facts.overlay.device && route.device !== facts.overlay.device) {
-    const how = route.destination === 'default' ? 'the default route (out of the cluster network)' : `${route.device ?? route.gateway}`;
-    out.push(err('no_route_to_block', `${srcNode.name} has no route to ${dstNode.name}'s pod block through ${facts.overlay.device}: packets to ${dstIp} take ${how}`, route.raw));
+    const how =
+      route.destination === 'default'
+        ? 'the default route (out of the cluster network)'
+        : `${route.device ?? route.gateway}`;
+    out.push(
+      err(
+        'no_route_to_block',
+        `${srcNode.name} has no route to ${dstNode.name}'s pod block through ${facts.overlay.device}: packets to ${dstIp} take ${how}`,
+        route.raw,
+      ),
+    );
   } else if (facts.overlay.mode === 'none' && route.gateway !== dstNode.ip) {
-    out.push(warn('unexpected_next_hop', `${srcNode.name} sends ${dstIp} to ${route.gateway ?? route.device} rather than straight to ${dstNode.name} (${dstNode.ip})`, route.raw));
+    out.push(
+      warn(
+        'unexpected_next_hop',
+        `${srcNode.name} sends ${dstIp} to ${route.gateway ?? route.device} rather than straight to ${dstNode.name} (${dstNode.ip})`,
+        route.raw,
+      ),
+    );
   }
   if (!sameNode && dstNode.routes) {
     const back = lookupRoute(dstNode.routes, dstIp);
     if (!back || back.device !== facts.dst.caliInterface) {
-      out.push(err('no_route_to_pod', `${dstNode.name} does not route ${dstIp} to ${facts.dst.caliInterface} (${podLabel(facts.dst)})`, back ? back.raw : `no route matches ${dstIp}`));
+      out.push(
+        err(
+          'no_route_to_pod',
+          `${dstNode.name} does not route ${dstIp} to ${facts.dst.caliInterface} (${podLabel(facts.dst)})`,
+          back ? back.raw : `no route matches ${dstIp}`,
+        ),
+      );
     }
   }
   return out;
@@ -127,7 +243,14 @@ function tunnelFindings(facts: TraceFacts, nodes: NodeFacts[]): Finding[] {
   for (const node of nodes) {
     if (!node.links) continue;
     const link = node.links.find((l) => l.name === device);
-    if (!link) out.push(err('tunnel_missing', `${node.name} has no ${device} device, so it cannot send or receive ${facts.overlay.mode.toUpperCase()} traffic`, `no ${device} in ip link on ${node.name}`));
+    if (!link)
+      out.push(
+        err(
+          'tunnel_missing',
+          `${node.name} has no ${device} device, so it cannot send or receive ${facts.overlay.mode.toUpperCase()} traffic`,
+          `no ${device} in ip link on ${node.name}`,
+        ),
+      );
     else if (!link.up) out.push(err('tunnel_down', `${device} is down on ${node.name}`, `${device} state DOWN`));
   }
   out.push(...mtuFindings(facts, nodes, device));
@@ -148,13 +271,28 @@ function mtuFindings(facts: TraceFacts, nodes: NodeFacts[], device: string): Fin
     const tunnel = node.links?.find((l) => l.name === device);
     const uplink = uplinkOf(node);
     if (!tunnel?.mtu || !uplink?.mtu || tunnel.mtu + overhead <= uplink.mtu) continue;
-    const others = nodes.filter((n) => n !== node).map(uplinkOf).filter((l) => l?.mtu);
+    const others = nodes
+      .filter((n) => n !== node)
+      .map(uplinkOf)
+      .filter((l) => l?.mtu);
     const oddOneOut = others.some((o) => o!.mtu! > uplink.mtu!);
     const evidence = `${node.name}: ${device} mtu ${tunnel.mtu}, ${uplink.name} mtu ${uplink.mtu}${oddOneOut ? `; ${others.map((o) => `${o!.name} mtu ${o!.mtu}`).join(', ')} on the other node` : ''}`;
     if (oddOneOut) {
-      out.push(err('underlay_mtu_too_small', `the underlay MTU on ${node.name}/${uplink.name} (${uplink.mtu}) is below the ${tunnel.mtu + overhead} that ${mode} needs for ${device}'s MTU ${tunnel.mtu} plus ${overhead} bytes of headers: full-size packets between the pods are dropped`, evidence));
+      out.push(
+        err(
+          'underlay_mtu_too_small',
+          `the underlay MTU on ${node.name}/${uplink.name} (${uplink.mtu}) is below the ${tunnel.mtu + overhead} that ${mode} needs for ${device}'s MTU ${tunnel.mtu} plus ${overhead} bytes of headers: full-size packets between the pods are dropped`,
+          evidence,
+        ),
+      );
     } else {
-      out.push(err('tunnel_mtu_above_uplink', `${device} on ${node.name} has MTU ${tunnel.mtu}, more than ${uplink.name}'s ${uplink.mtu} leaves room for after ${overhead} bytes of ${mode} headers (at most ${uplink.mtu - overhead}): full-size packets are dropped or fragmented`, evidence));
+      out.push(
+        err(
+          'tunnel_mtu_above_uplink',
+          `${device} on ${node.name} has MTU ${tunnel.mtu}, more than ${uplink.name}'s ${uplink.mtu} leaves room for after ${overhead} bytes of ${mode} headers (at most ${uplink.mtu - overhead}): full-size packets are dropped or fragmented`,
+          evidence,
+        ),
+      );
     }
   }
   for (const end of [facts.src, facts.dst]) {
@@ -164,8 +302,18 @@ function mtuFindings(facts: TraceFacts, nodes: NodeFacts[], device: string): Fin
     const inner = end.inside?.links.find((l) => l.name === 'eth0');
     const podMtu = Math.max(cali?.mtu ?? 0, inner?.mtu ?? 0);
     if (!node || !tunnel?.mtu || podMtu <= tunnel.mtu) continue;
-    const lines = [cali?.mtu ? `${node.name}: ${cali.name} mtu ${cali.mtu}` : null, inner?.mtu ? `${end.pod.name}: eth0 mtu ${inner.mtu}` : null, `${node.name}: ${device} mtu ${tunnel.mtu}`].filter((l) => l !== null);
-    out.push(err('pod_mtu_above_tunnel', `${podLabel(end)}'s MTU ${podMtu} is larger than ${node.name}'s ${device} MTU ${tunnel.mtu}: its full-size packets cannot enter the tunnel`, lines.join(', ')));
+    const lines = [
+      cali?.mtu ? `${node.name}: ${cali.name} mtu ${cali.mtu}` : null,
+      inner?.mtu ? `${end.pod.name}: eth0 mtu ${inner.mtu}` : null,
+      `${node.name}: ${device} mtu ${tunnel.mtu}`,
+    ].filter((l) => l !== null);
+    out.push(
+      err(
+        'pod_mtu_above_tunnel',
+        `${podLabel(end)}'s MTU ${podMtu} is larger than ${node.name}'s ${device} MTU ${tunnel.mtu}: its full-size packets cannot enter the tunnel`,
+        lines.join(', '),
+      ),
+    );
   }
   return out;
 }
@@ -182,10 +330,24 @@ function vxlanPeerFindings(facts: TraceFacts, from: NodeFacts, to: NodeFacts, to
   if (!route?.gateway || route.device !== facts.overlay.device) return [];
   const neigh = from.neighbours.find((n) => n.ip === route.gateway && n.device === facts.overlay.device);
   if (!neigh?.lladdr || !neigh.state.some((s) => USABLE_NEIGHBOUR.has(s))) {
-    return [err('tunnel_neighbour_missing', `${from.name} has no usable ARP entry for ${to.name}'s VXLAN tunnel address ${route.gateway}: it cannot encapsulate packets for ${towardsIp}`, neigh ? `${neigh.ip} dev ${neigh.device} ${neigh.lladdr ?? ''} ${neigh.state.join(' ')}`.replace(/ +/g, ' ') : `no neighbour entry for ${route.gateway} on ${facts.overlay.device}`)];
+    return [
+      err(
+        'tunnel_neighbour_missing',
+        `${from.name} has no usable ARP entry for ${to.name}'s VXLAN tunnel address ${route.gateway}: it cannot encapsulate packets for ${towardsIp}`,
+        neigh
+          ? `${neigh.ip} dev ${neigh.device} ${neigh.lladdr ?? ''} ${neigh.state.join(' ')}`.replace(/ +/g, ' ')
+          : `no neighbour entry for ${route.gateway} on ${facts.overlay.device}`,
+      ),
+    ];
   }
   if (from.fdb && !from.fdb.some((e) => e.mac === neigh.lladdr && e.dst === to.ip)) {
-    return [err('tunnel_fdb_missing', `${from.name} has no VXLAN forwarding entry sending ${neigh.lladdr} to ${to.name} (${to.ip})`, `bridge fdb on ${from.name}: ${from.fdb.map((e) => `${e.mac} dst ${e.dst}`).join(', ') || 'empty'}`)];
+    return [
+      err(
+        'tunnel_fdb_missing',
+        `${from.name} has no VXLAN forwarding entry sending ${neigh.lladdr} to ${to.name} (${to.ip})`,
+        `bridge fdb on ${from.name}: ${from.fdb.map((e) => `${e.mac} dst ${e.dst}`).join(', ') || 'empty'}`,
+      ),
+    ];
   }
   return [];
 }
@@ -195,12 +357,24 @@ function listenerFindings(facts: TraceFacts): Finding[] {
   const loopback = loopbackOnlyListener(facts.dst.listeners, facts.testPort, podLabel(facts.dst));
   if (loopback) return [loopback];
   if (facts.dst.listeners.some((l) => l.port === facts.testPort)) return [];
-  return [err('no_listener', `nothing listens on TCP port ${facts.testPort} inside ${podLabel(facts.dst)}`, `listening ports: ${listeningPorts(facts.dst.listeners).join(', ') || 'none'}`)];
+  return [
+    err(
+      'no_listener',
+      `nothing listens on TCP port ${facts.testPort} inside ${podLabel(facts.dst)}`,
+      `listening ports: ${listeningPorts(facts.dst.listeners).join(', ') || 'none'}`,
+    ),
+  ];
 }
 
 /** The test connection's flow at a capture point (either direction). */
 function testFlow(point: CapturePointFacts, srcIp: string, dstIp: string, port: number | null): ObservedFlow | null {
-  return point.flows.find((f) => ((f.src === srcIp && f.dst === dstIp) || (f.src === dstIp && f.dst === srcIp)) && (port === null || f.dport === port || f.sport === port)) ?? null;
+  return (
+    point.flows.find(
+      (f) =>
+        ((f.src === srcIp && f.dst === dstIp) || (f.src === dstIp && f.dst === srcIp)) &&
+        (port === null || f.dport === port || f.sport === port),
+    ) ?? null
+  );
 }
 
 function captureFindings(facts: TraceFacts): Finding[] {
@@ -210,12 +384,14 @@ function captureFindings(facts: TraceFacts): Finding[] {
   if (!cap || !srcIp || !dstIp) return [];
   const out: Finding[] = [];
   const at = (role: CapturePointFacts['role']) => cap.points.filter((p) => p.role === role && p.error === null);
-  const seen = (role: CapturePointFacts['role']) => at(role).map((p) => ({ p, flow: testFlow(p, srcIp, dstIp, facts.testPort) }));
+  const seen = (role: CapturePointFacts['role']) =>
+    at(role).map((p) => ({ p, flow: testFlow(p, srcIp, dstIp, facts.testPort) }));
   const srcPod = seen('src-pod');
   const egress = [...seen('src-tunnel'), ...seen('src-uplink')];
   const ingress = [...seen('dst-uplink'), ...seen('dst-tunnel'), ...seen('dst-pod')];
   const label = (p: CapturePointFacts) => `${p.node}/${p.interface}`;
-  const counts = (xs: { p: CapturePointFacts; flow: ObservedFlow | null }[]) => xs.map((x) => `${label(x.p)}: ${x.flow?.packets ?? 0} packets`).join(', ');
+  const counts = (xs: { p: CapturePointFacts; flow: ObservedFlow | null }[]) =>
+    xs.map((x) => `${label(x.p)}: ${x.flow?.packets ?? 0} packets`).join(', ');
 
   const leftPod = srcPod.some((x) => x.flow);
   const leftNode = egress.some((x) => x.flow);
@@ -223,9 +399,21 @@ function captureFindings(facts: TraceFacts): Finding[] {
   const throughTunnel = seen('src-tunnel').some((x) => x.flow);
   const bareOnUplink = seen('src-uplink').find((x) => x.flow && !x.flow.tunnel);
   if (srcPod.length > 0 && !leftPod && facts.testPort !== null) {
-    out.push(err('no_packets_from_pod', `no packets from ${podLabel(facts.src)} to ${dstIp} were seen on ${facts.src.caliInterface}`, counts(srcPod)));
+    out.push(
+      err(
+        'no_packets_from_pod',
+        `no packets from ${podLabel(facts.src)} to ${dstIp} were seen on ${facts.src.caliInterface}`,
+        counts(srcPod),
+      ),
+    );
   } else if (facts.overlay.device && bareOnUplink && !throughTunnel) {
-    out.push(err('not_encapsulated', `packets from ${podLabel(facts.src)} leave ${facts.src.node?.name} on ${bareOnUplink.p.interface} without ${facts.overlay.mode.toUpperCase()} encapsulation, so the network between the nodes sees pod addresses it cannot route`, counts([...srcPod, ...egress])));
+    out.push(
+      err(
+        'not_encapsulated',
+        `packets from ${podLabel(facts.src)} leave ${facts.src.node?.name} on ${bareOnUplink.p.interface} without ${facts.overlay.mode.toUpperCase()} encapsulation, so the network between the nodes sees pod addresses it cannot route`,
+        counts([...srcPod, ...egress]),
+      ),
+    );
   }
   // Where the packets stop, hop by hop and in both directions, is packet-path.ts's verdict.
   void leftNode;
@@ -233,16 +421,40 @@ function captureFindings(facts: TraceFacts): Finding[] {
   const tunnelled = egress.find((x) => x.flow?.tunnel);
   if (tunnelled?.flow?.tunnel) {
     const t = tunnelled.flow.tunnel;
-    out.push(info('encapsulated', `on ${label(tunnelled.p)} the pods' packets travel inside ${t.type.toUpperCase()}${t.vni === null ? '' : ` (VNI ${t.vni})`} between the nodes ${t.outerSrc} → ${t.outerDst}`, `outer ${t.outerSrc} > ${t.outerDst}, inner ${srcIp} > ${dstIp}`));
+    out.push(
+      info(
+        'encapsulated',
+        `on ${label(tunnelled.p)} the pods' packets travel inside ${t.type.toUpperCase()}${t.vni === null ? '' : ` (VNI ${t.vni})`} between the nodes ${t.outerSrc} → ${t.outerDst}`,
+        `outer ${t.outerSrc} > ${t.outerDst}, inner ${srcIp} > ${dstIp}`,
+      ),
+    );
   }
   const flow = [...srcPod, ...egress, ...ingress].map((x) => x.flow).find((f) => f?.proto === 'tcp') ?? null;
   if (flow) {
     if (flow.resets > 0 && flow.handshake !== 'complete') {
-      out.push(err('connection_refused', `${podLabel(facts.dst)} answered the connection to port ${facts.testPort} with a reset: nothing accepts connections there`, `TCP flags seen: ${flow.tcpFlags.join(' ')}`));
+      out.push(
+        err(
+          'connection_refused',
+          `${podLabel(facts.dst)} answered the connection to port ${facts.testPort} with a reset: nothing accepts connections there`,
+          `TCP flags seen: ${flow.tcpFlags.join(' ')}`,
+        ),
+      );
     } else if (flow.handshake === 'syn-only') {
-      out.push(err('no_syn_ack', `SYN sent to ${dstIp}:${facts.testPort} but no SYN-ACK came back`, `TCP flags seen: ${flow.tcpFlags.join(' ')}`));
+      out.push(
+        err(
+          'no_syn_ack',
+          `SYN sent to ${dstIp}:${facts.testPort} but no SYN-ACK came back`,
+          `TCP flags seen: ${flow.tcpFlags.join(' ')}`,
+        ),
+      );
     } else if (flow.handshake === 'complete') {
-      out.push(info('handshake_ok', `TCP handshake with ${podLabel(facts.dst)}:${facts.testPort} completed`, `TCP flags seen: ${flow.tcpFlags.join(' ')}`));
+      out.push(
+        info(
+          'handshake_ok',
+          `TCP handshake with ${podLabel(facts.dst)}:${facts.testPort} completed`,
+          `TCP flags seen: ${flow.tcpFlags.join(' ')}`,
+        ),
+      );
     }
   }
   return out;
@@ -257,32 +469,80 @@ const USABLE_GATEWAY = new Set(['PERMANENT', 'REACHABLE', 'STALE', 'DELAY', 'PRO
  */
 function podInsideFindings(end: PodEnd, facts: TraceFacts): Finding[] {
   if (end.netnsSteps && end.node && !end.node.error && !end.pod.hostNetwork) {
-    return [warn('pod_netns_not_found', `could not find ${podLabel(end)}'s network namespace on ${end.node.name}: nothing was read inside it${end === facts.src ? ' and no test connection was made from it' : ''}`, end.netnsSteps.join('; ') || 'no step said why')];
+    return [
+      warn(
+        'pod_netns_not_found',
+        `could not find ${podLabel(end)}'s network namespace on ${end.node.name}: nothing was read inside it${end === facts.src ? ' and no test connection was made from it' : ''}`,
+        end.netnsSteps.join('; ') || 'no step said why',
+      ),
+    ];
   }
   const inside = end.inside;
   if (!inside || end.pod.hostNetwork) return [];
   const who = podLabel(end);
-  if (inside.error) return [warn('pod_netns_unreadable', `could not read ${who}'s network namespace: ${inside.error}`, inside.error)];
+  if (inside.error)
+    return [warn('pod_netns_unreadable', `could not read ${who}'s network namespace: ${inside.error}`, inside.error)];
   const eth0 = inside.links.find((l) => l.name === 'eth0');
-  if (!eth0) return [err('pod_eth0_missing', `${who} has no eth0 in its network namespace`, `links in ${end.netns ?? 'the pod netns'}: ${inside.links.map((l) => l.name).join(', ') || 'none'}`)];
-  if (!eth0.up) return [err('pod_eth0_down', `eth0 is down inside ${who}`, 'eth0 state DOWN (ip link, inside the pod)')];
+  if (!eth0)
+    return [
+      err(
+        'pod_eth0_missing',
+        `${who} has no eth0 in its network namespace`,
+        `links in ${end.netns ?? 'the pod netns'}: ${inside.links.map((l) => l.name).join(', ') || 'none'}`,
+      ),
+    ];
+  if (!eth0.up)
+    return [err('pod_eth0_down', `eth0 is down inside ${who}`, 'eth0 state DOWN (ip link, inside the pod)')];
   const out: Finding[] = [];
   const ip = end.pod.podIP;
   const addrs = inside.addresses.eth0 ?? [];
-  if (ip && !addrs.some((a) => a.split('/')[0] === ip)) out.push(err('pod_address_missing', `${who}'s eth0 does not hold its pod IP ${ip}`, `eth0: ${addrs.join(', ') || 'no IPv4 address'} (ip addr, inside the pod)`));
+  if (ip && !addrs.some((a) => a.split('/')[0] === ip))
+    out.push(
+      err(
+        'pod_address_missing',
+        `${who}'s eth0 does not hold its pod IP ${ip}`,
+        `eth0: ${addrs.join(', ') || 'no IPv4 address'} (ip addr, inside the pod)`,
+      ),
+    );
   const routeText = inside.routeText.trim() || '(no IPv4 routes)';
   const def = inside.routes.find((r) => r.destination === 'default');
   if (!def) {
-    out.push(err('pod_default_route_missing', `${who} has no default route: it cannot send to anything off its own link (Calico's is default via ${CALICO_POD_GATEWAY} dev eth0)`, `ip -4 route inside ${who}:\n${routeText}`));
+    out.push(
+      err(
+        'pod_default_route_missing',
+        `${who} has no default route: it cannot send to anything off its own link (Calico's is default via ${CALICO_POD_GATEWAY} dev eth0)`,
+        `ip -4 route inside ${who}:\n${routeText}`,
+      ),
+    );
   } else if (def.gateway !== CALICO_POD_GATEWAY || def.device !== 'eth0') {
-    out.push(err('pod_default_route_wrong', `${who}'s default route is not Calico's (default via ${CALICO_POD_GATEWAY} dev eth0)`, def.raw));
+    out.push(
+      err(
+        'pod_default_route_wrong',
+        `${who}'s default route is not Calico's (default via ${CALICO_POD_GATEWAY} dev eth0)`,
+        def.raw,
+      ),
+    );
   } else {
     const gw = inside.neighbours.find((n) => n.ip === CALICO_POD_GATEWAY && (n.device ?? 'eth0') === 'eth0');
-    const line = gw ? `${gw.ip} dev ${gw.device ?? 'eth0'}${gw.lladdr ? ` lladdr ${gw.lladdr}` : ''} ${gw.state.join(' ')}`.trim() : '';
+    const line = gw
+      ? `${gw.ip} dev ${gw.device ?? 'eth0'}${gw.lladdr ? ` lladdr ${gw.lladdr}` : ''} ${gw.state.join(' ')}`.trim()
+      : '';
     if (gw && !gw.state.some((st) => USABLE_GATEWAY.has(st))) {
-      out.push(err('pod_gateway_unresolved', `${who} cannot resolve its gateway ${CALICO_POD_GATEWAY}: the cali side does not answer ARP (proxy_arp off on ${end.caliInterface}?)`, `${line} (ip neigh, inside the pod)`));
+      out.push(
+        err(
+          'pod_gateway_unresolved',
+          `${who} cannot resolve its gateway ${CALICO_POD_GATEWAY}: the cali side does not answer ARP (proxy_arp off on ${end.caliInterface}?)`,
+          `${line} (ip neigh, inside the pod)`,
+        ),
+      );
     } else if (!gw && end === facts.src && facts.testPort !== null) {
-      out.push(warn('pod_gateway_unresolved', `${who} has no neighbour entry for its gateway ${CALICO_POD_GATEWAY} after the test connection`, `ip neigh inside ${who}: no entry for ${CALICO_POD_GATEWAY}`));
+      out.push(
+        warn(
+          'pod_gateway_unresolved',
+          `${who} has no neighbour entry for its gateway ${CALICO_POD_GATEWAY} after the test connection`,
+          `ip neigh inside ${who}: no entry for ${CALICO_POD_GATEWAY}`,
+        ),
+      );
     }
   }
   return out;
@@ -297,13 +557,32 @@ function podInsideFindings(end: PodEnd, facts: TraceFacts): Finding[] {
 function checksumFindings(facts: TraceFacts): Finding[] {
   const out: Finding[] = [];
   const points = facts.capture?.points ?? [];
-  const passedOn = points.some((p) => p.role === 'dst-tunnel' && p.error === null && p.flows.some((f) => f.src === facts.src.pod.podIP || f.dst === facts.src.pod.podIP));
+  const passedOn = points.some(
+    (p) =>
+      p.role === 'dst-tunnel' &&
+      p.error === null &&
+      p.flows.some((f) => f.src === facts.src.pod.podIP || f.dst === facts.src.pod.podIP),
+  );
   for (const p of points) {
     if (p.role !== 'dst-uplink' || !p.badUdpChecksums) continue;
     const n = p.badUdpChecksums;
     const evidence = `${p.node}/${p.interface}: ${n} UDP checksum${n === 1 ? '' : 's'} that do not verify in the capture`;
-    if (passedOn) out.push(info('udp_checksums_unverified', `${n} UDP packet${n === 1 ? '' : 's'} on ${p.node}/${p.interface} carry checksums that do not verify, yet went on into ${facts.overlay.device ?? 'the node'}: offloaded checksums a virtual NIC handed over unfinished, not a fault`, evidence));
-    else out.push(warn('bad_udp_checksums', `${n} UDP packet${n === 1 ? '' : 's'} arrived on ${p.node}/${p.interface} with checksums that do not verify and went no further: unless a rule on the node dropped them (see where the packets stop), suspect the sender's checksum offload (ethtool -k ${facts.overlay.device ?? CALICO_VXLAN.device})`, evidence));
+    if (passedOn)
+      out.push(
+        info(
+          'udp_checksums_unverified',
+          `${n} UDP packet${n === 1 ? '' : 's'} on ${p.node}/${p.interface} carry checksums that do not verify, yet went on into ${facts.overlay.device ?? 'the node'}: offloaded checksums a virtual NIC handed over unfinished, not a fault`,
+          evidence,
+        ),
+      );
+    else
+      out.push(
+        warn(
+          'bad_udp_checksums',
+          `${n} UDP packet${n === 1 ? '' : 's'} arrived on ${p.node}/${p.interface} with checksums that do not verify and went no further: unless a rule on the node dropped them (see where the packets stop), suspect the sender's checksum offload (ethtool -k ${facts.overlay.device ?? CALICO_VXLAN.device})`,
+          evidence,
+        ),
+      );
   }
   return out;
 }
@@ -312,12 +591,16 @@ export function diagnoseTrace(facts: TraceFacts): Finding[] {
   const findings: Finding[] = [...podFindings(facts.src), ...podFindings(facts.dst)];
   const srcNode = facts.src.node;
   const dstNode = facts.dst.node;
-  const nodes = [srcNode, dstNode].filter((n, i, all): n is NodeFacts => n !== null && all.findIndex((m) => m?.name === n.name) === i);
+  const nodes = [srcNode, dstNode].filter(
+    (n, i, all): n is NodeFacts => n !== null && all.findIndex((m) => m?.name === n.name) === i,
+  );
   for (const n of nodes) findings.push(...nodeFindings(n, facts.overlay.device));
   findings.push(...podInsideFindings(facts.src, facts), ...podInsideFindings(facts.dst, facts));
   findings.push(...checksumFindings(facts));
   if (facts.dst.pod.podIP && !facts.pool) {
-    findings.push(warn('no_ip_pool', `${facts.dst.pod.podIP} is in no Calico IP pool`, 'no IPPool cidr contains the pod IP'));
+    findings.push(
+      warn('no_ip_pool', `${facts.dst.pod.podIP} is in no Calico IP pool`, 'no IPPool cidr contains the pod IP'),
+    );
   }
   findings.push(...caliFindings(facts.src), ...caliFindings(facts.dst));
   if (srcNode && dstNode) {
@@ -331,7 +614,15 @@ export function diagnoseTrace(facts: TraceFacts): Finding[] {
   }
   findings.push(...listenerFindings(facts), ...captureFindings(facts));
   if (facts.overlay.mode !== 'none') {
-    findings.push(info('overlay', `the pods are on different nodes; Calico carries their packets in ${facts.overlay.mode.toUpperCase()} over ${facts.overlay.device}`, facts.pool ? `IPPool ${facts.pool.name}: ${facts.pool.cidr} vxlanMode=${facts.pool.vxlanMode} ipipMode=${facts.pool.ipipMode}` : ''));
+    findings.push(
+      info(
+        'overlay',
+        `the pods are on different nodes; Calico carries their packets in ${facts.overlay.mode.toUpperCase()} over ${facts.overlay.device}`,
+        facts.pool
+          ? `IPPool ${facts.pool.name}: ${facts.pool.cidr} vxlanMode=${facts.pool.vxlanMode} ipipMode=${facts.pool.ipipMode}`
+          : '',
+      ),
+    );
   }
   return findings;
 }
@@ -348,7 +639,10 @@ const REFUSAL_CAUSES = new Set(['listener_loopback_only', 'no_listener']);
  */
 export function nestTraceFindings(findings: readonly Finding[], verdicts: readonly PathVerdict[]): Finding[] {
   const verdictOf = new Map(verdicts.map((v) => [v.finding, v]));
-  const ordered = [...verdicts.map((v) => v.finding).filter((f) => findings.includes(f)), ...findings.filter((f) => !verdictOf.has(f))];
+  const ordered = [
+    ...verdicts.map((v) => v.finding).filter((f) => findings.includes(f)),
+    ...findings.filter((f) => !verdictOf.has(f)),
+  ];
   return nestConsequences(ordered, (cause, f) => {
     if (cause.severity !== 'error' || SYMPTOMS.has(cause.code)) return false;
     const v = verdictOf.get(cause);

@@ -19,11 +19,36 @@ import type { CapturePointFacts, NodeFacts, PodEnd, PodInside, TraceFacts } from
 import { CAPTURE_SETUP_SECONDS, runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { capturePointsTable, sampleSection } from './capture-report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { TEST_CONNECT_SECONDS, discoverNetns, inspectNode, listenersIn, readPodInside, testConnect } from './node-facts.ts';
+import {
+  TEST_CONNECT_SECONDS,
+  discoverNetns,
+  inspectNode,
+  listenersIn,
+  readPodInside,
+  testConnect,
+} from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import type { SideVerdict } from '../policy/index.ts';
-import { counterDelta, dropFindings, programmedFindings, readCounters, walkWorkload, workloadChainText, type NodeCounterDelta } from './enforcement-facts.ts';
-import { judgeConnection, podEndpoint, policyFindings, policyReadFailed, policySection, portsToJudge, readPolicyContext, type PolicyContext, type PortVerdict } from './policy-facts.ts';
+import {
+  counterDelta,
+  dropFindings,
+  programmedFindings,
+  readCounters,
+  walkWorkload,
+  workloadChainText,
+  type NodeCounterDelta,
+} from './enforcement-facts.ts';
+import {
+  judgeConnection,
+  podEndpoint,
+  policyFindings,
+  policyReadFailed,
+  policySection,
+  portsToJudge,
+  readPolicyContext,
+  type PolicyContext,
+  type PortVerdict,
+} from './policy-facts.ts';
 
 export interface TraceCommand {
   namespace: string;
@@ -50,7 +75,12 @@ export interface TraceEndResult {
   /** The node's uplink (the interface holding its address). */
   uplink: string | null;
   /** Inside the pod's namespace, after the test connection (null: not read). */
-  inside: null | { eth0: { up: boolean; mtu: number | null; addresses: string[] } | null; routes: string[]; gateway: string | null; error: string | null };
+  inside: null | {
+    eth0: { up: boolean; mtu: number | null; addresses: string[] } | null;
+    routes: string[];
+    gateway: string | null;
+    error: string | null;
+  };
 }
 
 export interface TraceResult {
@@ -64,10 +94,34 @@ export interface TraceResult {
   routeToPod: string | null;
   testConnection: { port: number; ok: boolean; detail: string } | null;
   /** Per node: the DROP/REJECT rules whose counters grew during the test connection (null: tables not read). */
-  counters: { node: string; error: string | null; drops: { table: string; chain: string; rule: string; packets: number }[] }[];
+  counters: {
+    node: string;
+    error: string | null;
+    drops: { table: string; chain: string; rule: string; packets: number }[];
+  }[];
   /** The network policy verdict per judged port; null when policies could not be read. */
-  policy: null | { read: string[]; verdicts: { port: number; protocol: string; allowed: boolean | 'unknown'; egress: PolicySideJson; ingress: PolicySideJson }[] };
-  capture: null | { seconds: number; points: { node: string; interface: string; role: string; packets: number; badUdpChecksums: number; flows: ReturnType<typeof flowJson>[]; error: string | null }[] };
+  policy: null | {
+    read: string[];
+    verdicts: {
+      port: number;
+      protocol: string;
+      allowed: boolean | 'unknown';
+      egress: PolicySideJson;
+      ingress: PolicySideJson;
+    }[];
+  };
+  capture: null | {
+    seconds: number;
+    points: {
+      node: string;
+      interface: string;
+      role: string;
+      packets: number;
+      badUdpChecksums: number;
+      flows: ReturnType<typeof flowJson>[];
+      error: string | null;
+    }[];
+  };
   /** Where the test connection's packets stop, per direction (the path findings' messages); [] when they arrive or nothing was captured. */
   path: string[];
   findings: Finding[];
@@ -82,18 +136,44 @@ interface PolicySideJson {
   decidedBy: SideVerdict['decidedBy'];
 }
 
-const sideJson = (s: SideVerdict): PolicySideJson => ({ isolated: s.isolated, verdict: s.verdict, reason: s.reason, decidedBy: s.decidedBy });
+const sideJson = (s: SideVerdict): PolicySideJson => ({
+  isolated: s.isolated,
+  verdict: s.verdict,
+  reason: s.reason,
+  decidedBy: s.decidedBy,
+});
 
-const ROLE_TEXT: Record<Role, string> = { 'src-pod': 'source pod', 'src-tunnel': 'source tunnel', 'src-uplink': 'source uplink', 'dst-uplink': 'destination uplink', 'dst-tunnel': 'destination tunnel', 'dst-pod': 'destination pod' };
+const ROLE_TEXT: Record<Role, string> = {
+  'src-pod': 'source pod',
+  'src-tunnel': 'source tunnel',
+  'src-uplink': 'source uplink',
+  'dst-uplink': 'destination uplink',
+  'dst-tunnel': 'destination tunnel',
+  'dst-pod': 'destination pod',
+};
 /** Sample lines per shown capture point: enough for a handshake and its close. */
 const TRACE_SAMPLE_LINES = 8;
 
 function flowJson(f: CaptureSummary['flows'][number]) {
-  return { src: f.src, dst: f.dst, proto: f.proto, sport: f.sport, dport: f.dport, packets: f.packets, bytes: f.bytes, tunnel: f.tunnel, tcpFlags: f.tcpFlags, handshake: f.handshake, resets: f.resets, retransmissions: f.retransmissions };
+  return {
+    src: f.src,
+    dst: f.dst,
+    proto: f.proto,
+    sport: f.sport,
+    dport: f.dport,
+    packets: f.packets,
+    bytes: f.bytes,
+    tunnel: f.tunnel,
+    tcpFlags: f.tcpFlags,
+    handshake: f.handshake,
+    resets: f.resets,
+    retransmissions: f.retransmissions,
+  };
 }
 
 function firstTcpPort(pod: PodInfo): number | null {
-  for (const c of pod.containers) for (const p of c.ports) if (p.protocol.toUpperCase() === 'TCP') return p.containerPort;
+  for (const c of pod.containers)
+    for (const p of c.ports) if (p.protocol.toUpperCase() === 'TCP') return p.containerPort;
   return null;
 }
 
@@ -131,8 +211,24 @@ function endResult(end: PodEnd): TraceEndResult {
  * The node-side bound covers the test connection too (up to TEST_CONNECT_SECONDS when nothing answers), so a short
  * window still sees its last SYN; the capture itself is stopped by runCaptures once the window and the test are over.
  */
-function captureSpec(deps: OperationDeps, iface: string, hosts: string[], seconds: number, includeTunnel: boolean, netns?: string): CaptureSpec {
-  return { interface: iface, hosts, ports: [], includeTunnel, maxPackets: deps.capture.maxPackets, maxSeconds: Math.max(seconds, TEST_CONNECT_SECONDS) + CAPTURE_SETUP_SECONDS, snapLength: deps.capture.snapLength, ...(netns ? { netns } : {}) };
+function captureSpec(
+  deps: OperationDeps,
+  iface: string,
+  hosts: string[],
+  seconds: number,
+  includeTunnel: boolean,
+  netns?: string,
+): CaptureSpec {
+  return {
+    interface: iface,
+    hosts,
+    ports: [],
+    includeTunnel,
+    maxPackets: deps.capture.maxPackets,
+    maxSeconds: Math.max(seconds, TEST_CONNECT_SECONDS) + CAPTURE_SETUP_SECONDS,
+    snapLength: deps.capture.snapLength,
+    ...(netns ? { netns } : {}),
+  };
 }
 
 /** An uplink that could not be found (no `ip addr` answer) is captured as eth0, the most common name. */
@@ -142,10 +238,20 @@ const FALLBACK_UPLINK = 'eth0';
  * Every hop at once: the source pod's cali, the source tunnel and uplink, the destination uplink and tunnel, the
  * destination pod's cali (same-node pairs: the two cali interfaces; no overlay: cali, uplink, uplink, cali).
  */
-function capturePoints(deps: OperationDeps, facts: TraceFacts, targets: { src: NodeTarget; dst: NodeTarget }, seconds: number): CapturePointRequest<Role>[] {
+function capturePoints(
+  deps: OperationDeps,
+  facts: TraceFacts,
+  targets: { src: NodeTarget; dst: NodeTarget },
+  seconds: number,
+): CapturePointRequest<Role>[] {
   const pods = [facts.src.pod.podIP!, facts.dst.pod.podIP!];
-  const at = (node: NodeTarget, role: Role, iface: string, tunnel = false): CapturePointRequest<Role> => ({ node, role, spec: captureSpec(deps, iface, pods, seconds, tunnel) });
-  if (targets.src.name === targets.dst.name) return [at(targets.src, 'src-pod', facts.src.caliInterface), at(targets.dst, 'dst-pod', facts.dst.caliInterface)];
+  const at = (node: NodeTarget, role: Role, iface: string, tunnel = false): CapturePointRequest<Role> => ({
+    node,
+    role,
+    spec: captureSpec(deps, iface, pods, seconds, tunnel),
+  });
+  if (targets.src.name === targets.dst.name)
+    return [at(targets.src, 'src-pod', facts.src.caliInterface), at(targets.dst, 'dst-pod', facts.dst.caliInterface)];
   const device = facts.overlay.device;
   // On the uplinks the pods' packets are inside the tunnel: keep the tunnel between the two nodes too.
   return [
@@ -158,14 +264,39 @@ function capturePoints(deps: OperationDeps, facts: TraceFacts, targets: { src: N
   ];
 }
 
-function toPointFacts(p: { node: string; interface: string; role: Role; summary: CaptureSummary | null; error: string | null }): CapturePointFacts {
-  return { node: p.node, interface: p.interface, role: p.role, packets: p.summary?.packets ?? 0, badUdpChecksums: p.summary?.badUdpChecksums ?? 0, flows: p.summary?.flows ?? [], error: p.error ?? p.summary?.errors[0] ?? null };
+function toPointFacts(p: {
+  node: string;
+  interface: string;
+  role: Role;
+  summary: CaptureSummary | null;
+  error: string | null;
+}): CapturePointFacts {
+  return {
+    node: p.node,
+    interface: p.interface,
+    role: p.role,
+    packets: p.summary?.packets ?? 0,
+    badUdpChecksums: p.summary?.badUdpChecksums ?? 0,
+    flows: p.summary?.flows ?? [],
+    error: p.error ?? p.summary?.errors[0] ?? null,
+  };
 }
 
-export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: OperationContext): Promise<OperationOutcome<TraceResult>> {
+export async function runTrace(
+  deps: OperationDeps,
+  cmd: TraceCommand,
+  ctx: OperationContext,
+): Promise<OperationOutcome<TraceResult>> {
   ctx.onStep('resolving pods');
-  const [srcPod, dstPod] = await Promise.all([deps.cluster.getPod(cmd.namespace, cmd.src), deps.cluster.getPod(cmd.dstNamespace ?? cmd.namespace, cmd.dst)]);
-  const [srcNodeInfo, dstNodeInfo, pools] = await Promise.all([nodeOf(deps, srcPod), nodeOf(deps, dstPod), deps.cluster.listIpPools()]);
+  const [srcPod, dstPod] = await Promise.all([
+    deps.cluster.getPod(cmd.namespace, cmd.src),
+    deps.cluster.getPod(cmd.dstNamespace ?? cmd.namespace, cmd.dst),
+  ]);
+  const [srcNodeInfo, dstNodeInfo, pools] = await Promise.all([
+    nodeOf(deps, srcPod),
+    nodeOf(deps, dstPod),
+    deps.cluster.listIpPools(),
+  ]);
   const srcTarget = srcNodeInfo ? nodeTarget(deps, srcNodeInfo) : null;
   const dstTarget = dstNodeInfo ? nodeTarget(deps, dstNodeInfo) : null;
 
@@ -177,8 +308,10 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   // evidence of where they died. Read on each node once (same-node pairs share one read).
   const counterNodes = [srcTarget, sameNode ? null : dstTarget].filter((t): t is NodeTarget => t !== null);
   const readAll = () => Promise.all(counterNodes.map((t) => readCounters(deps.shell, t, ctx.signal, family)));
-  const inspect = (t: NodeTarget | null): Promise<NodeFacts | null> => (t ? inspectNode(deps.shell, t, ctx.signal, { family }) : Promise.resolve(null));
-  const netnsOf = (t: NodeTarget | null, pod: PodInfo) => (t ? discoverNetns(deps.shell, t, pod, ctx.signal) : Promise.resolve(null));
+  const inspect = (t: NodeTarget | null): Promise<NodeFacts | null> =>
+    t ? inspectNode(deps.shell, t, ctx.signal, { family }) : Promise.resolve(null);
+  const netnsOf = (t: NodeTarget | null, pod: PodInfo) =>
+    t ? discoverNetns(deps.shell, t, pod, ctx.signal) : Promise.resolve(null);
   // None of these depends on another: the nodes, the pods' namespaces, the policies and the counters' first read
   // go out in one round (a node that cannot be inspected has its namespace lookup fail too, which is then null).
   const [srcNode, dstNodeMaybe, policyRead, srcNs, dstNs, countersBefore] = await Promise.all([
@@ -196,11 +329,27 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
 
   const pool = dstPod.podIP ? poolFor(pools, dstPod.podIP) : null;
   const toDstNode = srcNode?.routes && dstNode ? lookupRoute(srcNode.routes, dstNode.ip) : null;
-  const sameSubnet = toDstNode !== null && toDstNode.gateway === null && toDstNode.type === 'unicast' && toDstNode.destination !== 'default';
+  const sameSubnet =
+    toDstNode !== null &&
+    toDstNode.gateway === null &&
+    toDstNode.type === 'unicast' &&
+    toDstNode.destination !== 'default';
   const overlay = overlayBetween(pool, sameNode, sameSubnet);
 
-  const src: PodEnd = { pod: srcPod, caliInterface: caliInterfaceName(srcPod.namespace, srcPod.name), node: srcNode, listeners: null, netns: null };
-  const dst: PodEnd = { pod: dstPod, caliInterface: caliInterfaceName(dstPod.namespace, dstPod.name), node: dstNode, listeners: null, netns: null };
+  const src: PodEnd = {
+    pod: srcPod,
+    caliInterface: caliInterfaceName(srcPod.namespace, srcPod.name),
+    node: srcNode,
+    listeners: null,
+    netns: null,
+  };
+  const dst: PodEnd = {
+    pod: dstPod,
+    caliInterface: caliInterfaceName(dstPod.namespace, dstPod.name),
+    node: dstNode,
+    listeners: null,
+    netns: null,
+  };
   const testPort = cmd.port ?? firstTcpPort(dstPod);
 
   src.netns = srcNode && !srcNode.error ? (srcNs?.found?.netns ?? null) : null;
@@ -208,7 +357,8 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   if (srcNs && !srcNs.found) src.netnsSteps = srcNs.steps;
   if (dstNs && !dstNs.found) dst.netnsSteps = dstNs.steps;
   // What listens in the destination pod is read while the test connection runs (neither changes the other).
-  const listenersRead = dstTarget && dst.netns ? listenersIn(deps.shell, dstTarget, dst.netns, ctx.signal) : Promise.resolve(null);
+  const listenersRead =
+    dstTarget && dst.netns ? listenersIn(deps.shell, dstTarget, dst.netns, ctx.signal) : Promise.resolve(null);
 
   const facts: TraceFacts = { src, dst, pool, overlay, testPort: null, capture: null };
   let testConnection: TraceResult['testConnection'] = null;
@@ -224,30 +374,53 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
     }
   };
 
-  const canCapture = cmd.capture.enabled && srcTarget && dstTarget && srcPod.podIP && dstPod.podIP && !srcNode?.error && !dstNode?.error;
+  const canCapture =
+    cmd.capture.enabled && srcTarget && dstTarget && srcPod.podIP && dstPod.podIP && !srcNode?.error && !dstNode?.error;
   if (canCapture) {
     const seconds = Math.min(cmd.capture.seconds, deps.capture.maxSeconds);
     const points = capturePoints(deps, facts, { src: srcTarget, dst: dstTarget }, seconds);
     ctx.onStep(`capturing for ${seconds} s on ${points.map((p) => `${p.node.name}/${p.spec.interface}`).join(', ')}`);
-    const { points: results, traffic } = await runCaptures(deps.shell, points, (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }), {
-      signal: ctx.signal,
-      locks: deps.captureLocks,
-      whileCapturing: testOnce,
-      windowMs: seconds * 1000,
-    });
+    const { points: results, traffic } = await runCaptures(
+      deps.shell,
+      points,
+      (pcap: Readable) => summarizeCapture(pcap, { signal: ctx.signal }),
+      {
+        signal: ctx.signal,
+        locks: deps.captureLocks,
+        whileCapturing: testOnce,
+        windowMs: seconds * 1000,
+      },
+    );
     if (traffic) {
       facts.testPort = testPort;
       testConnection = { port: testPort!, ...traffic };
     }
     facts.capture = { seconds, points: results.map(toPointFacts) };
-    sections.push(capturePointsTable(`Capture (${seconds} s): what each point saw`, results.map((r) => ({ label: `${r.node}/${r.interface} (${ROLE_TEXT[r.role]})`, summary: r.summary, error: r.error }))));
+    sections.push(
+      capturePointsTable(
+        `Capture (${seconds} s): what each point saw`,
+        results.map((r) => ({
+          label: `${r.node}/${r.interface} (${ROLE_TEXT[r.role]})`,
+          summary: r.summary,
+          error: r.error,
+        })),
+      ),
+    );
     // The first packets where the tunnel shows best: bare at the pod, then outer vs inner on the uplink.
     for (const r of results.filter((x) => x.role === 'src-pod' || x.role === 'src-uplink')) {
-      const sample = r.summary ? sampleSection(`${r.node}/${r.interface}: first packets`, r.summary, TRACE_SAMPLE_LINES) : null;
+      const sample = r.summary
+        ? sampleSection(`${r.node}/${r.interface}: first packets`, r.summary, TRACE_SAMPLE_LINES)
+        : null;
       if (sample) sections.push(sample);
     }
     for (const r of results) {
-      if (r.pcap && r.pcap.length > 24) attachments.push({ filename: `trace-${r.node}-${r.interface}.pcap`, title: `capture on ${r.node}/${r.interface}`, contentType: 'application/vnd.tcpdump.pcap', data: r.pcap });
+      if (r.pcap && r.pcap.length > 24)
+        attachments.push({
+          filename: `trace-${r.node}-${r.interface}.pcap`,
+          title: `capture on ${r.node}/${r.interface}`,
+          contentType: 'application/vnd.tcpdump.pcap',
+          data: r.pcap,
+        });
     }
   }
 
@@ -270,8 +443,11 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
   dst.listeners = listeners;
   src.inside = srcInside;
   dst.inside = dstInside;
-  const deltas: NodeCounterDelta[] = testConnection ? counterNodes.map((t, i) => counterDelta(t.name, countersBefore[i]!, countersAfter[i]!)) : [];
-  const readOf = (t: NodeTarget | null) => (t ? countersAfter[counterNodes.findIndex((n) => n.name === t.name)] : undefined);
+  const deltas: NodeCounterDelta[] = testConnection
+    ? counterNodes.map((t, i) => counterDelta(t.name, countersBefore[i]!, countersAfter[i]!))
+    : [];
+  const readOf = (t: NodeTarget | null) =>
+    t ? countersAfter[counterNodes.findIndex((n) => n.name === t.name)] : undefined;
   const srcAfter = readOf(srcTarget);
   const dstAfter = readOf(dstTarget);
   const srcChains = srcAfter ? walkWorkload(srcTarget!.name, srcAfter, src.caliInterface) : null;
@@ -287,24 +463,51 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
     verdicts = judgeConnection(policyRead.context, srcEndpoint, dstEndpoint, portsToJudge(dstPod, cmd.port));
     policyFound.push(...policyFindings(policyRead.context, srcEndpoint, dstEndpoint, verdicts));
     const first = verdicts[0]?.verdict;
-    const tested = testConnection ? verdicts.find((v) => v.port === testConnection!.port && v.protocol === 'TCP') : undefined;
+    const tested = testConnection
+      ? verdicts.find((v) => v.port === testConnection!.port && v.protocol === 'TCP')
+      : undefined;
     if (tested && testConnection?.ok && tested.verdict.allowed === false) {
-      policyFound.push({ severity: 'warning', code: 'policy_not_enforced', message: `the test connection to ${dstPod.podIP}:${testConnection.port} connected although network policy denies it: the nodes do not enforce what the API says`, evidence: `test connection ${srcPod.name} → ${dstPod.podIP}:${testConnection.port}: connected` });
+      policyFound.push({
+        severity: 'warning',
+        code: 'policy_not_enforced',
+        message: `the test connection to ${dstPod.podIP}:${testConnection.port} connected although network policy denies it: the nodes do not enforce what the API says`,
+        evidence: `test connection ${srcPod.name} → ${dstPod.podIP}:${testConnection.port}: connected`,
+      });
     }
-    if (first) policyFound.push(...programmedFindings(srcChains, first.egress), ...programmedFindings(dstChains, first.ingress));
+    if (first)
+      policyFound.push(...programmedFindings(srcChains, first.egress), ...programmedFindings(dstChains, first.ingress));
     policySections.push(policySection(srcEndpoint, dstEndpoint, verdicts));
-    const chainTexts = [srcChains && first?.egress.isolated ? workloadChainText(srcChains, 'egress') : null, dstChains && first?.ingress.isolated ? workloadChainText(dstChains, 'ingress') : null].filter((t): t is string => t !== null);
-    if (chainTexts.length > 0) policySections.push({ kind: 'preformatted', title: 'Calico policy chains on the nodes (iptables-save -c)', text: chainTexts.join('\n\n') });
+    const chainTexts = [
+      srcChains && first?.egress.isolated ? workloadChainText(srcChains, 'egress') : null,
+      dstChains && first?.ingress.isolated ? workloadChainText(dstChains, 'ingress') : null,
+    ].filter((t): t is string => t !== null);
+    if (chainTexts.length > 0)
+      policySections.push({
+        kind: 'preformatted',
+        title: 'Calico policy chains on the nodes (iptables-save -c)',
+        text: chainTexts.join('\n\n'),
+      });
   }
   const firewalls: NodeFirewallFacts[] = counterNodes.map((t, i) => {
     const after = countersAfter[i]!;
     const filter = 'save' in after ? after.save.tables.get('filter') : undefined;
-    return { node: t.name, diff: deltas[i]?.diff ?? null, killers: filter ? hostKillers(filter) : [], error: deltas[i]?.error ?? ('error' in after ? after.error : null) };
+    return {
+      node: t.name,
+      diff: deltas[i]?.diff ?? null,
+      killers: filter ? hostKillers(filter) : [],
+      error: deltas[i]?.error ?? ('error' in after ? after.error : null),
+    };
   });
   const pathVerdicts = packetPathVerdicts(facts, firewalls);
   const findings = sortFindings(
     nestTraceFindings(
-      [...pathVerdicts.map((v) => v.finding), ...diagnoseTrace(facts), ...policyFound, ...dropFindings(deltas), ...firewallFindings(firewalls, overlay.mode, testConnection !== null)],
+      [
+        ...pathVerdicts.map((v) => v.finding),
+        ...diagnoseTrace(facts),
+        ...policyFound,
+        ...dropFindings(deltas),
+        ...firewallFindings(firewalls, overlay.mode, testConnection !== null),
+      ],
       pathVerdicts,
     ),
   );
@@ -318,33 +521,85 @@ export async function runTrace(deps: OperationDeps, cmd: TraceCommand, ctx: Oper
     routeToDst,
     routeToPod,
     testConnection,
-    counters: deltas.map((d) => ({ node: d.node, error: d.error, drops: (d.diff?.rules ?? []).filter((r) => r.drop !== null).map((r) => ({ table: r.table, chain: r.chain, rule: r.raw, packets: r.packets })) })),
+    counters: deltas.map((d) => ({
+      node: d.node,
+      error: d.error,
+      drops: (d.diff?.rules ?? [])
+        .filter((r) => r.drop !== null)
+        .map((r) => ({ table: r.table, chain: r.chain, rule: r.raw, packets: r.packets })),
+    })),
     policy:
       verdicts && !('error' in policyRead)
-        ? { read: policyRead.context.read, verdicts: verdicts.map((v) => ({ port: v.port, protocol: v.protocol, allowed: v.verdict.allowed, egress: sideJson(v.verdict.egress), ingress: sideJson(v.verdict.ingress) })) }
+        ? {
+            read: policyRead.context.read,
+            verdicts: verdicts.map((v) => ({
+              port: v.port,
+              protocol: v.protocol,
+              allowed: v.verdict.allowed,
+              egress: sideJson(v.verdict.egress),
+              ingress: sideJson(v.verdict.ingress),
+            })),
+          }
         : null,
     capture: facts.capture
-      ? { seconds: facts.capture.seconds, points: facts.capture.points.map((p) => ({ node: p.node, interface: p.interface, role: p.role, packets: p.packets, badUdpChecksums: p.badUdpChecksums ?? 0, flows: (p.flows as CaptureSummary['flows']).map(flowJson), error: p.error })) }
+      ? {
+          seconds: facts.capture.seconds,
+          points: facts.capture.points.map((p) => ({
+            node: p.node,
+            interface: p.interface,
+            role: p.role,
+            packets: p.packets,
+            badUdpChecksums: p.badUdpChecksums ?? 0,
+            flows: (p.flows as CaptureSummary['flows']).map(flowJson),
+            error: p.error,
+          })),
+        }
       : null,
     path: pathVerdicts.map((v) => v.finding.message),
     findings,
   };
 
-  const endRow = (label: string, e: TraceEndResult) => [label, `${e.namespace}/${e.name}`, e.ip ?? '-', e.node ?? '-', e.nodeIP ?? '-', e.caliInterface, e.caliExists === null ? '?' : e.caliExists ? 'yes' : 'MISSING', e.phase];
+  const endRow = (label: string, e: TraceEndResult) => [
+    label,
+    `${e.namespace}/${e.name}`,
+    e.ip ?? '-',
+    e.node ?? '-',
+    e.nodeIP ?? '-',
+    e.caliInterface,
+    e.caliExists === null ? '?' : e.caliExists ? 'yes' : 'MISSING',
+    e.phase,
+  ];
   const pathText = [
     `overlay: ${overlay.mode}${overlay.device ? ` (${overlay.device})` : ''}${pool ? `, IPPool ${pool.name} ${pool.cidr} vxlanMode=${pool.vxlanMode} ipipMode=${pool.ipipMode}` : ''}`,
     `${srcNode?.name ?? '?'} → ${dstPod.podIP ?? '?'}: ${routeToDst ?? 'no route'}`,
     ...(sameNode ? [] : [`${dstNode?.name ?? '?'} → ${dstPod.podIP ?? '?'}: ${routeToPod ?? 'no route'}`]),
-    ...(testConnection ? [`test connection ${src.pod.name} → ${dstPod.podIP}:${testConnection.port}: ${testConnection.ok ? 'connected' : `failed (${testConnection.detail})`}`] : []),
+    ...(testConnection
+      ? [
+          `test connection ${src.pod.name} → ${dstPod.podIP}:${testConnection.port}: ${testConnection.ok ? 'connected' : `failed (${testConnection.detail})`}`,
+        ]
+      : []),
   ].join('\n');
   sections.unshift(
-    { kind: 'table', title: 'Pods', columns: ['', 'POD', 'IP', 'NODE', 'NODE IP', 'CALI', 'CALI EXISTS', 'PHASE'], rows: [endRow('src', result.src), endRow('dst', result.dst)] },
+    {
+      kind: 'table',
+      title: 'Pods',
+      columns: ['', 'POD', 'IP', 'NODE', 'NODE IP', 'CALI', 'CALI EXISTS', 'PHASE'],
+      rows: [endRow('src', result.src), endRow('dst', result.dst)],
+    },
     { kind: 'preformatted', title: 'Path', text: pathText },
     ...policySections,
-    ...[srcNode, sameNode ? null : dstNode].filter((n): n is NodeFacts => n !== null && n.routeTableText !== null).map((n) => ({ kind: 'preformatted' as const, title: `${n.name}: ip route`, text: n.routeTableText! })),
+    ...[srcNode, sameNode ? null : dstNode]
+      .filter((n): n is NodeFacts => n !== null && n.routeTableText !== null)
+      .map((n) => ({ kind: 'preformatted' as const, title: `${n.name}: ip route`, text: n.routeTableText! })),
   );
   return {
     result,
-    report: { title: `trace ${srcPod.namespace}/${srcPod.name} → ${dstPod.namespace}/${dstPod.name}`, headline: headlineFor(findings), findings, sections, attachments },
+    report: {
+      title: `trace ${srcPod.namespace}/${srcPod.name} → ${dstPod.namespace}/${dstPod.name}`,
+      headline: headlineFor(findings),
+      findings,
+      sections,
+      attachments,
+    },
   };
 }

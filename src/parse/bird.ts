@@ -45,7 +45,8 @@ const REPLY_CODE = /^(?:\d{4}[- ]| (?=\S))/;
 const GREETING = /^(?<version>BIRD \S+) ready\.$/;
 const HEADER = /^name\s+proto\s+table\s+state\s+since\s+info\s*$/i;
 /** `since` is one token (10:22:31, 10:22:31.123, 2018-01-18) or a date and a time (`iso long`). */
-const PROTOCOL_LINE = /^(?<name>\S+)\s+(?<proto>[A-Z][A-Za-z0-9]*)\s+(?<table>\S+)\s+(?<state>up|down|start|stop|flush|feed|wait)\s+(?<since>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?|\S+)(?:\s+(?<info>.*?))?\s*$/;
+const PROTOCOL_LINE =
+  /^(?<name>\S+)\s+(?<proto>[A-Z][A-Za-z0-9]*)\s+(?<table>\S+)\s+(?<state>up|down|start|stop|flush|feed|wait)\s+(?<since>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?|\S+)(?:\s+(?<info>.*?))?\s*$/;
 const DETAIL = /^\s+(?<key>[A-Za-z][A-Za-z .]*?):\s*(?<value>.*?)\s*$/;
 const ROUTES = /(?<imported>\d+) imported(?:, \d+ filtered)?, (?<exported>\d+) exported/;
 /** BGP's FSM states as BIRD prints them in the info column (RFC 4271 §8.2.2, plus BIRD's Idle/Passive). */
@@ -139,5 +140,8 @@ export function parseBirdProtocols(text: string): BirdProtocols {
 export function bgpSessions(parsed: BirdProtocols): (BirdProtocol & { session: string })[] {
   return parsed.protocols
     .filter((p) => p.proto === 'BGP')
-    .map((p) => ({ ...p, session: p.bgpState ?? splitInfo(p.info).state ?? (p.state === 'up' ? 'Established' : p.state) }));
+    .map((p) => ({
+      ...p,
+      session: p.bgpState ?? splitInfo(p.info).state ?? (p.state === 'up' ? 'Established' : p.state),
+    }));
 }

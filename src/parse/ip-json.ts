@@ -96,19 +96,30 @@ interface IpJsonLink {
 }
 
 export function linksFromIpJson(json: string): LinkFacts[] {
-  return (JSON.parse(json || '[]') as IpJsonLink[]).map((l) => ({ name: l.ifname, up: (l.flags ?? []).includes('UP'), mtu: l.mtu ?? null }));
+  return (JSON.parse(json || '[]') as IpJsonLink[]).map((l) => ({
+    name: l.ifname,
+    up: (l.flags ?? []).includes('UP'),
+    mtu: l.mtu ?? null,
+  }));
 }
 
 /** Addresses per interface, from `ip -j addr`: IPv4 only unless IPv6 is asked for too (then link-local fe80:: stays out). */
 export function addressesFromIpJson(json: string, options: { ipv6?: boolean } = {}): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  const wanted = (a: { family: string; local: string }) => a.family === 'inet' || (options.ipv6 === true && a.family === 'inet6' && !/^fe80:/i.test(a.local));
-  for (const l of JSON.parse(json || '[]') as IpJsonLink[]) out[l.ifname] = (l.addr_info ?? []).filter(wanted).map((a) => `${a.local}/${a.prefixlen}`);
+  const wanted = (a: { family: string; local: string }) =>
+    a.family === 'inet' || (options.ipv6 === true && a.family === 'inet6' && !/^fe80:/i.test(a.local));
+  for (const l of JSON.parse(json || '[]') as IpJsonLink[])
+    out[l.ifname] = (l.addr_info ?? []).filter(wanted).map((a) => `${a.local}/${a.prefixlen}`);
   return out;
 }
 
 export function neighboursFromIpJson(json: string): NeighbourEntry[] {
-  return (JSON.parse(json || '[]') as { dst: string; dev?: string; lladdr?: string; state?: string[] }[]).map((n) => ({ ip: n.dst, device: n.dev ?? null, lladdr: n.lladdr ?? null, state: n.state ?? [] }));
+  return (JSON.parse(json || '[]') as { dst: string; dev?: string; lladdr?: string; state?: string[] }[]).map((n) => ({
+    ip: n.dst,
+    device: n.dev ?? null,
+    lladdr: n.lladdr ?? null,
+    state: n.state ?? [],
+  }));
 }
 
 /** `bridge -j fdb show dev IF`: VXLAN's remote VTEP MAC → node IP entries. */

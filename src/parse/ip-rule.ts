@@ -27,7 +27,22 @@ export interface ParsedRules {
 }
 
 const RULE = /^(?<prio>\d+):\s+(?<rest>.*)$/;
-const CONDITIONAL = ['fwmark', 'iif', 'oif', 'uidrange', 'ipproto', 'sport', 'dport', 'tos', 'dsfield', 'l3mdev', 'tun_id', 'suppress_prefixlength', 'suppress_ifgroup', 'realms'];
+const CONDITIONAL = [
+  'fwmark',
+  'iif',
+  'oif',
+  'uidrange',
+  'ipproto',
+  'sport',
+  'dport',
+  'tos',
+  'dsfield',
+  'l3mdev',
+  'tun_id',
+  'suppress_prefixlength',
+  'suppress_ifgroup',
+  'realms',
+];
 /** rt_tables' reserved names, as ip -j prints their numbers. */
 const TABLE_NAMES: Record<string, string> = { '255': 'local', '254': 'main', '253': 'default' };
 
@@ -40,7 +55,16 @@ function fromText(line: string): RouteRule | null {
   const m = RULE.exec(line.trim());
   if (!m?.groups) return null;
   const words = m.groups.rest!.trim().split(/\s+/);
-  const rule: RouteRule = { priority: Number(m.groups.prio), from: null, to: null, not: false, conditional: [], table: null, action: 'lookup', raw: line.trim().replace(/\s+/g, ' ') };
+  const rule: RouteRule = {
+    priority: Number(m.groups.prio),
+    from: null,
+    to: null,
+    not: false,
+    conditional: [],
+    table: null,
+    action: 'lookup',
+    raw: line.trim().replace(/\s+/g, ' '),
+  };
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
     const next = words[i + 1];
@@ -90,9 +114,19 @@ export function parseIpRule(text: string): ParsedRules {
         const to = prefix(r.dst, r.dstlen);
         const table = r.table === undefined ? null : tableName(r.table);
         const conditional = CONDITIONAL.filter((k) => r[k] !== undefined).map((k) => `${k} ${String(r[k])}`);
-        const action = r.action && r.action !== 'unicast' && r.action !== 'to_tbl' ? r.action : table ? 'lookup' : 'nop';
+        const action =
+          r.action && r.action !== 'unicast' && r.action !== 'to_tbl' ? r.action : table ? 'lookup' : 'nop';
         const raw = `${r.priority ?? 0}:\t${r.not ? 'not ' : ''}from ${from ?? 'all'}${to ? ` to ${to}` : ''}${conditional.map((c) => ` ${c}`).join('')}${table ? ` lookup ${table}` : ` ${action}`}`;
-        return { priority: r.priority ?? 0, from, to, not: r.not === true || r.not === null, conditional, table, action, raw };
+        return {
+          priority: r.priority ?? 0,
+          from,
+          to,
+          not: r.not === true || r.not === null,
+          conditional,
+          table,
+          action,
+          raw,
+        };
       });
       return { rules: rules.sort((a, b) => a.priority - b.priority), unparsed: [] };
     }

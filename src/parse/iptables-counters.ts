@@ -71,7 +71,8 @@ export function dropKind(rule: IptablesRule, chainRules: readonly IptablesRule[]
     const tests = (m: { value: number; mask: number; negated: boolean }) =>
       !m.negated && (m.value & m.mask) >>> 0 !== 0 && (value & mask & m.mask) >>> 0 === (m.value & m.mask) >>> 0;
     const later = chainRules.slice(rule.position + 1);
-    if (later.some((r) => (r.target?.name === 'DROP' || r.target?.name === 'REJECT') && r.matches.marks.some(tests))) return 'marks-for-drop';
+    if (later.some((r) => (r.target?.name === 'DROP' || r.target?.name === 'REJECT') && r.matches.marks.some(tests)))
+      return 'marks-for-drop';
   }
   return null;
 }
@@ -96,7 +97,15 @@ export function diffCounters(before: IptablesSave, after: IptablesSave): Counter
         const reset = chain.policyCounters.packets < b.packets;
         const packets = reset ? chain.policyCounters.packets : chain.policyCounters.packets - b.packets;
         const bytes = reset ? chain.policyCounters.bytes : chain.policyCounters.bytes - b.bytes;
-        if (packets > 0) policies.push({ table: tableName, chain: chainName, policy: chain.policy, packets, bytes, drop: chain.policy === 'DROP' || chain.policy === 'REJECT' });
+        if (packets > 0)
+          policies.push({
+            table: tableName,
+            chain: chainName,
+            policy: chain.policy,
+            packets,
+            bytes,
+            drop: chain.policy === 'DROP' || chain.policy === 'REJECT',
+          });
       }
       // k-th occurrence of a text before ↔ k-th occurrence after.
       const byText = new Map<string, IptablesRule[]>();

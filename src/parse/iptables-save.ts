@@ -147,7 +147,19 @@ export function tokenizeRule(text: string): string[] {
 }
 
 function emptyMatches(): RuleMatches {
-  return { source: null, destination: null, protocol: null, inInterface: null, outInterface: null, dport: null, sport: null, comments: [], sets: [], marks: [], ctstate: null };
+  return {
+    source: null,
+    destination: null,
+    protocol: null,
+    inInterface: null,
+    outInterface: null,
+    dport: null,
+    sport: null,
+    comments: [],
+    sets: [],
+    marks: [],
+    ctstate: null,
+  };
 }
 
 /** `0x10000/0x10000`, `0x4000`, `16384` → value and mask. */
@@ -160,7 +172,10 @@ export function parseMarkValue(text: string): { value: number; mask: number } | 
 }
 
 /** Options that take one value and that we read into `matches`; `!` before either the option or the value negates. */
-const SINGLE: Record<string, keyof Pick<RuleMatches, 'source' | 'destination' | 'protocol' | 'inInterface' | 'outInterface' | 'dport' | 'sport'>> = {
+const SINGLE: Record<
+  string,
+  keyof Pick<RuleMatches, 'source' | 'destination' | 'protocol' | 'inInterface' | 'outInterface' | 'dport' | 'sport'>
+> = {
   '-s': 'source',
   '--source': 'source',
   '-d': 'destination',
@@ -218,7 +233,13 @@ export function readRuleArgs(args: readonly string[]): { matches: RuleMatches; t
       i++;
     } else if (a === '-j' || a === '--jump' || a === '-g' || a === '--goto') {
       const targetArgs = args.slice(i + 2);
-      target = { kind: a === '-g' || a === '--goto' ? 'goto' : 'jump', name: args[i + 1] ?? '', args: targetArgs, toDestination: null, setMark: null };
+      target = {
+        kind: a === '-g' || a === '--goto' ? 'goto' : 'jump',
+        name: args[i + 1] ?? '',
+        args: targetArgs,
+        toDestination: null,
+        setMark: null,
+      };
       for (let j = 0; j < targetArgs.length; j++) {
         const t = targetArgs[j]!;
         if (t === '--to-destination') target.toDestination = targetArgs[j + 1] ?? null;

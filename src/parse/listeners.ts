@@ -43,7 +43,9 @@ export function listenersFromSs(text: string): Listener[] {
     if (/^[a-z][a-z0-9_]*$/.test(cols[0]!) && !cols.shift()!.startsWith('tcp')) continue;
     // Left: ss's State Recv-Q Send-Q Local Peer [Process], or netstat's Recv-Q Send-Q Local Foreign State [PID/Program].
     const netstat = /^\d+$/.test(cols[0] ?? '');
-    const [state, local, rest] = netstat ? [cols[4], cols[2], cols.slice(5).join(' ')] : [cols[0], cols[3], cols.slice(5).join(' ')];
+    const [state, local, rest] = netstat
+      ? [cols[4], cols[2], cols.slice(5).join(' ')]
+      : [cols[0], cols[3], cols.slice(5).join(' ')];
     const at = state === 'LISTEN' && local ? splitLocal(local) : null;
     if (at) out.push({ ...at, process: processOf(rest) });
   }

@@ -12,7 +12,10 @@ export function netnsNamesFromList(text: string): string[] {
 
 /** Paths from `find /var/run/netns /var/run/docker/netns -mindepth 1 -maxdepth 1`, as namespace refs. */
 export function netnsRefsFromDir(text: string): string[] {
-  return text.split('\n').map((l) => netnsRefOrNull(l.trim())).filter((r): r is string => r !== null);
+  return text
+    .split('\n')
+    .map((l) => netnsRefOrNull(l.trim()))
+    .filter((r): r is string => r !== null);
 }
 
 /** Addresses in `ip -o addr show` output ("2: eth0    inet 10.244.1.5/32 scope global eth0\ …"). */

@@ -11,7 +11,18 @@ export interface ParsedRoutes {
   unparsed: string[];
 }
 
-const ROUTE_TYPES = new Set(['unicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'local', 'broadcast', 'multicast', 'anycast', 'nat']);
+const ROUTE_TYPES = new Set([
+  'unicast',
+  'blackhole',
+  'unreachable',
+  'prohibit',
+  'throw',
+  'local',
+  'broadcast',
+  'multicast',
+  'anycast',
+  'nat',
+]);
 const IP_ROUTE = /^(?:(?<type>[a-z]+)\s+)?(?<dst>default|[0-9a-fA-F.:]+(?:\/\d{1,3})?)(?<rest>(?:\s+.*)?)$/;
 /** A multipath route's next hops, each on its own tab-indented line under the destination. */
 const NEXTHOP = /^nexthop\s/;
@@ -65,10 +76,11 @@ function maskToPrefix(mask: string): number | null {
   const parts = mask.split('.').map(Number);
   if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) return null;
   const bits = parts.map((p) => p.toString(2).padStart(8, '0')).join('');
-  return /^1*0*$/.test(bits) ? bits.indexOf('0') === -1 ? 32 : bits.indexOf('0') : null;
+  return /^1*0*$/.test(bits) ? (bits.indexOf('0') === -1 ? 32 : bits.indexOf('0')) : null;
 }
 
-const ROUTE_N = /^(?<dst>\d+\.\d+\.\d+\.\d+)\s+(?<gw>\d+\.\d+\.\d+\.\d+|-)\s+(?<mask>\d+\.\d+\.\d+\.\d+)\s+(?<flags>[A-Z!]+)\s+(?<metric>\d+)\s+(?<ref>\d+|-)\s+(?<use>\d+)\s+(?<iface>\S+)$/;
+const ROUTE_N =
+  /^(?<dst>\d+\.\d+\.\d+\.\d+)\s+(?<gw>\d+\.\d+\.\d+\.\d+|-)\s+(?<mask>\d+\.\d+\.\d+\.\d+)\s+(?<flags>[A-Z!]+)\s+(?<metric>\d+)\s+(?<ref>\d+|-)\s+(?<use>\d+)\s+(?<iface>\S+)$/;
 
 /**
  * `route -n`: Destination Gateway Genmask Flags Metric Ref Use Iface. Gateway 0.0.0.0 means directly connected;
@@ -93,7 +105,14 @@ export function parseRouteN(text: string): ParsedRoutes {
     const noDevice = g.iface === '*' || g.iface === '-';
     const type = g.flags!.includes('!') ? 'unreachable' : noDevice && gateway === null ? 'blackhole' : 'unicast';
     const device = noDevice ? null : g.iface!;
-    const text = [type === 'unicast' ? destination : `${type} ${destination}`, gateway ? `via ${gateway}` : '', device ? `dev ${device}` : '', g.metric !== '0' ? `metric ${g.metric}` : ''].filter(Boolean).join(' ');
+    const text = [
+      type === 'unicast' ? destination : `${type} ${destination}`,
+      gateway ? `via ${gateway}` : '',
+      device ? `dev ${device}` : '',
+      g.metric !== '0' ? `metric ${g.metric}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
     routes.push({ raw: text, destination, gateway, device, type });
   }
   return { routes, unparsed };

@@ -32,10 +32,18 @@ interface CrictlPodsJson {
 }
 
 /** Sandbox ids for exactly this pod from `crictl pods -o json` (its --name filter is a regex), ready ones first. */
-export function sandboxIdsFromCrictlPods(json: string, pod: { name: string; namespace: string; uid?: string | null }): string[] {
+export function sandboxIdsFromCrictlPods(
+  json: string,
+  pod: { name: string; namespace: string; uid?: string | null },
+): string[] {
   const items = (parseJsonOrNull(json) as CrictlPodsJson | null)?.items ?? [];
   return items
-    .filter((i) => i.metadata?.name === pod.name && i.metadata.namespace === pod.namespace && (!pod.uid || !i.metadata.uid || i.metadata.uid === pod.uid))
+    .filter(
+      (i) =>
+        i.metadata?.name === pod.name &&
+        i.metadata.namespace === pod.namespace &&
+        (!pod.uid || !i.metadata.uid || i.metadata.uid === pod.uid),
+    )
     .sort((a, b) => Number(b.state === 'SANDBOX_READY') - Number(a.state === 'SANDBOX_READY'))
     .map((i) => i.id ?? '')
     .filter((id) => /^[0-9a-f]{12,64}$/.test(id));
@@ -61,7 +69,9 @@ interface CrictlInspectpJson {
  * but no path). `status.linux.namespaces` holds only options (POD, NODE), never a path. The IP is status.network's
  * first, then its additionalIps (the other family of a dual-stack pod).
  */
-export function netnsFromCrictlInspectp(json: string): { netns: string; sandboxId: string | null; ip: string | null; ips: string[] } | null {
+export function netnsFromCrictlInspectp(
+  json: string,
+): { netns: string; sandboxId: string | null; ip: string | null; ips: string[] } | null {
   const parsed = parseJsonOrNull(json) as CrictlInspectpJson | null;
   if (!parsed || typeof parsed !== 'object') return null;
   const info = parsed.info ?? {};
@@ -72,9 +82,12 @@ export function netnsFromCrictlInspectp(json: string): { netns: string; sandboxI
     info.netNamespacePath,
     Number.isInteger(pid) && pid! > 0 ? `/proc/${pid}/ns/net` : undefined,
   ];
-  const netns = candidates.map((c) => (typeof c === 'string' && c ? netnsRefOrNull(c) : null)).find((c) => c !== null) ?? null;
+  const netns =
+    candidates.map((c) => (typeof c === 'string' && c ? netnsRefOrNull(c) : null)).find((c) => c !== null) ?? null;
   const network = parsed.status?.network;
-  const ips = [network?.ip, ...(network?.additionalIps ?? []).map((a) => a.ip)].filter((ip): ip is string => typeof ip === 'string' && ip !== '');
+  const ips = [network?.ip, ...(network?.additionalIps ?? []).map((a) => a.ip)].filter(
+    (ip): ip is string => typeof ip === 'string' && ip !== '',
+  );
   return netns ? { netns, sandboxId: parsed.status?.id ?? null, ip: ips[0] ?? null, ips } : null;
 }
 
@@ -83,7 +96,11 @@ interface CrictlPsJson {
 }
 
 export function containersFromCrictlPs(json: string): PodSandboxContainer[] {
-  return ((parseJsonOrNull(json) as CrictlPsJson | null)?.containers ?? []).map((c) => ({ id: c.id ?? '', name: c.metadata?.name ?? '', state: c.state ?? '' }));
+  return ((parseJsonOrNull(json) as CrictlPsJson | null)?.containers ?? []).map((c) => ({
+    id: c.id ?? '',
+    name: c.metadata?.name ?? '',
+    state: c.state ?? '',
+  }));
 }
 
 export interface DockerContainerSummary {

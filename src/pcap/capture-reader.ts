@@ -70,7 +70,12 @@ function readU16(buf: Buffer, off: number, le: boolean): number {
  * Splits a 64-bit timestamp (`high`·2³² + `low` units) into whole seconds and nanoseconds exactly, by long division
  * in 16-bit digits (every intermediate stays below 2⁴⁶, inside a double's exact range; the divisor is at most 2³⁰).
  */
-export function splitTimestamp(high: number, low: number, unitsPerSecond: number, out: { sec: number; nsec: number }): void {
+export function splitTimestamp(
+  high: number,
+  low: number,
+  unitsPerSecond: number,
+  out: { sec: number; nsec: number },
+): void {
   const digits = [high >>> 16, high & 0xffff, low >>> 16, low & 0xffff];
   let rem = 0;
   let quotient = 0;
@@ -164,7 +169,15 @@ export class CaptureReader {
       const unit = PCAP_RECORD_HEADER_BYTES + caplen;
       if (len - pos < unit) break;
       records++;
-      sink.onPacket(chunk, pos + PCAP_RECORD_HEADER_BYTES, caplen, readU32(chunk, pos + 12, le), linkType, readU32(chunk, pos, le), readU32(chunk, pos + 4, le) * fracToNs);
+      sink.onPacket(
+        chunk,
+        pos + PCAP_RECORD_HEADER_BYTES,
+        caplen,
+        readU32(chunk, pos + 12, le),
+        linkType,
+        readU32(chunk, pos, le),
+        readU32(chunk, pos + 4, le) * fracToNs,
+      );
       offset += unit;
       pos += unit;
     }
@@ -291,7 +304,9 @@ export class CaptureReader {
       this.#format = 'pcapng';
       return this.#unitLength(buf, pos);
     }
-    this.#fail(`not a pcap or pcapng file: unknown magic number 0x${magicBe.toString(16).padStart(8, '0')} at offset ${this.#offset}`);
+    this.#fail(
+      `not a pcap or pcapng file: unknown magic number 0x${magicBe.toString(16).padStart(8, '0')} at offset ${this.#offset}`,
+    );
     return -1;
   }
 
@@ -318,7 +333,15 @@ export class CaptureReader {
     const frac = readU32(buf, pos + 4, le);
     const caplen = readU32(buf, pos + 8, le);
     const origlen = readU32(buf, pos + 12, le);
-    this.#sink.onPacket(buf, pos + PCAP_RECORD_HEADER_BYTES, caplen, origlen, this.#pcapLinkType, sec, this.#nanoPcap ? frac : frac * 1000);
+    this.#sink.onPacket(
+      buf,
+      pos + PCAP_RECORD_HEADER_BYTES,
+      caplen,
+      origlen,
+      this.#pcapLinkType,
+      sec,
+      this.#nanoPcap ? frac : frac * 1000,
+    );
   }
 
   #pcapngBlock(buf: Buffer, pos: number, total: number): void {
@@ -327,7 +350,9 @@ export class CaptureReader {
     const type = readU32(buf, pos, le);
     const trailer = readU32(buf, pos + total - 4, le);
     if (trailer !== total) {
-      this.#fail(`pcapng block ${this.#records} (type 0x${type.toString(16)}) at offset ${this.#offset}: trailing length ${trailer} differs from ${total}`);
+      this.#fail(
+        `pcapng block ${this.#records} (type 0x${type.toString(16)}) at offset ${this.#offset}: trailing length ${trailer} differs from ${total}`,
+      );
       return;
     }
     const bodyEnd = pos + total - 4;
@@ -352,7 +377,9 @@ export class CaptureReader {
 
   #interfaceBlock(buf: Buffer, body: number, end: number): void {
     if (end - body < 8) {
-      this.#fail(`pcapng interface description block at offset ${this.#offset}: body of ${end - body} bytes is too short`);
+      this.#fail(
+        `pcapng interface description block at offset ${this.#offset}: body of ${end - body} bytes is too short`,
+      );
       return;
     }
     const le = this.#le;
@@ -386,19 +413,25 @@ export class CaptureReader {
   #enhancedPacket(buf: Buffer, body: number, end: number, enhanced: boolean): void {
     const le = this.#le;
     if (end - body < 20) {
-      this.#fail(`pcapng packet block ${this.#records} at offset ${this.#offset}: body of ${end - body} bytes is too short`);
+      this.#fail(
+        `pcapng packet block ${this.#records} at offset ${this.#offset}: body of ${end - body} bytes is too short`,
+      );
       return;
     }
     const ifIndex = enhanced ? readU32(buf, body, le) : readU16(buf, body, le);
     const iface = this.#interfaces[ifIndex];
     if (iface === undefined) {
-      this.#fail(`pcapng packet block ${this.#records} at offset ${this.#offset}: interface ${ifIndex} was never described`);
+      this.#fail(
+        `pcapng packet block ${this.#records} at offset ${this.#offset}: interface ${ifIndex} was never described`,
+      );
       return;
     }
     const caplen = readU32(buf, body + 12, le);
     const origlen = readU32(buf, body + 16, le);
     if (body + 20 + caplen > end) {
-      this.#fail(`pcapng packet block ${this.#records} at offset ${this.#offset}: captured length ${caplen} overruns the block`);
+      this.#fail(
+        `pcapng packet block ${this.#records} at offset ${this.#offset}: captured length ${caplen} overruns the block`,
+      );
       return;
     }
     splitTimestamp(readU32(buf, body + 4, le), readU32(buf, body + 8, le), iface.unitsPerSecond, this.#ts);
@@ -410,7 +443,9 @@ export class CaptureReader {
   #simplePacket(buf: Buffer, body: number, end: number): void {
     const iface = this.#interfaces[0];
     if (iface === undefined || end - body < 4) {
-      this.#fail(`pcapng simple packet block ${this.#records} at offset ${this.#offset}: no interface 0 or body too short`);
+      this.#fail(
+        `pcapng simple packet block ${this.#records} at offset ${this.#offset}: no interface 0 or body too short`,
+      );
       return;
     }
     const origlen = readU32(buf, body, this.#le);

@@ -3,7 +3,17 @@
  * open-addressing hash table over typed arrays: a packet costs a key fill, a hash and usually one probe — no string
  * keys and no objects per packet. Each flow is one `FlowRecord` (created once per flow) updated in place.
  */
-import { TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type DecodedPacket } from './packet-decoder.ts';
+import {
+  TCP_ACK,
+  TCP_CWR,
+  TCP_ECE,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+  TCP_URG,
+  type DecodedPacket,
+} from './packet-decoder.ts';
 
 /**
  * Distinct flows kept per summary. A few seconds' capture on a busy node holds hundreds of flows; 10 000 keeps the
@@ -87,7 +97,12 @@ export function countTcp(flow: FlowRecord, p: DecodedPacket, side: number): void
     }
   } else if (f & TCP_ACK) {
     seen |= SEEN_ACK;
-    if (!flow.handshakeComplete && side === flow.initiator && flow.synFrom & bit && flow.synAckFrom & (1 << (1 - side))) {
+    if (
+      !flow.handshakeComplete &&
+      side === flow.initiator &&
+      flow.synFrom & bit &&
+      flow.synAckFrom & (1 << (1 - side))
+    ) {
       flow.handshakeComplete = true;
     }
   }
@@ -115,7 +130,7 @@ export function countTcp(flow: FlowRecord, p: DecodedPacket, side: number): void
   const maxEnd = side === 0 ? flow.maxEnd0 : flow.maxEnd1;
   if (seqAtMost(end, maxEnd)) {
     // A keep-alive probe (RFC 9293 §3.8.4: seq = next − 1 with 0 or 1 garbage byte) is not a retransmission.
-    const keepAlive = p.payloadLength <= 1 && !syn && ((p.seq + 1) >>> 0) === maxEnd;
+    const keepAlive = p.payloadLength <= 1 && !syn && (p.seq + 1) >>> 0 === maxEnd;
     if ((p.payloadLength > 0 || syn) && !keepAlive) flow.retransmissions++;
   } else if (side === 0) flow.maxEnd0 = end;
   else flow.maxEnd1 = end;

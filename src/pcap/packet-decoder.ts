@@ -286,7 +286,12 @@ export function decodeFrame(
       // NULL: address family in the capturing host's byte order; LOOP: network order. Families are small numbers.
       const family = linkType === LINKTYPE_LOOP || buf[start] === 0 ? u32(buf, start) : buf.readUInt32LE(start);
       // AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
-      const type = family === 2 ? ETHERTYPE_IPV4 : family === 10 || family === 24 || family === 28 || family === 30 ? ETHERTYPE_IPV6 : 0;
+      const type =
+        family === 2
+          ? ETHERTYPE_IPV4
+          : family === 10 || family === 24 || family === 28 || family === 30
+            ? ETHERTYPE_IPV6
+            : 0;
       decodeL3(type, buf, start + 4, end, vxlanPorts, p, 0);
       return;
     }
@@ -296,8 +301,16 @@ export function decodeFrame(
   }
 }
 
-function decodeEthernet(buf: Buffer, off: number, end: number, ports: Uint8Array, p: DecodedPacket, depth: number): void {
-  if (end - off < ETHERNET_HEADER_BYTES) return truncated(p, 'truncated Ethernet header', end - off, ETHERNET_HEADER_BYTES);
+function decodeEthernet(
+  buf: Buffer,
+  off: number,
+  end: number,
+  ports: Uint8Array,
+  p: DecodedPacket,
+  depth: number,
+): void {
+  if (end - off < ETHERNET_HEADER_BYTES)
+    return truncated(p, 'truncated Ethernet header', end - off, ETHERNET_HEADER_BYTES);
   let type = u16(buf, off + 12);
   let pos = off + ETHERNET_HEADER_BYTES;
   for (let tags = 0; (type === 0x8100 || type === 0x88a8 || type === 0x9100) && tags < MAX_VLAN_TAGS; tags++) {
@@ -308,7 +321,15 @@ function decodeEthernet(buf: Buffer, off: number, end: number, ports: Uint8Array
   decodeL3(type, buf, pos, end, ports, p, depth);
 }
 
-function decodeL3(type: number, buf: Buffer, off: number, end: number, ports: Uint8Array, p: DecodedPacket, depth: number): void {
+function decodeL3(
+  type: number,
+  buf: Buffer,
+  off: number,
+  end: number,
+  ports: Uint8Array,
+  p: DecodedPacket,
+  depth: number,
+): void {
   if (type === ETHERTYPE_IPV4) decodeIpv4(buf, off, end, ports, p, depth);
   else if (type === ETHERTYPE_IPV6) decodeIpv6(buf, off, end, ports, p, depth);
   else {
@@ -390,7 +411,17 @@ function decodeIpv4(buf: Buffer, off: number, end: number, ports: Uint8Array, p:
   // The usual 20-byte header summed inline (this runs for every IPv4 packet, tunnelled ones twice).
   const headerSum =
     ihl === 20
-      ? vihl * 256 + buf[off + 1]! + total0(buf, off) + u16(buf, off + 4) + fragFieldRaw(buf, off) + u16(buf, off + 8) + u16(buf, off + 10) + u16(buf, off + 12) + u16(buf, off + 14) + u16(buf, off + 16) + u16(buf, off + 18)
+      ? vihl * 256 +
+        buf[off + 1]! +
+        total0(buf, off) +
+        u16(buf, off + 4) +
+        fragFieldRaw(buf, off) +
+        u16(buf, off + 8) +
+        u16(buf, off + 10) +
+        u16(buf, off + 12) +
+        u16(buf, off + 14) +
+        u16(buf, off + 16) +
+        u16(buf, off + 18)
       : onesSum(buf, off, off + ihl, 0, p);
   if (fold(headerSum) !== 0xffff) p.badChecksums |= BAD_IPV4_HEADER_CHECKSUM;
   if (p.fragment === FRAGMENT_LATER) return;
@@ -511,7 +542,12 @@ function decodeTransport(
       }
       const udpLength = u16(buf, off + 4);
       // Only a whole, unfragmented datagram can be checked; IPv4's checksum 0 means the sender computed none.
-      if (udpLength >= 8 && have >= udpLength && p.fragment === FRAGMENT_NONE && (u16(buf, off + 6) !== 0 || p.ipVersion === 6)) {
+      if (
+        udpLength >= 8 &&
+        have >= udpLength &&
+        p.fragment === FRAGMENT_NONE &&
+        (u16(buf, off + 6) !== 0 || p.ipVersion === 6)
+      ) {
         p.udpChecksumsVerified++;
         if (!udpChecksumOk(buf, off, udpLength, p)) p.badChecksums |= BAD_UDP_CHECKSUM;
       }

@@ -6,7 +6,15 @@
 import { open } from 'node:fs/promises';
 import { describeError } from '../errors.ts';
 import { CaptureReader, type PacketSink } from './capture-reader.ts';
-import { FlowTable, MAX_FLOWS, countTcp, handshakeState, tcpFlagNames, type FlowRecord, type FlowTunnel } from './flow-table.ts';
+import {
+  FlowTable,
+  MAX_FLOWS,
+  countTcp,
+  handshakeState,
+  tcpFlagNames,
+  type FlowRecord,
+  type FlowTunnel,
+} from './flow-table.ts';
 import {
   DecodedPacket,
   FRAGMENT_NONE,
@@ -172,7 +180,15 @@ class Summarizer implements PacketSink {
     this.#sampleSize = Math.max(0, Math.min(options.sampleSize ?? DEFAULT_SAMPLE_SIZE, MAX_SAMPLE_SIZE));
   }
 
-  onPacket(buf: Buffer, offset: number, caplen: number, origlen: number, linkType: number, sec: number, nsec: number): void {
+  onPacket(
+    buf: Buffer,
+    offset: number,
+    caplen: number,
+    origlen: number,
+    linkType: number,
+    sec: number,
+    nsec: number,
+  ): void {
     const n = ++this.packets;
     this.bytes += origlen;
     if (this.firstSec < 0) {
@@ -274,7 +290,8 @@ class Summarizer implements PacketSink {
     const hasPorts = (proto === PROTO_TCP || proto === PROTO_UDP) && (port0 !== 0 || port1 !== 0);
     const fromZero = flow.initiator === 0;
     let tunnel = flow.tunnel;
-    if (tunnel !== null && flow.tunnelSide !== flow.initiator) tunnel = { ...tunnel, outerSrc: tunnel.outerDst, outerDst: tunnel.outerSrc };
+    if (tunnel !== null && flow.tunnelSide !== flow.initiator)
+      tunnel = { ...tunnel, outerSrc: tunnel.outerDst, outerDst: tunnel.outerSrc };
     return {
       src: fromZero ? side0 : side1,
       dst: fromZero ? side1 : side0,
@@ -318,7 +335,12 @@ function finish(s: Summarizer, reader: CaptureReader, errors: string[]): Capture
     malformedPackets: s.malformed,
     badUdpChecksums: s.badUdp,
     badIpChecksums: s.badIp,
-    sample: s.samples.map((x) => ({ number: x.number, time: formatTimestamp(x.sec, x.nsec, nano), length: x.length, line: x.line })),
+    sample: s.samples.map((x) => ({
+      number: x.number,
+      time: formatTimestamp(x.sec, x.nsec, nano),
+      length: x.length,
+      line: x.line,
+    })),
     errors,
     warnings: s.warnings,
   };

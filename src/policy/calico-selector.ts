@@ -58,7 +58,27 @@ export interface CalicoSelector {
 
 type Token =
   | { kind: 'label' | 'string' | 'has'; value: string }
-  | { kind: '(' | ')' | '{' | '}' | ',' | '==' | '!=' | '!' | '&&' | '||' | 'in' | 'notIn' | 'contains' | 'startsWith' | 'endsWith' | 'all' | 'global' | 'eof' };
+  | {
+      kind:
+        | '('
+        | ')'
+        | '{'
+        | '}'
+        | ','
+        | '=='
+        | '!='
+        | '!'
+        | '&&'
+        | '||'
+        | 'in'
+        | 'notIn'
+        | 'contains'
+        | 'startsWith'
+        | 'endsWith'
+        | 'all'
+        | 'global'
+        | 'eof';
+    };
 
 const IDENT_CHAR = /[A-Za-z0-9_./-]/;
 
@@ -75,7 +95,8 @@ function readIdent(s: string, i: number, field: string): [string, number] {
   let j = i;
   while (j < s.length && IDENT_CHAR.test(s[j]!)) j++;
   if (j === i) fail(field, `expected a label name at position ${i} of the selector`);
-  if (j - i > LABEL_KEY_MAX_LENGTH) fail(field, `a label name in the selector is longer than ${LABEL_KEY_MAX_LENGTH} characters`);
+  if (j - i > LABEL_KEY_MAX_LENGTH)
+    fail(field, `a label name in the selector is longer than ${LABEL_KEY_MAX_LENGTH} characters`);
   return [s.slice(i, j), j];
 }
 
@@ -346,7 +367,8 @@ export function evaluateNode(node: SelectorNode, labels: LabelView): Tri {
   }
 }
 
-export const selectorMatches = (selector: CalicoSelector, labels: LabelView): Tri => evaluateNode(selector.root, labels);
+export const selectorMatches = (selector: CalicoSelector, labels: LabelView): Tri =>
+  evaluateNode(selector.root, labels);
 
 /** A LabelView over a plain label map, every other key known absent. */
 export function plainLabels(labels: Readonly<Record<string, string>>, global = true): LabelView {

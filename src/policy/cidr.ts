@@ -13,7 +13,8 @@ export interface Cidr {
 }
 
 export function parseCidr(value: unknown, field: string): Cidr {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 64) throw new InvalidInputError(field, 'must be a CIDR string');
+  if (typeof value !== 'string' || value.length === 0 || value.length > 64)
+    throw new InvalidInputError(field, 'must be a CIDR string');
   // Calico accepts a bare address as a /32 or /128 in nets.
   const text = value.includes('/') ? value : `${value}/${value.includes(':') ? 128 : 32}`;
   let range: [ipaddr.IPv4 | ipaddr.IPv6, number];
@@ -35,10 +36,15 @@ export interface ParsedIp {
 }
 
 export function parseIp(value: unknown, field: string): ParsedIp {
-  const valid = typeof value === 'string' && (ipaddr.IPv4.isValidFourPartDecimal(value) || (value.includes(':') && ipaddr.IPv6.isValid(value) && !value.includes('%')));
-  if (typeof value !== 'string' || !valid) throw new InvalidInputError(field, `${JSON.stringify(String(value).slice(0, 40))} is not an IP address`);
+  const valid =
+    typeof value === 'string' &&
+    (ipaddr.IPv4.isValidFourPartDecimal(value) ||
+      (value.includes(':') && ipaddr.IPv6.isValid(value) && !value.includes('%')));
+  if (typeof value !== 'string' || !valid)
+    throw new InvalidInputError(field, `${JSON.stringify(String(value).slice(0, 40))} is not an IP address`);
   let addr = ipaddr.parse(value);
-  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) addr = (addr as ipaddr.IPv6).toIPv4Address();
+  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress())
+    addr = (addr as ipaddr.IPv6).toIPv4Address();
   return { text: value, family: addr.kind() === 'ipv4' ? 4 : 6, addr };
 }
 

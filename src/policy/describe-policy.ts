@@ -30,11 +30,21 @@ export interface EndpointPolicies {
   notEvaluated: NotEvaluatedPolicy[];
 }
 
-function views(pod: PodEndpoint, namespaces: Record<string, Record<string, string>>): { pod: LabelView; ns: LabelView; sa: LabelView } {
+function views(
+  pod: PodEndpoint,
+  namespaces: Record<string, Record<string, string>>,
+): { pod: LabelView; ns: LabelView; sa: LabelView } {
   const nsLabels = namespaces[pod.namespace] ?? null;
   const ns: LabelView = {
     global: false,
-    get: (k) => (k === 'projectcalico.org/name' || k === 'kubernetes.io/metadata.name' ? (nsLabels?.[k] ?? pod.namespace) : nsLabels === null ? null : Object.hasOwn(nsLabels, k) ? nsLabels[k] : undefined),
+    get: (k) =>
+      k === 'projectcalico.org/name' || k === 'kubernetes.io/metadata.name'
+        ? (nsLabels?.[k] ?? pod.namespace)
+        : nsLabels === null
+          ? null
+          : Object.hasOwn(nsLabels, k)
+            ? nsLabels[k]
+            : undefined,
   };
   const sa = pod.serviceAccount ?? null;
   return {
@@ -83,7 +93,11 @@ export function policiesForEndpoint(
 ): EndpointPolicies {
   parseIp(pod.ip, 'pod ip');
   const v = views(pod, namespaces);
-  const out: EndpointPolicies = { ingress: [], egress: [], notEvaluated: notEvaluated.filter((p) => p.namespace === null || p.namespace === pod.namespace) };
+  const out: EndpointPolicies = {
+    ingress: [],
+    egress: [],
+    notEvaluated: notEvaluated.filter((p) => p.namespace === null || p.namespace === pod.namespace),
+  };
   for (const p of sortPolicies(policies)) {
     const a = applies(p, pod, v);
     if (a === false) continue;
@@ -97,9 +111,17 @@ export function policiesForEndpoint(
         order: p.order,
         selects: p.selectorText,
         applies: a,
-        why: a === 'unknown' ? (p.broken ? `could not be read: ${p.broken}` : "depends on the pod's service account labels, which k8snet does not read") : null,
+        why:
+          a === 'unknown'
+            ? p.broken
+              ? `could not be read: ${p.broken}`
+              : "depends on the pod's service account labels, which k8snet does not read"
+            : null,
         rules: ruleLines(p, direction),
-        otherwise: p[direction].length === 0 ? `denies all ${direction} unless an earlier policy decided` : 'no matching rule: on to the next policy; deny at the end of the tier',
+        otherwise:
+          p[direction].length === 0
+            ? `denies all ${direction} unless an earlier policy decided`
+            : 'no matching rule: on to the next policy; deny at the end of the tier',
         notes: p.notes,
       });
     }

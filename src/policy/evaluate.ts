@@ -15,7 +15,15 @@
  * reason at the first point the outcome depends on it, never a guess.
  */
 import { cidrContains, parseCidr, parseIp, type Cidr, type ParsedIp } from './cidr.ts';
-import { selectorMatches, triAnd, triNot, triOr, type CalicoSelector, type LabelView, type Tri } from './calico-selector.ts';
+import {
+  selectorMatches,
+  triAnd,
+  triNot,
+  triOr,
+  type CalicoSelector,
+  type LabelView,
+  type Tri,
+} from './calico-selector.ts';
 import {
   PROTOCOL_NUMBERS,
   protocolName,
@@ -188,7 +196,10 @@ interface Ctx {
 }
 
 /** An external IP's labels, when network sets were not read: Calico's own projectcalico.org/* keys are known absent. */
-const UNKNOWN_EXTERNAL: LabelView = { global: true, get: (key) => (key.startsWith('projectcalico.org/') ? undefined : null) };
+const UNKNOWN_EXTERNAL: LabelView = {
+  global: true,
+  get: (key) => (key.startsWith('projectcalico.org/') ? undefined : null),
+};
 
 interface Selection {
   selector: CalicoSelector | null;
@@ -207,7 +218,8 @@ function endpointSelected(sel: Selection, r: Resolved, policy: NormalizedPolicy,
     if (sel.selector) acc = triAnd(acc, selectorMatches(sel.selector, r.view!));
     if (sel.serviceAccounts) {
       const sa = r.ep.serviceAccount ?? null;
-      if (sel.serviceAccounts.names) acc = triAnd(acc, sa === null ? 'unknown' : sel.serviceAccounts.names.includes(sa));
+      if (sel.serviceAccounts.names)
+        acc = triAnd(acc, sa === null ? 'unknown' : sel.serviceAccounts.names.includes(sa));
       if (sel.serviceAccounts.selector) acc = triAnd(acc, selectorMatches(sel.serviceAccounts.selector, r.saView!));
     }
     return acc;
@@ -222,7 +234,11 @@ function endpointSelected(sel: Selection, r: Resolved, policy: NormalizedPolicy,
   for (const { set, cidrs, view, nsView } of sets) {
     if (!cidrs.some((c) => cidrContains(c, r.ip))) continue;
     let m: Tri;
-    if (sel.namespaceSelector) m = nsView === null ? selectorMatches(sel.namespaceSelector, { global: true, get: () => undefined }) : selectorMatches(sel.namespaceSelector, nsView);
+    if (sel.namespaceSelector)
+      m =
+        nsView === null
+          ? selectorMatches(sel.namespaceSelector, { global: true, get: () => undefined })
+          : selectorMatches(sel.namespaceSelector, nsView);
     else m = policy.namespace === null ? true : set.namespace === policy.namespace;
     if (sel.selector) m = triAnd(m, selectorMatches(sel.selector, view));
     any = triOr(any, m);
@@ -230,12 +246,12 @@ function endpointSelected(sel: Selection, r: Resolved, policy: NormalizedPolicy,
   return any;
 }
 
-
 function notSelected(notSelector: CalicoSelector, r: Resolved, sets: Ctx['sets']): Tri {
   if (r.ep.kind === 'pod') return triNot(selectorMatches(notSelector, r.view!));
   if (sets === null) return selectorMatches(notSelector, UNKNOWN_EXTERNAL) === false ? true : 'unknown';
   let any: Tri = false;
-  for (const { cidrs, view } of sets) if (cidrs.some((c) => cidrContains(c, r.ip))) any = triOr(any, selectorMatches(notSelector, view));
+  for (const { cidrs, view } of sets)
+    if (cidrs.some((c) => cidrContains(c, r.ip))) any = triOr(any, selectorMatches(notSelector, view));
   return triNot(any);
 }
 
@@ -243,7 +259,9 @@ function portMatches(ports: PortMatch[], port: number, r: Resolved, protocol: nu
   return ports.some((p) => {
     if (p.kind === 'range') return port >= p.min && port <= p.max;
     if (r.ep.kind !== 'pod') return false; // named ports resolve only against pods
-    return r.ep.containerPorts.some((c) => c.name === p.name && c.port === port && PROTOCOL_NUMBERS[c.protocol.toUpperCase()] === protocol);
+    return r.ep.containerPorts.some(
+      (c) => c.name === p.name && c.port === port && PROTOCOL_NUMBERS[c.protocol.toUpperCase()] === protocol,
+    );
   });
 }
 
@@ -252,13 +270,22 @@ interface Match {
   why: string;
 }
 
-function entityMatches(e: EntityMatch, r: Resolved, role: 'source' | 'destination', policy: NormalizedPolicy, ctx: Ctx): Match {
+function entityMatches(
+  e: EntityMatch,
+  r: Resolved,
+  role: 'source' | 'destination',
+  policy: NormalizedPolicy,
+  ctx: Ctx,
+): Match {
   if (e.nets && !e.nets.some((n) => cidrContains(n, r.ip))) return { value: false, why: '' };
   if (e.notNets && e.notNets.some((n) => cidrContains(n, r.ip))) return { value: false, why: '' };
   const selected = endpointSelected(e, r, policy, ctx.sets);
   if (selected === false) return { value: false, why: '' };
   let value: Tri = selected;
-  let why = selected === 'unknown' ? `whether ${describeEndpoint(r.ep)} matches the ${role} selector depends on labels k8snet does not know (service account labels, or NetworkSets not read)` : '';
+  let why =
+    selected === 'unknown'
+      ? `whether ${describeEndpoint(r.ep)} matches the ${role} selector depends on labels k8snet does not know (service account labels, or NetworkSets not read)`
+      : '';
   if (e.notSelector) {
     const n = notSelected(e.notSelector, r, ctx.sets);
     if (n === false) return { value: false, why: '' };
@@ -266,11 +293,13 @@ function entityMatches(e: EntityMatch, r: Resolved, role: 'source' | 'destinatio
     value = triAnd(value, n);
   }
   if (e.ports || e.notPorts) {
-    if (role === 'source') return { value: 'unknown', why: 'the rule matches source ports, and the client port is not known' };
+    if (role === 'source')
+      return { value: 'unknown', why: 'the rule matches source ports, and the client port is not known' };
     if (e.ports && !portMatches(e.ports, ctx.input.port, r, ctx.protocol)) return { value: false, why: '' };
     if (e.notPorts && portMatches(e.notPorts, ctx.input.port, r, ctx.protocol)) return { value: false, why: '' };
   }
-  if (e.undecidable.length && value !== false) return { value: 'unknown', why: `the rule uses ${e.undecidable.join(', ')}` };
+  if (e.undecidable.length && value !== false)
+    return { value: 'unknown', why: `the rule uses ${e.undecidable.join(', ')}` };
   return { value, why };
 }
 
@@ -302,7 +331,12 @@ export interface EntityPodSelection {
  * Which pods a rule's source or destination selects, with the evaluator's own semantics: for renderers that turn
  * selectors into addresses (the lab's Felix, src/lab/felix-rules.ts) instead of deciding one connection.
  */
-export function entitySelectsPod(e: EntityMatch, policy: NormalizedPolicy, pod: PodEndpoint, namespaces: ConnectionInput['namespaces']): EntityPodSelection {
+export function entitySelectsPod(
+  e: EntityMatch,
+  policy: NormalizedPolicy,
+  pod: PodEndpoint,
+  namespaces: ConnectionInput['namespaces'],
+): EntityPodSelection {
   const r = resolve(pod, namespaces, 'pod ip');
   const selects = Boolean(e.selector || e.namespaceSelector || e.serviceAccounts);
   // sets = []: a pod is never in a network set's scope here, so no set is consulted.
@@ -316,16 +350,30 @@ function policyApplies(policy: NormalizedPolicy, r: Resolved, direction: Directi
   if (!policy.types[direction]) return { value: false, why: '' };
   if (r.ep.kind !== 'pod') return { value: false, why: '' };
   if (policy.namespace !== null && policy.namespace !== r.ep.namespace) return { value: false, why: '' };
-  if (policy.broken || !policy.selector) return { value: 'unknown', why: `${policyLabel(policy)} could not be read (${policy.broken ?? 'no selector'}), so it may select ${r.ep.name}` };
+  if (policy.broken || !policy.selector)
+    return {
+      value: 'unknown',
+      why: `${policyLabel(policy)} could not be read (${policy.broken ?? 'no selector'}), so it may select ${r.ep.name}`,
+    };
   let v = selectorMatches(policy.selector, r.view!);
   if (policy.namespaceSelector) v = triAnd(v, selectorMatches(policy.namespaceSelector, r.nsView!));
   if (policy.serviceAccountSelector) v = triAnd(v, selectorMatches(policy.serviceAccountSelector, r.saView!));
-  return { value: v, why: v === 'unknown' ? `whether ${policyLabel(policy)} selects ${r.ep.name} depends on its service account's labels, which k8snet does not know` : '' };
+  return {
+    value: v,
+    why:
+      v === 'unknown'
+        ? `whether ${policyLabel(policy)} selects ${r.ep.name} depends on its service account's labels, which k8snet does not know`
+        : '',
+  };
 }
 
 export function policyLabel(p: Pick<NormalizedPolicy, 'kind' | 'namespace' | 'name'>): string {
   const where = p.namespace ? `${p.namespace}/${p.name}` : p.name;
-  return p.kind === 'GlobalNetworkPolicy' ? `GlobalNetworkPolicy ${where}` : p.kind === 'CalicoNetworkPolicy' ? `Calico NetworkPolicy ${where}` : where;
+  return p.kind === 'GlobalNetworkPolicy'
+    ? `GlobalNetworkPolicy ${where}`
+    : p.kind === 'CalicoNetworkPolicy'
+      ? `Calico NetworkPolicy ${where}`
+      : where;
 }
 
 function describeEndpoint(ep: Endpoint): string {
@@ -333,19 +381,41 @@ function describeEndpoint(ep: Endpoint): string {
 }
 
 /** Calico's order: by order (none = last), then by name. Stable for equal keys. */
-export function sortPolicies<T extends Pick<NormalizedPolicy, 'order' | 'calicoName' | 'namespace'>>(policies: readonly T[]): T[] {
+export function sortPolicies<T extends Pick<NormalizedPolicy, 'order' | 'calicoName' | 'namespace'>>(
+  policies: readonly T[],
+): T[] {
   const key = (p: T) => p.order ?? Number.POSITIVE_INFINITY;
-  return [...policies].sort((a, b) => key(a) - key(b) || (a.calicoName < b.calicoName ? -1 : a.calicoName > b.calicoName ? 1 : 0) || String(a.namespace).localeCompare(String(b.namespace)));
+  return [...policies].sort(
+    (a, b) =>
+      key(a) - key(b) ||
+      (a.calicoName < b.calicoName ? -1 : a.calicoName > b.calicoName ? 1 : 0) ||
+      String(a.namespace).localeCompare(String(b.namespace)),
+  );
 }
 
-function evaluateSide(direction: Direction, src: Resolved, dst: Resolved, ordered: readonly NormalizedPolicy[], ctx: Ctx): SideVerdict {
+function evaluateSide(
+  direction: Direction,
+  src: Resolved,
+  dst: Resolved,
+  ordered: readonly NormalizedPolicy[],
+  ctx: Ctx,
+): SideVerdict {
   const self = direction === 'egress' ? src : dst;
   const peer = direction === 'egress' ? dst : src;
   const conn = `${describeEndpoint(src.ep)} → ${describeEndpoint(dst.ep)}:${ctx.input.port}/${ctx.input.protocol}`;
   const caveats = (ctx.input.notEvaluated ?? [])
     .filter((p) => p.namespace === null || (self.ep.kind === 'pod' && p.namespace === self.ep.namespace))
     .map((p) => `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} not evaluated: ${p.reason}`);
-  const out: SideVerdict = { direction, isolated: false, verdict: 'allow', decidedBy: null, reason: '', considered: [], logged: [], caveats };
+  const out: SideVerdict = {
+    direction,
+    isolated: false,
+    verdict: 'allow',
+    decidedBy: null,
+    reason: '',
+    considered: [],
+    logged: [],
+    caveats,
+  };
   if (self.ep.kind !== 'pod') {
     out.reason = `${describeEndpoint(self.ep)} is not a pod: no pod policy applies to its ${direction}`;
     return out;
@@ -356,7 +426,10 @@ function evaluateSide(direction: Direction, src: Resolved, dst: Resolved, ordere
     out.reason = `could not evaluate ${direction} of ${conn}: ${why}`;
     return out;
   };
-  const tiers = ctx.input.tiers && ctx.input.tiers.length > 0 ? ctx.input.tiers : [{ name: 'default', order: null, defaultAction: 'Deny' as const }];
+  const tiers =
+    ctx.input.tiers && ctx.input.tiers.length > 0
+      ? ctx.input.tiers
+      : [{ name: 'default', order: null, defaultAction: 'Deny' as const }];
   const tierWord = (t: string) => (tiers.length > 1 || t !== 'default' ? `tier "${t}"` : 'the tier');
   let passedFrom: DecidedBy | null = null;
   tierLoop: for (const [tierIndex, tier] of tiers.entries()) {
@@ -370,12 +443,27 @@ function evaluateSide(direction: Direction, src: Resolved, dst: Resolved, ordere
       if (applies.value === 'unknown') return unknown(applies.why);
       out.isolated = true;
       last = policy;
-      out.considered.push({ kind: policy.kind, tier: policy.tier ?? 'default', namespace: policy.namespace, name: policy.name, order: policy.order });
+      out.considered.push({
+        kind: policy.kind,
+        tier: policy.tier ?? 'default',
+        namespace: policy.namespace,
+        name: policy.name,
+        order: policy.order,
+      });
       for (const rule of policy[direction]) {
         const m = ruleMatches(rule, src, dst, policy, ctx);
         if (m.value === false) continue;
-        if (m.value === 'unknown') return unknown(`${policyLabel(policy)} rule ${rule.index + 1} ("${rule.text}"): ${m.why}`);
-        const decided = (action: RuleAction): DecidedBy => ({ kind: policy.kind, namespace: policy.namespace, name: policy.name, order: policy.order, ruleIndex: rule.index, action, ruleText: rule.text });
+        if (m.value === 'unknown')
+          return unknown(`${policyLabel(policy)} rule ${rule.index + 1} ("${rule.text}"): ${m.why}`);
+        const decided = (action: RuleAction): DecidedBy => ({
+          kind: policy.kind,
+          namespace: policy.namespace,
+          name: policy.name,
+          order: policy.order,
+          ruleIndex: rule.index,
+          action,
+          ruleText: rule.text,
+        });
         if (rule.action === 'Log') {
           out.logged.push({ name: policyLabel(policy), ruleIndex: rule.index });
           continue;
@@ -400,21 +488,48 @@ function evaluateSide(direction: Direction, src: Resolved, dst: Resolved, ordere
     }
     if (!last) continue;
     if (tier.defaultAction === 'Pass') {
-      passedFrom = { kind: last.kind, namespace: last.namespace, name: last.name, order: last.order, ruleIndex: null, action: 'Pass', ruleText: null };
+      passedFrom = {
+        kind: last.kind,
+        namespace: last.namespace,
+        name: last.name,
+        order: last.order,
+        ruleIndex: null,
+        action: 'Pass',
+        ruleText: null,
+      };
       out.decidedBy = passedFrom;
       out.reason = `no rule of ${tierWord(tier.name)} matched and its default action is Pass: ${onward}`;
       continue;
     }
     out.verdict = 'deny';
-    out.decidedBy = { kind: last.kind, namespace: last.namespace, name: last.name, order: last.order, ruleIndex: null, action: 'Deny (end of tier)', ruleText: null };
-    const names = out.considered.filter((p) => p.tier === tier.name).map((p) => policyLabel(p)).join(', ');
+    out.decidedBy = {
+      kind: last.kind,
+      namespace: last.namespace,
+      name: last.name,
+      order: last.order,
+      ruleIndex: null,
+      action: 'Deny (end of tier)',
+      ruleText: null,
+    };
+    const names = out.considered
+      .filter((p) => p.tier === tier.name)
+      .map((p) => policyLabel(p))
+      .join(', ');
     const peerText = peer.ep.kind === 'pod' ? peer.ep.name : peer.ep.ip;
     const count = out.considered.filter((p) => p.tier === tier.name).length;
     out.reason = `denied: ${names} ${count > 1 ? 'select' : 'selects'} ${pod.name}${tier.name !== 'default' ? ` in tier "${tier.name}"` : ''} and no ${direction} rule allows ${direction === 'ingress' ? `${peerText} to port` : `it to ${peerText}:`}${direction === 'ingress' ? ' ' : ''}${ctx.input.port}/${ctx.input.protocol}`;
     return out;
   }
   if (passedFrom) return out;
-  out.decidedBy = { kind: 'profile', namespace: pod.namespace, name: profileName(pod.namespace), order: null, ruleIndex: null, action: 'Allow', ruleText: null };
+  out.decidedBy = {
+    kind: 'profile',
+    namespace: pod.namespace,
+    name: profileName(pod.namespace),
+    order: null,
+    ruleIndex: null,
+    action: 'Allow',
+    ruleText: null,
+  };
   out.reason = `allowed: no policy selects ${pod.name} for ${direction}, so the namespace profile ${profileName(pod.namespace)} allows`;
   return out;
 }
@@ -440,7 +555,15 @@ export function evaluateConnection(input: ConnectionInput, options: { presorted?
                 return [];
               }
             }),
-            view: { global: set.namespace === null, get: (k: string) => (Object.hasOwn(set.labels, k) ? set.labels[k] : k === 'projectcalico.org/namespace' ? (set.namespace ?? undefined) : undefined) },
+            view: {
+              global: set.namespace === null,
+              get: (k: string) =>
+                Object.hasOwn(set.labels, k)
+                  ? set.labels[k]
+                  : k === 'projectcalico.org/namespace'
+                    ? (set.namespace ?? undefined)
+                    : undefined,
+            },
             nsView: set.namespace === null ? null : namespaceView(set.namespace, input.namespaces),
           })),
   };
@@ -450,12 +573,26 @@ export function evaluateConnection(input: ConnectionInput, options: { presorted?
     src = resolve(input.src, input.namespaces, 'src.ip');
     dst = resolve(input.dst, input.namespaces, 'dst.ip');
   } catch (err) {
-    const side = (direction: Direction): SideVerdict => ({ direction, isolated: false, verdict: 'unknown', decidedBy: null, reason: `could not evaluate: ${(err as Error).message}`, considered: [], logged: [], caveats: [] });
+    const side = (direction: Direction): SideVerdict => ({
+      direction,
+      isolated: false,
+      verdict: 'unknown',
+      decidedBy: null,
+      reason: `could not evaluate: ${(err as Error).message}`,
+      considered: [],
+      logged: [],
+      caveats: [],
+    });
     return { egress: side('egress'), ingress: side('ingress'), allowed: 'unknown' };
   }
   const egress = evaluateSide('egress', src, dst, ordered, ctx);
   const ingress = evaluateSide('ingress', src, dst, ordered, ctx);
-  const allowed = egress.verdict === 'deny' || ingress.verdict === 'deny' ? false : egress.verdict === 'unknown' || ingress.verdict === 'unknown' ? 'unknown' : true;
+  const allowed =
+    egress.verdict === 'deny' || ingress.verdict === 'deny'
+      ? false
+      : egress.verdict === 'unknown' || ingress.verdict === 'unknown'
+        ? 'unknown'
+        : true;
   return { egress, ingress, allowed };
 }
 

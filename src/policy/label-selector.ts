@@ -26,14 +26,17 @@ export interface LabelSelector {
 }
 
 /** prefix/name as Kubernetes validates a qualified label key (IsQualifiedName). */
-const QUALIFIED_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const QUALIFIED_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 /** IsValidLabelValue: empty, or 63 characters of alphanumerics, '-', '_', '.' starting and ending alphanumeric. */
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function validateKey(field: string, key: unknown): string {
-  if (typeof key !== 'string' || key.length === 0) throw new InvalidInputError(field, 'a label key must be a non-empty string');
+  if (typeof key !== 'string' || key.length === 0)
+    throw new InvalidInputError(field, 'a label key must be a non-empty string');
   if (key.length > QUALIFIED_KEY_MAX_LENGTH || !QUALIFIED_KEY.test(key)) {
     throw new InvalidInputError(field, `${JSON.stringify(key.slice(0, 40))} is not a valid label key`);
   }
@@ -41,7 +44,8 @@ function validateKey(field: string, key: unknown): string {
 }
 
 function validateValue(field: string, value: unknown): string {
-  if (typeof value !== 'string') throw new InvalidInputError(field, `a label value must be a string, not ${value === null ? 'null' : typeof value}`);
+  if (typeof value !== 'string')
+    throw new InvalidInputError(field, `a label value must be a string, not ${value === null ? 'null' : typeof value}`);
   if (value.length > LABEL_VALUE_MAX_LENGTH || !LABEL_VALUE.test(value)) {
     throw new InvalidInputError(field, `${JSON.stringify(value.slice(0, 40))} is not a valid label value`);
   }
@@ -50,33 +54,47 @@ function validateValue(field: string, value: unknown): string {
 
 /** Validates a raw LabelSelector; throws InvalidInputError naming `field` and what is wrong. */
 export function parseLabelSelector(raw: unknown, field: string): LabelSelector {
-  if (!isPlainObject(raw)) throw new InvalidInputError(field, `must be an object, not ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : typeof raw}`);
+  if (!isPlainObject(raw))
+    throw new InvalidInputError(
+      field,
+      `must be an object, not ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : typeof raw}`,
+    );
   const matchLabels: Record<string, string> = {};
   if (raw.matchLabels !== undefined && raw.matchLabels !== null) {
-    if (!isPlainObject(raw.matchLabels)) throw new InvalidInputError(`${field}.matchLabels`, 'must be an object of key: value');
+    if (!isPlainObject(raw.matchLabels))
+      throw new InvalidInputError(`${field}.matchLabels`, 'must be an object of key: value');
     const entries = Object.entries(raw.matchLabels);
-    if (entries.length > LIST_MAX) throw new InvalidInputError(`${field}.matchLabels`, `has more than ${LIST_MAX} entries`);
-    for (const [k, v] of entries) matchLabels[validateKey(`${field}.matchLabels`, k)] = validateValue(`${field}.matchLabels.${k}`, v);
+    if (entries.length > LIST_MAX)
+      throw new InvalidInputError(`${field}.matchLabels`, `has more than ${LIST_MAX} entries`);
+    for (const [k, v] of entries)
+      matchLabels[validateKey(`${field}.matchLabels`, k)] = validateValue(`${field}.matchLabels.${k}`, v);
   }
   const matchExpressions: LabelSelectorRequirement[] = [];
   if (raw.matchExpressions !== undefined && raw.matchExpressions !== null) {
-    if (!Array.isArray(raw.matchExpressions)) throw new InvalidInputError(`${field}.matchExpressions`, 'must be a list');
-    if (raw.matchExpressions.length > LIST_MAX) throw new InvalidInputError(`${field}.matchExpressions`, `has more than ${LIST_MAX} entries`);
+    if (!Array.isArray(raw.matchExpressions))
+      throw new InvalidInputError(`${field}.matchExpressions`, 'must be a list');
+    if (raw.matchExpressions.length > LIST_MAX)
+      throw new InvalidInputError(`${field}.matchExpressions`, `has more than ${LIST_MAX} entries`);
     raw.matchExpressions.forEach((e: unknown, i) => {
       const f = `${field}.matchExpressions[${i}]`;
       if (!isPlainObject(e)) throw new InvalidInputError(f, 'must be an object');
       const key = validateKey(`${f}.key`, e.key);
       const operator = e.operator;
       if (operator !== 'In' && operator !== 'NotIn' && operator !== 'Exists' && operator !== 'DoesNotExist') {
-        throw new InvalidInputError(`${f}.operator`, `${JSON.stringify(String(operator).slice(0, 40))} is not one of In, NotIn, Exists, DoesNotExist`);
+        throw new InvalidInputError(
+          `${f}.operator`,
+          `${JSON.stringify(String(operator).slice(0, 40))} is not one of In, NotIn, Exists, DoesNotExist`,
+        );
       }
       const rawValues = e.values ?? [];
       if (!Array.isArray(rawValues)) throw new InvalidInputError(`${f}.values`, 'must be a list');
       if (rawValues.length > LIST_MAX) throw new InvalidInputError(`${f}.values`, `has more than ${LIST_MAX} entries`);
       const values = rawValues.map((v: unknown) => validateValue(`${f}.values`, v));
       // The API server refuses these (ValidateLabelSelectorRequirement); a stored object that has them is hostile.
-      if ((operator === 'In' || operator === 'NotIn') && values.length === 0) throw new InvalidInputError(`${f}.values`, `must not be empty for ${operator}`);
-      if ((operator === 'Exists' || operator === 'DoesNotExist') && values.length > 0) throw new InvalidInputError(`${f}.values`, `must be empty for ${operator}`);
+      if ((operator === 'In' || operator === 'NotIn') && values.length === 0)
+        throw new InvalidInputError(`${f}.values`, `must not be empty for ${operator}`);
+      if ((operator === 'Exists' || operator === 'DoesNotExist') && values.length > 0)
+        throw new InvalidInputError(`${f}.values`, `must be empty for ${operator}`);
       matchExpressions.push({ key, operator, values });
     });
   }
@@ -128,7 +146,9 @@ export function labelSelectorToCalico(s: LabelSelector, extra: { key: string; va
 
 /** Plain words for a LabelSelector: "app=web, tier in (a, b)", or "all" for `{}`. */
 export function describeLabelSelector(s: LabelSelector): string {
-  const parts = Object.keys(s.matchLabels).sort().map((k) => `${k}=${s.matchLabels[k]}`);
+  const parts = Object.keys(s.matchLabels)
+    .sort()
+    .map((k) => `${k}=${s.matchLabels[k]}`);
   for (const e of s.matchExpressions) {
     if (e.operator === 'In') parts.push(`${e.key} in (${e.values.join(', ')})`);
     else if (e.operator === 'NotIn') parts.push(`${e.key} not in (${e.values.join(', ')})`);

@@ -11,7 +11,12 @@
 import { InvalidInputError, describeError } from '../errors.ts';
 import { parseCalicoSelector, type CalicoSelector } from './calico-selector.ts';
 import { parseCidr, type Cidr } from './cidr.ts';
-import { describeLabelSelector, isEmptyLabelSelector, labelSelectorToCalico, parseLabelSelector } from './label-selector.ts';
+import {
+  describeLabelSelector,
+  isEmptyLabelSelector,
+  labelSelectorToCalico,
+  parseLabelSelector,
+} from './label-selector.ts';
 import { LIST_MAX, RULES_MAX } from './limits.ts';
 
 export type PolicyKind = 'NetworkPolicy' | 'CalicoNetworkPolicy' | 'GlobalNetworkPolicy';
@@ -19,7 +24,14 @@ export type RuleAction = 'Allow' | 'Deny' | 'Log' | 'Pass';
 export type Direction = 'ingress' | 'egress';
 
 /** IANA numbers for the protocol names Calico accepts (numorstring.Protocol). */
-export const PROTOCOL_NUMBERS: Readonly<Record<string, number>> = { TCP: 6, UDP: 17, ICMP: 1, ICMPV6: 58, SCTP: 132, UDPLITE: 136 };
+export const PROTOCOL_NUMBERS: Readonly<Record<string, number>> = {
+  TCP: 6,
+  UDP: 17,
+  ICMP: 1,
+  ICMPV6: 58,
+  SCTP: 132,
+  UDPLITE: 136,
+};
 
 export type PortMatch = { kind: 'range'; min: number; max: number } | { kind: 'named'; name: string };
 
@@ -152,7 +164,10 @@ function protocolNumber(value: unknown, field: string): number | null {
     const n = PROTOCOL_NUMBERS[value.toUpperCase()];
     if (n !== undefined) return n;
   }
-  throw new InvalidInputError(field, `${JSON.stringify(String(value).slice(0, 40))} is not a protocol (TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or 1–255)`);
+  throw new InvalidInputError(
+    field,
+    `${JSON.stringify(String(value).slice(0, 40))} is not a protocol (TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or 1–255)`,
+  );
 }
 
 export function protocolName(n: number): string {
@@ -179,7 +194,8 @@ function calicoPort(value: unknown, field: string): PortMatch {
       return { kind: 'range', min, max };
     }
     if (!/^[0-9]+$/.test(value)) {
-      if (value.length > 15 || !PORT_NAME.test(value)) throw new InvalidInputError(field, `${JSON.stringify(value.slice(0, 40))} is not a port name`);
+      if (value.length > 15 || !PORT_NAME.test(value))
+        throw new InvalidInputError(field, `${JSON.stringify(value.slice(0, 40))} is not a port name`);
       return { kind: 'named', name: value };
     }
   }
@@ -188,7 +204,9 @@ function calicoPort(value: unknown, field: string): PortMatch {
 }
 
 export function describePorts(ports: PortMatch[]): string {
-  return ports.map((p) => (p.kind === 'named' ? `"${p.name}"` : p.min === p.max ? String(p.min) : `${p.min}-${p.max}`)).join(', ');
+  return ports
+    .map((p) => (p.kind === 'named' ? `"${p.name}"` : p.min === p.max ? String(p.min) : `${p.min}-${p.max}`))
+    .join(', ');
 }
 
 const emptyEntity = (): EntityMatch => ({
@@ -203,14 +221,36 @@ const emptyEntity = (): EntityMatch => ({
   undecidable: [],
 });
 
-const ENTITY_FIELDS = new Set(['nets', 'notNets', 'selector', 'notSelector', 'namespaceSelector', 'serviceAccounts', 'ports', 'notPorts', 'services']);
-const RULE_FIELDS = new Set(['action', 'ipVersion', 'protocol', 'notProtocol', 'icmp', 'notICMP', 'source', 'destination', 'http', 'metadata']);
+const ENTITY_FIELDS = new Set([
+  'nets',
+  'notNets',
+  'selector',
+  'notSelector',
+  'namespaceSelector',
+  'serviceAccounts',
+  'ports',
+  'notPorts',
+  'services',
+]);
+const RULE_FIELDS = new Set([
+  'action',
+  'ipVersion',
+  'protocol',
+  'notProtocol',
+  'icmp',
+  'notICMP',
+  'source',
+  'destination',
+  'http',
+  'metadata',
+]);
 
 function calicoEntity(raw: unknown, field: string): EntityMatch {
   const e = emptyEntity();
   if (raw === undefined || raw === null) return e;
   if (!isObject(raw)) throw new InvalidInputError(field, 'must be an object');
-  for (const k of Object.keys(raw)) if (!ENTITY_FIELDS.has(k)) e.undecidable.push(`${field}.${k} (a field k8snet does not know)`);
+  for (const k of Object.keys(raw))
+    if (!ENTITY_FIELDS.has(k)) e.undecidable.push(`${field}.${k} (a field k8snet does not know)`);
   const nets = list(raw.nets, `${field}.nets`);
   if (nets.length) e.nets = nets.map((n, i) => parseCidr(n, `${field}.nets[${i}]`));
   const notNets = list(raw.notNets, `${field}.notNets`);
@@ -224,17 +264,22 @@ function calicoEntity(raw: unknown, field: string): EntityMatch {
   if (raw.serviceAccounts !== undefined && raw.serviceAccounts !== null) {
     if (!isObject(raw.serviceAccounts)) throw new InvalidInputError(`${field}.serviceAccounts`, 'must be an object');
     const names = list(raw.serviceAccounts.names, `${field}.serviceAccounts.names`).map((n, i) => {
-      if (typeof n !== 'string') throw new InvalidInputError(`${field}.serviceAccounts.names[${i}]`, 'must be a string');
+      if (typeof n !== 'string')
+        throw new InvalidInputError(`${field}.serviceAccounts.names[${i}]`, 'must be a string');
       return n;
     });
     const saSel = optString(raw.serviceAccounts.selector, `${field}.serviceAccounts.selector`);
-    e.serviceAccounts = { names: names.length ? names : null, selector: saSel === null ? null : parseCalicoSelector(saSel, `${field}.serviceAccounts.selector`) };
+    e.serviceAccounts = {
+      names: names.length ? names : null,
+      selector: saSel === null ? null : parseCalicoSelector(saSel, `${field}.serviceAccounts.selector`),
+    };
   }
   const ports = list(raw.ports, `${field}.ports`);
   if (ports.length) e.ports = ports.map((p, i) => calicoPort(p, `${field}.ports[${i}]`));
   const notPorts = list(raw.notPorts, `${field}.notPorts`);
   if (notPorts.length) e.notPorts = notPorts.map((p, i) => calicoPort(p, `${field}.notPorts[${i}]`));
-  if (raw.services !== undefined && raw.services !== null) e.undecidable.push(`${field}.services (a Service match: k8snet does not resolve Service endpoints here)`);
+  if (raw.services !== undefined && raw.services !== null)
+    e.undecidable.push(`${field}.services (a Service match: k8snet does not resolve Service endpoints here)`);
   return e;
 }
 
@@ -260,10 +305,14 @@ function calicoRule(raw: unknown, index: number, field: string): NormalizedRule 
   if (!isObject(raw)) throw new InvalidInputError(field, 'must be an object');
   const action = raw.action;
   if (action !== 'Allow' && action !== 'Deny' && action !== 'Log' && action !== 'Pass') {
-    throw new InvalidInputError(`${field}.action`, `${JSON.stringify(String(action).slice(0, 40))} is not Allow, Deny, Log or Pass`);
+    throw new InvalidInputError(
+      `${field}.action`,
+      `${JSON.stringify(String(action).slice(0, 40))} is not Allow, Deny, Log or Pass`,
+    );
   }
   const undecidable: string[] = [];
-  for (const k of Object.keys(raw)) if (!RULE_FIELDS.has(k)) undecidable.push(`${field}.${k} (a field k8snet does not know)`);
+  for (const k of Object.keys(raw))
+    if (!RULE_FIELDS.has(k)) undecidable.push(`${field}.${k} (a field k8snet does not know)`);
   const protocol = protocolNumber(raw.protocol, `${field}.protocol`);
   const notProtocol = protocolNumber(raw.notProtocol, `${field}.notProtocol`);
   let ipVersion: 4 | 6 | null = null;
@@ -278,16 +327,29 @@ function calicoRule(raw: unknown, index: number, field: string): NormalizedRule 
   if (hasPorts && (protocol === null || ![6, 17, 132, 136].includes(protocol))) {
     throw new InvalidInputError(`${field}.protocol`, 'must be TCP, UDP, SCTP or UDPLite when ports are given');
   }
-  if ((raw.icmp || raw.notICMP) && protocol !== 1 && protocol !== 58) throw new InvalidInputError(`${field}.icmp`, 'needs protocol ICMP or ICMPv6');
+  if ((raw.icmp || raw.notICMP) && protocol !== 1 && protocol !== 58)
+    throw new InvalidInputError(`${field}.icmp`, 'needs protocol ICMP or ICMPv6');
   if (raw.icmp || raw.notICMP) undecidable.push(`${field}.icmp (ICMP type/code match)`);
-  if (raw.http !== undefined && raw.http !== null) undecidable.push(`${field}.http (an HTTP match, enforced by the application layer)`);
+  if (raw.http !== undefined && raw.http !== null)
+    undecidable.push(`${field}.http (an HTTP match, enforced by the application layer)`);
   const words = [action.toLowerCase()];
   if (protocol !== null) words.push(protocolName(protocol));
   if (notProtocol !== null) words.push(`not ${protocolName(notProtocol)}`);
   if (ipVersion !== null) words.push(`IPv${ipVersion}`);
   words.push(...describeEntity(source, 'from'), ...describeEntity(destination, 'to'));
   if (words.length === 1) words.push('everything');
-  return { index, action, protocol, notProtocol, ipVersion, source, destination, undecidable, broken: null, text: words.join(' ') };
+  return {
+    index,
+    action,
+    protocol,
+    notProtocol,
+    ipVersion,
+    source,
+    destination,
+    undecidable,
+    broken: null,
+    text: words.join(' '),
+  };
 }
 
 function brokenRule(index: number, err: unknown): NormalizedRule {
@@ -317,27 +379,46 @@ interface K8sPeer {
 function k8sPeer(raw: unknown, field: string, policyNamespace: string): K8sPeer {
   if (!isObject(raw)) throw new InvalidInputError(field, 'must be an object');
   for (const k of Object.keys(raw)) {
-    if (k !== 'podSelector' && k !== 'namespaceSelector' && k !== 'ipBlock') throw new InvalidInputError(`${field}.${k}`, 'is not a NetworkPolicyPeer field (it could change what the peer selects)');
+    if (k !== 'podSelector' && k !== 'namespaceSelector' && k !== 'ipBlock')
+      throw new InvalidInputError(
+        `${field}.${k}`,
+        'is not a NetworkPolicyPeer field (it could change what the peer selects)',
+      );
   }
   const hasPod = raw.podSelector !== undefined && raw.podSelector !== null;
   const hasNs = raw.namespaceSelector !== undefined && raw.namespaceSelector !== null;
   if (raw.ipBlock !== undefined && raw.ipBlock !== null) {
-    if (hasPod || hasNs) throw new InvalidInputError(field, 'ipBlock cannot be combined with podSelector or namespaceSelector');
+    if (hasPod || hasNs)
+      throw new InvalidInputError(field, 'ipBlock cannot be combined with podSelector or namespaceSelector');
     if (!isObject(raw.ipBlock)) throw new InvalidInputError(`${field}.ipBlock`, 'must be an object');
     const cidr = parseCidr(raw.ipBlock.cidr, `${field}.ipBlock.cidr`);
-    const except = list(raw.ipBlock.except, `${field}.ipBlock.except`).map((c, i) => parseCidr(c, `${field}.ipBlock.except[${i}]`));
+    const except = list(raw.ipBlock.except, `${field}.ipBlock.except`).map((c, i) =>
+      parseCidr(c, `${field}.ipBlock.except[${i}]`),
+    );
     const text = except.length ? `${cidr.text} except ${except.map((c) => c.text).join(', ')}` : cidr.text;
-    return { entity: { nets: [cidr], notNets: except.length ? except : null, selector: null, namespaceSelector: null }, text };
+    return {
+      entity: { nets: [cidr], notNets: except.length ? except : null, selector: null, namespaceSelector: null },
+      text,
+    };
   }
   if (!hasPod && !hasNs) throw new InvalidInputError(field, 'a peer needs podSelector, namespaceSelector or ipBlock');
   // Calico: every peer selector selects pods only; an absent podSelector with a namespaceSelector = every pod there.
-  const pod = hasPod ? parseLabelSelector(raw.podSelector, `${field}.podSelector`) : { matchLabels: {}, matchExpressions: [] };
+  const pod = hasPod
+    ? parseLabelSelector(raw.podSelector, `${field}.podSelector`)
+    : { matchLabels: {}, matchExpressions: [] };
   const selector = labelSelectorToCalico(pod, [{ key: ORCHESTRATOR_LABEL, value: 'k8s' }]);
   const podWords = isEmptyLabelSelector(pod) ? 'all pods' : `pods ${describeLabelSelector(pod)}`;
-  if (!hasNs) return { entity: { nets: null, notNets: null, selector, namespaceSelector: null }, text: `${podWords} in namespace ${policyNamespace}` };
+  if (!hasNs)
+    return {
+      entity: { nets: null, notNets: null, selector, namespaceSelector: null },
+      text: `${podWords} in namespace ${policyNamespace}`,
+    };
   const ns = parseLabelSelector(raw.namespaceSelector, `${field}.namespaceSelector`);
   const nsWords = isEmptyLabelSelector(ns) ? 'in all namespaces' : `in namespaces ${describeLabelSelector(ns)}`;
-  return { entity: { nets: null, notNets: null, selector, namespaceSelector: labelSelectorToCalico(ns) }, text: `${podWords} ${nsWords}` };
+  return {
+    entity: { nets: null, notNets: null, selector, namespaceSelector: labelSelectorToCalico(ns) },
+    text: `${podWords} ${nsWords}`,
+  };
 }
 
 interface K8sPort {
@@ -349,14 +430,20 @@ interface K8sPort {
 function k8sPort(raw: unknown, field: string): K8sPort {
   if (!isObject(raw)) throw new InvalidInputError(field, 'must be an object');
   const protocolText = raw.protocol ?? 'TCP';
-  if (protocolText !== 'TCP' && protocolText !== 'UDP' && protocolText !== 'SCTP') throw new InvalidInputError(`${field}.protocol`, `${JSON.stringify(String(protocolText).slice(0, 20))} is not TCP, UDP or SCTP`);
+  if (protocolText !== 'TCP' && protocolText !== 'UDP' && protocolText !== 'SCTP')
+    throw new InvalidInputError(
+      `${field}.protocol`,
+      `${JSON.stringify(String(protocolText).slice(0, 20))} is not TCP, UDP or SCTP`,
+    );
   const protocol = PROTOCOL_NUMBERS[protocolText]!;
   if (raw.port === undefined || raw.port === null) {
-    if (raw.endPort !== undefined && raw.endPort !== null) throw new InvalidInputError(`${field}.endPort`, 'needs port');
+    if (raw.endPort !== undefined && raw.endPort !== null)
+      throw new InvalidInputError(`${field}.endPort`, 'needs port');
     return { protocol, ports: null, text: protocolText };
   }
   if (typeof raw.port === 'string' && !/^[0-9]+$/.test(raw.port)) {
-    if (raw.endPort !== undefined && raw.endPort !== null) throw new InvalidInputError(`${field}.endPort`, 'cannot be used with a named port');
+    if (raw.endPort !== undefined && raw.endPort !== null)
+      throw new InvalidInputError(`${field}.endPort`, 'cannot be used with a named port');
     const named = calicoPort(raw.port, `${field}.port`);
     return { protocol, ports: [named], text: `${protocolText} port "${raw.port}"` };
   }
@@ -379,8 +466,15 @@ function k8sRules(raw: unknown[], direction: Direction, policyNamespace: string,
       if (r === null) r = {};
       if (!isObject(r)) throw new InvalidInputError(f, 'must be an object');
       const peerKey = direction === 'ingress' ? 'from' : 'to';
-      for (const k of Object.keys(r)) if (k !== peerKey && k !== 'ports') throw new InvalidInputError(`${f}.${k}`, `is not a ${direction} rule field (it could change what the rule allows)`);
-      const peers = list(r[peerKey], `${f}.${peerKey}`).map((p, i) => k8sPeer(p, `${f}.${peerKey}[${i}]`, policyNamespace));
+      for (const k of Object.keys(r))
+        if (k !== peerKey && k !== 'ports')
+          throw new InvalidInputError(
+            `${f}.${k}`,
+            `is not a ${direction} rule field (it could change what the rule allows)`,
+          );
+      const peers = list(r[peerKey], `${f}.${peerKey}`).map((p, i) =>
+        k8sPeer(p, `${f}.${peerKey}[${i}]`, policyNamespace),
+      );
       const ports = list(r.ports, `${f}.ports`).map((p, i) => k8sPort(p, `${f}.ports[${i}]`));
       // Empty from/to = every peer; empty ports = every port and protocol (one rule with no protocol).
       const peerList: (K8sPeer | null)[] = peers.length ? peers : [null];
@@ -391,7 +485,9 @@ function k8sRules(raw: unknown[], direction: Direction, policyNamespace: string,
           const portEntity = { ...emptyEntity(), ports: port?.ports ?? null };
           const words = ['allow'];
           words.push(port ? port.text : 'all traffic');
-          words.push(direction === 'ingress' ? `from ${peer ? peer.text : 'anywhere'}` : `to ${peer ? peer.text : 'anywhere'}`);
+          words.push(
+            direction === 'ingress' ? `from ${peer ? peer.text : 'anywhere'}` : `to ${peer ? peer.text : 'anywhere'}`,
+          );
           out.push({
             index,
             action: 'Allow',
@@ -417,11 +513,13 @@ function k8sRules(raw: unknown[], direction: Direction, policyNamespace: string,
 function metadataOf(obj: Record<string, unknown>): { name: string; namespace: string | null } {
   const md = isObject(obj.metadata) ? obj.metadata : {};
   const name = typeof md.name === 'string' && md.name.length > 0 && md.name.length <= 253 ? md.name : '(unnamed)';
-  const namespace = typeof md.namespace === 'string' && md.namespace.length > 0 && md.namespace.length <= 63 ? md.namespace : null;
+  const namespace =
+    typeof md.namespace === 'string' && md.namespace.length > 0 && md.namespace.length <= 63 ? md.namespace : null;
   return { name, namespace };
 }
 
-const objectLabel = (kind: string, namespace: string | null, name: string) => `${kind} ${namespace ? `${namespace}/` : ''}${name}`;
+const objectLabel = (kind: string, namespace: string | null, name: string) =>
+  `${kind} ${namespace ? `${namespace}/` : ''}${name}`;
 
 function normalizeK8s(obj: Record<string, unknown>, problems: PolicyProblem[]): NormalizedPolicy {
   const { name, namespace } = metadataOf(obj);
@@ -443,7 +541,8 @@ function normalizeK8s(obj: Record<string, unknown>, problems: PolicyProblem[]): 
     notes: [],
     selectorText: '',
   };
-  const problem = (message: string, severity: PolicyProblem['severity'] = 'error') => problems.push({ object: label, severity, message });
+  const problem = (message: string, severity: PolicyProblem['severity'] = 'error') =>
+    problems.push({ object: label, severity, message });
   if (namespace === null) {
     policy.broken = 'it has no metadata.namespace';
     problem(policy.broken);
@@ -454,18 +553,27 @@ function normalizeK8s(obj: Record<string, unknown>, problems: PolicyProblem[]): 
     problem(policy.broken);
     return policy;
   }
-  for (const k of Object.keys(spec)) if (!['podSelector', 'policyTypes', 'ingress', 'egress'].includes(k)) problem(`spec.${k} is not a NetworkPolicy field k8snet knows; ignored`, 'warning');
+  for (const k of Object.keys(spec))
+    if (!['podSelector', 'policyTypes', 'ingress', 'egress'].includes(k))
+      problem(`spec.${k} is not a NetworkPolicy field k8snet knows; ignored`, 'warning');
   try {
     const sel = parseLabelSelector(spec.podSelector ?? {}, 'spec.podSelector');
     policy.selector = labelSelectorToCalico(sel, [{ key: ORCHESTRATOR_LABEL, value: 'k8s' }]);
-    policy.selectorText = isEmptyLabelSelector(sel) ? `every pod in ${namespace}` : `pods ${describeLabelSelector(sel)} in ${namespace}`;
+    policy.selectorText = isEmptyLabelSelector(sel)
+      ? `every pod in ${namespace}`
+      : `pods ${describeLabelSelector(sel)} in ${namespace}`;
   } catch (err) {
     policy.broken ??= describeError(err);
     problem(describeError(err));
   }
   try {
     const types = list(spec.policyTypes, 'spec.policyTypes');
-    for (const t of types) if (t !== 'Ingress' && t !== 'Egress') throw new InvalidInputError('spec.policyTypes', `${JSON.stringify(String(t).slice(0, 20))} is not Ingress or Egress`);
+    for (const t of types)
+      if (t !== 'Ingress' && t !== 'Egress')
+        throw new InvalidInputError(
+          'spec.policyTypes',
+          `${JSON.stringify(String(t).slice(0, 20))} is not Ingress or Egress`,
+        );
     // As Calico converts it: listed types, else Ingress only (policyTypes absent = a pre-1.8 policy). The API
     // server itself defaults policyTypes to Ingress plus Egress when egress rules exist, so stored objects have it.
     if (types.length) policy.types = { ingress: types.includes('Ingress'), egress: types.includes('Egress') };
@@ -476,7 +584,12 @@ function normalizeK8s(obj: Record<string, unknown>, problems: PolicyProblem[]): 
   }
   for (const direction of ['ingress', 'egress'] as const) {
     try {
-      policy[direction] = k8sRules(list(spec[direction], `spec.${direction}`), direction, namespace ?? '(none)', `spec.${direction}`);
+      policy[direction] = k8sRules(
+        list(spec[direction], `spec.${direction}`),
+        direction,
+        namespace ?? '(none)',
+        `spec.${direction}`,
+      );
     } catch (err) {
       policy[direction] = [brokenRule(0, err)];
     }
@@ -485,9 +598,29 @@ function normalizeK8s(obj: Record<string, unknown>, problems: PolicyProblem[]): 
   return policy;
 }
 
-const CALICO_SPEC_FIELDS = new Set(['order', 'tier', 'selector', 'namespaceSelector', 'serviceAccountSelector', 'types', 'ingress', 'egress', 'doNotTrack', 'preDNAT', 'applyOnForward', 'performanceHints']);
+const CALICO_SPEC_FIELDS = new Set([
+  'order',
+  'tier',
+  'selector',
+  'namespaceSelector',
+  'serviceAccountSelector',
+  'types',
+  'ingress',
+  'egress',
+  'doNotTrack',
+  'preDNAT',
+  'applyOnForward',
+  'performanceHints',
+]);
 
-function normalizeCalico(obj: Record<string, unknown>, global: boolean, problems: PolicyProblem[], notEvaluated: NotEvaluatedPolicy[], apiVersion: string, tiers: ReadonlyMap<string, TierInfo>): NormalizedPolicy | null {
+function normalizeCalico(
+  obj: Record<string, unknown>,
+  global: boolean,
+  problems: PolicyProblem[],
+  notEvaluated: NotEvaluatedPolicy[],
+  apiVersion: string,
+  tiers: ReadonlyMap<string, TierInfo>,
+): NormalizedPolicy | null {
   const md = metadataOf(obj);
   const kindWord = global ? 'GlobalNetworkPolicy' : 'NetworkPolicy';
   const spec = isObject(obj.spec) ? obj.spec : null;
@@ -497,16 +630,35 @@ function normalizeCalico(obj: Record<string, unknown>, global: boolean, problems
   // The crd.projectcalico.org/v1 objects (and v3 objects of Calico before 3.28) name policies "<tier>.<name>".
   if (name.startsWith(`${tier}.`)) {
     name = name.slice(tier.length + 1);
-    notes.push(`stored as ${md.name}${apiVersion.startsWith('crd.') ? ' in the crd.projectcalico.org CRD' : ''}; shown without the "${tier}." tier prefix`);
+    notes.push(
+      `stored as ${md.name}${apiVersion.startsWith('crd.') ? ' in the crd.projectcalico.org CRD' : ''}; shown without the "${tier}." tier prefix`,
+    );
   }
-  const label = objectLabel(global ? 'GlobalNetworkPolicy' : 'Calico NetworkPolicy', global ? null : md.namespace, name);
-  const problem = (message: string, severity: PolicyProblem['severity'] = 'error') => problems.push({ object: label, severity, message });
+  const label = objectLabel(
+    global ? 'GlobalNetworkPolicy' : 'Calico NetworkPolicy',
+    global ? null : md.namespace,
+    name,
+  );
+  const problem = (message: string, severity: PolicyProblem['severity'] = 'error') =>
+    problems.push({ object: label, severity, message });
   if (tier !== 'default' && !tiers.has(tier)) {
-    notEvaluated.push({ apiVersion, kind: kindWord, namespace: global ? null : md.namespace, name, reason: `it is in tier "${tier}", whose Tier object was not read, so where it stands against the default tier is not known and its effect is not included` });
+    notEvaluated.push({
+      apiVersion,
+      kind: kindWord,
+      namespace: global ? null : md.namespace,
+      name,
+      reason: `it is in tier "${tier}", whose Tier object was not read, so where it stands against the default tier is not known and its effect is not included`,
+    });
     return null;
   }
   if (spec && (spec.preDNAT === true || spec.doNotTrack === true)) {
-    notEvaluated.push({ apiVersion, kind: kindWord, namespace: null, name, reason: `it is a ${spec.preDNAT === true ? 'preDNAT' : 'doNotTrack'} policy, which Calico applies only to host endpoints, never to pods` });
+    notEvaluated.push({
+      apiVersion,
+      kind: kindWord,
+      namespace: null,
+      name,
+      reason: `it is a ${spec.preDNAT === true ? 'preDNAT' : 'doNotTrack'} policy, which Calico applies only to host endpoints, never to pods`,
+    });
     return null;
   }
   const policy: NormalizedPolicy = {
@@ -535,10 +687,12 @@ function normalizeCalico(obj: Record<string, unknown>, global: boolean, problems
     breakWith(new InvalidInputError('spec', 'is missing or not an object'));
     return policy;
   }
-  for (const k of Object.keys(spec)) if (!CALICO_SPEC_FIELDS.has(k)) problem(`spec.${k} is not a Calico policy field k8snet knows; ignored`, 'warning');
+  for (const k of Object.keys(spec))
+    if (!CALICO_SPEC_FIELDS.has(k)) problem(`spec.${k} is not a Calico policy field k8snet knows; ignored`, 'warning');
   try {
     if (spec.order !== undefined && spec.order !== null) {
-      if (typeof spec.order !== 'number' || !Number.isFinite(spec.order)) throw new InvalidInputError('spec.order', 'must be a number');
+      if (typeof spec.order !== 'number' || !Number.isFinite(spec.order))
+        throw new InvalidInputError('spec.order', 'must be a number');
       policy.order = spec.order;
     }
     policy.selector = parseCalicoSelector(spec.selector ?? '', 'spec.selector');
@@ -551,7 +705,8 @@ function normalizeCalico(obj: Record<string, unknown>, global: boolean, problems
     const words = [`endpoints matching ${policy.selector.source || 'all()'}`];
     if (!global) words.push(`in ${md.namespace}`);
     if (policy.namespaceSelector) words.push(`in namespaces matching ${policy.namespaceSelector.source}`);
-    if (policy.serviceAccountSelector) words.push(`with a service account matching ${policy.serviceAccountSelector.source}`);
+    if (policy.serviceAccountSelector)
+      words.push(`with a service account matching ${policy.serviceAccountSelector.source}`);
     policy.selectorText = words.join(' ');
   } catch (err) {
     breakWith(err);
@@ -560,7 +715,8 @@ function normalizeCalico(obj: Record<string, unknown>, global: boolean, problems
   for (const direction of ['ingress', 'egress'] as const) {
     try {
       rules[direction] = list(spec[direction], `spec.${direction}`);
-      if (rules[direction].length > RULES_MAX) throw new InvalidInputError(`spec.${direction}`, `has more than ${RULES_MAX} rules`);
+      if (rules[direction].length > RULES_MAX)
+        throw new InvalidInputError(`spec.${direction}`, `has more than ${RULES_MAX} rules`);
       policy[direction] = rules[direction].map((r, i) => {
         try {
           return calicoRule(r, i, `spec.${direction}[${i}]`);
@@ -572,15 +728,23 @@ function normalizeCalico(obj: Record<string, unknown>, global: boolean, problems
       policy[direction] = [brokenRule(0, err)];
     }
     for (const r of policy[direction]) if (r.broken) problem(r.broken);
-    for (const r of policy[direction]) for (const u of r.undecidable) problem(`spec.${direction}[${r.index}]: ${u} — verdicts that reach this rule are "unknown"`, 'warning');
+    for (const r of policy[direction])
+      for (const u of r.undecidable)
+        problem(`spec.${direction}[${r.index}]: ${u} — verdicts that reach this rule are "unknown"`, 'warning');
   }
   try {
     const types = list(spec.types, 'spec.types');
-    for (const t of types) if (t !== 'Ingress' && t !== 'Egress') throw new InvalidInputError('spec.types', `${JSON.stringify(String(t).slice(0, 20))} is not Ingress or Egress`);
+    for (const t of types)
+      if (t !== 'Ingress' && t !== 'Egress')
+        throw new InvalidInputError('spec.types', `${JSON.stringify(String(t).slice(0, 20))} is not Ingress or Egress`);
     if (types.length) policy.types = { ingress: types.includes('Ingress'), egress: types.includes('Egress') };
     // Calico's defaulting (api/pkg/apis/projectcalico/v3/networkpolicy.go, Types): Ingress unless there are
     // egress rules and no ingress rules; both when both are present.
-    else policy.types = { ingress: rules.ingress.length > 0 || rules.egress.length === 0, egress: rules.egress.length > 0 };
+    else
+      policy.types = {
+        ingress: rules.ingress.length > 0 || rules.egress.length === 0,
+        egress: rules.egress.length > 0,
+      };
   } catch (err) {
     breakWith(err);
   }
@@ -593,17 +757,42 @@ function normalizeCalico(obj: Record<string, unknown>, global: boolean, problems
  * defaultAction. The default tier is always there; a Tier object named `default` sets its order.
  */
 function tiersOf(raw: readonly unknown[], problems: PolicyProblem[]): Map<string, TierInfo> {
-  const tiers = new Map<string, TierInfo>([['default', { name: 'default', order: DEFAULT_TIER_ORDER, defaultAction: 'Deny' }]]);
+  const tiers = new Map<string, TierInfo>([
+    ['default', { name: 'default', order: DEFAULT_TIER_ORDER, defaultAction: 'Deny' }],
+  ]);
   for (const obj of raw) {
-    if (!isObject(obj) || obj.kind !== 'Tier' || (obj.apiVersion !== 'projectcalico.org/v3' && obj.apiVersion !== 'crd.projectcalico.org/v1')) continue;
+    if (
+      !isObject(obj) ||
+      obj.kind !== 'Tier' ||
+      (obj.apiVersion !== 'projectcalico.org/v3' && obj.apiVersion !== 'crd.projectcalico.org/v1')
+    )
+      continue;
     const md = metadataOf(obj);
     const spec = isObject(obj.spec) ? obj.spec : {};
-    const order = spec.order === undefined || spec.order === null ? null : typeof spec.order === 'number' && Number.isFinite(spec.order) ? spec.order : NaN;
-    if (!md.name || Number.isNaN(order) || (spec.defaultAction !== undefined && spec.defaultAction !== 'Deny' && spec.defaultAction !== 'Pass')) {
-      problems.push({ object: objectLabel('Tier', null, md.name || '(no name)'), severity: 'error', message: 'has no name, an order that is not a number, or a defaultAction other than Deny or Pass; its policies are not evaluated' });
+    const order =
+      spec.order === undefined || spec.order === null
+        ? null
+        : typeof spec.order === 'number' && Number.isFinite(spec.order)
+          ? spec.order
+          : NaN;
+    if (
+      !md.name ||
+      Number.isNaN(order) ||
+      (spec.defaultAction !== undefined && spec.defaultAction !== 'Deny' && spec.defaultAction !== 'Pass')
+    ) {
+      problems.push({
+        object: objectLabel('Tier', null, md.name || '(no name)'),
+        severity: 'error',
+        message:
+          'has no name, an order that is not a number, or a defaultAction other than Deny or Pass; its policies are not evaluated',
+      });
       continue;
     }
-    tiers.set(md.name, { name: md.name, order: order ?? (md.name === 'default' ? DEFAULT_TIER_ORDER : null), defaultAction: spec.defaultAction === 'Pass' ? 'Pass' : 'Deny' });
+    tiers.set(md.name, {
+      name: md.name,
+      order: order ?? (md.name === 'default' ? DEFAULT_TIER_ORDER : null),
+      defaultAction: spec.defaultAction === 'Pass' ? 'Pass' : 'Deny',
+    });
   }
   return tiers;
 }
@@ -614,7 +803,12 @@ export function normalizePolicies(raw: readonly unknown[]): NormalizedPolicies {
   const problems: PolicyProblem[] = [];
   if (!Array.isArray(raw)) {
     problems.push({ object: '(input)', severity: 'error', message: 'policies must be a list of API objects' });
-    return { policies, notEvaluated, problems, tiers: [{ name: 'default', order: DEFAULT_TIER_ORDER, defaultAction: 'Deny' }] };
+    return {
+      policies,
+      notEvaluated,
+      problems,
+      tiers: [{ name: 'default', order: DEFAULT_TIER_ORDER, defaultAction: 'Deny' }],
+    };
   }
   const tiers = tiersOf(raw, problems);
   raw.forEach((obj, i) => {
@@ -628,20 +822,53 @@ export function normalizePolicies(raw: readonly unknown[]): NormalizedPolicies {
     const md = metadataOf(obj);
     if (apiVersion === 'networking.k8s.io/v1' && kind === 'NetworkPolicy') {
       policies.push(normalizeK8s(obj, problems));
-    } else if ((apiVersion === 'projectcalico.org/v3' || apiVersion === 'crd.projectcalico.org/v1') && (kind === 'NetworkPolicy' || kind === 'GlobalNetworkPolicy')) {
+    } else if (
+      (apiVersion === 'projectcalico.org/v3' || apiVersion === 'crd.projectcalico.org/v1') &&
+      (kind === 'NetworkPolicy' || kind === 'GlobalNetworkPolicy')
+    ) {
       const p = normalizeCalico(obj, kind === 'GlobalNetworkPolicy', problems, notEvaluated, apiVersion, tiers);
       if (p) policies.push(p);
-    } else if ((apiVersion === 'projectcalico.org/v3' || apiVersion === 'crd.projectcalico.org/v1') && kind === 'Tier') {
+    } else if (
+      (apiVersion === 'projectcalico.org/v3' || apiVersion === 'crd.projectcalico.org/v1') &&
+      kind === 'Tier'
+    ) {
       // Read by tiersOf() before the policies.
-    } else if (group === 'policy.networking.k8s.io' && (kind === 'AdminNetworkPolicy' || kind === 'BaselineAdminNetworkPolicy' || kind === 'ClusterNetworkPolicy')) {
-      const when = kind === 'BaselineAdminNetworkPolicy' ? 'after every NetworkPolicy (Calico\'s kube-baseline tier), for traffic no NetworkPolicy decided' : 'before every NetworkPolicy (Calico\'s kube-admin tier), so it can allow or deny regardless of them';
-      notEvaluated.push({ apiVersion, kind, namespace: null, name: md.name, reason: `a ${kind} applies ${when}; k8snet does not evaluate it yet` });
+    } else if (
+      group === 'policy.networking.k8s.io' &&
+      (kind === 'AdminNetworkPolicy' || kind === 'BaselineAdminNetworkPolicy' || kind === 'ClusterNetworkPolicy')
+    ) {
+      const when =
+        kind === 'BaselineAdminNetworkPolicy'
+          ? "after every NetworkPolicy (Calico's kube-baseline tier), for traffic no NetworkPolicy decided"
+          : "before every NetworkPolicy (Calico's kube-admin tier), so it can allow or deny regardless of them";
+      notEvaluated.push({
+        apiVersion,
+        kind,
+        namespace: null,
+        name: md.name,
+        reason: `a ${kind} applies ${when}; k8snet does not evaluate it yet`,
+      });
     } else if ((group === 'projectcalico.org' || group === 'crd.projectcalico.org') && kind.startsWith('Staged')) {
-      notEvaluated.push({ apiVersion, kind, namespace: md.namespace, name: md.name, reason: 'staged policies are previews: Calico does not enforce them' });
+      notEvaluated.push({
+        apiVersion,
+        kind,
+        namespace: md.namespace,
+        name: md.name,
+        reason: 'staged policies are previews: Calico does not enforce them',
+      });
     } else {
-      problems.push({ object: objectLabel(kind || '(no kind)', md.namespace, md.name), severity: 'warning', message: `${apiVersion || '(no apiVersion)'} ${kind || '(no kind)'} is not a policy k8snet reads; ignored` });
+      problems.push({
+        object: objectLabel(kind || '(no kind)', md.namespace, md.name),
+        severity: 'warning',
+        message: `${apiVersion || '(no apiVersion)'} ${kind || '(no kind)'} is not a policy k8snet reads; ignored`,
+      });
     }
   });
   const used = new Set(policies.map((p) => p.tier));
-  return { policies, notEvaluated, problems, tiers: sortTiers([...tiers.values()].filter((t) => t.name === 'default' || used.has(t.name))) };
+  return {
+    policies,
+    notEvaluated,
+    problems,
+    tiers: sortTiers([...tiers.values()].filter((t) => t.name === 'default' || used.has(t.name))),
+  };
 }

@@ -20,7 +20,11 @@ export async function publishCancel(redis: RedisConnection, prefix: string, requ
 }
 
 /** Listens on a connection of its own (a subscribed connection can do nothing else). */
-export async function subscribeCancels(subscriber: RedisConnection, prefix: string, onCancel: (request: CancelRequest) => void): Promise<void> {
+export async function subscribeCancels(
+  subscriber: RedisConnection,
+  prefix: string,
+  onCancel: (request: CancelRequest) => void,
+): Promise<void> {
   const channel = cancelChannel(prefix);
   subscriber.on('message', (from: string, message: string) => {
     if (from !== channel) return;

@@ -38,7 +38,11 @@ export class RedisCaptureLocks implements CaptureLocks {
         };
       }
       if (Date.now() + delay > deadline) {
-        throw new K8snetError('timeout', `${point.replace(/\/\//, '/')} is busy with another capture (one capture at a time per node interface); try again in a moment`, { retryable: true });
+        throw new K8snetError(
+          'timeout',
+          `${point.replace(/\/\//, '/')} is busy with another capture (one capture at a time per node interface); try again in a moment`,
+          { retryable: true },
+        );
       }
       await new Promise((r) => setTimeout(r, delay));
     }

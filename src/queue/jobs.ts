@@ -49,11 +49,20 @@ export function workerPresenceKey(prefix: string, queue: string): string {
   return `${prefix}:{k8snet}-workers:${queue}`;
 }
 
-export function createInspectionQueue(connection: RedisConnection, prefix: string, cluster?: string | null): Queue<InspectionJobData, unknown, JobName> {
+export function createInspectionQueue(
+  connection: RedisConnection,
+  prefix: string,
+  cluster?: string | null,
+): Queue<InspectionJobData, unknown, JobName> {
   return new Queue<InspectionJobData, unknown, JobName>(queueName(cluster), {
     connection,
     prefix,
-    defaultJobOptions: { attempts: JOB_ATTEMPTS, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } },
+    defaultJobOptions: {
+      attempts: JOB_ATTEMPTS,
+      backoff: { type: 'fixed', delay: 1000 },
+      removeOnComplete: { count: 1000 },
+      removeOnFail: { count: 1000 },
+    },
   });
 }
 

@@ -9,7 +9,14 @@ import { ConfigError } from '../config.ts';
 
 export type RedisTarget =
   | { kind: 'single'; url: string }
-  | { kind: 'sentinel'; sentinels: { host: string; port: number }[]; masterName: string; password?: string; db: number; tls: boolean }
+  | {
+      kind: 'sentinel';
+      sentinels: { host: string; port: number }[];
+      masterName: string;
+      password?: string;
+      db: number;
+      tls: boolean;
+    }
   | { kind: 'cluster'; nodes: { host: string; port: number }[]; password?: string; tls: boolean };
 
 function hostPorts(list: string, defaultPort: number): { host: string; port: number }[] {
@@ -28,23 +35,48 @@ function hostPorts(list: string, defaultPort: number): { host: string; port: num
 export function parseRedisUrl(url: string): RedisTarget {
   // Credentials end at the last "@" before the first "/", as in WHATWG URL parsing.
   const m = /^(redis|rediss)(\+sentinel|\+cluster)?:\/\/(?:([^/]*)@)?([^/?#]+)(?:\/([^?#]*))?$/.exec(url.trim());
-  if (!m) throw new ConfigError('REDIS_URL', 'must be redis://, rediss://, redis+sentinel://host:port,…/master or redis+cluster://host:port,…');
-  const [, scheme, variant, auth, hosts, path] = m as unknown as [string, string, string | undefined, string | undefined, string, string | undefined];
+  if (!m)
+    throw new ConfigError(
+      'REDIS_URL',
+      'must be redis://, rediss://, redis+sentinel://host:port,…/master or redis+cluster://host:port,…',
+    );
+  const [, scheme, variant, auth, hosts, path] = m as unknown as [
+    string,
+    string,
+    string | undefined,
+    string | undefined,
+    string,
+    string | undefined,
+  ];
   // An "@" past the host list means a password holding an unencoded "/": the messages below would quote part of it.
-  if (path?.includes('@')) throw new ConfigError('REDIS_URL', 'has an "@" after the first "/": percent-encode "/" (%2F) and "@" (%40) in the password');
+  if (path?.includes('@'))
+    throw new ConfigError(
+      'REDIS_URL',
+      'has an "@" after the first "/": percent-encode "/" (%2F) and "@" (%40) in the password',
+    );
   const tls = scheme === 'rediss';
   let password: string | undefined;
   try {
-    password = auth ? decodeURIComponent(auth.includes(':') ? auth.slice(auth.indexOf(':') + 1) : auth) || undefined : undefined;
+    password = auth
+      ? decodeURIComponent(auth.includes(':') ? auth.slice(auth.indexOf(':') + 1) : auth) || undefined
+      : undefined;
   } catch {
     throw new ConfigError('REDIS_URL', 'the password is not valid percent-encoding (a "%" must start %XX)');
   }
   if (variant === '+sentinel') {
     const [masterName, db = '0'] = (path ?? '').split('/');
     if (!masterName) throw new ConfigError('REDIS_URL', 'a Sentinel URL ends in /master-name');
-    return { kind: 'sentinel', sentinels: hostPorts(hosts, 26379), masterName: decodeURIComponent(masterName), ...(password ? { password } : {}), db: database(db), tls };
+    return {
+      kind: 'sentinel',
+      sentinels: hostPorts(hosts, 26379),
+      masterName: decodeURIComponent(masterName),
+      ...(password ? { password } : {}),
+      db: database(db),
+      tls,
+    };
   }
-  if (variant === '+cluster') return { kind: 'cluster', nodes: hostPorts(hosts, 6379), ...(password ? { password } : {}), tls };
+  if (variant === '+cluster')
+    return { kind: 'cluster', nodes: hostPorts(hosts, 6379), ...(password ? { password } : {}), tls };
   hostPorts(hosts, 6379);
   if (path) database(path);
   return { kind: 'single', url: url.trim() };
@@ -64,13 +96,30 @@ export type RedisConnection = Redis | Cluster;
  */
 export function connectRedis(url: string, options: { blocking: boolean; name: string }): RedisConnection {
   const target = parseRedisUrl(url);
-  const common: RedisOptions = { maxRetriesPerRequest: options.blocking ? null : 1, connectionName: options.name, lazyConnect: false };
+  const common: RedisOptions = {
+    maxRetriesPerRequest: options.blocking ? null : 1,
+    connectionName: options.name,
+    lazyConnect: false,
+  };
   switch (target.kind) {
     case 'single':
       return new Redis(target.url, common);
     case 'sentinel':
-      return new Redis({ ...common, sentinels: target.sentinels, name: target.masterName, db: target.db, ...(target.password ? { password: target.password, sentinelPassword: target.password } : {}), ...(target.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}) });
+      return new Redis({
+        ...common,
+        sentinels: target.sentinels,
+        name: target.masterName,
+        db: target.db,
+        ...(target.password ? { password: target.password, sentinelPassword: target.password } : {}),
+        ...(target.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+      });
     case 'cluster':
-      return new Cluster(target.nodes, { redisOptions: { ...common, ...(target.password ? { password: target.password } : {}), ...(target.tls ? { tls: {} } : {}) } });
+      return new Cluster(target.nodes, {
+        redisOptions: {
+          ...common,
+          ...(target.password ? { password: target.password } : {}),
+          ...(target.tls ? { tls: {} } : {}),
+        },
+      });
   }
 }

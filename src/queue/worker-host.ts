@@ -51,7 +51,10 @@ export interface WorkerHostOptions {
   secrets?: readonly string[];
   /** Where answers go: the chat platform behind its port (Slack: src/slack/slack-reporter.ts). */
   chat: ChatReporter;
-  settings: Pick<WorkerSettings, 'concurrency' | 'jobTimeoutMs' | 'lockDurationMs' | 'stalledIntervalMs' | 'shutdownGraceMs'>;
+  settings: Pick<
+    WorkerSettings,
+    'concurrency' | 'jobTimeoutMs' | 'lockDurationMs' | 'stalledIntervalMs' | 'shutdownGraceMs'
+  >;
   audit?: AuditTrail;
   /** Channel the audit summary of every job is also posted to. */
   auditChannel?: string | undefined;
@@ -79,18 +82,33 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
   const bundles = new BundleStore(options.connection, options.prefix);
   const cancelledBy = new Map<string, string>();
 
-  async function processInspection(job: Job<InspectionJobData, unknown, JobName>, token: string | undefined, cancelSignal: AbortSignal | undefined): Promise<void> {
+  async function processInspection(
+    job: Job<InspectionJobData, unknown, JobName>,
+    token: string | undefined,
+    cancelSignal: AbortSignal | undefined,
+  ): Promise<void> {
     const { channel, title, user } = job.data;
     const jobId = String(job.id);
     if (job.name === 'bundle') return processBundle(job, jobId);
     const log = options.log.child({ jobId, command: job.data.command.op, user, channel });
     const ledger = new DeliveryLedger(options.connection, options.prefix, jobId);
     const started = Date.now();
-    const view = (status: string, phase: JobStatusView['phase'] = 'active'): JobStatusView => ({ title, status, askedBy: user, jobId, command: job.data.command, phase, cluster: job.data.cluster ?? null });
+    const view = (status: string, phase: JobStatusView['phase'] = 'active'): JobStatusView => ({
+      title,
+      status,
+      askedBy: user,
+      jobId,
+      command: job.data.command,
+      phase,
+      cluster: job.data.cluster ?? null,
+    });
     const once = ledger.once.bind(ledger);
     const parentId = job.data.parentId ?? (await once('parent', () => chat.postParent(channel, view('running'))));
     const place = { channel, parentId, ...(job.data.threadId ? { threadId: job.data.threadId } : {}) };
-    const setStatus = (status: string, phase: JobStatusView['phase'] = 'active') => chat.updateParent(channel, parentId, view(status, phase)).catch((err: unknown) => log.warn({ err: describeError(err) }, 'progress update failed'));
+    const setStatus = (status: string, phase: JobStatusView['phase'] = 'active') =>
+      chat
+        .updateParent(channel, parentId, view(status, phase))
+        .catch((err: unknown) => log.warn({ err: describeError(err) }, 'progress update failed'));
     const timeout = AbortSignal.timeout(settings.jobTimeoutMs);
     const signal = AbortSignal.any([timeout, shutdown.signal, ...(cancelSignal ? [cancelSignal] : [])]);
     const commands: NodeCommandRecord[] = [];
@@ -101,21 +119,30 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
         evidence.push(record);
         const audited = auditFields(record);
         commands.push(audited);
-        options.audit?.record({ type: 'node_command', jobId, ...audited }).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
+        options.audit
+          ?.record({ type: 'node_command', jobId, ...audited })
+          .catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
       },
       (read) => reads.push(read),
     );
     let lastProgress = 0;
     let step = 'starting';
     let stepStarted = Date.now();
-    const endStep = () => metrics?.stepSeconds.observe({ command: job.data.command.op, step: stepLabel(step) }, (Date.now() - stepStarted) / 1000);
+    const endStep = () =>
+      metrics?.stepSeconds.observe(
+        { command: job.data.command.op, step: stepLabel(step) },
+        (Date.now() - stepStarted) / 1000,
+      );
 
     log.info({ attempt: job.attemptsMade + 1 }, 'job started');
     await setStatus(job.attemptsStarted > 1 ? 'running again (the first attempt did not finish)' : 'running');
     let outcome: Outcome = 'failed';
     let detail = '';
     try {
-      const command = job.data.command.op === 'report' && job.data.memoryKey ? { ...job.data.command, previous: await memory.load(job.data.memoryKey) } : job.data.command;
+      const command =
+        job.data.command.op === 'report' && job.data.memoryKey
+          ? { ...job.data.command, previous: await memory.load(job.data.memoryKey) }
+          : job.data.command;
       const result = await runner(command, {
         signal,
         onStep: (next) => {
@@ -132,10 +159,32 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
       // An operation that returned while being aborted may hold partial facts (captures cut short): not posted.
       if (signal.aborted) throw new Error('aborted');
       // A scheduled run's parent names its schedule: people know the report by it.
-      const report = job.data.scheduleId ? { ...result.report, title: `${result.report.title} (schedule ${job.data.scheduleId})` } : result.report;
+      const report = job.data.scheduleId
+        ? { ...result.report, title: `${result.report.title} (schedule ${job.data.scheduleId})` }
+        : result.report;
       // Kept before the buttons appear, so an "Evidence bundle" click finds it.
-      await keepBundle({ jobId, command: commandText(job.data.command, job.data.cluster), user, channel, startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), outcome: 'done' }, evidence, reads, result.result, report, log);
-      await chat.postReport(place, report, view(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`, 'done'), once);
+      await keepBundle(
+        {
+          jobId,
+          command: commandText(job.data.command, job.data.cluster),
+          user,
+          channel,
+          startedAt: new Date(started).toISOString(),
+          finishedAt: new Date().toISOString(),
+          outcome: 'done',
+        },
+        evidence,
+        reads,
+        result.result,
+        report,
+        log,
+      );
+      await chat.postReport(
+        place,
+        report,
+        view(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`, 'done'),
+        once,
+      );
       if (job.data.memoryKey && result.memory) await memory.save(job.data.memoryKey, result.memory);
       outcome = 'done';
       detail = result.report.headline;
@@ -174,19 +223,45 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
       if (outcome !== 'handed_back' && outcome !== 'retrying') {
         metrics?.jobSeconds.observe({ command: job.data.command.op, result: outcome }, (Date.now() - started) / 1000);
         log.info({ outcome, ms: Date.now() - started, nodeCommands: commands.length }, 'job finished');
-        const summary = { jobId, user, channel, command: title, result: outcome === 'done' ? 'done' : outcome === 'failed' ? 'failed' : 'cancelled', detail } as const;
-        await options.audit?.record({ type: 'outcome', ...summary }).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
+        const summary = {
+          jobId,
+          user,
+          channel,
+          command: title,
+          result: outcome === 'done' ? 'done' : outcome === 'failed' ? 'failed' : 'cancelled',
+          detail,
+        } as const;
+        await options.audit
+          ?.record({ type: 'outcome', ...summary })
+          .catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
         if (options.auditChannel) {
-          await chat.postAudit(options.auditChannel, { ...summary, commands }, once).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit post failed'));
+          await chat
+            .postAudit(options.auditChannel, { ...summary, commands }, once)
+            .catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit post failed'));
         }
       }
     }
   }
 
-  async function keepBundle(meta: Parameters<typeof buildEvidenceBundle>[0]['job'], commands: NodeCommandEvidence[], reads: ClusterRead[], result: unknown, report: Parameters<typeof buildEvidenceBundle>[0]['report'], log: WorkerHostOptions['log']): Promise<void> {
+  async function keepBundle(
+    meta: Parameters<typeof buildEvidenceBundle>[0]['job'],
+    commands: NodeCommandEvidence[],
+    reads: ClusterRead[],
+    result: unknown,
+    report: Parameters<typeof buildEvidenceBundle>[0]['report'],
+    log: WorkerHostOptions['log'],
+  ): Promise<void> {
     try {
-      const bundle = await buildEvidenceBundle({ job: meta, commands, reads, result, report, secrets: options.secrets ?? [] });
-      if (!(await bundles.save(meta.jobId, bundle))) log.warn({ bytes: bundle.length }, 'evidence bundle too big to keep');
+      const bundle = await buildEvidenceBundle({
+        job: meta,
+        commands,
+        reads,
+        result,
+        report,
+        secrets: options.secrets ?? [],
+      });
+      if (!(await bundles.save(meta.jobId, bundle)))
+        log.warn({ bytes: bundle.length }, 'evidence bundle too big to keep');
     } catch (err) {
       // The answer matters more than its bundle: a bundle that cannot be built or kept only warns.
       log.warn({ err: describeError(err) }, 'evidence bundle not kept');
@@ -198,14 +273,28 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
     const { channel, title, user, bundleOf } = job.data;
     const ledger = new DeliveryLedger(options.connection, options.prefix, jobId);
     const once = ledger.once.bind(ledger);
-    const view = (status: string, phase: JobStatusView['phase']): JobStatusView => ({ title, status, askedBy: user, jobId, command: null, phase, cluster: job.data.cluster ?? null });
-    const parentId = job.data.parentId ?? (await once('parent', () => chat.postParent(channel, view('running', 'active'))));
+    const view = (status: string, phase: JobStatusView['phase']): JobStatusView => ({
+      title,
+      status,
+      askedBy: user,
+      jobId,
+      command: null,
+      phase,
+      cluster: job.data.cluster ?? null,
+    });
+    const parentId =
+      job.data.parentId ?? (await once('parent', () => chat.postParent(channel, view('running', 'active'))));
     const place = { channel, parentId, ...(job.data.threadId ? { threadId: job.data.threadId } : {}) };
     const of = displayJobId(bundleOf ?? '');
     const bundle = bundleOf ? await bundles.load(bundleOf) : null;
     let result: 'done' | 'failed' = 'done';
     if (bundle) {
-      await chat.postFile(place, { filename: `k8snet-evidence-${of}.tar.gz`, title: `evidence of job ${of}`, content: bundle }, `Evidence bundle of job ${of}: every node command with its output, the Kubernetes objects read, the captures, the result and the findings.`, once);
+      await chat.postFile(
+        place,
+        { filename: `k8snet-evidence-${of}.tar.gz`, title: `evidence of job ${of}`, content: bundle },
+        `Evidence bundle of job ${of}: every node command with its output, the Kubernetes objects read, the captures, the result and the findings.`,
+        once,
+      );
       await chat.updateParent(channel, parentId, view(`done: ${bundle.length} bytes attached`, 'done'));
     } else {
       result = 'failed';
@@ -213,7 +302,17 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
       await chat.postNotice(place, text, null, once);
       await chat.updateParent(channel, parentId, view(text, 'ended'));
     }
-    await options.audit?.record({ type: 'outcome', jobId, user, channel, command: title, result, detail: bundle ? `${bundle.length} bytes` : 'bundle not kept' }).catch((err: unknown) => options.log.warn({ err: describeError(err) }, 'audit write failed'));
+    await options.audit
+      ?.record({
+        type: 'outcome',
+        jobId,
+        user,
+        channel,
+        command: title,
+        result,
+        detail: bundle ? `${bundle.length} bytes` : 'bundle not kept',
+      })
+      .catch((err: unknown) => options.log.warn({ err: describeError(err) }, 'audit write failed'));
   }
 
   const queue = options.queueName ?? QUEUE_NAME;
@@ -240,7 +339,10 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
 
   // Presence: the bot says in a job's thread when no worker serves its cluster's queue.
   const presence = workerPresenceKey(options.prefix, queue);
-  const beat = () => options.connection.set(presence, String(process.pid), 'EX', PRESENCE_TTL_SECONDS).catch((err: unknown) => options.log.warn({ err: describeError(err) }, 'presence write failed'));
+  const beat = () =>
+    options.connection
+      .set(presence, String(process.pid), 'EX', PRESENCE_TTL_SECONDS)
+      .catch((err: unknown) => options.log.warn({ err: describeError(err) }, 'presence write failed'));
   void beat();
   const heartbeat = setInterval(() => void beat(), (PRESENCE_TTL_SECONDS * 1000) / 3);
   heartbeat.unref();
@@ -252,7 +354,9 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
       closing ??= (async () => {
         clearInterval(heartbeat);
         const finished = worker.close();
-        const grace = new Promise<'grace'>((resolve) => setTimeout(() => resolve('grace'), settings.shutdownGraceMs).unref());
+        const grace = new Promise<'grace'>((resolve) =>
+          setTimeout(() => resolve('grace'), settings.shutdownGraceMs).unref(),
+        );
         if ((await Promise.race([finished.then(() => 'closed' as const), grace])) === 'grace') {
           options.log.info('grace period over: handing running jobs back to the queue');
           shutdown.abort();

@@ -46,9 +46,18 @@ function formatSection(section: ReportSection, options: TerminalOptions): string
     case 'text':
       return [title, section.text];
     case 'preformatted':
-      return [title, ...section.text.replace(/\n+$/, '').split('\n').map((l) => `  ${l}`)];
+      return [
+        title,
+        ...section.text
+          .replace(/\n+$/, '')
+          .split('\n')
+          .map((l) => `  ${l}`),
+      ];
     case 'table':
-      return [title, ...(section.rows.length === 0 ? ['  (none)'] : alignTable(section.columns, section.rows).map((l) => `  ${l}`))];
+      return [
+        title,
+        ...(section.rows.length === 0 ? ['  (none)'] : alignTable(section.columns, section.rows).map((l) => `  ${l}`)),
+      ];
     case 'findings':
       return [title, ...sortFindings(section.findings).flatMap((f) => formatFinding(f, options))];
   }

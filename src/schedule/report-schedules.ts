@@ -9,7 +9,15 @@ import { InvalidInputError } from '../errors.ts';
 import type { InspectionJobData, JobName } from '../queue/jobs.ts';
 import type { RedisConnection } from '../queue/redis-url.ts';
 import { ReportMemoryStore } from '../queue/report-memory.ts';
-import { checkMinimumInterval, validateChannelId, validateCron, validateSampleSeconds, validateScheduleId, validateTimeZone, type ScheduleSpec } from './schedule-spec.ts';
+import {
+  checkMinimumInterval,
+  validateChannelId,
+  validateCron,
+  validateSampleSeconds,
+  validateScheduleId,
+  validateTimeZone,
+  type ScheduleSpec,
+} from './schedule-spec.ts';
 
 /** Who made a schedule declared in the schedules file (not a Slack user: no mention, and the file owns it). */
 export const SCHEDULES_FILE_USER = 'schedules-file';
@@ -39,14 +47,31 @@ export function scheduleTitle(id: string): string {
 
 /** The job every tick of a schedule adds: a report into the schedule's channel, remembering its previous findings. */
 export function scheduledJobData(spec: ScheduleSpec, createdBy: string, createdAt: string): InspectionJobData {
-  const command = spec.sampleSeconds ? { op: 'report' as const, tunnelSampleSeconds: spec.sampleSeconds } : { op: 'report' as const };
-  return { channel: spec.channel, user: createdBy, title: scheduleTitle(spec.id), command, requestedAt: createdAt, memoryKey: scheduleMemoryKey(spec.id), scheduleId: spec.id };
+  const command = spec.sampleSeconds
+    ? { op: 'report' as const, tunnelSampleSeconds: spec.sampleSeconds }
+    : { op: 'report' as const };
+  return {
+    channel: spec.channel,
+    user: createdBy,
+    title: scheduleTitle(spec.id),
+    command,
+    requestedAt: createdAt,
+    memoryKey: scheduleMemoryKey(spec.id),
+    scheduleId: spec.id,
+  };
 }
 
 /** Every field checked again here, whatever the caller already did: this is the last stop before Redis. */
 export function validateSpec(spec: ScheduleSpec): ScheduleSpec {
-  const checked = { id: validateScheduleId(spec.id, 'id'), cron: validateCron(spec.cron, 'cron'), tz: validateTimeZone(spec.tz, 'tz'), channel: validateChannelId(spec.channel, 'channel') };
-  return spec.sampleSeconds === undefined ? checked : { ...checked, sampleSeconds: validateSampleSeconds(spec.sampleSeconds, 'sampleSeconds') };
+  const checked = {
+    id: validateScheduleId(spec.id, 'id'),
+    cron: validateCron(spec.cron, 'cron'),
+    tz: validateTimeZone(spec.tz, 'tz'),
+    channel: validateChannelId(spec.channel, 'channel'),
+  };
+  return spec.sampleSeconds === undefined
+    ? checked
+    : { ...checked, sampleSeconds: validateSampleSeconds(spec.sampleSeconds, 'sampleSeconds') };
 }
 
 /** The inspection queue the schedulers live on, and Redis with the key prefix for claims and report memory. */
@@ -72,7 +97,16 @@ export class ReportSchedules {
       const id = s.id ?? s.key;
       if (!id || !s.pattern || !data || data.command?.op !== 'report') continue;
       const sample = data.command.tunnelSampleSeconds;
-      out.push({ id, cron: s.pattern, tz: s.tz ?? 'UTC', channel: data.channel, ...(sample ? { sampleSeconds: sample } : {}), createdBy: data.user, createdAt: data.requestedAt, next: s.next ?? null });
+      out.push({
+        id,
+        cron: s.pattern,
+        tz: s.tz ?? 'UTC',
+        channel: data.channel,
+        ...(sample ? { sampleSeconds: sample } : {}),
+        createdBy: data.user,
+        createdAt: data.requestedAt,
+        next: s.next ?? null,
+      });
     }
     return out.sort((a, b) => a.id.localeCompare(b.id));
   }
@@ -85,13 +119,20 @@ export class ReportSchedules {
    * A new schedule (id null: the next free `report-N`); refuses an id in use, too many schedules, or (from Slack) a
    * pattern firing too often.
    */
-  async add(spec: Omit<ScheduleSpec, 'id'> & { id: string | null }, createdBy: string, options: { minIntervalSeconds?: number } = {}): Promise<ScheduleEntry> {
+  async add(
+    spec: Omit<ScheduleSpec, 'id'> & { id: string | null },
+    createdBy: string,
+    options: { minIntervalSeconds?: number } = {},
+  ): Promise<ScheduleEntry> {
     validateSpec({ ...spec, id: spec.id ?? 'unnamed' });
-    if (options.minIntervalSeconds !== undefined) checkMinimumInterval(validateCron(spec.cron), spec.tz, options.minIntervalSeconds);
+    if (options.minIntervalSeconds !== undefined)
+      checkMinimumInterval(validateCron(spec.cron), spec.tz, options.minIntervalSeconds);
     const existing = await this.list();
-    if (existing.length >= MAX_SCHEDULES) throw new InvalidInputError('schedule', `there are already ${MAX_SCHEDULES} schedules; remove one first`);
+    if (existing.length >= MAX_SCHEDULES)
+      throw new InvalidInputError('schedule', `there are already ${MAX_SCHEDULES} schedules; remove one first`);
     const id = spec.id ?? (await this.claimFreeId(existing));
-    if (spec.id !== null && (existing.some((s) => s.id === id) || !(await this.claim(id)))) throw new InvalidInputError('ID', `a schedule called ${id} exists already; remove it first or pick another --id`);
+    if (spec.id !== null && (existing.some((s) => s.id === id) || !(await this.claim(id))))
+      throw new InvalidInputError('ID', `a schedule called ${id} exists already; remove it first or pick another --id`);
     await this.upsert({ ...spec, id }, createdBy, new Date().toISOString());
     return (await this.get(id))!;
   }
@@ -115,14 +156,22 @@ export class ReportSchedules {
   async upsert(spec: ScheduleSpec, createdBy: string, createdAt: string): Promise<void> {
     const checked = validateSpec(spec);
     // BullMQ types the scheduler id as the queue's job-name union; at run time it is any string.
-    await this.store.queue.upsertJobScheduler(checked.id as JobName, { pattern: checked.cron, tz: checked.tz }, { name: 'inspect', data: scheduledJobData(checked, createdBy, createdAt) });
+    await this.store.queue.upsertJobScheduler(
+      checked.id as JobName,
+      { pattern: checked.cron, tz: checked.tz },
+      { name: 'inspect', data: scheduledJobData(checked, createdBy, createdAt) },
+    );
   }
 
   /** Removes the scheduler, the tick already waiting for it, and the memory of its previous report. False: no such schedule. */
   async remove(id: string): Promise<boolean> {
     const checked = validateScheduleId(id);
     const removed = await this.store.queue.removeJobScheduler(checked);
-    if (removed) await Promise.all([new ReportMemoryStore(this.store.redis, this.store.prefix).remove(scheduleMemoryKey(checked)), this.store.redis.del(this.claimKey(checked))]);
+    if (removed)
+      await Promise.all([
+        new ReportMemoryStore(this.store.redis, this.store.prefix).remove(scheduleMemoryKey(checked)),
+        this.store.redis.del(this.claimKey(checked)),
+      ]);
     return removed;
   }
 }

@@ -23,7 +23,9 @@ const KEYS = new Set(['id', 'cron', 'tz', 'channel', 'sampleSeconds']);
 
 function entryName(raw: unknown, index: number): string {
   const id = typeof raw === 'object' && raw !== null && 'id' in raw ? (raw as { id: unknown }).id : undefined;
-  return typeof id === 'string' && id.length <= 40 ? `entry ${index + 1} (${JSON.stringify(id)})` : `entry ${index + 1}`;
+  return typeof id === 'string' && id.length <= 40
+    ? `entry ${index + 1} (${JSON.stringify(id)})`
+    : `entry ${index + 1}`;
 }
 
 /** YAML text → validated schedules; a ConfigError names the file, the entry and the field. Pure. */
@@ -35,18 +37,37 @@ export function parseScheduleFile(text: string, source = 'schedules file'): Sche
     throw new ConfigError(VARIABLE, `${source} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   if (doc === null || doc === undefined) return [];
-  if (!Array.isArray(doc)) throw new ConfigError(VARIABLE, `${source} must be a YAML list of schedules ({ id, cron, tz?, channel, sampleSeconds? })`);
-  if (doc.length > MAX_SCHEDULES) throw new ConfigError(VARIABLE, `${source} declares ${doc.length} schedules; at most ${MAX_SCHEDULES}`);
+  if (!Array.isArray(doc))
+    throw new ConfigError(
+      VARIABLE,
+      `${source} must be a YAML list of schedules ({ id, cron, tz?, channel, sampleSeconds? })`,
+    );
+  if (doc.length > MAX_SCHEDULES)
+    throw new ConfigError(VARIABLE, `${source} declares ${doc.length} schedules; at most ${MAX_SCHEDULES}`);
   const seen = new Set<string>();
   return doc.map((raw: unknown, i) => {
     const where = `${source}, ${entryName(raw, i)}`;
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(VARIABLE, `${where}: must be a mapping with id, cron, channel, and optionally tz and sampleSeconds`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw new ConfigError(
+        VARIABLE,
+        `${where}: must be a mapping with id, cron, channel, and optionally tz and sampleSeconds`,
+      );
     const unknown = Object.keys(raw).filter((k) => !KEYS.has(k));
-    if (unknown.length > 0) throw new ConfigError(VARIABLE, `${where}: unknown field ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')} (fields: ${[...KEYS].join(', ')})`);
+    if (unknown.length > 0)
+      throw new ConfigError(
+        VARIABLE,
+        `${where}: unknown field ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')} (fields: ${[...KEYS].join(', ')})`,
+      );
     const r = raw as Record<string, unknown>;
     let spec: ScheduleSpec;
     try {
-      spec = validateSpec({ id: r.id as string, cron: r.cron as string, tz: (r.tz ?? DEFAULT_TIME_ZONE) as string, channel: r.channel as string, ...(r.sampleSeconds === undefined ? {} : { sampleSeconds: r.sampleSeconds as number }) });
+      spec = validateSpec({
+        id: r.id as string,
+        cron: r.cron as string,
+        tz: (r.tz ?? DEFAULT_TIME_ZONE) as string,
+        channel: r.channel as string,
+        ...(r.sampleSeconds === undefined ? {} : { sampleSeconds: r.sampleSeconds as number }),
+      });
     } catch (err) {
       throw new ConfigError(VARIABLE, `${where}: ${describeError(err)}`);
     }
@@ -61,7 +82,10 @@ export async function readScheduleFile(path: string): Promise<ScheduleSpec[]> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(VARIABLE, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`);
+    throw new ConfigError(
+      VARIABLE,
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`,
+    );
   }
   return parseScheduleFile(text, path);
 }
@@ -74,12 +98,22 @@ export interface ScheduleFileOutcome {
 }
 
 /** Makes Redis hold exactly the file's schedules (and whatever Slack added); running it twice changes nothing. */
-export async function applyScheduleFile(schedules: ReportSchedules, specs: readonly ScheduleSpec[], now = new Date()): Promise<ScheduleFileOutcome> {
+export async function applyScheduleFile(
+  schedules: ReportSchedules,
+  specs: readonly ScheduleSpec[],
+  now = new Date(),
+): Promise<ScheduleFileOutcome> {
   const outcome: ScheduleFileOutcome = { created: [], updated: [], unchanged: [], removed: [] };
   const existing = new Map((await schedules.list()).map((s) => [s.id, s]));
   for (const spec of specs) {
     const before = existing.get(spec.id);
-    const same = before && before.createdBy === SCHEDULES_FILE_USER && before.cron === spec.cron && before.tz === spec.tz && before.channel === spec.channel && before.sampleSeconds === spec.sampleSeconds;
+    const same =
+      before &&
+      before.createdBy === SCHEDULES_FILE_USER &&
+      before.cron === spec.cron &&
+      before.tz === spec.tz &&
+      before.channel === spec.channel &&
+      before.sampleSeconds === spec.sampleSeconds;
     if (same) {
       outcome.unchanged.push(spec.id);
       continue;

@@ -34,15 +34,24 @@ const CHANNEL_ID = /^[CGD][A-Z0-9]{1,20}$/;
 const shown = (value: unknown) => JSON.stringify(String(value).slice(0, 40));
 
 export function validateScheduleId(value: unknown, field = 'ID'): string {
-  if (typeof value !== 'string' || !SCHEDULE_ID.test(value)) throw new InvalidInputError(field, `${shown(value)} is not a schedule id (a lower-case letter, then up to 31 letters, digits or dashes)`);
+  if (typeof value !== 'string' || !SCHEDULE_ID.test(value))
+    throw new InvalidInputError(
+      field,
+      `${shown(value)} is not a schedule id (a lower-case letter, then up to 31 letters, digits or dashes)`,
+    );
   return value;
 }
 
 /** A 5- or 6-field cron pattern that cron-parser reads; returned with single spaces between the fields. */
 export function validateCron(value: unknown, field = 'CRON'): string {
-  if (typeof value !== 'string') throw new InvalidInputError(field, 'a cron pattern is required, in quotes: "0 9 * * 1-5"');
+  if (typeof value !== 'string')
+    throw new InvalidInputError(field, 'a cron pattern is required, in quotes: "0 9 * * 1-5"');
   const fields = value.trim().split(/\s+/);
-  if (fields.length !== 5 && fields.length !== 6) throw new InvalidInputError(field, `${shown(value)} has ${fields.length} field${fields.length === 1 ? '' : 's'}; a cron pattern has 5 (minute hour day month weekday) or 6 (with seconds first), in quotes`);
+  if (fields.length !== 5 && fields.length !== 6)
+    throw new InvalidInputError(
+      field,
+      `${shown(value)} has ${fields.length} field${fields.length === 1 ? '' : 's'}; a cron pattern has 5 (minute hour day month weekday) or 6 (with seconds first), in quotes`,
+    );
   const bad = fields.find((f) => !CRON_FIELD.test(f));
   if (bad !== undefined) throw new InvalidInputError(field, `${shown(bad)} is not a cron field`);
   const pattern = fields.join(' ');
@@ -56,14 +65,18 @@ export function validateCron(value: unknown, field = 'CRON'): string {
 
 /** An IANA zone name the runtime knows (Europe/Berlin, America/New_York, UTC). */
 export function validateTimeZone(value: unknown, field = '--tz'): string {
-  if (typeof value !== 'string' || !/^[A-Za-z][A-Za-z0-9_+-]{0,30}(?:\/[A-Za-z0-9_+-]{1,30}){0,2}$/.test(value)) throw new InvalidInputError(field, `${shown(value)} is not a time zone name (Area/City, e.g. Europe/Berlin)`);
+  if (typeof value !== 'string' || !/^[A-Za-z][A-Za-z0-9_+-]{0,30}(?:\/[A-Za-z0-9_+-]{1,30}){0,2}$/.test(value))
+    throw new InvalidInputError(field, `${shown(value)} is not a time zone name (Area/City, e.g. Europe/Berlin)`);
   if (value === 'UTC' || value === 'Etc/UTC') return value;
   if (!Intl.supportedValuesOf('timeZone').includes(value)) {
     try {
       // Links such as Asia/Calcutta are valid but not in the canonical list.
       new Intl.DateTimeFormat('en', { timeZone: value });
     } catch {
-      throw new InvalidInputError(field, `${shown(value)} is not a time zone this server knows (Area/City, e.g. Europe/Berlin)`);
+      throw new InvalidInputError(
+        field,
+        `${shown(value)} is not a time zone this server knows (Area/City, e.g. Europe/Berlin)`,
+      );
     }
   }
   return value;
@@ -74,10 +87,10 @@ export function validateSampleSeconds(value: unknown, field = '--sample'): numbe
 }
 
 export function validateChannelId(value: unknown, field = 'channel'): string {
-  if (typeof value !== 'string' || !CHANNEL_ID.test(value)) throw new InvalidInputError(field, `${shown(value)} is not a Slack channel ID (C…, G…)`);
+  if (typeof value !== 'string' || !CHANNEL_ID.test(value))
+    throw new InvalidInputError(field, `${shown(value)} is not a Slack channel ID (C…, G…)`);
   return value;
 }
-
 
 /** How many occurrences the interval check looks at; every pattern repeats its shortest gap within a day. */
 const INTERVAL_SAMPLES = 2000;
@@ -87,7 +100,11 @@ const DAY_MS = 24 * 3600 * 1000;
  * The shortest time between two runs of a pattern, in seconds, found by walking its occurrences over a little more
  * than a day from `from` (or the first INTERVAL_SAMPLES of them). Null: it fires at most once in that window.
  */
-export function shortestIntervalSeconds(cron: string, tz: string, from = new Date(Date.UTC(2026, 0, 5))): number | null {
+export function shortestIntervalSeconds(
+  cron: string,
+  tz: string,
+  from = new Date(Date.UTC(2026, 0, 5)),
+): number | null {
   const expression = CronExpressionParser.parse(cron, { tz, currentDate: from });
   const end = from.getTime() + DAY_MS + 3600 * 1000;
   let previous: number | null = null;
@@ -105,7 +122,10 @@ export function shortestIntervalSeconds(cron: string, tz: string, from = new Dat
 export function checkMinimumInterval(cron: string, tz: string, minSeconds: number, field = 'CRON'): void {
   const shortest = shortestIntervalSeconds(cron, tz);
   if (shortest !== null && shortest < minSeconds) {
-    throw new InvalidInputError(field, `"${cron}" fires every ${shortest} s at times; a scheduled report may fire at most every ${minSeconds} s`);
+    throw new InvalidInputError(
+      field,
+      `"${cron}" fires every ${shortest} s at times; a scheduled report may fire at most every ${minSeconds} s`,
+    );
   }
 }
 

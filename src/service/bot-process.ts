@@ -33,9 +33,30 @@ export async function runBotProcess(env: Env): Promise<void> {
   const redis = connectRedis(queueConfig.redisUrl, { blocking: false, name: 'k8snet-bot' });
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const queue = createInspectionQueue(redis, queueConfig.prefix);
-  if (declared) log.info({ file: schedules.file, ...(await applyScheduleFile(new ReportSchedules({ queue, redis, prefix: queueConfig.prefix }), declared)) }, 'schedules file applied');
-  const metrics = createMetrics({ queueDepth: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed') });
-  const bot = await startBot({ slack, access, capture, queue, redis, prefix: queueConfig.prefix, audit: new AuditTrail(redis, queueConfig.prefix), metrics, log, schedules, clusters });
+  if (declared)
+    log.info(
+      {
+        file: schedules.file,
+        ...(await applyScheduleFile(new ReportSchedules({ queue, redis, prefix: queueConfig.prefix }), declared)),
+      },
+      'schedules file applied',
+    );
+  const metrics = createMetrics({
+    queueDepth: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
+  });
+  const bot = await startBot({
+    slack,
+    access,
+    capture,
+    queue,
+    redis,
+    prefix: queueConfig.prefix,
+    audit: new AuditTrail(redis, queueConfig.prefix),
+    metrics,
+    log,
+    schedules,
+    clusters,
+  });
   const health = await startHealthServer({
     port: proc.healthPort,
     fallbackToFreePort: proc.healthPortIsDefault,
@@ -43,8 +64,26 @@ export async function runBotProcess(env: Env): Promise<void> {
     checks: { redis: async () => void (await redis.ping()), slack: slackReachable(bot.client) },
     isShuttingDown: () => shutdown.requested,
   });
-  if (health.fellBack) log.warn({ healthPort: health.port, taken: proc.healthPort }, `health port ${proc.healthPort} is taken on this host (another k8snet process?): serving /healthz, /readyz and /metrics on ${health.port}; set K8SNET_HEALTH_PORT to choose`);
+  if (health.fellBack)
+    log.warn(
+      { healthPort: health.port, taken: proc.healthPort },
+      `health port ${proc.healthPort} is taken on this host (another k8snet process?): serving /healthz, /readyz and /metrics on ${health.port}; set K8SNET_HEALTH_PORT to choose`,
+    );
   // Registered once the health server exists; /readyz reads `shutdown` only when a probe arrives, after this line.
-  const shutdown = onTermination(log, [() => bot.close(), () => queue.close(), async () => redis.quit(), () => health.close()]);
-  log.info({ mode: slack.appToken ? 'socket' : 'http', port: bot.port, healthPort: health.port, prefix: queueConfig.prefix, clusters: clusters?.clusters.map((c) => c.name) ?? [] }, 'bot ready');
+  const shutdown = onTermination(log, [
+    () => bot.close(),
+    () => queue.close(),
+    async () => redis.quit(),
+    () => health.close(),
+  ]);
+  log.info(
+    {
+      mode: slack.appToken ? 'socket' : 'http',
+      port: bot.port,
+      healthPort: health.port,
+      prefix: queueConfig.prefix,
+      clusters: clusters?.clusters.map((c) => c.name) ?? [],
+    },
+    'bot ready',
+  );
 }

@@ -11,7 +11,11 @@ export interface Shutdown {
   done: Promise<void>;
 }
 
-export function onTermination(log: Logger, closers: (() => Promise<unknown>)[], exit: (code: number) => void = (code) => process.exit(code)): Shutdown {
+export function onTermination(
+  log: Logger,
+  closers: (() => Promise<unknown>)[],
+  exit: (code: number) => void = (code) => process.exit(code),
+): Shutdown {
   let requested = false;
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));

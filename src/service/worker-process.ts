@@ -3,7 +3,17 @@
  * one Redis. Each needs to reach the Kubernetes API, the nodes' sshd and Slack's Web API. On SIGTERM it stops taking
  * jobs, gives running ones the grace period, hands the rest back to the queue, then closes SSH and Redis.
  */
-import { captureSettings, processSettings, queueSettings, slackClientSettings, workerSettings, accessSettings, secret, bundleSecrets, type Env } from '../config.ts';
+import {
+  captureSettings,
+  processSettings,
+  queueSettings,
+  slackClientSettings,
+  workerSettings,
+  accessSettings,
+  secret,
+  bundleSecrets,
+  type Env,
+} from '../config.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { startHealthServer } from '../observability/health-server.ts';
@@ -41,17 +51,33 @@ export async function runWorkerProcess(baseEnv: Env, cluster: string | null = nu
   const secrets = bundleSecrets(env);
   const redis = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker' });
   const subscriber = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker-cancel' });
-  for (const c of [redis, subscriber]) c.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  for (const c of [redis, subscriber])
+    c.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const queue = createInspectionQueue(redis, queueConfig.prefix, cluster);
-  const metrics = createMetrics({ queueDepth: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed') });
+  const metrics = createMetrics({
+    queueDepth: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
+  });
   // A capture waits at most one full capture of another job for its interface.
-  const captureLocks = new RedisCaptureLocks(redis, queueConfig.prefix, (captureSettings(env).maxSeconds + CAPTURE_SETUP_SECONDS + 10) * 1000);
+  const captureLocks = new RedisCaptureLocks(
+    redis,
+    queueConfig.prefix,
+    (captureSettings(env).maxSeconds + CAPTURE_SETUP_SECONDS + 10) * 1000,
+  );
   const host = startWorkerHost({
     connection: redis,
     subscriber,
     prefix: queueConfig.prefix,
-    runnerFor: (onCommand, onRead) => createOperationRunner({ ...deps, cluster: recordingCluster(deps.cluster, onRead), shell: auditedShell(deps.shell, onCommand, metrics), captureLocks }),
-    chat: slackReporter(slack, { key: signingSecret ? deriveActionKey(signingSecret) : null, bounds: captureSettings(env) }),
+    runnerFor: (onCommand, onRead) =>
+      createOperationRunner({
+        ...deps,
+        cluster: recordingCluster(deps.cluster, onRead),
+        shell: auditedShell(deps.shell, onCommand, metrics),
+        captureLocks,
+      }),
+    chat: slackReporter(slack, {
+      key: signingSecret ? deriveActionKey(signingSecret) : null,
+      bounds: captureSettings(env),
+    }),
     secrets,
     queueName: queueName(cluster),
     cluster,
@@ -68,9 +94,29 @@ export async function runWorkerProcess(baseEnv: Env, cluster: string | null = nu
     checks: { redis: async () => void (await redis.ping()), slack: slackReachable(slack) },
     isShuttingDown: () => shutdown.requested,
   });
-  if (health.fellBack) log.warn({ healthPort: health.port, taken: proc.healthPort }, `health port ${proc.healthPort} is taken on this host (another k8snet process?): serving /healthz, /readyz and /metrics on ${health.port}; set K8SNET_HEALTH_PORT to choose`);
+  if (health.fellBack)
+    log.warn(
+      { healthPort: health.port, taken: proc.healthPort },
+      `health port ${proc.healthPort} is taken on this host (another k8snet process?): serving /healthz, /readyz and /metrics on ${health.port}; set K8SNET_HEALTH_PORT to choose`,
+    );
   // Registered once the health server exists; /readyz reads `shutdown` only when a probe arrives, after this line.
-  const shutdown = onTermination(log, [() => host.close(), () => deps.close(), () => queue.close(), async () => subscriber.quit(), async () => redis.quit(), () => health.close()]);
+  const shutdown = onTermination(log, [
+    () => host.close(),
+    () => deps.close(),
+    () => queue.close(),
+    async () => subscriber.quit(),
+    async () => redis.quit(),
+    () => health.close(),
+  ]);
   await host.worker.waitUntilReady();
-  log.info({ concurrency: settings.concurrency, healthPort: health.port, prefix: queueConfig.prefix, cluster: cluster ?? 'default', queue: queueName(cluster) }, 'worker ready');
+  log.info(
+    {
+      concurrency: settings.concurrency,
+      healthPort: health.port,
+      prefix: queueConfig.prefix,
+      cluster: cluster ?? 'default',
+      queue: queueName(cluster),
+    },
+    'worker ready',
+  );
 }

@@ -13,11 +13,27 @@ const GROUP_CACHE_MS = 5 * 60 * 1000;
 const isGroup = (id: string) => id.startsWith('S');
 
 /** Pure: `listed` is whether the user is on each list after group expansion. */
-export function decideAccess(settings: AccessSettings, channel: string, listed: { allowed: boolean; capture: boolean }, captures: boolean): AccessDecision {
+export function decideAccess(
+  settings: AccessSettings,
+  channel: string,
+  listed: { allowed: boolean; capture: boolean },
+  captures: boolean,
+): AccessDecision {
   const directMessage = channel.startsWith('D') && settings.allowDirectMessages === true;
-  if (settings.allowedChannels.length > 0 && !settings.allowedChannels.includes(channel) && !directMessage) return { ok: false, reason: channel.startsWith('D') ? 'k8snet is not enabled in direct messages here (K8SNET_ALLOW_DIRECT_MESSAGES); use a channel it answers in.' : 'k8snet is not enabled in this channel.' };
-  if (settings.allowedUsers.length > 0 && !listed.allowed) return { ok: false, reason: 'you are not on the list of users allowed to run k8snet.' };
-  if (captures && !listed.capture) return { ok: false, reason: 'you may not capture packets; add `--no-capture` to run the command without a capture.' };
+  if (settings.allowedChannels.length > 0 && !settings.allowedChannels.includes(channel) && !directMessage)
+    return {
+      ok: false,
+      reason: channel.startsWith('D')
+        ? 'k8snet is not enabled in direct messages here (K8SNET_ALLOW_DIRECT_MESSAGES); use a channel it answers in.'
+        : 'k8snet is not enabled in this channel.',
+    };
+  if (settings.allowedUsers.length > 0 && !listed.allowed)
+    return { ok: false, reason: 'you are not on the list of users allowed to run k8snet.' };
+  if (captures && !listed.capture)
+    return {
+      ok: false,
+      reason: 'you may not capture packets; add `--no-capture` to run the command without a capture.',
+    };
   return { ok: true };
 }
 

@@ -32,26 +32,55 @@ export interface ActionValue {
 export type OpenedValue = { ok: true; value: ActionValue } | { ok: false; reason: string };
 
 function tag(key: ActionKey, action: string, v: ActionValue): string {
-  return createHmac('sha256', key).update([VERSION, action, v.jobId, String(v.expiresAt), v.text].join('\n')).digest('base64url').slice(0, TAG_CHARS);
+  return createHmac('sha256', key)
+    .update([VERSION, action, v.jobId, String(v.expiresAt), v.text].join('\n'))
+    .digest('base64url')
+    .slice(0, TAG_CHARS);
 }
 
 /** `1.<job>.<expiry>.<text, base64url>.<tag>`: the tag also binds the button's action id. */
 export function sealActionValue(key: ActionKey, action: string, v: ActionValue): string {
   if (/[.\n]/.test(v.jobId)) throw new Error(`job id ${JSON.stringify(v.jobId)} cannot go into a button value`);
-  const sealed = [VERSION, v.jobId, String(v.expiresAt), Buffer.from(v.text).toString('base64url'), tag(key, action, v)].join('.');
-  if (sealed.length > BUTTON_VALUE_LIMIT) throw new Error(`button value of ${sealed.length} characters exceeds Slack's ${BUTTON_VALUE_LIMIT}`);
+  const sealed = [
+    VERSION,
+    v.jobId,
+    String(v.expiresAt),
+    Buffer.from(v.text).toString('base64url'),
+    tag(key, action, v),
+  ].join('.');
+  if (sealed.length > BUTTON_VALUE_LIMIT)
+    throw new Error(`button value of ${sealed.length} characters exceeds Slack's ${BUTTON_VALUE_LIMIT}`);
   return sealed;
 }
 
-export function openActionValue(key: ActionKey, action: string, sealed: unknown, nowSeconds = Math.floor(Date.now() / 1000)): OpenedValue {
-  const altered = { ok: false, reason: 'this button\'s value was altered or does not come from this k8snet; type the command instead.' } as const;
+export function openActionValue(
+  key: ActionKey,
+  action: string,
+  sealed: unknown,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): OpenedValue {
+  const altered = {
+    ok: false,
+    reason: "this button's value was altered or does not come from this k8snet; type the command instead.",
+  } as const;
   if (typeof sealed !== 'string' || sealed.length > BUTTON_VALUE_LIMIT) return altered;
   const parts = sealed.split('.');
-  if (parts.length !== 5 || parts[0] !== VERSION || !/^\d{1,12}$/.test(parts[2]!) || !/^[A-Za-z0-9_-]*$/.test(parts[3]!)) return altered;
-  const value: ActionValue = { jobId: parts[1]!, expiresAt: Number(parts[2]), text: Buffer.from(parts[3]!, 'base64url').toString() };
+  if (
+    parts.length !== 5 ||
+    parts[0] !== VERSION ||
+    !/^\d{1,12}$/.test(parts[2]!) ||
+    !/^[A-Za-z0-9_-]*$/.test(parts[3]!)
+  )
+    return altered;
+  const value: ActionValue = {
+    jobId: parts[1]!,
+    expiresAt: Number(parts[2]),
+    text: Buffer.from(parts[3]!, 'base64url').toString(),
+  };
   const expected = Buffer.from(tag(key, action, value));
   const given = Buffer.from(parts[4]!);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return altered;
-  if (value.expiresAt < nowSeconds) return { ok: false, reason: 'this button has expired (buttons work for a day); type the command instead.' };
+  if (value.expiresAt < nowSeconds)
+    return { ok: false, reason: 'this button has expired (buttons work for a day); type the command instead.' };
   return { ok: true, value };
 }

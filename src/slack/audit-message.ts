@@ -2,10 +2,16 @@
  * One job's audit entry as a Slack message for the audit channel: who asked for what from which channel, how it
  * ended, and every command run on every node with its exit status. Pure.
  */
-import { codeBlocks, escapeMrkdwn, mention, SECTION_TEXT_LIMIT, type SlackBlock, type SlackMessage } from './slack-blocks.ts';
+import {
+  codeBlocks,
+  escapeMrkdwn,
+  mention,
+  SECTION_TEXT_LIMIT,
+  type SlackBlock,
+  type SlackMessage,
+} from './slack-blocks.ts';
 import type { NodeCommandRecord } from '../audit/audited-shell.ts';
 import type { JobAudit } from '../audit/job-audit.ts';
-
 
 /** The audit channel gets a summary, not a flood: past this, the count of the rest. */
 export const AUDIT_COMMANDS_SHOWN = 60;
@@ -25,7 +31,9 @@ function status(c: NodeCommandRecord): string {
 
 /** The first `shown` commands as monospace blocks, and a line counting the rest. */
 function commandBlocks(commands: readonly NodeCommandRecord[], shown: number): SlackBlock[] {
-  const lines = commands.slice(0, shown).map((c) => `${c.node}  ${status(c).padEnd(8)}  ${(c.durationMs / 1000).toFixed(1).padStart(5)} s  ${c.command}`);
+  const lines = commands
+    .slice(0, shown)
+    .map((c) => `${c.node}  ${status(c).padEnd(8)}  ${(c.durationMs / 1000).toFixed(1).padStart(5)} s  ${c.command}`);
   if (commands.length > shown) lines.push(`… and ${commands.length - shown} more (k8snet audit shows all)`);
   return codeBlocks(lines.join('\n'));
 }

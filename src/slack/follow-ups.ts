@@ -13,7 +13,16 @@
 import type { CaptureBounds } from '../command/grammar.ts';
 import type { OperationCommand } from '../ops/run-operation.ts';
 
-export type FollowUpId = 'capture_again' | 'reverse' | 'without_capture' | 'with_capture' | 'capture_every_node' | 'policy' | 'bundle' | 'rerun' | 'cancel';
+export type FollowUpId =
+  | 'capture_again'
+  | 'reverse'
+  | 'without_capture'
+  | 'with_capture'
+  | 'capture_every_node'
+  | 'policy'
+  | 'bundle'
+  | 'rerun'
+  | 'cancel';
 
 export interface FollowUp {
   id: FollowUpId;
@@ -34,13 +43,31 @@ function traceFollowUps(c: Extract<OperationCommand, { op: 'trace' }>, bounds: C
   const dstNamespace = c.dstNamespace ?? c.namespace;
   // The port was the destination's; reversed, the old source's own container ports are judged instead.
   const { port: _port, dstNamespace: _dst, ...base } = c;
-  const reversed: OperationCommand = { ...base, namespace: dstNamespace, src: c.dst, dst: c.src, ...(dstNamespace !== c.namespace ? { dstNamespace: c.namespace } : {}) };
+  const reversed: OperationCommand = {
+    ...base,
+    namespace: dstNamespace,
+    src: c.dst,
+    dst: c.src,
+    ...(dstNamespace !== c.namespace ? { dstNamespace: c.namespace } : {}),
+  };
   return [
-    { id: 'capture_again', label: `Capture again (${seconds} s)`, command: { ...withTest, capture: { enabled: true, seconds } } },
+    {
+      id: 'capture_again',
+      label: `Capture again (${seconds} s)`,
+      command: { ...withTest, capture: { enabled: true, seconds } },
+    },
     { id: 'reverse', label: 'Reverse (DST → SRC)', command: reversed },
     c.capture.enabled
-      ? { id: 'without_capture', label: 'No capture', command: { ...c, capture: { enabled: false, seconds: c.capture.seconds } } }
-      : { id: 'with_capture', label: 'With capture', command: { ...withTest, capture: { enabled: true, seconds: bounds.defaultSeconds } } },
+      ? {
+          id: 'without_capture',
+          label: 'No capture',
+          command: { ...c, capture: { enabled: false, seconds: c.capture.seconds } },
+        }
+      : {
+          id: 'with_capture',
+          label: 'With capture',
+          command: { ...withTest, capture: { enabled: true, seconds: bounds.defaultSeconds } },
+        },
   ];
 }
 
@@ -53,7 +80,14 @@ export function followUps(c: OperationCommand, bounds: CaptureBounds): FollowUp[
       break;
     case 'nodeport':
     case 'svc':
-      specific.push({ id: 'capture_every_node', label: 'Capture on every node', command: { ...c, capture: { enabled: true, seconds: c.capture.enabled ? c.capture.seconds : bounds.defaultSeconds } } });
+      specific.push({
+        id: 'capture_every_node',
+        label: 'Capture on every node',
+        command: {
+          ...c,
+          capture: { enabled: true, seconds: c.capture.enabled ? c.capture.seconds : bounds.defaultSeconds },
+        },
+      });
       break;
     case 'pod':
       specific.push({ id: 'policy', label: 'Policy', command: { op: 'policy', namespace: c.namespace, name: c.name } });
@@ -64,8 +98,15 @@ export function followUps(c: OperationCommand, bounds: CaptureBounds): FollowUp[
       break;
   }
   // A report's memory of the previous run is the job's, not the command's: a re-run starts from the channel's.
-  const again: OperationCommand = c.op === 'report' ? { op: 'report', ...(c.tunnelSampleSeconds ? { tunnelSampleSeconds: c.tunnelSampleSeconds } : {}) } : c;
-  return [...specific, { id: 'bundle', label: 'Evidence bundle', command: again }, { id: 'rerun', label: 'Re-run', command: again }];
+  const again: OperationCommand =
+    c.op === 'report'
+      ? { op: 'report', ...(c.tunnelSampleSeconds ? { tunnelSampleSeconds: c.tunnelSampleSeconds } : {}) }
+      : c;
+  return [
+    ...specific,
+    { id: 'bundle', label: 'Evidence bundle', command: again },
+    { id: 'rerun', label: 'Re-run', command: again },
+  ];
 }
 
 /** The one button of a job still queued or running. */

@@ -15,7 +15,17 @@ export const ACTION_PREFIX = 'k8snet:';
 export const actionId = (id: FollowUpId) => `${ACTION_PREFIX}${id}`;
 
 export function followUpId(actionIdValue: string): FollowUpId | null {
-  const ids: readonly FollowUpId[] = ['capture_again', 'reverse', 'without_capture', 'with_capture', 'capture_every_node', 'policy', 'bundle', 'rerun', 'cancel'];
+  const ids: readonly FollowUpId[] = [
+    'capture_again',
+    'reverse',
+    'without_capture',
+    'with_capture',
+    'capture_every_node',
+    'policy',
+    'bundle',
+    'rerun',
+    'cancel',
+  ];
   const id = actionIdValue.slice(ACTION_PREFIX.length);
   return actionIdValue.startsWith(ACTION_PREFIX) && (ids as readonly string[]).includes(id) ? (id as FollowUpId) : null;
 }
@@ -25,7 +35,13 @@ export interface ButtonSettings {
   bounds: CaptureBounds;
 }
 
-function toButtons(key: ActionKey, jobId: string, cluster: string | null, list: FollowUp[], now: number): SlackButton[] {
+function toButtons(
+  key: ActionKey,
+  jobId: string,
+  cluster: string | null,
+  list: FollowUp[],
+  now: number,
+): SlackButton[] {
   const expiresAt = Math.floor(now / 1000) + ACTION_VALUE_TTL_SECONDS;
   return list.map((f) => ({
     type: 'button',
@@ -37,8 +53,17 @@ function toButtons(key: ActionKey, jobId: string, cluster: string | null, list: 
 }
 
 /** A job's buttons in a phase: `active` (queued or running) → Cancel; `done` → the follow-ups; `ended` → Re-run. */
-export function jobButtons(settings: ButtonSettings, job: { jobId: string; command: OperationCommand | null; phase: 'active' | 'done' | 'ended'; cluster?: string | null }, now = Date.now()): SlackButton[] {
+export function jobButtons(
+  settings: ButtonSettings,
+  job: { jobId: string; command: OperationCommand | null; phase: 'active' | 'done' | 'ended'; cluster?: string | null },
+  now = Date.now(),
+): SlackButton[] {
   if (!settings.key || !job.command) return [];
-  const list = job.phase === 'active' ? runningFollowUps(job.command) : job.phase === 'done' ? followUps(job.command, settings.bounds) : followUps(job.command, settings.bounds).filter((f) => f.id === 'rerun');
+  const list =
+    job.phase === 'active'
+      ? runningFollowUps(job.command)
+      : job.phase === 'done'
+        ? followUps(job.command, settings.bounds)
+        : followUps(job.command, settings.bounds).filter((f) => f.id === 'rerun');
   return toButtons(settings.key, job.jobId, job.cluster ?? null, list, now);
 }

@@ -39,9 +39,11 @@ function slackTime(ms: number | null): string {
 }
 
 const channelLink = (id: string) => `<#${id}>`;
-const creator = (user: string) => (user === SCHEDULES_FILE_USER ? 'the schedules file' : mention(user) || escapeMrkdwn(user));
+const creator = (user: string) =>
+  user === SCHEDULES_FILE_USER ? 'the schedules file' : mention(user) || escapeMrkdwn(user);
 
-const sampleText = (s: { sampleSeconds?: number }) => (s.sampleSeconds ? ` with a ${s.sampleSeconds} s tunnel sample` : '');
+const sampleText = (s: { sampleSeconds?: number }) =>
+  s.sampleSeconds ? ` with a ${s.sampleSeconds} s tunnel sample` : '';
 
 export function scheduleLine(s: ScheduleEntry): string {
   return `\`${s.id}\`  \`${s.cron}\` ${escapeMrkdwn(s.tz)} → ${channelLink(s.channel)}${sampleText(s)}, by ${creator(s.createdBy)}, next ${slackTime(s.next)}`;
@@ -52,12 +54,20 @@ function notes(ctx: ScheduleCommandContext, target: string, text: string): Sched
   return [...new Set([target, ctx.channel])].map((channel) => ({ channel, text }));
 }
 
-export async function runScheduleCommand(command: ScheduleCommand, ctx: ScheduleCommandContext): Promise<ScheduleAnswer> {
+export async function runScheduleCommand(
+  command: ScheduleCommand,
+  ctx: ScheduleCommandContext,
+): Promise<ScheduleAnswer> {
   try {
     return await run(command, ctx);
   } catch (err) {
     if (!(err instanceof InvalidInputError)) throw err;
-    return { result: 'invalid', text: `:no_entry: ${describeError(err)}`, notes: [], audit: `schedule ${command.action}` };
+    return {
+      result: 'invalid',
+      text: `:no_entry: ${describeError(err)}`,
+      notes: [],
+      audit: `schedule ${command.action}`,
+    };
   }
 }
 
@@ -66,20 +76,44 @@ async function run(command: ScheduleCommand, ctx: ScheduleCommandContext): Promi
   switch (command.action) {
     case 'list': {
       const all = await schedules.list();
-      const text = all.length === 0 ? 'No scheduled reports. Add one with `/k8snet schedule add "0 9 * * 1-5" report`.' : [`*Scheduled reports* (${all.length})`, ...all.map((s) => `• ${scheduleLine(s)}`)].join('\n');
+      const text =
+        all.length === 0
+          ? 'No scheduled reports. Add one with `/k8snet schedule add "0 9 * * 1-5" report`.'
+          : [`*Scheduled reports* (${all.length})`, ...all.map((s) => `• ${scheduleLine(s)}`)].join('\n');
       return { result: 'listed', text, notes: [], audit: 'schedule list' };
     }
     case 'add': {
       const target = command.channel ?? ctx.channel;
       if (target !== ctx.channel) {
         const verdict = await ctx.authorize(target, false);
-        if (!verdict.ok) return { result: 'denied', text: `:no_entry: Not allowed to post reports into ${channelLink(target)}: ${verdict.reason}`, notes: [], audit: `schedule add → ${target}` };
+        if (!verdict.ok)
+          return {
+            result: 'denied',
+            text: `:no_entry: Not allowed to post reports into ${channelLink(target)}: ${verdict.reason}`,
+            notes: [],
+            audit: `schedule add → ${target}`,
+          };
       }
       // A tunnel sample captures packets: it needs the capture list.
       if (command.sampleSeconds && !(await ctx.authorize(target, true)).ok) {
-        return { result: 'denied', text: ':no_entry: Not allowed: `--sample` captures packets and you are not on the list of users who may; leave it out for a report without a sample.', notes: [], audit: `schedule add --sample → ${target}` };
+        return {
+          result: 'denied',
+          text: ':no_entry: Not allowed: `--sample` captures packets and you are not on the list of users who may; leave it out for a report without a sample.',
+          notes: [],
+          audit: `schedule add --sample → ${target}`,
+        };
       }
-      const added = await schedules.add({ id: command.id, cron: command.cron, tz: command.tz, channel: target, ...(command.sampleSeconds ? { sampleSeconds: command.sampleSeconds } : {}) }, ctx.user, { minIntervalSeconds: ctx.minIntervalSeconds });
+      const added = await schedules.add(
+        {
+          id: command.id,
+          cron: command.cron,
+          tz: command.tz,
+          channel: target,
+          ...(command.sampleSeconds ? { sampleSeconds: command.sampleSeconds } : {}),
+        },
+        ctx.user,
+        { minIntervalSeconds: ctx.minIntervalSeconds },
+      );
       const what = `\`${added.id}\`: a network health report${sampleText(added)} \`${added.cron}\` (${escapeMrkdwn(added.tz)}) into ${channelLink(target)}`;
       return {
         result: 'added',
@@ -90,17 +124,42 @@ async function run(command: ScheduleCommand, ctx: ScheduleCommandContext): Promi
     }
     case 'remove': {
       const existing = await schedules.get(command.id);
-      if (!existing) return { result: 'not_found', text: `No schedule \`${command.id}\`; \`/k8snet schedule list\` shows them.`, notes: [], audit: `schedule remove ${command.id}` };
+      if (!existing)
+        return {
+          result: 'not_found',
+          text: `No schedule \`${command.id}\`; \`/k8snet schedule list\` shows them.`,
+          notes: [],
+          audit: `schedule remove ${command.id}`,
+        };
       if (existing.channel !== ctx.channel) {
         const verdict = await ctx.authorize(existing.channel, false);
-        if (!verdict.ok) return { result: 'denied', text: `:no_entry: Not allowed to change reports posted into ${channelLink(existing.channel)}: ${verdict.reason}`, notes: [], audit: `schedule remove ${command.id}` };
+        if (!verdict.ok)
+          return {
+            result: 'denied',
+            text: `:no_entry: Not allowed to change reports posted into ${channelLink(existing.channel)}: ${verdict.reason}`,
+            notes: [],
+            audit: `schedule remove ${command.id}`,
+          };
       }
-      if (!(await schedules.remove(command.id))) return { result: 'not_found', text: `No schedule \`${command.id}\` (it was just removed).`, notes: [], audit: `schedule remove ${command.id}` };
-      const again = existing.createdBy === SCHEDULES_FILE_USER ? ' It comes from the schedules file, so it comes back when the bot restarts unless it is taken out of the file.' : '';
+      if (!(await schedules.remove(command.id)))
+        return {
+          result: 'not_found',
+          text: `No schedule \`${command.id}\` (it was just removed).`,
+          notes: [],
+          audit: `schedule remove ${command.id}`,
+        };
+      const again =
+        existing.createdBy === SCHEDULES_FILE_USER
+          ? ' It comes from the schedules file, so it comes back when the bot restarts unless it is taken out of the file.'
+          : '';
       return {
         result: 'removed',
         text: `Removed schedule \`${existing.id}\` (\`${existing.cron}\` into ${channelLink(existing.channel)}).${again}`,
-        notes: notes(ctx, existing.channel, `:calendar: ${mention(ctx.user)} removed the scheduled report \`${existing.id}\` (\`${existing.cron}\` into ${channelLink(existing.channel)}).`),
+        notes: notes(
+          ctx,
+          existing.channel,
+          `:calendar: ${mention(ctx.user)} removed the scheduled report \`${existing.id}\` (\`${existing.cron}\` into ${channelLink(existing.channel)}).`,
+        ),
         audit: `schedule remove ${existing.id}`,
       };
     }

@@ -22,8 +22,16 @@ export interface SlashCommandFields {
 }
 
 /** A slash command as Slack posts it: form-encoded, signed, timestamped. */
-export function signedSlashCommand(signingSecret: string, fields: SlashCommandFields, now = Math.floor(Date.now() / 1000)): { body: string; headers: Record<string, string> } {
-  const body = new URLSearchParams({ token: 'deprecated-verification-token', trigger_id: `${now}.1.${Math.random().toString(16).slice(2)}`, ...fields } as Record<string, string>).toString();
+export function signedSlashCommand(
+  signingSecret: string,
+  fields: SlashCommandFields,
+  now = Math.floor(Date.now() / 1000),
+): { body: string; headers: Record<string, string> } {
+  const body = new URLSearchParams({
+    token: 'deprecated-verification-token',
+    trigger_id: `${now}.1.${Math.random().toString(16).slice(2)}`,
+    ...fields,
+  } as Record<string, string>).toString();
   return {
     body,
     headers: {
@@ -38,7 +46,11 @@ export function signedSlashCommand(signingSecret: string, fields: SlashCommandFi
  * An interactive payload (a button click's `block_actions`) as Slack posts it to the app's request URL: the JSON
  * form-encoded as one `payload` field, signed and timestamped like a slash command.
  */
-export function signedInteraction(signingSecret: string, payload: object, now = Math.floor(Date.now() / 1000)): { body: string; headers: Record<string, string> } {
+export function signedInteraction(
+  signingSecret: string,
+  payload: object,
+  now = Math.floor(Date.now() / 1000),
+): { body: string; headers: Record<string, string> } {
   const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
   return {
     body,

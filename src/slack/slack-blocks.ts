@@ -54,7 +54,11 @@ export interface SlackThread {
   files: SlackFile[];
 }
 
-const EMOJI: Record<Finding['severity'], string> = { error: ':red_circle:', warning: ':large_orange_circle:', info: ':large_blue_circle:' };
+const EMOJI: Record<Finding['severity'], string> = {
+  error: ':red_circle:',
+  warning: ':large_orange_circle:',
+  info: ':large_blue_circle:',
+};
 
 /** Slack mrkdwn needs &, < and > escaped (formatting reference). */
 export function escapeMrkdwn(text: string): string {
@@ -102,12 +106,20 @@ function sectionText(s: ReportSection): string {
     case 'table':
       return s.rows.length === 0 ? '(none)' : alignTable(s.columns, s.rows).join('\n');
     case 'findings':
-      return flattenFindings(sortFindings(s.findings)).map((f) => `${f.severity.toUpperCase()}: ${f.message}${f.evidence ? `\n  ${f.evidence}` : ''}`).join('\n');
+      return flattenFindings(sortFindings(s.findings))
+        .map((f) => `${f.severity.toUpperCase()}: ${f.message}${f.evidence ? `\n  ${f.evidence}` : ''}`)
+        .join('\n');
   }
 }
 
 function fileName(title: string): string {
-  return `${title.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'section'}.txt`;
+  return `${
+    title
+      .toLowerCase()
+      .replace(/[^a-z0-9.]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 60) || 'section'
+  }.txt`;
 }
 
 /** A user mention; only a well-formed Slack user ID becomes one (anything else would be text injected as mrkdwn). */
@@ -128,7 +140,10 @@ export function statusMessage(title: string, status: string, options: StatusOpti
   const { detail } = options;
   const who = mention(options.user);
   const context = `${escapeMrkdwn(status)}${who ? ` — asked by ${who}` : ''}`;
-  const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } }, { type: 'context', elements: [{ type: 'mrkdwn', text: context }] }];
+  const blocks: SlackBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: context }] },
+  ];
   if (detail) {
     blocks.push(section(`*${escapeMrkdwn(detail.headline)}*`));
     const lines = findingLines(detail.findings.filter((f) => f.severity !== 'info')).slice(0, PARENT_FINDINGS);
@@ -139,16 +154,29 @@ export function statusMessage(title: string, status: string, options: StatusOpti
     }
     if (text) blocks.push(section(text));
   }
-  if (options.buttons && options.buttons.length > 0) blocks.push({ type: 'actions', block_id: ACTIONS_BLOCK_ID, elements: options.buttons.slice(0, ACTIONS_PER_BLOCK) });
+  if (options.buttons && options.buttons.length > 0)
+    blocks.push({ type: 'actions', block_id: ACTIONS_BLOCK_ID, elements: options.buttons.slice(0, ACTIONS_PER_BLOCK) });
   return { text: `${title}: ${detail?.headline ?? status}`, blocks };
 }
 
-export function renderSlackThread(report: Report, parentStatus = 'done', user?: string, buttons: SlackButton[] = []): SlackThread {
-  const parent = statusMessage(report.title, parentStatus, { detail: { headline: report.headline, findings: report.findings }, ...(user ? { user } : {}), buttons });
+export function renderSlackThread(
+  report: Report,
+  parentStatus = 'done',
+  user?: string,
+  buttons: SlackButton[] = [],
+): SlackThread {
+  const parent = statusMessage(report.title, parentStatus, {
+    detail: { headline: report.headline, findings: report.findings },
+    ...(user ? { user } : {}),
+    buttons,
+  });
   const replies: SlackMessage[] = [];
   const files: SlackFile[] = report.attachments.map((a) => ({ filename: a.filename, title: a.title, content: a.data }));
   if (report.findings.length > 0) {
-    const blocks = [section('*Findings*'), ...findingLines(report.findings).map((l) => section(l.slice(0, SECTION_TEXT_LIMIT)))].slice(0, BLOCKS_PER_MESSAGE);
+    const blocks = [
+      section('*Findings*'),
+      ...findingLines(report.findings).map((l) => section(l.slice(0, SECTION_TEXT_LIMIT))),
+    ].slice(0, BLOCKS_PER_MESSAGE);
     replies.push({ text: 'Findings', blocks });
   }
   for (const s of report.sections) {
@@ -156,7 +184,12 @@ export function renderSlackThread(report: Report, parentStatus = 'done', user?: 
     const blocks = s.kind === 'text' ? [section(escapeMrkdwn(body).slice(0, SECTION_TEXT_LIMIT))] : codeBlocks(body);
     if (blocks.length > MAX_BLOCKS_PER_SECTION) {
       files.push({ filename: fileName(s.title), title: s.title, content: Buffer.from(body) });
-      replies.push({ text: s.title, blocks: [section(`*${escapeMrkdwn(s.title)}*: ${body.split('\n').length} lines, attached as ${fileName(s.title)}`)] });
+      replies.push({
+        text: s.title,
+        blocks: [
+          section(`*${escapeMrkdwn(s.title)}*: ${body.split('\n').length} lines, attached as ${fileName(s.title)}`),
+        ],
+      });
     } else {
       replies.push({ text: s.title, blocks: [section(`*${escapeMrkdwn(s.title)}*`), ...blocks] });
     }

@@ -19,7 +19,8 @@ const MAC_B = Buffer.from([0x02, 0, 0, 0, 0, 0x0b]);
 
 function ipv4Bytes(ip: string): Buffer {
   const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) throw new Error(`bad IPv4 ${ip}`);
+  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255))
+    throw new Error(`bad IPv4 ${ip}`);
   return Buffer.from(parts);
 }
 
@@ -116,7 +117,11 @@ export function withUdpChecksum(ipv4: Buffer, correct = true): Buffer {
   const ihl = (out[0]! & 15) * 4;
   const udp = out.subarray(ihl);
   udp.writeUInt16BE(0, 6);
-  const pseudo = Buffer.concat([out.subarray(12, 20), Buffer.from([0, 17]), Buffer.from([udp.length >> 8, udp.length & 0xff])]);
+  const pseudo = Buffer.concat([
+    out.subarray(12, 20),
+    Buffer.from([0, 17]),
+    Buffer.from([udp.length >> 8, udp.length & 0xff]),
+  ]);
   let sum = 0;
   for (let i = 0; i < pseudo.length; i += 2) sum += (pseudo[i]! << 8) | pseudo[i + 1]!;
   const c = checksum(udp, sum) || 0xffff;
@@ -159,11 +164,20 @@ export function ethernetIpv6(ipPacket: Buffer): Buffer {
 }
 
 /** A VXLAN packet (outer Ethernet/IPv4/UDP) carrying `innerFrame` (an Ethernet frame). */
-export function vxlanFrame(outerSrc: string, outerDst: string, sport: number, vni: number, innerFrame: Buffer, port = 4789): Buffer {
+export function vxlanFrame(
+  outerSrc: string,
+  outerDst: string,
+  sport: number,
+  vni: number,
+  innerFrame: Buffer,
+  port = 4789,
+): Buffer {
   const header = Buffer.alloc(8);
   header[0] = 0x08;
   header.writeUIntBE(vni, 4, 3);
-  return ethernetIpv4(ipv4Packet(outerSrc, outerDst, PROTO_UDP, udpDatagram(sport, port, Buffer.concat([header, innerFrame]))));
+  return ethernetIpv4(
+    ipv4Packet(outerSrc, outerDst, PROTO_UDP, udpDatagram(sport, port, Buffer.concat([header, innerFrame]))),
+  );
 }
 
 /** An IP-in-IP packet (outer Ethernet/IPv4 protocol 4) carrying `innerIpv4`. */
@@ -260,7 +274,8 @@ export function pcapngFile(interfaces: PcapngInterfaceSpec[], records: PcapngRec
     fill(b);
     return b;
   };
-  const u32 = (b: Buffer, v: number, off: number) => (bigEndian ? b.writeUInt32BE(v >>> 0, off) : b.writeUInt32LE(v >>> 0, off));
+  const u32 = (b: Buffer, v: number, off: number) =>
+    bigEndian ? b.writeUInt32BE(v >>> 0, off) : b.writeUInt32LE(v >>> 0, off);
   const u16 = (b: Buffer, v: number, off: number) => (bigEndian ? b.writeUInt16BE(v, off) : b.writeUInt16LE(v, off));
   const blocks: Buffer[] = [];
   blocks.push(
@@ -276,13 +291,28 @@ export function pcapngFile(interfaces: PcapngInterfaceSpec[], records: PcapngRec
     ),
   );
   for (const i of interfaces) {
-    const opts = i.tsresol === undefined ? Buffer.alloc(0) : w(12, (b) => {
-      u16(b, 9, 0);
-      u16(b, 1, 2);
-      b[4] = i.tsresol!;
-      // then opt_endofopt (4 zero bytes)
-    });
-    blocks.push(pcapngBlock(1, Buffer.concat([w(8, (b) => { u16(b, i.linkType, 0); u32(b, 262144, 4); }), opts]), bigEndian));
+    const opts =
+      i.tsresol === undefined
+        ? Buffer.alloc(0)
+        : w(12, (b) => {
+            u16(b, 9, 0);
+            u16(b, 1, 2);
+            b[4] = i.tsresol!;
+            // then opt_endofopt (4 zero bytes)
+          });
+    blocks.push(
+      pcapngBlock(
+        1,
+        Buffer.concat([
+          w(8, (b) => {
+            u16(b, i.linkType, 0);
+            u32(b, 262144, 4);
+          }),
+          opts,
+        ]),
+        bigEndian,
+      ),
+    );
   }
   blocks.push(pcapngBlock(0x00000bad, Buffer.from('custom block, skipped'), bigEndian));
   for (const r of records) {
@@ -293,7 +323,8 @@ export function pcapngFile(interfaces: PcapngInterfaceSpec[], records: PcapngRec
     }
     const iface = interfaces[r.interfaceId ?? 0]!;
     const unitsPerSec = 10 ** (iface.tsresol ?? 6);
-    const units = BigInt(r.sec ?? 0) * BigInt(unitsPerSec) + (BigInt(r.nsec ?? 0) * BigInt(unitsPerSec)) / 1_000_000_000n;
+    const units =
+      BigInt(r.sec ?? 0) * BigInt(unitsPerSec) + (BigInt(r.nsec ?? 0) * BigInt(unitsPerSec)) / 1_000_000_000n;
     const head = w(20, (b) => {
       u32(b, r.interfaceId ?? 0, 0);
       u32(b, Number(units >> 32n), 4);

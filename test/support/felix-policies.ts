@@ -26,7 +26,12 @@ export const PASS_OTHER = {
     order: 100,
     selector: "type == 'dest'",
     types: ['Ingress'],
-    ingress: [{ action: 'Pass', source: { selector: "type == 'other'", namespaceSelector: "kubernetes.io/metadata.name == 'default'" } }],
+    ingress: [
+      {
+        action: 'Pass',
+        source: { selector: "type == 'other'", namespaceSelector: "kubernetes.io/metadata.name == 'default'" },
+      },
+    ],
   },
 };
 
@@ -46,7 +51,12 @@ export const ALLOW_OTHER_NAMED_PORT = {
   spec: {
     podSelector: { matchLabels: { type: 'dest' } },
     policyTypes: ['Ingress'],
-    ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { type: 'other' } } }], ports: [{ protocol: 'TCP', port: 'http' }] }],
+    ingress: [
+      {
+        from: [{ namespaceSelector: {}, podSelector: { matchLabels: { type: 'other' } } }],
+        ports: [{ protocol: 'TCP', port: 'http' }],
+      },
+    ],
   },
 };
 

@@ -35,7 +35,10 @@ export function labClientSettings(lab: string) {
 const exec = promisify(execFile);
 
 /** Runs argv (never a shell line) and returns stdout, stderr and the exit code instead of throwing. */
-export async function run(argv: string[], timeoutMs = 20_000): Promise<{ stdout: string; stderr: string; code: number }> {
+export async function run(
+  argv: string[],
+  timeoutMs = 20_000,
+): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
     const { stdout, stderr } = await exec(argv[0]!, argv.slice(1), { timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024 });
     return { stdout, stderr, code: 0 };

@@ -43,17 +43,36 @@ export interface TestPipeline {
   metrics: K8snetMetrics;
   send(text: string, options?: SendOptions): Promise<{ status: number; body: string; ms: number }>;
   /** A click on a button of a message (found by its ts) as Slack sends it; `value` replaces the button's value. */
-  click(ts: string, actionId: string, options?: SendOptions & { value?: string }): Promise<{ status: number; body: string; ms: number }>;
+  click(
+    ts: string,
+    actionId: string,
+    options?: SendOptions & { value?: string },
+  ): Promise<{ status: number; body: string; ms: number }>;
   /** Starts a worker host (in this process) with the given runner factory and settings. */
-  startWorker(options: Pick<WorkerHostOptions, 'runnerFor'> & Partial<Omit<WorkerHostOptions, 'runnerFor'>>): WorkerHost;
+  startWorker(
+    options: Pick<WorkerHostOptions, 'runnerFor'> & Partial<Omit<WorkerHostOptions, 'runnerFor'>>,
+  ): WorkerHost;
   /** Thread replies (chat.postMessage with thread_ts) as recorded by the stand-in. */
   threadCalls(): { method: string; args: Record<string, unknown> }[];
   close(): Promise<void>;
 }
 
-export const OPEN_ACCESS: AccessSettings = { allowedChannels: [], allowedUsers: [], captureUsers: ['U1'], auditChannel: undefined };
+export const OPEN_ACCESS: AccessSettings = {
+  allowedChannels: [],
+  allowedUsers: [],
+  captureUsers: ['U1'],
+  auditChannel: undefined,
+};
 
-export async function startTestPipeline(options: { access?: AccessSettings; standIn?: SlackStandIn; prefix?: string; schedules?: BotOptions['schedules']; clusters?: BotOptions['clusters'] } = {}): Promise<TestPipeline> {
+export async function startTestPipeline(
+  options: {
+    access?: AccessSettings;
+    standIn?: SlackStandIn;
+    prefix?: string;
+    schedules?: BotOptions['schedules'];
+    clusters?: BotOptions['clusters'];
+  } = {},
+): Promise<TestPipeline> {
   const prefix = options.prefix ?? `k8snet-test-${randomBytes(4).toString('hex')}`;
   const standIn = options.standIn ?? (await startSlackStandIn({ botToken: BOT_TOKEN }));
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -86,13 +105,33 @@ export async function startTestPipeline(options: { access?: AccessSettings; stan
     audit,
     metrics,
     async send(text, o = {}) {
-      const { body, headers } = signedSlashCommand(o.secret ?? SIGNING_SECRET, { command: '/k8snet', text, user_id: o.user ?? 'U1', channel_id: o.channel ?? 'C1', team_id: 'T1', response_url: standIn.responseUrl }, Math.floor(Date.now() / 1000) - (o.age ?? 0));
+      const { body, headers } = signedSlashCommand(
+        o.secret ?? SIGNING_SECRET,
+        {
+          command: '/k8snet',
+          text,
+          user_id: o.user ?? 'U1',
+          channel_id: o.channel ?? 'C1',
+          team_id: 'T1',
+          response_url: standIn.responseUrl,
+        },
+        Math.floor(Date.now() / 1000) - (o.age ?? 0),
+      );
       const started = Date.now();
       const res = await fetch(`http://127.0.0.1:${port}/slack/events`, { method: 'POST', headers, body });
       return { status: res.status, body: await res.text(), ms: Date.now() - started };
     },
     click(ts, actionId, o = {}) {
-      return standIn.click({ url: `http://127.0.0.1:${port}/slack/events`, signingSecret: o.secret ?? SIGNING_SECRET, channel: o.channel ?? 'C1', ts, actionId, user: o.user ?? 'U1', ...(o.value !== undefined ? { value: o.value } : {}), ...(o.age !== undefined ? { age: o.age } : {}) });
+      return standIn.click({
+        url: `http://127.0.0.1:${port}/slack/events`,
+        signingSecret: o.secret ?? SIGNING_SECRET,
+        channel: o.channel ?? 'C1',
+        ts,
+        actionId,
+        user: o.user ?? 'U1',
+        ...(o.value !== undefined ? { value: o.value } : {}),
+        ...(o.age !== undefined ? { age: o.age } : {}),
+      });
     },
     startWorker(o) {
       const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -102,9 +141,18 @@ export async function startTestPipeline(options: { access?: AccessSettings; stan
         connection,
         subscriber,
         prefix,
-        chat: slackReporter(createSlackClient({ botToken: BOT_TOKEN, apiUrl: standIn.apiUrl }, 5), { key: deriveActionKey(SIGNING_SECRET), bounds: { defaultSeconds: 2, maxSeconds: 30 } }),
+        chat: slackReporter(createSlackClient({ botToken: BOT_TOKEN, apiUrl: standIn.apiUrl }, 5), {
+          key: deriveActionKey(SIGNING_SECRET),
+          bounds: { defaultSeconds: 2, maxSeconds: 30 },
+        }),
         secrets: [BOT_TOKEN, SIGNING_SECRET],
-        settings: { concurrency: 2, jobTimeoutMs: 30_000, lockDurationMs: 30_000, stalledIntervalMs: 30_000, shutdownGraceMs: 5000 },
+        settings: {
+          concurrency: 2,
+          jobTimeoutMs: 30_000,
+          lockDurationMs: 30_000,
+          stalledIntervalMs: 30_000,
+          shutdownGraceMs: 5000,
+        },
         audit,
         metrics,
         log,

@@ -18,7 +18,12 @@ export function kubeconfigDocument(input: KubeconfigInput) {
   return {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name, cluster: { server: input.url, 'certificate-authority-data': Buffer.from(input.caCertPem).toString('base64') } }],
+    clusters: [
+      {
+        name,
+        cluster: { server: input.url, 'certificate-authority-data': Buffer.from(input.caCertPem).toString('base64') },
+      },
+    ],
     users: [{ name: `${name}-reader`, user: { token: input.token } }],
     contexts: [{ name, context: { cluster: name, user: `${name}-reader`, namespace: input.namespace ?? 'default' } }],
     'current-context': name,

@@ -27,7 +27,12 @@ async function main(argv: string[]): Promise<void> {
   // Objects were "created" when lab up wrote the plan, so AGE counts from then across server restarts.
   const createdAt = (await stat(planPath)).mtime;
   const server = await startLabApiServer({ stateDir, plan, port, createdAt });
-  const reconciler = new PolicyReconciler({ plan, store: server.policies, statusPath: labApiPaths(stateDir).felixStatus, log: (line) => console.log(`${new Date().toISOString()} ${line}`) });
+  const reconciler = new PolicyReconciler({
+    plan,
+    store: server.policies,
+    statusPath: labApiPaths(stateDir).felixStatus,
+    log: (line) => console.log(`${new Date().toISOString()} ${line}`),
+  });
   await reconciler.start();
   const info = labApiPaths(stateDir).info;
   await writeFile(info, `${JSON.stringify({ pid: process.pid, port: server.port, url: server.url })}\n`);

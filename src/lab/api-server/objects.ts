@@ -63,7 +63,11 @@ function resourceVersion(seed: string): string {
   return String(1000 + (parseInt(hex(seed).slice(0, 6), 16) % 900_000));
 }
 
-function meta(ctx: ObjectContext, kind: string, fields: Omit<ObjectMeta, 'resourceVersion' | 'creationTimestamp' | 'uid'> & { uid?: string }): ObjectMeta {
+function meta(
+  ctx: ObjectContext,
+  kind: string,
+  fields: Omit<ObjectMeta, 'resourceVersion' | 'creationTimestamp' | 'uid'> & { uid?: string },
+): ObjectMeta {
   const seed = `${ctx.plan.lab}/${kind}/${fields.namespace ?? ''}/${fields.name}`;
   return {
     ...fields,
@@ -84,14 +88,21 @@ export function timestamp(d: Date): string {
 }
 
 function condition(type: string, status: boolean, at: string, reason?: string, message?: string) {
-  return { type, status: status ? 'True' : 'False', lastTransitionTime: at, ...(reason ? { reason } : {}), ...(message ? { message } : {}) };
+  return {
+    type,
+    status: status ? 'True' : 'False',
+    lastTransitionTime: at,
+    ...(reason ? { reason } : {}),
+    ...(message ? { message } : {}),
+  };
 }
 
 export function buildNode(ctx: ObjectContext, node: PlannedNode): KubeObject {
   const { plan } = ctx;
   const at = timestamp(ctx.createdAt);
   const prefix = plan.nodeSubnet.split('/')[1];
-  const tunnelAnnotation = plan.overlay === 'ipip' ? 'projectcalico.org/IPv4IPIPTunnelAddr' : 'projectcalico.org/IPv4VXLANTunnelAddr';
+  const tunnelAnnotation =
+    plan.overlay === 'ipip' ? 'projectcalico.org/IPv4IPIPTunnelAddr' : 'projectcalico.org/IPv4VXLANTunnelAddr';
   const heartbeat = (c: ReturnType<typeof condition>) => ({ ...c, lastHeartbeatTime: at });
   return {
     metadata: meta(ctx, 'node', {
@@ -119,9 +130,19 @@ export function buildNode(ctx: ObjectContext, node: PlannedNode): KubeObject {
       ],
       conditions: [
         condition('NetworkUnavailable', false, at, 'CalicoIsUp', 'Calico is running on this node'),
-        heartbeat(condition('MemoryPressure', false, at, 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available')),
+        heartbeat(
+          condition(
+            'MemoryPressure',
+            false,
+            at,
+            'KubeletHasSufficientMemory',
+            'kubelet has sufficient memory available',
+          ),
+        ),
         heartbeat(condition('DiskPressure', false, at, 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure')),
-        heartbeat(condition('PIDPressure', false, at, 'KubeletHasSufficientPID', 'kubelet has sufficient PID available')),
+        heartbeat(
+          condition('PIDPressure', false, at, 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
+        ),
         heartbeat(condition('Ready', true, at, 'KubeletReady', 'kubelet is posting ready status')),
       ],
       daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
@@ -157,7 +178,9 @@ export function buildPod(ctx: ObjectContext, pod: PlannedPod): KubeObject {
   const { phase, ready } = podOverride(ctx, pod);
   const running = phase === 'Running';
   const notReady = ready ? undefined : 'ContainersNotReady';
-  const notReadyMessage = ready ? undefined : `containers with unready status: [${pod.containers.map((c) => c.name).join(' ')}]`;
+  const notReadyMessage = ready
+    ? undefined
+    : `containers with unready status: [${pod.containers.map((c) => c.name).join(' ')}]`;
   return {
     metadata: meta(ctx, 'pod', {
       name: pod.name,
@@ -216,7 +239,16 @@ export function buildPod(ctx: ObjectContext, pod: PlannedPod): KubeObject {
         ready,
         restartCount: 0,
         started: running,
-        state: running ? { running: { startedAt: at } } : { terminated: { exitCode: phase === 'Succeeded' ? 0 : 1, reason: phase === 'Succeeded' ? 'Completed' : 'Error', startedAt: at, finishedAt: at } },
+        state: running
+          ? { running: { startedAt: at } }
+          : {
+              terminated: {
+                exitCode: phase === 'Succeeded' ? 0 : 1,
+                reason: phase === 'Succeeded' ? 'Completed' : 'Error',
+                startedAt: at,
+                finishedAt: at,
+              },
+            },
       })),
       hostIP: node?.ip,
       hostIPs: node ? [{ ip: node.ip }] : [],
@@ -302,7 +334,9 @@ export function buildEndpoints(ctx: ObjectContext, svc: PlannedService): KubeObj
 export function endpointSliceName(ctx: ObjectContext, svc: PlannedService): string {
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789'; // apimachinery's rand.String alphabet
   const h = hex(`${ctx.plan.lab}/slice/${svc.namespace}/${svc.name}`);
-  const suffix = [0, 1, 2, 3, 4].map((i) => alphabet[parseInt(h.slice(i * 2, i * 2 + 2), 16) % alphabet.length]).join('');
+  const suffix = [0, 1, 2, 3, 4]
+    .map((i) => alphabet[parseInt(h.slice(i * 2, i * 2 + 2), 16) % alphabet.length])
+    .join('');
   return `${svc.name}-${suffix}`;
 }
 
@@ -317,7 +351,9 @@ export function buildEndpointSlice(ctx: ObjectContext, svc: PlannedService): Kub
         'kubernetes.io/service-name': svc.name,
       },
       annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': timestamp(ctx.createdAt) },
-      ownerReferences: [{ apiVersion: 'v1', blockOwnerDeletion: true, controller: true, kind: 'Service', name: svc.name, uid: svc.uid }],
+      ownerReferences: [
+        { apiVersion: 'v1', blockOwnerDeletion: true, controller: true, kind: 'Service', name: svc.name, uid: svc.uid },
+      ],
     }),
     addressType: 'IPv4',
     endpoints: backends(ctx, svc).map((b) => ({
@@ -333,7 +369,12 @@ export function buildEndpointSlice(ctx: ObjectContext, svc: PlannedService): Kub
 /** Every namespace carries kubernetes.io/metadata.name (set by the API server since v1.21) after its declared labels. */
 export function buildNamespaces(ctx: ObjectContext): KubeObject[] {
   const declared = new Map((ctx.plan.namespaces ?? []).map((n) => [n.name, n.labels]));
-  const names = new Set([...NAMESPACES_OF_A_CLUSTER, ...declared.keys(), ...ctx.plan.pods.map((p) => p.namespace), ...ctx.plan.services.map((s) => s.namespace)]);
+  const names = new Set([
+    ...NAMESPACES_OF_A_CLUSTER,
+    ...declared.keys(),
+    ...ctx.plan.pods.map((p) => p.namespace),
+    ...ctx.plan.services.map((s) => s.namespace),
+  ]);
   return [...names].sort().map((name) => ({
     metadata: meta(ctx, 'namespace', { name, labels: { ...declared.get(name), 'kubernetes.io/metadata.name': name } }),
     spec: { finalizers: ['kubernetes'] },
@@ -405,8 +446,20 @@ export function buildIpPoolCrd(ctx: ObjectContext): KubeObject {
     status: {
       acceptedNames: { kind: 'IPPool', listKind: 'IPPoolList', plural: 'ippools', singular: 'ippool' },
       conditions: [
-        { type: 'NamesAccepted', status: 'True', reason: 'NoConflicts', message: 'no conflicts found', lastTransitionTime: timestamp(ctx.createdAt) },
-        { type: 'Established', status: 'True', reason: 'InitialNamesAccepted', message: 'the initial names have been accepted', lastTransitionTime: timestamp(ctx.createdAt) },
+        {
+          type: 'NamesAccepted',
+          status: 'True',
+          reason: 'NoConflicts',
+          message: 'no conflicts found',
+          lastTransitionTime: timestamp(ctx.createdAt),
+        },
+        {
+          type: 'Established',
+          status: 'True',
+          reason: 'InitialNamesAccepted',
+          message: 'the initial names have been accepted',
+          lastTransitionTime: timestamp(ctx.createdAt),
+        },
       ],
       storedVersions: ['v1'],
     },
@@ -428,13 +481,32 @@ export function buildPolicyCrds(ctx: ObjectContext): KubeObject[] {
         group: CALICO_GROUP,
         names,
         scope: n.scope,
-        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: inlineSchema(`${CALICO_CRD_PREFIX}.${n.kind}`) } }],
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: inlineSchema(`${CALICO_CRD_PREFIX}.${n.kind}`) },
+          },
+        ],
       },
       status: {
         acceptedNames: names,
         conditions: [
-          { type: 'NamesAccepted', status: 'True', reason: 'NoConflicts', message: 'no conflicts found', lastTransitionTime: at },
-          { type: 'Established', status: 'True', reason: 'InitialNamesAccepted', message: 'the initial names have been accepted', lastTransitionTime: at },
+          {
+            type: 'NamesAccepted',
+            status: 'True',
+            reason: 'NoConflicts',
+            message: 'no conflicts found',
+            lastTransitionTime: at,
+          },
+          {
+            type: 'Established',
+            status: 'True',
+            reason: 'InitialNamesAccepted',
+            message: 'the initial names have been accepted',
+            lastTransitionTime: at,
+          },
         ],
         storedVersions: ['v1'],
       },

@@ -54,11 +54,13 @@ export function applyMergePatch(target: Json, patch: Json): Json {
 
 /** RFC 6902 operations (add, remove, replace, move, copy, test); a failed `test` or a bad path throws PatchError. */
 export function applyJsonPatch(target: Json, patch: Json): Json {
-  if (!Array.isArray(patch)) throw new PatchError('json: cannot unmarshal object into Go value of type jsonpatch.Patch');
+  if (!Array.isArray(patch))
+    throw new PatchError('json: cannot unmarshal object into Go value of type jsonpatch.Patch');
   const errors = jsonpatch.validate(patch as unknown as jsonpatch.Operation[], clone(target));
   if (errors) throw new PatchError(errors.message.split('\n')[0]!);
   try {
-    return jsonpatch.applyPatch(clone(target), patch as unknown as jsonpatch.Operation[], true, false).newDocument as Json;
+    return jsonpatch.applyPatch(clone(target), patch as unknown as jsonpatch.Operation[], true, false)
+      .newDocument as Json;
   } catch (err) {
     throw new PatchError(err instanceof Error ? err.message.split('\n')[0]! : String(err));
   }
@@ -91,8 +93,10 @@ function join(path: string, key: string): string {
 
 function mergeList(path: string, original: Json | undefined, patch: Json[], strategy: MergeStrategyOf): Json[] {
   const how = strategy(path);
-  if (patch.some((e) => isObject(e) && e[DIRECTIVE] === 'replace')) return patch.filter((e) => !(isObject(e) && e[DIRECTIVE] === 'replace')).map((e) => clone(e));
-  if (how === undefined || !Array.isArray(original)) return patch.filter((e) => !(isObject(e) && DIRECTIVE in e)).map((e) => clone(e));
+  if (patch.some((e) => isObject(e) && e[DIRECTIVE] === 'replace'))
+    return patch.filter((e) => !(isObject(e) && e[DIRECTIVE] === 'replace')).map((e) => clone(e));
+  if (how === undefined || !Array.isArray(original))
+    return patch.filter((e) => !(isObject(e) && DIRECTIVE in e)).map((e) => clone(e));
   if (how === 'primitive') {
     const out = clone(original);
     for (const e of patch) if (!out.some((o) => o === e)) out.push(clone(e));
@@ -102,7 +106,8 @@ function mergeList(path: string, original: Json | undefined, patch: Json[], stra
   for (const e of patch) {
     if (!isObject(e)) throw new PatchError(`${path}: list items must be objects to merge on ${how}`);
     const key = e[how];
-    if (key === undefined) throw new PatchError(`map: ${JSON.stringify(e)} does not contain declared merge key: ${how}`);
+    if (key === undefined)
+      throw new PatchError(`map: ${JSON.stringify(e)} does not contain declared merge key: ${how}`);
     const i = out.findIndex((o) => isObject(o) && o[how] === key);
     if (e[DIRECTIVE] === 'delete') {
       if (i >= 0) out.splice(i, 1);
@@ -136,7 +141,8 @@ function mergeMap(path: string, original: JsonObject, patch: JsonObject, strateg
     const childPath = join(path, key);
     if (value === null) delete out[key];
     else if (isObject(value) && value[DIRECTIVE] === 'delete') delete out[key];
-    else if (isObject(value)) out[key] = mergeMap(childPath, isObject(out[key]) ? (out[key] as JsonObject) : {}, value, strategy);
+    else if (isObject(value))
+      out[key] = mergeMap(childPath, isObject(out[key]) ? (out[key] as JsonObject) : {}, value, strategy);
     else if (Array.isArray(value)) out[key] = mergeList(childPath, out[key], value, strategy);
     else out[key] = value;
   }
@@ -146,19 +152,34 @@ function mergeMap(path: string, original: JsonObject, patch: JsonObject, strateg
 function stripDirectives(v: JsonObject): JsonObject {
   return Object.fromEntries(
     Object.entries(v)
-      .filter(([k]) => k !== DIRECTIVE && k !== RETAIN_KEYS && !k.startsWith(SET_ELEMENT_ORDER) && !k.startsWith(DELETE_FROM_PRIMITIVE_LIST))
+      .filter(
+        ([k]) =>
+          k !== DIRECTIVE &&
+          k !== RETAIN_KEYS &&
+          !k.startsWith(SET_ELEMENT_ORDER) &&
+          !k.startsWith(DELETE_FROM_PRIMITIVE_LIST),
+      )
       .map(([k, e]) => [k, isObject(e) ? stripDirectives(e) : clone(e)]),
   );
 }
 
 /** Strategic merge patch: a merge patch whose lists follow `strategy`, plus the $patch, $retainKeys,
  * $setElementOrder and $deleteFromPrimitiveList directives kubectl apply sends. */
-export function applyStrategicMergePatch(target: Json, patch: Json, strategy: MergeStrategyOf = OBJECT_META_MERGE_STRATEGY): Json {
+export function applyStrategicMergePatch(
+  target: Json,
+  patch: Json,
+  strategy: MergeStrategyOf = OBJECT_META_MERGE_STRATEGY,
+): Json {
   if (!isObject(patch)) throw new PatchError('strategic merge patch must be a JSON object');
   return mergeMap('', isObject(target) ? target : {}, patch, strategy);
 }
 
-export function applyPatch(type: Exclude<PatchType, 'apply'>, target: Json, patch: Json, strategy?: MergeStrategyOf): Json {
+export function applyPatch(
+  type: Exclude<PatchType, 'apply'>,
+  target: Json,
+  patch: Json,
+  strategy?: MergeStrategyOf,
+): Json {
   switch (type) {
     case 'json':
       return applyJsonPatch(target, patch);

@@ -41,16 +41,56 @@ export function pkiPaths(stateDir: string) {
 
 /** The x509 v3 extensions of the serving certificate (what kubeadm puts in apiserver.crt, minus cluster names). */
 export function servingCertExtensions(): string {
-  return ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth', 'subjectAltName=IP:127.0.0.1,DNS:localhost', ''].join('\n');
+  return [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '',
+  ].join('\n');
 }
 
 /** The openssl argv lists, in order (pure, so tests can pin them). */
 export function opensslCommands(lab: string, p: ReturnType<typeof pkiPaths>): string[][] {
   return [
-    ['openssl', 'req', '-x509', '-new', ...EC_KEY, '-keyout', p.caKey, '-out', p.caCert, '-days', CA_DAYS, '-subj', `/CN=k8snet-${lab}-ca`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'],
+    [
+      'openssl',
+      'req',
+      '-x509',
+      '-new',
+      ...EC_KEY,
+      '-keyout',
+      p.caKey,
+      '-out',
+      p.caCert,
+      '-days',
+      CA_DAYS,
+      '-subj',
+      `/CN=k8snet-${lab}-ca`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    ],
     ['openssl', 'req', '-new', ...EC_KEY, '-keyout', p.key, '-out', p.csr, '-subj', '/CN=kube-apiserver'],
-    ['openssl', 'x509', '-req', '-in', p.csr, '-CA', p.caCert, '-CAkey', p.caKey, '-CAcreateserial', '-out', p.cert, '-days', CERT_DAYS, '-extfile', p.extensions],
+    [
+      'openssl',
+      'x509',
+      '-req',
+      '-in',
+      p.csr,
+      '-CA',
+      p.caCert,
+      '-CAkey',
+      p.caKey,
+      '-CAcreateserial',
+      '-out',
+      p.cert,
+      '-days',
+      CERT_DAYS,
+      '-extfile',
+      p.extensions,
+    ],
   ];
 }
 
@@ -65,6 +105,15 @@ export async function ensureLabApiCredentials(stateDir: string, lab: string): Pr
   if (!existsSync(p.token)) {
     await writeFile(p.token, `${randomBytes(TOKEN_BYTES).toString('hex')}\n`, { mode: 0o600 });
   }
-  const [caCertPem, certPem, keyPem, token] = await Promise.all([p.caCert, p.cert, p.key, p.token].map((f) => readFile(f, 'utf8')));
-  return { caCertPem: caCertPem!, certPem: certPem!, keyPem: keyPem!, token: token!.trim(), caCertPath: p.caCert, tokenPath: p.token };
+  const [caCertPem, certPem, keyPem, token] = await Promise.all(
+    [p.caCert, p.cert, p.key, p.token].map((f) => readFile(f, 'utf8')),
+  );
+  return {
+    caCertPem: caCertPem!,
+    certPem: certPem!,
+    keyPem: keyPem!,
+    token: token!.trim(),
+    caCertPath: p.caCert,
+    tokenPath: p.token,
+  };
 }

@@ -36,7 +36,10 @@ export const CALICO_V3_PREFIX = 'com.github.projectcalico.api.pkg.apis.projectca
 
 export const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
 /** Kubernetes publishes a field whose type is another component as allOf: [$ref] so it can carry its own description. */
-const field = (name: string, description?: string): Schema => ({ allOf: [ref(name)], ...(description ? { description } : {}) });
+const field = (name: string, description?: string): Schema => ({
+  allOf: [ref(name)],
+  ...(description ? { description } : {}),
+});
 
 const str: Schema = { type: 'string' };
 const int32: Schema = { type: 'integer', format: 'int32' };
@@ -55,7 +58,12 @@ const metaSchemas: Record<string, Schema> = {
       creationTimestamp: { ...str, format: 'date-time' },
       deletionGracePeriodSeconds: int64,
       deletionTimestamp: { ...str, format: 'date-time' },
-      finalizers: { type: 'array', items: str, 'x-kubernetes-list-type': 'set', 'x-kubernetes-patch-strategy': 'merge' },
+      finalizers: {
+        type: 'array',
+        items: str,
+        'x-kubernetes-list-type': 'set',
+        'x-kubernetes-patch-strategy': 'merge',
+      },
       generateName: str,
       generation: int64,
       labels: stringMap,
@@ -74,30 +82,52 @@ const metaSchemas: Record<string, Schema> = {
       uid: str,
     },
   },
-  [`${META}.ListMeta`]: { type: 'object', properties: { continue: str, remainingItemCount: int64, resourceVersion: str, selfLink: str } },
+  [`${META}.ListMeta`]: {
+    type: 'object',
+    properties: { continue: str, remainingItemCount: int64, resourceVersion: str, selfLink: str },
+  },
   [`${META}.LabelSelector`]: {
     type: 'object',
     properties: { matchExpressions: atomicList(field(`${META}.LabelSelectorRequirement`)), matchLabels: stringMap },
     'x-kubernetes-map-type': 'atomic',
   },
-  [`${META}.LabelSelectorRequirement`]: { type: 'object', required: ['key', 'operator'], properties: { key: str, operator: str, values: strings } },
-  [`${META}.Patch`]: { type: 'object', description: 'Patch is provided to give a concrete name and type to the Kubernetes PATCH request body.' },
+  [`${META}.LabelSelectorRequirement`]: {
+    type: 'object',
+    required: ['key', 'operator'],
+    properties: { key: str, operator: str, values: strings },
+  },
+  [`${META}.Patch`]: {
+    type: 'object',
+    description: 'Patch is provided to give a concrete name and type to the Kubernetes PATCH request body.',
+  },
   [`${META}.Status`]: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
 };
 
-const gvk = (group: string, version: string, kind: string) => ({ 'x-kubernetes-group-version-kind': [{ group, version, kind }] });
+const gvk = (group: string, version: string, kind: string) => ({
+  'x-kubernetes-group-version-kind': [{ group, version, kind }],
+});
 
 const kubeNetworkPolicySchemas: Record<string, Schema> = {
   [`${NET}.NetworkPolicy`]: {
     type: 'object',
     description: 'NetworkPolicy describes what network traffic is allowed for a set of Pods',
-    properties: { apiVersion: str, kind: str, metadata: field(`${META}.ObjectMeta`), spec: field(`${NET}.NetworkPolicySpec`) },
+    properties: {
+      apiVersion: str,
+      kind: str,
+      metadata: field(`${META}.ObjectMeta`),
+      spec: field(`${NET}.NetworkPolicySpec`),
+    },
     ...gvk('networking.k8s.io', 'v1', 'NetworkPolicy'),
   },
   [`${NET}.NetworkPolicyList`]: {
     type: 'object',
     required: ['items'],
-    properties: { apiVersion: str, items: { type: 'array', items: field(`${NET}.NetworkPolicy`) }, kind: str, metadata: field(`${META}.ListMeta`) },
+    properties: {
+      apiVersion: str,
+      items: { type: 'array', items: field(`${NET}.NetworkPolicy`) },
+      kind: str,
+      metadata: field(`${META}.ListMeta`),
+    },
     ...gvk('networking.k8s.io', 'v1', 'NetworkPolicyList'),
   },
   [`${NET}.NetworkPolicySpec`]: {
@@ -111,20 +141,34 @@ const kubeNetworkPolicySchemas: Record<string, Schema> = {
   },
   [`${NET}.NetworkPolicyIngressRule`]: {
     type: 'object',
-    properties: { from: atomicList(field(`${NET}.NetworkPolicyPeer`)), ports: atomicList(field(`${NET}.NetworkPolicyPort`)) },
+    properties: {
+      from: atomicList(field(`${NET}.NetworkPolicyPeer`)),
+      ports: atomicList(field(`${NET}.NetworkPolicyPort`)),
+    },
   },
   [`${NET}.NetworkPolicyEgressRule`]: {
     type: 'object',
-    properties: { ports: atomicList(field(`${NET}.NetworkPolicyPort`)), to: atomicList(field(`${NET}.NetworkPolicyPeer`)) },
+    properties: {
+      ports: atomicList(field(`${NET}.NetworkPolicyPort`)),
+      to: atomicList(field(`${NET}.NetworkPolicyPeer`)),
+    },
   },
   [`${NET}.NetworkPolicyPeer`]: {
     type: 'object',
-    properties: { ipBlock: field(`${NET}.IPBlock`), namespaceSelector: field(`${META}.LabelSelector`), podSelector: field(`${META}.LabelSelector`) },
+    properties: {
+      ipBlock: field(`${NET}.IPBlock`),
+      namespaceSelector: field(`${META}.LabelSelector`),
+      podSelector: field(`${META}.LabelSelector`),
+    },
   },
   [`${NET}.IPBlock`]: { type: 'object', required: ['cidr'], properties: { cidr: str, except: strings } },
   [`${NET}.NetworkPolicyPort`]: {
     type: 'object',
-    properties: { endPort: int32, port: field('io.k8s.apimachinery.pkg.util.intstr.IntOrString'), protocol: { type: 'string', enum: ['SCTP', 'TCP', 'UDP'] } },
+    properties: {
+      endPort: int32,
+      port: field('io.k8s.apimachinery.pkg.util.intstr.IntOrString'),
+      protocol: { type: 'string', enum: ['SCTP', 'TCP', 'UDP'] },
+    },
   },
   'io.k8s.apimachinery.pkg.util.intstr.IntOrString': { ...intOrString, type: 'string' },
 };
@@ -153,7 +197,13 @@ function calicoSchemas(prefix: string, group: string, version: string): Record<s
     properties: {
       action: str,
       destination: field(`${prefix}.EntityRule`),
-      http: { type: 'object', properties: { methods: strings, paths: atomicList({ type: 'object', properties: { exact: str, prefix: str } }) } },
+      http: {
+        type: 'object',
+        properties: {
+          methods: strings,
+          paths: atomicList({ type: 'object', properties: { exact: str, prefix: str } }),
+        },
+      },
       icmp,
       ipVersion: { type: 'integer' },
       metadata: { type: 'object', properties: { annotations: stringMap } },
@@ -188,7 +238,10 @@ function calicoSchemas(prefix: string, group: string, version: string): Record<s
     },
     [`${prefix}.Tier`]: kind('Tier', 'TierSpec'),
     // projectcalico api v3 TierSpec: order (nil = last) and, since Calico 3.30, the tier's default action.
-    [`${prefix}.TierSpec`]: { type: 'object', properties: { order: { type: 'number' }, defaultAction: { type: 'string', enum: ['Deny', 'Pass'] } } },
+    [`${prefix}.TierSpec`]: {
+      type: 'object',
+      properties: { order: { type: 'number' }, defaultAction: { type: 'string', enum: ['Deny', 'Pass'] } },
+    },
     [`${prefix}.Rule`]: rule,
     [`${prefix}.EntityRule`]: entityRule,
   };
@@ -223,7 +276,11 @@ export function schemaClosure(name: string): Record<string, Schema> {
   return out;
 }
 
-const SERVER_ONLY_EXTENSIONS = ['x-kubernetes-group-version-kind', 'x-kubernetes-patch-strategy', 'x-kubernetes-patch-merge-key'] as const;
+const SERVER_ONLY_EXTENSIONS = [
+  'x-kubernetes-group-version-kind',
+  'x-kubernetes-patch-strategy',
+  'x-kubernetes-patch-merge-key',
+] as const;
 
 /**
  * A component with every $ref inlined, as a CRD's openAPIV3Schema must be (structural, no references); metadata
@@ -236,11 +293,15 @@ export function inlineSchema(name: string): Schema {
     if (target !== undefined) {
       const component = target.replace('#/components/schemas/', '');
       if (component === `${META}.ObjectMeta`) return { type: 'object' };
-      return expand({ ...POLICY_SCHEMAS[component]!, ...(s.description ? { description: s.description } : {}) }, depth + 1);
+      return expand(
+        { ...POLICY_SCHEMAS[component]!, ...(s.description ? { description: s.description } : {}) },
+        depth + 1,
+      );
     }
     const out: Schema = { ...s };
     for (const key of SERVER_ONLY_EXTENSIONS) delete out[key];
-    if (s.properties) out.properties = Object.fromEntries(Object.entries(s.properties).map(([k, v]) => [k, expand(v, depth + 1)]));
+    if (s.properties)
+      out.properties = Object.fromEntries(Object.entries(s.properties).map(([k, v]) => [k, expand(v, depth + 1)]));
     if (s.items) out.items = expand(s.items, depth + 1);
     if (s.additionalProperties) out.additionalProperties = expand(s.additionalProperties, depth + 1);
     return out;

@@ -84,7 +84,10 @@ export async function readPersistedPolicies(path: string): Promise<PersistedPoli
     return { resourceVersion: String(FIRST_POLICY_RESOURCE_VERSION), policies: [] };
   }
   const parsed = JSON.parse(text) as PersistedPolicies;
-  return { resourceVersion: String(parsed.resourceVersion), policies: Array.isArray(parsed.policies) ? parsed.policies : [] };
+  return {
+    resourceVersion: String(parsed.resourceVersion),
+    policies: Array.isArray(parsed.policies) ? parsed.policies : [],
+  };
 }
 
 export class PolicyStore extends EventEmitter<{ change: [PolicyChange] }> {
@@ -100,7 +103,8 @@ export class PolicyStore extends EventEmitter<{ change: [PolicyChange] }> {
     this.path = path;
     this.now = now;
     this.revision = Math.max(FIRST_POLICY_RESOURCE_VERSION, Number(initial?.resourceVersion ?? 0) || 0);
-    for (const p of initial?.policies ?? []) this.objects.set(keyOf(p.family, p.object.metadata.namespace, p.object.metadata.name), p);
+    for (const p of initial?.policies ?? [])
+      this.objects.set(keyOf(p.family, p.object.metadata.namespace, p.object.metadata.name), p);
   }
 
   static async open(path: string): Promise<PolicyStore> {
@@ -115,7 +119,11 @@ export class PolicyStore extends EventEmitter<{ change: [PolicyChange] }> {
     return [...this.objects.values()]
       .filter((p) => p.family === family && (namespace === undefined || p.object.metadata.namespace === namespace))
       .map((p) => copy(p.object))
-      .sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name));
+      .sort(
+        (a, b) =>
+          (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') ||
+          a.metadata.name.localeCompare(b.metadata.name),
+      );
   }
 
   get(family: PolicyFamily, namespace: string | null, name: string): KubeObject | undefined {
@@ -142,7 +150,8 @@ export class PolicyStore extends EventEmitter<{ change: [PolicyChange] }> {
     const current = this.objects.get(key)?.object;
     if (!current) throw new PolicyNotFoundError(object.metadata.name);
     const presented = object.metadata.resourceVersion;
-    if (presented !== undefined && presented !== '' && presented !== current.metadata.resourceVersion) throw new PolicyConflictError(object.metadata.name);
+    if (presented !== undefined && presented !== '' && presented !== current.metadata.resourceVersion)
+      throw new PolicyConflictError(object.metadata.name);
     const stored = copy(object);
     const specChanged = JSON.stringify(stored.spec ?? null) !== JSON.stringify(current.spec ?? null);
     stored.metadata = {
@@ -188,12 +197,17 @@ export class PolicyStore extends EventEmitter<{ change: [PolicyChange] }> {
   private persist(): void {
     const path = this.path;
     if (path === null) return;
-    const snapshot: PersistedPolicies = { resourceVersion: this.resourceVersion, policies: [...this.objects.values()].map((p) => ({ family: p.family, object: copy(p.object) })) };
+    const snapshot: PersistedPolicies = {
+      resourceVersion: this.resourceVersion,
+      policies: [...this.objects.values()].map((p) => ({ family: p.family, object: copy(p.object) })),
+    };
     // A failed write (disk full) fails its flush(); the next change tries again with the whole store.
-    this.writes = this.writes.catch(() => undefined).then(async () => {
-      const temporary = `${path}.${process.pid}.tmp`;
-      await writeFile(temporary, `${JSON.stringify(snapshot, null, 2)}\n`, { mode: 0o600 });
-      await rename(temporary, path);
-    });
+    this.writes = this.writes
+      .catch(() => undefined)
+      .then(async () => {
+        const temporary = `${path}.${process.pid}.tmp`;
+        await writeFile(temporary, `${JSON.stringify(snapshot, null, 2)}\n`, { mode: 0o600 });
+        await rename(temporary, path);
+      });
   }
 }

@@ -50,7 +50,11 @@ export const CALICO_V3_GROUP = 'projectcalico.org';
 const BUILT_IN_PATCH_TYPES = ['json', 'merge', 'strategic'] as const;
 const CUSTOM_PATCH_TYPES = ['json', 'merge'] as const;
 
-function calicoPolicyResources(group: string, version: string, shortNames: { namespaced: string[]; global: string[] }): LabResource[] {
+function calicoPolicyResources(
+  group: string,
+  version: string,
+  shortNames: { namespaced: string[]; global: string[] },
+): LabResource[] {
   return [
     {
       group,
@@ -102,8 +106,18 @@ function calicoPolicyResources(group: string, version: string, shortNames: { nam
 const META_FIELDS = ['metadata.name', 'metadata.namespace'] as const;
 
 /** Namespaced v1 kinds served as empty lists (what a cluster holding none of them answers). */
-function emptyKinds(kinds: { group: string; name: string; singularName: string; kind: string; shortNames: string[] }[]): LabResource[] {
-  return kinds.map((k) => ({ ...k, version: 'v1', namespaced: true, categories: [], fieldLabels: META_FIELDS, printer: TABLE_PRINTERS.default, build: () => [] }));
+function emptyKinds(
+  kinds: { group: string; name: string; singularName: string; kind: string; shortNames: string[] }[],
+): LabResource[] {
+  return kinds.map((k) => ({
+    ...k,
+    version: 'v1',
+    namespaced: true,
+    categories: [],
+    fieldLabels: META_FIELDS,
+    printer: TABLE_PRINTERS.default,
+    build: () => [],
+  }));
 }
 
 export const LAB_RESOURCES: readonly LabResource[] = [
@@ -142,7 +156,17 @@ export const LAB_RESOURCES: readonly LabResource[] = [
     namespaced: true,
     shortNames: ['po'],
     categories: ['all'],
-    fieldLabels: [...META_FIELDS, 'spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
+    fieldLabels: [
+      ...META_FIELDS,
+      'spec.nodeName',
+      'spec.restartPolicy',
+      'spec.schedulerName',
+      'spec.serviceAccountName',
+      'spec.hostNetwork',
+      'status.phase',
+      'status.podIP',
+      'status.nominatedNodeName',
+    ],
     printer: TABLE_PRINTERS.pods,
     build: (ctx) => [...ctx.plan.pods.map((p) => buildPod(ctx, p)), ...buildSystemPods(ctx)],
   },
@@ -162,7 +186,13 @@ export const LAB_RESOURCES: readonly LabResource[] = [
   // `kubectl cluster-info dump` lists these in kube-system and default; the lab has none of them.
   ...emptyKinds([
     { group: '', name: 'events', singularName: 'event', kind: 'Event', shortNames: ['ev'] },
-    { group: '', name: 'replicationcontrollers', singularName: 'replicationcontroller', kind: 'ReplicationController', shortNames: ['rc'] },
+    {
+      group: '',
+      name: 'replicationcontrollers',
+      singularName: 'replicationcontroller',
+      kind: 'ReplicationController',
+      shortNames: ['rc'],
+    },
     { group: 'apps', name: 'deployments', singularName: 'deployment', kind: 'Deployment', shortNames: ['deploy'] },
     { group: 'apps', name: 'replicasets', singularName: 'replicaset', kind: 'ReplicaSet', shortNames: ['rs'] },
   ]),
@@ -261,7 +291,10 @@ export const LAB_RESOURCES: readonly LabResource[] = [
   },
   ...calicoPolicyResources(CALICO_GROUP, 'v1', { namespaced: [], global: [] }),
   // Calico's API server (an aggregated API) serves the same objects as v3.
-  ...calicoPolicyResources(CALICO_V3_GROUP, 'v3', { namespaced: ['cnp', 'caliconetworkpolicy', 'caliconetworkpolicies'], global: ['gnp', 'cgnp', 'calicoglobalnetworkpolicies'] }),
+  ...calicoPolicyResources(CALICO_V3_GROUP, 'v3', {
+    namespaced: ['cnp', 'caliconetworkpolicy', 'caliconetworkpolicies'],
+    global: ['gnp', 'cgnp', 'calicoglobalnetworkpolicies'],
+  }),
 ];
 
 export function groupVersionOf(r: Pick<LabResource, 'group' | 'version'>): string {
@@ -274,7 +307,11 @@ export function findResource(group: string, version: string, name: string): LabR
 
 /** GET /api */
 export function apiVersions(serverAddress: string) {
-  return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
+  return {
+    kind: 'APIVersions',
+    versions: ['v1'],
+    serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }],
+  };
 }
 
 function groups(): Map<string, string[]> {
@@ -295,7 +332,11 @@ function apiGroup(name: string, versions: string[]) {
 
 /** GET /apis */
 export function apiGroupList() {
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...groups()].map(([name, versions]) => apiGroup(name, versions)) };
+  return {
+    kind: 'APIGroupList',
+    apiVersion: 'v1',
+    groups: [...groups()].map(([name, versions]) => apiGroup(name, versions)),
+  };
 }
 
 /** GET /apis/<group> */

@@ -8,7 +8,15 @@ import { timingSafeEqual } from 'node:crypto';
 import type { KubeObject, ObjectContext } from './objects.ts';
 import { LAB_KUBELET_VERSION } from './objects.ts';
 import { SelectorError, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.ts';
-import { apiGroupDocument, apiGroupList, apiResourceList, apiVersions, findResource, groupVersionOf, type LabResource } from './resources.ts';
+import {
+  apiGroupDocument,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+  findResource,
+  groupVersionOf,
+  type LabResource,
+} from './resources.ts';
 import { badRequest, methodNotAllowed, notFound, unauthorized, unknownPath } from './status.ts';
 import { toTable, type IncludeObject } from './table.ts';
 import { openApiDocument, openApiIndex } from './openapi.ts';
@@ -67,7 +75,9 @@ export function authenticate(authorization: string | undefined, token: string): 
 }
 
 export function wantsTable(accept: string | undefined): boolean {
-  return (accept ?? '').split(',').some((part) => /;\s*as=Table/.test(part) && /;\s*g=meta\.k8s\.io/.test(part) && /;\s*v=v1(?:;|$|\s)/.test(part));
+  return (accept ?? '')
+    .split(',')
+    .some((part) => /;\s*as=Table/.test(part) && /;\s*g=meta\.k8s\.io/.test(part) && /;\s*v=v1(?:;|$|\s)/.test(part));
 }
 
 function includeObjectOf(value: string | null): IncludeObject {
@@ -90,7 +100,10 @@ function version(): Record<string, string> {
 }
 
 function byNamespaceAndName(a: KubeObject, b: KubeObject): number {
-  return (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name);
+  return (
+    (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') ||
+    a.metadata.name.localeCompare(b.metadata.name)
+  );
 }
 
 function listResourceVersion(objects: KubeObject[]): string {
@@ -155,7 +168,16 @@ function serveResource(path: ResourcePath, query: URLSearchParams, req: ApiReque
   const resourceVersion = listResourceVersion(selected);
   if (wantsTable(req.headers.accept)) {
     const includeObject = includeObjectOf(query.get('includeObject'));
-    return json(200, toTable(resource.printer, selected, { now: ctx.now, apiVersion, kind: resource.kind, includeObject, resourceVersion }));
+    return json(
+      200,
+      toTable(resource.printer, selected, {
+        now: ctx.now,
+        apiVersion,
+        kind: resource.kind,
+        includeObject,
+        resourceVersion,
+      }),
+    );
   }
   if (path.name !== null) return json(200, { kind: resource.kind, apiVersion, ...selected[0] });
   return json(200, { kind: `${resource.kind}List`, apiVersion, metadata: { resourceVersion }, items: selected });
@@ -163,7 +185,10 @@ function serveResource(path: ResourcePath, query: URLSearchParams, req: ApiReque
 
 function segmentsOf(path: string): string[] | null {
   try {
-    return path.split('/').filter((s) => s !== '').map(decodeURIComponent);
+    return path
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decodeURIComponent);
   } catch {
     return null;
   }
@@ -186,8 +211,16 @@ export function routeRequest(req: ApiRequest, ctx: RouteContext): ApiResponse {
     const target = resourcePathOf(path);
     if (target === null) return json(404, unknownPath());
     if (target.resource.family === undefined) return json(405, methodNotAllowed());
-    const result = serveWrite(target, { method: req.method, query: url.searchParams, body: req.body ?? '', contentType: req.headers['content-type'] }, ctx.objects, ctx.now);
-    return { ...json(result.status, result.body), ...(result.warnings && result.warnings.length > 0 ? { warnings: result.warnings } : {}) };
+    const result = serveWrite(
+      target,
+      { method: req.method, query: url.searchParams, body: req.body ?? '', contentType: req.headers['content-type'] },
+      ctx.objects,
+      ctx.now,
+    );
+    return {
+      ...json(result.status, result.body),
+      ...(result.warnings && result.warnings.length > 0 ? { warnings: result.warnings } : {}),
+    };
   }
   if (path === '/openapi/v3') return json(200, openApiIndex());
   if (path.startsWith('/openapi/v3/')) {
@@ -220,10 +253,17 @@ export function routeRequest(req: ApiRequest, ctx: RouteContext): ApiResponse {
     return doc ? json(200, doc) : json(404, unknownPath());
   }
   // GET /api/v1/namespaces/<ns>/pods/<name>/log (kubectl logs, cluster-info dump): a pod that exists answers text.
-  if (segments.length === 7 && segments[0] === 'api' && segments[2] === 'namespaces' && segments[4] === 'pods' && segments[6] === 'log') {
+  if (
+    segments.length === 7 &&
+    segments[0] === 'api' &&
+    segments[2] === 'namespaces' &&
+    segments[4] === 'pods' &&
+    segments[6] === 'log'
+  ) {
     const [namespace, name] = [segments[3]!, segments[5]!];
     const pods = findResource('', 'v1', 'pods')!.build(ctx.objects);
-    if (!pods.some((o) => o.metadata.namespace === namespace && o.metadata.name === name)) return json(404, notFound('pods', '', name));
+    if (!pods.some((o) => o.metadata.namespace === namespace && o.metadata.name === name))
+      return json(404, notFound('pods', '', name));
     return text(200, podLogText(namespace, name));
   }
   const target = resourcePath(segments);

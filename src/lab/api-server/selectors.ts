@@ -9,8 +9,7 @@ export class SelectorError extends Error {
 }
 
 export type LabelRequirement =
-  | { key: string; op: 'in' | 'notin'; values: string[] }
-  | { key: string; op: 'exists' | 'doesnotexist' };
+  { key: string; op: 'in' | 'notin'; values: string[] } | { key: string; op: 'exists' | 'doesnotexist' };
 
 export interface FieldRequirement {
   field: string;
@@ -19,7 +18,8 @@ export interface FieldRequirement {
 }
 
 /** A label key: optional DNS-subdomain prefix, then a name of at most 63 characters (apimachinery validation). */
-const LABEL_KEY = /^(?:(?<prefix>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*)\/)?(?<name>[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
+const LABEL_KEY =
+  /^(?:(?<prefix>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*)\/)?(?<name>[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
 const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 /** One requirement: `!key`, `key`, `key op value`, or `key in|notin (values)`. */
 const SET_REQUIREMENT = /^(?<key>\S+)\s+(?<op>in|notin)\s*\((?<values>[^()]*)\)$/;
@@ -49,19 +49,26 @@ function splitTopLevel(text: string): string[] {
 }
 
 function checkKey(key: string): string {
-  if (!LABEL_KEY.test(key)) throw new SelectorError(`unable to parse requirement: invalid label key ${JSON.stringify(key)}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`);
+  if (!LABEL_KEY.test(key))
+    throw new SelectorError(
+      `unable to parse requirement: invalid label key ${JSON.stringify(key)}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
+    );
   return key;
 }
 
 function checkValue(value: string): string {
-  if (!LABEL_VALUE.test(value)) throw new SelectorError(`unable to parse requirement: invalid label value ${JSON.stringify(value)}: must be 63 characters or less and consist of alphanumeric characters, '-', '_' or '.'`);
+  if (!LABEL_VALUE.test(value))
+    throw new SelectorError(
+      `unable to parse requirement: invalid label value ${JSON.stringify(value)}: must be 63 characters or less and consist of alphanumeric characters, '-', '_' or '.'`,
+    );
   return value;
 }
 
 export function parseLabelSelector(text: string): LabelRequirement[] {
   if (text.trim() === '') return [];
   return splitTopLevel(text).map((part): LabelRequirement => {
-    if (part === '') throw new SelectorError(`unable to parse requirement: found '', expected: identifier in ${JSON.stringify(text)}`);
+    if (part === '')
+      throw new SelectorError(`unable to parse requirement: found '', expected: identifier in ${JSON.stringify(text)}`);
     const set = SET_REQUIREMENT.exec(part)?.groups;
     if (set) {
       const values = set.values!.split(',').map((v) => checkValue(v.trim()));

@@ -85,7 +85,17 @@ async function readBody(req: IncomingMessage): Promise<string> {
 function internalError(res: ServerResponse, err: unknown): void {
   const message = err instanceof Error ? err.message : String(err);
   res.writeHead(500, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'InternalError', code: 500 }));
+  res.end(
+    JSON.stringify({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message,
+      reason: 'InternalError',
+      code: 500,
+    }),
+  );
 }
 
 export async function startLabApiServer(options: LabApiServerOptions): Promise<LabApiServer> {
@@ -109,10 +119,19 @@ export async function startLabApiServer(options: LabApiServerOptions): Promise<L
       return;
     }
     const overrides = await readOverrides(paths.overrides);
-    const headers = { accept: req.headers.accept, authorization: req.headers.authorization, 'content-type': req.headers['content-type'] };
+    const headers = {
+      accept: req.headers.accept,
+      authorization: req.headers.authorization,
+      'content-type': req.headers['content-type'],
+    };
     const response = routeRequest(
       { method: req.method ?? 'GET', url: req.url ?? '/', headers, body },
-      { objects: { plan, createdAt, kernelVersion, overrides, policies }, token: credentials.token, serverAddress, now: new Date() },
+      {
+        objects: { plan, createdAt, kernelVersion, overrides, policies },
+        token: credentials.token,
+        serverAddress,
+        now: new Date(),
+      },
     );
     // A write is on disk before its response, so a reconciler in another process sees what kubectl was told.
     if (response.status < 300 && req.method !== 'GET' && req.method !== 'HEAD') await policies.flush();
@@ -136,7 +155,12 @@ export async function startLabApiServer(options: LabApiServerOptions): Promise<L
   const port = (server.address() as AddressInfo).port;
   serverAddress = `${LAB_API_HOST}:${port}`;
   const url = `https://${serverAddress}`;
-  await writeKubeconfig(paths.kubeconfig, { lab: plan.lab, url, caCertPem: credentials.caCertPem, token: credentials.token });
+  await writeKubeconfig(paths.kubeconfig, {
+    lab: plan.lab,
+    url,
+    caCertPem: credentials.caCertPem,
+    token: credentials.token,
+  });
   return {
     url,
     port,

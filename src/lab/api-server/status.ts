@@ -30,13 +30,26 @@ export interface KubeStatus {
 }
 
 function failure(code: number, reason: string, message: string, details?: StatusDetails): KubeStatus {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code };
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(details ? { details } : {}),
+    code,
+  };
 }
 
 /** `pods "x" not found`; for grouped resources `ippools.crd.projectcalico.org "x" not found`. */
 export function notFound(resource: string, group: string, name: string): KubeStatus {
   const qualified = group === '' ? resource : `${resource}.${group}`;
-  return failure(404, 'NotFound', `${qualified} "${name}" not found`, { name, ...(group === '' ? {} : { group }), kind: resource });
+  return failure(404, 'NotFound', `${qualified} "${name}" not found`, {
+    name,
+    ...(group === '' ? {} : { group }),
+    kind: resource,
+  });
 }
 
 /** A path that names no resource. */
@@ -62,7 +75,11 @@ function qualified(resource: string, group: string): string {
 
 /** POST of a name that exists: `networkpolicies.networking.k8s.io "x" already exists`. */
 export function alreadyExists(resource: string, group: string, name: string): KubeStatus {
-  return failure(409, 'AlreadyExists', `${qualified(resource, group)} "${name}" already exists`, { name, ...(group === '' ? {} : { group }), kind: resource });
+  return failure(409, 'AlreadyExists', `${qualified(resource, group)} "${name}" already exists`, {
+    name,
+    ...(group === '' ? {} : { group }),
+    kind: resource,
+  });
 }
 
 /** A write whose metadata.resourceVersion is not the stored one. */
@@ -80,18 +97,39 @@ export function invalid(kind: string, group: string, name: string, causes: Statu
   const listed = causes.map((c) => `${c.field}: ${c.message}`);
   const summary = listed.length === 1 ? listed[0]! : `[${listed.join(', ')}]`;
   const qualifiedKind = group === '' ? kind : `${kind}.${group}`;
-  return failure(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${summary}`, { name, ...(group === '' ? {} : { group }), kind, causes });
+  return failure(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${summary}`, {
+    name,
+    ...(group === '' ? {} : { group }),
+    kind,
+    causes,
+  });
 }
 
 export function unsupportedMediaType(accepted: string[]): KubeStatus {
-  return failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`, {});
+  return failure(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
+    {},
+  );
 }
 
 export function requestEntityTooLarge(limit: number): KubeStatus {
-  return failure(413, 'RequestEntityTooLarge', `the server has received a request that is too large: limit is ${limit}`, {});
+  return failure(
+    413,
+    'RequestEntityTooLarge',
+    `the server has received a request that is too large: limit is ${limit}`,
+    {},
+  );
 }
 
 /** DELETE of an object without finalizers: a Success Status naming what went (registry.Store, ReturnDeletedObject false). */
 export function deleted(resource: string, group: string, name: string, uid: string) {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, ...(group === '' ? {} : { group }), kind: resource, uid } };
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Success',
+    details: { name, ...(group === '' ? {} : { group }), kind: resource, uid },
+  };
 }

@@ -61,7 +61,14 @@ function uid(seed: string): string {
 
 function meta(ctx: ObjectContext, kind: string, name: string, extra: Record<string, unknown> = {}) {
   const seed = `${ctx.plan.lab}/${kind}/${KUBE_SYSTEM}/${name}`;
-  return { name, namespace: KUBE_SYSTEM, uid: uid(seed), resourceVersion: String(1000 + (parseInt(hex(seed).slice(0, 6), 16) % 900_000)), creationTimestamp: timestamp(ctx.createdAt), ...extra };
+  return {
+    name,
+    namespace: KUBE_SYSTEM,
+    uid: uid(seed),
+    resourceVersion: String(1000 + (parseInt(hex(seed).slice(0, 6), 16) % 900_000)),
+    creationTimestamp: timestamp(ctx.createdAt),
+    ...extra,
+  };
 }
 
 /** A DaemonSet pod's name: `<ds>-` and 5 characters of apimachinery's rand.String alphabet. */
@@ -136,7 +143,11 @@ export function controllerManagerCommand(plan: LabPlan): string[] {
   ];
 }
 
-const KUBE_PROXY_COMMAND = ['/usr/local/bin/kube-proxy', '--config=/var/lib/kube-proxy/config.conf', '--hostname-override=$(NODE_NAME)'];
+const KUBE_PROXY_COMMAND = [
+  '/usr/local/bin/kube-proxy',
+  '--config=/var/lib/kube-proxy/config.conf',
+  '--hostname-override=$(NODE_NAME)',
+];
 
 /** kubeadm's kube-proxy ConfigMap config.conf (KubeProxyConfiguration), trimmed to the fields kubeadm sets. */
 export function kubeProxyConfig(plan: LabPlan): string {
@@ -174,14 +185,35 @@ function containerStatus(ctx: ObjectContext, name: string, image: string, seed: 
   };
 }
 
-function hostPod(ctx: ObjectContext, name: string, node: PlannedNode, labels: Record<string, string>, spec: Record<string, unknown>, owner: Record<string, unknown> | null): KubeObject {
+function hostPod(
+  ctx: ObjectContext,
+  name: string,
+  node: PlannedNode,
+  labels: Record<string, string>,
+  spec: Record<string, unknown>,
+  owner: Record<string, unknown> | null,
+): KubeObject {
   const at = timestamp(ctx.createdAt);
   const containers = (spec.containers as { name: string; image: string }[]) ?? [];
   return {
-    metadata: meta(ctx, 'pod', name, { labels, ...(owner ? { ownerReferences: [owner], generateName: `${String(owner.name)}-` } : {}) }),
-    spec: { ...spec, hostNetwork: true, nodeName: node.name, dnsPolicy: 'ClusterFirst', restartPolicy: 'Always', schedulerName: 'default-scheduler', priorityClassName: 'system-node-critical', priority: 2000001000 },
+    metadata: meta(ctx, 'pod', name, {
+      labels,
+      ...(owner ? { ownerReferences: [owner], generateName: `${String(owner.name)}-` } : {}),
+    }),
+    spec: {
+      ...spec,
+      hostNetwork: true,
+      nodeName: node.name,
+      dnsPolicy: 'ClusterFirst',
+      restartPolicy: 'Always',
+      schedulerName: 'default-scheduler',
+      priorityClassName: 'system-node-critical',
+      priority: 2000001000,
+    },
     status: {
-      conditions: ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map((type) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: at })),
+      conditions: ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map(
+        (type) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: at }),
+      ),
       containerStatuses: containers.map((c) => containerStatus(ctx, c.name, c.image, name)),
       hostIP: node.ip,
       hostIPs: [{ ip: node.ip }],
@@ -202,9 +234,25 @@ function calicoNodeTemplate(plan: LabPlan) {
       hostNetwork: true,
       serviceAccountName: 'calico-node',
       initContainers: [
-        { name: 'install-cni', image: CALICO_CNI_IMAGE, command: ['/opt/cni/bin/install'], env: [{ name: 'CNI_CONF_NAME', value: '10-calico.conflist' }, { name: 'CNI_NETWORK_CONFIG', ...configMapKey('cni_network_config') }, { name: 'CNI_MTU', ...configMapKey('veth_mtu') }] },
+        {
+          name: 'install-cni',
+          image: CALICO_CNI_IMAGE,
+          command: ['/opt/cni/bin/install'],
+          env: [
+            { name: 'CNI_CONF_NAME', value: '10-calico.conflist' },
+            { name: 'CNI_NETWORK_CONFIG', ...configMapKey('cni_network_config') },
+            { name: 'CNI_MTU', ...configMapKey('veth_mtu') },
+          ],
+        },
       ],
-      containers: [{ name: 'calico-node', image: CALICO_NODE_IMAGE, env: calicoNodeEnv(plan), securityContext: { privileged: true } }],
+      containers: [
+        {
+          name: 'calico-node',
+          image: CALICO_NODE_IMAGE,
+          env: calicoNodeEnv(plan),
+          securityContext: { privileged: true },
+        },
+      ],
     },
   };
 }
@@ -216,38 +264,101 @@ function kubeProxyTemplate() {
       nodeSelector: { 'kubernetes.io/os': 'linux' },
       hostNetwork: true,
       serviceAccountName: 'kube-proxy',
-      containers: [{ name: 'kube-proxy', image: KUBE_PROXY_IMAGE, command: KUBE_PROXY_COMMAND, env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'spec.nodeName' } } }], securityContext: { privileged: true } }],
+      containers: [
+        {
+          name: 'kube-proxy',
+          image: KUBE_PROXY_IMAGE,
+          command: KUBE_PROXY_COMMAND,
+          env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'spec.nodeName' } } }],
+          securityContext: { privileged: true },
+        },
+      ],
     },
   };
 }
 
-function daemonSet(ctx: ObjectContext, name: string, template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> }): KubeObject {
+function daemonSet(
+  ctx: ObjectContext,
+  name: string,
+  template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> },
+): KubeObject {
   const n = ctx.plan.nodes.length;
   return {
     metadata: { ...meta(ctx, 'daemonset', name, { labels: template.metadata.labels }), generation: 1 },
-    spec: { selector: { matchLabels: template.metadata.labels }, template, updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } } },
-    status: { currentNumberScheduled: n, desiredNumberScheduled: n, numberAvailable: n, numberMisscheduled: 0, numberReady: n, observedGeneration: 1, updatedNumberScheduled: n },
+    spec: {
+      selector: { matchLabels: template.metadata.labels },
+      template,
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+    },
+    status: {
+      currentNumberScheduled: n,
+      desiredNumberScheduled: n,
+      numberAvailable: n,
+      numberMisscheduled: 0,
+      numberReady: n,
+      observedGeneration: 1,
+      updatedNumberScheduled: n,
+    },
   };
 }
 
 export function buildSystemDaemonSets(ctx: ObjectContext): KubeObject[] {
-  return [daemonSet(ctx, 'calico-node', calicoNodeTemplate(ctx.plan)), daemonSet(ctx, 'kube-proxy', kubeProxyTemplate())];
+  return [
+    daemonSet(ctx, 'calico-node', calicoNodeTemplate(ctx.plan)),
+    daemonSet(ctx, 'kube-proxy', kubeProxyTemplate()),
+  ];
 }
 
 export function buildSystemPods(ctx: ObjectContext): KubeObject[] {
   const { plan } = ctx;
   const first = plan.nodes[0];
-  const owner = (name: string) => ({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, uid: uid(`${plan.lab}/daemonset/${KUBE_SYSTEM}/${name}`), controller: true, blockOwnerDeletion: true });
+  const owner = (name: string) => ({
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    name,
+    uid: uid(`${plan.lab}/daemonset/${KUBE_SYSTEM}/${name}`),
+    controller: true,
+    blockOwnerDeletion: true,
+  });
   const pods: KubeObject[] = [];
   if (first) {
     // kubeadm's control-plane node runs it as a static pod, mirrored as <component>-<node>.
-    pods.push(hostPod(ctx, `kube-controller-manager-${first.name}`, first, { component: 'kube-controller-manager', tier: 'control-plane' }, { containers: [{ name: 'kube-controller-manager', image: KCM_IMAGE, command: controllerManagerCommand(plan) }] }, null));
+    pods.push(
+      hostPod(
+        ctx,
+        `kube-controller-manager-${first.name}`,
+        first,
+        { component: 'kube-controller-manager', tier: 'control-plane' },
+        {
+          containers: [{ name: 'kube-controller-manager', image: KCM_IMAGE, command: controllerManagerCommand(plan) }],
+        },
+        null,
+      ),
+    );
   }
   for (const node of plan.nodes) {
     const calico = calicoNodeTemplate(plan);
-    pods.push(hostPod(ctx, daemonPodName(plan, 'calico-node', node.name), node, calico.metadata.labels, calico.spec, owner('calico-node')));
+    pods.push(
+      hostPod(
+        ctx,
+        daemonPodName(plan, 'calico-node', node.name),
+        node,
+        calico.metadata.labels,
+        calico.spec,
+        owner('calico-node'),
+      ),
+    );
     const proxy = kubeProxyTemplate();
-    pods.push(hostPod(ctx, daemonPodName(plan, 'kube-proxy', node.name), node, proxy.metadata.labels, proxy.spec, owner('kube-proxy')));
+    pods.push(
+      hostPod(
+        ctx,
+        daemonPodName(plan, 'kube-proxy', node.name),
+        node,
+        proxy.metadata.labels,
+        proxy.spec,
+        owner('kube-proxy'),
+      ),
+    );
   }
   return pods;
 }
@@ -257,11 +368,20 @@ export function buildSystemConfigMaps(ctx: ObjectContext): KubeObject[] {
   return [
     {
       metadata: meta(ctx, 'configmap', 'calico-config'),
-      data: { typha_service_name: 'none', calico_backend: calicoBackend(plan), veth_mtu: String(calicoVethMtu(plan)), cni_network_config: CALICO_CNI_NETWORK_CONFIG },
+      data: {
+        typha_service_name: 'none',
+        calico_backend: calicoBackend(plan),
+        veth_mtu: String(calicoVethMtu(plan)),
+        cni_network_config: CALICO_CNI_NETWORK_CONFIG,
+      },
     },
     {
       metadata: meta(ctx, 'configmap', 'kube-proxy', { labels: { app: 'kube-proxy' } }),
-      data: { 'config.conf': kubeProxyConfig(plan), 'kubeconfig.conf': 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n    server: https://control-plane:6443\n  name: default\n' },
+      data: {
+        'config.conf': kubeProxyConfig(plan),
+        'kubeconfig.conf':
+          'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n    server: https://control-plane:6443\n  name: default\n',
+      },
     },
   ];
 }

@@ -29,8 +29,18 @@ function col(name: string, type: TableColumn['type'], description: string, prior
   return { name, type, format, description, priority };
 }
 
-const NAME_COLUMN = col('Name', 'string', 'Name must be unique within a namespace. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names', 0, 'name');
-const AGE_COLUMN = col('Age', 'string', 'CreationTimestamp is a timestamp representing the server time when this object was created.');
+const NAME_COLUMN = col(
+  'Name',
+  'string',
+  'Name must be unique within a namespace. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names',
+  0,
+  'name',
+);
+const AGE_COLUMN = col(
+  'Age',
+  'string',
+  'CreationTimestamp is a timestamp representing the server time when this object was created.',
+);
 
 /** apimachinery's duration.HumanDuration: the AGE column ("45s", "5m12s", "3h", "2d4h", "1y20d"). */
 export function humanDuration(ms: number): string {
@@ -89,11 +99,30 @@ const podPrinter: TablePrinter = {
     NAME_COLUMN,
     col('Ready', 'string', 'The aggregate readiness state of this pod for accepting traffic.'),
     col('Status', 'string', 'The aggregate status of the containers in this pod.'),
-    col('Restarts', 'string', 'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.'),
+    col(
+      'Restarts',
+      'string',
+      'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.',
+    ),
     AGE_COLUMN,
-    col('IP', 'string', 'IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.', 1),
-    col('Node', 'string', "NodeName is a request to schedule this pod onto a specific node. If it is non-empty, the scheduler simply schedules this pod onto that node, assuming that it fits resource requirements.", 1),
-    col('Nominated Node', 'string', 'nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods.', 1),
+    col(
+      'IP',
+      'string',
+      'IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.',
+      1,
+    ),
+    col(
+      'Node',
+      'string',
+      'NodeName is a request to schedule this pod onto a specific node. If it is non-empty, the scheduler simply schedules this pod onto that node, assuming that it fits resource requirements.',
+      1,
+    ),
+    col(
+      'Nominated Node',
+      'string',
+      'nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods.',
+      1,
+    ),
     col('Readiness Gates', 'string', 'If specified, all readiness gates will be evaluated for pod readiness.', 1),
   ],
   cells(o, now) {
@@ -125,9 +154,24 @@ const nodePrinter: TablePrinter = {
     col('Version', 'string', 'Kubelet Version reported by the node.'),
     col('Internal-IP', 'string', 'List of addresses reachable to the node.', 1),
     col('External-IP', 'string', 'List of addresses reachable to the node.', 1),
-    col('OS-Image', 'string', 'OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).', 1),
-    col('Kernel-Version', 'string', "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).", 1),
-    col('Container-Runtime', 'string', 'ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).', 1),
+    col(
+      'OS-Image',
+      'string',
+      'OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).',
+      1,
+    ),
+    col(
+      'Kernel-Version',
+      'string',
+      "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
+      1,
+    ),
+    col(
+      'Container-Runtime',
+      'string',
+      'ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).',
+      1,
+    ),
   ],
   cells(o, now) {
     const status = obj(o.status);
@@ -158,22 +202,40 @@ const servicePrinter: TablePrinter = {
     NAME_COLUMN,
     col('Type', 'string', 'type determines how the Service is exposed.'),
     col('Cluster-IP', 'string', 'clusterIP is the IP address of the service and is usually assigned randomly.'),
-    col('External-IP', 'string', 'List of IP addresses for which nodes in the cluster will also accept traffic for this service.'),
+    col(
+      'External-IP',
+      'string',
+      'List of IP addresses for which nodes in the cluster will also accept traffic for this service.',
+    ),
     col('Port(s)', 'string', 'The list of ports that are exposed by this service.'),
     AGE_COLUMN,
     col('Selector', 'string', 'Route service traffic to pods with label keys and values matching this selector.', 1),
   ],
   cells(o, now) {
     const spec = obj(o.spec);
-    const ports = list(spec.ports).map((p) => (p.nodePort ? `${String(p.port)}:${String(p.nodePort)}/${str(p.protocol)}` : `${String(p.port)}/${str(p.protocol)}`));
-    return [o.metadata.name, str(spec.type), str(spec.clusterIP) || NONE, NONE, ports.join(',') || NONE, age(o, now), labelsText(spec.selector)];
+    const ports = list(spec.ports).map((p) =>
+      p.nodePort
+        ? `${String(p.port)}:${String(p.nodePort)}/${str(p.protocol)}`
+        : `${String(p.port)}/${str(p.protocol)}`,
+    );
+    return [
+      o.metadata.name,
+      str(spec.type),
+      str(spec.clusterIP) || NONE,
+      NONE,
+      ports.join(',') || NONE,
+      age(o, now),
+      labelsText(spec.selector),
+    ];
   },
 };
 
 const endpointsPrinter: TablePrinter = {
   columns: [NAME_COLUMN, col('Endpoints', 'string', 'Endpoints of the service'), AGE_COLUMN],
   cells(o, now) {
-    const pairs = list(o.subsets).flatMap((s) => list(s.addresses).flatMap((a) => list(s.ports).map((p) => `${str(a.ip)}:${String(p.port)}`)));
+    const pairs = list(o.subsets).flatMap((s) =>
+      list(s.addresses).flatMap((a) => list(s.ports).map((p) => `${str(a.ip)}:${String(p.port)}`)),
+    );
     return [o.metadata.name, pairs.join(',') || NONE, age(o, now)];
   },
 };
@@ -189,7 +251,9 @@ const endpointSlicePrinter: TablePrinter = {
   cells(o, now) {
     const addresses = list(o.endpoints).flatMap((e) => (Array.isArray(e.addresses) ? (e.addresses as string[]) : []));
     const shown = addresses.slice(0, 3).join(',') + (addresses.length > 3 ? ` + ${addresses.length - 3} more...` : '');
-    const ports = list(o.ports).map((p) => String(p.port)).join(',');
+    const ports = list(o.ports)
+      .map((p) => String(p.port))
+      .join(',');
     return [o.metadata.name, str(o.addressType), ports || NONE, shown || NONE, age(o, now)];
   },
 };
@@ -226,20 +290,35 @@ export function labelSelectorText(selector: unknown): string {
 
 /** printers/internalversion printNetworkPolicy: Name, Pod-Selector, Age. */
 const networkPolicyPrinter: TablePrinter = {
-  columns: [NAME_COLUMN, col('Pod-Selector', 'string', 'Select the pods to which this NetworkPolicy object applies.'), AGE_COLUMN],
+  columns: [
+    NAME_COLUMN,
+    col('Pod-Selector', 'string', 'Select the pods to which this NetworkPolicy object applies.'),
+    AGE_COLUMN,
+  ],
   cells: (o, now) => [o.metadata.name, labelSelectorText(obj(o.spec).podSelector), age(o, now)],
 };
 
 /** Custom resources without additionalPrinterColumns, and CRDs: the API server's default Name / Created At. */
 const defaultPrinter: TablePrinter = {
-  columns: [NAME_COLUMN, col('Created At', 'date', 'CreationTimestamp is a timestamp representing the server time when this object was created.')],
+  columns: [
+    NAME_COLUMN,
+    col(
+      'Created At',
+      'date',
+      'CreationTimestamp is a timestamp representing the server time when this object was created.',
+    ),
+  ],
   cells: (o) => [o.metadata.name, o.metadata.creationTimestamp],
 };
 
 /** printers/internalversion printConfigMap: Name, Data (number of keys), Age. */
 const configMapPrinter: TablePrinter = {
   columns: [NAME_COLUMN, col('Data', 'string', 'Data contains the configuration data.'), AGE_COLUMN],
-  cells: (o, now) => [o.metadata.name, Object.keys(obj(o.data)).length + Object.keys(obj(o.binaryData)).length, age(o, now)],
+  cells: (o, now) => [
+    o.metadata.name,
+    Object.keys(obj(o.data)).length + Object.keys(obj(o.binaryData)).length,
+    age(o, now),
+  ],
 };
 
 /** printers/internalversion printDaemonSet: Desired, Current, Ready, Up-to-date, Available, Node Selector, Age. */
@@ -247,17 +326,38 @@ const daemonSetPrinter: TablePrinter = {
   columns: [
     NAME_COLUMN,
     col('Desired', 'integer', 'The desired number of nodes that should be running the daemon pod.'),
-    col('Current', 'integer', 'The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.'),
-    col('Ready', 'integer', 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.'),
+    col(
+      'Current',
+      'integer',
+      'The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.',
+    ),
+    col(
+      'Ready',
+      'integer',
+      'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.',
+    ),
     col('Up-to-date', 'integer', 'The total number of nodes that are running updated daemon pod'),
-    col('Available', 'integer', 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)'),
+    col(
+      'Available',
+      'integer',
+      'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)',
+    ),
     col('Node Selector', 'string', 'NodeSelector is a selector which must be true for the pod to fit on a node.'),
     AGE_COLUMN,
   ],
   cells(o, now) {
     const status = obj(o.status);
     const n = (v: unknown) => (typeof v === 'number' ? v : 0);
-    return [o.metadata.name, n(status.desiredNumberScheduled), n(status.currentNumberScheduled), n(status.numberReady), n(status.updatedNumberScheduled), n(status.numberAvailable), labelsText(obj(obj(obj(o.spec).template).spec).nodeSelector), age(o, now)];
+    return [
+      o.metadata.name,
+      n(status.desiredNumberScheduled),
+      n(status.currentNumberScheduled),
+      n(status.numberReady),
+      n(status.updatedNumberScheduled),
+      n(status.numberAvailable),
+      labelsText(obj(obj(obj(o.spec).template).spec).nodeSelector),
+      age(o, now),
+    ];
   },
 };
 

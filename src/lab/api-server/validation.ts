@@ -10,7 +10,12 @@ import type { Json } from './patch.ts';
 import { POLICY_SCHEMAS, type Schema } from './policy-schemas.ts';
 
 export interface FieldCause {
-  reason: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueTypeInvalid' | 'FieldValueNotSupported' | 'FieldValueTooLong';
+  reason:
+    | 'FieldValueRequired'
+    | 'FieldValueInvalid'
+    | 'FieldValueTypeInvalid'
+    | 'FieldValueNotSupported'
+    | 'FieldValueTooLong';
   message: string;
   field: string;
 }
@@ -61,7 +66,11 @@ function shown(v: Json): string {
 }
 
 function typeMismatch(field: string, v: Json, expected: string): FieldCause {
-  return { reason: 'FieldValueTypeInvalid', field, message: `Invalid value: ${shown(v)}: ${field} in body must be of type ${expected}: "${typeName(v)}"` };
+  return {
+    reason: 'FieldValueTypeInvalid',
+    field,
+    message: `Invalid value: ${shown(v)}: ${field} in body must be of type ${expected}: "${typeName(v)}"`,
+  };
 }
 
 function walk(schema: Schema, v: Json, path: string, out: SchemaCheck): Json {
@@ -87,7 +96,12 @@ function walk(schema: Schema, v: Json, path: string, out: SchemaCheck): Json {
         else result[key] = childSchema === undefined ? child : walk(childSchema, child, childPath, out);
       }
       for (const key of s.required ?? []) {
-        if (!(key in result)) out.causes.push({ reason: 'FieldValueRequired', field: path === '' ? key : `${path}.${key}`, message: 'Required value' });
+        if (!(key in result))
+          out.causes.push({
+            reason: 'FieldValueRequired',
+            field: path === '' ? key : `${path}.${key}`,
+            message: 'Required value',
+          });
       }
       return result;
     }
@@ -100,7 +114,11 @@ function walk(schema: Schema, v: Json, path: string, out: SchemaCheck): Json {
     case 'string':
       if (typeof v !== 'string') out.causes.push(typeMismatch(path, v, 'string'));
       else if (s.enum && !s.enum.includes(v)) {
-        out.causes.push({ reason: 'FieldValueNotSupported', field: path, message: `Unsupported value: ${JSON.stringify(v)}: supported values: ${s.enum.map((e) => JSON.stringify(e)).join(', ')}` });
+        out.causes.push({
+          reason: 'FieldValueNotSupported',
+          field: path,
+          message: `Unsupported value: ${JSON.stringify(v)}: supported values: ${s.enum.map((e) => JSON.stringify(e)).join(', ')}`,
+        });
       }
       return v;
     case 'integer':
@@ -134,13 +152,23 @@ export const DNS1123_SUBDOMAIN_MAX_LENGTH = 253;
 /** metadata.name as ValidateObjectMeta checks it (with NameIsDNSSubdomain). */
 export function validateObjectName(name: unknown, generateName: unknown): FieldCause[] {
   if ((name === undefined || name === '') && (generateName === undefined || generateName === '')) {
-    return [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' }];
+    return [
+      {
+        reason: 'FieldValueRequired',
+        field: 'metadata.name',
+        message: 'Required value: name or generateName is required',
+      },
+    ];
   }
   if (name === undefined || name === '') return [];
   if (typeof name !== 'string') return [typeMismatch('metadata.name', name as Json, 'string')];
   const causes: FieldCause[] = [];
   if (name.length > DNS1123_SUBDOMAIN_MAX_LENGTH) {
-    causes.push({ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: ${JSON.stringify(name)}: must be no more than ${DNS1123_SUBDOMAIN_MAX_LENGTH} characters` });
+    causes.push({
+      reason: 'FieldValueInvalid',
+      field: 'metadata.name',
+      message: `Invalid value: ${JSON.stringify(name)}: must be no more than ${DNS1123_SUBDOMAIN_MAX_LENGTH} characters`,
+    });
   }
   if (!DNS1123_SUBDOMAIN.test(name)) {
     causes.push({
@@ -162,11 +190,15 @@ export function defaultKubernetesNetworkPolicy(object: JsonObject): JsonObject {
   const rules = (key: 'ingress' | 'egress') => (Array.isArray(spec[key]) ? (spec[key] as Json[]) : []);
   const withTcp = (rule: Json): Json => {
     if (!isObject(rule) || !Array.isArray(rule.ports)) return rule;
-    return { ...rule, ports: rule.ports.map((p) => (isObject(p) && p.protocol === undefined ? { ...p, protocol: 'TCP' } : p)) };
+    return {
+      ...rule,
+      ports: rule.ports.map((p) => (isObject(p) && p.protocol === undefined ? { ...p, protocol: 'TCP' } : p)),
+    };
   };
   if (Array.isArray(spec.ingress)) spec.ingress = spec.ingress.map(withTcp);
   if (Array.isArray(spec.egress)) spec.egress = spec.egress.map(withTcp);
-  if (!Array.isArray(spec.policyTypes) || spec.policyTypes.length === 0) spec.policyTypes = rules('egress').length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
+  if (!Array.isArray(spec.policyTypes) || spec.policyTypes.length === 0)
+    spec.policyTypes = rules('egress').length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
   return { ...object, spec };
 }
 

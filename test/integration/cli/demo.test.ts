@@ -9,7 +9,10 @@ const BIN = fileURLToPath(new URL('../../../bin/k8snet.js', import.meta.url));
 
 describe('k8snet demo', () => {
   it('builds everything, shows the signed trace thread as Slack would, and tears it all down', async () => {
-    const { stdout } = await exec(process.execPath, [BIN, 'demo', '--once', '--lab', 'itdemo'], { timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await exec(process.execPath, [BIN, 'demo', '--once', '--lab', 'itdemo'], {
+      timeout: 240_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     expect(stdout).toContain('bringing up lab "itdemo"');
     expect(stdout).toContain('/k8snet trace pod-src pod-dest');
     expect(stdout).toMatch(/acknowledged by the bot in \d+ ms \(HTTP 200\)/);
@@ -29,7 +32,17 @@ describe('k8snet demo', () => {
   }, 300_000);
 
   it('refuses bad slash-command text before building anything', async () => {
-    const r = await exec(process.execPath, [BIN, 'demo', '--once', '--lab', 'itdemo', '--', 'trace', 'pod;reboot', 'x']).catch((err: { code: number; stderr: string; stdout: string }) => err);
+    const r = await exec(process.execPath, [
+      BIN,
+      'demo',
+      '--once',
+      '--lab',
+      'itdemo',
+      '--',
+      'trace',
+      'pod;reboot',
+      'x',
+    ]).catch((err: { code: number; stderr: string; stdout: string }) => err);
     expect(r).toMatchObject({ code: 1, stderr: expect.stringContaining('SRC-POD') });
     expect((await run(['ip', 'netns', 'list'])).stdout).not.toContain('k8snet-itdemo');
   });

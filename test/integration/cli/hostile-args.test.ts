@@ -11,11 +11,17 @@ const bin = fileURLToPath(new URL('../../../bin/k8snet.js', import.meta.url));
 
 function k8snet(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
-const logs = () => Promise.all(['k8s-node1', 'k8s-node2'].map((n) => readFile(nodeCommandLog(labPaths(LAB), n), 'utf8')));
+const logs = () =>
+  Promise.all(['k8s-node1', 'k8s-node2'].map((n) => readFile(nodeCommandLog(labPaths(LAB), n), 'utf8')));
 
 beforeAll(async () => {
   await startLab(LAB);
@@ -25,7 +31,7 @@ afterAll(async () => {
 }, 60_000);
 
 describe('hostile arguments through the real CLI', () => {
-  it('are refused with a clear message and nothing runs on any node (the nodes\' own command logs prove it)', async () => {
+  it("are refused with a clear message and nothing runs on any node (the nodes' own command logs prove it)", async () => {
     const before = await logs();
     const attempts = [
       ['trace', 'pod-src;reboot', 'pod-dest'],

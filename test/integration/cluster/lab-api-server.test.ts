@@ -23,9 +23,14 @@ let server: LabApiServer;
 
 function kubectl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(KUBECTL, ['--kubeconfig', server.kubeconfigPath, '--cache-dir', join(dir, 'kube-cache'), ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      KUBECTL,
+      ['--kubeconfig', server.kubeconfigPath, '--cache-dir', join(dir, 'kube-cache'), ...args],
+      { timeout: 30_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -64,13 +69,23 @@ describe('the lab API server under the real kubectl', () => {
     expect(code).toBe(0);
     const lines = stdout.split('\n');
     for (const n of plan.nodes) {
-      expect(lines.find((l) => l.startsWith(`node/${n.name} `))).toMatch(new RegExp(`\\sReady\\s.*\\s${n.ip.replaceAll('.', '\\.')}\\s+<none>\\s.*containerd://`));
+      expect(lines.find((l) => l.startsWith(`node/${n.name} `))).toMatch(
+        new RegExp(`\\sReady\\s.*\\s${n.ip.replaceAll('.', '\\.')}\\s+<none>\\s.*containerd://`),
+      );
     }
     for (const p of plan.pods) {
-      expect(lines.find((l) => l.includes(`pod/${p.name} `))).toMatch(new RegExp(`^default\\s+pod/${p.name}\\s+\\d/\\d\\s+Running\\s+0\\s+\\S+\\s+${p.ip.replaceAll('.', '\\.')}\\s+${p.node}\\s`));
+      expect(lines.find((l) => l.includes(`pod/${p.name} `))).toMatch(
+        new RegExp(
+          `^default\\s+pod/${p.name}\\s+\\d/\\d\\s+Running\\s+0\\s+\\S+\\s+${p.ip.replaceAll('.', '\\.')}\\s+${p.node}\\s`,
+        ),
+      );
     }
     const nodePort = plan.services.find((s) => s.name === 'svc-nodeport')!;
-    expect(lines.find((l) => l.includes('service/svc-nodeport'))).toMatch(new RegExp(`NodePort\\s+${nodePort.clusterIP.replaceAll('.', '\\.')}\\s+<none>\\s+8080:31080/TCP\\s+\\S+\\s+type=dest`));
+    expect(lines.find((l) => l.includes('service/svc-nodeport'))).toMatch(
+      new RegExp(
+        `NodePort\\s+${nodePort.clusterIP.replaceAll('.', '\\.')}\\s+<none>\\s+8080:31080/TCP\\s+\\S+\\s+type=dest`,
+      ),
+    );
   });
 
   it('prints the Calico IPPool as YAML', async () => {
@@ -78,16 +93,23 @@ describe('the lab API server under the real kubectl', () => {
     expect(code).toBe(0);
     const doc = parseYaml(stdout) as { items: { kind: string; spec: Record<string, unknown> }[] };
     expect(doc.items).toHaveLength(1);
-    expect(doc.items[0]).toMatchObject({ kind: 'IPPool', spec: { cidr: '10.244.0.0/16', blockSize: 26, vxlanMode: 'Always', ipipMode: 'Never', natOutgoing: true } });
+    expect(doc.items[0]).toMatchObject({
+      kind: 'IPPool',
+      spec: { cidr: '10.244.0.0/16', blockSize: 26, vxlanMode: 'Always', ipipMode: 'Never', natOutgoing: true },
+    });
     const table = await kubectl('get', 'ippools');
     expect(table.stdout).toMatch(/^NAME\s+CREATED AT\ndefault-ipv4-ippool\s+\d{4}-\d\d-\d\dT/);
   });
 
-  it("answers jsonpath, label and field selectors like a cluster", async () => {
+  it('answers jsonpath, label and field selectors like a cluster', async () => {
     expect((await kubectl('get', 'pod', 'pod-src', '-o', 'jsonpath={.status.podIP}')).stdout).toBe(pod('pod-src').ip);
     expect((await kubectl('get', 'pods', '-l', 'type=dest', '-o', 'name')).stdout).toBe('pod/pod-dest\n');
-    expect((await kubectl('get', 'pods', '--field-selector', 'spec.nodeName=k8s-node1', '-o', 'name')).stdout).toBe('pod/pod-dest\npod/pod-pause\n');
-    const containerIds = (await kubectl('get', 'pod', 'pod-pause', '-o', 'jsonpath={.status.containerStatuses[*].containerID}')).stdout;
+    expect((await kubectl('get', 'pods', '--field-selector', 'spec.nodeName=k8s-node1', '-o', 'name')).stdout).toBe(
+      'pod/pod-dest\npod/pod-pause\n',
+    );
+    const containerIds = (
+      await kubectl('get', 'pod', 'pod-pause', '-o', 'jsonpath={.status.containerStatuses[*].containerID}')
+    ).stdout;
     expect(containerIds.split(' ')).toEqual(pod('pod-pause').containers.map((c) => `containerd://${c.id}`));
   });
 
@@ -96,7 +118,14 @@ describe('the lab API server under the real kubectl', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^ippools\s+crd\.projectcalico\.org\/v1\s+false\s+IPPool$/m);
     expect(stdout).toMatch(/^endpointslices\s+discovery\.k8s\.io\/v1\s+true\s+EndpointSlice$/m);
-    const slices = await kubectl('get', 'endpointslices', '-l', 'kubernetes.io/service-name=svc-clusterip', '-o', 'jsonpath={.items[*].endpoints[*].addresses[*]}');
+    const slices = await kubectl(
+      'get',
+      'endpointslices',
+      '-l',
+      'kubernetes.io/service-name=svc-clusterip',
+      '-o',
+      'jsonpath={.items[*].endpoints[*].addresses[*]}',
+    );
     expect(slices.stdout).toBe(pod('pod-dest').ip);
   });
 
@@ -111,7 +140,15 @@ describe('the lab API server under the real kubectl', () => {
   it('answers without a token or with a wrong one by a 401 Status, over TLS verified against the lab CA', async () => {
     const anonymous = await get(`${server.url}/api/v1/pods`);
     expect(anonymous.status).toBe(401);
-    expect(JSON.parse(anonymous.body)).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+    expect(JSON.parse(anonymous.body)).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'Unauthorized',
+      reason: 'Unauthorized',
+      code: 401,
+    });
     expect((await get(`${server.url}/api/v1/pods`, { authorization: 'Bearer wrong' })).status).toBe(401);
     const token = (await readFile(server.tokenPath, 'utf8')).trim();
     expect((await get(`${server.url}/api/v1/pods`, { authorization: `Bearer ${token}` })).status).toBe(200);
@@ -142,9 +179,25 @@ describe('the lab API server process', () => {
       const info = JSON.parse(await readFile(infoPath, 'utf8')) as { pid: number; port: number; url: string };
       expect(info).toEqual({ pid: child.pid, port: expect.any(Number), url: `https://127.0.0.1:${info.port}` });
       const kubeconfig = parseYaml(await readFile(join(stateDir, 'kubeconfig'), 'utf8')) as Record<string, unknown>;
-      expect(kubeconfig).toMatchObject({ 'current-context': 'k8snet-itapi', clusters: [{ name: 'k8snet-itapi', cluster: { server: info.url } }] });
+      expect(kubeconfig).toMatchObject({
+        'current-context': 'k8snet-itapi',
+        clusters: [{ name: 'k8snet-itapi', cluster: { server: info.url } }],
+      });
       const nodes = await new Promise<string>((resolve) => {
-        execFile(KUBECTL, ['--kubeconfig', join(stateDir, 'kubeconfig'), '--cache-dir', join(stateDir, 'cache'), 'get', 'nodes', '-o', 'name'], (_err, stdout) => resolve(stdout));
+        execFile(
+          KUBECTL,
+          [
+            '--kubeconfig',
+            join(stateDir, 'kubeconfig'),
+            '--cache-dir',
+            join(stateDir, 'cache'),
+            'get',
+            'nodes',
+            '-o',
+            'name',
+          ],
+          (_err, stdout) => resolve(stdout),
+        );
       });
       expect(nodes).toBe('node/k8s-node1\nnode/k8s-node2\n');
       child.kill('SIGTERM');

@@ -42,11 +42,29 @@ async function environment(): Promise<{ bot: Record<string, string>; worker: Rec
   standIn = await startSlackStandIn({ botToken: 'xoxb-ports-test' });
   dir = mkdtempSync(join(tmpdir(), 'cf-ports-'));
   // A worker reads its kubeconfig and SSH files at start; nothing connects until a job arrives.
-  writeFileSync(join(dir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n');
+  writeFileSync(
+    join(dir, 'kubeconfig'),
+    'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n',
+  );
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id_ed25519')]);
   writeFileSync(join(dir, 'known_hosts'), '');
-  const common = { SLACK_BOT_TOKEN: 'xoxb-ports-test', SLACK_SIGNING_SECRET: 'ports-secret', SLACK_API_URL: standIn.apiUrl, REDIS_URL, K8SNET_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' };
-  return { bot: { ...common, PORT: String(await freePort()) }, worker: { ...common, KUBECONFIG: join(dir, 'kubeconfig'), K8SNET_SSH_KEY: join(dir, 'id_ed25519'), K8SNET_SSH_KNOWN_HOSTS: join(dir, 'known_hosts') } };
+  const common = {
+    SLACK_BOT_TOKEN: 'xoxb-ports-test',
+    SLACK_SIGNING_SECRET: 'ports-secret',
+    SLACK_API_URL: standIn.apiUrl,
+    REDIS_URL,
+    K8SNET_QUEUE_PREFIX: prefix,
+    LOG_LEVEL: 'info',
+  };
+  return {
+    bot: { ...common, PORT: String(await freePort()) },
+    worker: {
+      ...common,
+      KUBECONFIG: join(dir, 'kubeconfig'),
+      K8SNET_SSH_KEY: join(dir, 'id_ed25519'),
+      K8SNET_SSH_KNOWN_HOSTS: join(dir, 'known_hosts'),
+    },
+  };
 }
 
 const start = (args: string[], env: Record<string, string>) => {
@@ -61,14 +79,19 @@ describe('health ports on one host', () => {
     const env = await environment();
     const bot = start(['bot'], env.bot);
     const worker = start(['worker'], env.worker);
-    const ports = [Number((await bot.waitForLog('bot ready')).healthPort), Number((await worker.waitForLog('worker ready', 30_000)).healthPort)];
+    const ports = [
+      Number((await bot.waitForLog('bot ready')).healthPort),
+      Number((await worker.waitForLog('worker ready', 30_000)).healthPort),
+    ];
     const second = start(['worker'], env.worker);
     ports.push(Number((await second.waitForLog('worker ready', 30_000)).healthPort));
     expect(new Set(ports).size).toBe(3);
     for (const port of ports) expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     if (defaultsFree) {
       expect(ports.slice(0, 2)).toEqual([9464, 9465]);
-      expect(second.logs.find((l) => l.level === 40 || l.level === 'warn')?.msg).toMatch(/health port 9465 is taken on this host .*serving \/healthz, \/readyz and \/metrics on \d+/);
+      expect(second.logs.find((l) => l.level === 40 || l.level === 'warn')?.msg).toMatch(
+        /health port 9465 is taken on this host .*serving \/healthz, \/readyz and \/metrics on \d+/,
+      );
     }
   }, 90_000);
 

@@ -26,12 +26,23 @@ let standIn: SlackStandIn;
 function copiedPaths(): string[] {
   const lines = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').split('\n');
   const finalStage = lines.slice(lines.findLastIndex((l) => l.startsWith('FROM ')));
-  return finalStage.filter((l) => l.startsWith('COPY ') && !l.includes('--from=')).flatMap((l) => l.replace(/^COPY\s+/, '').trim().split(/\s+/).slice(0, -1));
+  return finalStage
+    .filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
+    .flatMap((l) =>
+      l
+        .replace(/^COPY\s+/, '')
+        .trim()
+        .split(/\s+/)
+        .slice(0, -1),
+    );
 }
 
 /** What .dockerignore keeps out of the build context, as paths below the repository (its plain entries). */
 function ignoredPaths(): string[] {
-  return readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !/[*?!]/.test(l));
+  return readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#') && !/[*?!]/.test(l));
 }
 
 beforeAll(async () => {
@@ -41,7 +52,11 @@ beforeAll(async () => {
   expect(install.stderr).not.toMatch(/npm error/);
   rmSync(join(app, 'package-lock.json')); // the final stage takes node_modules from the deps stage, not the lock file
   const ignored = ignoredPaths();
-  for (const p of copiedPaths()) cpSync(join(ROOT, p), join(app, p), { recursive: true, filter: (from) => !ignored.some((i) => from === join(ROOT, i) || from.startsWith(`${join(ROOT, i)}/`)) });
+  for (const p of copiedPaths())
+    cpSync(join(ROOT, p), join(app, p), {
+      recursive: true,
+      filter: (from) => !ignored.some((i) => from === join(ROOT, i) || from.startsWith(`${join(ROOT, i)}/`)),
+    });
   // The image's node (node:24-bookworm-slim): this Node 24, where uid 1000 can run it.
   cpSync(process.execPath, join(image, 'node'));
   await run(['chown', '-R', '1000:1000', image]);
@@ -59,7 +74,11 @@ afterAll(async () => {
 
 /** `node /app/bin/k8snet.js …` as uid 1000 in the laid-out image, like the ENTRYPOINT. */
 function fromImage(args: string[], env: Record<string, string>) {
-  return startK8snet(args, { ...env, HOME: '/tmp' }, { node: join(image, 'node'), bin: join(app, 'bin', 'k8snet.js'), uid: 1000, gid: 1000, cwd: app });
+  return startK8snet(
+    args,
+    { ...env, HOME: '/tmp' },
+    { node: join(image, 'node'), bin: join(app, 'bin', 'k8snet.js'), uid: 1000, gid: 1000, cwd: app },
+  );
 }
 
 describe('the image contents (Dockerfile stages, without Docker)', () => {
@@ -67,7 +86,9 @@ describe('the image contents (Dockerfile stages, without Docker)', () => {
     const modules = (await run(['ls', join(app, 'node_modules')])).stdout.split('\n');
     expect(modules).toEqual(expect.arrayContaining(['@slack', 'bullmq', 'ioredis', 'node-ssh']));
     for (const dev of ['jest', 'typescript', 'eslint', '@swc', 'kubernetes-models']) expect(modules).not.toContain(dev);
-    expect((await run(['ls', app])).stdout.trim().split('\n').sort()).toEqual(['node_modules', ...copiedPaths()].sort());
+    expect((await run(['ls', app])).stdout.trim().split('\n').sort()).toEqual(
+      ['node_modules', ...copiedPaths()].sort(),
+    );
     expect(copiedPaths()).not.toContain('test');
   });
 
@@ -85,13 +106,31 @@ describe('the image contents (Dockerfile stages, without Docker)', () => {
     const secrets = join(image, 'secrets');
     await run(['mkdir', '-p', secrets]);
     // A worker reads its kubeconfig and SSH files at start; nothing connects until a job arrives.
-    writeFileSync(join(secrets, 'kubeconfig'), 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n');
+    writeFileSync(
+      join(secrets, 'kubeconfig'),
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n',
+    );
     await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(secrets, 'id_ed25519')]);
     writeFileSync(join(secrets, 'known_hosts'), '');
     await run(['chown', '-R', '1000:1000', secrets]);
-    const common = { SLACK_BOT_TOKEN: 'xoxb-image-test', SLACK_API_URL: standIn.apiUrl, REDIS_URL, K8SNET_QUEUE_PREFIX: PREFIX, K8SNET_HEALTH_PORT: '0' };
-    const bot = fromImage(['bot'], { ...common, SLACK_SIGNING_SECRET: 'image-test-secret', PORT: String(await freePort()) });
-    const worker = fromImage(['worker'], { ...common, KUBECONFIG: join(secrets, 'kubeconfig'), K8SNET_SSH_KEY: join(secrets, 'id_ed25519'), K8SNET_SSH_KNOWN_HOSTS: join(secrets, 'known_hosts') });
+    const common = {
+      SLACK_BOT_TOKEN: 'xoxb-image-test',
+      SLACK_API_URL: standIn.apiUrl,
+      REDIS_URL,
+      K8SNET_QUEUE_PREFIX: PREFIX,
+      K8SNET_HEALTH_PORT: '0',
+    };
+    const bot = fromImage(['bot'], {
+      ...common,
+      SLACK_SIGNING_SECRET: 'image-test-secret',
+      PORT: String(await freePort()),
+    });
+    const worker = fromImage(['worker'], {
+      ...common,
+      KUBECONFIG: join(secrets, 'kubeconfig'),
+      K8SNET_SSH_KEY: join(secrets, 'id_ed25519'),
+      K8SNET_SSH_KNOWN_HOSTS: join(secrets, 'known_hosts'),
+    });
     try {
       await bot.waitForLog('bot ready', 30_000);
       await worker.waitForLog('worker ready', 30_000);

@@ -13,7 +13,7 @@ beforeAll(async () => {
 afterAll(async () => stopLab(LAB), 60_000);
 
 describe('a BGP lab (routing: bgp)', () => {
-  it('routes node2\'s block on node1 with proto bird, and pod-src reaches pod-dest over it unencapsulated', async () => {
+  it("routes node2's block on node1 with proto bird, and pod-src reaches pod-dest over it unencapsulated", async () => {
     const [n1, n2] = state.plan.nodes;
     const routes = await run(['ip', '-n', n1!.netns, 'route', 'show']);
     expect(routes.stdout).toContain(`${n2!.block} via ${n2!.ip} dev eth0 proto bird`);

@@ -9,10 +9,22 @@ import { fileURLToPath } from 'node:url';
 import { loadTopology } from '../../../src/lab/topology.ts';
 import { planLab } from '../../../src/lab/plan.ts';
 import { normalizePolicies } from '../../../src/policy/index.ts';
-import { currentFilterOf, felixWorkloads, planApply, renderFelixFilter, restoreText } from '../../../src/lab/felix-rules.ts';
+import {
+  currentFilterOf,
+  felixWorkloads,
+  planApply,
+  renderFelixFilter,
+  restoreText,
+} from '../../../src/lab/felix-rules.ts';
 import { parseIptablesSave } from '../../../src/parse/iptables-save.ts';
 import { inNetns, run } from '../../support/lab.ts';
-import { ALLOW_OTHER_NAMED_PORT, DENY_EGRESS_DEFAULT, GNP_DENY_SRC, PASS_OTHER, allowPoolExcept } from '../../support/felix-policies.ts';
+import {
+  ALLOW_OTHER_NAMED_PORT,
+  DENY_EGRESS_DEFAULT,
+  GNP_DENY_SRC,
+  PASS_OTHER,
+  allowPoolExcept,
+} from '../../support/felix-policies.ts';
 
 const NETNS = `rc-restore-${process.pid}`;
 const TOPOLOGY = fileURLToPath(new URL('../../../src/lab/topologies/policy.yaml', import.meta.url));
@@ -30,11 +42,27 @@ function generated(i: number) {
       types: ['Ingress', 'Egress'],
       ingress: [
         { action: 'Log' },
-        { action: 'Deny', protocol: 'UDP', source: { nets: ['10.0.0.0/8', '192.168.0.0/16'], notNets: ['10.1.0.0/16'] }, destination: { ports: Array.from({ length: 18 }, (_, k) => 2000 + k * 3) } },
-        { action: 'Pass', protocol: 'TCP', source: { notSelector: "type == 'src'" }, destination: { notPorts: ['1:1023', 'http'] } },
+        {
+          action: 'Deny',
+          protocol: 'UDP',
+          source: { nets: ['10.0.0.0/8', '192.168.0.0/16'], notNets: ['10.1.0.0/16'] },
+          destination: { ports: Array.from({ length: 18 }, (_, k) => 2000 + k * 3) },
+        },
+        {
+          action: 'Pass',
+          protocol: 'TCP',
+          source: { notSelector: "type == 'src'" },
+          destination: { notPorts: ['1:1023', 'http'] },
+        },
         { action: 'Allow', protocol: 'SCTP', source: { selector: 'has(type)', ports: ['3000:3100'] } },
       ],
-      egress: [{ action: 'Allow', notProtocol: 'ICMP', destination: { nets: ['10.244.0.0/16'], notSelector: "type == 'other'" } }],
+      egress: [
+        {
+          action: 'Allow',
+          notProtocol: 'ICMP',
+          destination: { nets: ['10.244.0.0/16'], notSelector: "type == 'other'" },
+        },
+      ],
     },
   };
 }
@@ -42,7 +70,12 @@ function generated(i: number) {
 /** iptables-restore in the throw-away namespace, fed on stdin. */
 function restore(args: string[], input: string): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile('ip', ['netns', 'exec', NETNS, 'iptables-restore', ...args], { timeout: 30_000 }, (err, _stdout, stderr) => resolve({ code: err ? 1 : 0, stderr }));
+    const child = execFile(
+      'ip',
+      ['netns', 'exec', NETNS, 'iptables-restore', ...args],
+      { timeout: 30_000 },
+      (err, _stdout, stderr) => resolve({ code: err ? 1 : 0, stderr }),
+    );
     child.stdin?.end(input);
   });
 }
@@ -59,7 +92,15 @@ describe('the lab Felix rendering on a real kernel', () => {
   it('passes iptables-restore --test, loads, and reads back as needing no change', async () => {
     const topology = await loadTopology(TOPOLOGY);
     const plan = planLab(topology, { lab: 'rcrest', nodeSubnet: '10.254.78.0/24' });
-    const objects = [...topology.policyDocuments.map((d) => d.object), GNP_DENY_SRC, PASS_OTHER, DENY_EGRESS_DEFAULT, ALLOW_OTHER_NAMED_PORT, allowPoolExcept(['10.244.0.64/27', '10.244.0.96/27']), ...Array.from({ length: GENERATED }, (_, i) => generated(i))];
+    const objects = [
+      ...topology.policyDocuments.map((d) => d.object),
+      GNP_DENY_SRC,
+      PASS_OTHER,
+      DENY_EGRESS_DEFAULT,
+      ALLOW_OTHER_NAMED_PORT,
+      allowPoolExcept(['10.244.0.64/27', '10.244.0.96/27']),
+      ...Array.from({ length: GENERATED }, (_, i) => generated(i)),
+    ];
     const { policies, problems } = normalizePolicies(objects);
     expect(problems).toEqual([]);
     const rendering = renderFelixFilter({ node: 'k8s-node1', ...felixWorkloads(plan), policies });
@@ -71,11 +112,17 @@ describe('the lab Felix rendering on a real kernel', () => {
     const current = currentFilterOf(parseIptablesSave(saved.stdout).tables.get('filter'));
     expect(planApply(rendering, current)).toEqual({ write: [], remove: [], hook: false, text: null });
     // Without the generated policies: their chains go, the workload chains are rewritten, and the kernel accepts it.
-    const smaller = renderFelixFilter({ node: 'k8s-node1', ...felixWorkloads(plan), policies: policies.filter((p) => !p.name.startsWith('gen-')) });
+    const smaller = renderFelixFilter({
+      node: 'k8s-node1',
+      ...felixWorkloads(plan),
+      policies: policies.filter((p) => !p.name.startsWith('gen-')),
+    });
     const diff = planApply(smaller, current);
     expect(diff.remove.length).toBeGreaterThanOrEqual(GENERATED);
     expect(await restore(['--noflush'], diff.text!)).toEqual({ code: 0, stderr: '' });
-    const after = currentFilterOf(parseIptablesSave((await run(inNetns(NETNS, ['iptables-save', '-t', 'filter']))).stdout).tables.get('filter'));
+    const after = currentFilterOf(
+      parseIptablesSave((await run(inNetns(NETNS, ['iptables-save', '-t', 'filter']))).stdout).tables.get('filter'),
+    );
     expect(planApply(smaller, after).text).toBeNull();
   });
 });

@@ -13,7 +13,13 @@ import { labPaths } from '../../../src/lab/state.ts';
 import { parseIptablesSave } from '../../../src/parse/iptables-save.ts';
 import { policyProgrammed, walkFelixChains } from '../../../src/calico/felix-chains.ts';
 import { inNetns, run, startLab, stopLab, TOPOLOGIES } from '../../support/lab.ts';
-import { ALLOW_OTHER_NAMED_PORT, DENY_EGRESS_DEFAULT, GNP_DENY_SRC, PASS_OTHER, allowPoolExcept } from '../../support/felix-policies.ts';
+import {
+  ALLOW_OTHER_NAMED_PORT,
+  DENY_EGRESS_DEFAULT,
+  GNP_DENY_SRC,
+  PASS_OTHER,
+  allowPoolExcept,
+} from '../../support/felix-policies.ts';
 
 const LAB = 'rcpol';
 const KUBECTL = '/usr/bin/kubectl';
@@ -30,7 +36,10 @@ const pod = (name: string) => lab.plan.pods.find((p) => p.name === name)!;
 const nodeOf = (name: string) => lab.plan.nodes.find((n) => n.name === pod(name).node)!;
 
 async function kubectl(...args: string[]) {
-  const r = await run([KUBECTL, '--kubeconfig', labPaths(LAB).kubeconfig, '--cache-dir', join(dir, 'kube-cache'), ...args], 30_000);
+  const r = await run(
+    [KUBECTL, '--kubeconfig', labPaths(LAB).kubeconfig, '--cache-dir', join(dir, 'kube-cache'), ...args],
+    30_000,
+  );
   expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
   return r.stdout;
 }
@@ -44,7 +53,16 @@ async function manifest(object: object): Promise<string> {
 
 /** A real TCP connect from the pod's namespace (bash's /dev/tcp), bounded by timeout(1). */
 async function connects(from: string, to: string, port: number): Promise<boolean> {
-  const r = await run(inNetns(pod(from).netnsName, ['timeout', CONNECT_TIMEOUT_S, 'bash', '-c', `exec 3<>/dev/tcp/${pod(to).ip}/${port}`]), 5000);
+  const r = await run(
+    inNetns(pod(from).netnsName, [
+      'timeout',
+      CONNECT_TIMEOUT_S,
+      'bash',
+      '-c',
+      `exec 3<>/dev/tcp/${pod(to).ip}/${port}`,
+    ]),
+    5000,
+  );
   return r.code === 0;
 }
 
@@ -52,7 +70,10 @@ async function connects(from: string, to: string, port: number): Promise<boolean
 async function becomes(want: boolean, from: string, to: string, port: number, since: number): Promise<number> {
   for (;;) {
     if ((await connects(from, to, port)) === want) return Date.now() - since;
-    if (Date.now() - since > ENFORCED_WITHIN_MS) throw new Error(`${from} → ${to}:${port} still ${want ? 'fails' : 'connects'} ${ENFORCED_WITHIN_MS} ms after the write`);
+    if (Date.now() - since > ENFORCED_WITHIN_MS)
+      throw new Error(
+        `${from} → ${to}:${port} still ${want ? 'fails' : 'connects'} ${ENFORCED_WITHIN_MS} ms after the write`,
+      );
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
@@ -68,7 +89,10 @@ async function programmedWithin(count: number, since: number): Promise<number> {
   for (;;) {
     const walk = walkFelixChains(await filterOf(nodeOf('pod-dest').netns), pod('pod-dest').caliInterface);
     if (walk.ingress.policies.length === count) return Date.now() - since;
-    if (Date.now() - since > ENFORCED_WITHIN_MS) throw new Error(`pod-dest's ingress chain has ${walk.ingress.policies.length} policies, not ${count}, ${ENFORCED_WITHIN_MS} ms after the write`);
+    if (Date.now() - since > ENFORCED_WITHIN_MS)
+      throw new Error(
+        `pod-dest's ingress chain has ${walk.ingress.policies.length} policies, not ${count}, ${ENFORCED_WITHIN_MS} ms after the write`,
+      );
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -100,8 +124,17 @@ describe('the lab enforces policy as Felix does', () => {
   it("programs chains the Felix walk recognises on the node itself (policyProgrammed for the topology's policies)", async () => {
     const walk = walkFelixChains(await filterOf(nodeOf('pod-dest').netns), pod('pod-dest').caliInterface);
     for (const name of ['allow-pod-src-to-dest', 'default-deny-ingress']) {
-      const answer = policyProgrammed(walk, { direction: 'ingress', kind: 'KubernetesNetworkPolicy', namespace: 'payments', name });
-      expect({ name, programmed: answer.programmed, chainExists: answer.match?.chainExists }).toEqual({ name, programmed: true, chainExists: true });
+      const answer = policyProgrammed(walk, {
+        direction: 'ingress',
+        kind: 'KubernetesNetworkPolicy',
+        namespace: 'payments',
+        name,
+      });
+      expect({ name, programmed: answer.programmed, chainExists: answer.match?.chainExists }).toEqual({
+        name,
+        programmed: true,
+        chainExists: true,
+      });
     }
     expect(walk.ingress.forwardEntry).not.toBeNull();
   });
@@ -118,7 +151,9 @@ describe('the lab enforces policy as Felix does', () => {
     const rulesBack = await programmedWithin(2, t);
     const closed = await becomes(false, 'pod-other', 'pod-dest', 80, t);
     expect(await connects('pod-src', 'pod-dest', 80)).toBe(true);
-    console.log(`kubectl delete -f took ${kubectlDone} ms; rules in place ${rulesGone} ms after it started, connect seen ${opened} ms; apply -f: rules ${rulesBack} ms, connect refused ${closed} ms`);
+    console.log(
+      `kubectl delete -f took ${kubectlDone} ms; rules in place ${rulesGone} ms after it started, connect seen ${opened} ms; apply -f: rules ${rulesBack} ms, connect refused ${closed} ms`,
+    );
   });
 
   it('a GlobalNetworkPolicy Deny of order 10 beats the Kubernetes allow (order 1000) until it is deleted', async () => {
@@ -132,7 +167,7 @@ describe('the lab enforces policy as Felix does', () => {
     await becomes(true, 'pod-src', 'pod-dest', 80, t);
   });
 
-  it("a Calico Pass skips the Kubernetes policies: pod-other reaches pod-dest through the namespace profile", async () => {
+  it('a Calico Pass skips the Kubernetes policies: pod-other reaches pod-dest through the namespace profile', async () => {
     const file = await manifest(PASS_OTHER);
     let t = Date.now();
     await kubectl('apply', '-f', file);

@@ -20,11 +20,25 @@ let lab: LabState;
 
 function kubectl(...args: string[]) {
   const paths = labPaths(LAB);
-  return run([KUBECTL, '--kubeconfig', paths.kubeconfig, '--cache-dir', join(paths.dir, 'kube-cache'), ...args], 30_000);
+  return run(
+    [KUBECTL, '--kubeconfig', paths.kubeconfig, '--cache-dir', join(paths.dir, 'kube-cache'), ...args],
+    30_000,
+  );
 }
 
 interface Listed {
-  items: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; generation: number; labels?: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> }[];
+  items: {
+    apiVersion: string;
+    kind: string;
+    metadata: {
+      name: string;
+      namespace?: string;
+      generation: number;
+      labels?: Record<string, string>;
+      annotations?: Record<string, string>;
+    };
+    spec: Record<string, unknown>;
+  }[];
 }
 
 beforeAll(async () => {
@@ -43,7 +57,11 @@ describe('network policies in the lab API server, written by the real kubectl', 
     expect(listed.stdout).toMatch(/^payments\s+allow-pod-src-to-dest\s+type=dest\s+\S+$/m);
     expect(listed.stdout).toMatch(/^payments\s+default-deny-ingress\s+<none>\s+\S+$/m);
     const ns = await kubectl('get', 'namespace', 'payments', '-o', 'jsonpath={.metadata.labels}');
-    expect(JSON.parse(ns.stdout)).toEqual({ team: 'payments', tier: 'backend', 'kubernetes.io/metadata.name': 'payments' });
+    expect(JSON.parse(ns.stdout)).toEqual({
+      team: 'payments',
+      tier: 'backend',
+      'kubernetes.io/metadata.name': 'payments',
+    });
     const sa = await kubectl('get', 'pod', '-n', 'payments', 'pod-dest', '-o', 'jsonpath={.spec.serviceAccountName}');
     expect(sa.stdout).toBe('default');
   });
@@ -54,7 +72,9 @@ describe('network policies in the lab API server, written by the real kubectl', 
     const changed = await kubectl('apply', '-f', fixture('allow-dns-changed.yaml'), '-v=8');
     expect(changed.code).toBe(0);
     expect(changed.stdout).toBe('networkpolicy.networking.k8s.io/allow-dns configured\n');
-    expect(changed.stderr).toMatch(/PATCH https:\/\/127\.0\.0\.1:\d+\/apis\/networking\.k8s\.io\/v1\/namespaces\/default\/networkpolicies\/allow-dns\?fieldManager=kubectl-client-side-apply&fieldValidation=Strict/);
+    expect(changed.stderr).toMatch(
+      /PATCH https:\/\/127\.0\.0\.1:\d+\/apis\/networking\.k8s\.io\/v1\/namespaces\/default\/networkpolicies\/allow-dns\?fieldManager=kubectl-client-side-apply&fieldValidation=Strict/,
+    );
     expect(changed.stderr).toContain('Content-Type: application/strategic-merge-patch+json');
     const again = await kubectl('apply', '-f', fixture('allow-dns-changed.yaml'));
     expect(again.stdout).toBe('networkpolicy.networking.k8s.io/allow-dns unchanged\n');
@@ -64,7 +84,9 @@ describe('network policies in the lab API server, written by the real kubectl', 
     const want = parseYaml(await readFile(fixture('allow-dns-changed.yaml'), 'utf8')) as Listed['items'][number];
     expect(got.spec).toEqual(want.spec);
     expect(got.metadata).toMatchObject({ namespace: 'default', generation: 2, labels: { purpose: 'dns' } });
-    expect(JSON.parse(got.metadata.annotations!['kubectl.kubernetes.io/last-applied-configuration']!)).toMatchObject({ metadata: { labels: { purpose: 'dns' } } });
+    expect(JSON.parse(got.metadata.annotations!['kubectl.kubernetes.io/last-applied-configuration']!)).toMatchObject({
+      metadata: { labels: { purpose: 'dns' } },
+    });
   });
 
   it('replaces with kubectl replace -f, deletes with kubectl delete -f, and says NotFound afterwards', async () => {
@@ -75,42 +97,91 @@ describe('network policies in the lab API server, written by the real kubectl', 
     const deleted = await kubectl('delete', '-f', fixture('allow-dns.yaml'));
     expect(deleted).toMatchObject({ code: 0, stdout: 'networkpolicy.networking.k8s.io "allow-dns" deleted\n' });
     const gone = await kubectl('get', 'netpol', 'allow-dns');
-    expect(gone.stderr).toContain('Error from server (NotFound): networkpolicies.networking.k8s.io "allow-dns" not found');
+    expect(gone.stderr).toContain(
+      'Error from server (NotFound): networkpolicies.networking.k8s.io "allow-dns" not found',
+    );
   });
 
   it('refuses an invalid policy the way the API server does, before storing anything', async () => {
-    const bad = await run(['sh', '-c', `sed 's/name: allow-dns/name: Allow_DNS/' ${fixture('allow-dns.yaml')} > /tmp/${LAB}-bad.yaml`]);
+    const bad = await run([
+      'sh',
+      '-c',
+      `sed 's/name: allow-dns/name: Allow_DNS/' ${fixture('allow-dns.yaml')} > /tmp/${LAB}-bad.yaml`,
+    ]);
     expect(bad.code).toBe(0);
     const refused = await kubectl('apply', '-f', `/tmp/${LAB}-bad.yaml`);
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain('is invalid: metadata.name: Invalid value: "Allow_DNS": a lowercase RFC 1123 subdomain');
+    expect(refused.stderr).toContain(
+      'is invalid: metadata.name: Invalid value: "Allow_DNS": a lowercase RFC 1123 subdomain',
+    );
     await run(['rm', '-f', `/tmp/${LAB}-bad.yaml`]);
   });
 
   it('applies Calico NetworkPolicy (crd.projectcalico.org/v1) and GlobalNetworkPolicy (projectcalico.org/v3), patches them by JSON merge patch, and lists them', async () => {
     const created = await kubectl('apply', '-f', fixture('calico-policies.yaml'));
-    expect(created).toMatchObject({ code: 0, stdout: 'networkpolicy.crd.projectcalico.org/allow-src-web created\nglobalnetworkpolicy.projectcalico.org/deny-egress-to-metadata created\n' });
+    expect(created).toMatchObject({
+      code: 0,
+      stdout:
+        'networkpolicy.crd.projectcalico.org/allow-src-web created\nglobalnetworkpolicy.projectcalico.org/deny-egress-to-metadata created\n',
+    });
     const text = (await readFile(fixture('calico-policies.yaml'), 'utf8')).replace('order: 100', 'order: 150');
-    const changed = await run(['sh', '-c', `printf '%s' "$1" | ${KUBECTL} --kubeconfig ${labPaths(LAB).kubeconfig} --cache-dir ${join(labPaths(LAB).dir, 'kube-cache')} apply -v=8 -f -`, 'sh', text], 30_000);
-    expect(changed.stdout).toBe('networkpolicy.crd.projectcalico.org/allow-src-web configured\nglobalnetworkpolicy.projectcalico.org/deny-egress-to-metadata unchanged\n');
+    const changed = await run(
+      [
+        'sh',
+        '-c',
+        `printf '%s' "$1" | ${KUBECTL} --kubeconfig ${labPaths(LAB).kubeconfig} --cache-dir ${join(labPaths(LAB).dir, 'kube-cache')} apply -v=8 -f -`,
+        'sh',
+        text,
+      ],
+      30_000,
+    );
+    expect(changed.stdout).toBe(
+      'networkpolicy.crd.projectcalico.org/allow-src-web configured\nglobalnetworkpolicy.projectcalico.org/deny-egress-to-metadata unchanged\n',
+    );
     expect(changed.stderr).toContain('Content-Type: application/merge-patch+json');
 
-    const listed = await kubectl('get', 'networkpolicies.crd.projectcalico.org,globalnetworkpolicies.crd.projectcalico.org', '-A');
+    const listed = await kubectl(
+      'get',
+      'networkpolicies.crd.projectcalico.org,globalnetworkpolicies.crd.projectcalico.org',
+      '-A',
+    );
     expect(listed.code).toBe(0);
     expect(listed.stdout).toMatch(/^payments\s+networkpolicy\.crd\.projectcalico\.org\/allow-src-web\s+\d{4}-/m);
-    expect(listed.stdout).toMatch(/^\s+globalnetworkpolicy\.crd\.projectcalico\.org\/deny-egress-to-metadata\s+\d{4}-/m);
-    const v3 = parseYaml((await kubectl('get', 'networkpolicies.projectcalico.org', '-n', 'payments', 'allow-src-web', '-o', 'yaml')).stdout) as Listed['items'][number];
-    expect(v3).toMatchObject({ apiVersion: 'projectcalico.org/v3', kind: 'NetworkPolicy', metadata: { generation: 2 }, spec: { order: 150, ingress: [{ action: 'Allow', destination: { ports: [80, '8000:8080'] } }] } });
-    const gnp = parseYaml((await kubectl('get', 'gnp', 'deny-egress-to-metadata', '-o', 'yaml')).stdout) as Listed['items'][number];
-    expect(gnp.spec).toMatchObject({ tier: 'default', types: ['Egress'], egress: [{ action: 'Deny' }, { action: 'Pass' }] });
+    expect(listed.stdout).toMatch(
+      /^\s+globalnetworkpolicy\.crd\.projectcalico\.org\/deny-egress-to-metadata\s+\d{4}-/m,
+    );
+    const v3 = parseYaml(
+      (await kubectl('get', 'networkpolicies.projectcalico.org', '-n', 'payments', 'allow-src-web', '-o', 'yaml'))
+        .stdout,
+    ) as Listed['items'][number];
+    expect(v3).toMatchObject({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'NetworkPolicy',
+      metadata: { generation: 2 },
+      spec: { order: 150, ingress: [{ action: 'Allow', destination: { ports: [80, '8000:8080'] } }] },
+    });
+    const gnp = parseYaml(
+      (await kubectl('get', 'gnp', 'deny-egress-to-metadata', '-o', 'yaml')).stdout,
+    ) as Listed['items'][number];
+    expect(gnp.spec).toMatchObject({
+      tier: 'default',
+      types: ['Egress'],
+      egress: [{ action: 'Deny' }, { action: 'Pass' }],
+    });
     const deleted = await kubectl('delete', '-f', fixture('calico-policies.yaml'));
-    expect(deleted.stdout).toBe('networkpolicy.crd.projectcalico.org "allow-src-web" deleted\nglobalnetworkpolicy.projectcalico.org "deny-egress-to-metadata" deleted\n');
+    expect(deleted.stdout).toBe(
+      'networkpolicy.crd.projectcalico.org "allow-src-web" deleted\nglobalnetworkpolicy.projectcalico.org "deny-egress-to-metadata" deleted\n',
+    );
   });
 
   it('has persisted every policy to the state dir for a reconciler in another process', async () => {
     await kubectl('apply', '-f', fixture('calico-policies.yaml'));
     const persisted = await readPersistedPolicies(labPaths(LAB).policies);
-    expect(persisted.policies.map((p) => `${p.family} ${p.object.metadata.namespace ?? ''}/${p.object.metadata.name}`).sort()).toEqual([
+    expect(
+      persisted.policies
+        .map((p) => `${p.family} ${p.object.metadata.namespace ?? ''}/${p.object.metadata.name}`)
+        .sort(),
+    ).toEqual([
       'calico payments/allow-src-web',
       'calico-global /deny-egress-to-metadata',
       'kubernetes payments/allow-pod-src-to-dest',

@@ -15,7 +15,8 @@ const LAB = 'itssh';
 let lab: LabState;
 let shell: SshNodeShell;
 let node: { name: string; address: string };
-const pgrep = async (pattern: string) => (await run(inNetns(lab.plan.nodes[0]!.netns, ['pgrep', '-f', pattern]))).stdout.trim();
+const pgrep = async (pattern: string) =>
+  (await run(inNetns(lab.plan.nodes[0]!.netns, ['pgrep', '-f', pattern]))).stdout.trim();
 
 beforeAll(async () => {
   lab = await startLab(LAB);
@@ -37,27 +38,53 @@ describe('SSH node shell on a lab node', () => {
 
   it('stops a capture on abort and leaves no tcpdump running', async () => {
     const abort = new AbortController();
-    const cap = await shell.capture(node, { interface: 'eth0', hosts: [], ports: [4444], includeTunnel: false, maxPackets: 10, maxSeconds: 30, snapLength: 96 }, abort.signal);
+    const cap = await shell.capture(
+      node,
+      {
+        interface: 'eth0',
+        hosts: [],
+        ports: [4444],
+        includeTunnel: false,
+        maxPackets: 10,
+        maxSeconds: 30,
+        snapLength: 96,
+      },
+      abort.signal,
+    );
     const header = await new Promise<Buffer>((resolve) => cap.pcap.once('data', resolve));
     expect(header.readUInt32LE(0)).toBe(0xa1b2c3d4);
     expect(await pgrep('tcpdump -i eth0')).not.toBe('');
     abort.abort();
     await cap.done;
     // SIGKILL on the channel, and `timeout` on the node as the backstop.
-    for (let i = 0; i < 20 && (await pgrep('tcpdump -i eth0')) !== ''; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 20 && (await pgrep('tcpdump -i eth0')) !== ''; i++)
+      await new Promise((r) => setTimeout(r, 100));
     expect(await pgrep('tcpdump -i eth0')).toBe('');
   });
 
   it('caps output and says it did', async () => {
-    const r = await shell.run(node, { argv: ['head', '-c', '100000', '/dev/zero'], timeoutSeconds: 5, maxOutputBytes: 1000 });
+    const r = await shell.run(node, {
+      argv: ['head', '-c', '100000', '/dev/zero'],
+      timeoutSeconds: 5,
+      maxOutputBytes: 1000,
+    });
     expect(r.truncated).toBe(true);
     expect(r.stdout.length).toBe(1000);
   });
 
   it('reuses one connection for many commands, several at once', async () => {
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => shell.run(node, { argv: ['echo', String(i)], timeoutSeconds: 5, maxOutputBytes: 100 })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        shell.run(node, { argv: ['echo', String(i)], timeoutSeconds: 5, maxOutputBytes: 100 }),
+      ),
+    );
     expect(results.map((r) => r.stdout.trim())).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
-    const sessions = (await run(inNetns(lab.plan.nodes[0]!.netns, ['ss', '-H', '-tn', 'state', 'established', '( sport = :22 )']))).stdout.trim().split('\n').filter(Boolean);
+    const sessions = (
+      await run(inNetns(lab.plan.nodes[0]!.netns, ['ss', '-H', '-tn', 'state', 'established', '( sport = :22 )']))
+    ).stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean);
     expect(sessions).toHaveLength(1);
   });
 
@@ -66,7 +93,9 @@ describe('SSH node shell on a lab node', () => {
     const emptyKnownHosts = `${labPaths(LAB).dir}/empty_known_hosts`;
     await writeFile(emptyKnownHosts, '');
     const strict = sshShell(sshEnvSettings({ ...env, K8SNET_SSH_KNOWN_HOSTS: emptyKnownHosts }));
-    await expect(strict.run(node, { argv: ['true'], timeoutSeconds: 5, maxOutputBytes: 10 })).rejects.toThrow(/host key for k8s-node1 \(.*:22\) is not in .*empty_known_hosts/);
+    await expect(strict.run(node, { argv: ['true'], timeoutSeconds: 5, maxOutputBytes: 10 })).rejects.toThrow(
+      /host key for k8s-node1 \(.*:22\) is not in .*empty_known_hosts/,
+    );
     await strict.close();
   });
 });
@@ -76,10 +105,19 @@ describe('SSH through a jump host, with per-node overrides', () => {
     const env = await labClientEnv(LAB);
     const [n1, n2] = lab.plan.nodes;
     const jumped = sshShell(
-      sshEnvSettings({ ...env, K8SNET_SSH_JUMP_HOST: `root@${n1!.ip}`, K8SNET_SSH_NODE_OVERRIDES: JSON.stringify({ 'renamed-node': { host: n2!.ip } }) }),
+      sshEnvSettings({
+        ...env,
+        K8SNET_SSH_JUMP_HOST: `root@${n1!.ip}`,
+        K8SNET_SSH_NODE_OVERRIDES: JSON.stringify({ 'renamed-node': { host: n2!.ip } }),
+      }),
     );
     try {
-      const r = await jumped.run({ name: 'renamed-node', address: '192.0.2.1' }, { argv: ['sh', '-c', 'hostname; echo "$SSH_CLIENT"'], timeoutSeconds: 5, maxOutputBytes: 1000 }).catch((err: Error) => err);
+      const r = await jumped
+        .run(
+          { name: 'renamed-node', address: '192.0.2.1' },
+          { argv: ['sh', '-c', 'hostname; echo "$SSH_CLIENT"'], timeoutSeconds: 5, maxOutputBytes: 1000 },
+        )
+        .catch((err: Error) => err);
       // The override names an address known_hosts files under k8s-node2's IP, so strict checking accepts it.
       expect(r).not.toBeInstanceOf(Error);
       const [hostname, client] = (r as { stdout: string }).stdout.trim().split('\n');

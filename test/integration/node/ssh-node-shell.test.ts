@@ -72,7 +72,17 @@ async function establishedTo(port: number): Promise<string[]> {
   return stdout.trim().split('\n').filter(Boolean);
 }
 
-const loCapture = (overrides: Partial<CaptureSpec>): CaptureSpec => ({ interface: 'lo', netns: NETNS, hosts: ['127.0.0.1'], ports: [9], includeTunnel: false, maxPackets: 6, maxSeconds: 15, snapLength: 96, ...overrides });
+const loCapture = (overrides: Partial<CaptureSpec>): CaptureSpec => ({
+  interface: 'lo',
+  netns: NETNS,
+  hosts: ['127.0.0.1'],
+  ports: [9],
+  includeTunnel: false,
+  maxPackets: 6,
+  maxSeconds: 15,
+  snapLength: 96,
+  ...overrides,
+});
 
 beforeAll(async () => {
   sshd = await startSshd();
@@ -90,7 +100,14 @@ afterAll(async () => {
 describe('host keys are checked strictly against known_hosts', () => {
   it('connects when known_hosts holds the server key under [127.0.0.1]:port, and runs the command', async () => {
     const r = await shell.run(node, { argv: ['echo', 'hello', 'node'], timeoutSeconds: 5, maxOutputBytes: 100 });
-    expect(r).toMatchObject({ node: 'test-node', stdout: 'hello node\n', stderr: '', exitCode: 0, timedOut: false, truncated: false });
+    expect(r).toMatchObject({
+      node: 'test-node',
+      stdout: 'hello node\n',
+      stderr: '',
+      exitCode: 0,
+      timedOut: false,
+      truncated: false,
+    });
   });
 
   it('refuses a server whose key is not in known_hosts, naming the node, address and file', async () => {
@@ -98,7 +115,11 @@ describe('host keys are checked strictly against known_hosts', () => {
     const strict = new SshNodeShell(new SshPool(sshd.settings({ knownHostsPath: empty })));
     await expect(strict.run(node, { argv: ['true'], timeoutSeconds: 5, maxOutputBytes: 10 })).rejects.toMatchObject({
       code: 'ssh_host_key',
-      message: expect.stringMatching(new RegExp(`^host key for test-node \\(127\\.0\\.0\\.1:${sshd.port}\\) is not in known_hosts ${empty}; the node presented ssh-ed25519 SHA256:`)),
+      message: expect.stringMatching(
+        new RegExp(
+          `^host key for test-node \\(127\\.0\\.0\\.1:${sshd.port}\\) is not in known_hosts ${empty}; the node presented ssh-ed25519 SHA256:`,
+        ),
+      ),
     });
     await strict.close();
   });
@@ -107,17 +128,29 @@ describe('host keys are checked strictly against known_hosts', () => {
     const impostor = keygen(`${sshd.dir}/impostor`).split(' ').slice(0, 2).join(' ');
     const changed = sshd.writeKnownHosts('changed_known_hosts', `[127.0.0.1]:${sshd.port} ${impostor}\n`);
     const strict = new SshNodeShell(new SshPool(sshd.settings({ knownHostsPath: changed })));
-    await expect(strict.run(node, { argv: ['true'], timeoutSeconds: 5, maxOutputBytes: 10 })).rejects.toMatchObject({ code: 'ssh_host_key', message: expect.stringMatching(/^HOST KEY CHANGED for test-node/) });
+    await expect(strict.run(node, { argv: ['true'], timeoutSeconds: 5, maxOutputBytes: 10 })).rejects.toMatchObject({
+      code: 'ssh_host_key',
+      message: expect.stringMatching(/^HOST KEY CHANGED for test-node/),
+    });
     await strict.close();
   });
 });
 
 describe('commands on the node', () => {
   it('returns exit code and stderr, and tells the audit hook what ran (never the output)', async () => {
-    const r = await shell.run(node, { argv: ['sh', '-c', 'echo out; echo oops >&2; exit 3'], timeoutSeconds: 5, maxOutputBytes: 100 });
+    const r = await shell.run(node, {
+      argv: ['sh', '-c', 'echo out; echo oops >&2; exit 3'],
+      timeoutSeconds: 5,
+      maxOutputBytes: 100,
+    });
     expect(r).toMatchObject({ stdout: 'out\n', stderr: 'oops\n', exitCode: 3, timedOut: false });
     const event = audit.at(-1)!;
-    expect(event).toMatchObject({ node: 'test-node', argv: ['sh', '-c', 'echo out; echo oops >&2; exit 3'], exitCode: 3, timedOut: false });
+    expect(event).toMatchObject({
+      node: 'test-node',
+      argv: ['sh', '-c', 'echo out; echo oops >&2; exit 3'],
+      exitCode: 3,
+      timedOut: false,
+    });
     expect(Object.keys(event).sort()).toEqual(['argv', 'durationMs', 'exitCode', 'node', 'timedOut']);
   });
 
@@ -128,7 +161,11 @@ describe('commands on the node', () => {
   });
 
   it('caps output and says it did', async () => {
-    const r = await shell.run(node, { argv: ['head', '-c', '1000000', '/dev/zero'], timeoutSeconds: 5, maxOutputBytes: 1000 });
+    const r = await shell.run(node, {
+      argv: ['head', '-c', '1000000', '/dev/zero'],
+      timeoutSeconds: 5,
+      maxOutputBytes: 1000,
+    });
     expect(r.truncated).toBe(true);
     expect(r.stdout.length).toBe(1000);
   });
@@ -151,7 +188,15 @@ describe('commands on the node', () => {
   });
 
   it('reuses one connection for many commands, more at once than sshd has sessions', async () => {
-    const results = await Promise.all(Array.from({ length: 14 }, (_, i) => shell.run(node, { argv: ['sh', '-c', 'sleep 0.3; echo "$1"', 'x', String(i)], timeoutSeconds: 10, maxOutputBytes: 100 })));
+    const results = await Promise.all(
+      Array.from({ length: 14 }, (_, i) =>
+        shell.run(node, {
+          argv: ['sh', '-c', 'sleep 0.3; echo "$1"', 'x', String(i)],
+          timeoutSeconds: 10,
+          maxOutputBytes: 100,
+        }),
+      ),
+    );
     expect(results.map((r) => r.stdout.trim())).toEqual(Array.from({ length: 14 }, (_, i) => String(i)));
     expect(await establishedTo(sshd.port)).toHaveLength(1);
   });
@@ -185,7 +230,9 @@ describe('captures stream pcap from tcpdump on the node', () => {
   });
 
   it('runs several captures at once on one connection', async () => {
-    const caps = await Promise.all([1, 2, 3].map(() => shell.capture(node, loCapture({ maxSeconds: 2, ports: [4441] }))));
+    const caps = await Promise.all(
+      [1, 2, 3].map(() => shell.capture(node, loCapture({ maxSeconds: 2, ports: [4441] }))),
+    );
     const headers = await Promise.all(caps.map((c) => readAll(c.pcap)));
     for (const h of headers) expect(h.readUInt32LE(0)).toBe(0xa1b2c3d4);
     // The time cap: coreutils timeout stopped each tcpdump (124).
@@ -208,9 +255,19 @@ describe('captures stream pcap from tcpdump on the node', () => {
 
 describe('connecting', () => {
   it('goes through a jump host (the same sshd) with ssh2 forwardOut', async () => {
-    const jumped = new SshNodeShell(new SshPool(sshd.settings({ jumpHost: { host: '127.0.0.1', port: sshd.port, user: 'root' }, perNode: { 'behind-jump': { host: '127.0.0.1' } } })));
+    const jumped = new SshNodeShell(
+      new SshPool(
+        sshd.settings({
+          jumpHost: { host: '127.0.0.1', port: sshd.port, user: 'root' },
+          perNode: { 'behind-jump': { host: '127.0.0.1' } },
+        }),
+      ),
+    );
     try {
-      const r = await jumped.run({ name: 'behind-jump', address: '192.0.2.1' }, { argv: ['echo', 'via', 'jump'], timeoutSeconds: 5, maxOutputBytes: 100 });
+      const r = await jumped.run(
+        { name: 'behind-jump', address: '192.0.2.1' },
+        { argv: ['echo', 'via', 'jump'], timeoutSeconds: 5, maxOutputBytes: 100 },
+      );
       expect(r.stdout).toBe('via jump\n');
       // The forwarded TCP connection to the node was opened by sshd (the jump host), not by us.
       expect((await establishedTo(sshd.port)).some((l) => l.includes('"sshd'))).toBe(true);
@@ -235,7 +292,10 @@ describe('connecting', () => {
     it('gives up after the connect timeout with a timeout error', async () => {
       const slow = new SshNodeShell(new SshPool(sshd.settings({ port, connectTimeoutMs: 800 })));
       const started = Date.now();
-      await expect(slow.run(node, { argv: ['true'], timeoutSeconds: 5, maxOutputBytes: 10 })).rejects.toMatchObject({ code: 'timeout', message: expect.stringMatching(/^connecting to test-node \(root@127\.0\.0\.1:\d+\) took longer than 800 ms/) });
+      await expect(slow.run(node, { argv: ['true'], timeoutSeconds: 5, maxOutputBytes: 10 })).rejects.toMatchObject({
+        code: 'timeout',
+        message: expect.stringMatching(/^connecting to test-node \(root@127\.0\.0\.1:\d+\) took longer than 800 ms/),
+      });
       expect(Date.now() - started).toBeLessThan(3000);
       silent.getConnections(() => undefined);
       await slow.close();
@@ -244,7 +304,10 @@ describe('connecting', () => {
 
   it('reports a refused connection as ssh_connect', async () => {
     const refused = new SshNodeShell(new SshPool(sshd.settings({ port: 1 })));
-    await expect(refused.run(node, { argv: ['true'], timeoutSeconds: 5, maxOutputBytes: 10 })).rejects.toMatchObject({ code: 'ssh_connect', message: expect.stringMatching(/ECONNREFUSED/) });
+    await expect(refused.run(node, { argv: ['true'], timeoutSeconds: 5, maxOutputBytes: 10 })).rejects.toMatchObject({
+      code: 'ssh_connect',
+      message: expect.stringMatching(/ECONNREFUSED/),
+    });
     await refused.close();
   });
 });

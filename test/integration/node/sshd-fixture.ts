@@ -59,7 +59,8 @@ export function keygen(path: string): string {
 }
 
 export async function startSshd(): Promise<TestSshd> {
-  if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: flock /tmp/k8snet-apt.lock apt-get install -y openssh-server`);
+  if (!existsSync(SSHD))
+    throw new Error(`${SSHD} is missing: flock /tmp/k8snet-apt.lock apt-get install -y openssh-server`);
   mkdirSync('/run/sshd', { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), 'k8snet-sshd-'));
   const port = await freePort();

@@ -15,11 +15,25 @@ const LAB = 'ccfg';
 const WRONG = 'ccmtu';
 let dir: string;
 const ctx = () => ({ onStep: () => undefined, signal: AbortSignal.timeout(60_000) });
-const kubectl = (lab: string, ...args: string[]) => run(['/usr/bin/kubectl', '--kubeconfig', labClientSettings(lab).kubeconfig, '--cache-dir', join(dir, `cache-${lab}`), ...args], 60_000);
+const kubectl = (lab: string, ...args: string[]) =>
+  run(
+    [
+      '/usr/bin/kubectl',
+      '--kubeconfig',
+      labClientSettings(lab).kubeconfig,
+      '--cache-dir',
+      join(dir, `cache-${lab}`),
+      ...args,
+    ],
+    60_000,
+  );
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'k8snet-cc-'));
-  const wrong = { ...(parseYaml(await readFile(TOPOLOGIES.default, 'utf8')) as Record<string, unknown>), clusterConfig: { vethMtu: 1500 } };
+  const wrong = {
+    ...(parseYaml(await readFile(TOPOLOGIES.default, 'utf8')) as Record<string, unknown>),
+    clusterConfig: { vethMtu: 1500 },
+  };
   const wrongPath = join(dir, 'wrong-mtu.yaml');
   await writeFile(wrongPath, stringify(wrong));
   await startLab(LAB);
@@ -55,10 +69,19 @@ describe("Calico's configuration on a lab", () => {
     const deps = await labDeps(LAB);
     try {
       const { result, report } = await runHealthReport(deps, ctx());
-      expect(result.calicoConfig).toMatchObject({ vethMtu: 1450, calicoBackend: 'vxlan', clusterCIDR: '10.244.0.0/16', installation: null, felix: null, calicoNodeEnv: { IP_AUTODETECTION_METHOD: 'first-found', CALICO_IPV4POOL_CIDR: '10.244.0.0/16' } });
+      expect(result.calicoConfig).toMatchObject({
+        vethMtu: 1450,
+        calicoBackend: 'vxlan',
+        clusterCIDR: '10.244.0.0/16',
+        installation: null,
+        felix: null,
+        calicoNodeEnv: { IP_AUTODETECTION_METHOD: 'first-found', CALICO_IPV4POOL_CIDR: '10.244.0.0/16' },
+      });
       const section = report.sections.find((s) => s.title === 'Calico configuration');
       expect(section).toMatchObject({ kind: 'table' });
-      expect(result.findings.filter((f) => f.code.startsWith('calico_') || f.code === 'cluster_cidr_excludes_pool')).toEqual([]);
+      expect(
+        result.findings.filter((f) => f.code.startsWith('calico_') || f.code === 'cluster_cidr_excludes_pool'),
+      ).toEqual([]);
     } finally {
       await deps.close();
     }

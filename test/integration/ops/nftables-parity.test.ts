@@ -25,8 +25,14 @@ const off = { enabled: false, seconds: 1 };
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'k8snet-nf-'));
   const iptablesTopology = join(dir, 'iptables.yaml');
-  await writeFile(iptablesTopology, (await readFile(TOPOLOGIES.nftables, 'utf8')).replace(/^kubeProxy: nftables$/m, 'kubeProxy: iptables'));
-  for (const [name, topology] of [[IPT, iptablesTopology], [NFT, TOPOLOGIES.nftables]] as const) {
+  await writeFile(
+    iptablesTopology,
+    (await readFile(TOPOLOGIES.nftables, 'utf8')).replace(/^kubeProxy: nftables$/m, 'kubeProxy: iptables'),
+  );
+  for (const [name, topology] of [
+    [IPT, iptablesTopology],
+    [NFT, TOPOLOGIES.nftables],
+  ] as const) {
     const lab = await startLab(name, topology);
     labs[name] = { lab, deps: await labDeps(name) };
   }
@@ -43,18 +49,31 @@ afterAll(async () => {
 function comparable(r: ServiceOpResult, lab: LabState) {
   const text = JSON.stringify({
     ...r,
-    nodes: r.nodes.map((n) => ({ name: n.name, listening: n.listening, entry: n.iptables, dnatTargets: [...n.dnatTargets].sort(), error: n.error })),
+    nodes: r.nodes.map((n) => ({
+      name: n.name,
+      listening: n.listening,
+      entry: n.iptables,
+      dnatTargets: [...n.dnatTargets].sort(),
+      error: n.error,
+    })),
     findings: r.findings.map((f) => ({ severity: f.severity, code: f.code, message: f.message })),
   });
   return JSON.parse(lab.plan.nodes.reduce((t, n) => t.replaceAll(n.ip, `<${n.name}>`), text)) as unknown;
 }
 
-const nodeport = (lab: string, port: number) => runNodePort(labs[lab]!.deps, { port, capture: off }, ctx()).then((o) => o.result);
-const svc = (lab: string, name: string) => runService(labs[lab]!.deps, { namespace: 'default', name, capture: off }, ctx()).then((o) => o.result);
+const nodeport = (lab: string, port: number) =>
+  runNodePort(labs[lab]!.deps, { port, capture: off }, ctx()).then((o) => o.result);
+const svc = (lab: string, name: string) =>
+  runService(labs[lab]!.deps, { namespace: 'default', name, capture: off }, ctx()).then((o) => o.result);
 
 describe('kube-proxy nftables mode on the lab, against the iptables lab', () => {
   it('nodeport and svc give the same endpoints, DNAT targets and findings in both modes, a Service without endpoints included', async () => {
-    for (const check of [(l: string) => nodeport(l, 31180), (l: string) => svc(l, 'web'), (l: string) => nodeport(l, 31181), (l: string) => svc(l, 'empty')]) {
+    for (const check of [
+      (l: string) => nodeport(l, 31180),
+      (l: string) => svc(l, 'web'),
+      (l: string) => nodeport(l, 31181),
+      (l: string) => svc(l, 'empty'),
+    ]) {
       const [a, b] = await Promise.all([check(IPT), check(NFT)]);
       expect(a.nodes.map((n) => n.mode)).toEqual(['iptables', 'iptables']);
       expect(b.nodes.map((n) => n.mode)).toEqual(['nftables', 'nftables']);
@@ -70,14 +89,19 @@ describe('kube-proxy nftables mode on the lab, against the iptables lab', () => 
     // Each node's REJECT follows from the one cause, "no ready endpoints", and is shown under it.
     expect(empty.findings.map((f) => f.code)).toEqual(['no_endpoints']);
     const rejects = flattenFindings(empty.findings).filter((f) => f.code === 'rejected_no_endpoints');
-    expect(rejects.map((f) => f.message)).toEqual(['nf-node1 rejects NodePort 31181: kube-proxy installed a REJECT because the Service has no endpoints', 'nf-node2 rejects NodePort 31181: kube-proxy installed a REJECT because the Service has no endpoints']);
+    expect(rejects.map((f) => f.message)).toEqual([
+      'nf-node1 rejects NodePort 31181: kube-proxy installed a REJECT because the Service has no endpoints',
+      'nf-node2 rejects NodePort 31181: kube-proxy installed a REJECT because the Service has no endpoints',
+    ]);
     expect(rejects[0]!.evidence).toContain('goto reject-chain');
   }, 120_000);
 
-  it('NodePorts answer only on each node\'s own address (nodeport-ips), and the rule text is nft\'s', async () => {
+  it("NodePorts answer only on each node's own address (nodeport-ips), and the rule text is nft's", async () => {
     const r = await nodeport(NFT, 31180);
     expect(r.nodes.map((n) => n.nodePortAddresses)).toEqual(labs[NFT]!.lab.plan.nodes.map((n) => [n.ip]));
-    expect(r.nodes[0]!.rules[0]).toBe('add rule ip kube-proxy services ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports');
+    expect(r.nodes[0]!.rules[0]).toBe(
+      'add rule ip kube-proxy services ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports',
+    );
     expect((await nodeport(IPT, 31180)).nodes.map((n) => n.nodePortAddresses)).toEqual([null, null]);
   }, 60_000);
 
@@ -95,11 +119,33 @@ describe('kube-proxy nftables mode on the lab, against the iptables lab', () => 
 
   it('a node with rules in both iptables backends is a problem, with the counts of each', async () => {
     const node1 = labs[IPT]!.lab.plan.nodes.find((n) => n.name === 'nf-node1')!;
-    expect((await run(inNetns(node1.netns, ['iptables-legacy', '-t', 'filter', '-A', 'INPUT', '-p', 'tcp', '--dport', '9', '-j', 'ACCEPT']))).code).toBe(0);
-    const nftCount = (await run(inNetns(node1.netns, ['iptables-nft-save']))).stdout.split('\n').filter((l) => l.startsWith('-A ')).length;
+    expect(
+      (
+        await run(
+          inNetns(node1.netns, [
+            'iptables-legacy',
+            '-t',
+            'filter',
+            '-A',
+            'INPUT',
+            '-p',
+            'tcp',
+            '--dport',
+            '9',
+            '-j',
+            'ACCEPT',
+          ]),
+        )
+      ).code,
+    ).toBe(0);
+    const nftCount = (await run(inNetns(node1.netns, ['iptables-nft-save']))).stdout
+      .split('\n')
+      .filter((l) => l.startsWith('-A ')).length;
     const r = await svc(IPT, 'web');
     const split = r.findings.filter((f) => f.code === 'iptables_backends_split');
-    expect(split.map((f) => f.message)).toEqual([`nf-node1 has iptables rules in both backends: 1 in iptables-legacy and ${nftCount} in iptables-nft; each tool shows only its half, and packets go through both`]);
+    expect(split.map((f) => f.message)).toEqual([
+      `nf-node1 has iptables rules in both backends: 1 in iptables-legacy and ${nftCount} in iptables-nft; each tool shows only its half, and packets go through both`,
+    ]);
     expect(split[0]!.severity).toBe('error');
   }, 60_000);
 });

@@ -29,16 +29,39 @@ describe.each([
   const pod = (name: string) => lab.plan.pods.find((p) => p.name === name)!;
   const onNode = (name: string, argv: string[]) => run(inNetns(node(name).netns, argv));
   const inPod = (name: string, argv: string[]) => run(inNetns(pod(name).netnsName, argv));
-  const trace = async (): Promise<TraceResult> => (await runTrace(deps, { namespace: 'default', src: 'pod-src', dst: 'pod-dest', capture: { enabled: true, seconds: WINDOW_SECONDS } }, ctx())).result;
+  const trace = async (): Promise<TraceResult> =>
+    (
+      await runTrace(
+        deps,
+        { namespace: 'default', src: 'pod-src', dst: 'pod-dest', capture: { enabled: true, seconds: WINDOW_SECONDS } },
+        ctx(),
+      )
+    ).result;
   const problems = (r: { findings: Finding[] }) => r.findings.filter((f) => f.severity === 'error');
-  const problem = (r: { findings: Finding[]; testConnection?: unknown; capture?: TraceResult['capture'] }, code: string) => {
+  const problem = (
+    r: { findings: Finding[]; testConnection?: unknown; capture?: TraceResult['capture'] },
+    code: string,
+  ) => {
     const f = problems(r).find((x) => x.code === code);
-    const points = r.capture?.points.map((p) => `${p.node}/${p.interface}: ${p.packets} packets${p.error ? ` (${p.error})` : ''}`);
-    if (!f) throw new Error(`no ${code} among ${JSON.stringify(r.findings.map((x) => [x.severity, x.code, x.message]), null, 1)}\ntest connection: ${JSON.stringify(r.testConnection)}\ncapture: ${JSON.stringify(points)}`);
+    const points = r.capture?.points.map(
+      (p) => `${p.node}/${p.interface}: ${p.packets} packets${p.error ? ` (${p.error})` : ''}`,
+    );
+    if (!f)
+      throw new Error(
+        `no ${code} among ${JSON.stringify(
+          r.findings.map((x) => [x.severity, x.code, x.message]),
+          null,
+          1,
+        )}\ntest connection: ${JSON.stringify(r.testConnection)}\ncapture: ${JSON.stringify(points)}`,
+      );
     return f;
   };
   /** Runs a repair even when the check failed, and fails loudly when the break or the repair did not take. */
-  async function broken(breakIt: () => Promise<{ code: number; stderr: string }>, repair: () => Promise<unknown>, check: (r: TraceResult) => void) {
+  async function broken(
+    breakIt: () => Promise<{ code: number; stderr: string }>,
+    repair: () => Promise<unknown>,
+    check: (r: TraceResult) => void,
+  ) {
     const b = await breakIt();
     try {
       expect(b.stderr).toBe('');
@@ -70,9 +93,14 @@ describe.each([
       ['dst-tunnel', 'k8s-node1', 'vxlan.calico', null],
       ['dst-pod', 'k8s-node1', pod('pod-dest').caliInterface, null],
     ]);
-    expect(r.capture!.points.every((p) => p.flows.some((f) => f.dport === 80 && f.handshake === 'complete'))).toBe(true);
+    expect(r.capture!.points.every((p) => p.flows.some((f) => f.dport === 80 && f.handshake === 'complete'))).toBe(
+      true,
+    );
     expect(r.path).toEqual([]);
-    expect(r.src.inside).toMatchObject({ eth0: { up: true, addresses: [`${pod('pod-src').ip}/32`] }, routes: expect.arrayContaining(['default via 169.254.1.1 dev eth0']) });
+    expect(r.src.inside).toMatchObject({
+      eth0: { up: true, addresses: [`${pod('pod-src').ip}/32`] },
+      routes: expect.arrayContaining(['default via 169.254.1.1 dev eth0']),
+    });
   }, 60_000);
 
   it('FORWARD policy DROP on the destination node: the SYNs reach its tunnel, never the pod, and the counter says why', async () => {
@@ -82,7 +110,11 @@ describe.each([
       (r) => {
         expect(problems(r).map((f) => f.code)).toEqual(['dropped_on_dst_node']);
         const f = problem(r, 'dropped_on_dst_node');
-        expect(f.message).toMatch(new RegExp(`^seen on k8s-node1/vxlan\\.calico \\(\\d+ SYN\\), never on k8s-node1/${pod('pod-dest').caliInterface} \\(pod-dest's cali\\): dropped on k8s-node1 — FORWARD policy DROP counted \\d+ packets?$`));
+        expect(f.message).toMatch(
+          new RegExp(
+            `^seen on k8s-node1/vxlan\\.calico \\(\\d+ SYN\\), never on k8s-node1/${pod('pod-dest').caliInterface} \\(pod-dest's cali\\): dropped on k8s-node1 — FORWARD policy DROP counted \\d+ packets?$`,
+          ),
+        );
         expect(f.evidence).toMatch(/\n:FORWARD DROP — \d+ packets? counted \(iptables-save -c, before → after\)$/);
         expect(f.children!.map((c) => c.code)).toEqual(expect.arrayContaining(['chain_policy_dropped', 'no_syn_ack']));
       },
@@ -96,14 +128,18 @@ describe.each([
       () => onNode('k8s-node1', ['iptables', '-D', ...rule]),
       (r) => {
         const f = problem(r, 'dropped_on_dst_node');
-        expect(f.message).toMatch(new RegExp(`^seen on k8s-node1/${uplink} \\(\\d+ SYN\\), never on k8s-node1/vxlan\\.calico: dropped on k8s-node1 — drop rules matching udp dport 4789 \\(VXLAN\\) in INPUT counted \\d+ packets?$`));
+        expect(f.message).toMatch(
+          new RegExp(
+            `^seen on k8s-node1/${uplink} \\(\\d+ SYN\\), never on k8s-node1/vxlan\\.calico: dropped on k8s-node1 — drop rules matching udp dport 4789 \\(VXLAN\\) in INPUT counted \\d+ packets?$`,
+          ),
+        );
         expect(f.evidence).toMatch(/\n\[\+\d+\] -A INPUT -p udp -m udp --dport 4789 -j DROP$/);
         expect(problems(r).map((x) => x.code)).toEqual(['dropped_on_dst_node']);
       },
     );
   }, 60_000);
 
-  it('the source pod\'s default route deleted: nothing leaves the pod, and its route table is the evidence', async () => {
+  it("the source pod's default route deleted: nothing leaves the pod, and its route table is the evidence", async () => {
     await broken(
       () => inPod('pod-src', ['ip', 'route', 'del', 'default']),
       () => inPod('pod-src', ['ip', 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0']),
@@ -115,7 +151,7 @@ describe.each([
     );
   }, 60_000);
 
-  it('the destination pod\'s MTU above its node\'s tunnel MTU', async () => {
+  it("the destination pod's MTU above its node's tunnel MTU", async () => {
     const cali = pod('pod-dest').caliInterface;
     await broken(
       async () => {
@@ -128,20 +164,28 @@ describe.each([
       },
       (r) => {
         const f = problem(r, 'pod_mtu_above_tunnel');
-        expect(f.message).toBe(`default/pod-dest's MTU 1500 is larger than k8s-node1's vxlan.calico MTU ${lab.plan.podMtu}: its full-size packets cannot enter the tunnel`);
-        expect(f.evidence).toBe(`k8s-node1: ${cali} mtu 1500, pod-dest: eth0 mtu 1500, k8s-node1: vxlan.calico mtu ${lab.plan.podMtu}`);
+        expect(f.message).toBe(
+          `default/pod-dest's MTU 1500 is larger than k8s-node1's vxlan.calico MTU ${lab.plan.podMtu}: its full-size packets cannot enter the tunnel`,
+        );
+        expect(f.evidence).toBe(
+          `k8s-node1: ${cali} mtu 1500, pod-dest: eth0 mtu 1500, k8s-node1: vxlan.calico mtu ${lab.plan.podMtu}`,
+        );
       },
     );
   }, 60_000);
 
-  it('the destination node\'s underlay MTU below what VXLAN needs', async () => {
+  it("the destination node's underlay MTU below what VXLAN needs", async () => {
     await broken(
       () => onNode('k8s-node1', ['ip', 'link', 'set', uplink, 'mtu', '1400']),
       () => onNode('k8s-node1', ['ip', 'link', 'set', uplink, 'mtu', '1500']),
       (r) => {
         const f = problem(r, 'underlay_mtu_too_small');
-        expect(f.message).toBe(`the underlay MTU on k8s-node1/${uplink} (1400) is below the 1500 that VXLAN needs for vxlan.calico's MTU 1450 plus 50 bytes of headers: full-size packets between the pods are dropped`);
-        expect(f.evidence).toBe(`k8s-node1: vxlan.calico mtu 1450, ${uplink} mtu 1400; ${uplink} mtu 1500 on the other node`);
+        expect(f.message).toBe(
+          `the underlay MTU on k8s-node1/${uplink} (1400) is below the 1500 that VXLAN needs for vxlan.calico's MTU 1450 plus 50 bytes of headers: full-size packets between the pods are dropped`,
+        );
+        expect(f.evidence).toBe(
+          `k8s-node1: vxlan.calico mtu 1450, ${uplink} mtu 1400; ${uplink} mtu 1500 on the other node`,
+        );
       },
     );
   }, 60_000);
@@ -162,24 +206,33 @@ describe.each([
     );
   }, 60_000);
 
-  it('strict rp_filter on the destination node\'s tunnel is named with its sysctl line (a warning: the lab\'s path is symmetric, so nothing is dropped)', async () => {
+  it("strict rp_filter on the destination node's tunnel is named with its sysctl line (a warning: the lab's path is symmetric, so nothing is dropped)", async () => {
     await broken(
       () => onNode('k8s-node1', ['sysctl', '-q', '-w', 'net.ipv4.conf.vxlan/calico.rp_filter=1']),
       () => onNode('k8s-node1', ['sysctl', '-q', '-w', 'net.ipv4.conf.vxlan/calico.rp_filter=0']),
       (r) => {
         const f = r.findings.find((x) => x.code === 'rp_filter_strict')!;
-        expect(f).toMatchObject({ severity: 'warning', evidence: 'net.ipv4.conf.vxlan/calico.rp_filter = 1', message: expect.stringMatching(/^strict reverse-path filtering on k8s-node1\/vxlan\.calico/) });
+        expect(f).toMatchObject({
+          severity: 'warning',
+          evidence: 'net.ipv4.conf.vxlan/calico.rp_filter = 1',
+          message: expect.stringMatching(/^strict reverse-path filtering on k8s-node1\/vxlan\.calico/),
+        });
         expect(problems(r)).toEqual([]);
       },
     );
   }, 60_000);
 
-  it('nodeport on a Service whose selector matches nothing: one cause, each node\'s REJECT under it', async () => {
+  it("nodeport on a Service whose selector matches nothing: one cause, each node's REJECT under it", async () => {
     const r = (await runNodePort(deps, { port: 31081, capture: { enabled: false, seconds: 1 } }, ctx())).result;
     expect(problems(r).map((f) => f.code)).toEqual(['no_endpoints']);
     const children = problems(r)[0]!.children!;
-    expect(children.map((c) => c.message)).toEqual(['k8s-node1 rejects NodePort 31081: kube-proxy installed a REJECT because the Service has no endpoints', 'k8s-node2 rejects NodePort 31081: kube-proxy installed a REJECT because the Service has no endpoints']);
-    expect(children[0]!.evidence).toBe('-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/svc-orphan:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31081 -j REJECT --reject-with icmp-port-unreachable');
+    expect(children.map((c) => c.message)).toEqual([
+      'k8s-node1 rejects NodePort 31081: kube-proxy installed a REJECT because the Service has no endpoints',
+      'k8s-node2 rejects NodePort 31081: kube-proxy installed a REJECT because the Service has no endpoints',
+    ]);
+    expect(children[0]!.evidence).toBe(
+      '-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/svc-orphan:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31081 -j REJECT --reject-with icmp-port-unreachable',
+    );
   }, 60_000);
 
   // Last: the lab's listener for pod-dest is replaced and not restored.
@@ -188,15 +241,20 @@ describe.each([
     process.kill(web.pid, 'SIGKILL');
     let loopback: ChildProcess | null = null;
     try {
-      const script = "require('net').createServer((s) => s.destroy()).listen(80, '127.0.0.1', () => console.log('listening'))";
-      loopback = spawn('ip', ['netns', 'exec', pod('pod-dest').netnsName, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const script =
+        "require('net').createServer((s) => s.destroy()).listen(80, '127.0.0.1', () => console.log('listening'))";
+      loopback = spawn('ip', ['netns', 'exec', pod('pod-dest').netnsName, process.execPath, '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       await new Promise<void>((resolve, reject) => {
         loopback!.stdout!.once('data', () => resolve());
         loopback!.once('exit', (code) => reject(new Error(`the loopback listener exited ${code}`)));
       });
       const r = await trace();
       const f = problem(r, 'listener_loopback_only');
-      expect(f.message).toBe('the app inside default/pod-dest listens on TCP port 80 only on 127.0.0.1: connections to the pod IP are refused; bind it to 0.0.0.0 (or ::)');
+      expect(f.message).toBe(
+        'the app inside default/pod-dest listens on TCP port 80 only on 127.0.0.1: connections to the pod IP are refused; bind it to 0.0.0.0 (or ::)',
+      );
       expect(f.evidence).toMatch(/^listening: 127\.0\.0\.1:80/);
       expect(f.children!.map((c) => c.code)).toEqual(['connection_refused']);
       expect(problems(r).map((x) => x.code)).toEqual(['listener_loopback_only']);

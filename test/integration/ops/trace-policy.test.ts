@@ -15,7 +15,13 @@ import { runTrace, type TraceCommand, type TraceResult } from '../../../src/ops/
 import type { OperationDeps } from '../../../src/ops/deps.ts';
 import { inNetns, run, startLab, stopLab, TOPOLOGIES } from '../../support/lab.ts';
 import { labDeps } from '../../support/lab-deps.ts';
-import { ALLOW_OTHER_NAMED_PORT, DENY_EGRESS_DEFAULT, GNP_DENY_SRC, PASS_OTHER, allowPoolExcept } from '../../support/felix-policies.ts';
+import {
+  ALLOW_OTHER_NAMED_PORT,
+  DENY_EGRESS_DEFAULT,
+  GNP_DENY_SRC,
+  PASS_OTHER,
+  allowPoolExcept,
+} from '../../support/felix-policies.ts';
 
 const LAB = 'itpol';
 const KUBECTL = '/usr/bin/kubectl';
@@ -29,15 +35,29 @@ let dir: string;
 const ctx = () => ({ onStep: () => undefined, signal: AbortSignal.timeout(60_000) });
 const pod = (name: string) => lab.plan.pods.find((p) => p.name === name)!;
 const problems = (r: TraceResult) => r.findings.filter((f) => f.severity === 'error');
-const codes = (r: TraceResult) => problems(r).map((f) => f.code).sort();
+const codes = (r: TraceResult) =>
+  problems(r)
+    .map((f) => f.code)
+    .sort();
 
 async function trace(src: string, port?: number, extra: Partial<TraceCommand> = {}): Promise<TraceResult> {
-  const command: TraceCommand = { namespace: 'default', src, dst: 'pod-dest', dstNamespace: 'payments', capture: { enabled: false, seconds: 1 }, ...(port ? { port } : {}), ...extra };
+  const command: TraceCommand = {
+    namespace: 'default',
+    src,
+    dst: 'pod-dest',
+    dstNamespace: 'payments',
+    capture: { enabled: false, seconds: 1 },
+    ...(port ? { port } : {}),
+    ...extra,
+  };
   return (await runTrace(deps, command, ctx())).result;
 }
 
 async function kubectl(...args: string[]) {
-  const r = await run([KUBECTL, '--kubeconfig', labPaths(LAB).kubeconfig, '--cache-dir', join(dir, 'kube-cache'), ...args], 30_000);
+  const r = await run(
+    [KUBECTL, '--kubeconfig', labPaths(LAB).kubeconfig, '--cache-dir', join(dir, 'kube-cache'), ...args],
+    30_000,
+  );
   expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
 }
 
@@ -77,7 +97,11 @@ describe('trace and network policy on the policy lab', () => {
     expect(counted.message).toMatch(/^k8s-node1: Calico dropped \d+ packets? of the test connection in cali-tw-/);
     expect(counted.evidence).toMatch(/^\[\+\d+\] -A cali-tw-\S+ .*Drop if no policies passed packet.* -j DROP$/);
     expect(r.counters.find((c) => c.node === 'k8s-node1')!.drops.length).toBeGreaterThan(0);
-    expect(r.policy!.verdicts[0]).toMatchObject({ port: 80, allowed: false, ingress: { isolated: true, verdict: 'deny' } });
+    expect(r.policy!.verdicts[0]).toMatchObject({
+      port: 80,
+      allowed: false,
+      ingress: { isolated: true, verdict: 'deny' },
+    });
   }, 60_000);
 
   it('says which rule allows the allowed client, and reports no problem', async () => {
@@ -111,7 +135,12 @@ describe('trace and network policy on the policy lab', () => {
       const denied = problems(r).find((f) => f.code === 'policy_denies_egress')!;
       expect(denied.message).toContain('egress from default/pod-src');
       expect(denied.evidence).toContain('default/default-deny-egress');
-      expect(problems(r).some((f) => f.code === 'policy_drop_counted' && f.message.startsWith('k8s-node2: ') && f.message.includes('cali-fw-'))).toBe(true);
+      expect(
+        problems(r).some(
+          (f) =>
+            f.code === 'policy_drop_counted' && f.message.startsWith('k8s-node2: ') && f.message.includes('cali-fw-'),
+        ),
+      ).toBe(true);
     } finally {
       await removed(file);
     }
@@ -122,7 +151,9 @@ describe('trace and network policy on the policy lab', () => {
     try {
       const r = await trace('pod-src', 80);
       const denied = problems(r).find((f) => f.code === 'policy_denies_ingress')!;
-      expect(denied.evidence).toBe(`GlobalNetworkPolicy deny-src-to-dest (order 10), rule 1: ${r.policy!.verdicts[0]!.ingress.decidedBy!.ruleText}`);
+      expect(denied.evidence).toBe(
+        `GlobalNetworkPolicy deny-src-to-dest (order 10), rule 1: ${r.policy!.verdicts[0]!.ingress.decidedBy!.ruleText}`,
+      );
       expect(r.testConnection).toMatchObject({ ok: false });
       // 8080 is not in the Deny: still allowed by the Kubernetes policy.
       expect((await trace('pod-src', 8080)).policy!.verdicts[0]).toMatchObject({ allowed: true });
@@ -143,13 +174,24 @@ describe('trace and network policy on the policy lab', () => {
     }
   }, 60_000);
 
-  it('follows a Pass in an earlier tier into the Kubernetes policies, and names that tier\'s Deny', async () => {
-    const tier = { apiVersion: 'projectcalico.org/v3', kind: 'Tier', metadata: { name: 'security' }, spec: { order: 100 } };
+  it("follows a Pass in an earlier tier into the Kubernetes policies, and names that tier's Deny", async () => {
+    const tier = {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'Tier',
+      metadata: { name: 'security' },
+      spec: { order: 100 },
+    };
     const quarantine = {
       apiVersion: 'projectcalico.org/v3',
       kind: 'GlobalNetworkPolicy',
       metadata: { name: 'security.quarantine' },
-      spec: { tier: 'security', order: 10, selector: "type == 'dest'", types: ['Ingress'], ingress: [{ action: 'Pass', source: { selector: "type == 'src'" } }, { action: 'Deny' }] },
+      spec: {
+        tier: 'security',
+        order: 10,
+        selector: "type == 'dest'",
+        types: ['Ingress'],
+        ingress: [{ action: 'Pass', source: { selector: "type == 'src'" } }, { action: 'Deny' }],
+      },
     };
     const tierFile = await applied(tier);
     const file = await applied(quarantine);
@@ -158,12 +200,19 @@ describe('trace and network policy on the policy lab', () => {
       const src = await trace('pod-src', 80);
       expect(codes(src)).toEqual([]);
       expect(src.testConnection).toMatchObject({ ok: true });
-      expect(src.policy!.verdicts[0]).toMatchObject({ allowed: true, ingress: { decidedBy: { name: 'allow-pod-src-to-dest', action: 'Allow' } } });
+      expect(src.policy!.verdicts[0]).toMatchObject({
+        allowed: true,
+        ingress: { decidedBy: { name: 'allow-pod-src-to-dest', action: 'Allow' } },
+      });
       // pod-other: denied in the security tier before any Kubernetes policy is looked at.
       const other = await trace('pod-other', 80);
-      expect(problems(other).find((f) => f.code === 'policy_denies_ingress')!.evidence).toBe('GlobalNetworkPolicy quarantine (order 10), rule 2: deny everything');
+      expect(problems(other).find((f) => f.code === 'policy_denies_ingress')!.evidence).toBe(
+        'GlobalNetworkPolicy quarantine (order 10), rule 2: deny everything',
+      );
       expect(other.testConnection).toMatchObject({ ok: false });
-      expect(problems(other).some((f) => f.code === 'policy_drop_counted' || f.code === 'drop_rule_counted')).toBe(true);
+      expect(problems(other).some((f) => f.code === 'policy_drop_counted' || f.code === 'drop_rule_counted')).toBe(
+        true,
+      );
     } finally {
       await removed(file);
       await removed(tierFile);
@@ -173,7 +222,10 @@ describe('trace and network policy on the policy lab', () => {
   it('resolves a named port against the destination container ports', async () => {
     const file = await applied(ALLOW_OTHER_NAMED_PORT);
     try {
-      expect((await trace('pod-other', 80)).policy!.verdicts[0]).toMatchObject({ allowed: true, ingress: { decidedBy: { name: 'allow-other-http' } } });
+      expect((await trace('pod-other', 80)).policy!.verdicts[0]).toMatchObject({
+        allowed: true,
+        ingress: { decidedBy: { name: 'allow-other-http' } },
+      });
       const other = await trace('pod-other', 8080);
       expect(other.policy!.verdicts[0]).toMatchObject({ allowed: false });
       expect(codes(other)).toContain('policy_denies_ingress');
@@ -198,7 +250,9 @@ describe('trace and network policy on the policy lab', () => {
     const node = lab.plan.nodes.find((n) => n.name === pod('pod-dest').node)!;
     const save = await run(inNetns(node.netns, ['iptables-save', '-t', 'filter']));
     const chain = `cali-tw-${pod('pod-dest').caliInterface}`;
-    const jump = save.stdout.split('\n').find((l) => l.startsWith(`-A ${chain} `) && / -j cali-pi-/.test(l) && /--mark 0x0\/0x20000/.test(l))!;
+    const jump = save.stdout
+      .split('\n')
+      .find((l) => l.startsWith(`-A ${chain} `) && / -j cali-pi-/.test(l) && /--mark 0x0\/0x20000/.test(l))!;
     expect(jump).toBeDefined();
     const rule = jump.replace(/^-A \S+ /, '');
     const del = await run(inNetns(node.netns, ['sh', '-c', `iptables -D ${chain} ${rule}`]));
@@ -215,7 +269,12 @@ describe('trace and network policy on the policy lab', () => {
   }, 60_000);
 
   it('gives "could not evaluate", never a false allow, for a malformed policy from the cluster', async () => {
-    const broken = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'broken-cidr', namespace: 'payments' }, spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/40' } }] }] } };
+    const broken = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'broken-cidr', namespace: 'payments' },
+      spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/40' } }] }] },
+    };
     const file = await applied(broken);
     try {
       // pod-other is allowed by no rule before the broken policy, which could allow it if it could be read.

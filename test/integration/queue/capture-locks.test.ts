@@ -32,7 +32,11 @@ describe('capture locks in Redis (one capture at a time per node interface, acro
   it('gives up with a retryable error naming the busy interface when it stays busy', async () => {
     const locks = new RedisCaptureLocks(redis, prefix, 300);
     const release = await locks.acquire('k8s-node2//eth0', 10_000);
-    await expect(locks.acquire('k8s-node2//eth0', 10_000)).rejects.toMatchObject({ code: 'timeout', retryable: true, message: expect.stringContaining('k8s-node2/eth0 is busy with another capture') });
+    await expect(locks.acquire('k8s-node2//eth0', 10_000)).rejects.toMatchObject({
+      code: 'timeout',
+      retryable: true,
+      message: expect.stringContaining('k8s-node2/eth0 is busy with another capture'),
+    });
     await release();
   });
 

@@ -37,7 +37,19 @@ function redisServer(args: string[]): ChildProcess {
 async function serve(port: number, extra: string[] = []): Promise<void> {
   const d = join(dir, String(port));
   await run(['mkdir', '-p', d]);
-  redisServer(['--port', String(port), '--bind', '127.0.0.1', '--dir', d, '--save', '', '--appendonly', 'no', ...extra]);
+  redisServer([
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    d,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    ...extra,
+  ]);
   await until(() => redisAnswers(`redis://127.0.0.1:${port}`), 10_000, `redis on ${port}`);
 }
 
@@ -54,21 +66,61 @@ async function roundTrip(url: string): Promise<void> {
       await release();
       ctx.onStep('inspecting');
       onCommand({ node: 'k8s-node1', command: 'ip -j route show', exitCode: 0, timedOut: false, durationMs: 5 });
-      return { result: { findings: [] }, report: { title: 'report', headline: 'all good', findings: [], sections: [{ kind: 'text', title: 'Nodes', text: 'k8s-node1' }], attachments: [] }, memory: { a: { firstSeen: 'x', message: 'y' } } };
+      return {
+        result: { findings: [] },
+        report: {
+          title: 'report',
+          headline: 'all good',
+          findings: [],
+          sections: [{ kind: 'text', title: 'Nodes', text: 'k8s-node1' }],
+          attachments: [],
+        },
+        memory: { a: { firstSeen: 'x', message: 'y' } },
+      };
     },
     chat: slackReporter(createSlackClient({ botToken: TOKEN, apiUrl: standIn.apiUrl }, 2)),
-    settings: { concurrency: 1, jobTimeoutMs: 20_000, lockDurationMs: 10_000, stalledIntervalMs: 10_000, shutdownGraceMs: 1000 },
+    settings: {
+      concurrency: 1,
+      jobTimeoutMs: 20_000,
+      lockDurationMs: 10_000,
+      stalledIntervalMs: 10_000,
+      shutdownGraceMs: 1000,
+    },
     audit: new AuditTrail(connection, prefix),
     log: createLogger({ level: 'silent' }),
   });
   try {
     standIn.calls.length = 0;
-    await queue.add('inspect', { channel: 'C1', user: 'U1', title: 'network health report', command: { op: 'report' }, requestedAt: new Date().toISOString(), memoryKey: 'schedule:topo' }, { jobId: `j${Date.now()}` });
-    await until(() => standIn.calls.some((c) => c.method === 'chat.update' && JSON.stringify(c.args.blocks).includes('all good')), 20_000, 'job done');
+    await queue.add(
+      'inspect',
+      {
+        channel: 'C1',
+        user: 'U1',
+        title: 'network health report',
+        command: { op: 'report' },
+        requestedAt: new Date().toISOString(),
+        memoryKey: 'schedule:topo',
+      },
+      { jobId: `j${Date.now()}` },
+    );
+    await until(
+      () => standIn.calls.some((c) => c.method === 'chat.update' && JSON.stringify(c.args.blocks).includes('all good')),
+      20_000,
+      'job done',
+    );
     // The outcome is recorded just after the parent says done: wait for it rather than race it.
-    await until(async () => (await new AuditTrail(connection, prefix).recent(5)).some((e) => e.type === 'outcome'), 10_000, 'outcome audited');
-    expect((await new AuditTrail(connection, prefix).recent(5)).map((e) => e.type)).toEqual(['node_command', 'outcome']);
-    expect(await new ReportMemoryStore(connection, prefix).load('schedule:topo')).toEqual({ a: { firstSeen: 'x', message: 'y' } });
+    await until(
+      async () => (await new AuditTrail(connection, prefix).recent(5)).some((e) => e.type === 'outcome'),
+      10_000,
+      'outcome audited',
+    );
+    expect((await new AuditTrail(connection, prefix).recent(5)).map((e) => e.type)).toEqual([
+      'node_command',
+      'outcome',
+    ]);
+    expect(await new ReportMemoryStore(connection, prefix).load('schedule:topo')).toEqual({
+      a: { firstSeen: 'x', message: 'y' },
+    });
   } finally {
     await host.close();
     await queue.obliterate({ force: true });
@@ -98,10 +150,19 @@ afterAll(async () => {
 describe('REDIS_URL naming a Redis Cluster or a Sentinel set', () => {
   it('runs a job on a three-master Redis Cluster (redis+cluster://)', async () => {
     const ports = [await freePort(), await freePort(), await freePort()];
-    for (const p of ports) await serve(p, ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${p}.conf`)]);
-    const created = await run(['redis-cli', '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], 30_000);
+    for (const p of ports)
+      await serve(p, ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${p}.conf`)]);
+    const created = await run(
+      ['redis-cli', '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'],
+      30_000,
+    );
     expect(created.code).toBe(0);
-    await until(async () => (await run(['redis-cli', '-p', String(ports[0]), 'cluster', 'info'])).stdout.includes('cluster_state:ok'), 15_000, 'cluster ok');
+    await until(
+      async () =>
+        (await run(['redis-cli', '-p', String(ports[0]), 'cluster', 'info'])).stdout.includes('cluster_state:ok'),
+      15_000,
+      'cluster ok',
+    );
     await roundTrip(`redis+cluster://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`);
   }, 60_000);
 
@@ -110,9 +171,25 @@ describe('REDIS_URL naming a Redis Cluster or a Sentinel set', () => {
     await serve(masterPort);
     const sentinelPort = await freePort();
     const conf = join(dir, 'sentinel.conf');
-    writeFileSync(conf, [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor k8snet-master 127.0.0.1 ${masterPort} 1`, ''].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        `port ${sentinelPort}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor k8snet-master 127.0.0.1 ${masterPort} 1`,
+        '',
+      ].join('\n'),
+    );
     redisServer([conf, '--sentinel']);
-    await until(async () => (await run(['redis-cli', '-p', String(sentinelPort), 'sentinel', 'get-master-addr-by-name', 'k8snet-master'])).stdout.includes(String(masterPort)), 15_000, 'sentinel knows the master');
+    await until(
+      async () =>
+        (
+          await run(['redis-cli', '-p', String(sentinelPort), 'sentinel', 'get-master-addr-by-name', 'k8snet-master'])
+        ).stdout.includes(String(masterPort)),
+      15_000,
+      'sentinel knows the master',
+    );
     await roundTrip(`redis+sentinel://127.0.0.1:${sentinelPort}/k8snet-master`);
   }, 60_000);
 });

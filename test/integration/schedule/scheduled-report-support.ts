@@ -24,7 +24,16 @@ export interface PostedReport {
  */
 export function postedReports(p: TestPipeline, scheduleId: string, channel = 'C1'): PostedReport[] {
   const title = scheduleTitle(scheduleId);
-  const ofSchedule = new Set(p.standIn.calls.filter((c) => c.method === 'chat.update' && c.args.channel === channel && JSON.stringify(c.args.blocks ?? '').includes(title)).map((c) => String(c.args.ts)));
+  const ofSchedule = new Set(
+    p.standIn.calls
+      .filter(
+        (c) =>
+          c.method === 'chat.update' &&
+          c.args.channel === channel &&
+          JSON.stringify(c.args.blocks ?? '').includes(title),
+      )
+      .map((c) => String(c.args.ts)),
+  );
   const all = [...p.standIn.messages.values()];
   return all
     .filter((m) => !m.thread_ts && m.channel === channel && ofSchedule.has(m.ts))
@@ -36,7 +45,8 @@ export function postedReports(p: TestPipeline, scheduleId: string, channel = 'C1
 }
 
 /** Finished reports only. */
-export const doneReports = (p: TestPipeline, scheduleId: string, channel = 'C1') => postedReports(p, scheduleId, channel).filter((r) => r.done);
+export const doneReports = (p: TestPipeline, scheduleId: string, channel = 'C1') =>
+  postedReports(p, scheduleId, channel).filter((r) => r.done);
 
 /** The worker host's runner over the lab's real API server and sshd, every node command audited. */
 export function labRunnerFor(deps: OperationDeps): (onCommand: (r: NodeCommandRecord) => void) => OperationRunner {

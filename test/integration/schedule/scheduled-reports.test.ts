@@ -16,7 +16,11 @@ const answers = () => p!.standIn.calls.filter((c) => c.method === 'response_url'
 
 /** No tick running or waiting to run: whatever was started has posted all it will. */
 async function quiet(): Promise<void> {
-  await until(async () => (await p!.queue.getActiveCount()) + (await p!.queue.getWaitingCount()) === 0, 20_000, 'queue idle');
+  await until(
+    async () => (await p!.queue.getActiveCount()) + (await p!.queue.getWaitingCount()) === 0,
+    20_000,
+    'queue idle',
+  );
 }
 
 beforeAll(async () => {
@@ -38,7 +42,7 @@ describe('scheduled reports on the lab', () => {
     await p!.send('schedule add "*/3 * * * * *" report --id tick');
     expect(await until(() => answers()[0])).toContain('Scheduled `tick`');
 
-    const first = (await until(() => doneReports(p!, 'tick')[0], 20_000, 'first report'));
+    const first = await until(() => doneReports(p!, 'tick')[0], 20_000, 'first report');
     expect(first.parent).toContain('network health — 2 nodes (schedule tick)');
     expect(first.parent).toContain('all good');
     expect(first.thread).toMatch(/k8s-node1 +\d+\.\d+\.\d+\.\d+ +yes +vxlan\.calico up/);
@@ -49,14 +53,44 @@ describe('scheduled reports on the lab', () => {
     await until(() => doneReports(p!, 'tick').length >= 2, 20_000, 'second report');
     await run(inNetns(node('k8s-node2').netns, ['ip', 'route', 'del', n1.block]));
     try {
-      const appeared = await until(() => doneReports(p!, 'tick').find((r) => r.thread.includes(`NEW       ${missing}`)), 20_000, 'the broken route reported as new');
+      const appeared = await until(
+        () => doneReports(p!, 'tick').find((r) => r.thread.includes(`NEW       ${missing}`)),
+        20_000,
+        'the broken route reported as new',
+      );
       expect(appeared.parent).toContain('(1 new, 0 resolved)');
-      const ongoing = await until(() => doneReports(p!, 'tick').find((r) => r.thread.includes(`ONGOING   ${missing} since `)), 20_000, 'the broken route reported as ongoing');
-      expect(ongoing.thread).toMatch(new RegExp(`ONGOING   ${missing.replaceAll('.', '\\.').replaceAll('(', '\\(').replaceAll(')', '\\)')} since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d`));
+      const ongoing = await until(
+        () => doneReports(p!, 'tick').find((r) => r.thread.includes(`ONGOING   ${missing} since `)),
+        20_000,
+        'the broken route reported as ongoing',
+      );
+      expect(ongoing.thread).toMatch(
+        new RegExp(
+          `ONGOING   ${missing.replaceAll('.', '\\.').replaceAll('(', '\\(').replaceAll(')', '\\)')} since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d`,
+        ),
+      );
     } finally {
-      await run(inNetns(node('k8s-node2').netns, ['ip', 'route', 'add', n1.block, 'via', n1.tunnelIP, 'dev', 'vxlan.calico', 'onlink', 'proto', '80']));
+      await run(
+        inNetns(node('k8s-node2').netns, [
+          'ip',
+          'route',
+          'add',
+          n1.block,
+          'via',
+          n1.tunnelIP,
+          'dev',
+          'vxlan.calico',
+          'onlink',
+          'proto',
+          '80',
+        ]),
+      );
     }
-    const resolved = await until(() => doneReports(p!, 'tick').find((r) => r.thread.includes(`RESOLVED  ${missing}`)), 20_000, 'the repaired route reported as resolved');
+    const resolved = await until(
+      () => doneReports(p!, 'tick').find((r) => r.thread.includes(`RESOLVED  ${missing}`)),
+      20_000,
+      'the repaired route reported as resolved',
+    );
     expect(resolved.parent).toContain('(0 new, 1 resolved)');
 
     await p!.send('schedule remove tick');
@@ -71,20 +105,28 @@ describe('scheduled reports on the lab', () => {
     expect(postedReports(p!, 'tick').every((r) => r.done)).toBe(true);
   }, 90_000);
 
-  it('a schedule with --sample adds a summary of the flows each node\'s tunnel device carried', async () => {
+  it("a schedule with --sample adds a summary of the flows each node's tunnel device carried", async () => {
     const src = lab.plan.pods.find((x) => x.name === 'pod-src')!;
     const dst = lab.plan.pods.find((x) => x.name === 'pod-dest')!;
     let sending = true;
     // Connections from pod-src (k8s-node2) to pod-dest (k8s-node1) cross both nodes' vxlan.calico.
     const traffic = (async () => {
-      while (sending) await run(inNetns(src.netnsName, ['curl', '-s', '-o', '/dev/null', '-m', '1', `http://${dst.ip}:80/`]), 3000);
+      while (sending)
+        await run(inNetns(src.netnsName, ['curl', '-s', '-o', '/dev/null', '-m', '1', `http://${dst.ip}:80/`]), 3000);
     })();
     try {
       await p!.send('schedule add "*/4 * * * * *" report --sample 2 --id sampled');
-      expect(await until(() => answers().find((a) => a.includes('`sampled`')))).toContain('a network health report with a 2 s tunnel sample');
+      expect(await until(() => answers().find((a) => a.includes('`sampled`')))).toContain(
+        'a network health report with a 2 s tunnel sample',
+      );
       const sampled = await until(() => doneReports(p!, 'sampled')[0], 30_000, 'a sampled report');
       expect(sampled.thread).toContain('Tunnel sample (2 s): flows on each node');
-      for (const n of ['k8s-node1', 'k8s-node2']) expect(sampled.thread).toMatch(new RegExp(`${n}/vxlan\\.calico +[1-9]\\d* +${src.ip.replaceAll('.', '\\.')}:\\d+ → ${dst.ip.replaceAll('.', '\\.')}:80 tcp`));
+      for (const n of ['k8s-node1', 'k8s-node2'])
+        expect(sampled.thread).toMatch(
+          new RegExp(
+            `${n}/vxlan\\.calico +[1-9]\\d* +${src.ip.replaceAll('.', '\\.')}:\\d+ → ${dst.ip.replaceAll('.', '\\.')}:80 tcp`,
+          ),
+        );
       await p!.send('schedule remove sampled');
       await until(() => answers().some((a) => a.startsWith('Removed schedule `sampled`')), 10_000, 'removed');
       await quiet();
@@ -102,7 +144,9 @@ describe('scheduled reports on the lab', () => {
     await until(() => answers().some((a) => a.startsWith('Removed schedule `pair`')), 10_000, 'removed');
     await quiet();
 
-    const jobs = (await p!.queue.getJobs(['completed', 'failed'])).filter((j) => j.data.title === 'network health report (schedule pair)');
+    const jobs = (await p!.queue.getJobs(['completed', 'failed'])).filter(
+      (j) => j.data.title === 'network health report (schedule pair)',
+    );
     const reports = postedReports(p!, 'pair');
     expect(jobs.length).toBeGreaterThanOrEqual(5);
     expect(new Set(jobs.map((j) => j.id)).size).toBe(jobs.length);

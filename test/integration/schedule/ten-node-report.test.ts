@@ -29,7 +29,10 @@ afterAll(async () => {
 /** Stops a lab node's sshd and its open sessions (our pooled connection among them): the node is unreachable. */
 async function stopSshd(nodeName: string): Promise<void> {
   const sshd = lab.processes.find((x) => x.owner === nodeName && x.role === 'sshd')!;
-  const children = (await run(['ps', '-o', 'pid=', '--ppid', String(sshd.pid)])).stdout.split(/\s+/).filter(Boolean).map(Number);
+  const children = (await run(['ps', '-o', 'pid=', '--ppid', String(sshd.pid)])).stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
   for (const pid of [sshd.pid, ...children]) process.kill(pid, 'SIGTERM');
 }
 
@@ -41,13 +44,21 @@ describe('a scheduled report on a ten-node lab', () => {
     const first = await until(() => doneReports(p!, 'ten')[0], 30_000, 'first report');
     expect(first.parent).toContain('network health — 10 nodes (schedule ten)');
     expect(first.parent).toContain('all good');
-    for (const n of lab.plan.nodes) expect(first.thread).toMatch(new RegExp(`${n.name} +${n.ip.replaceAll('.', '\\.')} +yes +vxlan\\.calico up +\\d+`));
+    for (const n of lab.plan.nodes)
+      expect(first.thread).toMatch(
+        new RegExp(`${n.name} +${n.ip.replaceAll('.', '\\.')} +yes +vxlan\\.calico up +\\d+`),
+      );
 
     await stopSshd('node-10');
-    const after = await until(() => doneReports(p!, 'ten').find((r) => r.thread.includes('NEW       node-10')), 40_000, 'node-10 reported unreachable');
+    const after = await until(
+      () => doneReports(p!, 'ten').find((r) => r.thread.includes('NEW       node-10')),
+      40_000,
+      'node-10 reported unreachable',
+    );
     expect(after.parent).toContain('network health — 10 nodes');
     expect(after.thread).toMatch(/node-10 \(\d+\.\d+\.\d+\.\d+\) could not be inspected/);
-    for (const n of names.filter((x) => x !== 'node-10')) expect(after.thread).toMatch(new RegExp(`${n} +\\S+ +yes +vxlan`));
+    for (const n of names.filter((x) => x !== 'node-10'))
+      expect(after.thread).toMatch(new RegExp(`${n} +\\S+ +yes +vxlan`));
     expect(after.thread).toMatch(/node-10 +\S+ +NO: /);
     await p!.send('schedule remove ten');
   }, 90_000);

@@ -53,7 +53,14 @@ async function startWorker(extra: Record<string, string> = {}): Promise<K8snetPr
 }
 
 async function send(text: string, user = 'U1'): Promise<{ status: number; ms: number }> {
-  const { body, headers } = signedSlashCommand(SIGNING_SECRET, { command: '/k8snet', text, user_id: user, channel_id: 'C1', team_id: 'T1', response_url: standIn.responseUrl });
+  const { body, headers } = signedSlashCommand(SIGNING_SECRET, {
+    command: '/k8snet',
+    text,
+    user_id: user,
+    channel_id: 'C1',
+    team_id: 'T1',
+    response_url: standIn.responseUrl,
+  });
   const started = Date.now();
   const res = await fetch(`http://127.0.0.1:${botPort}/slack/events`, { method: 'POST', headers, body });
   await res.text();
@@ -62,14 +69,24 @@ async function send(text: string, user = 'U1'): Promise<{ status: number; ms: nu
 
 /** The thread under the nth parent message, once its parent says done (or failed): parent blocks and replies. */
 async function finishedThread(nth = 0, ms = 60_000): Promise<{ parent: string; replies: string[]; ts: string }> {
-  const parent = await until(() => [...standIn.messages.values()].filter((m) => !m.thread_ts && m.channel === 'C1')[nth], ms, 'parent message');
+  const parent = await until(
+    () => [...standIn.messages.values()].filter((m) => !m.thread_ts && m.channel === 'C1')[nth],
+    ms,
+    'parent message',
+  );
   const ts = parent.ts;
-  const final = await until(() => {
-    const m = standIn.messages.get(`C1/${ts}`);
-    const text = JSON.stringify(m?.blocks ?? '');
-    return /done in|failed|stopped/.test(text) && text;
-  }, ms, `parent ${nth} done`);
-  const replies = standIn.calls.filter((c) => c.method === 'chat.postMessage' && c.args.thread_ts === ts).map((c) => JSON.stringify(c.args.blocks));
+  const final = await until(
+    () => {
+      const m = standIn.messages.get(`C1/${ts}`);
+      const text = JSON.stringify(m?.blocks ?? '');
+      return /done in|failed|stopped/.test(text) && text;
+    },
+    ms,
+    `parent ${nth} done`,
+  );
+  const replies = standIn.calls
+    .filter((c) => c.method === 'chat.postMessage' && c.args.thread_ts === ts)
+    .map((c) => JSON.stringify(c.args.blocks));
   return { parent: final, replies, ts };
 }
 
@@ -113,7 +130,9 @@ describe('k8snet bot + k8snet worker on the lab', () => {
     const trace = await finishedThread(0);
     const all = trace.replies.join('\n');
     // The route line to the destination's block over the tunnel, both cali interfaces, the overlay, the capture.
-    expect(all).toContain(`${node('k8s-node1').block} via ${node('k8s-node1').tunnelIP} dev vxlan.calico proto 80 onlink`);
+    expect(all).toContain(
+      `${node('k8s-node1').block} via ${node('k8s-node1').tunnelIP} dev vxlan.calico proto 80 onlink`,
+    );
     expect(all).toContain(pod('pod-src').caliInterface);
     expect(all).toContain(pod('pod-dest').caliInterface);
     expect(all).toMatch(/VXLAN/);
@@ -121,7 +140,9 @@ describe('k8snet bot + k8snet worker on the lab', () => {
     expect(all).toContain(`${node('k8s-node2').ip} → ${node('k8s-node1').ip}`);
     expect(trace.parent).toMatch(/done in \d+\.\d s — asked by <@U1>/);
     expect(trace.parent).toContain('no problems found');
-    expect([...standIn.uploads.values()].some((u) => u.filename.endsWith('.pcap') && u.bytes.readUInt32LE(0) === 0xa1b2c3d4)).toBe(true);
+    expect(
+      [...standIn.uploads.values()].some((u) => u.filename.endsWith('.pcap') && u.bytes.readUInt32LE(0) === 0xa1b2c3d4),
+    ).toBe(true);
 
     expect((await send('nodeport 31080')).status).toBe(200);
     const nodeport = await finishedThread(1);
@@ -139,16 +160,27 @@ describe('k8snet bot + k8snet worker on the lab', () => {
     expect(workerMetrics).toMatch(/k8snet_queue_jobs\{state="completed"\} 2/);
 
     // Probes: alive, and ready because Redis and Slack answer.
-    for (const [p, log] of [[bot, 'bot ready'], [worker, 'worker ready']] as const) {
+    for (const [p, log] of [
+      [bot, 'bot ready'],
+      [worker, 'worker ready'],
+    ] as const) {
       const port = String((await p.waitForLog(log)).healthPort);
       expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text()).toBe('ok\n');
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
-      expect([ready.status, await ready.json()]).toEqual([200, { ready: true, shuttingDown: false, checks: { redis: 'ok', slack: 'ok' } }]);
+      expect([ready.status, await ready.json()]).toEqual([
+        200,
+        { ready: true, shuttingDown: false, checks: { redis: 'ok', slack: 'ok' } },
+      ]);
     }
     // JSON logs: every line of a job names the job, the command and the user; no line holds a secret.
     const jobLines = worker.logs.filter((l) => l.jobId !== undefined);
     expect(jobLines.length).toBeGreaterThan(4);
-    for (const l of jobLines) expect(l).toMatchObject({ jobId: expect.stringMatching(/^j\d+$/), command: expect.stringMatching(/^(trace|nodeport)$/), user: 'U1' });
+    for (const l of jobLines)
+      expect(l).toMatchObject({
+        jobId: expect.stringMatching(/^j\d+$/),
+        command: expect.stringMatching(/^(trace|nodeport)$/),
+        user: 'U1',
+      });
     const everything = JSON.stringify([...bot.logs, ...worker.logs, bot.stderr, worker.stderr]);
     expect(everything).not.toContain(BOT_TOKEN);
     expect(everything).not.toContain(SIGNING_SECRET);
@@ -172,7 +204,9 @@ describe('k8snet bot + k8snet worker on the lab', () => {
     expect(thread.replies.length).toBe(repliesBeforeKill);
     expect(new Set(thread.replies).size).toBe(thread.replies.length);
     // Each file went up once (the killed worker's upload never completed).
-    const completed = standIn.calls.filter((c) => c.method === 'files.completeUploadExternal').flatMap((c) => (c.args.files as { title?: string }[]).map((f) => f.title));
+    const completed = standIn.calls
+      .filter((c) => c.method === 'files.completeUploadExternal')
+      .flatMap((c) => (c.args.files as { title?: string }[]).map((f) => f.title));
     expect(new Set(completed).size).toBe(completed.length);
     expect(completed.length).toBeGreaterThan(0);
   }, 150_000);
@@ -207,16 +241,32 @@ describe('k8snet bot + k8snet worker on the lab', () => {
     await startBot();
     const first = await startWorker({ K8SNET_SHUTDOWN_GRACE_SECONDS: '1' });
     await send('trace pod-src pod-dest --capture-seconds 8');
-    await until(() => first.logs.some((l) => l.msg === 'step' && String(l.step).startsWith('capturing')), 60_000, 'capture started');
+    await until(
+      () => first.logs.some((l) => l.msg === 'step' && String(l.step).startsWith('capturing')),
+      60_000,
+      'capture started',
+    );
     expect(await first.kill('SIGTERM')).toEqual({ code: 0, signal: null });
-    expect(first.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'grace period over: handing running jobs back to the queue', 'stopped']));
-    await until(() => JSON.stringify([...standIn.messages.values()][0]?.blocks ?? '').includes('queued again'), 10_000, 'parent says queued again').catch((err: Error) => {
-      throw new Error(`${err.message}: ${JSON.stringify([...standIn.messages.values()])} ${JSON.stringify(first.logs.slice(-8))}`);
+    expect(first.logs.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['shutting down', 'grace period over: handing running jobs back to the queue', 'stopped']),
+    );
+    await until(
+      () => JSON.stringify([...standIn.messages.values()][0]?.blocks ?? '').includes('queued again'),
+      10_000,
+      'parent says queued again',
+    ).catch((err: Error) => {
+      throw new Error(
+        `${err.message}: ${JSON.stringify([...standIn.messages.values()])} ${JSON.stringify(first.logs.slice(-8))}`,
+      );
     });
     await startWorker();
     const thread = await finishedThread(0, 90_000);
     expect(thread.parent).toContain('done in');
     expect(new Set(thread.replies).size).toBe(thread.replies.length);
-    expect(standIn.calls.filter((c) => c.method === 'chat.postMessage' && c.args.thread_ts && String(c.args.text).startsWith('failed'))).toEqual([]);
+    expect(
+      standIn.calls.filter(
+        (c) => c.method === 'chat.postMessage' && c.args.thread_ts && String(c.args.text).startsWith('failed'),
+      ),
+    ).toEqual([]);
   }, 150_000);
 });

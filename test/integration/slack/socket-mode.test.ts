@@ -28,7 +28,13 @@ async function startSocketPipeline(): Promise<SocketPipeline> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = createInspectionQueue(redis, prefix);
   const bot = await startBot({
-    slack: { botToken: BOT_TOKEN, signingSecret: 'unused-in-socket-mode', appToken: APP_TOKEN, apiUrl: standIn.apiUrl, port: 0 },
+    slack: {
+      botToken: BOT_TOKEN,
+      signingSecret: 'unused-in-socket-mode',
+      appToken: APP_TOKEN,
+      apiUrl: standIn.apiUrl,
+      port: 0,
+    },
     access: OPEN_ACCESS,
     capture: { defaultSeconds: 2, maxSeconds: 30 },
     queue,
@@ -51,7 +57,14 @@ async function startSocketPipeline(): Promise<SocketPipeline> {
   };
 }
 
-const command = (text: string, standIn: SlackStandIn) => ({ command: '/k8snet', text, user_id: 'U1', channel_id: 'C1', team_id: 'T1', response_url: standIn.responseUrl });
+const command = (text: string, standIn: SlackStandIn) => ({
+  command: '/k8snet',
+  text,
+  user_id: 'U1',
+  channel_id: 'C1',
+  team_id: 'T1',
+  response_url: standIn.responseUrl,
+});
 
 let p: SocketPipeline | null = null;
 afterEach(async () => {
@@ -68,13 +81,32 @@ describe('/k8snet over Socket Mode', () => {
     // The app token opened the socket; the bot token did everything else.
     expect(p.standIn.calls.map((c) => c.method)).toContain('auth.test');
     // As on Slack: only an app-level token in the Authorization header opens a socket, and a ticket is used once.
-    const openWith = async (token: string) => (await (await fetch(`${p!.standIn.apiUrl}apps.connections.open`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).json()) as { ok: boolean; error?: string };
+    const openWith = async (token: string) =>
+      (await (
+        await fetch(`${p!.standIn.apiUrl}apps.connections.open`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).json()) as { ok: boolean; error?: string };
     expect(await openWith(BOT_TOKEN)).toEqual({ ok: false, error: 'not_allowed_token_type' });
     expect(await openWith('xapp-1-wrong')).toEqual({ ok: false, error: 'invalid_auth' });
-    const used = new URL(String((await (await fetch(`${p.standIn.apiUrl}apps.connections.open`, { method: 'POST', headers: { authorization: `Bearer ${APP_TOKEN}` } })).json() as { url: string }).url));
+    const used = new URL(
+      String(
+        (
+          (await (
+            await fetch(`${p.standIn.apiUrl}apps.connections.open`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${APP_TOKEN}` },
+            })
+          ).json()) as { url: string }
+        ).url,
+      ),
+    );
     expect(used.protocol).toBe('ws:');
     const first = new WebSocket(used);
-    const hello = await new Promise<Record<string, unknown>>((resolve) => first.once('message', (data) => resolve(JSON.parse(String(data)) as Record<string, unknown>)));
+    const hello = await new Promise<Record<string, unknown>>((resolve) =>
+      first.once('message', (data) => resolve(JSON.parse(String(data)) as Record<string, unknown>)),
+    );
     expect(hello).toMatchObject({ type: 'hello', connection_info: { app_id: expect.any(String) }, num_connections: 2 });
     first.close();
     const again = await new Promise<number>((resolve) => {
@@ -91,12 +123,19 @@ describe('/k8snet over Socket Mode', () => {
     const ack = await p.standIn.deliverSlashCommand(command('trace pod-src pod-dest --no-capture', p.standIn));
     expect(ack.payload ?? {}).toEqual({});
     expect(ack.ms).toBeLessThan(3000);
-    const parent = await until(() => p!.standIn.calls.find((c) => c.method === 'chat.postMessage' && !c.args.thread_ts));
+    const parent = await until(() =>
+      p!.standIn.calls.find((c) => c.method === 'chat.postMessage' && !c.args.thread_ts),
+    );
     expect(parent.args.channel).toBe('C1');
     expect(JSON.stringify(parent.args.blocks)).toContain('queued as job 1 — asked by <@U1>');
     await until(async () => (await p!.queue.getJobCounts()).waiting === 1, 10_000, 'job queued');
     const job = await p.queue.getJob('j1');
-    expect(job?.data).toMatchObject({ channel: 'C1', user: 'U1', parentId: [...p.standIn.messages.values()][0]!.ts, command: { op: 'trace' } });
+    expect(job?.data).toMatchObject({
+      channel: 'C1',
+      user: 'U1',
+      parentId: [...p.standIn.messages.values()][0]!.ts,
+      command: { op: 'trace' },
+    });
   });
 
   it('answers a bad command in the acknowledgement itself (ephemeral) and queues nothing', async () => {
@@ -117,7 +156,11 @@ describe('/k8snet over Socket Mode', () => {
     p = await startSocketPipeline();
     await p.standIn.socketConnected();
     p.standIn.disconnectSockets('refresh_requested');
-    await until(() => p!.standIn.calls.filter((c) => c.method === 'apps.connections.open').length === 2, 15_000, 'reconnected');
+    await until(
+      () => p!.standIn.calls.filter((c) => c.method === 'apps.connections.open').length === 2,
+      15_000,
+      'reconnected',
+    );
     await p.standIn.socketConnected();
     const ack = await p.standIn.deliverSlashCommand(command('help', p.standIn));
     expect(String(ack.payload?.text)).toContain('/k8snet trace SRC-POD DST-POD');
@@ -127,11 +170,17 @@ describe('/k8snet over Socket Mode', () => {
     p = await startSocketPipeline();
     await p.standIn.socketConnected();
     await p.standIn.deliverSlashCommand(command('routes k8s-node1', p.standIn));
-    const parent = await until(() => [...p!.standIn.messages.values()].find((m) => JSON.stringify(m.blocks ?? '').includes('k8snet:cancel')));
+    const parent = await until(() =>
+      [...p!.standIn.messages.values()].find((m) => JSON.stringify(m.blocks ?? '').includes('k8snet:cancel')),
+    );
     const ack = await p.standIn.deliverClick({ channel: 'C1', ts: parent.ts, actionId: 'k8snet:cancel', user: 'U1' });
     expect(ack.ms).toBeLessThan(3000);
     const answer = await until(() => p!.standIn.calls.find((c) => c.method === 'response_url'));
-    expect(answer.args).toEqual({ response_type: 'ephemeral', replace_original: false, text: 'Job 1 was cancelled before it started.' });
+    expect(answer.args).toEqual({
+      response_type: 'ephemeral',
+      replace_original: false,
+      text: 'Job 1 was cancelled before it started.',
+    });
     expect(await p.queue.getJob('j1')).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@ import { parseIptablesSave } from '../../../src/parse/iptables-save.ts';
 import { hostKillers, policyProgrammed, walkFelixChains } from '../../../src/calico/felix-chains.ts';
 import { calicoFixture } from './fixture.ts';
 
-describe('walking one workload\'s chains (calico-accountant excerpt)', () => {
+describe("walking one workload's chains (calico-accountant excerpt)", () => {
   const filter = parseIptablesSave(calicoFixture('calico-accountant-iptables-save-c.txt')).tables.get('filter')!;
   const walk = walkFelixChains(filter, 'cali5125b8e5d77');
 
@@ -16,7 +16,9 @@ describe('walking one workload\'s chains (calico-accountant excerpt)', () => {
   });
 
   it('reports each direction\'s "Drop if no policies passed packet" rule with its counters', () => {
-    expect(walk.egress.noPolicyDrops).toEqual([expect.objectContaining({ chain: 'cali-fw-cali5125b8e5d77', position: 6, counters: { packets: 2, bytes: 164 } })]);
+    expect(walk.egress.noPolicyDrops).toEqual([
+      expect.objectContaining({ chain: 'cali-fw-cali5125b8e5d77', position: 6, counters: { packets: 2, bytes: 164 } }),
+    ]);
     expect(walk.ingress.noPolicyDrops[0]!.counters).toEqual({ packets: 0, bytes: 0 });
     expect(walk.ingress.noProfileDrop?.position).toBe(9);
   });
@@ -32,19 +34,40 @@ describe('walking one workload\'s chains (calico-accountant excerpt)', () => {
 });
 
 describe('is this policy programmed?', () => {
-  it('recognises calico#5761\'s Kubernetes policy by its ≤3.28 chain name and by its comment', () => {
+  it("recognises calico#5761's Kubernetes policy by its ≤3.28 chain name and by its comment", () => {
     const text = `${calicoFixture('calico-issue-5761-iptables-save-c-grep.txt')}[0:0] -A cali-tw-cali1 -m comment --comment "cali:rYjWtMya5MVONeA_" -m mark --mark 0x0/0x20000 -j cali-pi-_DYtwCKMZFWyxK2RhACP\n`;
     const walk = walkFelixChains(parseIptablesSave(text).tables.get('filter')!, 'cali1');
-    const answer = policyProgrammed(walk, { direction: 'ingress', kind: 'KubernetesNetworkPolicy', namespace: 'test', name: 'default-ingress-egress-deny' });
+    const answer = policyProgrammed(walk, {
+      direction: 'ingress',
+      kind: 'KubernetesNetworkPolicy',
+      namespace: 'test',
+      name: 'default-ingress-egress-deny',
+    });
     expect(answer).toMatchObject({ programmed: true, by: 'chain-name' });
-    expect(answer.match!.decoded).toMatchObject({ kind: 'KubernetesNetworkPolicy', namespace: 'test', name: 'default-ingress-egress-deny' });
-    expect(policyProgrammed(walk, { direction: 'egress', kind: 'KubernetesNetworkPolicy', namespace: 'test', name: 'default-ingress-egress-deny' }).programmed).toBe(false);
+    expect(answer.match!.decoded).toMatchObject({
+      kind: 'KubernetesNetworkPolicy',
+      namespace: 'test',
+      name: 'default-ingress-egress-deny',
+    });
+    expect(
+      policyProgrammed(walk, {
+        direction: 'egress',
+        kind: 'KubernetesNetworkPolicy',
+        namespace: 'test',
+        name: 'default-ingress-egress-deny',
+      }).programmed,
+    ).toBe(false);
   });
 
-  it('recognises app-policy#15\'s unhashed 2018 chain cali-po-default.database by name', () => {
-    const walk = walkFelixChains(parseIptablesSave(calicoFixture('app-policy-issue-15-iptables-save-c-fw.txt')).tables.get('filter')!, 'cali4876a21f409');
+  it("recognises app-policy#15's unhashed 2018 chain cali-po-default.database by name", () => {
+    const walk = walkFelixChains(
+      parseIptablesSave(calicoFixture('app-policy-issue-15-iptables-save-c-fw.txt')).tables.get('filter')!,
+      'cali4876a21f409',
+    );
     expect(walk.egress.policies[0]!.jump.counters).toEqual({ packets: 418, bytes: 40128 });
-    expect(policyProgrammed(walk, { direction: 'egress', kind: 'GlobalNetworkPolicy', name: 'database' })).toMatchObject({ programmed: true, by: 'chain-name' });
+    expect(
+      policyProgrammed(walk, { direction: 'egress', kind: 'GlobalNetworkPolicy', name: 'database' }),
+    ).toMatchObject({ programmed: true, by: 'chain-name' });
     expect(walk.egress.profiles.map((p) => p.profile)).toEqual(['kns.default', null]);
   });
 
@@ -66,10 +89,33 @@ describe('is this policy programmed?', () => {
     const walk = walkFelixChains(filter, 'cali1abc');
     expect(walk.ingress.forwardEntry?.chain).toBe('cali-FORWARD');
     expect(walk.ingress.dispatchEntry).toMatchObject({ chain: 'cali-to-wl-dispatch-1' });
-    expect(walk.ingress.policies).toEqual([expect.objectContaining({ chain: 'cali-pi-knp/ns1/allow-web', viaGroup: 'cali-gi-AAAA', tier: 'default', chainExists: true })]);
-    expect(walk.ingress.noPolicyDrops).toEqual([expect.objectContaining({ tier: 'default', counters: { packets: 5, bytes: 300 } })]);
-    expect(policyProgrammed(walk, { direction: 'ingress', kind: 'KubernetesNetworkPolicy', namespace: 'ns1', name: 'allow-web' })).toMatchObject({ programmed: true, by: 'chain-name' });
-    expect(hostKillers(filter)).toEqual([{ kind: 'forward-policy-drop', description: 'FORWARD policy DROP', rule: null, counters: { packets: 7, bytes: 420 } }]);
+    expect(walk.ingress.policies).toEqual([
+      expect.objectContaining({
+        chain: 'cali-pi-knp/ns1/allow-web',
+        viaGroup: 'cali-gi-AAAA',
+        tier: 'default',
+        chainExists: true,
+      }),
+    ]);
+    expect(walk.ingress.noPolicyDrops).toEqual([
+      expect.objectContaining({ tier: 'default', counters: { packets: 5, bytes: 300 } }),
+    ]);
+    expect(
+      policyProgrammed(walk, {
+        direction: 'ingress',
+        kind: 'KubernetesNetworkPolicy',
+        namespace: 'ns1',
+        name: 'allow-web',
+      }),
+    ).toMatchObject({ programmed: true, by: 'chain-name' });
+    expect(hostKillers(filter)).toEqual([
+      {
+        kind: 'forward-policy-drop',
+        description: 'FORWARD policy DROP',
+        rule: null,
+        counters: { packets: 7, bytes: 420 },
+      },
+    ]);
   });
 });
 

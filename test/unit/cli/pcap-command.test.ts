@@ -12,7 +12,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function k8snet(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(process.execPath, [bin, ...args], { env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -20,7 +22,12 @@ describe('k8snet pcap', () => {
   it('prints the JSON contract and exits 0 for a good capture', async () => {
     const r = await k8snet(['pcap', fixture, '--json']);
     expect(r.code).toBe(0);
-    const json = JSON.parse(r.stdout) as { packets: number; flows: { tunnel: { type: string; vni: number } | null }[]; errors: string[]; findings: unknown[] };
+    const json = JSON.parse(r.stdout) as {
+      packets: number;
+      flows: { tunnel: { type: string; vni: number } | null }[];
+      errors: string[];
+      findings: unknown[];
+    };
     expect(json.packets).toBe(10);
     expect(json.flows[0]!.tunnel).toMatchObject({ type: 'vxlan', vni: 100 });
     expect(json.errors).toEqual([]);

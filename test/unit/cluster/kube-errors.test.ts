@@ -5,8 +5,10 @@ import { describeTarget, statusMessage, translateKubeError } from '../../../src/
 
 const SERVER = 'https://10.0.0.1:6443';
 const pod = { kind: 'pod', namespace: 'default', name: 'pod-x' };
-const status = (code: number, reason: string, message: string) => JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
-const api = (code: number, body: string) => new ApiException(code, 'Unknown API Status Code!', body, { authorization: 'Bearer secret-token' });
+const status = (code: number, reason: string, message: string) =>
+  JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+const api = (code: number, body: string) =>
+  new ApiException(code, 'Unknown API Status Code!', body, { authorization: 'Bearer secret-token' });
 
 describe('translateKubeError', () => {
   it('turns a 404 into not_found naming the object', () => {
@@ -20,7 +22,8 @@ describe('translateKubeError', () => {
     const e401 = translateKubeError(api(401, status(401, 'Unauthorized', 'Unauthorized')), pod, SERVER);
     expect(e401.code).toBe('unauthorized');
     expect(e401.message).toContain('401');
-    const rbac = 'pods "pod-x" is forbidden: User "system:serviceaccount:k8snet:k8snet" cannot get resource "pods" in API group "" in the namespace "default"';
+    const rbac =
+      'pods "pod-x" is forbidden: User "system:serviceaccount:k8snet:k8snet" cannot get resource "pods" in API group "" in the namespace "default"';
     const e403 = translateKubeError(api(403, status(403, 'Forbidden', rbac)), pod, SERVER);
     expect(e403).toMatchObject({ code: 'unauthorized', retryable: false });
     expect(e403.message).toContain(rbac);
@@ -28,9 +31,16 @@ describe('translateKubeError', () => {
   });
 
   it('makes 5xx and 429 retryable cluster_api errors, other 4xx not', () => {
-    expect(translateKubeError(api(503, 'service unavailable'), pod, SERVER)).toMatchObject({ code: 'cluster_api', retryable: true });
-    expect(translateKubeError(api(429, status(429, 'TooManyRequests', 'too many requests')), pod, SERVER)).toMatchObject({ code: 'cluster_api', retryable: true });
-    expect(translateKubeError(api(400, status(400, 'BadRequest', 'unable to parse requirement')), { kind: 'pod' }, SERVER)).toMatchObject({
+    expect(translateKubeError(api(503, 'service unavailable'), pod, SERVER)).toMatchObject({
+      code: 'cluster_api',
+      retryable: true,
+    });
+    expect(
+      translateKubeError(api(429, status(429, 'TooManyRequests', 'too many requests')), pod, SERVER),
+    ).toMatchObject({ code: 'cluster_api', retryable: true });
+    expect(
+      translateKubeError(api(400, status(400, 'BadRequest', 'unable to parse requirement')), { kind: 'pod' }, SERVER),
+    ).toMatchObject({
       code: 'cluster_api',
       retryable: false,
       message: `the Kubernetes API at ${SERVER} answered 400 reading pod list: unable to parse requirement`,
@@ -38,7 +48,9 @@ describe('translateKubeError', () => {
   });
 
   it('reports an unreachable server (undici "fetch failed" with a system cause) as retryable', () => {
-    const refused = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:6443'), { code: 'ECONNREFUSED' }) });
+    const refused = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:6443'), { code: 'ECONNREFUSED' }),
+    });
     expect(translateKubeError(refused, pod, SERVER)).toMatchObject({
       code: 'cluster_api',
       retryable: true,
@@ -47,7 +59,9 @@ describe('translateKubeError', () => {
   });
 
   it('reports a certificate failure as not retryable and a deadline as a timeout', () => {
-    const tls = new TypeError('fetch failed', { cause: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) });
+    const tls = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }),
+    });
     expect(translateKubeError(tls, pod, SERVER)).toMatchObject({ code: 'cluster_api', retryable: false });
     const timeout = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
     expect(translateKubeError(timeout, pod, SERVER)).toMatchObject({ code: 'timeout', retryable: true });

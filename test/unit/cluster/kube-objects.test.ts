@@ -1,7 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import type { V1EndpointSlice, V1Endpoints, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
-import { endpointsFromSlices, endpointsFromV1, toIpPoolInfo, toIpPoolList, toNodeInfo, toPodInfo, toServiceInfo } from '../../../src/cluster/kube-objects.ts';
+import {
+  endpointsFromSlices,
+  endpointsFromV1,
+  toIpPoolInfo,
+  toIpPoolList,
+  toNodeInfo,
+  toPodInfo,
+  toServiceInfo,
+} from '../../../src/cluster/kube-objects.ts';
 
 function fixture(name: string): unknown {
   return JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
@@ -30,7 +38,12 @@ describe('toNodeInfo', () => {
   });
 
   it('copes with a bare node: no addresses, no conditions, podCIDR only', () => {
-    expect(toNodeInfo({ metadata: { name: 'n' }, spec: { podCIDR: '10.0.0.0/24' } })).toMatchObject({ internalIP: null, podCIDRs: ['10.0.0.0/24'], ready: false, addresses: [] });
+    expect(toNodeInfo({ metadata: { name: 'n' }, spec: { podCIDR: '10.0.0.0/24' } })).toMatchObject({
+      internalIP: null,
+      podCIDRs: ['10.0.0.0/24'],
+      ready: false,
+      addresses: [],
+    });
   });
 });
 
@@ -67,7 +80,13 @@ describe('toPodInfo', () => {
   });
 
   it('reports a pending pod without IPs as such', () => {
-    expect(toPodInfo({ metadata: { name: 'p', namespace: 'x' }, spec: { containers: [{ name: 'c' }] }, status: { phase: 'Pending' } })).toMatchObject({
+    expect(
+      toPodInfo({
+        metadata: { name: 'p', namespace: 'x' },
+        spec: { containers: [{ name: 'c' }] },
+        status: { phase: 'Pending' },
+      }),
+    ).toMatchObject({
       nodeName: null,
       podIP: null,
       podIPs: [],
@@ -105,8 +124,20 @@ describe('endpoints', () => {
     const slices = fixture('endpointslices-svc-nodeport.json') as V1EndpointSlice[];
     const port = [{ name: null, port: 8080, protocol: 'TCP' }];
     expect(endpointsFromSlices(slices)).toEqual([
-      { ip: '172.16.169.130', ready: true, nodeName: 'k8s-node1', pod: { name: 'pod-dest', namespace: 'default' }, ports: port },
-      { ip: '172.16.36.66', ready: false, nodeName: 'k8s-node2', pod: { name: 'pod-dest-2', namespace: 'default' }, ports: port },
+      {
+        ip: '172.16.169.130',
+        ready: true,
+        nodeName: 'k8s-node1',
+        pod: { name: 'pod-dest', namespace: 'default' },
+        ports: port,
+      },
+      {
+        ip: '172.16.36.66',
+        ready: false,
+        nodeName: 'k8s-node2',
+        pod: { name: 'pod-dest-2', namespace: 'default' },
+        ports: port,
+      },
       { ip: '192.168.56.50', ready: true, nodeName: null, pod: null, ports: port },
     ]);
   });
@@ -124,13 +155,33 @@ describe('endpoints', () => {
 describe('IPPools', () => {
   it('reads current and legacy (ipip.enabled) Calico pools and skips one without a CIDR', () => {
     expect(toIpPoolList(fixture('ippools-crd-v1.json'), 'crd.projectcalico.org/v1')).toEqual([
-      { name: 'default-ipv4-ippool', cidr: '172.16.0.0/16', blockSize: 26, ipipMode: 'Always', vxlanMode: 'Never', natOutgoing: true, disabled: false, apiVersion: 'crd.projectcalico.org/v1' },
-      { name: 'legacy-pool', cidr: '10.48.0.0/16', blockSize: 26, ipipMode: 'CrossSubnet', vxlanMode: 'Never', natOutgoing: false, disabled: true, apiVersion: 'crd.projectcalico.org/v1' },
+      {
+        name: 'default-ipv4-ippool',
+        cidr: '172.16.0.0/16',
+        blockSize: 26,
+        ipipMode: 'Always',
+        vxlanMode: 'Never',
+        natOutgoing: true,
+        disabled: false,
+        apiVersion: 'crd.projectcalico.org/v1',
+      },
+      {
+        name: 'legacy-pool',
+        cidr: '10.48.0.0/16',
+        blockSize: 26,
+        ipipMode: 'CrossSubnet',
+        vxlanMode: 'Never',
+        natOutgoing: false,
+        disabled: true,
+        apiVersion: 'crd.projectcalico.org/v1',
+      },
     ]);
   });
 
   it('defaults an IPv6 pool to /122 blocks and tolerates junk', () => {
-    expect(toIpPoolInfo({ metadata: { name: 'v6' }, spec: { cidr: 'fd00:10:244::/64' } }, 'projectcalico.org/v3')?.blockSize).toBe(122);
+    expect(
+      toIpPoolInfo({ metadata: { name: 'v6' }, spec: { cidr: 'fd00:10:244::/64' } }, 'projectcalico.org/v3')?.blockSize,
+    ).toBe(122);
     expect(toIpPoolInfo('nonsense', 'projectcalico.org/v3')).toBeNull();
     expect(toIpPoolList({ items: 'x' }, 'projectcalico.org/v3')).toEqual([]);
   });

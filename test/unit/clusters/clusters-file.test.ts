@@ -29,25 +29,52 @@ describe('the clusters file', () => {
 
   it('lays a cluster over the environment, validated as the environment is', () => {
     const [eu, staging] = parseClustersFile(FILE).clusters;
-    const base = { KUBECONFIG: '/root/.kube/config', K8SNET_SSH_KEY: '/keys/default', K8SNET_SSH_KNOWN_HOSTS: '/keys/known_hosts', K8SNET_CAPTURE_MAX_PACKETS: '500' };
+    const base = {
+      KUBECONFIG: '/root/.kube/config',
+      K8SNET_SSH_KEY: '/keys/default',
+      K8SNET_SSH_KNOWN_HOSTS: '/keys/known_hosts',
+      K8SNET_CAPTURE_MAX_PACKETS: '500',
+    };
     const env = clusterEnv(eu!, base);
-    expect(kubeSettings(env)).toEqual({ kubeconfigPath: '/secrets/prod-eu/kubeconfig', inCluster: false, context: 'eu' });
-    expect(sshEnvSettings(env)).toMatchObject({ user: 'ops', privateKeyPath: '/secrets/prod-eu/id_ed25519', knownHostsPath: '/secrets/prod-eu/known_hosts', port: 2222, jumpHost: { host: 'bastion', port: 22, user: 'ops' } });
+    expect(kubeSettings(env)).toEqual({
+      kubeconfigPath: '/secrets/prod-eu/kubeconfig',
+      inCluster: false,
+      context: 'eu',
+    });
+    expect(sshEnvSettings(env)).toMatchObject({
+      user: 'ops',
+      privateKeyPath: '/secrets/prod-eu/id_ed25519',
+      knownHostsPath: '/secrets/prod-eu/known_hosts',
+      port: 2222,
+      jumpHost: { host: 'bastion', port: 22, user: 'ops' },
+    });
     expect(captureSettings(env)).toMatchObject({ defaultSeconds: 3, maxSeconds: 10, maxPackets: 500 });
     // inCluster: the environment's kubeconfig does not leak into it.
-    expect(kubeSettings(clusterEnv(staging!, { ...base, KUBERNETES_SERVICE_HOST: '10.96.0.1' }))).toEqual({ kubeconfigPath: null, inCluster: true, context: null });
+    expect(kubeSettings(clusterEnv(staging!, { ...base, KUBERNETES_SERVICE_HOST: '10.96.0.1' }))).toEqual({
+      kubeconfigPath: null,
+      inCluster: true,
+      context: null,
+    });
     expect(sshEnvSettings(clusterEnv(staging!, base))).toMatchObject({ privateKeyPath: '/keys/default' });
   });
 
   it('refuses a bad file naming the cluster and the field', () => {
     const bad = (text: string) => () => parseClustersFile(text, 'clusters.yaml');
     expect(bad('clusters:\n  Prod_EU: { inCluster: true }\n')).toThrow('clusters.yaml, cluster "Prod_EU"');
-    expect(bad('clusters:\n  a: { kubeconfig: /k, inCluster: true }\n')).toThrow('kubeconfig and inCluster: true exclude each other');
+    expect(bad('clusters:\n  a: { kubeconfig: /k, inCluster: true }\n')).toThrow(
+      'kubeconfig and inCluster: true exclude each other',
+    );
     expect(bad('clusters:\n  a: { context: x }\n')).toThrow('needs kubeconfig (a path) or inCluster: true');
-    expect(bad('clusters:\n  a: { inCluster: true, ssh: { password: x } }\n')).toThrow('cluster "a".ssh: unknown field "password"');
-    expect(bad('clusters:\n  a: { inCluster: true, capture: { maxSeconds: "10" } }\n')).toThrow('cluster "a".capture.maxSeconds: must be a number');
+    expect(bad('clusters:\n  a: { inCluster: true, ssh: { password: x } }\n')).toThrow(
+      'cluster "a".ssh: unknown field "password"',
+    );
+    expect(bad('clusters:\n  a: { inCluster: true, capture: { maxSeconds: "10" } }\n')).toThrow(
+      'cluster "a".capture.maxSeconds: must be a number',
+    );
     expect(bad('clusters:\n  a: { inCluster: true, channels: ["#ops"] }\n')).toThrow('must be a list of channel IDs');
-    expect(bad('clusters:\n  a: { inCluster: true, channels: [C1] }\n  b: { inCluster: true, channels: [C1] }\n')).toThrow('C1 already uses cluster "a"');
+    expect(
+      bad('clusters:\n  a: { inCluster: true, channels: [C1] }\n  b: { inCluster: true, channels: [C1] }\n'),
+    ).toThrow('C1 already uses cluster "a"');
     expect(bad('cluster:\n  a: {}\n')).toThrow('unknown field "cluster"');
     expect(bad('clusters: [\n')).toThrow('is not valid YAML');
     expect(parseClustersFile('').clusters).toEqual([]);
@@ -58,8 +85,15 @@ describe('--cluster NAME in the grammar', () => {
   it('is on every command, from the terminal and from Slack (-c too), and validated as a DNS label', () => {
     expect(parseInspectArgs('trace', ['a', 'b', '--cluster', 'prod-eu']).cluster).toBe('prod-eu');
     expect(parseInspectArgs('report', ['-c', 'staging']).cluster).toBe('staging');
-    expect(parseSlackCommand('pod a -c prod-eu')).toEqual({ kind: 'operation', command: { op: 'pod', namespace: 'default', name: 'a' }, cluster: 'prod-eu' });
-    expect(parseSlackCommand('pod a')).toEqual({ kind: 'operation', command: { op: 'pod', namespace: 'default', name: 'a' } });
+    expect(parseSlackCommand('pod a -c prod-eu')).toEqual({
+      kind: 'operation',
+      command: { op: 'pod', namespace: 'default', name: 'a' },
+      cluster: 'prod-eu',
+    });
+    expect(parseSlackCommand('pod a')).toEqual({
+      kind: 'operation',
+      command: { op: 'pod', namespace: 'default', name: 'a' },
+    });
     expect(() => parseSlackCommand('pod a --cluster "prod;id"')).toThrow('--cluster');
     expect(parseSlackCommand('clusters')).toEqual({ kind: 'clusters' });
     expect(() => parseSlackCommand('clusters x')).toThrow('`clusters` takes no arguments');

@@ -30,7 +30,13 @@ describe('command text, the inverse of the grammar', () => {
   });
 
   it('spells every capture choice out, so a later change of the default does not change what a button runs', () => {
-    const c: OperationCommand = { op: 'trace', namespace: 'default', src: 'a', dst: 'b', capture: { enabled: true, seconds: 5 } };
+    const c: OperationCommand = {
+      op: 'trace',
+      namespace: 'default',
+      src: 'a',
+      dst: 'b',
+      capture: { enabled: true, seconds: 5 },
+    };
     expect(commandText(c)).toBe('trace a b --capture-seconds 5');
     expect(commandText({ ...c, capture: { enabled: false, seconds: 5 } })).toBe('trace a b --no-capture');
   });

@@ -4,10 +4,31 @@ import { capturesPackets } from '../../../src/queue/jobs.ts';
 
 describe('inspection command arguments', () => {
   it('parses each command with its defaults', () => {
-    expect(parseInspectArgs('trace', ['pod-src', 'pod-dest']).command).toEqual({ op: 'trace', namespace: 'default', src: 'pod-src', dst: 'pod-dest', capture: { enabled: true, seconds: 5 } });
-    expect(parseInspectArgs('trace', ['-n', 'shop', 'frontend', 'db/postgres-0', '--capture-seconds', '3']).command).toEqual({ op: 'trace', namespace: 'shop', src: 'frontend', dst: 'postgres-0', dstNamespace: 'db', capture: { enabled: true, seconds: 3 } });
-    expect(parseInspectArgs('nodeport', ['31080', '--no-capture', '--json'])).toMatchObject({ json: true, command: { op: 'nodeport', port: 31080, capture: { enabled: false } } });
-    expect(parseInspectArgs('routes', ['k8s-node1', '--lab', 'lab'])).toMatchObject({ lab: 'lab', command: { op: 'routes', node: 'k8s-node1' } });
+    expect(parseInspectArgs('trace', ['pod-src', 'pod-dest']).command).toEqual({
+      op: 'trace',
+      namespace: 'default',
+      src: 'pod-src',
+      dst: 'pod-dest',
+      capture: { enabled: true, seconds: 5 },
+    });
+    expect(
+      parseInspectArgs('trace', ['-n', 'shop', 'frontend', 'db/postgres-0', '--capture-seconds', '3']).command,
+    ).toEqual({
+      op: 'trace',
+      namespace: 'shop',
+      src: 'frontend',
+      dst: 'postgres-0',
+      dstNamespace: 'db',
+      capture: { enabled: true, seconds: 3 },
+    });
+    expect(parseInspectArgs('nodeport', ['31080', '--no-capture', '--json'])).toMatchObject({
+      json: true,
+      command: { op: 'nodeport', port: 31080, capture: { enabled: false } },
+    });
+    expect(parseInspectArgs('routes', ['k8s-node1', '--lab', 'lab'])).toMatchObject({
+      lab: 'lab',
+      command: { op: 'routes', node: 'k8s-node1' },
+    });
     expect(parseInspectArgs('report', []).command).toEqual({ op: 'report' });
   });
 
@@ -32,11 +53,16 @@ describe('inspection command arguments', () => {
 describe('a report with a tunnel sample', () => {
   it('takes --sample SECONDS on report only, bounded, and counts it as capturing packets', () => {
     expect(parseInspectArgs('report', ['--sample', '3']).command).toEqual({ op: 'report', tunnelSampleSeconds: 3 });
-    expect(parseSlackCommand('report --sample 5')).toEqual({ kind: 'operation', command: { op: 'report', tunnelSampleSeconds: 5 } });
+    expect(parseSlackCommand('report --sample 5')).toEqual({
+      kind: 'operation',
+      command: { op: 'report', tunnelSampleSeconds: 5 },
+    });
     expect(() => parseInspectArgs('report', ['--sample', '0'])).toThrow(/--sample/);
     expect(() => parseInspectArgs('report', ['--sample', '31'])).toThrow(/--sample/);
     expect(() => parseInspectArgs('report', ['--sample', '3;id'])).toThrow(/--sample/);
-    expect(() => parseInspectArgs('routes', ['k8s-node1', '--sample', '3'])).toThrow('--sample: only `report` takes a tunnel sample: k8snet report [--sample SECONDS]');
+    expect(() => parseInspectArgs('routes', ['k8s-node1', '--sample', '3'])).toThrow(
+      '--sample: only `report` takes a tunnel sample: k8snet report [--sample SECONDS]',
+    );
     expect(capturesPackets({ op: 'report', tunnelSampleSeconds: 3 })).toBe(true);
     expect(capturesPackets({ op: 'report' })).toBe(false);
     expect(capturesPackets({ op: 'routes', node: 'k8s-node1' })).toBe(false);
@@ -46,18 +72,38 @@ describe('a report with a tunnel sample', () => {
 describe('the same grammar from Slack', () => {
   it('reads /k8snet text into the same commands the CLI builds', async () => {
     const { parseSlackCommand } = await import('../../../src/command/grammar.ts');
-    expect(parseSlackCommand('trace pod-src pod-dest')).toEqual({ kind: 'operation', command: { op: 'trace', namespace: 'default', src: 'pod-src', dst: 'pod-dest', capture: { enabled: true, seconds: 5 } } });
-    expect(parseSlackCommand('  nodeport   31080  --no-capture ')).toEqual({ kind: 'operation', command: { op: 'nodeport', port: 31080, capture: { enabled: false, seconds: 5 } } });
+    expect(parseSlackCommand('trace pod-src pod-dest')).toEqual({
+      kind: 'operation',
+      command: {
+        op: 'trace',
+        namespace: 'default',
+        src: 'pod-src',
+        dst: 'pod-dest',
+        capture: { enabled: true, seconds: 5 },
+      },
+    });
+    expect(parseSlackCommand('  nodeport   31080  --no-capture ')).toEqual({
+      kind: 'operation',
+      command: { op: 'nodeport', port: 31080, capture: { enabled: false, seconds: 5 } },
+    });
     expect(parseSlackCommand('')).toEqual({ kind: 'help' });
     expect(parseSlackCommand('help')).toEqual({ kind: 'help' });
   });
 
   it('refuses unknown verbs, terminal-only flags and hostile text with a message', async () => {
     const { parseSlackCommand } = await import('../../../src/command/grammar.ts');
-    expect(() => parseSlackCommand('rm -rf /')).toThrow('command: unknown command "rm"; try one of trace, policy, nodeport, svc, pod, routes, report');
-    expect(() => parseSlackCommand('trace a b --lab lab')).toThrow('--lab is a terminal option, not available in Slack');
-    expect(() => parseSlackCommand('trace a b --bundle /etc/passwd')).toThrow('--bundle is a terminal option, not available in Slack');
-    expect(() => parseSlackCommand('trace "pod-src; reboot" pod-dest')).toThrow(/SRC-POD: "pod-src; reboot" is not a valid name/);
+    expect(() => parseSlackCommand('rm -rf /')).toThrow(
+      'command: unknown command "rm"; try one of trace, policy, nodeport, svc, pod, routes, report',
+    );
+    expect(() => parseSlackCommand('trace a b --lab lab')).toThrow(
+      '--lab is a terminal option, not available in Slack',
+    );
+    expect(() => parseSlackCommand('trace a b --bundle /etc/passwd')).toThrow(
+      '--bundle is a terminal option, not available in Slack',
+    );
+    expect(() => parseSlackCommand('trace "pod-src; reboot" pod-dest')).toThrow(
+      /SRC-POD: "pod-src; reboot" is not a valid name/,
+    );
     expect(() => parseSlackCommand('pod “$(id)”')).toThrow(/NAME: "\$\(id\)" is not a valid name/);
   });
 
@@ -75,7 +121,10 @@ describe('cancelling a job from Slack', () => {
     expect(parseSlackCommand('  cancel   7 ')).toEqual({ kind: 'cancel', jobId: 'j7' });
     expect(parseSlackCommand('cancel j42')).toEqual({ kind: 'cancel', jobId: 'j42' });
     expect(parseSlackCommand('cancel 007')).toEqual({ kind: 'cancel', jobId: 'j7' });
-    expect(parseSlackCommand('cancel repeat:nightly-report:1740819600000')).toEqual({ kind: 'cancel', jobId: 'repeat:nightly-report:1740819600000' });
+    expect(parseSlackCommand('cancel repeat:nightly-report:1740819600000')).toEqual({
+      kind: 'cancel',
+      jobId: 'repeat:nightly-report:1740819600000',
+    });
   });
 
   it.each([
@@ -103,14 +152,28 @@ describe('cancelling a job from Slack', () => {
 
 describe('network policy commands', () => {
   it('parses policy POD and trace --port, from the terminal and from Slack', () => {
-    expect(parseInspectArgs('policy', ['-n', 'payments', 'ledger-0']).command).toEqual({ op: 'policy', namespace: 'payments', name: 'ledger-0' });
-    expect(parseSlackCommand('policy pod-dest')).toEqual({ kind: 'operation', command: { op: 'policy', namespace: 'default', name: 'pod-dest' } });
-    expect(parseInspectArgs('trace', ['pod-src', 'payments/pod-dest', '--port', '5432']).command).toMatchObject({ op: 'trace', dst: 'pod-dest', dstNamespace: 'payments', port: 5432 });
+    expect(parseInspectArgs('policy', ['-n', 'payments', 'ledger-0']).command).toEqual({
+      op: 'policy',
+      namespace: 'payments',
+      name: 'ledger-0',
+    });
+    expect(parseSlackCommand('policy pod-dest')).toEqual({
+      kind: 'operation',
+      command: { op: 'policy', namespace: 'default', name: 'pod-dest' },
+    });
+    expect(parseInspectArgs('trace', ['pod-src', 'payments/pod-dest', '--port', '5432']).command).toMatchObject({
+      op: 'trace',
+      dst: 'pod-dest',
+      dstNamespace: 'payments',
+      port: 5432,
+    });
   });
 
   it('refuses a bad port, a port on a command that takes none, and a hostile pod name', () => {
     expect(() => parseInspectArgs('trace', ['a', 'b', '--port', '0'])).toThrow('--port: 0 is outside 1–65535');
-    expect(() => parseInspectArgs('trace', ['a', 'b', '--port', '80;id'])).toThrow(/--port: "80;id" is not a whole number/);
+    expect(() => parseInspectArgs('trace', ['a', 'b', '--port', '80;id'])).toThrow(
+      /--port: "80;id" is not a whole number/,
+    );
     expect(() => parseInspectArgs('pod', ['a', '--port', '80'])).toThrow('--port: only `trace` takes a port');
     expect(() => parseSlackCommand('policy $(reboot)')).toThrow(/POD: .* is not a valid name/);
     expect(() => parseInspectArgs('policy', [])).toThrow('`policy` takes 1 argument, got 0');

@@ -1,8 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { dataplaneFor, detectKubeProxyMode, iptablesRuleCount, proxyModeFrom, type ModeOutputs } from '../../../src/dataplane/kube-proxy-mode.ts';
+import {
+  dataplaneFor,
+  detectKubeProxyMode,
+  iptablesRuleCount,
+  proxyModeFrom,
+  type ModeOutputs,
+} from '../../../src/dataplane/kube-proxy-mode.ts';
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8').replace(/^# Source:.*\n/, '');
+const fixture = (name: string) =>
+  readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8').replace(/^# Source:.*\n/, '');
 const nftTable = fixture('kube-proxy-nftables-overall.json');
 const natSave = fixture('lab-iptables-save-nat.txt');
 const legacy = fixture('split-iptables-legacy-save.txt');
@@ -11,17 +18,23 @@ const none: ModeOutputs = { nftTable: null, natSave: null, proxyMode: null, lega
 
 describe('kube-proxy mode detection', () => {
   it('reads the mode from the tables: table ip kube-proxy → nftables, KUBE-SERVICES → iptables, neither → unknown', () => {
-    expect(detectKubeProxyMode({ ...none, nftTable, natSave: '' })).toMatchObject({ mode: 'nftables', tables: { nftables: true, iptables: false } });
-    expect(detectKubeProxyMode({ ...none, natSave })).toMatchObject({ mode: 'iptables', tables: { nftables: false, iptables: true } });
+    expect(detectKubeProxyMode({ ...none, nftTable, natSave: '' })).toMatchObject({
+      mode: 'nftables',
+      tables: { nftables: true, iptables: false },
+    });
+    expect(detectKubeProxyMode({ ...none, natSave })).toMatchObject({
+      mode: 'iptables',
+      tables: { nftables: false, iptables: true },
+    });
     expect(detectKubeProxyMode(none)).toMatchObject({ mode: null, reported: null });
   });
 
-  it('with both tables, kube-proxy\'s own /proxyMode answer decides, and both are reported', () => {
+  it("with both tables, kube-proxy's own /proxyMode answer decides, and both are reported", () => {
     const d = detectKubeProxyMode({ ...none, nftTable, natSave, proxyMode: 'iptables' });
     expect(d).toMatchObject({ mode: 'iptables', reported: 'iptables', tables: { nftables: true, iptables: true } });
   });
 
-  it('understands curl\'s body and bash\'s whole HTTP response, and nothing else', () => {
+  it("understands curl's body and bash's whole HTTP response, and nothing else", () => {
     expect(proxyModeFrom('nftables')).toBe('nftables');
     expect(proxyModeFrom('HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nipvs')).toBe('ipvs');
     expect(proxyModeFrom('404 page not found\n')).toBeNull();

@@ -4,7 +4,8 @@ import { nftablesWalk, nftRuleText, nodePortsInNft, parseNftTable } from '../../
 import { nftablesDataplane } from '../../../src/dataplane/nftables-dataplane.ts';
 
 /** The fixture's first line is its `# Source:`; the rest is nft's JSON as printed. */
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8').replace(/^# Source:.*\n/, '');
+const fixture = (name: string) =>
+  readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8').replace(/^# Source:.*\n/, '');
 const overall = fixture('kube-proxy-nftables-overall.json');
 const flushed = fixture('kube-proxy-nftables-flushed.json');
 
@@ -14,10 +15,18 @@ describe('the kube-proxy nftables walk (published TestOverallNFTablesRules, load
     expect(walk.entryRule).toBe(true);
     expect(walk.dnatTargets).toEqual(['10.180.0.4:80', '10.180.0.5:80']);
     expect(walk.rules[0]).toBe('add rule ip kube-proxy services ip daddr . meta l4proto . th dport vmap @service-ips');
-    expect(walk.rules[1]).toBe('element service-ips { 172.30.0.44 . tcp . 80 : goto service-LAUZTJTB-ns4/svc4/tcp/p80 }');
-    expect(walk.rules).toContain('add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 numgen random mod 2 vmap { 0 : goto endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80, 1 : goto endpoint-5RFCDDV7-ns4/svc4/tcp/p80__10.180.0.5/80 }');
-    expect(walk.rules).toContain('add rule ip kube-proxy endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80 meta l4proto tcp dnat to 10.180.0.4:80');
-    expect(walk.rules).toContain('add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 ip daddr 172.30.0.44 ip saddr != 10.0.0.0/8 jump mark-for-masquerade');
+    expect(walk.rules[1]).toBe(
+      'element service-ips { 172.30.0.44 . tcp . 80 : goto service-LAUZTJTB-ns4/svc4/tcp/p80 }',
+    );
+    expect(walk.rules).toContain(
+      'add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 numgen random mod 2 vmap { 0 : goto endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80, 1 : goto endpoint-5RFCDDV7-ns4/svc4/tcp/p80__10.180.0.5/80 }',
+    );
+    expect(walk.rules).toContain(
+      'add rule ip kube-proxy endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80 meta l4proto tcp dnat to 10.180.0.4:80',
+    );
+    expect(walk.rules).toContain(
+      'add rule ip kube-proxy service-LAUZTJTB-ns4/svc4/tcp/p80 ip daddr 172.30.0.44 ip saddr != 10.0.0.0/8 jump mark-for-masquerade',
+    );
     expect(walk.rejects).toEqual([]);
     expect(walk.drops).toEqual([]);
     expect(walk.nodePortAddresses).toBeUndefined();
@@ -64,7 +73,14 @@ describe('the kube-proxy nftables walk (published TestOverallNFTablesRules, load
   });
 
   it('an empty output (no table) walks to nothing', () => {
-    expect(nftablesWalk('', { nodePort: 3003 })).toEqual({ entryRule: false, rules: [], dnatTargets: [], rejects: [], drops: [], nodePortAddresses: [] });
+    expect(nftablesWalk('', { nodePort: 3003 })).toEqual({
+      entryRule: false,
+      rules: [],
+      dnatTargets: [],
+      rejects: [],
+      drops: [],
+      nodePortAddresses: [],
+    });
   });
 
   it('lists the NodePorts the service-nodeports map forwards', () => {
@@ -73,7 +89,9 @@ describe('the kube-proxy nftables walk (published TestOverallNFTablesRules, load
   });
 
   it('renders rules in nft text form, masquerading marks included', () => {
-    const masq = parseNftTable(overall).chains.get('masquerading')!.map((r) => nftRuleText(r));
+    const masq = parseNftTable(overall)
+      .chains.get('masquerading')!
+      .map((r) => nftRuleText(r));
     expect(masq).toEqual([
       'add rule ip kube-proxy masquerading mark and 0x4000 == 0 return',
       'add rule ip kube-proxy masquerading mark set mark xor 0x4000',
@@ -83,13 +101,19 @@ describe('the kube-proxy nftables walk (published TestOverallNFTablesRules, load
 });
 
 describe('the nftables implementation of the dataplane seam', () => {
-  it('reads kube-proxy\'s ip table, and its ip6 table when there is one, with catalogue commands', () => {
-    expect(nftablesDataplane.commands().map((c) => c.argv)).toEqual([['nft', '-j', 'list', 'table', 'ip', 'kube-proxy']]);
-    expect(nftablesDataplane.optionalCommands!().map((c) => c.argv)).toEqual([['nft', '-j', 'list', 'table', 'ip6', 'kube-proxy']]);
+  it("reads kube-proxy's ip table, and its ip6 table when there is one, with catalogue commands", () => {
+    expect(nftablesDataplane.commands().map((c) => c.argv)).toEqual([
+      ['nft', '-j', 'list', 'table', 'ip', 'kube-proxy'],
+    ]);
+    expect(nftablesDataplane.optionalCommands!().map((c) => c.argv)).toEqual([
+      ['nft', '-j', 'list', 'table', 'ip6', 'kube-proxy'],
+    ]);
   });
 
   it('walks an IPv6 ClusterIP in the ip6 table', () => {
     expect(nftablesDataplane.walk([overall, ''], { clusterIP: 'fd00:10:96::1', port: 80 }).entryRule).toBe(false);
-    expect(nftablesDataplane.walk([overall, ''], { clusterIP: '172.30.0.41', port: 80 }).dnatTargets).toEqual(['10.180.0.1:80']);
+    expect(nftablesDataplane.walk([overall, ''], { clusterIP: '172.30.0.41', port: 80 }).dnatTargets).toEqual([
+      '10.180.0.1:80',
+    ]);
   });
 });

@@ -25,7 +25,9 @@ export function manifestDocs(): { file: string; doc: ManifestDoc }[] {
   return readdirSync(`${root}manifests`)
     .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
     .sort()
-    .flatMap((file) => parseAllDocuments(read(`manifests/${file}`)).map((d) => ({ file, doc: d.toJS() as ManifestDoc })));
+    .flatMap((file) =>
+      parseAllDocuments(read(`manifests/${file}`)).map((d) => ({ file, doc: d.toJS() as ManifestDoc })),
+    );
 }
 
 export function manifest<T>(kind: string, name: string): T {
@@ -37,7 +39,10 @@ export function manifest<T>(kind: string, name: string): T {
 export interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean }; configMapKeyRef?: { name: string; key: string } };
+  valueFrom?: {
+    secretKeyRef?: { name: string; key: string; optional?: boolean };
+    configMapKeyRef?: { name: string; key: string };
+  };
 }
 
 export interface Container {
@@ -64,15 +69,23 @@ export interface Deployment {
         automountServiceAccountToken?: boolean;
         terminationGracePeriodSeconds?: number;
         containers: Container[];
-        volumes?: { name: string; secret?: { secretName: string; optional?: boolean; items?: { key: string; path: string }[] }; configMap?: { name: string }; emptyDir?: object }[];
+        volumes?: {
+          name: string;
+          secret?: { secretName: string; optional?: boolean; items?: { key: string; path: string }[] };
+          configMap?: { name: string };
+          emptyDir?: object;
+        }[];
       };
     };
   };
 }
 
-export const deployment = (name: 'k8snet-bot' | 'k8snet-worker'): Deployment => manifest<Deployment>('Deployment', name);
-export const configMapData = (): Record<string, string> => manifest<{ data: Record<string, string> }>('ConfigMap', 'k8snet').data;
-export const secretTemplate = (): Record<string, string> => manifest<{ stringData: Record<string, string> }>('Secret', 'k8snet').stringData;
+export const deployment = (name: 'k8snet-bot' | 'k8snet-worker'): Deployment =>
+  manifest<Deployment>('Deployment', name);
+export const configMapData = (): Record<string, string> =>
+  manifest<{ data: Record<string, string> }>('ConfigMap', 'k8snet').data;
+export const secretTemplate = (): Record<string, string> =>
+  manifest<{ stringData: Record<string, string> }>('Secret', 'k8snet').stringData;
 
 /** `NAME=` lines of .env.example. */
 export function envExample(): Map<string, string> {
@@ -89,4 +102,5 @@ export interface ComposeService {
   deploy?: { replicas?: number };
 }
 
-export const compose = (): { services: Record<string, ComposeService> } => parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+export const compose = (): { services: Record<string, ComposeService> } =>
+  parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };

@@ -19,7 +19,9 @@ function variablesRead(): Map<string, string[]> {
 
 /** Secrets: read with `secret(env, 'NAME')`, so NAME_FILE works too. */
 function secretsRead(): string[] {
-  return [...new Set([...read('src/config.ts').matchAll(/\bsecret\(env, '([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!))].sort();
+  return [
+    ...new Set([...read('src/config.ts').matchAll(/\bsecret\(env, '([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!)),
+  ].sort();
 }
 
 /** Read, but not by the bot or worker processes (or set by the platform): with the reason. */
@@ -37,10 +39,27 @@ const deploymentSettings = () => [...variablesRead().keys()].filter((n) => !(n i
 describe('the environment the code reads', () => {
   it('is found in the sources, new worker and process settings included', () => {
     const names = deploymentSettings();
-    for (const name of ['REDIS_URL', 'SLACK_BOT_TOKEN', 'K8SNET_SSH_KEY', 'K8SNET_WORKER_CONCURRENCY', 'K8SNET_JOB_TIMEOUT_SECONDS', 'K8SNET_JOB_LOCK_SECONDS', 'K8SNET_STALLED_CHECK_SECONDS', 'K8SNET_SHUTDOWN_GRACE_SECONDS', 'LOG_LEVEL', 'K8SNET_HEALTH_PORT', 'K8SNET_DEBUG']) {
+    for (const name of [
+      'REDIS_URL',
+      'SLACK_BOT_TOKEN',
+      'K8SNET_SSH_KEY',
+      'K8SNET_WORKER_CONCURRENCY',
+      'K8SNET_JOB_TIMEOUT_SECONDS',
+      'K8SNET_JOB_LOCK_SECONDS',
+      'K8SNET_STALLED_CHECK_SECONDS',
+      'K8SNET_SHUTDOWN_GRACE_SECONDS',
+      'LOG_LEVEL',
+      'K8SNET_HEALTH_PORT',
+      'K8SNET_DEBUG',
+    ]) {
       expect(names).toContain(name);
     }
-    expect(secretsRead()).toEqual(['K8SNET_SSH_KEY_PASSPHRASE', 'SLACK_APP_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET']);
+    expect(secretsRead()).toEqual([
+      'K8SNET_SSH_KEY_PASSPHRASE',
+      'SLACK_APP_TOKEN',
+      'SLACK_BOT_TOKEN',
+      'SLACK_SIGNING_SECRET',
+    ]);
   });
 
   it('is every one in .env.example, each with a comment above it', () => {
@@ -82,8 +101,18 @@ describe('the environment the code reads', () => {
     const worker = refs('k8snet-worker');
     // Which process reads which secret (src/service/*-process.ts): the worker seals button values with a key derived
     // from the signing secret (optional: without it, no buttons).
-    expect(Object.keys(bot).sort()).toEqual(['REDIS_URL', 'SLACK_APP_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET']);
-    expect(Object.keys(worker).sort()).toEqual(['K8SNET_SSH_KEY_PASSPHRASE', 'REDIS_URL', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET']);
+    expect(Object.keys(bot).sort()).toEqual([
+      'REDIS_URL',
+      'SLACK_APP_TOKEN',
+      'SLACK_BOT_TOKEN',
+      'SLACK_SIGNING_SECRET',
+    ]);
+    expect(Object.keys(worker).sort()).toEqual([
+      'K8SNET_SSH_KEY_PASSPHRASE',
+      'REDIS_URL',
+      'SLACK_BOT_TOKEN',
+      'SLACK_SIGNING_SECRET',
+    ]);
     for (const [name, ref] of [...Object.entries(bot), ...Object.entries(worker)]) {
       expect([name, ref?.name, ref?.key]).toEqual([name, 'k8snet', name]);
       // A key the template leaves out must be optional, or the pod never starts.
@@ -103,7 +132,8 @@ describe('the environment the code reads', () => {
     for (const name of ['bot', 'worker']) {
       const service = services[name]!;
       expect([name, service.env_file]).toEqual([name, '.env']);
-      for (const key of Object.keys(service.environment ?? {})) expect([name, key, envExample().has(key)]).toEqual([name, key, true]);
+      for (const key of Object.keys(service.environment ?? {}))
+        expect([name, key, envExample().has(key)]).toEqual([name, key, true]);
     }
     expect(read('.gitignore')).toMatch(/^\.env$/m);
   });

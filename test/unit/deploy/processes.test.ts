@@ -13,7 +13,10 @@ function dockerfile(): { instruction: string; args: string }[] {
       return { instruction: m[1]!, args: m[2]!.trim() };
     });
 }
-const last = (instruction: string) => dockerfile().filter((i) => i.instruction === instruction).at(-1)?.args;
+const last = (instruction: string) =>
+  dockerfile()
+    .filter((i) => i.instruction === instruction)
+    .at(-1)?.args;
 
 /** Runs `k8snet …` in-process as bin/k8snet.js does, and returns its exit status and what it printed. */
 async function cli(argv: string[]): Promise<{ status: number; out: string }> {
@@ -28,8 +31,10 @@ describe('one image, two processes: the commands the tests start', () => {
     jest.restoreAllMocks();
   });
 
-  it('bin/k8snet.js is the package\'s k8snet command and runs src/cli/main.ts', () => {
-    expect((JSON.parse(read('package.json')) as { bin: Record<string, string> }).bin).toEqual({ k8snet: 'bin/k8snet.js' });
+  it("bin/k8snet.js is the package's k8snet command and runs src/cli/main.ts", () => {
+    expect((JSON.parse(read('package.json')) as { bin: Record<string, string> }).bin).toEqual({
+      k8snet: 'bin/k8snet.js',
+    });
     expect(read('bin/k8snet.js')).toContain("await import('../src/cli/main.ts')");
   });
 
@@ -45,7 +50,11 @@ describe('one image, two processes: the commands the tests start', () => {
   it('the image runs bin/k8snet.js under tini, `bot` unless told otherwise', () => {
     expect(JSON.parse(last('ENTRYPOINT')!)).toEqual(['/usr/bin/tini', '--', 'node', '/app/bin/k8snet.js']);
     expect(JSON.parse(last('CMD')!)).toEqual(['bot']);
-    expect(dockerfile().filter((i) => i.instruction === 'COPY').map((i) => i.args)).toEqual(expect.arrayContaining(['bin ./bin', 'src ./src', 'package.json ./']));
+    expect(
+      dockerfile()
+        .filter((i) => i.instruction === 'COPY')
+        .map((i) => i.args),
+    ).toEqual(expect.arrayContaining(['bin ./bin', 'src ./src', 'package.json ./']));
   });
 
   it('docker-compose.yml and the Deployments run exactly `bot` and `worker` of that image', () => {
@@ -53,7 +62,10 @@ describe('one image, two processes: the commands the tests start', () => {
     expect(services.bot!.command).toEqual(['bot']);
     expect(services.worker!.command).toEqual(['worker']);
     expect(services.bot!.image).toBe(services.worker!.image);
-    for (const [name, sub] of [['k8snet-bot', 'bot'], ['k8snet-worker', 'worker']] as const) {
+    for (const [name, sub] of [
+      ['k8snet-bot', 'bot'],
+      ['k8snet-worker', 'worker'],
+    ] as const) {
       const [c, ...more] = deployment(name).spec.template.spec.containers;
       expect(more).toEqual([]);
       // `args` replaces CMD and keeps the ENTRYPOINT; a `command` would replace the ENTRYPOINT.
@@ -64,12 +76,17 @@ describe('one image, two processes: the commands the tests start', () => {
   });
 
   it('the image is Node 24 slim, multi-stage, production dependencies only, and not root', () => {
-    const froms = dockerfile().filter((i) => i.instruction === 'FROM').map((i) => i.args);
+    const froms = dockerfile()
+      .filter((i) => i.instruction === 'FROM')
+      .map((i) => i.args);
     expect(froms.length).toBeGreaterThanOrEqual(2);
     for (const f of froms) expect(f).toMatch(/^node:24-[a-z]+-slim\b/);
-    expect(dockerfile().find((i) => i.instruction === 'RUN' && i.args.includes('npm ci'))?.args).toContain('--omit=dev');
+    expect(dockerfile().find((i) => i.instruction === 'RUN' && i.args.includes('npm ci'))?.args).toContain(
+      '--omit=dev',
+    );
     expect(last('USER')).toMatch(/^[1-9]\d*(:[1-9]\d*)?$/);
-    for (const ignored of ['node_modules', '.env', 'secrets', 'test']) expect(read('.dockerignore').split('\n')).toContain(ignored);
+    for (const ignored of ['node_modules', '.env', 'secrets', 'test'])
+      expect(read('.dockerignore').split('\n')).toContain(ignored);
   });
 });
 
@@ -82,8 +99,13 @@ describe('what a worker needs to do its job', () => {
   it('reaches the Kubernetes API in-cluster through its service account, or through a mounted kubeconfig', () => {
     expect(worker.serviceAccountName).toBe('k8snet');
     expect(worker.automountServiceAccountToken).not.toBe(false);
-    expect(manifest<{ automountServiceAccountToken?: boolean }>('ServiceAccount', 'k8snet').automountServiceAccountToken).not.toBe(false);
-    const binding = manifest<{ roleRef: { name: string }; subjects: { kind: string; name: string; namespace: string }[] }>('ClusterRoleBinding', 'k8snet-reader');
+    expect(
+      manifest<{ automountServiceAccountToken?: boolean }>('ServiceAccount', 'k8snet').automountServiceAccountToken,
+    ).not.toBe(false);
+    const binding = manifest<{
+      roleRef: { name: string };
+      subjects: { kind: string; name: string; namespace: string }[];
+    }>('ClusterRoleBinding', 'k8snet-reader');
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'k8snet', namespace: 'k8snet' }]);
     // Empty KUBECONFIG: in-cluster (src/config.ts kubeSettings). Set, it names the optional Secret's file.
     expect(config.KUBECONFIG).toBe('');
@@ -118,16 +140,31 @@ describe('what a worker needs to do its job', () => {
     for (const name of ['bot', 'worker']) {
       const s = services[name]!;
       expect(s.volumes).toContain('./secrets:/secrets:ro');
-      for (const key of ['KUBECONFIG', 'K8SNET_SSH_KEY', 'K8SNET_SSH_KNOWN_HOSTS']) expect([name, key, s.environment?.[key]]).toEqual([name, key, expect.stringMatching(/^\/secrets\//)]);
+      for (const key of ['KUBECONFIG', 'K8SNET_SSH_KEY', 'K8SNET_SSH_KNOWN_HOSTS'])
+        expect([name, key, s.environment?.[key]]).toEqual([name, key, expect.stringMatching(/^\/secrets\//)]);
     }
   });
 });
 
-describe('the queue\'s Redis', () => {
+describe("the queue's Redis", () => {
   it('keeps jobs across restarts and never evicts a key, in compose and in Kubernetes', () => {
-    expect(compose().services.redis!.command).toEqual(['redis-server', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction']);
-    const redis = manifest<{ spec: { template: { spec: { containers: { args: string[] }[] } } } }>('StatefulSet', 'redis');
-    expect(redis.spec.template.spec.containers[0]!.args).toEqual(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']);
+    expect(compose().services.redis!.command).toEqual([
+      'redis-server',
+      '--appendonly',
+      'yes',
+      '--maxmemory-policy',
+      'noeviction',
+    ]);
+    const redis = manifest<{ spec: { template: { spec: { containers: { args: string[] }[] } } } }>(
+      'StatefulSet',
+      'redis',
+    );
+    expect(redis.spec.template.spec.containers[0]!.args).toEqual([
+      '--appendonly',
+      'yes',
+      '--maxmemory-policy',
+      'noeviction',
+    ]);
     expect(configMapData().REDIS_URL).toBe('redis://redis.k8snet.svc:6379');
   });
 });

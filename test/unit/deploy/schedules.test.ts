@@ -11,12 +11,23 @@ describe('declared schedules on Kubernetes', () => {
     const bot = deployment('k8snet-bot').spec.template.spec;
     const mount = bot.containers[0]!.volumeMounts!.find((m) => path.startsWith(`${m.mountPath}/`))!;
     expect(mount).toMatchObject({ mountPath: path.slice(0, path.lastIndexOf('/')), readOnly: true });
-    expect(bot.volumes!.find((v) => v.name === mount.name)).toEqual({ name: mount.name, configMap: { name: 'k8snet-schedules' } });
+    expect(bot.volumes!.find((v) => v.name === mount.name)).toEqual({
+      name: mount.name,
+      configMap: { name: 'k8snet-schedules' },
+    });
   });
 
   it('parses the commented example entry once uncommented', () => {
     const text = manifest<{ data: Record<string, string> }>('ConfigMap', 'k8snet-schedules').data['schedules.yaml']!;
     const example = text.replace(/^# /gm, '').replace(/^\[\]\s*$/m, '');
-    expect(parseScheduleFile(example)).toEqual([expect.objectContaining({ id: 'nightly', cron: '0 6 * * 1-5', tz: 'Europe/Berlin', channel: 'C0123456789', sampleSeconds: 3 })]);
+    expect(parseScheduleFile(example)).toEqual([
+      expect.objectContaining({
+        id: 'nightly',
+        cron: '0 6 * * 1-5',
+        tz: 'Europe/Berlin',
+        channel: 'C0123456789',
+        sampleSeconds: 3,
+      }),
+    ]);
   });
 });

@@ -3,11 +3,23 @@ import { fileURLToPath } from 'node:url';
 import { loadTopology } from '../../../src/lab/topology.ts';
 import { planLab, type LabPlan } from '../../../src/lab/plan.ts';
 import { normalizePolicies } from '../../../src/policy/index.ts';
-import { felixWorkloads, planApply, renderFelixFilter, restoreText, type FelixRendering } from '../../../src/lab/felix-rules.ts';
+import {
+  felixWorkloads,
+  planApply,
+  renderFelixFilter,
+  restoreText,
+  type FelixRendering,
+} from '../../../src/lab/felix-rules.ts';
 import { parseIptablesSave } from '../../../src/parse/iptables-save.ts';
 import { policyProgrammed, walkFelixChains } from '../../../src/calico/felix-chains.ts';
 import { policyChainName } from '../../../src/calico/felix-names.ts';
-import { ALLOW_OTHER_NAMED_PORT, DENY_EGRESS_DEFAULT, GNP_DENY_SRC, PASS_OTHER, allowPoolExcept } from '../../support/felix-policies.ts';
+import {
+  ALLOW_OTHER_NAMED_PORT,
+  DENY_EGRESS_DEFAULT,
+  GNP_DENY_SRC,
+  PASS_OTHER,
+  allowPoolExcept,
+} from '../../support/felix-policies.ts';
 
 const POLICY_TOPOLOGY = fileURLToPath(new URL('../../../src/lab/topologies/policy.yaml', import.meta.url));
 const topology = await loadTopology(POLICY_TOPOLOGY);
@@ -80,14 +92,16 @@ describe('the lab Felix renderer', () => {
       `-A ${allow} -m mark --mark 0x10000/0x10000 -j RETURN`,
     ]);
     // A policy with no rules: one rule carrying only the policy's comment, so nothing is accepted.
-    expect(rules(r, deny)).toEqual([`-A ${deny} -m comment --comment "Policy payments/knp.default.default-deny-ingress ingress"`]);
+    expect(rules(r, deny)).toEqual([
+      `-A ${deny} -m comment --comment "Policy payments/knp.default.default-deny-ingress ingress"`,
+    ]);
     expect(rules(r, 'cali-pri-kns.payments')).toEqual([
       '-A cali-pri-kns.payments -m comment --comment "Profile kns.payments ingress" -j MARK --set-xmark 0x10000/0x10000',
       '-A cali-pri-kns.payments -m mark --mark 0x10000/0x10000 -j RETURN',
     ]);
   });
 
-  it('with no policy, every workload chain ends in its allowing namespace profile (nothing of today\'s traffic breaks)', () => {
+  it("with no policy, every workload chain ends in its allowing namespace profile (nothing of today's traffic breaks)", () => {
     const r = render('k8s-node2', []);
     for (const name of ['pod-src', 'pod-other']) {
       for (const chain of [tw(name), fw(name)]) {
@@ -102,40 +116,61 @@ describe('the lab Felix renderer', () => {
   it('orders a GlobalNetworkPolicy of order 10 before the Kubernetes policies (order 1000) and renders its Deny as DROP', () => {
     const r = render('k8s-node1', [...TOPOLOGY_POLICIES, GNP_DENY_SRC]);
     const gnp = policyChainName('ingress', { kind: 'GlobalNetworkPolicy', name: 'deny-src-to-dest' }, 'name');
-    const jumps = rules(r, tw('pod-dest')).filter((l) => / -j cali-pi-/.test(l)).map((l) => l.split(' -j ')[1]);
+    const jumps = rules(r, tw('pod-dest'))
+      .filter((l) => / -j cali-pi-/.test(l))
+      .map((l) => l.split(' -j ')[1]);
     expect(jumps[0]).toBe(gnp);
     expect(jumps).toHaveLength(3);
-    expect(rules(r, gnp)).toEqual([`-A ${gnp} -m comment --comment "Policy default.deny-src-to-dest ingress" -p tcp -s ${pod('pod-src').ip}/32 -m multiport --dports 80 -j DROP`]);
+    expect(rules(r, gnp)).toEqual([
+      `-A ${gnp} -m comment --comment "Policy default.deny-src-to-dest ingress" -p tcp -s ${pod('pod-src').ip}/32 -m multiport --dports 80 -j DROP`,
+    ]);
   });
 
   it('renders Pass as the pass mark and a return, so the later Kubernetes policies are skipped for the profile', () => {
     const r = render('k8s-node1', [...TOPOLOGY_POLICIES, PASS_OTHER]);
-    const pass = policyChainName('ingress', { kind: 'NetworkPolicy', namespace: 'payments', name: 'pass-other' }, 'name');
+    const pass = policyChainName(
+      'ingress',
+      { kind: 'NetworkPolicy', namespace: 'payments', name: 'pass-other' },
+      'name',
+    );
     expect(rules(r, pass)).toEqual([
       `-A ${pass} -m comment --comment "Policy payments/default.pass-other ingress" -s ${pod('pod-other').ip}/32 -j MARK --set-xmark 0x20000/0x20000`,
       `-A ${pass} -m mark --mark 0x20000/0x20000 -j RETURN`,
     ]);
-    expect(rules(r, tw('pod-dest')).filter((l) => / -j cali-pi-/.test(l))[0]).toContain(`-m mark --mark 0x0/0x20000 -j ${pass}`);
+    expect(rules(r, tw('pod-dest')).filter((l) => / -j cali-pi-/.test(l))[0]).toContain(
+      `-m mark --mark 0x0/0x20000 -j ${pass}`,
+    );
   });
 
-  it('puts an egress default-deny on the source pods\' from-workload chains', () => {
+  it("puts an egress default-deny on the source pods' from-workload chains", () => {
     const r = render('k8s-node2', [DENY_EGRESS_DEFAULT]);
     const po = policyChainName('egress', knp('default', 'default-deny-egress'), 'name');
     for (const name of ['pod-src', 'pod-other']) {
       expect(rules(r, fw(name))).toContain(`-A ${fw(name)} -m mark --mark 0x0/0x20000 -j ${po}`);
       expect(rules(r, tw(name)).join('\n')).not.toContain('cali-pi-');
     }
-    expect(rules(r, po)).toEqual([`-A ${po} -m comment --comment "Policy default/knp.default.default-deny-egress egress"`]);
+    expect(rules(r, po)).toEqual([
+      `-A ${po} -m comment --comment "Policy default/knp.default.default-deny-egress egress"`,
+    ]);
   });
 
   it("resolves a named port against the lab pods' container ports, address by address", () => {
     const r = render('k8s-node1', [ALLOW_OTHER_NAMED_PORT]);
     const c = policyChainName('ingress', knp('payments', 'allow-other-http'), 'name');
-    expect(rules(r, c)[0]).toBe(`-A ${c} -m comment --comment "Policy payments/knp.default.allow-other-http ingress" -p tcp -s ${pod('pod-other').ip}/32 -d ${pod('pod-dest').ip}/32 -m multiport --dports 80 -j MARK --set-xmark 0x10000/0x10000`);
+    expect(rules(r, c)[0]).toBe(
+      `-A ${c} -m comment --comment "Policy payments/knp.default.allow-other-http ingress" -p tcp -s ${pod('pod-other').ip}/32 -d ${pod('pod-dest').ip}/32 -m multiport --dports 80 -j MARK --set-xmark 0x10000/0x10000`,
+    );
   });
 
   it('writes a lone notNets inline, and an ipBlock with excepts (two -s would clash) through the scratch mark', () => {
-    const lone = render('k8s-node1', [{ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'not-node2' }, spec: { selector: "type == 'dest'", ingress: [{ action: 'Allow', source: { notNets: ['10.244.0.64/26'] } }] } }]);
+    const lone = render('k8s-node1', [
+      {
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'GlobalNetworkPolicy',
+        metadata: { name: 'not-node2' },
+        spec: { selector: "type == 'dest'", ingress: [{ action: 'Allow', source: { notNets: ['10.244.0.64/26'] } }] },
+      },
+    ]);
     const g = policyChainName('ingress', { kind: 'GlobalNetworkPolicy', name: 'not-node2' }, 'name');
     expect(rules(lone, g)).toEqual([
       `-A ${g} -m comment --comment "Policy default.not-node2 ingress" ! -s 10.244.0.64/26 -j MARK --set-xmark 0x10000/0x10000`,
@@ -155,14 +190,28 @@ describe('the lab Felix renderer', () => {
 
   it('splits more than 15 ports into several multiport rules (a range counts twice)', () => {
     const ports = Array.from({ length: 20 }, (_, i) => 1000 + i);
-    const r = render('k8s-node1', [{ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'many-ports' }, spec: { selector: 'all()', ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports } }] } }]);
+    const r = render('k8s-node1', [
+      {
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'GlobalNetworkPolicy',
+        metadata: { name: 'many-ports' },
+        spec: { selector: 'all()', ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports } }] },
+      },
+    ]);
     const c = policyChainName('ingress', { kind: 'GlobalNetworkPolicy', name: 'many-ports' }, 'name');
     const multiport = rules(r, c).filter((l) => l.includes('--dports'));
     expect(multiport.map((l) => l.split('--dports ')[1]!.split(' ')[0]!.split(',').length)).toEqual([15, 5]);
   });
 
   it('renders Log as a rate-limited LOG that goes on to the next rule', () => {
-    const r = render('k8s-node1', [{ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'log-all' }, spec: { selector: 'all()', ingress: [{ action: 'Log' }, { action: 'Allow' }] } }]);
+    const r = render('k8s-node1', [
+      {
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'GlobalNetworkPolicy',
+        metadata: { name: 'log-all' },
+        spec: { selector: 'all()', ingress: [{ action: 'Log' }, { action: 'Allow' }] },
+      },
+    ]);
     const c = policyChainName('ingress', { kind: 'GlobalNetworkPolicy', name: 'log-all' }, 'name');
     expect(rules(r, c)).toEqual([
       `-A ${c} -m comment --comment "Policy default.log-all ingress" -m limit --limit 10/sec --limit-burst 20 -j LOG --log-prefix "calico-packet: " --log-level 5`,
@@ -172,19 +221,45 @@ describe('the lab Felix renderer', () => {
   });
 
   it('names every chain so that the Felix chain walk finds each policy that selects each workload on each node', () => {
-    const objects = [...TOPOLOGY_POLICIES, GNP_DENY_SRC, PASS_OTHER, DENY_EGRESS_DEFAULT, ALLOW_OTHER_NAMED_PORT, allowPoolExcept(['10.244.0.64/27', '10.244.0.96/27'])];
-    const expected: Record<string, { direction: 'ingress' | 'egress'; query: Parameters<typeof policyProgrammed>[1]['kind']; namespace?: string; name: string }[]> = {
+    const objects = [
+      ...TOPOLOGY_POLICIES,
+      GNP_DENY_SRC,
+      PASS_OTHER,
+      DENY_EGRESS_DEFAULT,
+      ALLOW_OTHER_NAMED_PORT,
+      allowPoolExcept(['10.244.0.64/27', '10.244.0.96/27']),
+    ];
+    const expected: Record<
+      string,
+      {
+        direction: 'ingress' | 'egress';
+        query: Parameters<typeof policyProgrammed>[1]['kind'];
+        namespace?: string;
+        name: string;
+      }[]
+    > = {
       'pod-dest': [
         { direction: 'ingress', query: 'GlobalNetworkPolicy', name: 'deny-src-to-dest' },
         { direction: 'ingress', query: 'NetworkPolicy', namespace: 'payments', name: 'pass-other' },
         { direction: 'ingress', query: 'KubernetesNetworkPolicy', namespace: 'payments', name: 'allow-other-http' },
-        { direction: 'ingress', query: 'KubernetesNetworkPolicy', namespace: 'payments', name: 'allow-pod-src-to-dest' },
+        {
+          direction: 'ingress',
+          query: 'KubernetesNetworkPolicy',
+          namespace: 'payments',
+          name: 'allow-pod-src-to-dest',
+        },
         { direction: 'ingress', query: 'KubernetesNetworkPolicy', namespace: 'payments', name: 'allow-pool-except' },
         { direction: 'ingress', query: 'KubernetesNetworkPolicy', namespace: 'payments', name: 'default-deny-ingress' },
       ],
-      'pod-src': [{ direction: 'egress', query: 'KubernetesNetworkPolicy', namespace: 'default', name: 'default-deny-egress' }],
-      'pod-other': [{ direction: 'egress', query: 'KubernetesNetworkPolicy', namespace: 'default', name: 'default-deny-egress' }],
-      'pod-pause': [{ direction: 'egress', query: 'KubernetesNetworkPolicy', namespace: 'default', name: 'default-deny-egress' }],
+      'pod-src': [
+        { direction: 'egress', query: 'KubernetesNetworkPolicy', namespace: 'default', name: 'default-deny-egress' },
+      ],
+      'pod-other': [
+        { direction: 'egress', query: 'KubernetesNetworkPolicy', namespace: 'default', name: 'default-deny-egress' },
+      ],
+      'pod-pause': [
+        { direction: 'egress', query: 'KubernetesNetworkPolicy', namespace: 'default', name: 'default-deny-egress' },
+      ],
     };
     for (const node of plan.nodes) {
       const filter = asSave(render(node.name, objects));
@@ -194,8 +269,18 @@ describe('the lab Felix renderer', () => {
         expect(walk.ingress.dispatchEntry).not.toBeNull();
         expect(walk.egress.dispatchEntry).not.toBeNull();
         for (const e of expected[p.name]!) {
-          const answer = policyProgrammed(walk, { direction: e.direction, kind: e.query, name: e.name, ...(e.namespace ? { namespace: e.namespace } : {}) });
-          expect({ pod: p.name, ...e, programmed: answer.programmed, exists: answer.match?.chainExists }).toEqual({ pod: p.name, ...e, programmed: true, exists: true });
+          const answer = policyProgrammed(walk, {
+            direction: e.direction,
+            kind: e.query,
+            name: e.name,
+            ...(e.namespace ? { namespace: e.namespace } : {}),
+          });
+          expect({ pod: p.name, ...e, programmed: answer.programmed, exists: answer.match?.chainExists }).toEqual({
+            pod: p.name,
+            ...e,
+            programmed: true,
+            exists: true,
+          });
         }
         const total = walk.ingress.policies.length + walk.egress.policies.length;
         expect(total).toBe(expected[p.name]!.length);
@@ -210,7 +295,10 @@ describe('the lab Felix renderer', () => {
     const before = render('k8s-node1', TOPOLOGY_POLICIES);
     const current = { chains: new Map(before.chains.map((c) => [c.name, c.ids as (string | null)[]])), hooked: true };
     expect(planApply(before, current).text).toBeNull();
-    const after = render('k8s-node1', TOPOLOGY_POLICIES.filter((o) => (o as { metadata: { name: string } }).metadata.name !== 'default-deny-ingress'));
+    const after = render(
+      'k8s-node1',
+      TOPOLOGY_POLICIES.filter((o) => (o as { metadata: { name: string } }).metadata.name !== 'default-deny-ingress'),
+    );
     const plan2 = planApply(after, current);
     const deny = policyChainName('ingress', knp('payments', 'default-deny-ingress'), 'name');
     expect(plan2.write).toEqual([tw('pod-dest')]);

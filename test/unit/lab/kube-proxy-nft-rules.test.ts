@@ -17,7 +17,9 @@ describe('the lab writes kube-proxy nftables rules as the nftables proxier does'
   it('topologies say kubeProxy: iptables by default, nftables when asked, nothing else', async () => {
     expect((await loadTopology(DEFAULT_TOPOLOGY_PATH)).kubeProxy).toBe('iptables');
     expect(plan.kubeProxy).toBe('nftables');
-    expect(() => parseTopology({ kubeProxy: 'ipvs', nodes: [{ name: 'n1' }], ipPools: [{ name: 'p', cidr: '10.244.0.0/16' }] })).toThrow(/kubeProxy/);
+    expect(() =>
+      parseTopology({ kubeProxy: 'ipvs', nodes: [{ name: 'n1' }], ipPools: [{ name: 'p', cidr: '10.244.0.0/16' }] }),
+    ).toThrow(/kubeProxy/);
   });
 
   it('gives each node its own nodeport-ips, maps for dispatch and no-endpoint rejects, numgen load balancing', () => {
@@ -25,8 +27,12 @@ describe('the lab writes kube-proxy nftables rules as the nftables proxier does'
     const text = kubeProxyNftRules(plan, n1!);
     expect(text).toContain(`add element ip kube-proxy nodeport-ips { ${n1!.ip} }`);
     expect(kubeProxyNftRules(plan, n2!)).toContain(`add element ip kube-proxy nodeport-ips { ${n2!.ip} }`);
-    expect(text).toMatch(/numgen random mod 2 vmap \{ 0 : goto endpoint-\w{8}-default\/web\/tcp\/http__10\.245\.0\.1\/8080 , 1 : goto endpoint-\w{8}-default\/web\/tcp\/http__10\.245\.0\.65\/8080 \}/);
-    expect(text).toContain('add element ip kube-proxy no-endpoint-nodeports { tcp . 31181 comment "default/empty:http" : goto reject-chain }');
+    expect(text).toMatch(
+      /numgen random mod 2 vmap \{ 0 : goto endpoint-\w{8}-default\/web\/tcp\/http__10\.245\.0\.1\/8080 , 1 : goto endpoint-\w{8}-default\/web\/tcp\/http__10\.245\.0\.65\/8080 \}/,
+    );
+    expect(text).toContain(
+      'add element ip kube-proxy no-endpoint-nodeports { tcp . 31181 comment "default/empty:http" : goto reject-chain }',
+    );
     expect(text).toContain('add rule ip kube-proxy masquerading masquerade fully-random');
     // Every chain is added before any rule refers to it (nft -f reads in order).
     const firstRule = text.split('\n').findIndex((l) => l.startsWith('add rule'));
@@ -40,5 +46,4 @@ describe('the lab writes kube-proxy nftables rules as the nftables proxier does'
     expect(kubeProxyWalk(filter, { nodePort: 31181, protocol: 'TCP' }).rejects).toHaveLength(1);
     expect(filter).not.toContain('default/web:');
   });
-
 });

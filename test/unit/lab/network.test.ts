@@ -1,7 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { DEFAULT_TOPOLOGY_PATH, loadTopology, parseTopology } from '../../../src/lab/topology.ts';
 import { planLab } from '../../../src/lab/plan.ts';
-import { hostLinkLines, nodeFdbLines, nodeLines, podHostLines, podLines, switchGateway } from '../../../src/lab/network.ts';
+import {
+  hostLinkLines,
+  nodeFdbLines,
+  nodeLines,
+  podHostLines,
+  podLines,
+  switchGateway,
+} from '../../../src/lab/network.ts';
 import { kubeProxyFilterRules, kubeProxyNatRules } from '../../../src/lab/kube-proxy-rules.ts';
 import { hostCidrsFromIpJson, pickNodeSubnet } from '../../../src/lab/node-subnet.ts';
 
@@ -13,12 +20,16 @@ describe('lab network lines', () => {
     const lines = nodeLines(plan, node1!, 0);
     expect(lines).toContain(`route add ${node2!.block} via ${node2!.tunnelIP} dev vxlan.calico onlink proto 80`);
     expect(lines).toContain(`neigh add ${node2!.tunnelIP} lladdr ${node2!.tunnelMac} dev vxlan.calico nud permanent`);
-    expect(lines).toContain('link add vxlan.calico type vxlan id 4096 dstport 4789 local 10.254.7.11 dev eth0 nolearning');
+    expect(lines).toContain(
+      'link add vxlan.calico type vxlan id 4096 dstport 4789 local 10.254.7.11 dev eth0 nolearning',
+    );
     expect(lines).toContain(`route add blackhole ${node1!.block} proto 80`);
-    expect(nodeFdbLines(plan, node1!)).toEqual([`fdb add ${node2!.tunnelMac} dev vxlan.calico dst ${node2!.ip} self permanent`]);
+    expect(nodeFdbLines(plan, node1!)).toEqual([
+      `fdb add ${node2!.tunnelMac} dev vxlan.calico dst ${node2!.ip} self permanent`,
+    ]);
   });
 
-  it('sends nodes\' default route to the switch, which never forwards, and gives the host one link', () => {
+  it("sends nodes' default route to the switch, which never forwards, and gives the host one link", () => {
     expect(switchGateway(plan)).toBe('10.254.7.254');
     expect(nodeLines(plan, node1!, 0)).toContain('route add default via 10.254.7.254 dev eth0');
     expect(hostLinkLines(plan)).toEqual([
@@ -38,7 +49,9 @@ describe('lab network lines', () => {
       'route add default via 169.254.1.1 dev eth0',
     ]);
     expect(podHostLines(plan, pod)).toContain(`route add ${pod.ip} dev ${pod.caliInterface} scope link`);
-    expect(podHostLines(plan, pod)[0]).toBe(`link add ${pod.caliInterface} mtu 1450 type veth peer name eth0 netns ${pod.netnsName}`);
+    expect(podHostLines(plan, pod)[0]).toBe(
+      `link add ${pod.caliInterface} mtu 1450 type veth peer name eth0 netns ${pod.netnsName}`,
+    );
   });
 });
 
@@ -48,16 +61,24 @@ describe('kube-proxy nat rules', () => {
 
   it('sends NodePort 31080 through KUBE-NODEPORTS → KUBE-EXT → KUBE-SVC → KUBE-SEP → DNAT to the pod', () => {
     const ep = nodePort.endpoints[0]!;
-    expect(rules).toContain(`-A KUBE-NODEPORTS -p tcp -m comment --comment "default/svc-nodeport:http" -m tcp --dport 31080 -j ${nodePort.extChain}`);
+    expect(rules).toContain(
+      `-A KUBE-NODEPORTS -p tcp -m comment --comment "default/svc-nodeport:http" -m tcp --dport 31080 -j ${nodePort.extChain}`,
+    );
     expect(rules).toContain(`-A ${nodePort.extChain} -j ${nodePort.svcChain}`);
-    expect(rules).toContain(`-A ${nodePort.svcChain} -m comment --comment "default/svc-nodeport:http -> ${ep.ip}:8080" -j ${ep.sepChain}`);
-    expect(rules).toContain(`-A ${ep.sepChain} -p tcp -m comment --comment "default/svc-nodeport:http" -m tcp -j DNAT --to-destination ${ep.ip}:8080`);
+    expect(rules).toContain(
+      `-A ${nodePort.svcChain} -m comment --comment "default/svc-nodeport:http -> ${ep.ip}:8080" -j ${ep.sepChain}`,
+    );
+    expect(rules).toContain(
+      `-A ${ep.sepChain} -p tcp -m comment --comment "default/svc-nodeport:http" -m tcp -j DNAT --to-destination ${ep.ip}:8080`,
+    );
   });
 
   it('keeps the NodePort jump last in KUBE-SERVICES and masquerades marked traffic', () => {
     const services = rules.split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES'));
     expect(services.at(-1)).toContain('-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS');
-    expect(rules).toContain('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully');
+    expect(rules).toContain(
+      '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+    );
   });
 
   it('declares every chain it jumps to', () => {
@@ -70,28 +91,61 @@ describe('kube-proxy nat rules', () => {
 const topology = await loadTopology(DEFAULT_TOPOLOGY_PATH);
 describe('kube-proxy filter rules', () => {
   const orphaned = planLab(
-    { ...topology, services: [...topology.services, { name: 'svc-orphan', namespace: 'default', type: 'NodePort', selector: { app: 'nothing' }, ports: [{ name: 'http', port: 8081, targetPort: 8081, nodePort: 31081, protocol: 'TCP' }] }] },
+    {
+      ...topology,
+      services: [
+        ...topology.services,
+        {
+          name: 'svc-orphan',
+          namespace: 'default',
+          type: 'NodePort',
+          selector: { app: 'nothing' },
+          ports: [{ name: 'http', port: 8081, targetPort: 8081, nodePort: 31081, protocol: 'TCP' }],
+        },
+      ],
+    },
     { lab: 'lab', nodeSubnet: '10.254.7.0/24' },
   );
   const orphan = orphaned.services.find((s) => s.name === 'svc-orphan')!;
 
   it('rejects a Service and a NodePort without endpoints in the filter table, as kube-proxy does, and writes no nat chain for them', () => {
     const filter = kubeProxyFilterRules(orphaned);
-    expect(filter).toContain(`-A KUBE-SERVICES -d ${orphan.clusterIP}/32 -p tcp -m comment --comment "default/svc-orphan:http has no endpoints" -m tcp --dport 8081 -j REJECT --reject-with icmp-port-unreachable`);
-    expect(filter).toContain('-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/svc-orphan:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31081 -j REJECT --reject-with icmp-port-unreachable');
-    expect(filter).toContain('-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES');
+    expect(filter).toContain(
+      `-A KUBE-SERVICES -d ${orphan.clusterIP}/32 -p tcp -m comment --comment "default/svc-orphan:http has no endpoints" -m tcp --dport 8081 -j REJECT --reject-with icmp-port-unreachable`,
+    );
+    expect(filter).toContain(
+      '-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/svc-orphan:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31081 -j REJECT --reject-with icmp-port-unreachable',
+    );
+    expect(filter).toContain(
+      '-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
+    );
     expect(kubeProxyNatRules(orphaned)).not.toContain('svc-orphan');
     expect(kubeProxyFilterRules(plan)).not.toContain('REJECT');
   });
 
   it('names the node uplink as the topology says, for the address, the default route and the VXLAN device', () => {
-    const ens5 = planLab(parseTopology({ nodeUplink: 'ens5', nodes: [{ name: 'n1' }, { name: 'n2' }], ipPools: [{ name: 'p', cidr: '10.244.0.0/16' }] }), { lab: 'lab', nodeSubnet: '10.254.7.0/24' });
+    const ens5 = planLab(
+      parseTopology({
+        nodeUplink: 'ens5',
+        nodes: [{ name: 'n1' }, { name: 'n2' }],
+        ipPools: [{ name: 'p', cidr: '10.244.0.0/16' }],
+      }),
+      { lab: 'lab', nodeSubnet: '10.254.7.0/24' },
+    );
     const lines = nodeLines(ens5, ens5.nodes[0]!, 0);
     expect(lines).toContain('addr add 10.254.7.11/24 dev ens5');
     expect(lines).toContain('route add default via 10.254.7.254 dev ens5');
-    expect(lines).toContain('link add vxlan.calico type vxlan id 4096 dstport 4789 local 10.254.7.11 dev ens5 nolearning');
+    expect(lines).toContain(
+      'link add vxlan.calico type vxlan id 4096 dstport 4789 local 10.254.7.11 dev ens5 nolearning',
+    );
     expect(lines.join('\n')).not.toContain('eth0');
-    expect(() => parseTopology({ nodeUplink: 'bad name!', nodes: [{ name: 'n1' }], ipPools: [{ name: 'p', cidr: '10.244.0.0/16' }] })).toThrow(/nodeUplink/);
+    expect(() =>
+      parseTopology({
+        nodeUplink: 'bad name!',
+        nodes: [{ name: 'n1' }],
+        ipPools: [{ name: 'p', cidr: '10.244.0.0/16' }],
+      }),
+    ).toThrow(/nodeUplink/);
   });
 });
 
@@ -99,7 +153,14 @@ describe('node subnet choice', () => {
   it('skips /24s the host already routes or addresses', () => {
     const host = hostCidrsFromIpJson(
       JSON.stringify([{ dst: 'default' }, { dst: '10.254.0.0/23' }, { dst: '172.17.0.0/16' }]),
-      JSON.stringify([{ addr_info: [{ family: 'inet', local: '10.254.2.5', prefixlen: 24 }, { family: 'inet6', local: 'fe80::1', prefixlen: 64 }] }]),
+      JSON.stringify([
+        {
+          addr_info: [
+            { family: 'inet', local: '10.254.2.5', prefixlen: 24 },
+            { family: 'inet6', local: 'fe80::1', prefixlen: 64 },
+          ],
+        },
+      ]),
     );
     expect(host).toEqual(['10.254.0.0/23', '172.17.0.0/16', '10.254.2.5/24']);
     expect(pickNodeSubnet(host, ['10.244.0.0/16'])).toBe('10.254.3.0/24');

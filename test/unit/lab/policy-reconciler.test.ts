@@ -20,14 +20,18 @@ function fakeIptables() {
     calls.push([...argv]);
     const netns = argv[3]!;
     const tool = argv[4];
-    if (tool === 'iptables-save') return { stdout: ['*filter', ':FORWARD ACCEPT [0:0]', ...(tables.get(netns) ?? []), 'COMMIT', ''].join('\n') };
+    if (tool === 'iptables-save')
+      return { stdout: ['*filter', ':FORWARD ACCEPT [0:0]', ...(tables.get(netns) ?? []), 'COMMIT', ''].join('\n') };
     // Apply the restore the way --noflush does: declared chains are flushed, rules appended, -X removes, -I inserts.
     const lines = tables.get(netns) ?? [];
     const input = options?.input ?? '';
     let kept = [...lines];
     for (const l of input.split('\n')) {
       const declared = /^:(\S+) - /.exec(l);
-      if (declared) kept = kept.filter((x) => !x.startsWith(`-A ${declared[1]} `) && x !== `:${declared[1]} - [0:0]`).concat(`:${declared[1]} - [0:0]`);
+      if (declared)
+        kept = kept
+          .filter((x) => !x.startsWith(`-A ${declared[1]} `) && x !== `:${declared[1]} - [0:0]`)
+          .concat(`:${declared[1]} - [0:0]`);
       else if (l.startsWith('-A ')) kept.push(l);
       else if (l.startsWith('-I FORWARD 1 ')) kept.push(l.replace('-I FORWARD 1 ', '-A FORWARD '));
       else if (l.startsWith('-X ')) kept = kept.filter((x) => x !== `:${l.slice(3)} - [0:0]`);
@@ -42,7 +46,10 @@ describe('the lab policy reconciler', () => {
   it('hands normalizePolicies the store objects with apiVersion and kind restored', () => {
     const store = new PolicyStore(null);
     store.create('calico-global', asWritten({ metadata: { name: 'deny-src-to-dest' }, spec: GNP_DENY_SRC.spec }));
-    store.create('kubernetes', asWritten({ metadata: { name: 'x', namespace: 'payments' }, spec: { podSelector: {} } }));
+    store.create(
+      'kubernetes',
+      asWritten({ metadata: { name: 'x', namespace: 'payments' }, spec: { podSelector: {} } }),
+    );
     expect(storeObjects(store).map((o) => [o.apiVersion, o.kind, o.metadata.name])).toEqual([
       ['networking.k8s.io/v1', 'NetworkPolicy', 'x'],
       ['projectcalico.org/v3', 'GlobalNetworkPolicy', 'deny-src-to-dest'],
@@ -53,7 +60,14 @@ describe('the lab policy reconciler', () => {
     const store = new PolicyStore(null);
     const ipt = fakeIptables();
     const log: string[] = [];
-    const r = new PolicyReconciler({ plan, store, statusPath: null, log: (l) => log.push(l), run: ipt.run, debounceMs: 20 });
+    const r = new PolicyReconciler({
+      plan,
+      store,
+      statusPath: null,
+      log: (l) => log.push(l),
+      run: ipt.run,
+      debounceMs: 20,
+    });
     await r.start();
     expect(ipt.restores().map((c) => c[3])).toEqual(plan.nodes.map((n) => n.netns));
     for (const d of topology.policyDocuments) store.create('kubernetes', asWritten(d.object));
@@ -63,7 +77,10 @@ describe('the lab policy reconciler', () => {
     expect(ipt.restores().map((c) => c[3])).toEqual([...plan.nodes.map((n) => n.netns), node1.netns]);
     expect(r.last).toMatchObject({ resourceVersion: store.resourceVersion, error: null });
     expect(log.at(-1)).toMatch(/2 policies at resourceVersion \d+: k8s-node1 wrote 3 chains .*; k8s-node2 unchanged/);
-    store.update('kubernetes', { ...store.get('kubernetes', 'payments', 'default-deny-ingress')!, metadata: { ...store.get('kubernetes', 'payments', 'default-deny-ingress')!.metadata, labels: { a: 'b' } } });
+    store.update('kubernetes', {
+      ...store.get('kubernetes', 'payments', 'default-deny-ingress')!,
+      metadata: { ...store.get('kubernetes', 'payments', 'default-deny-ingress')!.metadata, labels: { a: 'b' } },
+    });
     await r.idle();
     expect(ipt.restores()).toHaveLength(3); // a label change renders the same chains: nothing written
     r.stop();
@@ -71,7 +88,14 @@ describe('the lab policy reconciler', () => {
 
   it('reports a failing node in its status instead of throwing', async () => {
     const store = new PolicyStore(null);
-    const r = new PolicyReconciler({ plan, store, statusPath: null, log: () => undefined, run: async () => Promise.reject(new Error('no such netns')), debounceMs: 5 });
+    const r = new PolicyReconciler({
+      plan,
+      store,
+      statusPath: null,
+      log: () => undefined,
+      run: async () => Promise.reject(new Error('no such netns')),
+      debounceMs: 5,
+    });
     await r.start();
     expect(r.last?.error).toContain('no such netns');
     r.stop();

@@ -76,7 +76,9 @@ describe('parsing a known_hosts file', () => {
 
   it('reads the key type and the SHA256 fingerprint from a key blob as ssh-keygen prints them', () => {
     expect(keyBlobType(rsa.blob)).toBe('ssh-rsa');
-    const printed = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'node1.pub')], { encoding: 'utf8' });
+    const printed = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'node1.pub')], {
+      encoding: 'utf8',
+    });
     expect(printed).toContain(keyFingerprint(node1.blob));
   });
 });
@@ -91,8 +93,16 @@ describe('checking a presented host key', () => {
 
   it('refuses an unknown host, a changed key, a key of a type it does not know, and a revoked key', () => {
     expect(checkHostKey(file, ['10.0.0.99'], node1.blob)).toEqual({ ok: false, reason: 'unknown' });
-    expect(checkHostKey(file, ['10.0.0.11'], keygen('rebuilt', 'ed25519').blob)).toMatchObject({ ok: false, reason: 'changed', entry: { line: 2 } });
-    expect(checkHostKey(file, ['10.0.1.5'], node1.blob)).toEqual({ ok: false, reason: 'other-type', knownTypes: ['ssh-rsa'] });
+    expect(checkHostKey(file, ['10.0.0.11'], keygen('rebuilt', 'ed25519').blob)).toMatchObject({
+      ok: false,
+      reason: 'changed',
+      entry: { line: 2 },
+    });
+    expect(checkHostKey(file, ['10.0.1.5'], node1.blob)).toEqual({
+      ok: false,
+      reason: 'other-type',
+      knownTypes: ['ssh-rsa'],
+    });
     expect(checkHostKey(file, ['10.0.0.11'], other.blob)).toEqual({ ok: false, reason: 'revoked' });
   });
 
@@ -116,13 +126,17 @@ describe('the hostVerifier handed to ssh2', () => {
     const err = v.refusal();
     expect(err).toBeInstanceOf(K8snetError);
     expect(err?.code).toBe('ssh_host_key');
-    expect(err?.message).toMatch(/^host key for k8s-node3 \(10\.0\.0\.13:22\) is not in known_hosts \/etc\/k8snet\/known_hosts; the node presented ssh-ed25519 SHA256:/);
+    expect(err?.message).toMatch(
+      /^host key for k8s-node3 \(10\.0\.0\.13:22\) is not in known_hosts \/etc\/k8snet\/known_hosts; the node presented ssh-ed25519 SHA256:/,
+    );
   });
 
   it('shouts HOST KEY CHANGED with the line it disagrees with', () => {
     const v = knownHostsVerifier(file, path, { node: 'k8s-node1', host: '10.0.0.11', port: 22 });
     expect(v.verify(keygen('mitm', 'ed25519').blob)).toBe(false);
-    expect(v.refusal()?.message).toMatch(/^HOST KEY CHANGED for k8s-node1 \(10\.0\.0\.11:22\): .* does not match \/etc\/k8snet\/known_hosts line 2\./);
+    expect(v.refusal()?.message).toMatch(
+      /^HOST KEY CHANGED for k8s-node1 \(10\.0\.0\.11:22\): .* does not match \/etc\/k8snet\/known_hosts line 2\./,
+    );
   });
 
   it('accepts the right key and has nothing to refuse', () => {
@@ -132,6 +146,9 @@ describe('the hostVerifier handed to ssh2', () => {
   });
 
   it('names a missing known_hosts file as a config error', async () => {
-    await expect(loadKnownHosts('/nonexistent/known_hosts')).rejects.toMatchObject({ code: 'config', message: 'cannot read known_hosts file /nonexistent/known_hosts: ENOENT' });
+    await expect(loadKnownHosts('/nonexistent/known_hosts')).rejects.toMatchObject({
+      code: 'config',
+      message: 'cannot read known_hosts file /nonexistent/known_hosts: ENOENT',
+    });
   });
 });

@@ -6,8 +6,21 @@ import { startHealthServer } from '../../../src/observability/health-server.ts';
 
 function capture(): { lines: () => Record<string, unknown>[]; stream: Writable } {
   const chunks: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, cb) { chunks.push(String(chunk)); cb(); } });
-  return { stream, lines: () => chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk));
+      cb();
+    },
+  });
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe('logs', () => {
@@ -16,7 +29,14 @@ describe('logs', () => {
     const log = createLogger({ destination: out.stream }).child({ jobId: '42', command: 'trace', user: 'U123' });
     log.info({ botToken: 'xoxb-1-2-secret', ssh: { privateKey: '-----BEGIN' } }, 'posting with xoxb-1234-abcd failed');
     const [line] = out.lines();
-    expect(line).toMatchObject({ level: 'info', jobId: '42', command: 'trace', user: 'U123', botToken: '[REDACTED]', ssh: { privateKey: '[REDACTED]' } });
+    expect(line).toMatchObject({
+      level: 'info',
+      jobId: '42',
+      command: 'trace',
+      user: 'U123',
+      botToken: '[REDACTED]',
+      ssh: { privateKey: '[REDACTED]' },
+    });
     expect(JSON.stringify(line)).not.toMatch(/secret|BEGIN|xoxb-1234/);
     expect(redactSecrets('token=xapp-1-A0-123 here')).toBe('token=xapp-[REDACTED] here');
   });
@@ -27,7 +47,16 @@ describe('health and metrics endpoints', () => {
     let redisUp = true;
     const metrics = createMetrics({ defaultMetrics: false, queueDepth: async () => ({ waiting: 3, active: 1 }) });
     metrics.commands.inc({ command: 'trace', result: 'done' });
-    const server = await startHealthServer({ port: 0, host: '127.0.0.1', registry: metrics.registry, checks: { redis: async () => { if (!redisUp) throw new Error('ECONNREFUSED'); } } });
+    const server = await startHealthServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry: metrics.registry,
+      checks: {
+        redis: async () => {
+          if (!redisUp) throw new Error('ECONNREFUSED');
+        },
+      },
+    });
     const base = `http://127.0.0.1:${server.port}`;
     try {
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
@@ -50,8 +79,18 @@ describe('a health port already taken on this host', () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const first = await startHealthServer({ port: 0, host: '127.0.0.1', registry: metrics.registry, checks: {} });
     try {
-      await expect(startHealthServer({ port: first.port, host: '127.0.0.1', registry: metrics.registry, checks: {} })).rejects.toThrow(`K8SNET_HEALTH_PORT: port ${first.port} is already in use on this host (another k8snet bot or worker?); set another, or 0 for any free port`);
-      const second = await startHealthServer({ port: first.port, host: '127.0.0.1', registry: metrics.registry, checks: {}, fallbackToFreePort: true });
+      await expect(
+        startHealthServer({ port: first.port, host: '127.0.0.1', registry: metrics.registry, checks: {} }),
+      ).rejects.toThrow(
+        `K8SNET_HEALTH_PORT: port ${first.port} is already in use on this host (another k8snet bot or worker?); set another, or 0 for any free port`,
+      );
+      const second = await startHealthServer({
+        port: first.port,
+        host: '127.0.0.1',
+        registry: metrics.registry,
+        checks: {},
+        fallbackToFreePort: true,
+      });
       expect(second.fellBack).toBe(true);
       expect(second.port).not.toBe(first.port);
       expect((await fetch(`http://127.0.0.1:${second.port}/healthz`)).status).toBe(200);

@@ -1,18 +1,99 @@
 import { describe, expect, it } from '@jest/globals';
-import { compareWithPrevious, diagnoseHealth, type HealthFacts, type HealthNodeFacts } from '../../../src/ops/health-diagnosis.ts';
+import {
+  compareWithPrevious,
+  diagnoseHealth,
+  type HealthFacts,
+  type HealthNodeFacts,
+} from '../../../src/ops/health-diagnosis.ts';
 import type { RouteLine } from '../../../src/ops/trace-facts.ts';
 
-const r = (raw: string): RouteLine => ({ raw, destination: raw.split(' ')[0] === 'blackhole' ? raw.split(' ')[1]! : raw.split(' ')[0]!, gateway: /via (\S+)/.exec(raw)?.[1] ?? null, device: /dev (\S+)/.exec(raw)?.[1] ?? null, type: raw.startsWith('blackhole') ? 'blackhole' : 'unicast' });
-const links = [{ name: 'eth0', up: true, mtu: 1500 }, { name: 'vxlan.calico', up: true, mtu: 1450 }, { name: 'calib8c6d5407e3', up: true, mtu: 1450 }];
+const r = (raw: string): RouteLine => ({
+  raw,
+  destination: raw.split(' ')[0] === 'blackhole' ? raw.split(' ')[1]! : raw.split(' ')[0]!,
+  gateway: /via (\S+)/.exec(raw)?.[1] ?? null,
+  device: /dev (\S+)/.exec(raw)?.[1] ?? null,
+  type: raw.startsWith('blackhole') ? 'blackhole' : 'unicast',
+});
+const links = [
+  { name: 'eth0', up: true, mtu: 1500 },
+  { name: 'vxlan.calico', up: true, mtu: 1450 },
+  { name: 'calib8c6d5407e3', up: true, mtu: 1450 },
+];
 
 function facts(): HealthFacts {
-  const n1: HealthNodeFacts = { name: 'k8s-node1', ip: '10.254.0.11', blocks: ['10.244.0.0/26'], routes: ['default via 10.254.0.254 dev eth0', 'blackhole 10.244.0.0/26 proto 80', '10.244.0.2 dev calib8c6d5407e3 scope link', '10.244.0.64/26 via 10.244.0.64 dev vxlan.calico onlink'].map(r), links, ipForward: true, nodePorts: [31080], error: null };
-  const n2: HealthNodeFacts = { name: 'k8s-node2', ip: '10.254.0.12', blocks: ['10.244.0.64/26'], routes: ['default via 10.254.0.254 dev eth0', 'blackhole 10.244.0.64/26 proto 80', '10.244.0.0/26 via 10.244.0.0 dev vxlan.calico onlink'].map(r), links, ipForward: true, nodePorts: [31080], error: null };
+  const n1: HealthNodeFacts = {
+    name: 'k8s-node1',
+    ip: '10.254.0.11',
+    blocks: ['10.244.0.0/26'],
+    routes: [
+      'default via 10.254.0.254 dev eth0',
+      'blackhole 10.244.0.0/26 proto 80',
+      '10.244.0.2 dev calib8c6d5407e3 scope link',
+      '10.244.0.64/26 via 10.244.0.64 dev vxlan.calico onlink',
+    ].map(r),
+    links,
+    ipForward: true,
+    nodePorts: [31080],
+    error: null,
+  };
+  const n2: HealthNodeFacts = {
+    name: 'k8s-node2',
+    ip: '10.254.0.12',
+    blocks: ['10.244.0.64/26'],
+    routes: [
+      'default via 10.254.0.254 dev eth0',
+      'blackhole 10.244.0.64/26 proto 80',
+      '10.244.0.0/26 via 10.244.0.0 dev vxlan.calico onlink',
+    ].map(r),
+    links,
+    ipForward: true,
+    nodePorts: [31080],
+    error: null,
+  };
   return {
     nodes: [n1, n2],
-    pools: [{ name: 'p', cidr: '10.244.0.0/16', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Always', natOutgoing: true, disabled: false, apiVersion: 'crd.projectcalico.org/v1' }],
-    pods: [{ name: 'pod-dest', namespace: 'default', uid: 'u', nodeName: 'k8s-node1', podIP: '10.244.0.2', podIPs: [], hostIP: null, phase: 'Running', ready: true, hostNetwork: false, labels: {}, containers: [], caliInterface: 'calib8c6d5407e3' }],
-    services: [{ name: 'svc-nodeport', namespace: 'default', type: 'NodePort', clusterIP: '10.96.0.101', clusterIPs: [], selector: { type: 'dest' }, ports: [{ name: 'http', protocol: 'TCP', port: 8080, targetPort: 8080, nodePort: 31080 }], externalTrafficPolicy: null, readyEndpoints: 1 }],
+    pools: [
+      {
+        name: 'p',
+        cidr: '10.244.0.0/16',
+        blockSize: 26,
+        ipipMode: 'Never',
+        vxlanMode: 'Always',
+        natOutgoing: true,
+        disabled: false,
+        apiVersion: 'crd.projectcalico.org/v1',
+      },
+    ],
+    pods: [
+      {
+        name: 'pod-dest',
+        namespace: 'default',
+        uid: 'u',
+        nodeName: 'k8s-node1',
+        podIP: '10.244.0.2',
+        podIPs: [],
+        hostIP: null,
+        phase: 'Running',
+        ready: true,
+        hostNetwork: false,
+        labels: {},
+        containers: [],
+        caliInterface: 'calib8c6d5407e3',
+      },
+    ],
+    services: [
+      {
+        name: 'svc-nodeport',
+        namespace: 'default',
+        type: 'NodePort',
+        clusterIP: '10.96.0.101',
+        clusterIPs: [],
+        selector: { type: 'dest' },
+        ports: [{ name: 'http', protocol: 'TCP', port: 8080, targetPort: 8080, nodePort: 31080 }],
+        externalTrafficPolicy: null,
+        readyEndpoints: 1,
+      },
+    ],
   };
 }
 
@@ -30,7 +111,7 @@ describe('cluster health', () => {
     expect(messages).toEqual([
       'route to 10.244.0.64/26 (k8s-node2) missing on k8s-node1',
       'route to default/pod-dest (10.244.0.2 via calib8c6d5407e3) missing on k8s-node1',
-      'NodePort 31080 (default/svc-nodeport) missing from k8s-node2\'s iptables',
+      "NodePort 31080 (default/svc-nodeport) missing from k8s-node2's iptables",
       'Service default/svc-nodeport has no ready endpoints',
     ]);
   });
@@ -58,6 +139,8 @@ describe('comparison with the previous report', () => {
     expect(third.appeared).toEqual([]);
     expect(third.ongoing.map((x) => x.since)).toEqual(['09:05']);
     const fourth = compareWithPrevious([], third.memory, '09:15');
-    expect(fourth.resolved).toEqual([{ message: 'route to 10.244.0.64/26 (k8s-node2) missing on k8s-node1', firstSeen: '09:05' }]);
+    expect(fourth.resolved).toEqual([
+      { message: 'route to 10.244.0.64/26 (k8s-node2) missing on k8s-node1', firstSeen: '09:05' },
+    ]);
   });
 });

@@ -12,14 +12,30 @@ const dir = mkdtempSync(join(tmpdir(), 'k8snet-pcap-op-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('pcap FILE', () => {
-  it('shows VXLAN flows with the outer tunnel endpoints beside the inner addresses (tcpdump\'s vxlan.pcap)', async () => {
+  it("shows VXLAN flows with the outer tunnel endpoints beside the inner addresses (tcpdump's vxlan.pcap)", async () => {
     const { result, report } = await summarizePcapFile(fixture('vxlan.pcap'), ctx);
     expect(result.errors).toEqual([]);
-    const flows = result.flows as { src: string; dst: string; proto: string; tunnel: { type: string; vni: number; outerSrc: string } | null }[];
-    expect(flows.some((f) => f.src === '192.168.203.3' && f.dst === '192.168.203.5' && f.proto === 'icmp' && f.tunnel?.type === 'vxlan' && f.tunnel.vni === 100)).toBe(true);
+    const flows = result.flows as {
+      src: string;
+      dst: string;
+      proto: string;
+      tunnel: { type: string; vni: number; outerSrc: string } | null;
+    }[];
+    expect(
+      flows.some(
+        (f) =>
+          f.src === '192.168.203.3' &&
+          f.dst === '192.168.203.5' &&
+          f.proto === 'icmp' &&
+          f.tunnel?.type === 'vxlan' &&
+          f.tunnel.vni === 100,
+      ),
+    ).toBe(true);
     expect(result.findings.map((f) => f.code)).toContain('encapsulated');
     const text = renderReportText(report);
-    expect(text).toMatch(/192\.168\.203\.3 → 192\.168\.203\.5 icmp\s+VXLAN vni 100 192\.168\.203\.1 → 192\.168\.202\.1/);
+    expect(text).toMatch(
+      /192\.168\.203\.3 → 192\.168\.203\.5 icmp\s+VXLAN vni 100 192\.168\.203\.1 → 192\.168\.202\.1/,
+    );
   });
 
   it('reports a file cut off mid-record as an error and keeps what was decoded before it', async () => {

@@ -10,14 +10,43 @@ const rules = [
   '-A KUBE-SVC-AAAA -m comment --comment "default/svc-nodeport:http -> 10.244.0.2:8080" -j KUBE-SEP-BBBB',
   '-A KUBE-SEP-BBBB -p tcp -m comment --comment "default/svc-nodeport:http" -m tcp -j DNAT --to-destination 10.244.0.2:8080',
 ];
-const node = (name: string, ip: string, over: Partial<NodeRuleFacts> = {}): NodeRuleFacts => ({ name, ip, rules, dnatTargets: ['10.244.0.2:8080'], entryRule: true, rejects: [], drops: [], listeners: [], listening: false, error: null, ...over });
+const node = (name: string, ip: string, over: Partial<NodeRuleFacts> = {}): NodeRuleFacts => ({
+  name,
+  ip,
+  rules,
+  dnatTargets: ['10.244.0.2:8080'],
+  entryRule: true,
+  rejects: [],
+  drops: [],
+  listeners: [],
+  listening: false,
+  error: null,
+  ...over,
+});
 
 function facts(): ServiceFacts {
   return {
     kind: 'nodeport',
     port: 31080,
-    service: { name: 'svc-nodeport', namespace: 'default', type: 'NodePort', clusterIP: '10.96.0.101', clusterIPs: ['10.96.0.101'], selector: { type: 'dest' }, ports: [{ name: 'http', protocol: 'TCP', port: 8080, targetPort: 8080, nodePort: 31080 }], externalTrafficPolicy: 'Cluster' },
-    endpoints: [{ ip: '10.244.0.2', ready: true, nodeName: 'k8s-node1', pod: { name: 'pod-dest', namespace: 'default' }, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }],
+    service: {
+      name: 'svc-nodeport',
+      namespace: 'default',
+      type: 'NodePort',
+      clusterIP: '10.96.0.101',
+      clusterIPs: ['10.96.0.101'],
+      selector: { type: 'dest' },
+      ports: [{ name: 'http', protocol: 'TCP', port: 8080, targetPort: 8080, nodePort: 31080 }],
+      externalTrafficPolicy: 'Cluster',
+    },
+    endpoints: [
+      {
+        ip: '10.244.0.2',
+        ready: true,
+        nodeName: 'k8s-node1',
+        pod: { name: 'pod-dest', namespace: 'default' },
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      },
+    ],
     nodes: [node('k8s-node1', '10.254.0.11'), node('k8s-node2', '10.254.0.12')],
   };
 }
@@ -35,9 +64,23 @@ describe('NodePort and ClusterIP diagnosis', () => {
       'k8s-node2 has no KUBE-NODEPORTS rule for 31080: connections to 10.254.0.12:31080 are not forwarded',
     ]);
     expect(headlineFor(found)).toBe('1 problem');
-    const text = renderReportText({ title: 'nodeport 31080', headline: headlineFor(found), findings: found, sections: [], attachments: [] });
+    const text = renderReportText({
+      title: 'nodeport 31080',
+      headline: headlineFor(found),
+      findings: found,
+      sections: [],
+      attachments: [],
+    });
     expect(text).toContain('\n    └ PROBLEM  k8s-node1 has no KUBE-NODEPORTS rule');
-    expect(renderSlackThread({ title: 'nodeport 31080', headline: '1 problem', findings: found, sections: [], attachments: [] }).replies[0]!.blocks).toHaveLength(2);
+    expect(
+      renderSlackThread({
+        title: 'nodeport 31080',
+        headline: '1 problem',
+        findings: found,
+        sections: [],
+        attachments: [],
+      }).replies[0]!.blocks,
+    ).toHaveLength(2);
   });
 
   it('is satisfied when every node forwards the port to the ready endpoints', () => {
@@ -49,7 +92,9 @@ describe('NodePort and ClusterIP diagnosis', () => {
     f.nodes[1] = node('k8s-node2', '10.254.0.12', { rules: [], dnatTargets: [], entryRule: false });
     const found = diagnoseService(f);
     expect(found.map((x) => x.code)).toEqual(['nodeport_rule_missing']);
-    expect(found[0]!.message).toBe('k8s-node2 has no KUBE-NODEPORTS rule for 31080: connections to 10.254.0.12:31080 are not forwarded');
+    expect(found[0]!.message).toBe(
+      'k8s-node2 has no KUBE-NODEPORTS rule for 31080: connections to 10.254.0.12:31080 are not forwarded',
+    );
   });
 
   it('reports a Service without ready endpoints, and a port no Service owns', () => {
@@ -62,20 +107,28 @@ describe('NodePort and ClusterIP diagnosis', () => {
 
   it('warns about rules that still point at a gone endpoint', () => {
     const f = facts();
-    f.nodes[0] = node('k8s-node1', '10.254.0.11', { dnatTargets: ['10.244.0.9:8080'], rules: [...rules.slice(0, 3), rules[3]!.replace('10.244.0.2', '10.244.0.9')] });
+    f.nodes[0] = node('k8s-node1', '10.254.0.11', {
+      dnatTargets: ['10.244.0.9:8080'],
+      rules: [...rules.slice(0, 3), rules[3]!.replace('10.244.0.2', '10.244.0.9')],
+    });
     expect(codes(f)).toEqual(expect.arrayContaining(['warning:stale_endpoint_rule', 'warning:endpoint_rule_missing']));
   });
 
   it('says a node rejects the port because the Service has no endpoints, and warns about Local-policy drops', () => {
     const f = facts();
     f.endpoints = [];
-    const reject = '-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/svc-nodeport:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31080 -j REJECT --reject-with icmp-port-unreachable';
+    const reject =
+      '-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/svc-nodeport:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31080 -j REJECT --reject-with icmp-port-unreachable';
     f.nodes = [node('k8s-node1', '10.254.0.11', { entryRule: false, rules: [], dnatTargets: [], rejects: [reject] })];
     const found = diagnoseService(f);
     expect(found.map((x) => `${x.severity}:${x.code}`)).toEqual(['error:no_endpoints']);
     expect(found[0]!.children!.map((x) => x.code)).toEqual(['rejected_no_endpoints']);
     const g = facts();
-    g.nodes[1] = node('k8s-node2', '10.254.0.12', { drops: ['-A KUBE-XLB-X -m comment --comment "default/svc-nodeport:http has no local endpoints" -j KUBE-MARK-DROP'] });
+    g.nodes[1] = node('k8s-node2', '10.254.0.12', {
+      drops: [
+        '-A KUBE-XLB-X -m comment --comment "default/svc-nodeport:http has no local endpoints" -j KUBE-MARK-DROP',
+      ],
+    });
     expect(codes(g)).toContain('warning:dropped_no_local_endpoint');
   });
 });
@@ -83,14 +136,23 @@ describe('NodePort and ClusterIP diagnosis', () => {
 describe('service diagnosis: IPv6 endpoints and older kube-proxy', () => {
   it('matches DNAT targets written [addr]:port against endpoints written addr and port (no stale or missing rule)', () => {
     const f = facts();
-    f.endpoints = [{ ip: 'fd00:10:244:0::5', ready: true, nodeName: 'k8s-node1', pod: null, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }];
+    f.endpoints = [
+      {
+        ip: 'fd00:10:244:0::5',
+        ready: true,
+        nodeName: 'k8s-node1',
+        pod: null,
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      },
+    ];
     f.nodes = [node('k8s-node1', 'fd00:254::11', { dnatTargets: ['[fd00:10:244::5]:8080'] })];
     expect(codes(f).filter((c) => c.includes('stale') || c.includes('missing'))).toEqual([]);
   });
 
   it('reports a NodePort REJECT even when older kube-proxy kept the nat rules next to it', () => {
     const f = facts();
-    const reject = '-A KUBE-SERVICES -p tcp -m comment --comment "bad-srv:management-port has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31218 -j REJECT --reject-with icmp-port-unreachable';
+    const reject =
+      '-A KUBE-SERVICES -p tcp -m comment --comment "bad-srv:management-port has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31218 -j REJECT --reject-with icmp-port-unreachable';
     f.nodes = [node('k8s-node1', '10.254.0.11', { rejects: [reject] })];
     expect(codes(f)).toContain('error:rejected_no_endpoints');
   });
@@ -99,35 +161,77 @@ describe('service diagnosis: IPv6 endpoints and older kube-proxy', () => {
 describe('service diagnosis: a dual-stack Service', () => {
   it('expects only the walked family\'s endpoints in the rules (no "missing" IPv6 endpoint on IPv4 rules)', () => {
     const f = facts();
-    f.endpoints.push({ ip: 'fd00:10:244::2', ready: true, nodeName: 'k8s-node1', pod: null, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] });
+    f.endpoints.push({
+      ip: 'fd00:10:244::2',
+      ready: true,
+      nodeName: 'k8s-node1',
+      pod: null,
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    });
     expect(codes(f)).not.toContain('warning:endpoint_rule_missing');
   });
 });
 
 describe('service diagnosis across kube-proxy modes', () => {
-  const detected = (over: Partial<NonNullable<NodeRuleFacts['detected']>> = {}): NonNullable<NodeRuleFacts['detected']> => ({ mode: 'nftables', reported: 'nftables', tables: { nftables: true, iptables: false }, backends: { legacy: 0, nft: 0 }, ...over });
+  const detected = (
+    over: Partial<NonNullable<NodeRuleFacts['detected']>> = {},
+  ): NonNullable<NodeRuleFacts['detected']> => ({
+    mode: 'nftables',
+    reported: 'nftables',
+    tables: { nftables: true, iptables: false },
+    backends: { legacy: 0, nft: 0 },
+    ...over,
+  });
 
-  it('names the nftables dispatch, by node, when one node\'s kube-proxy table was flushed', () => {
+  it("names the nftables dispatch, by node, when one node's kube-proxy table was flushed", () => {
     const f = facts();
-    f.nodes = [node('k8s-node1', '10.254.0.11', { mode: 'nftables', detected: detected(), nodePortAddresses: ['10.254.0.11'] }), node('k8s-node2', '10.254.0.12', { mode: 'nftables', detected: detected(), rules: [], dnatTargets: [], entryRule: false, nodePortAddresses: [] })];
+    f.nodes = [
+      node('k8s-node1', '10.254.0.11', { mode: 'nftables', detected: detected(), nodePortAddresses: ['10.254.0.11'] }),
+      node('k8s-node2', '10.254.0.12', {
+        mode: 'nftables',
+        detected: detected(),
+        rules: [],
+        dnatTargets: [],
+        entryRule: false,
+        nodePortAddresses: [],
+      }),
+    ];
     const found = diagnoseService(f);
     expect(found.map((x) => x.code)).toEqual(['nodeport_rule_missing']);
-    expect(found[0]!.message).toBe('k8s-node2 has no service-nodeports dispatch for 31080: connections to 10.254.0.12:31080 are not forwarded');
+    expect(found[0]!.message).toBe(
+      'k8s-node2 has no service-nodeports dispatch for 31080: connections to 10.254.0.12:31080 are not forwarded',
+    );
     expect(found[0]!.evidence).toMatch(/flushed or never written/);
   });
 
-  it('says so when NodePorts answer only on addresses that are not the node\'s IP (nodeport-ips), never on 127.0.0.1', () => {
+  it("says so when NodePorts answer only on addresses that are not the node's IP (nodeport-ips), never on 127.0.0.1", () => {
     const f = facts();
-    f.nodes = f.nodes.map((n) => ({ ...n, mode: 'nftables' as const, nodePortAddresses: n.name === 'k8s-node1' ? ['192.168.7.1'] : [n.ip] }));
+    f.nodes = f.nodes.map((n) => ({
+      ...n,
+      mode: 'nftables' as const,
+      nodePortAddresses: n.name === 'k8s-node1' ? ['192.168.7.1'] : [n.ip],
+    }));
     const found = diagnoseService(f).filter((x) => x.code === 'nodeport_not_on_node_ip');
-    expect(found.map((x) => x.message)).toEqual(["k8s-node1 answers NodePort 31080 only on 192.168.7.1 (kube-proxy nftables' nodeport-ips set), not on 10.254.0.11; NodePorts never answer on 127.0.0.1 in nftables mode"]);
+    expect(found.map((x) => x.message)).toEqual([
+      "k8s-node1 answers NodePort 31080 only on 192.168.7.1 (kube-proxy nftables' nodeport-ips set), not on 10.254.0.11; NodePorts never answer on 127.0.0.1 in nftables mode",
+    ]);
   });
 
-  it('reports both modes\' tables and an iptables split between backends, with the counts', () => {
+  it("reports both modes' tables and an iptables split between backends, with the counts", () => {
     const f = facts();
-    f.nodes[0] = node('k8s-node1', '10.254.0.11', { mode: 'iptables', detected: detected({ mode: 'iptables', reported: null, tables: { nftables: true, iptables: true }, backends: { legacy: 3, nft: 41 } }) });
+    f.nodes[0] = node('k8s-node1', '10.254.0.11', {
+      mode: 'iptables',
+      detected: detected({
+        mode: 'iptables',
+        reported: null,
+        tables: { nftables: true, iptables: true },
+        backends: { legacy: 3, nft: 41 },
+      }),
+    });
     const found = diagnoseService(f);
     expect(found.map((x) => x.code)).toEqual(['kube_proxy_both_modes', 'iptables_backends_split', 'rules_present']);
-    expect(found[1]!.message).toBe('k8s-node1 has iptables rules in both backends: 3 in iptables-legacy and 41 in iptables-nft; each tool shows only its half, and packets go through both');
+    expect(found[1]!.message).toBe(
+      'k8s-node1 has iptables rules in both backends: 3 in iptables-legacy and 41 in iptables-nft; each tool shows only its half, and packets go through both',
+    );
   });
 });

@@ -2,28 +2,72 @@ import { describe, expect, it } from '@jest/globals';
 import { diagnoseTrace, lookupRoute, nestTraceFindings, overlayBetween } from '../../../src/ops/trace-diagnosis.ts';
 import { firewallFindings, packetPathVerdicts, type NodeFirewallFacts } from '../../../src/ops/packet-path.ts';
 import { headlineFor } from '../../../src/model/report.ts';
-import type { CapturePointFacts, NodeFacts, ObservedFlow, PodInside, RouteLine, TraceFacts } from '../../../src/ops/trace-facts.ts';
+import type {
+  CapturePointFacts,
+  NodeFacts,
+  ObservedFlow,
+  PodInside,
+  RouteLine,
+  TraceFacts,
+} from '../../../src/ops/trace-facts.ts';
 import type { IpPoolInfo, PodInfo } from '../../../src/cluster/types.ts';
 
 const route = (raw: string): RouteLine => {
   const [destination] = raw.split(' ');
   const type = ['blackhole', 'unreachable'].includes(destination!) ? destination! : 'unicast';
   const dest = type === 'unicast' ? destination! : raw.split(' ')[1]!;
-  return { raw, destination: dest, gateway: /via (\S+)/.exec(raw)?.[1] ?? null, device: /dev (\S+)/.exec(raw)?.[1] ?? null, type };
+  return {
+    raw,
+    destination: dest,
+    gateway: /via (\S+)/.exec(raw)?.[1] ?? null,
+    device: /dev (\S+)/.exec(raw)?.[1] ?? null,
+    type,
+  };
 };
 
-const pool: IpPoolInfo = { name: 'default-ipv4-ippool', cidr: '10.244.0.0/16', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Always', natOutgoing: true, disabled: false, apiVersion: 'crd.projectcalico.org/v1' };
+const pool: IpPoolInfo = {
+  name: 'default-ipv4-ippool',
+  cidr: '10.244.0.0/16',
+  blockSize: 26,
+  ipipMode: 'Never',
+  vxlanMode: 'Always',
+  natOutgoing: true,
+  disabled: false,
+  apiVersion: 'crd.projectcalico.org/v1',
+};
 
 function pod(name: string, ip: string, node: string): PodInfo {
-  return { name, namespace: 'default', uid: 'u', nodeName: node, podIP: ip, podIPs: [ip], hostIP: null, phase: 'Running', ready: true, hostNetwork: false, labels: {}, containers: [] };
+  return {
+    name,
+    namespace: 'default',
+    uid: 'u',
+    nodeName: node,
+    podIP: ip,
+    podIPs: [ip],
+    hostIP: null,
+    phase: 'Running',
+    ready: true,
+    hostNetwork: false,
+    labels: {},
+    containers: [],
+  };
 }
 
 function node1(): NodeFacts {
   return {
     name: 'k8s-node1',
     ip: '10.254.0.11',
-    routes: ['default via 10.254.0.254 dev eth0', 'blackhole 10.244.0.0/26 proto 80', '10.244.0.2 dev calib8c6d5407e3 scope link', '10.244.0.64/26 via 10.244.0.64 dev vxlan.calico proto 80 onlink'].map(route),
-    links: [{ name: 'eth0', up: true, mtu: 1500 }, { name: 'vxlan.calico', up: true, mtu: 1450 }, { name: 'calib8c6d5407e3', up: true, mtu: 1450 }],
+    routes: [
+      'default via 10.254.0.254 dev eth0',
+      'blackhole 10.244.0.0/26 proto 80',
+      '10.244.0.2 dev calib8c6d5407e3 scope link',
+      '10.244.0.64/26 via 10.244.0.64 dev vxlan.calico proto 80 onlink',
+    ].map(route),
+    links: [
+      { name: 'eth0', up: true, mtu: 1500 },
+      { name: 'vxlan.calico', up: true, mtu: 1450 },
+      { name: 'calib8c6d5407e3', up: true, mtu: 1450 },
+    ],
     uplink: 'eth0',
     routeTableText: '',
     ipForward: true,
@@ -39,8 +83,17 @@ function node2(): NodeFacts {
   return {
     name: 'k8s-node2',
     ip: '10.254.0.12',
-    routes: ['default via 10.254.0.254 dev eth0', 'blackhole 10.244.0.64/26 proto 80', '10.244.0.65 dev calia5814ebbae9 scope link', '10.244.0.0/26 via 10.244.0.0 dev vxlan.calico proto 80 onlink'].map(route),
-    links: [{ name: 'eth0', up: true, mtu: 1500 }, { name: 'vxlan.calico', up: true, mtu: 1450 }, { name: 'calia5814ebbae9', up: true, mtu: 1450 }],
+    routes: [
+      'default via 10.254.0.254 dev eth0',
+      'blackhole 10.244.0.64/26 proto 80',
+      '10.244.0.65 dev calia5814ebbae9 scope link',
+      '10.244.0.0/26 via 10.244.0.0 dev vxlan.calico proto 80 onlink',
+    ].map(route),
+    links: [
+      { name: 'eth0', up: true, mtu: 1500 },
+      { name: 'vxlan.calico', up: true, mtu: 1450 },
+      { name: 'calia5814ebbae9', up: true, mtu: 1450 },
+    ],
     uplink: 'eth0',
     routeTableText: '',
     ipForward: true,
@@ -54,17 +107,51 @@ function node2(): NodeFacts {
 }
 
 const flow = (over: Partial<ObservedFlow> = {}): ObservedFlow => ({
-  src: '10.244.0.65', dst: '10.244.0.2', proto: 'tcp', sport: 40000, dport: 80, packets: 6, tunnel: null, tcpFlags: ['SYN', 'SYN-ACK', 'ACK', 'FIN'], handshake: 'complete', resets: 0, ...over,
+  src: '10.244.0.65',
+  dst: '10.244.0.2',
+  proto: 'tcp',
+  sport: 40000,
+  dport: 80,
+  packets: 6,
+  tunnel: null,
+  tcpFlags: ['SYN', 'SYN-ACK', 'ACK', 'FIN'],
+  handshake: 'complete',
+  resets: 0,
+  ...over,
 });
-const point = (role: CapturePointFacts['role'], node: string, iface: string, flows: ObservedFlow[]): CapturePointFacts => ({ role, node, interface: iface, packets: flows.reduce((n, f) => n + f.packets, 0), flows, error: null });
+const point = (
+  role: CapturePointFacts['role'],
+  node: string,
+  iface: string,
+  flows: ObservedFlow[],
+): CapturePointFacts => ({
+  role,
+  node,
+  interface: iface,
+  packets: flows.reduce((n, f) => n + f.packets, 0),
+  flows,
+  error: null,
+});
 const tunnel = { type: 'vxlan' as const, outerSrc: '10.254.0.12', outerDst: '10.254.0.11', vni: 4096 };
 
 function healthy(): TraceFacts {
   const n1 = node1();
   const n2 = node2();
   return {
-    src: { pod: pod('pod-src', '10.244.0.65', 'k8s-node2'), caliInterface: 'calia5814ebbae9', node: n2, listeners: null, netns: 'cni-a' },
-    dst: { pod: pod('pod-dest', '10.244.0.2', 'k8s-node1'), caliInterface: 'calib8c6d5407e3', node: n1, listeners: [80, 8080].map((port) => ({ address: '0.0.0.0', port, process: 'app' })), netns: 'cni-b' },
+    src: {
+      pod: pod('pod-src', '10.244.0.65', 'k8s-node2'),
+      caliInterface: 'calia5814ebbae9',
+      node: n2,
+      listeners: null,
+      netns: 'cni-a',
+    },
+    dst: {
+      pod: pod('pod-dest', '10.244.0.2', 'k8s-node1'),
+      caliInterface: 'calib8c6d5407e3',
+      node: n1,
+      listeners: [80, 8080].map((port) => ({ address: '0.0.0.0', port, process: 'app' })),
+      netns: 'cni-b',
+    },
     pool,
     overlay: { mode: 'vxlan', device: 'vxlan.calico' },
     testPort: 80,
@@ -79,7 +166,10 @@ function healthy(): TraceFacts {
     },
   };
 }
-const codes = (facts: TraceFacts, severity?: string) => diagnoseTrace(facts).filter((f) => !severity || f.severity === severity).map((f) => f.code);
+const codes = (facts: TraceFacts, severity?: string) =>
+  diagnoseTrace(facts)
+    .filter((f) => !severity || f.severity === severity)
+    .map((f) => f.code);
 
 describe('trace diagnosis', () => {
   it('finds nothing wrong on a healthy VXLAN path and says how the packets travel', () => {
@@ -93,7 +183,9 @@ describe('trace diagnosis', () => {
     facts.src.node!.routes = facts.src.node!.routes!.filter((r) => !r.raw.startsWith('10.244.0.0/26'));
     const f = diagnoseTrace(facts).find((x) => x.code === 'no_route_to_block')!;
     expect(f.severity).toBe('error');
-    expect(f.message).toBe("k8s-node2 has no route to k8s-node1's pod block through vxlan.calico: packets to 10.244.0.2 take the default route (out of the cluster network)");
+    expect(f.message).toBe(
+      "k8s-node2 has no route to k8s-node1's pod block through vxlan.calico: packets to 10.244.0.2 take the default route (out of the cluster network)",
+    );
     expect(f.evidence).toBe('default via 10.254.0.254 dev eth0');
   });
 
@@ -107,7 +199,10 @@ describe('trace diagnosis', () => {
 
   it('says the destination app listens on loopback only instead of "nothing listens"', () => {
     const facts = healthy();
-    facts.dst.listeners = [{ address: '127.0.0.1', port: 80, process: 'nginx' }, { address: '0.0.0.0', port: 8080, process: 'app' }];
+    facts.dst.listeners = [
+      { address: '127.0.0.1', port: 80, process: 'nginx' },
+      { address: '0.0.0.0', port: 8080, process: 'app' },
+    ];
     const found = diagnoseTrace(facts);
     expect(found.map((f) => f.code)).toContain('listener_loopback_only');
     expect(found.map((f) => f.code)).not.toContain('no_listener');
@@ -127,29 +222,37 @@ describe('trace diagnosis', () => {
     facts.dst.pod = { ...facts.dst.pod, phase: 'Pending' };
     facts.dst.node!.ipForward = false;
     facts.dst.node!.rpFilter = { all: 1 };
-    expect(codes(facts)).toEqual(expect.arrayContaining(['cali_missing', 'pod_not_running', 'ip_forward_off', 'rp_filter_strict']));
+    expect(codes(facts)).toEqual(
+      expect.arrayContaining(['cali_missing', 'pod_not_running', 'ip_forward_off', 'rp_filter_strict']),
+    );
   });
 
   it('reports a tunnel MTU that leaves no room for the VXLAN headers on the real uplink, whatever it is called', () => {
     const facts = healthy();
     facts.src.node!.uplink = 'ens5';
-    facts.src.node!.links = facts.src.node!.links!.map((l) => (l.name === 'eth0' ? { ...l, name: 'ens5' } : { ...l, mtu: 1500 }));
+    facts.src.node!.links = facts.src.node!.links!.map((l) =>
+      l.name === 'eth0' ? { ...l, name: 'ens5' } : { ...l, mtu: 1500 },
+    );
     const f = diagnoseTrace(facts).find((x) => x.code === 'tunnel_mtu_above_uplink')!;
     expect(f.severity).toBe('error');
     expect(f.evidence).toBe('k8s-node2: vxlan.calico mtu 1500, ens5 mtu 1500');
   });
 
-  it('says the underlay is too small when one node\'s uplink is smaller than the other\'s, and a pod MTU above the tunnel', () => {
+  it("says the underlay is too small when one node's uplink is smaller than the other's, and a pod MTU above the tunnel", () => {
     const facts = healthy();
     facts.dst.node!.links = facts.dst.node!.links!.map((l) => (l.name === 'eth0' ? { ...l, mtu: 1400 } : l));
     const under = diagnoseTrace(facts).find((x) => x.code === 'underlay_mtu_too_small')!;
-    expect(under.message).toBe('the underlay MTU on k8s-node1/eth0 (1400) is below the 1500 that VXLAN needs for vxlan.calico\'s MTU 1450 plus 50 bytes of headers: full-size packets between the pods are dropped');
+    expect(under.message).toBe(
+      "the underlay MTU on k8s-node1/eth0 (1400) is below the 1500 that VXLAN needs for vxlan.calico's MTU 1450 plus 50 bytes of headers: full-size packets between the pods are dropped",
+    );
     const pods = healthy();
     pods.src.node!.links = pods.src.node!.links!.map((l) => (l.name.startsWith('cali') ? { ...l, mtu: 1500 } : l));
-    expect(diagnoseTrace(pods).find((x) => x.code === 'pod_mtu_above_tunnel')!.evidence).toBe('k8s-node2: calia5814ebbae9 mtu 1500, k8s-node2: vxlan.calico mtu 1450');
+    expect(diagnoseTrace(pods).find((x) => x.code === 'pod_mtu_above_tunnel')!.evidence).toBe(
+      'k8s-node2: calia5814ebbae9 mtu 1500, k8s-node2: vxlan.calico mtu 1450',
+    );
   });
 
-  it('checks the destination node routes the pod IP to the pod\'s cali interface', () => {
+  it("checks the destination node routes the pod IP to the pod's cali interface", () => {
     const facts = healthy();
     facts.dst.node!.routes = facts.dst.node!.routes!.filter((r) => !r.raw.includes('calib8'));
     const f = diagnoseTrace(facts).find((x) => x.code === 'no_route_to_pod')!;
@@ -184,7 +287,9 @@ describe('trace diagnosis of what left the node', () => {
       point('dst-tunnel', 'k8s-node1', 'vxlan.calico', []),
     ];
     const f = diagnoseTrace(facts).find((x) => x.code === 'not_encapsulated')!;
-    expect(f.message).toBe('packets from default/pod-src leave k8s-node2 on eth0 without VXLAN encapsulation, so the network between the nodes sees pod addresses it cannot route');
+    expect(f.message).toBe(
+      'packets from default/pod-src leave k8s-node2 on eth0 without VXLAN encapsulation, so the network between the nodes sees pod addresses it cannot route',
+    );
     expect(codes(facts, 'error')).not.toContain('lost_between_nodes');
   });
 });
@@ -194,7 +299,9 @@ describe('trace diagnosis of the VXLAN peers', () => {
     const facts = healthy();
     facts.dst.node!.neighbours = [{ ip: '10.244.0.64', device: 'vxlan.calico', lladdr: null, state: ['FAILED'] }];
     const f = diagnoseTrace(facts).find((x) => x.code === 'tunnel_neighbour_missing')!;
-    expect(f.message).toBe("k8s-node1 has no usable ARP entry for k8s-node2's VXLAN tunnel address 10.244.0.64: it cannot encapsulate packets for 10.244.0.65");
+    expect(f.message).toBe(
+      "k8s-node1 has no usable ARP entry for k8s-node2's VXLAN tunnel address 10.244.0.64: it cannot encapsulate packets for 10.244.0.65",
+    );
     expect(f.evidence).toBe('10.244.0.64 dev vxlan.calico FAILED');
   });
 
@@ -206,7 +313,8 @@ describe('trace diagnosis of the VXLAN peers', () => {
 });
 
 describe('where the packets stop', () => {
-  const syn = (over: Partial<ObservedFlow> = {}) => flow({ handshake: 'syn-only', tcpFlags: ['SYN'], packets: 3, packetsFromSrc: 3, packetsFromDst: 0, ...over });
+  const syn = (over: Partial<ObservedFlow> = {}) =>
+    flow({ handshake: 'syn-only', tcpFlags: ['SYN'], packets: 3, packetsFromSrc: 3, packetsFromDst: 0, ...over });
   /** Every hop of the healthy path, then `seenUpTo` hops see the SYNs and the rest nothing. */
   function path(seenUpTo: number, make = () => syn()): TraceFacts {
     const facts = healthy();
@@ -221,18 +329,37 @@ describe('where the packets stop', () => {
     facts.capture!.points = hops.map(([role, n, i], k) => point(role, n, i, k < seenUpTo ? [make()] : []));
     return facts;
   }
-  const forwardDrop: NodeFirewallFacts = { node: 'k8s-node1', diff: { rules: [], policies: [{ table: 'filter', chain: 'FORWARD', policy: 'DROP', packets: 3, bytes: 180, drop: true }], missingCounters: false }, killers: [] };
+  const forwardDrop: NodeFirewallFacts = {
+    node: 'k8s-node1',
+    diff: {
+      rules: [],
+      policies: [{ table: 'filter', chain: 'FORWARD', policy: 'DROP', packets: 3, bytes: 180, drop: true }],
+      missingCounters: false,
+    },
+    killers: [],
+  };
   const all = (facts: TraceFacts, fws: NodeFirewallFacts[] = []) => {
     const verdicts = packetPathVerdicts(facts, fws);
-    const dropped = fws.flatMap((fw) => (fw.diff?.policies ?? []).filter((p) => p.packets > 0).map((p) => ({ severity: 'error' as const, code: 'chain_policy_dropped', message: `${fw.node}: the ${p.table} table's ${p.chain} chain policy DROP dropped ${p.packets} packets`, evidence: '' })));
+    const dropped = fws.flatMap((fw) =>
+      (fw.diff?.policies ?? [])
+        .filter((p) => p.packets > 0)
+        .map((p) => ({
+          severity: 'error' as const,
+          code: 'chain_policy_dropped',
+          message: `${fw.node}: the ${p.table} table's ${p.chain} chain policy DROP dropped ${p.packets} packets`,
+          evidence: '',
+        })),
+    );
     return nestTraceFindings([...verdicts.map((v) => v.finding), ...diagnoseTrace(facts), ...dropped], verdicts);
   };
 
-  it('names the destination node and its FORWARD policy DROP when the SYNs reach its tunnel but never the pod\'s cali, with the rest under it', () => {
+  it("names the destination node and its FORWARD policy DROP when the SYNs reach its tunnel but never the pod's cali, with the rest under it", () => {
     const found = all(path(5), [forwardDrop]);
     const errors = found.filter((f) => f.severity === 'error');
     expect(errors.map((f) => f.code)).toEqual(['dropped_on_dst_node']);
-    expect(errors[0]!.message).toBe("seen on k8s-node1/vxlan.calico (3 SYN), never on k8s-node1/calib8c6d5407e3 (pod-dest's cali): dropped on k8s-node1 — FORWARD policy DROP counted 3 packets");
+    expect(errors[0]!.message).toBe(
+      "seen on k8s-node1/vxlan.calico (3 SYN), never on k8s-node1/calib8c6d5407e3 (pod-dest's cali): dropped on k8s-node1 — FORWARD policy DROP counted 3 packets",
+    );
     expect(errors[0]!.evidence).toBe(
       'k8s-node2/calia5814ebbae9: 3 → k8s-node2/vxlan.calico: 3 → k8s-node2/eth0: 3 → k8s-node1/eth0: 3 → k8s-node1/vxlan.calico: 3 → k8s-node1/calib8c6d5407e3: 0 (packets of the test connection to port 80, request direction)\n' +
         ':FORWARD DROP — 3 packets counted (iptables-save -c, before → after)',
@@ -244,28 +371,73 @@ describe('where the packets stop', () => {
   it('says packets lost between the nodes point at the underlay or a cloud firewall for UDP 4789', () => {
     const f = packetPathVerdicts(path(3), [])[0]!.finding;
     expect(f.code).toBe('lost_between_nodes');
-    expect(f.message).toBe('seen on k8s-node2/eth0 (3 SYN), never on k8s-node1/eth0: lost between the nodes (underlay or cloud firewall: UDP 4789)');
+    expect(f.message).toBe(
+      'seen on k8s-node2/eth0 (3 SYN), never on k8s-node1/eth0: lost between the nodes (underlay or cloud firewall: UDP 4789)',
+    );
   });
 
   it('names an INPUT rule dropping VXLAN that counted the packets between the uplink and the tunnel', () => {
     const raw = '-A INPUT -p udp -m udp --dport 4789 -j DROP';
     const fw: NodeFirewallFacts = {
       node: 'k8s-node1',
-      diff: { rules: [{ table: 'filter', chain: 'INPUT', position: 1, raw, packets: 3, bytes: 400, appeared: false, reset: false, drop: 'drop', felixRuleId: null, comments: [] }], policies: [], missingCounters: false },
-      killers: [{ kind: 'input-drops-vxlan', description: 'drop rules matching udp dport 4789 (VXLAN) in INPUT', rule: { chain: 'INPUT', position: 1, raw, counters: { packets: 3, bytes: 400 } }, counters: { packets: 3, bytes: 400 } }],
+      diff: {
+        rules: [
+          {
+            table: 'filter',
+            chain: 'INPUT',
+            position: 1,
+            raw,
+            packets: 3,
+            bytes: 400,
+            appeared: false,
+            reset: false,
+            drop: 'drop',
+            felixRuleId: null,
+            comments: [],
+          },
+        ],
+        policies: [],
+        missingCounters: false,
+      },
+      killers: [
+        {
+          kind: 'input-drops-vxlan',
+          description: 'drop rules matching udp dport 4789 (VXLAN) in INPUT',
+          rule: { chain: 'INPUT', position: 1, raw, counters: { packets: 3, bytes: 400 } },
+          counters: { packets: 3, bytes: 400 },
+        },
+      ],
     };
     const f = packetPathVerdicts(path(4), [fw])[0]!.finding;
-    expect(f.message).toBe('seen on k8s-node1/eth0 (3 SYN), never on k8s-node1/vxlan.calico: dropped on k8s-node1 — drop rules matching udp dport 4789 (VXLAN) in INPUT counted 3 packets');
+    expect(f.message).toBe(
+      'seen on k8s-node1/eth0 (3 SYN), never on k8s-node1/vxlan.calico: dropped on k8s-node1 — drop rules matching udp dport 4789 (VXLAN) in INPUT counted 3 packets',
+    );
     expect(f.evidence.split('\n')[1]).toBe(`[+3] ${raw}`);
-    expect(firewallFindings([fw], 'vxlan', true)).toEqual([expect.objectContaining({ severity: 'error', code: 'input_drops_tunnel', evidence: `[+3] ${raw}` })]);
+    expect(firewallFindings([fw], 'vxlan', true)).toEqual([
+      expect.objectContaining({ severity: 'error', code: 'input_drops_tunnel', evidence: `[+3] ${raw}` }),
+    ]);
   });
 
   it('says the SYN reaches the pod but the SYN-ACK dies on the way back, as its own finding', () => {
-    const facts = path(6, () => flow({ handshake: 'syn-ack-seen', tcpFlags: ['SYN', 'SYN-ACK'], packets: 6, packetsFromSrc: 3, packetsFromDst: 3 }));
-    facts.capture!.points = facts.capture!.points.map((p) => (['dst-uplink', 'src-uplink', 'src-tunnel', 'src-pod'].includes(p.role) ? { ...p, flows: p.flows.map((f) => ({ ...f, packetsFromDst: 0 })) } : p));
+    const facts = path(6, () =>
+      flow({
+        handshake: 'syn-ack-seen',
+        tcpFlags: ['SYN', 'SYN-ACK'],
+        packets: 6,
+        packetsFromSrc: 3,
+        packetsFromDst: 3,
+      }),
+    );
+    facts.capture!.points = facts.capture!.points.map((p) =>
+      ['dst-uplink', 'src-uplink', 'src-tunnel', 'src-pod'].includes(p.role)
+        ? { ...p, flows: p.flows.map((f) => ({ ...f, packetsFromDst: 0 })) }
+        : p,
+    );
     const f = packetPathVerdicts(facts, [])[0]!.finding;
     expect(f.code).toBe('reply_lost');
-    expect(f.message).toBe('the SYN reaches the pod but the SYN-ACK dies on the way back: seen on k8s-node1/vxlan.calico (3 SYN-ACK), never on k8s-node1/eth0: dropped on k8s-node1');
+    expect(f.message).toBe(
+      'the SYN reaches the pod but the SYN-ACK dies on the way back: seen on k8s-node1/vxlan.calico (3 SYN-ACK), never on k8s-node1/eth0: dropped on k8s-node1',
+    );
   });
 
   it('names forwarding off on the node where the packets stop, with the sysctl line', () => {
@@ -282,7 +454,10 @@ describe('where the packets stop', () => {
 
 describe('inside the pods and on the nodes', () => {
   const inside = (over: Partial<PodInside> = {}): PodInside => ({
-    links: [{ name: 'lo', up: true, mtu: 65536 }, { name: 'eth0', up: true, mtu: 1450 }],
+    links: [
+      { name: 'lo', up: true, mtu: 65536 },
+      { name: 'eth0', up: true, mtu: 1450 },
+    ],
     addresses: { lo: ['127.0.0.1/8'], eth0: ['10.244.0.65/32'] },
     routes: [route('default via 169.254.1.1 dev eth0'), route('169.254.1.1 dev eth0 scope link')],
     routeText: 'default via 169.254.1.1 dev eth0\n169.254.1.1 dev eth0 scope link',
@@ -297,15 +472,22 @@ describe('inside the pods and on the nodes', () => {
     expect(codes(facts, 'error')).toEqual([]);
   });
 
-  it('reports a deleted default route with the pod\'s route table as evidence, and an unanswered gateway', () => {
+  it("reports a deleted default route with the pod's route table as evidence, and an unanswered gateway", () => {
     const facts = healthy();
-    facts.src.inside = inside({ routes: [route('169.254.1.1 dev eth0 scope link')], routeText: '169.254.1.1 dev eth0 scope link' });
+    facts.src.inside = inside({
+      routes: [route('169.254.1.1 dev eth0 scope link')],
+      routeText: '169.254.1.1 dev eth0 scope link',
+    });
     const f = diagnoseTrace(facts).find((x) => x.code === 'pod_default_route_missing')!;
-    expect(f.message).toBe('default/pod-src has no default route: it cannot send to anything off its own link (Calico\'s is default via 169.254.1.1 dev eth0)');
+    expect(f.message).toBe(
+      "default/pod-src has no default route: it cannot send to anything off its own link (Calico's is default via 169.254.1.1 dev eth0)",
+    );
     expect(f.evidence).toBe('ip -4 route inside default/pod-src:\n169.254.1.1 dev eth0 scope link');
     const arp = healthy();
     arp.src.inside = inside({ neighbours: [{ ip: '169.254.1.1', device: 'eth0', lladdr: null, state: ['FAILED'] }] });
-    expect(diagnoseTrace(arp).find((x) => x.code === 'pod_gateway_unresolved')!.evidence).toBe('169.254.1.1 dev eth0 FAILED (ip neigh, inside the pod)');
+    expect(diagnoseTrace(arp).find((x) => x.code === 'pod_gateway_unresolved')!.evidence).toBe(
+      '169.254.1.1 dev eth0 FAILED (ip neigh, inside the pod)',
+    );
   });
 
   it('puts the reset under a listener bound to 127.0.0.1 only', () => {
@@ -323,30 +505,54 @@ describe('inside the pods and on the nodes', () => {
     const facts = healthy();
     facts.dst.node!.rpFilter = { all: 0, 'vxlan.calico': 1 };
     facts.dst.node!.conntrack = { count: 30000, max: 32768 };
-    facts.dst.node!.tunnelOffload = { device: 'vxlan.calico', txChecksumIpGeneric: true, line: 'tx-checksum-ip-generic: on' };
+    facts.dst.node!.tunnelOffload = {
+      device: 'vxlan.calico',
+      txChecksumIpGeneric: true,
+      line: 'tx-checksum-ip-generic: on',
+    };
     const found = diagnoseTrace(facts);
     expect(found.find((f) => f.code === 'rp_filter_strict')!.evidence).toBe('net.ipv4.conf.vxlan/calico.rp_filter = 1');
-    expect(found.find((f) => f.code === 'conntrack_near_full')!.evidence).toBe('net.netfilter.nf_conntrack_count = 30000, net.netfilter.nf_conntrack_max = 32768');
-    expect(found.find((f) => f.code === 'vxlan_checksum_offload_on')!.evidence).toBe('ethtool -k vxlan.calico: tx-checksum-ip-generic: on');
+    expect(found.find((f) => f.code === 'conntrack_near_full')!.evidence).toBe(
+      'net.netfilter.nf_conntrack_count = 30000, net.netfilter.nf_conntrack_max = 32768',
+    );
+    expect(found.find((f) => f.code === 'vxlan_checksum_offload_on')!.evidence).toBe(
+      'ethtool -k vxlan.calico: tx-checksum-ip-generic: on',
+    );
   });
 });
 
 describe('what trace could not read', () => {
-  it('says when a pod\'s network namespace was not found, with what discovery tried', () => {
+  it("says when a pod's network namespace was not found, with what discovery tried", () => {
     const facts = healthy();
     facts.src.netns = null;
     facts.src.netnsSteps = ['crictl pods: not installed', 'scanned 3 namespaces: none holds 10.244.0.65'];
     const f = diagnoseTrace(facts).find((x) => x.code === 'pod_netns_not_found')!;
-    expect(f).toMatchObject({ severity: 'warning', message: "could not find default/pod-src's network namespace on k8s-node2: nothing was read inside it and no test connection was made from it", evidence: 'crictl pods: not installed; scanned 3 namespaces: none holds 10.244.0.65' });
+    expect(f).toMatchObject({
+      severity: 'warning',
+      message:
+        "could not find default/pod-src's network namespace on k8s-node2: nothing was read inside it and no test connection was made from it",
+      evidence: 'crictl pods: not installed; scanned 3 namespaces: none holds 10.244.0.65',
+    });
   });
 
-  it('says the node\'s counters could not be read when nothing else explains the loss there', () => {
+  it("says the node's counters could not be read when nothing else explains the loss there", () => {
     const facts = healthy();
     facts.capture!.points = [
-      point('dst-tunnel', 'k8s-node1', 'vxlan.calico', [flow({ handshake: 'syn-only', tcpFlags: ['SYN'], packets: 3, packetsFromSrc: 3, packetsFromDst: 0 })]),
+      point('dst-tunnel', 'k8s-node1', 'vxlan.calico', [
+        flow({ handshake: 'syn-only', tcpFlags: ['SYN'], packets: 3, packetsFromSrc: 3, packetsFromDst: 0 }),
+      ]),
       point('dst-pod', 'k8s-node1', 'calib8c6d5407e3', []),
     ];
-    const f = packetPathVerdicts(facts, [{ node: 'k8s-node1', diff: null, killers: [], error: 'iptables-save -c on k8s-node1 exited 4: Another app is currently holding the xtables lock' }])[0]!.finding;
-    expect(f.message).toBe("seen on k8s-node1/vxlan.calico (3 SYN), never on k8s-node1/calib8c6d5407e3 (pod-dest's cali): dropped on k8s-node1 (its iptables counters could not be read: iptables-save -c on k8s-node1 exited 4: Another app is currently holding the xtables lock)");
+    const f = packetPathVerdicts(facts, [
+      {
+        node: 'k8s-node1',
+        diff: null,
+        killers: [],
+        error: 'iptables-save -c on k8s-node1 exited 4: Another app is currently holding the xtables lock',
+      },
+    ])[0]!.finding;
+    expect(f.message).toBe(
+      "seen on k8s-node1/vxlan.calico (3 SYN), never on k8s-node1/calib8c6d5407e3 (pod-dest's cali): dropped on k8s-node1 (its iptables counters could not be read: iptables-save -c on k8s-node1 exited 4: Another app is currently holding the xtables lock)",
+    );
   });
 });

@@ -2,7 +2,11 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { bgpSessions, parseBirdProtocols } from '../../../src/parse/bird.ts';
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8').split('\n').filter((l, i) => !(i === 0 && l.startsWith('# Source:'))).join('\n');
+const fixture = (name: string) =>
+  readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')
+    .split('\n')
+    .filter((l, i) => !(i === 0 && l.startsWith('# Source:')))
+    .join('\n');
 
 describe('BIRD show protocols', () => {
   it('reads the raw control-socket reply of a Calico node (BIRD 1.5, reply codes) and the peer address from Node_10_161_1_1', () => {
@@ -14,7 +18,14 @@ describe('BIRD show protocols', () => {
       ['direct1', 'Direct', 'up'],
       ['Node_10_161_1_1', 'BGP', 'up'],
     ]);
-    expect(bgpSessions(parsed)).toEqual([expect.objectContaining({ neighborAddress: '10.161.1.1', session: 'Established', since: '05:21:27', lastError: null })]);
+    expect(bgpSessions(parsed)).toEqual([
+      expect.objectContaining({
+        neighborAddress: '10.161.1.1',
+        session: 'Established',
+        since: '05:21:27',
+        lastError: null,
+      }),
+    ]);
     expect(parsed.unparsed).toEqual(['show protocols']);
   });
 
@@ -28,13 +39,24 @@ describe('BIRD show protocols', () => {
       ['AS20326_1', 'up', 'Established'],
       ['AS20326_1', 'up', 'Established'],
     ]);
-    expect(sessions[3]).toMatchObject({ bgpState: 'Established', routesImported: 3, routesExported: 1, neighborAddress: null });
+    expect(sessions[3]).toMatchObject({
+      bgpState: 'Established',
+      routesImported: 3,
+      routesExported: 1,
+      neighborAddress: null,
+    });
     expect(parsed.unparsed).toEqual([]);
   });
 
   it('keeps what follows the BGP state in the info column as the last error (a mesh peer in Active)', () => {
     const [peer] = bgpSessions(parseBirdProtocols(fixture('birdc-calicoctl-819-mesh-active.txt')));
-    expect(peer).toMatchObject({ name: 'Mesh_10_0_5_102', state: 'start', session: 'Active', lastError: 'Socket: Connection closed', neighborAddress: '10.0.5.102' });
+    expect(peer).toMatchObject({
+      name: 'Mesh_10_0_5_102',
+      state: 'start',
+      session: 'Active',
+      lastError: 'Socket: Connection closed',
+      neighborAddress: '10.0.5.102',
+    });
   });
 
   it('reads BIRD 2 columns (Name Proto Table State Since Info, --- tables, millisecond times) and `all` details', () => {
@@ -49,16 +71,27 @@ describe('BIRD show protocols', () => {
       '    Last error:       Socket: Connection refused',
     ].join('\n');
     const [peer] = bgpSessions(parseBirdProtocols(text));
-    expect(peer).toMatchObject({ table: '---', since: '10:22:35.456', session: 'Connect', neighborAddress: '10.254.0.12', neighborAs: 64512, lastError: 'Socket: Connection refused' });
+    expect(peer).toMatchObject({
+      table: '---',
+      since: '10:22:35.456',
+      session: 'Connect',
+      neighborAddress: '10.254.0.12',
+      neighborAs: 64512,
+      lastError: 'Socket: Connection refused',
+    });
   });
 
   it('keeps lines it cannot read', () => {
-    expect(parseBirdProtocols('Unable to connect to server control socket (/var/run/calico/bird.ctl): No such file or directory').unparsed).toHaveLength(1);
+    expect(
+      parseBirdProtocols(
+        'Unable to connect to server control socket (/var/run/calico/bird.ctl): No such file or directory',
+      ).unparsed,
+    ).toHaveLength(1);
   });
 });
 
 describe('BIRD 2 in the lab (routing: bgp)', () => {
-  it('reads the mesh as birdcl prints it over the node\'s sshd', () => {
+  it("reads the mesh as birdcl prints it over the node's sshd", () => {
     const parsed = parseBirdProtocols(fixture('birdcl-lab-bird2-established.txt'));
     expect(parsed.version).toBe('BIRD 2.0.12');
     expect(bgpSessions(parsed).map((s) => [s.name, s.neighborAddress, s.session])).toEqual([
@@ -71,7 +104,16 @@ describe('BIRD 2 in the lab (routing: bgp)', () => {
 
   it('reads a peer whose BIRD was stopped: start / Active, Socket: Connection refused', () => {
     const parsed = parseBirdProtocols(fixture('birdcl-lab-bird2-peer-down.txt'));
-    expect(bgpSessions(parsed)).toEqual([expect.objectContaining({ state: 'start', session: 'Active', bgpState: 'Active', lastError: 'Socket: Connection refused', neighborAddress: '10.254.1.12', neighborAs: 64512 })]);
+    expect(bgpSessions(parsed)).toEqual([
+      expect.objectContaining({
+        state: 'start',
+        session: 'Active',
+        bgpState: 'Active',
+        lastError: 'Socket: Connection refused',
+        neighborAddress: '10.254.1.12',
+        neighborAs: 64512,
+      }),
+    ]);
     expect(parsed.unparsed).toEqual([]);
   });
 });

@@ -11,8 +11,18 @@ describe('IPv6 routes as Calico programs them (calico#7638)', () => {
   it('reads vxlan-v6.calico block routes, cali /128 routes and the blackhole on dev lo', () => {
     expect(unparsed).toEqual([]);
     expect(routes).toHaveLength(11);
-    expect(routes[2]).toMatchObject({ destination: 'fc00::502b:1891:83a0:3900/120', gateway: 'fc00::502b:1891:83a0:3900', device: 'vxlan-v6.calico', type: 'unicast' });
-    expect(routes.at(-1)).toMatchObject({ destination: 'fc00::1:be62:c02e:8d8b:e00/120', device: 'lo', type: 'blackhole', protocol: '80' });
+    expect(routes[2]).toMatchObject({
+      destination: 'fc00::502b:1891:83a0:3900/120',
+      gateway: 'fc00::502b:1891:83a0:3900',
+      device: 'vxlan-v6.calico',
+      type: 'unicast',
+    });
+    expect(routes.at(-1)).toMatchObject({
+      destination: 'fc00::1:be62:c02e:8d8b:e00/120',
+      device: 'lo',
+      type: 'blackhole',
+      protocol: '80',
+    });
   });
 
   it('looks IPv6 pod addresses up by longest prefix: a local pod by its cali /128, a remote one through vxlan-v6.calico', () => {
@@ -28,7 +38,10 @@ describe('policy routing: other tables kept apart from main', () => {
     const { routes, unparsed } = parseIpRouteText(publishedFixture('calico-5823-ip-route-table-all.txt'));
     expect(unparsed).toEqual([]);
     expect(routes.filter((r) => r.table === 'mgmt1').map((r) => r.destination)).toEqual(['default', '129.217.31.0/24']);
-    expect(routes.find((r) => r.raw.startsWith('blackhole'))).toMatchObject({ destination: '192.168.69.192/26', protocol: '80' });
+    expect(routes.find((r) => r.raw.startsWith('blackhole'))).toMatchObject({
+      destination: '192.168.69.192/26',
+      protocol: '80',
+    });
     expect(routes.find((r) => r.raw.startsWith('blackhole'))!.table).toBeUndefined();
     // Without rules only main counts: the default of table ibgw2_1 (the last one printed) is not picked.
     expect(lookupRoute(routes, '10.96.0.1')?.raw).toBe('default via 129.217.31.33 dev eno1 proto static metric 400');
@@ -38,7 +51,9 @@ describe('policy routing: other tables kept apart from main', () => {
   it('gives table and proto from ip -j route show table all the same way, and prints `table 100` back (lab)', () => {
     const json = routesFromIpJson(publishedFixture('lab-ip-j-6-route-table-all.json'));
     const text = parseIpRouteText(publishedFixture('lab-ip-6-route-table-all.txt')).routes;
-    expect(json.map((r) => [r.destination, r.table ?? 'main', r.type])).toEqual(text.map((r) => [r.destination, r.table ?? 'main', r.type]));
+    expect(json.map((r) => [r.destination, r.table ?? 'main', r.type])).toEqual(
+      text.map((r) => [r.destination, r.table ?? 'main', r.type]),
+    );
     expect(json[0]!.raw).toBe('fd00:10:244::80/122 via fd00:254::13 dev eth0 table 100 metric 1024');
     expect(json.filter((r) => r.table === 'local')).toHaveLength(4);
   });
@@ -49,7 +64,11 @@ describe('policy routing: other tables kept apart from main', () => {
     expect(text.unparsed).toEqual([]);
     const facts = (r: ReturnType<typeof parseIpRule>) => r.rules.map(({ raw: _raw, ...f }) => f);
     expect(facts(json)).toEqual(facts(text));
-    expect(text.rules.map((r) => [r.priority, r.from, r.table])).toEqual([[0, null, 'local'], [100, 'fd00:10:244::/56', '100'], [32766, null, 'main']]);
+    expect(text.rules.map((r) => [r.priority, r.from, r.table])).toEqual([
+      [0, null, 'local'],
+      [100, 'fd00:10:244::/56', '100'],
+      [32766, null, 'main'],
+    ]);
   });
 
   it('takes a route of another table only where a rule sends the packet there (lab: from the pod range to table 100)', () => {
@@ -58,10 +77,28 @@ describe('policy routing: other tables kept apart from main', () => {
     // Main has no route to fd00:10:244::80/122; table 100 has one.
     expect(lookupRoute(routes, 'fd00:10:244::81')).toBeNull();
     expect(lookupRoute(routes, 'fd00:10:244::81', { rules })).toBeNull();
-    expect(lookupRoute(routes, 'fd00:10:244::81', { rules, from: 'fd00:10:244::5' })?.raw).toBe('fd00:10:244::80/122 via fd00:254::13 dev eth0 table 100 metric 1024');
+    expect(lookupRoute(routes, 'fd00:10:244::81', { rules, from: 'fd00:10:244::5' })?.raw).toBe(
+      'fd00:10:244::80/122 via fd00:254::13 dev eth0 table 100 metric 1024',
+    );
     // A packet from the node itself (not in the rule's range) stays in main.
     expect(lookupRoute(routes, 'fd00:10:244::41', { rules, from: 'fd00:254::11' })?.device).toBe('eth0');
     // Rules that need a mark or an interface are not guessed at.
-    expect(lookupRoute(routes, 'fd00:10:244::81', { rules: [{ priority: 10, from: null, to: null, not: false, conditional: ['fwmark 0x1'], table: '100', action: 'lookup', raw: '' }, ...rules] })).toBeNull();
+    expect(
+      lookupRoute(routes, 'fd00:10:244::81', {
+        rules: [
+          {
+            priority: 10,
+            from: null,
+            to: null,
+            not: false,
+            conditional: ['fwmark 0x1'],
+            table: '100',
+            action: 'lookup',
+            raw: '',
+          },
+          ...rules,
+        ],
+      }),
+    ).toBeNull();
   });
 });

@@ -33,9 +33,34 @@ describe('ip link text', () => {
   });
 
   it.each([
-    ['ip-addr-calico-vxlan-forum.txt', [['lo', true, 65536], ['enp3s0', true, 1500], ['enp5s0', true, 1500], ['docker0', true, 1500], ['wg0', true, 1420], ['cali6acdeba6410', true, 1440], ['vxlan.calico', true, 1370]]],
-    ['lab-ip-addr.txt', [['lo', true, 65536], ['eth0', true, 1500], ['vxlan.calico', true, 1450], ['cali1234abcd567', true, 1500]]],
-    ['lab-ip-addr-pod.txt', [['lo', true, 65536], ['eth0', true, 1500]]],
+    [
+      'ip-addr-calico-vxlan-forum.txt',
+      [
+        ['lo', true, 65536],
+        ['enp3s0', true, 1500],
+        ['enp5s0', true, 1500],
+        ['docker0', true, 1500],
+        ['wg0', true, 1420],
+        ['cali6acdeba6410', true, 1440],
+        ['vxlan.calico', true, 1370],
+      ],
+    ],
+    [
+      'lab-ip-addr.txt',
+      [
+        ['lo', true, 65536],
+        ['eth0', true, 1500],
+        ['vxlan.calico', true, 1450],
+        ['cali1234abcd567', true, 1500],
+      ],
+    ],
+    [
+      'lab-ip-addr-pod.txt',
+      [
+        ['lo', true, 65536],
+        ['eth0', true, 1500],
+      ],
+    ],
   ])('reads the interface lines of `ip addr` (%s) and passes over its address lines', (name, expected) => {
     const { links, unparsed } = parseIpLinkText(publishedFixture(name));
     expect(links.map((l) => [l.name, l.up, l.mtu])).toEqual(expected);

@@ -10,11 +10,19 @@ describe('listeners keep their bind address and process', () => {
       { address: '*', port: 10256, process: 'kube-proxy' },
     ]);
     // A scope suffix is not part of the address; the first of several processes sharing a socket is named.
-    expect(all).toEqual(expect.arrayContaining([{ address: '127.0.0.53', port: 53, process: 'systemd-resolve' }, { address: '*', port: 22, process: 'sshd' }, { address: '192.168.1.105', port: 2379, process: 'etcd' }]));
+    expect(all).toEqual(
+      expect.arrayContaining([
+        { address: '127.0.0.53', port: 53, process: 'systemd-resolve' },
+        { address: '*', port: 22, process: 'sshd' },
+        { address: '192.168.1.105', port: 2379, process: 'etcd' },
+      ]),
+    );
   });
 
   it('reads netstat\'s PID/Program name column and tcp6 ":::" addresses', () => {
-    expect(listenersFromSs(publishedFixture('netstat-kube-proxy-4-tcp6.txt'))).toEqual([{ address: '::', port: 8000, process: './kube-proxy' }]);
+    expect(listenersFromSs(publishedFixture('netstat-kube-proxy-4-tcp6.txt'))).toEqual([
+      { address: '::', port: 8000, process: './kube-proxy' },
+    ]);
     const ipvs = listenersFromSs(publishedFixture('netstat-antp-kube-proxy-nodeports.txt'));
     expect(ipvs).toHaveLength(7);
     expect(ipvs[2]).toEqual({ address: '0.0.0.0', port: 30000, process: 'kube-proxy' });
@@ -46,10 +54,13 @@ describe('listeners keep their bind address and process', () => {
 });
 
 describe('an app bound to loopback only (lab netns)', () => {
-  it.each(['lab-ss-H-lntp-loopback-only.txt', 'lab-netstat-lntp-loopback-only.txt'])('%s: 127.0.0.1:8080 and ::1:8080 take nothing from the pod IP; 0.0.0.0:9090 does', (name) => {
-    const all = listenersFromSs(publishedFixture(name));
-    expect(all.map((l) => `${l.address} ${l.port}`)).toEqual(['127.0.0.1 8080', '0.0.0.0 9090', '::1 8080']);
-    expect(acceptsOn(all, 8080, '10.244.0.2')).toBe(false);
-    expect(acceptsOn(all, 9090, '10.244.0.2')).toBe(true);
-  });
+  it.each(['lab-ss-H-lntp-loopback-only.txt', 'lab-netstat-lntp-loopback-only.txt'])(
+    '%s: 127.0.0.1:8080 and ::1:8080 take nothing from the pod IP; 0.0.0.0:9090 does',
+    (name) => {
+      const all = listenersFromSs(publishedFixture(name));
+      expect(all.map((l) => `${l.address} ${l.port}`)).toEqual(['127.0.0.1 8080', '0.0.0.0 9090', '::1 8080']);
+      expect(acceptsOn(all, 8080, '10.244.0.2')).toBe(false);
+      expect(acceptsOn(all, 9090, '10.244.0.2')).toBe(true);
+    },
+  );
 });

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 
 /** A prompt (optional) and one of the commands the fixtures were taken with, at the start of a line. */
-const PROMPT_LINE = /^(?:(?:\[[^\]]*\]|[\w.-]+@[\w.-]+:\S*|~\]|controlplane)\s*)?(?:[$#]\s+)?(?:sudo\s+)?(?:ip|route|ss|netstat|iptables-save|kubectl|bridge|crictl|ping|ufw|ethtool)(?:\s|$)/;
+const PROMPT_LINE =
+  /^(?:(?:\[[^\]]*\]|[\w.-]+@[\w.-]+:\S*|~\]|controlplane)\s*)?(?:[$#]\s+)?(?:sudo\s+)?(?:ip|route|ss|netstat|iptables-save|kubectl|bridge|crictl|ping|ufw|ethtool)(?:\s|$)/;
 
 export function publishedFixture(name: string): string {
   const text = readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');

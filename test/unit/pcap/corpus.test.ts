@@ -2,7 +2,12 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { summarizeCapture, summarizeCaptureFile, type CaptureSummary, type FlowSummary } from '../../../src/pcap/index.ts';
+import {
+  summarizeCapture,
+  summarizeCaptureFile,
+  type CaptureSummary,
+  type FlowSummary,
+} from '../../../src/pcap/index.ts';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const fixture = (name: string) => join(FIXTURES, name);
@@ -54,15 +59,20 @@ describe('summaries of the corpus agree with tcpdump', () => {
     ['empty.pcapng', 'empty.out'],
   ];
 
-  it.each(tcpdumpTests)('%s: same packet count as tcpdump, every flow endpoint appears in its decode, no file error', async (pcap, out) => {
-    const s = await summarizeCaptureFile(fixture(pcap));
-    const decode = text(out);
-    expect(s.packets).toBe(tcpdumpPacketCount(decode));
-    expect(s.errors).toEqual([]);
-    for (const f of s.flows) {
-      expect(decode).toContain(f.sport === null ? `${f.src} > ${f.dst}` : `${f.src}.${f.sport} > ${f.dst}.${f.dport}`);
-    }
-  });
+  it.each(tcpdumpTests)(
+    '%s: same packet count as tcpdump, every flow endpoint appears in its decode, no file error',
+    async (pcap, out) => {
+      const s = await summarizeCaptureFile(fixture(pcap));
+      const decode = text(out);
+      expect(s.packets).toBe(tcpdumpPacketCount(decode));
+      expect(s.errors).toEqual([]);
+      for (const f of s.flows) {
+        expect(decode).toContain(
+          f.sport === null ? `${f.src} > ${f.dst}` : `${f.src}.${f.sport} > ${f.dst}.${f.dport}`,
+        );
+      }
+    },
+  );
 
   it.each([
     ['dns_tcp.pcap', 'dns_tcp.out'],
@@ -75,18 +85,23 @@ describe('summaries of the corpus agree with tcpdump', () => {
     ['zeek-vxlan.pcap', 'local-tcpdump-4.99.3/zeek-vxlan.tcpdump-ntttte.txt'],
     ['zeek-4in4.pcap', 'local-tcpdump-4.99.3/zeek-4in4.tcpdump-ntttte.txt'],
     ['zeek-4in6.pcap', 'local-tcpdump-4.99.3/zeek-4in6.tcpdump-ntttte.txt'],
-  ])('%s: packet by packet, every "address.port > address.port" we print (outer and inner) is in tcpdump\'s line', async (pcap, out) => {
-    const packets = tcpdumpPackets(text(out));
-    const s = await summarizeCaptureFile(fixture(pcap), { sampleSize: packets.length });
-    expect(s.sample).toHaveLength(packets.length);
-    let checked = 0;
-    for (const [i, sample] of s.sample.entries()) {
-      const pairs = [...sample.line.matchAll(/(?<src>[0-9a-f.:]+) > (?<dst>[0-9a-f.:]+):/g)].map((m) => `${m.groups!.src} > ${m.groups!.dst}:`);
-      for (const pair of pairs) expect(packets[i]).toContain(pair);
-      checked += pairs.length;
-    }
-    expect(checked).toBeGreaterThan(0);
-  });
+  ])(
+    '%s: packet by packet, every "address.port > address.port" we print (outer and inner) is in tcpdump\'s line',
+    async (pcap, out) => {
+      const packets = tcpdumpPackets(text(out));
+      const s = await summarizeCaptureFile(fixture(pcap), { sampleSize: packets.length });
+      expect(s.sample).toHaveLength(packets.length);
+      let checked = 0;
+      for (const [i, sample] of s.sample.entries()) {
+        const pairs = [...sample.line.matchAll(/(?<src>[0-9a-f.:]+) > (?<dst>[0-9a-f.:]+):/g)].map(
+          (m) => `${m.groups!.src} > ${m.groups!.dst}:`,
+        );
+        for (const pair of pairs) expect(packets[i]).toContain(pair);
+        checked += pairs.length;
+      }
+      expect(checked).toBeGreaterThan(0);
+    },
+  );
 
   it('dns_tcp: one TCP flow, initiated by the client, complete handshake, FIN, no resets or retransmissions', async () => {
     const s = await summarizeCaptureFile(fixture('dns_tcp.pcap'));
@@ -120,7 +135,9 @@ describe('summaries of the corpus agree with tcpdump', () => {
     const lines = text('dns_tcp.out').split('\n');
     // tcpdump's own first two lines carry the same prefix (then options, which we leave out).
     expect(lines[0]).toContain('IP 192.168.1.11.33779 > 209.87.249.18.53: Flags [S], seq 603899916, win 64240');
-    expect(lines[1]).toContain('IP 209.87.249.18.53 > 192.168.1.11.33779: Flags [S.], seq 2043824403, ack 603899917, win 64240');
+    expect(lines[1]).toContain(
+      'IP 209.87.249.18.53 > 192.168.1.11.33779: Flags [S.], seq 2043824403, ack 603899917, win 64240',
+    );
     expect(s.sample[0]).toMatchObject({ number: 1, time: '2020-06-10T09:21:03.720289Z', length: 74 });
   });
 
@@ -149,7 +166,12 @@ describe('summaries of the corpus agree with tcpdump', () => {
 
   it('vxlan on UDP 8472 (Linux/flannel default) is decoded by default, and left as UDP when the port set excludes it', async () => {
     const byDefault = await summarizeCaptureFile(fixture('vxlan_port_8472.pcap'));
-    expect(onlyFlow(byDefault).tunnel).toEqual({ type: 'vxlan', outerSrc: '192.168.203.1', outerDst: '192.168.202.1', vni: 100 });
+    expect(onlyFlow(byDefault).tunnel).toEqual({
+      type: 'vxlan',
+      outerSrc: '192.168.203.1',
+      outerDst: '192.168.202.1',
+      vni: 100,
+    });
     const calicoOnly = await summarizeCaptureFile(fixture('vxlan_port_8472.pcap'), { vxlanPorts: [4789] });
     expect(calicoOnly.flows.every((f) => f.proto === 'udp' && f.dport === 8472 && f.tunnel === null)).toBe(true);
   });
@@ -157,7 +179,13 @@ describe('summaries of the corpus agree with tcpdump', () => {
   it('zeek vxlan: the inner ICMP flow Zeek logs (10.0.0.1 → 10.0.0.2, 3.004616 s) inside VNI 123 between the VTEPs', async () => {
     const s = await summarizeCaptureFile(fixture('zeek-vxlan.pcap'));
     const f = onlyFlow(s);
-    expect(f).toMatchObject({ src: '10.0.0.1', dst: '10.0.0.2', proto: 'icmp', packets: 8, tunnel: { type: 'vxlan', vni: 123 } });
+    expect(f).toMatchObject({
+      src: '10.0.0.1',
+      dst: '10.0.0.2',
+      proto: 'icmp',
+      packets: 8,
+      tunnel: { type: 'vxlan', vni: 123 },
+    });
     expect([f.tunnel!.outerSrc, f.tunnel!.outerDst].sort()).toEqual(['192.168.56.11', '192.168.56.12']);
     const conn = text('zeek-vxlan.baseline-conn.log');
     expect(conn).toMatch(/10\.0\.0\.1\t8\t10\.0\.0\.2\t0\ticmp\t-\t3\.004616/);
@@ -187,7 +215,9 @@ describe('summaries of the corpus agree with tcpdump', () => {
       proto: 'udp',
       tunnel: { type: 'ipip', outerSrc: '1.2.3.4', outerDst: '5.6.7.8', vni: null },
     });
-    expect(text('local-tcpdump-4.99.3/zeek-4in4.tcpdump-ntttte.txt')).toContain('1.2.3.4 > 5.6.7.8: 10.0.0.1.30000 > 10.0.0.2.13000: UDP, length 4');
+    expect(text('local-tcpdump-4.99.3/zeek-4in4.tcpdump-ntttte.txt')).toContain(
+      '1.2.3.4 > 5.6.7.8: 10.0.0.1.30000 > 10.0.0.2.13000: UDP, length 4',
+    );
     expect(s.sample[0]!.line).toBe('IP 1.2.3.4 > 5.6.7.8: IP 10.0.0.1.30000 > 10.0.0.2.13000: UDP, length 4');
     expect(text('zeek-ip-in-ip.baseline-output.txt')).toContain('10.0.0.1');
   });
@@ -213,7 +243,8 @@ describe('summaries of the corpus agree with tcpdump', () => {
     ]);
     expect(s.nonIpPackets).toBe(2);
     const tcpdump = text('local-tcpdump-4.99.3/zeek-linux_dlt_sll2.tcpdump-ntttte.txt');
-    for (const line of s.sample.slice(0, 4).map((x) => x.line.replace(/^IP6? /, ''))) expect(tcpdump).toContain(`: ${line}`);
+    for (const line of s.sample.slice(0, 4).map((x) => x.line.replace(/^IP6? /, '')))
+      expect(tcpdump).toContain(`: ${line}`);
     expect(tcpdump).toContain(`: ${s.sample[4]!.line.replace(/^ARP, /, '')}`);
   });
 
@@ -222,7 +253,13 @@ describe('summaries of the corpus agree with tcpdump', () => {
     expect(s.linkTypes).toEqual(['LINUX_SLL']);
     expect(s.firstSeen).toMatch(/T17:16:09\.924505488Z$/);
     expect(text('tcp-handshake-nano.out')).toContain('17:16:09.924505488 IP 131.155.215.69.46656 > 137.116.81.94.80');
-    expect(onlyFlow(s)).toMatchObject({ src: '131.155.215.69', sport: 46656, dst: '137.116.81.94', dport: 80, handshake: 'complete' });
+    expect(onlyFlow(s)).toMatchObject({
+      src: '131.155.215.69',
+      sport: 46656,
+      dst: '137.116.81.94',
+      dport: 80,
+      handshake: 'complete',
+    });
   });
 
   it('TSO frame with IPv4 total length 0: the length is taken from the wire, as tcpdump presumes', async () => {
@@ -271,7 +308,8 @@ describe('summaries of the corpus agree with tcpdump', () => {
 });
 
 describe('broken capture files give an error and the summary decoded before it', () => {
-  const chunksOf = (buf: Buffer, size: number) => Array.from({ length: Math.ceil(buf.length / size) }, (_, i) => buf.subarray(i * size, (i + 1) * size));
+  const chunksOf = (buf: Buffer, size: number) =>
+    Array.from({ length: Math.ceil(buf.length / size) }, (_, i) => buf.subarray(i * size, (i + 1) * size));
 
   it('a pcap cut inside packet record 5 reports the record and its offset, and keeps the 4 packets before it', async () => {
     const whole = readFileSync(fixture('dns_tcp.pcap'));
@@ -280,7 +318,9 @@ describe('broken capture files give an error and the summary decoded before it',
     for (let i = 0; i < 4; i++) offset += 16 + whole.readUInt32LE(offset + 8);
     const cut = whole.subarray(0, offset + 30);
     const s = await summarizeCapture(chunksOf(cut, 100));
-    expect(s.errors).toEqual([`truncated capture: the input ends inside packet record 5 at offset ${offset} (${16 + whole.readUInt32LE(offset + 8)} bytes needed, 30 present)`]);
+    expect(s.errors).toEqual([
+      `truncated capture: the input ends inside packet record 5 at offset ${offset} (${16 + whole.readUInt32LE(offset + 8)} bytes needed, 30 present)`,
+    ]);
     expect(s.packets).toBe(4);
     expect(onlyFlow(s)).toMatchObject({ packets: 4, handshake: 'complete' });
   });
@@ -310,7 +350,11 @@ describe('broken capture files give an error and the summary decoded before it',
     }
     const s = await summarizeCapture(failing());
     expect(s.packets).toBeGreaterThan(0);
-    expect(s.errors).toEqual([expect.stringMatching(/^reading the capture failed after 600 bytes \(\d+ packets\): Error: connection reset by node$/)]);
+    expect(s.errors).toEqual([
+      expect.stringMatching(
+        /^reading the capture failed after 600 bytes \(\d+ packets\): Error: connection reset by node$/,
+      ),
+    ]);
   });
 });
 

@@ -4,9 +4,16 @@
  * expected match) and tokenizer/tokenizer.go for the operators' spelling.
  */
 import { describe, expect, it } from '@jest/globals';
-import { parseCalicoSelector, plainLabels, selectorMatches, SELECTOR_MAX_LENGTH, type LabelView } from '../../../src/policy/index.ts';
+import {
+  parseCalicoSelector,
+  plainLabels,
+  selectorMatches,
+  SELECTOR_MAX_LENGTH,
+  type LabelView,
+} from '../../../src/policy/index.ts';
 
-const m = (sel: string, labels: Record<string, string>) => selectorMatches(parseCalicoSelector(sel), plainLabels(labels));
+const m = (sel: string, labels: Record<string, string>) =>
+  selectorMatches(parseCalicoSelector(sel), plainLabels(labels));
 
 describe('Calico selector', () => {
   it.each([
@@ -23,7 +30,7 @@ describe('Calico selector', () => {
     ["a in {'x'}", {}, false],
     ["a not in {'x'}", {}, true],
     ["a notin {'x'}", { a: 'x' }, false],
-    ["a in {}", { a: 'x' }, false],
+    ['a in {}', { a: 'x' }, false],
     ["a contains 'ell'", { a: 'hello' }, true],
     ["a starts with 'he'", { a: 'hello' }, true],
     ["a ends with 'lo'", { a: 'hello' }, true],
@@ -32,18 +39,27 @@ describe('Calico selector', () => {
     ["a == 'b' && (c == 'd' || e == 'f')", { e: 'f' }, false],
     ["!(a == 'b')", { a: 'b' }, false],
     ['!!has(a)', { a: 'b' }, true],
-    ["projectcalico.org/namespace == 'x' && app.kubernetes.io/name-x == 'y'", { 'projectcalico.org/namespace': 'x', 'app.kubernetes.io/name-x': 'y' }, true],
+    [
+      "projectcalico.org/namespace == 'x' && app.kubernetes.io/name-x == 'y'",
+      { 'projectcalico.org/namespace': 'x', 'app.kubernetes.io/name-x': 'y' },
+      true,
+    ],
     ['global()', {}, true],
   ])('%s on %j is %s', (sel, labels, expected) => {
     expect(m(sel, labels)).toBe(expected);
   });
 
-  it.each(["a == 'b", 'a = "b"', 'a & b', 'has(a', "a in {'b'", 'a', "a == 'b' c", 'a inx {}', '&&', "a\n== 'b'"])('refuses %j as Calico does', (sel) => {
-    expect(() => parseCalicoSelector(sel)).toThrow();
-  });
+  it.each(["a == 'b", 'a = "b"', 'a & b', 'has(a', "a in {'b'", 'a', "a == 'b' c", 'a inx {}', '&&', "a\n== 'b'"])(
+    'refuses %j as Calico does',
+    (sel) => {
+      expect(() => parseCalicoSelector(sel)).toThrow();
+    },
+  );
 
   it('refuses selectors longer than the CRD limit and nesting deeper than the parser bound', () => {
-    expect(() => parseCalicoSelector(`${'a == "b" || '.repeat(100)}a == "b"`)).toThrow(`longer than ${SELECTOR_MAX_LENGTH}`);
+    expect(() => parseCalicoSelector(`${'a == "b" || '.repeat(100)}a == "b"`)).toThrow(
+      `longer than ${SELECTOR_MAX_LENGTH}`,
+    );
     expect(() => parseCalicoSelector(`${'('.repeat(40)}all()${')'.repeat(40)}`)).toThrow('nests deeper');
     expect(() => parseCalicoSelector(42)).toThrow('not a selector string');
   });

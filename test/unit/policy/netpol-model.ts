@@ -4,7 +4,12 @@
  * UDP and SCTP with ports named serve-<port>-<proto>.
  * Source: github.com/kubernetes/kubernetes test/e2e/network/netpol/model.go and kubemanager.go.
  */
-import { evaluateConnection, normalizePolicies, type ConnectionProtocol, type PodEndpoint } from '../../../src/policy/index.ts';
+import {
+  evaluateConnection,
+  normalizePolicies,
+  type ConnectionProtocol,
+  type PodEndpoint,
+} from '../../../src/policy/index.ts';
 
 export const NAMESPACES = ['x', 'y', 'z'] as const;
 export const PODS = ['a', 'b', 'c'] as const;
@@ -16,7 +21,13 @@ export const namespaces: Record<string, Record<string, string>> = Object.fromEnt
 export function pod(id: string): PodEndpoint {
   const [ns, name] = id.split('/') as [string, string];
   const ip = `10.0.${NAMESPACES.indexOf(ns as 'x')}.${PODS.indexOf(name as 'a') + 10}`;
-  const containerPorts = [80, 81].flatMap((port) => (['TCP', 'UDP', 'SCTP'] as const).map((protocol) => ({ name: `serve-${port}-${protocol.toLowerCase()}`, port, protocol })));
+  const containerPorts = [80, 81].flatMap((port) =>
+    (['TCP', 'UDP', 'SCTP'] as const).map((protocol) => ({
+      name: `serve-${port}-${protocol.toLowerCase()}`,
+      port,
+      protocol,
+    })),
+  );
   return { kind: 'pod', name, namespace: ns, ip, labels: { pod: name }, serviceAccount: 'default', containerPorts };
 }
 
@@ -41,8 +52,14 @@ export function reachability(rawPolicies: unknown[], port: number, protocol: Con
 /** Builds the expected matrix from "everything allowed" and a deny predicate, like the e2e Reachability helper. */
 export function expectAllExcept(denied: (from: string, to: string) => boolean): Set<string> {
   const out = new Set<string>();
-  for (const from of ALL_PODS) for (const to of ALL_PODS) if (from !== to && !denied(from, to)) out.add(`${from}→${to}`);
+  for (const from of ALL_PODS)
+    for (const to of ALL_PODS) if (from !== to && !denied(from, to)) out.add(`${from}→${to}`);
   return out;
 }
 
-export const netpol = (name: string, namespace: string, spec: Record<string, unknown>) => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace }, spec });
+export const netpol = (name: string, namespace: string, spec: Record<string, unknown>) => ({
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { name, namespace },
+  spec,
+});

@@ -34,7 +34,10 @@ describe('REDIS_URL naming a Sentinel set', () => {
   it('lists the sentinels, the master name and the password, database 0 by default', () => {
     expect(parseRedisUrl('redis+sentinel://:pw@h1:26379,h2:26380/mymaster')).toEqual({
       kind: 'sentinel',
-      sentinels: [{ host: 'h1', port: 26379 }, { host: 'h2', port: 26380 }],
+      sentinels: [
+        { host: 'h1', port: 26379 },
+        { host: 'h2', port: 26380 },
+      ],
       masterName: 'mymaster',
       password: 'pw',
       db: 0,
@@ -43,9 +46,15 @@ describe('REDIS_URL naming a Sentinel set', () => {
   });
 
   it('reads a database index after the master name, and the default Sentinel port', () => {
-    expect(parseRedisUrl('redis+sentinel://sentinel-0.sentinel,sentinel-1.sentinel,[fd00::3]:26381/mymaster/2')).toEqual({
+    expect(
+      parseRedisUrl('redis+sentinel://sentinel-0.sentinel,sentinel-1.sentinel,[fd00::3]:26381/mymaster/2'),
+    ).toEqual({
       kind: 'sentinel',
-      sentinels: [{ host: 'sentinel-0.sentinel', port: 26379 }, { host: 'sentinel-1.sentinel', port: 26379 }, { host: 'fd00::3', port: 26381 }],
+      sentinels: [
+        { host: 'sentinel-0.sentinel', port: 26379 },
+        { host: 'sentinel-1.sentinel', port: 26379 },
+        { host: 'fd00::3', port: 26381 },
+      ],
       masterName: 'mymaster',
       db: 2,
       tls: false,
@@ -53,15 +62,24 @@ describe('REDIS_URL naming a Sentinel set', () => {
   });
 
   it('turns on TLS for rediss+sentinel and decodes a percent-encoded password', () => {
-    expect(parseRedisUrl('rediss+sentinel://user:p%40ss%2Fw0rd@h1:26379/mymaster')).toMatchObject({ kind: 'sentinel', password: 'p@ss/w0rd', tls: true });
+    expect(parseRedisUrl('rediss+sentinel://user:p%40ss%2Fw0rd@h1:26379/mymaster')).toMatchObject({
+      kind: 'sentinel',
+      password: 'p@ss/w0rd',
+      tls: true,
+    });
   });
 
   it('takes the last @ as the end of the credentials, as URL parsers do', () => {
-    expect(parseRedisUrl('redis+sentinel://:p@ss@h1:26379/mymaster')).toMatchObject({ password: 'p@ss', sentinels: [{ host: 'h1', port: 26379 }] });
+    expect(parseRedisUrl('redis+sentinel://:p@ss@h1:26379/mymaster')).toMatchObject({
+      password: 'p@ss',
+      sentinels: [{ host: 'h1', port: 26379 }],
+    });
   });
 
   it('refuses a Sentinel URL without a master name or with a database that is not a number', () => {
-    expect(failure('redis+sentinel://h1:26379,h2:26379').message).toBe('REDIS_URL: a Sentinel URL ends in /master-name');
+    expect(failure('redis+sentinel://h1:26379,h2:26379').message).toBe(
+      'REDIS_URL: a Sentinel URL ends in /master-name',
+    );
     expect(failure('redis+sentinel://h1:26379/').message).toBe('REDIS_URL: a Sentinel URL ends in /master-name');
     expect(failure('redis+sentinel://h1:26379/mymaster/two').message).toBe('REDIS_URL: database "two" is not a number');
   });
@@ -71,7 +89,11 @@ describe('REDIS_URL naming a Redis Cluster', () => {
   it('lists the seed nodes, port 6379 by default', () => {
     expect(parseRedisUrl('redis+cluster://h1:7000,h2:7001,h3')).toEqual({
       kind: 'cluster',
-      nodes: [{ host: 'h1', port: 7000 }, { host: 'h2', port: 7001 }, { host: 'h3', port: 6379 }],
+      nodes: [
+        { host: 'h1', port: 7000 },
+        { host: 'h2', port: 7001 },
+        { host: 'h3', port: 6379 },
+      ],
       tls: false,
     });
   });

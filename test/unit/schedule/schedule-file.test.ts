@@ -27,13 +27,31 @@ describe('the schedules file', () => {
   it.each([
     ['schedules: []', 'K8SNET_SCHEDULES_FILE: s.yaml must be a YAML list of schedules'],
     ['- id: a\n  cron: "0 6 * * *"\n  channel: C0123ABCD\n  every: 5', 's.yaml, entry 1 ("a"): unknown field "every"'],
-    ['- id: a\n  cron: "0 6 * * *"\n  channel: C0123ABCD\n- id: b\n  cron: "0 25 * * *"\n  channel: C0123ABCD', 's.yaml, entry 2 ("b"): cron: "0 25 * * *" is not a valid cron pattern'],
-    ['- id: a\n  cron: "0 6 * * *"\n  channel: "#general"', 's.yaml, entry 1 ("a"): channel: "#general" is not a Slack channel ID'],
-    ['- id: a\n  cron: "0 6 * * *"\n  tz: Nowhere/Town\n  channel: C0123ABCD', 's.yaml, entry 1 ("a"): tz: "Nowhere/Town" is not a time zone this server knows'],
-    ['- id: Bad Id\n  cron: "0 6 * * *"\n  channel: C0123ABCD', 's.yaml, entry 1 ("Bad Id"): id: "Bad Id" is not a schedule id'],
-    ['- id: a\n  cron: "0 6 * * *"\n  channel: C0123ABCD\n- id: a\n  cron: "0 7 * * *"\n  channel: C0123ABCD', 's.yaml, entry 2 ("a"): the id a is declared twice'],
+    [
+      '- id: a\n  cron: "0 6 * * *"\n  channel: C0123ABCD\n- id: b\n  cron: "0 25 * * *"\n  channel: C0123ABCD',
+      's.yaml, entry 2 ("b"): cron: "0 25 * * *" is not a valid cron pattern',
+    ],
+    [
+      '- id: a\n  cron: "0 6 * * *"\n  channel: "#general"',
+      's.yaml, entry 1 ("a"): channel: "#general" is not a Slack channel ID',
+    ],
+    [
+      '- id: a\n  cron: "0 6 * * *"\n  tz: Nowhere/Town\n  channel: C0123ABCD',
+      's.yaml, entry 1 ("a"): tz: "Nowhere/Town" is not a time zone this server knows',
+    ],
+    [
+      '- id: Bad Id\n  cron: "0 6 * * *"\n  channel: C0123ABCD',
+      's.yaml, entry 1 ("Bad Id"): id: "Bad Id" is not a schedule id',
+    ],
+    [
+      '- id: a\n  cron: "0 6 * * *"\n  channel: C0123ABCD\n- id: a\n  cron: "0 7 * * *"\n  channel: C0123ABCD',
+      's.yaml, entry 2 ("a"): the id a is declared twice',
+    ],
     ['- just a string', 's.yaml, entry 1: must be a mapping'],
-    ['- id: a\n  cron: "0 6 * * *"\n  channel: C0123ABCD\n  sampleSeconds: 600', 's.yaml, entry 1 ("a"): sampleSeconds: 600 is outside 1–30'],
+    [
+      '- id: a\n  cron: "0 6 * * *"\n  channel: C0123ABCD\n  sampleSeconds: 600',
+      's.yaml, entry 1 ("a"): sampleSeconds: 600 is outside 1–30',
+    ],
     ['- id: a\n  cron: [1', 's.yaml is not valid YAML'],
   ])('stops start-up on %j, naming the entry', (text, message) => {
     expect(() => parseScheduleFile(text, 's.yaml')).toThrow(message);

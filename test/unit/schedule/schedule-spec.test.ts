@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseChannelReference } from '../../../src/command/channel-reference.ts';
-import { checkMinimumInterval, nextRun, shortestIntervalSeconds, validateCron, validateScheduleId, validateTimeZone } from '../../../src/schedule/schedule-spec.ts';
+import {
+  checkMinimumInterval,
+  nextRun,
+  shortestIntervalSeconds,
+  validateCron,
+  validateScheduleId,
+  validateTimeZone,
+} from '../../../src/schedule/schedule-spec.ts';
 import { scheduleSettings } from '../../../src/config.ts';
 
 describe('schedule values', () => {
@@ -45,18 +52,29 @@ describe('schedule values', () => {
   });
 
   it('refuses a pattern that fires more often than the minimum interval', () => {
-    expect(() => checkMinimumInterval('*/10 * * * * *', 'UTC', 60)).toThrow('CRON: "*/10 * * * * *" fires every 10 s at times; a scheduled report may fire at most every 60 s');
+    expect(() => checkMinimumInterval('*/10 * * * * *', 'UTC', 60)).toThrow(
+      'CRON: "*/10 * * * * *" fires every 10 s at times; a scheduled report may fire at most every 60 s',
+    );
     expect(() => checkMinimumInterval('* * * * *', 'UTC', 60)).not.toThrow();
     expect(() => checkMinimumInterval('*/2 * * * * *', 'UTC', 2)).not.toThrow();
   });
 
-  it('computes the next run in the schedule\'s zone', () => {
-    expect(nextRun('0 9 * * *', 'Europe/Berlin', new Date('2026-01-05T07:30:00Z'))!.toISOString()).toBe('2026-01-05T08:00:00.000Z');
+  it("computes the next run in the schedule's zone", () => {
+    expect(nextRun('0 9 * * *', 'Europe/Berlin', new Date('2026-01-05T07:30:00Z'))!.toISOString()).toBe(
+      '2026-01-05T08:00:00.000Z',
+    );
   });
 
   it('reads the minimum interval and the schedules file from the environment', () => {
     expect(scheduleSettings({})).toEqual({ minIntervalSeconds: 60, file: undefined });
-    expect(scheduleSettings({ K8SNET_SCHEDULE_MIN_INTERVAL_SECONDS: '2', K8SNET_SCHEDULES_FILE: '/etc/k8snet/schedules.yaml' })).toEqual({ minIntervalSeconds: 2, file: '/etc/k8snet/schedules.yaml' });
-    expect(() => scheduleSettings({ K8SNET_SCHEDULE_MIN_INTERVAL_SECONDS: '0' })).toThrow('K8SNET_SCHEDULE_MIN_INTERVAL_SECONDS: 0 is outside 1–604800');
+    expect(
+      scheduleSettings({
+        K8SNET_SCHEDULE_MIN_INTERVAL_SECONDS: '2',
+        K8SNET_SCHEDULES_FILE: '/etc/k8snet/schedules.yaml',
+      }),
+    ).toEqual({ minIntervalSeconds: 2, file: '/etc/k8snet/schedules.yaml' });
+    expect(() => scheduleSettings({ K8SNET_SCHEDULE_MIN_INTERVAL_SECONDS: '0' })).toThrow(
+      'K8SNET_SCHEDULE_MIN_INTERVAL_SECONDS: 0 is outside 1–604800',
+    );
   });
 });

@@ -11,18 +11,28 @@ describe('decideAccess', () => {
   });
 
   it('refuses captures unless the user is on the capture list, and says how to run without one', () => {
-    expect(decideAccess(open, 'C0NETOPS', { allowed: true, capture: false }, true)).toEqual({ ok: false, reason: NO_CAPTURE_HINT });
-    expect(decideAccess({ ...open, captureUsers: ['U0SRE'] }, 'C0NETOPS', { allowed: true, capture: true }, true)).toEqual({ ok: true });
+    expect(decideAccess(open, 'C0NETOPS', { allowed: true, capture: false }, true)).toEqual({
+      ok: false,
+      reason: NO_CAPTURE_HINT,
+    });
+    expect(
+      decideAccess({ ...open, captureUsers: ['U0SRE'] }, 'C0NETOPS', { allowed: true, capture: true }, true),
+    ).toEqual({ ok: true });
   });
 
   it('refuses a channel that is not on the channel list, before looking at the user', () => {
     const settings = { ...open, allowedChannels: ['C0NETOPS', 'G0PRIVATE'], allowedUsers: ['U0SRE'] };
-    expect(decideAccess(settings, 'C0RANDOM', { allowed: false, capture: false }, false)).toEqual({ ok: false, reason: 'k8snet is not enabled in this channel.' });
+    expect(decideAccess(settings, 'C0RANDOM', { allowed: false, capture: false }, false)).toEqual({
+      ok: false,
+      reason: 'k8snet is not enabled in this channel.',
+    });
     expect(decideAccess(settings, 'G0PRIVATE', { allowed: true, capture: false }, false)).toEqual({ ok: true });
   });
 
   it('refuses a user who is not on the user list', () => {
-    expect(decideAccess({ ...open, allowedUsers: ['U0SRE'] }, 'C0NETOPS', { allowed: false, capture: false }, false)).toEqual({ ok: false, reason: 'you are not on the list of users allowed to run k8snet.' });
+    expect(
+      decideAccess({ ...open, allowedUsers: ['U0SRE'] }, 'C0NETOPS', { allowed: false, capture: false }, false),
+    ).toEqual({ ok: false, reason: 'you are not on the list of users allowed to run k8snet.' });
   });
 });
 
@@ -65,7 +75,10 @@ describe('AccessPolicy', () => {
     const policy = new AccessPolicy({ ...open, allowedUsers: ['U0ALICE', 'S0NETENG', 'S0ONCALL'] }, g.lookup);
     expect(await policy.check('W0ENTERPRISE', 'C0NETOPS', false)).toEqual({ ok: true });
     expect(await policy.check('U0CAROL', 'C0NETOPS', false)).toEqual({ ok: true });
-    expect(await policy.check('U0MALLORY', 'C0NETOPS', false)).toEqual({ ok: false, reason: 'you are not on the list of users allowed to run k8snet.' });
+    expect(await policy.check('U0MALLORY', 'C0NETOPS', false)).toEqual({
+      ok: false,
+      reason: 'you are not on the list of users allowed to run k8snet.',
+    });
   });
 
   it('caches a group for five minutes, then asks again (a member who left loses access)', async () => {
@@ -85,7 +98,10 @@ describe('AccessPolicy', () => {
 
   it('checks captures against the capture list, groups included, and only when the command captures', async () => {
     const g = groups({ S0SRE: ['U0CAROL'], S0NETENG: ['U0BOB', 'U0CAROL'] });
-    const policy = new AccessPolicy({ ...open, allowedUsers: ['S0NETENG'], captureUsers: ['U0DAVE', 'S0SRE'] }, g.lookup);
+    const policy = new AccessPolicy(
+      { ...open, allowedUsers: ['S0NETENG'], captureUsers: ['U0DAVE', 'S0SRE'] },
+      g.lookup,
+    );
     expect(await policy.check('U0BOB', 'C0NETOPS', false)).toEqual({ ok: true });
     expect(g.calls).toEqual(['S0NETENG']);
     expect(await policy.check('U0BOB', 'C0NETOPS', true)).toEqual({ ok: false, reason: NO_CAPTURE_HINT });
@@ -109,9 +125,16 @@ describe('AccessPolicy', () => {
   it('looks up no group for a refused channel, and shares one lookup between commands arriving together', async () => {
     const g = groups({ S0NETENG: ['U0BOB'] });
     const policy = new AccessPolicy({ ...open, allowedChannels: ['C0NETOPS'], allowedUsers: ['S0NETENG'] }, g.lookup);
-    expect(await policy.check('U0BOB', 'C0RANDOM', false)).toEqual({ ok: false, reason: 'k8snet is not enabled in this channel.' });
+    expect(await policy.check('U0BOB', 'C0RANDOM', false)).toEqual({
+      ok: false,
+      reason: 'k8snet is not enabled in this channel.',
+    });
     expect(g.calls).toEqual([]);
-    const answers = await Promise.all([policy.check('U0BOB', 'C0NETOPS', false), policy.check('U0EVE', 'C0NETOPS', false), policy.check('U0BOB', 'C0NETOPS', false)]);
+    const answers = await Promise.all([
+      policy.check('U0BOB', 'C0NETOPS', false),
+      policy.check('U0EVE', 'C0NETOPS', false),
+      policy.check('U0BOB', 'C0NETOPS', false),
+    ]);
     expect(answers.map((a) => a.ok)).toEqual([true, false, true]);
     expect(g.calls).toEqual(['S0NETENG']);
   });
@@ -120,11 +143,22 @@ describe('AccessPolicy', () => {
 describe('direct messages with the bot', () => {
   const channels = { allowedChannels: ['C0NETOPS'], allowedUsers: ['U1'], captureUsers: [], auditChannel: undefined };
   it('pass the channel list only when K8SNET_ALLOW_DIRECT_MESSAGES says so; the user and capture lists still apply', () => {
-    expect(decideAccess(channels, 'D0DM', { allowed: true, capture: false }, false)).toEqual({ ok: false, reason: expect.stringContaining('not enabled in direct messages') });
-    expect(decideAccess({ ...channels, allowDirectMessages: true }, 'D0DM', { allowed: true, capture: false }, false)).toEqual({ ok: true });
-    expect(decideAccess({ ...channels, allowDirectMessages: true }, 'D0DM', { allowed: false, capture: false }, false)).toMatchObject({ ok: false });
-    expect(decideAccess({ ...channels, allowDirectMessages: true }, 'D0DM', { allowed: true, capture: false }, true)).toMatchObject({ ok: false, reason: expect.stringContaining('capture') });
+    expect(decideAccess(channels, 'D0DM', { allowed: true, capture: false }, false)).toEqual({
+      ok: false,
+      reason: expect.stringContaining('not enabled in direct messages'),
+    });
+    expect(
+      decideAccess({ ...channels, allowDirectMessages: true }, 'D0DM', { allowed: true, capture: false }, false),
+    ).toEqual({ ok: true });
+    expect(
+      decideAccess({ ...channels, allowDirectMessages: true }, 'D0DM', { allowed: false, capture: false }, false),
+    ).toMatchObject({ ok: false });
+    expect(
+      decideAccess({ ...channels, allowDirectMessages: true }, 'D0DM', { allowed: true, capture: false }, true),
+    ).toMatchObject({ ok: false, reason: expect.stringContaining('capture') });
     // Only DMs: another channel stays refused.
-    expect(decideAccess({ ...channels, allowDirectMessages: true }, 'C0OTHER', { allowed: true, capture: false }, false)).toMatchObject({ ok: false });
+    expect(
+      decideAccess({ ...channels, allowDirectMessages: true }, 'C0OTHER', { allowed: true, capture: false }, false),
+    ).toMatchObject({ ok: false });
   });
 });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { codeBlocks, mention, PARENT_FINDINGS, renderSlackThread, SECTION_TEXT_LIMIT, statusMessage } from '../../../src/slack/slack-blocks.ts';
+import {
+  codeBlocks,
+  mention,
+  PARENT_FINDINGS,
+  renderSlackThread,
+  SECTION_TEXT_LIMIT,
+  statusMessage,
+} from '../../../src/slack/slack-blocks.ts';
 import type { Finding } from '../../../src/model/report.ts';
 import type { Report } from '../../../src/model/report.ts';
 
@@ -8,14 +15,29 @@ const report: Report = {
   headline: '1 problem',
   findings: [
     { severity: 'info', code: 'overlay', message: 'VXLAN over vxlan.calico', evidence: '' },
-    { severity: 'error', code: 'no_route_to_block', message: 'k8s-node2 has no route to <10.244.0.0/26>', evidence: 'default via 10.254.0.254 dev eth0' },
+    {
+      severity: 'error',
+      code: 'no_route_to_block',
+      message: 'k8s-node2 has no route to <10.244.0.0/26>',
+      evidence: 'default via 10.254.0.254 dev eth0',
+    },
   ],
   sections: [
-    { kind: 'preformatted', title: 'k8s-node2: ip route', text: 'default via 10.254.0.254 dev eth0\n10.244.0.64/26 via 10.244.0.64 dev vxlan.calico onlink\n' },
+    {
+      kind: 'preformatted',
+      title: 'k8s-node2: ip route',
+      text: 'default via 10.254.0.254 dev eth0\n10.244.0.64/26 via 10.244.0.64 dev vxlan.calico onlink\n',
+    },
     { kind: 'table', title: 'Pods', columns: ['POD', 'IP'], rows: [['pod-src', '10.244.0.65']] },
-    { kind: 'preformatted', title: 'huge dump', text: Array.from({ length: 2000 }, (_, i) => `line ${i} ${'x'.repeat(40)}`).join('\n') },
+    {
+      kind: 'preformatted',
+      title: 'huge dump',
+      text: Array.from({ length: 2000 }, (_, i) => `line ${i} ${'x'.repeat(40)}`).join('\n'),
+    },
   ],
-  attachments: [{ filename: 'trace.pcap', title: 'capture', contentType: 'application/vnd.tcpdump.pcap', data: Buffer.alloc(100) }],
+  attachments: [
+    { filename: 'trace.pcap', title: 'capture', contentType: 'application/vnd.tcpdump.pcap', data: Buffer.alloc(100) },
+  ],
 };
 
 describe('Slack rendering', () => {
@@ -30,11 +52,14 @@ describe('Slack rendering', () => {
 
   it('posts route tables as monospace blocks in the thread, and sends what is too long, and the pcap, as files', () => {
     const { replies, files } = renderSlackThread(report);
-    expect(JSON.stringify(replies)).toContain('```default via 10.254.0.254 dev eth0\\n10.244.0.64/26 via 10.244.0.64 dev vxlan.calico onlink```');
+    expect(JSON.stringify(replies)).toContain(
+      '```default via 10.254.0.254 dev eth0\\n10.244.0.64/26 via 10.244.0.64 dev vxlan.calico onlink```',
+    );
     expect(files.map((f) => f.filename)).toEqual(['trace.pcap', 'huge-dump.txt']);
     for (const r of replies) {
       expect(r.blocks.length).toBeLessThanOrEqual(50);
-      for (const b of r.blocks) if (b.type === 'section') expect(b.text.text.length).toBeLessThanOrEqual(SECTION_TEXT_LIMIT);
+      for (const b of r.blocks)
+        if (b.type === 'section') expect(b.text.text.length).toBeLessThanOrEqual(SECTION_TEXT_LIMIT);
     }
   });
 
@@ -46,15 +71,29 @@ describe('Slack rendering', () => {
   });
 
   it('shows progress on the parent message', () => {
-    expect(statusMessage('nodeport 31080', 'running: reading kube-proxy rules on k8s-node1').blocks[1]).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: 'running: reading kube-proxy rules on k8s-node1' }] });
+    expect(statusMessage('nodeport 31080', 'running: reading kube-proxy rules on k8s-node1').blocks[1]).toEqual({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: 'running: reading kube-proxy rules on k8s-node1' }],
+    });
   });
 });
 
-describe('mentions and the parent message\'s status', () => {
+describe("mentions and the parent message's status", () => {
   it('mentions only well-formed user IDs', () => {
     expect(mention('U024BE7LH')).toBe('<@U024BE7LH>');
     expect(mention('W0ENTERPRISE1')).toBe('<@W0ENTERPRISE1>');
-    for (const notAUser of [undefined, '', 'C0NETOPS', 'S0NETENG', 'B0BOT', 'u024be7lh', '<!channel>', 'U024BE7LH> <!here', `U${'1'.repeat(21)}`]) expect(mention(notAUser)).toBe('');
+    for (const notAUser of [
+      undefined,
+      '',
+      'C0NETOPS',
+      'S0NETENG',
+      'B0BOT',
+      'u024be7lh',
+      '<!channel>',
+      'U024BE7LH> <!here',
+      `U${'1'.repeat(21)}`,
+    ])
+      expect(mention(notAUser)).toBe('');
   });
 
   it('says who asked after the status, escaped, and no one when the user is not a user ID', () => {
@@ -64,10 +103,13 @@ describe('mentions and the parent message\'s status', () => {
       { type: 'context', elements: [{ type: 'mrkdwn', text: 'queued as job 42 — asked by <@U024BE7LH>' }] },
     ]);
     expect(m.text).toBe('trace default/pod-src → default/pod-dest: queued as job 42');
-    expect(statusMessage('report', 'failed: <b> & co', { user: '<!channel>' }).blocks[1]).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: 'failed: &lt;b&gt; &amp; co' }] });
+    expect(statusMessage('report', 'failed: <b> & co', { user: '<!channel>' }).blocks[1]).toEqual({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: 'failed: &lt;b&gt; &amp; co' }],
+    });
   });
 
-  it('cuts the title to a header\'s 150 characters', () => {
+  it("cuts the title to a header's 150 characters", () => {
     const header = statusMessage(`svc ${'a'.repeat(63)}/${'b'.repeat(200)}`, 'done').blocks[0]!;
     expect(header.type === 'header' && header.text.text.length).toBe(150);
   });
@@ -75,9 +117,17 @@ describe('mentions and the parent message\'s status', () => {
   it('shows the headline and at most a few problems and warnings, no information, within one section', () => {
     const findings: Finding[] = [
       { severity: 'info', code: 'overlay', message: 'VXLAN over vxlan.calico', evidence: '' },
-      ...Array.from({ length: 20 }, (_, i): Finding => ({ severity: i % 2 ? 'warning' : 'error', code: `f${i}`, message: `finding ${i} ${'z'.repeat(400)}`, evidence: `line ${i}` })),
+      ...Array.from({ length: 20 }, (_, i): Finding => ({
+        severity: i % 2 ? 'warning' : 'error',
+        code: `f${i}`,
+        message: `finding ${i} ${'z'.repeat(400)}`,
+        evidence: `line ${i}`,
+      })),
     ];
-    const m = statusMessage('network health report', 'done', { user: 'U024BE7LH', detail: { headline: '10 problems, 10 warnings', findings } });
+    const m = statusMessage('network health report', 'done', {
+      user: 'U024BE7LH',
+      detail: { headline: '10 problems, 10 warnings', findings },
+    });
     expect(m.text).toBe('network health report: 10 problems, 10 warnings');
     expect(m.blocks[2]).toEqual({ type: 'section', text: { type: 'mrkdwn', text: '*10 problems, 10 warnings*' } });
     const body = m.blocks[3]!;

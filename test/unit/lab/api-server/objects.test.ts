@@ -2,10 +2,22 @@ import { describe, expect, it } from '@jest/globals';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_TOPOLOGY_PATH, loadTopology } from '../../../../src/lab/topology.ts';
 import { planLab } from '../../../../src/lab/plan.ts';
-import { buildEndpointSlice, buildEndpoints, buildIpPool, buildNamespaces, buildNode, buildPod, buildService, type ObjectContext } from '../../../../src/lab/api-server/objects.ts';
+import {
+  buildEndpointSlice,
+  buildEndpoints,
+  buildIpPool,
+  buildNamespaces,
+  buildNode,
+  buildPod,
+  buildService,
+  type ObjectContext,
+} from '../../../../src/lab/api-server/objects.ts';
 
 const plan = planLab(await loadTopology(DEFAULT_TOPOLOGY_PATH), { lab: 'lab', nodeSubnet: '10.254.7.0/24' });
-const ipipPlan = planLab(await loadTopology(fileURLToPath(new URL('../../../../src/lab/topologies/ipip.yaml', import.meta.url))), { lab: 'lab', nodeSubnet: '10.254.7.0/24' });
+const ipipPlan = planLab(
+  await loadTopology(fileURLToPath(new URL('../../../../src/lab/topologies/ipip.yaml', import.meta.url))),
+  { lab: 'lab', nodeSubnet: '10.254.7.0/24' },
+);
 const createdAt = new Date('2025-05-01T10:00:00.000Z');
 const ctx: ObjectContext = { plan, createdAt, kernelVersion: '6.8.0-31-generic' };
 const node1 = plan.nodes[0]!;
@@ -27,8 +39,15 @@ describe('lab Node objects', () => {
     });
     expect(node.metadata.labels['kubernetes.io/hostname']).toBe('k8s-node1');
     expect(node.metadata.uid).toBe(node1.uid);
-    expect(node.status.conditions.find((c: Json) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'KubeletReady' });
-    expect(node.status.nodeInfo).toMatchObject({ containerRuntimeVersion: expect.stringMatching(/^containerd:\/\//), kubeletVersion: 'v1.32.4', kernelVersion: '6.8.0-31-generic' });
+    expect(node.status.conditions.find((c: Json) => c.type === 'Ready')).toMatchObject({
+      status: 'True',
+      reason: 'KubeletReady',
+    });
+    expect(node.status.nodeInfo).toMatchObject({
+      containerRuntimeVersion: expect.stringMatching(/^containerd:\/\//),
+      kubeletVersion: 'v1.32.4',
+      kernelVersion: '6.8.0-31-generic',
+    });
     expect(node.metadata.creationTimestamp).toBe('2025-05-01T10:00:00Z');
   });
 
@@ -43,20 +62,47 @@ describe('lab Pod objects', () => {
   it('report the planned IPs, node, containerd ids and ports of a running, ready pod', () => {
     const planned = podOf('pod-pause');
     const pod = buildPod(ctx, planned) as Json;
-    expect(pod.metadata).toMatchObject({ name: 'pod-pause', namespace: 'default', uid: planned.uid, labels: { app: 'pause' } });
+    expect(pod.metadata).toMatchObject({
+      name: 'pod-pause',
+      namespace: 'default',
+      uid: planned.uid,
+      labels: { app: 'pause' },
+    });
     expect(pod.spec.nodeName).toBe('k8s-node1');
-    expect(pod.spec.containers.map((c: Json) => c.ports)).toEqual([[{ containerPort: 8000, protocol: 'TCP' }], [{ containerPort: 8080, protocol: 'TCP' }]]);
-    expect(pod.status).toMatchObject({ phase: 'Running', podIP: planned.ip, podIPs: [{ ip: planned.ip }], hostIP: '10.254.7.11', hostIPs: [{ ip: '10.254.7.11' }] });
-    expect(pod.status.containerStatuses.map((c: Json) => c.containerID)).toEqual(planned.containers.map((c) => `containerd://${c.id}`));
-    expect(pod.status.containerStatuses.every((c: Json) => c.ready && c.state.running.startedAt === '2025-05-01T10:00:00Z')).toBe(true);
+    expect(pod.spec.containers.map((c: Json) => c.ports)).toEqual([
+      [{ containerPort: 8000, protocol: 'TCP' }],
+      [{ containerPort: 8080, protocol: 'TCP' }],
+    ]);
+    expect(pod.status).toMatchObject({
+      phase: 'Running',
+      podIP: planned.ip,
+      podIPs: [{ ip: planned.ip }],
+      hostIP: '10.254.7.11',
+      hostIPs: [{ ip: '10.254.7.11' }],
+    });
+    expect(pod.status.containerStatuses.map((c: Json) => c.containerID)).toEqual(
+      planned.containers.map((c) => `containerd://${c.id}`),
+    );
+    expect(
+      pod.status.containerStatuses.every((c: Json) => c.ready && c.state.running.startedAt === '2025-05-01T10:00:00Z'),
+    ).toBe(true);
     expect(pod.status.conditions.find((c: Json) => c.type === 'Ready').status).toBe('True');
   });
 
   it('follow an override that marks a pod not ready or failed', () => {
-    const notReady = buildPod({ ...ctx, overrides: { pods: { 'default/pod-dest': { ready: false } } } }, podOf('pod-dest')) as Json;
+    const notReady = buildPod(
+      { ...ctx, overrides: { pods: { 'default/pod-dest': { ready: false } } } },
+      podOf('pod-dest'),
+    ) as Json;
     expect(notReady.status.phase).toBe('Running');
-    expect(notReady.status.conditions.find((c: Json) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ContainersNotReady' });
-    const failed = buildPod({ ...ctx, overrides: { pods: { 'default/pod-dest': { phase: 'Failed' } } } }, podOf('pod-dest')) as Json;
+    expect(notReady.status.conditions.find((c: Json) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'ContainersNotReady',
+    });
+    const failed = buildPod(
+      { ...ctx, overrides: { pods: { 'default/pod-dest': { phase: 'Failed' } } } },
+      podOf('pod-dest'),
+    ) as Json;
     expect(failed.status.phase).toBe('Failed');
     expect(failed.status.containerStatuses[0].state.terminated).toBeDefined();
   });
@@ -78,11 +124,23 @@ describe('lab Service, Endpoints and EndpointSlice objects', () => {
     const dest = podOf('pod-dest');
     const ref = { kind: 'Pod', name: 'pod-dest', namespace: 'default', uid: dest.uid };
     const ep = buildEndpoints(ctx, svcOf('svc-clusterip')) as Json;
-    expect(ep.subsets).toEqual([{ addresses: [{ ip: dest.ip, nodeName: 'k8s-node1', targetRef: ref }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }]);
+    expect(ep.subsets).toEqual([
+      {
+        addresses: [{ ip: dest.ip, nodeName: 'k8s-node1', targetRef: ref }],
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      },
+    ]);
     const slice = buildEndpointSlice(ctx, svcOf('svc-clusterip')) as Json;
     expect(slice.metadata.labels['kubernetes.io/service-name']).toBe('svc-clusterip');
     expect(slice.metadata.name).toMatch(/^svc-clusterip-[a-z0-9]{5}$/);
-    expect(slice.endpoints).toEqual([{ addresses: [dest.ip], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'k8s-node1', targetRef: ref }]);
+    expect(slice.endpoints).toEqual([
+      {
+        addresses: [dest.ip],
+        conditions: { ready: true, serving: true, terminating: false },
+        nodeName: 'k8s-node1',
+        targetRef: ref,
+      },
+    ]);
 
     const notReady = { ...ctx, overrides: { pods: { 'default/pod-dest': { ready: false } } } };
     expect((buildEndpoints(notReady, svcOf('svc-clusterip')) as Json).subsets[0].notReadyAddresses[0].ip).toBe(dest.ip);
@@ -96,11 +154,23 @@ describe('lab IPPool and Namespace objects', () => {
       apiVersion: 'crd.projectcalico.org/v1',
       kind: 'IPPool',
       metadata: { name: 'default-ipv4-ippool' },
-      spec: { cidr: '10.244.0.0/16', blockSize: 26, vxlanMode: 'Always', ipipMode: 'Never', natOutgoing: true, nodeSelector: 'all()' },
+      spec: {
+        cidr: '10.244.0.0/16',
+        blockSize: 26,
+        vxlanMode: 'Always',
+        ipipMode: 'Never',
+        natOutgoing: true,
+        nodeSelector: 'all()',
+      },
     });
   });
 
   it("include a cluster's standard namespaces", () => {
-    expect(buildNamespaces(ctx).map((n) => n.metadata.name)).toEqual(['default', 'kube-node-lease', 'kube-public', 'kube-system']);
+    expect(buildNamespaces(ctx).map((n) => n.metadata.name)).toEqual([
+      'default',
+      'kube-node-lease',
+      'kube-public',
+      'kube-system',
+    ]);
   });
 });

@@ -1,9 +1,19 @@
 import { describe, expect, it } from '@jest/globals';
-import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError, patchTypeOf } from '../../../../src/lab/api-server/patch.ts';
+import {
+  applyJsonPatch,
+  applyMergePatch,
+  applyStrategicMergePatch,
+  PatchError,
+  patchTypeOf,
+} from '../../../../src/lab/api-server/patch.ts';
 
 const policy = {
   metadata: { name: 'p', annotations: { a: '1', b: '2' }, finalizers: ['x'] },
-  spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ podSelector: { matchLabels: { type: 'src' } } }] }] },
+  spec: {
+    podSelector: {},
+    policyTypes: ['Ingress'],
+    ingress: [{ from: [{ podSelector: { matchLabels: { type: 'src' } } }] }],
+  },
 };
 
 describe('JSON merge patch (RFC 7396)', () => {
@@ -29,7 +39,10 @@ describe('JSON patch (RFC 6902)', () => {
       { op: 'remove', path: '/metadata/annotations/a' },
       { op: 'test', path: '/metadata/labels/app.kubernetes.io~1name', value: 'x' },
     ]);
-    expect(out).toMatchObject({ metadata: { labels: { 'app.kubernetes.io/name': 'x' }, annotations: { b: '2' } }, spec: { policyTypes: ['Egress'] } });
+    expect(out).toMatchObject({
+      metadata: { labels: { 'app.kubernetes.io/name': 'x' }, annotations: { b: '2' } },
+      spec: { policyTypes: ['Egress'] },
+    });
   });
 
   it('refuses a failed test, a missing path and a body that is not a list of operations', () => {
@@ -41,23 +54,55 @@ describe('JSON patch (RFC 6902)', () => {
 
 describe('strategic merge patch', () => {
   it('replaces NetworkPolicy rule lists whole (they are atomic) and merges finalizers as a set', () => {
-    const out = applyStrategicMergePatch(policy, { metadata: { finalizers: ['y', 'x'] }, spec: { ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }] } });
-    expect(out).toMatchObject({ metadata: { finalizers: ['x', 'y'] }, spec: { ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }] } });
+    const out = applyStrategicMergePatch(policy, {
+      metadata: { finalizers: ['y', 'x'] },
+      spec: { ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }] },
+    });
+    expect(out).toMatchObject({
+      metadata: { finalizers: ['x', 'y'] },
+      spec: { ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }] },
+    });
   });
 
   it('follows the directives kubectl apply sends: $setElementOrder (hint only), $deleteFromPrimitiveList, $patch: replace/delete, $retainKeys', () => {
     expect(
       applyStrategicMergePatch(policy, {
-        metadata: { '$setElementOrder/finalizers': ['x'], '$deleteFromPrimitiveList/finalizers': ['x'], annotations: { $patch: 'replace', z: '9' } },
+        metadata: {
+          '$setElementOrder/finalizers': ['x'],
+          '$deleteFromPrimitiveList/finalizers': ['x'],
+          annotations: { $patch: 'replace', z: '9' },
+        },
         spec: { podSelector: { $patch: 'delete' }, $retainKeys: ['podSelector', 'policyTypes'] },
       }),
     ).toEqual({ metadata: { name: 'p', annotations: { z: '9' }, finalizers: [] }, spec: { policyTypes: ['Ingress'] } });
   });
 
   it('merges ownerReferences by uid and deletes one with $patch: delete', () => {
-    const owned = { metadata: { ownerReferences: [{ uid: 'a', name: 'one' }, { uid: 'b', name: 'two' }] } };
-    expect(applyStrategicMergePatch(owned, { metadata: { ownerReferences: [{ uid: 'a', name: 'uno' }, { uid: 'b', $patch: 'delete' }, { uid: 'c', name: 'three' }] } })).toEqual({
-      metadata: { ownerReferences: [{ uid: 'a', name: 'uno' }, { uid: 'c', name: 'three' }] },
+    const owned = {
+      metadata: {
+        ownerReferences: [
+          { uid: 'a', name: 'one' },
+          { uid: 'b', name: 'two' },
+        ],
+      },
+    };
+    expect(
+      applyStrategicMergePatch(owned, {
+        metadata: {
+          ownerReferences: [
+            { uid: 'a', name: 'uno' },
+            { uid: 'b', $patch: 'delete' },
+            { uid: 'c', name: 'three' },
+          ],
+        },
+      }),
+    ).toEqual({
+      metadata: {
+        ownerReferences: [
+          { uid: 'a', name: 'uno' },
+          { uid: 'c', name: 'three' },
+        ],
+      },
     });
   });
 

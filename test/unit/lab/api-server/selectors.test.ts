@@ -1,8 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
-import { SelectorError, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from '../../../../src/lab/api-server/selectors.ts';
+import {
+  SelectorError,
+  matchesFields,
+  matchesLabels,
+  parseFieldSelector,
+  parseLabelSelector,
+} from '../../../../src/lab/api-server/selectors.ts';
 
 const dest = { type: 'dest', app: 'web' };
-const matches = (selector: string, labels: Record<string, string> = dest) => matchesLabels(parseLabelSelector(selector), labels);
+const matches = (selector: string, labels: Record<string, string> = dest) =>
+  matchesLabels(parseLabelSelector(selector), labels);
 
 describe('label selectors', () => {
   it('matches equality with =, == and !=', () => {
@@ -36,13 +43,20 @@ describe('label selectors', () => {
     expect(matches('')).toBe(true);
   });
 
-  it.each(['a in (b', 'a b', 'a=b=c', ',', 'a=b,', '-a=b', 'a=(b)'])('rejects the malformed selector %j with a SelectorError', (selector) => {
-    expect(() => parseLabelSelector(selector)).toThrow(SelectorError);
-  });
+  it.each(['a in (b', 'a b', 'a=b=c', ',', 'a=b,', '-a=b', 'a=(b)'])(
+    'rejects the malformed selector %j with a SelectorError',
+    (selector) => {
+      expect(() => parseLabelSelector(selector)).toThrow(SelectorError);
+    },
+  );
 });
 
 describe('field selectors', () => {
-  const pod = { metadata: { name: 'pod-src', namespace: 'default' }, spec: { nodeName: 'k8s-node2' }, status: { phase: 'Running', podIP: '10.244.0.65' } };
+  const pod = {
+    metadata: { name: 'pod-src', namespace: 'default' },
+    spec: { nodeName: 'k8s-node2' },
+    status: { phase: 'Running', podIP: '10.244.0.65' },
+  };
   const supported = ['metadata.name', 'metadata.namespace', 'spec.nodeName', 'status.phase', 'status.podIP'];
   const fieldMatch = (selector: string) => matchesFields(parseFieldSelector(selector, supported), pod);
 
