@@ -185,29 +185,14 @@ export function policyFindings(
       evidence: allowedEvidence,
     });
   }
-  for (const p of ctx.notEvaluated) {
-    if (p.namespace !== null && p.namespace !== src.namespace && p.namespace !== dst.namespace) continue;
-    out.push({
-      severity: 'warning',
-      code: 'policy_not_evaluated',
-      message: `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} was not evaluated: ${p.reason}`,
-      evidence: `${p.apiVersion} ${p.kind}`,
-    });
-  }
-  for (const p of ctx.problems)
-    out.push({
-      severity: 'warning',
-      code: 'policy_unreadable',
-      message: `could not evaluate ${p.object}: ${p.message}`,
-      evidence: p.object,
-    });
-  for (const e of ctx.errors)
-    out.push({
-      severity: 'warning',
-      code: 'policy_api_unreadable',
-      message: `network policies could not be read from ${e}; the verdict may miss them`,
-      evidence: e,
-    });
+  out.push(
+    ...policyNotices(
+      ctx,
+      ctx.notEvaluated.filter(
+        (p) => p.namespace === null || p.namespace === src.namespace || p.namespace === dst.namespace,
+      ),
+    ),
+  );
   return out;
 }
 
@@ -241,4 +226,34 @@ export function policyReadFailed(err: unknown): Finding {
     message: `network policies could not be read: ${describeError(err)}`,
     evidence: describeError(err),
   };
+}
+
+/**
+ * What may make a verdict incomplete, as warnings: policies that exist but were not evaluated (`notEvaluated`, already
+ * narrowed to the pods concerned), objects that could not be read, and APIs that did not answer.
+ */
+export function policyNotices(
+  ctx: Pick<PolicyContext, 'problems' | 'errors'>,
+  notEvaluated: readonly NotEvaluatedPolicy[],
+): Finding[] {
+  return [
+    ...notEvaluated.map((p): Finding => ({
+      severity: 'warning',
+      code: 'policy_not_evaluated',
+      message: `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} was not evaluated: ${p.reason}`,
+      evidence: `${p.apiVersion} ${p.kind}`,
+    })),
+    ...ctx.problems.map((p): Finding => ({
+      severity: 'warning',
+      code: 'policy_unreadable',
+      message: `could not evaluate ${p.object}: ${p.message}`,
+      evidence: p.object,
+    })),
+    ...ctx.errors.map((e): Finding => ({
+      severity: 'warning',
+      code: 'policy_api_unreadable',
+      message: `network policies could not be read from ${e}; the verdict may miss them`,
+      evidence: e,
+    })),
+  ];
 }

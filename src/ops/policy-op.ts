@@ -7,7 +7,7 @@
 import { headlineFor, sortFindings, type Finding, type ReportSection } from '../model/report.ts';
 import { policiesForEndpoint, type DescribedPolicy, type EndpointPolicies } from '../policy/index.ts';
 import type { OperationDeps } from './deps.ts';
-import { podEndpoint, readPolicyContext } from './policy-facts.ts';
+import { podEndpoint, policyNotices, readPolicyContext } from './policy-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 
 export interface PolicyCommand {
@@ -79,27 +79,7 @@ export async function runPolicy(
           },
     );
   }
-  for (const p of described.notEvaluated)
-    findings.push({
-      severity: 'warning',
-      code: 'policy_not_evaluated',
-      message: `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} was not evaluated: ${p.reason}`,
-      evidence: `${p.apiVersion} ${p.kind}`,
-    });
-  for (const p of policy.problems)
-    findings.push({
-      severity: 'warning',
-      code: 'policy_unreadable',
-      message: `could not evaluate ${p.object}: ${p.message}`,
-      evidence: p.object,
-    });
-  for (const e of policy.errors)
-    findings.push({
-      severity: 'warning',
-      code: 'policy_api_unreadable',
-      message: `network policies could not be read from ${e}`,
-      evidence: e,
-    });
+  findings.push(...policyNotices(policy, described.notEvaluated));
 
   const sorted = sortFindings(findings);
   const sections: ReportSection[] = [
