@@ -87,16 +87,16 @@ interface ChannelEnd {
   signal: string | null;
 }
 
-/** Follows a channel to its end: the exit status or signal sshd reported, whichever came. */
+/**
+ * Follows a channel to its end: the exit status or signal sshd reported. ssh2 repeats them as 'close''s arguments,
+ * and only those are sure to arrive: a quick command's exit-status can come in the same read as the exec reply, so
+ * its 'exit' event fires before anyone awaiting the channel could listen.
+ */
 function channelEnded(channel: ClientChannel): Promise<ChannelEnd> {
   return new Promise((resolve) => {
-    const end: ChannelEnd = { exitCode: null, signal: null };
-    // ssh2: 'exit' (code) for exit-status, (null, signalName, …) for exit-signal.
-    channel.on('exit', (code: number | null, signal?: string) => {
-      end.exitCode = typeof code === 'number' ? code : null;
-      end.signal = signal ?? null;
-    });
-    channel.on('close', () => resolve(end));
+    channel.on('close', (code?: number | null, signal?: string) =>
+      resolve({ exitCode: typeof code === 'number' ? code : null, signal: signal ?? null }),
+    );
   });
 }
 

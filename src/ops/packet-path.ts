@@ -149,11 +149,14 @@ function explanation(
   }
   if (stage === 'forward' && node?.ipForward === false)
     return { text: 'IP forwarding is off', evidence: 'net.ipv4.ip_forward = 0', codes: ['ip_forward_off'] };
-  // Bad checksums explain a loss only where nothing else does: virtual NICs show unfinished offloaded checksums too.
+  // Bad checksums explain a loss only where nothing else does: virtual NICs show unfinished offloaded checksums too,
+  // so a node whose rules could not be read (one of them may have dropped the packets) is not blamed on them.
   if (
     stage === 'input' &&
     (arrivedOn.point.badUdpChecksums ?? 0) > 0 &&
-    !fw?.killers.some((k) => k.kind === 'input-drops-vxlan' || k.kind === 'input-drops-ipip')
+    fw !== undefined &&
+    !fw.error &&
+    !fw.killers.some((k) => k.kind === 'input-drops-vxlan' || k.kind === 'input-drops-ipip')
   ) {
     return {
       text: `${plural(arrivedOn.point.badUdpChecksums!, 'packet')} arrived with bad UDP checksums, which the kernel drops (the sender's checksum offload: ethtool -k ${CALICO_VXLAN.device})`,

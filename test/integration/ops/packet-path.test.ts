@@ -49,7 +49,7 @@ describe.each([
     if (!f)
       throw new Error(
         `no ${code} among ${JSON.stringify(
-          r.findings.map((x) => [x.severity, x.code, x.message]),
+          r.findings.map((x) => [x.severity, x.code, x.message, ...(x.severity === 'info' ? [] : [x.evidence])]),
           null,
           1,
         )}\ntest connection: ${JSON.stringify(r.testConnection)}\ncapture: ${JSON.stringify(points)}`,

@@ -418,6 +418,23 @@ describe('where the packets stop', () => {
     ]);
   });
 
+  it("blames bad UDP checksums on the uplink only when the node's rules were read and none drops the tunnel", () => {
+    const facts = path(4);
+    facts.capture!.points[3]!.badUdpChecksums = 3;
+    const read: NodeFirewallFacts = {
+      node: 'k8s-node1',
+      diff: { rules: [], policies: [], missingCounters: false },
+      killers: [],
+    };
+    expect(packetPathVerdicts(facts, [read])[0]!.finding.message).toBe(
+      "seen on k8s-node1/eth0 (3 SYN), never on k8s-node1/vxlan.calico: dropped on k8s-node1 — 3 packets arrived with bad UDP checksums, which the kernel drops (the sender's checksum offload: ethtool -k vxlan.calico)",
+    );
+    const unread: NodeFirewallFacts = { node: 'k8s-node1', diff: null, killers: [], error: 'iptables-save: exit 1' };
+    expect(packetPathVerdicts(facts, [unread])[0]!.finding.message).toBe(
+      'seen on k8s-node1/eth0 (3 SYN), never on k8s-node1/vxlan.calico: dropped on k8s-node1 (its iptables counters could not be read: iptables-save: exit 1)',
+    );
+  });
+
   it('says the SYN reaches the pod but the SYN-ACK dies on the way back, as its own finding', () => {
     const facts = path(6, () =>
       flow({
