@@ -39,7 +39,7 @@ export const OPERATIONS = ['trace', 'policy', 'nodeport', 'svc', 'pod', 'routes'
 export type Op = (typeof OPERATIONS)[number];
 
 export const SYNOPSIS: Record<Op, string> = {
-  trace: 'k8snet trace SRC-POD DST-POD [-n NS] [--port P] [--capture-seconds N | --no-capture [--no-test]]',
+  trace: 'k8snet trace SRC-POD DST-POD [-n NS] [--port P] [-4 | -6] [--capture-seconds N | --no-capture [--no-test]]',
   policy: 'k8snet policy POD [-n NS]',
   nodeport: 'k8snet nodeport PORT [--capture-seconds N | --no-capture]',
   svc: 'k8snet svc NAME [-n NS] [--capture-seconds N | --no-capture]',
@@ -56,6 +56,7 @@ const COMMON = `Options:
   --capture-seconds N      capture window in seconds (default $K8SNET_CAPTURE_SECONDS or 5, at most $K8SNET_CAPTURE_MAX_SECONDS)
   --no-capture             skip the packet capture (trace still runs its bounded test connection)
   --no-test                trace only: no test connection either
+  -4, --ipv4 / -6, --ipv6  trace only: trace dual-stack pods over that family (default: the pods' primary addresses)
   --sample SECONDS         report only: also capture SECONDS (1–30) on every node's tunnel device and summarize the flows
   --json                   print the structured result as JSON (fields documented in the README)
   --bundle FILE            also write the evidence bundle (.tar.gz): every node command with its output, the
@@ -108,6 +109,8 @@ export function parseInspectArgs(
         'capture-seconds': { type: 'string' },
         'no-capture': { type: 'boolean', default: false },
         'no-test': { type: 'boolean', default: false },
+        ipv4: { type: 'boolean', short: '4', default: false },
+        ipv6: { type: 'boolean', short: '6', default: false },
         sample: { type: 'string' },
         port: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -127,6 +130,10 @@ export function parseInspectArgs(
   const { values, positionals } = parsed;
   if (values['no-test'] && op !== 'trace')
     throw new InvalidInputError('--no-test', `only \`trace\` makes a test connection: ${SYNOPSIS.trace}`);
+  if ((values.ipv4 || values.ipv6) && op !== 'trace')
+    throw new InvalidInputError(values.ipv6 ? '--ipv6' : '--ipv4', `only \`trace\` picks a family: ${SYNOPSIS.trace}`);
+  if (values.ipv4 && values.ipv6)
+    throw new InvalidInputError('--ipv4', '--ipv4 and --ipv6 cannot be given together: pick the family to trace');
   if (values.port !== undefined && op !== 'trace')
     throw new InvalidInputError('--port', `only \`trace\` takes a port: ${SYNOPSIS.trace}`);
   if (values.sample !== undefined && op !== 'report')
@@ -164,6 +171,7 @@ export function parseInspectArgs(
         ...(dstNamespace ? { dstNamespace: validateNamespace(dstNamespace, 'DST-POD namespace') } : {}),
         ...(values.port !== undefined ? { port: validatePort(values.port, '--port') } : {}),
         ...(values['no-test'] ? { noTest: true } : {}),
+        ...(values.ipv4 ? { family: 4 as const } : values.ipv6 ? { family: 6 as const } : {}),
         capture,
       };
       break;

@@ -169,8 +169,11 @@ export async function inspectNode(
         signal,
       ).catch(() => null),
     ]);
-    const uplink =
-      addrJson === null ? null : uplinkFromAddresses(addressesFromIpJson(addrJson, { ipv6: true }), node.address);
+    const addresses = addrJson === null ? null : addressesFromIpJson(addrJson, { ipv6: true });
+    const uplink = addresses === null ? null : uplinkFromAddresses(addresses, node.address);
+    const underlayIPs = (uplink ? (addresses?.[uplink] ?? []) : [])
+      .map((a) => a.split('/')[0]!)
+      .filter((ip) => ipFamily(ip) === family);
     // The uplink's own rp_filter needs its name: one more short read (IPv4 only: IPv6 has no rp_filter).
     const perInterfaceSysctl =
       uplink && family === 4
@@ -199,6 +202,7 @@ export async function inspectNode(
       rules,
       links,
       uplink,
+      underlayIPs,
       // iproute2 ends some lines with a blank; keep the table as printed otherwise.
       routeTableText: routes.text.replace(/ +$/gm, ''),
       ipForward: forwarding === undefined ? null : forwarding === '1',
@@ -296,6 +300,7 @@ export async function readPodInside(
   node: NodeTarget,
   netns: string,
   signal: AbortSignal,
+  family: Family = 4,
 ): Promise<PodInside> {
   try {
     // `ip -j addr` carries each link's flags and MTU too, and the route lines are rebuilt from the JSON as ip prints
@@ -303,16 +308,17 @@ export async function readPodInside(
     // Every family: an eth0 without an IPv4 address must still be listed.
     const [addrJson, routesJson, neighJson] = await Promise.all([
       runOk(shell, node, catalogue.ipAddr({ netns, json: true }), signal),
-      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipRoute({ json: true, family: 4 })), signal),
-      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipNeigh(null, { json: true, family: 4 })), signal),
+      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipRoute({ json: true, family })), signal),
+      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipNeigh(null, { json: true, family })), signal),
     ]);
     const routes = routesFromIpJson(routesJson);
     return {
       links: linksFromIpJson(addrJson),
-      addresses: addressesFromIpJson(addrJson),
+      addresses: addressesFromIpJson(addrJson, { ipv6: family === 6 }),
       routes,
       routeText: routes.map((r) => r.raw).join('\n'),
       neighbours: neighboursFromIpJson(neighJson),
+      ...(family === 6 ? { family } : {}),
       error: null,
     };
   } catch (err) {

@@ -7,7 +7,7 @@ import { nestConsequences, type Finding } from '../model/report.ts';
 import { cidrHolds } from '../net/ip-range.ts';
 import { lookupRoute } from './route-lookup.ts';
 import { OVERLAY_OVERHEAD } from '../calico/encapsulation.ts';
-import { CALICO_POD_GATEWAY, CALICO_VXLAN } from '../calico/naming.ts';
+import { CALICO_VXLAN, calicoPodGateway } from '../calico/naming.ts';
 import { listeningPorts } from '../parse/listeners.ts';
 import { loopbackOnlyListener } from './loopback-listener.ts';
 import { strictRpFilter, type PathVerdict } from './packet-path.ts';
@@ -340,11 +340,13 @@ function vxlanPeerFindings(facts: TraceFacts, from: NodeFacts, to: NodeFacts, to
       ),
     ];
   }
-  if (from.fdb && !from.fdb.some((e) => e.mac === neigh.lladdr && e.dst === to.ip)) {
+  // The outer destination is the remote node's uplink address of the traced family (IPv6 for vxlan-v6.calico).
+  const endpoints = to.underlayIPs?.length ? to.underlayIPs : [to.ip];
+  if (from.fdb && !from.fdb.some((e) => e.mac === neigh.lladdr && e.dst !== null && endpoints.includes(e.dst))) {
     return [
       err(
         'tunnel_fdb_missing',
-        `${from.name} has no VXLAN forwarding entry sending ${neigh.lladdr} to ${to.name} (${to.ip})`,
+        `${from.name} has no VXLAN forwarding entry sending ${neigh.lladdr} to ${to.name} (${endpoints.join(', ')})`,
         `bridge fdb on ${from.name}: ${from.fdb.map((e) => `${e.mac} dst ${e.dst}`).join(', ') || 'empty'}`,
       ),
     ];
@@ -496,34 +498,41 @@ function podInsideFindings(end: PodEnd, facts: TraceFacts): Finding[] {
   const out: Finding[] = [];
   const ip = end.pod.podIP;
   const addrs = inside.addresses.eth0 ?? [];
+  const family = inside.family ?? 4;
+  const gateway = calicoPodGateway(family);
+  // IPv6 pods resolve the gateway by NDP, which the host answers for its own link-local address (no proxy).
+  const unanswered =
+    family === 6
+      ? `${end.caliInterface} does not answer neighbour solicitations for it`
+      : `the cali side does not answer ARP (proxy_arp off on ${end.caliInterface}?)`;
   if (ip && !addrs.some((a) => a.split('/')[0] === ip))
     out.push(
       err(
         'pod_address_missing',
         `${who}'s eth0 does not hold its pod IP ${ip}`,
-        `eth0: ${addrs.join(', ') || 'no IPv4 address'} (ip addr, inside the pod)`,
+        `eth0: ${addrs.join(', ') || `no IPv${family} address`} (ip addr, inside the pod)`,
       ),
     );
-  const routeText = inside.routeText.trim() || '(no IPv4 routes)';
+  const routeText = inside.routeText.trim() || `(no IPv${family} routes)`;
   const def = inside.routes.find((r) => r.destination === 'default');
   if (!def) {
     out.push(
       err(
         'pod_default_route_missing',
-        `${who} has no default route: it cannot send to anything off its own link (Calico's is default via ${CALICO_POD_GATEWAY} dev eth0)`,
-        `ip -4 route inside ${who}:\n${routeText}`,
+        `${who} has no ${family === 6 ? 'IPv6 ' : ''}default route: it cannot send to anything off its own link (Calico's is default via ${gateway} dev eth0)`,
+        `ip -${family} route inside ${who}:\n${routeText}`,
       ),
     );
-  } else if (def.gateway !== CALICO_POD_GATEWAY || def.device !== 'eth0') {
+  } else if (def.gateway !== gateway || def.device !== 'eth0') {
     out.push(
       err(
         'pod_default_route_wrong',
-        `${who}'s default route is not Calico's (default via ${CALICO_POD_GATEWAY} dev eth0)`,
+        `${who}'s default route is not Calico's (default via ${gateway} dev eth0)`,
         def.raw,
       ),
     );
   } else {
-    const gw = inside.neighbours.find((n) => n.ip === CALICO_POD_GATEWAY && (n.device ?? 'eth0') === 'eth0');
+    const gw = inside.neighbours.find((n) => n.ip === gateway && (n.device ?? 'eth0') === 'eth0');
     const line = gw
       ? `${gw.ip} dev ${gw.device ?? 'eth0'}${gw.lladdr ? ` lladdr ${gw.lladdr}` : ''} ${gw.state.join(' ')}`.trim()
       : '';
@@ -531,7 +540,7 @@ function podInsideFindings(end: PodEnd, facts: TraceFacts): Finding[] {
       out.push(
         err(
           'pod_gateway_unresolved',
-          `${who} cannot resolve its gateway ${CALICO_POD_GATEWAY}: the cali side does not answer ARP (proxy_arp off on ${end.caliInterface}?)`,
+          `${who} cannot resolve its gateway ${gateway}: ${unanswered}`,
           `${line} (ip neigh, inside the pod)`,
         ),
       );
@@ -539,8 +548,8 @@ function podInsideFindings(end: PodEnd, facts: TraceFacts): Finding[] {
       out.push(
         warn(
           'pod_gateway_unresolved',
-          `${who} has no neighbour entry for its gateway ${CALICO_POD_GATEWAY} after the test connection`,
-          `ip neigh inside ${who}: no entry for ${CALICO_POD_GATEWAY}`,
+          `${who} has no neighbour entry for its gateway ${gateway} after the test connection`,
+          `ip neigh inside ${who}: no entry for ${gateway}`,
         ),
       );
     }

@@ -22,6 +22,8 @@ export interface NodeFacts {
   links: LinkFacts[] | null;
   /** The interface holding the node's address (ip -j addr): eth0, ens5, bond0 …; null when not found. */
   uplink: string | null;
+  /** The uplink's addresses of the family inspected (VXLAN's outer addresses; IPv6 ones for vxlan-v6.calico). */
+  underlayIPs?: string[];
   /** The full route table as printed, for the report. */
   routeTableText: string | null;
   ipForward: boolean | null;
@@ -57,9 +59,11 @@ export interface PodInside {
   links: LinkFacts[];
   addresses: Record<string, string[]>;
   routes: RouteLine[];
-  /** `ip -4 route` as printed (evidence). */
+  /** `ip -4 route` (or `ip -6 route`, see family) as printed (evidence). */
   routeText: string;
   neighbours: NeighbourEntry[];
+  /** The family the routes and neighbours were read in (absent: 4); addresses hold both with 6. */
+  family?: 4 | 6;
   error: string | null;
 }
 

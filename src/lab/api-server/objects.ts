@@ -5,7 +5,7 @@
  * time and overrides always give the same objects.
  */
 import { createHash } from 'node:crypto';
-import type { LabPlan, PlannedNode, PlannedPod, PlannedService } from '../plan.ts';
+import type { LabPlan, PlannedIpPool, PlannedNode, PlannedPod, PlannedService } from '../plan.ts';
 import type { PolicyStore } from './policy-store.ts';
 import { CALICO_CRD_PREFIX, inlineSchema } from './policy-schemas.ts';
 
@@ -119,13 +119,16 @@ export function buildNode(ctx: ObjectContext, node: PlannedNode): KubeObject {
         'node.alpha.kubernetes.io/ttl': '0',
         'projectcalico.org/IPv4Address': node.calicoIPv4Address ?? `${node.ip}/${prefix}`,
         ...(plan.overlay === 'none' ? {} : { [tunnelAnnotation]: node.tunnelIP }),
+        ...(node.ipv6 ? { 'projectcalico.org/IPv6Address': `${node.ipv6}/64` } : {}),
+        ...(node.tunnelIPv6 ? { 'projectcalico.org/IPv6VXLANTunnelAddr': node.tunnelIPv6 } : {}),
         'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
       },
     }),
-    spec: { podCIDR: node.block, podCIDRs: [node.block] },
+    spec: { podCIDR: node.block, podCIDRs: [node.block, ...(node.blockV6 ? [node.blockV6] : [])] },
     status: {
       addresses: [
         { type: 'InternalIP', address: node.ip },
+        ...(node.ipv6 ? [{ type: 'InternalIP', address: node.ipv6 }] : []),
         { type: 'Hostname', address: node.name },
       ],
       conditions: [
@@ -190,7 +193,7 @@ export function buildPod(ctx: ObjectContext, pod: PlannedPod): KubeObject {
       annotations: {
         'cni.projectcalico.org/containerID': pod.sandboxId,
         'cni.projectcalico.org/podIP': `${pod.ip}/32`,
-        'cni.projectcalico.org/podIPs': `${pod.ip}/32`,
+        'cni.projectcalico.org/podIPs': [`${pod.ip}/32`, ...(pod.ipv6 ? [`${pod.ipv6}/128`] : [])].join(','),
       },
     }),
     spec: {
@@ -254,7 +257,7 @@ export function buildPod(ctx: ObjectContext, pod: PlannedPod): KubeObject {
       hostIPs: node ? [{ ip: node.ip }] : [],
       phase,
       podIP: pod.ip,
-      podIPs: [{ ip: pod.ip }],
+      podIPs: [{ ip: pod.ip }, ...(pod.ipv6 ? [{ ip: pod.ipv6 }] : [])],
       qosClass: 'BestEffort',
       startTime: at,
     },
@@ -382,8 +385,8 @@ export function buildNamespaces(ctx: ObjectContext): KubeObject[] {
   }));
 }
 
-export function buildIpPool(ctx: ObjectContext): KubeObject {
-  const pool = ctx.plan.ipPool;
+/** The plan's IPv4 pool, or another it names (a dual-stack lab's IPv6 pool). */
+export function buildIpPool(ctx: ObjectContext, pool: PlannedIpPool = ctx.plan.ipPool): KubeObject {
   return {
     apiVersion: `${CALICO_GROUP}/v1`,
     kind: 'IPPool',

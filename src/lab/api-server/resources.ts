@@ -287,7 +287,7 @@ export const LAB_RESOURCES: readonly LabResource[] = [
     categories: [],
     fieldLabels: META_FIELDS,
     printer: TABLE_PRINTERS.default,
-    build: (ctx) => [buildIpPool(ctx)],
+    build: (ctx) => [buildIpPool(ctx), ...(ctx.plan.ipPoolV6 ? [buildIpPool(ctx, ctx.plan.ipPoolV6)] : [])],
   },
   ...calicoPolicyResources(CALICO_GROUP, 'v1', { namespaced: [], global: [] }),
   // Calico's API server (an aggregated API) serves the same objects as v3.
