@@ -30,6 +30,8 @@ import { sysctlValues } from '../parse/sysctl.ts';
 import { acceptsOn, listenersFromSs, type Listener } from '../parse/listeners.ts';
 import { parseEthtoolFeatures } from '../parse/ethtool-features.ts';
 import type { PodInside } from './trace-facts.ts';
+import { parseConntrack } from '../parse/conntrack.ts';
+import type { ConntrackReading } from './conntrack-findings.ts';
 
 /** The bounded test connection waits at most this long for the handshake. */
 export const TEST_CONNECT_SECONDS = 3;
@@ -404,9 +406,10 @@ export async function inspectServiceRules(
   const family = ipFamily(kind === 'clusterip' ? (svc.clusterIP ?? node.address) : node.address);
   const detected = given ? null : await detectModeOn(shell, node, signal);
   const dataplane = given ?? dataplaneOrThrow(node, detected!);
-  const [outputs, ss] = await Promise.all([
+  const [outputs, ss, conntrackTable] = await Promise.all([
     readDataplane(shell, node, dataplane, signal, family),
     kind === 'nodeport' ? runOk(shell, node, catalogue.ssListeners(), signal).catch(() => null) : Promise.resolve(null),
+    readConntrackTable(shell, node, signal),
   ]);
   const servicePort = svc.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port));
   const protocol = servicePort ? { protocol: servicePort.protocol } : {};
@@ -430,8 +433,39 @@ export async function inspectServiceRules(
     ...(walk.nodePortAddresses === undefined ? {} : { nodePortAddresses: walk.nodePortAddresses }),
     listeners,
     listening,
+    conntrackTable,
     error: null,
   };
+}
+
+/** nf_conntrack_count and _max; null where the module is not loaded or sysctl fails. */
+async function readConntrackTable(
+  shell: NodeShell,
+  node: NodeTarget,
+  signal: AbortSignal,
+): Promise<{ count: number; max: number } | null> {
+  const out = await runOk(shell, node, catalogue.sysctlNet(CONNTRACK_KEYS), signal).catch(() => null);
+  if (out === null) return null;
+  const values = sysctlValues(out);
+  const count = values['net.netfilter.nf_conntrack_count'];
+  const max = values['net.netfilter.nf_conntrack_max'];
+  return count !== undefined && max !== undefined ? { count: Number(count), max: Number(max) } : null;
+}
+
+/** The conntrack entries of TCP connections to ip:port on the node (`conntrack -L`, filtered there, not here). */
+export async function readConntrack(
+  shell: NodeShell,
+  node: NodeTarget,
+  destination: { ip: string; port: number },
+  signal: AbortSignal,
+): Promise<ConntrackReading> {
+  const cmd = catalogue.conntrackList({ protocol: 'tcp', origDst: destination.ip, origPortDst: destination.port });
+  const command = cmd.argv.join(' ');
+  try {
+    return { command, entries: parseConntrack(await runOk(shell, node, cmd, signal)).entries, error: null };
+  } catch (err) {
+    return { command, entries: [], error: describeError(err) };
+  }
 }
 
 /** The NodePorts a node's kube-proxy rules serve (its detected mode unless a walker is given), or null when they could not be read. */

@@ -6,6 +6,7 @@
 import { nestConsequences, type Finding } from '../model/report.ts';
 import { cidrHolds } from '../net/ip-range.ts';
 import { lookupRoute } from './route-lookup.ts';
+import { conntrackTableFindings } from './conntrack-findings.ts';
 import { OVERLAY_OVERHEAD } from '../calico/encapsulation.ts';
 import { CALICO_POD_GATEWAY, CALICO_VXLAN } from '../calico/naming.ts';
 import { listeningPorts } from '../parse/listeners.ts';
@@ -76,12 +77,6 @@ function podFindings(end: PodEnd): Finding[] {
   return out;
 }
 
-/**
- * nf_conntrack_count at this share of nf_conntrack_max is a warning: the node-exporter mixin's
- * NodeHighNumberConntrackEntriesUsed alert fires at 75%; at 100% the kernel drops new connections ("table full").
- */
-export const CONNTRACK_WARN_RATIO = 0.75;
-
 function nodeFindings(node: NodeFacts, overlayDevice: string | null): Finding[] {
   const out: Finding[] = [];
   if (node.error)
@@ -119,26 +114,7 @@ function nodeFindings(node: NodeFacts, overlayDevice: string | null): Finding[] 
       ),
     );
   }
-  if (node.conntrack && node.conntrack.max > 0) {
-    const { count, max } = node.conntrack;
-    const evidence = `net.netfilter.nf_conntrack_count = ${count}, net.netfilter.nf_conntrack_max = ${max}`;
-    if (count >= max)
-      out.push(
-        err(
-          'conntrack_full',
-          `${node.name}'s connection tracking table is full (${count} of ${max}): the kernel drops new connections`,
-          evidence,
-        ),
-      );
-    else if (count >= max * CONNTRACK_WARN_RATIO)
-      out.push(
-        warn(
-          'conntrack_near_full',
-          `${node.name}'s connection tracking table is ${Math.round((100 * count) / max)}% full (${count} of ${max}): new connections are dropped once it is full`,
-          evidence,
-        ),
-      );
-  }
+  out.push(...conntrackTableFindings(node.name, node.conntrack));
   if (overlayDevice === node.tunnelOffload?.device && node.tunnelOffload.txChecksumIpGeneric) {
     out.push(
       warn(
