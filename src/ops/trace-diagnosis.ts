@@ -5,7 +5,7 @@
  */
 import { nestConsequences, type Finding } from '../model/report.ts';
 import { cidrHolds } from '../net/ip-range.ts';
-import { lookupRoute } from './route-lookup.ts';
+import { decisionEvidence, lookupRoute, routeDecision, type RouteDecision } from './route-lookup.ts';
 import { conntrackTableFindings } from './conntrack-findings.ts';
 import { OVERLAY_OVERHEAD } from '../calico/encapsulation.ts';
 import { CALICO_POD_GATEWAY, CALICO_VXLAN } from '../calico/naming.ts';
@@ -152,18 +152,51 @@ function caliFindings(end: PodEnd): Finding[] {
   return [];
 }
 
+/**
+ * Pod traffic at a node's routing decision, as `ip rule` sees it: from the source pod, in on its cali interface (the
+ * source node) or the tunnel / uplink (the destination node), with no mark — Felix marks packets in its filter
+ * chains, after routing.
+ */
+export function podPacketDecision(
+  facts: TraceFacts,
+  node: NodeFacts,
+  side: 'src' | 'dst',
+  sameNode = facts.src.pod.nodeName === facts.dst.pod.nodeName,
+): RouteDecision | null {
+  const dstIp = facts.dst.pod.podIP;
+  if (!dstIp || !node.routes) return null;
+  const iif = side === 'src' || sameNode ? facts.src.caliInterface : (facts.overlay.device ?? node.uplink);
+  return routeDecision(node.routes, dstIp, {
+    rules: node.rules ?? null,
+    from: facts.src.pod.podIP ?? null,
+    iif: iif ?? null,
+    fwmark: 0,
+  });
+}
+
+/** A rule's own refusal, or a route the packet cannot be forwarded by: the problem says which, naming the rule. */
+function refusal(d: RouteDecision, node: string, ip: string): string {
+  if (d.refused) return `ip rule ${d.rule!.priority} (${d.refused}) refuses the packet`;
+  if (d.route && d.rule && (d.route.table ?? 'main') !== 'main')
+    return `table ${d.route.table} (ip rule ${d.rule.priority}) has a ${d.route.type} route for it`;
+  if (d.route) return `its route is ${d.route.type}`;
+  return `no route in ${node}'s tables matches ${ip}`;
+}
+
 function routeFindings(facts: TraceFacts, srcNode: NodeFacts, dstNode: NodeFacts, sameNode: boolean): Finding[] {
   const out: Finding[] = [];
   const dstIp = facts.dst.pod.podIP;
-  if (!dstIp || !srcNode.routes) return out;
-  const route = lookupRoute(srcNode.routes, dstIp);
+  const decision = podPacketDecision(facts, srcNode, 'src', sameNode);
+  if (!dstIp || !decision) return out;
+  const route = decision.route;
   const block = facts.pool ? ` (pool ${facts.pool.cidr})` : '';
   if (!route || NO_FORWARD_TYPES.has(route.type)) {
+    const why = route || decision.refused ? `: ${refusal(decision, srcNode.name, dstIp)}` : '';
     out.push(
       err(
         'no_route_to_dst',
-        `${srcNode.name} has no route to ${podLabel(facts.dst)} at ${dstIp}${block}`,
-        route ? route.raw : `no route in ${srcNode.name}'s table matches ${dstIp}`,
+        `${srcNode.name} has no route to ${podLabel(facts.dst)} at ${dstIp}${block}${why}`,
+        decisionEvidence(decision) ?? `no route in ${srcNode.name}'s table matches ${dstIp}`,
       ),
     );
   } else if (sameNode) {
@@ -197,14 +230,16 @@ function routeFindings(facts: TraceFacts, srcNode: NodeFacts, dstNode: NodeFacts
       ),
     );
   }
-  if (!sameNode && dstNode.routes) {
-    const back = lookupRoute(dstNode.routes, dstIp);
+  const toPod = sameNode ? null : podPacketDecision(facts, dstNode, 'dst', sameNode);
+  if (toPod) {
+    const back = toPod.route;
     if (!back || back.device !== facts.dst.caliInterface) {
+      const why = !back || NO_FORWARD_TYPES.has(back.type) ? `: ${refusal(toPod, dstNode.name, dstIp)}` : '';
       out.push(
         err(
           'no_route_to_pod',
-          `${dstNode.name} does not route ${dstIp} to ${facts.dst.caliInterface} (${podLabel(facts.dst)})`,
-          back ? back.raw : `no route matches ${dstIp}`,
+          `${dstNode.name} does not route ${dstIp} to ${facts.dst.caliInterface} (${podLabel(facts.dst)})${why}`,
+          decisionEvidence(toPod) ?? `no route matches ${dstIp}`,
         ),
       );
     }

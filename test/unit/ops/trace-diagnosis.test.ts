@@ -11,6 +11,9 @@ import type {
   TraceFacts,
 } from '../../../src/ops/trace-facts.ts';
 import type { IpPoolInfo, PodInfo } from '../../../src/cluster/types.ts';
+import { routesFromIpJson } from '../../../src/parse/ip-json.ts';
+import { parseIpRule } from '../../../src/parse/ip-rule.ts';
+import { publishedFixture } from '../parse/published-fixture.ts';
 
 const route = (raw: string): RouteLine => {
   const [destination] = raw.split(' ');
@@ -257,6 +260,24 @@ describe('trace diagnosis', () => {
     facts.dst.node!.routes = facts.dst.node!.routes!.filter((r) => !r.raw.includes('calib8'));
     const f = diagnoseTrace(facts).find((x) => x.code === 'no_route_to_pod')!;
     expect(f.evidence).toBe('blackhole 10.244.0.0/26 proto 80');
+  });
+
+  it("honours ip rule on the destination node: pod traffic in on vxlan.calico goes to table 200's blackhole (lab)", () => {
+    const facts = healthy();
+    facts.dst.node!.routes = routesFromIpJson(publishedFixture('lab-ip-j-route-table-all-policy-blackhole.json'));
+    facts.dst.node!.rules = parseIpRule(publishedFixture('lab-ip-j-rule-policy-blackhole.json')).rules;
+    const f = diagnoseTrace(facts).find((x) => x.code === 'no_route_to_pod')!;
+    expect(f.message).toBe(
+      'k8s-node1 does not route 10.244.0.2 to calib8c6d5407e3 (default/pod-dest): table 200 (ip rule 100) has a blackhole route for it',
+    );
+    expect(f.evidence).toBe(
+      'ip rule: 100: from all to 10.244.0.0/16 iif vxlan.calico lookup 200\nblackhole 10.244.0.0/16 table 200',
+    );
+    // The same rules on the source node leave its lookup alone: the packets arrive there on the pod's cali.
+    const src = healthy();
+    src.src.node!.rules = facts.dst.node!.rules;
+    src.src.node!.routes = [...src.src.node!.routes!, ...facts.dst.node!.routes.filter((r) => r.table === '200')];
+    expect(diagnoseTrace(src).map((x) => x.code)).not.toContain('no_route_to_dst');
   });
 });
 
