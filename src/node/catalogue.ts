@@ -348,6 +348,18 @@ export function conntrackList(options: {
   );
 }
 
+// ---- host network managers ----
+
+/** NetworkManager's view of every device, terse (`DEVICE:TYPE:STATE:CONNECTION`); fails where NetworkManager is not running. */
+export function nmcliDeviceStatus(): NodeCommand {
+  return command(['nmcli', '-t', '-f', 'DEVICE,TYPE,STATE,CONNECTION', 'device', 'status']);
+}
+
+/** systemd-networkd's links (`IDX LINK TYPE OPERATIONAL SETUP`); SETUP `unmanaged` where no .network file matches. */
+export function networkctlList(): NodeCommand {
+  return command(['networkctl', 'list', '--no-legend', '--no-pager']);
+}
+
 // ---- container runtimes ----
 
 /** A pod sandbox with its network namespace path (containerd / CRI-O). */

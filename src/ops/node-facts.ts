@@ -31,6 +31,8 @@ import { acceptsOn, listenersFromSs, type Listener } from '../parse/listeners.ts
 import { parseEthtoolFeatures } from '../parse/ethtool-features.ts';
 import type { PodInside } from './trace-facts.ts';
 import { parseConntrack } from '../parse/conntrack.ts';
+import { parseNetworkctlList, parseNmcliDeviceStatus } from '../parse/interface-managers.ts';
+import type { InterfaceManagerReading } from './interface-manager-findings.ts';
 import type { ConntrackReading } from './conntrack-findings.ts';
 
 /** The bounded test connection waits at most this long for the handshake. */
@@ -142,7 +144,7 @@ export async function inspectNode(
 ): Promise<NodeFacts> {
   const family = options.family ?? 4;
   try {
-    const [routes, links, sysctl, neighJson, fdbJson, rules, addrJson, ethtool] = await Promise.all([
+    const [routes, links, sysctl, neighJson, fdbJson, rules, addrJson, ethtool, interfaceManagers] = await Promise.all([
       readRoutes(shell, node, signal, family),
       // A node without any ip command still has a route table worth judging: its links are then unknown.
       readLinks(shell, node, signal).catch(() => null),
@@ -170,6 +172,7 @@ export async function inspectNode(
         catalogue.ethtoolFeatures(family === 6 ? CALICO_VXLAN.deviceV6 : CALICO_VXLAN.device),
         signal,
       ).catch(() => null),
+      readInterfaceManagers(shell, node, signal).catch(() => null),
     ]);
     const uplink =
       addrJson === null ? null : uplinkFromAddresses(addressesFromIpJson(addrJson, { ipv6: true }), node.address);
@@ -206,6 +209,7 @@ export async function inspectNode(
       ipForward: forwarding === undefined ? null : forwarding === '1',
       rpFilter,
       conntrack: count !== undefined && max !== undefined ? { count: Number(count), max: Number(max) } : null,
+      interfaceManagers,
       tunnelOffload:
         txChecksum === null
           ? null
@@ -436,6 +440,32 @@ export async function inspectServiceRules(
     conntrackTable,
     error: null,
   };
+}
+
+/**
+ * NetworkManager's and systemd-networkd's device lists, from whichever tool the node has (`which` first: absent tools
+ * are not asked). A tool that fails (its daemon not running) gives no reading.
+ */
+export async function readInterfaceManagers(
+  shell: NodeShell,
+  node: NodeTarget,
+  signal: AbortSignal,
+): Promise<InterfaceManagerReading[]> {
+  const present = await runOk(shell, node, catalogue.which(['nmcli', 'networkctl']), signal).catch(() => '');
+  const has = (tool: string) => present.split('\n').some((l) => l.split(' ')[0] === tool);
+  const read = async (
+    tool: InterfaceManagerReading['tool'],
+    cmd: NodeCommand,
+    parse: (text: string) => { devices: InterfaceManagerReading['devices'] },
+  ): Promise<InterfaceManagerReading[]> => {
+    const out = await runOk(shell, node, cmd, signal).catch(() => null);
+    return out === null ? [] : [{ tool, command: cmd.argv.join(' '), devices: parse(out).devices }];
+  };
+  const [nm, networkd] = await Promise.all([
+    has('nmcli') ? read('NetworkManager', catalogue.nmcliDeviceStatus(), parseNmcliDeviceStatus) : [],
+    has('networkctl') ? read('systemd-networkd', catalogue.networkctlList(), parseNetworkctlList) : [],
+  ]);
+  return [...nm, ...networkd];
 }
 
 /** nf_conntrack_count and _max; null where the module is not loaded or sysctl fails. */

@@ -7,6 +7,7 @@ import { nestConsequences, type Finding } from '../model/report.ts';
 import { cidrHolds } from '../net/ip-range.ts';
 import { decisionEvidence, lookupRoute, routeDecision, type RouteDecision } from './route-lookup.ts';
 import { conntrackTableFindings } from './conntrack-findings.ts';
+import { interfaceManagerFindings } from './interface-manager-findings.ts';
 import { OVERLAY_OVERHEAD } from '../calico/encapsulation.ts';
 import { CALICO_POD_GATEWAY, CALICO_VXLAN } from '../calico/naming.ts';
 import { listeningPorts } from '../parse/listeners.ts';
@@ -115,6 +116,7 @@ function nodeFindings(node: NodeFacts, overlayDevice: string | null): Finding[] 
     );
   }
   out.push(...conntrackTableFindings(node.name, node.conntrack));
+  out.push(...interfaceManagerFindings(node.name, node.interfaceManagers ?? null));
   if (overlayDevice === node.tunnelOffload?.device && node.tunnelOffload.txChecksumIpGeneric) {
     out.push(
       warn(

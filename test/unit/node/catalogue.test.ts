@@ -410,3 +410,18 @@ describe('conntrack entries of a Service connection', () => {
     expect(() => c.conntrackList({ protocol: 'tcp', origDst: '10.96.0.10', origPortDst: 70000 })).toThrow();
   });
 });
+
+describe('host network managers', () => {
+  it('asks NetworkManager and systemd-networkd for their device lists in fixed, machine-readable forms', () => {
+    expect(c.nmcliDeviceStatus().argv).toEqual([
+      'nmcli',
+      '-t',
+      '-f',
+      'DEVICE,TYPE,STATE,CONNECTION',
+      'device',
+      'status',
+    ]);
+    expect(c.networkctlList().argv).toEqual(['networkctl', 'list', '--no-legend', '--no-pager']);
+    expect(c.which(['nmcli', 'networkctl']).argv.slice(-2)).toEqual(['nmcli', 'networkctl']);
+  });
+});
