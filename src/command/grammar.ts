@@ -54,7 +54,8 @@ const COMMON = `Options:
   -n, --namespace NS       namespace of the pods or Service (default: default); DST may also be NS/POD
   --port P                 trace only: the destination port to test and judge (default: the destination's container ports)
   --capture-seconds N      capture window in seconds (default $K8SNET_CAPTURE_SECONDS or 5, at most $K8SNET_CAPTURE_MAX_SECONDS)
-  --no-capture             skip the packet capture (trace still runs its bounded test connection)
+  --no-capture             skip the packet capture (trace still runs its bounded test connection; nodeport and svc
+                           then make none, so they read no conntrack entry for it)
   --no-test                trace only: no test connection either
   -4, --ipv4 / -6, --ipv6  trace only: trace dual-stack pods over that family (default: the pods' primary addresses)
   --sample SECONDS         report only: also capture SECONDS (1–30) on every node's tunnel device and summarize the flows

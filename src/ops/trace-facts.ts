@@ -9,6 +9,7 @@ import type { OverlayMode } from '../calico/encapsulation.ts';
 import type { FdbEntry, LinkFacts, NeighbourEntry, RouteLine } from '../parse/ip-json.ts';
 import type { Listener } from '../parse/listeners.ts';
 import type { RouteRule } from '../parse/ip-rule.ts';
+import type { InterfaceManagerReading } from './interface-manager-findings.ts';
 
 export type { LinkFacts, RouteLine } from '../parse/ip-json.ts';
 
@@ -37,6 +38,8 @@ export interface NodeFacts {
   conntrack: { count: number; max: number } | null;
   /** `ethtool -k vxlan.calico`: tx-checksum-ip-generic and its line (null: not read or no VXLAN device). */
   tunnelOffload: { device: string; txChecksumIpGeneric: boolean; line: string } | null;
+  /** NetworkManager's and systemd-networkd's device lists, from the tools present on the node (absent or null: none read). */
+  interfaceManagers?: InterfaceManagerReading[] | null;
   error: string | null;
 }
 

@@ -14,7 +14,15 @@ import { headlineFor, sortFindings, type Finding, type ReportAttachment, type Re
 import { InvalidInputError, describeError } from '../errors.ts';
 import { ipFamily } from '../validate.ts';
 import { ipFamilyOf } from '../net/ip-range.ts';
-import { diagnoseTrace, lookupRoute, nestTraceFindings, overlayBetween, poolFor } from './trace-diagnosis.ts';
+import {
+  diagnoseTrace,
+  lookupRoute,
+  nestTraceFindings,
+  overlayBetween,
+  podPacketDecision,
+  poolFor,
+} from './trace-diagnosis.ts';
+import { decisionEvidence, type RouteDecision } from './route-lookup.ts';
 import { firewallFindings, packetPathVerdicts, type NodeFirewallFacts } from './packet-path.ts';
 import { hostKillers } from '../calico/felix-chains.ts';
 import type { CapturePointFacts, NodeFacts, PodEnd, PodInside, TraceFacts } from './trace-facts.ts';
@@ -355,7 +363,16 @@ export async function runTrace(
   const dstNode = dstNodeMaybe ?? (sameNode ? srcNode : null);
 
   const pool = dstPod.podIP ? poolFor(pools, dstPod.podIP) : null;
-  const toDstNode = srcNode?.routes && dstNode ? lookupRoute(srcNode.routes, dstNode.ip) : null;
+  // The node's own packet to the other node (the tunnel's outer header): from its address, out of lo, no mark.
+  const toDstNode =
+    srcNode?.routes && dstNode
+      ? lookupRoute(srcNode.routes, dstNode.ip, {
+          rules: srcNode.rules ?? null,
+          from: srcNode.ip,
+          iif: 'lo',
+          fwmark: 0,
+        })
+      : null;
   const sameSubnet =
     toDstNode !== null &&
     toDstNode.gateway === null &&
@@ -539,8 +556,10 @@ export async function runTrace(
       pathVerdicts,
     ),
   );
-  const routeToDst = srcNode?.routes && dstPod.podIP ? (lookupRoute(srcNode.routes, dstPod.podIP)?.raw ?? null) : null;
-  const routeToPod = dstNode?.routes && dstPod.podIP ? (lookupRoute(dstNode.routes, dstPod.podIP)?.raw ?? null) : null;
+  // As the kernel decides them (ip rule first); a route of a table other than main is shown with its rule and table.
+  const evidenceOf = (d: RouteDecision | null): string | null => (d ? decisionEvidence(d) : null);
+  const routeToDst = srcNode ? evidenceOf(podPacketDecision(facts, srcNode, 'src')) : null;
+  const routeToPod = dstNode ? evidenceOf(podPacketDecision(facts, dstNode, 'dst')) : null;
   const result: TraceResult = {
     src: endResult(src),
     dst: endResult(dst),
