@@ -62,6 +62,7 @@ export async function runWorkerProcess(baseEnv: Env, cluster: string | null = nu
     redis,
     queueConfig.prefix,
     (captureSettings(env).maxSeconds + CAPTURE_SETUP_SECONDS + 10) * 1000,
+    cluster,
   );
   const host = startWorkerHost({
     connection: redis,
