@@ -125,9 +125,10 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
   const afterAck = createLimiter(AFTER_ACK_CONCURRENCY);
   const audit = (event: Parameters<AuditTrail['record']>[0]) =>
     options.audit?.record(event).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
-  // Button values are sealed with a key derived from the signing secret (Socket Mode without one: no buttons).
+  // Button values are sealed with a key derived from K8SNET_ACTION_KEY, else the signing secret (neither: no buttons).
+  const actionSecret = slack.actionSecret ?? slack.signingSecret;
   const buttons: ButtonSettings = {
-    key: slack.signingSecret ? deriveActionKey(slack.signingSecret) : null,
+    key: actionSecret ? deriveActionKey(actionSecret) : null,
     bounds: options.capture,
   };
   const cancelButton = (jobId: string, command: OperationCommand, cluster: string | null) =>
@@ -305,7 +306,7 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
         channel,
         'button',
         'refused_button',
-        'buttons need SLACK_SIGNING_SECRET on the bot and the workers; type the command instead.',
+        'buttons need K8SNET_ACTION_KEY (or SLACK_SIGNING_SECRET), the same on the bot and the workers; type the command instead.',
       );
     const opened = openActionValue(buttons.key, actionId, value);
     if (!opened.ok) return refuse(respond, user, channel, 'button', 'refused_button', opened.reason);
