@@ -30,7 +30,15 @@ import {
 export interface CaptureBounds {
   defaultSeconds: number;
   maxSeconds: number;
+  /** Whose ceiling it is when not the deployment's ("cluster prod-eu"): named when a command asks for more. */
+  owner?: string;
 }
+
+/** The bounds of the cluster a command names with --cluster (undefined: it names none; the caller's default). */
+export type CaptureBoundsFor = (cluster: string | undefined) => CaptureBounds;
+
+/** Only for finding a command's --cluster before its cluster's bounds are known: any window passes. */
+const ANY_WINDOW: CaptureBounds = { defaultSeconds: 1, maxSeconds: Number.MAX_SAFE_INTEGER };
 
 /** K8SNET_CAPTURE_SECONDS and K8SNET_CAPTURE_MAX_SECONDS when unset. */
 export const DEFAULT_CAPTURE_BOUNDS: CaptureBounds = { defaultSeconds: 5, maxSeconds: 30 };
@@ -150,10 +158,16 @@ export function parseInspectArgs(
     cluster: values.cluster === undefined ? undefined : validateClusterName(values.cluster),
   };
   if (values.help) return { ...flags, command: { op: 'report' } };
+  const asked = values['capture-seconds'];
+  if (bounds.owner && asked !== undefined && /^\d+$/.test(asked) && Number(asked) > bounds.maxSeconds)
+    throw new InvalidInputError(
+      '--capture-seconds',
+      `${bounds.owner} captures at most ${bounds.maxSeconds} s; ask for ${bounds.maxSeconds} or fewer`,
+    );
   const seconds =
-    values['capture-seconds'] === undefined
+    asked === undefined
       ? bounds.defaultSeconds
-      : validateIntegerInRange('--capture-seconds', values['capture-seconds'], 1, bounds.maxSeconds);
+      : validateIntegerInRange('--capture-seconds', asked, 1, bounds.maxSeconds);
   const capture = { enabled: !values['no-capture'], seconds };
   const namespace = validateNamespace(values.namespace ?? 'default', '--namespace');
   let command: OperationCommand;
@@ -215,9 +229,9 @@ export function tokenize(text: string): string[] {
 }
 
 export const SCHEDULE_SYNOPSIS =
-  'k8snet schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS]';
+  'k8snet schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS] [--cluster NAME]';
 
-/** `schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS]`, `schedule list`, `schedule remove ID`. */
+/** `schedule add "CRON" report [#channel] [--tz …] [--id ID] [--sample SECONDS] [--cluster NAME]`, `schedule list`, `schedule remove ID`. */
 function parseScheduleCommand(args: readonly string[]): ScheduleCommand {
   const [action, ...rest] = args;
   const takes = (n: number, what: string) => {
@@ -245,7 +259,12 @@ function parseScheduleCommand(args: readonly string[]): ScheduleCommand {
       args: [...rest],
       allowPositionals: true,
       strict: true,
-      options: { tz: { type: 'string' }, id: { type: 'string' }, sample: { type: 'string' } },
+      options: {
+        tz: { type: 'string' },
+        id: { type: 'string' },
+        sample: { type: 'string' },
+        cluster: { type: 'string', short: 'c' },
+      },
     });
   } catch (err) {
     throw new InvalidInputError(
@@ -269,6 +288,7 @@ function parseScheduleCommand(args: readonly string[]): ScheduleCommand {
     channel: positionals[2] === undefined ? null : parseChannelReference(positionals[2]),
     id: values.id === undefined ? null : validateScheduleId(values.id, '--id'),
     ...(values.sample === undefined ? {} : { sampleSeconds: validateSampleSeconds(values.sample) }),
+    ...(values.cluster === undefined ? {} : { cluster: validateClusterName(values.cluster) }),
   };
 }
 
@@ -277,13 +297,21 @@ export const SLACK_HELP = [
   ...OPERATIONS.map((op) => `• \`/${SYNOPSIS[op].replace(/^k8snet /, 'k8snet ')}\``),
   "• `/k8snet cancel JOB` — stop a queued or running job (its number is on the job's message)",
   '• `/k8snet clusters` — the clusters k8snet knows, which one this channel uses, and whether a worker runs for each; any command takes `--cluster NAME` (`-c NAME`)',
-  `• \`/${SCHEDULE_SYNOPSIS}\` — post a report on a schedule (cron in quotes; default: this channel, ${DEFAULT_TIME_ZONE}; \`--sample\` adds a few seconds of every tunnel's flows); \`/k8snet schedule list\`, \`/k8snet schedule remove ID\``,
+  `• \`/${SCHEDULE_SYNOPSIS}\` — post a report on a schedule (cron in quotes; default: this channel, ${DEFAULT_TIME_ZONE}, the channel's cluster; \`--sample\` adds a few seconds of every tunnel's flows); \`/k8snet schedule list\`, \`/k8snet schedule remove ID\``,
   '• `/k8snet help`',
 ].join('\n');
 
 export type ScheduleCommand =
-  /** channel null: the channel the command was typed in; id null: the bot picks one. */
-  | { action: 'add'; cron: string; tz: string; channel: string | null; id: string | null; sampleSeconds?: number }
+  /** channel null: the channel the command was typed in; id null: the bot picks one; cluster absent: the channel's. */
+  | {
+      action: 'add';
+      cron: string;
+      tz: string;
+      channel: string | null;
+      id: string | null;
+      sampleSeconds?: number;
+      cluster?: string;
+    }
   | { action: 'list' }
   | { action: 'remove'; id: string };
 
@@ -302,8 +330,15 @@ export function validateJobId(value: unknown, field = 'JOB'): string {
   return /^\d{1,15}$/.test(value) ? `j${Number(value)}` : value;
 }
 
-/** `/k8snet …` text → a validated command. CLI-only flags (--json, --lab) are refused here. */
-export function parseSlackCommand(text: string, bounds: CaptureBounds = DEFAULT_CAPTURE_BOUNDS): ParsedSlackCommand {
+/**
+ * `/k8snet …` text → a validated command. CLI-only flags (--json, --lab) are refused here. `bounds` may depend on the
+ * cluster the command names (a clusters file's own capture limits): then the command is read once for its
+ * --cluster, and again within that cluster's bounds.
+ */
+export function parseSlackCommand(
+  text: string,
+  bounds: CaptureBounds | CaptureBoundsFor = DEFAULT_CAPTURE_BOUNDS,
+): ParsedSlackCommand {
   const [verb, ...rest] = tokenize(text.trim());
   if (verb === undefined || verb === 'help') return { kind: 'help' };
   if (verb === 'cancel') {
@@ -326,7 +361,11 @@ export function parseSlackCommand(text: string, bounds: CaptureBounds = DEFAULT_
     if (rest.some((r) => r === flag || r.startsWith(`${flag}=`)))
       throw new InvalidInputError('arguments', `${flag} is a terminal option, not available in Slack`);
   }
-  const parsed = parseInspectArgs(verb as Op, rest, bounds);
+  const parsed = parseInspectArgs(
+    verb as Op,
+    rest,
+    typeof bounds === 'function' ? bounds(parseInspectArgs(verb as Op, rest, ANY_WINDOW).cluster) : bounds,
+  );
   return {
     kind: 'operation',
     command: parsed.command,
