@@ -44,8 +44,10 @@ stops taking jobs, gives running ones $K8SNET_SHUTDOWN_GRACE_SECONDS, then hands
 buttons under its answers are sealed with $K8SNET_ACTION_KEY (else $SLACK_SIGNING_SECRET), as the bot has it.
 
   --lab NAME       use a local lab's kubeconfig and SSH settings
-  --cluster NAME   run the jobs of that cluster of $K8SNET_CLUSTERS_FILE (its own queue), with its kubeconfig,
-                   SSH and capture settings; without it, the default queue with the environment's settings`;
+  --cluster NAME   run only the jobs of that cluster of $K8SNET_CLUSTERS_FILE (its own queue), with its
+                   kubeconfig, SSH and capture settings (a worker inside one cluster needs no credentials for the
+                   others); without it, the default queue with the environment's settings and, when
+                   $K8SNET_CLUSTERS_FILE is set, every cluster in it, each with its own settings`;
 
 const AUDIT_USAGE = `Usage: k8snet audit [--limit N] [--json]
 
@@ -82,8 +84,8 @@ export const workerCommand: CliCommand = {
     if (values.help) return (console.log(WORKER_USAGE), 0);
     const env = await envForLab(typeof values.lab === 'string' ? validateLabName(values.lab) : undefined);
     const cluster = typeof values.cluster === 'string' ? validateClusterName(values.cluster) : null;
-    const { runWorkerProcess } = await import('../service/worker-process.ts');
-    await exitIfStartFails('worker', runWorkerProcess(env, cluster));
+    const { allQueues, runWorkerProcess } = await import('../service/worker-process.ts');
+    await exitIfStartFails('worker', (async () => runWorkerProcess(env, cluster ? [cluster] : await allQueues(env)))());
     return new Promise<number>(() => undefined);
   },
 };

@@ -12,10 +12,13 @@ import {
   accessSettings,
   actionKeySecret,
   bundleSecrets,
+  clustersFileSetting,
+  ConfigError,
   type Env,
 } from '../config.ts';
-import { createLogger } from '../observability/logger.ts';
-import { createMetrics } from '../observability/metrics.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createMetrics, type K8snetMetrics } from '../observability/metrics.ts';
+import { readClustersFile } from '../clusters/clusters-file.ts';
 import { startHealthServer } from '../observability/health-server.ts';
 import { connectRedis } from '../queue/redis-url.ts';
 import { createInspectionQueue, queueName } from '../queue/jobs.ts';
@@ -33,33 +36,42 @@ import { deriveActionKey } from '../slack/action-value.ts';
 import { recordingCluster } from '../ops/recording-cluster.ts';
 import { onTermination } from './lifecycle.ts';
 
-/** `cluster`: run that cluster's jobs (its queue), with its settings from the clusters file laid over `env`. */
-export async function runWorkerProcess(baseEnv: Env, cluster: string | null = null): Promise<void> {
+/** One queue served in this process: its cluster's settings, connections and worker host, and how to close them. */
+interface QueueWorker {
+  cluster: string | null;
+  queue: ReturnType<typeof createInspectionQueue>;
+  host: ReturnType<typeof startWorkerHost>;
+  redis: ReturnType<typeof connectRedis>;
+  slack: ReturnType<typeof createSlackClient>;
+  concurrency: number;
+  closers: (() => Promise<unknown>)[];
+}
+
+async function startQueueWorker(
+  baseEnv: Env,
+  cluster: string | null,
+  log: Logger,
+  metrics: K8snetMetrics,
+): Promise<QueueWorker> {
   const env = cluster ? await envForCluster(cluster, baseEnv) : baseEnv;
   const queueConfig = queueSettings(env);
   const settings = workerSettings(env);
-  const proc = processSettings(env, 'worker');
   const { auditChannel } = accessSettings(env);
-  const log = createLogger({ level: proc.logLevel, name: 'k8snet-worker' });
   const deps = depsFromEnv(env);
-  const slackClient = slackClientSettings(env);
-  const slack = createSlackClient(slackClient);
+  const slack = createSlackClient(slackClientSettings(env));
   // The buttons' values are sealed with a key derived from K8SNET_ACTION_KEY (else the signing secret), as the bot
   // checks them; a worker needs no Slack signing secret when the action key is set. Neither: no buttons.
   const actionSecret = actionKeySecret(env);
   if (!actionSecret)
     log.warn(
+      { cluster: cluster ?? 'default' },
       'neither K8SNET_ACTION_KEY nor SLACK_SIGNING_SECRET is set: finished jobs get no buttons (set the one the bot has)',
     );
-  const secrets = bundleSecrets(env);
   const redis = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker' });
   const subscriber = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker-cancel' });
   for (const c of [redis, subscriber])
     c.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const queue = createInspectionQueue(redis, queueConfig.prefix, cluster);
-  const metrics = createMetrics({
-    queueDepth: () => queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
-  });
   // A capture waits at most one full capture of another job for its interface.
   const captureLocks = new RedisCaptureLocks(
     redis,
@@ -82,7 +94,7 @@ export async function runWorkerProcess(baseEnv: Env, cluster: string | null = nu
       key: actionSecret ? deriveActionKey(actionSecret) : null,
       bounds: captureSettings(env),
     }),
-    secrets,
+    secrets: bundleSecrets(env),
     queueName: queueName(cluster),
     cluster,
     settings,
@@ -91,11 +103,69 @@ export async function runWorkerProcess(baseEnv: Env, cluster: string | null = nu
     metrics,
     log,
   });
+  return {
+    cluster,
+    queue,
+    host,
+    redis,
+    slack,
+    concurrency: settings.concurrency,
+    closers: [
+      () => host.close(),
+      () => deps.close(),
+      () => queue.close(),
+      async () => subscriber.quit(),
+      async () => redis.quit(),
+    ],
+  };
+}
+
+/** The queues a worker started without `--cluster` serves: the default one and every cluster of the clusters file. */
+export async function allQueues(env: Env): Promise<(string | null)[]> {
+  const path = clustersFileSetting(env);
+  if (!path) return [null];
+  return [null, ...(await readClustersFile(path)).clusters.map((c) => c.name)];
+}
+
+/**
+ * Serves each of `clusters` (null: the default queue, with the environment's own settings) in this one process, each
+ * with its cluster's settings from the clusters file laid over `env`; one health server and metrics for all.
+ */
+export async function runWorkerProcess(baseEnv: Env, clusters: readonly (string | null)[] = [null]): Promise<void> {
+  const proc = processSettings(baseEnv, 'worker');
+  const log = createLogger({ level: proc.logLevel, name: 'k8snet-worker' });
+  const workers: QueueWorker[] = [];
+  const metrics = createMetrics({
+    queueDepth: async () => {
+      const total: Record<string, number> = {};
+      for (const w of workers)
+        for (const [state, n] of Object.entries(
+          await w.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
+        ))
+          total[state] = (total[state] ?? 0) + n;
+      return total;
+    },
+  });
+  for (const cluster of clusters) {
+    try {
+      workers.push(await startQueueWorker(baseEnv, cluster, log, metrics));
+    } catch (err) {
+      // Beside the clusters of a clusters file, the environment need not configure a cluster of its own.
+      if (!(cluster === null && clusters.length > 1 && err instanceof ConfigError)) throw err;
+      log.warn(
+        { err: err.message },
+        "not serving the default queue: the environment configures no cluster of its own (only the clusters file's)",
+      );
+    }
+  }
   const health = await startHealthServer({
     port: proc.healthPort,
     fallbackToFreePort: proc.healthPortIsDefault,
     registry: metrics.registry,
-    checks: { redis: async () => void (await redis.ping()), slack: slackReachable(slack) },
+    checks: {
+      redis: async () => void (await Promise.all(workers.map((w) => w.redis.ping()))),
+      slack: slackReachable(workers[0]!.slack),
+    },
     isShuttingDown: () => shutdown.requested,
   });
   if (health.fellBack)
@@ -105,22 +175,26 @@ export async function runWorkerProcess(baseEnv: Env, cluster: string | null = nu
     );
   // Registered once the health server exists; /readyz reads `shutdown` only when a probe arrives, after this line.
   const shutdown = onTermination(log, [
-    () => host.close(),
-    () => deps.close(),
-    () => queue.close(),
-    async () => subscriber.quit(),
-    async () => redis.quit(),
+    // Every queue's jobs get the grace period at once; within one queue, jobs first, then its connections.
+    () =>
+      Promise.all(
+        workers.map(async (w) => {
+          for (const close of w.closers) await close();
+        }),
+      ),
     () => health.close(),
   ]);
-  await host.worker.waitUntilReady();
-  log.info(
-    {
-      concurrency: settings.concurrency,
-      healthPort: health.port,
-      prefix: queueConfig.prefix,
-      cluster: cluster ?? 'default',
-      queue: queueName(cluster),
-    },
-    'worker ready',
-  );
+  for (const w of workers) {
+    await w.host.worker.waitUntilReady();
+    log.info(
+      {
+        concurrency: w.concurrency,
+        healthPort: health.port,
+        prefix: queueSettings(baseEnv).prefix,
+        cluster: w.cluster ?? 'default',
+        queue: queueName(w.cluster),
+      },
+      'worker ready',
+    );
+  }
 }

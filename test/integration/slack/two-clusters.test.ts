@@ -344,4 +344,33 @@ describe('two labs as two clusters, one bot, a worker each', () => {
     const texts = alphaReplies.map((c) => JSON.stringify(c.args.blocks));
     expect(new Set(texts).size).toBe(texts.length);
   }, 300_000);
+
+  it('one `k8snet worker` without --cluster serves both clusters, each on its own nodes (the environment has none of its own)', async () => {
+    for (const name of Object.keys(CLUSTERS) as Name[]) await workers[name].kill('SIGTERM');
+    const { SLACK_SIGNING_SECRET: _notOnWorkers, ...workerEnv } = env();
+    const all = startK8snet(['worker'], workerEnv);
+    processes.push(all);
+    await until(
+      () => all.logs.filter((l) => l.msg === 'worker ready').length === 2,
+      30_000,
+      'ready on both queues',
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(all.logs.slice(-5))}`);
+    });
+    expect(all.logs.filter((l) => l.msg === 'worker ready').map((l) => l.cluster)).toEqual(['alpha', 'beta']);
+    expect(all.logs.find((l) => String(l.msg).startsWith('not serving the default queue'))).toBeDefined();
+    const counts = { alpha: parents('alpha').length, beta: parents('beta').length };
+    const before = { alpha: clusterSide('alpha').commands, beta: clusterSide('beta').commands };
+    for (const name of Object.keys(CLUSTERS) as Name[]) {
+      await send(name, 'routes k8s-node1');
+      const parent = await nthParent(name, counts[name]);
+      await finished(name, parent.ts);
+      expect(startedJobs(all)).toContain(jobIdOf(name, parent.ts));
+      // Its own lab's node ran `ip route`; the other lab's nodes saw nothing new from this job.
+      const other: Name = name === 'alpha' ? 'beta' : 'alpha';
+      expect(clusterSide(name).commands.length).toBeGreaterThan(before[name].length);
+      expect(clusterSide(other).commands).toBe(before[other]);
+      before[name] = clusterSide(name).commands;
+    }
+  }, 120_000);
 });
