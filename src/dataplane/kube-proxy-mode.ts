@@ -1,11 +1,12 @@
 /**
  * Which mode kube-proxy runs in on a node, from what the node shows: kube-proxy's own answer on /proxyMode (its
- * metrics server on 127.0.0.1:10249), the tables it wrote (`table ip kube-proxy` → nftables, KUBE-SERVICES in the
- * nat table → iptables), and whether iptables rules are split between the legacy and nf_tables backends. Pure.
+ * metrics server on 127.0.0.1:10249), the tables it wrote (`table ip kube-proxy` → nftables, KUBE-SERVICES matching
+ * the KUBE-CLUSTER-IP ipset → IPVS, other KUBE-SERVICES rules → iptables), and whether iptables rules are split between the legacy and nf_tables backends. Pure.
  */
 import type { KubeProxyMode, ServiceDataplane } from './service-dataplane.ts';
 import { iptablesDataplane } from './iptables-dataplane.ts';
 import { nftablesDataplane } from './nftables-dataplane.ts';
+import { ipvsDataplane } from './ipvs-dataplane.ts';
 
 /** Outputs of the catalogue commands read for detection; null where the command failed (or the table is absent). */
 export interface ModeOutputs {
@@ -21,7 +22,8 @@ export interface DetectedMode {
   mode: KubeProxyMode | null;
   /** What kube-proxy answered on /proxyMode (null: no answer). */
   reported: KubeProxyMode | null;
-  tables: { nftables: boolean; iptables: boolean };
+  /** `ipvs`: KUBE-SERVICES matches the KUBE-CLUSTER-IP ipset (IPVS mode keeps that chain too, so `iptables` is true as well). */
+  tables: { nftables: boolean; iptables: boolean; ipvs: boolean };
   /** Rules (`-A` lines) in each iptables backend; null where that backend's save could not run. */
   backends: { legacy: number | null; nft: number | null };
 }
@@ -56,9 +58,16 @@ export function detectKubeProxyMode(o: ModeOutputs): DetectedMode {
   const tables = {
     nftables: hasNftTable(o.nftTable),
     iptables: o.natSave !== null && /^(:KUBE-SERVICES |-A KUBE-SERVICES )/m.test(o.natSave),
+    ipvs: o.natSave !== null && /^-A KUBE-SERVICES .*--match-set KUBE-CLUSTER-IP /m.test(o.natSave),
   };
   const reported = proxyModeFrom(o.proxyMode);
-  const byTables: KubeProxyMode | null = tables.nftables ? 'nftables' : tables.iptables ? 'iptables' : null;
+  const byTables: KubeProxyMode | null = tables.nftables
+    ? 'nftables'
+    : tables.ipvs
+      ? 'ipvs'
+      : tables.iptables
+        ? 'iptables'
+        : null;
   return {
     mode: reported ?? byTables,
     reported,
@@ -70,9 +79,9 @@ export function detectKubeProxyMode(o: ModeOutputs): DetectedMode {
   };
 }
 
-/** The walker for a mode; IPVS is not walked yet (null). A node whose mode is unknown is read as iptables. */
-export function dataplaneFor(mode: KubeProxyMode | null): ServiceDataplane | null {
+/** The walker for a mode. A node whose mode is unknown is read as iptables. */
+export function dataplaneFor(mode: KubeProxyMode | null): ServiceDataplane {
   if (mode === 'nftables') return nftablesDataplane;
-  if (mode === 'ipvs') return null;
+  if (mode === 'ipvs') return ipvsDataplane;
   return iptablesDataplane;
 }

@@ -242,6 +242,26 @@ export function nftListTable(family: NftFamily, table: NftTable = 'kube-proxy'):
   });
 }
 
+/**
+ * IPVS's virtual server table, numeric (`ipvsadm -L -n`): kube-proxy's IPVS mode keeps one virtual server per Service
+ * address and port and one real server per endpoint; on a large cluster it runs to MBs, like iptables-save.
+ */
+export function ipvsadmList(): NodeCommand {
+  return command(['ipvsadm', '-L', '-n'], {
+    privileged: true,
+    maxOutputBytes: LARGE_OUTPUT_BYTES,
+    timeoutSeconds: IPTABLES_SECONDS,
+  });
+}
+
+/** The dummy device kube-proxy's IPVS mode binds every ClusterIP (and external / LB IP) to (pkg/proxy/ipvs). */
+export const KUBE_IPVS_DEVICE = 'kube-ipvs0';
+
+/** The addresses on kube-ipvs0 (`ip addr show dev kube-ipvs0`): a ClusterIP not bound there never reaches IPVS. */
+export function kubeIpvsAddresses(): NodeCommand {
+  return command(['ip', 'addr', 'show', 'dev', KUBE_IPVS_DEVICE], { maxOutputBytes: LARGE_OUTPUT_BYTES });
+}
+
 /** kube-proxy's metrics server (--metrics-bind-address, default 127.0.0.1:10249) answers GET /proxyMode with its mode. */
 export const KUBE_PROXY_METRICS_PORT = 10249;
 /** The proxyMode request answers in milliseconds; a kube-proxy that does not answer in this long is not listening. */

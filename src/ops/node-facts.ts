@@ -379,17 +379,6 @@ async function readDataplane(
   return [...required, ...optional];
 }
 
-/** The walker for the node's detected mode, or a clear error for a mode k8snet does not walk. */
-function dataplaneOrThrow(node: NodeTarget, detected: DetectedMode): ServiceDataplane {
-  const dataplane = dataplaneFor(detected.mode);
-  if (dataplane === null)
-    throw new K8snetError(
-      'not_found',
-      `kube-proxy on ${node.name} runs in ${detected.mode} mode, which k8snet does not walk yet`,
-    );
-  return dataplane;
-}
-
 /** One node's kube-proxy path for a Service port; the walker is the node's detected mode unless one is given. */
 export async function inspectServiceRules(
   shell: NodeShell,
@@ -403,7 +392,7 @@ export async function inspectServiceRules(
   // An IPv6 ClusterIP's rules (or a NodePort on an IPv6 node address) are in ip6tables.
   const family = ipFamily(kind === 'clusterip' ? (svc.clusterIP ?? node.address) : node.address);
   const detected = given ? null : await detectModeOn(shell, node, signal);
-  const dataplane = given ?? dataplaneOrThrow(node, detected!);
+  const dataplane = given ?? dataplaneFor(detected!.mode);
   const [outputs, ss] = await Promise.all([
     readDataplane(shell, node, dataplane, signal, family),
     kind === 'nodeport' ? runOk(shell, node, catalogue.ssListeners(), signal).catch(() => null) : Promise.resolve(null),
@@ -442,7 +431,7 @@ export async function nodePortsOn(
   given?: ServiceDataplane,
 ): Promise<number[] | null> {
   try {
-    const dataplane = given ?? dataplaneOrThrow(node, await detectModeOn(shell, node, signal));
+    const dataplane = given ?? dataplaneFor((await detectModeOn(shell, node, signal)).mode);
     return dataplane.nodePorts(await readDataplane(shell, node, dataplane, signal));
   } catch {
     return null;
