@@ -219,8 +219,11 @@ export function iptablesBackendSave(backend: IptablesBackend): NodeCommand {
 /** nftables address families kube-proxy's nftables proxier writes a table in (one per IP family). */
 export const NFT_FAMILIES = ['ip', 'ip6'] as const;
 export type NftFamily = (typeof NFT_FAMILIES)[number];
-/** The nftables tables k8snet reads: kube-proxy's own (pkg/proxy/nftables/proxier.go kubeProxyTable). */
-export const NFT_TABLES = ['kube-proxy'] as const;
+/**
+ * The nftables tables k8snet reads: kube-proxy's own (pkg/proxy/nftables/proxier.go kubeProxyTable) and Felix's in
+ * Calico's nftables dataplane (felix/nftables/table.go: every chain of filter, nat, mangle and raw in `calico`).
+ */
+export const NFT_TABLES = ['kube-proxy', 'calico'] as const;
 export type NftTable = (typeof NFT_TABLES)[number];
 
 /** One nftables table as JSON (`nft -j list table FAMILY NAME`); exits non-zero when the table does not exist. */

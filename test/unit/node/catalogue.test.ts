@@ -308,6 +308,8 @@ describe('kube-proxy mode and nftables commands', () => {
       privileged: true,
     });
     expect(argv(c.nftListTable('ip6'))).toEqual(['nft', '-j', 'list', 'table', 'ip6', 'kube-proxy']);
+    expect(argv(c.nftListTable('ip', 'calico'))).toEqual(['nft', '-j', 'list', 'table', 'ip', 'calico']);
+    expect(argv(c.nftListTable('ip6', 'calico'))).toEqual(['nft', '-j', 'list', 'table', 'ip6', 'calico']);
     expect(argv(c.iptablesBackendSave('legacy'))).toEqual(['iptables-legacy-save']);
     expect(argv(c.iptablesBackendSave('nft'))).toEqual(['iptables-nft-save']);
     // IPVS: both commands take no argument at all, so nothing from a user or the cluster can reach them.
