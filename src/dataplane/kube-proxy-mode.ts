@@ -7,6 +7,8 @@ import type { KubeProxyMode, ServiceDataplane } from './service-dataplane.ts';
 import { iptablesDataplane } from './iptables-dataplane.ts';
 import { nftablesDataplane } from './nftables-dataplane.ts';
 import { ipvsDataplane } from './ipvs-dataplane.ts';
+import { runsCalicoEbpf } from '../calico/ebpf.ts';
+import { linksFromIpJson } from '../parse/ip-json.ts';
 
 /** Outputs of the catalogue commands read for detection; null where the command failed (or the table is absent). */
 export interface ModeOutputs {
@@ -15,6 +17,8 @@ export interface ModeOutputs {
   proxyMode: string | null;
   legacySave: string | null;
   nftSave: string | null;
+  /** `ip -j link show`: Calico's eBPF devices, where kube-proxy's rules are not what carries Services. */
+  links?: string | null;
 }
 
 export interface DetectedMode {
@@ -26,6 +30,8 @@ export interface DetectedMode {
   tables: { nftables: boolean; iptables: boolean; ipvs: boolean };
   /** Rules (`-A` lines) in each iptables backend; null where that backend's save could not run. */
   backends: { legacy: number | null; nft: number | null };
+  /** The node runs Calico's eBPF dataplane (bpfin.cali / bpfout.cali); null where the links could not be read. */
+  calicoEbpf: boolean | null;
 }
 
 const MODES: readonly KubeProxyMode[] = ['iptables', 'nftables', 'ipvs'];
@@ -54,6 +60,15 @@ function hasNftTable(json: string | null): boolean {
   }
 }
 
+function linkNames(json: string | null): boolean | null {
+  if (json === null) return null;
+  try {
+    return runsCalicoEbpf(linksFromIpJson(json).map((l) => l.name));
+  } catch {
+    return null;
+  }
+}
+
 export function detectKubeProxyMode(o: ModeOutputs): DetectedMode {
   const tables = {
     nftables: hasNftTable(o.nftTable),
@@ -76,6 +91,7 @@ export function detectKubeProxyMode(o: ModeOutputs): DetectedMode {
       legacy: o.legacySave === null ? null : iptablesRuleCount(o.legacySave),
       nft: o.nftSave === null ? null : iptablesRuleCount(o.nftSave),
     },
+    calicoEbpf: linkNames(o.links ?? null),
   };
 }
 

@@ -353,7 +353,7 @@ export async function testConnect(
  */
 export async function detectModeOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<DetectedMode> {
   const quiet = (c: NodeCommand) => runOk(shell, node, c, signal).catch(() => null);
-  const [nftTable, natSave, proxyMode, legacySave, nftSave] = await Promise.all([
+  const [nftTable, natSave, proxyMode, legacySave, nftSave, links] = await Promise.all([
     quiet(catalogue.nftListTable('ip')),
     quiet(catalogue.iptablesSave('nat')),
     quiet(catalogue.kubeProxyMode()).then((r) =>
@@ -361,8 +361,9 @@ export async function detectModeOn(shell: NodeShell, node: NodeTarget, signal: A
     ),
     quiet(catalogue.iptablesBackendSave('legacy')),
     quiet(catalogue.iptablesBackendSave('nft')),
+    quiet(catalogue.ipLinks({ json: true })),
   ]);
-  return detectKubeProxyMode({ nftTable, natSave, proxyMode, legacySave, nftSave });
+  return detectKubeProxyMode({ nftTable, natSave, proxyMode, legacySave, nftSave, links });
 }
 
 async function readDataplane(

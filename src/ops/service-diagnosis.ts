@@ -9,6 +9,7 @@ import { joinHostPort } from '../net/host-port.ts';
 import { ipFamily } from '../validate.ts';
 import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
 import type { DetectedMode } from '../dataplane/kube-proxy-mode.ts';
+import { ebpfNodeFinding } from '../calico/ebpf.ts';
 
 /** One node's kube-proxy view of the port: the rule chain walked from KUBE-NODEPORTS / KUBE-SERVICES to DNAT. */
 export interface NodeRuleFacts {
@@ -151,6 +152,11 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
   const expected = endpointTargets(facts);
   for (const node of facts.nodes) {
     out.push(...modeFindings(node));
+    // No kube-proxy rules are expected on an eBPF node: judging them would be a false "rule missing".
+    if (node.detected?.calicoEbpf) {
+      out.push(ebpfNodeFinding(node.name, 'service'));
+      continue;
+    }
     if (node.error) {
       out.push(err('node_unreachable', `could not inspect ${node.name} (${node.ip}): ${node.error}`, node.error));
       continue;

@@ -6,6 +6,7 @@ import { addressesInIpAddrText, parseIpvsadm } from '../../../src/parse/ipvsadm.
 import { inspectServiceRules } from '../../../src/ops/node-facts.ts';
 import { diagnoseService, type ServiceFacts } from '../../../src/ops/service-diagnosis.ts';
 import { answeringShell } from '../../support/answering-shell.ts';
+import { nodePortService } from '../../support/service-info.ts';
 
 /** The fixture's first line is its `# Source:`; the rest is the command's output as published. */
 const fixture = (name: string) =>
@@ -103,16 +104,14 @@ describe('nodeport and svc on an IPVS node, through the same diagnosis as the ip
     'ipvsadm -L -n': ipvsadm,
     'ip addr show dev kube-ipvs0': kubeIpvs0,
   };
-  const svc = {
+  const svc = nodePortService({
     name: 'nginx-basic',
-    namespace: 'default',
-    type: 'NodePort',
     clusterIP: '10.100.49.21',
-    clusterIPs: ['10.100.49.21'],
     selector: { app: 'nginx' },
-    ports: [{ name: null, protocol: 'TCP', port: 80, targetPort: 80, nodePort: 31195 }],
-    externalTrafficPolicy: 'Cluster',
-  };
+    port: 80,
+    targetPort: 80,
+    nodePort: 31195,
+  });
   const endpoints = web.map((t) => ({
     ip: t.split(':')[0]!,
     ready: true,

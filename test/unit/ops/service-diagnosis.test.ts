@@ -180,6 +180,7 @@ describe('service diagnosis across kube-proxy modes', () => {
     reported: 'nftables',
     tables: { nftables: true, iptables: false, ipvs: false },
     backends: { legacy: 0, nft: 0 },
+    calicoEbpf: false,
     ...over,
   });
 
