@@ -1,11 +1,14 @@
 /**
  * Which mode kube-proxy runs in on a node, from what the node shows: kube-proxy's own answer on /proxyMode (its
- * metrics server on 127.0.0.1:10249), the tables it wrote (`table ip kube-proxy` → nftables, KUBE-SERVICES in the
- * nat table → iptables), and whether iptables rules are split between the legacy and nf_tables backends. Pure.
+ * metrics server on 127.0.0.1:10249), the tables it wrote (`table ip kube-proxy` → nftables, KUBE-SERVICES matching
+ * the KUBE-CLUSTER-IP ipset → IPVS, other KUBE-SERVICES rules → iptables), and whether iptables rules are split between the legacy and nf_tables backends. Pure.
  */
 import type { KubeProxyMode, ServiceDataplane } from './service-dataplane.ts';
 import { iptablesDataplane } from './iptables-dataplane.ts';
 import { nftablesDataplane } from './nftables-dataplane.ts';
+import { ipvsDataplane } from './ipvs-dataplane.ts';
+import { runsCalicoEbpf } from '../calico/ebpf.ts';
+import { linksFromIpJson } from '../parse/ip-json.ts';
 
 /** Outputs of the catalogue commands read for detection; null where the command failed (or the table is absent). */
 export interface ModeOutputs {
@@ -14,6 +17,8 @@ export interface ModeOutputs {
   proxyMode: string | null;
   legacySave: string | null;
   nftSave: string | null;
+  /** `ip -j link show`: Calico's eBPF devices, where kube-proxy's rules are not what carries Services. */
+  links?: string | null;
 }
 
 export interface DetectedMode {
@@ -21,9 +26,12 @@ export interface DetectedMode {
   mode: KubeProxyMode | null;
   /** What kube-proxy answered on /proxyMode (null: no answer). */
   reported: KubeProxyMode | null;
-  tables: { nftables: boolean; iptables: boolean };
+  /** `ipvs`: KUBE-SERVICES matches the KUBE-CLUSTER-IP ipset (IPVS mode keeps that chain too, so `iptables` is true as well). */
+  tables: { nftables: boolean; iptables: boolean; ipvs: boolean };
   /** Rules (`-A` lines) in each iptables backend; null where that backend's save could not run. */
   backends: { legacy: number | null; nft: number | null };
+  /** The node runs Calico's eBPF dataplane (bpfin.cali / bpfout.cali); null where the links could not be read. */
+  calicoEbpf: boolean | null;
 }
 
 const MODES: readonly KubeProxyMode[] = ['iptables', 'nftables', 'ipvs'];
@@ -52,13 +60,29 @@ function hasNftTable(json: string | null): boolean {
   }
 }
 
+function linkNames(json: string | null): boolean | null {
+  if (json === null) return null;
+  try {
+    return runsCalicoEbpf(linksFromIpJson(json).map((l) => l.name));
+  } catch {
+    return null;
+  }
+}
+
 export function detectKubeProxyMode(o: ModeOutputs): DetectedMode {
   const tables = {
     nftables: hasNftTable(o.nftTable),
     iptables: o.natSave !== null && /^(:KUBE-SERVICES |-A KUBE-SERVICES )/m.test(o.natSave),
+    ipvs: o.natSave !== null && /^-A KUBE-SERVICES .*--match-set KUBE-CLUSTER-IP /m.test(o.natSave),
   };
   const reported = proxyModeFrom(o.proxyMode);
-  const byTables: KubeProxyMode | null = tables.nftables ? 'nftables' : tables.iptables ? 'iptables' : null;
+  const byTables: KubeProxyMode | null = tables.nftables
+    ? 'nftables'
+    : tables.ipvs
+      ? 'ipvs'
+      : tables.iptables
+        ? 'iptables'
+        : null;
   return {
     mode: reported ?? byTables,
     reported,
@@ -67,12 +91,13 @@ export function detectKubeProxyMode(o: ModeOutputs): DetectedMode {
       legacy: o.legacySave === null ? null : iptablesRuleCount(o.legacySave),
       nft: o.nftSave === null ? null : iptablesRuleCount(o.nftSave),
     },
+    calicoEbpf: linkNames(o.links ?? null),
   };
 }
 
-/** The walker for a mode; IPVS is not walked yet (null). A node whose mode is unknown is read as iptables. */
-export function dataplaneFor(mode: KubeProxyMode | null): ServiceDataplane | null {
+/** The walker for a mode. A node whose mode is unknown is read as iptables. */
+export function dataplaneFor(mode: KubeProxyMode | null): ServiceDataplane {
   if (mode === 'nftables') return nftablesDataplane;
-  if (mode === 'ipvs') return null;
+  if (mode === 'ipvs') return ipvsDataplane;
   return iptablesDataplane;
 }

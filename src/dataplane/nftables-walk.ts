@@ -16,30 +16,18 @@
  */
 import type { ServiceEntry, ServiceWalk } from './service-dataplane.ts';
 
-/** One nft JSON expression or statement: an object with a single key (`match`, `vmap`, `goto`, …). */
-type Expr = Record<string, unknown>;
+import {
+  isObject,
+  nftRuleText as nftRuleTextIn,
+  parseNftTable,
+  verdictOf,
+  type Expr,
+  type NftElement,
+  type NftRule,
+  type NftTable,
+} from '../parse/nft-json.ts';
 
-export interface NftRule {
-  family: string;
-  chain: string;
-  expr: Expr[];
-  comment?: string;
-}
-
-/** A map or set element: its key parts (concatenations flattened) and, for maps, the verdict. */
-export interface NftElement {
-  key: string[];
-  verdict: { kind: string; target?: string } | null;
-  comment?: string;
-}
-
-export interface NftTable {
-  family: string;
-  name: string;
-  chains: Map<string, NftRule[]>;
-  /** Named sets and maps by name (nft keeps them in one namespace per table). */
-  sets: Map<string, NftElement[]>;
-}
+export { parseNftTable, type NftElement, type NftRule, type NftTable };
 
 /** kube-proxy's fixed chains, maps and sets (proxier.go constants). */
 export const KUBE_PROXY_NFT = {
@@ -55,146 +43,9 @@ export const KUBE_PROXY_NFT = {
   natHooks: ['nat-prerouting', 'nat-output'],
 } as const;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function keyParts(key: unknown): string[] {
-  if (isObject(key) && 'elem' in key && isObject(key.elem)) return keyParts(key.elem.val);
-  if (isObject(key) && Array.isArray(key.concat)) return key.concat.flatMap(keyParts);
-  if (isObject(key) && isObject(key.prefix)) return [`${String(key.prefix.addr)}/${String(key.prefix.len)}`];
-  if (isObject(key) && Array.isArray(key.range)) return [key.range.map(String).join('-')];
-  return [String(key)];
-}
-
-function verdictOf(v: unknown): NftElement['verdict'] {
-  if (!isObject(v)) return null;
-  const [kind] = Object.keys(v);
-  if (kind === undefined) return null;
-  const body = v[kind];
-  return isObject(body) && typeof body.target === 'string' ? { kind, target: body.target } : { kind };
-}
-
-function elementOf(raw: unknown): NftElement {
-  if (Array.isArray(raw) && raw.length === 2) {
-    const [key, value] = raw as [unknown, unknown];
-    const comment =
-      isObject(key) && isObject(key.elem) && typeof key.elem.comment === 'string' ? key.elem.comment : undefined;
-    return { key: keyParts(key), verdict: verdictOf(value), ...(comment === undefined ? {} : { comment }) };
-  }
-  const comment =
-    isObject(raw) && isObject(raw.elem) && typeof raw.elem.comment === 'string' ? raw.elem.comment : undefined;
-  return { key: keyParts(raw), verdict: null, ...(comment === undefined ? {} : { comment }) };
-}
-
-/**
- * `nft -j list table …` output into chains, rules and set/map elements. Empty text (a table that is not there, an
- * IP family the node does not use) is an empty table.
- */
-export function parseNftTable(json: string): NftTable {
-  const table: NftTable = { family: '', name: '', chains: new Map(), sets: new Map() };
-  if (json.trim() === '') return table;
-  const doc = JSON.parse(json) as { nftables?: unknown[] };
-  for (const item of doc.nftables ?? []) {
-    if (!isObject(item)) continue;
-    if (isObject(item.table)) {
-      table.family = String(item.table.family);
-      table.name = String(item.table.name);
-    } else if (isObject(item.chain)) {
-      const name = String(item.chain.name);
-      if (!table.chains.has(name)) table.chains.set(name, []);
-    } else if (isObject(item.rule)) {
-      const r = item.rule;
-      const rule: NftRule = {
-        family: String(r.family),
-        chain: String(r.chain),
-        expr: Array.isArray(r.expr) ? (r.expr as Expr[]) : [],
-        ...(typeof r.comment === 'string' ? { comment: r.comment } : {}),
-      };
-      const list = table.chains.get(rule.chain) ?? [];
-      list.push(rule);
-      table.chains.set(rule.chain, list);
-    } else if (isObject(item.set) || isObject(item.map)) {
-      const s = (isObject(item.set) ? item.set : item.map) as Record<string, unknown>;
-      const elems = Array.isArray(s.elem) ? s.elem : s.elem === undefined ? [] : [s.elem];
-      table.sets.set(String(s.name), elems.map(elementOf));
-    }
-  }
-  return table;
-}
-
-// ---- nft's text form, for evidence ----
-
-function show(e: unknown): string {
-  if (typeof e === 'string' || typeof e === 'number' || typeof e === 'boolean') return String(e);
-  if (Array.isArray(e)) return `{ ${e.map(show).join(', ')} }`;
-  if (!isObject(e)) return JSON.stringify(e);
-  const [k] = Object.keys(e);
-  const v = e[k!];
-  const o = isObject(v) ? v : {};
-  switch (k) {
-    case 'payload':
-      return `${String(o.protocol)} ${String(o.field)}`;
-    case 'meta':
-      return o.key === 'mark' ? 'mark' : `meta ${String(o.key)}`;
-    case 'ct':
-      return `ct ${String(o.key)}`;
-    case 'fib':
-      return `fib ${(Array.isArray(o.flags) ? o.flags : [o.flags]).map(String).join(' . ')} ${String(o.result)}`;
-    case 'concat':
-      return (v as unknown[]).map(show).join(' . ');
-    case 'prefix':
-      return `${String(o.addr)}/${String(o.len)}`;
-    case 'range':
-      return (v as unknown[]).map(show).join('-');
-    case 'set':
-      return Array.isArray(v)
-        ? `{ ${v.map((x) => (Array.isArray(x) && x.length === 2 ? `${show(x[0])} : ${show(x[1])}` : show(x))).join(', ')} }`
-        : `{ ${show(v)} }`;
-    case 'elem':
-      return `${show(o.val)}${typeof o.comment === 'string' ? ` comment "${o.comment}"` : ''}`;
-    case '&':
-    case '|':
-    case '^': {
-      const [a, b] = v as unknown[];
-      return `${show(a)} ${k === '&' ? 'and' : k === '|' ? 'or' : 'xor'} ${typeof b === 'number' ? `0x${b.toString(16)}` : show(b)}`;
-    }
-    case 'numgen':
-      return `numgen ${String(o.mode)} mod ${String(o.mod)}${o.offset ? ` offset ${String(o.offset)}` : ''}`;
-    case 'match': {
-      // nft leaves out `==` after a plain selector (`ip daddr 10.0.0.1`) but keeps it after a bitwise expression.
-      const bitwise = isObject(o.left) && ['&', '|', '^'].some((b) => b in (o.left as Record<string, unknown>));
-      const op = (o.op === '==' && !bitwise) || o.op === 'in' ? '' : `${String(o.op)} `;
-      return `${show(o.left)} ${op}${show(o.right)}`;
-    }
-    case 'vmap':
-    case 'map':
-      return `${show(o.key)} ${k} ${show(o.data)}`;
-    case 'jump':
-    case 'goto':
-      return `${k} ${String(o.target)}`;
-    case 'dnat':
-    case 'snat':
-      return `${k} to ${String(o.addr)}${o.port === undefined ? '' : `:${String(o.port)}`}`;
-    case 'masquerade':
-      return `masquerade${o.flags ? ` ${String(o.flags)}` : ''}`;
-    case 'reject':
-      return 'reject';
-    case 'mangle':
-      return `${show(o.key)} set ${show(o.value)}`;
-    case 'counter':
-      return `counter packets ${String(o.packets)} bytes ${String(o.bytes)}`;
-    case 'accept':
-    case 'drop':
-    case 'return':
-    case 'continue':
-      return k;
-    default:
-      return JSON.stringify(e);
-  }
-}
-
-/** A rule as `nft` prints it in a transaction: `add rule ip kube-proxy CHAIN …`. */
-export function nftRuleText(rule: NftRule, table = KUBE_PROXY_NFT.table): string {
-  return `add rule ${rule.family} ${table} ${rule.chain} ${rule.expr.map(show).join(' ')}${rule.comment ? ` comment "${rule.comment}"` : ''}`;
+/** A kube-proxy rule as `nft` prints it in a transaction: `add rule ip kube-proxy CHAIN …`. */
+export function nftRuleText(rule: NftRule, table: string = KUBE_PROXY_NFT.table): string {
+  return nftRuleTextIn(rule, table);
 }
 
 function elementText(map: string, e: NftElement): string {

@@ -220,8 +220,11 @@ export function iptablesBackendSave(backend: IptablesBackend): NodeCommand {
 /** nftables address families kube-proxy's nftables proxier writes a table in (one per IP family). */
 export const NFT_FAMILIES = ['ip', 'ip6'] as const;
 export type NftFamily = (typeof NFT_FAMILIES)[number];
-/** The nftables tables k8snet reads: kube-proxy's own (pkg/proxy/nftables/proxier.go kubeProxyTable). */
-export const NFT_TABLES = ['kube-proxy'] as const;
+/**
+ * The nftables tables k8snet reads: kube-proxy's own (pkg/proxy/nftables/proxier.go kubeProxyTable) and Felix's in
+ * Calico's nftables dataplane (felix/nftables/table.go: every chain of filter, nat, mangle and raw in `calico`).
+ */
+export const NFT_TABLES = ['kube-proxy', 'calico'] as const;
 export type NftTable = (typeof NFT_TABLES)[number];
 
 /** One nftables table as JSON (`nft -j list table FAMILY NAME`); exits non-zero when the table does not exist. */
@@ -241,6 +244,26 @@ export function nftListTable(family: NftFamily, table: NftTable = 'kube-proxy'):
     maxOutputBytes: LARGE_OUTPUT_BYTES,
     timeoutSeconds: IPTABLES_SECONDS,
   });
+}
+
+/**
+ * IPVS's virtual server table, numeric (`ipvsadm -L -n`): kube-proxy's IPVS mode keeps one virtual server per Service
+ * address and port and one real server per endpoint; on a large cluster it runs to MBs, like iptables-save.
+ */
+export function ipvsadmList(): NodeCommand {
+  return command(['ipvsadm', '-L', '-n'], {
+    privileged: true,
+    maxOutputBytes: LARGE_OUTPUT_BYTES,
+    timeoutSeconds: IPTABLES_SECONDS,
+  });
+}
+
+/** The dummy device kube-proxy's IPVS mode binds every ClusterIP (and external / LB IP) to (pkg/proxy/ipvs). */
+export const KUBE_IPVS_DEVICE = 'kube-ipvs0';
+
+/** The addresses on kube-ipvs0 (`ip addr show dev kube-ipvs0`): a ClusterIP not bound there never reaches IPVS. */
+export function kubeIpvsAddresses(): NodeCommand {
+  return command(['ip', 'addr', 'show', 'dev', KUBE_IPVS_DEVICE], { maxOutputBytes: LARGE_OUTPUT_BYTES });
 }
 
 /** kube-proxy's metrics server (--metrics-bind-address, default 127.0.0.1:10249) answers GET /proxyMode with its mode. */

@@ -5,8 +5,9 @@
  * NodeShell with the catalogue's one command; the judging is pure.
  */
 import type { NodeShell, NodeTarget } from '../node/types.ts';
-import { iptablesSaveCounters } from '../node/catalogue.ts';
+import { iptablesSaveCounters, nftListTable } from '../node/catalogue.ts';
 import { parseIptablesSave, type IptablesSave } from '../parse/iptables-save.ts';
+import { felixNftSave, withFelixNft } from '../calico/felix-nft.ts';
 import { diffCounters, type CounterDiff } from '../parse/iptables-counters.ts';
 import { policyProgrammed, walkFelixChains, type FelixWalk } from '../calico/felix-chains.ts';
 import type { PolicyKind } from '../calico/felix-names.ts';
@@ -21,7 +22,11 @@ export function counterTool(family: 4 | 6 = 4): string {
   return family === 6 ? 'ip6tables-save -c' : 'iptables-save -c';
 }
 
-/** `iptables-save -c` (family 6: `ip6tables-save -c`, for IPv6 pods). */
+/**
+ * `iptables-save -c` (family 6: `ip6tables-save -c`, for IPv6 pods), with Felix's chains from its nftables table
+ * (`nft -j list table ip calico`, every rule counted) laid over it when Calico runs its nftables dataplane. A node
+ * without that table (iptables mode) answers nft with an error, which is no error here.
+ */
 export async function readCounters(
   shell: NodeShell,
   node: NodeTarget,
@@ -29,13 +34,23 @@ export async function readCounters(
   family: 4 | 6 = 4,
 ): Promise<CounterRead> {
   try {
-    const r = await shell.run(node, iptablesSaveCounters({ family }), signal);
-    if (r.exitCode !== 0)
+    const [r, felix] = await Promise.all([
+      shell.run(node, iptablesSaveCounters({ family }), signal),
+      shell
+        .run(node, nftListTable(family === 6 ? 'ip6' : 'ip', 'calico'), signal)
+        .then((n) => (n.exitCode === 0 && !n.timedOut ? felixNftSave(n.stdout) : null))
+        .catch(() => null),
+    ]);
+    if (r.exitCode !== 0) {
+      // An nftables-mode node may have no iptables at all; Felix's table alone is what it enforces.
+      if (felix && felix.tables.size > 0) return { save: felix };
       return {
         error:
           `${counterTool(family)} on ${node.name} exited ${r.exitCode ?? r.signal ?? '?'}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`.trim(),
       };
-    return { save: parseIptablesSave(r.stdout) };
+    }
+    const save = parseIptablesSave(r.stdout);
+    return { save: felix ? withFelixNft(save, felix) : save };
   } catch (err) {
     return { error: (err as Error).message };
   }

@@ -365,7 +365,7 @@ export async function testConnect(
  */
 export async function detectModeOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<DetectedMode> {
   const quiet = (c: NodeCommand) => runOk(shell, node, c, signal).catch(() => null);
-  const [nftTable, natSave, proxyMode, legacySave, nftSave] = await Promise.all([
+  const [nftTable, natSave, proxyMode, legacySave, nftSave, links] = await Promise.all([
     quiet(catalogue.nftListTable('ip')),
     quiet(catalogue.iptablesSave('nat')),
     quiet(catalogue.kubeProxyMode()).then((r) =>
@@ -373,8 +373,9 @@ export async function detectModeOn(shell: NodeShell, node: NodeTarget, signal: A
     ),
     quiet(catalogue.iptablesBackendSave('legacy')),
     quiet(catalogue.iptablesBackendSave('nft')),
+    quiet(catalogue.ipLinks({ json: true })),
   ]);
-  return detectKubeProxyMode({ nftTable, natSave, proxyMode, legacySave, nftSave });
+  return detectKubeProxyMode({ nftTable, natSave, proxyMode, legacySave, nftSave, links });
 }
 
 async function readDataplane(
@@ -391,17 +392,6 @@ async function readDataplane(
   return [...required, ...optional];
 }
 
-/** The walker for the node's detected mode, or a clear error for a mode k8snet does not walk. */
-function dataplaneOrThrow(node: NodeTarget, detected: DetectedMode): ServiceDataplane {
-  const dataplane = dataplaneFor(detected.mode);
-  if (dataplane === null)
-    throw new K8snetError(
-      'not_found',
-      `kube-proxy on ${node.name} runs in ${detected.mode} mode, which k8snet does not walk yet`,
-    );
-  return dataplane;
-}
-
 /** One node's kube-proxy path for a Service port; the walker is the node's detected mode unless one is given. */
 export async function inspectServiceRules(
   shell: NodeShell,
@@ -415,7 +405,7 @@ export async function inspectServiceRules(
   // An IPv6 ClusterIP's rules (or a NodePort on an IPv6 node address) are in ip6tables.
   const family = ipFamily(kind === 'clusterip' ? (svc.clusterIP ?? node.address) : node.address);
   const detected = given ? null : await detectModeOn(shell, node, signal);
-  const dataplane = given ?? dataplaneOrThrow(node, detected!);
+  const dataplane = given ?? dataplaneFor(detected!.mode);
   const [outputs, ss, conntrackTable] = await Promise.all([
     readDataplane(shell, node, dataplane, signal, family),
     kind === 'nodeport' ? runOk(shell, node, catalogue.ssListeners(), signal).catch(() => null) : Promise.resolve(null),
@@ -512,7 +502,7 @@ export async function nodePortsOn(
   given?: ServiceDataplane,
 ): Promise<number[] | null> {
   try {
-    const dataplane = given ?? dataplaneOrThrow(node, await detectModeOn(shell, node, signal));
+    const dataplane = given ?? dataplaneFor((await detectModeOn(shell, node, signal)).mode);
     return dataplane.nodePorts(await readDataplane(shell, node, dataplane, signal));
   } catch {
     return null;

@@ -10,6 +10,7 @@ import { ipFamily } from '../validate.ts';
 import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
 import type { DetectedMode } from '../dataplane/kube-proxy-mode.ts';
 import { conntrackTableFindings, testConnectionConntrackFinding, type ConntrackReading } from './conntrack-findings.ts';
+import { ebpfNodeFinding } from '../calico/ebpf.ts';
 
 /** One node's kube-proxy view of the port: the rule chain walked from KUBE-NODEPORTS / KUBE-SERVICES to DNAT. */
 export interface NodeRuleFacts {
@@ -82,6 +83,16 @@ function endpointTargets(facts: ServiceFacts): Set<string> {
   return targets;
 }
 
+/** What each mode's entry for a Service is called, for a finding that it is missing. */
+const ENTRY_NAME: Record<KubeProxyMode, { nodeport: string; clusterip: string }> = {
+  iptables: { nodeport: 'KUBE-NODEPORTS rule', clusterip: 'KUBE-SERVICES rule' },
+  nftables: { nodeport: 'service-nodeports dispatch', clusterip: 'service-ips dispatch' },
+  ipvs: {
+    nodeport: 'IPVS virtual server on its address',
+    clusterip: 'IPVS virtual server (with the address on kube-ipvs0)',
+  },
+};
+
 /** What the node's mode detection says that matters: both modes' tables, a mode not walked, split iptables backends. */
 function modeFindings(node: NodeRuleFacts): Finding[] {
   const d = node.detected;
@@ -150,6 +161,11 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
   const expected = endpointTargets(facts);
   for (const node of facts.nodes) {
     out.push(...modeFindings(node));
+    // No kube-proxy rules are expected on an eBPF node: judging them would be a false "rule missing".
+    if (node.detected?.calicoEbpf) {
+      out.push(ebpfNodeFinding(node.name, 'service'));
+      continue;
+    }
     if (node.error) {
       out.push(err('node_unreachable', `could not inspect ${node.name} (${node.ip}): ${node.error}`, node.error));
       continue;
@@ -178,13 +194,15 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
         withTracked(
           err(
             'rejected_no_endpoints',
-            `${node.name} rejects ${what}: kube-proxy installed a REJECT${also}`,
+            node.mode === 'ipvs'
+              ? `${node.name} refuses ${what}: its IPVS virtual server has no real server to send to`
+              : `${node.name} rejects ${what}: kube-proxy installed a REJECT${also}`,
             node.rejects.join('\n'),
           ),
           ['conntrack_no_entry'],
         ),
       );
-      if (!node.entryRule) {
+      if (!node.entryRule || node.mode === 'ipvs') {
         placeTracked();
         continue;
       }
@@ -204,11 +222,13 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
           err(
             facts.kind === 'nodeport' ? 'nodeport_rule_missing' : 'clusterip_rule_missing',
             facts.kind === 'nodeport'
-              ? `${node.name} has no ${node.mode === 'nftables' ? 'service-nodeports dispatch' : 'KUBE-NODEPORTS rule'} for ${facts.port}: connections to ${node.ip}:${facts.port} are not forwarded`
-              : `${node.name} has no ${node.mode === 'nftables' ? 'service-ips dispatch' : 'KUBE-SERVICES rule'} for ${facts.service.clusterIP}:${facts.port}`,
+              ? `${node.name} has no ${ENTRY_NAME[node.mode ?? 'iptables'].nodeport} for ${facts.port}: connections to ${node.ip}:${facts.port} are not forwarded`
+              : `${node.name} has no ${ENTRY_NAME[node.mode ?? 'iptables'].clusterip} for ${facts.service.clusterIP}:${facts.port}`,
             node.mode === 'nftables'
               ? `nft list table ip kube-proxy on ${node.name}: ${node.rules.length === 0 ? 'no rule of the services chain (nat-prerouting / nat-output → services → vmap) leads there — flushed or never written' : 'no element matches'}`
-              : `iptables-save -t nat on ${node.name}: no rule matches`,
+              : node.mode === 'ipvs'
+                ? `ipvsadm -L -n on ${node.name}: ${node.rules.length === 0 ? 'no virtual server matches' : node.rules.join('\n')}`
+                : `iptables-save -t nat on ${node.name}: no rule matches`,
           ),
           ['conntrack_not_translated', 'conntrack_no_entry'],
         ),
@@ -224,7 +244,9 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
       out.push(
         err(
           'nodeport_not_on_node_ip',
-          `${node.name} answers NodePort ${facts.port} only on ${node.nodePortAddresses.join(', ') || 'no address'} (kube-proxy nftables' nodeport-ips set), not on ${node.ip}; NodePorts never answer on 127.0.0.1 in nftables mode`,
+          node.mode === 'ipvs'
+            ? `${node.name} answers NodePort ${facts.port} only on ${node.nodePortAddresses.join(', ') || 'no address'} (the IPVS virtual servers kube-proxy made, per --nodeport-addresses), not on ${node.ip}`
+            : `${node.name} answers NodePort ${facts.port} only on ${node.nodePortAddresses.join(', ') || 'no address'} (kube-proxy nftables' nodeport-ips set), not on ${node.ip}; NodePorts never answer on 127.0.0.1 in nftables mode`,
           node.rules[0] ?? '',
         ),
       );

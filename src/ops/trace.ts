@@ -25,6 +25,7 @@ import {
 import { decisionEvidence, type RouteDecision } from './route-lookup.ts';
 import { firewallFindings, packetPathVerdicts, type NodeFirewallFacts } from './packet-path.ts';
 import { hostKillers } from '../calico/felix-chains.ts';
+import { ebpfNodeFinding, runsCalicoEbpf } from '../calico/ebpf.ts';
 import type { CapturePointFacts, NodeFacts, PodEnd, PodInside, TraceFacts } from './trace-facts.ts';
 import { CAPTURE_SETUP_SECONDS, runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { capturePointsTable, sampleSection } from './capture-report.ts';
@@ -494,14 +495,18 @@ export async function runTrace(
     t ? countersAfter[counterNodes.findIndex((n) => n.name === t.name)] : undefined;
   const srcAfter = readOf(srcTarget);
   const dstAfter = readOf(dstTarget);
-  const srcChains = srcAfter ? walkWorkload(srcTarget!.name, srcAfter, src.caliInterface) : null;
-  const dstChains = dstAfter ? walkWorkload(dstTarget!.name, dstAfter, dst.caliInterface) : null;
+  // An eBPF node has no Felix policy chains to walk: looking for them would report every policy "not programmed".
+  const ebpf = (facts: NodeFacts | null) => runsCalicoEbpf(facts?.links?.map((l) => l.name) ?? null) === true;
+  const srcChains = srcAfter && !ebpf(srcNode) ? walkWorkload(srcTarget!.name, srcAfter, src.caliInterface) : null;
+  const dstChains = dstAfter && !ebpf(dstNode) ? walkWorkload(dstTarget!.name, dstAfter, dst.caliInterface) : null;
+  const ebpfNodes = [...new Set([srcNode, dstNode].filter(ebpf).map((n) => n!.name))];
 
   const srcEndpoint = podEndpoint(srcPod);
   const dstEndpoint = podEndpoint(dstPod);
   let verdicts: PortVerdict[] | null = null;
   const policyFound: Finding[] = [];
   const policySections: ReportSection[] = [];
+  policyFound.push(...ebpfNodes.map((name) => ebpfNodeFinding(name, 'policy')));
   if ('error' in policyRead) policyFound.push(policyReadFailed(policyRead.error));
   else if (srcEndpoint && dstEndpoint) {
     verdicts = judgeConnection(policyRead.context, srcEndpoint, dstEndpoint, portsToJudge(dstPod, cmd.port));

@@ -146,7 +146,8 @@ export function tokenizeRule(text: string): string[] {
   return out;
 }
 
-function emptyMatches(): RuleMatches {
+/** A rule that matches everything (no options yet); the Felix nftables reader fills one per rule too. */
+export function emptyMatches(): RuleMatches {
   return {
     source: null,
     destination: null,

@@ -48,10 +48,10 @@ describe('kube-proxy mode detection', () => {
     expect(detectKubeProxyMode({ ...none, legacySave: null, nftSave: nft }).backends).toEqual({ legacy: null, nft: 2 });
   });
 
-  it('picks the walker per mode; IPVS is not walked yet, an unknown mode reads iptables', () => {
-    expect(dataplaneFor('nftables')?.mode).toBe('nftables');
-    expect(dataplaneFor('iptables')?.mode).toBe('iptables');
-    expect(dataplaneFor(null)?.mode).toBe('iptables');
-    expect(dataplaneFor('ipvs')).toBeNull();
+  it('picks the walker per mode; an unknown mode reads iptables', () => {
+    expect(dataplaneFor('nftables').mode).toBe('nftables');
+    expect(dataplaneFor('iptables').mode).toBe('iptables');
+    expect(dataplaneFor(null).mode).toBe('iptables');
+    expect(dataplaneFor('ipvs').mode).toBe('ipvs');
   });
 });

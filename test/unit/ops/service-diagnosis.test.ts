@@ -180,8 +180,9 @@ describe('service diagnosis across kube-proxy modes', () => {
   ): NonNullable<NodeRuleFacts['detected']> => ({
     mode: 'nftables',
     reported: 'nftables',
-    tables: { nftables: true, iptables: false },
+    tables: { nftables: true, iptables: false, ipvs: false },
     backends: { legacy: 0, nft: 0 },
+    calicoEbpf: false,
     ...over,
   });
 
@@ -226,7 +227,7 @@ describe('service diagnosis across kube-proxy modes', () => {
       detected: detected({
         mode: 'iptables',
         reported: null,
-        tables: { nftables: true, iptables: true },
+        tables: { nftables: true, iptables: true, ipvs: false },
         backends: { legacy: 3, nft: 41 },
       }),
     });
