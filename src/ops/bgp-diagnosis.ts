@@ -4,11 +4,12 @@
  * autodetected (projectcalico.org/IPv4Address) differing from the node's InternalIP, and host rules dropping
  * tcp/179. Pure: `report` and `routes` feed it what they read; trace can call `bgpPeerFinding` for one pair.
  */
-import type { Finding } from '../model/report.ts';
+import { nestConsequences, type Finding, type Severity } from '../model/report.ts';
 import type { BirdProtocols } from '../parse/bird.ts';
 import { bgpSessions } from '../parse/bird.ts';
 import type { HostKiller } from '../calico/felix-chains.ts';
 import type { RouteLine } from './trace-facts.ts';
+import type { IpPoolInfo } from '../cluster/types.ts';
 
 export interface BgpNodeFacts {
   name: string;
@@ -19,10 +20,17 @@ export interface BgpNodeFacts {
   /** BIRD's `show protocols all` (null: not read, see birdError). */
   bird: BirdProtocols | null;
   birdError: string | null;
+  /** Each way of reading BIRD that was tried and failed (bird-read.ts), when none worked; absent when not tried. */
+  birdUnreadable?: string[];
   routes: RouteLine[] | null;
   /** Host rules dropping BGP (felix-chains.ts hostKillers, kind input-drops-bgp), with counters. */
   bgpDrops: HostKiller[];
   blocks: string[];
+}
+
+/** Pod traffic crosses nodes on BIRD's routes when an enabled pool does not encapsulate (always or across subnets). */
+export function routedByBgp(pools: readonly IpPoolInfo[]): boolean {
+  return pools.some((p) => !p.disabled && p.vxlanMode !== 'Always' && p.ipipMode !== 'Always');
 }
 
 const error = (code: string, message: string, evidence: string): Finding => ({
@@ -90,6 +98,13 @@ export function diagnoseBgp(nodes: readonly BgpNodeFacts[]): Finding[] {
         ),
       );
     }
+    if (node.birdUnreadable && node.birdUnreadable.length > 0)
+      out.push({
+        severity: 'warning',
+        code: 'bird_unreadable',
+        message: `BIRD's BGP sessions on ${node.name} could not be read (no birdcl or birdc on the host, nor in a running calico-node container): its peers were not checked`,
+        evidence: node.birdUnreadable.join('; '),
+      });
     if (node.birdError !== null) continue;
     for (const peer of nodes.filter((p) => p.name !== node.name)) {
       const f = bgpPeerFinding(node, peer);
@@ -97,4 +112,69 @@ export function diagnoseBgp(nodes: readonly BgpNodeFacts[]): Finding[] {
     }
   }
   return out;
+}
+
+const PEER_CODES = new Set(['bgp_peer_down', 'bgp_peer_missing']);
+/** The route findings trace makes when the destination's block has no route through its node. */
+const ROUTE_CODES = new Set(['no_route_to_dst', 'no_route_to_block', 'unexpected_next_hop']);
+const SEVERITY_RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+
+/** The node a session finding is about (`on X`, `X's BIRD`) and the peer it names (`BGP peer Y (`, `with Y (`). */
+function sessionEnds(f: Finding): { node: string | null; peer: string | null } {
+  const node = / is \S+ on (?<n>[^:;\s]+)/.exec(f.message)?.groups?.n ?? /^(?<n>\S+)'s BIRD/.exec(f.message)?.groups?.n;
+  const peer =
+    /^BGP peer (?<p>\S+) \(/.exec(f.message)?.groups?.p ?? / session with (?<p>\S+) \(/.exec(f.message)?.groups?.p;
+  return { node: node ?? null, peer: peer ?? null };
+}
+const involves = (f: Finding, name: string) => {
+  const ends = sessionEnds(f);
+  return ends.node === name || ends.peer === name;
+};
+/** The node a cause is about: `for X,` (address mismatch), `on X:` (tcp/179 drops). */
+function causeNode(f: Finding): string | null {
+  if (f.code === 'calico_address_mismatch')
+    return / for (?<n>[^,\s]+), not its InternalIP/.exec(f.message)?.groups?.n ?? null;
+  if (f.code === 'bgp_blocked') return / on (?<n>[^:\s]+): BGP \(tcp\/179\)/.exec(f.message)?.groups?.n ?? null;
+  return null;
+}
+
+/** A cause is as severe as the worst of what follows from it (first-found is a problem once it broke a session). */
+function atLeastChildren(f: Finding): Finding {
+  const worst = (f.children ?? []).reduce<Severity>(
+    (s, c) => (SEVERITY_RANK[c.severity] < SEVERITY_RANK[s] ? c.severity : s),
+    f.severity,
+  );
+  return worst === f.severity ? f : { ...f, severity: worst };
+}
+
+/**
+ * One cause, one problem, for BGP and Calico's address configuration: a missing route to the destination's block
+ * (trace: `dstNode`) under the session to that node that is down; a session down under what broke it — tcp/179
+ * dropped on either end (with the drop counters that rule grew), or the node peering from a wrong autodetected
+ * address; and a wrong address under first-found autodetection, the setting that picked it. Level by level, so
+ * each cause keeps what it already explains.
+ */
+export function nestBgpFindings(findings: readonly Finding[], options: { dstNode?: string } = {}): Finding[] {
+  const dst = options.dstNode;
+  let out = nestConsequences(
+    findings,
+    (cause, f) =>
+      dst !== undefined && PEER_CODES.has(cause.code) && sessionEnds(cause).peer === dst && ROUTE_CODES.has(f.code),
+  );
+  out = nestConsequences(out, (cause, f) => {
+    const node = causeNode(cause);
+    if (node === null) return false;
+    if (PEER_CODES.has(f.code)) return involves(f, node);
+    // The BGP packets the blocking rule counted during the test are the same cause, not another drop.
+    return cause.code === 'bgp_blocked' && f.code === 'drop_rule_counted' && f.evidence.endsWith(` ${cause.evidence}`);
+  });
+  out = nestConsequences(
+    out,
+    (cause, f) =>
+      cause.code === 'calico_autodetect_first_found' &&
+      f.code === 'calico_address_mismatch' &&
+      causeNode(f) !== null &&
+      cause.evidence.split('; ').some((e) => e.startsWith(`${causeNode(f)}: `)),
+  );
+  return out.map((f) => (f.code === 'calico_autodetect_first_found' ? atLeastChildren(f) : f));
 }

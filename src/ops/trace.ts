@@ -28,6 +28,11 @@ import {
   testConnect,
 } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
+import { diagnoseBgp, nestBgpFindings, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
+import { calicoOwnBlocks } from './calico-blocks.ts';
+import { diagnoseCalicoConfig } from './calico-config-diagnosis.ts';
+import { readBirdProtocols } from './bird-read.ts';
+import type { CalicoConfig } from '../cluster/types.ts';
 import type { SideVerdict } from '../policy/index.ts';
 import {
   counterDelta,
@@ -314,7 +319,7 @@ export async function runTrace(
     t ? discoverNetns(deps.shell, t, pod, ctx.signal) : Promise.resolve(null);
   // None of these depends on another: the nodes, the pods' namespaces, the policies and the counters' first read
   // go out in one round (a node that cannot be inspected has its namespace lookup fail too, which is then null).
-  const [srcNode, dstNodeMaybe, policyRead, srcNs, dstNs, countersBefore] = await Promise.all([
+  const [srcNode, dstNodeMaybe, policyRead, srcNs, dstNs, countersBefore, calicoConfig] = await Promise.all([
     inspect(srcTarget),
     sameNode ? Promise.resolve(null) : inspect(dstTarget),
     readPolicyContext(deps.cluster).then(
@@ -324,6 +329,8 @@ export async function runTrace(
     netnsOf(srcTarget, srcPod),
     netnsOf(dstTarget, dstPod),
     readAll(),
+    // Calico's configuration explains findings on the path (the address it autodetected, the MTU it was told).
+    deps.cluster.readCalicoConfig().catch((): CalicoConfig | null => null),
   ]);
   const dstNode = dstNodeMaybe ?? (sameNode ? srcNode : null);
 
@@ -434,11 +441,17 @@ export async function runTrace(
     }
   }
   // After the test: the counters, and each pod's own namespace (the gateway's ARP entry has had its chance).
-  const [countersAfter, srcInside, dstInside, listeners] = await Promise.all([
+  // BIRD's sessions on the two nodes, where the path's pool is routed by BGP (read once each; bounded by BIRD_SECONDS).
+  const bgpRouted = pool !== null && !sameNode && srcNodeInfo !== null && dstNodeInfo !== null && routedByBgp([pool]);
+  const birdOn = (t: NodeTarget | null, n: NodeFacts | null) =>
+    bgpRouted && t && n && !n.error ? readBirdProtocols(deps.shell, t, ctx.signal) : Promise.resolve(null);
+  const [countersAfter, srcInside, dstInside, listeners, srcBird, dstBird] = await Promise.all([
     testConnection ? readAll() : Promise.resolve(countersBefore),
     srcTarget && src.netns ? readPodInside(deps.shell, srcTarget, src.netns, ctx.signal) : null,
     dstTarget && dst.netns ? readPodInside(deps.shell, dstTarget, dst.netns, ctx.signal) : null,
     listenersRead,
+    birdOn(srcTarget, srcNode),
+    birdOn(dstTarget, dstNode),
   ]);
   dst.listeners = listeners;
   src.inside = srcInside;
@@ -499,15 +512,55 @@ export async function runTrace(
     };
   });
   const pathVerdicts = packetPathVerdicts(facts, firewalls);
+  const pathNodes = [
+    { info: srcNodeInfo, facts: srcNode, bird: srcBird },
+    { info: dstNodeInfo, facts: dstNode, bird: dstBird },
+  ];
+  const bgpFound = bgpRouted
+    ? diagnoseBgp(
+        pathNodes.map((n): BgpNodeFacts => ({
+          name: n.info!.name,
+          ip: n.info!.internalIP ?? n.facts?.ip ?? '?',
+          calicoIPv4Address: n.info!.calicoIPv4Address ?? null,
+          routes: n.facts?.routes ?? null,
+          bird: n.bird?.bird ?? null,
+          birdError: n.bird === null ? 'not read' : n.bird.bird ? null : n.bird.error,
+          ...(n.bird && !n.bird.bird ? { birdUnreadable: n.bird.failed } : {}),
+          bgpDrops: (firewalls.find((f) => f.node === n.info!.name)?.killers ?? []).filter(
+            (k) => k.kind === 'input-drops-bgp',
+          ),
+          blocks: calicoOwnBlocks(n.facts?.routes ?? null, [pool!]),
+        })),
+      )
+    : [];
+  const configFound = calicoConfig
+    ? diagnoseCalicoConfig({
+        config: calicoConfig,
+        pools: pool ? [pool] : [],
+        nodes: pathNodes
+          .filter((n) => n.info !== null && (n !== pathNodes[1] || !sameNode))
+          .map((n) => ({
+            name: n.info!.name,
+            internalIP: n.info!.internalIP,
+            calicoIPv4Address: n.info!.calicoIPv4Address ?? null,
+            links: n.facts?.links ?? null,
+          })),
+      })
+    : [];
   const findings = sortFindings(
     nestTraceFindings(
-      [
-        ...pathVerdicts.map((v) => v.finding),
-        ...diagnoseTrace(facts),
-        ...policyFound,
-        ...dropFindings(deltas),
-        ...firewallFindings(firewalls, overlay.mode, testConnection !== null),
-      ],
+      nestBgpFindings(
+        [
+          ...pathVerdicts.map((v) => v.finding),
+          ...diagnoseTrace(facts),
+          ...policyFound,
+          ...dropFindings(deltas),
+          ...firewallFindings(firewalls, overlay.mode, testConnection !== null),
+          ...bgpFound,
+          ...configFound,
+        ],
+        dstNodeInfo ? { dstNode: dstNodeInfo.name } : {},
+      ),
       pathVerdicts,
     ),
   );
