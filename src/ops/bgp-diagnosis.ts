@@ -126,7 +126,7 @@ function sessionEnds(f: Finding): { node: string | null; peer: string | null } {
     /^BGP peer (?<p>\S+) \(/.exec(f.message)?.groups?.p ?? / session with (?<p>\S+) \(/.exec(f.message)?.groups?.p;
   return { node: node ?? null, peer: peer ?? null };
 }
-const involves = (f: Finding, name: string) => {
+const involves = (f: Finding, name: string): boolean => {
   const ends = sessionEnds(f);
   return ends.node === name || ends.peer === name;
 };
@@ -137,6 +137,9 @@ function causeNode(f: Finding): string | null {
   if (f.code === 'bgp_blocked') return / on (?<n>[^:\s]+): BGP \(tcp\/179\)/.exec(f.message)?.groups?.n ?? null;
   return null;
 }
+
+/** The address a calico_address_mismatch says Calico autodetected, without its prefix length. */
+const annotatedAddress = (f: Finding) => /^Calico autodetected (?<a>[^/\s]+)/.exec(f.message)?.groups?.a ?? null;
 
 /** A cause is as severe as the worst of what follows from it (first-found is a problem once it broke a session). */
 function atLeastChildren(f: Finding): Finding {
@@ -164,7 +167,10 @@ export function nestBgpFindings(findings: readonly Finding[], options: { dstNode
   out = nestConsequences(out, (cause, f) => {
     const node = causeNode(cause);
     if (node === null) return false;
-    if (PEER_CODES.has(f.code)) return involves(f, node);
+    if (PEER_CODES.has(f.code) && cause.code === 'bgp_blocked') return involves(f, node);
+    // A wrong address breaks the sessions the others open to it (Calico names them by it), not sessions at large.
+    if (PEER_CODES.has(f.code))
+      return sessionEnds(f).peer === node && f.message.includes(`(${annotatedAddress(cause)})`);
     // The BGP packets the blocking rule counted during the test are the same cause, not another drop.
     return cause.code === 'bgp_blocked' && f.code === 'drop_rule_counted' && f.evidence.endsWith(` ${cause.evidence}`);
   });

@@ -114,9 +114,10 @@ describe('one cause, one problem', () => {
   };
 
   it("puts first-found's wrong address over the mismatch, and the mismatch over the session it broke", () => {
+    // calicoctl#819's mesh session to the address the peer was (wrongly) given, 10.0.5.102: Active.
     const bgp = diagnoseBgp([
-      node({ bird: fixture('birdcl-lab-bird2-peer-down.txt') }),
-      n2({ calicoIPv4Address: '172.17.0.1/16' }),
+      node({ bird: fixture('birdc-calicoctl-819-mesh-active.txt') }),
+      n2({ calicoIPv4Address: '10.0.5.102/24' }),
     ]);
     const config = diagnoseCalicoConfig({
       config: {
@@ -130,7 +131,7 @@ describe('one cause, one problem', () => {
         errors: [],
       },
       pools: [],
-      nodes: [{ name: 'k8s-node2', internalIP: '10.254.1.12', calicoIPv4Address: '172.17.0.1', links: null }],
+      nodes: [{ name: 'k8s-node2', internalIP: '10.254.1.12', calicoIPv4Address: '10.0.5.102', links: null }],
     });
     const nested = nestBgpFindings([noRoute, ...bgp, ...config], { dstNode: 'k8s-node2' });
     expect(codes(nested)).toEqual([
@@ -139,6 +140,14 @@ describe('one cause, one problem', () => {
     // The setting that broke a session is a problem, not a hint.
     expect(nested[0]!.severity).toBe('error');
     expect(flattenFindings(nested)).toHaveLength(4);
+  });
+
+  it("leaves a session down to the peer's real address outside the mismatch: something else broke it", () => {
+    const bgp = diagnoseBgp([
+      node({ bird: fixture('birdcl-lab-bird2-peer-down.txt') }),
+      n2({ calicoIPv4Address: '172.17.0.1/16' }),
+    ]);
+    expect(codes(nestBgpFindings(bgp))).toEqual(['bgp_peer_down', 'calico_address_mismatch']);
   });
 
   it('names tcp/179 dropped on the peer as the cause of the session not Established, with the rule it counted', () => {
