@@ -382,10 +382,11 @@ export function buildNamespaces(ctx: ObjectContext): KubeObject[] {
   }));
 }
 
-export function buildIpPool(ctx: ObjectContext): KubeObject {
+/** The pool as its CRD stores it (crd.projectcalico.org/v1), or as Calico's API server / 3.32's native CRDs serve it (v3). */
+export function buildIpPool(ctx: ObjectContext, apiVersion = `${CALICO_GROUP}/v1`): KubeObject {
   const pool = ctx.plan.ipPool;
   return {
-    apiVersion: `${CALICO_GROUP}/v1`,
+    apiVersion,
     kind: 'IPPool',
     metadata: { ...meta(ctx, 'ippool', { name: pool.name }), generation: 1 },
     spec: {

@@ -50,6 +50,22 @@ export const CALICO_V3_GROUP = 'projectcalico.org';
 const BUILT_IN_PATCH_TYPES = ['json', 'merge', 'strategic'] as const;
 const CUSTOM_PATCH_TYPES = ['json', 'merge'] as const;
 
+function ipPoolResource(group: string, version: string): LabResource {
+  return {
+    group,
+    version,
+    name: 'ippools',
+    singularName: 'ippool',
+    kind: 'IPPool',
+    namespaced: false,
+    shortNames: [],
+    categories: [],
+    fieldLabels: META_FIELDS,
+    printer: TABLE_PRINTERS.default,
+    build: (ctx) => [buildIpPool(ctx, `${group}/${version}`)],
+  };
+}
+
 function calicoPolicyResources(
   group: string,
   version: string,
@@ -276,20 +292,10 @@ export const LAB_RESOURCES: readonly LabResource[] = [
     printer: TABLE_PRINTERS.default,
     build: (ctx) => [buildIpPoolCrd(ctx), ...buildPolicyCrds(ctx)],
   },
-  {
-    group: CALICO_GROUP,
-    version: 'v1',
-    name: 'ippools',
-    singularName: 'ippool',
-    kind: 'IPPool',
-    namespaced: false,
-    shortNames: [],
-    categories: [],
-    fieldLabels: META_FIELDS,
-    printer: TABLE_PRINTERS.default,
-    build: (ctx) => [buildIpPool(ctx)],
-  },
+  ipPoolResource(CALICO_GROUP, 'v1'),
   ...calicoPolicyResources(CALICO_GROUP, 'v1', { namespaced: [], global: [] }),
+  // The same pool as projectcalico.org/v3, as Calico's API server (or 3.32's native CRDs) serves it.
+  ipPoolResource(CALICO_V3_GROUP, 'v3'),
   // Calico's API server (an aggregated API) serves the same objects as v3.
   ...calicoPolicyResources(CALICO_V3_GROUP, 'v3', {
     namespaced: ['cnp', 'caliconetworkpolicy', 'caliconetworkpolicies'],
