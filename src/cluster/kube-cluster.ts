@@ -23,6 +23,7 @@ import type {
   ClusterReader,
   EndpointInfo,
   IpPoolInfo,
+  CalicoNodeInfo,
   NamespaceInfo,
   NodeInfo,
   PodInfo,
@@ -39,6 +40,7 @@ import {
   endpointsFromV1,
   itemsWithKind,
   toIpPoolList,
+  toCalicoNodeList,
   toNamespaceInfo,
   toNodeInfo,
   toPodInfo,
@@ -233,6 +235,13 @@ export class KubeCluster implements ClusterReader {
       if (list !== null) return toIpPoolList(list, apiVersion);
     }
     return [];
+  }
+
+  async listCalicoNodes(): Promise<CalicoNodeInfo[] | null> {
+    const list = await this.call({ kind: 'nodes.projectcalico.org' }, () =>
+      this.listAll('projectcalico.org', 'v3', 'nodes'),
+    );
+    return list === null ? null : toCalicoNodeList(list);
   }
 
   async listNamespaces(): Promise<NamespaceInfo[]> {

@@ -17,6 +17,8 @@ export interface BgpNodeFacts {
   ip: string;
   /** projectcalico.org/IPv4Address, `a.b.c.d/len` (null: not annotated). */
   calicoIPv4Address: string | null;
+  /** The Calico Node resource's spec.bgp.ipv4Address (projectcalico.org/v3), where Calico's API server serves it. */
+  calicoNodeIPv4Address?: string | null;
   /** BIRD's `show protocols all` (null: not read, see birdError). */
   bird: BirdProtocols | null;
   birdError: string | null;
@@ -50,13 +52,14 @@ function routeFor(routes: readonly RouteLine[], block: string): RouteLine | unde
  */
 export function bgpPeerFinding(
   node: Pick<BgpNodeFacts, 'name' | 'bird' | 'routes'>,
-  peer: Pick<BgpNodeFacts, 'name' | 'ip' | 'calicoIPv4Address' | 'blocks'>,
+  peer: Pick<BgpNodeFacts, 'name' | 'ip' | 'calicoIPv4Address' | 'calicoNodeIPv4Address' | 'blocks'>,
 ): Finding | null {
   if (node.bird === null) return null;
   const sessions = bgpSessions(node.bird);
   if (sessions.length === 0) return null;
-  const peerAddress = peer.calicoIPv4Address?.split('/')[0] ?? peer.ip;
-  const session = sessions.find((s) => s.neighborAddress === peerAddress || s.neighborAddress === peer.ip);
+  const peerAddress = (peer.calicoIPv4Address ?? peer.calicoNodeIPv4Address)?.split('/')[0] ?? peer.ip;
+  const known = new Set([peerAddress, peer.ip, peer.calicoNodeIPv4Address?.split('/')[0]]);
+  const session = sessions.find((s) => s.neighborAddress !== null && known.has(s.neighborAddress));
   if (!session)
     return error(
       'bgp_peer_missing',
@@ -78,13 +81,17 @@ export function bgpPeerFinding(
 export function diagnoseBgp(nodes: readonly BgpNodeFacts[]): Finding[] {
   const out: Finding[] = [];
   for (const node of nodes) {
-    const annotated = node.calicoIPv4Address?.split('/')[0] ?? null;
-    if (annotated !== null && annotated !== node.ip) {
+    // Where Calico keeps the address BIRD peers from: the Node annotation (Kubernetes datastore) and the Calico Node.
+    const wrong = [
+      { where: 'projectcalico.org/IPv4Address', address: node.calicoIPv4Address },
+      { where: 'Calico Node spec.bgp.ipv4Address', address: node.calicoNodeIPv4Address ?? null },
+    ].filter((a) => a.address && a.address.split('/')[0] !== node.ip);
+    if (wrong.length > 0) {
       out.push(
         error(
           'calico_address_mismatch',
-          `Calico autodetected ${node.calicoIPv4Address} for ${node.name}, not its InternalIP ${node.ip}: BIRD peers from the wrong interface (set IP_AUTODETECTION_METHOD, e.g. kubernetes-internal-ip)`,
-          `projectcalico.org/IPv4Address=${node.calicoIPv4Address}; status.addresses InternalIP=${node.ip}`,
+          `Calico autodetected ${wrong[0]!.address} for ${node.name}, not its InternalIP ${node.ip}: BIRD peers from the wrong interface (set IP_AUTODETECTION_METHOD, e.g. kubernetes-internal-ip)`,
+          `${wrong.map((a) => `${a.where}=${a.address}`).join('; ')}; status.addresses InternalIP=${node.ip}`,
         ),
       );
     }

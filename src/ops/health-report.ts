@@ -116,12 +116,14 @@ export async function runHealthReport(
   options: { tunnelSampleSeconds?: number } = {},
 ): Promise<OperationOutcome<HealthReportResult> & { memory: ProblemMemory }> {
   ctx.onStep('reading the cluster');
-  const [nodes, pods, services, pools, calicoConfig] = await Promise.all([
+  const [nodes, pods, services, pools, calicoConfig, calicoNodes] = await Promise.all([
     deps.cluster.listNodes(),
     deps.cluster.listPods(),
     deps.cluster.listServices(),
     deps.cluster.listIpPools(),
     deps.cluster.readCalicoConfig(),
+    // Only Calico's API server serves these; without it the annotations are all there is.
+    deps.cluster.listCalicoNodes().catch(() => null),
   ]);
   const withEndpoints = await mapLimit(services, NODE_CONCURRENCY, async (s) => ({
     ...s,
@@ -164,6 +166,7 @@ export async function runHealthReport(
           name: node.name,
           ip: node.internalIP ?? '?',
           calicoIPv4Address: node.calicoIPv4Address ?? null,
+          calicoNodeIPv4Address: calicoNodes?.find((c) => c.name === node.name)?.bgpIPv4Address ?? null,
           routes: facts.routes,
           blocks: [] as string[],
         };

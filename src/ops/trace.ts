@@ -445,13 +445,15 @@ export async function runTrace(
   const bgpRouted = pool !== null && !sameNode && srcNodeInfo !== null && dstNodeInfo !== null && routedByBgp([pool]);
   const birdOn = (t: NodeTarget | null, n: NodeFacts | null) =>
     bgpRouted && t && n && !n.error ? readBirdProtocols(deps.shell, t, ctx.signal) : Promise.resolve(null);
-  const [countersAfter, srcInside, dstInside, listeners, srcBird, dstBird] = await Promise.all([
+  const [countersAfter, srcInside, dstInside, listeners, srcBird, dstBird, calicoNodes] = await Promise.all([
     testConnection ? readAll() : Promise.resolve(countersBefore),
     srcTarget && src.netns ? readPodInside(deps.shell, srcTarget, src.netns, ctx.signal) : null,
     dstTarget && dst.netns ? readPodInside(deps.shell, dstTarget, dst.netns, ctx.signal) : null,
     listenersRead,
     birdOn(srcTarget, srcNode),
     birdOn(dstTarget, dstNode),
+    // Only Calico's API server serves Calico Nodes; without it the annotations are all there is.
+    bgpRouted ? deps.cluster.listCalicoNodes().catch(() => null) : null,
   ]);
   dst.listeners = listeners;
   src.inside = srcInside;
@@ -522,6 +524,7 @@ export async function runTrace(
           name: n.info!.name,
           ip: n.info!.internalIP ?? n.facts?.ip ?? '?',
           calicoIPv4Address: n.info!.calicoIPv4Address ?? null,
+          calicoNodeIPv4Address: calicoNodes?.find((c) => c.name === n.info!.name)?.bgpIPv4Address ?? null,
           routes: n.facts?.routes ?? null,
           bird: n.bird?.bird ?? null,
           birdError: n.bird === null ? 'not read' : n.bird.bird ? null : n.bird.error,

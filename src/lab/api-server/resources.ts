@@ -6,6 +6,8 @@
  */
 import {
   CALICO_GROUP,
+  CALICO_V3_GROUP,
+  buildCalicoNode,
   buildEndpointSlice,
   buildEndpoints,
   buildIpPool,
@@ -46,7 +48,6 @@ export interface LabResource {
 
 const READ_VERBS = ['get', 'list'];
 const WRITE_VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update'];
-export const CALICO_V3_GROUP = 'projectcalico.org';
 const BUILT_IN_PATCH_TYPES = ['json', 'merge', 'strategic'] as const;
 const CUSTOM_PATCH_TYPES = ['json', 'merge'] as const;
 
@@ -296,6 +297,19 @@ export const LAB_RESOURCES: readonly LabResource[] = [
   ...calicoPolicyResources(CALICO_GROUP, 'v1', { namespaced: [], global: [] }),
   // The same pool as projectcalico.org/v3, as Calico's API server (or 3.32's native CRDs) serves it.
   ipPoolResource(CALICO_V3_GROUP, 'v3'),
+  {
+    group: CALICO_V3_GROUP,
+    version: 'v3',
+    name: 'nodes',
+    singularName: 'node',
+    kind: 'Node',
+    namespaced: false,
+    shortNames: [],
+    categories: [],
+    fieldLabels: META_FIELDS,
+    printer: TABLE_PRINTERS.default,
+    build: (ctx) => ctx.plan.nodes.map((n) => buildCalicoNode(ctx, n)),
+  },
   // Calico's API server (an aggregated API) serves the same objects as v3.
   ...calicoPolicyResources(CALICO_V3_GROUP, 'v3', {
     namespaced: ['cnp', 'caliconetworkpolicy', 'caliconetworkpolicies'],

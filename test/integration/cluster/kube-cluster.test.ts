@@ -239,10 +239,22 @@ describe('KubeCluster on the lab API server', () => {
         path: await plainKubeconfig(`http://127.0.0.1:${(bare.address() as AddressInfo).port}`),
       });
       expect(await new KubeCluster(kc).listIpPools()).toEqual([]);
-      expect(seen).toEqual(['/apis/projectcalico.org/v3/ippools', '/apis/crd.projectcalico.org/v1/ippools']);
+      expect(await new KubeCluster(kc).listCalicoNodes()).toBeNull();
+      expect(seen).toEqual([
+        '/apis/projectcalico.org/v3/ippools',
+        '/apis/crd.projectcalico.org/v1/ippools',
+        '/apis/projectcalico.org/v3/nodes',
+      ]);
     } finally {
       bare.close();
     }
+  });
+
+  it("reads Calico Nodes as Calico's API server serves them, with the address BGP uses", async () => {
+    const prefix = plan.nodeSubnet.split('/')[1];
+    expect(await cluster.listCalicoNodes()).toEqual(
+      plan.nodes.map((n) => ({ name: n.name, bgpIPv4Address: `${n.ip}/${prefix}` })),
+    );
   });
 
   it('falls back to crd.projectcalico.org/v1 IPPools where projectcalico.org/v3 is not served', async () => {

@@ -95,6 +95,10 @@ describe('trace and report on a BGP lab', () => {
     expect(cause!.evidence).toBe(
       `k8s-node3: projectcalico.org/IPv4Address 172.17.0.1, InternalIP ${node('k8s-node3').ip}`,
     );
+    // Read from the Node's annotation and from the Calico Node the lab's API server serves, as Calico's would.
+    expect(cause!.children![0]!.evidence).toBe(
+      `projectcalico.org/IPv4Address=${WRONG_ADDRESS.split('/')[0]}; Calico Node spec.bgp.ipv4Address=${WRONG_ADDRESS}; status.addresses InternalIP=${node('k8s-node3').ip}`,
+    );
     expect(cause!.children![0]!.message).toContain(
       `Calico autodetected ${WRONG_ADDRESS.split('/')[0]} for k8s-node3, not its InternalIP ${node('k8s-node3').ip}`,
     );

@@ -67,6 +67,22 @@ describe('BGP findings', () => {
     expect(f[1]!.message).toContain('(7 packets dropped)');
   });
 
+  it('reports a Calico Node resource whose BGP address is not the InternalIP, and names where each address was read', () => {
+    // calico#3003's master1: the Calico Node says 172.16.0.16/32; here the InternalIP is another address.
+    const [f] = diagnoseBgp([node({ calicoNodeIPv4Address: '172.16.0.16/32', birdError: 'not read' })]);
+    expect(f).toMatchObject({
+      code: 'calico_address_mismatch',
+      evidence: 'Calico Node spec.bgp.ipv4Address=172.16.0.16/32; status.addresses InternalIP=10.254.1.11',
+    });
+    const [both] = diagnoseBgp([
+      node({ calicoIPv4Address: '172.16.0.16/32', calicoNodeIPv4Address: '172.16.0.16/32', birdError: 'x' }),
+    ]);
+    expect(both!.evidence).toBe(
+      'projectcalico.org/IPv4Address=172.16.0.16/32; Calico Node spec.bgp.ipv4Address=172.16.0.16/32; status.addresses InternalIP=10.254.1.11',
+    );
+    expect(diagnoseBgp([node({ calicoNodeIPv4Address: '10.254.1.11/24', birdError: 'x' })])).toEqual([]);
+  });
+
   it("tells BIRD's routes from Felix's", () => {
     expect(
       routeSource({
