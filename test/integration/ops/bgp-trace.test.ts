@@ -2,7 +2,7 @@
  * trace and report on a BGP lab (real BIRD 2 per node, full mesh): the `proto bird` route followed; tcp/179 dropped
  * on one node named as the cause of its sessions not Established, with the rule; a wrong autodetected address under
  * first-found autodetection; BIRD stopped on one node reported as a peer down on the others, with the block whose
- * route vanished. One lab; the tests run in this order and each waits for BIRD's state it needs (bounded).
+ * route vanished (report, trace and routes). One lab; the tests run in this order and each waits for BIRD's state it needs (bounded).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -154,5 +154,14 @@ describe('trace and report on a BGP lab', () => {
     const { result: routes } = await runRoutes(deps, { node: 'k8s-node1' }, ctx());
     expect(routes.routes.map((r) => r.route).filter((r) => r.startsWith(block))).toEqual([]);
     expect(routes.routes.find((r) => r.route.startsWith(node('k8s-node2').block))?.source).toBe('bird');
+    // routes says why the block is gone: the session, with the block read from k8s-node3's own blackhole.
+    expect(routes.findings.find((f) => f.code === 'bgp_peer_down')?.message).toMatch(
+      new RegExp(`^BGP peer k8s-node3 .* on k8s-node1.*; no route here to its block ${block}$`),
+    );
+    expect(routes.bgp).toMatchObject({ via: 'host birdcl' });
+    expect(routes.bgp!.sessions.map((b) => [b.name, b.state === 'Established'])).toEqual([
+      [`Mesh_${node('k8s-node2').ip.replaceAll('.', '_')}`, true],
+      [`Mesh_${node('k8s-node3').ip.replaceAll('.', '_')}`, false],
+    ]);
   }, 120_000);
 });
