@@ -254,6 +254,11 @@ describe('hostile values are refused by validation before any command is built',
       () => c.crictlPods({ namespace: bad, name: 'pod-src' }),
       () => c.crictlPods({ namespace: 'default', name: bad }),
       () => c.crictlPs({ podId: bad }),
+      () => c.crictlExecBirdShowProtocols(bad),
+      () =>
+        c.crictlExecBirdShowProtocols('fe8694f85ea3d6be425a14f3d73d381acf6c8f42f28730ac8d340e039e052c43', {
+          socket: bad,
+        }),
       () => c.dockerInspect(bad),
       () => c.which([bad]),
       () => c.sysctlNet([bad]),
