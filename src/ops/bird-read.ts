@@ -7,7 +7,7 @@
 import type { NodeShell, NodeTarget } from '../node/types.ts';
 import { birdShowProtocols, crictlCalicoNodeContainers, crictlExecBirdShowProtocols } from '../node/catalogue.ts';
 import { containersFromCrictlPs } from '../parse/runtime-sandbox.ts';
-import { parseBirdProtocols, type BirdProtocols } from '../parse/bird.ts';
+import { bgpSessions, parseBirdProtocols, type BirdProtocols } from '../parse/bird.ts';
 import { validateContainerId } from '../validate.ts';
 import { describeError } from '../errors.ts';
 import { runOk } from './node-facts.ts';
@@ -53,3 +53,23 @@ export async function readBirdProtocols(shell: NodeShell, node: NodeTarget, sign
   }
   return { bird: null, error: `BIRD not readable on ${node.name}: ${failed.join('; ')}`, failed };
 }
+
+export interface BgpSessionJson {
+  name: string;
+  neighbor: string | null;
+  state: string;
+  lastError: string | null;
+}
+
+/** BIRD's BGP sessions as the results show them (routes' `bgp`, trace's `bgp`). */
+export function sessionsJson(bird: BirdProtocols): BgpSessionJson[] {
+  return bgpSessions(bird).map((b) => ({
+    name: b.name,
+    neighbor: b.neighborAddress,
+    state: b.session,
+    lastError: b.lastError,
+  }));
+}
+
+export const SESSION_COLUMNS = ['PROTOCOL', 'NEIGHBOR', 'STATE', 'LAST ERROR'];
+export const sessionRow = (b: BgpSessionJson): string[] => [b.name, b.neighbor ?? '-', b.state, b.lastError ?? ''];

@@ -14,8 +14,7 @@ import { inspectNode } from './node-facts.ts';
 import type { RouteLine } from './trace-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import { bgpPeerFinding, diagnoseBgp, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
-import { readBirdProtocols } from './bird-read.ts';
-import { bgpSessions } from '../parse/bird.ts';
+import { SESSION_COLUMNS, readBirdProtocols, sessionRow, sessionsJson, type BgpSessionJson } from './bird-read.ts';
 import { mapLimit } from './concurrency.ts';
 import { NODE_CONCURRENCY } from './service-ops.ts';
 
@@ -99,7 +98,7 @@ export interface RoutesResult {
   /** BIRD's BGP sessions on the node, where the pools are routed by BGP (null: not routed by BGP, or BIRD unread). */
   bgp?: null | {
     via: string;
-    sessions: { name: string; neighbor: string | null; state: string; lastError: string | null }[];
+    sessions: BgpSessionJson[];
   };
   findings: Finding[];
 }
@@ -143,12 +142,7 @@ async function bgpOnNode(
     findings,
     bgp: {
       via: read.via,
-      sessions: bgpSessions(read.bird).map((b) => ({
-        name: b.name,
-        neighbor: b.neighborAddress,
-        state: b.session,
-        lastError: b.lastError,
-      })),
+      sessions: sessionsJson(read.bird),
     },
   };
 }
@@ -214,8 +208,8 @@ export async function runRoutes(
         {
           kind: 'table' as const,
           title: `${target.name}: BGP sessions (BIRD, read with ${bgp.bgp.via})`,
-          columns: ['PROTOCOL', 'NEIGHBOR', 'STATE', 'LAST ERROR'],
-          rows: bgp.bgp.sessions.map((b) => [b.name, b.neighbor ?? '-', b.state, b.lastError ?? '']),
+          columns: SESSION_COLUMNS,
+          rows: bgp.bgp.sessions.map(sessionRow),
         },
       ]
     : [];

@@ -31,7 +31,7 @@ import type { OperationContext, OperationOutcome } from './types.ts';
 import { diagnoseBgp, nestBgpFindings, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
 import { calicoOwnBlocks } from './calico-blocks.ts';
 import { diagnoseCalicoConfig } from './calico-config-diagnosis.ts';
-import { readBirdProtocols } from './bird-read.ts';
+import { SESSION_COLUMNS, readBirdProtocols, sessionRow, sessionsJson, type BgpSessionJson } from './bird-read.ts';
 import type { CalicoConfig } from '../cluster/types.ts';
 import type { SideVerdict } from '../policy/index.ts';
 import {
@@ -127,6 +127,8 @@ export interface TraceResult {
       error: string | null;
     }[];
   };
+  /** BIRD's sessions on the two nodes, where the path's pool is routed by BGP (null: not routed by BGP). */
+  bgp: null | { node: string; via: string | null; error: string | null; sessions: BgpSessionJson[] }[];
   /** Where the test connection's packets stop, per direction (the path findings' messages); [] when they arrive or nothing was captured. */
   path: string[];
   findings: Finding[];
@@ -611,6 +613,14 @@ export async function runTrace(
           })),
         }
       : null,
+    bgp: bgpRouted
+      ? pathNodes.map((n) => ({
+          node: n.info!.name,
+          via: n.bird?.bird ? n.bird.via : null,
+          error: n.bird && !n.bird.bird ? n.bird.error : null,
+          sessions: n.bird?.bird ? sessionsJson(n.bird.bird) : [],
+        }))
+      : null,
     path: pathVerdicts.map((v) => v.finding.message),
     findings,
   };
@@ -644,6 +654,20 @@ export async function runTrace(
     },
     { kind: 'preformatted', title: 'Path', text: pathText },
     ...policySections,
+    ...(result.bgp
+      ? [
+          {
+            kind: 'table' as const,
+            title: "BGP sessions (BIRD) on the path's nodes",
+            columns: ['NODE', ...SESSION_COLUMNS],
+            rows: result.bgp.flatMap((b) =>
+              b.sessions.length > 0
+                ? b.sessions.map((x) => [b.node, ...sessionRow(x)])
+                : [[b.node, '-', '-', 'not read', b.error ?? '']],
+            ),
+          },
+        ]
+      : []),
     ...[srcNode, sameNode ? null : dstNode]
       .filter((n): n is NodeFacts => n !== null && n.routeTableText !== null)
       .map((n) => ({ kind: 'preformatted' as const, title: `${n.name}: ip route`, text: n.routeTableText! })),

@@ -83,6 +83,11 @@ describe('trace and report on a BGP lab', () => {
     );
     expect(result.testConnection).toMatchObject({ ok: true });
     expect(tree(result.findings)).toEqual([]);
+    // BIRD's sessions on both nodes, read with the host's birdcl (the lab has bird2 on the host).
+    expect(result.bgp!.map((b) => [b.node, b.via, b.sessions.map((x) => x.state)])).toEqual([
+      ['k8s-node1', 'host birdcl', ['Established', 'Established']],
+      ['k8s-node2', 'host birdcl', ['Established', 'Established']],
+    ]);
   }, 60_000);
 
   it("reports k8s-node3's wrong autodetected address under first-found autodetection, once", async () => {
