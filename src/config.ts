@@ -79,7 +79,13 @@ export function list(env: Env, name: string): string[] {
  * turn up. A secret file that cannot be read is skipped here (the process reading it for use reports it).
  */
 export function bundleSecrets(env: Env): string[] {
-  const names = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'K8SNET_SSH_KEY_PASSPHRASE'];
+  const names = [
+    'SLACK_BOT_TOKEN',
+    'SLACK_SIGNING_SECRET',
+    'SLACK_APP_TOKEN',
+    'K8SNET_ACTION_KEY',
+    'K8SNET_SSH_KEY_PASSPHRASE',
+  ];
   return names.flatMap((name) => {
     try {
       const v = secret(env, name, { optional: true });
@@ -206,6 +212,26 @@ export interface SlackSettings {
   apiUrl: string | undefined;
   /** HTTP receiver port; slash commands arrive at /slack/events. */
   port: number;
+  /** What button values are sealed with (actionKeySecret); absent: the signing secret. */
+  actionSecret?: string | undefined;
+}
+
+/** A K8SNET_ACTION_KEY shorter than this is refused: it is an HMAC key, and 32 characters is 128+ bits of hex. */
+export const MIN_ACTION_KEY_LENGTH = 32;
+
+/**
+ * The secret button values are sealed with (slack/action-value.ts derives the HMAC key from it): K8SNET_ACTION_KEY
+ * when set — the same on the bot and every worker, so workers need not hold Slack's signing secret — else
+ * SLACK_SIGNING_SECRET. Undefined: neither is set (no buttons).
+ */
+export function actionKeySecret(env: Env): string | undefined {
+  const key = secret(env, 'K8SNET_ACTION_KEY', { optional: true });
+  if (key !== undefined && key.length < MIN_ACTION_KEY_LENGTH)
+    throw new ConfigError(
+      'K8SNET_ACTION_KEY',
+      `is ${key.length} characters; use at least ${MIN_ACTION_KEY_LENGTH} random ones (openssl rand -hex 32)`,
+    );
+  return key ?? secret(env, 'SLACK_SIGNING_SECRET', { optional: true });
 }
 
 /** Slack ID kinds: channels (C public, G private, D direct messages) and people (U, W users; S user groups). */
@@ -239,7 +265,13 @@ export function slackSettings(env: Env): SlackSettings {
     appToken === undefined
       ? secret(env, 'SLACK_SIGNING_SECRET')
       : (secret(env, 'SLACK_SIGNING_SECRET', { optional: true }) ?? '');
-  return { ...slackClientSettings(env), signingSecret, appToken, port: integer(env, 'PORT', 3000, 0, 65535) };
+  return {
+    ...slackClientSettings(env),
+    signingSecret,
+    appToken,
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    actionSecret: actionKeySecret(env),
+  };
 }
 
 /** Who may do what from Slack. Empty channel/user lists: everyone; captures need an explicit list. */

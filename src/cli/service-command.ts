@@ -30,8 +30,9 @@ const BOT_USAGE = `Usage: k8snet bot
 The Slack side: serves /k8snet and its buttons (HTTP receiver on $PORT at /slack/events, or Socket Mode when
 SLACK_APP_TOKEN is set), checks who may run what, posts the parent message and queues the job in Redis. Health and
 metrics on $K8SNET_HEALTH_PORT (default 9464; /healthz, /readyz, /metrics). With $K8SNET_CLUSTERS_FILE, each
-cluster's jobs go to that cluster's queue (--cluster NAME, else the channel's cluster). Stops cleanly on SIGTERM.
-Settings: .env.example.`;
+cluster's jobs and scheduled reports go to that cluster's queue (--cluster NAME, else the channel's cluster), within
+that cluster's capture limits. Button values are checked with $K8SNET_ACTION_KEY, else $SLACK_SIGNING_SECRET.
+Stops cleanly on SIGTERM. Settings: .env.example.`;
 
 const WORKER_USAGE = `Usage: k8snet worker [--lab NAME] [--cluster NAME]
 
@@ -39,7 +40,8 @@ Runs inspection jobs from the queue (any number of workers may share one Redis) 
 Needs the Kubernetes API, SSH to the nodes and Slack's Web API. Keeps each finished job's evidence bundle in Redis
 for a day (the "Evidence bundle" button). Health and metrics on $K8SNET_HEALTH_PORT (default 9465, so a bot and a
 worker share a host; when the default is taken, any free port, named in the "worker ready" log line). On SIGTERM:
-stops taking jobs, gives running ones $K8SNET_SHUTDOWN_GRACE_SECONDS, then hands them back to the queue.
+stops taking jobs, gives running ones $K8SNET_SHUTDOWN_GRACE_SECONDS, then hands them back to the queue. The
+buttons under its answers are sealed with $K8SNET_ACTION_KEY (else $SLACK_SIGNING_SECRET), as the bot has it.
 
   --lab NAME       use a local lab's kubeconfig and SSH settings
   --cluster NAME   run the jobs of that cluster of $K8SNET_CLUSTERS_FILE (its own queue), with its kubeconfig,

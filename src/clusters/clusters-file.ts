@@ -16,6 +16,7 @@
  *         defaultSeconds: 5
  *         maxSeconds: 20
  *         maxPackets: 2000
+ *         snapLength: 128
  *       channels: [C0PRODEU]                      # channels whose commands go to this cluster unless --cluster says
  *
  * Each cluster has its own queue; `k8snet worker --cluster NAME` runs that cluster's jobs with its settings, laid
@@ -25,7 +26,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type Env } from '../config.ts';
-import { validateClusterName } from '../command/grammar.ts';
+import { validateClusterName, type CaptureBounds } from '../command/grammar.ts';
 import { describeError } from '../errors.ts';
 
 const VARIABLE = 'K8SNET_CLUSTERS_FILE';
@@ -38,7 +39,7 @@ export interface ClusterEntry {
   context: string | null;
   inCluster: boolean;
   ssh: { user?: string; key?: string; knownHosts?: string; port?: number; jumpHost?: string; strictHostKeys?: boolean };
-  capture: { defaultSeconds?: number; maxSeconds?: number; maxPackets?: number };
+  capture: { defaultSeconds?: number; maxSeconds?: number; maxPackets?: number; snapLength?: number };
   channels: string[];
 }
 
@@ -55,7 +56,12 @@ const SSH_KEYS = {
   jumpHost: 'string',
   strictHostKeys: 'boolean',
 } as const;
-const CAPTURE_KEYS = { defaultSeconds: 'number', maxSeconds: 'number', maxPackets: 'number' } as const;
+const CAPTURE_KEYS = {
+  defaultSeconds: 'number',
+  maxSeconds: 'number',
+  maxPackets: 'number',
+  snapLength: 'number',
+} as const;
 const CHANNEL_ID = /^[CGD][A-Z0-9]{1,20}$/;
 
 function mapping(value: unknown, where: string): Record<string, unknown> {
@@ -173,6 +179,18 @@ export function clusterForChannel(file: ClustersFile | null, channel: string): s
   return file?.clusters.find((c) => c.channels.includes(channel))?.name ?? null;
 }
 
+/**
+ * The capture window a command for this cluster may ask for: its own default and ceiling, else `base` (the
+ * deployment's) — what its workers get from clusterEnv. Pure.
+ */
+export function clusterCaptureBounds(entry: ClusterEntry, base: CaptureBounds): CaptureBounds {
+  return {
+    defaultSeconds: entry.capture.defaultSeconds ?? base.defaultSeconds,
+    maxSeconds: entry.capture.maxSeconds ?? base.maxSeconds,
+    owner: `cluster ${entry.name}`,
+  };
+}
+
 /** A cluster's settings as the environment variables config.ts reads, laid over `env`. Pure. */
 export function clusterEnv(entry: ClusterEntry, env: Env): Env {
   const set: Env = {
@@ -191,5 +209,6 @@ export function clusterEnv(entry: ClusterEntry, env: Env): Env {
   if (cap.defaultSeconds !== undefined) set.K8SNET_CAPTURE_SECONDS = String(cap.defaultSeconds);
   if (cap.maxSeconds !== undefined) set.K8SNET_CAPTURE_MAX_SECONDS = String(cap.maxSeconds);
   if (cap.maxPackets !== undefined) set.K8SNET_CAPTURE_MAX_PACKETS = String(cap.maxPackets);
+  if (cap.snapLength !== undefined) set.K8SNET_CAPTURE_SNAPLEN = String(cap.snapLength);
   return { ...env, ...set };
 }

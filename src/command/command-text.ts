@@ -20,6 +20,7 @@ export function commandWords(c: OperationCommand): string[] {
         ...(c.port !== undefined ? ['--port', String(c.port)] : []),
         ...capture(c.capture),
         ...(c.noTest ? ['--no-test'] : []),
+        ...(c.family ? [`--ipv${c.family}`] : []),
       ];
     case 'nodeport':
       return ['nodeport', String(c.port), ...capture(c.capture)];

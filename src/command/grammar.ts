@@ -30,7 +30,15 @@ import {
 export interface CaptureBounds {
   defaultSeconds: number;
   maxSeconds: number;
+  /** Whose ceiling it is when not the deployment's ("cluster prod-eu"): named when a command asks for more. */
+  owner?: string;
 }
+
+/** The bounds of the cluster a command names with --cluster (undefined: it names none; the caller's default). */
+export type CaptureBoundsFor = (cluster: string | undefined) => CaptureBounds;
+
+/** Only for finding a command's --cluster before its cluster's bounds are known: any window passes. */
+const ANY_WINDOW: CaptureBounds = { defaultSeconds: 1, maxSeconds: Number.MAX_SAFE_INTEGER };
 
 /** K8SNET_CAPTURE_SECONDS and K8SNET_CAPTURE_MAX_SECONDS when unset. */
 export const DEFAULT_CAPTURE_BOUNDS: CaptureBounds = { defaultSeconds: 5, maxSeconds: 30 };
@@ -39,7 +47,7 @@ export const OPERATIONS = ['trace', 'policy', 'nodeport', 'svc', 'pod', 'routes'
 export type Op = (typeof OPERATIONS)[number];
 
 export const SYNOPSIS: Record<Op, string> = {
-  trace: 'k8snet trace SRC-POD DST-POD [-n NS] [--port P] [--capture-seconds N | --no-capture [--no-test]]',
+  trace: 'k8snet trace SRC-POD DST-POD [-n NS] [--port P] [-4 | -6] [--capture-seconds N | --no-capture [--no-test]]',
   policy: 'k8snet policy POD [-n NS]',
   nodeport: 'k8snet nodeport PORT [--capture-seconds N | --no-capture]',
   svc: 'k8snet svc NAME [-n NS] [--capture-seconds N | --no-capture]',
@@ -54,8 +62,10 @@ const COMMON = `Options:
   -n, --namespace NS       namespace of the pods or Service (default: default); DST may also be NS/POD
   --port P                 trace only: the destination port to test and judge (default: the destination's container ports)
   --capture-seconds N      capture window in seconds (default $K8SNET_CAPTURE_SECONDS or 5, at most $K8SNET_CAPTURE_MAX_SECONDS)
-  --no-capture             skip the packet capture (trace still runs its bounded test connection)
+  --no-capture             skip the packet capture (trace still runs its bounded test connection; nodeport and svc
+                           then make none, so they read no conntrack entry for it)
   --no-test                trace only: no test connection either
+  -4, --ipv4 / -6, --ipv6  trace only: trace dual-stack pods over that family (default: the pods' primary addresses)
   --sample SECONDS         report only: also capture SECONDS (1–30) on every node's tunnel device and summarize the flows
   --json                   print the structured result as JSON (fields documented in the README)
   --bundle FILE            also write the evidence bundle (.tar.gz): every node command with its output, the
@@ -108,6 +118,8 @@ export function parseInspectArgs(
         'capture-seconds': { type: 'string' },
         'no-capture': { type: 'boolean', default: false },
         'no-test': { type: 'boolean', default: false },
+        ipv4: { type: 'boolean', short: '4', default: false },
+        ipv6: { type: 'boolean', short: '6', default: false },
         sample: { type: 'string' },
         port: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -127,6 +139,10 @@ export function parseInspectArgs(
   const { values, positionals } = parsed;
   if (values['no-test'] && op !== 'trace')
     throw new InvalidInputError('--no-test', `only \`trace\` makes a test connection: ${SYNOPSIS.trace}`);
+  if ((values.ipv4 || values.ipv6) && op !== 'trace')
+    throw new InvalidInputError(values.ipv6 ? '--ipv6' : '--ipv4', `only \`trace\` picks a family: ${SYNOPSIS.trace}`);
+  if (values.ipv4 && values.ipv6)
+    throw new InvalidInputError('--ipv4', '--ipv4 and --ipv6 cannot be given together: pick the family to trace');
   if (values.port !== undefined && op !== 'trace')
     throw new InvalidInputError('--port', `only \`trace\` takes a port: ${SYNOPSIS.trace}`);
   if (values.sample !== undefined && op !== 'report')
@@ -142,10 +158,16 @@ export function parseInspectArgs(
     cluster: values.cluster === undefined ? undefined : validateClusterName(values.cluster),
   };
   if (values.help) return { ...flags, command: { op: 'report' } };
+  const asked = values['capture-seconds'];
+  if (bounds.owner && asked !== undefined && /^\d+$/.test(asked) && Number(asked) > bounds.maxSeconds)
+    throw new InvalidInputError(
+      '--capture-seconds',
+      `${bounds.owner} captures at most ${bounds.maxSeconds} s; ask for ${bounds.maxSeconds} or fewer`,
+    );
   const seconds =
-    values['capture-seconds'] === undefined
+    asked === undefined
       ? bounds.defaultSeconds
-      : validateIntegerInRange('--capture-seconds', values['capture-seconds'], 1, bounds.maxSeconds);
+      : validateIntegerInRange('--capture-seconds', asked, 1, bounds.maxSeconds);
   const capture = { enabled: !values['no-capture'], seconds };
   const namespace = validateNamespace(values.namespace ?? 'default', '--namespace');
   let command: OperationCommand;
@@ -164,6 +186,7 @@ export function parseInspectArgs(
         ...(dstNamespace ? { dstNamespace: validateNamespace(dstNamespace, 'DST-POD namespace') } : {}),
         ...(values.port !== undefined ? { port: validatePort(values.port, '--port') } : {}),
         ...(values['no-test'] ? { noTest: true } : {}),
+        ...(values.ipv4 ? { family: 4 as const } : values.ipv6 ? { family: 6 as const } : {}),
         capture,
       };
       break;
@@ -206,9 +229,9 @@ export function tokenize(text: string): string[] {
 }
 
 export const SCHEDULE_SYNOPSIS =
-  'k8snet schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS]';
+  'k8snet schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS] [--cluster NAME]';
 
-/** `schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS]`, `schedule list`, `schedule remove ID`. */
+/** `schedule add "CRON" report [#channel] [--tz …] [--id ID] [--sample SECONDS] [--cluster NAME]`, `schedule list`, `schedule remove ID`. */
 function parseScheduleCommand(args: readonly string[]): ScheduleCommand {
   const [action, ...rest] = args;
   const takes = (n: number, what: string) => {
@@ -236,7 +259,12 @@ function parseScheduleCommand(args: readonly string[]): ScheduleCommand {
       args: [...rest],
       allowPositionals: true,
       strict: true,
-      options: { tz: { type: 'string' }, id: { type: 'string' }, sample: { type: 'string' } },
+      options: {
+        tz: { type: 'string' },
+        id: { type: 'string' },
+        sample: { type: 'string' },
+        cluster: { type: 'string', short: 'c' },
+      },
     });
   } catch (err) {
     throw new InvalidInputError(
@@ -260,6 +288,7 @@ function parseScheduleCommand(args: readonly string[]): ScheduleCommand {
     channel: positionals[2] === undefined ? null : parseChannelReference(positionals[2]),
     id: values.id === undefined ? null : validateScheduleId(values.id, '--id'),
     ...(values.sample === undefined ? {} : { sampleSeconds: validateSampleSeconds(values.sample) }),
+    ...(values.cluster === undefined ? {} : { cluster: validateClusterName(values.cluster) }),
   };
 }
 
@@ -268,13 +297,21 @@ export const SLACK_HELP = [
   ...OPERATIONS.map((op) => `• \`/${SYNOPSIS[op].replace(/^k8snet /, 'k8snet ')}\``),
   "• `/k8snet cancel JOB` — stop a queued or running job (its number is on the job's message)",
   '• `/k8snet clusters` — the clusters k8snet knows, which one this channel uses, and whether a worker runs for each; any command takes `--cluster NAME` (`-c NAME`)',
-  `• \`/${SCHEDULE_SYNOPSIS}\` — post a report on a schedule (cron in quotes; default: this channel, ${DEFAULT_TIME_ZONE}; \`--sample\` adds a few seconds of every tunnel's flows); \`/k8snet schedule list\`, \`/k8snet schedule remove ID\``,
+  `• \`/${SCHEDULE_SYNOPSIS}\` — post a report on a schedule (cron in quotes; default: this channel, ${DEFAULT_TIME_ZONE}, the channel's cluster; \`--sample\` adds a few seconds of every tunnel's flows); \`/k8snet schedule list\`, \`/k8snet schedule remove ID\``,
   '• `/k8snet help`',
 ].join('\n');
 
 export type ScheduleCommand =
-  /** channel null: the channel the command was typed in; id null: the bot picks one. */
-  | { action: 'add'; cron: string; tz: string; channel: string | null; id: string | null; sampleSeconds?: number }
+  /** channel null: the channel the command was typed in; id null: the bot picks one; cluster absent: the channel's. */
+  | {
+      action: 'add';
+      cron: string;
+      tz: string;
+      channel: string | null;
+      id: string | null;
+      sampleSeconds?: number;
+      cluster?: string;
+    }
   | { action: 'list' }
   | { action: 'remove'; id: string };
 
@@ -293,8 +330,15 @@ export function validateJobId(value: unknown, field = 'JOB'): string {
   return /^\d{1,15}$/.test(value) ? `j${Number(value)}` : value;
 }
 
-/** `/k8snet …` text → a validated command. CLI-only flags (--json, --lab) are refused here. */
-export function parseSlackCommand(text: string, bounds: CaptureBounds = DEFAULT_CAPTURE_BOUNDS): ParsedSlackCommand {
+/**
+ * `/k8snet …` text → a validated command. CLI-only flags (--json, --lab) are refused here. `bounds` may depend on the
+ * cluster the command names (a clusters file's own capture limits): then the command is read once for its
+ * --cluster, and again within that cluster's bounds.
+ */
+export function parseSlackCommand(
+  text: string,
+  bounds: CaptureBounds | CaptureBoundsFor = DEFAULT_CAPTURE_BOUNDS,
+): ParsedSlackCommand {
   const [verb, ...rest] = tokenize(text.trim());
   if (verb === undefined || verb === 'help') return { kind: 'help' };
   if (verb === 'cancel') {
@@ -317,7 +361,11 @@ export function parseSlackCommand(text: string, bounds: CaptureBounds = DEFAULT_
     if (rest.some((r) => r === flag || r.startsWith(`${flag}=`)))
       throw new InvalidInputError('arguments', `${flag} is a terminal option, not available in Slack`);
   }
-  const parsed = parseInspectArgs(verb as Op, rest, bounds);
+  const parsed = parseInspectArgs(
+    verb as Op,
+    rest,
+    typeof bounds === 'function' ? bounds(parseInspectArgs(verb as Op, rest, ANY_WINDOW).cluster) : bounds,
+  );
   return {
     kind: 'operation',
     command: parsed.command,

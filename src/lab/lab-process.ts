@@ -4,7 +4,7 @@
  * --proxy-mode, /proxyMode on 127.0.0.1:10249).
  * Started by `lab up` inside the right network namespace; the process title makes `ss -lntp` show its role.
  *
- *   node src/lab/lab-process.ts --title web --pod default/pod-dest --port 80 --port 8080
+ *   node src/lab/lab-process.ts --title web --pod default/pod-dest --port 80 --port 8080 [--dual-stack]
  */
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
@@ -15,6 +15,8 @@ const { values } = parseArgs({
     pod: { type: 'string', default: '' },
     port: { type: 'string', multiple: true, default: [] },
     'proxy-mode': { type: 'string' },
+    // A dual-stack pod's containers listen on both families (`::` takes IPv4 too, as v4-mapped addresses).
+    'dual-stack': { type: 'boolean', default: false },
   },
 });
 
@@ -26,7 +28,7 @@ for (const port of values.port.map(Number)) {
     res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
     res.end(req.url === '/healthz' ? 'ok\n' : body);
   });
-  server.listen(port, '0.0.0.0');
+  server.listen(port, values['dual-stack'] ? '::' : '0.0.0.0');
 }
 
 // kube-proxy's metrics server (--metrics-bind-address 127.0.0.1:10249) answers GET /proxyMode with the mode.

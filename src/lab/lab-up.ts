@@ -156,9 +156,10 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
     // Felix (Calico v3.28+) turns VXLAN's tx checksum offload off on vxlan.calico (FelixConfiguration
     // featureDetectOverride ChecksumOffloadBroken); do the same where ethtool is installed.
     if (plan.overlay === 'vxlan')
-      await runTool(inNetns(node.netns, ['ethtool', '-K', CALICO_VXLAN.device, 'tx-checksum-ip-generic', 'off']), {
-        allowFailure: true,
-      });
+      for (const device of node.ipv6 ? [CALICO_VXLAN.device, CALICO_VXLAN.deviceV6] : [CALICO_VXLAN.device])
+        await runTool(inNetns(node.netns, ['ethtool', '-K', device, 'tx-checksum-ip-generic', 'off']), {
+          allowFailure: true,
+        });
     if (plan.kubeProxy === 'nftables') {
       // kube-proxy's nftables proxier writes one transaction per sync; `nft -f -` is that transaction here.
       await runTool(inNetns(node.netns, ['nft', '-f', '-']), { input: kubeProxyNftRules(plan, node) });
@@ -295,7 +296,7 @@ async function startProcesses(plan: LabPlan, paths: LabPaths, step: (s: string) 
       `${pod.name}.log`,
     );
     for (const c of pod.containers) {
-      const portArgs = c.ports.flatMap((p) => ['--port', String(p)]);
+      const portArgs = [...c.ports.flatMap((p) => ['--port', String(p)]), ...(pod.ipv6 ? ['--dual-stack'] : [])];
       await start(
         inNetns(pod.netnsName, [node24, LAB_PROCESS, '--title', c.name, '--pod', owner, ...portArgs]),
         `container ${c.name}`,
@@ -334,7 +335,7 @@ export async function labUp(options: LabUpOptions): Promise<LabState> {
   const topology = await loadTopology(options.topologyPath);
   const nodeSubnet = await chooseSubnet(options, topology.nodeSubnet, [
     topology.serviceCIDR,
-    ...topology.ipPools.map((p) => p.cidr),
+    ...topology.ipPools.flatMap((p) => (p.cidr.includes(':') ? [] : [p.cidr])),
   ]);
   const plan = planLab(topology, { lab: options.lab, nodeSubnet });
   await preflight(plan);

@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../errors.ts';
 import { validateLabName } from '../validate.ts';
 import { formatIpv4Cidr, nthAddress, nthBlock, parseIpv4Cidr, cidrSize, cidrsOverlap } from '../net/ipv4.ts';
+import { formatIpv6Cidr, ipv6CidrSize, nthIpv6Address, nthIpv6Block, parseIpv6Cidr } from '../net/ipv6.ts';
 import { CALICO_IPIP_DEVICE, CALICO_VXLAN, caliInterfaceName } from '../calico/naming.ts';
-import { OVERLAY_OVERHEAD, type OverlayMode } from '../calico/encapsulation.ts';
+import { OVERLAY_OVERHEAD, VXLAN_V6_OVERHEAD, type OverlayMode } from '../calico/encapsulation.ts';
 import type {
   EncapsulationMode,
   LabKubeProxyMode,
@@ -48,6 +49,11 @@ export interface PlannedNode {
   tunnelMac: string;
   /** projectcalico.org/IPv4Address as the lab publishes it (absent: the node's own address and subnet prefix). */
   calicoIPv4Address?: string;
+  /** Dual-stack labs only: the node's IPv6 address on the switch, its IPv6 block, vxlan-v6.calico's address and MAC. */
+  ipv6?: string;
+  blockV6?: string;
+  tunnelIPv6?: string;
+  tunnelMacV6?: string;
 }
 
 export interface PlannedContainer {
@@ -66,6 +72,8 @@ export interface PlannedPod {
   uid: string;
   node: string;
   ip: string;
+  /** Dual-stack labs only: the pod's IPv6 address (status.podIPs[1]). */
+  ipv6?: string;
   labels: Record<string, string>;
   /** Host side of the pod's veth, named as Calico names it. */
   caliInterface: string;
@@ -126,11 +134,14 @@ export interface LabPlan {
   uplink?: string;
   /** MTU of pod interfaces and the tunnel device: the link MTU less the overlay's headers. */
   podMtu: number;
-  /** calico-config's veth_mtu as served (topology clusterConfig.vethMtu; absent: podMtu). */
+  /** calico-config's veth_mtu as served (topology clusterConfig.vethMtu; absent: podMtu, or 0 with dual stack). */
   calicoVethMtu?: number;
   /** kube-controller-manager's --cluster-cidr as served (absent: the IP pool's CIDR). */
   clusterCIDR?: string;
   ipPool: PlannedIpPool;
+  /** Dual-stack labs only: the IPv6 pool (VXLAN over IPv6 on vxlan-v6.calico) and the nodes' IPv6 subnet. */
+  ipPoolV6?: PlannedIpPool;
+  nodeSubnetV6?: string;
   nodes: PlannedNode[];
   pods: PlannedPod[];
   services: PlannedService[];
@@ -202,6 +213,15 @@ export function kubeProxyChains(servicePortName: string, protocol: string) {
   };
 }
 
+/**
+ * A dual-stack lab's node subnet: a unique-local /64 (RFC 4193, fd00::/8) whose 40-bit global ID is derived from the
+ * lab's name, as RFC 4193 asks for a pseudo-random one. It exists only on the lab switch: the host gets no IPv6 route.
+ */
+export function nodeSubnetV6(lab: string) {
+  const id = sha('sha1', `k8snet-lab/${lab}`).subarray(0, 5).toString('hex');
+  return parseIpv6Cidr(`fd${id.slice(0, 2)}:${id.slice(2, 6)}:${id.slice(6, 10)}::/64`);
+}
+
 function overlayOf(pool: TopologyIpPool): OverlayMode {
   if (pool.vxlanMode !== 'Never') return 'vxlan';
   if (pool.ipipMode !== 'Never') return 'ipip';
@@ -231,6 +251,9 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
   }
   const overlay = overlayOf(poolSpec);
   const ipPool: PlannedIpPool = { ...poolSpec, overlay };
+  const poolV6Spec = topology.ipPools[1];
+  const poolV6 = poolV6Spec ? parseIpv6Cidr(poolV6Spec.cidr) : null;
+  const subnetV6 = poolV6Spec ? nodeSubnetV6(lab) : null;
 
   const nodes: PlannedNode[] = topology.nodes.map((n, i) => {
     const block = nthBlock(pool, poolSpec.blockSize, i);
@@ -244,6 +267,17 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
       tunnelIP: nthAddress(block, 0),
       tunnelMac: deterministicMac(0x66, `${lab}/tunnel-mac/${n.name}`),
       ...(n.calicoIPv4Address === undefined ? {} : { calicoIPv4Address: n.calicoIPv4Address }),
+      ...(poolV6 && subnetV6
+        ? (() => {
+            const blockV6 = nthIpv6Block(poolV6, poolV6Spec!.blockSize, i);
+            return {
+              ipv6: nthIpv6Address(subnetV6, FIRST_NODE_OFFSET + i),
+              blockV6: formatIpv6Cidr(blockV6),
+              tunnelIPv6: nthIpv6Address(blockV6, 0),
+              tunnelMacV6: deterministicMac(0x66, `${lab}/tunnel-mac-v6/${n.name}`),
+            };
+          })()
+        : {}),
     };
   });
   const nodeByName = new Map(nodes.map((n) => [n.name, n]));
@@ -257,12 +291,16 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
     if (k >= cidrSize(block))
       throw new InvalidInputError('pods', `node ${p.node} has more pods than its /${poolSpec.blockSize} block holds`);
     const seed = `${lab}/pod/${p.namespace}/${p.name}`;
+    const blockV6 = node.blockV6 ? parseIpv6Cidr(node.blockV6) : null;
+    if (blockV6 && BigInt(k) >= ipv6CidrSize(blockV6))
+      throw new InvalidInputError('pods', `node ${p.node} has more pods than its IPv6 block holds`);
     return {
       name: p.name,
       namespace: p.namespace,
       uid: deterministicUuid(seed),
       node: p.node,
       ip: nthAddress(block, k),
+      ...(blockV6 ? { ipv6: nthIpv6Address(blockV6, k) } : {}),
       labels: p.labels,
       caliInterface: caliInterfaceName(p.namespace, p.name),
       netnsName: `cni-${deterministicUuid(`${seed}/netns`)}`,
@@ -321,10 +359,14 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
     overlay,
     overlayDevice: overlay === 'vxlan' ? CALICO_VXLAN.device : overlay === 'ipip' ? CALICO_IPIP_DEVICE : null,
     uplink: topology.nodeUplink,
-    podMtu: LAB_LINK_MTU - OVERLAY_OVERHEAD[overlay],
+    // Felix gives pods the smallest MTU any enabled overlay leaves (VXLAN over IPv6's 70 bytes in a dual-stack lab).
+    podMtu: LAB_LINK_MTU - Math.max(OVERLAY_OVERHEAD[overlay], poolV6Spec ? VXLAN_V6_OVERHEAD : 0),
     ...(topology.clusterConfig?.vethMtu === undefined ? {} : { calicoVethMtu: topology.clusterConfig.vethMtu }),
     ...(topology.clusterConfig?.clusterCIDR === undefined ? {} : { clusterCIDR: topology.clusterConfig.clusterCIDR }),
     ipPool,
+    ...(poolV6Spec && subnetV6
+      ? { ipPoolV6: { ...poolV6Spec, overlay: overlayOf(poolV6Spec) }, nodeSubnetV6: formatIpv6Cidr(subnetV6) }
+      : {}),
     nodes,
     pods,
     services,

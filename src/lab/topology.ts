@@ -21,6 +21,7 @@ import {
   validateServiceName,
 } from '../validate.ts';
 import { cidrsOverlap, parseIpv4Cidr } from '../net/ipv4.ts';
+import { parseIpv6Cidr } from '../net/ipv6.ts';
 
 export const DEFAULT_TOPOLOGY_PATH = fileURLToPath(new URL('./topologies/default.yaml', import.meta.url));
 
@@ -196,11 +197,22 @@ function parsePool(raw: unknown, i: number): TopologyIpPool {
   const field = `ipPools[${i}]`;
   const o = asObject(field, raw);
   const cidr = validateCidr(o.cidr, `${field}.cidr`);
-  parseIpv4Cidr(cidr); // the lab builds IPv4 pools only
+  const v6 = cidr.includes(':');
+  if (v6) parseIpv6Cidr(cidr);
+  else parseIpv4Cidr(cidr);
+  // Calico's default block sizes: /26 for IPv4, /122 for IPv6 (IPPool spec.blockSize).
+  const blockSize =
+    o.blockSize === undefined
+      ? v6
+        ? 122
+        : 26
+      : v6
+        ? validateIntegerInRange(`${field}.blockSize`, o.blockSize, 116, 128)
+        : validateIntegerInRange(`${field}.blockSize`, o.blockSize, 20, 32);
   const pool: TopologyIpPool = {
     name: validateDnsLabel(`${field}.name`, o.name),
     cidr,
-    blockSize: o.blockSize === undefined ? 26 : validateIntegerInRange(`${field}.blockSize`, o.blockSize, 20, 32),
+    blockSize,
     vxlanMode: asMode(`${field}.vxlanMode`, o.vxlanMode, 'Always'),
     ipipMode: asMode(`${field}.ipipMode`, o.ipipMode, 'Never'),
     natOutgoing: o.natOutgoing === undefined ? true : Boolean(o.natOutgoing),
@@ -208,6 +220,8 @@ function parsePool(raw: unknown, i: number): TopologyIpPool {
   if (pool.vxlanMode !== 'Never' && pool.ipipMode !== 'Never') {
     throw new InvalidInputError(field, 'vxlanMode and ipipMode cannot both be enabled (Calico refuses such a pool)');
   }
+  if (v6 && pool.ipipMode !== 'Never')
+    throw new InvalidInputError(field, 'IP-in-IP carries IPv4 only: an IPv6 pool needs ipipMode: Never');
   return pool;
 }
 
@@ -310,7 +324,17 @@ export function parseTopology(doc: unknown): Topology {
   const nodeNames = new Set(nodes.map((n) => n.name));
 
   const ipPools = asArray('ipPools', o.ipPools).map(parsePool);
-  if (ipPools.length !== 1) throw new InvalidInputError('ipPools', 'the lab supports exactly one IP pool');
+  // One IPv4 pool, and for a dual-stack lab one IPv6 pool after it.
+  if (
+    ipPools.length < 1 ||
+    ipPools.length > 2 ||
+    ipPools[0]!.cidr.includes(':') ||
+    (ipPools[1] && !ipPools[1].cidr.includes(':'))
+  )
+    throw new InvalidInputError(
+      'ipPools',
+      'the lab takes one IPv4 pool, optionally followed by one IPv6 pool (dual stack)',
+    );
   const serviceCIDR = o.serviceCIDR === undefined ? '10.96.0.0/16' : validateCidr(o.serviceCIDR, 'serviceCIDR');
   if (cidrsOverlap(parseIpv4Cidr(serviceCIDR), parseIpv4Cidr(ipPools[0]!.cidr)))
     throw new InvalidInputError('serviceCIDR', 'overlaps the IP pool');
@@ -357,6 +381,11 @@ export function parseTopology(doc: unknown): Topology {
   const routing = o.routing === undefined ? 'vxlan' : o.routing;
   if (!(LAB_ROUTINGS as readonly unknown[]).includes(routing))
     throw new InvalidInputError('routing', `${JSON.stringify(routing)} must be ${LAB_ROUTINGS.join(' or ')}`);
+  if (ipPools[1] && (routing !== 'vxlan' || ipPools[1].vxlanMode === 'Never' || ipPools[0]!.vxlanMode === 'Never'))
+    throw new InvalidInputError(
+      'ipPools',
+      'a dual-stack lab carries both families in VXLAN: both pools need vxlanMode',
+    );
   if (routing === 'bgp' && (ipPools[0]!.vxlanMode !== 'Never' || ipPools[0]!.ipipMode !== 'Never')) {
     throw new InvalidInputError(
       'routing',

@@ -6,6 +6,7 @@
  */
 import { InvalidInputError } from '../errors.ts';
 import {
+  ipFamily,
   validateContainerId,
   validateIntegerInRange,
   validateInterfaceName,
@@ -308,6 +309,55 @@ export function sysctlNet(keys: readonly string[]): NodeCommand {
     }
   }
   return command(['sysctl', '-e', ...keys]);
+}
+
+/** The layer-4 protocols a Service port can have, as conntrack's `-p` names them. */
+export const CONNTRACK_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
+export type ConntrackProtocol = (typeof CONNTRACK_PROTOCOLS)[number];
+
+/**
+ * The connection tracking entries of connections to one address and port (`conntrack -L -p tcp --orig-dst VIP
+ * --orig-port-dst PORT`): a Service's shows where kube-proxy's DNAT sent each connection, or that none was made.
+ * IPv6 needs `-f ipv6` (conntrack lists IPv4 only by default).
+ */
+export function conntrackList(options: {
+  protocol: ConntrackProtocol;
+  origDst: string;
+  origPortDst: number;
+}): NodeCommand {
+  if (!(CONNTRACK_PROTOCOLS as readonly string[]).includes(options.protocol))
+    throw new InvalidInputError(
+      'protocol',
+      `${JSON.stringify(String(options.protocol).slice(0, 20))} is not one of ${CONNTRACK_PROTOCOLS.join(', ')}`,
+    );
+  const dst = validateIp(options.origDst, 'conntrack destination');
+  const port = String(validatePort(options.origPortDst, 'conntrack destination port'));
+  return command(
+    [
+      'conntrack',
+      '-L',
+      ...(ipFamily(dst) === 6 ? ['-f', 'ipv6'] : []),
+      '-p',
+      options.protocol,
+      '--orig-dst',
+      dst,
+      '--orig-port-dst',
+      port,
+    ],
+    { privileged: true },
+  );
+}
+
+// ---- host network managers ----
+
+/** NetworkManager's view of every device, terse (`DEVICE:TYPE:STATE:CONNECTION`); fails where NetworkManager is not running. */
+export function nmcliDeviceStatus(): NodeCommand {
+  return command(['nmcli', '-t', '-f', 'DEVICE,TYPE,STATE,CONNECTION', 'device', 'status']);
+}
+
+/** systemd-networkd's links (`IDX LINK TYPE OPERATIONAL SETUP`); SETUP `unmanaged` where no .network file matches. */
+export function networkctlList(): NodeCommand {
+  return command(['networkctl', 'list', '--no-legend', '--no-pager']);
 }
 
 // ---- container runtimes ----

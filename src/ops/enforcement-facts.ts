@@ -16,6 +16,11 @@ import type { ConsideredPolicy, SideVerdict } from '../policy/index.ts';
 /** One node's tables with counters, or why they could not be read. */
 export type CounterRead = { save: IptablesSave } | { error: string };
 
+/** What read the counters, as the evidence names it. */
+export function counterTool(family: 4 | 6 = 4): string {
+  return family === 6 ? 'ip6tables-save -c' : 'iptables-save -c';
+}
+
 /** `iptables-save -c` (family 6: `ip6tables-save -c`, for IPv6 pods). */
 export async function readCounters(
   shell: NodeShell,
@@ -28,7 +33,7 @@ export async function readCounters(
     if (r.exitCode !== 0)
       return {
         error:
-          `iptables-save -c on ${node.name} exited ${r.exitCode ?? r.signal ?? '?'}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`.trim(),
+          `${counterTool(family)} on ${node.name} exited ${r.exitCode ?? r.signal ?? '?'}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`.trim(),
       };
     return { save: parseIptablesSave(r.stdout) };
   } catch (err) {
@@ -40,12 +45,20 @@ export interface NodeCounterDelta {
   node: string;
   diff: CounterDiff | null;
   error: string | null;
+  /** The family the counters were read in (absent: 4). */
+  family?: 4 | 6;
 }
 
-export function counterDelta(node: string, before: CounterRead, after: CounterRead): NodeCounterDelta {
-  if ('error' in before) return { node, diff: null, error: before.error };
-  if ('error' in after) return { node, diff: null, error: after.error };
-  return { node, diff: diffCounters(before.save, after.save), error: null };
+export function counterDelta(
+  node: string,
+  before: CounterRead,
+  after: CounterRead,
+  family: 4 | 6 = 4,
+): NodeCounterDelta {
+  const f = family === 6 ? { family } : {};
+  if ('error' in before) return { node, diff: null, error: before.error, ...f };
+  if ('error' in after) return { node, diff: null, error: after.error, ...f };
+  return { node, diff: diffCounters(before.save, after.save), error: null, ...f };
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -64,7 +77,7 @@ export function dropFindings(deltas: readonly NodeCounterDelta[]): Finding[] {
         severity: 'error',
         code: 'chain_policy_dropped',
         message: `${d.node}: the ${p.table} table's ${p.chain} chain policy ${p.policy} dropped ${plural(p.packets, 'packet')} during the test connection (a host firewall: Docker, firewalld or a hand-made rule)`,
-        evidence: `:${p.chain} ${p.policy} — ${plural(p.packets, 'packet')} counted (iptables-save -c, before → after)`,
+        evidence: `:${p.chain} ${p.policy} — ${plural(p.packets, 'packet')} counted (${counterTool(d.family)}, before → after)`,
       });
     }
     for (const r of d.diff.rules.filter((x) => x.drop !== null)) {

@@ -30,6 +30,10 @@ import { sysctlValues } from '../parse/sysctl.ts';
 import { acceptsOn, listenersFromSs, type Listener } from '../parse/listeners.ts';
 import { parseEthtoolFeatures } from '../parse/ethtool-features.ts';
 import type { PodInside } from './trace-facts.ts';
+import { parseConntrack } from '../parse/conntrack.ts';
+import { parseNetworkctlList, parseNmcliDeviceStatus } from '../parse/interface-managers.ts';
+import type { InterfaceManagerReading } from './interface-manager-findings.ts';
+import type { ConntrackReading } from './conntrack-findings.ts';
 
 /** The bounded test connection waits at most this long for the handshake. */
 export const TEST_CONNECT_SECONDS = 3;
@@ -140,7 +144,7 @@ export async function inspectNode(
 ): Promise<NodeFacts> {
   const family = options.family ?? 4;
   try {
-    const [routes, links, sysctl, neighJson, fdbJson, rules, addrJson, ethtool] = await Promise.all([
+    const [routes, links, sysctl, neighJson, fdbJson, rules, addrJson, ethtool, interfaceManagers] = await Promise.all([
       readRoutes(shell, node, signal, family),
       // A node without any ip command still has a route table worth judging: its links are then unknown.
       readLinks(shell, node, signal).catch(() => null),
@@ -168,9 +172,13 @@ export async function inspectNode(
         catalogue.ethtoolFeatures(family === 6 ? CALICO_VXLAN.deviceV6 : CALICO_VXLAN.device),
         signal,
       ).catch(() => null),
+      readInterfaceManagers(shell, node, signal).catch(() => null),
     ]);
-    const uplink =
-      addrJson === null ? null : uplinkFromAddresses(addressesFromIpJson(addrJson, { ipv6: true }), node.address);
+    const addresses = addrJson === null ? null : addressesFromIpJson(addrJson, { ipv6: true });
+    const uplink = addresses === null ? null : uplinkFromAddresses(addresses, node.address);
+    const underlayIPs = (uplink ? (addresses?.[uplink] ?? []) : [])
+      .map((a) => a.split('/')[0]!)
+      .filter((ip) => ipFamily(ip) === family);
     // The uplink's own rp_filter needs its name: one more short read (IPv4 only: IPv6 has no rp_filter).
     const perInterfaceSysctl =
       uplink && family === 4
@@ -199,11 +207,13 @@ export async function inspectNode(
       rules,
       links,
       uplink,
+      underlayIPs,
       // iproute2 ends some lines with a blank; keep the table as printed otherwise.
       routeTableText: routes.text.replace(/ +$/gm, ''),
       ipForward: forwarding === undefined ? null : forwarding === '1',
       rpFilter,
       conntrack: count !== undefined && max !== undefined ? { count: Number(count), max: Number(max) } : null,
+      interfaceManagers,
       tunnelOffload:
         txChecksum === null
           ? null
@@ -296,6 +306,7 @@ export async function readPodInside(
   node: NodeTarget,
   netns: string,
   signal: AbortSignal,
+  family: Family = 4,
 ): Promise<PodInside> {
   try {
     // `ip -j addr` carries each link's flags and MTU too, and the route lines are rebuilt from the JSON as ip prints
@@ -303,16 +314,17 @@ export async function readPodInside(
     // Every family: an eth0 without an IPv4 address must still be listed.
     const [addrJson, routesJson, neighJson] = await Promise.all([
       runOk(shell, node, catalogue.ipAddr({ netns, json: true }), signal),
-      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipRoute({ json: true, family: 4 })), signal),
-      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipNeigh(null, { json: true, family: 4 })), signal),
+      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipRoute({ json: true, family })), signal),
+      runOk(shell, node, catalogue.netnsExec(netns, catalogue.ipNeigh(null, { json: true, family })), signal),
     ]);
     const routes = routesFromIpJson(routesJson);
     return {
       links: linksFromIpJson(addrJson),
-      addresses: addressesFromIpJson(addrJson),
+      addresses: addressesFromIpJson(addrJson, { ipv6: family === 6 }),
       routes,
       routeText: routes.map((r) => r.raw).join('\n'),
       neighbours: neighboursFromIpJson(neighJson),
+      ...(family === 6 ? { family } : {}),
       error: null,
     };
   } catch (err) {
@@ -404,9 +416,10 @@ export async function inspectServiceRules(
   const family = ipFamily(kind === 'clusterip' ? (svc.clusterIP ?? node.address) : node.address);
   const detected = given ? null : await detectModeOn(shell, node, signal);
   const dataplane = given ?? dataplaneOrThrow(node, detected!);
-  const [outputs, ss] = await Promise.all([
+  const [outputs, ss, conntrackTable] = await Promise.all([
     readDataplane(shell, node, dataplane, signal, family),
     kind === 'nodeport' ? runOk(shell, node, catalogue.ssListeners(), signal).catch(() => null) : Promise.resolve(null),
+    readConntrackTable(shell, node, signal),
   ]);
   const servicePort = svc.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port));
   const protocol = servicePort ? { protocol: servicePort.protocol } : {};
@@ -430,8 +443,65 @@ export async function inspectServiceRules(
     ...(walk.nodePortAddresses === undefined ? {} : { nodePortAddresses: walk.nodePortAddresses }),
     listeners,
     listening,
+    conntrackTable,
     error: null,
   };
+}
+
+/**
+ * NetworkManager's and systemd-networkd's device lists, from whichever tool the node has (`which` first: absent tools
+ * are not asked). A tool that fails (its daemon not running) gives no reading.
+ */
+export async function readInterfaceManagers(
+  shell: NodeShell,
+  node: NodeTarget,
+  signal: AbortSignal,
+): Promise<InterfaceManagerReading[]> {
+  const present = await runOk(shell, node, catalogue.which(['nmcli', 'networkctl']), signal).catch(() => '');
+  const has = (tool: string) => present.split('\n').some((l) => l.split(' ')[0] === tool);
+  const read = async (
+    tool: InterfaceManagerReading['tool'],
+    cmd: NodeCommand,
+    parse: (text: string) => { devices: InterfaceManagerReading['devices'] },
+  ): Promise<InterfaceManagerReading[]> => {
+    const out = await runOk(shell, node, cmd, signal).catch(() => null);
+    return out === null ? [] : [{ tool, command: cmd.argv.join(' '), devices: parse(out).devices }];
+  };
+  const [nm, networkd] = await Promise.all([
+    has('nmcli') ? read('NetworkManager', catalogue.nmcliDeviceStatus(), parseNmcliDeviceStatus) : [],
+    has('networkctl') ? read('systemd-networkd', catalogue.networkctlList(), parseNetworkctlList) : [],
+  ]);
+  return [...nm, ...networkd];
+}
+
+/** nf_conntrack_count and _max; null where the module is not loaded or sysctl fails. */
+async function readConntrackTable(
+  shell: NodeShell,
+  node: NodeTarget,
+  signal: AbortSignal,
+): Promise<{ count: number; max: number } | null> {
+  const out = await runOk(shell, node, catalogue.sysctlNet(CONNTRACK_KEYS), signal).catch(() => null);
+  if (out === null) return null;
+  const values = sysctlValues(out);
+  const count = values['net.netfilter.nf_conntrack_count'];
+  const max = values['net.netfilter.nf_conntrack_max'];
+  return count !== undefined && max !== undefined ? { count: Number(count), max: Number(max) } : null;
+}
+
+/** The conntrack entries of TCP connections to ip:port on the node (`conntrack -L`, filtered there, not here). */
+export async function readConntrack(
+  shell: NodeShell,
+  node: NodeTarget,
+  destination: { ip: string; port: number },
+  signal: AbortSignal,
+): Promise<ConntrackReading> {
+  const cmd = catalogue.conntrackList({ protocol: 'tcp', origDst: destination.ip, origPortDst: destination.port });
+  const command = cmd.argv.join(' ');
+  try {
+    return { command, entries: parseConntrack(await runOk(shell, node, cmd, signal)).entries, error: null };
+  } catch (err) {
+    return { command, entries: [], error: describeError(err) };
+  }
 }
 
 /** The NodePorts a node's kube-proxy rules serve (its detected mode unless a walker is given), or null when they could not be read. */

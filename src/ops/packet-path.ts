@@ -9,6 +9,7 @@ import type { Finding } from '../model/report.ts';
 import type { CounterDiff } from '../parse/iptables-counters.ts';
 import type { HostKiller } from '../calico/felix-chains.ts';
 import { CALICO_VXLAN } from '../calico/naming.ts';
+import { counterTool } from './enforcement-facts.ts';
 import {
   HOP_ORDER,
   type CapturePointFacts,
@@ -25,6 +26,8 @@ export interface NodeFirewallFacts {
   killers: HostKiller[];
   /** Why the counters could not be compared (iptables-save -c failed before or after), else null. */
   error?: string | null;
+  /** The family the rules were read in (absent: 4; 6 means ip6tables-save). */
+  family?: 4 | 6;
 }
 
 /** A path finding and the node-level findings it already names (shown under it, not counted again). */
@@ -118,14 +121,14 @@ function explanation(
   if (stage === 'forward' && forwardPolicy) {
     return {
       text: `FORWARD policy DROP counted ${plural(forwardPolicy.packets, 'packet')}`,
-      evidence: `:FORWARD DROP — ${plural(forwardPolicy.packets, 'packet')} counted (iptables-save -c, before → after)`,
+      evidence: `:FORWARD DROP — ${plural(forwardPolicy.packets, 'packet')} counted (${counterTool(fw?.family)}, before → after)`,
       codes: ['chain_policy_dropped', 'forward_policy_drop'],
     };
   }
   if (stage === 'input' && inputPolicy) {
     return {
       text: `INPUT policy DROP counted ${plural(inputPolicy.packets, 'packet')}`,
-      evidence: `:INPUT DROP — ${plural(inputPolicy.packets, 'packet')} counted (iptables-save -c, before → after)`,
+      evidence: `:INPUT DROP — ${plural(inputPolicy.packets, 'packet')} counted (${counterTool(fw?.family)}, before → after)`,
       codes: ['chain_policy_dropped'],
     };
   }
@@ -174,7 +177,7 @@ function explanation(
   if (fw?.killers.some((k) => k.kind === 'forward-policy-drop') && stage === 'forward') {
     return {
       text: 'FORWARD policy is DROP',
-      evidence: ':FORWARD DROP (iptables-save -c)',
+      evidence: `:FORWARD DROP (${counterTool(fw?.family)})`,
       codes: ['forward_policy_drop'],
     };
   }
@@ -312,7 +315,7 @@ export function firewallFindings(
             severity: testRan ? 'info' : 'warning',
             code: 'forward_policy_drop',
             message: `${fw.node}: the filter table's FORWARD policy is DROP: pod traffic that no rule accepts is dropped there${testRan ? " (it counted none of the test connection's packets)" : ''}`,
-            evidence: `:FORWARD DROP [${k.counters ? `${k.counters.packets}:${k.counters.bytes}` : '?'}] (iptables-save -c)`,
+            evidence: `:FORWARD DROP [${k.counters ? `${k.counters.packets}:${k.counters.bytes}` : '?'}] (${counterTool(fw.family)})`,
           });
         continue;
       }

@@ -9,6 +9,7 @@ import { joinHostPort } from '../net/host-port.ts';
 import { ipFamily } from '../validate.ts';
 import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
 import type { DetectedMode } from '../dataplane/kube-proxy-mode.ts';
+import { conntrackTableFindings, testConnectionConntrackFinding, type ConntrackReading } from './conntrack-findings.ts';
 
 /** One node's kube-proxy view of the port: the rule chain walked from KUBE-NODEPORTS / KUBE-SERVICES to DNAT. */
 export interface NodeRuleFacts {
@@ -34,6 +35,14 @@ export interface NodeRuleFacts {
   listeners: Listener[] | null;
   /** Whether one of them takes connections to the node's address (a wildcard or that address; 127.0.0.1 does not); null: not checked. */
   listening: boolean | null;
+  /** net.netfilter.nf_conntrack_count / _max (null or absent: not read). */
+  conntrackTable?: { count: number; max: number } | null;
+  /** The test connection to the Service address through this node, and its conntrack entries here (absent: no test). */
+  testConntrack?: {
+    destination: { ip: string; port: number };
+    source: string | null;
+    reading: ConntrackReading;
+  } | null;
   error: string | null;
 }
 
@@ -145,19 +154,40 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
       out.push(err('node_unreachable', `could not inspect ${node.name} (${node.ip}): ${node.error}`, node.error));
       continue;
     }
+    out.push(...conntrackTableFindings(node.name, node.conntrackTable ?? null));
+    const tracked = node.testConntrack
+      ? testConnectionConntrackFinding({ node: node.name, endpoints: expected, ...node.testConntrack })
+      : null;
+    // The conntrack entry is the evidence of the node's rule finding it confirms, shown under it; else its own finding.
+    let trackedPlaced = tracked === null;
+    const withTracked = (f: Finding, codes: readonly string[]): Finding => {
+      if (trackedPlaced || !codes.includes(tracked!.code)) return f;
+      trackedPlaced = true;
+      return { ...f, children: [...(f.children ?? []), tracked!] };
+    };
+    const placeTracked = () => {
+      if (!trackedPlaced) out.push(tracked!);
+      trackedPlaced = true;
+    };
     if (node.rejects.length > 0) {
       // Older kube-proxy kept the NodePort's nat rules next to a filter REJECT it wrote when it saw no endpoints.
       const also = node.entryRule
         ? ', although its nat rules still forward it: kube-proxy on this node saw the Service without endpoints'
         : ' because the Service has no endpoints';
       out.push(
-        err(
-          'rejected_no_endpoints',
-          `${node.name} rejects ${what}: kube-proxy installed a REJECT${also}`,
-          node.rejects.join('\n'),
+        withTracked(
+          err(
+            'rejected_no_endpoints',
+            `${node.name} rejects ${what}: kube-proxy installed a REJECT${also}`,
+            node.rejects.join('\n'),
+          ),
+          ['conntrack_no_entry'],
         ),
       );
-      if (!node.entryRule) continue;
+      if (!node.entryRule) {
+        placeTracked();
+        continue;
+      }
     }
     if (node.drops.length > 0) {
       out.push(
@@ -170,16 +200,20 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
     }
     if (!node.entryRule) {
       out.push(
-        err(
-          facts.kind === 'nodeport' ? 'nodeport_rule_missing' : 'clusterip_rule_missing',
-          facts.kind === 'nodeport'
-            ? `${node.name} has no ${node.mode === 'nftables' ? 'service-nodeports dispatch' : 'KUBE-NODEPORTS rule'} for ${facts.port}: connections to ${node.ip}:${facts.port} are not forwarded`
-            : `${node.name} has no ${node.mode === 'nftables' ? 'service-ips dispatch' : 'KUBE-SERVICES rule'} for ${facts.service.clusterIP}:${facts.port}`,
-          node.mode === 'nftables'
-            ? `nft list table ip kube-proxy on ${node.name}: ${node.rules.length === 0 ? 'no rule of the services chain (nat-prerouting / nat-output → services → vmap) leads there — flushed or never written' : 'no element matches'}`
-            : `iptables-save -t nat on ${node.name}: no rule matches`,
+        withTracked(
+          err(
+            facts.kind === 'nodeport' ? 'nodeport_rule_missing' : 'clusterip_rule_missing',
+            facts.kind === 'nodeport'
+              ? `${node.name} has no ${node.mode === 'nftables' ? 'service-nodeports dispatch' : 'KUBE-NODEPORTS rule'} for ${facts.port}: connections to ${node.ip}:${facts.port} are not forwarded`
+              : `${node.name} has no ${node.mode === 'nftables' ? 'service-ips dispatch' : 'KUBE-SERVICES rule'} for ${facts.service.clusterIP}:${facts.port}`,
+            node.mode === 'nftables'
+              ? `nft list table ip kube-proxy on ${node.name}: ${node.rules.length === 0 ? 'no rule of the services chain (nat-prerouting / nat-output → services → vmap) leads there — flushed or never written' : 'no element matches'}`
+              : `iptables-save -t nat on ${node.name}: no rule matches`,
+          ),
+          ['conntrack_not_translated', 'conntrack_no_entry'],
         ),
       );
+      placeTracked();
       continue;
     }
     if (
@@ -197,17 +231,23 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
     }
     if (ready.length > 0 && node.dnatTargets.length === 0) {
       out.push(
-        err('no_dnat', `${node.name}'s rules for ${what} end without a DNAT to any endpoint`, node.rules.join('\n')),
+        withTracked(
+          err('no_dnat', `${node.name}'s rules for ${what} end without a DNAT to any endpoint`, node.rules.join('\n')),
+          ['conntrack_not_translated'],
+        ),
       );
     }
     const stale = node.dnatTargets.filter((t) => !expected.has(t));
     const missing = [...expected].filter((t) => !node.dnatTargets.includes(t));
     if (stale.length > 0)
       out.push(
-        warn(
-          'stale_endpoint_rule',
-          `${node.name} still sends ${what} to ${stale.join(', ')}, which is no longer a ready endpoint`,
-          node.rules.filter((r) => stale.some((s) => r.includes(s))).join('\n'),
+        withTracked(
+          warn(
+            'stale_endpoint_rule',
+            `${node.name} still sends ${what} to ${stale.join(', ')}, which is no longer a ready endpoint`,
+            node.rules.filter((r) => stale.some((s) => r.includes(s))).join('\n'),
+          ),
+          ['conntrack_dnat_stale'],
         ),
       );
     if (missing.length > 0 && node.dnatTargets.length > 0)
@@ -218,6 +258,7 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
           `DNAT targets on ${node.name}: ${node.dnatTargets.join(', ')}`,
         ),
       );
+    placeTracked();
   }
   const healthy = facts.nodes.filter((n) => !n.error && n.entryRule && n.dnatTargets.length > 0);
   if (healthy.length > 0 && healthy.length === facts.nodes.length && ready.length > 0) {

@@ -14,7 +14,7 @@ import { diagnoseService, type NodeRuleFacts, type ServiceFacts } from './servic
 import { captureSections } from './capture-report.ts';
 import { CAPTURE_SETUP_SECONDS, runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { inspectServiceRules, testConnect, uplinkInterfaceOn } from './node-facts.ts';
+import { inspectServiceRules, readConntrack, testConnect, uplinkInterfaceOn } from './node-facts.ts';
 import { mapLimit } from './concurrency.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
@@ -48,6 +48,10 @@ export interface ServiceNodeResult {
   nodePortAddresses: string[] | 'local' | null;
   rules: string[];
   dnatTargets: string[];
+  /** nf_conntrack_count / _max; null: not read. */
+  conntrackTable: { count: number; max: number } | null;
+  /** The test connection's conntrack entries on this node (`conntrack -L` filtered by its destination); null: no test. */
+  testConntrack: { command: string; entries: string[]; error: string | null } | null;
   error: string | null;
 }
 
@@ -132,6 +136,8 @@ async function runServiceCheck(
   ]);
   const inspected = svc ? await inspectAllNodes(deps, nodes, kind, svc, port, ctx) : [];
   const facts: ServiceFacts = { kind, port, service: svc, endpoints, nodes: inspected.map((i) => i.facts) };
+  /** Per node name: the test connection through it and its conntrack entries there. */
+  const tracked = new Map<string, NonNullable<NodeRuleFacts['testConntrack']>>();
   const sections: ReportSection[] = [];
   const attachments: ReportAttachment[] = [];
   let captureResult: ServiceOpResult['capture'] = null;
@@ -177,14 +183,15 @@ async function runServiceCheck(
               const from = kind === 'nodeport' ? reachable[(i + 1) % reachable.length]!.target : r.target;
               const to = kind === 'nodeport' ? r.target.address : svc.clusterIP;
               if (!to) return;
-              await testConnect(
-                deps.shell,
-                from,
-                null,
-                to,
-                kind === 'nodeport' ? port : (svcPort?.port ?? port),
-                ctx.signal,
-              ).catch(() => undefined);
+              const destination = { ip: to, port: kind === 'nodeport' ? port : (svcPort?.port ?? port) };
+              await testConnect(deps.shell, from, null, to, destination.port, ctx.signal).catch(() => undefined);
+              // The node that translates the connection keeps its entry: where the NodePort is, or the ClusterIP's client.
+              const reading = await readConntrack(deps.shell, r.target, destination, ctx.signal);
+              tracked.set(r.target.name, {
+                destination,
+                source: kind === 'nodeport' ? from.address : null,
+                reading,
+              });
             }),
           );
           return null;
@@ -212,6 +219,7 @@ async function runServiceCheck(
     }
   }
 
+  facts.nodes = facts.nodes.map((n) => (tracked.has(n.name) ? { ...n, testConntrack: tracked.get(n.name)! } : n));
   const findings = sortFindings(diagnoseService(facts));
   const result: ServiceOpResult = {
     port,
@@ -227,6 +235,14 @@ async function runServiceCheck(
       nodePortAddresses: n.nodePortAddresses ?? null,
       rules: n.rules,
       dnatTargets: n.dnatTargets,
+      conntrackTable: n.conntrackTable ?? null,
+      testConntrack: n.testConntrack
+        ? {
+            command: n.testConntrack.reading.command,
+            entries: n.testConntrack.reading.entries.map((e) => e.raw),
+            error: n.testConntrack.reading.error,
+          }
+        : null,
       error: n.error,
     })),
     capture: captureResult,

@@ -5,9 +5,11 @@
  */
 import { nestConsequences, type Finding } from '../model/report.ts';
 import { cidrHolds } from '../net/ip-range.ts';
-import { lookupRoute } from './route-lookup.ts';
+import { decisionEvidence, lookupRoute, routeDecision, type RouteDecision } from './route-lookup.ts';
+import { conntrackTableFindings } from './conntrack-findings.ts';
+import { interfaceManagerFindings } from './interface-manager-findings.ts';
 import { OVERLAY_OVERHEAD } from '../calico/encapsulation.ts';
-import { CALICO_POD_GATEWAY, CALICO_VXLAN } from '../calico/naming.ts';
+import { CALICO_VXLAN, calicoPodGateway } from '../calico/naming.ts';
 import { listeningPorts } from '../parse/listeners.ts';
 import { loopbackOnlyListener } from './loopback-listener.ts';
 import { strictRpFilter, type PathVerdict } from './packet-path.ts';
@@ -76,12 +78,6 @@ function podFindings(end: PodEnd): Finding[] {
   return out;
 }
 
-/**
- * nf_conntrack_count at this share of nf_conntrack_max is a warning: the node-exporter mixin's
- * NodeHighNumberConntrackEntriesUsed alert fires at 75%; at 100% the kernel drops new connections ("table full").
- */
-export const CONNTRACK_WARN_RATIO = 0.75;
-
 function nodeFindings(node: NodeFacts, overlayDevice: string | null): Finding[] {
   const out: Finding[] = [];
   if (node.error)
@@ -119,26 +115,8 @@ function nodeFindings(node: NodeFacts, overlayDevice: string | null): Finding[] 
       ),
     );
   }
-  if (node.conntrack && node.conntrack.max > 0) {
-    const { count, max } = node.conntrack;
-    const evidence = `net.netfilter.nf_conntrack_count = ${count}, net.netfilter.nf_conntrack_max = ${max}`;
-    if (count >= max)
-      out.push(
-        err(
-          'conntrack_full',
-          `${node.name}'s connection tracking table is full (${count} of ${max}): the kernel drops new connections`,
-          evidence,
-        ),
-      );
-    else if (count >= max * CONNTRACK_WARN_RATIO)
-      out.push(
-        warn(
-          'conntrack_near_full',
-          `${node.name}'s connection tracking table is ${Math.round((100 * count) / max)}% full (${count} of ${max}): new connections are dropped once it is full`,
-          evidence,
-        ),
-      );
-  }
+  out.push(...conntrackTableFindings(node.name, node.conntrack));
+  out.push(...interfaceManagerFindings(node.name, node.interfaceManagers ?? null));
   if (overlayDevice === node.tunnelOffload?.device && node.tunnelOffload.txChecksumIpGeneric) {
     out.push(
       warn(
@@ -176,18 +154,51 @@ function caliFindings(end: PodEnd): Finding[] {
   return [];
 }
 
+/**
+ * Pod traffic at a node's routing decision, as `ip rule` sees it: from the source pod, in on its cali interface (the
+ * source node) or the tunnel / uplink (the destination node), with no mark — Felix marks packets in its filter
+ * chains, after routing.
+ */
+export function podPacketDecision(
+  facts: TraceFacts,
+  node: NodeFacts,
+  side: 'src' | 'dst',
+  sameNode = facts.src.pod.nodeName === facts.dst.pod.nodeName,
+): RouteDecision | null {
+  const dstIp = facts.dst.pod.podIP;
+  if (!dstIp || !node.routes) return null;
+  const iif = side === 'src' || sameNode ? facts.src.caliInterface : (facts.overlay.device ?? node.uplink);
+  return routeDecision(node.routes, dstIp, {
+    rules: node.rules ?? null,
+    from: facts.src.pod.podIP ?? null,
+    iif: iif ?? null,
+    fwmark: 0,
+  });
+}
+
+/** A rule's own refusal, or a route the packet cannot be forwarded by: the problem says which, naming the rule. */
+function refusal(d: RouteDecision, node: string, ip: string): string {
+  if (d.refused) return `ip rule ${d.rule!.priority} (${d.refused}) refuses the packet`;
+  if (d.route && d.rule && (d.route.table ?? 'main') !== 'main')
+    return `table ${d.route.table} (ip rule ${d.rule.priority}) has a ${d.route.type} route for it`;
+  if (d.route) return `its route is ${d.route.type}`;
+  return `no route in ${node}'s tables matches ${ip}`;
+}
+
 function routeFindings(facts: TraceFacts, srcNode: NodeFacts, dstNode: NodeFacts, sameNode: boolean): Finding[] {
   const out: Finding[] = [];
   const dstIp = facts.dst.pod.podIP;
-  if (!dstIp || !srcNode.routes) return out;
-  const route = lookupRoute(srcNode.routes, dstIp);
+  const decision = podPacketDecision(facts, srcNode, 'src', sameNode);
+  if (!dstIp || !decision) return out;
+  const route = decision.route;
   const block = facts.pool ? ` (pool ${facts.pool.cidr})` : '';
   if (!route || NO_FORWARD_TYPES.has(route.type)) {
+    const why = route || decision.refused ? `: ${refusal(decision, srcNode.name, dstIp)}` : '';
     out.push(
       err(
         'no_route_to_dst',
-        `${srcNode.name} has no route to ${podLabel(facts.dst)} at ${dstIp}${block}`,
-        route ? route.raw : `no route in ${srcNode.name}'s table matches ${dstIp}`,
+        `${srcNode.name} has no route to ${podLabel(facts.dst)} at ${dstIp}${block}${why}`,
+        decisionEvidence(decision) ?? `no route in ${srcNode.name}'s table matches ${dstIp}`,
       ),
     );
   } else if (sameNode) {
@@ -221,14 +232,16 @@ function routeFindings(facts: TraceFacts, srcNode: NodeFacts, dstNode: NodeFacts
       ),
     );
   }
-  if (!sameNode && dstNode.routes) {
-    const back = lookupRoute(dstNode.routes, dstIp);
+  const toPod = sameNode ? null : podPacketDecision(facts, dstNode, 'dst', sameNode);
+  if (toPod) {
+    const back = toPod.route;
     if (!back || back.device !== facts.dst.caliInterface) {
+      const why = !back || NO_FORWARD_TYPES.has(back.type) ? `: ${refusal(toPod, dstNode.name, dstIp)}` : '';
       out.push(
         err(
           'no_route_to_pod',
-          `${dstNode.name} does not route ${dstIp} to ${facts.dst.caliInterface} (${podLabel(facts.dst)})`,
-          back ? back.raw : `no route matches ${dstIp}`,
+          `${dstNode.name} does not route ${dstIp} to ${facts.dst.caliInterface} (${podLabel(facts.dst)})${why}`,
+          decisionEvidence(toPod) ?? `no route matches ${dstIp}`,
         ),
       );
     }
@@ -340,11 +353,13 @@ function vxlanPeerFindings(facts: TraceFacts, from: NodeFacts, to: NodeFacts, to
       ),
     ];
   }
-  if (from.fdb && !from.fdb.some((e) => e.mac === neigh.lladdr && e.dst === to.ip)) {
+  // The outer destination is the remote node's uplink address of the traced family (IPv6 for vxlan-v6.calico).
+  const endpoints = to.underlayIPs?.length ? to.underlayIPs : [to.ip];
+  if (from.fdb && !from.fdb.some((e) => e.mac === neigh.lladdr && e.dst !== null && endpoints.includes(e.dst))) {
     return [
       err(
         'tunnel_fdb_missing',
-        `${from.name} has no VXLAN forwarding entry sending ${neigh.lladdr} to ${to.name} (${to.ip})`,
+        `${from.name} has no VXLAN forwarding entry sending ${neigh.lladdr} to ${to.name} (${endpoints.join(', ')})`,
         `bridge fdb on ${from.name}: ${from.fdb.map((e) => `${e.mac} dst ${e.dst}`).join(', ') || 'empty'}`,
       ),
     ];
@@ -496,34 +511,41 @@ function podInsideFindings(end: PodEnd, facts: TraceFacts): Finding[] {
   const out: Finding[] = [];
   const ip = end.pod.podIP;
   const addrs = inside.addresses.eth0 ?? [];
+  const family = inside.family ?? 4;
+  const gateway = calicoPodGateway(family);
+  // IPv6 pods resolve the gateway by NDP, which the host answers for its own link-local address (no proxy).
+  const unanswered =
+    family === 6
+      ? `${end.caliInterface} does not answer neighbour solicitations for it`
+      : `the cali side does not answer ARP (proxy_arp off on ${end.caliInterface}?)`;
   if (ip && !addrs.some((a) => a.split('/')[0] === ip))
     out.push(
       err(
         'pod_address_missing',
         `${who}'s eth0 does not hold its pod IP ${ip}`,
-        `eth0: ${addrs.join(', ') || 'no IPv4 address'} (ip addr, inside the pod)`,
+        `eth0: ${addrs.join(', ') || `no IPv${family} address`} (ip addr, inside the pod)`,
       ),
     );
-  const routeText = inside.routeText.trim() || '(no IPv4 routes)';
+  const routeText = inside.routeText.trim() || `(no IPv${family} routes)`;
   const def = inside.routes.find((r) => r.destination === 'default');
   if (!def) {
     out.push(
       err(
         'pod_default_route_missing',
-        `${who} has no default route: it cannot send to anything off its own link (Calico's is default via ${CALICO_POD_GATEWAY} dev eth0)`,
-        `ip -4 route inside ${who}:\n${routeText}`,
+        `${who} has no ${family === 6 ? 'IPv6 ' : ''}default route: it cannot send to anything off its own link (Calico's is default via ${gateway} dev eth0)`,
+        `ip -${family} route inside ${who}:\n${routeText}`,
       ),
     );
-  } else if (def.gateway !== CALICO_POD_GATEWAY || def.device !== 'eth0') {
+  } else if (def.gateway !== gateway || def.device !== 'eth0') {
     out.push(
       err(
         'pod_default_route_wrong',
-        `${who}'s default route is not Calico's (default via ${CALICO_POD_GATEWAY} dev eth0)`,
+        `${who}'s default route is not Calico's (default via ${gateway} dev eth0)`,
         def.raw,
       ),
     );
   } else {
-    const gw = inside.neighbours.find((n) => n.ip === CALICO_POD_GATEWAY && (n.device ?? 'eth0') === 'eth0');
+    const gw = inside.neighbours.find((n) => n.ip === gateway && (n.device ?? 'eth0') === 'eth0');
     const line = gw
       ? `${gw.ip} dev ${gw.device ?? 'eth0'}${gw.lladdr ? ` lladdr ${gw.lladdr}` : ''} ${gw.state.join(' ')}`.trim()
       : '';
@@ -531,7 +553,7 @@ function podInsideFindings(end: PodEnd, facts: TraceFacts): Finding[] {
       out.push(
         err(
           'pod_gateway_unresolved',
-          `${who} cannot resolve its gateway ${CALICO_POD_GATEWAY}: the cali side does not answer ARP (proxy_arp off on ${end.caliInterface}?)`,
+          `${who} cannot resolve its gateway ${gateway}: ${unanswered}`,
           `${line} (ip neigh, inside the pod)`,
         ),
       );
@@ -539,8 +561,8 @@ function podInsideFindings(end: PodEnd, facts: TraceFacts): Finding[] {
       out.push(
         warn(
           'pod_gateway_unresolved',
-          `${who} has no neighbour entry for its gateway ${CALICO_POD_GATEWAY} after the test connection`,
-          `ip neigh inside ${who}: no entry for ${CALICO_POD_GATEWAY}`,
+          `${who} has no neighbour entry for its gateway ${gateway} after the test connection`,
+          `ip neigh inside ${who}: no entry for ${gateway}`,
         ),
       );
     }

@@ -9,6 +9,7 @@ import type { OverlayMode } from '../calico/encapsulation.ts';
 import type { FdbEntry, LinkFacts, NeighbourEntry, RouteLine } from '../parse/ip-json.ts';
 import type { Listener } from '../parse/listeners.ts';
 import type { RouteRule } from '../parse/ip-rule.ts';
+import type { InterfaceManagerReading } from './interface-manager-findings.ts';
 
 export type { LinkFacts, RouteLine } from '../parse/ip-json.ts';
 
@@ -22,6 +23,8 @@ export interface NodeFacts {
   links: LinkFacts[] | null;
   /** The interface holding the node's address (ip -j addr): eth0, ens5, bond0 …; null when not found. */
   uplink: string | null;
+  /** The uplink's addresses of the family inspected (VXLAN's outer addresses; IPv6 ones for vxlan-v6.calico). */
+  underlayIPs?: string[];
   /** The full route table as printed, for the report. */
   routeTableText: string | null;
   ipForward: boolean | null;
@@ -35,6 +38,8 @@ export interface NodeFacts {
   conntrack: { count: number; max: number } | null;
   /** `ethtool -k vxlan.calico`: tx-checksum-ip-generic and its line (null: not read or no VXLAN device). */
   tunnelOffload: { device: string; txChecksumIpGeneric: boolean; line: string } | null;
+  /** NetworkManager's and systemd-networkd's device lists, from the tools present on the node (absent or null: none read). */
+  interfaceManagers?: InterfaceManagerReading[] | null;
   error: string | null;
 }
 
@@ -57,9 +62,11 @@ export interface PodInside {
   links: LinkFacts[];
   addresses: Record<string, string[]>;
   routes: RouteLine[];
-  /** `ip -4 route` as printed (evidence). */
+  /** `ip -4 route` (or `ip -6 route`, see family) as printed (evidence). */
   routeText: string;
   neighbours: NeighbourEntry[];
+  /** The family the routes and neighbours were read in (absent: 4); addresses hold both with 6. */
+  family?: 4 | 6;
   error: string | null;
 }
 

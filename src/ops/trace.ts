@@ -8,11 +8,21 @@ import type { Readable } from 'node:stream';
 import type { NodeInfo, PodInfo } from '../cluster/types.ts';
 import type { CaptureSpec, NodeTarget } from '../node/types.ts';
 import { summarizeCapture, type CaptureSummary } from '../pcap/index.ts';
-import { CALICO_POD_GATEWAY, caliInterfaceName } from '../calico/naming.ts';
+import { CAPTURE_LIMITS } from '../node/catalogue.ts';
+import { calicoPodGateway, caliInterfaceName } from '../calico/naming.ts';
 import { headlineFor, sortFindings, type Finding, type ReportAttachment, type ReportSection } from '../model/report.ts';
-import { describeError } from '../errors.ts';
+import { InvalidInputError, describeError } from '../errors.ts';
 import { ipFamily } from '../validate.ts';
-import { diagnoseTrace, lookupRoute, nestTraceFindings, overlayBetween, poolFor } from './trace-diagnosis.ts';
+import { ipFamilyOf } from '../net/ip-range.ts';
+import {
+  diagnoseTrace,
+  lookupRoute,
+  nestTraceFindings,
+  overlayBetween,
+  podPacketDecision,
+  poolFor,
+} from './trace-diagnosis.ts';
+import { decisionEvidence, type RouteDecision } from './route-lookup.ts';
 import { firewallFindings, packetPathVerdicts, type NodeFirewallFacts } from './packet-path.ts';
 import { hostKillers } from '../calico/felix-chains.ts';
 import type { CapturePointFacts, NodeFacts, PodEnd, PodInside, TraceFacts } from './trace-facts.ts';
@@ -36,6 +46,7 @@ import type { CalicoConfig } from '../cluster/types.ts';
 import type { SideVerdict } from '../policy/index.ts';
 import {
   counterDelta,
+  counterTool,
   dropFindings,
   programmedFindings,
   readCounters,
@@ -65,6 +76,8 @@ export interface TraceCommand {
   port?: number;
   /** Skip the bounded test connection (and so the counters' before/after) when there is no capture. */
   noTest?: boolean;
+  /** The address family to trace in (`--ipv4`/`--ipv6`, for dual-stack pods); default: the pods' primary addresses. */
+  family?: 4 | 6;
   capture: { enabled: boolean; seconds: number };
 }
 
@@ -190,7 +203,7 @@ async function nodeOf(deps: OperationDeps, pod: PodInfo): Promise<NodeInfo | nul
 
 function insideJson(inside: PodInside): NonNullable<TraceEndResult['inside']> {
   const eth0 = inside.links.find((l) => l.name === 'eth0');
-  const gw = inside.neighbours.find((n) => n.ip === CALICO_POD_GATEWAY);
+  const gw = inside.neighbours.find((n) => n.ip === calicoPodGateway(inside.family ?? 4));
   return {
     eth0: eth0 ? { up: eth0.up, mtu: eth0.mtu, addresses: inside.addresses.eth0 ?? [] } : null,
     routes: inside.routes.map((r) => r.raw),
@@ -226,6 +239,8 @@ function captureSpec(
   includeTunnel: boolean,
   netns?: string,
 ): CaptureSpec {
+  // IPv6's headers are 20 bytes longer than IPv4's, twice in a VXLAN-over-IPv6 packet: the same room past them.
+  const ipv6 = hosts.some((h) => h.includes(':'));
   return {
     interface: iface,
     hosts,
@@ -233,10 +248,13 @@ function captureSpec(
     includeTunnel,
     maxPackets: deps.capture.maxPackets,
     maxSeconds: Math.max(seconds, TEST_CONNECT_SECONDS) + CAPTURE_SETUP_SECONDS,
-    snapLength: deps.capture.snapLength,
+    snapLength: Math.min(deps.capture.snapLength + (ipv6 ? IPV6_EXTRA_HEADER_BYTES : 0), CAPTURE_LIMITS.snapLength.max),
     ...(netns ? { netns } : {}),
   };
 }
+
+/** An IPv6 header (40) less an IPv4 one (20), for the outer and the inner header of a tunnelled packet. */
+const IPV6_EXTRA_HEADER_BYTES = 2 * (40 - 20);
 
 /** An uplink that could not be found (no `ip addr` answer) is captured as eth0, the most common name. */
 const FALLBACK_UPLINK = 'eth0';
@@ -289,16 +307,33 @@ function toPointFacts(p: {
   };
 }
 
+/**
+ * The pod as seen in one family: its address of that family as podIP, so every later step (routes, counters, the
+ * test connection, captures) works in it. A pod with no address of that family cannot be traced in it.
+ */
+export function podInFamily(pod: PodInfo, family: 4 | 6): PodInfo {
+  if (pod.hostNetwork || pod.podIPs.length === 0) return pod;
+  const ip = pod.podIPs.find((a) => ipFamilyOf(a) === family);
+  if (ip === undefined)
+    throw new InvalidInputError(
+      `--ipv${family}`,
+      `${pod.namespace}/${pod.name} has no IPv${family} address (status.podIPs: ${pod.podIPs.join(', ')})`,
+    );
+  return { ...pod, podIP: ip };
+}
+
 export async function runTrace(
   deps: OperationDeps,
   cmd: TraceCommand,
   ctx: OperationContext,
 ): Promise<OperationOutcome<TraceResult>> {
   ctx.onStep('resolving pods');
-  const [srcPod, dstPod] = await Promise.all([
-    deps.cluster.getPod(cmd.namespace, cmd.src),
-    deps.cluster.getPod(cmd.dstNamespace ?? cmd.namespace, cmd.dst),
-  ]);
+  const [srcPod, dstPod] = (
+    await Promise.all([
+      deps.cluster.getPod(cmd.namespace, cmd.src),
+      deps.cluster.getPod(cmd.dstNamespace ?? cmd.namespace, cmd.dst),
+    ])
+  ).map((pod) => (cmd.family ? podInFamily(pod, cmd.family) : pod)) as [PodInfo, PodInfo];
   const [srcNodeInfo, dstNodeInfo, pools] = await Promise.all([
     nodeOf(deps, srcPod),
     nodeOf(deps, dstPod),
@@ -337,7 +372,16 @@ export async function runTrace(
   const dstNode = dstNodeMaybe ?? (sameNode ? srcNode : null);
 
   const pool = dstPod.podIP ? poolFor(pools, dstPod.podIP) : null;
-  const toDstNode = srcNode?.routes && dstNode ? lookupRoute(srcNode.routes, dstNode.ip) : null;
+  // The node's own packet to the other node (the tunnel's outer header): from its address, out of lo, no mark.
+  const toDstNode =
+    srcNode?.routes && dstNode
+      ? lookupRoute(srcNode.routes, dstNode.ip, {
+          rules: srcNode.rules ?? null,
+          from: srcNode.ip,
+          iif: 'lo',
+          fwmark: 0,
+        })
+      : null;
   const sameSubnet =
     toDstNode !== null &&
     toDstNode.gateway === null &&
@@ -449,8 +493,8 @@ export async function runTrace(
     bgpRouted && t && n && !n.error ? readBirdProtocols(deps.shell, t, ctx.signal) : Promise.resolve(null);
   const [countersAfter, srcInside, dstInside, listeners, srcBird, dstBird, calicoNodes] = await Promise.all([
     testConnection ? readAll() : Promise.resolve(countersBefore),
-    srcTarget && src.netns ? readPodInside(deps.shell, srcTarget, src.netns, ctx.signal) : null,
-    dstTarget && dst.netns ? readPodInside(deps.shell, dstTarget, dst.netns, ctx.signal) : null,
+    srcTarget && src.netns ? readPodInside(deps.shell, srcTarget, src.netns, ctx.signal, family) : null,
+    dstTarget && dst.netns ? readPodInside(deps.shell, dstTarget, dst.netns, ctx.signal, family) : null,
     listenersRead,
     birdOn(srcTarget, srcNode),
     birdOn(dstTarget, dstNode),
@@ -461,7 +505,7 @@ export async function runTrace(
   src.inside = srcInside;
   dst.inside = dstInside;
   const deltas: NodeCounterDelta[] = testConnection
-    ? counterNodes.map((t, i) => counterDelta(t.name, countersBefore[i]!, countersAfter[i]!))
+    ? counterNodes.map((t, i) => counterDelta(t.name, countersBefore[i]!, countersAfter[i]!, family))
     : [];
   const readOf = (t: NodeTarget | null) =>
     t ? countersAfter[counterNodes.findIndex((n) => n.name === t.name)] : undefined;
@@ -501,7 +545,7 @@ export async function runTrace(
     if (chainTexts.length > 0)
       policySections.push({
         kind: 'preformatted',
-        title: 'Calico policy chains on the nodes (iptables-save -c)',
+        title: `Calico policy chains on the nodes (${counterTool(family)})`,
         text: chainTexts.join('\n\n'),
       });
   }
@@ -513,6 +557,7 @@ export async function runTrace(
       diff: deltas[i]?.diff ?? null,
       killers: filter ? hostKillers(filter) : [],
       error: deltas[i]?.error ?? ('error' in after ? after.error : null),
+      ...(family === 6 ? { family } : {}),
     };
   });
   const pathVerdicts = packetPathVerdicts(facts, firewalls);
@@ -569,8 +614,10 @@ export async function runTrace(
       pathVerdicts,
     ),
   );
-  const routeToDst = srcNode?.routes && dstPod.podIP ? (lookupRoute(srcNode.routes, dstPod.podIP)?.raw ?? null) : null;
-  const routeToPod = dstNode?.routes && dstPod.podIP ? (lookupRoute(dstNode.routes, dstPod.podIP)?.raw ?? null) : null;
+  // As the kernel decides them (ip rule first); a route of a table other than main is shown with its rule and table.
+  const evidenceOf = (d: RouteDecision | null): string | null => (d ? decisionEvidence(d) : null);
+  const routeToDst = srcNode ? evidenceOf(podPacketDecision(facts, srcNode, 'src')) : null;
+  const routeToPod = dstNode ? evidenceOf(podPacketDecision(facts, dstNode, 'dst')) : null;
   const result: TraceResult = {
     src: endResult(src),
     dst: endResult(dst),

@@ -113,10 +113,15 @@ export function parseIpRule(text: string): ParsedRules {
         const from = prefix(r.src, r.srclen);
         const to = prefix(r.dst, r.dstlen);
         const table = r.table === undefined ? null : tableName(r.table);
-        const conditional = CONDITIONAL.filter((k) => r[k] !== undefined).map((k) => `${k} ${String(r[k])}`);
+        // ip -j prints fwmark's mask apart (`"fwmark":"0x100000","fwmask":"0x100000"`); text joins them with '/'.
+        const conditional = CONDITIONAL.filter((k) => r[k] !== undefined).map((k) =>
+          k === 'fwmark' && r.fwmask !== undefined
+            ? `fwmark ${String(r[k])}/${String(r.fwmask)}`
+            : `${k} ${String(r[k])}`,
+        );
         const action =
           r.action && r.action !== 'unicast' && r.action !== 'to_tbl' ? r.action : table ? 'lookup' : 'nop';
-        const raw = `${r.priority ?? 0}:\t${r.not ? 'not ' : ''}from ${from ?? 'all'}${to ? ` to ${to}` : ''}${conditional.map((c) => ` ${c}`).join('')}${table ? ` lookup ${table}` : ` ${action}`}`;
+        const raw = `${r.priority ?? 0}: ${r.not ? 'not ' : ''}from ${from ?? 'all'}${to ? ` to ${to}` : ''}${conditional.map((c) => ` ${c}`).join('')}${table ? ` lookup ${table}` : ` ${action}`}`;
         return {
           priority: r.priority ?? 0,
           from,

@@ -3,6 +3,9 @@
  * (SET NX PX with a random token; released only by its holder). A worker that dies mid-capture holds nothing for
  * long: the lock expires after the capture's own bound. A job that cannot get an interface in time fails with a
  * retryable error instead of capturing on top of another job's capture.
+ *
+ * Locks are per cluster: two clusters' nodes may well share names (k8s-node1) and interfaces (eth0), but one
+ * cluster's captures never wait for another's.
  */
 import { randomBytes } from 'node:crypto';
 import { K8snetError } from '../errors.ts';
@@ -15,16 +18,21 @@ export class RedisCaptureLocks implements CaptureLocks {
   private readonly redis: RedisConnection;
   private readonly prefix: string;
   private readonly waitMs: number;
+  private readonly cluster: string | null;
 
-  /** `waitMs`: how long a capture waits for a busy interface (another job's capture) before giving up. */
-  constructor(redis: RedisConnection, prefix: string, waitMs: number) {
+  /**
+   * `waitMs`: how long a capture waits for a busy interface (another job's capture) before giving up; `cluster`: the
+   * clusters file's cluster whose nodes these are (null: the default cluster).
+   */
+  constructor(redis: RedisConnection, prefix: string, waitMs: number, cluster: string | null = null) {
     this.redis = redis;
     this.prefix = prefix;
     this.waitMs = waitMs;
+    this.cluster = cluster;
   }
 
   keyOf(point: string): string {
-    return `${this.prefix}:{k8snet}-capture-lock:${point}`;
+    return `${this.prefix}:{k8snet}-capture-lock:${this.cluster ? `${this.cluster}:` : ''}${point}`;
   }
 
   async acquire(point: string, ttlMs: number): Promise<() => Promise<void>> {

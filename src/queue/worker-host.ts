@@ -158,10 +158,15 @@ export function startWorkerHost(options: WorkerHostOptions): WorkerHost {
       endStep();
       // An operation that returned while being aborted may hold partial facts (captures cut short): not posted.
       if (signal.aborted) throw new Error('aborted');
-      // A scheduled run's parent names its schedule: people know the report by it.
-      const report = job.data.scheduleId
-        ? { ...result.report, title: `${result.report.title} (schedule ${job.data.scheduleId})` }
-        : result.report;
+      // The report names its cluster, and a scheduled run its schedule: people know the report by them.
+      const { cluster: on, scheduleId } = job.data;
+      const report =
+        on || scheduleId
+          ? {
+              ...result.report,
+              title: `${result.report.title}${on ? ` on ${on}` : ''}${scheduleId ? ` (schedule ${scheduleId})` : ''}`,
+            }
+          : result.report;
       // Kept before the buttons appear, so an "Evidence bundle" click finds it.
       await keepBundle(
         {

@@ -3,6 +3,10 @@
  * and BullMQ adds exactly one job per tick however many workers run (the tick's job id is derived from the
  * scheduler id and its time). Each tick's job is an ordinary `report` job without a parent message (the worker posts
  * it) whose memoryKey `schedule:<id>` lets the report say what changed since the schedule's previous one.
+ *
+ * A schedule for a cluster of the clusters file lives on that cluster's queue, so its ticks run on that cluster's
+ * workers; one without a cluster (every schedule made before there were clusters) on the default queue. Ids are
+ * unique across all of them.
  */
 import type { Queue } from 'bullmq';
 import { InvalidInputError } from '../errors.ts';
@@ -14,6 +18,7 @@ import {
   validateChannelId,
   validateCron,
   validateSampleSeconds,
+  validateScheduleCluster,
   validateScheduleId,
   validateTimeZone,
   type ScheduleSpec,
@@ -41,8 +46,8 @@ export function scheduleMemoryKey(id: string): string {
   return `schedule:${id}`;
 }
 
-export function scheduleTitle(id: string): string {
-  return `network health report (schedule ${id})`;
+export function scheduleTitle(id: string, cluster?: string): string {
+  return `network health report${cluster ? ` on ${cluster}` : ''} (schedule ${id})`;
 }
 
 /** The job every tick of a schedule adds: a report into the schedule's channel, remembering its previous findings. */
@@ -53,11 +58,12 @@ export function scheduledJobData(spec: ScheduleSpec, createdBy: string, createdA
   return {
     channel: spec.channel,
     user: createdBy,
-    title: scheduleTitle(spec.id),
+    title: scheduleTitle(spec.id, spec.cluster),
     command,
     requestedAt: createdAt,
     memoryKey: scheduleMemoryKey(spec.id),
     scheduleId: spec.id,
+    ...(spec.cluster ? { cluster: spec.cluster } : {}),
   };
 }
 
@@ -69,14 +75,21 @@ export function validateSpec(spec: ScheduleSpec): ScheduleSpec {
     tz: validateTimeZone(spec.tz, 'tz'),
     channel: validateChannelId(spec.channel, 'channel'),
   };
-  return spec.sampleSeconds === undefined
-    ? checked
-    : { ...checked, sampleSeconds: validateSampleSeconds(spec.sampleSeconds, 'sampleSeconds') };
+  return {
+    ...checked,
+    ...(spec.sampleSeconds === undefined
+      ? {}
+      : { sampleSeconds: validateSampleSeconds(spec.sampleSeconds, 'sampleSeconds') }),
+    ...(spec.cluster === undefined ? {} : { cluster: validateScheduleCluster(spec.cluster, 'cluster') }),
+  };
 }
 
-/** The inspection queue the schedulers live on, and Redis with the key prefix for claims and report memory. */
+/** The inspection queues the schedulers live on, and Redis with the key prefix for claims and report memory. */
 export interface ScheduleStore {
+  /** The default cluster's queue. */
   queue: InspectionQueue;
+  /** Each cluster's queue, by name (the clusters file's); absent: no clusters file, one queue. */
+  clusterQueues?: ReadonlyMap<string, InspectionQueue>;
   redis: RedisConnection;
   prefix: string;
 }
@@ -88,25 +101,43 @@ export class ReportSchedules {
     this.store = store;
   }
 
+  /** Every queue with its cluster (null: the default). */
+  private queues(): [string | null, InspectionQueue][] {
+    return [[null, this.store.queue], ...(this.store.clusterQueues ?? new Map<string, InspectionQueue>())];
+  }
+
+  private queueFor(cluster: string | undefined): InspectionQueue {
+    if (cluster === undefined) return this.store.queue;
+    const queue = this.store.clusterQueues?.get(cluster);
+    if (!queue)
+      throw new InvalidInputError(
+        '--cluster',
+        `no cluster ${JSON.stringify(cluster)}; \`/k8snet clusters\` lists them`,
+      );
+    return queue;
+  }
+
   async list(): Promise<ScheduleEntry[]> {
-    const schedulers = await this.store.queue.getJobSchedulers(0, -1, true);
     const out: ScheduleEntry[] = [];
-    for (const s of schedulers) {
-      const data = s.template?.data;
-      // BullMQ 6 returns a scheduler's id as its `key`.
-      const id = s.id ?? s.key;
-      if (!id || !s.pattern || !data || data.command?.op !== 'report') continue;
-      const sample = data.command.tunnelSampleSeconds;
-      out.push({
-        id,
-        cron: s.pattern,
-        tz: s.tz ?? 'UTC',
-        channel: data.channel,
-        ...(sample ? { sampleSeconds: sample } : {}),
-        createdBy: data.user,
-        createdAt: data.requestedAt,
-        next: s.next ?? null,
-      });
+    for (const [cluster, queue] of this.queues()) {
+      for (const s of await queue.getJobSchedulers(0, -1, true)) {
+        const data = s.template?.data;
+        // BullMQ 6 returns a scheduler's id as its `key`.
+        const id = s.id ?? s.key;
+        if (!id || !s.pattern || !data || data.command?.op !== 'report') continue;
+        const sample = data.command.tunnelSampleSeconds;
+        out.push({
+          id,
+          cron: s.pattern,
+          tz: s.tz ?? 'UTC',
+          channel: data.channel,
+          ...(sample ? { sampleSeconds: sample } : {}),
+          ...(cluster ? { cluster } : {}),
+          createdBy: data.user,
+          createdAt: data.requestedAt,
+          next: s.next ?? null,
+        });
+      }
     }
     return out.sort((a, b) => a.id.localeCompare(b.id));
   }
@@ -155,8 +186,11 @@ export class ReportSchedules {
   /** Creates or replaces the scheduler; its next tick is recomputed from the pattern. */
   async upsert(spec: ScheduleSpec, createdBy: string, createdAt: string): Promise<void> {
     const checked = validateSpec(spec);
+    const queue = this.queueFor(checked.cluster);
+    // A schedule moved to another cluster (the schedules file changed it) leaves its old queue: one id, one queue.
+    for (const [, other] of this.queues()) if (other !== queue) await other.removeJobScheduler(checked.id);
     // BullMQ types the scheduler id as the queue's job-name union; at run time it is any string.
-    await this.store.queue.upsertJobScheduler(
+    await queue.upsertJobScheduler(
       checked.id as JobName,
       { pattern: checked.cron, tz: checked.tz },
       { name: 'inspect', data: scheduledJobData(checked, createdBy, createdAt) },
@@ -166,7 +200,8 @@ export class ReportSchedules {
   /** Removes the scheduler, the tick already waiting for it, and the memory of its previous report. False: no such schedule. */
   async remove(id: string): Promise<boolean> {
     const checked = validateScheduleId(id);
-    const removed = await this.store.queue.removeJobScheduler(checked);
+    let removed = false;
+    for (const [, queue] of this.queues()) if (await queue.removeJobScheduler(checked)) removed = true;
     if (removed)
       await Promise.all([
         new ReportMemoryStore(this.store.redis, this.store.prefix).remove(scheduleMemoryKey(checked)),

@@ -6,6 +6,7 @@
  *     tz: Europe/Berlin        # optional, default UTC
  *     channel: C0123ABCD       # a channel ID (the bot must be a member)
  *     sampleSeconds: 3         # optional: sample every node's tunnel device this long and summarize the flows
+ *     cluster: prod-eu         # optional: a cluster of K8SNET_CLUSTERS_FILE (default: the default cluster)
  *
  * Applying it is idempotent: an entry already scheduled as written is left alone, a changed one is replaced, and a
  * schedule an earlier version of the file declared but this one no longer does is removed. Schedules added from
@@ -19,7 +20,7 @@ import { DEFAULT_TIME_ZONE, type ScheduleSpec } from './schedule-spec.ts';
 import { MAX_SCHEDULES, SCHEDULES_FILE_USER, validateSpec, type ReportSchedules } from './report-schedules.ts';
 
 const VARIABLE = 'K8SNET_SCHEDULES_FILE';
-const KEYS = new Set(['id', 'cron', 'tz', 'channel', 'sampleSeconds']);
+const KEYS = new Set(['id', 'cron', 'tz', 'channel', 'sampleSeconds', 'cluster']);
 
 function entryName(raw: unknown, index: number): string {
   const id = typeof raw === 'object' && raw !== null && 'id' in raw ? (raw as { id: unknown }).id : undefined;
@@ -40,7 +41,7 @@ export function parseScheduleFile(text: string, source = 'schedules file'): Sche
   if (!Array.isArray(doc))
     throw new ConfigError(
       VARIABLE,
-      `${source} must be a YAML list of schedules ({ id, cron, tz?, channel, sampleSeconds? })`,
+      `${source} must be a YAML list of schedules ({ id, cron, tz?, channel, sampleSeconds?, cluster? })`,
     );
   if (doc.length > MAX_SCHEDULES)
     throw new ConfigError(VARIABLE, `${source} declares ${doc.length} schedules; at most ${MAX_SCHEDULES}`);
@@ -50,7 +51,7 @@ export function parseScheduleFile(text: string, source = 'schedules file'): Sche
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
       throw new ConfigError(
         VARIABLE,
-        `${where}: must be a mapping with id, cron, channel, and optionally tz and sampleSeconds`,
+        `${where}: must be a mapping with id, cron, channel, and optionally tz, sampleSeconds and cluster`,
       );
     const unknown = Object.keys(raw).filter((k) => !KEYS.has(k));
     if (unknown.length > 0)
@@ -67,6 +68,7 @@ export function parseScheduleFile(text: string, source = 'schedules file'): Sche
         tz: (r.tz ?? DEFAULT_TIME_ZONE) as string,
         channel: r.channel as string,
         ...(r.sampleSeconds === undefined ? {} : { sampleSeconds: r.sampleSeconds as number }),
+        ...(r.cluster === undefined ? {} : { cluster: r.cluster as string }),
       });
     } catch (err) {
       throw new ConfigError(VARIABLE, `${where}: ${describeError(err)}`);
@@ -75,6 +77,17 @@ export function parseScheduleFile(text: string, source = 'schedules file'): Sche
     seen.add(spec.id);
     return spec;
   });
+}
+
+/** Every schedule's cluster must be one of the clusters file's (`clusters`: their names); stops start-up if not. */
+export function checkScheduleClusters(specs: readonly ScheduleSpec[], clusters: readonly string[]): void {
+  for (const spec of specs) {
+    if (spec.cluster !== undefined && !clusters.includes(spec.cluster))
+      throw new ConfigError(
+        VARIABLE,
+        `schedule ${JSON.stringify(spec.id)}: cluster ${JSON.stringify(spec.cluster)} is not in K8SNET_CLUSTERS_FILE${clusters.length > 0 ? ` (clusters: ${clusters.join(', ')})` : ' (no clusters file is set)'}`,
+      );
+  }
 }
 
 export async function readScheduleFile(path: string): Promise<ScheduleSpec[]> {
@@ -113,7 +126,8 @@ export async function applyScheduleFile(
       before.cron === spec.cron &&
       before.tz === spec.tz &&
       before.channel === spec.channel &&
-      before.sampleSeconds === spec.sampleSeconds;
+      before.sampleSeconds === spec.sampleSeconds &&
+      before.cluster === spec.cluster;
     if (same) {
       outcome.unchanged.push(spec.id);
       continue;

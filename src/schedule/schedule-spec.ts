@@ -5,7 +5,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { InvalidInputError } from '../errors.ts';
-import { validateIntegerInRange } from '../validate.ts';
+import { validateDnsLabel, validateIntegerInRange } from '../validate.ts';
 
 export interface ScheduleSpec {
   /** Short and readable: `nightly`, `report-3`. Also the BullMQ job scheduler id and the report memory's key. */
@@ -18,6 +18,11 @@ export interface ScheduleSpec {
   channel: string;
   /** Seconds to sample every node's tunnel device for, summarizing the flows seen; absent: no sample. */
   sampleSeconds?: number;
+  /**
+   * The cluster of the clusters file it reports on (its ticks go to that cluster's queue); absent: the default
+   * cluster, as for every schedule made before there were clusters.
+   */
+  cluster?: string;
 }
 
 /** A tunnel sample is a glance, not a capture session: a few seconds (tcpdump runs on every node at once). */
@@ -84,6 +89,11 @@ export function validateTimeZone(value: unknown, field = '--tz'): string {
 
 export function validateSampleSeconds(value: unknown, field = '--sample'): number {
   return validateIntegerInRange(field, value, 1, MAX_SAMPLE_SECONDS);
+}
+
+/** A cluster's name as the clusters file has it (a DNS label: it is part of a queue name). */
+export function validateScheduleCluster(value: unknown, field = '--cluster'): string {
+  return validateDnsLabel(field, value);
 }
 
 export function validateChannelId(value: unknown, field = 'channel'): string {

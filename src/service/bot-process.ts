@@ -2,12 +2,21 @@
  * `k8snet bot`: the Slack side as a process — Bolt (HTTP receiver or Socket Mode), the queue it feeds, /healthz
  * /readyz /metrics, JSON logs, and a clean stop on SIGTERM (stop taking commands, close Redis).
  */
-import { accessSettings, captureSettings, processSettings, queueSettings, slackSettings, type Env } from '../config.ts';
+import {
+  accessSettings,
+  captureSettings,
+  ConfigError,
+  processSettings,
+  queueSettings,
+  slackSettings,
+  type Env,
+} from '../config.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { startHealthServer } from '../observability/health-server.ts';
 import { connectRedis } from '../queue/redis-url.ts';
 import { createInspectionQueue } from '../queue/jobs.ts';
+import { checkScheduleClusters } from '../schedule/schedule-file.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
 import { startBot } from '../slack/bot.ts';
 import { slackReachable } from '../slack/slack-client.ts';
@@ -16,7 +25,8 @@ import { scheduleSettings } from '../config.ts';
 import { ReportSchedules } from '../schedule/report-schedules.ts';
 import { applyScheduleFile, readScheduleFile } from '../schedule/schedule-file.ts';
 import { clustersFileSetting } from '../config.ts';
-import { readClustersFile } from '../clusters/clusters-file.ts';
+import { clusterEnv, readClustersFile } from '../clusters/clusters-file.ts';
+import { describeError } from '../errors.ts';
 
 export async function runBotProcess(env: Env): Promise<void> {
   const slack = slackSettings(env);
@@ -29,15 +39,31 @@ export async function runBotProcess(env: Env): Promise<void> {
   const declared = schedules.file ? await readScheduleFile(schedules.file) : null;
   const clustersPath = clustersFileSetting(env);
   const clusters = clustersPath ? await readClustersFile(clustersPath) : null;
+  if (declared) checkScheduleClusters(declared, clusters?.clusters.map((c) => c.name) ?? []);
+  // Each cluster's capture limits, checked as its workers will check them: a bad one stops the bot too, naming it.
+  for (const entry of clusters?.clusters ?? []) {
+    try {
+      captureSettings(clusterEnv(entry, env));
+    } catch (err) {
+      throw new ConfigError('K8SNET_CLUSTERS_FILE', `cluster ${JSON.stringify(entry.name)}: ${describeError(err)}`);
+    }
+  }
   const log = createLogger({ level: proc.logLevel, name: 'k8snet-bot' });
   const redis = connectRedis(queueConfig.redisUrl, { blocking: false, name: 'k8snet-bot' });
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const queue = createInspectionQueue(redis, queueConfig.prefix);
+  // One queue per cluster (jobs.ts queueName): its commands and its schedules' ticks wait there for its workers.
+  const clusterQueues = new Map(
+    (clusters?.clusters ?? []).map((c) => [c.name, createInspectionQueue(redis, queueConfig.prefix, c.name)] as const),
+  );
   if (declared)
     log.info(
       {
         file: schedules.file,
-        ...(await applyScheduleFile(new ReportSchedules({ queue, redis, prefix: queueConfig.prefix }), declared)),
+        ...(await applyScheduleFile(
+          new ReportSchedules({ queue, clusterQueues, redis, prefix: queueConfig.prefix }),
+          declared,
+        )),
       },
       'schedules file applied',
     );
@@ -56,6 +82,7 @@ export async function runBotProcess(env: Env): Promise<void> {
     log,
     schedules,
     clusters,
+    clusterQueues,
   });
   const health = await startHealthServer({
     port: proc.healthPort,

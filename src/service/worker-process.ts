@@ -10,7 +10,7 @@ import {
   slackClientSettings,
   workerSettings,
   accessSettings,
-  secret,
+  actionKeySecret,
   bundleSecrets,
   type Env,
 } from '../config.ts';
@@ -44,10 +44,13 @@ export async function runWorkerProcess(baseEnv: Env, cluster: string | null = nu
   const deps = depsFromEnv(env);
   const slackClient = slackClientSettings(env);
   const slack = createSlackClient(slackClient);
-  // The buttons' values are sealed with a key derived from the signing secret, as the bot checks them; without it
-  // the worker's messages carry no buttons.
-  const signingSecret = secret(env, 'SLACK_SIGNING_SECRET', { optional: true });
-  if (!signingSecret) log.warn('SLACK_SIGNING_SECRET is not set: finished jobs get no buttons (set it as on the bot)');
+  // The buttons' values are sealed with a key derived from K8SNET_ACTION_KEY (else the signing secret), as the bot
+  // checks them; a worker needs no Slack signing secret when the action key is set. Neither: no buttons.
+  const actionSecret = actionKeySecret(env);
+  if (!actionSecret)
+    log.warn(
+      'neither K8SNET_ACTION_KEY nor SLACK_SIGNING_SECRET is set: finished jobs get no buttons (set the one the bot has)',
+    );
   const secrets = bundleSecrets(env);
   const redis = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker' });
   const subscriber = connectRedis(queueConfig.redisUrl, { blocking: true, name: 'k8snet-worker-cancel' });
@@ -62,6 +65,7 @@ export async function runWorkerProcess(baseEnv: Env, cluster: string | null = nu
     redis,
     queueConfig.prefix,
     (captureSettings(env).maxSeconds + CAPTURE_SETUP_SECONDS + 10) * 1000,
+    cluster,
   );
   const host = startWorkerHost({
     connection: redis,
@@ -75,7 +79,7 @@ export async function runWorkerProcess(baseEnv: Env, cluster: string | null = nu
         captureLocks,
       }),
     chat: slackReporter(slack, {
-      key: signingSecret ? deriveActionKey(signingSecret) : null,
+      key: actionSecret ? deriveActionKey(actionSecret) : null,
       bounds: captureSettings(env),
     }),
     secrets,

@@ -12,7 +12,7 @@ import bolt from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Queue } from 'bullmq';
 import { describeError, InvalidInputError } from '../errors.ts';
-import { parseSlackCommand, SLACK_HELP, type ParsedSlackCommand } from '../command/grammar.ts';
+import { parseSlackCommand, SLACK_HELP, type CaptureBoundsFor, type ParsedSlackCommand } from '../command/grammar.ts';
 import { createLimiter } from '../ops/concurrency.ts';
 import { statusMessage } from './slack-blocks.ts';
 import { deriveActionKey, openActionValue } from './action-value.ts';
@@ -28,7 +28,7 @@ import {
   type InspectionJobData,
   type JobName,
 } from '../queue/jobs.ts';
-import { clusterForChannel, findCluster, type ClustersFile } from '../clusters/clusters-file.ts';
+import { clusterCaptureBounds, clusterForChannel, findCluster, type ClustersFile } from '../clusters/clusters-file.ts';
 import { publishCancel } from '../queue/cancellation.ts';
 import type { RedisConnection } from '../queue/redis-url.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
@@ -60,6 +60,8 @@ export interface BotOptions {
   schedules?: Pick<ScheduleSettings, 'minIntervalSeconds'>;
   /** The clusters file (K8SNET_CLUSTERS_FILE): one queue per cluster, channels' default clusters. */
   clusters?: ClustersFile | null;
+  /** Each cluster's queue, by name; made here when absent. Closed by the bot's close() either way. */
+  clusterQueues?: ReadonlyMap<string, Queue<InspectionJobData, unknown, JobName>>;
 }
 
 export interface BotHandle {
@@ -123,20 +125,23 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
   const afterAck = createLimiter(AFTER_ACK_CONCURRENCY);
   const audit = (event: Parameters<AuditTrail['record']>[0]) =>
     options.audit?.record(event).catch((err: unknown) => log.warn({ err: describeError(err) }, 'audit write failed'));
-  // Button values are sealed with a key derived from the signing secret (Socket Mode without one: no buttons).
+  // Button values are sealed with a key derived from K8SNET_ACTION_KEY, else the signing secret (neither: no buttons).
+  const actionSecret = slack.actionSecret ?? slack.signingSecret;
   const buttons: ButtonSettings = {
-    key: slack.signingSecret ? deriveActionKey(slack.signingSecret) : null,
+    key: actionSecret ? deriveActionKey(actionSecret) : null,
     bounds: options.capture,
   };
   const cancelButton = (jobId: string, command: OperationCommand, cluster: string | null) =>
     jobButtons(buttons, { jobId, command, phase: 'active', cluster });
   const clusters = options.clusters ?? null;
   // One queue per cluster of the clusters file (jobs.ts queueName); `queue` is the environment's own cluster's.
-  const clusterQueues = new Map(
-    (clusters?.clusters ?? []).map(
-      (c) => [c.name, createInspectionQueue(options.redis, options.prefix, c.name)] as const,
-    ),
-  );
+  const clusterQueues =
+    options.clusterQueues ??
+    new Map(
+      (clusters?.clusters ?? []).map(
+        (c) => [c.name, createInspectionQueue(options.redis, options.prefix, c.name)] as const,
+      ),
+    );
   const queueFor = (cluster: string | null) => (cluster ? clusterQueues.get(cluster)! : queue);
   const hasWorker = async (cluster: string | null) =>
     (await options.redis.exists(workerPresenceKey(options.prefix, queueName(cluster)))) === 1;
@@ -160,6 +165,17 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
       throw new InvalidInputError('--cluster', `no cluster ${JSON.stringify(asked)}; \`/k8snet clusters\` lists them`);
     return asked;
   }
+
+  /**
+   * The capture window a command typed in `channel` may ask for: its cluster's own (the clusters file's capture
+   * limits, as its workers have them), else the deployment's.
+   */
+  const boundsIn =
+    (channel: string): CaptureBoundsFor =>
+    (asked) => {
+      const entry = clusters && findCluster(clusters, asked ?? clusterForChannel(clusters, channel) ?? '');
+      return entry ? clusterCaptureBounds(entry, options.capture) : options.capture;
+    };
 
   async function listClusters(respond: Respond, channel: string): Promise<void> {
     const here = clusterForChannel(clusters, channel);
@@ -240,7 +256,7 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
     const channel = command.channel_id;
     let parsed;
     try {
-      parsed = parseSlackCommand(command.text, options.capture);
+      parsed = parseSlackCommand(command.text, boundsIn(channel));
     } catch (err) {
       await refuse(ack, user, channel, 'invalid', 'invalid', describeError(err));
       return;
@@ -290,14 +306,14 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
         channel,
         'button',
         'refused_button',
-        'buttons need SLACK_SIGNING_SECRET on the bot and the workers; type the command instead.',
+        'buttons need K8SNET_ACTION_KEY (or SLACK_SIGNING_SECRET), the same on the bot and the workers; type the command instead.',
       );
     const opened = openActionValue(buttons.key, actionId, value);
     if (!opened.ok) return refuse(respond, user, channel, 'button', 'refused_button', opened.reason);
     // The value's command is parsed again as if typed: a button never asks for more than a person could type.
     let parsed: ParsedSlackCommand;
     try {
-      parsed = parseSlackCommand(opened.value.text, options.capture);
+      parsed = parseSlackCommand(opened.value.text, boundsIn(channel));
     } catch (err) {
       return refuse(
         respond,
@@ -347,9 +363,11 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
       if (parsed.kind === 'clusters') return await listClusters(respond, channel);
       if (parsed.kind === 'schedule') {
         const answer = await runScheduleCommand(parsed, {
-          schedules: new ReportSchedules({ queue, redis: options.redis, prefix: options.prefix }),
+          schedules: new ReportSchedules({ queue, clusterQueues, redis: options.redis, prefix: options.prefix }),
           user,
           channel,
+          // The cluster a schedule reports on: --cluster, else the default of the channel its reports go to.
+          clusterFor: (asked, target) => clusterOf(asked, target),
           minIntervalSeconds: options.schedules?.minIntervalSeconds ?? DEFAULT_MIN_INTERVAL_SECONDS,
           authorize: (target, captures) => access.check(user, target, captures),
         });
@@ -373,23 +391,6 @@ export async function startBot(options: BotOptions): Promise<BotHandle> {
         cluster = clusterOf(parsed.cluster, channel);
       } catch (err) {
         return await refuse(respond, user, channel, verb, followUp ? 'refused_button' : 'invalid', describeError(err));
-      }
-      // A cluster's own capture ceiling (the clusters file) bounds its commands as K8SNET_CAPTURE_MAX_SECONDS does.
-      const ceiling = cluster ? findCluster(clusters!, cluster)?.capture.maxSeconds : undefined;
-      if (
-        ceiling !== undefined &&
-        'capture' in parsed.command &&
-        parsed.command.capture.enabled &&
-        parsed.command.capture.seconds > ceiling
-      ) {
-        return await refuse(
-          respond,
-          user,
-          channel,
-          verb,
-          followUp ? 'refused_button' : 'invalid',
-          `--capture-seconds: cluster ${cluster} captures at most ${ceiling} s`,
-        );
       }
       const target = queueFor(cluster);
       const title = `${bundleOf ? `evidence bundle of job ${displayJobId(bundleOf)}` : commandTitle(parsed.command)}${cluster ? ` on ${cluster}` : ''}`;

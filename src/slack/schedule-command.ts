@@ -18,6 +18,11 @@ export interface ScheduleCommandContext {
   minIntervalSeconds: number;
   /** The allow-list decision for this user in a channel (the one a schedule posts into), capturing or not. */
   authorize(channel: string, captures: boolean): Promise<AccessDecision>;
+  /**
+   * The cluster a schedule reports on: `asked` (--cluster) checked against the clusters file, else `channel`'s
+   * default; null: the default cluster. Throws InvalidInputError for a cluster it does not know.
+   */
+  clusterFor?(asked: string | undefined, channel: string): string | null;
 }
 
 export interface ScheduleAnswer {
@@ -44,9 +49,10 @@ const creator = (user: string) =>
 
 const sampleText = (s: { sampleSeconds?: number }) =>
   s.sampleSeconds ? ` with a ${s.sampleSeconds} s tunnel sample` : '';
+const clusterText = (s: { cluster?: string }) => (s.cluster ? ` on cluster \`${s.cluster}\`` : '');
 
 export function scheduleLine(s: ScheduleEntry): string {
-  return `\`${s.id}\`  \`${s.cron}\` ${escapeMrkdwn(s.tz)} → ${channelLink(s.channel)}${sampleText(s)}, by ${creator(s.createdBy)}, next ${slackTime(s.next)}`;
+  return `\`${s.id}\`  \`${s.cron}\` ${escapeMrkdwn(s.tz)}${clusterText(s)} → ${channelLink(s.channel)}${sampleText(s)}, by ${creator(s.createdBy)}, next ${slackTime(s.next)}`;
 }
 
 /** Notes go to the schedule's channel and to where the command was typed, once each. */
@@ -103,6 +109,7 @@ async function run(command: ScheduleCommand, ctx: ScheduleCommandContext): Promi
           audit: `schedule add --sample → ${target}`,
         };
       }
+      const cluster = ctx.clusterFor ? ctx.clusterFor(command.cluster, target) : null;
       const added = await schedules.add(
         {
           id: command.id,
@@ -110,16 +117,17 @@ async function run(command: ScheduleCommand, ctx: ScheduleCommandContext): Promi
           tz: command.tz,
           channel: target,
           ...(command.sampleSeconds ? { sampleSeconds: command.sampleSeconds } : {}),
+          ...(cluster ? { cluster } : {}),
         },
         ctx.user,
         { minIntervalSeconds: ctx.minIntervalSeconds },
       );
-      const what = `\`${added.id}\`: a network health report${sampleText(added)} \`${added.cron}\` (${escapeMrkdwn(added.tz)}) into ${channelLink(target)}`;
+      const what = `\`${added.id}\`: a network health report${clusterText(added)}${sampleText(added)} \`${added.cron}\` (${escapeMrkdwn(added.tz)}) into ${channelLink(target)}`;
       return {
         result: 'added',
         text: `:calendar: Scheduled ${what}; next at ${slackTime(added.next)}. \`/k8snet schedule remove ${added.id}\` stops it.`,
         notes: notes(ctx, target, `:calendar: ${mention(ctx.user)} scheduled ${what}.`),
-        audit: `schedule add ${added.id} "${added.cron}" ${added.tz} ${target}${added.sampleSeconds ? ` --sample ${added.sampleSeconds}` : ''}`,
+        audit: `schedule add ${added.id} "${added.cron}" ${added.tz} ${target}${added.sampleSeconds ? ` --sample ${added.sampleSeconds}` : ''}${added.cluster ? ` --cluster ${added.cluster}` : ''}`,
       };
     }
     case 'remove': {
@@ -154,7 +162,7 @@ async function run(command: ScheduleCommand, ctx: ScheduleCommandContext): Promi
           : '';
       return {
         result: 'removed',
-        text: `Removed schedule \`${existing.id}\` (\`${existing.cron}\` into ${channelLink(existing.channel)}).${again}`,
+        text: `Removed schedule \`${existing.id}\` (\`${existing.cron}\`${clusterText(existing)} into ${channelLink(existing.channel)}).${again}`,
         notes: notes(
           ctx,
           existing.channel,

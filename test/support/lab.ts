@@ -16,6 +16,7 @@ export const TOPOLOGIES = {
   ipip: fileURLToPath(new URL('../../src/lab/topologies/ipip.yaml', import.meta.url)),
   policy: fileURLToPath(new URL('../../src/lab/topologies/policy.yaml', import.meta.url)),
   nftables: fileURLToPath(new URL('../../src/lab/topologies/nftables.yaml', import.meta.url)),
+  dualStack: fileURLToPath(new URL('../../src/lab/topologies/dual-stack.yaml', import.meta.url)),
 };
 
 export async function startLab(lab: string, topologyPath = TOPOLOGIES.default): Promise<LabState> {

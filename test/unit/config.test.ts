@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   accessSettings,
+  actionKeySecret,
+  bundleSecrets,
   captureSettings,
   ConfigError,
   kubeSettings,
@@ -109,6 +111,7 @@ describe('Slack settings', () => {
       appToken: undefined,
       apiUrl: undefined,
       port: 3000,
+      actionSecret: SIGNING_SECRET,
     });
     expect(failure(() => slackSettings({ SLACK_BOT_TOKEN: BOT_TOKEN })).message).toBe(
       'SLACK_SIGNING_SECRET: is required but not set (or set SLACK_SIGNING_SECRET_FILE to a file holding it)',
@@ -118,6 +121,20 @@ describe('Slack settings', () => {
       slackSettings({ SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_APP_TOKEN: 'xapp-1-A0123456789-1234567890123-abcdef' }),
     ).toMatchObject({ signingSecret: '', appToken: 'xapp-1-A0123456789-1234567890123-abcdef' });
     expect(failure(() => slackSettings({ SLACK_SIGNING_SECRET: SIGNING_SECRET })).variable).toBe('SLACK_BOT_TOKEN');
+  });
+
+  it('seals buttons with K8SNET_ACTION_KEY when set (a worker then needs no signing secret), else the signing secret; a short key is refused', () => {
+    const key = 'a'.repeat(16) + '0123456789abcdef';
+    expect(actionKeySecret({ K8SNET_ACTION_KEY: key })).toBe(key);
+    expect(actionKeySecret({ K8SNET_ACTION_KEY: key, SLACK_SIGNING_SECRET: SIGNING_SECRET })).toBe(key);
+    expect(actionKeySecret({ SLACK_SIGNING_SECRET: SIGNING_SECRET })).toBe(SIGNING_SECRET);
+    expect(actionKeySecret({})).toBeUndefined();
+    expect(slackSettings({ ...slackEnv, K8SNET_ACTION_KEY: key })).toMatchObject({ actionSecret: key });
+    expect(failure(() => actionKeySecret({ K8SNET_ACTION_KEY: 'short' })).message).toBe(
+      'K8SNET_ACTION_KEY: is 5 characters; use at least 32 random ones (openssl rand -hex 32)',
+    );
+    // A bundle redacts it like the other secrets.
+    expect(bundleSecrets({ K8SNET_ACTION_KEY: key })).toEqual([key]);
   });
 
   it('uses Socket Mode settings when an app-level token is set, and a stand-in API URL ending in /api/', () => {

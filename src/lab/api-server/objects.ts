@@ -5,7 +5,7 @@
  * time and overrides always give the same objects.
  */
 import { createHash } from 'node:crypto';
-import type { LabPlan, PlannedNode, PlannedPod, PlannedService } from '../plan.ts';
+import type { LabPlan, PlannedIpPool, PlannedNode, PlannedPod, PlannedService } from '../plan.ts';
 import type { PolicyStore } from './policy-store.ts';
 import { CALICO_CRD_PREFIX, inlineSchema } from './policy-schemas.ts';
 
@@ -121,13 +121,16 @@ export function buildNode(ctx: ObjectContext, node: PlannedNode): KubeObject {
         'node.alpha.kubernetes.io/ttl': '0',
         'projectcalico.org/IPv4Address': node.calicoIPv4Address ?? `${node.ip}/${prefix}`,
         ...(plan.overlay === 'none' ? {} : { [tunnelAnnotation]: node.tunnelIP }),
+        ...(node.ipv6 ? { 'projectcalico.org/IPv6Address': `${node.ipv6}/64` } : {}),
+        ...(node.tunnelIPv6 ? { 'projectcalico.org/IPv6VXLANTunnelAddr': node.tunnelIPv6 } : {}),
         'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
       },
     }),
-    spec: { podCIDR: node.block, podCIDRs: [node.block] },
+    spec: { podCIDR: node.block, podCIDRs: [node.block, ...(node.blockV6 ? [node.blockV6] : [])] },
     status: {
       addresses: [
         { type: 'InternalIP', address: node.ip },
+        ...(node.ipv6 ? [{ type: 'InternalIP', address: node.ipv6 }] : []),
         { type: 'Hostname', address: node.name },
       ],
       conditions: [
@@ -192,7 +195,7 @@ export function buildPod(ctx: ObjectContext, pod: PlannedPod): KubeObject {
       annotations: {
         'cni.projectcalico.org/containerID': pod.sandboxId,
         'cni.projectcalico.org/podIP': `${pod.ip}/32`,
-        'cni.projectcalico.org/podIPs': `${pod.ip}/32`,
+        'cni.projectcalico.org/podIPs': [`${pod.ip}/32`, ...(pod.ipv6 ? [`${pod.ipv6}/128`] : [])].join(','),
       },
     }),
     spec: {
@@ -256,7 +259,7 @@ export function buildPod(ctx: ObjectContext, pod: PlannedPod): KubeObject {
       hostIPs: node ? [{ ip: node.ip }] : [],
       phase,
       podIP: pod.ip,
-      podIPs: [{ ip: pod.ip }],
+      podIPs: [{ ip: pod.ip }, ...(pod.ipv6 ? [{ ip: pod.ipv6 }] : [])],
       qosClass: 'BestEffort',
       startTime: at,
     },
@@ -403,9 +406,15 @@ export function buildCalicoNode(ctx: ObjectContext, node: PlannedNode): KubeObje
   };
 }
 
-/** The pool as its CRD stores it (crd.projectcalico.org/v1), or as Calico's API server / 3.32's native CRDs serve it (v3). */
-export function buildIpPool(ctx: ObjectContext, apiVersion = `${CALICO_GROUP}/v1`): KubeObject {
-  const pool = ctx.plan.ipPool;
+/**
+ * The plan's IPv4 pool, or another it names (a dual-stack lab's IPv6 pool), as its CRD stores it
+ * (crd.projectcalico.org/v1) or as Calico's API server / 3.32's native CRDs serve it (projectcalico.org/v3).
+ */
+export function buildIpPool(
+  ctx: ObjectContext,
+  pool: PlannedIpPool = ctx.plan.ipPool,
+  apiVersion = `${CALICO_GROUP}/v1`,
+): KubeObject {
   return {
     apiVersion,
     kind: 'IPPool',

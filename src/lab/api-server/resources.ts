@@ -63,7 +63,13 @@ function ipPoolResource(group: string, version: string): LabResource {
     categories: [],
     fieldLabels: META_FIELDS,
     printer: TABLE_PRINTERS.default,
-    build: (ctx) => [buildIpPool(ctx, `${group}/${version}`)],
+    build: (ctx) => {
+      const apiVersion = `${group}/${version}`;
+      return [
+        buildIpPool(ctx, ctx.plan.ipPool, apiVersion),
+        ...(ctx.plan.ipPoolV6 ? [buildIpPool(ctx, ctx.plan.ipPoolV6, apiVersion)] : []),
+      ];
+    },
   };
 }
 

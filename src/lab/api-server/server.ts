@@ -3,6 +3,7 @@
  * CA, per-request overrides, request bodies up to the API server's limit, the policy store (persisted to
  * `<stateDir>/policies.json`), and routeRequest for everything else. Listens on 127.0.0.1 only.
  */
+import { createWriteStream } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -55,6 +56,11 @@ export function labApiPaths(stateDir: string) {
     policies: join(stateDir, 'policies.json'),
     /** What the lab's Felix (policy-reconciler.ts) last programmed. */
     felixStatus: join(stateDir, 'felix-status.json'),
+    /**
+     * One line per request (time, client port, method, URL, status; never the token), as an API server's audit log:
+     * tests prove from the cluster's side which requests reached it, and that another cluster's worker sent none.
+     */
+    requests: join(stateDir, 'api-requests.log'),
   };
 }
 
@@ -106,6 +112,7 @@ export async function startLabApiServer(options: LabApiServerOptions): Promise<L
   const kernelVersion = release();
   let serverAddress = `${LAB_API_HOST}:0`;
   const policies = options.policies ?? (await PolicyStore.open(paths.policies));
+  const requestLog = createWriteStream(paths.requests, { flags: 'a' });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     let body: string;
@@ -141,6 +148,9 @@ export async function startLabApiServer(options: LabApiServerOptions): Promise<L
     if (warnings.length > 0) res.setHeader('warning', warnings);
     res.writeHead(response.status);
     res.end(req.method === 'HEAD' ? undefined : response.body);
+    requestLog.write(
+      `${new Date().toISOString()} ${req.socket.remotePort ?? '-'} ${req.method ?? 'GET'} ${req.url ?? '/'} ${response.status}\n`,
+    );
   };
   const server: Server = createServer({ cert: credentials.certPem, key: credentials.keyPem }, (req, res) => {
     handle(req, res).catch((err: unknown) => internalError(res, err));
@@ -170,7 +180,7 @@ export async function startLabApiServer(options: LabApiServerOptions): Promise<L
     policies,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        server.close(() => requestLog.end(() => resolve()));
         server.closeAllConnections();
       }),
   };

@@ -40,6 +40,22 @@ describe('capture locks in Redis (one capture at a time per node interface, acro
     await release();
   });
 
+  it("locks per cluster: another cluster's capture on a node and interface of the same name does not wait", async () => {
+    const alpha = new RedisCaptureLocks(redis, prefix, 300, 'alpha');
+    const beta = new RedisCaptureLocks(redis, prefix, 300, 'beta');
+    const releaseAlpha = await alpha.acquire('k8s-node4//eth0', 10_000);
+    const started = Date.now();
+    const releaseBeta = await beta.acquire('k8s-node4//eth0', 10_000);
+    expect(Date.now() - started).toBeLessThan(300);
+    // Within one cluster the lock still holds.
+    await expect(
+      new RedisCaptureLocks(redis, prefix, 300, 'alpha').acquire('k8s-node4//eth0', 10_000),
+    ).rejects.toMatchObject({ retryable: true });
+    expect(alpha.keyOf('k8s-node4//eth0')).not.toBe(beta.keyOf('k8s-node4//eth0'));
+    await releaseAlpha();
+    await releaseBeta();
+  });
+
   it('expires by itself when its holder died, and a stale holder cannot release a lock someone else now holds', async () => {
     const locks = new RedisCaptureLocks(redis, prefix, 2000);
     const staleRelease = await locks.acquire('k8s-node3//eth0', 200);

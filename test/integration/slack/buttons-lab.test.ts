@@ -17,6 +17,7 @@ import { startK8snet, type K8snetProcess } from '../../../src/demo/k8snet-proces
 import { nodeCommandLog } from '../../../src/lab/sshd.ts';
 import { labPaths } from '../../../src/lab/state.ts';
 import { startLab, stopLab } from '../../support/lab.ts';
+import { processEnv } from '../../support/k8snet-processes.ts';
 import { BOT_TOKEN, REDIS_URL, SIGNING_SECRET, freePort, until } from '../../support/slack-pipeline.ts';
 import { fileURLToPath } from 'node:url';
 import { execFile } from 'node:child_process';
@@ -219,16 +220,7 @@ describe('buttons on the lab', () => {
       `clusters:\n  cflab:\n    kubeconfig: ${paths.kubeconfig}\n    ssh: { user: root, key: ${paths.clientKey}, knownHosts: ${paths.knownHosts} }\n    capture: { defaultSeconds: 1, maxSeconds: 3 }\n    channels: [C7]\n`,
     );
     const port = await freePort();
-    const common = {
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: standIn.apiUrl,
-      REDIS_URL,
-      K8SNET_QUEUE_PREFIX: prefix,
-      K8SNET_HEALTH_PORT: '0',
-      K8SNET_CLUSTERS_FILE: join(dir, 'clusters.yaml'),
-      LOG_LEVEL: 'info',
-    };
+    const common = processEnv(standIn, prefix, { K8SNET_CLUSTERS_FILE: join(dir, 'clusters.yaml') });
     try {
       const bot = startK8snet(['bot'], { ...common, PORT: String(port) });
       processes.push(bot);

@@ -5,7 +5,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { startTestPipeline, until, type TestPipeline } from '../../support/slack-pipeline.ts';
 import { parseClustersFile } from '../../../src/clusters/clusters-file.ts';
-import { queueName } from '../../../src/queue/jobs.ts';
+import { createInspectionQueue, queueName } from '../../../src/queue/jobs.ts';
+import { ReportSchedules } from '../../../src/schedule/report-schedules.ts';
 import type { OperationRunner } from '../../../src/ops/run-operation.ts';
 
 const clusters = parseClustersFile(`
@@ -16,6 +17,10 @@ clusters:
   cfus:
     kubeconfig: /secrets/us/kubeconfig
     capture: { maxSeconds: 4 }
+  cfap:
+    kubeconfig: /secrets/ap/kubeconfig
+    capture: { defaultSeconds: 3, maxSeconds: 4 }
+    channels: [C4]
 `);
 
 /** A runner that says which cluster's worker ran it. */
@@ -97,15 +102,15 @@ describe('many clusters', () => {
     );
     await p.send('clusters');
     await p.send('pod a --cluster nowhere');
-    await p.send('trace a b -c cfus --capture-seconds 5');
-    const answers = await until(() => {
-      const r = p!.standIn.calls.filter((c) => c.method === 'response_url').map((c) => String(c.args.text));
-      return r.length === 3 && r;
-    });
-    // The cluster's own capture ceiling, below the deployment's.
-    expect(answers.find((a) => a.includes('cfus captures'))).toContain(
+    // The cluster's own capture ceiling, below the deployment's: refused by the grammar, in the acknowledgement.
+    const ceiling = await p.send('trace a b -c cfus --capture-seconds 5');
+    expect((JSON.parse(ceiling.body) as { text: string }).text).toContain(
       '--capture-seconds: cluster cfus captures at most 4 s',
     );
+    const answers = await until(() => {
+      const r = p!.standIn.calls.filter((c) => c.method === 'response_url').map((c) => String(c.args.text));
+      return r.length === 2 && r;
+    });
     const list = answers.find((a) => a.startsWith('*Clusters*'))!;
     expect(list).toContain('this channel uses *cfeu*');
     expect(list).toContain('• `cfeu` — default in <#C1>; a worker is running');
@@ -121,5 +126,117 @@ describe('many clusters', () => {
     const text =
       r.text ?? String((await until(() => p!.standIn.calls.find((c) => c.method === 'response_url'))).args.text);
     expect(text).toContain('this k8snet knows one cluster only (no K8SNET_CLUSTERS_FILE)');
+  });
+
+  it("schedules name their cluster: made for the channel's or --cluster, kept on its queue, run by its worker, listed and reported with it; an old schedule keeps the default", async () => {
+    p = await startTestPipeline({ clusters, schedules: { minIntervalSeconds: 1 } });
+    // A schedule stored before there were clusters: on the default queue, its job data naming none.
+    await new ReportSchedules({ queue: p.queue, redis: p.redis, prefix: p.prefix }).upsert(
+      { id: 'legacy', cron: '0 6 * * *', tz: 'UTC', channel: 'C3' },
+      'U1',
+      new Date().toISOString(),
+    );
+    const answers = () => p!.standIn.calls.filter((c) => c.method === 'response_url').map((c) => String(c.args.text));
+    const answer = async (n: number) =>
+      (await until(() => answers().length >= n && answers(), 10_000, `answer ${n}`))[n - 1]!;
+    // C1 uses cfeu: a schedule added there reports on cfeu.
+    await p.send('schedule add "*/2 * * * * *" report --id eu-tick', { channel: 'C1' });
+    expect(await answer(1)).toContain('Scheduled `eu-tick`: a network health report on cluster `cfeu` `*/2 * * * * *`');
+    await p.send('schedule add "0 7 * * *" report --id us-daily --cluster cfus', { channel: 'C3' });
+    expect(await answer(2)).toContain('a network health report on cluster `cfus`');
+    await p.send('schedule add "0 7 * * *" report -c nowhere', { channel: 'C3' });
+    expect(await answer(3)).toContain('no cluster "nowhere"; `/k8snet clusters` lists them');
+
+    // Each lives on its cluster's queue, its ticks' jobs naming the cluster; the old one stays where it was.
+    const queues = {
+      cfeu: createInspectionQueue(p.redis, p.prefix, 'cfeu'),
+      cfus: createInspectionQueue(p.redis, p.prefix, 'cfus'),
+    };
+    try {
+      const ids = async (q: TestPipeline['queue']) => (await q.getJobSchedulers()).map((s) => s.key).sort();
+      expect(await ids(p.queue)).toEqual(['legacy']);
+      expect(await ids(queues.cfeu)).toEqual(['eu-tick']);
+      expect(await ids(queues.cfus)).toEqual(['us-daily']);
+      expect((await queues.cfus.getJobSchedulers())[0]!.template!.data).toMatchObject({
+        cluster: 'cfus',
+        title: 'network health report on cfus (schedule us-daily)',
+      });
+      expect((await p.queue.getJobSchedulers())[0]!.template!.data).not.toHaveProperty('cluster');
+
+      await p.send('schedule list', { channel: 'C3' });
+      const list = (await answer(4)).split('\n');
+      expect(list.find((l) => l.includes('`eu-tick`'))).toContain('UTC on cluster `cfeu` → <#C1>');
+      expect(list.find((l) => l.includes('`us-daily`'))).toContain('UTC on cluster `cfus` → <#C3>');
+      expect(list.find((l) => l.includes('`legacy`'))).toMatch(/`0 6 \* \* \*` UTC → <#C3>/);
+
+      // cfeu's worker runs its ticks; its report names the cluster and the schedule.
+      p.startWorker({
+        runnerFor: () => async () => ({
+          result: { findings: [] },
+          report: {
+            title: 'network health report',
+            headline: 'ran on cfeu',
+            findings: [],
+            sections: [],
+            attachments: [],
+          },
+        }),
+        queueName: queueName('cfeu'),
+        cluster: 'cfeu',
+      });
+      await until(
+        () =>
+          [...p!.standIn.messages.values()].some(
+            (m) =>
+              m.channel === 'C1' &&
+              JSON.stringify(m.blocks ?? '').includes('network health report on cfeu (schedule eu-tick)') &&
+              JSON.stringify(m.blocks ?? '').includes('ran on cfeu'),
+          ),
+        20_000,
+        'a tick of eu-tick reported on cfeu',
+      );
+      await p.send('schedule remove eu-tick', { channel: 'C1' });
+      expect(await answer(5)).toContain('Removed schedule `eu-tick` (`*/2 * * * * *` on cluster `cfeu` into <#C1>)');
+      expect(await ids(queues.cfeu)).toEqual([]);
+    } finally {
+      await Promise.all([queues.cfeu.close(), queues.cfus.close()]);
+    }
+  });
+
+  it("applies a cluster's own capture limits when the bot reads a command for it: its default window, its ceiling with a clear answer", async () => {
+    p = await startTestPipeline({ clusters });
+    const cfap = createInspectionQueue(p.redis, p.prefix, 'cfap');
+    try {
+      const windows = async (q: TestPipeline['queue']) =>
+        (await q.getJobs(['waiting'])).map((j) => [
+          j.data.channel,
+          (j.data.command as { capture?: { seconds: number } }).capture?.seconds,
+        ]);
+      // C4 uses cfap (default 3 s, at most 4 s); C1 uses cfeu (no limits of its own: the deployment's 2 s, 30 s).
+      await p.send('trace a b', { channel: 'C4' });
+      await p.send('trace a b --capture-seconds 4', { channel: 'C4' });
+      await p.send('trace a b -c cfap', { channel: 'C1' });
+      // Asking more than cfap allows: answered privately at once (the acknowledgement), nothing queued.
+      const refused = await p.send('trace a b --capture-seconds 5', { channel: 'C4' });
+      expect((JSON.parse(refused.body) as { text: string }).text).toMatch(
+        /^:no_entry: --capture-seconds: cluster cfap captures at most 4 s; ask for 4 or fewer/,
+      );
+      await p.send('nodeport 31080 --capture-seconds 20', { channel: 'C1' });
+      await until(async () => (await cfap.getJobCounts('waiting')).waiting === 3, 10_000, 'three jobs on cfap');
+      expect((await windows(cfap)).sort()).toEqual([
+        ['C1', 3],
+        ['C4', 3],
+        ['C4', 4],
+      ]);
+      const eu = createInspectionQueue(p.redis, p.prefix, 'cfeu');
+      try {
+        await until(async () => (await eu.getJobCounts('waiting')).waiting === 1, 10_000, 'the nodeport on cfeu');
+        expect(await windows(eu)).toEqual([['C1', 20]]);
+      } finally {
+        await eu.close();
+      }
+    } finally {
+      await cfap.close();
+    }
   });
 });

@@ -12,6 +12,7 @@ import { signedSlashCommand } from '../../../src/slack/signing.ts';
 import { startLab, stopLab } from '../../support/lab.ts';
 import { BOT_TOKEN, REDIS_URL, SIGNING_SECRET, freePort, until } from '../../support/slack-pipeline.ts';
 import { startK8snet, type K8snetProcess } from '../../../src/demo/k8snet-process.ts';
+import { processEnv } from '../../support/k8snet-processes.ts';
 
 const LAB = 'ite2e';
 let lab: LabState;
@@ -24,18 +25,7 @@ const pod = (name: string) => lab.plan.pods.find((p) => p.name === name)!;
 const node = (name: string) => lab.plan.nodes.find((n) => n.name === name)!;
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: standIn.apiUrl,
-    REDIS_URL,
-    K8SNET_QUEUE_PREFIX: prefix,
-    K8SNET_CAPTURE_USERS: 'U1',
-    K8SNET_CAPTURE_SECONDS: '2',
-    K8SNET_HEALTH_PORT: '0',
-    LOG_LEVEL: 'info',
-    ...extra,
-  };
+  return processEnv(standIn, prefix, { K8SNET_CAPTURE_USERS: 'U1', K8SNET_CAPTURE_SECONDS: '2', ...extra });
 }
 
 async function startBot(): Promise<K8snetProcess> {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { clusterEnv, clusterForChannel, parseClustersFile } from '../../../src/clusters/clusters-file.ts';
+import {
+  clusterCaptureBounds,
+  clusterEnv,
+  clusterForChannel,
+  findCluster,
+  parseClustersFile,
+} from '../../../src/clusters/clusters-file.ts';
 import { captureSettings, kubeSettings, sshEnvSettings } from '../../../src/config.ts';
 import { parseInspectArgs, parseSlackCommand } from '../../../src/command/grammar.ts';
 
@@ -9,7 +15,7 @@ clusters:
     kubeconfig: /secrets/prod-eu/kubeconfig
     context: eu
     ssh: { user: ops, key: /secrets/prod-eu/id_ed25519, knownHosts: /secrets/prod-eu/known_hosts, port: 2222, jumpHost: "ops@bastion:22" }
-    capture: { defaultSeconds: 3, maxSeconds: 10 }
+    capture: { defaultSeconds: 3, maxSeconds: 10, snapLength: 256 }
     channels: [C0PRODEU]
   staging:
     inCluster: true
@@ -48,7 +54,7 @@ describe('the clusters file', () => {
       port: 2222,
       jumpHost: { host: 'bastion', port: 22, user: 'ops' },
     });
-    expect(captureSettings(env)).toMatchObject({ defaultSeconds: 3, maxSeconds: 10, maxPackets: 500 });
+    expect(captureSettings(env)).toMatchObject({ defaultSeconds: 3, maxSeconds: 10, maxPackets: 500, snapLength: 256 });
     // inCluster: the environment's kubeconfig does not leak into it.
     expect(kubeSettings(clusterEnv(staging!, { ...base, KUBERNETES_SERVICE_HOST: '10.96.0.1' }))).toEqual({
       kubeconfigPath: null,
@@ -97,5 +103,42 @@ describe('--cluster NAME in the grammar', () => {
     expect(() => parseSlackCommand('pod a --cluster "prod;id"')).toThrow('--cluster');
     expect(parseSlackCommand('clusters')).toEqual({ kind: 'clusters' });
     expect(() => parseSlackCommand('clusters x')).toThrow('`clusters` takes no arguments');
+  });
+});
+
+describe("a cluster's own capture limits in the grammar", () => {
+  const file = parseClustersFile(FILE);
+  const deployment = { defaultSeconds: 5, maxSeconds: 30 };
+  // As the bot does it: the named cluster's limits, else (no --cluster) the channel's cluster's, else the deployment's.
+  const boundsIn = (channel: string) => (asked: string | undefined) => {
+    const entry = findCluster(file, asked ?? clusterForChannel(file, channel) ?? '');
+    return entry ? clusterCaptureBounds(entry, deployment) : deployment;
+  };
+  const seconds = (text: string, channel = 'C0OTHER') => {
+    const parsed = parseSlackCommand(text, boundsIn(channel));
+    return parsed.kind === 'operation' && 'capture' in parsed.command ? parsed.command.capture.seconds : null;
+  };
+
+  it("takes the cluster's default window: named with --cluster, or the channel's cluster; else the deployment's", () => {
+    expect(seconds('trace a b --cluster prod-eu')).toBe(3);
+    expect(seconds('trace a b', 'C0PRODEU')).toBe(3);
+    // staging sets no capture limits: the deployment's.
+    expect(seconds('trace a b -c staging', 'C0PRODEU')).toBe(5);
+    expect(seconds('trace a b')).toBe(5);
+    expect(seconds('nodeport 31080 -c prod-eu --capture-seconds 10')).toBe(10);
+  });
+
+  it('refuses more than the cluster allows, naming the cluster, where the deployment would allow it', () => {
+    expect(() => parseSlackCommand('trace a b -c prod-eu --capture-seconds 11', boundsIn('C0OTHER'))).toThrow(
+      '--capture-seconds: cluster prod-eu captures at most 10 s; ask for 10 or fewer',
+    );
+    expect(() => parseSlackCommand('svc web --capture-seconds 20', boundsIn('C0PRODEU'))).toThrow(
+      'cluster prod-eu captures at most 10 s',
+    );
+    expect(seconds('svc web --capture-seconds 20 -c staging', 'C0PRODEU')).toBe(20);
+    // Not a number is still the grammar's own message.
+    expect(() => parseSlackCommand('trace a b -c prod-eu --capture-seconds 2s', boundsIn('C0OTHER'))).toThrow(
+      '--capture-seconds: "2s" is not a whole number',
+    );
   });
 });

@@ -16,6 +16,8 @@ describe('command text, the inverse of the grammar', () => {
     'trace pod-src payments/pod-dest -n web --port 8080 --capture-seconds 12',
     'trace pod-src default/pod-dest --no-capture --no-test',
     'trace a b --no-test',
+    'trace pod-src pod-dest -6',
+    'trace pod-src pod-dest --ipv4 --no-capture',
     'nodeport 30080 --no-capture',
     'nodeport 30080 --capture-seconds 3',
     'svc web -n shop',

@@ -175,6 +175,11 @@ describe('network policy commands', () => {
       /--port: "80;id" is not a whole number/,
     );
     expect(() => parseInspectArgs('pod', ['a', '--port', '80'])).toThrow('--port: only `trace` takes a port');
+    expect(() => parseInspectArgs('svc', ['web', '-6'])).toThrow('--ipv6: only `trace` picks a family');
+    expect(() => parseInspectArgs('trace', ['a', 'b', '-4', '-6'])).toThrow(
+      '--ipv4: --ipv4 and --ipv6 cannot be given together',
+    );
+    expect(parseInspectArgs('trace', ['a', 'b', '--ipv6']).command).toMatchObject({ op: 'trace', family: 6 });
     expect(() => parseSlackCommand('policy $(reboot)')).toThrow(/POD: .* is not a valid name/);
     expect(() => parseInspectArgs('policy', [])).toThrow('`policy` takes 1 argument, got 0');
   });

@@ -55,6 +55,7 @@ describe('the environment the code reads', () => {
       expect(names).toContain(name);
     }
     expect(secretsRead()).toEqual([
+      'K8SNET_ACTION_KEY',
       'K8SNET_SSH_KEY_PASSPHRASE',
       'SLACK_APP_TOKEN',
       'SLACK_BOT_TOKEN',
@@ -100,14 +101,16 @@ describe('the environment the code reads', () => {
     const bot = refs('k8snet-bot');
     const worker = refs('k8snet-worker');
     // Which process reads which secret (src/service/*-process.ts): the worker seals button values with a key derived
-    // from the signing secret (optional: without it, no buttons).
+    // from K8SNET_ACTION_KEY, else the signing secret (both optional: without either, no buttons).
     expect(Object.keys(bot).sort()).toEqual([
+      'K8SNET_ACTION_KEY',
       'REDIS_URL',
       'SLACK_APP_TOKEN',
       'SLACK_BOT_TOKEN',
       'SLACK_SIGNING_SECRET',
     ]);
     expect(Object.keys(worker).sort()).toEqual([
+      'K8SNET_ACTION_KEY',
       'K8SNET_SSH_KEY_PASSPHRASE',
       'REDIS_URL',
       'SLACK_BOT_TOKEN',

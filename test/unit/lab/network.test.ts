@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { parse as parseYaml } from 'yaml';
 import { DEFAULT_TOPOLOGY_PATH, loadTopology, parseTopology } from '../../../src/lab/topology.ts';
 import { planLab } from '../../../src/lab/plan.ts';
 import {
@@ -52,6 +53,78 @@ describe('lab network lines', () => {
     expect(podHostLines(plan, pod)[0]).toBe(
       `link add ${pod.caliInterface} mtu 1450 type veth peer name eth0 netns ${pod.netnsName}`,
     );
+  });
+});
+
+describe('a dual-stack lab', () => {
+  const dual = planLab(
+    parseTopology(
+      parseYaml(`
+nodes: [{ name: k8s-node1 }, { name: k8s-node2 }]
+ipPools:
+  - { name: v4, cidr: 10.244.0.0/16, vxlanMode: Always }
+  - { name: v6, cidr: "fd00:10:244::/64", vxlanMode: Always }
+pods:
+  - { name: web, node: k8s-node1, containers: [{ name: web, ports: [80] }] }
+`),
+    ),
+    { lab: 'dual', nodeSubnet: '10.254.7.0/24' },
+  );
+  const [a, b] = dual.nodes;
+
+  it("gives each node a /122 of the IPv6 pool (Calico's default block), an address on a lab-only ULA and its VTEP", () => {
+    expect(dual.nodeSubnetV6).toMatch(/^fd[0-9a-f]{2}:[0-9a-f]{1,4}:[0-9a-f]{1,4}::\/64$/);
+    expect([a!.blockV6, b!.blockV6]).toEqual(['fd00:10:244::/122', 'fd00:10:244::40/122']);
+    expect([a!.tunnelIPv6, b!.tunnelIPv6]).toEqual(['fd00:10:244::', 'fd00:10:244::40']);
+    expect(dual.pods[0]!.ipv6).toBe('fd00:10:244::1');
+    // VXLAN over IPv6 costs 70 bytes: the pods get the smaller of the two families' MTUs.
+    expect(dual.podMtu).toBe(1430);
+  });
+
+  it('builds vxlan-v6.calico beside vxlan.calico, with the routes, neighbours and FDB entries Felix writes', () => {
+    const lines = nodeLines(dual, a!, 0);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        `addr add ${a!.ipv6}/64 dev eth0 nodad`,
+        `link add vxlan-v6.calico type vxlan id 4096 dstport 4789 local ${a!.ipv6} dev eth0 nolearning`,
+        `link set vxlan-v6.calico address ${a!.tunnelMacV6} mtu 1430`,
+        `link set vxlan.calico address ${a!.tunnelMac} mtu 1450`,
+        `route add blackhole ${a!.blockV6} proto 80`,
+        `neigh add ${b!.tunnelIPv6} lladdr ${b!.tunnelMacV6} dev vxlan-v6.calico nud permanent`,
+        `route add ${b!.blockV6} via ${b!.tunnelIPv6} dev vxlan-v6.calico onlink proto 80`,
+      ]),
+    );
+    expect(nodeFdbLines(dual, a!)).toContain(
+      `fdb add ${b!.tunnelMacV6} dev vxlan-v6.calico dst ${b!.ipv6} self permanent`,
+    );
+  });
+
+  it("gives a pod its IPv6 /128 and Calico's IPv6 gateway, the cali side's EUI-64 link-local address", () => {
+    const pod = dual.pods[0]!;
+    expect(podLines(dual, pod).slice(-2)).toEqual([
+      `addr add ${pod.ipv6}/128 dev eth0 nodad`,
+      'route add ::/0 via fe80::ecee:eeff:feee:eeee dev eth0',
+    ]);
+    expect(podHostLines(dual, pod)).toEqual(
+      expect.arrayContaining([
+        `addr add fe80::ecee:eeff:feee:eeee/64 dev ${pod.caliInterface} nodad`,
+        `route add ${pod.ipv6} dev ${pod.caliInterface} scope link`,
+      ]),
+    );
+  });
+
+  it('refuses pools a dual-stack lab cannot build, saying why', () => {
+    const pools = (p: string) => parseYaml(`nodes: [{ name: n1 }]\nipPools:\n${p}`);
+    expect(() => parseTopology(pools('  - { name: v6, cidr: "fd00::/64" }'))).toThrow(
+      'the lab takes one IPv4 pool, optionally followed by one IPv6 pool (dual stack)',
+    );
+    expect(() =>
+      parseTopology(
+        pools(
+          '  - { name: v4, cidr: 10.244.0.0/16 }\n  - { name: v6, cidr: "fd00::/64", ipipMode: Always, vxlanMode: Never }',
+        ),
+      ),
+    ).toThrow('IP-in-IP carries IPv4 only');
   });
 });
 

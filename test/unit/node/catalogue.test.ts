@@ -426,3 +426,42 @@ describe('BIRD commands', () => {
     expect(() => c.crictlExecBirdShowProtocols(id, { socket: '/x;id.ctl' })).toThrow();
   });
 });
+
+describe('conntrack entries of a Service connection', () => {
+  it('filters by the validated destination and port, with -f ipv6 for an IPv6 address', () => {
+    expect(c.conntrackList({ protocol: 'tcp', origDst: '10.96.0.10', origPortDst: 80 })).toMatchObject({
+      argv: ['conntrack', '-L', '-p', 'tcp', '--orig-dst', '10.96.0.10', '--orig-port-dst', '80'],
+      privileged: true,
+    });
+    expect(c.conntrackList({ protocol: 'tcp', origDst: 'fd00:10:96::a', origPortDst: 443 }).argv).toEqual([
+      'conntrack',
+      '-L',
+      '-f',
+      'ipv6',
+      '-p',
+      'tcp',
+      '--orig-dst',
+      'fd00:10:96::a',
+      '--orig-port-dst',
+      '443',
+    ]);
+    expect(() => c.conntrackList({ protocol: 'tcp', origDst: '10.96.0.10; reboot', origPortDst: 80 })).toThrow();
+    expect(() => c.conntrackList({ protocol: 'icmp' as 'tcp', origDst: '10.96.0.10', origPortDst: 80 })).toThrow();
+    expect(() => c.conntrackList({ protocol: 'tcp', origDst: '10.96.0.10', origPortDst: 70000 })).toThrow();
+  });
+});
+
+describe('host network managers', () => {
+  it('asks NetworkManager and systemd-networkd for their device lists in fixed, machine-readable forms', () => {
+    expect(c.nmcliDeviceStatus().argv).toEqual([
+      'nmcli',
+      '-t',
+      '-f',
+      'DEVICE,TYPE,STATE,CONNECTION',
+      'device',
+      'status',
+    ]);
+    expect(c.networkctlList().argv).toEqual(['networkctl', 'list', '--no-legend', '--no-pager']);
+    expect(c.which(['nmcli', 'networkctl']).argv.slice(-2)).toEqual(['nmcli', 'networkctl']);
+  });
+});

@@ -4,6 +4,8 @@ import {
   inspectNode,
   inspectServiceRules,
   listenersIn,
+  readConntrack,
+  readInterfaceManagers,
   testConnect,
 } from '../../../src/ops/node-facts.ts';
 import {
@@ -15,7 +17,7 @@ import {
 import { listenersFromSs, listeningPorts } from '../../../src/parse/listeners.ts';
 import { sysctlValues } from '../../../src/parse/sysctl.ts';
 import { netnsFromCrictlInspectp } from '../../../src/parse/runtime-sandbox.ts';
-import { inNetns } from '../../../src/node/catalogue.ts';
+import { inNetns, WHICH_SCRIPT } from '../../../src/node/catalogue.ts';
 import type { CommandResult, NodeCommand, NodeShell } from '../../../src/node/types.ts';
 import { publishedFixture } from '../parse/published-fixture.ts';
 import { commandResult } from '../../support/command-result.ts';
@@ -586,5 +588,64 @@ describe("a NodePort's listeners on the node", () => {
       listening: true,
       listeners: [{ address: '*', port: 31080, process: 'kube-proxy' }],
     });
+  });
+});
+
+describe('host network managers and conntrack, read on a node', () => {
+  const node = { name: 'k8s-node1', address: '10.254.0.11' };
+  /** A shell that answers argv lines from fixtures (any other fails, as a tool without its daemon) and records them. */
+  function recording(answers: Record<string, string>) {
+    const asked: string[] = [];
+    const done = { timedOut: false, truncated: false, durationMs: 1 };
+    const shell: NodeShell = {
+      run: async (n, { argv }) => {
+        asked.push(argv.join(' '));
+        const out = answers[argv.join(' ')];
+        const failed = { stdout: '', stderr: 'Failed to connect to bus: Host is down', exitCode: 1 };
+        return {
+          node: n.name,
+          argv,
+          ...done,
+          ...(out === undefined ? failed : { stdout: out, stderr: '', exitCode: 0 }),
+        };
+      },
+      capture: () => Promise.reject(new Error('unused')),
+      close: () => Promise.resolve(),
+    };
+    return { shell, asked };
+  }
+  const whichLine = `sh -c ${WHICH_SCRIPT} k8snet-which nmcli networkctl`;
+
+  it('asks only the tools the node has, and a tool that fails (no daemon, as on the lab) gives no reading', async () => {
+    const nmOnly = recording({
+      [whichLine]: 'nmcli /usr/bin/nmcli\n',
+      'nmcli -t -f DEVICE,TYPE,STATE,CONNECTION device status': publishedFixture(
+        'nmcli-t-typhoon-1007-cali-connecting.txt',
+      ),
+    });
+    const readings = await readInterfaceManagers(nmOnly.shell, node, AbortSignal.timeout(1000));
+    expect(readings.map((r) => [r.tool, r.devices.map((d) => d.device)])).toEqual([
+      ['NetworkManager', ['cali1a81d481534', 'tunl0']],
+    ]);
+    expect(nmOnly.asked.some((a) => a.startsWith('networkctl'))).toBe(false);
+    const lab = recording({ [whichLine]: 'networkctl /usr/bin/networkctl\n' });
+    expect(await readInterfaceManagers(lab.shell, node, AbortSignal.timeout(1000))).toEqual([]);
+    expect(lab.asked).toContain('networkctl list --no-legend --no-pager');
+  });
+
+  it("reads the test connection's entries, and says why when conntrack cannot run", async () => {
+    const cmd = 'conntrack -L -p tcp --orig-dst 10.96.0.100 --orig-port-dst 8080';
+    const ok = recording({ [cmd]: publishedFixture('lab-conntrack-L-service.txt') });
+    const r = await readConntrack(ok.shell, node, { ip: '10.96.0.100', port: 8080 }, AbortSignal.timeout(1000));
+    expect(r).toMatchObject({ command: cmd, error: null });
+    expect(r.entries).toHaveLength(4);
+    const missing = await readConntrack(
+      recording({}).shell,
+      node,
+      { ip: '10.96.0.100', port: 8080 },
+      AbortSignal.timeout(1000),
+    );
+    expect(missing.entries).toEqual([]);
+    expect(missing.error).toContain(`${cmd} on k8s-node1 exited 1`);
   });
 });

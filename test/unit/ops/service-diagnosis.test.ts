@@ -3,6 +3,8 @@ import { headlineFor } from '../../../src/model/report.ts';
 import { renderReportText } from '../../../src/render/terminal.ts';
 import { renderSlackThread } from '../../../src/slack/slack-blocks.ts';
 import { diagnoseService, type NodeRuleFacts, type ServiceFacts } from '../../../src/ops/service-diagnosis.ts';
+import { parseConntrack } from '../../../src/parse/conntrack.ts';
+import { publishedFixture } from '../parse/published-fixture.ts';
 
 const rules = [
   '-A KUBE-NODEPORTS -p tcp -m comment --comment "default/svc-nodeport:http" -m tcp --dport 31080 -j KUBE-EXT-AAAA',
@@ -233,5 +235,165 @@ describe('service diagnosis across kube-proxy modes', () => {
     expect(found[1]!.message).toBe(
       'k8s-node1 has iptables rules in both backends: 3 in iptables-legacy and 41 in iptables-nft; each tool shows only its half, and packets go through both',
     );
+  });
+});
+
+describe('service diagnosis: the test connection in conntrack', () => {
+  const reading = (fixture: string) => ({
+    command: 'conntrack -L -p tcp --orig-dst 10.10.10.10 --orig-port-dst 80',
+    entries: parseConntrack(publishedFixture(fixture)).entries.filter((e) => e.protocol === 'tcp'),
+    error: null,
+  });
+  /** A ClusterIP Service 10.10.10.10:80 with the endpoint of kubernetes#101607's entry. */
+  function clusterIp(endpointIp: string): ServiceFacts {
+    const f = facts();
+    f.kind = 'clusterip';
+    f.port = 80;
+    f.service = {
+      ...f.service!,
+      type: 'ClusterIP',
+      clusterIP: '10.10.10.10',
+      clusterIPs: ['10.10.10.10'],
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 80, nodePort: null }],
+    };
+    f.endpoints = [{ ...f.endpoints[0]!, ip: endpointIp, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }];
+    const dnat = `-A KUBE-SEP-BBBB -p tcp -m tcp -j DNAT --to-destination ${endpointIp}:80`;
+    f.nodes = [node('kind-worker', '172.18.0.2', { rules: [dnat], dnatTargets: [`${endpointIp}:80`] })];
+    return f;
+  }
+  const probe = (fixture: string) => ({
+    destination: { ip: '10.10.10.10', port: 80 },
+    source: null,
+    reading: reading(fixture),
+  });
+
+  it('names the endpoint the DNAT chose that never answered, with the conntrack line', () => {
+    const f = clusterIp('10.244.2.3');
+    f.nodes[0]!.testConntrack = probe('conntrack-k8s-101607-syn-sent-dnat.txt');
+    const found = diagnoseService(f).find((x) => x.code === 'conntrack_dnat_unreplied')!;
+    expect(found.severity).toBe('error');
+    expect(found.message).toBe(
+      'on kind-worker the test connection to 10.10.10.10:80 was translated to endpoint 10.244.2.3:80, which never answered (SYN_SENT, [UNREPLIED]): the endpoint, or the path from kind-worker to it, drops the connection',
+    );
+    expect(found.evidence).toBe(
+      [
+        'conntrack -L -p tcp --orig-dst 10.10.10.10 --orig-port-dst 80 on kind-worker:',
+        'tcp 6 119 SYN_SENT src=172.18.0.1 dst=10.10.10.10 sport=60000 dport=80 [UNREPLIED] src=10.244.2.3 dst=172.18.0.2 sport=80 dport=45815 mark=0 use=1',
+      ].join('\n'),
+    );
+  });
+
+  it("shows a DNAT to an address that is no longer an endpoint under the node's stale rule", () => {
+    const f = clusterIp('10.244.1.7');
+    f.nodes[0] = {
+      ...f.nodes[0]!,
+      rules: ['-A KUBE-SEP-CCCC -p tcp -m tcp -j DNAT --to-destination 10.244.2.3:80'],
+      dnatTargets: ['10.244.2.3:80'],
+      testConntrack: probe('conntrack-k8s-101607-syn-sent-dnat.txt'),
+    };
+    const found = diagnoseService(f);
+    const stale = found.find((x) => x.code === 'stale_endpoint_rule')!;
+    expect(stale.children!.map((x) => [x.code, x.message])).toEqual([
+      [
+        'conntrack_dnat_stale',
+        'on kind-worker the test connection to 10.10.10.10:80 was sent to 10.244.2.3:80, which is not a ready endpoint of the Service',
+      ],
+    ]);
+    expect(found.map((x) => x.code)).not.toContain('conntrack_dnat_stale');
+  });
+
+  it("puts an untranslated connection under the node's missing KUBE-SERVICES rule", () => {
+    const f = clusterIp('10.244.2.3');
+    f.service = { ...f.service!, clusterIP: '10.10.28.7', clusterIPs: ['10.10.28.7'] };
+    f.port = 5222;
+    f.service.ports = [{ name: 'http', protocol: 'TCP', port: 5222, targetPort: 5222, nodePort: null }];
+    f.nodes[0] = {
+      ...f.nodes[0]!,
+      entryRule: false,
+      rules: [],
+      dnatTargets: [],
+      testConntrack: {
+        destination: { ip: '10.10.28.7', port: 5222 },
+        source: '10.10.12.0',
+        reading: { ...reading('conntrack-k8s-38802-established.txt'), command: 'conntrack -L' },
+      },
+    };
+    const missing = diagnoseService(f).find((x) => x.code === 'clusterip_rule_missing')!;
+    expect(missing.children!.map((x) => [x.severity, x.code])).toEqual([['error', 'conntrack_not_translated']]);
+    // The source's two entries only; the kubelet connection on the same list is another client's.
+    expect(missing.children![0]!.evidence.split('\n')).toHaveLength(3);
+  });
+
+  it('says a rejected connection left no entry, under the REJECT', () => {
+    const f = facts();
+    f.endpoints = [];
+    const reject =
+      '-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/svc-nodeport:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31080 -j REJECT --reject-with icmp-port-unreachable';
+    f.nodes = [
+      node('k8s-node1', '10.254.0.11', {
+        entryRule: false,
+        rules: [],
+        dnatTargets: [],
+        rejects: [reject],
+        testConntrack: {
+          destination: { ip: '10.254.0.11', port: 31080 },
+          source: '10.254.0.12',
+          reading: {
+            command: 'conntrack -L -p tcp --orig-dst 10.254.0.11 --orig-port-dst 31080',
+            entries: [],
+            error: null,
+          },
+        },
+      }),
+    ];
+    const found = diagnoseService(f);
+    expect(found.map((x) => x.code)).toEqual(['no_endpoints']);
+    const rejected = found[0]!.children!.find((x) => x.code === 'rejected_no_endpoints')!;
+    expect(rejected.children!.map((x) => [x.code, x.evidence])).toEqual([
+      [
+        'conntrack_no_entry',
+        'conntrack -L -p tcp --orig-dst 10.254.0.11 --orig-port-dst 31080 on k8s-node1:\n0 flow entries have been shown.',
+      ],
+    ]);
+  });
+
+  it("warns when a node's connection tracking table is nearly full, and says when conntrack could not be read", () => {
+    const f = facts();
+    f.nodes[0] = {
+      ...f.nodes[0]!,
+      conntrackTable: { count: 262000, max: 262144 },
+      testConntrack: {
+        destination: { ip: '10.254.0.11', port: 31080 },
+        source: null,
+        reading: { command: 'conntrack -L', entries: [], error: 'sh: 1: conntrack: not found' },
+      },
+    };
+    const found = diagnoseService(f);
+    expect(found.find((x) => x.code === 'conntrack_near_full')!.message).toBe(
+      "k8s-node1's connection tracking table is 100% full (262000 of 262144): new connections are dropped once it is full",
+    );
+    expect(found.find((x) => x.code === 'conntrack_unread')!.severity).toBe('info');
+  });
+
+  it("judges the newest entry: an earlier test's TIME_WAIT does not hide this test's unanswered SYN (lab)", () => {
+    const f = clusterIp('10.244.0.2');
+    f.service = { ...f.service!, clusterIP: '10.96.0.100', clusterIPs: ['10.96.0.100'] };
+    f.port = 8080;
+    f.service.ports = [{ name: 'http', protocol: 'TCP', port: 8080, targetPort: 8080, nodePort: null }];
+    f.endpoints = [{ ...f.endpoints[0]!, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }];
+    f.nodes[0] = { ...f.nodes[0]!, dnatTargets: ['10.244.0.2:8080'] };
+    const lines = publishedFixture('lab-conntrack-L-service.txt').split('\n').slice(-3).join('\n');
+    f.nodes[0]!.testConntrack = {
+      destination: { ip: '10.96.0.100', port: 8080 },
+      source: null,
+      reading: {
+        command: 'conntrack -L -p tcp --orig-dst 10.96.0.100 --orig-port-dst 8080',
+        entries: parseConntrack(lines).entries,
+        error: null,
+      },
+    };
+    const found = diagnoseService(f).filter((x) => x.code.startsWith('conntrack_'));
+    expect(found.map((x) => x.code)).toEqual(['conntrack_dnat_unreplied']);
+    expect(found[0]!.evidence.split('\n')[1]).toContain('SYN_SENT');
   });
 });

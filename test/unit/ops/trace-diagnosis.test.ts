@@ -11,6 +11,10 @@ import type {
   TraceFacts,
 } from '../../../src/ops/trace-facts.ts';
 import type { IpPoolInfo, PodInfo } from '../../../src/cluster/types.ts';
+import { routesFromIpJson } from '../../../src/parse/ip-json.ts';
+import { parseIpRule } from '../../../src/parse/ip-rule.ts';
+import { parseNetworkctlList, parseNmcliDeviceStatus } from '../../../src/parse/interface-managers.ts';
+import { publishedFixture } from '../parse/published-fixture.ts';
 
 const route = (raw: string): RouteLine => {
   const [destination] = raw.split(' ');
@@ -257,6 +261,24 @@ describe('trace diagnosis', () => {
     facts.dst.node!.routes = facts.dst.node!.routes!.filter((r) => !r.raw.includes('calib8'));
     const f = diagnoseTrace(facts).find((x) => x.code === 'no_route_to_pod')!;
     expect(f.evidence).toBe('blackhole 10.244.0.0/26 proto 80');
+  });
+
+  it("honours ip rule on the destination node: pod traffic in on vxlan.calico goes to table 200's blackhole (lab)", () => {
+    const facts = healthy();
+    facts.dst.node!.routes = routesFromIpJson(publishedFixture('lab-ip-j-route-table-all-policy-blackhole.json'));
+    facts.dst.node!.rules = parseIpRule(publishedFixture('lab-ip-j-rule-policy-blackhole.json')).rules;
+    const f = diagnoseTrace(facts).find((x) => x.code === 'no_route_to_pod')!;
+    expect(f.message).toBe(
+      'k8s-node1 does not route 10.244.0.2 to calib8c6d5407e3 (default/pod-dest): table 200 (ip rule 100) has a blackhole route for it',
+    );
+    expect(f.evidence).toBe(
+      'ip rule: 100: from all to 10.244.0.0/16 iif vxlan.calico lookup 200\nblackhole 10.244.0.0/16 table 200',
+    );
+    // The same rules on the source node leave its lookup alone: the packets arrive there on the pod's cali.
+    const src = healthy();
+    src.src.node!.rules = facts.dst.node!.rules;
+    src.src.node!.routes = [...src.src.node!.routes!, ...facts.dst.node!.routes.filter((r) => r.table === '200')];
+    expect(diagnoseTrace(src).map((x) => x.code)).not.toContain('no_route_to_dst');
   });
 });
 
@@ -571,5 +593,57 @@ describe('what trace could not read', () => {
     expect(f.message).toBe(
       "seen on k8s-node1/vxlan.calico (3 SYN), never on k8s-node1/calib8c6d5407e3 (pod-dest's cali): dropped on k8s-node1 (its iptables counters could not be read: iptables-save -c on k8s-node1 exited 4: Another app is currently holding the xtables lock)",
     );
+  });
+});
+
+describe('trace: a host network manager that manages Calico devices', () => {
+  const reading = (tool: 'NetworkManager' | 'systemd-networkd', fixture: string) => ({
+    tool,
+    command:
+      tool === 'NetworkManager'
+        ? 'nmcli -t -f DEVICE,TYPE,STATE,CONNECTION device status'
+        : 'networkctl list --no-legend --no-pager',
+    devices: (tool === 'NetworkManager' ? parseNmcliDeviceStatus : parseNetworkctlList)(publishedFixture(fixture))
+      .devices,
+  });
+
+  it("names NetworkManager configuring a cali veth as a problem, the device, its state and Calico's doc (typhoon#1007)", () => {
+    const facts = healthy();
+    facts.dst.node!.interfaceManagers = [reading('NetworkManager', 'nmcli-t-typhoon-1007-cali-connecting.txt')];
+    const f = diagnoseTrace(facts).find((x) => x.code === 'interface_manager_owns_calico_device')!;
+    expect(f.severity).toBe('error');
+    expect(f.message).toBe(
+      "NetworkManager on k8s-node1 manages Calico's devices cali1a81d481534 (connecting (getting IP configuration)), tunl0 (disconnected): it can remove the addresses and routes Felix programs there; Calico's docs say to mark them unmanaged",
+    );
+    expect(f.evidence.split('\n')).toEqual([
+      'nmcli -t -f DEVICE,TYPE,STATE,CONNECTION device status on k8s-node1:',
+      'cali1a81d481534:ethernet:connecting (getting IP configuration):Wired connection 3',
+      'tunl0:iptunnel:disconnected:',
+      expect.stringMatching(
+        /^Calico: https:\/\/docs\.tigera\.io\/calico\/.*#configure-networkmanager — \/etc\/NetworkManager\/conf\.d\/calico\.conf: \[keyfile\] unmanaged-devices=interface-name:cali\*;/,
+      ),
+    ]);
+  });
+
+  it('says nothing once the devices are unmanaged, or where the tools are absent', () => {
+    const fixed = healthy();
+    fixed.dst.node!.interfaceManagers = [
+      reading('NetworkManager', 'nmcli-t-typhoon-1007-cali-unmanaged.txt'),
+      reading('systemd-networkd', 'networkctl-calico-2471-list.txt'),
+    ];
+    expect(diagnoseTrace(fixed).map((x) => x.code)).not.toContain('interface_manager_owns_calico_device');
+    const absent = healthy();
+    absent.dst.node!.interfaceManagers = [];
+    absent.src.node!.interfaceManagers = null;
+    expect(diagnoseTrace(absent).map((x) => x.code)).not.toContain('interface_manager_owns_calico_device');
+  });
+
+  it('names systemd-networkd configuring a cali veth through a .network file that matched it (calico#2471)', () => {
+    const facts = healthy();
+    facts.src.node!.interfaceManagers = [reading('systemd-networkd', 'networkctl-calico-2471-cali-configuring.txt')];
+    const f = diagnoseTrace(facts).find((x) => x.code === 'interface_manager_owns_calico_device')!;
+    expect(f.severity).toBe('error');
+    expect(f.message).toMatch(/^systemd-networkd on k8s-node2 manages Calico's device cali2bd9ed59e74 \(configuring\)/);
+    expect(f.evidence).toContain('[Link] Unmanaged=yes');
   });
 });

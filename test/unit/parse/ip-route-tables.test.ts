@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { parseIpRouteText } from '../../../src/parse/route-text.ts';
 import { routesFromIpJson } from '../../../src/parse/ip-json.ts';
 import { parseIpRule } from '../../../src/parse/ip-rule.ts';
-import { lookupRoute } from '../../../src/ops/route-lookup.ts';
+import { decisionEvidence, lookupRoute, routeDecision } from '../../../src/ops/route-lookup.ts';
 import { publishedFixture } from './published-fixture.ts';
 
 describe('IPv6 routes as Calico programs them (calico#7638)', () => {
@@ -100,5 +100,69 @@ describe('policy routing: other tables kept apart from main', () => {
         ],
       }),
     ).toBeNull();
+  });
+});
+
+describe('policy routing decisions: selectors, rule actions and tables (lab)', () => {
+  const routes = routesFromIpJson(publishedFixture('lab-ip-j-route-table-all-policy-blackhole.json'));
+  const text = parseIpRule(publishedFixture('lab-ip-rule-policy-blackhole.txt'));
+  const json = parseIpRule(publishedFixture('lab-ip-j-rule-policy-blackhole.json'));
+  const rules = text.rules;
+
+  it('reads fwmark with its mask, iif and a rule-level unreachable the same from text and JSON', () => {
+    expect(text.unparsed).toEqual([]);
+    const facts = (r: ReturnType<typeof parseIpRule>) => r.rules.map(({ raw: _raw, ...f }) => f);
+    expect(facts(json)).toEqual(facts(text));
+    // The evidence reads the same whichever form the node answered in.
+    expect(json.rules.map((r) => r.raw)).toEqual(text.rules.map((r) => r.raw));
+    expect(rules[1]).toMatchObject({ priority: 90, conditional: ['fwmark 0x100000/0x100000'], action: 'unreachable' });
+    expect(rules[2]).toMatchObject({
+      priority: 100,
+      to: '10.244.0.0/16',
+      conditional: ['iif vxlan.calico'],
+      table: '200',
+    });
+  });
+
+  it("sends pod traffic arriving on vxlan.calico to table 200's blackhole, and names the rule", () => {
+    const d = routeDecision(routes, '10.244.0.2', { rules, from: '10.244.0.66', iif: 'vxlan.calico', fwmark: 0 });
+    expect(d.rule?.priority).toBe(100);
+    expect(d.route).toMatchObject({ type: 'blackhole', destination: '10.244.0.0/16', table: '200' });
+    expect(decisionEvidence(d)).toBe(
+      'ip rule: 100: from all to 10.244.0.0/16 iif vxlan.calico lookup 200\nblackhole 10.244.0.0/16 table 200',
+    );
+  });
+
+  it("leaves the node's own packets (iif lo) and a source pod's (iif cali) to main, and passes over an unknown iif", () => {
+    const own = routeDecision(routes, '10.244.0.2', { rules, from: '10.254.0.11', iif: 'lo', fwmark: 0 });
+    expect(own.route?.device).toBe('calib8c6d5407e3');
+    expect(own.rule?.table).toBe('main');
+    expect(decisionEvidence(own)).toBe(own.route!.raw);
+    expect(routeDecision(routes, '10.244.0.2', { rules, fwmark: 0 }).route?.device).toBe('calib8c6d5407e3');
+  });
+
+  it('refuses a marked packet with the rule-level unreachable', () => {
+    const d = routeDecision(routes, '10.244.0.2', { rules, iif: 'lo', fwmark: 0x100000 });
+    expect(d).toMatchObject({ route: null, refused: 'unreachable', rule: { priority: 90 } });
+    expect(decisionEvidence(d)).toBe('ip rule: 90: from all fwmark 0x100000/0x100000 unreachable');
+    // A mark outside the mask does not match.
+    expect(routeDecision(routes, '10.244.0.2', { rules, iif: 'lo', fwmark: 0x4000 }).refused).toBeNull();
+  });
+
+  it("follows Calico's WireGuard rule: unmarked packets look up table 1, marked ones pass on (felix#2818)", () => {
+    const { rules: wg } = parseIpRule(publishedFixture('felix-2818-ip-rule-wireguard.txt'));
+    const withWg = [...wg, ...rules.filter((r) => r.priority !== 90)];
+    const table1 = [...routes, { ...routes.find((r) => r.destination === '10.244.0.64/26')!, table: '1' }];
+    table1[table1.length - 1] = {
+      ...table1.at(-1)!,
+      device: 'wireguard.cali',
+      raw: '10.244.0.64/26 dev wireguard.cali table 1',
+    };
+    expect(routeDecision(table1, '10.244.0.70', { rules: withWg, iif: 'lo', fwmark: 0 }).route?.device).toBe(
+      'wireguard.cali',
+    );
+    expect(routeDecision(table1, '10.244.0.70', { rules: withWg, iif: 'lo', fwmark: 0x100000 }).route?.device).toBe(
+      'vxlan.calico',
+    );
   });
 });

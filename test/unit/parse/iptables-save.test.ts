@@ -105,15 +105,15 @@ describe('tokenizing and matches', () => {
     });
   });
 
-  it('parses 16 MB of kube-proxy-sized rules in well under the time a chat reply may take', () => {
+  // How fast is bench/iptables-parse.ts's question (against iptables-restore --test); this one is whether it copes.
+  it('parses 16 MB of kube-proxy-sized rules, every rule kept', () => {
     const line =
       '[0:0] -A KUBE-SEP-ABCDEFGHIJKLMNOP -p tcp -m comment --comment "ns/svc:http" -m tcp -j DNAT --to-destination 10.244.0.5:8080\n';
     const text = `*nat\n${line.repeat(Math.ceil((16 * 1024 * 1024) / line.length))}COMMIT\n`;
-    const start = performance.now();
     const save = parseIptablesSave(text);
-    const ms = performance.now() - start;
-    expect(chainRules(save, 'nat', 'KUBE-SEP-ABCDEFGHIJKLMNOP').length).toBeGreaterThan(100_000);
-    expect(ms).toBeLessThan(5_000);
+    const rules = chainRules(save, 'nat', 'KUBE-SEP-ABCDEFGHIJKLMNOP');
+    expect(rules.length).toBe(Math.ceil((16 * 1024 * 1024) / line.length));
+    expect(rules.at(-1)!.target).toMatchObject({ name: 'DNAT', toDestination: '10.244.0.5:8080' });
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseScheduleFile } from '../../../src/schedule/schedule-file.ts';
+import { checkScheduleClusters, parseScheduleFile } from '../../../src/schedule/schedule-file.ts';
 
 const FILE = `# schedules the bot declares at start-up
 - id: nightly
@@ -18,6 +18,28 @@ describe('the schedules file', () => {
       { id: 'nightly', cron: '0 6 * * *', tz: 'Europe/Berlin', channel: 'C0123ABCD' },
       { id: 'office-hours', cron: '0 9-17 * * 1-5', tz: 'UTC', channel: 'C0NETOPS1', sampleSeconds: 3 },
     ]);
+  });
+
+  it('reads the cluster an entry reports on; entries without one stay on the default cluster', () => {
+    const specs = parseScheduleFile(
+      `${FILE}- id: eu-nightly\n  cron: "0 5 * * *"\n  channel: C0PRODEU1\n  cluster: prod-eu\n`,
+    );
+    expect(specs[2]).toEqual({
+      id: 'eu-nightly',
+      cron: '0 5 * * *',
+      tz: 'UTC',
+      channel: 'C0PRODEU1',
+      cluster: 'prod-eu',
+    });
+    expect(specs[0]).not.toHaveProperty('cluster');
+    expect(() => checkScheduleClusters(specs, ['prod-eu', 'staging'])).not.toThrow();
+    expect(() => checkScheduleClusters(specs, ['staging'])).toThrow(
+      'K8SNET_SCHEDULES_FILE: schedule "eu-nightly": cluster "prod-eu" is not in K8SNET_CLUSTERS_FILE (clusters: staging)',
+    );
+    expect(() => checkScheduleClusters(specs, [])).toThrow('(no clusters file is set)');
+    expect(() =>
+      parseScheduleFile('- id: a\n  cron: "0 6 * * *"\n  channel: C0123ABCD\n  cluster: Prod EU', 's.yaml'),
+    ).toThrow('s.yaml, entry 1 ("a"): cluster: "Prod EU" is not a valid name');
   });
 
   it('an empty file declares nothing', () => {

@@ -40,6 +40,20 @@ describe('/k8snet schedule in the grammar', () => {
     );
   });
 
+  it('reads the cluster a schedule reports on (--cluster / -c), checked as a cluster name', () => {
+    expect(parseSlackCommand('schedule add "0 6 * * *" report --cluster prod-eu')).toMatchObject({
+      action: 'add',
+      cluster: 'prod-eu',
+    });
+    expect(parseSlackCommand('schedule add "0 6 * * *" report <#C0123ABC> -c staging')).toMatchObject({
+      channel: 'C0123ABC',
+      cluster: 'staging',
+    });
+    // Without it the schedule takes the channel's cluster (the bot decides): nothing in the command.
+    expect(parseSlackCommand('schedule add "0 6 * * *" report')).not.toHaveProperty('cluster');
+    expect(() => parseSlackCommand('schedule add "0 6 * * *" report --cluster Prod_EU')).toThrow('--cluster');
+  });
+
   it('reads list and remove', () => {
     expect(parseSlackCommand('schedule list')).toEqual({ kind: 'schedule', action: 'list' });
     expect(parseSlackCommand('schedule remove report-2')).toEqual({
@@ -79,7 +93,7 @@ describe('/k8snet schedule in the grammar', () => {
 
   it('lists schedule in the help and among the commands an unknown verb suggests', () => {
     expect(SLACK_HELP).toContain(
-      '`/k8snet schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS]`',
+      '`/k8snet schedule add "CRON" report [#channel] [--tz Area/City] [--id ID] [--sample SECONDS] [--cluster NAME]`',
     );
     expect(SLACK_HELP).toContain('`/k8snet schedule remove ID`');
     expect(() => parseSlackCommand('frobnicate')).toThrow(/try one of .*cancel, schedule, help/);

@@ -1,0 +1,131 @@
+/**
+ * A dual-stack lab (an IPv4 and an IPv6 pool, VXLAN over each family as Felix programs it: vxlan.calico and
+ * vxlan-v6.calico): `trace -6` follows the pods' IPv6 addresses hop by hop, reads the IPv6 routes, ip6tables counters
+ * and the pods' IPv6 insides, and names a broken IPv6 path with its evidence; the same pods still trace over IPv4.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { LabState } from '../../../src/lab/state.ts';
+import { runTrace, type TraceResult } from '../../../src/ops/trace.ts';
+import type { OperationDeps } from '../../../src/ops/deps.ts';
+import { TOPOLOGIES, inNetns, run, startLab, stopLab } from '../../support/lab.ts';
+import { labDeps } from '../../support/lab-deps.ts';
+
+const LAB = 'itdual';
+let lab: LabState;
+let deps: OperationDeps & { close(): Promise<void> };
+const ctx = () => ({ onStep: () => undefined, signal: AbortSignal.timeout(60_000) });
+const node = (name: string) => lab.plan.nodes.find((n) => n.name === name)!;
+const pod = (name: string) => lab.plan.pods.find((p) => p.name === name)!;
+const onNode = (name: string, argv: string[]) => run(inNetns(node(name).netns, argv));
+const inPod = (name: string, argv: string[]) => run(inNetns(pod(name).netnsName, argv));
+const trace = async (family?: 4 | 6): Promise<TraceResult> =>
+  (
+    await runTrace(
+      deps,
+      {
+        namespace: 'default',
+        src: 'pod-src',
+        dst: 'pod-dest',
+        ...(family ? { family } : {}),
+        capture: { enabled: true, seconds: 1 },
+      },
+      ctx(),
+    )
+  ).result;
+const notInfo = (r: TraceResult) =>
+  r.findings.filter((f) => f.severity !== 'info').map((f) => [f.severity, f.code, f.message]);
+
+beforeAll(async () => {
+  lab = await startLab(LAB, TOPOLOGIES.dualStack);
+  deps = await labDeps(LAB);
+}, 120_000);
+afterAll(async () => {
+  await deps?.close();
+  await stopLab(LAB);
+}, 60_000);
+
+describe('trace on a dual-stack lab', () => {
+  it('traces over IPv6 hop by hop on vxlan-v6.calico, the outer headers IPv6 too, and finds nothing wrong', async () => {
+    const r = await trace(6);
+    expect(notInfo(r)).toEqual([]);
+    expect(r.overlay).toEqual({ mode: 'vxlan', device: 'vxlan-v6.calico' });
+    expect([r.src.ip, r.dst.ip]).toEqual([pod('pod-src').ipv6, pod('pod-dest').ipv6]);
+    expect(r.capture!.points.map((p) => [p.role, p.node, p.interface, p.error])).toEqual([
+      ['src-pod', 'k8s-node2', pod('pod-src').caliInterface, null],
+      ['src-tunnel', 'k8s-node2', 'vxlan-v6.calico', null],
+      ['src-uplink', 'k8s-node2', 'eth0', null],
+      ['dst-uplink', 'k8s-node1', 'eth0', null],
+      ['dst-tunnel', 'k8s-node1', 'vxlan-v6.calico', null],
+      ['dst-pod', 'k8s-node1', pod('pod-dest').caliInterface, null],
+    ]);
+    // Every hop saw the whole handshake; on the uplinks inside VXLAN between the nodes' IPv6 addresses.
+    for (const p of r.capture!.points) {
+      const flow = p.flows.find((f) => f.dport === 80);
+      expect([p.interface, flow?.src, flow?.dst, flow?.handshake]).toEqual([
+        p.interface,
+        pod('pod-src').ipv6,
+        pod('pod-dest').ipv6,
+        'complete',
+      ]);
+      if (p.role.endsWith('uplink'))
+        expect(flow?.tunnel).toEqual({
+          type: 'vxlan',
+          outerSrc: node('k8s-node2').ipv6,
+          outerDst: node('k8s-node1').ipv6,
+          vni: 4096,
+        });
+    }
+    expect(r.testConnection).toMatchObject({ ok: true, port: 80 });
+    expect(r.src.inside).toMatchObject({
+      eth0: { up: true, addresses: expect.arrayContaining([`${pod('pod-src').ipv6}/128`]) },
+      routes: expect.arrayContaining(['default via fe80::ecee:eeff:feee:eeee dev eth0 metric 1024']),
+    });
+  }, 60_000);
+
+  it('traces the same pods over IPv4 by default, on vxlan.calico', async () => {
+    const r = await trace();
+    expect(notInfo(r)).toEqual([]);
+    expect(r.overlay).toEqual({ mode: 'vxlan', device: 'vxlan.calico' });
+    expect([r.src.ip, r.dst.ip]).toEqual([pod('pod-src').ip, pod('pod-dest').ip]);
+    expect(r.capture!.points.every((p) => p.flows.some((f) => f.dport === 80 && f.handshake === 'complete'))).toBe(
+      true,
+    );
+  }, 60_000);
+
+  it("names the destination node's ip6tables FORWARD policy DROP where the IPv6 SYNs stop, with its counter", async () => {
+    await onNode('k8s-node1', ['ip6tables', '-w', '5', '-P', 'FORWARD', 'DROP']);
+    try {
+      const r = await trace(6);
+      const problems = r.findings.filter((f) => f.severity === 'error');
+      expect(problems.map((f) => f.code)).toEqual(['dropped_on_dst_node']);
+      expect(problems[0]!.message).toMatch(
+        new RegExp(
+          `^seen on k8s-node1/vxlan-v6\\.calico \\(\\d+ SYN\\), never on k8s-node1/${pod('pod-dest').caliInterface} \\(pod-dest's cali\\): dropped on k8s-node1 — FORWARD policy DROP counted \\d+ packets?$`,
+        ),
+      );
+      expect(problems[0]!.evidence).toMatch(
+        /\n:FORWARD DROP — \d+ packets? counted \(ip6tables-save -c, before → after\)$/,
+      );
+      // IPv4 is untouched by an ip6tables policy: the same pods still connect over it.
+      expect((await trace(4)).testConnection).toMatchObject({ ok: true });
+    } finally {
+      await onNode('k8s-node1', ['ip6tables', '-w', '5', '-P', 'FORWARD', 'ACCEPT']);
+    }
+  }, 60_000);
+
+  it("names a source pod without its IPv6 default route, with the pod's ip -6 route table", async () => {
+    const gateway = ['default', 'via', 'fe80::ecee:eeff:feee:eeee', 'dev', 'eth0'];
+    const removed = await inPod('pod-src', ['ip', '-6', 'route', 'del', ...gateway]);
+    expect(removed.code).toBe(0);
+    try {
+      const r = await trace(6);
+      const f = r.findings.find((x) => x.severity === 'error' && x.code === 'pod_default_route_missing');
+      expect(f?.message).toBe(
+        "default/pod-src has no IPv6 default route: it cannot send to anything off its own link (Calico's is default via fe80::ecee:eeff:feee:eeee dev eth0)",
+      );
+      expect(f?.evidence).toContain(`ip -6 route inside default/pod-src:\n${pod('pod-src').ipv6} dev eth0`);
+    } finally {
+      await inPod('pod-src', ['ip', '-6', 'route', 'add', ...gateway]);
+    }
+  }, 60_000);
+});
