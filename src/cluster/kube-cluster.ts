@@ -23,6 +23,7 @@ import type {
   ClusterReader,
   EndpointInfo,
   IpPoolInfo,
+  CalicoNodeInfo,
   NamespaceInfo,
   NodeInfo,
   PodInfo,
@@ -39,6 +40,7 @@ import {
   endpointsFromV1,
   itemsWithKind,
   toIpPoolList,
+  toCalicoNodeList,
   toNamespaceInfo,
   toNodeInfo,
   toPodInfo,
@@ -48,10 +50,13 @@ import {
 /** Per-request deadline: an API server answers reads in milliseconds; 15 s covers a slow control plane. */
 export const KUBE_REQUEST_TIMEOUT_MS = 15_000;
 
-/** Where Calico serves IPPools: its CRDs (always, with Calico), then the Calico API server (when installed). */
+/**
+ * Where Calico serves IPPools: projectcalico.org/v3 first (Calico's API server, or Calico 3.32's native CRDs, where
+ * v3 is all there is), else the crd.projectcalico.org/v1 CRDs older installs store them in.
+ */
 export const IPPOOL_APIS = [
-  { group: 'crd.projectcalico.org', version: 'v1', plural: 'ippools' },
   { group: 'projectcalico.org', version: 'v3', plural: 'ippools' },
+  { group: 'crd.projectcalico.org', version: 'v1', plural: 'ippools' },
 ] as const;
 
 /**
@@ -230,6 +235,13 @@ export class KubeCluster implements ClusterReader {
       if (list !== null) return toIpPoolList(list, apiVersion);
     }
     return [];
+  }
+
+  async listCalicoNodes(): Promise<CalicoNodeInfo[] | null> {
+    const list = await this.call({ kind: 'nodes.projectcalico.org' }, () =>
+      this.listAll('projectcalico.org', 'v3', 'nodes'),
+    );
+    return list === null ? null : toCalicoNodeList(list);
   }
 
   async listNamespaces(): Promise<NamespaceInfo[]> {

@@ -17,6 +17,7 @@ import type {
   EncapsulationSetting,
   EndpointInfo,
   IpPoolInfo,
+  CalicoNodeInfo,
   NamespaceInfo,
   NodeInfo,
   PodInfo,
@@ -214,6 +215,18 @@ export function toIpPoolList(list: unknown, apiVersion: string): IpPoolInfo[] {
   return (Array.isArray(items) ? items : []).flatMap((item) => {
     const pool = toIpPoolInfo(item, apiVersion);
     return pool ? [pool] : [];
+  });
+}
+
+/** Calico Nodes (projectcalico.org/v3) from a list answer; items without a name are skipped. */
+export function toCalicoNodeList(list: unknown): CalicoNodeInfo[] {
+  const items = asRecord(list).items;
+  return (Array.isArray(items) ? items : []).flatMap((item) => {
+    const o = asRecord(item);
+    const name = asRecord(o.metadata).name;
+    if (typeof name !== 'string') return [];
+    const address = asRecord(asRecord(o.spec).bgp).ipv4Address;
+    return [{ name, bgpIPv4Address: typeof address === 'string' && address !== '' ? address : null }];
   });
 }
 

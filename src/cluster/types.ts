@@ -103,6 +103,13 @@ export interface IpPoolInfo {
   apiVersion: string;
 }
 
+/** A Calico Node resource (projectcalico.org/v3 `nodes`, served by Calico's API server): the address BGP uses. */
+export interface CalicoNodeInfo {
+  name: string;
+  /** spec.bgp.ipv4Address as stored (`a.b.c.d/len`); null when the node has no BGP spec (policy-only Calico). */
+  bgpIPv4Address: string | null;
+}
+
 /** FelixConfiguration `default` (crd.projectcalico.org/v1 or projectcalico.org/v3): the fields k8snet reads. */
 export interface FelixConfigInfo {
   apiVersion: string;
@@ -167,6 +174,8 @@ export interface ClusterReader {
    * in), and AdminNetworkPolicies where served. One API failing is reported in `errors`, not thrown.
    */
   listPolicyObjects(): Promise<PolicyObjects>;
+  /** projectcalico.org/v3 Calico Nodes where Calico's API server serves them; null where it does not (404). */
+  listCalicoNodes(): Promise<CalicoNodeInfo[] | null>;
   /** calico-node's env, calico-config, Installation, FelixConfiguration default, kube-controller-manager's --cluster-cidr. */
   readCalicoConfig(): Promise<CalicoConfig>;
 }

@@ -134,7 +134,7 @@ export interface LabPlan {
   uplink?: string;
   /** MTU of pod interfaces and the tunnel device: the link MTU less the overlay's headers. */
   podMtu: number;
-  /** calico-config's veth_mtu as served (topology clusterConfig.vethMtu; absent: podMtu). */
+  /** calico-config's veth_mtu as served (topology clusterConfig.vethMtu; absent: podMtu, or 0 with dual stack). */
   calicoVethMtu?: number;
   /** kube-controller-manager's --cluster-cidr as served (absent: the IP pool's CIDR). */
   clusterCIDR?: string;

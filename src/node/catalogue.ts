@@ -471,6 +471,29 @@ export function birdShowProtocols(
   return command(['timeout', String(BIRD_SECONDS), ...argv], { privileged: true, timeoutSeconds: BIRD_SECONDS + 1 });
 }
 
+/**
+ * calico-node's running containers, to reach its birdcl where the host has none. `--name` is a regular expression
+ * (and older crictl ignored it with `-o json`: cri-tools#549), so callers match `calico-node` exactly in the JSON.
+ */
+export function crictlCalicoNodeContainers(): NodeCommand {
+  return command(['crictl', 'ps', '--name', '^calico-node$', '--state', 'Running', '-o', 'json'], {
+    privileged: true,
+  });
+}
+
+/**
+ * `birdcl -s SOCKET show protocols all` inside calico-node's container (`crictl exec`), where calico/node ships its
+ * client; the socket path is the same inside, as the host's /var/run/calico is mounted there.
+ */
+export function crictlExecBirdShowProtocols(containerId: string, options: { socket?: string } = {}): NodeCommand {
+  const id = validateContainerId(containerId, 'calico-node container id');
+  const inner = birdShowProtocols({ all: true, tool: 'birdcl', ...options }).argv.slice(2); // without `timeout N`
+  return command(['timeout', String(BIRD_SECONDS), 'crictl', 'exec', id, ...inner], {
+    privileged: true,
+    timeoutSeconds: BIRD_SECONDS + 1,
+  });
+}
+
 // ---- tools present ----
 
 const TOOL_NAME = /^[a-z][a-z0-9_+-]{0,31}$/;

@@ -4,11 +4,12 @@
  * autodetected (projectcalico.org/IPv4Address) differing from the node's InternalIP, and host rules dropping
  * tcp/179. Pure: `report` and `routes` feed it what they read; trace can call `bgpPeerFinding` for one pair.
  */
-import type { Finding } from '../model/report.ts';
+import { nestConsequences, type Finding, type Severity } from '../model/report.ts';
 import type { BirdProtocols } from '../parse/bird.ts';
 import { bgpSessions } from '../parse/bird.ts';
 import type { HostKiller } from '../calico/felix-chains.ts';
 import type { RouteLine } from './trace-facts.ts';
+import type { IpPoolInfo } from '../cluster/types.ts';
 
 export interface BgpNodeFacts {
   name: string;
@@ -16,13 +17,22 @@ export interface BgpNodeFacts {
   ip: string;
   /** projectcalico.org/IPv4Address, `a.b.c.d/len` (null: not annotated). */
   calicoIPv4Address: string | null;
+  /** The Calico Node resource's spec.bgp.ipv4Address (projectcalico.org/v3), where Calico's API server serves it. */
+  calicoNodeIPv4Address?: string | null;
   /** BIRD's `show protocols all` (null: not read, see birdError). */
   bird: BirdProtocols | null;
   birdError: string | null;
+  /** Each way of reading BIRD that was tried and failed (bird-read.ts), when none worked; absent when not tried. */
+  birdUnreadable?: string[];
   routes: RouteLine[] | null;
   /** Host rules dropping BGP (felix-chains.ts hostKillers, kind input-drops-bgp), with counters. */
   bgpDrops: HostKiller[];
   blocks: string[];
+}
+
+/** Pod traffic crosses nodes on BIRD's routes when an enabled pool does not encapsulate (always or across subnets). */
+export function routedByBgp(pools: readonly IpPoolInfo[]): boolean {
+  return pools.some((p) => !p.disabled && p.vxlanMode !== 'Always' && p.ipipMode !== 'Always');
 }
 
 const error = (code: string, message: string, evidence: string): Finding => ({
@@ -42,13 +52,14 @@ function routeFor(routes: readonly RouteLine[], block: string): RouteLine | unde
  */
 export function bgpPeerFinding(
   node: Pick<BgpNodeFacts, 'name' | 'bird' | 'routes'>,
-  peer: Pick<BgpNodeFacts, 'name' | 'ip' | 'calicoIPv4Address' | 'blocks'>,
+  peer: Pick<BgpNodeFacts, 'name' | 'ip' | 'calicoIPv4Address' | 'calicoNodeIPv4Address' | 'blocks'>,
 ): Finding | null {
   if (node.bird === null) return null;
   const sessions = bgpSessions(node.bird);
   if (sessions.length === 0) return null;
-  const peerAddress = peer.calicoIPv4Address?.split('/')[0] ?? peer.ip;
-  const session = sessions.find((s) => s.neighborAddress === peerAddress || s.neighborAddress === peer.ip);
+  const peerAddress = (peer.calicoIPv4Address ?? peer.calicoNodeIPv4Address)?.split('/')[0] ?? peer.ip;
+  const known = new Set([peerAddress, peer.ip, peer.calicoNodeIPv4Address?.split('/')[0]]);
+  const session = sessions.find((s) => s.neighborAddress !== null && known.has(s.neighborAddress));
   if (!session)
     return error(
       'bgp_peer_missing',
@@ -70,13 +81,17 @@ export function bgpPeerFinding(
 export function diagnoseBgp(nodes: readonly BgpNodeFacts[]): Finding[] {
   const out: Finding[] = [];
   for (const node of nodes) {
-    const annotated = node.calicoIPv4Address?.split('/')[0] ?? null;
-    if (annotated !== null && annotated !== node.ip) {
+    // Where Calico keeps the address BIRD peers from: the Node annotation (Kubernetes datastore) and the Calico Node.
+    const wrong = [
+      { where: 'projectcalico.org/IPv4Address', address: node.calicoIPv4Address },
+      { where: 'Calico Node spec.bgp.ipv4Address', address: node.calicoNodeIPv4Address ?? null },
+    ].filter((a) => a.address && a.address.split('/')[0] !== node.ip);
+    if (wrong.length > 0) {
       out.push(
         error(
           'calico_address_mismatch',
-          `Calico autodetected ${node.calicoIPv4Address} for ${node.name}, not its InternalIP ${node.ip}: BIRD peers from the wrong interface (set IP_AUTODETECTION_METHOD, e.g. kubernetes-internal-ip)`,
-          `projectcalico.org/IPv4Address=${node.calicoIPv4Address}; status.addresses InternalIP=${node.ip}`,
+          `Calico autodetected ${wrong[0]!.address} for ${node.name}, not its InternalIP ${node.ip}: BIRD peers from the wrong interface (set IP_AUTODETECTION_METHOD, e.g. kubernetes-internal-ip)`,
+          `${wrong.map((a) => `${a.where}=${a.address}`).join('; ')}; status.addresses InternalIP=${node.ip}`,
         ),
       );
     }
@@ -90,6 +105,13 @@ export function diagnoseBgp(nodes: readonly BgpNodeFacts[]): Finding[] {
         ),
       );
     }
+    if (node.birdUnreadable && node.birdUnreadable.length > 0)
+      out.push({
+        severity: 'warning',
+        code: 'bird_unreadable',
+        message: `BIRD's BGP sessions on ${node.name} could not be read (no birdcl or birdc on the host, nor in a running calico-node container): its peers were not checked`,
+        evidence: node.birdUnreadable.join('; '),
+      });
     if (node.birdError !== null) continue;
     for (const peer of nodes.filter((p) => p.name !== node.name)) {
       const f = bgpPeerFinding(node, peer);
@@ -97,4 +119,75 @@ export function diagnoseBgp(nodes: readonly BgpNodeFacts[]): Finding[] {
     }
   }
   return out;
+}
+
+const PEER_CODES = new Set(['bgp_peer_down', 'bgp_peer_missing']);
+/** The route findings trace makes when the destination's block has no route through its node. */
+const ROUTE_CODES = new Set(['no_route_to_dst', 'no_route_to_block', 'unexpected_next_hop']);
+const SEVERITY_RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+
+/** The node a session finding is about (`on X`, `X's BIRD`) and the peer it names (`BGP peer Y (`, `with Y (`). */
+function sessionEnds(f: Finding): { node: string | null; peer: string | null } {
+  const node = / is \S+ on (?<n>[^:;\s]+)/.exec(f.message)?.groups?.n ?? /^(?<n>\S+)'s BIRD/.exec(f.message)?.groups?.n;
+  const peer =
+    /^BGP peer (?<p>\S+) \(/.exec(f.message)?.groups?.p ?? / session with (?<p>\S+) \(/.exec(f.message)?.groups?.p;
+  return { node: node ?? null, peer: peer ?? null };
+}
+const involves = (f: Finding, name: string): boolean => {
+  const ends = sessionEnds(f);
+  return ends.node === name || ends.peer === name;
+};
+/** The node a cause is about: `for X,` (address mismatch), `on X:` (tcp/179 drops). */
+function causeNode(f: Finding): string | null {
+  if (f.code === 'calico_address_mismatch')
+    return / for (?<n>[^,\s]+), not its InternalIP/.exec(f.message)?.groups?.n ?? null;
+  if (f.code === 'bgp_blocked') return / on (?<n>[^:\s]+): BGP \(tcp\/179\)/.exec(f.message)?.groups?.n ?? null;
+  return null;
+}
+
+/** The address a calico_address_mismatch says Calico autodetected, without its prefix length. */
+const annotatedAddress = (f: Finding) => /^Calico autodetected (?<a>[^/\s]+)/.exec(f.message)?.groups?.a ?? null;
+
+/** A cause is as severe as the worst of what follows from it (first-found is a problem once it broke a session). */
+function atLeastChildren(f: Finding): Finding {
+  const worst = (f.children ?? []).reduce<Severity>(
+    (s, c) => (SEVERITY_RANK[c.severity] < SEVERITY_RANK[s] ? c.severity : s),
+    f.severity,
+  );
+  return worst === f.severity ? f : { ...f, severity: worst };
+}
+
+/**
+ * One cause, one problem, for BGP and Calico's address configuration: a missing route to the destination's block
+ * (trace: `dstNode`) under the session to that node that is down; a session down under what broke it — tcp/179
+ * dropped on either end (with the drop counters that rule grew), or the node peering from a wrong autodetected
+ * address; and a wrong address under first-found autodetection, the setting that picked it. Level by level, so
+ * each cause keeps what it already explains.
+ */
+export function nestBgpFindings(findings: readonly Finding[], options: { dstNode?: string } = {}): Finding[] {
+  const dst = options.dstNode;
+  let out = nestConsequences(
+    findings,
+    (cause, f) =>
+      dst !== undefined && PEER_CODES.has(cause.code) && sessionEnds(cause).peer === dst && ROUTE_CODES.has(f.code),
+  );
+  out = nestConsequences(out, (cause, f) => {
+    const node = causeNode(cause);
+    if (node === null) return false;
+    if (PEER_CODES.has(f.code) && cause.code === 'bgp_blocked') return involves(f, node);
+    // A wrong address breaks the sessions the others open to it (Calico names them by it), not sessions at large.
+    if (PEER_CODES.has(f.code))
+      return sessionEnds(f).peer === node && f.message.includes(`(${annotatedAddress(cause)})`);
+    // The BGP packets the blocking rule counted during the test are the same cause, not another drop.
+    return cause.code === 'bgp_blocked' && f.code === 'drop_rule_counted' && f.evidence.endsWith(` ${cause.evidence}`);
+  });
+  out = nestConsequences(
+    out,
+    (cause, f) =>
+      cause.code === 'calico_autodetect_first_found' &&
+      f.code === 'calico_address_mismatch' &&
+      causeNode(f) !== null &&
+      cause.evidence.split('; ').some((e) => e.startsWith(`${causeNode(f)}: `)),
+  );
+  return out.map((f) => (f.code === 'calico_autodetect_first_found' ? atLeastChildren(f) : f));
 }

@@ -25,18 +25,11 @@ import { inspectNode, nodePortsOn } from './node-facts.ts';
 import { nodeBlocks } from './calico-blocks.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import { calicoConfigSection, diagnoseCalicoConfig } from './calico-config-diagnosis.ts';
-import type { CalicoConfig, IpPoolInfo } from '../cluster/types.ts';
-import { birdShowProtocols } from '../node/catalogue.ts';
-import { parseBirdProtocols } from '../parse/bird.ts';
+import type { CalicoConfig } from '../cluster/types.ts';
+import { readBirdProtocols } from './bird-read.ts';
 import { hostKillers } from '../calico/felix-chains.ts';
 import { readCounters } from './enforcement-facts.ts';
-import { runOk } from './node-facts.ts';
-import { diagnoseBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
-
-/** Pod traffic crosses nodes on BIRD's routes when an enabled pool does not encapsulate (always or across subnets). */
-export function routedByBgp(pools: readonly IpPoolInfo[]): boolean {
-  return pools.some((p) => !p.disabled && p.vxlanMode !== 'Always' && p.ipipMode !== 'Always');
-}
+import { diagnoseBgp, nestBgpFindings, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
 
 export interface HealthReportResult {
   generatedAt: string;
@@ -123,12 +116,14 @@ export async function runHealthReport(
   options: { tunnelSampleSeconds?: number } = {},
 ): Promise<OperationOutcome<HealthReportResult> & { memory: ProblemMemory }> {
   ctx.onStep('reading the cluster');
-  const [nodes, pods, services, pools, calicoConfig] = await Promise.all([
+  const [nodes, pods, services, pools, calicoConfig, calicoNodes] = await Promise.all([
     deps.cluster.listNodes(),
     deps.cluster.listPods(),
     deps.cluster.listServices(),
     deps.cluster.listIpPools(),
     deps.cluster.readCalicoConfig(),
+    // Only Calico's API server serves these; without it the annotations are all there is.
+    deps.cluster.listCalicoNodes().catch(() => null),
   ]);
   const withEndpoints = await mapLimit(services, NODE_CONCURRENCY, async (s) => ({
     ...s,
@@ -171,15 +166,15 @@ export async function runHealthReport(
           name: node.name,
           ip: node.internalIP ?? '?',
           calicoIPv4Address: node.calicoIPv4Address ?? null,
+          calicoNodeIPv4Address: calicoNodes?.find((c) => c.name === node.name)?.bgpIPv4Address ?? null,
           routes: facts.routes,
           blocks: [] as string[],
         };
         if (!target || facts.error)
           return { ...base, bird: null, birdError: facts.error ?? 'not inspected', bgpDrops: [] };
         const [bird, counters] = await Promise.all([
-          runOk(deps.shell, target, birdShowProtocols({ all: true }), ctx.signal).then(
-            (t) => ({ bird: parseBirdProtocols(t), birdError: null }),
-            (e: unknown) => ({ bird: null, birdError: describeError(e) }),
+          readBirdProtocols(deps.shell, target, ctx.signal).then((r) =>
+            r.bird ? { bird: r.bird, birdError: null } : { bird: null, birdError: r.error, birdUnreadable: r.failed },
           ),
           readCounters(deps.shell, target, ctx.signal),
         ]);
@@ -211,25 +206,27 @@ export async function runHealthReport(
     );
   }
 
-  const findings = sortFindings([
-    ...diagnoseHealth({
-      nodes: nodeFacts,
-      pools,
-      pods: pods.map((p) => ({ ...p, caliInterface: caliInterfaceName(p.namespace, p.name) })),
-      services: withEndpoints,
-    }),
-    ...diagnoseCalicoConfig({
-      config: calicoConfig,
-      pools,
-      nodes: nodes.map((n) => ({
-        name: n.name,
-        internalIP: n.internalIP,
-        calicoIPv4Address: n.calicoIPv4Address ?? null,
-        links: nodeFacts.find((f) => f.name === n.name)?.links ?? null,
-      })),
-    }),
-    ...diagnoseBgp(bgp),
-  ]);
+  const findings = sortFindings(
+    nestBgpFindings([
+      ...diagnoseHealth({
+        nodes: nodeFacts,
+        pools,
+        pods: pods.map((p) => ({ ...p, caliInterface: caliInterfaceName(p.namespace, p.name) })),
+        services: withEndpoints,
+      }),
+      ...diagnoseCalicoConfig({
+        config: calicoConfig,
+        pools,
+        nodes: nodes.map((n) => ({
+          name: n.name,
+          internalIP: n.internalIP,
+          calicoIPv4Address: n.calicoIPv4Address ?? null,
+          links: nodeFacts.find((f) => f.name === n.name)?.links ?? null,
+        })),
+      }),
+      ...diagnoseBgp(bgp),
+    ]),
+  );
   const stamp = now.toISOString().slice(0, 16).replace('T', ' ');
   const changes: HealthChanges = compareWithPrevious(findings, previous, stamp);
   const tunnel = (n: HealthNodeFacts) => n.links?.find((l) => l.name === 'vxlan.calico' || l.name === 'tunl0') ?? null;

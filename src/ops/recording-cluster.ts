@@ -53,6 +53,7 @@ export function recordingCluster(cluster: ClusterReader, onRead: (read: ClusterR
     listIpPools: wrap('listIpPools'),
     listNamespaces: wrap('listNamespaces'),
     listPolicyObjects: wrap('listPolicyObjects'),
+    listCalicoNodes: wrap('listCalicoNodes'),
     readCalicoConfig: wrap('readCalicoConfig'),
   };
 }

@@ -13,6 +13,10 @@ import { nodeTarget, type OperationDeps } from './deps.ts';
 import { inspectNode } from './node-facts.ts';
 import type { RouteLine } from './trace-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
+import { bgpPeerFinding, diagnoseBgp, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
+import { SESSION_COLUMNS, readBirdProtocols, sessionRow, sessionsJson, type BgpSessionJson } from './bird-read.ts';
+import { mapLimit } from './concurrency.ts';
+import { NODE_CONCURRENCY } from './service-ops.ts';
 
 export type RouteLabel =
   | 'local-pod'
@@ -91,7 +95,56 @@ export interface RoutesResult {
     owner: string | null;
     source?: 'bird' | 'felix' | null;
   }[];
+  /** BIRD's BGP sessions on the node, where the pools are routed by BGP (null: not routed by BGP, or BIRD unread). */
+  bgp?: null | {
+    via: string;
+    sessions: BgpSessionJson[];
+  };
   findings: Finding[];
+}
+
+/**
+ * Where BIRD distributes the routes, its sessions say why one is missing: this node's sessions, and for each peer
+ * not Established the blocks that lost their route here (read from that peer's own blackholes: bounded to the
+ * peers that are down).
+ */
+async function bgpOnNode(
+  deps: OperationDeps,
+  ctx: OperationContext,
+  node: NodeInfo,
+  nodes: readonly NodeInfo[],
+  pools: readonly IpPoolInfo[],
+  routes: RouteLine[],
+): Promise<{ findings: Finding[]; bgp: RoutesResult['bgp'] }> {
+  const read = await readBirdProtocols(deps.shell, nodeTarget(deps, node), ctx.signal);
+  const self: BgpNodeFacts = {
+    name: node.name,
+    ip: node.internalIP ?? '?',
+    calicoIPv4Address: node.calicoIPv4Address ?? null,
+    bird: read.bird,
+    birdError: read.bird ? null : read.error,
+    ...(read.bird ? {} : { birdUnreadable: read.failed }),
+    routes,
+    bgpDrops: [],
+    blocks: [],
+  };
+  const findings = diagnoseBgp([self]);
+  if (!read.bird) return { findings, bgp: null };
+  const peers = nodes.filter((n) => n.name !== node.name);
+  const down = await mapLimit(peers, NODE_CONCURRENCY, async (other) => {
+    const peer = { name: other.name, ip: other.internalIP ?? '?', calicoIPv4Address: other.calicoIPv4Address ?? null };
+    if (bgpPeerFinding(self, { ...peer, blocks: [] }) === null) return null;
+    const facts = await inspectNode(deps.shell, nodeTarget(deps, other), ctx.signal).catch(() => null);
+    return bgpPeerFinding(self, { ...peer, blocks: calicoOwnBlocks(facts?.routes ?? null, pools) });
+  });
+  findings.push(...down.filter((f): f is Finding => f !== null));
+  return {
+    findings,
+    bgp: {
+      via: read.via,
+      sessions: sessionsJson(read.bird),
+    },
+  };
 }
 
 export async function runRoutes(
@@ -147,9 +200,21 @@ export async function runRoutes(
         });
     }
   }
+  const bgp = routedByBgp(pools) ? await bgpOnNode(deps, ctx, node, nodes, pools, facts.routes) : null;
+  if (bgp) findings.push(...bgp.findings);
   const sorted = sortFindings(findings);
+  const bgpSection = bgp?.bgp
+    ? [
+        {
+          kind: 'table' as const,
+          title: `${target.name}: BGP sessions (BIRD, read with ${bgp.bgp.via})`,
+          columns: SESSION_COLUMNS,
+          rows: bgp.bgp.sessions.map(sessionRow),
+        },
+      ]
+    : [];
   return {
-    result: { node: target.name, routes, findings: sorted },
+    result: { node: target.name, routes, ...(bgp ? { bgp: bgp.bgp } : {}), findings: sorted },
     report: {
       title: `routes ${target.name}`,
       headline: headlineFor(sorted),
@@ -161,6 +226,7 @@ export async function runRoutes(
           columns: ['ROUTE', 'WHAT', 'NODE'],
           rows: routes.map((r) => [r.route, r.description, r.owner ?? '']),
         },
+        ...bgpSection,
       ],
       attachments: [],
     },

@@ -39,6 +39,11 @@ import {
   testConnect,
 } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
+import { diagnoseBgp, nestBgpFindings, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
+import { calicoOwnBlocks } from './calico-blocks.ts';
+import { diagnoseCalicoConfig } from './calico-config-diagnosis.ts';
+import { SESSION_COLUMNS, readBirdProtocols, sessionRow, sessionsJson, type BgpSessionJson } from './bird-read.ts';
+import type { CalicoConfig } from '../cluster/types.ts';
 import type { SideVerdict } from '../policy/index.ts';
 import {
   counterDelta,
@@ -136,6 +141,8 @@ export interface TraceResult {
       error: string | null;
     }[];
   };
+  /** BIRD's sessions on the two nodes, where the path's pool is routed by BGP (null: not routed by BGP). */
+  bgp: null | { node: string; via: string | null; error: string | null; sessions: BgpSessionJson[] }[];
   /** Where the test connection's packets stop, per direction (the path findings' messages); [] when they arrive or nothing was captured. */
   path: string[];
   findings: Finding[];
@@ -350,7 +357,7 @@ export async function runTrace(
     t ? discoverNetns(deps.shell, t, pod, ctx.signal) : Promise.resolve(null);
   // None of these depends on another: the nodes, the pods' namespaces, the policies and the counters' first read
   // go out in one round (a node that cannot be inspected has its namespace lookup fail too, which is then null).
-  const [srcNode, dstNodeMaybe, policyRead, srcNs, dstNs, countersBefore] = await Promise.all([
+  const [srcNode, dstNodeMaybe, policyRead, srcNs, dstNs, countersBefore, calicoConfig] = await Promise.all([
     inspect(srcTarget),
     sameNode ? Promise.resolve(null) : inspect(dstTarget),
     readPolicyContext(deps.cluster).then(
@@ -360,6 +367,8 @@ export async function runTrace(
     netnsOf(srcTarget, srcPod),
     netnsOf(dstTarget, dstPod),
     readAll(),
+    // Calico's configuration explains findings on the path (the address it autodetected, the MTU it was told).
+    deps.cluster.readCalicoConfig().catch((): CalicoConfig | null => null),
   ]);
   const dstNode = dstNodeMaybe ?? (sameNode ? srcNode : null);
 
@@ -479,11 +488,19 @@ export async function runTrace(
     }
   }
   // After the test: the counters, and each pod's own namespace (the gateway's ARP entry has had its chance).
-  const [countersAfter, srcInside, dstInside, listeners] = await Promise.all([
+  // BIRD's sessions on the two nodes, where the path's pool is routed by BGP (read once each; bounded by BIRD_SECONDS).
+  const bgpRouted = pool !== null && !sameNode && srcNodeInfo !== null && dstNodeInfo !== null && routedByBgp([pool]);
+  const birdOn = (t: NodeTarget | null, n: NodeFacts | null) =>
+    bgpRouted && t && n && !n.error ? readBirdProtocols(deps.shell, t, ctx.signal) : Promise.resolve(null);
+  const [countersAfter, srcInside, dstInside, listeners, srcBird, dstBird, calicoNodes] = await Promise.all([
     testConnection ? readAll() : Promise.resolve(countersBefore),
     srcTarget && src.netns ? readPodInside(deps.shell, srcTarget, src.netns, ctx.signal, family) : null,
     dstTarget && dst.netns ? readPodInside(deps.shell, dstTarget, dst.netns, ctx.signal, family) : null,
     listenersRead,
+    birdOn(srcTarget, srcNode),
+    birdOn(dstTarget, dstNode),
+    // Only Calico's API server serves Calico Nodes; without it the annotations are all there is.
+    bgpRouted ? deps.cluster.listCalicoNodes().catch(() => null) : null,
   ]);
   dst.listeners = listeners;
   src.inside = srcInside;
@@ -549,15 +566,56 @@ export async function runTrace(
     };
   });
   const pathVerdicts = packetPathVerdicts(facts, firewalls);
+  const pathNodes = [
+    { info: srcNodeInfo, facts: srcNode, bird: srcBird },
+    { info: dstNodeInfo, facts: dstNode, bird: dstBird },
+  ];
+  const bgpFound = bgpRouted
+    ? diagnoseBgp(
+        pathNodes.map((n): BgpNodeFacts => ({
+          name: n.info!.name,
+          ip: n.info!.internalIP ?? n.facts?.ip ?? '?',
+          calicoIPv4Address: n.info!.calicoIPv4Address ?? null,
+          calicoNodeIPv4Address: calicoNodes?.find((c) => c.name === n.info!.name)?.bgpIPv4Address ?? null,
+          routes: n.facts?.routes ?? null,
+          bird: n.bird?.bird ?? null,
+          birdError: n.bird === null ? 'not read' : n.bird.bird ? null : n.bird.error,
+          ...(n.bird && !n.bird.bird ? { birdUnreadable: n.bird.failed } : {}),
+          bgpDrops: (firewalls.find((f) => f.node === n.info!.name)?.killers ?? []).filter(
+            (k) => k.kind === 'input-drops-bgp',
+          ),
+          blocks: calicoOwnBlocks(n.facts?.routes ?? null, [pool!]),
+        })),
+      )
+    : [];
+  const configFound = calicoConfig
+    ? diagnoseCalicoConfig({
+        config: calicoConfig,
+        pools: pool ? [pool] : [],
+        nodes: pathNodes
+          .filter((n) => n.info !== null && (n !== pathNodes[1] || !sameNode))
+          .map((n) => ({
+            name: n.info!.name,
+            internalIP: n.info!.internalIP,
+            calicoIPv4Address: n.info!.calicoIPv4Address ?? null,
+            links: n.facts?.links ?? null,
+          })),
+      })
+    : [];
   const findings = sortFindings(
     nestTraceFindings(
-      [
-        ...pathVerdicts.map((v) => v.finding),
-        ...diagnoseTrace(facts),
-        ...policyFound,
-        ...dropFindings(deltas),
-        ...firewallFindings(firewalls, overlay.mode, testConnection !== null),
-      ],
+      nestBgpFindings(
+        [
+          ...pathVerdicts.map((v) => v.finding),
+          ...diagnoseTrace(facts),
+          ...policyFound,
+          ...dropFindings(deltas),
+          ...firewallFindings(firewalls, overlay.mode, testConnection !== null),
+          ...bgpFound,
+          ...configFound,
+        ],
+        dstNodeInfo ? { dstNode: dstNodeInfo.name } : {},
+      ),
       pathVerdicts,
     ),
   );
@@ -607,6 +665,14 @@ export async function runTrace(
           })),
         }
       : null,
+    bgp: bgpRouted
+      ? pathNodes.map((n) => ({
+          node: n.info!.name,
+          via: n.bird?.bird ? n.bird.via : null,
+          error: n.bird && !n.bird.bird ? n.bird.error : null,
+          sessions: n.bird?.bird ? sessionsJson(n.bird.bird) : [],
+        }))
+      : null,
     path: pathVerdicts.map((v) => v.finding.message),
     findings,
   };
@@ -640,6 +706,20 @@ export async function runTrace(
     },
     { kind: 'preformatted', title: 'Path', text: pathText },
     ...policySections,
+    ...(result.bgp
+      ? [
+          {
+            kind: 'table' as const,
+            title: "BGP sessions (BIRD) on the path's nodes",
+            columns: ['NODE', ...SESSION_COLUMNS],
+            rows: result.bgp.flatMap((b) =>
+              b.sessions.length > 0
+                ? b.sessions.map((x) => [b.node, ...sessionRow(x)])
+                : [[b.node, '-', '-', 'not read', b.error ?? '']],
+            ),
+          },
+        ]
+      : []),
     ...[srcNode, sameNode ? null : dstNode]
       .filter((n): n is NodeFacts => n !== null && n.routeTableText !== null)
       .map((n) => ({ kind: 'preformatted' as const, title: `${n.name}: ip route`, text: n.routeTableText! })),

@@ -53,6 +53,8 @@ export const LAB_CONTAINERD_VERSION = 'containerd://1.7.24';
 export const LAB_OS_IMAGE = 'Ubuntu 24.04.2 LTS';
 export const NAMESPACES_OF_A_CLUSTER = ['default', 'kube-node-lease', 'kube-public', 'kube-system'];
 export const CALICO_GROUP = 'crd.projectcalico.org';
+/** The group Calico's API server (and Calico 3.32's native CRDs) serves. */
+export const CALICO_V3_GROUP = 'projectcalico.org';
 
 function hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -385,10 +387,36 @@ export function buildNamespaces(ctx: ObjectContext): KubeObject[] {
   }));
 }
 
-/** The plan's IPv4 pool, or another it names (a dual-stack lab's IPv6 pool). */
-export function buildIpPool(ctx: ObjectContext, pool: PlannedIpPool = ctx.plan.ipPool): KubeObject {
+/**
+ * The node as Calico's API server serves it (projectcalico.org/v3 Node, the shape `calicoctl get nodes -o yaml`
+ * prints): in the Kubernetes datastore it is made from the Node's annotations, so spec.bgp.ipv4Address is the
+ * projectcalico.org/IPv4Address annotation.
+ */
+export function buildCalicoNode(ctx: ObjectContext, node: PlannedNode): KubeObject {
+  const prefix = ctx.plan.nodeSubnet.split('/')[1];
   return {
-    apiVersion: `${CALICO_GROUP}/v1`,
+    apiVersion: `${CALICO_V3_GROUP}/v3`,
+    kind: 'Node',
+    metadata: meta(ctx, 'calico-node', { name: node.name }),
+    spec: {
+      bgp: { ipv4Address: node.calicoIPv4Address ?? `${node.ip}/${prefix}` },
+      ...(ctx.plan.overlay === 'vxlan' ? { ipv4VXLANTunnelAddr: node.tunnelIP } : {}),
+      orchRefs: [{ nodeName: node.name, orchestrator: 'k8s' }],
+    },
+  };
+}
+
+/**
+ * The plan's IPv4 pool, or another it names (a dual-stack lab's IPv6 pool), as its CRD stores it
+ * (crd.projectcalico.org/v1) or as Calico's API server / 3.32's native CRDs serve it (projectcalico.org/v3).
+ */
+export function buildIpPool(
+  ctx: ObjectContext,
+  pool: PlannedIpPool = ctx.plan.ipPool,
+  apiVersion = `${CALICO_GROUP}/v1`,
+): KubeObject {
+  return {
+    apiVersion,
     kind: 'IPPool',
     metadata: { ...meta(ctx, 'ippool', { name: pool.name }), generation: 1 },
     spec: {

@@ -6,6 +6,8 @@
  */
 import {
   CALICO_GROUP,
+  CALICO_V3_GROUP,
+  buildCalicoNode,
   buildEndpointSlice,
   buildEndpoints,
   buildIpPool,
@@ -46,9 +48,30 @@ export interface LabResource {
 
 const READ_VERBS = ['get', 'list'];
 const WRITE_VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update'];
-export const CALICO_V3_GROUP = 'projectcalico.org';
 const BUILT_IN_PATCH_TYPES = ['json', 'merge', 'strategic'] as const;
 const CUSTOM_PATCH_TYPES = ['json', 'merge'] as const;
+
+function ipPoolResource(group: string, version: string): LabResource {
+  return {
+    group,
+    version,
+    name: 'ippools',
+    singularName: 'ippool',
+    kind: 'IPPool',
+    namespaced: false,
+    shortNames: [],
+    categories: [],
+    fieldLabels: META_FIELDS,
+    printer: TABLE_PRINTERS.default,
+    build: (ctx) => {
+      const apiVersion = `${group}/${version}`;
+      return [
+        buildIpPool(ctx, ctx.plan.ipPool, apiVersion),
+        ...(ctx.plan.ipPoolV6 ? [buildIpPool(ctx, ctx.plan.ipPoolV6, apiVersion)] : []),
+      ];
+    },
+  };
+}
 
 function calicoPolicyResources(
   group: string,
@@ -276,20 +299,23 @@ export const LAB_RESOURCES: readonly LabResource[] = [
     printer: TABLE_PRINTERS.default,
     build: (ctx) => [buildIpPoolCrd(ctx), ...buildPolicyCrds(ctx)],
   },
+  ipPoolResource(CALICO_GROUP, 'v1'),
+  ...calicoPolicyResources(CALICO_GROUP, 'v1', { namespaced: [], global: [] }),
+  // The same pool as projectcalico.org/v3, as Calico's API server (or 3.32's native CRDs) serves it.
+  ipPoolResource(CALICO_V3_GROUP, 'v3'),
   {
-    group: CALICO_GROUP,
-    version: 'v1',
-    name: 'ippools',
-    singularName: 'ippool',
-    kind: 'IPPool',
+    group: CALICO_V3_GROUP,
+    version: 'v3',
+    name: 'nodes',
+    singularName: 'node',
+    kind: 'Node',
     namespaced: false,
     shortNames: [],
     categories: [],
     fieldLabels: META_FIELDS,
     printer: TABLE_PRINTERS.default,
-    build: (ctx) => [buildIpPool(ctx), ...(ctx.plan.ipPoolV6 ? [buildIpPool(ctx, ctx.plan.ipPoolV6)] : [])],
+    build: (ctx) => ctx.plan.nodes.map((n) => buildCalicoNode(ctx, n)),
   },
-  ...calicoPolicyResources(CALICO_GROUP, 'v1', { namespaced: [], global: [] }),
   // Calico's API server (an aggregated API) serves the same objects as v3.
   ...calicoPolicyResources(CALICO_V3_GROUP, 'v3', {
     namespaced: ['cnp', 'caliconetworkpolicy', 'caliconetworkpolicies'],

@@ -83,8 +83,13 @@ export function calicoBackend(plan: LabPlan): string {
   return plan.overlay === 'vxlan' ? 'vxlan' : 'bird';
 }
 
+/**
+ * calico-config's veth_mtu. Dual-stack: "0" (auto-detect, the manifest's default), as Felix then gives each tunnel its
+ * own MTU (vxlan.calico 1450, vxlan-v6.calico 1430) and pods the smaller; an explicit value would set every tunnel to
+ * it (FELIX_VXLANMTU and the others read veth_mtu), which is not what the lab's interfaces have.
+ */
 export function calicoVethMtu(plan: LabPlan): number {
-  return plan.calicoVethMtu ?? plan.podMtu;
+  return plan.calicoVethMtu ?? (plan.ipPoolV6 ? 0 : plan.podMtu);
 }
 
 export function clusterCidrOf(plan: LabPlan): string {

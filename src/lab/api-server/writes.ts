@@ -6,11 +6,11 @@
  * is accepted and ignored (the lab keeps no managedFields). The router calls `serveWrite`; no sockets here.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { buildNamespaces, timestamp, type KubeObject, type ObjectContext } from './objects.ts';
+import { CALICO_V3_GROUP, buildNamespaces, timestamp, type KubeObject, type ObjectContext } from './objects.ts';
 import { applyPatch, PatchError, patchTypeOf, PATCH_CONTENT_TYPES, type Json } from './patch.ts';
 import { PolicyConflictError, PolicyExistsError, PolicyNotFoundError, type PolicyStore } from './policy-store.ts';
 import { schemaNameOf } from './policy-schemas.ts';
-import { CALICO_V3_GROUP, groupVersionOf, type LabResource } from './resources.ts';
+import { groupVersionOf, type LabResource } from './resources.ts';
 import {
   alreadyExists,
   badRequest,

@@ -118,7 +118,7 @@ describe('KubeCluster on the lab API server', () => {
     }
   });
 
-  it('reads the Calico IPPool from crd.projectcalico.org/v1', async () => {
+  it('reads the Calico IPPool from projectcalico.org/v3 where it is served beside crd.projectcalico.org/v1', async () => {
     expect(await cluster.listIpPools()).toEqual([
       {
         name: 'default-ipv4-ippool',
@@ -128,7 +128,7 @@ describe('KubeCluster on the lab API server', () => {
         vxlanMode: 'Always',
         natOutgoing: true,
         disabled: false,
-        apiVersion: 'crd.projectcalico.org/v1',
+        apiVersion: 'projectcalico.org/v3',
       },
     ]);
   });
@@ -239,9 +239,46 @@ describe('KubeCluster on the lab API server', () => {
         path: await plainKubeconfig(`http://127.0.0.1:${(bare.address() as AddressInfo).port}`),
       });
       expect(await new KubeCluster(kc).listIpPools()).toEqual([]);
-      expect(seen).toEqual(['/apis/crd.projectcalico.org/v1/ippools', '/apis/projectcalico.org/v3/ippools']);
+      expect(await new KubeCluster(kc).listCalicoNodes()).toBeNull();
+      expect(seen).toEqual([
+        '/apis/projectcalico.org/v3/ippools',
+        '/apis/crd.projectcalico.org/v1/ippools',
+        '/apis/projectcalico.org/v3/nodes',
+      ]);
     } finally {
       bare.close();
+    }
+  });
+
+  it("reads Calico Nodes as Calico's API server serves them, with the address BGP uses", async () => {
+    const prefix = plan.nodeSubnet.split('/')[1];
+    expect(await cluster.listCalicoNodes()).toEqual(
+      plan.nodes.map((n) => ({ name: n.name, bgpIPv4Address: `${n.ip}/${prefix}` })),
+    );
+  });
+
+  it('falls back to crd.projectcalico.org/v1 IPPools where projectcalico.org/v3 is not served', async () => {
+    const v1List = await readFile(new URL('../../unit/cluster/fixtures/ippools-crd-v1.json', import.meta.url), 'utf8');
+    const seen: string[] = [];
+    const crdsOnly: Server = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      const v1 = req.url === '/apis/crd.projectcalico.org/v1/ippools';
+      res.writeHead(v1 ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(v1 ? v1List : JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404 }));
+    });
+    await new Promise<void>((resolve) => crdsOnly.listen(0, '127.0.0.1', resolve));
+    try {
+      const kc = loadKubeConfig({
+        path: await plainKubeconfig(`http://127.0.0.1:${(crdsOnly.address() as AddressInfo).port}`),
+      });
+      const pools = await new KubeCluster(kc).listIpPools();
+      expect(pools.map((p) => [p.name, p.cidr, p.apiVersion])).toEqual([
+        ['default-ipv4-ippool', '172.16.0.0/16', 'crd.projectcalico.org/v1'],
+        ['legacy-pool', '10.48.0.0/16', 'crd.projectcalico.org/v1'],
+      ]);
+      expect(seen).toEqual(['/apis/projectcalico.org/v3/ippools', '/apis/crd.projectcalico.org/v1/ippools']);
+    } finally {
+      crdsOnly.close();
     }
   });
 });

@@ -97,6 +97,12 @@ describe('the lab API server under the real kubectl', () => {
       kind: 'IPPool',
       spec: { cidr: '10.244.0.0/16', blockSize: 26, vxlanMode: 'Always', ipipMode: 'Never', natOutgoing: true },
     });
+    // The same pool as Calico's API server (or 3.32's native CRDs) serves it.
+    const v3 = await kubectl('get', 'ippools.projectcalico.org', '-o', 'yaml');
+    expect(v3.code).toBe(0);
+    expect((parseYaml(v3.stdout) as { items: { apiVersion: string; spec: unknown }[] }).items).toEqual([
+      { ...doc.items[0], apiVersion: 'projectcalico.org/v3' },
+    ]);
     const table = await kubectl('get', 'ippools');
     expect(table.stdout).toMatch(/^NAME\s+CREATED AT\ndefault-ipv4-ippool\s+\d{4}-\d\d-\d\dT/);
   });

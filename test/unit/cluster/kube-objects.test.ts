@@ -1,10 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import type { V1EndpointSlice, V1Endpoints, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import {
   endpointsFromSlices,
   endpointsFromV1,
   toIpPoolInfo,
+  toCalicoNodeList,
   toIpPoolList,
   toNodeInfo,
   toPodInfo,
@@ -184,5 +186,20 @@ describe('IPPools', () => {
     ).toBe(122);
     expect(toIpPoolInfo('nonsense', 'projectcalico.org/v3')).toBeNull();
     expect(toIpPoolList({ items: 'x' }, 'projectcalico.org/v3')).toEqual([]);
+  });
+});
+
+describe('Calico Nodes', () => {
+  it('reads the address BGP uses from a projectcalico.org/v3 Node, and none from one without a BGP spec', () => {
+    const list = parseYaml(
+      readFileSync(new URL('./fixtures/calico-nodes-v3-calico-3003.yaml', import.meta.url), 'utf8'),
+    ) as {
+      items: { spec: Record<string, unknown> }[];
+    };
+    expect(toCalicoNodeList(list)).toEqual([{ name: 'master1', bgpIPv4Address: '172.16.0.16/32' }]);
+    // A policy-only node (no spec.bgp), as calicoctl prints one.
+    delete list.items[0]!.spec.bgp;
+    expect(toCalicoNodeList(list)).toEqual([{ name: 'master1', bgpIPv4Address: null }]);
+    expect(toCalicoNodeList({})).toEqual([]);
   });
 });

@@ -254,6 +254,11 @@ describe('hostile values are refused by validation before any command is built',
       () => c.crictlPods({ namespace: bad, name: 'pod-src' }),
       () => c.crictlPods({ namespace: 'default', name: bad }),
       () => c.crictlPs({ podId: bad }),
+      () => c.crictlExecBirdShowProtocols(bad),
+      () =>
+        c.crictlExecBirdShowProtocols('fe8694f85ea3d6be425a14f3d73d381acf6c8f42f28730ac8d340e039e052c43', {
+          socket: bad,
+        }),
       () => c.dockerInspect(bad),
       () => c.which([bad]),
       () => c.sysctlNet([bad]),
@@ -396,6 +401,41 @@ describe('BIRD commands', () => {
     expect(() => c.birdShowProtocols({ tool: 'sh' as never })).toThrow();
     expect(() => c.birdShowProtocols({ name: 'Mesh_1' })).toThrow(/needs `all`/);
     expect(c.BIRD_CLIENT_SCRIPT).not.toMatch(/Mesh|bird\.ctl/);
+  });
+
+  it("reach calico-node's own birdcl through crictl: the container listed by exact name, its id validated", () => {
+    expect(argv(c.crictlCalicoNodeContainers())).toEqual([
+      'crictl',
+      'ps',
+      '--name',
+      '^calico-node$',
+      '--state',
+      'Running',
+      '-o',
+      'json',
+    ]);
+    const id = 'fe8694f85ea3d6be425a14f3d73d381acf6c8f42f28730ac8d340e039e052c43';
+    expect(c.crictlExecBirdShowProtocols(`containerd://${id}`)).toEqual({
+      argv: [
+        'timeout',
+        '5',
+        'crictl',
+        'exec',
+        id,
+        'birdcl',
+        '-s',
+        '/var/run/calico/bird.ctl',
+        'show',
+        'protocols',
+        'all',
+      ],
+      timeoutSeconds: 6,
+      maxOutputBytes: 1048576,
+      privileged: true,
+    });
+    for (const h of ['calico-node', `${id}; reboot`, '-it', '$(id)', ''])
+      expect(() => c.crictlExecBirdShowProtocols(h)).toThrow();
+    expect(() => c.crictlExecBirdShowProtocols(id, { socket: '/x;id.ctl' })).toThrow();
   });
 });
 

@@ -20,6 +20,7 @@ import { netnsFromCrictlInspectp } from '../../../src/parse/runtime-sandbox.ts';
 import { inNetns, WHICH_SCRIPT } from '../../../src/node/catalogue.ts';
 import type { CommandResult, NodeCommand, NodeShell } from '../../../src/node/types.ts';
 import { publishedFixture } from '../parse/published-fixture.ts';
+import { commandResult } from '../../support/command-result.ts';
 
 // `ip -j -4 route show table main` on a lab node (iproute2 6.1).
 const routes =
@@ -79,17 +80,7 @@ describe('test connection', () => {
     return {
       async run(node, command) {
         seen.push(command);
-        return {
-          node: node.name,
-          argv: command.argv,
-          stdout: '',
-          stderr: '',
-          exitCode: 0,
-          timedOut: false,
-          truncated: false,
-          durationMs: 1,
-          ...result,
-        };
+        return commandResult(node.name, command.argv, result);
       },
       async capture() {
         throw new Error('unused');

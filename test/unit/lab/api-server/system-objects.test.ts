@@ -55,7 +55,7 @@ describe("the lab's kube-system", () => {
     expect(buildSystemDaemonSets(ctx).map((d) => d.metadata.name)).toEqual(['calico-node', 'kube-proxy']);
   });
 
-  it('serves calico-config with the veth_mtu the lab gives its interfaces, or the topology clusterConfig.vethMtu', () => {
+  it('serves calico-config with the veth_mtu the lab gives its interfaces, or the topology clusterConfig.vethMtu', async () => {
     const [calico, proxy] = buildSystemConfigMaps(ctx) as Json[];
     expect(calico!.data).toMatchObject({ calico_backend: 'vxlan', veth_mtu: '1450' });
     expect(calico!.data.cni_network_config).toContain('"mtu": __CNI_MTU__');
@@ -67,6 +67,15 @@ describe("the lab's kube-system", () => {
     const [wrongCalico] = buildSystemConfigMaps({ ...ctx, plan: wrong }) as Json[];
     expect(wrongCalico!.data.veth_mtu).toBe('1500');
     expect(wrong.podMtu).toBe(1450);
+    // Dual stack: auto-detect, as Felix then sizes vxlan.calico and vxlan-v6.calico apart (1450, 1430).
+    const dual = planLab(
+      await loadTopology(new URL('../../../../src/lab/topologies/dual-stack.yaml', import.meta.url).pathname),
+      {
+        lab: 'cclab',
+        nodeSubnet: '10.254.7.0/24',
+      },
+    );
+    expect((buildSystemConfigMaps({ ...ctx, plan: dual })[0] as Json).data.veth_mtu).toBe('0');
     expect((buildSystemPods({ ...ctx, plan: wrong })[0] as Json).spec.containers[0].command).toContain(
       '--cluster-cidr=10.10.0.0/16',
     );
