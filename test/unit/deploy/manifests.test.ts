@@ -1,13 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import Ajv2019 from 'ajv/dist/2019.js';
 import addFormats from 'ajv-formats';
 import * as core from 'kubernetes-models/v1';
 import * as apps from 'kubernetes-models/apps/v1';
 import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { envExample as readEnvExample, manifestDocs, read, root } from './deploy-files.ts';
+import { FELIX_CONFIG_APIS, IPPOOL_APIS, POLICY_APIS } from '../../../src/cluster/kube-cluster.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -46,19 +47,37 @@ describe('Kubernetes manifests', () => {
     expect([...k.resources].sort()).toEqual(files.sort());
   });
 
-  it('grants only get/list/watch on what k8snet reads', () => {
-    const role = manifestDocs().find((d) => d.doc.kind === 'ClusterRole')!.doc as unknown as {
-      rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
-    };
-    for (const r of role.rules) expect(r.verbs.sort()).toEqual(['get', 'list', 'watch']);
-    expect(role.rules.flatMap((r) => r.resources).sort()).toEqual([
-      'endpoints',
-      'endpointslices',
-      'ippools',
-      'nodes',
-      'pods',
-      'services',
+  it('grants only get/list/watch, on every API the code reads and nothing more', () => {
+    type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+    const role = manifestDocs().find((d) => d.doc.kind === 'ClusterRole')!.doc as unknown as { rules: Rule[] };
+    const configReader = parseAllDocuments(read('manifests/calico-config-reader/role.yaml')).map((d) => d.toJS());
+    const rules = [...role.rules, ...(configReader.find((d) => d.kind === 'Role') as { rules: Rule[] }).rules];
+    for (const r of rules) expect(r.verbs.sort()).toEqual(['get', 'list', 'watch']);
+    const granted = new Set(rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${res}.${g}`))));
+    // What src/cluster/kube-cluster.ts asks for: its API lists, and the built-in reads it makes.
+    const asked = [
+      ...POLICY_APIS.map((a) => `${a.plural}.${a.group}`),
+      ...POLICY_APIS.filter((a) => a.group === 'projectcalico.org').map((a) => `${a.plural}.crd.projectcalico.org`),
+      ...IPPOOL_APIS.map((a) => `${a.plural}.${a.group}`),
+      ...FELIX_CONFIG_APIS.map((a) => `felixconfigurations.${a.group}`),
+      'nodes.projectcalico.org',
+      'installations.operator.tigera.io',
+      ...['pods', 'services', 'endpoints', 'nodes', 'namespaces', 'configmaps'].map((r) => `${r}.`),
+      'endpointslices.discovery.k8s.io',
+      'daemonsets.apps',
+    ];
+    expect(asked.filter((r) => !granted.has(r))).toEqual([]);
+    // Nothing beyond it (the CRD group mirrors the v3 one, so its nodes and felixconfigurations come along).
+    const mirrored = new Set(asked.flatMap((r) => [r, r.replace('.projectcalico.org', '.crd.projectcalico.org')]));
+    expect([...granted].filter((g) => !mirrored.has(g))).toEqual([]);
+    // The ConfigMaps only in kube-system, through the Role, never cluster-wide.
+    expect(role.rules.some((r) => r.resources.includes('configmaps') || r.resources.includes('secrets'))).toBe(false);
+    expect(configReader.map((d) => [d.kind, d.metadata.namespace])).toEqual([
+      ['Role', 'kube-system'],
+      ['RoleBinding', 'kube-system'],
     ]);
+    for (const d of configReader)
+      expect(() => new (MODELS[d.apiVersion]![d.kind] as Model)(d).validate()).not.toThrow();
   });
 
   it('runs bot and worker as non-root with a read-only root filesystem and no capabilities', () => {
