@@ -120,6 +120,12 @@ function jobIdOf(cluster: Name, ts: string): string {
     .find((e) => e.value);
   return button!.value!.split('.')[1]!;
 }
+const finishedLog = (worker: K8snetProcess, jobId: string) =>
+  until(
+    () => worker.logs.find((l) => l.jobId === jobId && l.msg === 'job finished'),
+    10_000,
+    `job ${jobId} finished in the log`,
+  );
 const startedJobs = (worker: K8snetProcess) =>
   worker.logs.filter((l) => l.msg === 'job started').map((l) => String(l.jobId));
 
@@ -317,7 +323,8 @@ describe('two labs as two clusters, one bot, a worker each', () => {
     await finished('beta', betaParent.ts);
     expect(blocks('beta', betaParent.ts)).not.toContain('running again');
     expect(workers.beta.logs.filter((l) => l.jobId === betaJob && l.msg === 'job started')).toHaveLength(1);
-    expect(workers.beta.logs.find((l) => l.jobId === betaJob && l.msg === 'job finished')).toMatchObject({
+    // The thread shows done before the worker's own log line about it: wait for the line.
+    expect(await finishedLog(workers.beta, betaJob)).toMatchObject({
       outcome: 'done',
     });
     expect(replies('beta', betaParent.ts).length).toBe(await ledgered(betaJob));
@@ -327,7 +334,7 @@ describe('two labs as two clusters, one bot, a worker each', () => {
     const fresh = await startWorker('alpha');
     await finished('alpha', alphaParent.ts, 120_000);
     expect(fresh.logs.some((l) => l.jobId === alphaJob && l.msg === 'job started')).toBe(true);
-    expect(fresh.logs.find((l) => l.jobId === alphaJob && l.msg === 'job finished')).toMatchObject({
+    expect(await finishedLog(fresh, alphaJob)).toMatchObject({
       outcome: 'done',
     });
     expect(
