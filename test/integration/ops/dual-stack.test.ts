@@ -3,25 +3,21 @@
  * vxlan-v6.calico): `trace -6` follows the pods' IPv6 addresses hop by hop, reads the IPv6 routes, ip6tables counters
  * and the pods' IPv6 insides, and names a broken IPv6 path with its evidence; the same pods still trace over IPv4.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { LabState } from '../../../src/lab/state.ts';
+import { describe, expect, it } from '@jest/globals';
 import { runTrace, type TraceResult } from '../../../src/ops/trace.ts';
-import type { OperationDeps } from '../../../src/ops/deps.ts';
-import { TOPOLOGIES, inNetns, run, startLab, stopLab } from '../../support/lab.ts';
-import { labDeps } from '../../support/lab-deps.ts';
+import { TOPOLOGIES, inNetns, run } from '../../support/lab.ts';
+import { labForFile } from '../../support/lab-deps.ts';
 
-const LAB = 'itdual';
-let lab: LabState;
-let deps: OperationDeps & { close(): Promise<void> };
+const lab = labForFile('itdual', TOPOLOGIES.dualStack);
 const ctx = () => ({ onStep: () => undefined, signal: AbortSignal.timeout(60_000) });
-const node = (name: string) => lab.plan.nodes.find((n) => n.name === name)!;
-const pod = (name: string) => lab.plan.pods.find((p) => p.name === name)!;
+const node = (name: string) => lab.state().plan.nodes.find((n) => n.name === name)!;
+const pod = (name: string) => lab.state().plan.pods.find((p) => p.name === name)!;
 const onNode = (name: string, argv: string[]) => run(inNetns(node(name).netns, argv));
 const inPod = (name: string, argv: string[]) => run(inNetns(pod(name).netnsName, argv));
 const trace = async (family?: 4 | 6): Promise<TraceResult> =>
   (
     await runTrace(
-      deps,
+      lab.deps(),
       {
         namespace: 'default',
         src: 'pod-src',
@@ -34,15 +30,6 @@ const trace = async (family?: 4 | 6): Promise<TraceResult> =>
   ).result;
 const notInfo = (r: TraceResult) =>
   r.findings.filter((f) => f.severity !== 'info').map((f) => [f.severity, f.code, f.message]);
-
-beforeAll(async () => {
-  lab = await startLab(LAB, TOPOLOGIES.dualStack);
-  deps = await labDeps(LAB);
-}, 120_000);
-afterAll(async () => {
-  await deps?.close();
-  await stopLab(LAB);
-}, 60_000);
 
 describe('trace on a dual-stack lab', () => {
   it('traces over IPv6 hop by hop on vxlan-v6.calico, the outer headers IPv6 too, and finds nothing wrong', async () => {
