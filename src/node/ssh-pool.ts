@@ -19,6 +19,9 @@ import type { NodeTarget } from './types.ts';
  * burst of commands and captures waits its turn instead of failing with "open failed".
  */
 export const DEFAULT_MAX_CHANNELS_PER_NODE = 8;
+/** A refused session is asked for again this many times, after 25, 50, 100, 200 ms: well under a second in all. */
+const OPEN_REFUSED_RETRIES = 4;
+const OPEN_REFUSED_BACKOFF_MS = 25;
 /** Missed keepalive replies before ssh2 gives the connection up (ssh2's keepaliveCountMax, OpenSSH's ServerAliveCountMax default). */
 const KEEPALIVE_COUNT_MAX = 3;
 /** ssh2 reports these `level`s on connection errors. */
@@ -315,7 +318,7 @@ export class SshPool {
   ): Promise<{ channel: ClientChannel; release: () => void }> {
     const release = await this.slotsFor(node).acquire(signal);
     try {
-      for (let attempt = 1; ; attempt++) {
+      for (let attempt = 1, refused = 0; ; attempt++) {
         const ssh = await this.connection(node);
         if (signal?.aborted) throw cancelled(`connecting to ${node.name}`);
         try {
@@ -327,6 +330,13 @@ export class SshPool {
             (err as SshErrorShape).level === LEVEL_TIMEOUT;
           if (dead && attempt === 1) {
             this.drop(node, ssh);
+            continue;
+          }
+          // sshd counts a session until it has reaped its command, a moment after the channel closed on our side:
+          // a burst that reuses freed slots at once can meet "open failed" (MaxSessions). Wait briefly and ask again.
+          if (!dead && /Channel open failure/.test((err as Error).message) && refused < OPEN_REFUSED_RETRIES) {
+            await new Promise((resolve) => setTimeout(resolve, OPEN_REFUSED_BACKOFF_MS * 2 ** refused++));
+            if (signal?.aborted) throw cancelled(`opening a session on ${node.name}`);
             continue;
           }
           if (dead)

@@ -117,8 +117,14 @@ describe('follow-up buttons', () => {
     p.startWorker({ runnerFor });
     await p.send('trace pod-src pod-dest --capture-seconds 2');
     const first = await until(() => parents(p!)[0]);
-    // Queued and running: a Cancel button.
-    expect(buttonsOf(p, first.ts).map((b) => b.text.text)).toEqual(['Cancel']);
+    // Queued and running: a Cancel button — on the message as it was posted (a quick job may be done already).
+    const posted = p.standIn.calls.find(
+      (c) => c.method === 'chat.postMessage' && c.args.channel === 'C1' && !c.args.thread_ts,
+    );
+    const postedButtons = ((posted?.args.blocks ?? []) as Block[])
+      .filter((b) => b.type === 'actions')
+      .flatMap((b) => b.elements ?? []);
+    expect(postedButtons.map((b) => b.text.text)).toEqual(['Cancel']);
     await until(() => done(p!, first.ts), 20_000, 'trace done');
     expect(buttonsOf(p, first.ts).map((b) => b.text.text)).toEqual([
       'Capture again (10 s)',
