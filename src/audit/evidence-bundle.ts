@@ -141,19 +141,22 @@ function plan(e: Evidence): { entries: Entry[]; omitted: string[] } {
       text: true,
     },
     ...e.commands.map((c, i) => commandEntry(c, i, omitted)),
-    ...e.reads.map((r, i) => ({
-      name: `cluster/${pad(i + 1)}-${safe(r.call)}.yaml`,
-      data: Buffer.from(
-        stringify({
-          call: r.call,
-          args: r.args,
-          at: r.at,
-          durationMs: r.durationMs,
-          ...(r.error ? { error: r.error } : { result: r.result ?? null }),
-        }),
-      ),
-      text: true,
-    })),
+    // Numbered in the order the operation asked, not the order the API server answered.
+    ...[...e.reads]
+      .sort((a, b) => a.seq - b.seq)
+      .map((r, i) => ({
+        name: `cluster/${pad(i + 1)}-${safe(r.call)}.yaml`,
+        data: Buffer.from(
+          stringify({
+            call: r.call,
+            args: r.args,
+            at: r.at,
+            durationMs: r.durationMs,
+            ...(r.error ? { error: r.error } : { result: r.result ?? null }),
+          }),
+        ),
+        text: true,
+      })),
     ...(e.report?.attachments ?? []).map((a) => ({ name: `captures/${safe(a.filename)}`, data: a.data, text: false })),
   ];
   const entries: Entry[] = [];

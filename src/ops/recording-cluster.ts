@@ -8,6 +8,8 @@ import { describeError } from '../errors.ts';
 
 export interface ClusterRead {
   call: keyof ClusterReader;
+  /** 1 for the first call made through this recorder, and so on: calls run in parallel and finish in any order. */
+  seq: number;
   args: unknown[];
   /** ISO time the call started. */
   at: string;
@@ -29,16 +31,18 @@ function withoutSecrets(value: unknown): unknown {
 }
 
 export function recordingCluster(cluster: ClusterReader, onRead: (read: ClusterRead) => void): ClusterReader {
+  let calls = 0;
   const wrap = <K extends keyof ClusterReader>(call: K) =>
     (async (...args: unknown[]) => {
+      const seq = ++calls;
       const started = Date.now();
       const at = new Date(started).toISOString();
       try {
         const result: unknown = await (cluster[call] as (...a: unknown[]) => Promise<unknown>).apply(cluster, args);
-        onRead({ call, args, at, durationMs: Date.now() - started, result: withoutSecrets(result) });
+        onRead({ call, seq, args, at, durationMs: Date.now() - started, result: withoutSecrets(result) });
         return result;
       } catch (err) {
-        onRead({ call, args, at, durationMs: Date.now() - started, error: describeError(err) });
+        onRead({ call, seq, args, at, durationMs: Date.now() - started, error: describeError(err) });
         throw err;
       }
     }) as ClusterReader[K];

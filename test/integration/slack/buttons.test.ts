@@ -51,6 +51,7 @@ const runnerFor =
     ctx.onStep('inspecting nodes');
     onRead({
       call: 'getPod',
+      seq: 1,
       args: ['default', 'pod-src'],
       at: new Date().toISOString(),
       durationMs: 3,

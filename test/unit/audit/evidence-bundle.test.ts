@@ -62,6 +62,7 @@ const evidence = (over: Partial<Evidence> = {}): Evidence => ({
   reads: [
     {
       call: 'getPod',
+      seq: 1,
       args: ['default', 'pod-src'],
       at: '2026-12-02T10:00:00.500Z',
       durationMs: 4,
@@ -140,6 +141,7 @@ describe('the evidence bundle', () => {
       reads: [
         {
           call: 'listPods',
+          seq: 1,
           args: [],
           at: '',
           durationMs: 1,
@@ -254,5 +256,22 @@ describe('what feeds it', () => {
       ['listPolicyObjects', [], null],
     ]);
     expect(JSON.stringify(reads[1]!.result)).not.toContain('c2VjcmV0');
+  });
+
+  it('numbers reads in the order they were asked for when a slow one answers last', async () => {
+    const reads: ClusterRead[] = [];
+    const after = (ms: number, name: string) => new Promise((r) => setTimeout(() => r({ name }), ms));
+    const base = {
+      getPod: (_ns: string, name: string) => after(name === 'pod-src' ? 30 : 1, name),
+    } as unknown as ClusterReader;
+    const cluster = recordingCluster(base, (r) => reads.push(r));
+    await Promise.all([cluster.getPod('default', 'pod-src'), cluster.getPod('default', 'pod-dest')]);
+    expect(reads.map((r) => [r.seq, r.args[1]])).toEqual([
+      [2, 'pod-dest'],
+      [1, 'pod-src'],
+    ]);
+    const f = await files(await buildEvidenceBundle(evidence({ reads })));
+    expect(f.get('cluster/001-getPod.yaml')!.toString()).toContain('pod-src');
+    expect(f.get('cluster/002-getPod.yaml')!.toString()).toContain('pod-dest');
   });
 });
