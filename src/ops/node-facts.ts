@@ -385,9 +385,19 @@ async function readDataplane(
   signal: AbortSignal,
   family?: 4 | 6,
 ): Promise<string[]> {
+  const fallbacks = dataplane.fallbacks?.(family) ?? [];
   const [required, optional] = await Promise.all([
-    Promise.all(dataplane.commands(family).map((c) => runOk(shell, node, c, signal))),
-    Promise.all((dataplane.optionalCommands?.() ?? []).map((c) => runOk(shell, node, c, signal).catch(() => ''))),
+    Promise.all(
+      dataplane.commands(family).map((c, i) => {
+        const fallback = fallbacks[i];
+        const read = runOk(shell, node, c, signal);
+        // The fallback's failure is not the news: the first command's error says what is missing.
+        return fallback
+          ? read.catch((err: unknown) => runOk(shell, node, fallback, signal).catch(() => Promise.reject(err)))
+          : read;
+      }),
+    ),
+    Promise.all((dataplane.optionalCommands?.(family) ?? []).map((c) => runOk(shell, node, c, signal).catch(() => ''))),
   ]);
   return [...required, ...optional];
 }
@@ -431,6 +441,7 @@ export async function inspectServiceRules(
     rejects: walk.rejects,
     drops: walk.drops,
     ...(walk.nodePortAddresses === undefined ? {} : { nodePortAddresses: walk.nodePortAddresses }),
+    ...(walk.ipsetGaps === undefined ? {} : { ipsetGaps: walk.ipsetGaps }),
     listeners,
     listening,
     conntrackTable,

@@ -7,7 +7,7 @@ import type { EndpointInfo, ServiceInfo } from '../cluster/types.ts';
 import type { Listener } from '../parse/listeners.ts';
 import { joinHostPort } from '../net/host-port.ts';
 import { ipFamily } from '../validate.ts';
-import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
+import type { IpsetGap, KubeProxyMode } from '../dataplane/service-dataplane.ts';
 import type { DetectedMode } from '../dataplane/kube-proxy-mode.ts';
 import { conntrackTableFindings, testConnectionConntrackFinding, type ConntrackReading } from './conntrack-findings.ts';
 import { ebpfNodeFinding } from '../calico/ebpf.ts';
@@ -22,6 +22,8 @@ export interface NodeRuleFacts {
   detected?: DetectedMode | null;
   /** NodePort: where the mode lets NodePorts answer (nftables: the nodeport-ips set, or 'local'; never 127.0.0.1). */
   nodePortAddresses?: string[] | 'local';
+  /** IPVS: kube-proxy ipset members the Service needs that the node lacks (absent: not read or not IPVS). */
+  ipsetGaps?: IpsetGap[];
   /** Rule lines from the entry rule down to the DNATs, as iptables-save printed them; [] when the entry is missing. */
   rules: string[];
   /** ip:port the DNAT rules send to. */
@@ -251,6 +253,7 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
         ),
       );
     }
+    for (const gap of node.ipsetGaps ?? []) out.push(ipsetGapFinding(node, gap, what, ready));
     if (ready.length > 0 && node.dnatTargets.length === 0) {
       out.push(
         withTracked(
@@ -282,7 +285,9 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
       );
     placeTracked();
   }
-  const healthy = facts.nodes.filter((n) => !n.error && n.entryRule && n.dnatTargets.length > 0);
+  const healthy = facts.nodes.filter(
+    (n) => !n.error && n.entryRule && n.dnatTargets.length > 0 && (n.ipsetGaps ?? []).length === 0,
+  );
   if (healthy.length > 0 && healthy.length === facts.nodes.length && ready.length > 0) {
     out.push(
       info(
@@ -293,6 +298,37 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
     );
   }
   return nestConsequences(out, (cause, f) => cause.code === 'no_endpoints' && FOLLOW_FROM_NO_ENDPOINTS.has(f.code));
+}
+
+/** An IPVS node whose kube-proxy ipsets lack the Service: what that breaks, for whom, with the set and rule. */
+function ipsetGapFinding(node: NodeRuleFacts, gap: IpsetGap, what: string, ready: EndpointInfo[]): Finding {
+  const evidence = gap.evidence.join('\n');
+  const lacks = `${gap.set} lacks ${gap.member}`;
+  if (gap.effect === 'rejected')
+    return err(
+      'ipvs_filter_rejects',
+      `${node.name} refuses new connections to ${what}: ${lacks}, and KUBE-IPVS-FILTER rejects addresses on kube-ipvs0 that no Service ipset lists`,
+      evidence,
+    );
+  if (!gap.set.includes('NODE-PORT'))
+    return warn(
+      'clusterip_not_masqueraded',
+      `${node.name} does not masquerade ${what} for clients outside the pod network (${lacks}): their connections through ${node.name} get replies that bypass it`,
+      evidence,
+    );
+  // Without the mark, IPVS forwards with the client's address: an endpoint elsewhere answers the client directly.
+  const remote = ready.filter((e) => e.nodeName !== null && e.nodeName !== node.name).map((e) => e.ip);
+  return remote.length > 0
+    ? err(
+        'nodeport_not_masqueraded',
+        `${node.name} does not masquerade ${what} (${lacks}): connections through ${node.name} to endpoints on other nodes (${remote.join(', ')}) fail, their replies going straight to the client`,
+        evidence,
+      )
+    : warn(
+        'nodeport_not_masqueraded',
+        `${node.name} does not masquerade ${what} (${lacks}); harmless while every endpoint runs on ${node.name}`,
+        evidence,
+      );
 }
 
 /**

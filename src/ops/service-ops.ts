@@ -17,7 +17,7 @@ import { nodeTarget, type OperationDeps } from './deps.ts';
 import { inspectServiceRules, readConntrack, testConnect, uplinkInterfaceOn } from './node-facts.ts';
 import { mapLimit } from './concurrency.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
-import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
+import type { IpsetGap, KubeProxyMode } from '../dataplane/service-dataplane.ts';
 
 export interface NodePortCommand {
   port: number;
@@ -46,6 +46,8 @@ export interface ServiceNodeResult {
   iptables: boolean;
   /** NodePort: where the mode lets it answer (nftables: the nodeport-ips set, or 'local'; never 127.0.0.1); null: not restricted. */
   nodePortAddresses: string[] | 'local' | null;
+  /** IPVS: kube-proxy ipset members the Service lacks on this node, and what that does; null: not read or not IPVS. */
+  ipsetGaps: IpsetGap[] | null;
   rules: string[];
   dnatTargets: string[];
   /** nf_conntrack_count / _max; null: not read. */
@@ -233,6 +235,7 @@ async function runServiceCheck(
       listeners: n.listeners,
       iptables: n.entryRule,
       nodePortAddresses: n.nodePortAddresses ?? null,
+      ipsetGaps: n.ipsetGaps ?? null,
       rules: n.rules,
       dnatTargets: n.dnatTargets,
       conntrackTable: n.conntrackTable ?? null,

@@ -9,6 +9,10 @@
  *   TCP  10.0.0.1:443 rr persistent 10800
  *     -> 192.168.0.1:6443             Masq    1      1          0
  *   TCP  [fd00:10:96::1]:443 rr
+ *
+ * The kernel's own `/proc/net/ip_vs` (read where ipvsadm is not installed) is the same table with addresses and ports
+ * in hex (net/netfilter/ipvs/ip_vs_ctl.c, ip_vs_info_seq_show): `TCP  0A600001:01BB rr`, `  -> [fd00:0010:…]:1F90`,
+ * `FWM  00000101 rr`; its header has no padding after `RemoteAddress:Port`, which is how the two are told apart.
  */
 import { canonicalHostPort } from '../net/host-port.ts';
 
@@ -39,11 +43,30 @@ export interface IpvsVirtualServer {
 }
 
 export interface IpvsTable {
+  /** `ipvsadm`: as ipvsadm -L -n prints it; `kernel`: /proc/net/ip_vs, hex addresses decoded here. */
+  format: 'ipvsadm' | 'kernel';
   virtualServers: IpvsVirtualServer[];
   unparsed: { lineNumber: number; line: string }[];
 }
 
 const HEADER = /^(IP Virtual Server version|Prot LocalAddress:Port|\s*-> RemoteAddress:Port)/;
+/** The kernel writes `  -> RemoteAddress:Port Forward`; ipvsadm pads the column (`RemoteAddress:Port           Forward`). */
+const KERNEL_HEADER = /^\s*-> RemoteAddress:Port Forward /m;
+const KERNEL_V4 = /^(?<ip>[0-9A-Fa-f]{8}):(?<port>[0-9A-Fa-f]{4})$/;
+const KERNEL_V6 = /^\[(?<ip>[0-9A-Fa-f:]+)\]:(?<port>[0-9A-Fa-f]{4})$/;
+
+/** `0A600001:01BB` → `10.96.0.1:443`; `[fd00:0010:…:0001]:01BB` → `[fd00:10::1]:443`; anything else as it is. */
+function decodeKernelAddress(text: string): string {
+  const v4 = KERNEL_V4.exec(text);
+  if (v4?.groups) {
+    const n = Number.parseInt(v4.groups.ip!, 16);
+    const ip = [24, 16, 8, 0].map((shift) => (n >>> shift) & 0xff).join('.');
+    return `${ip}:${Number.parseInt(v4.groups.port!, 16)}`;
+  }
+  const v6 = KERNEL_V6.exec(text);
+  if (v6?.groups) return canonicalHostPort(`[${v6.groups.ip}]:${Number.parseInt(v6.groups.port!, 16)}`);
+  return text;
+}
 const VIRTUAL = /^(?<protocol>TCP|UDP|SCTP|FWM)\s+(?<address>\S+)\s+(?<scheduler>\S+)(?:\s+(?<flags>.*?))?\s*$/;
 const REAL = /^\s+->\s+(?<target>\S+)\s+(?<forward>\S+)\s+(?<weight>\d+)\s+(?<active>\d+)\s+(?<inactive>\d+)\s*$/;
 
@@ -55,36 +78,48 @@ function splitAddress(text: string): { ip: string | null; port: number | null } 
 }
 
 export function parseIpvsadm(text: string): IpvsTable {
-  const table: IpvsTable = { virtualServers: [], unparsed: [] };
+  const format = KERNEL_HEADER.test(text) ? 'kernel' : 'ipvsadm';
+  const address = (raw: string) => canonicalHostPort(format === 'kernel' ? decodeKernelAddress(raw) : raw);
+  const table: IpvsTable = { format, virtualServers: [], unparsed: [] };
   const lines = text.split('\n');
   lines.forEach((line, i) => {
     if (line.trim() === '' || HEADER.test(line)) return;
     const v = VIRTUAL.exec(line);
     if (v?.groups) {
-      const address = v.groups.protocol === 'FWM' ? v.groups.address! : canonicalHostPort(v.groups.address!);
-      const { ip, port } = splitAddress(address);
+      const fwm = v.groups.protocol === 'FWM';
+      // The kernel prints a firewall mark in hex, ipvsadm in decimal.
+      const mark = fwm && format === 'kernel' ? String(Number.parseInt(v.groups.address!, 16)) : v.groups.address!;
+      const vsAddress = fwm ? mark : address(v.groups.address!);
+      const { ip, port } = splitAddress(vsAddress);
+      const flags = v.groups.flags ? v.groups.flags.split(/\s+/) : [];
       table.virtualServers.push({
         protocol: v.groups.protocol!,
-        address,
+        address: vsAddress,
         ip,
         port,
         scheduler: v.groups.scheduler!,
-        flags: v.groups.flags ? v.groups.flags.split(/\s+/) : [],
+        flags,
         realServers: [],
-        raw: line.trimEnd(),
+        // Evidence reads as ipvsadm would print it, whichever of the two was read.
+        raw:
+          format === 'kernel'
+            ? `${v.groups.protocol}  ${vsAddress} ${[v.groups.scheduler, ...flags].join(' ')}`
+            : line.trimEnd(),
       });
       return;
     }
     const r = REAL.exec(line);
     const current = table.virtualServers.at(-1);
     if (r?.groups && current) {
+      const target = address(r.groups.target!);
+      const counts = `${r.groups.weight} ${r.groups.active} ${r.groups.inactive}`;
       current.realServers.push({
-        target: canonicalHostPort(r.groups.target!),
+        target,
         forward: r.groups.forward!,
         weight: Number(r.groups.weight),
         activeConnections: Number(r.groups.active),
         inactiveConnections: Number(r.groups.inactive),
-        raw: line.trim(),
+        raw: format === 'kernel' ? `-> ${target} ${r.groups.forward} ${counts}` : line.trim(),
       });
       return;
     }

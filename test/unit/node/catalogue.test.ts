@@ -317,7 +317,7 @@ describe('kube-proxy mode and nftables commands', () => {
     expect(argv(c.nftListTable('ip6', 'calico'))).toEqual(['nft', '-j', 'list', 'table', 'ip6', 'calico']);
     expect(argv(c.iptablesBackendSave('legacy'))).toEqual(['iptables-legacy-save']);
     expect(argv(c.iptablesBackendSave('nft'))).toEqual(['iptables-nft-save']);
-    // IPVS: both commands take no argument at all, so nothing from a user or the cluster can reach them.
+    // IPVS: its commands take no argument at all, so nothing from a user or the cluster can reach them.
     expect(c.ipvsadmList()).toEqual({
       argv: ['ipvsadm', '-L', '-n'],
       timeoutSeconds: 30,
@@ -327,6 +327,15 @@ describe('kube-proxy mode and nftables commands', () => {
     expect(c.ipvsadmList.length).toBe(0);
     expect(argv(c.kubeIpvsAddresses())).toEqual(['ip', 'addr', 'show', 'dev', 'kube-ipvs0']);
     expect(c.kubeIpvsAddresses.length).toBe(0);
+    expect(argv(c.ipvsKernelTable())).toEqual(['cat', '/proc/net/ip_vs']);
+    expect(c.ipvsKernelTable.length).toBe(0);
+    expect(c.ipsetList()).toEqual({
+      argv: ['ipset', 'list'],
+      timeoutSeconds: 30,
+      maxOutputBytes: 16777216,
+      privileged: true,
+    });
+    expect(c.ipsetList.length).toBe(0);
     expect(argv(c.kubeProxyMode())).toEqual(['curl', '-s', '--max-time', '2', 'http://127.0.0.1:10249/proxyMode']);
     expect(argv(c.kubeProxyMode({ tool: 'bash' }))).toEqual([
       'timeout',
