@@ -10,6 +10,7 @@
 import type { Counters, IptablesChain, IptablesRule, IptablesTable } from '../parse/iptables-save.ts';
 import {
   decodeNoPolicyDropComment,
+  decodeTunnelAllowlistComment,
   decodePolicyComment,
   decodeProfileComment,
   dispatchChainName,
@@ -378,4 +379,44 @@ export function hostKillers(filter: IptablesTable): HostKiller[] {
     }
   }
   return out;
+}
+
+/** Felix's allowlist for one tunnel in cali-INPUT: accept from the hosts in `set`, drop from the rest. */
+export interface TunnelAllowlist {
+  tunnel: 'vxlan' | 'ipip';
+  family: 4 | 6;
+  /** The ipset the allow rule matches as source (cali40all-vxlan-net …); null when the allow rule is missing. */
+  set: string | null;
+  allow: RuleEvidence | null;
+  drop: RuleEvidence;
+}
+
+/**
+ * The tunnel allowlists Felix programmed in cali-INPUT (rules/static.go), found by their comments in any Felix's
+ * wording: a VXLAN or IP-in-IP packet from an address outside the set is dropped before it is decapsulated, so
+ * a node Calico does not list (or lists under another address) cannot reach the pods behind this one.
+ */
+export function tunnelAllowlists(filter: IptablesTable): TunnelAllowlist[] {
+  const rules = filter.chains.get(FELIX_CHAINS.filterInput)?.rules ?? [];
+  const decoded = rules.flatMap((r) => {
+    const d = r.matches.comments.map(decodeTunnelAllowlistComment).find((x) => x !== null);
+    return d ? [{ rule: r, ...d }] : [];
+  });
+  return decoded
+    .filter((d) => d.action === 'drop' && isDropTarget(d.rule))
+    .map((d) => {
+      const allow = decoded.find((a) => a.action === 'allow' && a.tunnel === d.tunnel && a.family === d.family);
+      // Felix ≤ 3.0 wrote only the drop, for sources outside the set: `-m set ! --match-set cali4-all-hosts src`.
+      const set =
+        allow?.rule.matches.sets.find((m) => !m.negated && m.flags === 'src')?.name ??
+        d.rule.matches.sets.find((m) => m.negated && m.flags === 'src')?.name ??
+        null;
+      return {
+        tunnel: d.tunnel,
+        family: d.family,
+        set,
+        allow: allow ? evidence(allow.rule) : null,
+        drop: evidence(d.rule),
+      };
+    });
 }

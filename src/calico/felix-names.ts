@@ -281,7 +281,38 @@ export const FELIX_COMMENTS = {
   endOfTierDrop: (tier: string, action = 'Drop') => `End of tier ${tier}. ${action} if no policies passed packet`,
   dropIfNoProfiles: (action = 'Drop') => `${action} if no profiles matched`,
   unknownInterface: 'Unknown interface',
+  /** cali-INPUT, VXLAN enabled (static.go, 3.2x+ wording; ≤ 3.1x: "…from whitelisted hosts"). */
+  allowVxlan: 'Allow IPv4 VXLAN packets from allowed hosts',
+  dropVxlan: 'Drop IPv4 VXLAN packets from non-allowed hosts',
 } as const;
+
+/**
+ * Felix's host allowlists for tunnel packets (rules/static.go): cali-INPUT accepts VXLAN (UDP 4789) or IP-in-IP only
+ * from the addresses in these sets (every Calico node's tunnel parent address, plus externalNodesCIDRList) and drops
+ * the rest. IPv6 sets are `cali60…`.
+ */
+export const FELIX_TUNNEL_SETS = { vxlan: 'all-vxlan-net', ipip: 'all-hosts-net' } as const;
+export const felixIpsetName = (id: string, family: 4 | 6 = 4) => `cali${family}0${id}`;
+
+/**
+ * What a cali-INPUT rule comment says about the tunnel allowlist, in any Felix's wording: "Allow IPv4 VXLAN packets
+ * from allowed hosts", "Drop VXLAN packets from non-whitelisted hosts", "Allow IPIP packets from Calico hosts",
+ * "Drop IPIP packets from non-Calico hosts".
+ */
+export function decodeTunnelAllowlistComment(
+  comment: string,
+): { action: 'allow' | 'drop'; tunnel: 'vxlan' | 'ipip'; family: 4 | 6 } | null {
+  const m =
+    /^(?<action>Allow|Drop|Reject) (?:IPv(?<family>[46]) )?(?<tunnel>VXLAN|IPIP) packets from (?<non>non-)?/.exec(
+      comment,
+    );
+  if (!m?.groups || (m.groups.action === 'Allow') === (m.groups.non !== undefined)) return null;
+  return {
+    action: m.groups.action === 'Allow' ? 'allow' : 'drop',
+    tunnel: m.groups.tunnel === 'VXLAN' ? 'vxlan' : 'ipip',
+    family: m.groups.family === '6' ? 6 : 4,
+  };
+}
 
 /** Either form of the "no policy allowed it" rule's comment; the tier when the comment names one. */
 export function decodeNoPolicyDropComment(comment: string): { tier: string | null; action: string } | null {

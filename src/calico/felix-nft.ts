@@ -80,6 +80,11 @@ function addMatch(m: RuleMatches, match: Record<string, unknown>): void {
   }
   if (isObject(left) && isObject(left.payload)) {
     const { protocol, field } = left.payload;
+    // `ip saddr @cali40all-vxlan-net`: a named set, as iptables' `-m set --match-set NAME src`.
+    if (typeof right === 'string' && right.startsWith('@') && (field === 'saddr' || field === 'daddr')) {
+      m.sets.push({ name: right.slice(1), flags: field === 'saddr' ? 'src' : 'dst', negated });
+      return;
+    }
     const text = valueText(right);
     if (text === null) return;
     if ((protocol === 'ip' || protocol === 'ip6') && field === 'saddr') m.source = address(text);
@@ -246,6 +251,21 @@ export function felixNftTables(nft: NftTable): IptablesSave {
 /** `nft -j list table ip calico` text to iptables-shaped tables; an empty text (no such table) to none. */
 export function felixNftSave(json: string): IptablesSave {
   return felixNftTables(parseNftTable(json));
+}
+
+/**
+ * The members of the table's plain sets (not maps), by name: what `ipset list` shows of Felix's ipsets in iptables
+ * mode (cali40all-vxlan-net …), here kept in the table itself. Addresses, networks (`10.0.0.0/8`) or ranges.
+ */
+export function felixNftSets(nft: NftTable): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [name, elements] of nft.sets)
+    if (elements.every((e) => e.verdict === null))
+      out.set(
+        name,
+        elements.map((e) => e.key.join(',')),
+      );
+  return out;
 }
 
 /**

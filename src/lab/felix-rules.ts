@@ -5,6 +5,7 @@
  * The lab plays Felix 3.28 in iptables mode (chain names and comments of FELIX_ERA, marks allocated as 3.28 does),
  * following felix/rules/{endpoints,dispatch,policy,static}.go:
  *
+ *   INPUT    -j cali-INPUT    (VXLAN labs: accept UDP 4789 from the hosts in cali40all-vxlan-net, drop the rest)
  *   FORWARD  -j cali-FORWARD
  *   cali-FORWARD          clear pass/scratch marks; -i cali+ → cali-from-wl-dispatch; -o cali+ → cali-to-wl-dispatch
  *   cali-*-wl-dispatch    -i/-o <iface> -g cali-fw-/cali-tw-<iface>; "Unknown interface" DROP
@@ -16,7 +17,8 @@
  *                         RETURN, Log = rate-limited LOG
  *   cali-pri-/cali-pro-…  the namespace profiles
  *
- * Where Felix matches selectors with ipsets (`-m set --match-set cali40s:…`), the lab writes one rule per pod
+ * The VXLAN allowlist is a real ipset in the node's namespace, as Felix keeps it; where Felix matches policy
+ * selectors with ipsets (`-m set --match-set cali40s:…`), the lab writes one rule per pod
  * address (`-s 10.244.0.5/32`): the same packets match, and nothing outside the node namespace (ipset has no per
  * netns view in older kernels' tools) is needed. Rules that need several negations at once (ipBlock except lists,
  * notPorts with a selector…) use a scratch mark as Felix does: set on any positive match, cleared by each exclusion.
@@ -42,7 +44,9 @@ import {
   FELIX_CHAIN_PREFIX,
   FELIX_COMMENTS,
   FELIX_MARKS,
+  felixIpsetName,
   felixRuleHashes,
+  FELIX_TUNNEL_SETS,
   namespaceProfile,
   policyChainComment,
   policyChainName,
@@ -53,6 +57,7 @@ import {
 } from '../calico/felix-names.ts';
 import type { IptablesTable } from '../parse/iptables-save.ts';
 import type { LabPlan } from './plan.ts';
+import { CALICO_VXLAN } from '../calico/naming.ts';
 
 /** The lab names chains and comments as Felix ≤ 3.28 does ("Policy ns/knp.default.x ingress", "Drop if no policies…"). */
 export const FELIX_ERA: FelixNamingEra = 'name';
@@ -94,6 +99,8 @@ export interface FelixRenderInput {
   policies: readonly NormalizedPolicy[];
   /** Calico's tiers in evaluation order (normalizePolicies' `tiers`); absent: only the default tier. */
   tiers?: readonly TierInfo[];
+  /** VXLAN enabled: cali-INPUT accepts UDP `port` only from the hosts in ipset `set` (felixVxlanAllowlist). */
+  vxlanAllowlist?: { set: string; port: number };
 }
 
 export interface RenderedChain {
@@ -110,6 +117,8 @@ export interface FelixRendering {
   chains: RenderedChain[];
   /** The FORWARD rule that hooks cali-FORWARD in (FORWARD is built in: inserted, never flushed). */
   forwardHook: string;
+  /** The INPUT rule that hooks cali-INPUT in, when the node has one (VXLAN's allowlist). */
+  inputHook: string | null;
   /** What the lab could not program as Felix would (a rule skipped, an unknown selection), for the log. */
   notes: string[];
 }
@@ -463,9 +472,25 @@ export function renderFelixFilter(input: FelixRenderInput): FelixRendering {
     { matches: ['-o', 'cali+'], target: ['-j', FELIX_CHAINS.toWorkloadDispatch] },
   ]);
   const hook = renderChain('FORWARD', [{ target: ['-j', FELIX_CHAINS.filterForward] }]);
+  const vxlan = input.vxlanAllowlist;
+  const inputChain = vxlan
+    ? renderChain(FELIX_CHAINS.filterInput, [
+        {
+          comments: [FELIX_COMMENTS.allowVxlan],
+          matches: ['-p', 'udp', '-m', 'multiport', '--dports', String(vxlan.port), '-m', 'set', '--match-set', vxlan.set, 'src', '-m', 'addrtype', '--dst-type', 'LOCAL'], // prettier-ignore
+          target: ['-j', 'ACCEPT'],
+        },
+        {
+          comments: [FELIX_COMMENTS.dropVxlan],
+          matches: ['-p', 'udp', '-m', 'multiport', '--dports', String(vxlan.port), '-m', 'addrtype', '--dst-type', 'LOCAL'], // prettier-ignore
+          target: ['-j', 'DROP'],
+        },
+      ])
+    : null;
   return {
     node: input.node,
     chains: [
+      ...(inputChain ? [inputChain] : []),
       forward,
       dispatchChain('egress', local),
       dispatchChain('ingress', local),
@@ -474,6 +499,7 @@ export function renderFelixFilter(input: FelixRenderInput): FelixRendering {
       ...namespaces.flatMap((ns) => [profileChain(ns, 'ingress'), profileChain(ns, 'egress')]),
     ],
     forwardHook: hook.rules[0]!,
+    inputHook: inputChain ? renderChain('INPUT', [{ target: ['-j', FELIX_CHAINS.filterInput] }]).rules[0]! : null,
     notes: [...new Set(ctx.notes)],
   };
 }
@@ -484,10 +510,18 @@ export function restoreText(r: FelixRendering, options: { hook?: boolean } = {})
     '*filter',
     ...r.chains.map((c) => `:${c.name} - [0:0]`),
     ...r.chains.flatMap((c) => c.rules),
-    ...(options.hook === false ? [] : [r.forwardHook.replace(/^-A FORWARD /, '-I FORWARD 1 ')]),
+    ...(options.hook === false ? [] : hookLines(r, { forward: true, input: true })),
     'COMMIT',
     '',
   ].join('\n');
+}
+
+/** The hooks as inserted at the top of the built-in chains, as Felix inserts its own. */
+function hookLines(r: FelixRendering, which: { forward: boolean; input: boolean }): string[] {
+  return [
+    ...(which.forward ? [r.forwardHook.replace(/^-A FORWARD /, '-I FORWARD 1 ')] : []),
+    ...(which.input && r.inputHook ? [r.inputHook.replace(/^-A INPUT /, '-I INPUT 1 ')] : []),
+  ];
 }
 
 /** What a node's filter table has now, as the reconciler reads it back (iptables-save, parsed). */
@@ -496,6 +530,8 @@ export interface CurrentFilter {
   chains: Map<string, (string | null)[]>;
   /** FORWARD already jumps to cali-FORWARD. */
   hooked: boolean;
+  /** INPUT already jumps to cali-INPUT (absent: no). */
+  inputHooked?: boolean;
 }
 
 /** Reads a node's filter table (parsed iptables-save) into what planApply compares. */
@@ -507,8 +543,13 @@ export function currentFilterOf(table: IptablesTable | undefined): CurrentFilter
       chain.rules.map((r) => r.matches.comments.find((c) => c.startsWith('cali:')) ?? null),
     );
   }
-  const hooked = (table?.chains.get('FORWARD')?.rules ?? []).some((r) => r.target?.name === FELIX_CHAINS.filterForward);
-  return { chains, hooked };
+  const jumps = (chain: string, to: string) =>
+    (table?.chains.get(chain)?.rules ?? []).some((r) => r.target?.name === to);
+  return {
+    chains,
+    hooked: jumps('FORWARD', FELIX_CHAINS.filterForward),
+    inputHooked: jumps('INPUT', FELIX_CHAINS.filterInput),
+  };
 }
 
 export interface ApplyPlan {
@@ -517,6 +558,8 @@ export interface ApplyPlan {
   /** Calico chains on the node that no longer belong. */
   remove: string[];
   hook: boolean;
+  /** INPUT gets its jump to cali-INPUT. */
+  inputHook: boolean;
   /** null when the node already has exactly these chains. */
   text: string | null;
 }
@@ -535,18 +578,33 @@ export function planApply(r: FelixRendering, current: CurrentFilter): ApplyPlan 
     .filter((name) => name.startsWith(FELIX_CHAIN_PREFIX) && !wanted.has(name))
     .sort();
   const hook = !current.hooked;
-  if (write.length === 0 && remove.length === 0 && !hook) return { write, remove, hook, text: null };
+  const inputHook = r.inputHook !== null && current.inputHooked !== true;
+  if (write.length === 0 && remove.length === 0 && !hook && !inputHook)
+    return { write, remove, hook, inputHook, text: null };
   const chains = r.chains.filter((c) => write.includes(c.name));
   const text = [
     '*filter',
     ...[...chains.map((c) => c.name), ...remove].map((name) => `:${name} - [0:0]`),
     ...chains.flatMap((c) => c.rules),
-    ...(hook ? [r.forwardHook.replace(/^-A FORWARD /, '-I FORWARD 1 ')] : []),
+    ...hookLines(r, { forward: hook, input: inputHook }),
     ...remove.map((name) => `-X ${name}`),
     'COMMIT',
     '',
   ].join('\n');
-  return { write, remove, hook, text };
+  return { write, remove, hook, inputHook, text };
+}
+
+/**
+ * The node's VXLAN allowlist as Felix keeps it (vxlan_mgr.go: every VTEP's parent address, which is the Calico Node's
+ * address — the projectcalico.org/IPv4Address the lab serves — or the node IP): null when the pool is not VXLAN.
+ */
+export function felixVxlanAllowlist(plan: LabPlan): { set: string; port: number; members: string[] } | null {
+  if (plan.overlay !== 'vxlan') return null;
+  return {
+    set: felixIpsetName(FELIX_TUNNEL_SETS.vxlan),
+    port: CALICO_VXLAN.port,
+    members: plan.nodes.map((n) => (n.calicoIPv4Address ?? n.ip).split('/')[0]!),
+  };
 }
 
 /** Calico's workload view of the lab's pods: every lab pod runs as service account "default" (api-server/objects.ts). */

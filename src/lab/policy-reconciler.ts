@@ -5,7 +5,8 @@
  *
  * Each change is debounced briefly (a `kubectl apply -f` of several documents is one reconcile), then for every node:
  * `iptables-save -t filter` in the node's namespace, planApply (only chains whose `cali:` ids differ are flushed and
- * refilled, stale ones deleted, the FORWARD hook inserted once), one atomic `iptables-restore --noflush`. A change
+ * refilled, stale ones deleted, the FORWARD and INPUT hooks inserted once), one atomic `iptables-restore --noflush`;
+ * on a VXLAN lab, before it, the VXLAN allowlist ipset cali-INPUT matches (felixVxlanAllowlist). A change
  * arriving mid-run makes one more run afterwards. After each run the resourceVersion it programmed goes to
  * `<stateDir>/felix-status.json`, which `lab up` (and tests) wait for. Everything lives in the node namespaces, so
  * `lab down` deleting them removes it.
@@ -14,7 +15,8 @@ import { rename, writeFile } from 'node:fs/promises';
 import { normalizePolicies } from '../policy/policy-model.ts';
 import { parseIptablesSave } from '../parse/iptables-save.ts';
 import { describeError } from '../errors.ts';
-import { currentFilterOf, felixWorkloads, planApply, renderFelixFilter } from './felix-rules.ts';
+import { currentFilterOf, felixVxlanAllowlist, felixWorkloads, planApply, renderFelixFilter } from './felix-rules.ts';
+import { ipsetMemberKey, parseIpsetList } from '../parse/ipset.ts';
 import { inNetns, runTool } from './host-tools.ts';
 import type { LabPlan } from './plan.ts';
 import { POLICY_FAMILIES, type PolicyChange, type PolicyFamily } from './api-server/policy-store.ts';
@@ -49,7 +51,7 @@ export interface FelixStatus {
   resourceVersion: string;
   at: string;
   durationMs: number;
-  nodes: Record<string, { written: string[]; removed: string[]; hooked: boolean }>;
+  nodes: Record<string, { written: string[]; removed: string[]; hooked: boolean; inputHooked: boolean }>;
   error: string | null;
 }
 
@@ -125,6 +127,29 @@ export class PolicyReconciler {
     return this.running;
   }
 
+  /**
+   * Brings one hash:net set to these members the way Felix does (ipsets.go): a fresh temporary set swapped in, so the
+   * rules matching it never see it half-filled. Left alone when it already holds exactly them.
+   */
+  private async syncIpset(netns: string, set: string, members: readonly string[]): Promise<void> {
+    const { run } = this.o;
+    const header = 'hash:net family inet hashsize 1024 maxelem 1048576';
+    const listed = await run(inNetns(netns, ['ipset', 'list', set])).catch(() => null);
+    const have = listed ? parseIpsetList(listed.stdout).sets.get(set)?.members.map(ipsetMemberKey).sort() : undefined;
+    if (have && JSON.stringify(have) === JSON.stringify(members.map(ipsetMemberKey).sort())) return;
+    const temporary = `${set}-tmp`;
+    const restore = [
+      `create ${set} ${header}`,
+      `create ${temporary} ${header}`,
+      `flush ${temporary}`,
+      ...members.map((m) => `add ${temporary} ${m}`),
+      `swap ${temporary} ${set}`,
+      `destroy ${temporary}`,
+      '',
+    ].join('\n');
+    await run(inNetns(netns, ['ipset', '-exist', 'restore']), { input: restore });
+  }
+
   private async reconcileOnce(): Promise<void> {
     const started = Date.now();
     const { plan, store, run, log } = this.o;
@@ -138,19 +163,34 @@ export class PolicyReconciler {
           `policy reconciler: ${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} not programmed: ${p.reason}`,
         );
       const { workloads, namespaces } = felixWorkloads(plan);
+      const allowlist = felixVxlanAllowlist(plan);
       const summary: string[] = [];
       for (const node of plan.nodes) {
-        const rendering = renderFelixFilter({ node: node.name, workloads, namespaces, policies, tiers });
+        const rendering = renderFelixFilter({
+          node: node.name,
+          workloads,
+          namespaces,
+          policies,
+          tiers,
+          ...(allowlist ? { vxlanAllowlist: { set: allowlist.set, port: allowlist.port } } : {}),
+        });
+        // The set first: iptables-restore refuses a rule matching a set that does not exist.
+        if (allowlist) await this.syncIpset(node.netns, allowlist.set, allowlist.members);
         for (const n of rendering.notes) log(`policy reconciler: ${node.name}: ${n}`);
         const saved = await run(inNetns(node.netns, ['iptables-save', '-t', 'filter']));
         const applied = planApply(rendering, currentFilterOf(parseIptablesSave(saved.stdout).tables.get('filter')));
         if (applied.text !== null)
           await run(inNetns(node.netns, ['iptables-restore', '-w', '5', '--noflush']), { input: applied.text });
-        status.nodes[node.name] = { written: applied.write, removed: applied.remove, hooked: applied.hook };
+        status.nodes[node.name] = {
+          written: applied.write,
+          removed: applied.remove,
+          hooked: applied.hook,
+          inputHooked: applied.inputHook,
+        };
         summary.push(
           applied.text === null
             ? `${node.name} unchanged`
-            : `${node.name} wrote ${applied.write.length} chains${applied.write.length ? ` (${applied.write.join(', ')})` : ''}${applied.remove.length ? `, removed ${applied.remove.join(', ')}` : ''}${applied.hook ? ', hooked FORWARD' : ''}`,
+            : `${node.name} wrote ${applied.write.length} chains${applied.write.length ? ` (${applied.write.join(', ')})` : ''}${applied.remove.length ? `, removed ${applied.remove.join(', ')}` : ''}${applied.hook ? ', hooked FORWARD' : ''}${applied.inputHook ? ', hooked INPUT' : ''}`,
         );
       }
       status.durationMs = Date.now() - started;

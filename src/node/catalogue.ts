@@ -263,13 +263,21 @@ export function ipvsKernelTable(): NodeCommand {
   return command(['cat', '/proc/net/ip_vs'], { maxOutputBytes: LARGE_OUTPUT_BYTES });
 }
 
+/** An ipset name as the kernel allows it (IPSET_MAXNAMELEN 32, NUL included), from the characters sets use. */
+const IPSET_NAME = /^[A-Za-z0-9][A-Za-z0-9_:.-]{0,30}$/;
+
 /**
- * Every ipset with its members (`ipset list`; read-only). kube-proxy's IPVS mode matches them in its few iptables
- * rules: KUBE-CLUSTER-IP, KUBE-NODE-PORT-TCP, KUBE-IPVS-IPS … A large cluster's KUBE-LOOP-BACK holds one member per
- * endpoint, hence the large cap.
+ * Every ipset with its members, or the one named (`ipset list [NAME]`; read-only). kube-proxy's IPVS mode matches
+ * them in its few iptables rules (KUBE-CLUSTER-IP, KUBE-NODE-PORT-TCP, KUBE-IPVS-IPS …), Felix its tunnel allowlists
+ * (cali40all-vxlan-net). A large cluster's KUBE-LOOP-BACK holds one member per endpoint, hence the large cap.
  */
-export function ipsetList(): NodeCommand {
-  return command(['ipset', 'list'], {
+export function ipsetList(set?: string): NodeCommand {
+  if (set !== undefined && !(typeof set === 'string' && IPSET_NAME.test(set)))
+    throw new InvalidInputError(
+      'ipset name',
+      `${JSON.stringify(String(set).slice(0, 40))} is not an ipset name (letters, digits, _ : . -, at most 31)`,
+    );
+  return command(['ipset', 'list', ...(set === undefined ? [] : [set])], {
     privileged: true,
     maxOutputBytes: LARGE_OUTPUT_BYTES,
     timeoutSeconds: IPTABLES_SECONDS,

@@ -5,17 +5,28 @@
  * NodeShell with the catalogue's one command; the judging is pure.
  */
 import type { NodeShell, NodeTarget } from '../node/types.ts';
-import { iptablesSaveCounters, nftListTable } from '../node/catalogue.ts';
+import { iptablesSaveCounters, ipsetList, nftListTable } from '../node/catalogue.ts';
 import { parseIptablesSave, type IptablesSave } from '../parse/iptables-save.ts';
-import { felixNftSave, withFelixNft } from '../calico/felix-nft.ts';
+import { felixNftSets, felixNftTables, withFelixNft } from '../calico/felix-nft.ts';
+import { parseNftTable } from '../parse/nft-json.ts';
 import { diffCounters, type CounterDiff } from '../parse/iptables-counters.ts';
-import { policyProgrammed, walkFelixChains, type FelixWalk } from '../calico/felix-chains.ts';
+import {
+  policyProgrammed,
+  tunnelAllowlists,
+  walkFelixChains,
+  type FelixWalk,
+  type TunnelAllowlist,
+} from '../calico/felix-chains.ts';
+import { parseIpsetList } from '../parse/ipset.ts';
 import type { PolicyKind } from '../calico/felix-names.ts';
 import type { Finding } from '../model/report.ts';
 import type { ConsideredPolicy, SideVerdict } from '../policy/index.ts';
 
-/** One node's tables with counters, or why they could not be read. */
-export type CounterRead = { save: IptablesSave } | { error: string };
+/**
+ * One node's tables with counters, or why they could not be read. `sets`: the members of Felix's nftables sets, when
+ * it runs that dataplane (in iptables mode its sets are ipsets, read apart).
+ */
+export type CounterRead = { save: IptablesSave; sets?: ReadonlyMap<string, string[]> } | { error: string };
 
 /** What read the counters, as the evidence names it. */
 export function counterTool(family: 4 | 6 = 4): string {
@@ -34,26 +45,62 @@ export async function readCounters(
   family: 4 | 6 = 4,
 ): Promise<CounterRead> {
   try {
-    const [r, felix] = await Promise.all([
+    const [r, nft] = await Promise.all([
       shell.run(node, iptablesSaveCounters({ family }), signal),
       shell
         .run(node, nftListTable(family === 6 ? 'ip6' : 'ip', 'calico'), signal)
-        .then((n) => (n.exitCode === 0 && !n.timedOut ? felixNftSave(n.stdout) : null))
+        .then((n) => (n.exitCode === 0 && !n.timedOut ? parseNftTable(n.stdout) : null))
         .catch(() => null),
     ]);
+    const felix = nft ? felixNftTables(nft) : null;
+    const sets = nft && felix && felix.tables.size > 0 ? { sets: felixNftSets(nft) } : {};
     if (r.exitCode !== 0) {
       // An nftables-mode node may have no iptables at all; Felix's table alone is what it enforces.
-      if (felix && felix.tables.size > 0) return { save: felix };
+      if (felix && felix.tables.size > 0) return { save: felix, ...sets };
       return {
         error:
           `${counterTool(family)} on ${node.name} exited ${r.exitCode ?? r.signal ?? '?'}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`.trim(),
       };
     }
     const save = parseIptablesSave(r.stdout);
-    return { save: felix ? withFelixNft(save, felix) : save };
+    return { save: felix ? withFelixNft(save, felix) : save, ...sets };
   } catch (err) {
     return { error: (err as Error).message };
   }
+}
+
+/** One of Felix's tunnel allowlists on a node and the set's members as read (null: `ipset list` failed). */
+export interface AllowlistReading {
+  allowlist: TunnelAllowlist;
+  members: string[] | null;
+}
+
+/**
+ * The members of Felix's allowlist sets for this tunnel and family, found in the node's cali-INPUT as already read
+ * (`read`): one `ipset list <set>` each. A node without the rules (no VXLAN, another dataplane) reads nothing.
+ */
+export async function readTunnelAllowlists(
+  shell: NodeShell,
+  node: NodeTarget,
+  read: CounterRead,
+  tunnel: string,
+  family: 4 | 6,
+  signal: AbortSignal,
+): Promise<AllowlistReading[]> {
+  const filter = 'save' in read ? read.save.tables.get('filter') : undefined;
+  const lists = filter
+    ? tunnelAllowlists(filter).filter((a) => a.tunnel === tunnel && a.family === family && a.set !== null)
+    : [];
+  return Promise.all(
+    lists.map(async (allowlist) => {
+      // Felix's nftables dataplane keeps the set in its own table, already read with the rules.
+      const inTable = 'save' in read ? read.sets?.get(allowlist.set!) : undefined;
+      if (inTable) return { allowlist, members: inTable };
+      const r = await shell.run(node, ipsetList(allowlist.set!), signal).catch(() => null);
+      const set = r && r.exitCode === 0 && !r.timedOut ? parseIpsetList(r.stdout).sets.get(allowlist.set!) : undefined;
+      return { allowlist, members: set ? set.members : null };
+    }),
+  );
 }
 
 export interface NodeCounterDelta {

@@ -9,7 +9,8 @@ import type { Finding } from '../model/report.ts';
 import type { CounterDiff } from '../parse/iptables-counters.ts';
 import type { HostKiller } from '../calico/felix-chains.ts';
 import { CALICO_VXLAN } from '../calico/naming.ts';
-import { counterTool } from './enforcement-facts.ts';
+import { counterTool, type AllowlistReading } from './enforcement-facts.ts';
+import { cidrContains, parseCidr, parseIp } from '../policy/cidr.ts';
 import {
   HOP_ORDER,
   type CapturePointFacts,
@@ -28,7 +29,27 @@ export interface NodeFirewallFacts {
   error?: string | null;
   /** The family the rules were read in (absent: 4; 6 means ip6tables-save). */
   family?: 4 | 6;
+  /** Felix's allowlists for the path's tunnel (cali-INPUT) and their sets' members (absent: none read). */
+  allowlists?: AllowlistReading[];
 }
+
+const TUNNEL_NAME = { vxlan: 'VXLAN', ipip: 'IP-in-IP' } as const;
+
+/** Whether `ip` is a member of a hash:net set (an address, or a network holding it). */
+function listedIn(members: readonly string[], ip: string): boolean {
+  const within = (member: string, addr: string) => {
+    try {
+      return cidrContains(parseCidr(member, 'ipset member'), parseIp(addr, 'address'));
+    } catch {
+      return false;
+    }
+  };
+  return members.some((m) => within(m, ip));
+}
+
+/** The set's members as the evidence shows them. */
+const membersLine = (set: string, members: readonly string[]) =>
+  `ipset list ${set}: ${members.length > 0 ? members.join(', ') : 'no members'}`;
 
 /** A path finding and the node-level findings it already names (shown under it, not counted again). */
 export interface PathVerdict {
@@ -96,6 +117,7 @@ function explanation(
   fw: NodeFirewallFacts | undefined,
   stage: 'input' | 'forward',
   arrivedOn: Hop,
+  sender: NodeFacts | null,
 ): { text: string; evidence: string; codes: string[] } | null {
   const diff = fw?.diff;
   const forwardPolicy = diff?.policies.find(
@@ -110,6 +132,20 @@ function explanation(
     (k) =>
       (k.kind === 'input-drops-vxlan' || k.kind === 'input-drops-ipip') && rules.some((r) => r.raw === k.rule?.raw),
   );
+  // Felix's own allowlist drop: the sender is not among the hosts Calico lets tunnel in.
+  const allowlisted = stage === 'input' ? fw?.allowlists?.find((a) => rules.some((r) => r.raw === a.allowlist.drop.raw)) : undefined; // prettier-ignore
+  if (allowlisted) {
+    const r = rules.find((x) => x.raw === allowlisted.allowlist.drop.raw)!;
+    const { set, tunnel } = allowlisted.allowlist;
+    const unlisted = allowlisted.members && sender && !listedIn(allowlisted.members, sender.ip);
+    return {
+      text: unlisted
+        ? `Calico drops ${TUNNEL_NAME[tunnel]} from ${sender.name} (${sender.ip}): Felix's ${set} does not list it (${plural(r.packets, 'packet')} counted)`
+        : `Calico's allowlist rule dropped ${plural(r.packets, `${TUNNEL_NAME[tunnel]} packet`)} from a host not in ${set}`,
+      evidence: `[+${r.packets}] ${r.raw}${allowlisted.members ? `\n${membersLine(set!, allowlisted.members)}` : ''}`,
+      codes: ['tunnel_source_not_allowed', 'drop_rule_counted'],
+    };
+  }
   if (stage === 'input' && tunnelKiller) {
     const r = rules.find((x) => x.raw === tunnelKiller.rule?.raw)!;
     return {
@@ -236,7 +272,8 @@ function verdictBetween(
   // Between an uplink and the tunnel the packet is addressed to the node itself (INPUT, then decapsulation);
   // everything else on a node is forwarded (FORWARD) or the node's own encapsulated output.
   const stage = from.role.endsWith('uplink') && to.role.endsWith('tunnel') ? 'input' : 'forward';
-  const why = explanation(node, fw, stage, from);
+  const sender = [facts.src.node, facts.dst.node].find((n) => n !== null && n.name !== nodeName) ?? null;
+  const why = explanation(node, fw, stage, from, sender);
   const base = nodeName === facts.src.node?.name ? 'dropped_on_src_node' : 'dropped_on_dst_node';
   // Without counters the node's rules cannot be named: say so rather than leave the reader guessing.
   const unread = !why && fw?.error ? ` (its iptables counters could not be read: ${fw.error})` : '';
@@ -328,6 +365,37 @@ export function firewallFindings(
         message: `${fw.node}: ${k.description}: ${tunnel === 'vxlan' ? `VXLAN (UDP ${CALICO_VXLAN.port})` : 'IP-in-IP (protocol 4)'} from the other nodes is dropped before Calico decapsulates it${grew ? ` — counted ${plural(grew.packets, 'packet')} of the test connection` : ''}`,
         evidence: grew ? `[+${grew.packets}] ${grew.raw}` : k.rule.raw,
       });
+    }
+  }
+  return out;
+}
+
+/**
+ * Felix's tunnel allowlists judged against the other path node: VXLAN (or IP-in-IP) from a node whose address is not
+ * in the set is dropped in cali-INPUT before it is decapsulated, whatever any policy says — with or without a test.
+ * `calicoAddress` is the address Calico has for a node (its Node resource / IPv4Address annotation), for the reader.
+ */
+export function tunnelAllowlistFindings(
+  firewalls: readonly NodeFirewallFacts[],
+  nodes: readonly (NodeFacts | null)[],
+  calicoAddress: (node: string) => string | null,
+): Finding[] {
+  const out: Finding[] = [];
+  for (const fw of firewalls) {
+    for (const { allowlist, members } of fw.allowlists ?? []) {
+      if (members === null || allowlist.set === null) continue;
+      for (const peer of nodes) {
+        if (!peer || peer.name === fw.node || listedIn(members, peer.ip)) continue;
+        const grew = fw.diff?.rules.find((r) => r.raw === allowlist.drop.raw && r.packets > 0);
+        const calico = calicoAddress(peer.name);
+        const tunnel = TUNNEL_NAME[allowlist.tunnel];
+        out.push({
+          severity: 'error',
+          code: 'tunnel_source_not_allowed',
+          message: `${fw.node}: Calico drops ${tunnel} from ${peer.name} (${peer.ip}) before decapsulating it: Felix accepts ${tunnel} only from the hosts in ${allowlist.set}, which does not list ${peer.ip}${calico && calico.split('/')[0] !== peer.ip ? ` (Calico's address for ${peer.name} is ${calico})` : ''}${grew ? ` — counted ${plural(grew.packets, 'packet')} of the test connection` : ''}`,
+          evidence: `${grew ? `[+${grew.packets}] ${grew.raw}` : allowlist.drop.raw}\n${membersLine(allowlist.set, members)}`,
+        });
+      }
     }
   }
   return out;

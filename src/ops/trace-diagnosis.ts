@@ -669,6 +669,9 @@ export function nestTraceFindings(findings: readonly Finding[], verdicts: readon
     if (cause.severity !== 'error' || SYMPTOMS.has(cause.code)) return false;
     const v = verdictOf.get(cause);
     if (v && v.explains.has(f.code) && (v.node === null || f.message.includes(v.node))) return true;
+    // The allowlist's drop counting the test's packets is that cause's evidence, not a second drop.
+    if (cause.code === 'tunnel_source_not_allowed' && f.code === 'drop_rule_counted')
+      return cause.evidence.split('\n').includes(f.evidence);
     if (f.code === 'connection_refused') return REFUSAL_CAUSES.has(cause.code);
     return SYMPTOMS.has(f.code);
   });

@@ -23,7 +23,12 @@ import {
   poolFor,
 } from './trace-diagnosis.ts';
 import { decisionEvidence, type RouteDecision } from './route-lookup.ts';
-import { firewallFindings, packetPathVerdicts, type NodeFirewallFacts } from './packet-path.ts';
+import {
+  firewallFindings,
+  packetPathVerdicts,
+  tunnelAllowlistFindings,
+  type NodeFirewallFacts,
+} from './packet-path.ts';
 import { hostKillers } from '../calico/felix-chains.ts';
 import { ebpfNodeFinding, runsCalicoEbpf } from '../calico/ebpf.ts';
 import type { CapturePointFacts, NodeFacts, PodEnd, PodInside, TraceFacts } from './trace-facts.ts';
@@ -51,6 +56,7 @@ import {
   dropFindings,
   programmedFindings,
   readCounters,
+  readTunnelAllowlists,
   walkWorkload,
   workloadChainText,
   type NodeCounterDelta,
@@ -492,16 +498,24 @@ export async function runTrace(
   const bgpRouted = pool !== null && !sameNode && srcNodeInfo !== null && dstNodeInfo !== null && routedByBgp([pool]);
   const birdOn = (t: NodeTarget | null, n: NodeFacts | null) =>
     bgpRouted && t && n && !n.error ? readBirdProtocols(deps.shell, t, ctx.signal) : Promise.resolve(null);
-  const [countersAfter, srcInside, dstInside, listeners, srcBird, dstBird, calicoNodes] = await Promise.all([
-    testConnection ? readAll() : Promise.resolve(countersBefore),
-    srcTarget && src.netns ? readPodInside(deps.shell, srcTarget, src.netns, ctx.signal, family) : null,
-    dstTarget && dst.netns ? readPodInside(deps.shell, dstTarget, dst.netns, ctx.signal, family) : null,
-    listenersRead,
-    birdOn(srcTarget, srcNode),
-    birdOn(dstTarget, dstNode),
-    // Only Calico's API server serves Calico Nodes; without it the annotations are all there is.
-    bgpRouted ? deps.cluster.listCalicoNodes().catch(() => null) : null,
-  ]);
+  const [countersAfter, srcInside, dstInside, listeners, srcBird, dstBird, calicoNodes, allowlists] = await Promise.all(
+    [
+      testConnection ? readAll() : Promise.resolve(countersBefore),
+      srcTarget && src.netns ? readPodInside(deps.shell, srcTarget, src.netns, ctx.signal, family) : null,
+      dstTarget && dst.netns ? readPodInside(deps.shell, dstTarget, dst.netns, ctx.signal, family) : null,
+      listenersRead,
+      birdOn(srcTarget, srcNode),
+      birdOn(dstTarget, dstNode),
+      // Only Calico's API server serves Calico Nodes; without it the annotations are all there is.
+      bgpRouted ? deps.cluster.listCalicoNodes().catch(() => null) : null,
+      // Felix's tunnel allowlists, found in the rules read before the test: their sets' members (one ipset list each).
+      Promise.all(
+        counterNodes.map((t, i) =>
+          sameNode ? [] : readTunnelAllowlists(deps.shell, t, countersBefore[i]!, overlay.mode, family, ctx.signal),
+        ),
+      ),
+    ],
+  );
   dst.listeners = listeners;
   src.inside = srcInside;
   dst.inside = dstInside;
@@ -563,6 +577,7 @@ export async function runTrace(
       killers: filter ? hostKillers(filter) : [],
       error: deltas[i]?.error ?? ('error' in after ? after.error : null),
       ...(family === 6 ? { family } : {}),
+      ...(allowlists[i]!.length > 0 ? { allowlists: allowlists[i]! } : {}),
     };
   });
   const pathVerdicts = packetPathVerdicts(facts, firewalls);
@@ -610,6 +625,11 @@ export async function runTrace(
           ...diagnoseTrace(facts),
           ...policyFound,
           ...dropFindings(deltas),
+          ...tunnelAllowlistFindings(
+            firewalls,
+            [srcNode, dstNode],
+            (name) => [srcNodeInfo, dstNodeInfo].find((n) => n?.name === name)?.calicoIPv4Address ?? null,
+          ),
           ...firewallFindings(firewalls, overlay.mode, testConnection !== null),
           ...bgpFound,
           ...configFound,

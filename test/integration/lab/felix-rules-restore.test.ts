@@ -11,6 +11,7 @@ import { planLab } from '../../../src/lab/plan.ts';
 import { normalizePolicies } from '../../../src/policy/index.ts';
 import {
   currentFilterOf,
+  felixVxlanAllowlist,
   felixWorkloads,
   planApply,
   renderFelixFilter,
@@ -103,19 +104,27 @@ describe('the lab Felix rendering on a real kernel', () => {
     ];
     const { policies, problems } = normalizePolicies(objects);
     expect(problems).toEqual([]);
-    const rendering = renderFelixFilter({ node: 'k8s-node1', ...felixWorkloads(plan), policies });
+    // VXLAN's allowlist too: the rule matches a real ipset, which must exist before the restore.
+    const allowlist = felixVxlanAllowlist(plan)!;
+    expect((await run(inNetns(NETNS, ['ipset', 'create', allowlist.set, 'hash:net']))).code).toBe(0);
+    const vxlanAllowlist = { set: allowlist.set, port: allowlist.port };
+    const rendering = renderFelixFilter({ node: 'k8s-node1', ...felixWorkloads(plan), policies, vxlanAllowlist });
     const text = restoreText(rendering);
     expect(text.split('\n').length).toBeGreaterThan(1000);
     expect(await restore(['--noflush', '--test'], text)).toEqual({ code: 0, stderr: '' });
     expect(await restore(['--noflush'], text)).toEqual({ code: 0, stderr: '' });
     const saved = await run(inNetns(NETNS, ['iptables-save', '-t', 'filter']));
     const current = currentFilterOf(parseIptablesSave(saved.stdout).tables.get('filter'));
-    expect(planApply(rendering, current)).toEqual({ write: [], remove: [], hook: false, text: null });
+    expect(planApply(rendering, current)).toEqual({ write: [], remove: [], hook: false, inputHook: false, text: null });
+    expect(saved.stdout).toMatch(
+      /^-A cali-INPUT -p udp -m comment --comment "cali:[\w-]{16}" -m comment --comment "Drop IPv4 VXLAN packets from non-allowed hosts" -m multiport --dports 4789 -m addrtype --dst-type LOCAL -j DROP$/m,
+    );
     // Without the generated policies: their chains go, the workload chains are rewritten, and the kernel accepts it.
     const smaller = renderFelixFilter({
       node: 'k8s-node1',
       ...felixWorkloads(plan),
       policies: policies.filter((p) => !p.name.startsWith('gen-')),
+      vxlanAllowlist,
     });
     const diff = planApply(smaller, current);
     expect(diff.remove.length).toBeGreaterThanOrEqual(GENERATED);

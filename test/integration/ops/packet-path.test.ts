@@ -139,6 +139,49 @@ describe.each([
     );
   }, 60_000);
 
+  it("Felix's VXLAN allowlist on the destination node lacks the source node: dropped in cali-INPUT, and the set shows why", async () => {
+    // As when a node's address changed and the others' Felix still lists the old one (Felix keeps this set itself).
+    const member = ['cali40all-vxlan-net', node('k8s-node2').ip];
+    await broken(
+      () => onNode('k8s-node1', ['ipset', 'del', ...member]),
+      () => onNode('k8s-node1', ['ipset', 'add', ...member]),
+      (r) => {
+        expect(problems(r).map((x) => x.code)).toEqual(['dropped_on_dst_node']);
+        const f = problem(r, 'dropped_on_dst_node');
+        expect(f.message).toMatch(
+          new RegExp(
+            `^seen on k8s-node1/${uplink} \\(\\d+ SYN\\), never on k8s-node1/vxlan\\.calico: dropped on k8s-node1 — Calico drops VXLAN from k8s-node2 \\(${node('k8s-node2').ip.replaceAll('.', '\\.')}\\): Felix's cali40all-vxlan-net does not list it \\(\\d+ packets? counted\\)$`,
+          ),
+        );
+        expect(f.evidence).toMatch(/Drop IPv4 VXLAN packets from non-allowed hosts/);
+        expect(f.evidence).toContain(`ipset list cali40all-vxlan-net: ${node('k8s-node1').ip}`);
+        expect(f.children!.map((c) => c.code)).toEqual(expect.arrayContaining(['tunnel_source_not_allowed']));
+        const cause = f.children!.find((c) => c.code === 'tunnel_source_not_allowed')!;
+        expect(cause.message).toContain(
+          `k8s-node1: Calico drops VXLAN from k8s-node2 (${node('k8s-node2').ip}) before decapsulating it: Felix accepts VXLAN only from the hosts in cali40all-vxlan-net`,
+        );
+      },
+    );
+  }, 60_000);
+
+  it('the same allowlist gap without a capture: the cause from the set, the counted drop under it', async () => {
+    const member = ['cali40all-vxlan-net', node('k8s-node2').ip];
+    expect((await onNode('k8s-node1', ['ipset', 'del', ...member])).code).toBe(0);
+    try {
+      const { result: r } = await runTrace(
+        deps,
+        { namespace: 'default', src: 'pod-src', dst: 'pod-dest', capture: { enabled: false, seconds: 0 } },
+        ctx(),
+      );
+      const f = problem(r, 'tunnel_source_not_allowed');
+      expect(f.message).toMatch(/ — counted \d+ packets? of the test connection$/);
+      expect(f.children?.map((c) => c.code)).toEqual(expect.arrayContaining(['drop_rule_counted']));
+      expect(problems(r).filter((x) => x.code === 'drop_rule_counted')).toEqual([]);
+    } finally {
+      await onNode('k8s-node1', ['ipset', 'add', ...member]);
+    }
+  }, 60_000);
+
   it("the source pod's default route deleted: nothing leaves the pod, and its route table is the evidence", async () => {
     await broken(
       () => inPod('pod-src', ['ip', 'route', 'del', 'default']),

@@ -4,6 +4,7 @@ import { loadTopology } from '../../../src/lab/topology.ts';
 import { planLab, type LabPlan } from '../../../src/lab/plan.ts';
 import { normalizePolicies } from '../../../src/policy/index.ts';
 import {
+  felixVxlanAllowlist,
   felixWorkloads,
   planApply,
   renderFelixFilter,
@@ -11,7 +12,7 @@ import {
   type FelixRendering,
 } from '../../../src/lab/felix-rules.ts';
 import { parseIptablesSave } from '../../../src/parse/iptables-save.ts';
-import { policyProgrammed, walkFelixChains } from '../../../src/calico/felix-chains.ts';
+import { policyProgrammed, tunnelAllowlists, walkFelixChains } from '../../../src/calico/felix-chains.ts';
 import { policyChainName } from '../../../src/calico/felix-names.ts';
 import {
   ALLOW_OTHER_NAMED_PORT,
@@ -49,6 +50,45 @@ function asSave(r: FelixRendering) {
 const knp = (namespace: string, name: string) => ({ kind: 'KubernetesNetworkPolicy' as const, namespace, name });
 const tw = (name: string) => `cali-tw-${pod(name).caliInterface}`;
 const fw = (name: string) => `cali-fw-${pod(name).caliInterface}`;
+
+describe("the lab Felix's VXLAN allowlist (static.go's cali-INPUT)", () => {
+  const allowlist = felixVxlanAllowlist(plan)!;
+  const withAllowlist = renderFelixFilter({
+    node: 'k8s-node1',
+    ...felixWorkloads(plan),
+    policies: [],
+    vxlanAllowlist: { set: allowlist.set, port: allowlist.port },
+  });
+
+  it("holds every node's address, Calico's own where the topology gives the node one", () => {
+    expect(allowlist).toEqual({
+      set: 'cali40all-vxlan-net',
+      port: 4789,
+      members: plan.nodes.map((n) => n.ip),
+    });
+    const wrong = {
+      ...plan,
+      nodes: plan.nodes.map((n, i) => (i === 1 ? { ...n, calicoIPv4Address: '10.254.77.99/24' } : n)),
+    };
+    expect(felixVxlanAllowlist(wrong)!.members[1]).toBe('10.254.77.99');
+    expect(felixVxlanAllowlist({ ...plan, overlay: 'none' })).toBeNull();
+  });
+
+  it('accepts VXLAN from the set and drops the rest, hooked from INPUT, and reads back as the allowlist', () => {
+    expect(rules(withAllowlist, 'cali-INPUT')).toEqual([
+      '-A cali-INPUT -m comment --comment "Allow IPv4 VXLAN packets from allowed hosts" -p udp -m multiport --dports 4789 -m set --match-set cali40all-vxlan-net src -m addrtype --dst-type LOCAL -j ACCEPT',
+      '-A cali-INPUT -m comment --comment "Drop IPv4 VXLAN packets from non-allowed hosts" -p udp -m multiport --dports 4789 -m addrtype --dst-type LOCAL -j DROP',
+    ]);
+    expect(withAllowlist.inputHook).toMatch(/^-A INPUT -m comment --comment "cali:[\w-]{16}" -j cali-INPUT$/);
+    expect(tunnelAllowlists(asSave(withAllowlist))).toMatchObject([{ tunnel: 'vxlan', set: 'cali40all-vxlan-net' }]);
+    const first = planApply(withAllowlist, { chains: new Map(), hooked: true });
+    expect(first).toMatchObject({ hook: false, inputHook: true });
+    expect(first.text).toContain(`\n${withAllowlist.inputHook!.replace('-A INPUT ', '-I INPUT 1 ')}\n`);
+    // Without VXLAN there is no cali-INPUT and nothing to hook.
+    const none = render('k8s-node1', []);
+    expect([none.inputHook, none.chains.some((c) => c.name === 'cali-INPUT')]).toEqual([null, false]);
+  });
+});
 
 describe('the lab Felix renderer', () => {
   it('hooks FORWARD into cali-FORWARD and dispatches each local workload interface to its chains', () => {

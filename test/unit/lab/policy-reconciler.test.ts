@@ -21,7 +21,16 @@ function fakeIptables() {
     const netns = argv[3]!;
     const tool = argv[4];
     if (tool === 'iptables-save')
-      return { stdout: ['*filter', ':FORWARD ACCEPT [0:0]', ...(tables.get(netns) ?? []), 'COMMIT', ''].join('\n') };
+      return {
+        stdout: [
+          '*filter',
+          ':INPUT ACCEPT [0:0]',
+          ':FORWARD ACCEPT [0:0]',
+          ...(tables.get(netns) ?? []),
+          'COMMIT',
+          '',
+        ].join('\n'),
+      };
     // Apply the restore the way --noflush does: declared chains are flushed, rules appended, -X removes, -I inserts.
     const lines = tables.get(netns) ?? [];
     const input = options?.input ?? '';
@@ -33,7 +42,7 @@ function fakeIptables() {
           .filter((x) => !x.startsWith(`-A ${declared[1]} `) && x !== `:${declared[1]} - [0:0]`)
           .concat(`:${declared[1]} - [0:0]`);
       else if (l.startsWith('-A ')) kept.push(l);
-      else if (l.startsWith('-I FORWARD 1 ')) kept.push(l.replace('-I FORWARD 1 ', '-A FORWARD '));
+      else if (/^-I (FORWARD|INPUT) 1 /.test(l)) kept.push(l.replace(/^-I (\S+) 1 /, '-A $1 '));
       else if (l.startsWith('-X ')) kept = kept.filter((x) => x !== `:${l.slice(3)} - [0:0]`);
     }
     tables.set(netns, kept);

@@ -335,7 +335,10 @@ describe('kube-proxy mode and nftables commands', () => {
       maxOutputBytes: 16777216,
       privileged: true,
     });
-    expect(c.ipsetList.length).toBe(0);
+    expect(argv(c.ipsetList('cali40all-vxlan-net'))).toEqual(['ipset', 'list', 'cali40all-vxlan-net']);
+    // The name comes from a node's rules: anything but a set name is refused before it can reach a node.
+    for (const bad of ['a b', '-n', 'x;reboot', '', 'a'.repeat(32), '$(id)'])
+      expect(() => c.ipsetList(bad)).toThrow(expect.objectContaining({ code: 'invalid_input' }));
     expect(argv(c.kubeProxyMode())).toEqual(['curl', '-s', '--max-time', '2', 'http://127.0.0.1:10249/proxyMode']);
     expect(argv(c.kubeProxyMode({ tool: 'bash' }))).toEqual([
       'timeout',
