@@ -31,6 +31,7 @@ import type {
   PolicyObjects,
   ServiceInfo,
 } from './types.ts';
+import { KUBE_PROXY_CONFIGMAP, kubeProxyConfigFrom, type KubeProxyConfigInfo } from './kube-proxy-config.ts';
 import { toCalicoConfig, type RawCalicoObjects } from './calico-config.ts';
 import { loadKubeConfig, type KubeConfigOptions } from './kube-config.ts';
 import { translateKubeError, type KubeTarget } from './kube-errors.ts';
@@ -242,6 +243,20 @@ export class KubeCluster implements ClusterReader {
       this.listAll('projectcalico.org', 'v3', 'nodes'),
     );
     return list === null ? null : toCalicoNodeList(list);
+  }
+
+  async readKubeProxyConfig(): Promise<KubeProxyConfigInfo | null> {
+    try {
+      const cm = await this.core.readNamespacedConfigMap(
+        { namespace: KUBE_PROXY_CONFIGMAP.namespace, name: KUBE_PROXY_CONFIGMAP.name },
+        this.options,
+      );
+      return kubeProxyConfigFrom(cm.data);
+    } catch (err) {
+      // Absent (another installer, kube-proxy replaced by Calico eBPF) or not granted: nothing to compare with.
+      if (err instanceof ApiException && (err.code === 404 || err.code === 403)) return null;
+      throw translateKubeError(err, { kind: 'configmap', name: KUBE_PROXY_CONFIGMAP.name }, this.server);
+    }
   }
 
   async listNamespaces(): Promise<NamespaceInfo[]> {

@@ -2,6 +2,8 @@
  * What operations know of the cluster: our own types, filled by the Kubernetes adapter (the only importer of
  * @kubernetes/client-node). Operations depend on ClusterReader, never on the client library.
  */
+import type { KubeProxyConfigInfo } from './kube-proxy-config.ts';
+
 export interface NodeInfo {
   name: string;
   /** status.addresses InternalIP: the SSH address unless overridden. */
@@ -178,4 +180,6 @@ export interface ClusterReader {
   listCalicoNodes(): Promise<CalicoNodeInfo[] | null>;
   /** calico-node's env, calico-config, Installation, FelixConfiguration default, kube-controller-manager's --cluster-cidr. */
   readCalicoConfig(): Promise<CalicoConfig>;
+  /** kube-proxy's configured mode (ConfigMap kube-system/kube-proxy); null when absent, unreadable or not allowed. */
+  readKubeProxyConfig(): Promise<KubeProxyConfigInfo | null>;
 }

@@ -9,6 +9,8 @@ import type { IpPoolInfo, PodInfo, ServiceInfo } from '../cluster/types.ts';
 import { lookupRoute, overlayBetween } from './trace-diagnosis.ts';
 import type { LinkFacts, RouteLine } from './trace-facts.ts';
 
+import type { DetectedMode } from '../dataplane/kube-proxy-mode.ts';
+
 export interface HealthNodeFacts {
   name: string;
   ip: string;
@@ -19,6 +21,8 @@ export interface HealthNodeFacts {
   ipForward: boolean | null;
   /** NodePorts this node's KUBE-NODEPORTS chain handles. */
   nodePorts: number[] | null;
+  /** kube-proxy's mode and Calico's eBPF dataplane as the node shows them (absent or null: not read). */
+  detected?: DetectedMode | null;
   error: string | null;
 }
 

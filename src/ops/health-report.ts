@@ -30,6 +30,8 @@ import { readBirdProtocols } from './bird-read.ts';
 import { hostKillers } from '../calico/felix-chains.ts';
 import { readCounters } from './enforcement-facts.ts';
 import { diagnoseBgp, nestBgpFindings, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
+import { kubeProxyModeFindings } from './service-diagnosis.ts';
+import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
 
 export interface HealthReportResult {
   generatedAt: string;
@@ -39,8 +41,14 @@ export interface HealthReportResult {
     reachable: boolean;
     tunnel: string | null;
     routes: number;
+    /** kube-proxy's mode on the node (its /proxyMode answer, else its rules); null: not read. */
+    kubeProxyMode: KubeProxyMode | null;
+    /** The node runs Calico's eBPF dataplane (bpfin.cali / bpfout.cali); null: not read. */
+    calicoEbpf: boolean | null;
     error: string | null;
   }[];
+  /** kube-proxy's ConfigMap: the mode it was told; null: not read. */
+  kubeProxyConfig: { mode: KubeProxyMode | null; configured: string } | null;
   pools: { name: string; cidr: string; vxlanMode: string; ipipMode: string; natOutgoing: boolean; disabled: boolean }[];
   changes: { appeared: string[]; resolved: string[]; ongoing: { message: string; since: string }[] } | null;
   /** Calico's and the cluster's configuration as read (cluster/calico-config.ts). */
@@ -116,7 +124,7 @@ export async function runHealthReport(
   options: { tunnelSampleSeconds?: number } = {},
 ): Promise<OperationOutcome<HealthReportResult> & { memory: ProblemMemory }> {
   ctx.onStep('reading the cluster');
-  const [nodes, pods, services, pools, calicoConfig, calicoNodes] = await Promise.all([
+  const [nodes, pods, services, pools, calicoConfig, calicoNodes, kubeProxyConfig] = await Promise.all([
     deps.cluster.listNodes(),
     deps.cluster.listPods(),
     deps.cluster.listServices(),
@@ -124,6 +132,7 @@ export async function runHealthReport(
     deps.cluster.readCalicoConfig(),
     // Only Calico's API server serves these; without it the annotations are all there is.
     deps.cluster.listCalicoNodes().catch(() => null),
+    deps.cluster.readKubeProxyConfig().catch(() => null),
   ]);
   const withEndpoints = await mapLimit(services, NODE_CONCURRENCY, async (s) => ({
     ...s,
@@ -144,12 +153,14 @@ export async function runHealthReport(
       const facts = await inspectNode(deps.shell, target, ctx.signal);
       if (facts.error)
         return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: facts.error };
+      const { nodePorts, detected } = await nodePortsOn(deps.shell, target, ctx.signal, kubeProxyConfig?.mode ?? null);
       return {
         ...base,
         routes: facts.routes,
         links: facts.links,
         ipForward: facts.ipForward,
-        nodePorts: await nodePortsOn(deps.shell, target, ctx.signal),
+        nodePorts,
+        detected,
         error: null,
       };
     } catch (err) {
@@ -225,6 +236,11 @@ export async function runHealthReport(
         })),
       }),
       ...diagnoseBgp(bgp),
+      ...nodeFacts.flatMap((n) =>
+        n.detected
+          ? kubeProxyModeFindings({ name: n.name, detected: n.detected, mode: n.detected.mode }, kubeProxyConfig)
+          : [],
+      ),
     ]),
   );
   const stamp = now.toISOString().slice(0, 16).replace('T', ' ');
@@ -238,8 +254,11 @@ export async function runHealthReport(
       reachable: n.error === null,
       tunnel: tunnel(n) ? `${tunnel(n)!.name} ${tunnel(n)!.up ? 'up' : 'DOWN'}` : null,
       routes: n.routes?.length ?? 0,
+      kubeProxyMode: n.detected?.mode ?? null,
+      calicoEbpf: n.detected?.calicoEbpf ?? null,
       error: n.error,
     })),
+    kubeProxyConfig: kubeProxyConfig ? { mode: kubeProxyConfig.mode, configured: kubeProxyConfig.configured } : null,
     pools: pools.map((p) => ({
       name: p.name,
       cidr: p.cidr,
@@ -263,14 +282,16 @@ export async function runHealthReport(
   const sections: ReportSection[] = [
     {
       kind: 'table',
-      title: 'Nodes',
-      columns: ['NODE', 'IP', 'REACHABLE', 'TUNNEL', 'ROUTES'],
+      title: `Nodes${kubeProxyConfig ? ` (kube-proxy's ConfigMap: mode ${kubeProxyConfig.configured || `"" = ${kubeProxyConfig.mode}`})` : ''}`,
+      columns: ['NODE', 'IP', 'REACHABLE', 'TUNNEL', 'ROUTES', 'SERVICES BY'],
       rows: result.nodes.map((n) => [
         n.name,
         n.ip,
         n.reachable ? 'yes' : `NO: ${n.error}`,
         n.tunnel ?? '-',
         String(n.routes),
+        // Calico's eBPF dataplane replaces kube-proxy's rules; else the mode kube-proxy runs (its word, else its rules).
+        n.calicoEbpf ? 'Calico eBPF' : n.kubeProxyMode ? `kube-proxy ${n.kubeProxyMode}` : '?',
       ]),
     },
     {

@@ -12,7 +12,7 @@ import { K8snetError, describeError } from '../errors.ts';
 import { ipFamily } from '../validate.ts';
 import type { NodeFacts } from './trace-facts.ts';
 import type { NodeRuleFacts, ServiceFacts } from './service-diagnosis.ts';
-import type { ServiceDataplane } from '../dataplane/service-dataplane.ts';
+import type { KubeProxyMode, ServiceDataplane } from '../dataplane/service-dataplane.ts';
 import { dataplaneFor, detectKubeProxyMode, type DetectedMode } from '../dataplane/kube-proxy-mode.ts';
 import {
   addressesFromIpJson,
@@ -411,11 +411,13 @@ export async function inspectServiceRules(
   port: number,
   signal: AbortSignal,
   given?: ServiceDataplane,
+  /** kube-proxy's ConfigMap mode: the walker where the node neither answers /proxyMode nor holds any rules. */
+  configuredMode: KubeProxyMode | null = null,
 ): Promise<NodeRuleFacts> {
   // An IPv6 ClusterIP's rules (or a NodePort on an IPv6 node address) are in ip6tables.
   const family = ipFamily(kind === 'clusterip' ? (svc.clusterIP ?? node.address) : node.address);
   const detected = given ? null : await detectModeOn(shell, node, signal);
-  const dataplane = given ?? dataplaneFor(detected!.mode);
+  const dataplane = given ?? dataplaneFor(detected!.mode ?? configuredMode);
   const [outputs, ss, conntrackTable] = await Promise.all([
     readDataplane(shell, node, dataplane, signal, family),
     kind === 'nodeport' ? runOk(shell, node, catalogue.ssListeners(), signal).catch(() => null) : Promise.resolve(null),
@@ -505,17 +507,21 @@ export async function readConntrack(
   }
 }
 
-/** The NodePorts a node's kube-proxy rules serve (its detected mode unless a walker is given), or null when they could not be read. */
+/**
+ * The NodePorts a node's kube-proxy rules serve (null when they could not be read), walked in the node's detected mode
+ * (else the ConfigMap's), and that detection (null when the node could not be asked).
+ */
 export async function nodePortsOn(
   shell: NodeShell,
   node: NodeTarget,
   signal: AbortSignal,
-  given?: ServiceDataplane,
-): Promise<number[] | null> {
+  configuredMode: KubeProxyMode | null = null,
+): Promise<{ nodePorts: number[] | null; detected: DetectedMode | null }> {
+  const detected = await detectModeOn(shell, node, signal).catch(() => null);
   try {
-    const dataplane = given ?? dataplaneFor((await detectModeOn(shell, node, signal)).mode);
-    return dataplane.nodePorts(await readDataplane(shell, node, dataplane, signal));
+    const dataplane = dataplaneFor(detected?.mode ?? configuredMode);
+    return { nodePorts: dataplane.nodePorts(await readDataplane(shell, node, dataplane, signal)), detected };
   } catch {
-    return null;
+    return { nodePorts: null, detected };
   }
 }

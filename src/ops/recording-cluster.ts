@@ -59,5 +59,6 @@ export function recordingCluster(cluster: ClusterReader, onRead: (read: ClusterR
     listPolicyObjects: wrap('listPolicyObjects'),
     listCalicoNodes: wrap('listCalicoNodes'),
     readCalicoConfig: wrap('readCalicoConfig'),
+    readKubeProxyConfig: wrap('readKubeProxyConfig'),
   };
 }

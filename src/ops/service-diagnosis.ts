@@ -9,6 +9,7 @@ import { joinHostPort } from '../net/host-port.ts';
 import { ipFamily } from '../validate.ts';
 import type { IpsetGap, KubeProxyMode } from '../dataplane/service-dataplane.ts';
 import type { DetectedMode } from '../dataplane/kube-proxy-mode.ts';
+import type { KubeProxyConfigInfo } from '../cluster/kube-proxy-config.ts';
 import { conntrackTableFindings, testConnectionConntrackFinding, type ConntrackReading } from './conntrack-findings.ts';
 import { ebpfNodeFinding } from '../calico/ebpf.ts';
 
@@ -55,6 +56,8 @@ export interface ServiceFacts {
   service: ServiceInfo | null;
   endpoints: EndpointInfo[];
   nodes: NodeRuleFacts[];
+  /** kube-proxy's ConfigMap (kube-system/kube-proxy): the mode it was told (absent or null: not read). */
+  kubeProxyConfig?: KubeProxyConfigInfo | null;
 }
 
 const err = (code: string, message: string, evidence = ''): Finding => ({ severity: 'error', code, message, evidence });
@@ -96,10 +99,28 @@ const ENTRY_NAME: Record<KubeProxyMode, { nodeport: string; clusterip: string }>
 };
 
 /** What the node's mode detection says that matters: both modes' tables, a mode not walked, split iptables backends. */
-function modeFindings(node: NodeRuleFacts): Finding[] {
+/**
+ * What a node's kube-proxy mode detection shows wrong, whatever the command: both modes' rules, the mode it reports
+ * against the rules present, a split iptables backend, a mode other than the ConfigMap's.
+ */
+export function kubeProxyModeFindings(
+  node: Pick<NodeRuleFacts, 'name' | 'detected' | 'mode'>,
+  config: KubeProxyConfigInfo | null,
+): Finding[] {
   const d = node.detected;
   if (!d) return [];
   const out: Finding[] = [];
+  // What kube-proxy runs (its own word, else its tables) against what its ConfigMap says: a change not rolled out.
+  const running = d.reported ?? d.mode;
+  if (config?.mode && running && running !== config.mode && !d.calicoEbpf) {
+    out.push(
+      warn(
+        'kube_proxy_config_differs',
+        `kube-proxy on ${node.name} runs ${running} (${d.reported ? 'its /proxyMode answer' : 'the rules on the node'}), but its ConfigMap asks for ${config.mode}: it has not been restarted since the ConfigMap changed, or that node's kube-proxy runs with other flags`,
+        `${config.evidence}\n${d.reported ? `proxyMode on ${node.name}: ${d.reported}` : `rules on ${node.name}: ${running}`}`,
+      ),
+    );
+  }
   if (d.tables.nftables && d.tables.iptables) {
     out.push(
       warn(
@@ -162,7 +183,7 @@ export function diagnoseService(facts: ServiceFacts): Finding[] {
   }
   const expected = endpointTargets(facts);
   for (const node of facts.nodes) {
-    out.push(...modeFindings(node));
+    out.push(...kubeProxyModeFindings(node, facts.kubeProxyConfig ?? null));
     // No kube-proxy rules are expected on an eBPF node: judging them would be a false "rule missing".
     if (node.detected?.calicoEbpf) {
       out.push(ebpfNodeFinding(node.name, 'service'));

@@ -62,6 +62,8 @@ export interface ServiceOpResult {
   service: { namespace: string; name: string; type: string; clusterIP: string | null } | null;
   endpoints: { ip: string; port: number; node: string | null; pod: string | null; ready: boolean }[];
   nodes: ServiceNodeResult[];
+  /** kube-proxy's ConfigMap: the mode it was told (`configured` as written, '' for the default); null: not read. */
+  kubeProxyConfig: { mode: KubeProxyMode | null; configured: string } | null;
   capture: null | {
     seconds: number;
     points: { node: string; interface: string; packets: number; error: string | null }[];
@@ -93,13 +95,24 @@ async function inspectAllNodes(
   svc: ServiceInfo,
   port: number,
   ctx: OperationContext,
+  configuredMode: KubeProxyMode | null,
 ): Promise<{ target: NodeTarget | null; facts: NodeRuleFacts }[]> {
   return mapLimit(nodes, NODE_CONCURRENCY, async (node) => {
     let target: NodeTarget | null = null;
     try {
       target = nodeTarget(deps, node);
       ctx.onStep(`reading kube-proxy rules on ${node.name}`);
-      return { target, facts: await inspectServiceRules(deps.shell, target, kind, svc, port, ctx.signal) };
+      const facts = await inspectServiceRules(
+        deps.shell,
+        target,
+        kind,
+        svc,
+        port,
+        ctx.signal,
+        undefined,
+        configuredMode,
+      );
+      return { target, facts };
     } catch (err) {
       return {
         target,
@@ -132,12 +145,21 @@ async function runServiceCheck(
 ): Promise<OperationOutcome<ServiceOpResult>> {
   const svcPort = svc?.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port)) ?? null;
   ctx.onStep('reading endpoints and nodes');
-  const [endpoints, nodes] = await Promise.all([
+  const [endpoints, nodes, kubeProxyConfig] = await Promise.all([
     svc ? deps.cluster.listEndpoints(svc.namespace, svc.name) : Promise.resolve([]),
     deps.cluster.listNodes(),
+    // What kube-proxy was told: compared with what each node runs, and the walker where a node shows nothing.
+    deps.cluster.readKubeProxyConfig().catch(() => null),
   ]);
-  const inspected = svc ? await inspectAllNodes(deps, nodes, kind, svc, port, ctx) : [];
-  const facts: ServiceFacts = { kind, port, service: svc, endpoints, nodes: inspected.map((i) => i.facts) };
+  const inspected = svc ? await inspectAllNodes(deps, nodes, kind, svc, port, ctx, kubeProxyConfig?.mode ?? null) : [];
+  const facts: ServiceFacts = {
+    kind,
+    port,
+    service: svc,
+    endpoints,
+    nodes: inspected.map((i) => i.facts),
+    kubeProxyConfig,
+  };
   /** Per node name: the test connection through it and its conntrack entries there. */
   const tracked = new Map<string, NonNullable<NodeRuleFacts['testConntrack']>>();
   const sections: ReportSection[] = [];
@@ -248,6 +270,7 @@ async function runServiceCheck(
         : null,
       error: n.error,
     })),
+    kubeProxyConfig: kubeProxyConfig ? { mode: kubeProxyConfig.mode, configured: kubeProxyConfig.configured } : null,
     capture: captureResult,
     findings,
   };
@@ -260,7 +283,7 @@ async function runServiceCheck(
     },
     {
       kind: 'table',
-      title: 'Nodes',
+      title: `Nodes${kubeProxyConfig ? ` (kube-proxy's ConfigMap: mode ${kubeProxyConfig.configured || `"" = ${kubeProxyConfig.mode}`})` : ''}`,
       columns: ['NODE', 'IP', 'MODE', 'RULE', 'DNAT TO', 'LISTENING', ...(kind === 'nodeport' ? ['ANSWERS ON'] : [])],
       rows: result.nodes.map((n) => [
         n.name,

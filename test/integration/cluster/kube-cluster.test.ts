@@ -240,14 +240,25 @@ describe('KubeCluster on the lab API server', () => {
       });
       expect(await new KubeCluster(kc).listIpPools()).toEqual([]);
       expect(await new KubeCluster(kc).listCalicoNodes()).toBeNull();
+      // No kube-proxy ConfigMap (another installer, or Calico's eBPF dataplane in its place): nothing to compare.
+      expect(await new KubeCluster(kc).readKubeProxyConfig()).toBeNull();
       expect(seen).toEqual([
         '/apis/projectcalico.org/v3/ippools',
         '/apis/crd.projectcalico.org/v1/ippools',
         '/apis/projectcalico.org/v3/nodes',
+        '/api/v1/namespaces/kube-system/configmaps/kube-proxy',
       ]);
     } finally {
       bare.close();
     }
+  });
+
+  it("reads kube-proxy's configured mode from its kube-system ConfigMap, as kubeadm writes it", async () => {
+    expect(await cluster.readKubeProxyConfig()).toEqual({
+      mode: 'iptables',
+      configured: 'iptables',
+      evidence: 'ConfigMap kube-system/kube-proxy config.conf: mode: iptables',
+    });
   });
 
   it("reads Calico Nodes as Calico's API server serves them, with the address BGP uses", async () => {

@@ -45,10 +45,11 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 }, 120_000);
 
-/** The result with what may differ between the modes taken out: mode, rule text, node IPs, finding evidence. */
+/** The result with what may differ between the modes taken out: mode (the ConfigMap's too), rule text, node IPs, finding evidence. */
 function comparable(r: ServiceOpResult, lab: LabState) {
   const text = JSON.stringify({
     ...r,
+    kubeProxyConfig: r.kubeProxyConfig === null ? null : 'read',
     nodes: r.nodes.map((n) => ({
       name: n.name,
       listening: n.listening,
@@ -77,6 +78,8 @@ describe('kube-proxy nftables mode on the lab, against the iptables lab', () => 
       const [a, b] = await Promise.all([check(IPT), check(NFT)]);
       expect(a.nodes.map((n) => n.mode)).toEqual(['iptables', 'iptables']);
       expect(b.nodes.map((n) => n.mode)).toEqual(['nftables', 'nftables']);
+      // Each lab's ConfigMap asks for the mode its nodes run: no "kube-proxy not restarted" warning in either.
+      expect([a.kubeProxyConfig?.mode, b.kubeProxyConfig?.mode]).toEqual(['iptables', 'nftables']);
       expect(comparable(b, labs[NFT]!.lab)).toEqual(comparable(a, labs[IPT]!.lab));
     }
     const web = await svc(NFT, 'web');

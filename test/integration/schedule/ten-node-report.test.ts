@@ -44,9 +44,10 @@ describe('a scheduled report on a ten-node lab', () => {
     const first = await until(() => doneReports(p!, 'ten')[0], 30_000, 'first report');
     expect(first.parent).toContain('network health — 10 nodes (schedule ten)');
     expect(first.parent).toContain('all good');
+    expect(first.thread).toContain("Nodes (kube-proxy's ConfigMap: mode iptables)");
     for (const n of lab.plan.nodes)
       expect(first.thread).toMatch(
-        new RegExp(`${n.name} +${n.ip.replaceAll('.', '\\.')} +yes +vxlan\\.calico up +\\d+`),
+        new RegExp(`${n.name} +${n.ip.replaceAll('.', '\\.')} +yes +vxlan\\.calico up +\\d+ +kube-proxy iptables`),
       );
 
     await stopSshd('node-10');
