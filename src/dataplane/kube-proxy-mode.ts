@@ -1,7 +1,8 @@
 /**
  * Which mode kube-proxy runs in on a node, from what the node shows: kube-proxy's own answer on /proxyMode (its
  * metrics server on 127.0.0.1:10249), the tables it wrote (`table ip kube-proxy` → nftables, KUBE-SERVICES matching
- * the KUBE-CLUSTER-IP ipset → IPVS, other KUBE-SERVICES rules → iptables), and whether iptables rules are split between the legacy and nf_tables backends. Pure.
+ * the KUBE-CLUSTER-IP ipset → IPVS, other KUBE-SERVICES rules → iptables), and whether iptables rules are split between the legacy and nf_tables backends;
+ * and which dataplane Calico's Felix runs there (eBPF devices, `table ip calico`, cali-* chains). Pure.
  */
 import type { KubeProxyMode, ServiceDataplane } from './service-dataplane.ts';
 import { iptablesDataplane } from './iptables-dataplane.ts';
@@ -19,7 +20,12 @@ export interface ModeOutputs {
   nftSave: string | null;
   /** `ip -j link show`: Calico's eBPF devices, where kube-proxy's rules are not what carries Services. */
   links?: string | null;
+  /** `nft list tables`: Felix's `table ip calico` when Calico runs its nftables dataplane. */
+  nftTables?: string | null;
 }
+
+/** Which dataplane Calico's Felix programs on the node, from what is there; null where nothing of Felix shows. */
+export type CalicoDataplane = 'iptables' | 'nftables' | 'ebpf';
 
 export interface DetectedMode {
   /** The mode walked: kube-proxy's own word when it answered, else what the tables show; null when nothing shows. */
@@ -32,6 +38,8 @@ export interface DetectedMode {
   backends: { legacy: number | null; nft: number | null };
   /** The node runs Calico's eBPF dataplane (bpfin.cali / bpfout.cali); null where the links could not be read. */
   calicoEbpf: boolean | null;
+  /** Calico's dataplane on the node: eBPF devices, else Felix's nftables table, else its cali-* iptables chains. */
+  calicoDataplane: CalicoDataplane | null;
 }
 
 const MODES: readonly KubeProxyMode[] = ['iptables', 'nftables', 'ipvs'];
@@ -76,6 +84,7 @@ export function detectKubeProxyMode(o: ModeOutputs): DetectedMode {
     ipvs: o.natSave !== null && /^-A KUBE-SERVICES .*--match-set KUBE-CLUSTER-IP /m.test(o.natSave),
   };
   const reported = proxyModeFrom(o.proxyMode);
+  const calicoEbpf = linkNames(o.links ?? null);
   const byTables: KubeProxyMode | null = tables.nftables
     ? 'nftables'
     : tables.ipvs
@@ -91,7 +100,16 @@ export function detectKubeProxyMode(o: ModeOutputs): DetectedMode {
       legacy: o.legacySave === null ? null : iptablesRuleCount(o.legacySave),
       nft: o.nftSave === null ? null : iptablesRuleCount(o.nftSave),
     },
-    calicoEbpf: linkNames(o.links ?? null),
+    calicoEbpf,
+    calicoDataplane: calicoEbpf
+      ? 'ebpf'
+      : o.nftTables && /^table ip6? calico$/m.test(o.nftTables)
+        ? 'nftables'
+        : [o.legacySave, o.nftSave, o.natSave].some(
+              (t) => t !== null && t !== undefined && /^(?::cali-\S+ |(?:\[\d+:\d+\] )?-A cali-)/m.test(t),
+            )
+          ? 'iptables'
+          : null,
   };
 }
 

@@ -292,6 +292,11 @@ export function kubeIpvsAddresses(): NodeCommand {
   return command(['ip', 'addr', 'show', 'dev', KUBE_IPVS_DEVICE], { maxOutputBytes: LARGE_OUTPUT_BYTES });
 }
 
+/** The nftables tables the node holds (`nft list tables`: one `table FAMILY NAME` line each; read-only, small). */
+export function nftListTables(): NodeCommand {
+  return command(['nft', 'list', 'tables'], { privileged: true });
+}
+
 /** kube-proxy's metrics server (--metrics-bind-address, default 127.0.0.1:10249) answers GET /proxyMode with its mode. */
 export const KUBE_PROXY_METRICS_PORT = 10249;
 /** The proxyMode request answers in milliseconds; a kube-proxy that does not answer in this long is not listening. */

@@ -18,6 +18,7 @@ import {
   type TunnelAllowlist,
 } from '../calico/felix-chains.ts';
 import { parseIpsetList } from '../parse/ipset.ts';
+import type { CalicoDataplane } from '../dataplane/kube-proxy-mode.ts';
 import type { PolicyKind } from '../calico/felix-names.ts';
 import type { Finding } from '../model/report.ts';
 import type { ConsideredPolicy, SideVerdict } from '../policy/index.ts';
@@ -67,6 +68,20 @@ export async function readCounters(
   } catch (err) {
     return { error: (err as Error).message };
   }
+}
+
+/**
+ * Calico's dataplane on a node from its tables as read: eBPF (its devices, `ebpf`), Felix's own nftables table, or
+ * Felix's cali-* chains in iptables; null when nothing of Felix shows (or the tables could not be read).
+ */
+export function calicoDataplaneOf(read: CounterRead, ebpf: boolean): CalicoDataplane | null {
+  if (ebpf) return 'ebpf';
+  if (!('save' in read)) return null;
+  if (read.sets) return 'nftables';
+  const felixChains = [...read.save.tables.values()].some((t) =>
+    [...t.chains.keys()].some((c) => c.startsWith('cali-')),
+  );
+  return felixChains ? 'iptables' : null;
 }
 
 /** One of Felix's tunnel allowlists on a node and the set's members as read (null: `ipset list` failed). */

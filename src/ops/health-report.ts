@@ -32,6 +32,7 @@ import { readCounters } from './enforcement-facts.ts';
 import { diagnoseBgp, nestBgpFindings, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
 import { kubeProxyModeFindings } from './service-diagnosis.ts';
 import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
+import type { CalicoDataplane } from '../dataplane/kube-proxy-mode.ts';
 
 export interface HealthReportResult {
   generatedAt: string;
@@ -45,6 +46,8 @@ export interface HealthReportResult {
     kubeProxyMode: KubeProxyMode | null;
     /** The node runs Calico's eBPF dataplane (bpfin.cali / bpfout.cali); null: not read. */
     calicoEbpf: boolean | null;
+    /** Calico's dataplane on the node (eBPF devices, Felix's nftables table, or its cali-* chains); null: not seen. */
+    calicoDataplane: CalicoDataplane | null;
     error: string | null;
   }[];
   /** kube-proxy's ConfigMap: the mode it was told; null: not read. */
@@ -256,6 +259,7 @@ export async function runHealthReport(
       routes: n.routes?.length ?? 0,
       kubeProxyMode: n.detected?.mode ?? null,
       calicoEbpf: n.detected?.calicoEbpf ?? null,
+      calicoDataplane: n.detected?.calicoDataplane ?? null,
       error: n.error,
     })),
     kubeProxyConfig: kubeProxyConfig ? { mode: kubeProxyConfig.mode, configured: kubeProxyConfig.configured } : null,
@@ -283,7 +287,7 @@ export async function runHealthReport(
     {
       kind: 'table',
       title: `Nodes${kubeProxyConfig ? ` (kube-proxy's ConfigMap: mode ${kubeProxyConfig.configured || `"" = ${kubeProxyConfig.mode}`})` : ''}`,
-      columns: ['NODE', 'IP', 'REACHABLE', 'TUNNEL', 'ROUTES', 'SERVICES BY'],
+      columns: ['NODE', 'IP', 'REACHABLE', 'TUNNEL', 'ROUTES', 'SERVICES BY', 'CALICO'],
       rows: result.nodes.map((n) => [
         n.name,
         n.ip,
@@ -292,6 +296,7 @@ export async function runHealthReport(
         String(n.routes),
         // Calico's eBPF dataplane replaces kube-proxy's rules; else the mode kube-proxy runs (its word, else its rules).
         n.calicoEbpf ? 'Calico eBPF' : n.kubeProxyMode ? `kube-proxy ${n.kubeProxyMode}` : '?',
+        n.calicoDataplane ?? '?',
       ]),
     },
     {

@@ -361,11 +361,11 @@ export async function testConnect(
 
 /**
  * kube-proxy's mode on a node: its /proxyMode answer on the node's loopback (curl, else bash's /dev/tcp), the tables
- * it wrote, and the rule counts of both iptables backends. Each read may fail (no nft, no curl, no table): null.
+ * it wrote, and the rule counts of both iptables backends; and Calico's dataplane (its devices and tables). Each read may fail (no nft, no curl, no table): null.
  */
 export async function detectModeOn(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<DetectedMode> {
   const quiet = (c: NodeCommand) => runOk(shell, node, c, signal).catch(() => null);
-  const [nftTable, natSave, proxyMode, legacySave, nftSave, links] = await Promise.all([
+  const [nftTable, natSave, proxyMode, legacySave, nftSave, links, nftTables] = await Promise.all([
     quiet(catalogue.nftListTable('ip')),
     quiet(catalogue.iptablesSave('nat')),
     quiet(catalogue.kubeProxyMode()).then((r) =>
@@ -374,8 +374,9 @@ export async function detectModeOn(shell: NodeShell, node: NodeTarget, signal: A
     quiet(catalogue.iptablesBackendSave('legacy')),
     quiet(catalogue.iptablesBackendSave('nft')),
     quiet(catalogue.ipLinks({ json: true })),
+    quiet(catalogue.nftListTables()),
   ]);
-  return detectKubeProxyMode({ nftTable, natSave, proxyMode, legacySave, nftSave, links });
+  return detectKubeProxyMode({ nftTable, natSave, proxyMode, legacySave, nftSave, links, nftTables });
 }
 
 async function readDataplane(

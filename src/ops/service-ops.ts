@@ -18,6 +18,7 @@ import { inspectServiceRules, readConntrack, testConnect, uplinkInterfaceOn } fr
 import { mapLimit } from './concurrency.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import type { IpsetGap, KubeProxyMode } from '../dataplane/service-dataplane.ts';
+import type { CalicoDataplane } from '../dataplane/kube-proxy-mode.ts';
 
 export interface NodePortCommand {
   port: number;
@@ -42,6 +43,8 @@ export interface ServiceNodeResult {
   listeners: Listener[] | null;
   /** kube-proxy's mode on the node, whose rules were walked (null: the node could not be read). */
   mode: KubeProxyMode | null;
+  /** Calico's dataplane on the node (its eBPF devices, `table ip calico`, or cali-* chains); null: not seen. */
+  calicoDataplane: CalicoDataplane | null;
   /** The entry rule exists (KUBE-NODEPORTS / KUBE-SERVICES; in nftables mode the services chain's map dispatch). */
   iptables: boolean;
   /** NodePort: where the mode lets it answer (nftables: the nodeport-ips set, or 'local'; never 127.0.0.1); null: not restricted. */
@@ -253,6 +256,7 @@ async function runServiceCheck(
       name: n.name,
       ip: n.ip,
       mode: n.mode ?? null,
+      calicoDataplane: n.detected?.calicoDataplane ?? null,
       listening: n.listening,
       listeners: n.listeners,
       iptables: n.entryRule,
@@ -284,11 +288,21 @@ async function runServiceCheck(
     {
       kind: 'table',
       title: `Nodes${kubeProxyConfig ? ` (kube-proxy's ConfigMap: mode ${kubeProxyConfig.configured || `"" = ${kubeProxyConfig.mode}`})` : ''}`,
-      columns: ['NODE', 'IP', 'MODE', 'RULE', 'DNAT TO', 'LISTENING', ...(kind === 'nodeport' ? ['ANSWERS ON'] : [])],
+      columns: [
+        'NODE',
+        'IP',
+        'MODE',
+        'CALICO',
+        'RULE',
+        'DNAT TO',
+        'LISTENING',
+        ...(kind === 'nodeport' ? ['ANSWERS ON'] : []),
+      ],
       rows: result.nodes.map((n) => [
         n.name,
         n.ip,
         n.mode ?? '?',
+        n.calicoDataplane ?? '?',
         n.error ? `error: ${n.error}` : n.iptables ? 'yes' : 'MISSING',
         n.dnatTargets.join(', ') || '-',
         n.listening === null ? '?' : n.listening ? 'yes' : 'no',

@@ -50,11 +50,13 @@ import { diagnoseCalicoConfig } from './calico-config-diagnosis.ts';
 import { SESSION_COLUMNS, readBirdProtocols, sessionRow, sessionsJson, type BgpSessionJson } from './bird-read.ts';
 import type { CalicoConfig } from '../cluster/types.ts';
 import type { SideVerdict } from '../policy/index.ts';
+import type { CalicoDataplane } from '../dataplane/kube-proxy-mode.ts';
 import {
   counterDelta,
   counterTool,
   dropFindings,
   programmedFindings,
+  calicoDataplaneOf,
   readCounters,
   readTunnelAllowlists,
   walkWorkload,
@@ -99,6 +101,8 @@ export interface TraceEndResult {
   phase: string;
   /** The node's uplink (the interface holding its address). */
   uplink: string | null;
+  /** Calico's dataplane on the pod's node: eBPF devices, Felix's nftables table, or its cali-* iptables chains. */
+  calicoDataplane: CalicoDataplane | null;
   /** Inside the pod's namespace, after the test connection (null: not read). */
   inside: null | {
     eth0: { up: boolean; mtu: number | null; addresses: string[] } | null;
@@ -219,7 +223,7 @@ function insideJson(inside: PodInside): NonNullable<TraceEndResult['inside']> {
   };
 }
 
-function endResult(end: PodEnd): TraceEndResult {
+function endResult(end: PodEnd, calicoDataplane: CalicoDataplane | null): TraceEndResult {
   return {
     name: end.pod.name,
     namespace: end.pod.namespace,
@@ -230,6 +234,7 @@ function endResult(end: PodEnd): TraceEndResult {
     caliExists: end.node?.links ? end.node.links.some((l) => l.name === end.caliInterface) : null,
     phase: end.pod.phase,
     uplink: end.node?.uplink ?? null,
+    calicoDataplane,
     inside: end.inside ? insideJson(end.inside) : null,
   };
 }
@@ -643,9 +648,15 @@ export async function runTrace(
   const evidenceOf = (d: RouteDecision | null): string | null => (d ? decisionEvidence(d) : null);
   const routeToDst = srcNode ? evidenceOf(podPacketDecision(facts, srcNode, 'src')) : null;
   const routeToPod = dstNode ? evidenceOf(podPacketDecision(facts, dstNode, 'dst')) : null;
+  const dataplaneOf = (t: NodeTarget | null, n: NodeFacts | null) => {
+    const read = readOf(t);
+    return read ? calicoDataplaneOf(read, ebpf(n)) : null;
+  };
+  const srcDataplane = dataplaneOf(srcTarget, srcNode);
+  const dstDataplane = sameNode ? srcDataplane : dataplaneOf(dstTarget, dstNode);
   const result: TraceResult = {
-    src: endResult(src),
-    dst: endResult(dst),
+    src: endResult(src, srcDataplane),
+    dst: endResult(dst, dstDataplane),
     overlay,
     pool: pool ? { name: pool.name, cidr: pool.cidr, vxlanMode: pool.vxlanMode, ipipMode: pool.ipipMode } : null,
     routeToDst,
@@ -709,6 +720,14 @@ export async function runTrace(
   ];
   const pathText = [
     `overlay: ${overlay.mode}${overlay.device ? ` (${overlay.device})` : ''}${pool ? `, IPPool ${pool.name} ${pool.cidr} vxlanMode=${pool.vxlanMode} ipipMode=${pool.ipipMode}` : ''}`,
+    `Calico dataplane: ${[
+      ...new Map([
+        [srcNode?.name ?? '?', srcDataplane],
+        [dstNode?.name ?? '?', dstDataplane],
+      ]),
+    ]
+      .map(([n, d]) => `${n} ${d ?? 'not seen'}`)
+      .join(', ')}`,
     `${srcNode?.name ?? '?'} → ${dstPod.podIP ?? '?'}: ${routeToDst ?? 'no route'}`,
     ...(sameNode ? [] : [`${dstNode?.name ?? '?'} → ${dstPod.podIP ?? '?'}: ${routeToPod ?? 'no route'}`]),
     ...(testConnection

@@ -47,6 +47,11 @@ describe('a node in eBPF mode on the lab', () => {
     expect(after.findings.filter((f) => f.severity === 'error')).toEqual([]);
     // k8s-node2 is still walked: its rules forward to pod-dest.
     expect(after.nodes.find((n) => n.name === 'k8s-node2')!.dnatTargets.length).toBeGreaterThan(0);
+    // Each node's Calico dataplane, as its devices and tables show it.
+    expect(after.nodes.map((n) => [n.name, n.calicoDataplane])).toEqual([
+      ['k8s-node1', 'ebpf'],
+      ['k8s-node2', 'iptables'],
+    ]);
 
     const trace = (
       await runTrace(deps, { namespace: 'default', src: 'pod-src', dst: 'pod-dest', port: 8080, capture: off }, ctx())
@@ -56,6 +61,12 @@ describe('a node in eBPF mode on the lab', () => {
       'k8s-node1',
     ]);
     expect(codes).not.toContain('workload_chain_missing');
+    expect([trace.src.node, trace.src.calicoDataplane, trace.dst.node, trace.dst.calicoDataplane]).toEqual([
+      'k8s-node2',
+      'iptables',
+      'k8s-node1',
+      'ebpf',
+    ]);
     expect(codes).not.toContain('policy_not_programmed');
   }, 120_000);
 });

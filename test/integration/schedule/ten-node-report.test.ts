@@ -47,7 +47,9 @@ describe('a scheduled report on a ten-node lab', () => {
     expect(first.thread).toContain("Nodes (kube-proxy's ConfigMap: mode iptables)");
     for (const n of lab.plan.nodes)
       expect(first.thread).toMatch(
-        new RegExp(`${n.name} +${n.ip.replaceAll('.', '\\.')} +yes +vxlan\\.calico up +\\d+ +kube-proxy iptables`),
+        new RegExp(
+          `${n.name} +${n.ip.replaceAll('.', '\\.')} +yes +vxlan\\.calico up +\\d+ +kube-proxy iptables +iptables`,
+        ),
       );
 
     await stopSshd('node-10');

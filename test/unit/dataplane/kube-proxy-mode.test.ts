@@ -48,6 +48,19 @@ describe('kube-proxy mode detection', () => {
     expect(detectKubeProxyMode({ ...none, legacySave: null, nftSave: nft }).backends).toEqual({ legacy: null, nft: 2 });
   });
 
+  it("tells Calico's dataplane: eBPF devices, else Felix's nftables table, else its cali-* chains", () => {
+    const accountant = readFileSync(new URL('../calico/fixtures/calico-accountant-iptables-save-c.txt', import.meta.url), 'utf8'); // prettier-ignore
+    // `nft list tables` as nftables v1.0.6 prints it on a node with Felix's and kube-proxy's tables.
+    const tables = 'table ip calico\ntable ip6 calico\ntable ip kube-proxy\n';
+    const ebpfLinks = JSON.stringify([{ ifname: 'bpfin.cali' }, { ifname: 'bpfout.cali' }]);
+    expect(detectKubeProxyMode({ ...none, nftTables: tables }).calicoDataplane).toBe('nftables');
+    expect(detectKubeProxyMode({ ...none, nftSave: accountant }).calicoDataplane).toBe('iptables');
+    expect(detectKubeProxyMode({ ...none, nftSave: accountant, links: ebpfLinks }).calicoDataplane).toBe('ebpf');
+    expect(
+      detectKubeProxyMode({ ...none, nftTables: 'table ip kube-proxy\n', nftSave: nft }).calicoDataplane,
+    ).toBeNull();
+  });
+
   it('picks the walker per mode; an unknown mode reads iptables', () => {
     expect(dataplaneFor('nftables').mode).toBe('nftables');
     expect(dataplaneFor('iptables').mode).toBe('iptables');

@@ -315,6 +315,8 @@ describe('kube-proxy mode and nftables commands', () => {
     expect(argv(c.nftListTable('ip6'))).toEqual(['nft', '-j', 'list', 'table', 'ip6', 'kube-proxy']);
     expect(argv(c.nftListTable('ip', 'calico'))).toEqual(['nft', '-j', 'list', 'table', 'ip', 'calico']);
     expect(argv(c.nftListTable('ip6', 'calico'))).toEqual(['nft', '-j', 'list', 'table', 'ip6', 'calico']);
+    expect(argv(c.nftListTables())).toEqual(['nft', 'list', 'tables']);
+    expect(c.nftListTables.length).toBe(0);
     expect(argv(c.iptablesBackendSave('legacy'))).toEqual(['iptables-legacy-save']);
     expect(argv(c.iptablesBackendSave('nft'))).toEqual(['iptables-nft-save']);
     // IPVS: its commands take no argument at all, so nothing from a user or the cluster can reach them.

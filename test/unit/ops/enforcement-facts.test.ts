@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { parseIptablesSave } from '../../../src/parse/iptables-save.ts';
 import {
+  calicoDataplaneOf,
   counterDelta,
   dropFindings,
   programmedFindings,
@@ -9,6 +10,8 @@ import {
   workloadChainText,
 } from '../../../src/ops/enforcement-facts.ts';
 import type { SideVerdict } from '../../../src/policy/index.ts';
+import { felixNftSets, felixNftTables } from '../../../src/calico/felix-nft.ts';
+import { parseNftTable } from '../../../src/parse/nft-json.ts';
 
 /** A Felix workload's chains as published (monzo/calico-accountant's test input), without the `# Source:` line. */
 function published(name: string): string {
@@ -71,6 +74,17 @@ describe("the node's counters around the test connection", () => {
     expect(
       dropFindings([counterDelta('n', { error: 'iptables-save -c exited 1' }, { save: parseIptablesSave(before) })]),
     ).toEqual([]);
+  });
+});
+
+describe("Calico's dataplane on a node, from the tables read with the counters", () => {
+  it('iptables: Felix cali-* chains; nftables: its own table (published dump); eBPF: its devices; else not seen', () => {
+    const nft = parseNftTable(readFileSync(new URL('../calico/fixtures/felix-nftables-calico-9290.json', import.meta.url), 'utf8').replace(/^# Source:.*\n/, '')); // prettier-ignore
+    expect(calicoDataplaneOf({ save: parseIptablesSave(before) }, false)).toBe('iptables');
+    expect(calicoDataplaneOf({ save: felixNftTables(nft), sets: felixNftSets(nft) }, false)).toBe('nftables');
+    expect(calicoDataplaneOf({ save: parseIptablesSave(before) }, true)).toBe('ebpf');
+    expect(calicoDataplaneOf({ save: parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n') }, false)).toBeNull();
+    expect(calicoDataplaneOf({ error: 'iptables-save -c exited 1' }, false)).toBeNull();
   });
 });
 

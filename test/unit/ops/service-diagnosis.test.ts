@@ -183,6 +183,7 @@ describe('service diagnosis across kube-proxy modes', () => {
     tables: { nftables: true, iptables: false, ipvs: false },
     backends: { legacy: 0, nft: 0 },
     calicoEbpf: false,
+    calicoDataplane: null,
     ...over,
   });
 
