@@ -79,7 +79,7 @@ function linkNames(json: string | null): boolean | null {
 
 export function detectKubeProxyMode(o: ModeOutputs): DetectedMode {
   const tables = {
-    nftables: hasNftTable(o.nftTable),
+    nftables: hasNftTable(o.nftTable) || (o.nftTables != null && /^table ip6? kube-proxy$/m.test(o.nftTables)),
     iptables: o.natSave !== null && /^(:KUBE-SERVICES |-A KUBE-SERVICES )/m.test(o.natSave),
     ipvs: o.natSave !== null && /^-A KUBE-SERVICES .*--match-set KUBE-CLUSTER-IP /m.test(o.natSave),
   };

@@ -30,6 +30,7 @@ import { sysctlValues } from '../parse/sysctl.ts';
 import { acceptsOn, listenersFromSs, type Listener } from '../parse/listeners.ts';
 import { parseEthtoolFeatures } from '../parse/ethtool-features.ts';
 import type { PodInside } from './trace-facts.ts';
+import type { IptablesSave } from '../parse/iptables-save.ts';
 import { parseConntrack } from '../parse/conntrack.ts';
 import { parseNetworkctlList, parseNmcliDeviceStatus } from '../parse/interface-managers.ts';
 import type { InterfaceManagerReading } from './interface-manager-findings.ts';
@@ -377,6 +378,27 @@ export async function detectModeOn(shell: NodeShell, node: NodeTarget, signal: A
     quiet(catalogue.nftListTables()),
   ]);
   return detectKubeProxyMode({ nftTable, natSave, proxyMode, legacySave, nftSave, links, nftTables });
+}
+
+/**
+ * The same detection from what `trace` has already read (its `iptables-save -c`, parsed) plus kube-proxy's own
+ * /proxyMode answer and `nft list tables`: two small commands instead of the full set, for showing the mode only.
+ */
+export async function detectModeFromSave(
+  shell: NodeShell,
+  node: NodeTarget,
+  save: IptablesSave | null,
+  signal: AbortSignal,
+): Promise<DetectedMode> {
+  const quiet = (c: NodeCommand) => runOk(shell, node, c, signal).catch(() => null);
+  const [proxyMode, nftTables] = await Promise.all([
+    quiet(catalogue.kubeProxyMode()),
+    quiet(catalogue.nftListTables()),
+  ]);
+  const services = save?.tables.get('nat')?.chains.get('KUBE-SERVICES');
+  // What detectKubeProxyMode reads of a nat save: the chain's declaration and its rules.
+  const natSave = services ? [':KUBE-SERVICES - [0:0]', ...services.rules.map((r) => r.raw)].join('\n') : null;
+  return detectKubeProxyMode({ nftTable: null, natSave, proxyMode, legacySave: null, nftSave: null, nftTables });
 }
 
 async function readDataplane(

@@ -37,6 +37,7 @@ import { capturePointsTable, sampleSection } from './capture-report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
 import {
   TEST_CONNECT_SECONDS,
+  detectModeFromSave,
   discoverNetns,
   inspectNode,
   listenersIn,
@@ -51,6 +52,7 @@ import { SESSION_COLUMNS, readBirdProtocols, sessionRow, sessionsJson, type BgpS
 import type { CalicoConfig } from '../cluster/types.ts';
 import type { SideVerdict } from '../policy/index.ts';
 import type { CalicoDataplane } from '../dataplane/kube-proxy-mode.ts';
+import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
 import {
   counterDelta,
   counterTool,
@@ -103,6 +105,8 @@ export interface TraceEndResult {
   uplink: string | null;
   /** Calico's dataplane on the pod's node: eBPF devices, Felix's nftables table, or its cali-* iptables chains. */
   calicoDataplane: CalicoDataplane | null;
+  /** kube-proxy's mode on the pod's node (its /proxyMode answer, else its rules); null: not seen. */
+  kubeProxyMode: KubeProxyMode | null;
   /** Inside the pod's namespace, after the test connection (null: not read). */
   inside: null | {
     eth0: { up: boolean; mtu: number | null; addresses: string[] } | null;
@@ -223,7 +227,11 @@ function insideJson(inside: PodInside): NonNullable<TraceEndResult['inside']> {
   };
 }
 
-function endResult(end: PodEnd, calicoDataplane: CalicoDataplane | null): TraceEndResult {
+function endResult(
+  end: PodEnd,
+  calicoDataplane: CalicoDataplane | null,
+  kubeProxyMode: KubeProxyMode | null,
+): TraceEndResult {
   return {
     name: end.pod.name,
     namespace: end.pod.namespace,
@@ -235,6 +243,7 @@ function endResult(end: PodEnd, calicoDataplane: CalicoDataplane | null): TraceE
     phase: end.pod.phase,
     uplink: end.node?.uplink ?? null,
     calicoDataplane,
+    kubeProxyMode,
     inside: end.inside ? insideJson(end.inside) : null,
   };
 }
@@ -503,24 +512,28 @@ export async function runTrace(
   const bgpRouted = pool !== null && !sameNode && srcNodeInfo !== null && dstNodeInfo !== null && routedByBgp([pool]);
   const birdOn = (t: NodeTarget | null, n: NodeFacts | null) =>
     bgpRouted && t && n && !n.error ? readBirdProtocols(deps.shell, t, ctx.signal) : Promise.resolve(null);
-  const [countersAfter, srcInside, dstInside, listeners, srcBird, dstBird, calicoNodes, allowlists] = await Promise.all(
-    [
-      testConnection ? readAll() : Promise.resolve(countersBefore),
-      srcTarget && src.netns ? readPodInside(deps.shell, srcTarget, src.netns, ctx.signal, family) : null,
-      dstTarget && dst.netns ? readPodInside(deps.shell, dstTarget, dst.netns, ctx.signal, family) : null,
-      listenersRead,
-      birdOn(srcTarget, srcNode),
-      birdOn(dstTarget, dstNode),
-      // Only Calico's API server serves Calico Nodes; without it the annotations are all there is.
-      bgpRouted ? deps.cluster.listCalicoNodes().catch(() => null) : null,
-      // Felix's tunnel allowlists, found in the rules read before the test: their sets' members (one ipset list each).
-      Promise.all(
-        counterNodes.map((t, i) =>
-          sameNode ? [] : readTunnelAllowlists(deps.shell, t, countersBefore[i]!, overlay.mode, family, ctx.signal),
-        ),
-      ),
-    ],
-  );
+  const [countersAfter, srcInside, dstInside, listeners, srcBird, dstBird, calicoNodes, perNode] = await Promise.all([
+    testConnection ? readAll() : Promise.resolve(countersBefore),
+    srcTarget && src.netns ? readPodInside(deps.shell, srcTarget, src.netns, ctx.signal, family) : null,
+    dstTarget && dst.netns ? readPodInside(deps.shell, dstTarget, dst.netns, ctx.signal, family) : null,
+    listenersRead,
+    birdOn(srcTarget, srcNode),
+    birdOn(dstTarget, dstNode),
+    // Only Calico's API server serves Calico Nodes; without it the annotations are all there is.
+    bgpRouted ? deps.cluster.listCalicoNodes().catch(() => null) : null,
+    // Per node, from the rules read before the test: Felix's tunnel allowlists (one ipset list each), and
+    // kube-proxy's mode for the summary (a pod-to-pod trace walks no Service rules).
+    Promise.all(
+      counterNodes.map(async (t, i) => {
+        const before = countersBefore[i]!;
+        const [allowlists, proxy] = await Promise.all([
+          sameNode ? [] : readTunnelAllowlists(deps.shell, t, before, overlay.mode, family, ctx.signal),
+          detectModeFromSave(deps.shell, t, 'save' in before ? before.save : null, ctx.signal).catch(() => null),
+        ]);
+        return { allowlists, kubeProxyMode: proxy?.mode ?? null };
+      }),
+    ),
+  ]);
   dst.listeners = listeners;
   src.inside = srcInside;
   dst.inside = dstInside;
@@ -582,7 +595,7 @@ export async function runTrace(
       killers: filter ? hostKillers(filter) : [],
       error: deltas[i]?.error ?? ('error' in after ? after.error : null),
       ...(family === 6 ? { family } : {}),
-      ...(allowlists[i]!.length > 0 ? { allowlists: allowlists[i]! } : {}),
+      ...(perNode[i]!.allowlists.length > 0 ? { allowlists: perNode[i]!.allowlists } : {}),
     };
   });
   const pathVerdicts = packetPathVerdicts(facts, firewalls);
@@ -654,9 +667,11 @@ export async function runTrace(
   };
   const srcDataplane = dataplaneOf(srcTarget, srcNode);
   const dstDataplane = sameNode ? srcDataplane : dataplaneOf(dstTarget, dstNode);
+  const proxyModeOf = (t: NodeTarget | null) =>
+    t ? (perNode[counterNodes.findIndex((n) => n.name === t.name)]?.kubeProxyMode ?? null) : null;
   const result: TraceResult = {
-    src: endResult(src, srcDataplane),
-    dst: endResult(dst, dstDataplane),
+    src: endResult(src, srcDataplane, proxyModeOf(srcTarget)),
+    dst: endResult(dst, dstDataplane, proxyModeOf(dstTarget)),
     overlay,
     pool: pool ? { name: pool.name, cidr: pool.cidr, vxlanMode: pool.vxlanMode, ipipMode: pool.ipipMode } : null,
     routeToDst,
@@ -718,16 +733,13 @@ export async function runTrace(
     e.caliExists === null ? '?' : e.caliExists ? 'yes' : 'MISSING',
     e.phase,
   ];
+  const dataplanes = [
+    { node: srcNode?.name ?? '?', calico: srcDataplane, proxy: proxyModeOf(srcTarget) },
+    ...(sameNode ? [] : [{ node: dstNode?.name ?? '?', calico: dstDataplane, proxy: proxyModeOf(dstTarget) }]),
+  ];
   const pathText = [
     `overlay: ${overlay.mode}${overlay.device ? ` (${overlay.device})` : ''}${pool ? `, IPPool ${pool.name} ${pool.cidr} vxlanMode=${pool.vxlanMode} ipipMode=${pool.ipipMode}` : ''}`,
-    `Calico dataplane: ${[
-      ...new Map([
-        [srcNode?.name ?? '?', srcDataplane],
-        [dstNode?.name ?? '?', dstDataplane],
-      ]),
-    ]
-      .map(([n, d]) => `${n} ${d ?? 'not seen'}`)
-      .join(', ')}`,
+    `dataplanes: ${dataplanes.map((d) => `${d.node} Calico ${d.calico ?? 'not seen'}, kube-proxy ${d.proxy ?? 'not seen'}`).join('; ')}`,
     `${srcNode?.name ?? '?'} → ${dstPod.podIP ?? '?'}: ${routeToDst ?? 'no route'}`,
     ...(sameNode ? [] : [`${dstNode?.name ?? '?'} → ${dstPod.podIP ?? '?'}: ${routeToPod ?? 'no route'}`]),
     ...(testConnection

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LabState } from '../../../src/lab/state.ts';
 import { runNodePort, runService, type ServiceOpResult } from '../../../src/ops/service-ops.ts';
+import { runTrace } from '../../../src/ops/trace.ts';
 import type { OperationDeps } from '../../../src/ops/deps.ts';
 import { flattenFindings } from '../../../src/model/report.ts';
 import { TOPOLOGIES, inNetns, run, startLab, stopLab } from '../../support/lab.ts';
@@ -106,6 +107,18 @@ describe('kube-proxy nftables mode on the lab, against the iptables lab', () => 
       'add rule ip kube-proxy services ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports',
     );
     expect((await nodeport(IPT, 31180)).nodes.map((n) => n.nodePortAddresses)).toEqual([null, null]);
+  }, 60_000);
+
+  it("trace says which mode each node's kube-proxy runs, and Calico's dataplane beside it", async () => {
+    for (const [lab, mode] of [
+      [NFT, 'nftables'],
+      [IPT, 'iptables'],
+    ] as const) {
+      const r = (
+        await runTrace(labs[lab]!.deps, { namespace: 'default', src: 'client', dst: 'web-b', capture: off }, ctx())
+      ).result;
+      expect([r.src.kubeProxyMode, r.dst.kubeProxyMode, r.src.calicoDataplane]).toEqual([mode, mode, 'iptables']);
+    }
   }, 60_000);
 
   it('a node whose kube-proxy table was flushed is reported by its name, and only that node', async () => {

@@ -86,6 +86,7 @@ describe.each([
     expect(r.findings.filter((f) => f.severity !== 'info')).toEqual([]);
     expect(r.src.uplink).toBe(uplink);
     expect([r.src.calicoDataplane, r.dst.calicoDataplane]).toEqual(['iptables', 'iptables']);
+    expect([r.src.kubeProxyMode, r.dst.kubeProxyMode]).toEqual(['iptables', 'iptables']);
     expect(r.capture!.points.map((p) => [p.role, p.node, p.interface, p.error])).toEqual([
       ['src-pod', 'k8s-node2', pod('pod-src').caliInterface, null],
       ['src-tunnel', 'k8s-node2', 'vxlan.calico', null],
