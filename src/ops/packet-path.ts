@@ -47,6 +47,14 @@ function listedIn(members: readonly string[], ip: string): boolean {
   return members.some((m) => within(m, ip));
 }
 
+/**
+ * Whether any address the node may send tunnel packets from is in the set: its address and its uplink's (a node
+ * reached over SSH at another address, or with several on the uplink, is not judged by one of them alone).
+ */
+function senderListed(members: readonly string[], node: NodeFacts): boolean {
+  return [node.ip, ...(node.underlayIPs ?? [])].some((ip) => listedIn(members, ip));
+}
+
 /** The set's members as the evidence shows them. */
 const membersLine = (set: string, members: readonly string[]) =>
   `ipset list ${set}: ${members.length > 0 ? members.join(', ') : 'no members'}`;
@@ -137,7 +145,7 @@ function explanation(
   if (allowlisted) {
     const r = rules.find((x) => x.raw === allowlisted.allowlist.drop.raw)!;
     const { set, tunnel } = allowlisted.allowlist;
-    const unlisted = allowlisted.members && sender && !listedIn(allowlisted.members, sender.ip);
+    const unlisted = allowlisted.members && sender && !senderListed(allowlisted.members, sender);
     return {
       text: unlisted
         ? `Calico drops ${TUNNEL_NAME[tunnel]} from ${sender.name} (${sender.ip}): Felix's ${set} does not list it (${plural(r.packets, 'packet')} counted)`
@@ -385,7 +393,7 @@ export function tunnelAllowlistFindings(
     for (const { allowlist, members } of fw.allowlists ?? []) {
       if (members === null || allowlist.set === null) continue;
       for (const peer of nodes) {
-        if (!peer || peer.name === fw.node || listedIn(members, peer.ip)) continue;
+        if (!peer || peer.name === fw.node || senderListed(members, peer)) continue;
         const grew = fw.diff?.rules.find((r) => r.raw === allowlist.drop.raw && r.packets > 0);
         const calico = calicoAddress(peer.name);
         const tunnel = TUNNEL_NAME[allowlist.tunnel];

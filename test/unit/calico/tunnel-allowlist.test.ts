@@ -125,6 +125,10 @@ describe('reading and judging them', () => {
         evidence: `${allowlists[0]!.allowlist.drop.raw}\nipset list cali40all-vxlan-net: 10.254.0.11`,
       },
     ]);
+    // A node reached at another address whose uplink address is listed is not judged by the SSH address.
+    const viaSsh = { ...peer('k8s-node2', '192.0.2.12'), underlayIPs: ['10.254.0.12'] } as NodeFacts;
+    const full = [{ ...fw, allowlists: [{ ...allowlists[0]!, members: ['10.254.0.11', '10.254.0.12'] }] }];
+    expect(tunnelAllowlistFindings(full, [viaSsh], () => null)).toEqual([]);
     // A network member covers its hosts (Felix's externalNodesCIDRList).
     const wide = [{ ...fw, allowlists: [{ ...allowlists[0]!, members: ['10.254.0.0/24'] }] }];
     expect(tunnelAllowlistFindings(wide, [peer('k8s-node2', '10.254.0.12')], () => null)).toEqual([]);
