@@ -437,8 +437,9 @@ export async function inspectServiceRules(
   /** kube-proxy's ConfigMap mode: the walker where the node neither answers /proxyMode nor holds any rules. */
   configuredMode: KubeProxyMode | null = null,
 ): Promise<NodeRuleFacts> {
-  // An IPv6 ClusterIP's rules (or a NodePort on an IPv6 node address) are in ip6tables.
-  const family = ipFamily(kind === 'clusterip' ? (svc.clusterIP ?? node.address) : node.address);
+  // The Service's family decides where kube-proxy wrote its rules, its NodePorts' too: an IPv6 single-stack Service's
+  // only in ip6tables, whatever address the node is reached at (a dual-stack one's in both).
+  const family = ipFamily(svc.clusterIP ?? node.address);
   const detected = given ? null : await detectModeOn(shell, node, signal);
   const dataplane = given ?? dataplaneFor(detected!.mode ?? configuredMode);
   const [outputs, ss, conntrackTable] = await Promise.all([

@@ -2,6 +2,10 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { kubeProxyWalk, nodePortsInSave, ruleArgs } from '../../../src/dataplane/iptables-walk.ts';
 import { publishedFixture } from '../parse/published-fixture.ts';
+import { iptablesDataplane } from '../../../src/dataplane/iptables-dataplane.ts';
+import { inspectServiceRules } from '../../../src/ops/node-facts.ts';
+import { answeringShell } from '../../support/answering-shell.ts';
+import { nodePortService } from '../../support/service-info.ts';
 
 // iptables-save -t nat from a lab node (kube-proxy ≥ 1.28 layout, written by iptables-restore 1.8.9 nf_tables).
 const lab = readFileSync(new URL('./fixtures/lab-iptables-save-nat.txt', import.meta.url), 'utf8');
@@ -223,5 +227,30 @@ describe('kube-proxy rule walk: IPv6 and older kube-proxy', () => {
     expect(kubeProxyWalk(save, { nodePort: 8080 }).rejects).toEqual([]);
     expect(kubeProxyWalk(save, { clusterIP: '10.109.72.150', port: 8080 }).rejects).toHaveLength(1);
     expect(kubeProxyWalk(save, { clusterIP: '10.105.194.19', port: 8080 }).rejects).toEqual([]);
+  });
+});
+
+describe("a NodePort's rules are read in the Service's family", () => {
+  it('an IPv6 Service on a node reached at its IPv4 address: ip6tables-save, not iptables-save', async () => {
+    const save = readFileSync(new URL('./fixtures/lab-ip6tables-save-nat.txt', import.meta.url), 'utf8');
+    const svc = nodePortService({
+      name: 'svc-dual',
+      clusterIP: 'fd00:10:96::80',
+      selector: { app: 'web' },
+      port: 80,
+      targetPort: 8080,
+      nodePort: 31090,
+    });
+    const shell = answeringShell({ 'ip6tables-save -t nat': save, 'ip6tables-save -t filter': '*filter\nCOMMIT\n' });
+    const rules = await inspectServiceRules(
+      shell,
+      { name: 'k8s-node1', address: '10.254.0.11' },
+      'nodeport',
+      svc,
+      31090,
+      AbortSignal.timeout(5000),
+      iptablesDataplane,
+    );
+    expect(rules).toMatchObject({ entryRule: true, dnatTargets: ['[fd00:10:244::5]:8080'], error: null });
   });
 });
