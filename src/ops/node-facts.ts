@@ -381,8 +381,9 @@ export async function detectModeOn(shell: NodeShell, node: NodeTarget, signal: A
 }
 
 /**
- * The same detection from what `trace` has already read (its `iptables-save -c`, parsed) plus kube-proxy's own
- * /proxyMode answer and `nft list tables`: two small commands instead of the full set, for showing the mode only.
+ * The same detection from what `trace` has already read (its `iptables-save -c`, parsed), for showing the mode only:
+ * kube-proxy's KUBE-SERVICES in the nat table tells iptables or IPVS with no command at all; without it, one
+ * `nft list tables` looks for kube-proxy's nftables table. kube-proxy's /proxyMode is not asked here (nodeport does).
  */
 export async function detectModeFromSave(
   shell: NodeShell,
@@ -390,15 +391,11 @@ export async function detectModeFromSave(
   save: IptablesSave | null,
   signal: AbortSignal,
 ): Promise<DetectedMode> {
-  const quiet = (c: NodeCommand) => runOk(shell, node, c, signal).catch(() => null);
-  const [proxyMode, nftTables] = await Promise.all([
-    quiet(catalogue.kubeProxyMode()),
-    quiet(catalogue.nftListTables()),
-  ]);
   const services = save?.tables.get('nat')?.chains.get('KUBE-SERVICES');
   // What detectKubeProxyMode reads of a nat save: the chain's declaration and its rules.
   const natSave = services ? [':KUBE-SERVICES - [0:0]', ...services.rules.map((r) => r.raw)].join('\n') : null;
-  return detectKubeProxyMode({ nftTable: null, natSave, proxyMode, legacySave: null, nftSave: null, nftTables });
+  const nftTables = natSave ? null : await runOk(shell, node, catalogue.nftListTables(), signal).catch(() => null);
+  return detectKubeProxyMode({ nftTable: null, natSave, proxyMode: null, legacySave: null, nftSave: null, nftTables });
 }
 
 async function readDataplane(

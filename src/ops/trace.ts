@@ -105,7 +105,7 @@ export interface TraceEndResult {
   uplink: string | null;
   /** Calico's dataplane on the pod's node: eBPF devices, Felix's nftables table, or its cali-* iptables chains. */
   calicoDataplane: CalicoDataplane | null;
-  /** kube-proxy's mode on the pod's node (its /proxyMode answer, else its rules); null: not seen. */
+  /** kube-proxy's mode on the pod's node, from its rules (nat KUBE-SERVICES, else its nftables table); null: not seen. */
   kubeProxyMode: KubeProxyMode | null;
   /** Inside the pod's namespace, after the test connection (null: not read). */
   inside: null | {
