@@ -21,6 +21,8 @@ export interface HealthNodeFacts {
   ipForward: boolean | null;
   /** NodePorts this node's KUBE-NODEPORTS chain handles. */
   nodePorts: number[] | null;
+  /** The uplink's addresses (the interface holding the node's address): where its tunnel packets may come from. */
+  underlayIPs?: string[];
   /** kube-proxy's mode and Calico's eBPF dataplane as the node shows them (absent or null: not read). */
   detected?: DetectedMode | null;
   error: string | null;

@@ -28,7 +28,8 @@ import { calicoConfigSection, diagnoseCalicoConfig } from './calico-config-diagn
 import type { CalicoConfig } from '../cluster/types.ts';
 import { readBirdProtocols } from './bird-read.ts';
 import { hostKillers } from '../calico/felix-chains.ts';
-import { readCounters } from './enforcement-facts.ts';
+import { readCounters, readTunnelAllowlists, type CounterRead } from './enforcement-facts.ts';
+import { tunnelAllowlistFindings, type NodeFirewallFacts } from './packet-path.ts';
 import { diagnoseBgp, nestBgpFindings, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
 import { kubeProxyModeFindings } from './service-diagnosis.ts';
 import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
@@ -164,12 +165,42 @@ export async function runHealthReport(
         ipForward: facts.ipForward,
         nodePorts,
         detected,
+        ...(facts.underlayIPs ? { underlayIPs: facts.underlayIPs } : {}),
         error: null,
       };
     } catch (err) {
       return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: describeError(err) };
     }
   });
+
+  // Each reachable node's tables with counters, read once for whichever check needs them (BGP, tunnel allowlists).
+  const counterReads = new Map<string, Promise<CounterRead>>();
+  const countersOn = (name: string, target: CapturePointRequest['node']) => {
+    if (!counterReads.has(name)) counterReads.set(name, readCounters(deps.shell, target, ctx.signal));
+    return counterReads.get(name)!;
+  };
+
+  // Felix's tunnel allowlists on every node, against every other node's addresses: a node Calico does not list
+  // cannot tunnel to it, whatever the policies say — found here before anyone traces a failing connection.
+  const tunnels = [
+    ...new Set(
+      pools
+        .filter((p) => !p.disabled && !p.cidr.includes(':'))
+        .flatMap((p) => [...(p.vxlanMode !== 'Never' ? ['vxlan'] : []), ...(p.ipipMode !== 'Never' ? ['ipip'] : [])]),
+    ),
+  ];
+  const allowlistFirewalls: NodeFirewallFacts[] =
+    tunnels.length === 0
+      ? []
+      : await mapLimit(nodeFacts, NODE_CONCURRENCY, async (f): Promise<NodeFirewallFacts> => {
+          const target = targets.get(f.name);
+          if (!target || f.error) return { node: f.name, diff: null, killers: [] };
+          const read = await countersOn(f.name, target);
+          const lists = await Promise.all(
+            tunnels.map((t) => readTunnelAllowlists(deps.shell, target, read, t, 4, ctx.signal)),
+          );
+          return { node: f.name, diff: null, killers: [], allowlists: lists.flat() };
+        });
 
   // BGP: BIRD's sessions and the host rules in BGP's way, on every node the report could reach.
   const bgp: BgpNodeFacts[] = routedByBgp(pools)
@@ -190,7 +221,7 @@ export async function runHealthReport(
           readBirdProtocols(deps.shell, target, ctx.signal).then((r) =>
             r.bird ? { bird: r.bird, birdError: null } : { bird: null, birdError: r.error, birdUnreadable: r.failed },
           ),
-          readCounters(deps.shell, target, ctx.signal),
+          countersOn(node.name, target),
         ]);
         const filter = 'save' in counters ? counters.save.tables.get('filter') : undefined;
         return {
@@ -239,6 +270,11 @@ export async function runHealthReport(
         })),
       }),
       ...diagnoseBgp(bgp),
+      ...tunnelAllowlistFindings(
+        allowlistFirewalls,
+        nodeFacts.filter((f) => f.error === null),
+        (name) => nodes.find((n) => n.name === name)?.calicoIPv4Address ?? null,
+      ),
       ...nodeFacts.flatMap((n) =>
         n.detected
           ? kubeProxyModeFindings({ name: n.name, detected: n.detected, mode: n.detected.mode }, kubeProxyConfig)

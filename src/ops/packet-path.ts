@@ -47,11 +47,14 @@ function listedIn(members: readonly string[], ip: string): boolean {
   return members.some((m) => within(m, ip));
 }
 
+/** What the allowlist check needs of a node: its name, address and its uplink's addresses. */
+export type TunnelSender = Pick<NodeFacts, 'name' | 'ip' | 'underlayIPs'>;
+
 /**
  * Whether any address the node may send tunnel packets from is in the set: its address and its uplink's (a node
  * reached over SSH at another address, or with several on the uplink, is not judged by one of them alone).
  */
-function senderListed(members: readonly string[], node: NodeFacts): boolean {
+function senderListed(members: readonly string[], node: TunnelSender): boolean {
   return [node.ip, ...(node.underlayIPs ?? [])].some((ip) => listedIn(members, ip));
 }
 
@@ -385,7 +388,7 @@ export function firewallFindings(
  */
 export function tunnelAllowlistFindings(
   firewalls: readonly NodeFirewallFacts[],
-  nodes: readonly (NodeFacts | null)[],
+  nodes: readonly (TunnelSender | null)[],
   calicoAddress: (node: string) => string | null,
 ): Finding[] {
   const out: Finding[] = [];

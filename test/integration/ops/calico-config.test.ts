@@ -7,13 +7,15 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
-import { TOPOLOGIES, labClientSettings, run, startLab, stopLab } from '../../support/lab.ts';
+import { TOPOLOGIES, inNetns, labClientSettings, run, startLab, stopLab } from '../../support/lab.ts';
 import { labDeps } from '../../support/lab-deps.ts';
 import { runHealthReport } from '../../../src/ops/health-report.ts';
+import type { LabState } from '../../../src/lab/state.ts';
 
 const LAB = 'ccfg';
 const WRONG = 'ccmtu';
 let dir: string;
+let lab: LabState;
 const ctx = () => ({ onStep: () => undefined, signal: AbortSignal.timeout(60_000) });
 const kubectl = (lab: string, ...args: string[]) =>
   run(
@@ -36,7 +38,7 @@ beforeAll(async () => {
   };
   const wrongPath = join(dir, 'wrong-mtu.yaml');
   await writeFile(wrongPath, stringify(wrong));
-  await startLab(LAB);
+  lab = await startLab(LAB);
   await startLab(WRONG, wrongPath);
 }, 240_000);
 
@@ -82,6 +84,29 @@ describe("Calico's configuration on a lab", () => {
       expect(
         result.findings.filter((f) => f.code.startsWith('calico_') || f.code === 'cluster_cidr_excludes_pool'),
       ).toEqual([]);
+    } finally {
+      await deps.close();
+    }
+  }, 120_000);
+
+  it("report finds a node missing from another's VXLAN allowlist before anyone traces, and reports none when healthy", async () => {
+    const deps = await labDeps(LAB);
+    const node = (name: string) => lab.plan.nodes.find((n) => n.name === name)!;
+    const onNode1 = (...argv: string[]) => run(inNetns(node('k8s-node1').netns, argv));
+    try {
+      const healthy = (await runHealthReport(deps, ctx())).result;
+      expect(healthy.findings.filter((f) => f.code === 'tunnel_source_not_allowed')).toEqual([]);
+      expect((await onNode1('ipset', 'del', 'cali40all-vxlan-net', node('k8s-node2').ip)).code).toBe(0);
+      try {
+        const { result, report } = await runHealthReport(deps, ctx());
+        const found = result.findings.filter((f) => f.code === 'tunnel_source_not_allowed');
+        expect(found.map((f) => [f.severity, f.message.split(':')[0]])).toEqual([['error', 'k8s-node1']]);
+        expect(found[0]!.message).toContain(`Calico drops VXLAN from k8s-node2 (${node('k8s-node2').ip})`);
+        expect(found[0]!.evidence).toContain(`ipset list cali40all-vxlan-net: ${node('k8s-node1').ip}`);
+        expect(report.headline).toMatch(/problem/);
+      } finally {
+        await onNode1('ipset', 'add', 'cali40all-vxlan-net', node('k8s-node2').ip);
+      }
     } finally {
       await deps.close();
     }
