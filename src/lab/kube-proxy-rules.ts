@@ -1,9 +1,11 @@
 /**
- * The nat table kube-proxy (iptables mode, v1.28+) writes for the lab's Services, as `iptables-restore` input.
+ * The nat table kube-proxy (iptables mode, v1.28+) writes for the lab's Services, as `iptables-restore` input (or,
+ * for the lab's IPv6 Services, `ip6tables-restore`: kube-proxy's IPv6 proxier writes the same chains).
  * Pure: the same text goes on every node, like kube-proxy's, and unit tests pin it. Rule shapes and comments follow
  * pkg/proxy/iptables/proxier.go so our own parsers are exercised on what real nodes show.
  */
 import { nftablesChainBase, type LabPlan, type PlannedNode } from './plan.ts';
+import { joinHostPort } from '../net/host-port.ts';
 
 /** kube-proxy's masquerade mark (--iptables-masquerade-bit 14). */
 const MASQ_MARK = '0x4000/0x4000';
@@ -12,7 +14,23 @@ function q(text: string): string {
   return `"${text}"`;
 }
 
-export function kubeProxyNatRules(plan: LabPlan): string {
+/** The family's Services, and how its rules spell addresses (kube-proxy's IPv6 proxier writes the same chains). */
+function familyOf(plan: LabPlan, family: 4 | 6) {
+  return {
+    services: plan.services.filter((s) => (s.ipFamily ?? 4) === family),
+    host: family === 6 ? 128 : 32,
+    podCidr: family === 6 ? (plan.ipPoolV6?.cidr ?? plan.ipPool.cidr) : plan.ipPool.cidr,
+    reject: family === 6 ? 'icmp6-port-unreachable' : 'icmp-port-unreachable',
+  };
+}
+
+/** Whether the lab needs kube-proxy's ip6tables rules at all (an IPv6 Service). */
+export function hasIpv6Services(plan: LabPlan): boolean {
+  return plan.services.some((s) => s.ipFamily === 6);
+}
+
+export function kubeProxyNatRules(plan: LabPlan, family: 4 | 6 = 4): string {
+  const f = familyOf(plan, family);
   const chains = ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'];
   const rules: string[] = [
     `-A PREROUTING -m comment --comment ${q('kubernetes service portals')} -j KUBE-SERVICES`,
@@ -27,7 +45,7 @@ export function kubeProxyNatRules(plan: LabPlan): string {
   const nodePortRules: string[] = [];
   const chainRules: string[] = [];
 
-  for (const svc of plan.services) {
+  for (const svc of f.services) {
     for (const port of svc.ports) {
       const name = `${svc.namespace}/${svc.name}:${port.name}`;
       const proto = port.protocol.toLowerCase();
@@ -38,10 +56,10 @@ export function kubeProxyNatRules(plan: LabPlan): string {
       }
       chains.push(port.svcChain);
       serviceRules.push(
-        `-A KUBE-SERVICES -d ${svc.clusterIP}/32 -p ${proto} -m comment --comment ${q(`${name} cluster IP`)} -m ${proto} --dport ${port.port} -j ${port.svcChain}`,
+        `-A KUBE-SERVICES -d ${svc.clusterIP}/${f.host} -p ${proto} -m comment --comment ${q(`${name} cluster IP`)} -m ${proto} --dport ${port.port} -j ${port.svcChain}`,
       );
       chainRules.push(
-        `-A ${port.svcChain} ! -s ${plan.ipPool.cidr} -d ${svc.clusterIP}/32 -p ${proto} -m comment --comment ${q(`${name} cluster IP`)} -m ${proto} --dport ${port.port} -j KUBE-MARK-MASQ`,
+        `-A ${port.svcChain} ! -s ${f.podCidr} -d ${svc.clusterIP}/${f.host} -p ${proto} -m comment --comment ${q(`${name} cluster IP`)} -m ${proto} --dport ${port.port} -j KUBE-MARK-MASQ`,
       );
       if (port.nodePort !== undefined && port.extChain !== undefined) {
         chains.push(port.extChain);
@@ -54,7 +72,7 @@ export function kubeProxyNatRules(plan: LabPlan): string {
         );
       }
       port.endpoints.forEach((ep, i) => {
-        const target = `${ep.ip}:${ep.port}`;
+        const target = joinHostPort(ep.ip, ep.port);
         const remaining = port.endpoints.length - i;
         // kube-proxy spreads load with decreasing probabilities: 1/n, 1/(n-1), …, and the last rule takes the rest.
         const statistic =
@@ -64,7 +82,7 @@ export function kubeProxyNatRules(plan: LabPlan): string {
         );
         chains.push(ep.sepChain);
         chainRules.push(
-          `-A ${ep.sepChain} -s ${ep.ip}/32 -m comment --comment ${q(name)} -j KUBE-MARK-MASQ`,
+          `-A ${ep.sepChain} -s ${ep.ip}/${f.host} -m comment --comment ${q(name)} -j KUBE-MARK-MASQ`,
           `-A ${ep.sepChain} ${match.replace(' -m', ` -m comment --comment ${q(name)} -m`)} -j DNAT --to-destination ${target}`,
         );
       });
@@ -95,24 +113,25 @@ export function kubeProxyNatRules(plan: LabPlan): string {
  * KUBE-SERVICES and per NodePort in KUBE-EXTERNAL-SERVICES, hooked from INPUT / FORWARD / OUTPUT for new
  * connections. `iptables-restore --noflush` input, so Felix's chains in the same table stay.
  */
-export function kubeProxyFilterRules(plan: LabPlan): string {
+export function kubeProxyFilterRules(plan: LabPlan, family: 4 | 6 = 4): string {
+  const f = familyOf(plan, family);
   const chains = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES'];
   const rules = [
     `-A INPUT -m conntrack --ctstate NEW -m comment --comment ${q('kubernetes externally-visible service portals')} -j KUBE-EXTERNAL-SERVICES`,
     `-A FORWARD -m conntrack --ctstate NEW -m comment --comment ${q('kubernetes service portals')} -j KUBE-SERVICES`,
     `-A OUTPUT -m conntrack --ctstate NEW -m comment --comment ${q('kubernetes service portals')} -j KUBE-SERVICES`,
   ];
-  for (const svc of plan.services) {
+  for (const svc of f.services) {
     for (const port of svc.ports) {
       if (port.endpoints.length > 0) continue;
       const proto = port.protocol.toLowerCase();
       const comment = q(`${svc.namespace}/${svc.name}:${port.name} has no endpoints`);
       rules.push(
-        `-A KUBE-SERVICES -d ${svc.clusterIP}/32 -p ${proto} -m comment --comment ${comment} -m ${proto} --dport ${port.port} -j REJECT --reject-with icmp-port-unreachable`,
+        `-A KUBE-SERVICES -d ${svc.clusterIP}/${f.host} -p ${proto} -m comment --comment ${comment} -m ${proto} --dport ${port.port} -j REJECT --reject-with ${f.reject}`,
       );
       if (port.nodePort !== undefined) {
         rules.push(
-          `-A KUBE-EXTERNAL-SERVICES -p ${proto} -m comment --comment ${comment} -m addrtype --dst-type LOCAL -m ${proto} --dport ${port.nodePort} -j REJECT --reject-with icmp-port-unreachable`,
+          `-A KUBE-EXTERNAL-SERVICES -p ${proto} -m comment --comment ${comment} -m addrtype --dst-type LOCAL -m ${proto} --dport ${port.nodePort} -j REJECT --reject-with ${f.reject}`,
         );
       }
     }
@@ -184,7 +203,7 @@ export function kubeProxyNftRules(plan: LabPlan, node: PlannedNode): string {
   ];
   const elements: string[] = [`add element ${t} nodeport-ips { ${node.ip} }`];
 
-  for (const svc of plan.services) {
+  for (const svc of plan.services.filter((s) => s.ipFamily !== 6)) {
     elements.push(`add element ${t} cluster-ips { ${svc.clusterIP} }`);
     for (const port of svc.ports) {
       const proto = port.protocol.toLowerCase();

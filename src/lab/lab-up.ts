@@ -24,7 +24,7 @@ import {
   switchPortLines,
 } from './network.ts';
 import { CALICO_VXLAN } from '../calico/naming.ts';
-import { kubeProxyFilterRules, kubeProxyNatRules, kubeProxyNftRules } from './kube-proxy-rules.ts';
+import { hasIpv6Services, kubeProxyFilterRules, kubeProxyNatRules, kubeProxyNftRules } from './kube-proxy-rules.ts';
 import { hostCidrsFromIpJson, pickNodeSubnet } from './node-subnet.ts';
 import { LAB_SSH_USER, SSHD_BINARY, SSH_PORT, nodeSshdArgv, writeSshMaterial } from './sshd.ts';
 import {
@@ -168,6 +168,12 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
       await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5', '--noflush']), {
         input: kubeProxyFilterRules(plan),
       });
+      if (hasIpv6Services(plan)) {
+        await runTool(inNetns(node.netns, ['ip6tables-restore', '-w', '5']), { input: kubeProxyNatRules(plan, 6) });
+        await runTool(inNetns(node.netns, ['ip6tables-restore', '-w', '5', '--noflush']), {
+          input: kubeProxyFilterRules(plan, 6),
+        });
+      }
     }
   }
   await ipBatch(plan.switchNetns, switchPortLines(plan));

@@ -90,6 +90,8 @@ export function nodeLines(plan: LabPlan, node: PlannedNode, index: number): stri
     ...(node.ipv6 ? [`addr add ${node.ipv6}/${NODE_SUBNET_V6_PREFIX} dev ${up} nodad`] : []),
     `link set ${up} up`,
     `route add default via ${switchGateway(plan)} dev ${up}`,
+    // IPv6 ClusterIPs need a route to pass the output lookup before kube-proxy's DNAT (IPv4's take the default).
+    ...(node.ipv6 && plan.serviceCIDRv6 ? [`route add ${plan.serviceCIDRv6} dev ${up}`] : []),
     // Calico blackholes its own block so addresses not (yet) given to a pod are not routed elsewhere.
     `route add blackhole ${node.block} proto ${FELIX_PROTO}`,
   ];

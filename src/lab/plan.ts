@@ -8,6 +8,7 @@ import { InvalidInputError } from '../errors.ts';
 import { validateLabName } from '../validate.ts';
 import { formatIpv4Cidr, nthAddress, nthBlock, parseIpv4Cidr, cidrSize, cidrsOverlap } from '../net/ipv4.ts';
 import { formatIpv6Cidr, ipv6CidrSize, nthIpv6Address, nthIpv6Block, parseIpv6Cidr } from '../net/ipv6.ts';
+import { joinHostPort } from '../net/host-port.ts';
 import { CALICO_IPIP_DEVICE, CALICO_VXLAN, caliInterfaceName } from '../calico/naming.ts';
 import { OVERLAY_OVERHEAD, VXLAN_V6_OVERHEAD, type OverlayMode } from '../calico/encapsulation.ts';
 import type {
@@ -110,6 +111,8 @@ export interface PlannedService {
   namespace: string;
   uid: string;
   type: ServiceType;
+  /** 6: a single-stack IPv6 Service (its ClusterIP and endpoints IPv6, its rules in ip6tables); absent: IPv4. */
+  ipFamily?: 6;
   clusterIP: string;
   selector: Record<string, string>;
   ports: PlannedServicePort[];
@@ -122,6 +125,8 @@ export interface LabPlan {
   hostIP: string;
   switchNetns: string;
   serviceCIDR: string;
+  /** The IPv6 Service range, when the lab has an IPv6 Service. */
+  serviceCIDRv6?: string;
   /** Cross-node routing (absent in plans written before BGP: vxlan, i.e. Felix's static routes). */
   routing?: LabRouting;
   /** The BGP AS every node's BIRD uses (Calico's default, 64512), with routing bgp. */
@@ -316,25 +321,41 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
   });
 
   const serviceCidr = parseIpv4Cidr(topology.serviceCIDR);
+  const serviceCidrV6 = topology.serviceCIDRv6 ? parseIpv6Cidr(topology.serviceCIDRv6) : null;
+  // Each family's ClusterIPs are handed out in turn, as kube-apiserver's allocator for that range does.
+  const sameFamilyBefore = (i: number) =>
+    topology.services.slice(0, i).filter((x) => (x.ipFamily === 'IPv6') === (topology.services[i]!.ipFamily === 'IPv6'))
+      .length;
   const services: PlannedService[] = topology.services.map((s, i) => ({
     name: s.name,
     namespace: s.namespace,
     uid: deterministicUuid(`${lab}/service/${s.namespace}/${s.name}`),
     type: s.type,
-    clusterIP: nthAddress(serviceCidr, FIRST_CLUSTER_IP_OFFSET + i),
+    ...(s.ipFamily === 'IPv6' ? { ipFamily: 6 as const } : {}),
+    clusterIP:
+      s.ipFamily === 'IPv6'
+        ? nthIpv6Address(serviceCidrV6!, FIRST_CLUSTER_IP_OFFSET + sameFamilyBefore(i))
+        : nthAddress(serviceCidr, FIRST_CLUSTER_IP_OFFSET + sameFamilyBefore(i)),
     selector: s.selector,
     ports: s.ports.map((p) => {
       const chains = kubeProxyChains(`${s.namespace}/${s.name}:${p.name}`, p.protocol);
       const endpoints = pods
         .filter((pod) => pod.namespace === s.namespace && selects(s.selector, pod.labels))
-        .map((pod) => ({
-          pod: pod.name,
-          namespace: pod.namespace,
-          ip: pod.ip,
-          node: pod.node,
-          port: p.targetPort,
-          sepChain: chains.sepChain(`${pod.ip}:${p.targetPort}`),
-        }));
+        .flatMap((pod) => {
+          const ip = s.ipFamily === 'IPv6' ? pod.ipv6 : pod.ip;
+          if (ip === undefined) return [];
+          return [
+            {
+              pod: pod.name,
+              namespace: pod.namespace,
+              ip,
+              node: pod.node,
+              port: p.targetPort,
+              // kube-proxy hashes the endpoint as net.JoinHostPort writes it: [fd00::5]:80 for IPv6.
+              sepChain: chains.sepChain(joinHostPort(ip, p.targetPort)),
+            },
+          ];
+        });
       return {
         name: p.name,
         port: p.port,
@@ -353,6 +374,7 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
     hostIP: nthAddress(subnet, HOST_OFFSET),
     switchNetns: `k8snet-${lab}-switch`,
     serviceCIDR: topology.serviceCIDR,
+    ...(topology.serviceCIDRv6 ? { serviceCIDRv6: topology.serviceCIDRv6 } : {}),
     kubeProxy: topology.kubeProxy,
     routing: topology.routing,
     ...(topology.routing === 'bgp' ? { asNumber: CALICO_DEFAULT_AS } : {}),

@@ -83,6 +83,8 @@ export interface TopologyService {
   name: string;
   namespace: string;
   type: ServiceType;
+  /** `ipFamily: IPv6` makes a single-stack IPv6 Service (a dual-stack lab only); absent: IPv4. */
+  ipFamily?: 'IPv6';
   selector: Record<string, string>;
   ports: TopologyServicePort[];
 }
@@ -131,6 +133,8 @@ export interface Topology {
   /** The name of every node's uplink, the interface holding the node's address (`nodeUplink:`; default eth0). */
   nodeUplink: string;
   serviceCIDR: string;
+  /** The IPv6 Service range, present when a Service is IPv6 (`serviceCIDRv6:`; default fd00:10:96::/112). */
+  serviceCIDRv6?: string;
   ipPools: TopologyIpPool[];
   nodes: TopologyNode[];
   pods: TopologyPod[];
@@ -300,10 +304,20 @@ function parseService(raw: unknown, i: number): TopologyService {
     name: validateServiceName(o.name, `${field}.name`),
     namespace: o.namespace === undefined ? 'default' : validateDnsLabel(`${field}.namespace`, o.namespace),
     type,
+    ...(ipFamilyOf(o.ipFamily, `${field}.ipFamily`) === 'IPv6' ? { ipFamily: 'IPv6' as const } : {}),
     selector: asLabels(`${field}.selector`, o.selector),
     ports,
   };
 }
+
+function ipFamilyOf(value: unknown, field: string): 'IPv4' | 'IPv6' {
+  if (value === undefined || value === 'IPv4') return 'IPv4';
+  if (value === 'IPv6') return 'IPv6';
+  throw new InvalidInputError(field, 'must be IPv4 or IPv6');
+}
+
+/** kube-apiserver's IPv6 Service range in kind's and most dual-stack examples' shape. */
+export const DEFAULT_SERVICE_CIDR_V6 = 'fd00:10:96::/112';
 
 /** Validates a parsed YAML document into a Topology. */
 export function parseTopology(doc: unknown): Topology {
@@ -353,6 +367,20 @@ export function parseTopology(doc: unknown): Topology {
     'nodePorts',
     services.flatMap((s) => s.ports.flatMap((p) => (p.nodePort === undefined ? [] : [String(p.nodePort)]))),
   );
+  const ipv6Service = services.find((s) => s.ipFamily === 'IPv6');
+  if (ipv6Service && !ipPools[1])
+    throw new InvalidInputError(
+      `services ${ipv6Service.name}`,
+      'an IPv6 Service needs the IPv6 pool of a dual-stack lab',
+    );
+  if (ipv6Service && o.kubeProxy !== undefined && o.kubeProxy !== 'iptables')
+    throw new InvalidInputError(
+      `services ${ipv6Service.name}`,
+      "the lab's IPv6 Services are written for kube-proxy's iptables mode only",
+    );
+  const serviceCIDRv6 =
+    o.serviceCIDRv6 === undefined ? DEFAULT_SERVICE_CIDR_V6 : validateCidr(o.serviceCIDRv6, 'serviceCIDRv6');
+  if (!serviceCIDRv6.includes(':')) throw new InvalidInputError('serviceCIDRv6', 'must be an IPv6 CIDR');
 
   const namespaces = asArray('namespaces', o.namespaces, false).map((n, i): TopologyNamespace => {
     const no = asObject(`namespaces[${i}]`, n);
@@ -416,6 +444,7 @@ export function parseTopology(doc: unknown): Topology {
     routing: routing as LabRouting,
     kubeProxy: kubeProxy as LabKubeProxyMode,
     serviceCIDR,
+    ...(ipv6Service ? { serviceCIDRv6 } : {}),
     ipPools,
     nodes,
     pods,

@@ -274,7 +274,7 @@ export function buildService(ctx: ObjectContext, svc: PlannedService): KubeObjec
       clusterIPs: [svc.clusterIP],
       ...(svc.type === 'NodePort' ? { externalTrafficPolicy: 'Cluster' } : {}),
       internalTrafficPolicy: 'Cluster',
-      ipFamilies: ['IPv4'],
+      ipFamilies: [svc.ipFamily === 6 ? 'IPv6' : 'IPv4'],
       ipFamilyPolicy: 'SingleStack',
       ports: svc.ports.map((p) => ({
         name: p.name,
@@ -305,13 +305,22 @@ function backends(ctx: ObjectContext, svc: PlannedService): ServiceBackend[] {
     .map((pod) => ({ pod, ready: podIsReady(ctx, pod) }));
 }
 
+/** The pod's address in the Service's family (a single-stack IPv6 Service's endpoints are the pods' IPv6). */
+function backendIp(svc: PlannedService, pod: PlannedPod): string {
+  return svc.ipFamily === 6 ? (pod.ipv6 ?? pod.ip) : pod.ip;
+}
+
 function targetRef(pod: PlannedPod) {
   return { kind: 'Pod', name: pod.name, namespace: pod.namespace, uid: pod.uid };
 }
 
 export function buildEndpoints(ctx: ObjectContext, svc: PlannedService): KubeObject {
   const all = backends(ctx, svc);
-  const address = (b: ServiceBackend) => ({ ip: b.pod.ip, nodeName: b.pod.node, targetRef: targetRef(b.pod) });
+  const address = (b: ServiceBackend) => ({
+    ip: backendIp(svc, b.pod),
+    nodeName: b.pod.node,
+    targetRef: targetRef(b.pod),
+  });
   const ready = all.filter((b) => b.ready).map(address);
   const notReady = all.filter((b) => !b.ready).map(address);
   const subsets =
@@ -360,9 +369,9 @@ export function buildEndpointSlice(ctx: ObjectContext, svc: PlannedService): Kub
         { apiVersion: 'v1', blockOwnerDeletion: true, controller: true, kind: 'Service', name: svc.name, uid: svc.uid },
       ],
     }),
-    addressType: 'IPv4',
+    addressType: svc.ipFamily === 6 ? 'IPv6' : 'IPv4',
     endpoints: backends(ctx, svc).map((b) => ({
-      addresses: [b.pod.ip],
+      addresses: [backendIp(svc, b.pod)],
       conditions: { ready: b.ready, serving: b.ready, terminating: false },
       nodeName: b.pod.node,
       targetRef: targetRef(b.pod),

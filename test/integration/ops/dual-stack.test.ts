@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { runTrace, type TraceResult } from '../../../src/ops/trace.ts';
+import { runService } from '../../../src/ops/service-ops.ts';
 import { TOPOLOGIES, inNetns, run } from '../../support/lab.ts';
 import { labForFile } from '../../support/lab-deps.ts';
 
@@ -115,4 +116,29 @@ describe('trace on a dual-stack lab', () => {
       await inPod('pod-src', ['ip', '-6', 'route', 'add', ...gateway]);
     }
   }, 60_000);
+
+  it("svc on a single-stack IPv6 Service reads ip6tables, forwards to the pod's [IPv6]:port and sees the test connection translated", async () => {
+    const { result: r } = await runService(
+      lab.deps(),
+      { namespace: 'default', name: 'web6', capture: { enabled: true, seconds: 1 } },
+      ctx(),
+    );
+    const clusterIP = lab.state().plan.services.find((s) => s.name === 'web6')!.clusterIP;
+    expect(r.service).toMatchObject({ name: 'web6', clusterIP });
+    expect(clusterIP).toMatch(/^fd00:10:96::/);
+    const target = `[${pod('pod-dest').ipv6}]:80`;
+    expect(r.endpoints.map((e) => e.ip)).toEqual([pod('pod-dest').ipv6]);
+    expect(r.nodes.map((n) => [n.name, n.mode, n.iptables, n.dnatTargets])).toEqual([
+      ['k8s-node1', 'iptables', true, [target]],
+      ['k8s-node2', 'iptables', true, [target]],
+    ]);
+    expect(r.nodes[0]!.rules[0]).toMatch(new RegExp(`^-A KUBE-SERVICES -d ${clusterIP.replaceAll('.', '\\.')}/128 `));
+    expect(r.findings.filter((f) => f.severity !== 'info').map((f) => [f.code, f.message])).toEqual([]);
+    expect(r.findings.map((f) => f.code)).toContain('rules_present');
+    // The test connection's conntrack entry (conntrack -f ipv6) shows the DNAT to the pod and its reply.
+    expect(r.nodes.map((n) => n.testConntrack?.entries.some((e) => e.includes(pod('pod-dest').ipv6!)))).toEqual([
+      true,
+      true,
+    ]);
+  }, 120_000);
 });

@@ -56,6 +56,52 @@ describe('lab network lines', () => {
   });
 });
 
+describe("a dual-stack lab's IPv6 Service", () => {
+  const yaml = (extra: string) => `
+nodes: [{ name: k8s-node1 }, { name: k8s-node2 }]
+ipPools:
+  - { name: v4, cidr: 10.244.0.0/16, vxlanMode: Always }
+  - { name: v6, cidr: "fd00:10:244::/64", vxlanMode: Always }
+pods:
+  - { name: web, node: k8s-node1, labels: { app: web }, containers: [{ name: web, ports: [80] }] }
+services:
+  - { name: web4, selector: { app: web }, ports: [{ name: http, port: 80 }] }
+  - { name: web6, ipFamily: IPv6, selector: { app: web }, ports: [{ name: http, port: 80 }] }
+  - { name: none6, ipFamily: IPv6, selector: { app: nothing }, ports: [{ name: http, port: 81 }] }
+${extra}`;
+  const dual = planLab(parseTopology(parseYaml(yaml(''))), { lab: 'dual6', nodeSubnet: '10.254.7.0/24' });
+  const web6 = dual.services.find((s) => s.name === 'web6')!;
+
+  it('takes its ClusterIP from the IPv6 range and the pods IPv6 addresses as endpoints; IPv4 Services are unchanged', () => {
+    expect(dual.serviceCIDRv6).toBe('fd00:10:96::/112');
+    expect(dual.services.map((s) => [s.name, s.ipFamily ?? 4, s.clusterIP])).toEqual([
+      ['web4', 4, '10.96.0.100'],
+      ['web6', 6, 'fd00:10:96::64'],
+      ['none6', 6, 'fd00:10:96::65'],
+    ]);
+    expect(web6.ports[0]!.endpoints.map((e) => e.ip)).toEqual([dual.pods[0]!.ipv6]);
+    // Its rules are ip6tables' only: the IPv4 tables do not mention it, and the IPv6 ones hold nothing else.
+    expect(kubeProxyNatRules(dual)).not.toContain('web6');
+    const nat6 = kubeProxyNatRules(dual, 6);
+    expect(nat6).not.toContain('web4');
+    expect(nat6).toContain(`-A KUBE-SERVICES -d fd00:10:96::64/128 -p tcp -m comment --comment "default/web6:http cluster IP" -m tcp --dport 80 -j ${web6.ports[0]!.svcChain}`); // prettier-ignore
+    expect(nat6).toContain(`! -s fd00:10:244::/64 -d fd00:10:96::64/128`);
+    expect(nat6).toContain(`-j DNAT --to-destination [${dual.pods[0]!.ipv6}]:80`);
+    expect(kubeProxyFilterRules(dual, 6)).toContain(
+      '-A KUBE-SERVICES -d fd00:10:96::65/128 -p tcp -m comment --comment "default/none6:http has no endpoints" -m tcp --dport 81 -j REJECT --reject-with icmp6-port-unreachable',
+    );
+    // The nodes route the IPv6 range to their uplink, so local connections pass the lookup before the DNAT.
+    expect(nodeLines(dual, dual.nodes[0]!, 0)).toContain('route add fd00:10:96::/112 dev eth0');
+  });
+
+  it('is refused without an IPv6 pool, or with kube-proxy in nftables mode', () => {
+    const v4only = yaml('').replace(/ {2}- \{ name: v6.*\n/, '');
+    expect(() => parseTopology(parseYaml(v4only))).toThrow(/IPv6 pool of a dual-stack lab/);
+    expect(() => parseTopology(parseYaml(yaml('kubeProxy: nftables')))).toThrow(/iptables mode only/);
+    expect(() => parseTopology(parseYaml(yaml('').replace('ipFamily: IPv6', 'ipFamily: v6')))).toThrow(/IPv4 or IPv6/);
+  });
+});
+
 describe('a dual-stack lab', () => {
   const dual = planLab(
     parseTopology(
