@@ -88,6 +88,8 @@ export function calicoDataplaneOf(read: CounterRead, ebpf: boolean): CalicoDatap
 export interface AllowlistReading {
   allowlist: TunnelAllowlist;
   members: string[] | null;
+  /** Where the members were read, as the evidence names it: `ipset list <set>` or Felix's nftables table. */
+  source: string;
 }
 
 /**
@@ -110,10 +112,12 @@ export async function readTunnelAllowlists(
     lists.map(async (allowlist) => {
       // Felix's nftables dataplane keeps the set in its own table, already read with the rules.
       const inTable = 'save' in read ? read.sets?.get(allowlist.set!) : undefined;
-      if (inTable) return { allowlist, members: inTable };
-      const r = await shell.run(node, ipsetList(allowlist.set!), signal).catch(() => null);
+      if (inTable)
+        return { allowlist, members: inTable, source: `nft list table ${family === 6 ? 'ip6' : 'ip'} calico, set ${allowlist.set}` }; // prettier-ignore
+      const cmd = ipsetList(allowlist.set!);
+      const r = await shell.run(node, cmd, signal).catch(() => null);
       const set = r && r.exitCode === 0 && !r.timedOut ? parseIpsetList(r.stdout).sets.get(allowlist.set!) : undefined;
-      return { allowlist, members: set ? set.members : null };
+      return { allowlist, members: set ? set.members : null, source: cmd.argv.join(' ') };
     }),
   );
 }

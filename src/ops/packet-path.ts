@@ -58,9 +58,9 @@ function senderListed(members: readonly string[], node: TunnelSender): boolean {
   return [node.ip, ...(node.underlayIPs ?? [])].some((ip) => listedIn(members, ip));
 }
 
-/** The set's members as the evidence shows them. */
-const membersLine = (set: string, members: readonly string[]) =>
-  `ipset list ${set}: ${members.length > 0 ? members.join(', ') : 'no members'}`;
+/** The set's members as the evidence shows them, after the command they came from. */
+const membersLine = (reading: AllowlistReading, members: readonly string[]) =>
+  `${reading.source}: ${members.length > 0 ? members.join(', ') : 'no members'}`;
 
 /** A path finding and the node-level findings it already names (shown under it, not counted again). */
 export interface PathVerdict {
@@ -153,7 +153,7 @@ function explanation(
       text: unlisted
         ? `Calico drops ${TUNNEL_NAME[tunnel]} from ${sender.name} (${sender.ip}): Felix's ${set} does not list it (${plural(r.packets, 'packet')} counted)`
         : `Calico's allowlist rule dropped ${plural(r.packets, `${TUNNEL_NAME[tunnel]} packet`)} from a host not in ${set}`,
-      evidence: `[+${r.packets}] ${r.raw}${allowlisted.members ? `\n${membersLine(set!, allowlisted.members)}` : ''}`,
+      evidence: `[+${r.packets}] ${r.raw}${allowlisted.members ? `\n${membersLine(allowlisted, allowlisted.members)}` : ''}`,
       codes: ['tunnel_source_not_allowed', 'drop_rule_counted'],
     };
   }
@@ -393,7 +393,8 @@ export function tunnelAllowlistFindings(
 ): Finding[] {
   const out: Finding[] = [];
   for (const fw of firewalls) {
-    for (const { allowlist, members } of fw.allowlists ?? []) {
+    for (const reading of fw.allowlists ?? []) {
+      const { allowlist, members } = reading;
       if (members === null || allowlist.set === null) continue;
       for (const peer of nodes) {
         if (!peer || peer.name === fw.node || senderListed(members, peer)) continue;
@@ -404,7 +405,7 @@ export function tunnelAllowlistFindings(
           severity: 'error',
           code: 'tunnel_source_not_allowed',
           message: `${fw.node}: Calico drops ${tunnel} from ${peer.name} (${peer.ip}) before decapsulating it: Felix accepts ${tunnel} only from the hosts in ${allowlist.set}, which does not list ${peer.ip}${calico && calico.split('/')[0] !== peer.ip ? ` (Calico's address for ${peer.name} is ${calico})` : ''}${grew ? ` — counted ${plural(grew.packets, 'packet')} of the test connection` : ''}`,
-          evidence: `${grew ? `[+${grew.packets}] ${grew.raw}` : allowlist.drop.raw}\n${membersLine(allowlist.set, members)}`,
+          evidence: `${grew ? `[+${grew.packets}] ${grew.raw}` : allowlist.drop.raw}\n${membersLine(reading, members)}`,
         });
       }
     }

@@ -104,7 +104,9 @@ describe('reading and judging them', () => {
       4,
       AbortSignal.timeout(5000),
     );
-    expect(nft.map((r) => r.members)).toEqual([['10.128.0.208', '10.128.0.211', '10.128.0.213']]);
+    expect(nft.map((r) => [r.members, r.source])).toEqual([
+      [['10.128.0.208', '10.128.0.211', '10.128.0.213'], 'nft list table ip calico, set cali40all-vxlan-net'],
+    ]);
   });
 
   it('a peer whose address the set does not list is the cause, with the drop rule and the members; a listed one is fine', async () => {
