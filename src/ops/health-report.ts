@@ -173,6 +173,9 @@ export async function runHealthReport(
     }
   });
 
+  /** The node's Calico tunnel device (VXLAN's VTEP or IP-in-IP's tunl0), when it has one. */
+  const tunnel = (n: HealthNodeFacts) => n.links?.find((l) => l.name === 'vxlan.calico' || l.name === 'tunl0') ?? null;
+
   // Each reachable node's tables with counters, read once for whichever check needs them (BGP, tunnel allowlists).
   const counterReads = new Map<string, Promise<CounterRead>>();
   const countersOn = (name: string, target: CapturePointRequest['node']) => {
@@ -272,7 +275,8 @@ export async function runHealthReport(
       ...diagnoseBgp(bgp),
       ...tunnelAllowlistFindings(
         allowlistFirewalls,
-        nodeFacts.filter((f) => f.error === null),
+        // Only nodes that tunnel themselves (their VTEP or tunl0 is up) belong in the others' allowlists.
+        nodeFacts.filter((f) => f.error === null && tunnel(f)?.up === true),
         (name) => nodes.find((n) => n.name === name)?.calicoIPv4Address ?? null,
       ),
       ...nodeFacts.flatMap((n) =>
@@ -284,7 +288,6 @@ export async function runHealthReport(
   );
   const stamp = now.toISOString().slice(0, 16).replace('T', ' ');
   const changes: HealthChanges = compareWithPrevious(findings, previous, stamp);
-  const tunnel = (n: HealthNodeFacts) => n.links?.find((l) => l.name === 'vxlan.calico' || l.name === 'tunl0') ?? null;
   const result: HealthReportResult = {
     generatedAt: now.toISOString(),
     nodes: nodeFacts.map((n) => ({

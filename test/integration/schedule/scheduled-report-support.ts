@@ -3,7 +3,7 @@
  * worker, since a scheduled job has none), its final state and its thread, and the lab-backed runner a worker host
  * uses. Also the bits of lab surgery the tests do.
  */
-import type { TestPipeline } from '../../support/slack-pipeline.ts';
+import { until, type TestPipeline } from '../../support/slack-pipeline.ts';
 import type { OperationDeps } from '../../../src/ops/deps.ts';
 import { createOperationRunner, type OperationRunner } from '../../../src/ops/run-operation.ts';
 import { auditedShell, type NodeCommandRecord } from '../../../src/audit/audited-shell.ts';
@@ -51,4 +51,27 @@ export const doneReports = (p: TestPipeline, scheduleId: string, channel = 'C1')
 /** The worker host's runner over the lab's real API server and sshd, every node command audited. */
 export function labRunnerFor(deps: OperationDeps): (onCommand: (r: NodeCommandRecord) => void) => OperationRunner {
   return (onCommand) => createOperationRunner({ ...deps, shell: auditedShell(deps.shell, onCommand) });
+}
+
+/** The bot's answers to slash commands (response_url posts), in order. */
+export const commandAnswers = (p: TestPipeline): string[] =>
+  p.standIn.calls.filter((c) => c.method === 'response_url').map((c) => String(c.args.text));
+
+/** No tick running or waiting to run: whatever was started has posted all it will. */
+export async function queueIdle(p: TestPipeline): Promise<void> {
+  await until(
+    async () => (await p.queue.getActiveCount()) + (await p.queue.getWaitingCount()) === 0,
+    20_000,
+    'queue idle',
+  );
+}
+
+/**
+ * Removes a schedule and waits for the bot to say so and for its last tick to finish: a test that ends right after
+ * sending the command would close Redis under the bot and the worker still using it.
+ */
+export async function removeSchedule(p: TestPipeline, id: string): Promise<void> {
+  await p.send(`schedule remove ${id}`);
+  await until(() => commandAnswers(p).some((a) => a.startsWith(`Removed schedule \`${id}\``)), 10_000, 'removed');
+  await queueIdle(p);
 }

@@ -4,7 +4,7 @@ import type { OperationDeps } from '../../../src/ops/deps.ts';
 import { inNetns, run, startLab, stopLab } from '../../support/lab.ts';
 import { labDeps } from '../../support/lab-deps.ts';
 import { startTestPipeline, until, type TestPipeline } from '../../support/slack-pipeline.ts';
-import { doneReports, labRunnerFor, postedReports } from './scheduled-report-support.ts';
+import { commandAnswers, doneReports, labRunnerFor, postedReports, queueIdle } from './scheduled-report-support.ts';
 
 const LAB = 'sched';
 let lab: LabState;
@@ -12,16 +12,8 @@ let deps: (OperationDeps & { close(): Promise<void> }) | undefined;
 let p: TestPipeline | undefined;
 const node = (name: string) => lab.plan.nodes.find((n) => n.name === name)!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const answers = () => p!.standIn.calls.filter((c) => c.method === 'response_url').map((c) => String(c.args.text));
-
-/** No tick running or waiting to run: whatever was started has posted all it will. */
-async function quiet(): Promise<void> {
-  await until(
-    async () => (await p!.queue.getActiveCount()) + (await p!.queue.getWaitingCount()) === 0,
-    20_000,
-    'queue idle',
-  );
-}
+const answers = () => commandAnswers(p!);
+const quiet = () => queueIdle(p!);
 
 beforeAll(async () => {
   lab = await startLab(LAB);

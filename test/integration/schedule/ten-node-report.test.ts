@@ -5,7 +5,7 @@ import type { OperationDeps } from '../../../src/ops/deps.ts';
 import { run, startLab, stopLab } from '../../support/lab.ts';
 import { labDeps } from '../../support/lab-deps.ts';
 import { startTestPipeline, until, type TestPipeline } from '../../support/slack-pipeline.ts';
-import { doneReports, labRunnerFor } from './scheduled-report-support.ts';
+import { doneReports, labRunnerFor, removeSchedule } from './scheduled-report-support.ts';
 
 const LAB = 'sch10';
 const TEN_NODES = fileURLToPath(new URL('../../../src/lab/topologies/ten-node.yaml', import.meta.url));
@@ -63,6 +63,6 @@ describe('a scheduled report on a ten-node lab', () => {
     for (const n of names.filter((x) => x !== 'node-10'))
       expect(after.thread).toMatch(new RegExp(`${n} +\\S+ +yes +vxlan`));
     expect(after.thread).toMatch(/node-10 +\S+ +NO: /);
-    await p!.send('schedule remove ten');
+    await removeSchedule(p!, 'ten');
   }, 90_000);
 });
