@@ -74,11 +74,9 @@ function endpointTargets(facts: ServiceFacts): Set<string> {
     facts.kind === 'nodeport' ? p.nodePort === facts.port : p.port === facts.port,
   );
   const targets = new Set<string>();
-  // Each family's rules DNAT to that family's endpoints: a dual-stack Service's other family is not "missing".
-  const anchor =
-    facts.kind === 'clusterip'
-      ? facts.service?.clusterIP
-      : facts.nodes.find((n) => n.ip.includes('.') || n.ip.includes(':'))?.ip;
+  // Each family's rules DNAT to that family's endpoints: a dual-stack Service's other family is not "missing". The
+  // rules walked are the Service's family (its ClusterIP's), NodePorts' too (inspectServiceRules).
+  const anchor = facts.service?.clusterIP ?? facts.nodes.find((n) => n.ip.includes('.') || n.ip.includes(':'))?.ip;
   const family = anchor ? ipFamily(anchor) : null;
   for (const ep of facts.endpoints.filter((e) => e.ready && (family === null || ipFamily(e.ip) === family))) {
     const port = ep.ports.find((p) => svcPort?.name == null || p.name === svcPort.name) ?? ep.ports[0];

@@ -19,6 +19,8 @@ import { mapLimit } from './concurrency.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import type { IpsetGap, KubeProxyMode } from '../dataplane/service-dataplane.ts';
 import type { CalicoDataplane } from '../dataplane/kube-proxy-mode.ts';
+import { ipFamily } from '../validate.ts';
+import { isIP } from 'node:net';
 
 export interface NodePortCommand {
   port: number;
@@ -89,6 +91,17 @@ function endpointRows(endpoints: readonly EndpointInfo[], portName: string | nul
         ]
       : [];
   });
+}
+
+/**
+ * The node address a NodePort is reached at in the Service's family: an IPv6 single-stack Service's NodePort answers
+ * only on the nodes' IPv6 addresses (their IPv6 InternalIP), whatever address k8snet reaches the node at.
+ */
+function nodeAddressFor(nodes: readonly NodeInfo[], target: NodeTarget, svc: ServiceInfo): string {
+  const family = svc.clusterIP ? ipFamily(svc.clusterIP) : ipFamily(target.address);
+  if (ipFamily(target.address) === family) return target.address;
+  const node = nodes.find((n) => n.name === target.name);
+  return node?.addresses.find((a) => a.type === 'InternalIP' && isIP(a.address) === family)?.address ?? target.address;
 }
 
 async function inspectAllNodes(
@@ -208,7 +221,7 @@ async function runServiceCheck(
           await Promise.all(
             reachable.map(async (r, i) => {
               const from = kind === 'nodeport' ? reachable[(i + 1) % reachable.length]!.target : r.target;
-              const to = kind === 'nodeport' ? r.target.address : svc.clusterIP;
+              const to = kind === 'nodeport' ? nodeAddressFor(nodes, r.target, svc) : svc.clusterIP;
               if (!to) return;
               const destination = { ip: to, port: kind === 'nodeport' ? port : (svcPort?.port ?? port) };
               await testConnect(deps.shell, from, null, to, destination.port, ctx.signal).catch(() => undefined);
@@ -216,7 +229,7 @@ async function runServiceCheck(
               const reading = await readConntrack(deps.shell, r.target, destination, ctx.signal);
               tracked.set(r.target.name, {
                 destination,
-                source: kind === 'nodeport' ? from.address : null,
+                source: kind === 'nodeport' ? nodeAddressFor(nodes, from, svc) : null,
                 reading,
               });
             }),

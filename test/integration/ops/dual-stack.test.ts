@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { runTrace, type TraceResult } from '../../../src/ops/trace.ts';
-import { runService } from '../../../src/ops/service-ops.ts';
+import { runNodePort, runService } from '../../../src/ops/service-ops.ts';
 import { TOPOLOGIES, inNetns, run } from '../../support/lab.ts';
 import { labForFile } from '../../support/lab-deps.ts';
 
@@ -136,6 +136,26 @@ describe('trace on a dual-stack lab', () => {
     expect(r.findings.filter((f) => f.severity !== 'info').map((f) => [f.code, f.message])).toEqual([]);
     expect(r.findings.map((f) => f.code)).toContain('rules_present');
     // The test connection's conntrack entry (conntrack -f ipv6) shows the DNAT to the pod and its reply.
+    expect(r.nodes.map((n) => n.testConntrack?.entries.some((e) => e.includes(pod('pod-dest').ipv6!)))).toEqual([
+      true,
+      true,
+    ]);
+  }, 120_000);
+
+  it("nodeport on the IPv6 Service's NodePort: its ip6tables rules, and the test connection to each node's IPv6 address", async () => {
+    const { result: r } = await runNodePort(lab.deps(), { port: 31096, capture: { enabled: true, seconds: 1 } }, ctx());
+    const target = `[${pod('pod-dest').ipv6}]:80`;
+    expect(r.nodes.map((n) => [n.name, n.iptables, n.dnatTargets])).toEqual([
+      ['k8s-node1', true, [target]],
+      ['k8s-node2', true, [target]],
+    ]);
+    expect(r.findings.filter((f) => f.severity !== 'info').map((f) => [f.code, f.message])).toEqual([]);
+    // Each node was tested at its IPv6 address (the NodePort answers on no other), and translated it to the pod.
+    expect(r.nodes.map((n) => n.testConntrack?.command)).toEqual(
+      ['k8s-node1', 'k8s-node2'].map(
+        (name) => `conntrack -L -f ipv6 -p tcp --orig-dst ${node(name).ipv6} --orig-port-dst 31096`,
+      ),
+    );
     expect(r.nodes.map((n) => n.testConntrack?.entries.some((e) => e.includes(pod('pod-dest').ipv6!)))).toEqual([
       true,
       true,

@@ -147,7 +147,9 @@ describe('service diagnosis: IPv6 endpoints and older kube-proxy', () => {
         ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
       },
     ];
-    f.nodes = [node('k8s-node1', 'fd00:254::11', { dnatTargets: ['[fd00:10:244::5]:8080'] })];
+    // An IPv6 Service: its rules (NodePort's too) are the IPv6 family's, whatever address the node is reached at.
+    f.service = { ...f.service!, clusterIP: 'fd00:10:96::80' };
+    f.nodes = [node('k8s-node1', '10.254.0.11', { dnatTargets: ['[fd00:10:244::5]:8080'] })];
     expect(codes(f).filter((c) => c.includes('stale') || c.includes('missing'))).toEqual([]);
   });
 
