@@ -44,44 +44,46 @@ const PLAIN_FIELD = /^(?<key>Name|Type|Revision|Header|Size in memory|References
 
 export function parseIpsetList(text: string): IpSetList {
   const out: IpSetList = { sets: new Map(), unparsed: [] };
+  const setNamed = (name: string): IpSet => {
+    const set = out.sets.get(name) ?? { name, type: '', header: '', members: [] };
+    out.sets.set(name, set);
+    return set;
+  };
   let current: IpSet | null = null;
   let inMembers = false;
-  const open = (name: string, type = '', header = '') => {
-    current = out.sets.get(name) ?? { name, type, header, members: [] };
-    out.sets.set(name, current);
-    return current;
-  };
-  text.split('\n').forEach((raw, i) => {
+  for (const [i, raw] of text.split('\n').entries()) {
     const line = raw.trimEnd();
     if (line.trim() === '') {
       inMembers = false;
-      return;
+      continue;
     }
     const save = /^(?<verb>create|add) (?<name>\S+) (?<rest>.*)$/.exec(line);
     if (save?.groups) {
       const [first = '', ...rest] = save.groups.rest!.split(/\s+/);
-      if (save.groups.verb === 'create') open(save.groups.name!, first, rest.join(' '));
-      else open(save.groups.name!).members.push(first);
-      return;
+      const set = setNamed(save.groups.name!);
+      if (save.groups.verb === 'add') set.members.push(first);
+      else Object.assign(set, { type: first, header: rest.join(' ') });
+      continue;
     }
     const field = PLAIN_FIELD.exec(line);
     if (field?.groups) {
       inMembers = false;
       const value = field.groups.value!.trim();
-      if (field.groups.key === 'Name') open(value);
-      else if (current && field.groups.key === 'Type') (current as IpSet).type = value;
-      else if (current && field.groups.key === 'Header') (current as IpSet).header = value;
-      return;
+      if (field.groups.key === 'Name') current = setNamed(value);
+      else if (current && field.groups.key === 'Type') current.type = value;
+      else if (current && field.groups.key === 'Header') current.header = value;
+      continue;
     }
     if (line === 'Members:') {
       inMembers = current !== null;
-      return;
+      continue;
     }
     if (inMembers && current) {
-      (current as IpSet).members.push(line.trim().split(/\s+/)[0]!);
-      return;
+      // A member's options (comment "…", timeout N, packets …) follow it after a space.
+      current.members.push(line.trim().split(/\s+/)[0]!);
+      continue;
     }
     out.unparsed.push({ lineNumber: i + 1, line: raw });
-  });
+  }
   return out;
 }
