@@ -235,7 +235,10 @@ describe('/k8snet through Bolt, BullMQ and a worker', () => {
     });
     await p.send('routes k8s-node1');
     await p.send('routes k8s-node2');
-    await until(async () => (await p!.queue.getJobCounts()).active === 1);
+    // The bot queues a command after acknowledging it: job 2 is there once a user could know its number.
+    await until(
+      async () => (await p!.queue.getJobCounts()).active === 1 && (await p!.queue.getJob('j2')) !== undefined,
+    );
     await p.send('cancel 2', { user: 'U3' });
     await p.send('cancel 1', { user: 'U3' });
     const reply = await until(() => p!.threadCalls()[0]);
