@@ -23,7 +23,7 @@ import {
   type RuleMatches,
   type RuleTarget,
 } from '../parse/iptables-save.ts';
-import { isObject, nftRuleText, parseNftTable, type Expr, type NftRule, type NftTable } from '../parse/nft-json.ts';
+import { isObject, nftRuleText, type Expr, type NftRule, type NftTable } from '../parse/nft-json.ts';
 
 /** The table Felix programs in nftables mode (felix/nftables/table.go), one per IP family. */
 export const FELIX_NFT_TABLE = 'calico';
@@ -246,11 +246,6 @@ export function felixNftTables(nft: NftTable): IptablesSave {
     table.chains.set(where.chain, chain);
   }
   return save;
-}
-
-/** `nft -j list table ip calico` text to iptables-shaped tables; an empty text (no such table) to none. */
-export function felixNftSave(json: string): IptablesSave {
-  return felixNftTables(parseNftTable(json));
 }
 
 /**

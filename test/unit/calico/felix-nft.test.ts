@@ -1,5 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { felixNftComments, felixNftSave, withFelixNft } from '../../../src/calico/felix-nft.ts';
+import { felixNftComments, felixNftTables, withFelixNft } from '../../../src/calico/felix-nft.ts';
+import { parseNftTable } from '../../../src/parse/nft-json.ts';
+
+/** `nft -j list table ip calico` text to iptables-shaped tables, as readCounters reads it (empty text: none). */
+const felixNftSave = (json: string) => felixNftTables(parseNftTable(json));
 import { hostKillers, walkFelixChains } from '../../../src/calico/felix-chains.ts';
 import { parseIptablesSave } from '../../../src/parse/iptables-save.ts';
 import { counterDelta, dropFindings, readCounters, walkWorkload } from '../../../src/ops/enforcement-facts.ts';
