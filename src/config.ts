@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { K8snetError } from './errors.ts';
 import { validateDnsSubdomain, validateIntegerInRange, validatePort } from './validate.ts';
-import { DEFAULT_CAPTURE_BOUNDS } from './command/grammar.ts';
+import { DEFAULT_CAPTURE_BOUNDS } from './command/capture-bounds.ts';
 import type { SshJumpHost, SshNodeOverride, SshSettings } from './node/ssh-settings.ts';
 
 export type Env = Record<string, string | undefined>;

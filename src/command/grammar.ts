@@ -17,6 +17,7 @@ import {
   validateServiceName,
 } from '../validate.ts';
 import type { OperationCommand } from '../ops/run-operation.ts';
+import { DEFAULT_CAPTURE_BOUNDS, type CaptureBounds, type CaptureBoundsFor } from './capture-bounds.ts';
 import { parseChannelReference } from './channel-reference.ts';
 import {
   DEFAULT_TIME_ZONE,
@@ -26,22 +27,10 @@ import {
   validateTimeZone,
 } from '../schedule/schedule-spec.ts';
 
-/** The capture window a command may ask for: the deployment's default and ceiling (config.ts reads them). */
-export interface CaptureBounds {
-  defaultSeconds: number;
-  maxSeconds: number;
-  /** Whose ceiling it is when not the deployment's ("cluster prod-eu"): named when a command asks for more. */
-  owner?: string;
-}
-
-/** The bounds of the cluster a command names with --cluster (undefined: it names none; the caller's default). */
-export type CaptureBoundsFor = (cluster: string | undefined) => CaptureBounds;
+export { DEFAULT_CAPTURE_BOUNDS, type CaptureBounds, type CaptureBoundsFor };
 
 /** Only for finding a command's --cluster before its cluster's bounds are known: any window passes. */
 const ANY_WINDOW: CaptureBounds = { defaultSeconds: 1, maxSeconds: Number.MAX_SAFE_INTEGER };
-
-/** K8SNET_CAPTURE_SECONDS and K8SNET_CAPTURE_MAX_SECONDS when unset. */
-export const DEFAULT_CAPTURE_BOUNDS: CaptureBounds = { defaultSeconds: 5, maxSeconds: 30 };
 
 export const OPERATIONS = ['trace', 'policy', 'nodeport', 'svc', 'pod', 'routes', 'report'] as const;
 export type Op = (typeof OPERATIONS)[number];
