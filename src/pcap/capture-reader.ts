@@ -161,10 +161,12 @@ export class CaptureReader {
     const sink = this.#sink;
     const linkType = this.#pcapLinkType;
     const fracToNs = this.#nanoPcap ? 1 : 1000;
+    // One unaligned load per header field (four byte loads each through readU32).
+    const view = new DataView(chunk.buffer, chunk.byteOffset, len);
     let records = this.#records;
     let offset = this.#offset;
     while (len - pos >= PCAP_RECORD_HEADER_BYTES) {
-      const caplen = readU32(chunk, pos + 8, le);
+      const caplen = view.getUint32(pos + 8, le);
       if (caplen > MAX_CAPTURED_LENGTH) break; // #unitLength reports it with the record number and offset
       const unit = PCAP_RECORD_HEADER_BYTES + caplen;
       if (len - pos < unit) break;
@@ -173,10 +175,10 @@ export class CaptureReader {
         chunk,
         pos + PCAP_RECORD_HEADER_BYTES,
         caplen,
-        readU32(chunk, pos + 12, le),
+        view.getUint32(pos + 12, le),
         linkType,
-        readU32(chunk, pos, le),
-        readU32(chunk, pos + 4, le) * fracToNs,
+        view.getUint32(pos, le),
+        view.getUint32(pos + 4, le) * fracToNs,
       );
       offset += unit;
       pos += unit;

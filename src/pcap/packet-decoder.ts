@@ -5,6 +5,7 @@
  * Tunnels: IP-in-IP (IPv4/IPv6 protocol 4 and 41) and VXLAN on a configurable UDP port set; the outermost tunnel's
  * outer header is kept next to the innermost packet. Transport: TCP, UDP, ICMP, ICMPv6.
  */
+import { defaultOnesSum, type OnesSum } from './ones-sum.ts';
 
 export const LINKTYPE_NULL = 0;
 export const LINKTYPE_ETHERNET = 1;
@@ -133,16 +134,11 @@ export class DecodedPacket {
   problemHave = -1;
   problemNeed = -1;
 
-  /** A DataView over the buffer being decoded (made again only when the buffer changes), for checksum words. */
-  #view: DataView | null = null;
-  #viewBuffer: ArrayBufferLike | null = null;
+  /** Checksum arithmetic; summed where the bytes lie when they are in its memory (file chunks), else copied first. */
+  readonly sums: OnesSum;
 
-  viewOf(b: Buffer): DataView {
-    if (this.#viewBuffer !== b.buffer) {
-      this.#viewBuffer = b.buffer;
-      this.#view = new DataView(b.buffer);
-    }
-    return this.#view!;
+  constructor(sums: OnesSum = defaultOnesSum()) {
+    this.sums = sums;
   }
 
   /** Frame bounds, so TSO/GSO frames (IP length 0) can fall back to the wire length. */
@@ -191,36 +187,10 @@ function u32(b: Buffer, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
-/**
- * The 16-bit one's-complement sum (RFC 1071) of buf[from, to) added to `sum`, not yet folded. Whole 32-bit words
- * through a DataView (one load each, where byte pairs cost four), summed as a double (no 32-bit wrap); since
- * 2^16 ≡ 1 modulo 2^16 − 1, fold() brings the 32-bit sum down to the 16-bit one.
- */
-function onesSum(b: Buffer, from: number, to: number, sum: number, p: DecodedPacket): number {
-  const view = p.viewOf(b);
-  let i = from;
-  const words = to - ((to - from) & 3);
-  for (; i < words; i += 4) sum += view.getUint32(b.byteOffset + i);
-  if (i + 1 < to) {
-    sum += (b[i]! << 8) | b[i + 1]!;
-    i += 2;
-  }
-  if (i < to) sum += b[i]! << 8;
-  return sum;
-}
-
-/** The header's total-length and flags/offset words as written (the decoder may have replaced the length for TSO). */
-function total0(b: Buffer, off: number): number {
-  return u16(b, off + 2);
-}
-
-function fragFieldRaw(b: Buffer, off: number): number {
-  return u16(b, off + 6);
-}
-
+/** Folds a sum of fewer than 2^16 sixteen-bit words (every caller's) to 16 bits with end-around carry. */
 function fold(sum: number): number {
-  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
-  return sum;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  return (sum & 0xffff) + (sum >>> 16);
 }
 
 /** A UDP datagram at `off` (udpLength bytes, all captured) checked against the IP pseudo-header (RFC 768 / RFC 8200 §8.1). */
@@ -231,7 +201,7 @@ function udpChecksumOk(b: Buffer, off: number, udpLength: number, p: DecodedPack
   } else {
     for (const w of [p.src0, p.src1, p.src2, p.src3, p.dst0, p.dst1, p.dst2, p.dst3]) sum += (w >>> 16) + (w & 0xffff);
   }
-  return fold(onesSum(b, off, off + udpLength, sum, p)) === 0xffff;
+  return fold(sum + p.sums.sum(b, off, off + udpLength)) === 0xffff;
 }
 
 function truncated(p: DecodedPacket, what: string, have: number, need: number): void {
@@ -384,7 +354,8 @@ function decodeIpv4(buf: Buffer, off: number, end: number, ports: Uint8Array, p:
   }
   if (have < ihl) return truncated(p, 'truncated IPv4 options', have, ihl);
   const proto = buf[off + 9]!;
-  let total = u16(buf, off + 2);
+  const totalField = u16(buf, off + 2);
+  let total = totalField;
   if (total === 0 && proto === PROTO_TCP) {
     // TCP segmentation offload: the kernel hands the capture a super-frame with total length 0 (tcpdump: "presumed TSO").
     total = p.originalLength - (off - p.frameStart);
@@ -408,21 +379,22 @@ function decodeIpv4(buf: Buffer, off: number, end: number, ports: Uint8Array, p:
   p.dst3 = 0;
   p.proto = proto;
   p.ipLength = total;
-  // The usual 20-byte header summed inline (this runs for every IPv4 packet, tunnelled ones twice).
+  // The usual 20-byte header summed inline from the fields already read (this runs for every IPv4 packet,
+  // tunnelled ones twice); the length and flags words as written, before any TSO fix-up.
   const headerSum =
     ihl === 20
       ? vihl * 256 +
         buf[off + 1]! +
-        total0(buf, off) +
+        totalField +
         u16(buf, off + 4) +
-        fragFieldRaw(buf, off) +
+        fragField +
         u16(buf, off + 8) +
         u16(buf, off + 10) +
-        u16(buf, off + 12) +
-        u16(buf, off + 14) +
-        u16(buf, off + 16) +
-        u16(buf, off + 18)
-      : onesSum(buf, off, off + ihl, 0, p);
+        (p.src0 >>> 16) +
+        (p.src0 & 0xffff) +
+        (p.dst0 >>> 16) +
+        (p.dst0 & 0xffff)
+      : p.sums.sum(buf, off, off + ihl);
   if (fold(headerSum) !== 0xffff) p.badChecksums |= BAD_IPV4_HEADER_CHECKSUM;
   if (p.fragment === FRAGMENT_LATER) return;
   const l4 = off + ihl;

@@ -31,6 +31,7 @@ import {
   BAD_UDP_CHECKSUM,
 } from './packet-decoder.ts';
 import { formatIp, formatPacketLine, protocolName } from './packet-line.ts';
+import { OnesSum } from './ones-sum.ts';
 
 /** UDP ports decoded as VXLAN: 4789 is IANA's (Calico), 8472 the Linux kernel's and flannel's default. */
 export const DEFAULT_VXLAN_PORTS: readonly number[] = [4789, 8472];
@@ -40,7 +41,8 @@ export const DEFAULT_SAMPLE_SIZE = 20;
 export const MAX_SAMPLE_SIZE = 1000;
 /** Per-packet problems (truncated headers, bad lengths) listed one by one; the rest are only counted. */
 export const MAX_WARNINGS = 50;
-/** Read size for files: large reads keep syscall and promise overhead small; two buffers of it are held. */
+/** Read size for files: large reads keep syscall and promise overhead small; two buffers of it are held (in the
+ * checksum module's memory, so checksums are summed where the bytes were read). */
 export const FILE_READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 export type FlowProto = 'tcp' | 'udp' | 'icmp' | 'icmp6' | string;
@@ -156,7 +158,7 @@ interface PendingSample {
 /** The packet sink that does the counting; one per summary. */
 class Summarizer implements PacketSink {
   readonly table: FlowTable;
-  readonly #packet = new DecodedPacket();
+  readonly #packet: DecodedPacket;
   readonly #vxlanPorts: Uint8Array;
   readonly #sampleSize: number;
   packets = 0;
@@ -174,7 +176,8 @@ class Summarizer implements PacketSink {
   readonly samples: PendingSample[] = [];
   readonly warnings: string[] = [];
 
-  constructor(options: SummarizeOptions) {
+  constructor(options: SummarizeOptions, sums?: OnesSum) {
+    this.#packet = new DecodedPacket(sums);
     this.table = new FlowTable(Math.max(0, Math.min(options.maxFlows ?? MAX_FLOWS, MAX_FLOWS)));
     this.#vxlanPorts = vxlanPortTable(options.vxlanPorts ?? DEFAULT_VXLAN_PORTS);
     this.#sampleSize = Math.max(0, Math.min(options.sampleSize ?? DEFAULT_SAMPLE_SIZE, MAX_SAMPLE_SIZE));
@@ -351,11 +354,19 @@ function finish(s: Summarizer, reader: CaptureReader, errors: string[]): Capture
  * Never rejects for bad input or a failing stream: the summary holds what was decoded and `errors` says why it
  * stopped. Memory is bounded by the largest record, MAX_FLOWS and the sample size, not by the capture size.
  */
-export async function summarizeCapture(
+export function summarizeCapture(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   options: SummarizeOptions = {},
 ): Promise<CaptureSummary> {
-  const s = new Summarizer(options);
+  return summarizeWith(source, options);
+}
+
+async function summarizeWith(
+  source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+  options: SummarizeOptions,
+  sums?: OnesSum,
+): Promise<CaptureSummary> {
+  const s = new Summarizer(options, sums);
   const reader = new CaptureReader(s);
   const errors: string[] = [];
   let bytesRead = 0;
@@ -392,10 +403,10 @@ export async function summarizeCapture(
  * Chunks of a file through two reused buffers: the next read runs while the caller decodes the current chunk.
  * A chunk is only valid until the caller asks for the next one (summarizeCapture copies what it keeps).
  */
-async function* readFileChunks(path: string): AsyncGenerator<Buffer> {
+async function* readFileChunks(path: string, sums: OnesSum): AsyncGenerator<Buffer> {
   const file = await open(path, 'r');
   try {
-    const buffers = [Buffer.allocUnsafe(FILE_READ_CHUNK_BYTES), Buffer.allocUnsafe(FILE_READ_CHUNK_BYTES)];
+    const buffers = [sums.region(0, FILE_READ_CHUNK_BYTES), sums.region(FILE_READ_CHUNK_BYTES, FILE_READ_CHUNK_BYTES)];
     let current = 0;
     let pending = file.read(buffers[0]!, 0, FILE_READ_CHUNK_BYTES, null);
     for (;;) {
@@ -413,7 +424,8 @@ async function* readFileChunks(path: string): AsyncGenerator<Buffer> {
 
 /** Summarizes a capture file, read in large chunks with read-ahead (two buffers held, whatever the file size). */
 export function summarizeCaptureFile(path: string, options: SummarizeOptions = {}): Promise<CaptureSummary> {
-  return summarizeCapture(readFileChunks(path), options);
+  const sums = new OnesSum(2 * FILE_READ_CHUNK_BYTES);
+  return summarizeWith(readFileChunks(path, sums), options, sums);
 }
 
 /** The `pcap` JSON contract (README): the required fields first, then the rest of the summary. */
