@@ -163,14 +163,15 @@ export class CaptureReader {
     const fracToNs = this.#nanoPcap ? 1 : 1000;
     // One unaligned load per header field (four byte loads each through readU32).
     const view = new DataView(chunk.buffer, chunk.byteOffset, len);
-    let records = this.#records;
-    let offset = this.#offset;
     while (len - pos >= PCAP_RECORD_HEADER_BYTES) {
       const caplen = view.getUint32(pos + 8, le);
       if (caplen > MAX_CAPTURED_LENGTH) break; // #unitLength reports it with the record number and offset
       const unit = PCAP_RECORD_HEADER_BYTES + caplen;
       if (len - pos < unit) break;
-      records++;
+      // Counted in the loop, not after it: V8 compiles this loop on the stack (OSR) before the code after it has
+      // ever run, and a field store there would leave that code without feedback, deoptimizing once per chunk.
+      this.#records++;
+      this.#offset += unit;
       sink.onPacket(
         chunk,
         pos + PCAP_RECORD_HEADER_BYTES,
@@ -180,11 +181,8 @@ export class CaptureReader {
         view.getUint32(pos, le),
         view.getUint32(pos + 4, le) * fracToNs,
       );
-      offset += unit;
       pos += unit;
     }
-    this.#records = records;
-    this.#offset = offset;
     return pos;
   }
 
