@@ -75,6 +75,13 @@ function best(runs: number, fn: () => number | null): number | null {
   return min;
 }
 
+/** "their wall time / ours", in words either way. */
+function ratioText(ratio: number): string {
+  return ratio >= 1
+    ? `ratio ${ratio.toFixed(2)}: k8snet is ${ratio.toFixed(1)}× faster`
+    : `ratio ${ratio.toFixed(2)}: k8snet takes ${(1 / ratio).toFixed(1)}× as long`;
+}
+
 function fmt(ms: number, packets: number): string {
   return `${(ms / 1000).toFixed(2).padStart(7)} s  ${(((packets / ms) * 1000) / 1e6).toFixed(2).padStart(6)} M pkt/s`;
 }
@@ -161,9 +168,7 @@ async function main(): Promise<void> {
       const ms = best(c.runs, () => timeTool(c.cmd, c.args));
       if (ms === null) continue;
       const ratio = ms / ours;
-      console.log(
-        `${c.name.padEnd(33)}${fmt(ms, packets)}  → k8snet is ${ratio.toFixed(1)}× ${ratio >= 1 ? 'faster' : 'slower'}`,
-      );
+      console.log(`${c.name.padEnd(33)}${fmt(ms, packets)}  → ${ratioText(ratio)}`);
     }
 
     if (!values['no-large']) {
@@ -181,9 +186,7 @@ async function main(): Promise<void> {
       const tcpdumpLarge = hasTool('tcpdump') ? timeTool('tcpdump', ['-r', large, '-w', '/dev/null']) : null;
       if (tcpdumpLarge !== null) {
         const ratio = tcpdumpLarge / big.wallMs;
-        console.log(
-          `tcpdump -r FILE -w /dev/null (10×)${fmt(tcpdumpLarge, packets * 10)}  → k8snet is ${ratio.toFixed(1)}× ${ratio >= 1 ? 'faster' : 'slower'}`,
-        );
+        console.log(`tcpdump -r FILE -w /dev/null (10×)${fmt(tcpdumpLarge, packets * 10)}  → ${ratioText(ratio)}`);
       }
     }
   } finally {
