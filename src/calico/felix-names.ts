@@ -281,9 +281,9 @@ export const FELIX_COMMENTS = {
   endOfTierDrop: (tier: string, action = 'Drop') => `End of tier ${tier}. ${action} if no policies passed packet`,
   dropIfNoProfiles: (action = 'Drop') => `${action} if no profiles matched`,
   unknownInterface: 'Unknown interface',
-  /** cali-INPUT, VXLAN enabled (static.go, 3.2x+ wording; ≤ 3.1x: "…from whitelisted hosts"). */
-  allowVxlan: 'Allow IPv4 VXLAN packets from allowed hosts',
-  dropVxlan: 'Drop IPv4 VXLAN packets from non-allowed hosts',
+  /** cali-INPUT, VXLAN enabled (static.go, 3.2x+ wording; ≤ 3.1x: "…from whitelisted hosts"); ip6tables says IPv6. */
+  allowVxlan: (family: 4 | 6 = 4) => `Allow IPv${family} VXLAN packets from allowed hosts`,
+  dropVxlan: (family: 4 | 6 = 4) => `Drop IPv${family} VXLAN packets from non-allowed hosts`,
 } as const;
 
 /**

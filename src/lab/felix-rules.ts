@@ -3,7 +3,9 @@
  * policies (src/policy) and the lab's pods in, chains out; the reconciler (policy-reconciler.ts) applies them.
  *
  * The lab plays Felix 3.28 in iptables mode (chain names and comments of FELIX_ERA, marks allocated as 3.28 does),
- * following felix/rules/{endpoints,dispatch,policy,static}.go:
+ * following felix/rules/{endpoints,dispatch,policy,static}.go. One rendering is one family's table: iptables for
+ * IPv4, and on a dual-stack lab ip6tables for IPv6 with the same chains — the pods' IPv6 addresses, the rules'
+ * IPv6 nets, ipVersion 6 rules, and the cali60 allowlist of the nodes' IPv6 addresses:
  *
  *   INPUT    -j cali-INPUT    (VXLAN labs: accept UDP 4789 from the hosts in cali40all-vxlan-net, drop the rest)
  *   FORWARD  -j cali-FORWARD
@@ -101,6 +103,8 @@ export interface FelixRenderInput {
   tiers?: readonly TierInfo[];
   /** VXLAN enabled: cali-INPUT accepts UDP `port` only from the hosts in ipset `set` (felixVxlanAllowlist). */
   vxlanAllowlist?: { set: string; port: number };
+  /** The table rendered: iptables (4, the default) or ip6tables (6). `workloads` carry this family's addresses. */
+  family?: 4 | 6;
 }
 
 export interface RenderedChain {
@@ -164,7 +168,16 @@ export function policyRef(p: NormalizedPolicy): PolicyRef {
   return { kind, name: p.name, ...(p.namespace ? { namespace: p.namespace } : {}), tier: p.tier };
 }
 
-const PROTOCOL_WORDS: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 132: 'sctp', 136: 'udplite' };
+const PROTOCOL_WORDS: Record<number, string> = {
+  1: 'icmp',
+  6: 'tcp',
+  17: 'udp',
+  58: 'ipv6-icmp',
+  132: 'sctp',
+  136: 'udplite',
+};
+const ICMP = 1;
+const ICMPV6 = 58;
 const protocolWord = (n: number) => PROTOCOL_WORDS[n] ?? String(n);
 
 function cidrText(c: Cidr): string {
@@ -210,7 +223,13 @@ interface SideMatch {
 
 interface RenderCtx {
   input: FelixRenderInput;
+  family: 4 | 6;
   notes: string[];
+}
+
+/** A pod address as a one-address CIDR of the table's family. */
+function hostCidr(ip: string, ctx: RenderCtx): string {
+  return `${ip}/${ctx.family === 6 ? 128 : 32}`;
 }
 
 function namedPortTargets(
@@ -224,7 +243,7 @@ function namedPortTargets(
     within(w)
       ? w.containerPorts
           .filter((c) => c.name === name && c.protocol.toUpperCase() === word)
-          .map((c) => ({ addr: `${w.ip}/32`, ports: String(c.port) }))
+          .map((c) => ({ addr: hostCidr(w.ip, ctx), ports: String(c.port) }))
       : [],
   );
 }
@@ -236,7 +255,7 @@ function sideMatch(
   label: string,
   ctx: RenderCtx,
 ): SideMatch {
-  const nets = e.nets?.filter((n) => n.family === 4) ?? null;
+  const nets = e.nets?.filter((n) => n.family === ctx.family) ?? null;
   if (e.nets && nets!.length === 0) return { options: null, exclusions: [] };
   const pods = ctx.input.workloads.map((w) => ({ w, sel: entitySelectsPod(e, policy, w, ctx.input.namespaces) }));
   const selects = pods[0]?.sel.selects ?? Boolean(e.selector || e.namespaceSelector || e.serviceAccounts);
@@ -253,7 +272,7 @@ function sideMatch(
       .map(({ w }) => w);
     const ips = new Set(chosen.map((w) => w.ip));
     within = (w) => ips.has(w.ip);
-    addrs = chosen.map((w) => `${w.ip}/32`);
+    addrs = chosen.map((w) => hostCidr(w.ip, ctx));
     if (addrs.length === 0) return { options: null, exclusions: [] };
   } else if (nets !== null) {
     addrs = nets.map(cidrText);
@@ -269,9 +288,10 @@ function sideMatch(
     options = (addrs ?? [null]).map((addr) => ({ addr, ports: null }));
   }
   const exclusions: SideOption[] = [];
-  for (const n of e.notNets ?? []) if (n.family === 4) exclusions.push({ addr: cidrText(n), ports: null });
+  for (const n of e.notNets ?? []) if (n.family === ctx.family) exclusions.push({ addr: cidrText(n), ports: null });
   if (e.notSelector)
-    for (const { w, sel } of pods) if (sel.excluded === true) exclusions.push({ addr: `${w.ip}/32`, ports: null });
+    for (const { w, sel } of pods)
+      if (sel.excluded === true) exclusions.push({ addr: hostCidr(w.ip, ctx), ports: null });
   if (e.notPorts) {
     for (const ports of portChunks(e.notPorts)) exclusions.push({ addr: null, ports });
     for (const p of e.notPorts)
@@ -300,7 +320,9 @@ function ruleSpecs(rule: NormalizedRule, policy: NormalizedPolicy, direction: Di
     ctx.notes.push(`${label} skipped: the lab does not program ${undecidable.join(', ')}`);
     return [];
   }
-  if (rule.ipVersion === 6) return []; // the lab is IPv4 only: an IPv6 rule belongs in ip6tables
+  // Each family's table holds its rules only; ICMP matches nothing over IPv6, nor ICMPv6 over IPv4.
+  if (rule.ipVersion !== null && rule.ipVersion !== ctx.family) return [];
+  if (rule.protocol === (ctx.family === 6 ? ICMP : ICMPV6)) return [];
   const src = sideMatch(rule.source, rule, policy, label, ctx);
   const dst = sideMatch(rule.destination, rule, policy, label, ctx);
   if (src.options === null || dst.options === null) return [];
@@ -437,7 +459,8 @@ function dispatchChain(direction: Direction, local: readonly FelixWorkload[]): R
 
 /** The node's Calico filter chains for these policies. */
 export function renderFelixFilter(input: FelixRenderInput): FelixRendering {
-  const ctx: RenderCtx = { input, notes: [] };
+  const family = input.family ?? 4;
+  const ctx: RenderCtx = { input, family, notes: [] };
   const tiers =
     input.tiers && input.tiers.length > 0
       ? input.tiers
@@ -476,12 +499,12 @@ export function renderFelixFilter(input: FelixRenderInput): FelixRendering {
   const inputChain = vxlan
     ? renderChain(FELIX_CHAINS.filterInput, [
         {
-          comments: [FELIX_COMMENTS.allowVxlan],
+          comments: [FELIX_COMMENTS.allowVxlan(family)],
           matches: ['-p', 'udp', '-m', 'multiport', '--dports', String(vxlan.port), '-m', 'set', '--match-set', vxlan.set, 'src', '-m', 'addrtype', '--dst-type', 'LOCAL'], // prettier-ignore
           target: ['-j', 'ACCEPT'],
         },
         {
-          comments: [FELIX_COMMENTS.dropVxlan],
+          comments: [FELIX_COMMENTS.dropVxlan(family)],
           matches: ['-p', 'udp', '-m', 'multiport', '--dports', String(vxlan.port), '-m', 'addrtype', '--dst-type', 'LOCAL'], // prettier-ignore
           target: ['-j', 'DROP'],
         },
@@ -595,42 +618,68 @@ export function planApply(r: FelixRendering, current: CurrentFilter): ApplyPlan 
 }
 
 /**
- * The node's VXLAN allowlist as Felix keeps it (vxlan_mgr.go: every VTEP's parent address, which is the Calico Node's
- * address — the projectcalico.org/IPv4Address the lab serves — or the node IP): null when the pool is not VXLAN.
+ * The families a lab's Felix programs: IPv4, and IPv6 too on a dual-stack lab (every pod and node has an IPv6
+ * address there).
  */
-export function felixVxlanAllowlist(plan: LabPlan): { set: string; port: number; members: string[] } | null {
+export function felixFamilies(plan: LabPlan): (4 | 6)[] {
+  const dual = plan.pods.length > 0 && plan.pods.every((p) => p.ipv6) && plan.nodes.every((n) => n.ipv6);
+  return dual ? [4, 6] : [4];
+}
+
+/**
+ * The node's VXLAN allowlist as Felix keeps it (vxlan_mgr.go: every VTEP's parent address, which is the Calico Node's
+ * address — the projectcalico.org/IPv4Address the lab serves — or the node IP; for IPv6, each node's IPv6 address,
+ * the parent of vxlan-v6.calico): null when the pool is not VXLAN, or the lab has no VXLAN over that family.
+ */
+export function felixVxlanAllowlist(
+  plan: LabPlan,
+  family: 4 | 6 = 4,
+): { set: string; port: number; members: string[] } | null {
   if (plan.overlay !== 'vxlan') return null;
+  if (family === 6 && !plan.nodes.every((n) => n.ipv6 && n.tunnelIPv6)) return null;
   return {
-    set: felixIpsetName(FELIX_TUNNEL_SETS.vxlan),
+    set: felixIpsetName(FELIX_TUNNEL_SETS.vxlan, family),
     port: CALICO_VXLAN.port,
-    members: plan.nodes.map((n) => (n.calicoIPv4Address ?? n.ip).split('/')[0]!),
+    members: plan.nodes.map((n) => (family === 6 ? n.ipv6! : (n.calicoIPv4Address ?? n.ip)).split('/')[0]!),
   };
 }
 
-/** Calico's workload view of the lab's pods: every lab pod runs as service account "default" (api-server/objects.ts). */
-export function felixWorkloads(plan: LabPlan): {
+/**
+ * Calico's workload view of the lab's pods, with their addresses of `family` (pods without one are left out of that
+ * family's table): every lab pod runs as service account "default" (api-server/objects.ts).
+ */
+export function felixWorkloads(
+  plan: LabPlan,
+  family: 4 | 6 = 4,
+): {
   workloads: FelixWorkload[];
   namespaces: Record<string, Record<string, string>>;
 } {
-  const workloads = plan.pods.map((p) => ({
-    kind: 'pod' as const,
-    name: p.name,
-    namespace: p.namespace,
-    ip: p.ip,
-    labels: p.labels,
-    serviceAccount: 'default',
-    node: p.node,
-    caliInterface: p.caliInterface,
-    containerPorts: p.containers.flatMap((c) =>
-      c.ports.map((port): ContainerPort => ({
-        port,
-        protocol: 'TCP',
-        ...(c.namedPorts?.find((n) => n.port === port)
-          ? { name: c.namedPorts.find((n) => n.port === port)!.name }
-          : {}),
-      })),
-    ),
-  }));
+  const workloads = plan.pods.flatMap((p) => {
+    const ip = family === 6 ? p.ipv6 : p.ip;
+    if (ip === undefined) return [];
+    return [
+      {
+        kind: 'pod' as const,
+        name: p.name,
+        namespace: p.namespace,
+        ip,
+        labels: p.labels,
+        serviceAccount: 'default',
+        node: p.node,
+        caliInterface: p.caliInterface,
+        containerPorts: p.containers.flatMap((c) =>
+          c.ports.map((port): ContainerPort => ({
+            port,
+            protocol: 'TCP',
+            ...(c.namedPorts?.find((n) => n.port === port)
+              ? { name: c.namedPorts.find((n) => n.port === port)!.name }
+              : {}),
+          })),
+        ),
+      },
+    ];
+  });
   const namespaces: Record<string, Record<string, string>> = {};
   for (const p of plan.pods) namespaces[p.namespace] ??= {};
   for (const n of plan.namespaces ?? []) namespaces[n.name] = n.labels;

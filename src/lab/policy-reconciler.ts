@@ -3,10 +3,11 @@
  * to what felix-rules.ts renders for the current policies. Runs inside the API server process (api-server/main.ts),
  * subscribed to the store's synchronous 'change' event, so a write is being programmed before kubectl has its answer.
  *
- * Each change is debounced briefly (a `kubectl apply -f` of several documents is one reconcile), then for every node:
- * `iptables-save -t filter` in the node's namespace, planApply (only chains whose `cali:` ids differ are flushed and
- * refilled, stale ones deleted, the FORWARD and INPUT hooks inserted once), one atomic `iptables-restore --noflush`;
- * on a VXLAN lab, before it, the VXLAN allowlist ipset cali-INPUT matches (felixVxlanAllowlist). A change
+ * Each change is debounced briefly (a `kubectl apply -f` of several documents is one reconcile), then for every node
+ * and family (IPv4; IPv6 too on a dual-stack lab, in ip6tables): `iptables-save -t filter` in the node's namespace,
+ * planApply (only chains whose `cali:` ids differ are flushed and refilled, stale ones deleted, the FORWARD and INPUT
+ * hooks inserted once), one atomic `iptables-restore --noflush`; on a VXLAN lab, before it, the VXLAN allowlist
+ * ipset cali-INPUT matches (felixVxlanAllowlist: cali40all-vxlan-net, cali60all-vxlan-net for IPv6). A change
  * arriving mid-run makes one more run afterwards. After each run the resourceVersion it programmed goes to
  * `<stateDir>/felix-status.json`, which `lab up` (and tests) wait for. Everything lives in the node namespaces, so
  * `lab down` deleting them removes it.
@@ -15,7 +16,14 @@ import { rename, writeFile } from 'node:fs/promises';
 import { normalizePolicies } from '../policy/policy-model.ts';
 import { parseIptablesSave } from '../parse/iptables-save.ts';
 import { describeError } from '../errors.ts';
-import { currentFilterOf, felixVxlanAllowlist, felixWorkloads, planApply, renderFelixFilter } from './felix-rules.ts';
+import {
+  currentFilterOf,
+  felixFamilies,
+  felixVxlanAllowlist,
+  felixWorkloads,
+  planApply,
+  renderFelixFilter,
+} from './felix-rules.ts';
 import { ipsetMemberKey, parseIpsetList } from '../parse/ipset.ts';
 import { inNetns, runTool } from './host-tools.ts';
 import type { LabPlan } from './plan.ts';
@@ -46,14 +54,29 @@ export interface PolicySource {
 
 export type ToolRunner = (argv: readonly string[], options?: { input?: string }) => Promise<{ stdout: string }>;
 
+/** What one reconcile did to one node's table of one family. */
+export interface FelixTableStatus {
+  written: string[];
+  removed: string[];
+  hooked: boolean;
+  inputHooked: boolean;
+}
+
 export interface FelixStatus {
   /** The store's resourceVersion that the nodes now enforce. */
   resourceVersion: string;
   at: string;
   durationMs: number;
-  nodes: Record<string, { written: string[]; removed: string[]; hooked: boolean; inputHooked: boolean }>;
+  /** Per node: its iptables table, and on a dual-stack lab its ip6tables table under `ipv6`. */
+  nodes: Record<string, FelixTableStatus & { ipv6?: FelixTableStatus }>;
   error: string | null;
 }
+
+/** The tools of each family's table. */
+const TABLE_TOOLS = {
+  4: { save: 'iptables-save', restore: 'iptables-restore', ipsetFamily: 'inet' },
+  6: { save: 'ip6tables-save', restore: 'ip6tables-restore', ipsetFamily: 'inet6' },
+} as const;
 
 export interface PolicyReconcilerOptions {
   plan: LabPlan;
@@ -131,9 +154,9 @@ export class PolicyReconciler {
    * Brings one hash:net set to these members the way Felix does (ipsets.go): a fresh temporary set swapped in, so the
    * rules matching it never see it half-filled. Left alone when it already holds exactly them.
    */
-  private async syncIpset(netns: string, set: string, members: readonly string[]): Promise<void> {
+  private async syncIpset(netns: string, set: string, members: readonly string[], family: 4 | 6): Promise<void> {
     const { run } = this.o;
-    const header = 'hash:net family inet hashsize 1024 maxelem 1048576';
+    const header = `hash:net family ${TABLE_TOOLS[family].ipsetFamily} hashsize 1024 maxelem 1048576`;
     const listed = await run(inNetns(netns, ['ipset', 'list', set])).catch(() => null);
     const have = listed ? parseIpsetList(listed.stdout).sets.get(set)?.members.map(ipsetMemberKey).sort() : undefined;
     if (have && JSON.stringify(have) === JSON.stringify(members.map(ipsetMemberKey).sort())) return;
@@ -150,9 +173,42 @@ export class PolicyReconciler {
     await run(inNetns(netns, ['ipset', '-exist', 'restore']), { input: restore });
   }
 
+  /** One node's filter table of one family brought to what the renderer says for these policies. */
+  private async programTable(
+    node: LabPlan['nodes'][number],
+    family: 4 | 6,
+    policies: ReturnType<typeof normalizePolicies>['policies'],
+    tiers: ReturnType<typeof normalizePolicies>['tiers'],
+  ): Promise<FelixTableStatus> {
+    const { plan, run, log } = this.o;
+    const tools = TABLE_TOOLS[family];
+    const allowlist = felixVxlanAllowlist(plan, family);
+    const rendering = renderFelixFilter({
+      node: node.name,
+      ...felixWorkloads(plan, family),
+      policies,
+      tiers,
+      family,
+      ...(allowlist ? { vxlanAllowlist: { set: allowlist.set, port: allowlist.port } } : {}),
+    });
+    // The set first: iptables-restore refuses a rule matching a set that does not exist.
+    if (allowlist) await this.syncIpset(node.netns, allowlist.set, allowlist.members, family);
+    for (const n of rendering.notes) log(`policy reconciler: ${node.name}${family === 6 ? ' (IPv6)' : ''}: ${n}`);
+    const saved = await run(inNetns(node.netns, [tools.save, '-t', 'filter']));
+    const applied = planApply(rendering, currentFilterOf(parseIptablesSave(saved.stdout).tables.get('filter')));
+    if (applied.text !== null)
+      await run(inNetns(node.netns, [tools.restore, '-w', '5', '--noflush']), { input: applied.text });
+    return {
+      written: applied.write,
+      removed: applied.remove,
+      hooked: applied.hook,
+      inputHooked: applied.inputHook,
+    };
+  }
+
   private async reconcileOnce(): Promise<void> {
     const started = Date.now();
-    const { plan, store, run, log } = this.o;
+    const { plan, store, log } = this.o;
     const resourceVersion = store.resourceVersion;
     const status: FelixStatus = { resourceVersion, at: '', durationMs: 0, nodes: {}, error: null };
     try {
@@ -162,36 +218,19 @@ export class PolicyReconciler {
         log(
           `policy reconciler: ${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} not programmed: ${p.reason}`,
         );
-      const { workloads, namespaces } = felixWorkloads(plan);
-      const allowlist = felixVxlanAllowlist(plan);
       const summary: string[] = [];
       for (const node of plan.nodes) {
-        const rendering = renderFelixFilter({
-          node: node.name,
-          workloads,
-          namespaces,
-          policies,
-          tiers,
-          ...(allowlist ? { vxlanAllowlist: { set: allowlist.set, port: allowlist.port } } : {}),
-        });
-        // The set first: iptables-restore refuses a rule matching a set that does not exist.
-        if (allowlist) await this.syncIpset(node.netns, allowlist.set, allowlist.members);
-        for (const n of rendering.notes) log(`policy reconciler: ${node.name}: ${n}`);
-        const saved = await run(inNetns(node.netns, ['iptables-save', '-t', 'filter']));
-        const applied = planApply(rendering, currentFilterOf(parseIptablesSave(saved.stdout).tables.get('filter')));
-        if (applied.text !== null)
-          await run(inNetns(node.netns, ['iptables-restore', '-w', '5', '--noflush']), { input: applied.text });
-        status.nodes[node.name] = {
-          written: applied.write,
-          removed: applied.remove,
-          hooked: applied.hook,
-          inputHooked: applied.inputHook,
-        };
-        summary.push(
-          applied.text === null
-            ? `${node.name} unchanged`
-            : `${node.name} wrote ${applied.write.length} chains${applied.write.length ? ` (${applied.write.join(', ')})` : ''}${applied.remove.length ? `, removed ${applied.remove.join(', ')}` : ''}${applied.hook ? ', hooked FORWARD' : ''}${applied.inputHook ? ', hooked INPUT' : ''}`,
-        );
+        for (const family of felixFamilies(plan)) {
+          const table = await this.programTable(node, family, policies, tiers);
+          if (family === 4) status.nodes[node.name] = table;
+          else status.nodes[node.name]!.ipv6 = table;
+          const what = `${node.name}${family === 6 ? ' (IPv6)' : ''}`;
+          summary.push(
+            table.written.length === 0 && table.removed.length === 0 && !table.hooked && !table.inputHooked
+              ? `${what} unchanged`
+              : `${what} wrote ${table.written.length} chains${table.written.length ? ` (${table.written.join(', ')})` : ''}${table.removed.length ? `, removed ${table.removed.join(', ')}` : ''}${table.hooked ? ', hooked FORWARD' : ''}${table.inputHooked ? ', hooked INPUT' : ''}`,
+          );
+        }
       }
       status.durationMs = Date.now() - started;
       log(

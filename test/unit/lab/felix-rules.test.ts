@@ -4,6 +4,7 @@ import { loadTopology } from '../../../src/lab/topology.ts';
 import { planLab, type LabPlan } from '../../../src/lab/plan.ts';
 import { normalizePolicies } from '../../../src/policy/index.ts';
 import {
+  felixFamilies,
   felixVxlanAllowlist,
   felixWorkloads,
   planApply,
@@ -346,5 +347,118 @@ describe('the lab Felix renderer', () => {
     expect(plan2.text).toContain(`:${deny} - [0:0]`);
     expect(plan2.text!.trim().split('\n').slice(-2)).toEqual([`-X ${deny}`, 'COMMIT']);
     expect(planApply(after, { chains: new Map(), hooked: false }).text).toContain('-I FORWARD 1 ');
+  });
+});
+
+const DUAL_TOPOLOGY = fileURLToPath(new URL('../../../src/lab/topologies/dual-stack.yaml', import.meta.url));
+const dual = planLab(await loadTopology(DUAL_TOPOLOGY), { lab: 'rcsix', nodeSubnet: '10.254.78.0/24' });
+
+describe("the lab Felix's IPv6 table on a dual-stack lab (ip6tables, the same chains)", () => {
+  const dualPod = (name: string) => dual.pods.find((p) => p.name === name)!;
+  const { policies, problems } = normalizePolicies([
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: {
+        podSelector: { matchLabels: { type: 'dest' } },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [
+              { podSelector: { matchLabels: { type: 'src' } } },
+              { ipBlock: { cidr: '192.0.2.0/24' } },
+              { ipBlock: { cidr: '2001:db8::/32', except: ['2001:db8:1::/48'] } },
+            ],
+            ports: [{ port: 80, protocol: 'TCP' }],
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'icmp', namespace: 'default' },
+      spec: {
+        selector: "type == 'dest'",
+        types: ['Ingress'],
+        ingress: [
+          { action: 'Allow', protocol: 'ICMP' },
+          { action: 'Allow', protocol: 'ICMPv6' },
+          { action: 'Deny', ipVersion: 4, source: { nets: ['198.51.100.0/24'] } },
+        ],
+      },
+    },
+  ]);
+  const renderFamily = (family: 4 | 6) =>
+    renderFelixFilter({
+      node: 'k8s-node1',
+      ...felixWorkloads(dual, family),
+      policies,
+      family,
+      vxlanAllowlist: felixVxlanAllowlist(dual, family)!,
+    });
+  const v4 = renderFamily(4);
+  const v6 = renderFamily(6);
+  const knpChain = policyChainName('ingress', knp('default', 'web'), 'name');
+  const icmpChain = policyChainName(
+    'ingress',
+    { kind: 'NetworkPolicy', namespace: 'default', name: 'icmp', tier: 'default' },
+    'name',
+  );
+
+  it('programs both families on a dual-stack lab and IPv4 alone elsewhere', () => {
+    expect(problems).toEqual([]);
+    expect(felixFamilies(dual)).toEqual([4, 6]);
+    expect(felixFamilies(plan)).toEqual([4]);
+    expect(felixWorkloads(plan, 6).workloads).toEqual([]);
+  });
+
+  it("allowlists VXLAN over IPv6 from the nodes' IPv6 addresses in cali60all-vxlan-net", () => {
+    expect(felixVxlanAllowlist(dual, 6)).toEqual({
+      set: 'cali60all-vxlan-net',
+      port: 4789,
+      members: dual.nodes.map((n) => n.ipv6),
+    });
+    expect(felixVxlanAllowlist(plan, 6)).toBeNull();
+    expect(rules(v6, 'cali-INPUT')).toEqual([
+      '-A cali-INPUT -m comment --comment "Allow IPv6 VXLAN packets from allowed hosts" -p udp -m multiport --dports 4789 -m set --match-set cali60all-vxlan-net src -m addrtype --dst-type LOCAL -j ACCEPT',
+      '-A cali-INPUT -m comment --comment "Drop IPv6 VXLAN packets from non-allowed hosts" -p udp -m multiport --dports 4789 -m addrtype --dst-type LOCAL -j DROP',
+    ]);
+    expect(tunnelAllowlists(asSave(v6))).toEqual([
+      expect.objectContaining({ tunnel: 'vxlan', family: 6, set: 'cali60all-vxlan-net' }),
+    ]);
+  });
+
+  it("matches the pods by their IPv6 addresses (/128) and keeps each family's nets, except lists included", () => {
+    const six = rules(v6, knpChain).join('\n');
+    expect(six).toContain(`-p tcp -s ${dualPod('pod-src').ipv6}/128 -m multiport --dports 80`);
+    expect(six).toContain('-p tcp -s 2001:db8::/32 -m multiport --dports 80');
+    expect(six).toContain('-p tcp -s 2001:db8:1::/48 -j MARK --set-xmark 0x0/0x40000');
+    expect(six).not.toContain('192.0.2.0/24');
+    const four = rules(v4, knpChain).join('\n');
+    expect(four).toContain(`-p tcp -s ${dualPod('pod-src').ip}/32 -m multiport --dports 80`);
+    expect(four).toContain('-s 192.0.2.0/24');
+    expect(four).not.toContain('2001:db8');
+  });
+
+  it('puts ICMP and ipVersion 4 rules in iptables only, ICMPv6 in ip6tables only', () => {
+    expect(rules(v4, icmpChain).filter((r) => / -p |DROP/.test(r))).toEqual([
+      `-A ${icmpChain} -m comment --comment "Policy default/default.icmp ingress" -p icmp -j MARK --set-xmark 0x10000/0x10000`,
+      `-A ${icmpChain} -s 198.51.100.0/24 -j DROP`,
+    ]);
+    expect(rules(v6, icmpChain).filter((r) => / -p |DROP/.test(r))).toEqual([
+      `-A ${icmpChain} -m comment --comment "Policy default/default.icmp ingress" -p ipv6-icmp -j MARK --set-xmark 0x10000/0x10000`,
+    ]);
+  });
+
+  it('writes a workload chain for every local pod in both tables, dispatched by interface', () => {
+    for (const r of [v4, v6])
+      expect(r.chains.map((c) => c.name)).toEqual(
+        expect.arrayContaining([
+          `cali-tw-${dualPod('pod-dest').caliInterface}`,
+          `cali-fw-${dualPod('pod-dest').caliInterface}`,
+        ]),
+      );
   });
 });
