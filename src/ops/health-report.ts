@@ -4,11 +4,12 @@
  * finding, not a failure), judges (health-diagnosis.ts) and, given the previous report's memory, says what changed.
  * Optionally samples every node's tunnel device for a few seconds at once and summarizes the flows it saw.
  */
+import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { summarizeCapture } from '../pcap/index.ts';
 import { runCaptures, type CapturePointRequest } from './capture-session.ts';
 import { capturePointsTable } from './capture-report.ts';
-import { caliInterfaceName } from '../calico/naming.ts';
+import { CALICO_VXLAN, caliInterfaceName } from '../calico/naming.ts';
 import { describeError } from '../errors.ts';
 import { headlineFor, sortFindings, type Finding, type ReportSection } from '../model/report.ts';
 import {
@@ -178,32 +179,77 @@ export async function runHealthReport(
 
   // Each reachable node's tables with counters, read once for whichever check needs them (BGP, tunnel allowlists).
   const counterReads = new Map<string, Promise<CounterRead>>();
-  const countersOn = (name: string, target: CapturePointRequest['node']) => {
-    if (!counterReads.has(name)) counterReads.set(name, readCounters(deps.shell, target, ctx.signal));
-    return counterReads.get(name)!;
+  const countersOn = (name: string, target: CapturePointRequest['node'], family: 4 | 6 = 4) => {
+    const key = `${name}/${family}`;
+    if (!counterReads.has(key)) counterReads.set(key, readCounters(deps.shell, target, ctx.signal, family));
+    return counterReads.get(key)!;
   };
 
   // Felix's tunnel allowlists on every node, against every other node's addresses: a node Calico does not list
-  // cannot tunnel to it, whatever the policies say — found here before anyone traces a failing connection.
-  const tunnels = [
-    ...new Set(
-      pools
-        .filter((p) => !p.disabled && !p.cidr.includes(':'))
-        .flatMap((p) => [...(p.vxlanMode !== 'Never' ? ['vxlan'] : []), ...(p.ipipMode !== 'Never' ? ['ipip'] : [])]),
-    ),
-  ];
+  // cannot tunnel to it, whatever the policies say — found here before anyone traces a failing connection. Per
+  // family: VXLAN and IP-in-IP over the IPv4 pools (cali40…, iptables), VXLAN over the IPv6 pools (cali60…,
+  // ip6tables; IP-in-IP carries IPv4 only).
+  const allowlistChecks = ([4, 6] as const)
+    .map((family) => ({
+      family,
+      tunnels: [
+        ...new Set(
+          pools
+            .filter((p) => !p.disabled && (p.cidr.includes(':') ? 6 : 4) === family)
+            .flatMap((p) => [
+              ...(p.vxlanMode !== 'Never' ? ['vxlan'] : []),
+              ...(p.ipipMode !== 'Never' && family === 4 ? ['ipip'] : []),
+            ]),
+        ),
+      ],
+    }))
+    .filter((c) => c.tunnels.length > 0);
   const allowlistFirewalls: NodeFirewallFacts[] =
-    tunnels.length === 0
+    allowlistChecks.length === 0
       ? []
       : await mapLimit(nodeFacts, NODE_CONCURRENCY, async (f): Promise<NodeFirewallFacts> => {
           const target = targets.get(f.name);
           if (!target || f.error) return { node: f.name, diff: null, killers: [] };
-          const read = await countersOn(f.name, target);
           const lists = await Promise.all(
-            tunnels.map((t) => readTunnelAllowlists(deps.shell, target, read, t, 4, ctx.signal)),
+            allowlistChecks.flatMap(({ family, tunnels }) =>
+              tunnels.map(async (t) =>
+                readTunnelAllowlists(
+                  deps.shell,
+                  target,
+                  await countersOn(f.name, target, family),
+                  t,
+                  family,
+                  ctx.signal,
+                ),
+              ),
+            ),
           );
           return { node: f.name, diff: null, killers: [], allowlists: lists.flat() };
         });
+  /**
+   * The nodes that tunnel over `family` themselves (their VTEP or tunl0 up, vxlan-v6.calico for IPv6), as senders the
+   * others' allowlists must list: at their IPv4 address and uplink addresses, or at their IPv6 InternalIP.
+   */
+  const tunnelSenders = (family: 4 | 6) =>
+    nodeFacts.flatMap((f) => {
+      if (f.error !== null) return [];
+      if (family === 4) return tunnel(f)?.up === true ? [f] : [];
+      const ipv6 = nodes
+        .find((n) => n.name === f.name)
+        ?.addresses.find((a) => a.type === 'InternalIP' && isIP(a.address) === 6)?.address;
+      const up = f.links?.some((l) => l.name === CALICO_VXLAN.deviceV6 && l.up) === true;
+      return up && ipv6 ? [{ name: f.name, ip: ipv6 }] : [];
+    });
+  const allowlistFound = allowlistChecks.flatMap(({ family }) =>
+    tunnelAllowlistFindings(
+      allowlistFirewalls.map((fw) => ({
+        ...fw,
+        allowlists: fw.allowlists?.filter((a) => a.allowlist.family === family),
+      })),
+      tunnelSenders(family),
+      (name) => (family === 4 ? (nodes.find((n) => n.name === name)?.calicoIPv4Address ?? null) : null),
+    ),
+  );
 
   // BGP: BIRD's sessions and the host rules in BGP's way, on every node the report could reach.
   const bgp: BgpNodeFacts[] = routedByBgp(pools)
@@ -273,12 +319,7 @@ export async function runHealthReport(
         })),
       }),
       ...diagnoseBgp(bgp),
-      ...tunnelAllowlistFindings(
-        allowlistFirewalls,
-        // Only nodes that tunnel themselves (their VTEP or tunl0 is up) belong in the others' allowlists.
-        nodeFacts.filter((f) => f.error === null && tunnel(f)?.up === true),
-        (name) => nodes.find((n) => n.name === name)?.calicoIPv4Address ?? null,
-      ),
+      ...allowlistFound,
       ...nodeFacts.flatMap((n) =>
         n.detected
           ? kubeProxyModeFindings({ name: n.name, detected: n.detected, mode: n.detected.mode }, kubeProxyConfig)

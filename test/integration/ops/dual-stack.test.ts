@@ -2,10 +2,17 @@
  * A dual-stack lab (an IPv4 and an IPv6 pool, VXLAN over each family as Felix programs it: vxlan.calico and
  * vxlan-v6.calico): `trace -6` follows the pods' IPv6 addresses hop by hop, reads the IPv6 routes, ip6tables counters
  * and the pods' IPv6 insides, and names a broken IPv6 path with its evidence; the same pods still trace over IPv4.
+ * The lab's Felix programs network policy in both tables, so a policy written with kubectl holds over IPv6 too.
  */
 import { describe, expect, it } from '@jest/globals';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { labPaths } from '../../../src/lab/state.ts';
 import { runTrace, type TraceResult } from '../../../src/ops/trace.ts';
 import { runNodePort, runService } from '../../../src/ops/service-ops.ts';
+import { runHealthReport } from '../../../src/ops/health-report.ts';
 import { TOPOLOGIES, inNetns, run } from '../../support/lab.ts';
 import { labForFile } from '../../support/lab-deps.ts';
 
@@ -31,6 +38,27 @@ const trace = async (family?: 4 | 6): Promise<TraceResult> =>
   ).result;
 const notInfo = (r: TraceResult) =>
   r.findings.filter((f) => f.severity !== 'info').map((f) => [f.severity, f.code, f.message]);
+
+/** Applies `object` with the real kubectl and waits past the lab Felix's 2-second programming budget. */
+async function withPolicy(object: object, body: () => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'k8snet-dual-policy-'));
+  const file = join(dir, 'policy.yaml');
+  const kubectl = async (...args: string[]) => {
+    const r = await run(['/usr/bin/kubectl', '--kubeconfig', labPaths('itdual').kubeconfig, '--cache-dir', join(dir, 'cache'), ...args], 30_000); // prettier-ignore
+    expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
+  };
+  const programmed = () => new Promise((resolve) => setTimeout(resolve, 2500));
+  await writeFile(file, stringify(object));
+  await kubectl('apply', '-f', file);
+  await programmed();
+  try {
+    await body();
+  } finally {
+    await kubectl('delete', '-f', file);
+    await programmed();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 describe('trace on a dual-stack lab', () => {
   it('traces over IPv6 hop by hop on vxlan-v6.calico, the outer headers IPv6 too, and finds nothing wrong', async () => {
@@ -100,6 +128,55 @@ describe('trace on a dual-stack lab', () => {
       await onNode('k8s-node1', ['ip6tables', '-w', '5', '-P', 'FORWARD', 'ACCEPT']);
     }
   }, 60_000);
+
+  it('names a default-deny ingress over IPv6: the lab Felix enforces it in ip6tables, trace -6 counts its drop there', async () => {
+    const denyIngress = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'deny-dest-ingress', namespace: 'default' },
+      spec: { podSelector: { matchLabels: { type: 'dest' } }, policyTypes: ['Ingress'] },
+    };
+    await withPolicy(denyIngress, async () => {
+      const r = await trace(6);
+      expect(r.testConnection).toMatchObject({ ok: false });
+      const problems = r.findings.filter((f) => f.severity === 'error');
+      const denied = problems.find((f) => f.code === 'policy_denies_ingress');
+      expect(denied?.message).toContain('deny-dest-ingress');
+      // Where the SYNs stop, and why: the ip6tables drop rule of the pod's cali-tw chain, counted (before → after).
+      const stopped = problems.find((f) => f.code === 'dropped_on_dst_node');
+      expect(stopped?.message).toMatch(
+        new RegExp(
+          `^seen on k8s-node1/vxlan-v6\\.calico \\(\\d+ SYN\\), never on k8s-node1/${pod('pod-dest').caliInterface} \\(pod-dest's cali\\): dropped on k8s-node1 — Calico dropped \\d+ packets? in cali-tw-${pod('pod-dest').caliInterface}: no network policy allowed them$`,
+        ),
+      );
+      expect(stopped?.evidence).toMatch(/\n\[\+\d+\] -A cali-tw-\S+ .*"Drop if no policies passed packet".* -j DROP$/);
+      // The same chains in ip6tables as in iptables: the policy holds over IPv4 as well.
+      const saved = await onNode('k8s-node1', ['ip6tables-save', '-t', 'filter']);
+      expect(saved.stdout).toContain(`-A cali-tw-${pod('pod-dest').caliInterface} `);
+      expect((await trace(4)).testConnection).toMatchObject({ ok: false });
+    });
+    // Deleted with kubectl: both families connect again.
+    expect((await trace(6)).testConnection).toMatchObject({ ok: true });
+  }, 120_000);
+
+  it("report checks the IPv6 VXLAN allowlist too: a node missing from another's cali60all-vxlan-net is named", async () => {
+    const allowlistProblems = async () =>
+      (await runHealthReport(lab.deps(), ctx())).result.findings.filter((f) => f.code === 'tunnel_source_not_allowed');
+    expect(await allowlistProblems()).toEqual([]);
+    const listed = await onNode('k8s-node1', ['ipset', 'list', 'cali60all-vxlan-net']);
+    expect(listed.stdout).toContain(node('k8s-node2').ipv6);
+    expect((await onNode('k8s-node1', ['ipset', 'del', 'cali60all-vxlan-net', node('k8s-node2').ipv6!])).code).toBe(0);
+    try {
+      const found = await allowlistProblems();
+      expect(found.map((f) => f.message)).toEqual([
+        `k8s-node1: Calico drops VXLAN from k8s-node2 (${node('k8s-node2').ipv6}) before decapsulating it: Felix accepts VXLAN only from the hosts in cali60all-vxlan-net, which does not list ${node('k8s-node2').ipv6}`,
+      ]);
+      expect(found[0]!.evidence).toContain('Drop IPv6 VXLAN packets from non-allowed hosts');
+      expect(found[0]!.evidence).toContain(`ipset list cali60all-vxlan-net: ${node('k8s-node1').ipv6}`);
+    } finally {
+      await onNode('k8s-node1', ['ipset', 'add', 'cali60all-vxlan-net', node('k8s-node2').ipv6!]);
+    }
+  }, 120_000);
 
   it("names a source pod without its IPv6 default route, with the pod's ip -6 route table", async () => {
     const gateway = ['default', 'via', 'fe80::ecee:eeff:feee:eeee', 'dev', 'eth0'];
