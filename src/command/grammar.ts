@@ -38,8 +38,8 @@ export type Op = (typeof OPERATIONS)[number];
 export const SYNOPSIS: Record<Op, string> = {
   trace: 'k8snet trace SRC-POD DST-POD [-n NS] [--port P] [-4 | -6] [--capture-seconds N | --no-capture [--no-test]]',
   policy: 'k8snet policy POD [-n NS]',
-  nodeport: 'k8snet nodeport PORT [--capture-seconds N | --no-capture]',
-  svc: 'k8snet svc NAME [-n NS] [--capture-seconds N | --no-capture]',
+  nodeport: 'k8snet nodeport PORT [-4 | -6] [--capture-seconds N | --no-capture]',
+  svc: 'k8snet svc NAME [-n NS] [-4 | -6] [--capture-seconds N | --no-capture]',
   pod: 'k8snet pod NAME [-n NS]',
   routes: 'k8snet routes NODE',
   report: 'k8snet report [--sample SECONDS]',
@@ -54,7 +54,9 @@ const COMMON = `Options:
   --no-capture             skip the packet capture (trace still runs its bounded test connection; nodeport and svc
                            then make none, so they read no conntrack entry for it)
   --no-test                trace only: no test connection either
-  -4, --ipv4 / -6, --ipv6  trace only: trace dual-stack pods over that family (default: the pods' primary addresses)
+  -4, --ipv4 / -6, --ipv6  trace: trace dual-stack pods over that family (default: the pods' primary addresses);
+                           svc, nodeport: walk a dual-stack Service's rules and test it in that family (default:
+                           its primary ClusterIP's)
   --sample SECONDS         report only: also capture SECONDS (1–30) on every node's tunnel device and summarize the flows
   --json                   print the structured result as JSON (fields documented in the README)
   --bundle FILE            also write the evidence bundle (.tar.gz): every node command with its output, the
@@ -128,10 +130,14 @@ export function parseInspectArgs(
   const { values, positionals } = parsed;
   if (values['no-test'] && op !== 'trace')
     throw new InvalidInputError('--no-test', `only \`trace\` makes a test connection: ${SYNOPSIS.trace}`);
-  if ((values.ipv4 || values.ipv6) && op !== 'trace')
-    throw new InvalidInputError(values.ipv6 ? '--ipv6' : '--ipv4', `only \`trace\` picks a family: ${SYNOPSIS.trace}`);
+  if ((values.ipv4 || values.ipv6) && op !== 'trace' && op !== 'svc' && op !== 'nodeport')
+    throw new InvalidInputError(
+      values.ipv6 ? '--ipv6' : '--ipv4',
+      `only \`trace\`, \`svc\` and \`nodeport\` pick a family: ${SYNOPSIS.trace}`,
+    );
   if (values.ipv4 && values.ipv6)
-    throw new InvalidInputError('--ipv4', '--ipv4 and --ipv6 cannot be given together: pick the family to trace');
+    throw new InvalidInputError('--ipv4', '--ipv4 and --ipv6 cannot be given together: pick one family');
+  const family = values.ipv4 ? { family: 4 as const } : values.ipv6 ? { family: 6 as const } : {};
   if (values.port !== undefined && op !== 'trace')
     throw new InvalidInputError('--port', `only \`trace\` takes a port: ${SYNOPSIS.trace}`);
   if (values.sample !== undefined && op !== 'report')
@@ -175,18 +181,18 @@ export function parseInspectArgs(
         ...(dstNamespace ? { dstNamespace: validateNamespace(dstNamespace, 'DST-POD namespace') } : {}),
         ...(values.port !== undefined ? { port: validatePort(values.port, '--port') } : {}),
         ...(values['no-test'] ? { noTest: true } : {}),
-        ...(values.ipv4 ? { family: 4 as const } : values.ipv6 ? { family: 6 as const } : {}),
+        ...family,
         capture,
       };
       break;
     }
     case 'nodeport':
       arity(op, positionals, 1);
-      command = { op, port: validateNodePort(positionals[0], 'PORT'), capture };
+      command = { op, port: validateNodePort(positionals[0], 'PORT'), ...family, capture };
       break;
     case 'svc':
       arity(op, positionals, 1);
-      command = { op, namespace, name: validateServiceName(positionals[0], 'NAME'), capture };
+      command = { op, namespace, name: validateServiceName(positionals[0], 'NAME'), ...family, capture };
       break;
     case 'pod':
       arity(op, positionals, 1);

@@ -4,7 +4,7 @@
  * Pure: the same text goes on every node, like kube-proxy's, and unit tests pin it. Rule shapes and comments follow
  * pkg/proxy/iptables/proxier.go so our own parsers are exercised on what real nodes show.
  */
-import { nftablesChainBase, type LabPlan, type PlannedNode } from './plan.ts';
+import { nftablesChainBase, servicesOfFamily, type LabPlan, type PlannedNode } from './plan.ts';
 import { joinHostPort } from '../net/host-port.ts';
 
 /** kube-proxy's masquerade mark (--iptables-masquerade-bit 14). */
@@ -17,16 +17,16 @@ function q(text: string): string {
 /** The family's Services, and how its rules spell addresses (kube-proxy's IPv6 proxier writes the same chains). */
 function familyOf(plan: LabPlan, family: 4 | 6) {
   return {
-    services: plan.services.filter((s) => (s.ipFamily ?? 4) === family),
+    services: servicesOfFamily(plan, family),
     host: family === 6 ? 128 : 32,
     podCidr: family === 6 ? (plan.ipPoolV6?.cidr ?? plan.ipPool.cidr) : plan.ipPool.cidr,
     reject: family === 6 ? 'icmp6-port-unreachable' : 'icmp-port-unreachable',
   };
 }
 
-/** Whether the lab needs kube-proxy's ip6tables rules at all (an IPv6 Service). */
+/** Whether the lab needs kube-proxy's ip6tables rules at all (an IPv6 or dual-stack Service). */
 export function hasIpv6Services(plan: LabPlan): boolean {
-  return plan.services.some((s) => s.ipFamily === 6);
+  return servicesOfFamily(plan, 6).length > 0;
 }
 
 export function kubeProxyNatRules(plan: LabPlan, family: 4 | 6 = 4): string {
@@ -203,7 +203,7 @@ export function kubeProxyNftRules(plan: LabPlan, node: PlannedNode): string {
   ];
   const elements: string[] = [`add element ${t} nodeport-ips { ${node.ip} }`];
 
-  for (const svc of plan.services.filter((s) => s.ipFamily !== 6)) {
+  for (const svc of servicesOfFamily(plan, 4)) {
     elements.push(`add element ${t} cluster-ips { ${svc.clusterIP} }`);
     for (const port of svc.ports) {
       const proto = port.protocol.toLowerCase();

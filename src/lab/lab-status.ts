@@ -37,7 +37,15 @@ export interface LabStatus {
     processesRunning: number;
     processes: number;
   }[];
-  services: { name: string; namespace: string; type: string; clusterIP: string; ports: string[] }[];
+  /** clusterIPs: spec.clusterIPs (a dual-stack Service has one of each family, clusterIP first). */
+  services: {
+    name: string;
+    namespace: string;
+    type: string;
+    clusterIP: string;
+    clusterIPs: string[];
+    ports: string[];
+  }[];
 }
 
 function reachable(host: string, port: number): Promise<boolean> {
@@ -108,6 +116,7 @@ export async function labStatus(lab: string, stateRoot?: string): Promise<LabSta
     namespace: s.namespace,
     type: s.type,
     clusterIP: s.clusterIP,
+    clusterIPs: [s.clusterIP, ...(s.ipv6 ? [s.ipv6.clusterIP] : [])],
     ports: s.ports.map((p) => `${p.port}${p.nodePort === undefined ? '' : `:${p.nodePort}`}/${p.protocol}`),
   }));
   return {
@@ -160,7 +169,7 @@ export function formatLabStatus(s: LabStatus): string {
     '',
     ...table(
       ['SERVICE', 'TYPE', 'CLUSTER-IP', 'PORTS'],
-      s.services.map((v) => [`${v.namespace}/${v.name}`, v.type, v.clusterIP, v.ports.join(',')]),
+      s.services.map((v) => [`${v.namespace}/${v.name}`, v.type, v.clusterIPs.join(', '), v.ports.join(',')]),
     ),
   ].join('\n');
 }

@@ -19,6 +19,7 @@ import type {
   ServiceType,
   Topology,
   TopologyIpPool,
+  TopologyService,
 } from './topology.ts';
 
 export const DEFAULT_LAB_NAME = 'lab';
@@ -116,6 +117,23 @@ export interface PlannedService {
   clusterIP: string;
   selector: Record<string, string>;
   ports: PlannedServicePort[];
+  /**
+   * A dual-stack Service's IPv6 half (spec.clusterIPs[1], the IPv6 EndpointSlice, kube-proxy's ip6tables rules);
+   * `clusterIP` and `ports` are then its IPv4 half.
+   */
+  ipv6?: { clusterIP: string; ports: PlannedServicePort[] };
+}
+
+/**
+ * The lab's Services as one family's kube-proxy sees them: that family's single-stack Services, and each dual-stack
+ * Service's half of that family (its IPv6 half with ipFamily 6).
+ */
+export function servicesOfFamily(plan: Pick<LabPlan, 'services'>, family: 4 | 6): PlannedService[] {
+  return plan.services.flatMap((s) => {
+    if (family === 4) return s.ipFamily === 6 ? [] : [s];
+    if (s.ipFamily === 6) return [s];
+    return s.ipv6 ? [{ ...s, ipFamily: 6 as const, clusterIP: s.ipv6.clusterIP, ports: s.ipv6.ports }] : [];
+  });
 }
 
 export interface LabPlan {
@@ -322,27 +340,17 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
 
   const serviceCidr = parseIpv4Cidr(topology.serviceCIDR);
   const serviceCidrV6 = topology.serviceCIDRv6 ? parseIpv6Cidr(topology.serviceCIDRv6) : null;
+  const hasV4 = (s: TopologyService) => s.ipFamily !== 'IPv6';
+  const hasV6 = (s: TopologyService) => s.ipFamily !== undefined;
   // Each family's ClusterIPs are handed out in turn, as kube-apiserver's allocator for that range does.
-  const sameFamilyBefore = (i: number) =>
-    topology.services.slice(0, i).filter((x) => (x.ipFamily === 'IPv6') === (topology.services[i]!.ipFamily === 'IPv6'))
-      .length;
-  const services: PlannedService[] = topology.services.map((s, i) => ({
-    name: s.name,
-    namespace: s.namespace,
-    uid: deterministicUuid(`${lab}/service/${s.namespace}/${s.name}`),
-    type: s.type,
-    ...(s.ipFamily === 'IPv6' ? { ipFamily: 6 as const } : {}),
-    clusterIP:
-      s.ipFamily === 'IPv6'
-        ? nthIpv6Address(serviceCidrV6!, FIRST_CLUSTER_IP_OFFSET + sameFamilyBefore(i))
-        : nthAddress(serviceCidr, FIRST_CLUSTER_IP_OFFSET + sameFamilyBefore(i)),
-    selector: s.selector,
-    ports: s.ports.map((p) => {
+  const before = (i: number, has: (s: TopologyService) => boolean) => topology.services.slice(0, i).filter(has).length;
+  const servicePorts = (s: TopologyService, family: 4 | 6): PlannedServicePort[] =>
+    s.ports.map((p) => {
       const chains = kubeProxyChains(`${s.namespace}/${s.name}:${p.name}`, p.protocol);
       const endpoints = pods
         .filter((pod) => pod.namespace === s.namespace && selects(s.selector, pod.labels))
         .flatMap((pod) => {
-          const ip = s.ipFamily === 'IPv6' ? pod.ipv6 : pod.ip;
+          const ip = family === 6 ? pod.ipv6 : pod.ip;
           if (ip === undefined) return [];
           return [
             {
@@ -365,7 +373,18 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
         svcChain: chains.svcChain,
         endpoints,
       };
-    }),
+    });
+  const clusterIPv6 = (i: number) => nthIpv6Address(serviceCidrV6!, FIRST_CLUSTER_IP_OFFSET + before(i, hasV6));
+  const services: PlannedService[] = topology.services.map((s, i) => ({
+    name: s.name,
+    namespace: s.namespace,
+    uid: deterministicUuid(`${lab}/service/${s.namespace}/${s.name}`),
+    type: s.type,
+    ...(s.ipFamily === 'IPv6' ? { ipFamily: 6 as const } : {}),
+    clusterIP: hasV4(s) ? nthAddress(serviceCidr, FIRST_CLUSTER_IP_OFFSET + before(i, hasV4)) : clusterIPv6(i),
+    selector: s.selector,
+    ports: servicePorts(s, hasV4(s) ? 4 : 6),
+    ...(s.ipFamily === 'DualStack' ? { ipv6: { clusterIP: clusterIPv6(i), ports: servicePorts(s, 6) } } : {}),
   }));
 
   return {

@@ -83,8 +83,11 @@ export interface TopologyService {
   name: string;
   namespace: string;
   type: ServiceType;
-  /** `ipFamily: IPv6` makes a single-stack IPv6 Service (a dual-stack lab only); absent: IPv4. */
-  ipFamily?: 'IPv6';
+  /**
+   * `ipFamily: IPv6` makes a single-stack IPv6 Service, `ipFamilies: [IPv4, IPv6]` a dual-stack one (a ClusterIP of
+   * each family, IPv4 first; a dual-stack lab only); absent: IPv4.
+   */
+  ipFamily?: 'IPv6' | 'DualStack';
   selector: Record<string, string>;
   ports: TopologyServicePort[];
 }
@@ -304,10 +307,26 @@ function parseService(raw: unknown, i: number): TopologyService {
     name: validateServiceName(o.name, `${field}.name`),
     namespace: o.namespace === undefined ? 'default' : validateDnsLabel(`${field}.namespace`, o.namespace),
     type,
-    ...(ipFamilyOf(o.ipFamily, `${field}.ipFamily`) === 'IPv6' ? { ipFamily: 'IPv6' as const } : {}),
+    ...serviceFamily(o, field),
     selector: asLabels(`${field}.selector`, o.selector),
     ports,
   };
+}
+
+/** `ipFamily: IPv6`, or `ipFamilies: [IPv4, IPv6]` (Kubernetes' spelling, primary first) for dual-stack. */
+function serviceFamily(o: Record<string, unknown>, field: string): { ipFamily?: 'IPv6' | 'DualStack' } {
+  if (o.ipFamilies !== undefined) {
+    if (o.ipFamily !== undefined)
+      throw new InvalidInputError(`${field}.ipFamily`, 'give ipFamily or ipFamilies, not both');
+    const list = Array.isArray(o.ipFamilies) ? o.ipFamilies : null;
+    if (list?.length === 2 && list[0] === 'IPv4' && list[1] === 'IPv6') return { ipFamily: 'DualStack' };
+    if (list?.length === 1) return ipFamilyOf(list[0], `${field}.ipFamilies[0]`) === 'IPv6' ? { ipFamily: 'IPv6' } : {};
+    throw new InvalidInputError(
+      `${field}.ipFamilies`,
+      "must be [IPv4], [IPv6] or [IPv4, IPv6] (the lab's dual-stack Services are IPv4-primary)",
+    );
+  }
+  return ipFamilyOf(o.ipFamily, `${field}.ipFamily`) === 'IPv6' ? { ipFamily: 'IPv6' } : {};
 }
 
 function ipFamilyOf(value: unknown, field: string): 'IPv4' | 'IPv6' {
@@ -367,11 +386,11 @@ export function parseTopology(doc: unknown): Topology {
     'nodePorts',
     services.flatMap((s) => s.ports.flatMap((p) => (p.nodePort === undefined ? [] : [String(p.nodePort)]))),
   );
-  const ipv6Service = services.find((s) => s.ipFamily === 'IPv6');
+  const ipv6Service = services.find((s) => s.ipFamily !== undefined);
   if (ipv6Service && !ipPools[1])
     throw new InvalidInputError(
       `services ${ipv6Service.name}`,
-      'an IPv6 Service needs the IPv6 pool of a dual-stack lab',
+      'an IPv6 or dual-stack Service needs the IPv6 pool of a dual-stack lab',
     );
   if (ipv6Service && o.kubeProxy !== undefined && o.kubeProxy !== 'iptables')
     throw new InvalidInputError(

@@ -20,17 +20,37 @@ import type { OperationContext, OperationOutcome } from './types.ts';
 import type { IpsetGap, KubeProxyMode } from '../dataplane/service-dataplane.ts';
 import type { CalicoDataplane } from '../dataplane/kube-proxy-mode.ts';
 import { ipFamily } from '../validate.ts';
+import { joinHostPort } from '../net/host-port.ts';
 import { isIP } from 'node:net';
 
 export interface NodePortCommand {
   port: number;
   capture: { enabled: boolean; seconds: number };
+  /** A dual-stack Service's family to walk and test (absent: its primary ClusterIP's). */
+  family?: 4 | 6;
 }
 
 export interface ServiceCommand {
   namespace: string;
   name: string;
   capture: { enabled: boolean; seconds: number };
+  /** A dual-stack Service's family to walk and test (absent: its primary ClusterIP's). */
+  family?: 4 | 6;
+}
+
+/**
+ * The Service as one family sees it: its ClusterIP of that family (a dual-stack Service has one of each, in
+ * spec.clusterIPs; kube-proxy writes each family's rules in that family's tables). Absent family: as it is.
+ */
+export function serviceInFamily(svc: ServiceInfo, family: 4 | 6 | undefined): ServiceInfo {
+  if (family === undefined) return svc;
+  const clusterIP = svc.clusterIPs.find((ip) => isIP(ip) === family);
+  if (clusterIP === undefined)
+    throw new K8snetError(
+      'invalid_input',
+      `Service ${svc.namespace}/${svc.name} has no IPv${family} ClusterIP (spec.clusterIPs: ${svc.clusterIPs.join(', ') || 'none'}): it is not dual-stack; ask again without -${family}`,
+    );
+  return { ...svc, clusterIP };
 }
 
 /** Nodes inspected at once: SSH sessions are cheap, but a 100-node cluster should not open 100 at a time. */
@@ -161,12 +181,15 @@ async function runServiceCheck(
 ): Promise<OperationOutcome<ServiceOpResult>> {
   const svcPort = svc?.ports.find((p) => (kind === 'nodeport' ? p.nodePort === port : p.port === port)) ?? null;
   ctx.onStep('reading endpoints and nodes');
-  const [endpoints, nodes, kubeProxyConfig] = await Promise.all([
+  const [allEndpoints, nodes, kubeProxyConfig] = await Promise.all([
     svc ? deps.cluster.listEndpoints(svc.namespace, svc.name) : Promise.resolve([]),
     deps.cluster.listNodes(),
     // What kube-proxy was told: compared with what each node runs, and the walker where a node shows nothing.
     deps.cluster.readKubeProxyConfig().catch(() => null),
   ]);
+  // A dual-stack Service has an EndpointSlice per family; the rules walked are those of its ClusterIP's family.
+  const family = svc?.clusterIP && isIP(svc.clusterIP) ? ipFamily(svc.clusterIP) : null;
+  const endpoints = family === null ? allEndpoints : allEndpoints.filter((e) => ipFamily(e.ip) === family);
   const inspected = svc ? await inspectAllNodes(deps, nodes, kind, svc, port, ctx, kubeProxyConfig?.mode ?? null) : [];
   const facts: ServiceFacts = {
     kind,
@@ -334,7 +357,7 @@ async function runServiceCheck(
       .filter((n) => n.rules.length > 0)
       .map((n) => ({
         kind: 'preformatted' as const,
-        title: `${n.name}: ${n.mode === 'nftables' ? 'nft list table ip kube-proxy' : 'iptables-save -t nat'} (${kind === 'nodeport' ? `NodePort ${port}` : `${svc?.clusterIP}:${port}`})`,
+        title: `${n.name}: ${n.mode === 'nftables' ? `nft list table ${family === 6 ? 'ip6' : 'ip'} kube-proxy` : `${family === 6 ? 'ip6tables-save' : 'iptables-save'} -t nat`} (${kind === 'nodeport' ? `NodePort ${port}` : joinHostPort(svc?.clusterIP ?? '?', port)})`,
         text: n.rules.join('\n'),
       })),
   );
@@ -348,7 +371,8 @@ export async function runNodePort(
 ): Promise<OperationOutcome<ServiceOpResult>> {
   ctx.onStep(`finding the Service that owns NodePort ${cmd.port}`);
   const services = await deps.cluster.listServices();
-  const svc = services.find((s) => s.ports.some((p) => p.nodePort === cmd.port)) ?? null;
+  const owner = services.find((s) => s.ports.some((p) => p.nodePort === cmd.port)) ?? null;
+  const svc = owner ? serviceInFamily(owner, cmd.family) : null;
   return runServiceCheck(
     deps,
     'nodeport',
@@ -366,14 +390,15 @@ export async function runService(
   ctx: OperationContext,
 ): Promise<OperationOutcome<ServiceOpResult>> {
   ctx.onStep(`reading Service ${cmd.namespace}/${cmd.name}`);
-  const svc = await deps.cluster.getService(cmd.namespace, cmd.name);
-  const port = svc.ports[0];
+  const read = await deps.cluster.getService(cmd.namespace, cmd.name);
+  const port = read.ports[0];
   if (!port) throw new K8snetError('not_found', `Service ${cmd.namespace}/${cmd.name} has no ports`);
-  if (!svc.clusterIP || svc.clusterIP === 'None')
+  if (!read.clusterIP || read.clusterIP === 'None')
     throw new K8snetError(
       'invalid_input',
       `Service ${cmd.namespace}/${cmd.name} is headless (no ClusterIP): there are no kube-proxy rules to check; try \`pod\` on one of its pods`,
     );
+  const svc = serviceInFamily(read, cmd.family);
   return runServiceCheck(
     deps,
     'clusterip',
@@ -381,6 +406,6 @@ export async function runService(
     port.port,
     cmd.capture,
     ctx,
-    `svc ${svc.namespace}/${svc.name} (${svc.clusterIP}:${port.port})`,
+    `svc ${svc.namespace}/${svc.name} (${joinHostPort(svc.clusterIP!, port.port)})`,
   );
 }

@@ -271,11 +271,11 @@ export function buildService(ctx: ObjectContext, svc: PlannedService): KubeObjec
     metadata: meta(ctx, 'service', { name: svc.name, namespace: svc.namespace, uid: svc.uid }),
     spec: {
       clusterIP: svc.clusterIP,
-      clusterIPs: [svc.clusterIP],
+      clusterIPs: [svc.clusterIP, ...(svc.ipv6 ? [svc.ipv6.clusterIP] : [])],
       ...(svc.type === 'NodePort' ? { externalTrafficPolicy: 'Cluster' } : {}),
       internalTrafficPolicy: 'Cluster',
-      ipFamilies: [svc.ipFamily === 6 ? 'IPv6' : 'IPv4'],
-      ipFamilyPolicy: 'SingleStack',
+      ipFamilies: svc.ipv6 ? ['IPv4', 'IPv6'] : [svc.ipFamily === 6 ? 'IPv6' : 'IPv4'],
+      ipFamilyPolicy: svc.ipv6 ? 'RequireDualStack' : 'SingleStack',
       ports: svc.ports.map((p) => ({
         name: p.name,
         ...(p.nodePort === undefined ? {} : { nodePort: p.nodePort }),
@@ -344,20 +344,29 @@ export function buildEndpoints(ctx: ObjectContext, svc: PlannedService): KubeObj
   };
 }
 
-/** The endpointslice controller names slices `<service>-<5 random characters>` (generateName). */
-export function endpointSliceName(ctx: ObjectContext, svc: PlannedService): string {
+/**
+ * The endpointslice controller names slices `<service>-<5 random characters>` (generateName); a dual-stack
+ * Service's IPv6 slice (`half` 6) gets a name of its own.
+ */
+export function endpointSliceName(ctx: ObjectContext, svc: PlannedService, half: 4 | 6 = 4): string {
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789'; // apimachinery's rand.String alphabet
-  const h = hex(`${ctx.plan.lab}/slice/${svc.namespace}/${svc.name}`);
+  const h = hex(`${ctx.plan.lab}/slice/${svc.namespace}/${svc.name}${half === 6 ? '/ipv6' : ''}`);
   const suffix = [0, 1, 2, 3, 4]
     .map((i) => alphabet[parseInt(h.slice(i * 2, i * 2 + 2), 16) % alphabet.length])
     .join('');
   return `${svc.name}-${suffix}`;
 }
 
-export function buildEndpointSlice(ctx: ObjectContext, svc: PlannedService): KubeObject {
+/** The Service's EndpointSlices: one per address family, as the endpointslice controller keeps them. */
+export function buildEndpointSlices(ctx: ObjectContext, svc: PlannedService): KubeObject[] {
+  const ipv6Half = svc.ipv6 ? { ...svc, ipFamily: 6 as const, ports: svc.ipv6.ports } : null;
+  return [buildEndpointSlice(ctx, svc, 4), ...(ipv6Half ? [buildEndpointSlice(ctx, ipv6Half, 6)] : [])];
+}
+
+function buildEndpointSlice(ctx: ObjectContext, svc: PlannedService, half: 4 | 6): KubeObject {
   return {
     metadata: meta(ctx, 'endpointslice', {
-      name: endpointSliceName(ctx, svc),
+      name: endpointSliceName(ctx, svc, half),
       namespace: svc.namespace,
       generateName: `${svc.name}-`,
       labels: {

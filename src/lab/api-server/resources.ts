@@ -8,7 +8,7 @@ import {
   CALICO_GROUP,
   CALICO_V3_GROUP,
   buildCalicoNode,
-  buildEndpointSlice,
+  buildEndpointSlices,
   buildEndpoints,
   buildIpPool,
   buildIpPoolCrd,
@@ -269,7 +269,7 @@ export const LAB_RESOURCES: readonly LabResource[] = [
     categories: [],
     fieldLabels: [...META_FIELDS, 'addressType'],
     printer: TABLE_PRINTERS.endpointslices,
-    build: (ctx) => ctx.plan.services.map((s) => buildEndpointSlice(ctx, s)),
+    build: (ctx) => ctx.plan.services.flatMap((s) => buildEndpointSlices(ctx, s)),
   },
   {
     group: 'networking.k8s.io',

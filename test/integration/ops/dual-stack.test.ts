@@ -219,6 +219,83 @@ describe('trace on a dual-stack lab', () => {
     ]);
   }, 120_000);
 
+  it('svc on a dual-stack Service walks its primary IPv4 half by default and its IPv6 half with -6, each in its own tables', async () => {
+    const web46 = lab.state().plan.services.find((s) => s.name === 'web46')!;
+    const svc = async (family?: 4 | 6) =>
+      (
+        await runService(
+          lab.deps(),
+          {
+            namespace: 'default',
+            name: 'web46',
+            ...(family ? { family } : {}),
+            capture: { enabled: true, seconds: 1 },
+          },
+          ctx(),
+        )
+      ).result;
+    const clean = (r: Awaited<ReturnType<typeof svc>>) =>
+      r.findings.filter((f) => f.severity !== 'info').map((f) => [f.code, f.message]);
+    const primary = await svc();
+    expect(primary.service?.clusterIP).toBe(web46.clusterIP);
+    expect(primary.endpoints.map((e) => e.ip)).toEqual([pod('pod-dest').ip]);
+    expect(primary.nodes.map((n) => n.dnatTargets)).toEqual([
+      [`${pod('pod-dest').ip}:80`],
+      [`${pod('pod-dest').ip}:80`],
+    ]);
+    expect(clean(primary)).toEqual([]);
+    const six = await svc(6);
+    expect(six.service?.clusterIP).toBe(web46.ipv6!.clusterIP);
+    // Only the IPv6 EndpointSlice's addresses, and kube-proxy's ip6tables rules for the IPv6 ClusterIP.
+    expect(six.endpoints.map((e) => e.ip)).toEqual([pod('pod-dest').ipv6]);
+    const target = `[${pod('pod-dest').ipv6}]:80`;
+    expect(six.nodes.map((n) => [n.name, n.iptables, n.dnatTargets])).toEqual([
+      ['k8s-node1', true, [target]],
+      ['k8s-node2', true, [target]],
+    ]);
+    expect(six.nodes[0]!.rules[0]).toMatch(new RegExp(`^-A KUBE-SERVICES -d ${web46.ipv6!.clusterIP}/128 `));
+    expect(clean(six)).toEqual([]);
+    expect(six.nodes.map((n) => n.testConntrack?.entries.some((e) => e.includes(pod('pod-dest').ipv6!)))).toEqual([
+      true,
+      true,
+    ]);
+    // A single-stack Service has no ClusterIP of the other family: refused with what it has.
+    await expect(
+      runService(
+        lab.deps(),
+        { namespace: 'default', name: 'web6', family: 4, capture: { enabled: false, seconds: 1 } },
+        ctx(),
+      ),
+    ).rejects.toThrow(
+      /^Service default\/web6 has no IPv4 ClusterIP \(spec\.clusterIPs: fd00:10:96::[0-9a-f]+\): it is not dual-stack/,
+    );
+  }, 120_000);
+
+  it("nodeport -6 on the dual-stack NodePort: the IPv6 half, tested at each node's IPv6 address", async () => {
+    const { result: r } = await runNodePort(
+      lab.deps(),
+      { port: 31046, family: 6, capture: { enabled: true, seconds: 1 } },
+      ctx(),
+    );
+    expect(r.nodes.map((n) => [n.name, n.iptables, n.dnatTargets])).toEqual([
+      ['k8s-node1', true, [`[${pod('pod-dest').ipv6}]:80`]],
+      ['k8s-node2', true, [`[${pod('pod-dest').ipv6}]:80`]],
+    ]);
+    expect(r.findings.filter((f) => f.severity !== 'info').map((f) => [f.code, f.message])).toEqual([]);
+    expect(r.nodes.map((n) => n.testConntrack?.command)).toEqual(
+      ['k8s-node1', 'k8s-node2'].map(
+        (name) => `conntrack -L -f ipv6 -p tcp --orig-dst ${node(name).ipv6} --orig-port-dst 31046`,
+      ),
+    );
+    // Without -6 the same NodePort is walked in IPv4, at the nodes' IPv4 addresses.
+    const { result: v4 } = await runNodePort(
+      lab.deps(),
+      { port: 31046, capture: { enabled: false, seconds: 1 } },
+      ctx(),
+    );
+    expect(v4.nodes.map((n) => n.dnatTargets)).toEqual([[`${pod('pod-dest').ip}:80`], [`${pod('pod-dest').ip}:80`]]);
+  }, 120_000);
+
   it("nodeport on the IPv6 Service's NodePort: its ip6tables rules, and the test connection to each node's IPv6 address", async () => {
     const { result: r } = await runNodePort(lab.deps(), { port: 31096, capture: { enabled: true, seconds: 1 } }, ctx());
     const target = `[${pod('pod-dest').ipv6}]:80`;

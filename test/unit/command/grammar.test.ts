@@ -175,7 +175,15 @@ describe('network policy commands', () => {
       /--port: "80;id" is not a whole number/,
     );
     expect(() => parseInspectArgs('pod', ['a', '--port', '80'])).toThrow('--port: only `trace` takes a port');
-    expect(() => parseInspectArgs('svc', ['web', '-6'])).toThrow('--ipv6: only `trace` picks a family');
+    expect(() => parseInspectArgs('pod', ['web', '-6'])).toThrow(
+      '--ipv6: only `trace`, `svc` and `nodeport` pick a family',
+    );
+    expect(parseInspectArgs('svc', ['web', '-6']).command).toMatchObject({ op: 'svc', name: 'web', family: 6 });
+    expect(parseInspectArgs('nodeport', ['31080', '--ipv4']).command).toMatchObject({ op: 'nodeport', family: 4 });
+    expect(parseSlackCommand('svc web -n shop -6')).toMatchObject({
+      kind: 'operation',
+      command: { op: 'svc', namespace: 'shop', family: 6 },
+    });
     expect(() => parseInspectArgs('trace', ['a', 'b', '-4', '-6'])).toThrow(
       '--ipv4: --ipv4 and --ipv6 cannot be given together',
     );

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_TOPOLOGY_PATH, loadTopology, parseTopology } from '../../../src/lab/topology.ts';
-import { planLab } from '../../../src/lab/plan.ts';
+import { planLab, servicesOfFamily } from '../../../src/lab/plan.ts';
+import { buildEndpointSlices, buildService, type ObjectContext } from '../../../src/lab/api-server/objects.ts';
 import {
   hostLinkLines,
   nodeFdbLines,
@@ -99,6 +100,54 @@ ${extra}`;
     expect(() => parseTopology(parseYaml(v4only))).toThrow(/IPv6 pool of a dual-stack lab/);
     expect(() => parseTopology(parseYaml(yaml('kubeProxy: nftables')))).toThrow(/iptables mode only/);
     expect(() => parseTopology(parseYaml(yaml('').replace('ipFamily: IPv6', 'ipFamily: v6')))).toThrow(/IPv4 or IPv6/);
+  });
+
+  it('builds a dual-stack Service: a ClusterIP of each family, each half in its own tables, an EndpointSlice each', () => {
+    const both = planLab(
+      parseTopology(
+        parseYaml(
+          yaml('').replace(
+            '  - { name: none6,',
+            '  - { name: web46, ipFamilies: [IPv4, IPv6], selector: { app: web }, ports: [{ name: http, port: 82 }] }\n  - { name: none6,',
+          ),
+        ),
+      ),
+      { lab: 'dual6', nodeSubnet: '10.254.7.0/24' },
+    );
+    const web46 = both.services.find((s) => s.name === 'web46')!;
+    // The IPv4 allocator counts web4 before it, the IPv6 one web6.
+    expect([web46.ipFamily, web46.clusterIP, web46.ipv6?.clusterIP]).toEqual([
+      undefined,
+      '10.96.0.101',
+      'fd00:10:96::65',
+    ]);
+    expect(web46.ports[0]!.endpoints.map((e) => e.ip)).toEqual([both.pods[0]!.ip]);
+    expect(web46.ipv6!.ports[0]!.endpoints.map((e) => e.ip)).toEqual([both.pods[0]!.ipv6]);
+    expect(servicesOfFamily(both, 4).map((s) => s.name)).toEqual(['web4', 'web46']);
+    expect(servicesOfFamily(both, 6).map((s) => [s.name, s.clusterIP])).toEqual([
+      ['web6', 'fd00:10:96::64'],
+      ['web46', 'fd00:10:96::65'],
+      ['none6', 'fd00:10:96::66'],
+    ]);
+    expect(kubeProxyNatRules(both)).toContain(`-j DNAT --to-destination ${both.pods[0]!.ip}:80`);
+    expect(kubeProxyNatRules(both)).toContain('-A KUBE-SERVICES -d 10.96.0.101/32 ');
+    expect(kubeProxyNatRules(both, 6)).toContain('-A KUBE-SERVICES -d fd00:10:96::65/128 ');
+    const objectCtx: ObjectContext = { plan: both, createdAt: new Date(0), kernelVersion: '6.1.0' };
+    expect((buildService(objectCtx, web46) as Record<string, unknown>).spec).toMatchObject({
+      clusterIP: '10.96.0.101',
+      clusterIPs: ['10.96.0.101', 'fd00:10:96::65'],
+      ipFamilies: ['IPv4', 'IPv6'],
+      ipFamilyPolicy: 'RequireDualStack',
+    });
+    const slices = buildEndpointSlices(objectCtx, web46) as unknown as { metadata: { name: string }; addressType: string; endpoints: { addresses: string[] }[] }[]; // prettier-ignore
+    expect(slices.map((x) => [x.addressType, x.endpoints.map((e) => e.addresses)])).toEqual([
+      ['IPv4', [[both.pods[0]!.ip]]],
+      ['IPv6', [[both.pods[0]!.ipv6]]],
+    ]);
+    expect(new Set(slices.map((x) => x.metadata.name)).size).toBe(2);
+    expect(() => parseTopology(parseYaml(yaml('').replace('ipFamily: IPv6', 'ipFamilies: [IPv6, IPv4]')))).toThrow(
+      /IPv4-primary/,
+    );
   });
 });
 

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_TOPOLOGY_PATH, loadTopology } from '../../../../src/lab/topology.ts';
 import { planLab } from '../../../../src/lab/plan.ts';
 import {
-  buildEndpointSlice,
+  buildEndpointSlices,
   buildEndpoints,
   buildIpPool,
   buildNamespaces,
@@ -130,7 +130,7 @@ describe('lab Service, Endpoints and EndpointSlice objects', () => {
         ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
       },
     ]);
-    const slice = buildEndpointSlice(ctx, svcOf('svc-clusterip')) as Json;
+    const slice = buildEndpointSlices(ctx, svcOf('svc-clusterip'))[0] as Json;
     expect(slice.metadata.labels['kubernetes.io/service-name']).toBe('svc-clusterip');
     expect(slice.metadata.name).toMatch(/^svc-clusterip-[a-z0-9]{5}$/);
     expect(slice.endpoints).toEqual([
@@ -144,7 +144,9 @@ describe('lab Service, Endpoints and EndpointSlice objects', () => {
 
     const notReady = { ...ctx, overrides: { pods: { 'default/pod-dest': { ready: false } } } };
     expect((buildEndpoints(notReady, svcOf('svc-clusterip')) as Json).subsets[0].notReadyAddresses[0].ip).toBe(dest.ip);
-    expect((buildEndpointSlice(notReady, svcOf('svc-clusterip')) as Json).endpoints[0].conditions.ready).toBe(false);
+    expect((buildEndpointSlices(notReady, svcOf('svc-clusterip'))[0] as Json).endpoints[0].conditions.ready).toBe(
+      false,
+    );
   });
 });
 
