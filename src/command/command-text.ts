@@ -8,6 +8,7 @@ import type { OperationCommand } from '../ops/run-operation.ts';
 const ns = (namespace: string) => (namespace === 'default' ? [] : ['-n', namespace]);
 const capture = (c: { enabled: boolean; seconds: number }) =>
   c.enabled ? ['--capture-seconds', String(c.seconds)] : ['--no-capture'];
+const family = (f: 4 | 6 | undefined) => (f ? [`--ipv${f}`] : []);
 
 export function commandWords(c: OperationCommand): string[] {
   switch (c.op) {
@@ -20,12 +21,12 @@ export function commandWords(c: OperationCommand): string[] {
         ...(c.port !== undefined ? ['--port', String(c.port)] : []),
         ...capture(c.capture),
         ...(c.noTest ? ['--no-test'] : []),
-        ...(c.family ? [`--ipv${c.family}`] : []),
+        ...family(c.family),
       ];
     case 'nodeport':
-      return ['nodeport', String(c.port), ...capture(c.capture)];
+      return ['nodeport', String(c.port), ...capture(c.capture), ...family(c.family)];
     case 'svc':
-      return ['svc', c.name, ...ns(c.namespace), ...capture(c.capture)];
+      return ['svc', c.name, ...ns(c.namespace), ...capture(c.capture), ...family(c.family)];
     case 'pod':
     case 'policy':
       return [c.op, c.name, ...ns(c.namespace)];

@@ -21,6 +21,8 @@ describe('command text, the inverse of the grammar', () => {
     'nodeport 30080 --no-capture',
     'nodeport 30080 --capture-seconds 3',
     'svc web -n shop',
+    'svc web -n shop -6 --no-capture',
+    'nodeport 31046 --ipv6',
     'pod pod-src -n payments',
     'policy pod-src',
     'routes k8s-node1',
@@ -41,5 +43,10 @@ describe('command text, the inverse of the grammar', () => {
     };
     expect(commandText(c)).toBe('trace a b --capture-seconds 5');
     expect(commandText({ ...c, capture: { enabled: false, seconds: 5 } })).toBe('trace a b --no-capture');
+  });
+
+  it('keeps the family a dual-stack Service was walked in, so a button re-runs the same half', () => {
+    expect(commandText(parsed('svc web46 -6'))).toBe('svc web46 --capture-seconds 5 --ipv6');
+    expect(commandText(parsed('nodeport 31046 -4 --no-capture'))).toBe('nodeport 31046 --no-capture --ipv4');
   });
 });
