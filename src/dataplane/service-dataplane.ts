@@ -8,7 +8,14 @@ import type { NodeCommand } from '../node/types.ts';
 export type KubeProxyMode = 'iptables' | 'nftables' | 'ipvs';
 
 /** Where the walk starts: a NodePort, or a ClusterIP and port; the Service port's protocol when known. */
-export type ServiceEntry = ({ nodePort: number } | { clusterIP: string; port: number }) & { protocol?: string };
+/**
+ * What to walk: a NodePort or a ClusterIP port. `family`: the Service's (absent: the ClusterIP's, else IPv4); the
+ * modes that keep a table per family (nftables) walk that family's.
+ */
+export type ServiceEntry = ({ nodePort: number } | { clusterIP: string; port: number }) & {
+  protocol?: string;
+  family?: 4 | 6;
+};
 
 export interface ServiceWalk {
   /** The rule that catches the traffic exists (KUBE-NODEPORTS / KUBE-SERVICES match, or the mode's equivalent). */

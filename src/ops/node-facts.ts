@@ -433,6 +433,8 @@ export async function inspectServiceRules(
   given?: ServiceDataplane,
   /** kube-proxy's ConfigMap mode: the walker where the node neither answers /proxyMode nor holds any rules. */
   configuredMode: KubeProxyMode | null = null,
+  /** The node's address in the Service's family, where its NodePort is reached (default: the address k8snet uses). */
+  serviceAddress: string = node.address,
 ): Promise<NodeRuleFacts> {
   // The Service's family decides where kube-proxy wrote its rules, its NodePorts' too: an IPv6 single-stack Service's
   // only in ip6tables, whatever address the node is reached at (a dual-stack one's in both).
@@ -448,14 +450,17 @@ export async function inspectServiceRules(
   const protocol = servicePort ? { protocol: servicePort.protocol } : {};
   const walk = dataplane.walk(
     outputs,
-    kind === 'nodeport' ? { nodePort: port, ...protocol } : { clusterIP: svc.clusterIP ?? '', port, ...protocol },
+    kind === 'nodeport'
+      ? { nodePort: port, family, ...protocol }
+      : { clusterIP: svc.clusterIP ?? '', port, family, ...protocol },
   );
   const listeners = ss === null ? null : listenersFromSs(ss).filter((l) => l.port === port);
   // A NodePort held only on 127.0.0.1 (or another address) does not listen on the node address that clients use.
-  const listening = listeners === null ? null : acceptsOn(listeners, port, node.address);
+  const listening = listeners === null ? null : acceptsOn(listeners, port, serviceAddress);
   return {
     name: node.name,
-    ip: node.address,
+    // The address the Service is judged at (nodeport-ips, listeners, messages): the node's in the Service's family.
+    ip: serviceAddress,
     mode: dataplane.mode,
     detected,
     rules: walk.rules,

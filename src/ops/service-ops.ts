@@ -147,6 +147,7 @@ async function inspectAllNodes(
         ctx.signal,
         undefined,
         configuredMode,
+        nodeAddressFor(nodes, target, svc),
       );
       return { target, facts };
     } catch (err) {

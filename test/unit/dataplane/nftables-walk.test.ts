@@ -110,6 +110,14 @@ describe('the nftables implementation of the dataplane seam', () => {
     ]);
   });
 
+  it("walks an IPv6 Service's NodePort in the ip6 table, an IPv4 one's in the ip table", () => {
+    const v4 = nftablesDataplane.walk([overall, ''], { nodePort: 3003 });
+    expect([v4.entryRule, v4.dnatTargets]).toEqual([true, ['10.180.0.3:80']]);
+    // The same table handed over as the ip6 one: found there only when the Service is IPv6.
+    expect(nftablesDataplane.walk(['', overall], { nodePort: 3003, family: 6 })).toEqual(v4);
+    expect(nftablesDataplane.walk(['', overall], { nodePort: 3003 }).entryRule).toBe(false);
+  });
+
   it('walks an IPv6 ClusterIP in the ip6 table', () => {
     expect(nftablesDataplane.walk([overall, ''], { clusterIP: 'fd00:10:96::1', port: 80 }).entryRule).toBe(false);
     expect(nftablesDataplane.walk([overall, ''], { clusterIP: '172.30.0.41', port: 80 }).dnatTargets).toEqual([
