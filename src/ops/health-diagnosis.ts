@@ -4,6 +4,7 @@
  * without endpoints; NodePorts missing from some node's rules; pods not Running. Pure, plus the comparison with
  * the previous report ("… missing on k8s-node1 since 09:00").
  */
+import { isIP } from 'node:net';
 import type { Finding } from '../model/report.ts';
 import type { IpPoolInfo, PodInfo, ServiceInfo } from '../cluster/types.ts';
 import { lookupRoute, overlayBetween } from './trace-diagnosis.ts';
@@ -21,6 +22,8 @@ export interface HealthNodeFacts {
   ipForward: boolean | null;
   /** NodePorts this node's KUBE-NODEPORTS chain handles. */
   nodePorts: number[] | null;
+  /** NodePorts in the IPv6 tables (ip6tables), read when the cluster has IPv6 Services; absent: not read. */
+  nodePortsV6?: number[] | null;
   /** The uplink's addresses (the interface holding the node's address): where its tunnel packets may come from. */
   underlayIPs?: string[];
   /** kube-proxy's mode and Calico's eBPF dataplane as the node shows them (absent or null: not read). */
@@ -93,15 +96,22 @@ function nodeChecks(node: HealthNodeFacts, facts: HealthFacts): Finding[] {
         );
     }
   }
-  if (node.nodePorts) {
-    for (const svc of facts.services) {
+  for (const svc of facts.services) {
+    // Each family the Service has a ClusterIP of has its NodePorts in that family's tables.
+    const ips = svc.clusterIPs.length > 0 ? svc.clusterIPs : [svc.clusterIP ?? ''];
+    const families = new Set(ips.filter((ip) => isIP(ip) !== 0).map((ip) => (isIP(ip) === 6 ? 6 : 4)));
+    if (families.size === 0) families.add(4);
+    for (const family of families) {
+      const listed = family === 6 ? node.nodePortsV6 : node.nodePorts;
+      if (!listed) continue;
       for (const p of svc.ports) {
-        if (p.nodePort !== null && !node.nodePorts.includes(p.nodePort)) {
+        if (p.nodePort !== null && !listed.includes(p.nodePort)) {
+          const tables = family === 6 ? 'ip6tables' : 'iptables';
           out.push(
             err(
               'nodeport_rule_missing',
-              `NodePort ${p.nodePort} (${svc.namespace}/${svc.name}) missing from ${node.name}'s iptables`,
-              `KUBE-NODEPORTS on ${node.name}: ${node.nodePorts.join(', ') || 'empty'}`,
+              `NodePort ${p.nodePort} (${svc.namespace}/${svc.name}) missing from ${node.name}'s ${tables}`,
+              `KUBE-NODEPORTS on ${node.name}${family === 6 ? ' (ip6tables)' : ''}: ${listed.join(', ') || 'empty'}`,
             ),
           );
         }

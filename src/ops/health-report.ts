@@ -147,6 +147,8 @@ export async function runHealthReport(
         : (await deps.cluster.listEndpoints(s.namespace, s.name)).filter((e) => e.ready).length,
   }));
 
+  // kube-proxy writes an IPv6 Service's NodePorts in its IPv6 tables only (a dual-stack one's in both).
+  const ipv6Services = services.some((s) => s.clusterIPs.some((ip) => isIP(ip) === 6));
   ctx.onStep(`inspecting ${nodes.length} nodes`);
   const targets = new Map<string, CapturePointRequest['node']>();
   const nodeFacts = await mapLimit(nodes, NODE_CONCURRENCY, async (node): Promise<HealthNodeFacts> => {
@@ -158,13 +160,20 @@ export async function runHealthReport(
       const facts = await inspectNode(deps.shell, target, ctx.signal);
       if (facts.error)
         return { ...base, routes: null, links: null, ipForward: null, nodePorts: null, error: facts.error };
-      const { nodePorts, detected } = await nodePortsOn(deps.shell, target, ctx.signal, kubeProxyConfig?.mode ?? null);
+      const { nodePorts, nodePortsV6, detected } = await nodePortsOn(
+        deps.shell,
+        target,
+        ctx.signal,
+        kubeProxyConfig?.mode ?? null,
+        ipv6Services,
+      );
       return {
         ...base,
         routes: facts.routes,
         links: facts.links,
         ipForward: facts.ipForward,
         nodePorts,
+        ...(nodePortsV6 === undefined ? {} : { nodePortsV6 }),
         detected,
         ...(facts.underlayIPs ? { underlayIPs: facts.underlayIPs } : {}),
         error: null,

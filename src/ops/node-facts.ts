@@ -542,12 +542,16 @@ export async function nodePortsOn(
   node: NodeTarget,
   signal: AbortSignal,
   configuredMode: KubeProxyMode | null = null,
-): Promise<{ nodePorts: number[] | null; detected: DetectedMode | null }> {
+  /** Also read the IPv6 tables (a cluster with IPv6 Services): their NodePorts in `nodePortsV6`. */
+  ipv6 = false,
+): Promise<{ nodePorts: number[] | null; nodePortsV6?: number[] | null; detected: DetectedMode | null }> {
   const detected = await detectModeOn(shell, node, signal).catch(() => null);
-  try {
-    const dataplane = dataplaneFor(detected?.mode ?? configuredMode);
-    return { nodePorts: dataplane.nodePorts(await readDataplane(shell, node, dataplane, signal)), detected };
-  } catch {
-    return { nodePorts: null, detected };
-  }
+  const dataplane = dataplaneFor(detected?.mode ?? configuredMode);
+  const read = (family: 4 | 6) =>
+    readDataplane(shell, node, dataplane, signal, family).then(
+      (outputs) => dataplane.nodePorts(outputs),
+      () => null,
+    );
+  const [nodePorts, nodePortsV6] = await Promise.all([read(4), ipv6 ? read(6) : Promise.resolve(undefined)]);
+  return { nodePorts, ...(nodePortsV6 === undefined ? {} : { nodePortsV6 }), detected };
 }

@@ -116,6 +116,40 @@ describe('cluster health', () => {
     ]);
   });
 
+  it("judges each family's NodePorts in that family's tables: an IPv6 Service's in ip6tables, a dual-stack one's in both", () => {
+    const f = facts();
+    const nodePort = (name: string, clusterIPs: string[], port: number) => ({
+      ...f.services[0]!,
+      name,
+      clusterIP: clusterIPs[0]!,
+      clusterIPs,
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 80, nodePort: port }],
+    });
+    f.services = [
+      nodePort('web6', ['fd00:10:96::64'], 31096),
+      nodePort('web46', ['10.96.0.100', 'fd00:10:96::65'], 31046),
+    ];
+    for (const n of f.nodes) {
+      n.nodePorts = [31046];
+      n.nodePortsV6 = [31046, 31096];
+    }
+    expect(diagnoseHealth(f)).toEqual([]);
+    f.nodes[0]!.nodePortsV6 = [31096];
+    f.nodes[1]!.nodePorts = [];
+    expect(diagnoseHealth(f).map((x) => [x.message, x.evidence])).toEqual([
+      [
+        "NodePort 31046 (default/web46) missing from k8s-node1's ip6tables",
+        'KUBE-NODEPORTS on k8s-node1 (ip6tables): 31096',
+      ],
+      ["NodePort 31046 (default/web46) missing from k8s-node2's iptables", 'KUBE-NODEPORTS on k8s-node2: empty'],
+    ]);
+    // Where the IPv6 tables were not read, they are not judged.
+    for (const n of f.nodes) delete n.nodePortsV6;
+    expect(diagnoseHealth(f).map((x) => x.message)).toEqual([
+      "NodePort 31046 (default/web46) missing from k8s-node2's iptables",
+    ]);
+  });
+
   it('reports an unreachable node instead of failing the report', () => {
     const f = facts();
     f.nodes[1] = { ...f.nodes[1]!, routes: null, links: null, error: 'connect ETIMEDOUT' };
