@@ -24,6 +24,8 @@ export interface HealthNodeFacts {
   nodePorts: number[] | null;
   /** NodePorts in the IPv6 tables (ip6tables), read when the cluster has IPv6 Services; absent: not read. */
   nodePortsV6?: number[] | null;
+  /** With an IPv6 pool: the node's IPv6 routes (`ip -6 route`), blocks and InternalIP; absent: not read. */
+  ipv6?: { routes: RouteLine[] | null; blocks: string[]; address: string | null };
   /** The uplink's addresses (the interface holding the node's address): where its tunnel packets may come from. */
   underlayIPs?: string[];
   /** kube-proxy's mode and Calico's eBPF dataplane as the node shows them (absent or null: not read). */
@@ -50,6 +52,54 @@ function firstAddress(cidr: string): string {
   return cidr.split('/')[0]!;
 }
 
+/**
+ * One family's routes on `node`: every other node's blocks through the pool's tunnel device (vxlan.calico, tunl0;
+ * vxlan-v6.calico for IPv6) or straight to that node, and every local pod's address to its cali interface.
+ */
+function routeChecks(node: HealthNodeFacts, facts: HealthFacts, family: 4 | 6): Finding[] {
+  const routesOf = (n: HealthNodeFacts) => (family === 6 ? (n.ipv6?.routes ?? null) : n.routes);
+  const blocksOf = (n: HealthNodeFacts) => (family === 6 ? (n.ipv6?.blocks ?? []) : n.blocks);
+  const routes = routesOf(node);
+  if (!routes) return [];
+  const out: Finding[] = [];
+  const pool = facts.pools.find((p) => !p.disabled && (p.cidr.includes(':') ? 6 : 4) === family) ?? null;
+  const overlay = overlayBetween(pool, false, false);
+  for (const other of facts.nodes.filter((n) => n.name !== node.name)) {
+    for (const block of blocksOf(other)) {
+      const route = lookupRoute(routes, firstAddress(block));
+      const good =
+        route &&
+        route.type === 'unicast' &&
+        route.destination !== 'default' &&
+        (overlay.device === null ||
+          route.device === overlay.device ||
+          route.gateway === (family === 6 ? other.ipv6?.address : other.ip));
+      if (!good)
+        out.push(
+          err(
+            'route_to_block_missing',
+            `route to ${block} (${other.name}) missing on ${node.name}`,
+            route?.raw ?? `no matching route${family === 6 ? ' (ip -6 route)' : ''}`,
+          ),
+        );
+    }
+  }
+  for (const pod of facts.pods.filter((p) => p.nodeName === node.name && !p.hostNetwork)) {
+    const ip = (pod.podIPs.length > 0 ? pod.podIPs : [pod.podIP ?? '']).find((a) => isIP(a) === family);
+    if (!ip) continue;
+    const route = lookupRoute(routes, ip);
+    if (route?.device !== pod.caliInterface)
+      out.push(
+        err(
+          'route_to_pod_missing',
+          `route to ${pod.namespace}/${pod.name} (${ip} via ${pod.caliInterface}) missing on ${node.name}`,
+          route?.raw ?? `no matching route${family === 6 ? ' (ip -6 route)' : ''}`,
+        ),
+      );
+  }
+  return out;
+}
+
 function nodeChecks(node: HealthNodeFacts, facts: HealthFacts): Finding[] {
   if (node.error)
     return [err('node_unreachable', `${node.name} (${node.ip}) could not be inspected: ${node.error}`, node.error)];
@@ -65,37 +115,7 @@ function nodeChecks(node: HealthNodeFacts, facts: HealthFacts): Finding[] {
     else if (!tunnel.up)
       out.push(err('tunnel_down', `${overlay.device} is down on ${node.name}`, `${overlay.device} state DOWN`));
   }
-  if (node.routes) {
-    for (const other of facts.nodes.filter((n) => n.name !== node.name)) {
-      for (const block of other.blocks) {
-        const route = lookupRoute(node.routes, firstAddress(block));
-        const good =
-          route &&
-          route.type === 'unicast' &&
-          route.destination !== 'default' &&
-          (overlay.device === null || route.device === overlay.device || route.gateway === other.ip);
-        if (!good)
-          out.push(
-            err(
-              'route_to_block_missing',
-              `route to ${block} (${other.name}) missing on ${node.name}`,
-              route?.raw ?? 'no matching route',
-            ),
-          );
-      }
-    }
-    for (const pod of facts.pods.filter((p) => p.nodeName === node.name && p.podIP && !p.hostNetwork)) {
-      const route = lookupRoute(node.routes, pod.podIP!);
-      if (route?.device !== pod.caliInterface)
-        out.push(
-          err(
-            'route_to_pod_missing',
-            `route to ${pod.namespace}/${pod.name} (${pod.podIP} via ${pod.caliInterface}) missing on ${node.name}`,
-            route?.raw ?? 'no matching route',
-          ),
-        );
-    }
-  }
+  for (const family of [4, 6] as const) out.push(...routeChecks(node, facts, family));
   for (const svc of facts.services) {
     // Each family the Service has a ClusterIP of has its NodePorts in that family's tables.
     const ips = svc.clusterIPs.length > 0 ? svc.clusterIPs : [svc.clusterIP ?? ''];

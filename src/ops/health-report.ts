@@ -22,7 +22,7 @@ import {
 import { mapLimit } from './concurrency.ts';
 import { NODE_CONCURRENCY } from './service-ops.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { inspectNode, nodePortsOn } from './node-facts.ts';
+import { inspectNode, nodePortsOn, readRoutes } from './node-facts.ts';
 import { nodeBlocks } from './calico-blocks.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import { calicoConfigSection, diagnoseCalicoConfig } from './calico-config-diagnosis.ts';
@@ -297,6 +297,33 @@ export async function runHealthReport(
   );
   for (const f of nodeFacts) f.blocks = blocks.get(f.name) ?? f.blocks;
   for (const b of bgp) b.blocks = blocks.get(b.name) ?? [];
+
+  // With an IPv6 pool, the same route checks over IPv6: each node's `ip -6 route` and its IPv6 blocks.
+  const pools6 = pools.filter((p) => !p.disabled && p.cidr.includes(':'));
+  if (pools6.length > 0) {
+    const routes6 = await mapLimit(nodeFacts, NODE_CONCURRENCY, async (f) => {
+      const target = targets.get(f.name);
+      if (!target || f.error) return null;
+      return readRoutes(deps.shell, target, ctx.signal, 6).then(
+        (r) => r.routes,
+        () => null,
+      );
+    });
+    const blocks6 = nodeBlocks(
+      nodeFacts.map((f, i) => ({
+        name: f.name,
+        podCIDRs: nodes.find((n) => n.name === f.name)?.podCIDRs.filter((c) => c.includes(':')) ?? [],
+        routes: routes6[i] ?? null,
+      })),
+      pools6,
+    );
+    nodeFacts.forEach((f, i) => {
+      const address =
+        nodes.find((n) => n.name === f.name)?.addresses.find((a) => a.type === 'InternalIP' && isIP(a.address) === 6)
+          ?.address ?? null;
+      f.ipv6 = { routes: routes6[i] ?? null, blocks: blocks6.get(f.name) ?? [], address };
+    });
+  }
 
   let sample: Awaited<ReturnType<typeof sampleTunnels>> | null = null;
   if (options.tunnelSampleSeconds) {

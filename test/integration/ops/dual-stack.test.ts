@@ -181,6 +181,23 @@ describe('trace on a dual-stack lab', () => {
     }
   }, 120_000);
 
+  it("report names a node's missing IPv6 route to another node's IPv6 block, read with ip -6 route", async () => {
+    const block = lab.state().plan.nodes.find((n) => n.name === 'k8s-node2')!.blockV6!;
+    const shown = await onNode('k8s-node1', ['ip', '-6', 'route', 'show', block]);
+    const route = shown.stdout.trim();
+    expect(route).toContain('dev vxlan-v6.calico');
+    expect((await onNode('k8s-node1', ['ip', '-6', 'route', 'del', block])).code).toBe(0);
+    try {
+      const { result } = await runHealthReport(lab.deps(), ctx());
+      const found = result.findings.filter((f) => f.code === 'route_to_block_missing');
+      expect(found.map((f) => [f.severity, f.message])).toEqual([
+        ['error', `route to ${block} (k8s-node2) missing on k8s-node1`],
+      ]);
+    } finally {
+      expect((await onNode('k8s-node1', ['ip', '-6', 'route', 'add', ...route.split(/\s+/)])).code).toBe(0);
+    }
+  }, 120_000);
+
   it("names a source pod without its IPv6 default route, with the pod's ip -6 route table", async () => {
     const gateway = ['default', 'via', 'fe80::ecee:eeff:feee:eeee', 'dev', 'eth0'];
     const removed = await inPod('pod-src', ['ip', '-6', 'route', 'del', ...gateway]);

@@ -150,6 +150,41 @@ describe('cluster health', () => {
     ]);
   });
 
+  it("checks the IPv6 routes too with an IPv6 pool: remote IPv6 blocks via vxlan-v6.calico, local pods' IPv6 to their cali", () => {
+    const f = facts();
+    f.pools.push({ ...f.pools[0]!, name: 'v6', cidr: 'fd00:10:244::/64', blockSize: 122 });
+    const pod = f.pods[0]!;
+    pod.podIPs = [pod.podIP!, 'fd00:10:244::2'];
+    f.nodes[0]!.ipv6 = {
+      routes: [
+        'blackhole fd00:10:244::/122 dev lo proto 80',
+        `fd00:10:244::2 dev ${pod.caliInterface} proto kernel metric 256`,
+        'fd00:10:244::40/122 via fd00:10:244::40 dev vxlan-v6.calico proto 80 onlink',
+      ].map(r),
+      blocks: ['fd00:10:244::/122'],
+      address: 'fdd3::b',
+    };
+    f.nodes[1]!.ipv6 = {
+      routes: ['blackhole fd00:10:244::40/122 dev lo proto 80', 'fd00:10:244::/122 via fd00:10:244:: dev vxlan-v6.calico onlink'].map(r), // prettier-ignore
+      blocks: ['fd00:10:244::40/122'],
+      address: 'fdd3::c',
+    };
+    expect(diagnoseHealth(f)).toEqual([]);
+    // The remote block sent out the uplink under vxlanMode Always, and the pod's IPv6 route gone.
+    f.nodes[0]!.ipv6.routes = [
+      r('blackhole fd00:10:244::/122 dev lo proto 80'),
+      r('fd00:10:244::40/122 via fdd3::99 dev eth0'),
+    ];
+    expect(diagnoseHealth(f).map((x) => [x.message, x.evidence])).toEqual([
+      ['route to fd00:10:244::40/122 (k8s-node2) missing on k8s-node1', 'fd00:10:244::40/122 via fdd3::99 dev eth0'],
+      [
+        `route to ${pod.namespace}/${pod.name} (fd00:10:244::2 via ${pod.caliInterface}) missing on k8s-node1`,
+        // What now catches the pod's address: its block's blackhole.
+        'blackhole fd00:10:244::/122 dev lo proto 80',
+      ],
+    ]);
+  });
+
   it('reports an unreachable node instead of failing the report', () => {
     const f = facts();
     f.nodes[1] = { ...f.nodes[1]!, routes: null, links: null, error: 'connect ETIMEDOUT' };
