@@ -7,10 +7,9 @@ import type { NodeCommand } from '../node/types.ts';
 
 export type KubeProxyMode = 'iptables' | 'nftables' | 'ipvs';
 
-/** Where the walk starts: a NodePort, or a ClusterIP and port; the Service port's protocol when known. */
 /**
- * What to walk: a NodePort or a ClusterIP port. `family`: the Service's (absent: the ClusterIP's, else IPv4); the
- * modes that keep a table per family (nftables) walk that family's.
+ * Where the walk starts: a NodePort, or a ClusterIP and port; the Service port's protocol when known. `family`: the
+ * Service's (absent: the ClusterIP's, else IPv4); the modes that keep a table per family (nftables) walk that one.
  */
 export type ServiceEntry = ({ nodePort: number } | { clusterIP: string; port: number }) & {
   protocol?: string;

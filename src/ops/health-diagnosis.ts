@@ -48,6 +48,11 @@ const warn = (code: string, message: string, evidence = ''): Finding => ({
   evidence,
 });
 
+/** The first enabled pool of a family: the one whose encapsulation Calico uses for it. */
+function firstPoolOf(pools: readonly IpPoolInfo[], family: 4 | 6): IpPoolInfo | null {
+  return pools.find((p) => !p.disabled && (p.cidr.includes(':') ? 6 : 4) === family) ?? null;
+}
+
 function firstAddress(cidr: string): string {
   return cidr.split('/')[0]!;
 }
@@ -62,8 +67,7 @@ function routeChecks(node: HealthNodeFacts, facts: HealthFacts, family: 4 | 6): 
   const routes = routesOf(node);
   if (!routes) return [];
   const out: Finding[] = [];
-  const pool = facts.pools.find((p) => !p.disabled && (p.cidr.includes(':') ? 6 : 4) === family) ?? null;
-  const overlay = overlayBetween(pool, false, false);
+  const overlay = overlayBetween(firstPoolOf(facts.pools, family), false, false);
   for (const other of facts.nodes.filter((n) => n.name !== node.name)) {
     for (const block of blocksOf(other)) {
       const route = lookupRoute(routes, firstAddress(block));
@@ -104,11 +108,12 @@ function nodeChecks(node: HealthNodeFacts, facts: HealthFacts): Finding[] {
   if (node.error)
     return [err('node_unreachable', `${node.name} (${node.ip}) could not be inspected: ${node.error}`, node.error)];
   const out: Finding[] = [];
-  const pool = facts.pools.find((p) => !p.disabled) ?? null;
   if (node.ipForward === false)
     out.push(err('ip_forward_off', `IP forwarding is off on ${node.name}`, 'net.ipv4.ip_forward = 0'));
-  const overlay = overlayBetween(pool, false, false);
-  if (overlay.device && node.links) {
+  // Each family's first enabled pool says which tunnel device the node needs (vxlan-v6.calico for IPv6).
+  for (const family of [4, 6] as const) {
+    const overlay = overlayBetween(firstPoolOf(facts.pools, family), false, false);
+    if (!overlay.device || !node.links) continue;
     const tunnel = node.links.find((l) => l.name === overlay.device);
     if (!tunnel)
       out.push(err('tunnel_missing', `${node.name} has no ${overlay.device}`, `no ${overlay.device} in ip link`));

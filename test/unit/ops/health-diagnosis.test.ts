@@ -155,6 +155,7 @@ describe('cluster health', () => {
     f.pools.push({ ...f.pools[0]!, name: 'v6', cidr: 'fd00:10:244::/64', blockSize: 122 });
     const pod = f.pods[0]!;
     pod.podIPs = [pod.podIP!, 'fd00:10:244::2'];
+    for (const n of f.nodes) n.links = [...links, { name: 'vxlan-v6.calico', up: true, mtu: 1430 }];
     f.nodes[0]!.ipv6 = {
       routes: [
         'blackhole fd00:10:244::/122 dev lo proto 80',
@@ -170,6 +171,9 @@ describe('cluster health', () => {
       address: 'fdd3::c',
     };
     expect(diagnoseHealth(f)).toEqual([]);
+    f.nodes[1]!.links = links;
+    expect(diagnoseHealth(f).map((x) => x.message)).toEqual(['k8s-node2 has no vxlan-v6.calico']);
+    f.nodes[1]!.links = [...links, { name: 'vxlan-v6.calico', up: true, mtu: 1430 }];
     // The remote block sent out the uplink under vxlanMode Always, and the pod's IPv6 route gone.
     f.nodes[0]!.ipv6.routes = [
       r('blackhole fd00:10:244::/122 dev lo proto 80'),
