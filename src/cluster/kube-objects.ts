@@ -27,6 +27,7 @@ import type {
 /** Calico's node annotations (calico/node writes them; libcalico-go pkg/names). */
 export const CALICO_ANNOTATIONS = {
   vxlanTunnelAddr: 'projectcalico.org/IPv4VXLANTunnelAddr',
+  vxlanTunnelAddrV6: 'projectcalico.org/IPv6VXLANTunnelAddr',
   ipipTunnelAddr: 'projectcalico.org/IPv4IPIPTunnelAddr',
   ipv4Address: 'projectcalico.org/IPv4Address',
 } as const;
@@ -48,6 +49,9 @@ export function toNodeInfo(node: V1Node): NodeInfo {
     addresses,
     podCIDRs,
     vxlanTunnelIP: annotations[CALICO_ANNOTATIONS.vxlanTunnelAddr] ?? null,
+    ...(annotations[CALICO_ANNOTATIONS.vxlanTunnelAddrV6]
+      ? { vxlanTunnelIPv6: annotations[CALICO_ANNOTATIONS.vxlanTunnelAddrV6] }
+      : {}),
     ipipTunnelIP: annotations[CALICO_ANNOTATIONS.ipipTunnelAddr] ?? null,
     ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     labels: node.metadata?.labels ?? {},

@@ -13,6 +13,8 @@ export interface NodeInfo {
   /** Calico's tunnel addresses from node annotations (projectcalico.org/IPv4VXLANTunnelAddr, IPv4IPIPTunnelAddr). */
   vxlanTunnelIP: string | null;
   ipipTunnelIP: string | null;
+  /** vxlan-v6.calico's address (annotation projectcalico.org/IPv6VXLANTunnelAddr), on dual-stack nodes. */
+  vxlanTunnelIPv6?: string | null;
   ready: boolean;
   labels: Record<string, string>;
   /** The address calico/node autodetected (annotation projectcalico.org/IPv4Address, prefix dropped; BIRD peers from it); absent/null when not set. */

@@ -10,7 +10,7 @@ import { lookupRoute } from './route-lookup.ts';
 import { K8snetError } from '../errors.ts';
 import { headlineFor, sortFindings, type Finding } from '../model/report.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { inspectNode } from './node-facts.ts';
+import { inspectNode, readRoutes } from './node-facts.ts';
 import type { RouteLine } from './trace-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import { bgpPeerFinding, diagnoseBgp, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
@@ -70,7 +70,11 @@ export function blockOwner(r: RouteLine, nodes: readonly NodeInfo[]): string | n
   const byTunnel = nodes.find(
     (n) =>
       r.gateway !== null &&
-      (n.vxlanTunnelIP === r.gateway || n.ipipTunnelIP === r.gateway || n.internalIP === r.gateway),
+      (n.vxlanTunnelIP === r.gateway ||
+        n.vxlanTunnelIPv6 === r.gateway ||
+        n.ipipTunnelIP === r.gateway ||
+        n.addresses.some((a) => a.type === 'InternalIP' && a.address === r.gateway) ||
+        n.internalIP === r.gateway),
   );
   if (byTunnel) return byTunnel.name;
   const first = r.destination.split('/')[0]!;
@@ -86,15 +90,45 @@ export function routeSource(r: RouteLine): 'bird' | 'felix' | null {
 
 const SOURCE_TEXT = { bird: 'learned by BGP (BIRD, proto bird)', felix: 'programmed by Felix (proto 80)' } as const;
 
+export interface LabelledRoute {
+  route: string;
+  label: RouteLabel;
+  description: string;
+  owner: string | null;
+  source?: 'bird' | 'felix' | null;
+}
+
+/** Routes of the main path labelled (local-table routes left out; other tables' routes are 'other'). */
+function labelRoutes(
+  routes: readonly RouteLine[],
+  pools: readonly IpPoolInfo[],
+  nodes: readonly NodeInfo[],
+): LabelledRoute[] {
+  return routes
+    .filter((r) => r.table !== 'local')
+    .map((r) => {
+      // A route of another table (policy routing) is not on the main path of pod traffic.
+      const label: RouteLabel = r.table && r.table !== 'main' ? 'other' : labelRoute(r, pools);
+      const source = routeSource(r);
+      const description =
+        source && label !== 'host-network' && label !== 'other'
+          ? `${ROUTE_LABEL_TEXT[label]}, ${SOURCE_TEXT[source]}`
+          : ROUTE_LABEL_TEXT[label];
+      return {
+        route: r.raw,
+        label,
+        description,
+        owner: label.startsWith('remote-block') ? blockOwner(r, nodes) : null,
+        source,
+      };
+    });
+}
+
 export interface RoutesResult {
   node: string;
-  routes: {
-    route: string;
-    label: RouteLabel;
-    description: string;
-    owner: string | null;
-    source?: 'bird' | 'felix' | null;
-  }[];
+  routes: LabelledRoute[];
+  /** With an IPv6 pool: the node's `ip -6 route`, labelled the same way (absent: no IPv6 pool). */
+  routes6?: LabelledRoute[];
   /** BIRD's BGP sessions on the node, where the pools are routed by BGP (null: not routed by BGP, or BIRD unread). */
   bgp?: null | {
     via: string;
@@ -163,24 +197,11 @@ export async function runRoutes(
   const facts = await inspectNode(deps.shell, target, ctx.signal);
   if (facts.error || !facts.routes)
     throw new K8snetError('ssh_connect', `could not read ${target.name}'s routes: ${facts.error}`, { retryable: true });
-  const routes = facts.routes
-    .filter((r) => r.table !== 'local')
-    .map((r) => {
-      // A route of another table (policy routing) is not on the main path of pod traffic.
-      const label: RouteLabel = r.table && r.table !== 'main' ? 'other' : labelRoute(r, pools);
-      const source = routeSource(r);
-      const description =
-        source && label !== 'host-network' && label !== 'other'
-          ? `${ROUTE_LABEL_TEXT[label]}, ${SOURCE_TEXT[source]}`
-          : ROUTE_LABEL_TEXT[label];
-      return {
-        route: r.raw,
-        label,
-        description,
-        owner: label.startsWith('remote-block') ? blockOwner(r, nodes) : null,
-        source,
-      };
-    });
+  const routes = labelRoutes(facts.routes, pools, nodes);
+  // A dual-stack cluster's IPv6 pod traffic has a table of its own: `ip -6 route`, labelled the same way.
+  const routes6 = pools.some((p) => !p.disabled && p.cidr.includes(':'))
+    ? labelRoutes((await readRoutes(deps.shell, target, ctx.signal, 6)).routes, pools, nodes)
+    : undefined;
   const findings: Finding[] = [];
   // With Calico IPAM (this node blackholes its own blocks) other nodes' blocks are not their spec.podCIDRs, and this
   // node's table alone cannot tell them: no podCIDR check then. Otherwise a podCIDR (kubeadm's may be wider than the
@@ -214,7 +235,13 @@ export async function runRoutes(
       ]
     : [];
   return {
-    result: { node: target.name, routes, ...(bgp ? { bgp: bgp.bgp } : {}), findings: sorted },
+    result: {
+      node: target.name,
+      routes,
+      ...(routes6 ? { routes6 } : {}),
+      ...(bgp ? { bgp: bgp.bgp } : {}),
+      findings: sorted,
+    },
     report: {
       title: `routes ${target.name}`,
       headline: headlineFor(sorted),
@@ -226,6 +253,16 @@ export async function runRoutes(
           columns: ['ROUTE', 'WHAT', 'NODE'],
           rows: routes.map((r) => [r.route, r.description, r.owner ?? '']),
         },
+        ...(routes6
+          ? [
+              {
+                kind: 'table' as const,
+                title: `${target.name}: ip -6 route, labelled`,
+                columns: ['ROUTE', 'WHAT', 'NODE'],
+                rows: routes6.map((r) => [r.route, r.description, r.owner ?? '']),
+              },
+            ]
+          : []),
         ...bgpSection,
       ],
       attachments: [],

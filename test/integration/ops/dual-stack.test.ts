@@ -13,6 +13,7 @@ import { labPaths } from '../../../src/lab/state.ts';
 import { runTrace, type TraceResult } from '../../../src/ops/trace.ts';
 import { runNodePort, runService } from '../../../src/ops/service-ops.ts';
 import { runHealthReport } from '../../../src/ops/health-report.ts';
+import { runRoutes } from '../../../src/ops/routes-op.ts';
 import { TOPOLOGIES, inNetns, run } from '../../support/lab.ts';
 import { labForFile } from '../../support/lab-deps.ts';
 
@@ -197,6 +198,21 @@ describe('trace on a dual-stack lab', () => {
       expect((await onNode('k8s-node1', ['ip', '-6', 'route', 'add', ...route.split(/\s+/)])).code).toBe(0);
     }
   }, 120_000);
+
+  it('routes NODE labels the IPv6 table too: its own IPv6 block, the local pod, the remote block via vxlan-v6.calico', async () => {
+    const { result, report } = await runRoutes(lab.deps(), { node: 'k8s-node1' }, ctx());
+    const six = result.routes6!.map((r) => [r.route.split(' ')[0] === 'blackhole' ? r.route.split(' ')[1] : r.route.split(' ')[0], r.label, r.owner]); // prettier-ignore
+    expect(six).toEqual(
+      expect.arrayContaining([
+        [node('k8s-node1').blockV6, 'blackhole-local-block', null],
+        [pod('pod-dest').ipv6, 'local-pod', null],
+        [node('k8s-node2').blockV6, 'remote-block-vxlan', 'k8s-node2'],
+      ]),
+    );
+    expect(result.routes.some((r) => r.route.includes(':'))).toBe(false);
+    expect(report.sections.map((s) => s.title)).toContain('k8s-node1: ip -6 route, labelled');
+    expect(result.findings.filter((f) => f.severity !== 'info')).toEqual([]);
+  }, 60_000);
 
   it("names a source pod without its IPv6 default route, with the pod's ip -6 route table", async () => {
     const gateway = ['default', 'via', 'fe80::ecee:eeff:feee:eeee', 'dev', 'eth0'];

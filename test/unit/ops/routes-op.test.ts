@@ -73,4 +73,29 @@ describe('route labels', () => {
     expect(blockOwner(routes[3]!, nodes)).toBe('k8s-node2');
     expect(blockOwner(routes[4]!, nodes)).toBe('k8s-node3');
   });
+
+  it("names an IPv6 block's owner by its vxlan-v6.calico address (IPv6VXLANTunnelAddr) or its IPv6 InternalIP", () => {
+    const dual = {
+      ...node('k8s-node2', '192.168.1.12', '10.244.196.128/26', '10.244.196.128'),
+      addresses: [
+        { type: 'InternalIP', address: '192.168.1.12' },
+        { type: 'InternalIP', address: 'fd00:1::12' },
+      ],
+      vxlanTunnelIPv6: 'fd00:10:244::40',
+    };
+    const [viaTunnel, direct] = routesFromIpJson(
+      JSON.stringify([
+        {
+          dst: 'fd00:10:244::40/122',
+          gateway: 'fd00:10:244::40',
+          dev: 'vxlan-v6.calico',
+          protocol: '80',
+          flags: ['onlink'],
+        },
+        { dst: 'fd00:10:244::80/122', gateway: 'fd00:1::12', dev: 'eth0', protocol: 'bird', flags: [] },
+      ]),
+    );
+    expect(labelRoute(viaTunnel!, [...pools, { ...pools[0]!, cidr: 'fd00:10:244::/64' }])).toBe('remote-block-vxlan');
+    expect([blockOwner(viaTunnel!, [dual]), blockOwner(direct!, [dual])]).toEqual(['k8s-node2', 'k8s-node2']);
+  });
 });
