@@ -24,8 +24,8 @@ export interface HealthNodeFacts {
   nodePorts: number[] | null;
   /** NodePorts in the IPv6 tables (ip6tables), read when the cluster has IPv6 Services; absent: not read. */
   nodePortsV6?: number[] | null;
-  /** With an IPv6 pool: the node's IPv6 routes (`ip -6 route`), blocks and InternalIP; absent: not read. */
-  ipv6?: { routes: RouteLine[] | null; blocks: string[]; address: string | null };
+  /** With an IPv6 pool: the node's IPv6 routes (`ip -6 route`), blocks, InternalIP and forwarding; absent: not read. */
+  ipv6?: { routes: RouteLine[] | null; blocks: string[]; address: string | null; forwarding?: boolean | null };
   /** The uplink's addresses (the interface holding the node's address): where its tunnel packets may come from. */
   underlayIPs?: string[];
   /** kube-proxy's mode and Calico's eBPF dataplane as the node shows them (absent or null: not read). */
@@ -110,6 +110,8 @@ function nodeChecks(node: HealthNodeFacts, facts: HealthFacts): Finding[] {
   const out: Finding[] = [];
   if (node.ipForward === false)
     out.push(err('ip_forward_off', `IP forwarding is off on ${node.name}`, 'net.ipv4.ip_forward = 0'));
+  if (node.ipv6?.forwarding === false)
+    out.push(err('ip_forward_off', `IPv6 forwarding is off on ${node.name}`, 'net.ipv6.conf.all.forwarding = 0'));
   // Each family's first enabled pool says which tunnel device the node needs (vxlan-v6.calico for IPv6).
   for (const family of [4, 6] as const) {
     const overlay = overlayBetween(firstPoolOf(facts.pools, family), false, false);

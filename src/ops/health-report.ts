@@ -22,7 +22,9 @@ import {
 import { mapLimit } from './concurrency.ts';
 import { NODE_CONCURRENCY } from './service-ops.ts';
 import { nodeTarget, type OperationDeps } from './deps.ts';
-import { inspectNode, nodePortsOn, readRoutes } from './node-facts.ts';
+import { inspectNode, nodePortsOn, readRoutes, runOk } from './node-facts.ts';
+import { sysctlNet } from '../node/catalogue.ts';
+import { sysctlValues } from '../parse/sysctl.ts';
 import { nodeBlocks } from './calico-blocks.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
 import { calicoConfigSection, diagnoseCalicoConfig } from './calico-config-diagnosis.ts';
@@ -35,6 +37,9 @@ import { diagnoseBgp, nestBgpFindings, routedByBgp, type BgpNodeFacts } from './
 import { kubeProxyModeFindings } from './service-diagnosis.ts';
 import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
 import type { CalicoDataplane } from '../dataplane/kube-proxy-mode.ts';
+
+/** The sysctl that makes a node route IPv6 (Calico turns it on for IPv6 pools). */
+const IPV6_FORWARDING = 'net.ipv6.conf.all.forwarding';
 
 export interface HealthReportResult {
   generatedAt: string;
@@ -298,22 +303,28 @@ export async function runHealthReport(
   for (const f of nodeFacts) f.blocks = blocks.get(f.name) ?? f.blocks;
   for (const b of bgp) b.blocks = blocks.get(b.name) ?? [];
 
-  // With an IPv6 pool, the same route checks over IPv6: each node's `ip -6 route` and its IPv6 blocks.
+  // With an IPv6 pool, the same route checks over IPv6: each node's `ip -6 route`, its IPv6 blocks, and whether it
+  // forwards IPv6 at all.
   const pools6 = pools.filter((p) => !p.disabled && p.cidr.includes(':'));
   if (pools6.length > 0) {
     const routes6 = await mapLimit(nodeFacts, NODE_CONCURRENCY, async (f) => {
       const target = targets.get(f.name);
       if (!target || f.error) return null;
-      return readRoutes(deps.shell, target, ctx.signal, 6).then(
-        (r) => r.routes,
-        () => null,
-      );
+      const [routes, sysctl] = await Promise.all([
+        readRoutes(deps.shell, target, ctx.signal, 6).then(
+          (r) => r.routes,
+          () => null,
+        ),
+        runOk(deps.shell, target, sysctlNet([IPV6_FORWARDING]), ctx.signal).catch(() => null),
+      ]);
+      const forwarding = sysctl === null ? undefined : sysctlValues(sysctl)[IPV6_FORWARDING];
+      return { routes, forwarding: forwarding === undefined ? null : forwarding === '1' };
     });
     const blocks6 = nodeBlocks(
       nodeFacts.map((f, i) => ({
         name: f.name,
         podCIDRs: nodes.find((n) => n.name === f.name)?.podCIDRs.filter((c) => c.includes(':')) ?? [],
-        routes: routes6[i] ?? null,
+        routes: routes6[i]?.routes ?? null,
       })),
       pools6,
     );
@@ -321,7 +332,13 @@ export async function runHealthReport(
       const address =
         nodes.find((n) => n.name === f.name)?.addresses.find((a) => a.type === 'InternalIP' && isIP(a.address) === 6)
           ?.address ?? null;
-      f.ipv6 = { routes: routes6[i] ?? null, blocks: blocks6.get(f.name) ?? [], address };
+      const read = routes6[i];
+      f.ipv6 = {
+        routes: read?.routes ?? null,
+        blocks: blocks6.get(f.name) ?? [],
+        address,
+        forwarding: read?.forwarding ?? null,
+      };
     });
   }
 

@@ -199,6 +199,18 @@ describe('trace on a dual-stack lab', () => {
     }
   }, 120_000);
 
+  it('report names a node that does not forward IPv6 (net.ipv6.conf.all.forwarding = 0)', async () => {
+    expect((await onNode('k8s-node1', ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=0'])).code).toBe(0);
+    try {
+      const { result } = await runHealthReport(lab.deps(), ctx());
+      expect(result.findings.filter((f) => f.code === 'ip_forward_off').map((f) => [f.message, f.evidence])).toEqual([
+        ['IPv6 forwarding is off on k8s-node1', 'net.ipv6.conf.all.forwarding = 0'],
+      ]);
+    } finally {
+      expect((await onNode('k8s-node1', ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1'])).code).toBe(0);
+    }
+  }, 120_000);
+
   it('routes NODE labels the IPv6 table too: its own IPv6 block, the local pod, the remote block via vxlan-v6.calico', async () => {
     const { result, report } = await runRoutes(lab.deps(), { node: 'k8s-node1' }, ctx());
     const six = result.routes6!.map((r) => [r.route.split(' ')[0] === 'blackhole' ? r.route.split(' ')[1] : r.route.split(' ')[0], r.label, r.owner]); // prettier-ignore

@@ -171,6 +171,11 @@ describe('cluster health', () => {
       address: 'fdd3::c',
     };
     expect(diagnoseHealth(f)).toEqual([]);
+    f.nodes[1]!.ipv6!.forwarding = false;
+    expect(diagnoseHealth(f).map((x) => [x.message, x.evidence])).toEqual([
+      ['IPv6 forwarding is off on k8s-node2', 'net.ipv6.conf.all.forwarding = 0'],
+    ]);
+    f.nodes[1]!.ipv6!.forwarding = true;
     f.nodes[1]!.links = links;
     expect(diagnoseHealth(f).map((x) => x.message)).toEqual(['k8s-node2 has no vxlan-v6.calico']);
     f.nodes[1]!.links = [...links, { name: 'vxlan-v6.calico', up: true, mtu: 1430 }];
