@@ -14,6 +14,7 @@
  * `element MAP { key : verdict }`. NodePorts answer only on the addresses of the nodeport-ips set (kube-proxy's
  * --nodeport-addresses, `primary` by default: the node's own IPs), never on 127.0.0.1; the walk says which.
  */
+import { joinHostPort } from '../net/host-port.ts';
 import type { ServiceEntry, ServiceWalk } from './service-dataplane.ts';
 
 import {
@@ -113,7 +114,10 @@ function follow(
       out.rules.push(text);
       for (const e of rule.expr) {
         if (isObject(e.dnat) && e.dnat.addr !== undefined)
-          out.dnatTargets.push(`${String(e.dnat.addr)}${e.dnat.port === undefined ? '' : `:${String(e.dnat.port)}`}`);
+          // As iptables' --to-destination spells it: [fd00::5]:80 for IPv6 (the endpoints are compared that way).
+          out.dnatTargets.push(
+            e.dnat.port === undefined ? String(e.dnat.addr) : joinHostPort(String(e.dnat.addr), String(e.dnat.port)),
+          );
         if ('drop' in e) out.drops.push(text);
         if ('reject' in e) out.rejects.push(text);
         for (const t of targetsOf(e)) if (isServiceChain(t) || t === KUBE_PROXY_NFT.rejectChain) queue.push(t);

@@ -147,17 +147,23 @@ const NFT_MASQ_MARK = '0x4000';
  * node, as `nft -f` input: the same base chains, dispatch maps, no-endpoint reject handling, masquerading marks and
  * hashed per-service / per-endpoint chain names. The node's own address is the nodeport-ips set (the default
  * --nodeport-addresses `primary`). Objects come before the rules that refer to them; pure, pinned by unit tests.
+ * Family 6: `table ip6 kube-proxy`, the same shape over the IPv6 Services, the node's IPv6 address and ranges.
  */
-export function kubeProxyNftRules(plan: LabPlan, node: PlannedNode): string {
-  const t = 'ip kube-proxy';
+export function kubeProxyNftRules(plan: LabPlan, node: PlannedNode, family: 4 | 6 = 4): string {
+  const ip = family === 6 ? 'ip6' : 'ip';
+  const addr = family === 6 ? 'ipv6_addr' : 'ipv4_addr';
+  const t = `${ip} kube-proxy`;
+  const serviceCidr = family === 6 ? plan.serviceCIDRv6! : plan.serviceCIDR;
+  const podCidr = family === 6 ? (plan.ipPoolV6?.cidr ?? plan.ipPool.cidr) : plan.ipPool.cidr;
+  const nodeAddress = family === 6 ? node.ipv6! : node.ip;
   const objects: string[] = [
     `add table ${t} { comment "rules for kube-proxy" ; }`,
-    `add set ${t} cluster-ips { type ipv4_addr ; comment "Active ClusterIPs" ; }`,
-    `add set ${t} nodeport-ips { type ipv4_addr ; comment "IPs that accept NodePort traffic" ; }`,
-    `add map ${t} firewall-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }`,
+    `add set ${t} cluster-ips { type ${addr} ; comment "Active ClusterIPs" ; }`,
+    `add set ${t} nodeport-ips { type ${addr} ; comment "IPs that accept NodePort traffic" ; }`,
+    `add map ${t} firewall-ips { type ${addr} . inet_proto . inet_service : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }`,
     `add map ${t} no-endpoint-nodeports { type inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }`,
-    `add map ${t} no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }`,
-    `add map ${t} service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }`,
+    `add map ${t} no-endpoint-services { type ${addr} . inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }`,
+    `add map ${t} service-ips { type ${addr} . inet_proto . inet_service : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }`,
     `add map ${t} service-nodeports { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }`,
     `add chain ${t} cluster-ips-check`,
     `add chain ${t} filter-prerouting-pre-dnat { type filter hook prerouting priority -110 ; }`,
@@ -177,8 +183,8 @@ export function kubeProxyNftRules(plan: LabPlan, node: PlannedNode): string {
     `add chain ${t} service-endpoints-check`,
   ];
   const rules: string[] = [
-    `add rule ${t} cluster-ips-check ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"`,
-    `add rule ${t} cluster-ips-check ip daddr { ${plan.serviceCIDR} } drop comment "Drop traffic to unallocated ClusterIPs"`,
+    `add rule ${t} cluster-ips-check ${ip} daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"`,
+    `add rule ${t} cluster-ips-check ${ip} daddr { ${serviceCidr} } drop comment "Drop traffic to unallocated ClusterIPs"`,
     `add rule ${t} filter-prerouting-pre-dnat ct state new jump firewall-check`,
     `add rule ${t} filter-forward ct state new jump service-endpoints-check`,
     `add rule ${t} filter-forward ct state new jump cluster-ips-check`,
@@ -187,7 +193,7 @@ export function kubeProxyNftRules(plan: LabPlan, node: PlannedNode): string {
     `add rule ${t} filter-output ct state new jump service-endpoints-check`,
     `add rule ${t} filter-output-pre-dnat ct state new jump firewall-check`,
     `add rule ${t} filter-output ct state new jump cluster-ips-check`,
-    `add rule ${t} firewall-check ip daddr . meta l4proto . th dport vmap @firewall-ips`,
+    `add rule ${t} firewall-check ${ip} daddr . meta l4proto . th dport vmap @firewall-ips`,
     `add rule ${t} mark-for-masquerade mark set mark or ${NFT_MASQ_MARK}`,
     `add rule ${t} masquerading mark and ${NFT_MASQ_MARK} == 0 return`,
     `add rule ${t} masquerading mark set mark xor ${NFT_MASQ_MARK}`,
@@ -195,15 +201,15 @@ export function kubeProxyNftRules(plan: LabPlan, node: PlannedNode): string {
     `add rule ${t} nat-output jump services`,
     `add rule ${t} nat-postrouting jump masquerading`,
     `add rule ${t} nat-prerouting jump services`,
-    `add rule ${t} nodeport-endpoints-check ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports`,
+    `add rule ${t} nodeport-endpoints-check ${ip} daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports`,
     `add rule ${t} reject-chain reject`,
-    `add rule ${t} services ip daddr . meta l4proto . th dport vmap @service-ips`,
-    `add rule ${t} services ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports`,
-    `add rule ${t} service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services`,
+    `add rule ${t} services ${ip} daddr . meta l4proto . th dport vmap @service-ips`,
+    `add rule ${t} services ${ip} daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports`,
+    `add rule ${t} service-endpoints-check ${ip} daddr . meta l4proto . th dport vmap @no-endpoint-services`,
   ];
-  const elements: string[] = [`add element ${t} nodeport-ips { ${node.ip} }`];
+  const elements: string[] = [`add element ${t} nodeport-ips { ${nodeAddress} }`];
 
-  for (const svc of servicesOfFamily(plan, 4)) {
+  for (const svc of servicesOfFamily(plan, family)) {
     elements.push(`add element ${t} cluster-ips { ${svc.clusterIP} }`);
     for (const port of svc.ports) {
       const proto = port.protocol.toLowerCase();
@@ -223,18 +229,19 @@ export function kubeProxyNftRules(plan: LabPlan, node: PlannedNode): string {
       const serviceChain = `service-${base}`;
       const endpointChains = port.endpoints.map((ep) => ({
         ep,
-        chain: `endpoint-${nftablesChainBase(`${name}__${ep.ip}/${ep.port}`)}`,
+        // proxier.go servicePortEndpointChainNameBase: an IPv6 endpoint's colons become dots (not allowed in a name).
+        chain: `endpoint-${nftablesChainBase(`${name}__${ep.ip.replaceAll(':', '.')}/${ep.port}`)}`,
       }));
       objects.push(`add chain ${t} ${serviceChain}`);
       rules.push(
-        `add rule ${t} ${serviceChain} ip daddr ${svc.clusterIP} ip saddr != ${plan.ipPool.cidr} jump mark-for-masquerade`,
+        `add rule ${t} ${serviceChain} ${ip} daddr ${svc.clusterIP} ${ip} saddr != ${podCidr} jump mark-for-masquerade`,
         `add rule ${t} ${serviceChain} numgen random mod ${endpointChains.length} vmap { ${endpointChains.map((e, i) => `${i} : goto ${e.chain}`).join(' , ')} }`,
       );
       for (const { ep, chain } of endpointChains) {
         objects.push(`add chain ${t} ${chain}`);
         rules.push(
-          `add rule ${t} ${chain} ip saddr ${ep.ip} jump mark-for-masquerade`,
-          `add rule ${t} ${chain} meta l4proto ${proto} dnat to ${ep.ip}:${ep.port}`,
+          `add rule ${t} ${chain} ${ip} saddr ${ep.ip} jump mark-for-masquerade`,
+          `add rule ${t} ${chain} meta l4proto ${proto} dnat to ${joinHostPort(ep.ip, ep.port)}`,
         );
       }
       elements.push(

@@ -163,6 +163,8 @@ async function buildNetwork(plan: LabPlan, paths: LabPaths, step: (s: string) =>
     if (plan.kubeProxy === 'nftables') {
       // kube-proxy's nftables proxier writes one transaction per sync; `nft -f -` is that transaction here.
       await runTool(inNetns(node.netns, ['nft', '-f', '-']), { input: kubeProxyNftRules(plan, node) });
+      if (hasIpv6Services(plan))
+        await runTool(inNetns(node.netns, ['nft', '-f', '-']), { input: kubeProxyNftRules(plan, node, 6) });
     } else {
       await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5']), { input: kubeProxyNatRules(plan) });
       await runTool(inNetns(node.netns, ['iptables-restore', '-w', '5', '--noflush']), {

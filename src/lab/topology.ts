@@ -392,10 +392,10 @@ export function parseTopology(doc: unknown): Topology {
       `services ${ipv6Service.name}`,
       'an IPv6 or dual-stack Service needs the IPv6 pool of a dual-stack lab',
     );
-  if (ipv6Service && o.kubeProxy !== undefined && o.kubeProxy !== 'iptables')
+  if (ipv6Service && o.kubeProxy === 'ipvs')
     throw new InvalidInputError(
       `services ${ipv6Service.name}`,
-      "the lab's IPv6 Services are written for kube-proxy's iptables mode only",
+      "the lab's IPv6 Services are written for kube-proxy's iptables and nftables modes only",
     );
   const serviceCIDRv6 =
     o.serviceCIDRv6 === undefined ? DEFAULT_SERVICE_CIDR_V6 : validateCidr(o.serviceCIDRv6, 'serviceCIDRv6');

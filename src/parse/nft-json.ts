@@ -3,6 +3,7 @@
  * prints rules back in nft's own text form for evidence. Pure; shared by kube-proxy's nftables walk
  * (src/dataplane/nftables-walk.ts) and Felix's nftables dataplane (src/calico/felix-nft.ts).
  */
+import { joinHostPort } from '../net/host-port.ts';
 
 /** One nft JSON expression or statement: an object with a single key (`match`, `vmap`, `goto`, …). */
 export type Expr = Record<string, unknown>;
@@ -161,7 +162,8 @@ function show(e: unknown): string {
       return `${k} ${String(o.target)}`;
     case 'dnat':
     case 'snat':
-      return `${k} to ${String(o.addr)}${o.port === undefined ? '' : `:${String(o.port)}`}`;
+      // nft writes an IPv6 address with a port in brackets: dnat to [fd00::5]:80.
+      return `${k} to ${o.port === undefined ? String(o.addr) : joinHostPort(String(o.addr), String(o.port))}`;
     case 'masquerade':
       return `masquerade${o.flags ? ` ${String(o.flags)}` : ''}`;
     case 'reject':

@@ -13,6 +13,7 @@ import { labPaths } from '../../../src/lab/state.ts';
 import { runTrace, type TraceResult } from '../../../src/ops/trace.ts';
 import { runNodePort, runService } from '../../../src/ops/service-ops.ts';
 import { runHealthReport } from '../../../src/ops/health-report.ts';
+import { svcWeb46 } from '../../support/dual-stack.ts';
 import { runRoutes } from '../../../src/ops/routes-op.ts';
 import { TOPOLOGIES, inNetns, run } from '../../support/lab.ts';
 import { labForFile } from '../../support/lab-deps.ts';
@@ -269,19 +270,7 @@ describe('trace on a dual-stack lab', () => {
 
   it('svc on a dual-stack Service walks its primary IPv4 half by default and its IPv6 half with -6, each in its own tables', async () => {
     const web46 = lab.state().plan.services.find((s) => s.name === 'web46')!;
-    const svc = async (family?: 4 | 6) =>
-      (
-        await runService(
-          lab.deps(),
-          {
-            namespace: 'default',
-            name: 'web46',
-            ...(family ? { family } : {}),
-            capture: { enabled: true, seconds: 1 },
-          },
-          ctx(),
-        )
-      ).result;
+    const svc = (family?: 4 | 6) => svcWeb46(lab.deps(), family, true);
     const clean = (r: Awaited<ReturnType<typeof svc>>) =>
       r.findings.filter((f) => f.severity !== 'info').map((f) => [f.code, f.message]);
     const primary = await svc();

@@ -11,7 +11,7 @@ import {
   podLines,
   switchGateway,
 } from '../../../src/lab/network.ts';
-import { kubeProxyFilterRules, kubeProxyNatRules } from '../../../src/lab/kube-proxy-rules.ts';
+import { kubeProxyFilterRules, kubeProxyNatRules, kubeProxyNftRules } from '../../../src/lab/kube-proxy-rules.ts';
 import { hostCidrsFromIpJson, pickNodeSubnet } from '../../../src/lab/node-subnet.ts';
 
 const plan = planLab(await loadTopology(DEFAULT_TOPOLOGY_PATH), { lab: 'lab', nodeSubnet: '10.254.7.0/24' });
@@ -95,10 +95,10 @@ ${extra}`;
     expect(nodeLines(dual, dual.nodes[0]!, 0)).toContain('route add fd00:10:96::/112 dev eth0');
   });
 
-  it('is refused without an IPv6 pool, or with kube-proxy in nftables mode', () => {
+  it('is refused without an IPv6 pool, or with kube-proxy in IPVS mode', () => {
     const v4only = yaml('').replace(/ {2}- \{ name: v6.*\n/, '');
     expect(() => parseTopology(parseYaml(v4only))).toThrow(/IPv6 pool of a dual-stack lab/);
-    expect(() => parseTopology(parseYaml(yaml('kubeProxy: nftables')))).toThrow(/iptables mode only/);
+    expect(() => parseTopology(parseYaml(yaml('kubeProxy: ipvs')))).toThrow(/iptables and nftables modes only/);
     expect(() => parseTopology(parseYaml(yaml('').replace('ipFamily: IPv6', 'ipFamily: v6')))).toThrow(/IPv4 or IPv6/);
   });
 
@@ -148,6 +148,31 @@ ${extra}`;
     expect(() => parseTopology(parseYaml(yaml('').replace('ipFamily: IPv6', 'ipFamilies: [IPv6, IPv4]')))).toThrow(
       /IPv4-primary/,
     );
+  });
+
+  it("writes kube-proxy nftables' ip6 table for the IPv6 Services and halves, with the node's IPv6 address", () => {
+    const nft = planLab(parseTopology(parseYaml(yaml('kubeProxy: nftables'))), {
+      lab: 'dual6',
+      nodeSubnet: '10.254.7.0/24',
+    });
+    const node = nft.nodes[0]!;
+    const six = kubeProxyNftRules(nft, node, 6);
+    expect(six).toContain('add table ip6 kube-proxy { comment "rules for kube-proxy" ; }');
+    expect(six).toContain('add set ip6 kube-proxy nodeport-ips { type ipv6_addr ;');
+    expect(six).toContain(`add element ip6 kube-proxy nodeport-ips { ${node.ipv6} }`);
+    expect(six).toContain('add rule ip6 kube-proxy services ip6 daddr . meta l4proto . th dport vmap @service-ips');
+    expect(six).toContain(`dnat to [${nft.pods[0]!.ipv6}]:80`);
+    // proxier.go names an IPv6 endpoint's chain with the colons turned to dots.
+    expect(six).toMatch(
+      /add chain ip6 kube-proxy endpoint-[A-Z2-7]{8}-default\/web6\/tcp\/http__fd00\.10\.244\.\.[0-9a-f]+\/80\n/,
+    );
+    expect(six).toContain('add element ip6 kube-proxy cluster-ips { fd00:10:96::64 }');
+    expect(six).not.toContain('web4');
+    expect(six).not.toMatch(/\bip (daddr|saddr)\b|ipv4_addr/);
+    // The IPv4 table keeps the IPv4 Services only.
+    const four = kubeProxyNftRules(nft, node);
+    expect(four).toContain('add element ip kube-proxy cluster-ips { 10.96.0.100 }');
+    expect(four).not.toContain('fd00:');
   });
 });
 
