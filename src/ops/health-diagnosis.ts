@@ -4,6 +4,7 @@
  * without endpoints; NodePorts missing from some node's rules; pods not Running. Pure, plus the comparison with
  * the previous report ("… missing on k8s-node1 since 09:00").
  */
+import { enabledPools } from '../cluster/families.ts';
 import { isIP } from 'node:net';
 import type { Finding } from '../model/report.ts';
 import type { IpPoolInfo, PodInfo, ServiceInfo } from '../cluster/types.ts';
@@ -50,7 +51,7 @@ const warn = (code: string, message: string, evidence = ''): Finding => ({
 
 /** The first enabled pool of a family: the one whose encapsulation Calico uses for it. */
 function firstPoolOf(pools: readonly IpPoolInfo[], family: 4 | 6): IpPoolInfo | null {
-  return pools.find((p) => !p.disabled && (p.cidr.includes(':') ? 6 : 4) === family) ?? null;
+  return enabledPools(pools, family)[0] ?? null;
 }
 
 function firstAddress(cidr: string): string {

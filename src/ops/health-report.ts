@@ -4,6 +4,7 @@
  * finding, not a failure), judges (health-diagnosis.ts) and, given the previous report's memory, says what changed.
  * Optionally samples every node's tunnel device for a few seconds at once and summarizes the flows it saw.
  */
+import { enabledPools, nodeInternalIP } from '../cluster/families.ts';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { summarizeCapture } from '../pcap/index.ts';
@@ -208,12 +209,10 @@ export async function runHealthReport(
       family,
       tunnels: [
         ...new Set(
-          pools
-            .filter((p) => !p.disabled && (p.cidr.includes(':') ? 6 : 4) === family)
-            .flatMap((p) => [
-              ...(p.vxlanMode !== 'Never' ? ['vxlan'] : []),
-              ...(p.ipipMode !== 'Never' && family === 4 ? ['ipip'] : []),
-            ]),
+          enabledPools(pools, family).flatMap((p) => [
+            ...(p.vxlanMode !== 'Never' ? ['vxlan'] : []),
+            ...(p.ipipMode !== 'Never' && family === 4 ? ['ipip'] : []),
+          ]),
         ),
       ],
     }))
@@ -248,9 +247,10 @@ export async function runHealthReport(
     nodeFacts.flatMap((f) => {
       if (f.error !== null) return [];
       if (family === 4) return tunnel(f)?.up === true ? [f] : [];
-      const ipv6 = nodes
-        .find((n) => n.name === f.name)
-        ?.addresses.find((a) => a.type === 'InternalIP' && isIP(a.address) === 6)?.address;
+      const ipv6 = nodeInternalIP(
+        nodes.find((n) => n.name === f.name),
+        6,
+      );
       const up = f.links?.some((l) => l.name === CALICO_VXLAN.deviceV6 && l.up) === true;
       return up && ipv6 ? [{ name: f.name, ip: ipv6 }] : [];
     });
@@ -305,7 +305,7 @@ export async function runHealthReport(
 
   // With an IPv6 pool, the same route checks over IPv6: each node's `ip -6 route`, its IPv6 blocks, and whether it
   // forwards IPv6 at all.
-  const pools6 = pools.filter((p) => !p.disabled && p.cidr.includes(':'));
+  const pools6 = enabledPools(pools, 6);
   if (pools6.length > 0) {
     const routes6 = await mapLimit(nodeFacts, NODE_CONCURRENCY, async (f) => {
       const target = targets.get(f.name);
@@ -329,9 +329,10 @@ export async function runHealthReport(
       pools6,
     );
     nodeFacts.forEach((f, i) => {
-      const address =
-        nodes.find((n) => n.name === f.name)?.addresses.find((a) => a.type === 'InternalIP' && isIP(a.address) === 6)
-          ?.address ?? null;
+      const address = nodeInternalIP(
+        nodes.find((n) => n.name === f.name),
+        6,
+      );
       const read = routes6[i];
       f.ipv6 = {
         routes: read?.routes ?? null,

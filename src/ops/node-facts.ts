@@ -93,7 +93,6 @@ export type Family = 4 | 6;
  * policy routing sends some traffic elsewhere than main (RouteLine.table) — else the main table from `ip -j`, `ip
  * route` text or `route -n` (net-tools, IPv4 only). The main table as printed is kept for the report either way.
  */
-/** The node's routes of one family (every table, JSON where ip has it; `route -n` for IPv4 without ip). */
 export async function readRoutes(
   shell: NodeShell,
   node: NodeTarget,

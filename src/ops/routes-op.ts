@@ -3,6 +3,7 @@
  * pod block via the VXLAN or IP-in-IP tunnel or straight via another node, Calico's blackhole for its own block,
  * the host network, the default route — and which node owns each remote block.
  */
+import { enabledPools } from '../cluster/families.ts';
 import type { IpPoolInfo, NodeInfo } from '../cluster/types.ts';
 import { cidrHolds, parseRange, rangesOverlap } from '../net/ip-range.ts';
 import { calicoOwnBlocks } from './calico-blocks.ts';
@@ -199,9 +200,10 @@ export async function runRoutes(
     throw new K8snetError('ssh_connect', `could not read ${target.name}'s routes: ${facts.error}`, { retryable: true });
   const routes = labelRoutes(facts.routes, pools, nodes);
   // A dual-stack cluster's IPv6 pod traffic has a table of its own: `ip -6 route`, labelled the same way.
-  const routes6 = pools.some((p) => !p.disabled && p.cidr.includes(':'))
-    ? labelRoutes((await readRoutes(deps.shell, target, ctx.signal, 6)).routes, pools, nodes)
-    : undefined;
+  const routes6 =
+    enabledPools(pools, 6).length > 0
+      ? labelRoutes((await readRoutes(deps.shell, target, ctx.signal, 6)).routes, pools, nodes)
+      : undefined;
   const findings: Finding[] = [];
   // With Calico IPAM (this node blackholes its own blocks) other nodes' blocks are not their spec.podCIDRs, and this
   // node's table alone cannot tell them: no podCIDR check then. Otherwise a podCIDR (kubeadm's may be wider than the

@@ -3,6 +3,7 @@
  * kube-proxy rules (KUBE-NODEPORTS / KUBE-SERVICES → KUBE-SVC → KUBE-SEP → DNAT) and listeners; optionally a short
  * capture while a bounded test connection runs. Judged by service-diagnosis.ts.
  */
+import { nodeInternalIP } from '../cluster/families.ts';
 import type { Readable } from 'node:stream';
 import type { EndpointInfo, NodeInfo, ServiceInfo } from '../cluster/types.ts';
 import type { NodeTarget } from '../node/types.ts';
@@ -120,8 +121,12 @@ function endpointRows(endpoints: readonly EndpointInfo[], portName: string | nul
 function nodeAddressFor(nodes: readonly NodeInfo[], target: NodeTarget, svc: ServiceInfo): string {
   const family = svc.clusterIP ? ipFamily(svc.clusterIP) : ipFamily(target.address);
   if (ipFamily(target.address) === family) return target.address;
-  const node = nodes.find((n) => n.name === target.name);
-  return node?.addresses.find((a) => a.type === 'InternalIP' && isIP(a.address) === family)?.address ?? target.address;
+  return (
+    nodeInternalIP(
+      nodes.find((n) => n.name === target.name),
+      family,
+    ) ?? target.address
+  );
 }
 
 async function inspectAllNodes(
