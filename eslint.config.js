@@ -2,7 +2,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'coverage/', 'dist/'] },
+  // engine.ts is AssemblyScript (its own types and builtins), checked by its compiler: npm run build:wasm.
+  { ignores: ['node_modules/', 'coverage/', 'dist/', 'src/pcap/engine/engine.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -15,7 +15,7 @@ import {
   vxlanFrame,
   withUdpChecksum,
 } from '../test/support/capture-builder.ts';
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_PSH } from '../src/pcap/packet-decoder.ts';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_PSH } from '../src/pcap/engine/constants.ts';
 
 /** Flows in the generated capture: many more than a trace capture holds, well under MAX_FLOWS. */
 export const FLOWS = 1000;

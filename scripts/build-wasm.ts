@@ -1,30 +1,52 @@
 /**
- * Compiles the project's WebAssembly text sources (the .wat files under src/) into the .wasm files next to them,
- * with wabt (the WebAssembly Binary Toolkit's parser, a devDependency: the runtime loads only the small .wasm).
- * `npm run build:wasm`; test/unit/pcap/ones-sum.test.ts fails when a committed .wasm differs from its source's build.
+ * Compiles the capture engine (src/pcap/engine/engine.ts, AssemblyScript) into src/pcap/engine/engine.wasm with
+ * AssemblyScript's compiler (a devDependency, pinned: the runtime loads only the committed .wasm).
+ * `npm run build:wasm`; test/unit/pcap/engine.test.ts fails when the committed .wasm differs from this build.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import wabtInit from 'wabt';
+import { writeFileSync } from 'node:fs';
+import asc from 'assemblyscript/asc';
 
-/** The proposal the sources use: fixed-width SIMD (in every engine Node 24 runs on). */
-export const WAT_FEATURES = { simd: true } as const;
-export const WAT_SOURCES = ['src/pcap/ones-sum.wat'] as const;
+export const ENGINE_SOURCE = 'src/pcap/engine/engine.ts';
+export const ENGINE_WASM = 'src/pcap/engine/engine.wasm';
 
-export async function compileWat(path: string): Promise<Uint8Array> {
-  const wabt = await wabtInit();
-  const module = wabt.parseWat(path, readFileSync(path, 'utf8'), WAT_FEATURES);
-  try {
-    module.validate(); // wabt enables SIMD by default; its typings take no features here
-    return module.toBinary({}).buffer;
-  } finally {
-    module.destroy();
-  }
+/**
+ * No runtime and no allocator (the engine uses only the memory layout of constants.ts), no asserts and no abort
+ * import, the memory imported (Node creates it, fixed-size), SIMD for the checksums. -O3 for speed.
+ */
+const ASC_FLAGS = [
+  '--runtime',
+  'stub',
+  '--noAssert',
+  '--use',
+  'abort=',
+  '--importMemory',
+  '--initialMemory',
+  '0',
+  '--enable',
+  'simd',
+  '--optimizeLevel',
+  '3',
+  '--shrinkLevel',
+  '0',
+  '--converge',
+];
+
+export async function compileEngine(): Promise<Uint8Array> {
+  let binary: Uint8Array | null = null;
+  const messages: string[] = [];
+  const { error } = await asc.main([ENGINE_SOURCE, '--outFile', 'engine.wasm', ...ASC_FLAGS], {
+    writeFile(name, contents) {
+      if (name.endsWith('.wasm') && typeof contents !== 'string') binary = contents;
+    },
+    stderr: { write: (text: string | Uint8Array) => messages.push(String(text)) },
+    stdout: { write: () => undefined },
+  });
+  if (error !== null || binary === null)
+    throw new Error(`asc failed: ${error?.message ?? 'no output'}\n${messages.join('')}`);
+  return binary;
 }
 
 if (import.meta.main) {
-  for (const source of WAT_SOURCES) {
-    const target = source.replace(/\.wat$/, '.wasm');
-    writeFileSync(target, await compileWat(source));
-    console.log(`${source} → ${target}`);
-  }
+  writeFileSync(ENGINE_WASM, await compileEngine());
+  console.log(`${ENGINE_SOURCE} → ${ENGINE_WASM}`);
 }

@@ -9,6 +9,15 @@
  * itself (bad magic, impossible length, a file that ends inside a record) stops the reader with one clear message
  * naming the record and its byte offset; everything before it has already reached the sink.
  */
+import { MAX_CAPTURED_LENGTH } from './engine/constants.ts';
+
+export { MAX_CAPTURED_LENGTH };
+
+/** What a sink's `pcapRecords` took: where it stopped and how many records it took. */
+export interface RecordsTaken {
+  pos: number;
+  records: number;
+}
 
 /** Receives each packet record. `buf` is only valid during the call. */
 export interface PacketSink {
@@ -21,10 +30,21 @@ export interface PacketSink {
     seconds: number,
     nanoseconds: number,
   ): void;
+  /**
+   * Optional fast path for classic pcap: takes every whole record of `chunk` from `pos` itself, stopping before one
+   * that is not whole or whose captured length exceeds MAX_CAPTURED_LENGTH (the reader handles those), and says in
+   * `taken` what it took. Returns false when it cannot take this chunk now; the records then go to `onPacket`.
+   */
+  pcapRecords?(
+    chunk: Buffer,
+    pos: number,
+    bigEndian: boolean,
+    nanosecondUnits: boolean,
+    linkType: number,
+    taken: RecordsTaken,
+  ): boolean;
 }
 
-/** libpcap's MAXIMUM_SNAPLEN (pcap-int.h): no valid capture holds a larger packet record. */
-export const MAX_CAPTURED_LENGTH = 262_144;
 /** libpcap's limit on a pcapng block (sf-pcapng.c, MAX_BLOCKSIZE = 16 MiB): larger means a corrupt length. */
 export const MAX_PCAPNG_BLOCK_BYTES = 16 * 1024 * 1024;
 
@@ -105,6 +125,7 @@ export class CaptureReader {
   #lastSec = 0;
   #lastNsec = 0;
   readonly #ts = { sec: 0, nsec: 0 };
+  readonly #taken: RecordsTaken = { pos: 0, records: 0 };
   #error: string | null = null;
   /** pcap: whether the 24-byte file header has been read. */
   #headerDone = false;
@@ -163,7 +184,14 @@ export class CaptureReader {
     const fracToNs = this.#nanoPcap ? 1 : 1000;
     // One unaligned load per header field (four byte loads each through readU32).
     const view = new DataView(chunk.buffer, chunk.byteOffset, len);
+    const taken = this.#taken;
     while (len - pos >= PCAP_RECORD_HEADER_BYTES) {
+      if (sink.pcapRecords?.(chunk, pos, !le, fracToNs === 1, linkType, taken) === true) {
+        this.#records += taken.records;
+        this.#offset += taken.pos - pos;
+        pos = taken.pos;
+        break; // what is left is not a whole record, or a bad one: reported or carried by write()
+      }
       const caplen = view.getUint32(pos + 8, le);
       if (caplen > MAX_CAPTURED_LENGTH) break; // #unitLength reports it with the record number and offset
       const unit = PCAP_RECORD_HEADER_BYTES + caplen;

@@ -14,10 +14,10 @@ export type {
   CaptureSummary,
   FlowProto,
   FlowSummary,
+  FlowTunnel,
   Handshake,
   SamplePacket,
   SummarizeOptions,
 } from './summarize-capture.ts';
-export { MAX_FLOWS } from './flow-table.ts';
-export type { FlowTunnel } from './flow-table.ts';
+export { MAX_FLOWS } from './engine/constants.ts';
 export { MAX_CAPTURED_LENGTH, MAX_PCAPNG_BLOCK_BYTES } from './capture-reader.ts';

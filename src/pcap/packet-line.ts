@@ -13,8 +13,8 @@ import {
   TUNNEL_IPIP,
   TUNNEL_NONE,
   TUNNEL_VXLAN,
-  type DecodedPacket,
-} from './packet-decoder.ts';
+} from './engine/constants.ts';
+import type { DecodedPacket } from './capture-engine.ts';
 
 export function formatIpv4(w: number): string {
   return `${w >>> 24}.${(w >>> 16) & 255}.${(w >>> 8) & 255}.${w & 255}`;

@@ -5,33 +5,53 @@
  */
 import { open } from 'node:fs/promises';
 import { describeError } from '../errors.ts';
-import { CaptureReader, type PacketSink } from './capture-reader.ts';
+import { CaptureReader, type PacketSink, type RecordsTaken } from './capture-reader.ts';
+import { CaptureEngine } from './capture-engine.ts';
 import {
-  FlowTable,
+  C_BAD_IP,
+  C_BAD_UDP,
+  C_BYTES,
+  C_FIRST_NSEC,
+  C_FIRST_SEC,
+  C_FLOWS,
+  C_LAST_NSEC,
+  C_LAST_SEC,
+  C_MALFORMED,
+  C_NON_IP,
+  C_OTHER_BYTES,
+  C_OTHER_PACKETS,
   MAX_FLOWS,
-  countTcp,
-  handshakeState,
-  tcpFlagNames,
-  type FlowRecord,
-  type FlowTunnel,
-} from './flow-table.ts';
-import {
-  DecodedPacket,
-  FRAGMENT_NONE,
   PROTO_ICMP,
   PROTO_ICMPV6,
   PROTO_TCP,
   PROTO_UDP,
+  R_BYTES,
+  R_FIRST_NSEC,
+  R_FIRST_SEC,
+  R_FLAGS_SEEN,
+  R_FRAGMENTS,
+  R_HANDSHAKE_COMPLETE,
+  R_INITIATOR,
+  R_LAST_NSEC,
+  R_LAST_SEC,
+  R_OUTER_DST,
+  R_OUTER_SRC,
+  R_OUTER_VERSION,
+  R_PACKETS,
+  R_PACKETS_SIDE0,
+  R_PACKETS_SIDE1,
+  R_RESETS,
+  R_RETRANSMISSIONS,
+  R_TUNNEL,
+  R_TUNNEL_SIDE,
+  R_VNI,
+  SEEN_SYN,
+  SEEN_SYN_ACK,
   TUNNEL_IPIP,
   TUNNEL_NONE,
   TUNNEL_VXLAN,
-  decodeFrame,
-  vxlanPortTable,
-  BAD_IPV4_HEADER_CHECKSUM,
-  BAD_UDP_CHECKSUM,
-} from './packet-decoder.ts';
+} from './engine/constants.ts';
 import { formatIp, formatPacketLine, protocolName } from './packet-line.ts';
-import { OnesSum } from './ones-sum.ts';
 
 /** UDP ports decoded as VXLAN: 4789 is IANA's (Calico), 8472 the Linux kernel's and flannel's default. */
 export const DEFAULT_VXLAN_PORTS: readonly number[] = [4789, 8472];
@@ -42,11 +62,19 @@ export const MAX_SAMPLE_SIZE = 1000;
 /** Per-packet problems (truncated headers, bad lengths) listed one by one; the rest are only counted. */
 export const MAX_WARNINGS = 50;
 /** Read size for files: large reads keep syscall and promise overhead small; two buffers of it are held (in the
- * checksum module's memory, so checksums are summed where the bytes were read). */
+ * capture engine's memory, so frames are decoded where they were read). */
 export const FILE_READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 export type FlowProto = 'tcp' | 'udp' | 'icmp' | 'icmp6' | string;
 export type Handshake = 'complete' | 'syn-only' | 'syn-ack-seen' | 'none';
+
+export interface FlowTunnel {
+  type: 'vxlan' | 'ipip';
+  /** Outer source/destination oriented like the flow's src → dst. */
+  outerSrc: string;
+  outerDst: string;
+  vni: number | null;
+}
 
 export interface FlowSummary {
   /** The initiator: the sender of the first SYN, else the side a SYN-ACK answered, else the first packet's sender. */
@@ -132,10 +160,16 @@ export function linkTypeName(linkType: number): string {
   return LINK_TYPE_NAMES[linkType] ?? `LINKTYPE_${linkType}`;
 }
 
+/** ECMAScript's Date range (±10^8 days). */
+const MAX_DATE_SECONDS = 8.64e12;
+
 /** ISO 8601 UTC with 6 or 9 fraction digits, as the capture's resolution allows. */
 export function formatTimestamp(sec: number, nsec: number, nano: boolean): string {
-  const whole = new Date(sec * 1000).toISOString().slice(0, 19);
   const frac = nano ? String(nsec).padStart(9, '0') : String(Math.floor(nsec / 1000)).padStart(6, '0');
+  // A pcapng timestamp is 64 bits of units: past ±8.64e12 s (year 275760) a Date cannot hold it, so it is
+  // written as an offset from the epoch instead of failing the whole summary.
+  if (Math.abs(sec) > MAX_DATE_SECONDS) return `1970-01-01T00:00:00Z+${sec}.${frac}s`;
+  const whole = new Date(sec * 1000).toISOString().slice(0, 19);
   return `${whole}.${frac}Z`;
 }
 
@@ -155,31 +189,42 @@ interface PendingSample {
   line: string;
 }
 
-/** The packet sink that does the counting; one per summary. */
+/** tcpdump's names for the TCP flags a flow has shown, in the order of the engine's SEEN_* bits. */
+export const TCP_FLAG_NAMES: readonly string[] = ['SYN', 'SYN-ACK', 'ACK', 'FIN', 'RST', 'PSH', 'URG', 'ECE', 'CWR'];
+
+export function tcpFlagNames(flagsSeen: number): string[] {
+  return TCP_FLAG_NAMES.filter((_, i) => flagsSeen & (1 << i));
+}
+
+function handshakeState(engine: CaptureEngine, id: number): Handshake {
+  if (engine.flowWord(id, R_HANDSHAKE_COMPLETE) !== 0) return 'complete';
+  const seen = engine.flowWord(id, R_FLAGS_SEEN);
+  if (seen & SEEN_SYN_ACK) return 'syn-ack-seen';
+  if (seen & SEEN_SYN) return 'syn-only';
+  return 'none';
+}
+
+function outerAddress(engine: CaptureEngine, id: number, field: number): string {
+  const word = (i: number) => engine.flowWord(id, field + 4 * i);
+  return formatIp(engine.flowWord(id, R_OUTER_VERSION), word(0), word(1), word(2), word(3));
+}
+
+/**
+ * The packet sink of one summary: the engine decodes and counts every packet; this side keeps what needs text
+ * (the first packets as tcpdump lines, the first problems as warnings) and reads the flows out at the end.
+ */
 class Summarizer implements PacketSink {
-  readonly table: FlowTable;
-  readonly #packet: DecodedPacket;
-  readonly #vxlanPorts: Uint8Array;
+  readonly engine: CaptureEngine;
   readonly #sampleSize: number;
-  packets = 0;
-  bytes = 0;
-  firstSec = -1;
-  firstNsec = 0;
-  lastSec = 0;
-  lastNsec = 0;
-  nonIp = 0;
-  malformed = 0;
-  badUdp = 0;
-  badIp = 0;
-  otherPackets = 0;
-  otherBytes = 0;
   readonly samples: PendingSample[] = [];
   readonly warnings: string[] = [];
 
-  constructor(options: SummarizeOptions, sums?: OnesSum) {
-    this.#packet = new DecodedPacket(sums);
-    this.table = new FlowTable(Math.max(0, Math.min(options.maxFlows ?? MAX_FLOWS, MAX_FLOWS)));
-    this.#vxlanPorts = vxlanPortTable(options.vxlanPorts ?? DEFAULT_VXLAN_PORTS);
+  constructor(options: SummarizeOptions, room = 0) {
+    this.engine = new CaptureEngine({
+      room,
+      maxFlows: Math.max(0, Math.min(options.maxFlows ?? MAX_FLOWS, MAX_FLOWS)),
+      vxlanPorts: options.vxlanPorts ?? DEFAULT_VXLAN_PORTS,
+    });
     this.#sampleSize = Math.max(0, Math.min(options.sampleSize ?? DEFAULT_SAMPLE_SIZE, MAX_SAMPLE_SIZE));
   }
 
@@ -192,98 +237,50 @@ class Summarizer implements PacketSink {
     sec: number,
     nsec: number,
   ): void {
-    const n = ++this.packets;
-    this.bytes += origlen;
-    if (this.firstSec < 0) {
-      this.firstSec = sec;
-      this.firstNsec = nsec;
-    }
-    this.lastSec = sec;
-    this.lastNsec = nsec;
-    const p = this.#packet;
-    decodeFrame(buf, offset, caplen, origlen, linkType, this.#vxlanPorts, p);
-    if (p.problem !== null) this.#warn(n, p);
-    if (p.badChecksums !== 0) {
-      if (p.badChecksums & BAD_UDP_CHECKSUM) this.badUdp++;
-      if (p.badChecksums & BAD_IPV4_HEADER_CHECKSUM) this.badIp++;
-    }
+    const problem = this.engine.packet(buf, offset, caplen, origlen, linkType, sec, nsec);
+    if (problem !== 0) this.#warn();
     if (this.samples.length < this.#sampleSize) {
-      this.samples.push({ number: n, sec, nsec, length: origlen, line: formatPacketLine(p, buf) });
+      const line = formatPacketLine(this.engine.lastPacket(offset), buf);
+      this.samples.push({ number: this.engine.packets, sec, nsec, length: origlen, line });
     }
-    if (p.ipVersion === 0) {
-      this.nonIp++;
-      return;
-    }
-    this.#count(p, origlen, sec, nsec);
   }
 
-  #warn(n: number, p: DecodedPacket): void {
-    this.malformed++;
+  /** The engine takes whole records itself once the sample is full and the chunk lies in its memory. */
+  pcapRecords(
+    chunk: Buffer,
+    pos: number,
+    bigEndian: boolean,
+    nanosecondUnits: boolean,
+    linkType: number,
+    taken: RecordsTaken,
+  ): boolean {
+    if (this.samples.length < this.#sampleSize || !this.engine.decodesInPlace(chunk)) return false;
+    const first = this.engine.packets;
+    let at = pos;
+    for (;;) {
+      const before = this.engine.packets;
+      at = this.engine.pcapRecords(chunk, at, bigEndian, nanosecondUnits, linkType);
+      if (this.engine.packets === before || !this.engine.lastHadProblem) break;
+      this.#warn();
+    }
+    taken.pos = at;
+    taken.records = this.engine.packets - first;
+    return true;
+  }
+
+  /** The packet just counted had a problem: the first few are described. */
+  #warn(): void {
     if (this.warnings.length >= MAX_WARNINGS) return;
+    const p = this.engine.lastPacket(0);
     let detail = '';
     if (p.problemNeed >= 0) detail = ` (${p.problemHave} of ${p.problemNeed} bytes captured)`;
     else if (p.problemHave >= 0) detail = ` (${p.problemHave})`;
-    this.warnings.push(`packet ${n}: ${p.problem}${detail}`);
+    this.warnings.push(`packet ${this.engine.packets}: ${p.problem}${detail}`);
   }
 
-  #count(p: DecodedPacket, origlen: number, sec: number, nsec: number): void {
-    const table = this.table;
-    const k = table.key;
-    const sport = p.hasPorts ? p.sport : 0;
-    const dport = p.hasPorts ? p.dport : 0;
-    // Side 0 is the lower (address, port); compare word by word.
-    let side = 0;
-    if (p.src0 !== p.dst0) side = p.src0 > p.dst0 ? 1 : 0;
-    else if (p.src1 !== p.dst1) side = p.src1 > p.dst1 ? 1 : 0;
-    else if (p.src2 !== p.dst2) side = p.src2 > p.dst2 ? 1 : 0;
-    else if (p.src3 !== p.dst3) side = p.src3 > p.dst3 ? 1 : 0;
-    else side = sport > dport ? 1 : 0;
-    k[0] = (p.ipVersion << 8) | p.proto;
-    k[1] = side === 0 ? ((sport << 16) | dport) >>> 0 : ((dport << 16) | sport) >>> 0;
-    // Side 0's address goes to words 2–5, side 1's to words 6–9.
-    const s = side === 0 ? 2 : 6;
-    const d = 8 - s;
-    k[s] = p.src0;
-    k[s + 1] = p.src1;
-    k[s + 2] = p.src2;
-    k[s + 3] = p.src3;
-    k[d] = p.dst0;
-    k[d + 1] = p.dst1;
-    k[d + 2] = p.dst2;
-    k[d + 3] = p.dst3;
-    const id = table.lookup();
-    if (id < 0) {
-      this.otherPackets++;
-      this.otherBytes += origlen;
-      return;
-    }
-    const flow = table.flows[id]!;
-    if (table.created) {
-      flow.initiator = side;
-      flow.firstSec = sec;
-      flow.firstNsec = nsec;
-    }
-    flow.packets++;
-    flow.bytes += origlen;
-    if (side === 0) flow.packetsSide0++;
-    else flow.packetsSide1++;
-    flow.lastSec = sec;
-    flow.lastNsec = nsec;
-    if (p.fragment !== FRAGMENT_NONE) flow.fragments++;
-    if (p.tunnel !== TUNNEL_NONE && flow.tunnel === null) {
-      flow.tunnel = {
-        type: p.tunnel === TUNNEL_VXLAN ? 'vxlan' : 'ipip',
-        outerSrc: formatIp(p.outerVersion, p.outerSrc0, p.outerSrc1, p.outerSrc2, p.outerSrc3),
-        outerDst: formatIp(p.outerVersion, p.outerDst0, p.outerDst1, p.outerDst2, p.outerDst3),
-        vni: p.tunnel === TUNNEL_IPIP ? null : p.vni,
-      };
-      flow.tunnelSide = side;
-    }
-    if (p.hasTcpFlags && p.proto === PROTO_TCP) countTcp(flow, p, side);
-  }
-
-  flowSummary(id: number, flow: FlowRecord, nano: boolean): FlowSummary {
-    const k = this.table.keyOf(id);
+  flowSummary(id: number, nano: boolean): FlowSummary {
+    const e = this.engine;
+    const k = e.flowKey(id);
     const version = k[0]! >>> 8;
     const proto = k[0]! & 255;
     const side0 = formatIp(version, k[2]!, k[3]!, k[4]!, k[5]!);
@@ -291,28 +288,42 @@ class Summarizer implements PacketSink {
     const port0 = k[1]! >>> 16;
     const port1 = k[1]! & 0xffff;
     const hasPorts = (proto === PROTO_TCP || proto === PROTO_UDP) && (port0 !== 0 || port1 !== 0);
-    const fromZero = flow.initiator === 0;
-    let tunnel = flow.tunnel;
-    if (tunnel !== null && flow.tunnelSide !== flow.initiator)
-      tunnel = { ...tunnel, outerSrc: tunnel.outerDst, outerDst: tunnel.outerSrc };
+    const initiator = e.flowWord(id, R_INITIATOR);
+    const fromZero = initiator === 0;
+    const tunnelType = e.flowWord(id, R_TUNNEL);
+    let tunnel: FlowTunnel | null = null;
+    if (tunnelType !== TUNNEL_NONE) {
+      // Outer addresses as the first tunnelled packet's sender sent them, turned to run src → dst.
+      const asSent = e.flowWord(id, R_TUNNEL_SIDE) === initiator;
+      const src = outerAddress(e, id, asSent ? R_OUTER_SRC : R_OUTER_DST);
+      const dst = outerAddress(e, id, asSent ? R_OUTER_DST : R_OUTER_SRC);
+      tunnel = {
+        type: tunnelType === TUNNEL_VXLAN ? 'vxlan' : 'ipip',
+        outerSrc: src,
+        outerDst: dst,
+        vni: tunnelType === TUNNEL_IPIP ? null : e.flowWord(id, R_VNI),
+      };
+    }
+    const side0Packets = e.flowDouble(id, R_PACKETS_SIDE0);
+    const side1Packets = e.flowDouble(id, R_PACKETS_SIDE1);
     return {
       src: fromZero ? side0 : side1,
       dst: fromZero ? side1 : side0,
       proto: flowProto(proto),
       sport: hasPorts ? (fromZero ? port0 : port1) : null,
       dport: hasPorts ? (fromZero ? port1 : port0) : null,
-      packets: flow.packets,
-      bytes: flow.bytes,
-      packetsFromSrc: fromZero ? flow.packetsSide0 : flow.packetsSide1,
-      packetsFromDst: fromZero ? flow.packetsSide1 : flow.packetsSide0,
+      packets: e.flowDouble(id, R_PACKETS),
+      bytes: e.flowDouble(id, R_BYTES),
+      packetsFromSrc: fromZero ? side0Packets : side1Packets,
+      packetsFromDst: fromZero ? side1Packets : side0Packets,
       tunnel,
-      tcpFlags: tcpFlagNames(flow.flagsSeen),
-      handshake: proto === PROTO_TCP ? handshakeState(flow) : 'none',
-      resets: flow.resets,
-      retransmissions: flow.retransmissions,
-      fragments: flow.fragments,
-      firstSeen: formatTimestamp(flow.firstSec, flow.firstNsec, nano),
-      lastSeen: formatTimestamp(flow.lastSec, flow.lastNsec, nano),
+      tcpFlags: tcpFlagNames(e.flowWord(id, R_FLAGS_SEEN)),
+      handshake: proto === PROTO_TCP ? handshakeState(e, id) : 'none',
+      resets: e.flowDouble(id, R_RESETS),
+      retransmissions: e.flowDouble(id, R_RETRANSMISSIONS),
+      fragments: e.flowDouble(id, R_FRAGMENTS),
+      firstSeen: formatTimestamp(e.flowDouble(id, R_FIRST_SEC), e.flowDouble(id, R_FIRST_NSEC), nano),
+      lastSeen: formatTimestamp(e.flowDouble(id, R_LAST_SEC), e.flowDouble(id, R_LAST_NSEC), nano),
     };
   }
 }
@@ -324,20 +335,23 @@ function toBuffer(chunk: Uint8Array | string): Buffer {
 
 function finish(s: Summarizer, reader: CaptureReader, errors: string[]): CaptureSummary {
   const nano = reader.nanosecondResolution;
-  const flows = s.table.flows.map((flow, id) => s.flowSummary(id, flow, nano));
+  const e = s.engine;
+  const flows: FlowSummary[] = [];
+  for (let id = 0; id < e.counter(C_FLOWS); id++) flows.push(s.flowSummary(id, nano));
+  const none = e.counter(C_FIRST_SEC) < 0;
   return {
     format: reader.format,
-    packets: s.packets,
-    bytes: s.bytes,
+    packets: e.packets,
+    bytes: e.counter(C_BYTES),
     linkTypes: [...reader.linkTypes].map(linkTypeName),
-    firstSeen: s.firstSec < 0 ? null : formatTimestamp(s.firstSec, s.firstNsec, nano),
-    lastSeen: s.firstSec < 0 ? null : formatTimestamp(s.lastSec, s.lastNsec, nano),
+    firstSeen: none ? null : formatTimestamp(e.counter(C_FIRST_SEC), e.counter(C_FIRST_NSEC), nano),
+    lastSeen: none ? null : formatTimestamp(e.counter(C_LAST_SEC), e.counter(C_LAST_NSEC), nano),
     flows,
-    otherFlows: { packets: s.otherPackets, bytes: s.otherBytes },
-    nonIpPackets: s.nonIp,
-    malformedPackets: s.malformed,
-    badUdpChecksums: s.badUdp,
-    badIpChecksums: s.badIp,
+    otherFlows: { packets: e.counter(C_OTHER_PACKETS), bytes: e.counter(C_OTHER_BYTES) },
+    nonIpPackets: e.counter(C_NON_IP),
+    malformedPackets: e.counter(C_MALFORMED),
+    badUdpChecksums: e.counter(C_BAD_UDP),
+    badIpChecksums: e.counter(C_BAD_IP),
     sample: s.samples.map((x) => ({
       number: x.number,
       time: formatTimestamp(x.sec, x.nsec, nano),
@@ -358,15 +372,14 @@ export function summarizeCapture(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   options: SummarizeOptions = {},
 ): Promise<CaptureSummary> {
-  return summarizeWith(source, options);
+  return summarizeWith(source, new Summarizer(options), options);
 }
 
 async function summarizeWith(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+  s: Summarizer,
   options: SummarizeOptions,
-  sums?: OnesSum,
 ): Promise<CaptureSummary> {
-  const s = new Summarizer(options, sums);
   const reader = new CaptureReader(s);
   const errors: string[] = [];
   let bytesRead = 0;
@@ -374,7 +387,7 @@ async function summarizeWith(
   try {
     for await (const chunk of source) {
       if (options.signal?.aborted) {
-        errors.push(`stopped after ${bytesRead} bytes (${s.packets} packets): aborted`);
+        errors.push(`stopped after ${bytesRead} bytes (${s.engine.packets} packets): aborted`);
         stopped = true;
         break;
       }
@@ -384,14 +397,16 @@ async function summarizeWith(
         reader.write(buf);
       } catch (err) {
         // A decoder bug must not cost the user the summary so far; it is reported like a broken file.
-        errors.push(`internal error decoding packet ${s.packets}: ${describeError(err)}`);
+        errors.push(`internal error decoding packet ${s.engine.packets}: ${describeError(err)}`);
         stopped = true;
         break;
       }
       if (reader.error !== null) break;
     }
   } catch (err) {
-    errors.push(`reading the capture failed after ${bytesRead} bytes (${s.packets} packets): ${describeError(err)}`);
+    errors.push(
+      `reading the capture failed after ${bytesRead} bytes (${s.engine.packets} packets): ${describeError(err)}`,
+    );
     stopped = true;
   }
   if (!stopped) reader.end();
@@ -403,10 +418,13 @@ async function summarizeWith(
  * Chunks of a file through two reused buffers: the next read runs while the caller decodes the current chunk.
  * A chunk is only valid until the caller asks for the next one (summarizeCapture copies what it keeps).
  */
-async function* readFileChunks(path: string, sums: OnesSum): AsyncGenerator<Buffer> {
+async function* readFileChunks(path: string, engine: CaptureEngine): AsyncGenerator<Buffer> {
   const file = await open(path, 'r');
   try {
-    const buffers = [sums.region(0, FILE_READ_CHUNK_BYTES), sums.region(FILE_READ_CHUNK_BYTES, FILE_READ_CHUNK_BYTES)];
+    const buffers = [
+      engine.region(0, FILE_READ_CHUNK_BYTES),
+      engine.region(FILE_READ_CHUNK_BYTES, FILE_READ_CHUNK_BYTES),
+    ];
     let current = 0;
     let pending = file.read(buffers[0]!, 0, FILE_READ_CHUNK_BYTES, null);
     for (;;) {
@@ -424,8 +442,8 @@ async function* readFileChunks(path: string, sums: OnesSum): AsyncGenerator<Buff
 
 /** Summarizes a capture file, read in large chunks with read-ahead (two buffers held, whatever the file size). */
 export function summarizeCaptureFile(path: string, options: SummarizeOptions = {}): Promise<CaptureSummary> {
-  const sums = new OnesSum(2 * FILE_READ_CHUNK_BYTES);
-  return summarizeWith(readFileChunks(path, sums), options, sums);
+  const s = new Summarizer(options, 2 * FILE_READ_CHUNK_BYTES);
+  return summarizeWith(readFileChunks(path, s.engine), s, options);
 }
 
 /** The `pcap` JSON contract (README): the required fields first, then the rest of the summary. */

@@ -1,5 +1,5 @@
 /**
- * The part of the WebAssembly JS API that ones-sum.ts uses. Node has the global at run time, but neither
+ * The part of the WebAssembly JS API that capture-engine.ts uses. Node has the global at run time, but neither
  * @types/node nor TypeScript's es2024 lib declares it (only lib.dom does, which would declare a browser too).
  */
 declare namespace WebAssembly {

@@ -12,7 +12,7 @@ import {
   PROTO_IPIP,
   PROTO_TCP,
   PROTO_UDP,
-} from '../../src/pcap/packet-decoder.ts';
+} from '../../src/pcap/engine/constants.ts';
 
 const MAC_A = Buffer.from([0x02, 0, 0, 0, 0, 0x0a]);
 const MAC_B = Buffer.from([0x02, 0, 0, 0, 0, 0x0b]);

@@ -8,7 +8,7 @@ import {
   vxlanFrame,
   withUdpChecksum,
 } from '../../support/capture-builder.ts';
-import { PROTO_TCP, PROTO_UDP, TCP_SYN } from '../../../src/pcap/packet-decoder.ts';
+import { PROTO_TCP, PROTO_UDP, TCP_SYN } from '../../../src/pcap/engine/constants.ts';
 import { summarizeCapture } from '../../../src/pcap/index.ts';
 import { captureFindings } from '../../../src/ops/capture-report.ts';
 

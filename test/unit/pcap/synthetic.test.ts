@@ -16,7 +16,15 @@ import {
   type CaptureRecord,
   type TcpFields,
 } from '../../support/capture-builder.ts';
-import { PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/pcap/packet-decoder.ts';
+import {
+  PROTO_TCP,
+  PROTO_UDP,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+} from '../../../src/pcap/engine/constants.ts';
 import { MAX_FLOWS, summarizeCapture, summaryToJson, type CaptureSummary } from '../../../src/pcap/index.ts';
 import type { ObservedFlow } from '../../../src/ops/trace-facts.ts';
 
