@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { createReadStream, readFileSync, readdirSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileEngine, ENGINE_WASM } from '../../../scripts/build-wasm.ts';
@@ -143,6 +144,37 @@ describe('summaries through the engine', () => {
       expect(strip(sampled)).toEqual(strip(inPlace));
     },
   );
+
+  it('damaged captures never fail the summary or trap in the engine, and stream as they read in place', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'k8snet-engine-'));
+    try {
+      let seed = 2026;
+      const random = (n: number) => {
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        return (seed >>> 0) % n;
+      };
+      for (const path of captures()) {
+        const original = readFileSync(path);
+        if (original.length <= 24) continue;
+        for (let m = 0; m < 12; m++) {
+          const damaged = Buffer.from(original);
+          for (let i = 1 + random(20); i > 0; i--) damaged[24 + random(damaged.length - 24)] = random(256);
+          const file = join(dir, 'damaged.pcap');
+          writeFileSync(file, damaged);
+          const options = { sampleSize: m % 2 === 0 ? 0 : 20, maxFlows: m % 3 === 0 ? 2 : 10_000 };
+          const inPlace = await summarizeCaptureFile(file, options);
+          expect(inPlace.errors.filter((e) => e.startsWith('internal error'))).toEqual([]);
+          const chunks: Buffer[] = [];
+          for (let at = 0; at < damaged.length; at += 777) chunks.push(damaged.subarray(at, at + 777));
+          expect(await summarizeCapture(chunks, options)).toEqual(inPlace);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('a pcapng timestamp beyond the Date range is written as an offset from the epoch, not a failure', async () => {
     const frame = tcpFrame('10.0.0.1', '10.0.0.2', { sport: 1, dport: 2, flags: layout.TCP_SYN, seq: 1 });
