@@ -198,7 +198,8 @@ export class CaptureEngine {
     return Buffer.from(this.#bytes.buffer, start, length);
   }
 
-  #holds(buf: Uint8Array): boolean {
+  /** Whether `buf` lies in the engine's memory (a `region()`): its frames are decoded where they lie. */
+  decodesInPlace(buf: Uint8Array): boolean {
     return buf.buffer === this.#bytes.buffer;
   }
 
@@ -207,13 +208,13 @@ export class CaptureEngine {
    * already. A copied frame is cut to MAX_CAPTURED_LENGTH (libpcap refuses longer records; only pcapng could hold one).
    */
   #place(buf: Uint8Array, offset: number, length: number): number {
-    if (this.#holds(buf)) return buf.byteOffset + offset;
+    if (this.decodesInPlace(buf)) return buf.byteOffset + offset;
     this.#bytes.set(buf.subarray(offset, offset + Math.min(length, MAX_CAPTURED_LENGTH)), FRAME_SCRATCH);
     return FRAME_SCRATCH;
   }
 
   #placedLength(buf: Uint8Array, length: number): number {
-    return this.#holds(buf) ? length : Math.min(length, MAX_CAPTURED_LENGTH);
+    return this.decodesInPlace(buf) ? length : Math.min(length, MAX_CAPTURED_LENGTH);
   }
 
   /** Counts one packet record (its frame at buf[offset, offset + capturedLength)); returns its problem code. */
@@ -231,18 +232,13 @@ export class CaptureEngine {
   }
 
   /**
-   * The whole classic pcap records of `chunk` (which must lie in the memory) from `pos`, until one that is not whole
+   * The whole classic pcap records of `chunk` (which must be `decodesInPlace`) from `pos`, until one that is not whole
    * or impossible, or after one with a problem (`lastHadProblem`). Returns where it stopped, in the chunk.
    */
   pcapRecords(chunk: Buffer, pos: number, bigEndian: boolean, nanosecondUnits: boolean, linkType: number): number {
     const base = chunk.byteOffset;
     const end = this.#engine.pcapRecords(base + pos, base + chunk.length, +bigEndian, +nanosecondUnits, linkType);
     return end - base;
-  }
-
-  /** Whether a chunk can go through `pcapRecords`. */
-  decodesInPlace(chunk: Buffer): boolean {
-    return this.#holds(chunk);
   }
 
   get lastHadProblem(): boolean {

@@ -11,8 +11,6 @@
  */
 import { MAX_CAPTURED_LENGTH } from './engine/constants.ts';
 
-export { MAX_CAPTURED_LENGTH };
-
 /** What a sink's `pcapRecords` took: where it stopped and how many records it took. */
 export interface RecordsTaken {
   pos: number;

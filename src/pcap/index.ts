@@ -19,5 +19,5 @@ export type {
   SamplePacket,
   SummarizeOptions,
 } from './summarize-capture.ts';
-export { MAX_FLOWS } from './engine/constants.ts';
-export { MAX_CAPTURED_LENGTH, MAX_PCAPNG_BLOCK_BYTES } from './capture-reader.ts';
+export { MAX_CAPTURED_LENGTH, MAX_FLOWS } from './engine/constants.ts';
+export { MAX_PCAPNG_BLOCK_BYTES } from './capture-reader.ts';

@@ -190,9 +190,9 @@ interface PendingSample {
 }
 
 /** tcpdump's names for the TCP flags a flow has shown, in the order of the engine's SEEN_* bits. */
-export const TCP_FLAG_NAMES: readonly string[] = ['SYN', 'SYN-ACK', 'ACK', 'FIN', 'RST', 'PSH', 'URG', 'ECE', 'CWR'];
+const TCP_FLAG_NAMES: readonly string[] = ['SYN', 'SYN-ACK', 'ACK', 'FIN', 'RST', 'PSH', 'URG', 'ECE', 'CWR'];
 
-export function tcpFlagNames(flagsSeen: number): string[] {
+function tcpFlagNames(flagsSeen: number): string[] {
   return TCP_FLAG_NAMES.filter((_, i) => flagsSeen & (1 << i));
 }
 
