@@ -11,8 +11,10 @@ import type { LabPaths } from './state.ts';
 import { inNetns } from './host-tools.ts';
 
 export const BIRD_BINARY = 'bird';
-/** The socket's name inside the node's calico run dir, as calico/node names it (/var/run/calico/bird.ctl). */
+/** The sockets' names inside the node's calico run dir, as calico/node names them (/var/run/calico/bird.ctl, and
+ * bird6.ctl for the IPv6 daemon calico/node runs beside it). */
 export const BIRD_SOCKET_NAME = 'bird.ctl';
+export const BIRD6_SOCKET_NAME = 'bird6.ctl';
 /**
  * BGP timers for a lab that must converge in seconds, not BIRD's defaults (connect retry 120 s, error wait 60–300 s):
  * a peer that comes up later, or back after being stopped, is reached within these.
@@ -30,20 +32,28 @@ export function calicoRunDir(paths: LabPaths, node: string): string {
   return join(paths.node(node), 'calico-run');
 }
 
-export function birdConfigPath(paths: LabPaths, node: string): string {
-  return join(paths.node(node), 'bird.conf');
+export function birdConfigPath(paths: LabPaths, node: string, family: 4 | 6 = 4): string {
+  return join(paths.node(node), family === 6 ? 'bird6.conf' : 'bird.conf');
 }
 
-/** Calico's protocol name for a mesh peer (confd's template: Mesh_ and the address with _ for .). */
+/** Calico's protocol name for a mesh peer (confd's templates: Mesh_ and the address with _ for each . or :). */
 export function meshProtocolName(ip: string): string {
-  return `Mesh_${ip.replaceAll('.', '_')}`;
+  return `Mesh_${ip.replaceAll('.', '_').replaceAll(':', '_')}`;
 }
 
-export function birdConfig(plan: LabPlan, node: PlannedNode, logFile: string): string {
+/**
+ * A node's BIRD configuration for one family. IPv4: peers at the nodes' IPv4 addresses, the node's block announced.
+ * IPv6 (a dual-stack lab): the second daemon calico/node runs (bird6), peering at the nodes' IPv6 addresses and
+ * announcing the node's IPv6 block; its router id is still the IPv4 address, as confd's bird6 template writes it.
+ */
+export function birdConfig(plan: LabPlan, node: PlannedNode, logFile: string, family: 4 | 6 = 4): string {
   const as = plan.asNumber ?? 64512;
-  const peers = plan.nodes.filter((n) => n.name !== node.name);
+  const v6 = family === 6;
+  const channel = v6 ? 'ipv6' : 'ipv4';
+  const address = (n: PlannedNode) => (v6 ? n.ipv6! : n.ip);
+  const peers = plan.nodes.filter((n) => n.name !== node.name && (!v6 || n.ipv6));
   return [
-    `# k8snet lab ${plan.lab}: BIRD 2 on ${node.name}, node-to-node mesh as calico/node's confd writes it`,
+    `# k8snet lab ${plan.lab}: BIRD 2 on ${node.name}${v6 ? ' for IPv6 (bird6)' : ''}, node-to-node mesh as calico/node's confd writes it`,
     `log "${logFile}" all;`,
     `router id ${node.ip};`,
     '',
@@ -51,40 +61,40 @@ export function birdConfig(plan: LabPlan, node: PlannedNode, logFile: string): s
     '',
     "# Routes learned from the mesh go to the kernel (proto bird); this node's own blackhole is Felix's (proto 80).",
     'protocol kernel {',
-    '  ipv4 { import none; export where source = RTS_BGP; };',
+    `  ${channel} { import none; export where source = RTS_BGP; };`,
     '  scan time 10;',
     '}',
     '',
     "# The node's IPAM block, announced to every peer (calico/node exports its blocks the same way).",
     'protocol static calico_blocks {',
-    '  ipv4;',
-    `  route ${node.block} blackhole;`,
+    `  ${channel};`,
+    `  route ${v6 ? node.blockV6! : node.block} blackhole;`,
     '}',
     '',
     'template bgp bgp_template {',
-    `  local ${node.ip} as ${as};`,
+    `  local ${address(node)} as ${as};`,
     '  direct;',
     ...LAB_BGP_TIMERS.map((t) => `  ${t}`),
-    '  ipv4 { import all; export where proto = "calico_blocks"; next hop self; };',
+    `  ${channel} { import all; export where proto = "calico_blocks"; next hop self; };`,
     '}',
     '',
     ...peers.flatMap((p) => [
-      `protocol bgp ${meshProtocolName(p.ip)} from bgp_template {`,
-      `  neighbor ${p.ip} as ${as};`,
+      `protocol bgp ${meshProtocolName(address(p))} from bgp_template {`,
+      `  neighbor ${address(p)} as ${as};`,
       '}',
     ]),
     '',
   ].join('\n');
 }
 
-/** argv of a node's BIRD: in the foreground (-f) so the pid we spawn is BIRD's, inside the node's namespace. */
-export function birdArgv(plan: LabPlan, node: PlannedNode, paths: LabPaths): string[] {
+/** argv of a node's BIRD (or BIRD6): in the foreground (-f) so the pid we spawn is BIRD's, in the node's namespace. */
+export function birdArgv(plan: LabPlan, node: PlannedNode, paths: LabPaths, family: 4 | 6 = 4): string[] {
   return inNetns(node.netns, [
     BIRD_BINARY,
     '-f',
     '-c',
-    birdConfigPath(paths, node.name),
+    birdConfigPath(paths, node.name, family),
     '-s',
-    join(calicoRunDir(paths, node.name), BIRD_SOCKET_NAME),
+    join(calicoRunDir(paths, node.name), family === 6 ? BIRD6_SOCKET_NAME : BIRD_SOCKET_NAME),
   ]);
 }

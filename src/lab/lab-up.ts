@@ -233,19 +233,22 @@ async function waitForPolicyEnforcement(paths: LabPaths, step: (s: string) => vo
 
 /** Every node has a `proto bird` route to every other node's block: the mesh is up and exporting. */
 async function waitForBgpRoutes(plan: LabPlan, step: (s: string) => void): Promise<void> {
-  step("waiting for the BGP mesh (a proto bird route to every other node's block)");
+  step("waiting for the BGP mesh (a proto bird route to every other node's block, of each family)");
   for (const node of plan.nodes) {
-    const wanted = plan.nodes.filter((n) => n !== node).map((n) => n.block);
-    await waitFor(
-      `BIRD routes on ${node.name} (see logs/${node.name}-bird.log)`,
-      async () => {
-        const out = (
-          await runTool(['ip', '-n', node.netns, '-4', 'route', 'show', 'proto', 'bird'], { allowFailure: true })
-        ).stdout;
-        return wanted.every((b) => out.split('\n').some((l) => l.startsWith(`${b} `))) ? true : null;
-      },
-      BGP_CONVERGED_TIMEOUT_MS,
-    );
+    for (const family of node.blockV6 ? ([4, 6] as const) : ([4] as const)) {
+      const others = plan.nodes.filter((n) => n !== node);
+      const wanted = family === 6 ? others.flatMap((n) => (n.blockV6 ? [n.blockV6] : [])) : others.map((n) => n.block);
+      const log = `logs/${node.name}-bird${family === 6 ? '6' : ''}.log`;
+      await waitFor(
+        `BIRD${family === 6 ? '6' : ''} routes on ${node.name} (see ${log})`,
+        async () => {
+          const argv = ['ip', '-n', node.netns, `-${family}`, 'route', 'show', 'proto', 'bird'];
+          const out = (await runTool(argv, { allowFailure: true })).stdout;
+          return wanted.every((b) => out.split('\n').some((l) => l.startsWith(`${b} `))) ? true : null;
+        },
+        BGP_CONVERGED_TIMEOUT_MS,
+      );
+    }
   }
 }
 
@@ -271,11 +274,16 @@ async function startProcesses(plan: LabPlan, paths: LabPaths, step: (s: string) 
           .join(', ')})`,
       );
       await mkdir(calicoRunDir(paths, node.name), { recursive: true });
-      await writeFile(
-        birdConfigPath(paths, node.name),
-        birdConfig(plan, node, join(paths.logs, `${node.name}-bird.log`)),
-      );
-      await start(birdArgv(plan, node, paths), 'bird', node.name, `${node.name}-bird.log`);
+      // calico/node runs BIRD for IPv4 and, on a dual-stack node, BIRD6 beside it (bird6.ctl).
+      for (const family of node.blockV6 ? ([4, 6] as const) : ([4] as const)) {
+        const name = family === 6 ? 'bird6' : 'bird';
+        const log = `${node.name}-${name}.log`;
+        await writeFile(
+          birdConfigPath(paths, node.name, family),
+          birdConfig(plan, node, join(paths.logs, log), family),
+        );
+        await start(birdArgv(plan, node, paths, family), name, node.name, log);
+      }
     }
     step(`starting sshd and kube-proxy on ${node.name}`);
     await start(

@@ -128,9 +128,11 @@ export function nodeLines(plan: LabPlan, node: PlannedNode, index: number): stri
         );
       }
     }
-  } else if (plan.overlay === 'none' && plan.routing !== 'bgp') {
-    // Without BGP the lab writes what BIRD would have (with routing bgp, each node's BIRD does).
-    for (const other of others) lines.push(`route add ${other.block} via ${other.ip} dev ${up} proto bird`);
+  } else if (plan.overlay === 'none') {
+    if (node.blockV6) lines.push(`route add blackhole ${node.blockV6} proto ${FELIX_PROTO}`);
+    // Without BGP the lab writes what BIRD would have (with routing bgp, each node's BIRD and BIRD6 do).
+    if (plan.routing !== 'bgp')
+      for (const other of others) lines.push(`route add ${other.block} via ${other.ip} dev ${up} proto bird`);
   }
   return lines;
 }

@@ -296,8 +296,13 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
             return {
               ipv6: nthIpv6Address(subnetV6, FIRST_NODE_OFFSET + i),
               blockV6: formatIpv6Cidr(blockV6),
-              tunnelIPv6: nthIpv6Address(blockV6, 0),
-              tunnelMacV6: deterministicMac(0x66, `${lab}/tunnel-mac-v6/${n.name}`),
+              // Felix gives a node a VTEP of the IPv6 pool only when that pool is carried in VXLAN.
+              ...(poolV6Spec!.vxlanMode === 'Never'
+                ? {}
+                : {
+                    tunnelIPv6: nthIpv6Address(blockV6, 0),
+                    tunnelMacV6: deterministicMac(0x66, `${lab}/tunnel-mac-v6/${n.name}`),
+                  }),
             };
           })()
         : {}),
@@ -401,7 +406,9 @@ export function planLab(topology: Topology, input: PlanInput): LabPlan {
     overlayDevice: overlay === 'vxlan' ? CALICO_VXLAN.device : overlay === 'ipip' ? CALICO_IPIP_DEVICE : null,
     uplink: topology.nodeUplink,
     // Felix gives pods the smallest MTU any enabled overlay leaves (VXLAN over IPv6's 70 bytes in a dual-stack lab).
-    podMtu: LAB_LINK_MTU - Math.max(OVERLAY_OVERHEAD[overlay], poolV6Spec ? VXLAN_V6_OVERHEAD : 0),
+    podMtu:
+      LAB_LINK_MTU -
+      Math.max(OVERLAY_OVERHEAD[overlay], poolV6Spec && poolV6Spec.vxlanMode !== 'Never' ? VXLAN_V6_OVERHEAD : 0),
     ...(topology.clusterConfig?.vethMtu === undefined ? {} : { calicoVethMtu: topology.clusterConfig.vethMtu }),
     ...(topology.clusterConfig?.clusterCIDR === undefined ? {} : { clusterCIDR: topology.clusterConfig.clusterCIDR }),
     ipPool,

@@ -428,10 +428,17 @@ export function parseTopology(doc: unknown): Topology {
   const routing = o.routing === undefined ? 'vxlan' : o.routing;
   if (!(LAB_ROUTINGS as readonly unknown[]).includes(routing))
     throw new InvalidInputError('routing', `${JSON.stringify(routing)} must be ${LAB_ROUTINGS.join(' or ')}`);
-  if (ipPools[1] && (routing !== 'vxlan' || ipPools[1].vxlanMode === 'Never' || ipPools[0]!.vxlanMode === 'Never'))
+  // A dual-stack lab carries both families the same way: in VXLAN, or unencapsulated on BIRD's routes (bird and bird6).
+  const v6Pool = ipPools[1];
+  if (v6Pool && routing === 'vxlan' && (v6Pool.vxlanMode === 'Never' || ipPools[0]!.vxlanMode === 'Never'))
     throw new InvalidInputError(
       'ipPools',
-      'a dual-stack lab carries both families in VXLAN: both pools need vxlanMode',
+      'a dual-stack lab carries both families in VXLAN (both pools need vxlanMode) or, with routing: bgp, neither',
+    );
+  if (v6Pool && routing === 'bgp' && v6Pool.vxlanMode !== 'Never')
+    throw new InvalidInputError(
+      'ipPools',
+      'with routing: bgp the IPv6 pool is routed unencapsulated too: it needs vxlanMode: Never',
     );
   if (routing === 'bgp' && (ipPools[0]!.vxlanMode !== 'Never' || ipPools[0]!.ipipMode !== 'Never')) {
     throw new InvalidInputError(

@@ -17,6 +17,7 @@ export const TOPOLOGIES = {
   policy: fileURLToPath(new URL('../../src/lab/topologies/policy.yaml', import.meta.url)),
   nftables: fileURLToPath(new URL('../../src/lab/topologies/nftables.yaml', import.meta.url)),
   dualStack: fileURLToPath(new URL('../../src/lab/topologies/dual-stack.yaml', import.meta.url)),
+  dualStackBgp: fileURLToPath(new URL('../../src/lab/topologies/dual-stack-bgp.yaml', import.meta.url)),
 };
 
 export async function startLab(lab: string, topologyPath = TOPOLOGIES.default): Promise<LabState> {

@@ -25,6 +25,37 @@ describe("the lab's BGP (routing: bgp)", () => {
     expect(nodeLines(plan, node1!, 0).filter((l) => l.includes('proto bird') || l.includes('vxlan'))).toEqual([]);
   });
 
+  it('runs BIRD6 beside BIRD on a dual-stack lab: IPv6 peers, the IPv6 block, and no IPv6 VTEP', async () => {
+    const topology = new URL('../../../src/lab/topologies/dual-stack-bgp.yaml', import.meta.url).pathname;
+    const plan = planLab(await loadTopology(topology), { lab: 'bgunit', nodeSubnet: '10.254.9.0/24' });
+    const [node1, node2, node3] = plan.nodes;
+    const conf = birdConfig(plan, node1!, '/run/k8snet/bgunit/logs/k8s-node1-bird6.log', 6);
+    // BIRD's router id is 32 bits even for IPv6 (confd's bird6 template uses the IPv4 address).
+    expect(conf).toContain('router id 10.254.9.11;');
+    expect(conf).toContain(`route ${node1!.blockV6} blackhole;`);
+    expect(conf).toContain(`local ${node1!.ipv6} as 64512;`);
+    expect(conf).toContain('ipv6 { import all; export where proto = "calico_blocks"; next hop self; };');
+    expect(conf.match(/^protocol bgp \S+/gm)).toEqual(
+      [node2!, node3!].map((n) => `protocol bgp ${meshProtocolName(n.ipv6!)}`),
+    );
+    expect(meshProtocolName('fd00::c')).toBe('Mesh_fd00__c');
+    expect(plan.nodes.every((n) => n.tunnelIPv6 === undefined)).toBe(true);
+    expect(plan.podMtu).toBe(1500);
+    const lines = nodeLines(plan, node1!, 0);
+    expect(lines).toContain(`route add blackhole ${node1!.blockV6} proto 80`);
+    expect(lines.filter((l) => l.includes('vxlan') || l.includes('proto bird'))).toEqual([]);
+  });
+
+  it('refuses a dual-stack bgp lab whose IPv6 pool encapsulates', () => {
+    const pools = [
+      { name: 'p4', cidr: '10.244.0.0/16', vxlanMode: 'Never', ipipMode: 'Never' },
+      { name: 'p6', cidr: 'fd00:10:244::/64', blockSize: 122, vxlanMode: 'Always', ipipMode: 'Never' },
+    ];
+    expect(() => parseTopology({ nodes: [{ name: 'n1' }], ipPools: pools, routing: 'bgp' })).toThrow(
+      /the IPv6 pool is routed unencapsulated too/,
+    );
+  });
+
   it('refuses bgp with an encapsulating pool, and reads a wrong autodetected address for a node', () => {
     const base = { nodes: [{ name: 'n1' }], ipPools: [{ name: 'p', cidr: '10.244.0.0/16' }] };
     expect(() => parseTopology({ ...base, routing: 'bgp' })).toThrow(/vxlanMode: Never and ipipMode: Never/);
