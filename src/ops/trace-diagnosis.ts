@@ -3,8 +3,10 @@
  * Pure. The order follows the packet: pods, the source node's route, tunnels, the destination node's route to
  * the pod, the listener, then what the capture saw on the wire.
  */
+import { isIP } from 'node:net';
 import { nestConsequences, type Finding } from '../model/report.ts';
 import { cidrHolds } from '../net/ip-range.ts';
+import { canonicalIp } from '../net/host-port.ts';
 import { decisionEvidence, lookupRoute, routeDecision, type RouteDecision } from './route-lookup.ts';
 import { conntrackTableFindings } from './conntrack-findings.ts';
 import { interfaceManagerFindings } from './interface-manager-findings.ts';
@@ -185,6 +187,13 @@ function refusal(d: RouteDecision, node: string, ip: string): string {
   return `no route in ${node}'s tables matches ${ip}`;
 }
 
+/** Whether `gateway` is one of the node's own addresses (the one we reach it at, or one on its uplink). */
+function isNodeAddress(node: NodeFacts, gateway: string | null): boolean {
+  if (gateway === null) return false;
+  const want = canonicalIp(gateway);
+  return [node.ip, ...(node.underlayIPs ?? [])].some((a) => canonicalIp(a) === want);
+}
+
 function routeFindings(facts: TraceFacts, srcNode: NodeFacts, dstNode: NodeFacts, sameNode: boolean): Finding[] {
   const out: Finding[] = [];
   const dstIp = facts.dst.pod.podIP;
@@ -223,11 +232,15 @@ function routeFindings(facts: TraceFacts, srcNode: NodeFacts, dstNode: NodeFacts
         route.raw,
       ),
     );
-  } else if (facts.overlay.mode === 'none' && route.gateway !== dstNode.ip) {
+  } else if (facts.overlay.mode === 'none' && !isNodeAddress(dstNode, route.gateway)) {
+    // Straight to the node: its address, or any address of its uplink in the pod's family (BIRD6's next hop is the
+    // node's IPv6 address, which is not the one we reach it at).
+    const family = isIP(dstIp);
+    const address = dstNode.underlayIPs?.find((a) => isIP(a) === family && !a.startsWith('fe80:')) ?? dstNode.ip;
     out.push(
       warn(
         'unexpected_next_hop',
-        `${srcNode.name} sends ${dstIp} to ${route.gateway ?? route.device} rather than straight to ${dstNode.name} (${dstNode.ip})`,
+        `${srcNode.name} sends ${dstIp} to ${route.gateway ?? route.device} rather than straight to ${dstNode.name} (${address})`,
         route.raw,
       ),
     );

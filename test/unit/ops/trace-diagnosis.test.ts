@@ -176,6 +176,20 @@ const codes = (facts: TraceFacts, severity?: string) =>
     .map((f) => f.code);
 
 describe('trace diagnosis', () => {
+  it("takes a BGP next hop at any of the destination node's uplink addresses as straight to it (BIRD6's is its IPv6 one)", () => {
+    const facts = healthy();
+    facts.overlay = { mode: 'none', device: null };
+    facts.src.node!.routes = facts.src.node!.routes!.map((r) =>
+      r.destination === '10.244.0.0/26' ? route('10.244.0.0/26 via 10.254.0.111 dev eth0 proto bird') : r,
+    );
+    const nextHop = () => diagnoseTrace(facts).filter((f) => f.code === 'unexpected_next_hop');
+    expect(nextHop().map((f) => f.message)).toEqual([
+      'k8s-node2 sends 10.244.0.2 to 10.254.0.111 rather than straight to k8s-node1 (10.254.0.11)',
+    ]);
+    facts.dst.node!.underlayIPs = ['10.254.0.11', '10.254.0.111'];
+    expect(nextHop()).toEqual([]);
+  });
+
   it('finds nothing wrong on a healthy VXLAN path and says how the packets travel', () => {
     expect(codes(healthy(), 'error')).toEqual([]);
     expect(codes(healthy(), 'warning')).toEqual([]);
