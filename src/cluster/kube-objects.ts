@@ -30,6 +30,7 @@ export const CALICO_ANNOTATIONS = {
   vxlanTunnelAddrV6: 'projectcalico.org/IPv6VXLANTunnelAddr',
   ipipTunnelAddr: 'projectcalico.org/IPv4IPIPTunnelAddr',
   ipv4Address: 'projectcalico.org/IPv4Address',
+  ipv6Address: 'projectcalico.org/IPv6Address',
 } as const;
 
 /** The label EndpointSlices carry to name their Service. */
@@ -56,6 +57,7 @@ export function toNodeInfo(node: V1Node): NodeInfo {
     ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     labels: node.metadata?.labels ?? {},
     calicoIPv4Address: annotations[CALICO_ANNOTATIONS.ipv4Address]?.split('/')[0] || null,
+    calicoIPv6Address: annotations[CALICO_ANNOTATIONS.ipv6Address]?.split('/')[0] || null,
   };
 }
 
@@ -229,8 +231,9 @@ export function toCalicoNodeList(list: unknown): CalicoNodeInfo[] {
     const o = asRecord(item);
     const name = asRecord(o.metadata).name;
     if (typeof name !== 'string') return [];
-    const address = asRecord(asRecord(o.spec).bgp).ipv4Address;
-    return [{ name, bgpIPv4Address: typeof address === 'string' && address !== '' ? address : null }];
+    const bgp = asRecord(asRecord(o.spec).bgp);
+    const address = (a: unknown) => (typeof a === 'string' && a !== '' ? a : null);
+    return [{ name, bgpIPv4Address: address(bgp.ipv4Address), bgpIPv6Address: address(bgp.ipv6Address) }];
   });
 }
 

@@ -19,6 +19,8 @@ export interface NodeInfo {
   labels: Record<string, string>;
   /** The address calico/node autodetected (annotation projectcalico.org/IPv4Address, prefix dropped; BIRD peers from it); absent/null when not set. */
   calicoIPv4Address?: string | null;
+  /** The same for IPv6 (projectcalico.org/IPv6Address, prefix dropped): BIRD6 peers from it. */
+  calicoIPv6Address?: string | null;
 }
 
 export interface ContainerInfo {
@@ -112,6 +114,8 @@ export interface CalicoNodeInfo {
   name: string;
   /** spec.bgp.ipv4Address as stored (`a.b.c.d/len`); null when the node has no BGP spec (policy-only Calico). */
   bgpIPv4Address: string | null;
+  /** spec.bgp.ipv6Address as stored (`addr/len`); null when not set (no IPv6 BGP). */
+  bgpIPv6Address?: string | null;
 }
 
 /** FelixConfiguration `default` (crd.projectcalico.org/v1 or projectcalico.org/v3): the fields k8snet reads. */

@@ -454,6 +454,8 @@ export function dockerInspect(id: string): NodeCommand {
 
 /** calico/node's BIRD control socket (confd starts `bird -R -s /var/run/calico/bird.ctl`). */
 export const CALICO_BIRD_SOCKET = '/var/run/calico/bird.ctl';
+/** The socket of BIRD6, the IPv6 BGP daemon calico/node runs beside it (`bird6 -R -s /var/run/calico/bird6.ctl`). */
+export const CALICO_BIRD6_SOCKET = '/var/run/calico/bird6.ctl';
 const BIRD_SOCKET_PATH = /^\/[A-Za-z0-9._/-]{1,200}\.ctl$/;
 /** A BIRD protocol name (BIRD's symbol syntax: letters, digits, underscores; Calico's are Mesh_10_0_0_1). */
 const BIRD_PROTOCOL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;

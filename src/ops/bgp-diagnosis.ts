@@ -9,30 +9,70 @@ import type { BirdProtocols } from '../parse/bird.ts';
 import { bgpSessions } from '../parse/bird.ts';
 import type { HostKiller } from '../calico/felix-chains.ts';
 import type { RouteLine } from './trace-facts.ts';
-import type { IpPoolInfo } from '../cluster/types.ts';
+import type { CalicoNodeInfo, IpPoolInfo, NodeInfo } from '../cluster/types.ts';
+import { enabledPools, nodeInternalIP } from '../cluster/families.ts';
+import { canonicalIp } from '../net/host-port.ts';
 
 export interface BgpNodeFacts {
   name: string;
-  /** InternalIP. */
+  /** The family these facts are of: BIRD's IPv4 sessions (the default), or BIRD6's IPv6 ones (bird6.ctl). */
+  family?: 4 | 6;
+  /** InternalIP of the family. */
   ip: string;
-  /** projectcalico.org/IPv4Address, `a.b.c.d/len` (null: not annotated). */
-  calicoIPv4Address: string | null;
-  /** The Calico Node resource's spec.bgp.ipv4Address (projectcalico.org/v3), where Calico's API server serves it. */
-  calicoNodeIPv4Address?: string | null;
-  /** BIRD's `show protocols all` (null: not read, see birdError). */
+  /** projectcalico.org/IPv4Address (IPv6Address for IPv6): the address calico/node autodetected (null: not annotated). */
+  calicoAddress: string | null;
+  /** The Calico Node resource's spec.bgp.ipv4Address (ipv6Address), where Calico's API server serves it. */
+  calicoNodeAddress?: string | null;
+  /** BIRD's (BIRD6's) `show protocols all` (null: not read, see birdError). */
   bird: BirdProtocols | null;
   birdError: string | null;
   /** Each way of reading BIRD that was tried and failed (bird-read.ts), when none worked; absent when not tried. */
   birdUnreadable?: string[];
+  /** The family's routes (`ip route` / `ip -6 route`). */
   routes: RouteLine[] | null;
   /** Host rules dropping BGP (felix-chains.ts hostKillers, kind input-drops-bgp), with counters. */
   bgpDrops: HostKiller[];
   blocks: string[];
 }
 
+/** How each family's BGP is named: its daemon, the annotation and Calico Node field of its address, the env var. */
+const FAMILY_TERMS = {
+  4: {
+    daemon: 'BIRD',
+    annotation: 'projectcalico.org/IPv4Address',
+    calicoNodeField: 'Calico Node spec.bgp.ipv4Address',
+    autodetect: 'IP_AUTODETECTION_METHOD',
+  },
+  6: {
+    daemon: 'BIRD6',
+    annotation: 'projectcalico.org/IPv6Address',
+    calicoNodeField: 'Calico Node spec.bgp.ipv6Address',
+    autodetect: 'IP6_AUTODETECTION_METHOD',
+  },
+} as const;
+
+const bare = (address: string): string => canonicalIp(address.split('/')[0]!);
+
+/** A node's addresses as `family`'s BGP knows them: its InternalIP, the one calico/node autodetected, the Calico Node's. */
+export function bgpAddressesOf(
+  node: NodeInfo,
+  calicoNode: CalicoNodeInfo | undefined,
+  family: 4 | 6,
+): Pick<BgpNodeFacts, 'family' | 'ip' | 'calicoAddress' | 'calicoNodeAddress'> {
+  const v6 = family === 6;
+  return {
+    family,
+    ip: (v6 ? nodeInternalIP(node, 6) : (nodeInternalIP(node, 4) ?? node.internalIP)) ?? '?',
+    calicoAddress: (v6 ? node.calicoIPv6Address : node.calicoIPv4Address) ?? null,
+    calicoNodeAddress: (v6 ? calicoNode?.bgpIPv6Address : calicoNode?.bgpIPv4Address) ?? null,
+  };
+}
+
 /** Pod traffic crosses nodes on BIRD's routes when an enabled pool does not encapsulate (always or across subnets). */
-export function routedByBgp(pools: readonly IpPoolInfo[]): boolean {
-  return pools.some((p) => !p.disabled && p.vxlanMode !== 'Always' && p.ipipMode !== 'Always');
+export function routedByBgp(pools: readonly IpPoolInfo[], family?: 4 | 6): boolean {
+  return (family === undefined ? pools : enabledPools(pools, family)).some(
+    (p) => !p.disabled && p.vxlanMode !== 'Always' && p.ipipMode !== 'Always',
+  );
 }
 
 const error = (code: string, message: string, evidence: string): Finding => ({
@@ -51,19 +91,19 @@ function routeFor(routes: readonly RouteLine[], block: string): RouteLine | unde
  * A finding when it is not (or is missing from BIRD's protocols), null when it is or BIRD was not read.
  */
 export function bgpPeerFinding(
-  node: Pick<BgpNodeFacts, 'name' | 'bird' | 'routes'>,
-  peer: Pick<BgpNodeFacts, 'name' | 'ip' | 'calicoIPv4Address' | 'calicoNodeIPv4Address' | 'blocks'>,
+  node: Pick<BgpNodeFacts, 'name' | 'bird' | 'routes' | 'family'>,
+  peer: Pick<BgpNodeFacts, 'name' | 'ip' | 'calicoAddress' | 'calicoNodeAddress' | 'blocks'>,
 ): Finding | null {
   if (node.bird === null) return null;
   const sessions = bgpSessions(node.bird);
   if (sessions.length === 0) return null;
-  const peerAddress = (peer.calicoIPv4Address ?? peer.calicoNodeIPv4Address)?.split('/')[0] ?? peer.ip;
-  const known = new Set([peerAddress, peer.ip, peer.calicoNodeIPv4Address?.split('/')[0]]);
-  const session = sessions.find((s) => s.neighborAddress !== null && known.has(s.neighborAddress));
+  const peerAddress = (peer.calicoAddress ?? peer.calicoNodeAddress)?.split('/')[0] ?? peer.ip;
+  const known = new Set([peerAddress, peer.ip, peer.calicoNodeAddress ?? peer.ip].map(bare));
+  const session = sessions.find((s) => s.neighborAddress !== null && known.has(bare(s.neighborAddress)));
   if (!session)
     return error(
       'bgp_peer_missing',
-      `${node.name}'s BIRD has no BGP session with ${peer.name} (${peerAddress})`,
+      `${node.name}'s ${FAMILY_TERMS[node.family ?? 4].daemon} has no BGP session with ${peer.name} (${peerAddress})`,
       `BGP protocols: ${sessions.map((s) => `${s.name} ${s.neighborAddress ?? '?'}`).join(', ')}`,
     );
   if (session.session === 'Established') return null;
@@ -81,16 +121,17 @@ export function bgpPeerFinding(
 export function diagnoseBgp(nodes: readonly BgpNodeFacts[]): Finding[] {
   const out: Finding[] = [];
   for (const node of nodes) {
+    const terms = FAMILY_TERMS[node.family ?? 4];
     // Where Calico keeps the address BIRD peers from: the Node annotation (Kubernetes datastore) and the Calico Node.
     const wrong = [
-      { where: 'projectcalico.org/IPv4Address', address: node.calicoIPv4Address },
-      { where: 'Calico Node spec.bgp.ipv4Address', address: node.calicoNodeIPv4Address ?? null },
-    ].filter((a) => a.address && a.address.split('/')[0] !== node.ip);
+      { where: terms.annotation, address: node.calicoAddress },
+      { where: terms.calicoNodeField, address: node.calicoNodeAddress ?? null },
+    ].filter((a) => a.address && bare(a.address) !== bare(node.ip));
     if (wrong.length > 0) {
       out.push(
         error(
           'calico_address_mismatch',
-          `Calico autodetected ${wrong[0]!.address} for ${node.name}, not its InternalIP ${node.ip}: BIRD peers from the wrong interface (set IP_AUTODETECTION_METHOD, e.g. kubernetes-internal-ip)`,
+          `Calico autodetected ${wrong[0]!.address} for ${node.name}, not its InternalIP ${node.ip}: ${terms.daemon} peers from the wrong interface (set ${terms.autodetect}, e.g. kubernetes-internal-ip)`,
           `${wrong.map((a) => `${a.where}=${a.address}`).join('; ')}; status.addresses InternalIP=${node.ip}`,
         ),
       );
@@ -100,7 +141,7 @@ export function diagnoseBgp(nodes: readonly BgpNodeFacts[]): Finding[] {
       out.push(
         error(
           'bgp_blocked',
-          `${d.description} on ${node.name}: BGP (tcp/179) from other nodes cannot reach BIRD${hits}`,
+          `${d.description} on ${node.name}: BGP (tcp/179) from other nodes cannot reach ${terms.daemon}${hits}`,
           d.rule?.raw ?? d.description,
         ),
       );
@@ -109,11 +150,12 @@ export function diagnoseBgp(nodes: readonly BgpNodeFacts[]): Finding[] {
       out.push({
         severity: 'warning',
         code: 'bird_unreadable',
-        message: `BIRD's BGP sessions on ${node.name} could not be read (no birdcl or birdc on the host, nor in a running calico-node container): its peers were not checked`,
+        message: `${terms.daemon}'s BGP sessions on ${node.name} could not be read (no birdcl or birdc on the host, nor in a running calico-node container): its peers were not checked`,
         evidence: node.birdUnreadable.join('; '),
       });
     if (node.birdError !== null) continue;
-    for (const peer of nodes.filter((p) => p.name !== node.name)) {
+    // Sessions are per family: BIRD's peers are the other nodes' IPv4 facts, BIRD6's their IPv6 ones.
+    for (const peer of nodes.filter((p) => p.name !== node.name && (p.family ?? 4) === (node.family ?? 4))) {
       const f = bgpPeerFinding(node, peer);
       if (f) out.push(f);
     }
@@ -125,6 +167,8 @@ const PEER_CODES = new Set(['bgp_peer_down', 'bgp_peer_missing']);
 /** The route findings trace makes when the destination's block has no route through its node. */
 const ROUTE_CODES = new Set(['no_route_to_dst', 'no_route_to_block', 'unexpected_next_hop']);
 const SEVERITY_RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+/** report's `route to <block> (<peer>) missing on <node>` (health-diagnosis.ts). */
+const BLOCK_ROUTE_MISSING = /^route to \S+ \((?<peer>[^)\s]+)\) missing on (?<node>\S+)$/;
 
 /** The node a session finding is about (`on X`, `X's BIRD`) and the peer it names (`BGP peer Y (`, `with Y (`). */
 function sessionEnds(f: Finding): { node: string | null; peer: string | null } {
@@ -159,18 +203,21 @@ function atLeastChildren(f: Finding): Finding {
 
 /**
  * One cause, one problem, for BGP and Calico's address configuration: a missing route to the destination's block
- * (trace: `dstNode`) under the session to that node that is down; a session down under what broke it — tcp/179
- * dropped on either end (with the drop counters that rule grew), or the node peering from a wrong autodetected
- * address; and a wrong address under first-found autodetection, the setting that picked it. Level by level, so
- * each cause keeps what it already explains.
+ * (trace: `dstNode`), or to a peer's block (report), under the session to that node that is down; a session down
+ * under what broke it — tcp/179 dropped on either end (with the drop counters that rule grew), or the node peering
+ * from a wrong autodetected address; and a wrong address under first-found autodetection, the setting that picked
+ * it. Level by level, so each cause keeps what it already explains.
  */
 export function nestBgpFindings(findings: readonly Finding[], options: { dstNode?: string } = {}): Finding[] {
   const dst = options.dstNode;
-  let out = nestConsequences(
-    findings,
-    (cause, f) =>
-      dst !== undefined && PEER_CODES.has(cause.code) && sessionEnds(cause).peer === dst && ROUTE_CODES.has(f.code),
-  );
+  let out = nestConsequences(findings, (cause, f) => {
+    if (!PEER_CODES.has(cause.code)) return false;
+    if (dst !== undefined && sessionEnds(cause).peer === dst && ROUTE_CODES.has(f.code)) return true;
+    // report: the route to a peer's block missing on a node, under that node's session with the peer.
+    const missing = f.code === 'route_to_block_missing' ? BLOCK_ROUTE_MISSING.exec(f.message)?.groups : undefined;
+    const ends = sessionEnds(cause);
+    return missing !== undefined && ends.node === missing.node && ends.peer === missing.peer;
+  });
   out = nestConsequences(out, (cause, f) => {
     const node = causeNode(cause);
     if (node === null) return false;

@@ -5,7 +5,13 @@
  * `crictl exec <calico-node container> birdcl` — each from the catalogue, each failure kept for the evidence.
  */
 import type { NodeShell, NodeTarget } from '../node/types.ts';
-import { birdShowProtocols, crictlCalicoNodeContainers, crictlExecBirdShowProtocols } from '../node/catalogue.ts';
+import {
+  CALICO_BIRD6_SOCKET,
+  CALICO_BIRD_SOCKET,
+  birdShowProtocols,
+  crictlCalicoNodeContainers,
+  crictlExecBirdShowProtocols,
+} from '../node/catalogue.ts';
 import { containersFromCrictlPs } from '../parse/runtime-sandbox.ts';
 import { bgpSessions, parseBirdProtocols, type BirdProtocols } from '../parse/bird.ts';
 import { validateContainerId } from '../validate.ts';
@@ -31,11 +37,19 @@ export function calicoNodeContainerId(crictlPsJson: string): string | null {
   return null;
 }
 
-export async function readBirdProtocols(shell: NodeShell, node: NodeTarget, signal: AbortSignal): Promise<BirdRead> {
+/** BIRD's protocols for `family`: BIRD's socket for IPv4, BIRD6's (bird6.ctl, calico/node's IPv6 daemon) for IPv6. */
+export async function readBirdProtocols(
+  shell: NodeShell,
+  node: NodeTarget,
+  signal: AbortSignal,
+  family: 4 | 6 = 4,
+): Promise<BirdRead> {
+  const socket = family === 6 ? CALICO_BIRD6_SOCKET : CALICO_BIRD_SOCKET;
+  const daemon = family === 6 ? 'BIRD6' : 'BIRD';
   const failed: string[] = [];
   for (const tool of ['birdcl', 'birdc'] as const) {
     try {
-      const text = await runOk(shell, node, birdShowProtocols({ all: true, tool }), signal);
+      const text = await runOk(shell, node, birdShowProtocols({ all: true, tool, socket }), signal);
       return { bird: parseBirdProtocols(text), via: `host ${tool}`, failed };
     } catch (err) {
       failed.push(`host ${tool}: ${describeError(err)}`);
@@ -45,13 +59,13 @@ export async function readBirdProtocols(shell: NodeShell, node: NodeTarget, sign
     const id = calicoNodeContainerId(await runOk(shell, node, crictlCalicoNodeContainers(), signal));
     if (id === null) failed.push(`crictl: no running ${CALICO_NODE_CONTAINER} container`);
     else {
-      const text = await runOk(shell, node, crictlExecBirdShowProtocols(id), signal);
+      const text = await runOk(shell, node, crictlExecBirdShowProtocols(id, { socket }), signal);
       return { bird: parseBirdProtocols(text), via: `crictl exec ${id.slice(0, 13)} birdcl`, failed };
     }
   } catch (err) {
     failed.push(`crictl: ${describeError(err)}`);
   }
-  return { bird: null, error: `BIRD not readable on ${node.name}: ${failed.join('; ')}`, failed };
+  return { bird: null, error: `${daemon} not readable on ${node.name}: ${failed.join('; ')}`, failed };
 }
 
 export interface BgpSessionJson {

@@ -34,7 +34,7 @@ import { readBirdProtocols } from './bird-read.ts';
 import { hostKillers } from '../calico/felix-chains.ts';
 import { readCounters, readTunnelAllowlists, type CounterRead } from './enforcement-facts.ts';
 import { tunnelAllowlistFindings, type NodeFirewallFacts } from './packet-path.ts';
-import { diagnoseBgp, nestBgpFindings, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
+import { bgpAddressesOf, diagnoseBgp, nestBgpFindings, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
 import { kubeProxyModeFindings } from './service-diagnosis.ts';
 import type { KubeProxyMode } from '../dataplane/service-dataplane.ts';
 import type { CalicoDataplane } from '../dataplane/kube-proxy-mode.ts';
@@ -265,43 +265,12 @@ export async function runHealthReport(
     ),
   );
 
-  // BGP: BIRD's sessions and the host rules in BGP's way, on every node the report could reach.
-  const bgp: BgpNodeFacts[] = routedByBgp(pools)
-    ? await mapLimit(nodes, NODE_CONCURRENCY, async (node): Promise<BgpNodeFacts> => {
-        const facts = nodeFacts.find((f) => f.name === node.name)!;
-        const target = targets.get(node.name);
-        const base = {
-          name: node.name,
-          ip: node.internalIP ?? '?',
-          calicoIPv4Address: node.calicoIPv4Address ?? null,
-          calicoNodeIPv4Address: calicoNodes?.find((c) => c.name === node.name)?.bgpIPv4Address ?? null,
-          routes: facts.routes,
-          blocks: [] as string[],
-        };
-        if (!target || facts.error)
-          return { ...base, bird: null, birdError: facts.error ?? 'not inspected', bgpDrops: [] };
-        const [bird, counters] = await Promise.all([
-          readBirdProtocols(deps.shell, target, ctx.signal).then((r) =>
-            r.bird ? { bird: r.bird, birdError: null } : { bird: null, birdError: r.error, birdUnreadable: r.failed },
-          ),
-          countersOn(node.name, target),
-        ]);
-        const filter = 'save' in counters ? counters.save.tables.get('filter') : undefined;
-        return {
-          ...base,
-          ...bird,
-          bgpDrops: filter ? hostKillers(filter).filter((k) => k.kind === 'input-drops-bgp') : [],
-        };
-      })
-    : [];
-
   // Calico IPAM's blocks are not spec.podCIDRs: each node's own come from its blackholes (calico-blocks.ts).
   const blocks = nodeBlocks(
     nodeFacts.map((f) => ({ name: f.name, podCIDRs: f.blocks, routes: f.routes })),
     pools,
   );
   for (const f of nodeFacts) f.blocks = blocks.get(f.name) ?? f.blocks;
-  for (const b of bgp) b.blocks = blocks.get(b.name) ?? [];
 
   // With an IPv6 pool, the same route checks over IPv6: each node's `ip -6 route`, its IPv6 blocks, and whether it
   // forwards IPv6 at all.
@@ -342,6 +311,44 @@ export async function runHealthReport(
       };
     });
   }
+
+  // BGP: BIRD's sessions (BIRD6's for an IPv6 pool BIRD routes) and the host rules in BGP's way, on every node the
+  // report could reach; each family judged with its own addresses, routes and blocks.
+  const bgpOf = (family: 4 | 6): Promise<BgpNodeFacts[]> =>
+    mapLimit(nodes, NODE_CONCURRENCY, async (node): Promise<BgpNodeFacts> => {
+      const facts = nodeFacts.find((f) => f.name === node.name)!;
+      const target = targets.get(node.name);
+      const base = {
+        name: node.name,
+        ...bgpAddressesOf(
+          node,
+          calicoNodes?.find((c) => c.name === node.name),
+          family,
+        ),
+        routes: family === 6 ? (facts.ipv6?.routes ?? null) : facts.routes,
+        blocks: family === 6 ? (facts.ipv6?.blocks ?? []) : facts.blocks,
+      };
+      if (!target || facts.error)
+        return { ...base, bird: null, birdError: facts.error ?? 'not inspected', bgpDrops: [] };
+      const [bird, counters] = await Promise.all([
+        readBirdProtocols(deps.shell, target, ctx.signal, family).then((r) =>
+          r.bird ? { bird: r.bird, birdError: null } : { bird: null, birdError: r.error, birdUnreadable: r.failed },
+        ),
+        countersOn(node.name, target, family),
+      ]);
+      const filter = 'save' in counters ? counters.save.tables.get('filter') : undefined;
+      return {
+        ...base,
+        ...bird,
+        bgpDrops: filter ? hostKillers(filter).filter((k) => k.kind === 'input-drops-bgp') : [],
+      };
+    });
+  const bgp = (
+    await Promise.all([
+      routedByBgp(pools, 4) ? bgpOf(4) : [],
+      pools6.length > 0 && routedByBgp(pools, 6) ? bgpOf(6) : [],
+    ])
+  ).flat();
 
   let sample: Awaited<ReturnType<typeof sampleTunnels>> | null = null;
   if (options.tunnelSampleSeconds) {

@@ -14,7 +14,7 @@ import { nodeTarget, type OperationDeps } from './deps.ts';
 import { inspectNode, readRoutes } from './node-facts.ts';
 import type { RouteLine } from './trace-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
-import { bgpPeerFinding, diagnoseBgp, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
+import { bgpAddressesOf, bgpPeerFinding, diagnoseBgp, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
 import { SESSION_COLUMNS, readBirdProtocols, sessionRow, sessionsJson, type BgpSessionJson } from './bird-read.ts';
 import { mapLimit } from './concurrency.ts';
 import { NODE_CONCURRENCY } from './service-ops.ts';
@@ -130,11 +130,13 @@ export interface RoutesResult {
   routes: LabelledRoute[];
   /** With an IPv6 pool: the node's `ip -6 route`, labelled the same way (absent: no IPv6 pool). */
   routes6?: LabelledRoute[];
-  /** BIRD's BGP sessions on the node, where the pools are routed by BGP (null: not routed by BGP, or BIRD unread). */
+  /** BIRD's BGP sessions on the node, where the IPv4 pools are routed by BGP (null: BIRD unread; absent: not BGP). */
   bgp?: null | {
     via: string;
     sessions: BgpSessionJson[];
   };
+  /** BIRD6's sessions (bird6.ctl), where an IPv6 pool is routed by BGP; the same shape. */
+  bgp6?: RoutesResult['bgp'];
   findings: Finding[];
 }
 
@@ -150,12 +152,12 @@ async function bgpOnNode(
   nodes: readonly NodeInfo[],
   pools: readonly IpPoolInfo[],
   routes: RouteLine[],
+  family: 4 | 6,
 ): Promise<{ findings: Finding[]; bgp: RoutesResult['bgp'] }> {
-  const read = await readBirdProtocols(deps.shell, nodeTarget(deps, node), ctx.signal);
+  const read = await readBirdProtocols(deps.shell, nodeTarget(deps, node), ctx.signal, family);
   const self: BgpNodeFacts = {
     name: node.name,
-    ip: node.internalIP ?? '?',
-    calicoIPv4Address: node.calicoIPv4Address ?? null,
+    ...bgpAddressesOf(node, undefined, family),
     bird: read.bird,
     birdError: read.bird ? null : read.error,
     ...(read.bird ? {} : { birdUnreadable: read.failed }),
@@ -166,11 +168,12 @@ async function bgpOnNode(
   const findings = diagnoseBgp([self]);
   if (!read.bird) return { findings, bgp: null };
   const peers = nodes.filter((n) => n.name !== node.name);
+  const familyPools = enabledPools(pools, family);
   const down = await mapLimit(peers, NODE_CONCURRENCY, async (other) => {
-    const peer = { name: other.name, ip: other.internalIP ?? '?', calicoIPv4Address: other.calicoIPv4Address ?? null };
+    const peer = { name: other.name, ...bgpAddressesOf(other, undefined, family) };
     if (bgpPeerFinding(self, { ...peer, blocks: [] }) === null) return null;
-    const facts = await inspectNode(deps.shell, nodeTarget(deps, other), ctx.signal).catch(() => null);
-    return bgpPeerFinding(self, { ...peer, blocks: calicoOwnBlocks(facts?.routes ?? null, pools) });
+    const facts = await inspectNode(deps.shell, nodeTarget(deps, other), ctx.signal, { family }).catch(() => null);
+    return bgpPeerFinding(self, { ...peer, blocks: calicoOwnBlocks(facts?.routes ?? null, familyPools) });
   });
   findings.push(...down.filter((f): f is Finding => f !== null));
   return {
@@ -200,10 +203,8 @@ export async function runRoutes(
     throw new K8snetError('ssh_connect', `could not read ${target.name}'s routes: ${facts.error}`, { retryable: true });
   const routes = labelRoutes(facts.routes, pools, nodes);
   // A dual-stack cluster's IPv6 pod traffic has a table of its own: `ip -6 route`, labelled the same way.
-  const routes6 =
-    enabledPools(pools, 6).length > 0
-      ? labelRoutes((await readRoutes(deps.shell, target, ctx.signal, 6)).routes, pools, nodes)
-      : undefined;
+  const raw6 = enabledPools(pools, 6).length > 0 ? (await readRoutes(deps.shell, target, ctx.signal, 6)).routes : null;
+  const routes6 = raw6 ? labelRoutes(raw6, pools, nodes) : undefined;
   const findings: Finding[] = [];
   // With Calico IPAM (this node blackholes its own blocks) other nodes' blocks are not their spec.podCIDRs, and this
   // node's table alone cannot tell them: no podCIDR check then. Otherwise a podCIDR (kubeadm's may be wider than the
@@ -223,25 +224,30 @@ export async function runRoutes(
         });
     }
   }
-  const bgp = routedByBgp(pools) ? await bgpOnNode(deps, ctx, node, nodes, pools, facts.routes) : null;
-  if (bgp) findings.push(...bgp.findings);
+  // Each family whose pool BIRD routes: BIRD's IPv4 sessions, BIRD6's IPv6 ones (calico/node runs both).
+  const bgp = routedByBgp(pools, 4) ? await bgpOnNode(deps, ctx, node, nodes, pools, facts.routes, 4) : null;
+  const bgp6 = raw6 && routedByBgp(pools, 6) ? await bgpOnNode(deps, ctx, node, nodes, pools, raw6, 6) : null;
+  findings.push(...(bgp?.findings ?? []), ...(bgp6?.findings ?? []));
   const sorted = sortFindings(findings);
-  const bgpSection = bgp?.bgp
-    ? [
-        {
-          kind: 'table' as const,
-          title: `${target.name}: BGP sessions (BIRD, read with ${bgp.bgp.via})`,
-          columns: SESSION_COLUMNS,
-          rows: bgp.bgp.sessions.map(sessionRow),
-        },
-      ]
-    : [];
+  const sessionsTable = (read: RoutesResult['bgp'], daemon: string) =>
+    read
+      ? [
+          {
+            kind: 'table' as const,
+            title: `${target.name}: ${daemon === 'BIRD6' ? 'IPv6 ' : ''}BGP sessions (${daemon}, read with ${read.via})`,
+            columns: SESSION_COLUMNS,
+            rows: read.sessions.map(sessionRow),
+          },
+        ]
+      : [];
+  const bgpSection = [...sessionsTable(bgp?.bgp ?? null, 'BIRD'), ...sessionsTable(bgp6?.bgp ?? null, 'BIRD6')];
   return {
     result: {
       node: target.name,
       routes,
       ...(routes6 ? { routes6 } : {}),
       ...(bgp ? { bgp: bgp.bgp } : {}),
+      ...(bgp6 ? { bgp6: bgp6.bgp } : {}),
       findings: sorted,
     },
     report: {

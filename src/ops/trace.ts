@@ -45,7 +45,7 @@ import {
   testConnect,
 } from './node-facts.ts';
 import type { OperationContext, OperationOutcome } from './types.ts';
-import { diagnoseBgp, nestBgpFindings, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
+import { bgpAddressesOf, diagnoseBgp, nestBgpFindings, routedByBgp, type BgpNodeFacts } from './bgp-diagnosis.ts';
 import { calicoOwnBlocks } from './calico-blocks.ts';
 import { diagnoseCalicoConfig } from './calico-config-diagnosis.ts';
 import { SESSION_COLUMNS, readBirdProtocols, sessionRow, sessionsJson, type BgpSessionJson } from './bird-read.ts';
@@ -511,7 +511,7 @@ export async function runTrace(
   // BIRD's sessions on the two nodes, where the path's pool is routed by BGP (read once each; bounded by BIRD_SECONDS).
   const bgpRouted = pool !== null && !sameNode && srcNodeInfo !== null && dstNodeInfo !== null && routedByBgp([pool]);
   const birdOn = (t: NodeTarget | null, n: NodeFacts | null) =>
-    bgpRouted && t && n && !n.error ? readBirdProtocols(deps.shell, t, ctx.signal) : Promise.resolve(null);
+    bgpRouted && t && n && !n.error ? readBirdProtocols(deps.shell, t, ctx.signal, family) : Promise.resolve(null);
   const [countersAfter, srcInside, dstInside, listeners, srcBird, dstBird, calicoNodes, perNode] = await Promise.all([
     testConnection ? readAll() : Promise.resolve(countersBefore),
     srcTarget && src.netns ? readPodInside(deps.shell, srcTarget, src.netns, ctx.signal, family) : null,
@@ -607,9 +607,11 @@ export async function runTrace(
     ? diagnoseBgp(
         pathNodes.map((n): BgpNodeFacts => ({
           name: n.info!.name,
-          ip: n.info!.internalIP ?? n.facts?.ip ?? '?',
-          calicoIPv4Address: n.info!.calicoIPv4Address ?? null,
-          calicoNodeIPv4Address: calicoNodes?.find((c) => c.name === n.info!.name)?.bgpIPv4Address ?? null,
+          ...bgpAddressesOf(
+            n.info!,
+            calicoNodes?.find((c) => c.name === n.info!.name),
+            family,
+          ),
           routes: n.facts?.routes ?? null,
           bird: n.bird?.bird ?? null,
           birdError: n.bird === null ? 'not read' : n.bird.bird ? null : n.bird.error,

@@ -9,6 +9,7 @@
  *   BIRD 2:   Name       Proto      Table      State  Since         Info
  *             Mesh_10_254_0_12 BGP        ---        up     10:22:31.123  Established
  */
+import { isIP } from 'node:net';
 
 export interface BirdProtocol {
   name: string;
@@ -52,11 +53,14 @@ const ROUTES = /(?<imported>\d+) imported(?:, \d+ filtered)?, (?<exported>\d+) e
 /** BGP's FSM states as BIRD prints them in the info column (RFC 4271 §8.2.2, plus BIRD's Idle/Passive). */
 const BGP_STATES = ['Idle', 'Connect', 'Active', 'OpenSent', 'OpenConfirm', 'Established', 'Close', 'Passive', 'Down'];
 
+/** The peer address in a Calico protocol name: confd writes each `.` (bird.cfg) or `:` (bird6.cfg) as `_`. */
 function addressFromName(name: string): string | null {
   const m = CALICO_PEER_NAME.exec(name);
   if (!m?.groups) return null;
   const a = m.groups.address!;
-  return /^\d+_\d+_\d+_\d+$/.test(a) ? a.replaceAll('_', '.') : null;
+  if (/^\d+_\d+_\d+_\d+$/.test(a)) return a.replaceAll('_', '.');
+  const v6 = a.replaceAll('_', ':');
+  return isIP(v6) === 6 ? v6 : null;
 }
 
 function splitInfo(info: string): { state: string | null; rest: string | null } {

@@ -34,6 +34,7 @@ describe('toNodeInfo', () => {
       vxlanTunnelIP: null,
       ipipTunnelIP: '172.16.169.128',
       calicoIPv4Address: '192.168.56.11',
+      calicoIPv6Address: null,
       ready: true,
       labels: expect.objectContaining({ 'kubernetes.io/hostname': 'k8s-node1' }),
     });
@@ -196,10 +197,15 @@ describe('Calico Nodes', () => {
     ) as {
       items: { spec: Record<string, unknown> }[];
     };
-    expect(toCalicoNodeList(list)).toEqual([{ name: 'master1', bgpIPv4Address: '172.16.0.16/32' }]);
+    expect(toCalicoNodeList(list)).toEqual([
+      { name: 'master1', bgpIPv4Address: '172.16.0.16/32', bgpIPv6Address: null },
+    ]);
+    // Dual-stack BGP: spec.bgp.ipv6Address beside it (BIRD6 peers from it).
+    (list.items[0]!.spec.bgp as Record<string, unknown>).ipv6Address = 'fd00:16::16/64';
+    expect(toCalicoNodeList(list)[0]!.bgpIPv6Address).toBe('fd00:16::16/64');
     // A policy-only node (no spec.bgp), as calicoctl prints one.
     delete list.items[0]!.spec.bgp;
-    expect(toCalicoNodeList(list)).toEqual([{ name: 'master1', bgpIPv4Address: null }]);
+    expect(toCalicoNodeList(list)).toEqual([{ name: 'master1', bgpIPv4Address: null, bgpIPv6Address: null }]);
     expect(toCalicoNodeList({})).toEqual([]);
   });
 });

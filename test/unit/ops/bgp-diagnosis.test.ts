@@ -11,7 +11,7 @@ const fixture = (name: string) =>
 const node = (over: Partial<BgpNodeFacts>): BgpNodeFacts => ({
   name: 'k8s-node1',
   ip: '10.254.1.11',
-  calicoIPv4Address: null,
+  calicoAddress: null,
   bird: null,
   birdError: null,
   routes: [],
@@ -45,7 +45,7 @@ describe('BGP findings', () => {
   it('reports an autodetected address that is not the InternalIP, and BGP drops with counters', () => {
     const f = diagnoseBgp([
       node({
-        calicoIPv4Address: '172.17.0.1/16',
+        calicoAddress: '172.17.0.1/16',
         birdError: 'not read',
         bgpDrops: [
           {
@@ -69,18 +69,18 @@ describe('BGP findings', () => {
 
   it('reports a Calico Node resource whose BGP address is not the InternalIP, and names where each address was read', () => {
     // calico#3003's master1: the Calico Node says 172.16.0.16/32; here the InternalIP is another address.
-    const [f] = diagnoseBgp([node({ calicoNodeIPv4Address: '172.16.0.16/32', birdError: 'not read' })]);
+    const [f] = diagnoseBgp([node({ calicoNodeAddress: '172.16.0.16/32', birdError: 'not read' })]);
     expect(f).toMatchObject({
       code: 'calico_address_mismatch',
       evidence: 'Calico Node spec.bgp.ipv4Address=172.16.0.16/32; status.addresses InternalIP=10.254.1.11',
     });
     const [both] = diagnoseBgp([
-      node({ calicoIPv4Address: '172.16.0.16/32', calicoNodeIPv4Address: '172.16.0.16/32', birdError: 'x' }),
+      node({ calicoAddress: '172.16.0.16/32', calicoNodeAddress: '172.16.0.16/32', birdError: 'x' }),
     ]);
     expect(both!.evidence).toBe(
       'projectcalico.org/IPv4Address=172.16.0.16/32; Calico Node spec.bgp.ipv4Address=172.16.0.16/32; status.addresses InternalIP=10.254.1.11',
     );
-    expect(diagnoseBgp([node({ calicoNodeIPv4Address: '10.254.1.11/24', birdError: 'x' })])).toEqual([]);
+    expect(diagnoseBgp([node({ calicoNodeAddress: '10.254.1.11/24', birdError: 'x' })])).toEqual([]);
   });
 
   it("tells BIRD's routes from Felix's", () => {
@@ -118,6 +118,78 @@ describe('BGP findings', () => {
   });
 });
 
+describe('IPv6 BGP (BIRD6, a dual-stack cluster)', () => {
+  const six = (over: Partial<BgpNodeFacts>) =>
+    node({ family: 6, ip: 'fd69:58aa:4482::b', bird: fixture('birdcl-lab-bird6-established.txt'), ...over });
+
+  it("matches BIRD6's sessions to the peers' IPv6 addresses, whatever their spelling, and says nothing of the IPv4 facts", () => {
+    const peers = [
+      six({ name: 'k8s-node2', ip: 'fd69:58aa:4482:0:0:0:0:c', bird: null, birdError: 'x' }),
+      six({ name: 'k8s-node3', ip: 'fd69:58aa:4482::d', bird: null, birdError: 'x' }),
+    ];
+    // The same nodes' IPv4 facts beside them are BIRD's business, not BIRD6's sessions.
+    const ipv4 = node({ name: 'k8s-node2', ip: '10.254.1.12', birdError: 'x' });
+    expect(diagnoseBgp([six({}), ...peers, ipv4])).toEqual([]);
+  });
+
+  it('names BIRD6, the IPv6 annotation and IP6_AUTODETECTION_METHOD', () => {
+    const found = diagnoseBgp([
+      six({ bird: null, birdError: 'x', calicoAddress: 'fd69:58aa:4482::b' }),
+      six({ name: 'k8s-node2', ip: 'fd69:58aa:4482::c', bird: null, birdError: 'x', calicoAddress: 'fd00:17::1' }),
+      six({
+        name: 'k8s-node3',
+        ip: 'fd69:58aa:4482::d',
+        bird: null,
+        birdError: 'x',
+        birdUnreadable: ['host birdcl: no'],
+      }),
+    ]);
+    expect(found.map((f) => [f.code, f.message, f.evidence])).toEqual([
+      [
+        'calico_address_mismatch',
+        'Calico autodetected fd00:17::1 for k8s-node2, not its InternalIP fd69:58aa:4482::c: BIRD6 peers from the wrong interface (set IP6_AUTODETECTION_METHOD, e.g. kubernetes-internal-ip)',
+        'projectcalico.org/IPv6Address=fd00:17::1; status.addresses InternalIP=fd69:58aa:4482::c',
+      ],
+      [
+        'bird_unreadable',
+        "BIRD6's BGP sessions on k8s-node3 could not be read (no birdcl or birdc on the host, nor in a running calico-node container): its peers were not checked",
+        'host birdcl: no',
+      ],
+    ]);
+    const missing = bgpPeerFinding(six({}), {
+      name: 'k8s-node4',
+      ip: 'fd69:58aa:4482::e',
+      calicoAddress: null,
+      blocks: [],
+    });
+    expect(missing?.message).toBe("k8s-node1's BIRD6 has no BGP session with k8s-node4 (fd69:58aa:4482::e)");
+  });
+
+  it("puts report's missing route to a peer's block under the node's session with that peer", () => {
+    const down = bgpPeerFinding(six({ bird: fixture('birdcl-lab-bird2-peer-down.txt') }), {
+      name: 'k8s-node2',
+      ip: '10.254.1.12',
+      calicoAddress: null,
+      blocks: ['fd00:10:244::40/122'],
+    })!;
+    const route = (block: string, peer: string, on: string): Finding => ({
+      severity: 'error',
+      code: 'route_to_block_missing',
+      message: `route to ${block} (${peer}) missing on ${on}`,
+      evidence: 'no matching route (ip -6 route)',
+    });
+    const nested = nestBgpFindings([
+      route('fd00:10:244::40/122', 'k8s-node2', 'k8s-node1'),
+      route('fd00:10:244::80/122', 'k8s-node3', 'k8s-node1'),
+      down,
+    ]);
+    expect(nested.map((f) => [f.code, (f.children ?? []).map((c) => c.message)])).toEqual([
+      ['route_to_block_missing', []],
+      ['bgp_peer_down', ['route to fd00:10:244::40/122 (k8s-node2) missing on k8s-node1']],
+    ]);
+  });
+});
+
 describe('one cause, one problem', () => {
   const codes = (fs: Finding[]): unknown => fs.map((f) => (f.children ? { [f.code]: codes(f.children) } : f.code));
   const n2 = (over: Partial<BgpNodeFacts>) =>
@@ -133,7 +205,7 @@ describe('one cause, one problem', () => {
     // calicoctl#819's mesh session to the address the peer was (wrongly) given, 10.0.5.102: Active.
     const bgp = diagnoseBgp([
       node({ bird: fixture('birdc-calicoctl-819-mesh-active.txt') }),
-      n2({ calicoIPv4Address: '10.0.5.102/24' }),
+      n2({ calicoAddress: '10.0.5.102/24' }),
     ]);
     const config = diagnoseCalicoConfig({
       config: {
@@ -161,7 +233,7 @@ describe('one cause, one problem', () => {
   it("leaves a session down to the peer's real address outside the mismatch: something else broke it", () => {
     const bgp = diagnoseBgp([
       node({ bird: fixture('birdcl-lab-bird2-peer-down.txt') }),
-      n2({ calicoIPv4Address: '172.17.0.1/16' }),
+      n2({ calicoAddress: '172.17.0.1/16' }),
     ]);
     expect(codes(nestBgpFindings(bgp))).toEqual(['bgp_peer_down', 'calico_address_mismatch']);
   });

@@ -102,6 +102,20 @@ describe('BIRD 2 in the lab (routing: bgp)', () => {
     expect(parsed.unparsed).toEqual([]);
   });
 
+  it("reads BIRD6's mesh without `all`: the IPv6 peer address from Calico's protocol name (each : written _)", () => {
+    const parsed = parseBirdProtocols(fixture('birdcl-lab-bird6-established.txt'));
+    expect(bgpSessions(parsed).map((s) => [s.name, s.neighborAddress, s.session])).toEqual([
+      ['Mesh_fd69_58aa_4482__c', 'fd69:58aa:4482::c', 'Established'],
+      ['Mesh_fd69_58aa_4482__d', 'fd69:58aa:4482::d', 'Established'],
+    ]);
+    expect(parsed.unparsed).toEqual([]);
+    // A full address as confd's bird6 template names it (calico issue #2458), and a name that is no address.
+    const named = (name: string) =>
+      bgpSessions(parseBirdProtocols(`${name} BGP master up 05:24:25 Established`))[0]?.neighborAddress;
+    expect(named('Mesh_2002_92a_8f7a_701_250_56ff_fe8d_be72')).toBe('2002:92a:8f7a:701:250:56ff:fe8d:be72');
+    expect(named('Mesh_deadbeef')).toBeNull();
+  });
+
   it('reads a peer whose BIRD was stopped: start / Active, Socket: Connection refused', () => {
     const parsed = parseBirdProtocols(fixture('birdcl-lab-bird2-peer-down.txt'));
     expect(bgpSessions(parsed)).toEqual([
