@@ -1,9 +1,11 @@
 /**
- * BGP findings for Calico clusters routed by BIRD (no encapsulation, or CrossSubnet): sessions not Established (with
- * BIRD's state and last error, and the peer's blocks that lost their route here), the address calico/node
- * autodetected (projectcalico.org/IPv4Address) differing from the node's InternalIP, and host rules dropping
- * tcp/179. Pure: `report` and `routes` feed it what they read; trace can call `bgpPeerFinding` for one pair.
+ * BGP findings for Calico clusters routed by BIRD (no encapsulation, or CrossSubnet), per family (BIRD for IPv4,
+ * BIRD6 for IPv6): sessions not Established (with BIRD's state and last error, and the peer's blocks that lost
+ * their route here), a daemon not running (its control socket refuses connections), the address calico/node
+ * autodetected (projectcalico.org/IPv4Address, IPv6Address) differing from the node's InternalIP, and host rules
+ * dropping tcp/179. Pure: `report` and `routes` feed it what they read; trace can call `bgpPeerFinding` for one pair.
  */
+import { isIP } from 'node:net';
 import { nestConsequences, type Finding, type Severity } from '../model/report.ts';
 import type { BirdProtocols } from '../parse/bird.ts';
 import { bgpSessions } from '../parse/bird.ts';
@@ -146,13 +148,31 @@ export function diagnoseBgp(nodes: readonly BgpNodeFacts[]): Finding[] {
         ),
       );
     }
-    if (node.birdUnreadable && node.birdUnreadable.length > 0)
+    const refused = (node.birdUnreadable ?? []).map((f) => SOCKET_REFUSED.exec(f)).find((m) => m !== null);
+    if (refused)
+      // The socket is there and nobody listens: the daemon was running and is gone (crashed, killed, or calico/node's
+      // runit gave up on it), which calico-node's readiness reports as "BIRD is not ready".
+      out.push(
+        error(
+          'bird_not_running',
+          `${terms.daemon} is not running on ${node.name}: nothing answers on its control socket ${refused.groups!.socket} (connection refused), so ${node.name} has no ${node.family === 6 ? 'IPv6 ' : ''}BGP sessions and announces no blocks (calico-node: "${terms.daemon} is not ready")`,
+          refused[0],
+        ),
+      );
+    else if (node.birdUnreadable && node.birdUnreadable.length > 0) {
+      const missing = node.birdUnreadable.map((f) => SOCKET_MISSING.exec(f)).find((m) => m !== null);
+      // No socket at all: the daemon is not running, or calico/node runs without BGP (calico_backend: vxlan with
+      // a CrossSubnet pool routes without BIRD), so this stays a warning.
+      const why = missing
+        ? `there is no control socket ${missing.groups!.socket}: ${terms.daemon} is not running there, or calico/node runs without BGP`
+        : 'no birdcl or birdc on the host, nor in a running calico-node container';
       out.push({
         severity: 'warning',
         code: 'bird_unreadable',
-        message: `${terms.daemon}'s BGP sessions on ${node.name} could not be read (no birdcl or birdc on the host, nor in a running calico-node container): its peers were not checked`,
+        message: `${terms.daemon}'s BGP sessions on ${node.name} could not be read (${why}): its peers were not checked`,
         evidence: node.birdUnreadable.join('; '),
       });
+    }
     if (node.birdError !== null) continue;
     // Sessions are per family: BIRD's peers are the other nodes' IPv4 facts, BIRD6's their IPv6 ones.
     for (const peer of nodes.filter((p) => p.name !== node.name && (p.family ?? 4) === (node.family ?? 4))) {
@@ -167,8 +187,12 @@ const PEER_CODES = new Set(['bgp_peer_down', 'bgp_peer_missing']);
 /** The route findings trace makes when the destination's block has no route through its node. */
 const ROUTE_CODES = new Set(['no_route_to_dst', 'no_route_to_block', 'unexpected_next_hop']);
 const SEVERITY_RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+/** The BIRD client's answer when the control socket exists but no daemon listens on it (birdcl and birdc alike). */
+const SOCKET_REFUSED = /Unable to connect to server control socket \((?<socket>[^)]+)\): Connection refused/;
+/** …and when there is no socket at all (BIRD removes it when it shuts down cleanly, or never started). */
+const SOCKET_MISSING = /Unable to connect to server control socket \((?<socket>[^)]+)\): No such file or directory/;
 /** report's `route to <block> (<peer>) missing on <node>` (health-diagnosis.ts). */
-const BLOCK_ROUTE_MISSING = /^route to \S+ \((?<peer>[^)\s]+)\) missing on (?<node>\S+)$/;
+const BLOCK_ROUTE_MISSING = /^route to (?<block>\S+) \((?<peer>[^)\s]+)\) missing on (?<node>\S+)$/;
 
 /** The node a session finding is about (`on X`, `X's BIRD`) and the peer it names (`BGP peer Y (`, `with Y (`). */
 function sessionEnds(f: Finding): { node: string | null; peer: string | null } {
@@ -183,10 +207,25 @@ const involves = (f: Finding, name: string): boolean => {
 };
 /** The node a cause is about: `for X,` (address mismatch), `on X:` (tcp/179 drops). */
 function causeNode(f: Finding): string | null {
+  if (f.code === 'bird_not_running') return / is not running on (?<n>[^:\s]+):/.exec(f.message)?.groups?.n ?? null;
   if (f.code === 'calico_address_mismatch')
     return / for (?<n>[^,\s]+), not its InternalIP/.exec(f.message)?.groups?.n ?? null;
   if (f.code === 'bgp_blocked') return / on (?<n>[^:\s]+): BGP \(tcp\/179\)/.exec(f.message)?.groups?.n ?? null;
   return null;
+}
+
+/**
+ * What a daemon not running on `node` explains, in its family: the sessions the others have with the node down,
+ * and the routes to other nodes' blocks missing on the node (report).
+ */
+function downBecauseNotRunning(cause: Finding, node: string, f: Finding): boolean {
+  const family = cause.message.startsWith('BIRD6 ') ? 6 : 4;
+  if (PEER_CODES.has(f.code)) {
+    const address = /^BGP peer \S+ \((?<a>[^)]+)\)/.exec(f.message)?.groups?.a;
+    return sessionEnds(f).peer === node && address !== undefined && isIP(address) === family;
+  }
+  const missing = f.code === 'route_to_block_missing' ? BLOCK_ROUTE_MISSING.exec(f.message)?.groups : undefined;
+  return missing?.node === node && (missing.block!.includes(':') ? 6 : 4) === family;
 }
 
 /** The address a calico_address_mismatch says Calico autodetected, without its prefix length. */
@@ -221,6 +260,7 @@ export function nestBgpFindings(findings: readonly Finding[], options: { dstNode
   out = nestConsequences(out, (cause, f) => {
     const node = causeNode(cause);
     if (node === null) return false;
+    if (cause.code === 'bird_not_running') return downBecauseNotRunning(cause, node, f);
     if (PEER_CODES.has(f.code) && cause.code === 'bgp_blocked') return involves(f, node);
     // A wrong address breaks the sessions the others open to it (Calico names them by it), not sessions at large.
     if (PEER_CODES.has(f.code))

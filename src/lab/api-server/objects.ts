@@ -408,7 +408,7 @@ export function buildNamespaces(ctx: ObjectContext): KubeObject[] {
 /**
  * The node as Calico's API server serves it (projectcalico.org/v3 Node, the shape `calicoctl get nodes -o yaml`
  * prints): in the Kubernetes datastore it is made from the Node's annotations, so spec.bgp.ipv4Address is the
- * projectcalico.org/IPv4Address annotation.
+ * projectcalico.org/IPv4Address annotation (and ipv6Address the IPv6Address one).
  */
 export function buildCalicoNode(ctx: ObjectContext, node: PlannedNode): KubeObject {
   const prefix = ctx.plan.nodeSubnet.split('/')[1];
@@ -417,7 +417,11 @@ export function buildCalicoNode(ctx: ObjectContext, node: PlannedNode): KubeObje
     kind: 'Node',
     metadata: meta(ctx, 'calico-node', { name: node.name }),
     spec: {
-      bgp: { ipv4Address: node.calicoIPv4Address ?? `${node.ip}/${prefix}` },
+      bgp: {
+        ipv4Address: node.calicoIPv4Address ?? `${node.ip}/${prefix}`,
+        // The projectcalico.org/IPv6Address annotation's value, on a dual-stack node (BIRD6 peers from it).
+        ...(node.ipv6 ? { ipv6Address: `${node.ipv6}/64` } : {}),
+      },
       ...(ctx.plan.overlay === 'vxlan' ? { ipv4VXLANTunnelAddr: node.tunnelIP } : {}),
       orchRefs: [{ nodeName: node.name, orchestrator: 'k8s' }],
     },

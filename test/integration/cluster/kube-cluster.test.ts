@@ -264,7 +264,7 @@ describe('KubeCluster on the lab API server', () => {
   it("reads Calico Nodes as Calico's API server serves them, with the address BGP uses", async () => {
     const prefix = plan.nodeSubnet.split('/')[1];
     expect(await cluster.listCalicoNodes()).toEqual(
-      plan.nodes.map((n) => ({ name: n.name, bgpIPv4Address: `${n.ip}/${prefix}` })),
+      plan.nodes.map((n) => ({ name: n.name, bgpIPv4Address: `${n.ip}/${prefix}`, bgpIPv6Address: null })),
     );
   });
 

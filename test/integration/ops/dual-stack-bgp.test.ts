@@ -2,13 +2,14 @@
  * A dual-stack lab routed by BGP (dual-stack-bgp.yaml): each node runs BIRD and BIRD6 (bird.ctl, bird6.ctl), as
  * calico/node does. `trace -6` follows BIRD6's route with no false next-hop warning; `routes` shows both daemons'
  * sessions; tcp/179 dropped over IPv6 only (ip6tables) is named as the cause of the IPv6 sessions down, with BIRD's
- * IPv4 sessions untouched; BIRD6 stopped on a node is a peer down on the others, with the IPv6 block whose route
- * vanished and that route's report finding under it. The tests run in order and wait (bounded) for BIRD6's state.
+ * IPv4 sessions untouched; BIRD6 crashed on a node is named as the cause of the others' sessions to it down (with
+ * the IPv6 block whose route vanished, and that route's report finding, under them); a clean shutdown's missing
+ * socket is said plainly. The tests run in order and wait (bounded) for BIRD6's state.
  */
 import { describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { labPaths } from '../../../src/lab/state.ts';
-import { BIRD6_SOCKET_NAME, calicoRunDir, meshProtocolName } from '../../../src/lab/bird.ts';
+import { BIRD6_SOCKET_NAME, birdConfigPath, calicoRunDir, meshProtocolName } from '../../../src/lab/bird.ts';
 import { runTrace } from '../../../src/ops/trace.ts';
 import { runHealthReport } from '../../../src/ops/health-report.ts';
 import { runRoutes } from '../../../src/ops/routes-op.ts';
@@ -125,24 +126,30 @@ describe('a dual-stack lab routed by BGP (BIRD and BIRD6)', () => {
     await waitForSession6('k8s-node1', 'k8s-node2', /Established/);
   }, 120_000);
 
-  it('reports BIRD6 stopped on k8s-node3 as an IPv6 peer down on the others, the vanished route under it', async () => {
+  it('names BIRD6 crashed on k8s-node3 (its socket refuses connections) over the IPv6 sessions and routes it took', async () => {
     const block = node('k8s-node3').blockV6!;
-    expect((await run(['birdcl', '-s', socket6('k8s-node3'), 'down'])).code).toBe(0);
+    // A crash, not a shutdown: the socket stays behind with nobody listening, as when BIRD dies in calico-node.
+    const config = birdConfigPath(labPaths(LAB), 'k8s-node3', 6);
+    expect((await run(['pkill', '-KILL', '-f', `^bird -f -c ${config} `])).code).toBe(0);
     await waitForSession6('k8s-node1', 'k8s-node3', /^\S+\s+BGP\s+\S+\s+(start|down)\b/);
     await waitForSession6('k8s-node2', 'k8s-node3', /^\S+\s+BGP\s+\S+\s+(start|down)\b/);
 
     const { result: report } = await runHealthReport(lab.deps(), ctx());
+    const dead = report.findings.find((f) => f.code === 'bird_not_running');
+    expect(dead?.message).toMatch(/^BIRD6 is not running on k8s-node3: nothing answers on its control socket /);
+    expect(dead!.evidence).toBe(
+      'Unable to connect to server control socket (/var/run/calico/bird6.ctl): Connection refused',
+    );
+    // The other nodes' sessions to it are down because of it, each with the route to its block that vanished.
     for (const on of ['k8s-node1', 'k8s-node2']) {
-      const down = report.findings.find((f) => f.code === 'bgp_peer_down' && f.message.includes(` on ${on}`));
+      const down = dead!.children?.find((f) => f.code === 'bgp_peer_down' && f.message.includes(` on ${on}`));
       expect(down?.message).toMatch(
         new RegExp(`^BGP peer k8s-node3 \\(.*\\) is \\S+ on ${on}.*; no route here to its block ${block}$`),
       );
       expect(down!.children?.map((f) => f.message)).toEqual([`route to ${block} (k8s-node3) missing on ${on}`]);
     }
-    // BIRD6 on k8s-node3 cannot be read any more; its IPv4 BIRD is untouched.
-    expect(report.findings.find((f) => f.code === 'bird_unreadable')?.message).toMatch(
-      /^BIRD6's BGP sessions on k8s-node3/,
-    );
+    // One cause: nothing else is an error of its own (BIRD's IPv4 sessions are untouched).
+    expect(report.findings.filter((f) => f.severity === 'error').map((f) => f.code)).toEqual(['bird_not_running']);
 
     const { result: routes } = await runRoutes(lab.deps(), { node: 'k8s-node1' }, ctx());
     expect(routes.bgp!.sessions.every((s) => s.state === 'Established')).toBe(true);
@@ -152,6 +159,15 @@ describe('a dual-stack lab routed by BGP (BIRD and BIRD6)', () => {
     ]);
     expect(routes.findings.find((f) => f.code === 'bgp_peer_down')?.message).toMatch(
       new RegExp(`^BGP peer k8s-node3 .* on k8s-node1.*; no route here to its block ${block}$`),
+    );
+  }, 120_000);
+
+  it('says plainly when a stopped BIRD6 left no control socket (a clean shutdown)', async () => {
+    expect((await run(['birdcl', '-s', socket6('k8s-node2'), 'down'])).code).toBe(0);
+    await waitForSession6('k8s-node1', 'k8s-node2', /^\S+\s+BGP\s+\S+\s+(start|down)\b/);
+    const { result: report } = await runHealthReport(lab.deps(), ctx());
+    expect(report.findings.find((f) => f.code === 'bird_unreadable' && f.message.includes('k8s-node2'))?.message).toBe(
+      "BIRD6's BGP sessions on k8s-node2 could not be read (there is no control socket /var/run/calico/bird6.ctl: BIRD6 is not running there, or calico/node runs without BGP): its peers were not checked",
     );
   }, 120_000);
 });

@@ -165,6 +165,36 @@ describe('IPv6 BGP (BIRD6, a dual-stack cluster)', () => {
     expect(missing?.message).toBe("k8s-node1's BIRD6 has no BGP session with k8s-node4 (fd69:58aa:4482::e)");
   });
 
+  it('names BIRD6 not running where its socket refuses connections, over the IPv6 sessions and routes that lost it', () => {
+    const refused =
+      'host birdcl: timeout 5 sh -c … birdcl -s /var/run/calico/bird6.ctl show protocols all on k8s-node3 exited 1: Unable to connect to server control socket (/var/run/calico/bird6.ctl): Connection refused';
+    const [dead] = diagnoseBgp([
+      six({ name: 'k8s-node3', ip: 'fd69:58aa:4482::d', bird: null, birdError: 'x', birdUnreadable: [refused] }),
+    ]);
+    expect(dead).toMatchObject({
+      code: 'bird_not_running',
+      severity: 'error',
+      message:
+        'BIRD6 is not running on k8s-node3: nothing answers on its control socket /var/run/calico/bird6.ctl (connection refused), so k8s-node3 has no IPv6 BGP sessions and announces no blocks (calico-node: "BIRD6 is not ready")',
+      evidence: 'Unable to connect to server control socket (/var/run/calico/bird6.ctl): Connection refused',
+    });
+    const finding = (code: string, message: string): Finding => ({ severity: 'error', code, message, evidence: '' });
+    const nested = nestBgpFindings([
+      finding(
+        'bgp_peer_down',
+        'BGP peer k8s-node3 (fd69:58aa:4482::d) is Active on k8s-node1: Socket: Connection refused',
+      ),
+      finding('bgp_peer_down', 'BGP peer k8s-node3 (10.254.1.13) is Active on k8s-node2: Socket: Connection refused'),
+      finding('route_to_block_missing', 'route to fd00:10:244::/122 (k8s-node1) missing on k8s-node3'),
+      dead!,
+    ]);
+    // BIRD6 explains the IPv6 session and k8s-node3's missing IPv6 route, not the IPv4 session (BIRD's business).
+    expect(nested.map((f) => [f.code, (f.children ?? []).map((c) => c.message.split(':')[0])])).toEqual([
+      ['bgp_peer_down', []],
+      ['bird_not_running', ['BGP peer k8s-node3 (fd69', 'route to fd00']],
+    ]);
+  });
+
   it("puts report's missing route to a peer's block under the node's session with that peer", () => {
     const down = bgpPeerFinding(six({ bird: fixture('birdcl-lab-bird2-peer-down.txt') }), {
       name: 'k8s-node2',
