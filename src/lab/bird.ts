@@ -1,9 +1,10 @@
 /**
  * The lab's BGP (topology `routing: bgp`): a real BIRD 2 per node, in the node's namespace, peering with every other
  * node over the lab switch (node-to-node mesh, one AS, as calico/node's confd configures it) and exporting the
- * node's block, so other nodes' kernels get `<block> via <node IP> dev eth0 proto bird`. Its control socket lives in
- * the node's state dir, in a directory each node's sshd sees as /var/run/calico (sshd.ts), where calico/node has it.
- * The config is pure text, so tests pin it.
+ * node's block, so other nodes' kernels get `<block> via <node IP> dev eth0 proto bird`; on a dual-stack lab a
+ * second one for IPv6 beside it (calico/node's bird6). The control sockets live in the node's state dir, in a
+ * directory each node's sshd sees as /var/run/calico (sshd.ts), where calico/node has them. The config is pure
+ * text, so tests pin it.
  */
 import { join } from 'node:path';
 import type { LabPlan, PlannedNode } from './plan.ts';
