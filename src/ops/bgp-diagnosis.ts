@@ -122,6 +122,27 @@ export function bgpPeerFinding(
 
 export function diagnoseBgp(nodes: readonly BgpNodeFacts[]): Finding[] {
   const out: Finding[] = [];
+  const familyOf = (n: BgpNodeFacts) => n.family ?? 4;
+  // Each node's sessions with the others of its family (BIRD's peers are their IPv4 facts, BIRD6's the IPv6 ones).
+  const sessionFindings = new Map(
+    nodes.map((node) => [
+      node,
+      node.birdError !== null
+        ? []
+        : nodes
+            .filter((p) => p.name !== node.name && familyOf(p) === familyOf(node))
+            .flatMap((peer) => bgpPeerFinding(node, peer) ?? []),
+    ]),
+  );
+  /** Another node's session to `node` refused at the TCP level: nothing listens on tcp/179 there. */
+  const refusedBy = (node: BgpNodeFacts): Finding | undefined =>
+    [...sessionFindings]
+      .filter(([other]) => familyOf(other) === familyOf(node))
+      .flatMap(([, found]) => found)
+      .find(
+        (f) =>
+          f.code === 'bgp_peer_down' && sessionEnds(f).peer === node.name && f.message.includes('Connection refused'),
+      );
   for (const node of nodes) {
     const terms = FAMILY_TERMS[node.family ?? 4];
     // Where Calico keeps the address BIRD peers from: the Node annotation (Kubernetes datastore) and the Calico Node.
@@ -161,24 +182,31 @@ export function diagnoseBgp(nodes: readonly BgpNodeFacts[]): Finding[] {
       );
     else if (node.birdUnreadable && node.birdUnreadable.length > 0) {
       const missing = node.birdUnreadable.map((f) => SOCKET_MISSING.exec(f)).find((m) => m !== null);
-      // No socket at all: the daemon is not running, or calico/node runs without BGP (calico_backend: vxlan with
-      // a CrossSubnet pool routes without BIRD), so this stays a warning.
-      const why = missing
-        ? `there is no control socket ${missing.groups!.socket}: ${terms.daemon} is not running there, or calico/node runs without BGP`
-        : 'no birdcl or birdc on the host, nor in a running calico-node container';
-      out.push({
-        severity: 'warning',
-        code: 'bird_unreadable',
-        message: `${terms.daemon}'s BGP sessions on ${node.name} could not be read (${why}): its peers were not checked`,
-        evidence: node.birdUnreadable.join('; '),
-      });
+      // No socket at all: the daemon is not running (never started: calico-node crash-looping; or shut down), or
+      // calico/node runs without BGP (calico_backend: vxlan routes a CrossSubnet pool without BIRD). The others'
+      // sessions to the node refused at the TCP level tell the first apart: then it is an error.
+      const refusal = missing ? refusedBy(node) : undefined;
+      if (missing && refusal)
+        out.push(
+          error(
+            'bird_not_running',
+            `${terms.daemon} is not running on ${node.name}: it has no control socket ${missing.groups!.socket}, and ${sessionEnds(refusal).node}'s session to it is refused, so ${node.name} has no ${node.family === 6 ? 'IPv6 ' : ''}BGP sessions and announces no blocks (calico-node: "${terms.daemon} is not ready")`,
+            missing[0],
+          ),
+        );
+      else {
+        const why = missing
+          ? `there is no control socket ${missing.groups!.socket}: ${terms.daemon} is not running there, or calico/node runs without BGP`
+          : 'no birdcl or birdc on the host, nor in a running calico-node container';
+        out.push({
+          severity: 'warning',
+          code: 'bird_unreadable',
+          message: `${terms.daemon}'s BGP sessions on ${node.name} could not be read (${why}): its peers were not checked`,
+          evidence: node.birdUnreadable.join('; '),
+        });
+      }
     }
-    if (node.birdError !== null) continue;
-    // Sessions are per family: BIRD's peers are the other nodes' IPv4 facts, BIRD6's their IPv6 ones.
-    for (const peer of nodes.filter((p) => p.name !== node.name && (p.family ?? 4) === (node.family ?? 4))) {
-      const f = bgpPeerFinding(node, peer);
-      if (f) out.push(f);
-    }
+    out.push(...sessionFindings.get(node)!);
   }
   return out;
 }

@@ -106,6 +106,27 @@ describe('BGP findings', () => {
     ).toBe('felix');
   });
 
+  it("takes a node without BIRD's socket as BIRD not running when the others' sessions to it are refused", () => {
+    const noSocket =
+      'host birdcl: … exited 1: Unable to connect to server control socket (/var/run/calico/bird.ctl): No such file or directory';
+    const n2 = node({ name: 'k8s-node2', ip: '10.254.1.12', birdError: 'x', birdUnreadable: [noSocket] });
+    const withRefusal = diagnoseBgp([node({ bird: fixture('birdcl-lab-bird2-peer-down.txt') }), n2]);
+    expect(withRefusal.map((f) => [f.code, f.severity])).toEqual([
+      ['bgp_peer_down', 'error'],
+      ['bird_not_running', 'error'],
+    ]);
+    expect(withRefusal[1]!.message).toBe(
+      'BIRD is not running on k8s-node2: it has no control socket /var/run/calico/bird.ctl, and k8s-node1\'s session to it is refused, so k8s-node2 has no BGP sessions and announces no blocks (calico-node: "BIRD is not ready")',
+    );
+    expect(nestBgpFindings(withRefusal).map((f) => [f.code, f.children?.map((c) => c.code)])).toEqual([
+      ['bird_not_running', ['bgp_peer_down']],
+    ]);
+    // Without that evidence (calico_backend: vxlan runs no BIRD at all), a missing socket is only unreadable.
+    const alone = diagnoseBgp([n2]);
+    expect(alone.map((f) => [f.code, f.severity])).toEqual([['bird_unreadable', 'warning']]);
+    expect(alone[0]!.message).toContain('there is no control socket /var/run/calico/bird.ctl');
+  });
+
   it('says every way of reading BIRD that failed', () => {
     const [f] = diagnoseBgp([
       node({ birdError: 'BIRD not readable', birdUnreadable: ['host birdcl: exited 127', 'crictl: exited 127'] }),
