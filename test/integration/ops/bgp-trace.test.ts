@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
 import type { LabState } from '../../../src/lab/state.ts';
 import { labPaths } from '../../../src/lab/state.ts';
-import { calicoRunDir, BIRD_SOCKET_NAME } from '../../../src/lab/bird.ts';
+import { calicoRunDir, BIRD_SOCKET_NAME, meshProtocolName } from '../../../src/lab/bird.ts';
+import { waitForBirdSession } from '../../support/bird-session.ts';
 import { runTrace } from '../../../src/ops/trace.ts';
 import { runHealthReport } from '../../../src/ops/health-report.ts';
 import { runRoutes } from '../../../src/ops/routes-op.ts';
@@ -25,8 +26,6 @@ const LAB = 'bgptr';
 const BGP_TOPOLOGY = fileURLToPath(new URL('../../../src/lab/topologies/bgp.yaml', import.meta.url));
 /** Docker's bridge address: what first-found picks on a node where docker0 comes first. */
 const WRONG_ADDRESS = '172.17.0.1/16';
-/** BIRD's hold time in the lab is 9 s (bird.ts): a blocked session is down within it; polls every second. */
-const BIRD_WAIT_MS = 30_000;
 
 let dir: string;
 let lab: LabState;
@@ -39,19 +38,9 @@ const trace = async (dst: string) =>
 const tree = (fs: readonly Finding[]): unknown =>
   fs.filter((f) => f.severity !== 'info').map((f) => (f.children ? { [f.code]: tree(f.children) } : f.code));
 
-/** BIRD's session from `on` to `peer`, as birdcl prints its line (bounded poll until `want` matches it). */
-async function waitForSession(on: string, peer: string, want: RegExp): Promise<string> {
-  const name = `Mesh_${node(peer).ip.replaceAll('.', '_')}`;
-  const deadline = Date.now() + BIRD_WAIT_MS;
-  let line = '';
-  while (Date.now() < deadline) {
-    const out = await run(['birdcl', '-s', socket(on), 'show', 'protocols', name], 5_000);
-    line = out.stdout.split('\n').find((l) => l.startsWith(name)) ?? '';
-    if (want.test(line)) return line;
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-  throw new Error(`${on}'s session with ${peer} never matched ${want}: ${line}`);
-}
+/** BIRD's session from `on` to `peer` (bounded poll until `want` matches its line). */
+const waitForSession = (on: string, peer: string, want: RegExp): Promise<string> =>
+  waitForBirdSession(socket(on), meshProtocolName(node(peer).ip), want, `${on}'s session with ${peer}`);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'k8snet-bgptr-'));

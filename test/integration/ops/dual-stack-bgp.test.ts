@@ -15,12 +15,11 @@ import { runHealthReport } from '../../../src/ops/health-report.ts';
 import { runRoutes } from '../../../src/ops/routes-op.ts';
 import { flattenFindings, type Finding } from '../../../src/model/report.ts';
 import { TOPOLOGIES, inNetns, run } from '../../support/lab.ts';
+import { waitForBirdSession } from '../../support/bird-session.ts';
 import { labForFile } from '../../support/lab-deps.ts';
 
 const LAB = 'itdbgp';
 const lab = labForFile(LAB, TOPOLOGIES.dualStackBgp);
-/** BIRD's hold time in the lab is 9 s (bird.ts): a blocked session is down within it. */
-const BIRD_WAIT_MS = 30_000;
 
 const ctx = () => ({ onStep: () => undefined, signal: AbortSignal.timeout(90_000) });
 const node = (name: string) => lab.state().plan.nodes.find((n) => n.name === name)!;
@@ -35,19 +34,10 @@ const trace6 = async () =>
   ).result;
 const problems = (fs: readonly Finding[]) => fs.filter((f) => f.severity !== 'info').map((f) => [f.code, f.message]);
 
-/** BIRD6's session from `on` to `peer`, as birdcl prints its line (bounded poll until `want` matches it). */
-async function waitForSession6(on: string, peer: string, want: RegExp): Promise<void> {
-  const name = meshProtocolName(node(peer).ipv6!);
-  const deadline = Date.now() + BIRD_WAIT_MS;
-  let line = '';
-  while (Date.now() < deadline) {
-    const out = await run(['birdcl', '-s', socket6(on), 'show', 'protocols', name], 5_000);
-    line = out.stdout.split('\n').find((l) => l.startsWith(name)) ?? '';
-    if (want.test(line)) return;
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-  throw new Error(`${on}'s IPv6 session with ${peer} never matched ${want}: ${line}`);
-}
+/** BIRD6's session from `on` to `peer` (bounded poll until `want` matches its line). */
+const waitForSession6 = async (on: string, peer: string, want: RegExp): Promise<void> => {
+  await waitForBirdSession(socket6(on), meshProtocolName(node(peer).ipv6!), want, `${on}'s IPv6 session with ${peer}`);
+};
 
 describe('a dual-stack lab routed by BGP (BIRD and BIRD6)', () => {
   it('traces over IPv6 on the proto bird route to the node IPv6 address, reads BIRD6, and finds nothing wrong', async () => {
